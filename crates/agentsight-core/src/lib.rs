@@ -1,0 +1,16 @@
+//! AgentSight's domain: validated types, limits and normalization, pure and synchronous.
+//!
+//! Wire payloads (`agentsight-protocol`) become the commands of [`tracking`] here, or a
+//! [`ValidationErrors`] that names every offending field. Nothing in this crate knows HTTP,
+//! SQL or an async runtime.
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod keys;
+pub mod limits;
+pub mod normalize;
+pub mod time;
+pub mod tracking;
+
+pub use error::ValidationErrors;

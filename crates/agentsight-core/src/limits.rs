@@ -1,0 +1,70 @@
+//! Every size limit of the tracking plane, in one place (documented in the README).
+//!
+//! String limits count Unicode scalar values (characters), not bytes.
+
+/// `conversation_id`, `customer_id`, and other identifiers.
+pub const MAX_ID_CHARS: usize = 255;
+/// Conversation `name`.
+pub const MAX_NAME_CHARS: usize = 255;
+/// Conversation `source`.
+pub const MAX_SOURCE_CHARS: usize = 64;
+/// Conversation `language` (a BCP-47 tag fits easily).
+pub const MAX_LANGUAGE_CHARS: usize = 35;
+/// Environment slug.
+pub const MAX_ENVIRONMENT_CHARS: usize = 64;
+/// Message `content`.
+pub const MAX_CONTENT_CHARS: usize = 100_000;
+/// Action `action_name`.
+pub const MAX_ACTION_NAME_CHARS: usize = 255;
+/// Action `response` and `error_msg`.
+pub const MAX_ACTION_TEXT_CHARS: usize = 100_000;
+/// Button `button_event`, `label` and `value`.
+pub const MAX_BUTTON_CHARS: usize = 1_000;
+/// Feedback `comment` (the SDK checks the same bound before sending).
+pub const MAX_COMMENT_CHARS: usize = 5_000;
+/// Attachment file name.
+pub const MAX_FILENAME_CHARS: usize = 255;
+/// Attachment MIME type.
+pub const MAX_MIME_CHARS: usize = 255;
+/// Any JSON object field (`metadata`, `tools_used`), serialized.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+/// Nesting depth of any JSON object field.
+pub const MAX_JSON_DEPTH: usize = 32;
+/// Files in one attachment upload.
+pub const MAX_FILES_PER_UPLOAD: usize = 20;
+/// Default size limit of one attachment file (`--max-attachment-bytes`).
+pub const DEFAULT_MAX_ATTACHMENT_BYTES: usize = 20 * 1024 * 1024;
+/// Default size limit of a JSON request body (`--max-body-bytes`).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Page size of list endpoints (default and maximum).
+pub const MAX_PAGE_SIZE: i64 = 100;
+
+/// Checks a string against a character limit, with the DRF wording.
+pub fn check_chars(value: &str, max: usize) -> Result<(), String> {
+    // Fast path: a byte length within the limit means the char count is within it too.
+    if value.len() <= max || value.chars().count() <= max {
+        Ok(())
+    } else {
+        Err(format!("Ensure this field has no more than {max} characters."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_count_characters_not_bytes() {
+        let s = "ž".repeat(MAX_ID_CHARS);
+        assert!(s.len() > MAX_ID_CHARS);
+        assert!(check_chars(&s, MAX_ID_CHARS).is_ok());
+        assert!(check_chars(&format!("{s}x"), MAX_ID_CHARS).is_err());
+    }
+
+    #[test]
+    fn every_limit_is_positive_and_ordered() {
+        assert!(MAX_COMMENT_CHARS < MAX_CONTENT_CHARS);
+        assert!(MAX_JSON_BYTES < DEFAULT_MAX_BODY_BYTES);
+        assert!(MAX_PAGE_SIZE > 0 && MAX_FILES_PER_UPLOAD > 0);
+    }
+}

@@ -1,0 +1,137 @@
+//! Normalization of conversation dimensions and enumerations, one small idempotent step each.
+
+use std::net::IpAddr;
+
+use crate::limits::{self, check_chars};
+
+/// Device of a conversation.
+pub const DEVICES: [&str; 3] = ["desktop", "tablet", "mobile"];
+/// Message senders.
+pub const SENDERS: [&str; 3] = ["end_user", "agent", "system"];
+/// Feedback sentiments.
+pub const SENTIMENTS: [&str; 3] = ["positive", "neutral", "negative"];
+/// The environments every agent has.
+pub const DEFAULT_ENVIRONMENTS: [&str; 2] = ["production", "development"];
+
+/// Trims; an empty string means "not given".
+pub fn trimmed(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// `device`: trimmed, lower-cased, one of [`DEVICES`].
+pub fn device(v: &str) -> Result<String, String> {
+    let d = v.trim().to_ascii_lowercase();
+    if DEVICES.contains(&d.as_str()) {
+        Ok(d)
+    } else {
+        Err(format!("\"{}\" is not a valid choice. Use desktop, tablet or mobile.", clip(v)))
+    }
+}
+
+/// `source`: trimmed and lower-cased free text (`web`, `whatsapp`, …).
+pub fn source(v: &str) -> Result<String, String> {
+    let s = v.trim().to_lowercase();
+    check_chars(&s, limits::MAX_SOURCE_CHARS)?;
+    Ok(s)
+}
+
+/// `language`: trimmed; a BCP-47-looking tag has its primary subtag lower-cased (`EN-us` → `en-us`
+/// keeps the region as sent: `en-US` stays `en-US`).
+pub fn language(v: &str) -> Result<String, String> {
+    let t = v.trim();
+    check_chars(t, limits::MAX_LANGUAGE_CHARS)?;
+    let (primary, rest) = match t.find(['-', '_']) {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t, ""),
+    };
+    if !primary.is_empty() && primary.chars().all(|c| c.is_ascii_alphabetic()) && primary.len() <= 8
+    {
+        Ok(format!("{}{}", primary.to_ascii_lowercase(), rest.replace('_', "-")))
+    } else {
+        Ok(t.to_string())
+    }
+}
+
+/// An environment slug: trimmed, lower-cased, `prod`/`dev` aliased; must be one of `known`.
+pub fn environment(v: &str, known: &[String]) -> Result<String, String> {
+    let e = v.trim().to_lowercase();
+    let e = match e.as_str() {
+        "prod" => "production".to_string(),
+        "dev" => "development".to_string(),
+        _ => e,
+    };
+    if known.iter().any(|k| *k == e) {
+        Ok(e)
+    } else {
+        Err(format!("Unknown environment: '{}'.", clip(v)))
+    }
+}
+
+/// `sender` of a message.
+pub fn sender(v: &str) -> Result<String, String> {
+    let s = v.trim().to_ascii_lowercase();
+    if SENDERS.contains(&s.as_str()) {
+        Ok(s)
+    } else {
+        Err(format!("\"{}\" is not a valid choice. Use end_user, agent or system.", clip(v)))
+    }
+}
+
+/// Feedback `sentiment`.
+pub fn sentiment(v: &str) -> Result<String, String> {
+    let s = v.trim().to_ascii_lowercase();
+    if SENTIMENTS.contains(&s.as_str()) {
+        Ok(s)
+    } else {
+        Err(format!("\"{}\" is not a valid choice. Use positive, neutral or negative.", clip(v)))
+    }
+}
+
+/// `customer_ip_address`: a valid IPv4 or IPv6 address, canonical (IPv4-mapped IPv6 → IPv4).
+pub fn ip_address(v: &str) -> Result<IpAddr, String> {
+    v.trim()
+        .parse::<IpAddr>()
+        .map(|ip| ip.to_canonical())
+        .map_err(|_| format!("Enter a valid IPv4 or IPv6 address ('{}').", clip(v)))
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dimensions_are_normalized_and_idempotent() {
+        assert_eq!(device(" Mobile ").unwrap(), "mobile");
+        assert!(device("phone").is_err());
+        assert_eq!(source("  WhatsApp ").unwrap(), "whatsapp");
+        assert_eq!(language(" EN-US ").unwrap(), "en-US");
+        assert_eq!(language("en_GB").unwrap(), "en-GB");
+        assert_eq!(language("HR").unwrap(), "hr");
+        for f in [source, language] {
+            let once = f(" Ab-CD ").unwrap();
+            assert_eq!(f(&once).unwrap(), once);
+        }
+    }
+
+    #[test]
+    fn environments_accept_aliases_and_reject_unknown_slugs() {
+        let known: Vec<String> = DEFAULT_ENVIRONMENTS.iter().map(|s| s.to_string()).collect();
+        assert_eq!(environment(" PROD ", &known).unwrap(), "production");
+        assert_eq!(environment("dev", &known).unwrap(), "development");
+        assert_eq!(
+            environment("staging", &known).unwrap_err(),
+            "Unknown environment: 'staging'."
+        );
+    }
+
+    #[test]
+    fn ip_addresses_are_canonical() {
+        assert_eq!(ip_address("::ffff:1.2.3.4").unwrap().to_string(), "1.2.3.4");
+        assert!(ip_address("999.1.1.1").is_err());
+        assert_eq!(ip_address(" 2001:db8::1 ").unwrap().to_string(), "2001:db8::1");
+    }
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Benchmark a local AgentSight server with agentsight-loadgen.
+#
+# Builds release binaries, starts `agentsight serve` on a free loopback port
+# with a throwaway data dir, creates an agent write key, runs
+# `agentsight-loadgen --scenario both` (track = durable writes, healthz =
+# HTTP ceiling), prints the results with the machine's nproc and CPU model,
+# and stops the server with SIGTERM.
+#
+# Usage: crates/agentsight-loadgen/bench.sh [extra agentsight-loadgen args]
+#   e.g. bench.sh --connections 32 --duration 10s --json
+# Environment: CARGO_TARGET_DIR (honoured), BENCH_KEEP_DATA=1 keeps the data dir.
+# Exit status: that of agentsight-loadgen (non-zero when >1% errors), or 2
+# when the server could not be built or started.
+
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
+server_bin="$target_dir/release/agentsight"
+loadgen_bin="$target_dir/release/agentsight-loadgen"
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+log "building release binaries"
+(cd "$repo_root" && cargo build --release -p agentsight -p agentsight-loadgen) >&2 || {
+    log "build failed"
+    exit 2
+}
+
+data_dir="$(mktemp -d "${TMPDIR:-/tmp}/agentsight-bench.XXXXXX")"
+server_pid=""
+server_log="$data_dir/server.log"
+
+# shellcheck disable=SC2317  # invoked via trap
+cleanup() {
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        log "stopping server (pid $server_pid) with SIGTERM"
+        kill -TERM "$server_pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$server_pid" 2>/dev/null; then
+            log "server did not exit within 10s of SIGTERM; sending SIGKILL"
+            kill -KILL "$server_pid" 2>/dev/null || true
+        fi
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    if [[ "${BENCH_KEEP_DATA:-0}" == "1" ]]; then
+        log "kept data dir $data_dir"
+    else
+        rm -rf "$data_dir"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Ask the kernel for a free loopback port (small race window, fine for a bench).
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null)" || port=""
+if [[ -z "$port" ]]; then
+    port=$(( 20000 + RANDOM % 20000 ))
+fi
+url="http://127.0.0.1:$port"
+
+log "creating agent key in $data_dir"
+key="$("$server_bin" agent create bench-loadgen --data-dir "$data_dir" | tail -n 1 | tr -d '[:space:]')" || key=""
+if [[ -z "$key" ]]; then
+    log "could not create an agent key"
+    exit 2
+fi
+
+log "starting $server_bin serve --listen 127.0.0.1:$port"
+"$server_bin" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" >"$server_log" 2>&1 &
+server_pid=$!
+
+# GET /healthz == 200? curl when present, else bash's /dev/tcp.
+healthy() {
+    if command -v curl >/dev/null 2>&1; then
+        curl -fsS -o /dev/null --max-time 1 "$url/healthz" 2>/dev/null
+        return
+    fi
+    local line
+    exec 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null || return 1
+    printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$port" >&3
+    IFS= read -r -t 1 line <&3 || line=""
+    exec 3>&- 3<&-
+    [[ "$line" == "HTTP/1."?" 200"* ]]
+}
+
+up=0
+for _ in $(seq 1 150); do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        break
+    fi
+    if healthy; then
+        up=1
+        break
+    fi
+    sleep 0.2
+done
+if [[ "$up" != "1" ]]; then
+    log "server did not become healthy; last log lines:"
+    tail -n 20 "$server_log" >&2 || true
+    exit 2
+fi
+
+cpu_model="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
+[[ -n "$cpu_model" ]] || cpu_model="$(uname -m)"
+# With --json, stdout stays one JSON object and the machine lines go to stderr.
+info_fd=1
+for arg in "$@"; do
+    [[ "$arg" == "--json" ]] && info_fd=2
+done
+{
+    echo "machine: nproc=$(nproc), cpu=$cpu_model, kernel=$(uname -r)"
+    echo "server: $server_bin ($url, data dir on $(df -P "$data_dir" | awk 'NR==2 {print $1}'))"
+    echo "note: load generator and server share the same $(nproc) CPU(s)"
+    echo
+} >&"$info_fd"
+
+status=0
+AGENTSIGHT_LOADGEN_KEY="$key" "$loadgen_bin" --url "$url" --scenario both "$@" || status=$?
+
+if grep -qE 'panicked|ERROR' "$server_log"; then
+    log "server log has errors or panics (first lines):"
+    grep -E 'panicked|ERROR' "$server_log" | head -n 5 >&2 || true
+fi
+exit "$status"

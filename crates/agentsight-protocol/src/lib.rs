@@ -1,0 +1,10 @@
+//! Wire types of the AgentSight APIs: what the SDKs send and what our server answers.
+//!
+//! These types are deliberately lenient (everything optional that the SDK may omit or send as
+//! `null`); validation into domain types happens in `agentsight-core`. Nothing here does I/O.
+
+#![warn(missing_docs)]
+
+pub mod v00;
+
+pub use v00::*;

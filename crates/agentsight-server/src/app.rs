@@ -1,0 +1,124 @@
+//! Building the application: store, state, router, listener; running until a shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use agentsight_store::{AdminStore, TrackingReader, TrackingWriter};
+use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tokio::net::TcpListener;
+
+use crate::blobs::Blobs;
+use crate::config::Settings;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::KeyCache;
+use crate::routes;
+
+/// Everything a backend must offer the server.
+pub trait Store: TrackingWriter + TrackingReader + AdminStore + Clone + Send + Sync + 'static {}
+impl<T: TrackingWriter + TrackingReader + AdminStore + Clone + Send + Sync + 'static> Store for T {}
+
+/// Shared state of every handler.
+pub struct AppState<S> {
+    /// The store.
+    pub store: S,
+    /// Validated settings.
+    pub settings: Arc<Settings>,
+    /// Attachment files.
+    pub blobs: Arc<Blobs>,
+    /// Recently verified keys.
+    pub keys: Arc<KeyCache>,
+}
+
+impl<S: Clone> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        AppState {
+            store: self.store.clone(),
+            settings: self.settings.clone(),
+            blobs: self.blobs.clone(),
+            keys: self.keys.clone(),
+        }
+    }
+}
+
+/// A built application, bound to its port and ready to run.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    store: SqliteStore,
+}
+
+/// Opens the embedded store the settings point at.
+pub fn open_store(settings: &Settings) -> Result<SqliteStore, ApiError> {
+    let mut opts = SqliteOptions::new(settings.database_path());
+    opts.fsync = settings.fsync;
+    SqliteStore::open(opts).map_err(ApiError::from)
+}
+
+/// The router over any store.
+pub fn router<S: Store>(state: AppState<S>) -> Router {
+    routes::router(state).layer(middleware::from_fn(log_errors))
+}
+
+impl App {
+    /// Opens the store, binds the listener and builds the router.
+    pub async fn build(settings: Settings) -> Result<App, String> {
+        settings.validate()?;
+        let store = open_store(&settings).map_err(|e| format!("opening the store: {e:?}"))?;
+        let blobs = Blobs::new(settings.attachments_dir())
+            .map_err(|e| format!("attachments dir: {e}"))?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| format!("binding {}: {e}", settings.listen))?;
+        let state = AppState {
+            store: store.clone(),
+            settings: Arc::new(settings),
+            blobs: Arc::new(blobs),
+            keys: Arc::new(KeyCache::default()),
+        };
+        Ok(App { listener, router: router(state), store })
+    }
+
+    /// The bound address (the real port when the settings asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// The store the app writes to (for start-up tasks such as creating the first agent).
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+
+    /// Serves until `shutdown` resolves, then finishes requests in flight and lets the writer
+    /// commit what was queued.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let App { listener, router, store } = self;
+        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+        // Dropping the last handle joins the writer thread after it drained its queue.
+        tokio::task::spawn_blocking(move || drop(store)).await.map_err(std::io::Error::other)?;
+        Ok(())
+    }
+}
+
+async fn log_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let res = next.run(req).await;
+    if let Some(ErrorCode(code, detail)) = res.extensions().get::<ErrorCode>() {
+        if res.status().is_server_error() {
+            tracing::error!(%method, %path, status = res.status().as_u16(), code, detail, "request failed");
+        } else {
+            tracing::debug!(%method, %path, status = res.status().as_u16(), code, detail, "request refused");
+        }
+    }
+    res
+}

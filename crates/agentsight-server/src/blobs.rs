@@ -1,0 +1,50 @@
+//! Attachment files on disk under `<data-dir>/attachments/<agent>/`, written and fsynced before
+//! their rows are committed, so an acknowledged upload is durable.
+
+use std::path::PathBuf;
+
+use rand::RngCore;
+use tokio::io::AsyncWriteExt;
+
+/// The attachment file store.
+pub struct Blobs {
+    root: PathBuf,
+}
+
+impl Blobs {
+    /// Uses (creating) `root`.
+    pub fn new(root: PathBuf) -> std::io::Result<Blobs> {
+        std::fs::create_dir_all(&root)?;
+        Ok(Blobs { root })
+    }
+
+    /// Writes `data` durably and returns its storage key (a relative path).
+    pub async fn put(&self, agent_id: i64, data: &[u8]) -> std::io::Result<String> {
+        let mut name = [0u8; 16];
+        rand::rng().fill_bytes(&mut name);
+        let key = format!("{agent_id}/{}", hex::encode(name));
+        let path = self.root.join(&key);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let mut f = tokio::fs::File::create(&path).await?;
+        f.write_all(data).await?;
+        f.sync_all().await?;
+        Ok(key)
+    }
+
+    /// Reads a stored file.
+    pub async fn get(&self, key: &str) -> std::io::Result<Vec<u8>> {
+        if key.contains("..") || key.starts_with('/') {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad storage key"));
+        }
+        tokio::fs::read(self.root.join(key)).await
+    }
+
+    /// Removes files whose rows were not committed.
+    pub async fn discard(&self, keys: &[String]) {
+        for k in keys {
+            let _ = tokio::fs::remove_file(self.root.join(k)).await;
+        }
+    }
+}

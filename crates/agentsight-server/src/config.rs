@@ -1,0 +1,65 @@
+//! Server settings, validated once at start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use agentsight_core::limits;
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Directory holding the database and attachment files.
+    pub data_dir: PathBuf,
+    /// fsync at every group commit (durable across power loss); off = durable across a crash.
+    pub fsync: bool,
+    /// Largest JSON request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest attachment file, in bytes.
+    pub max_attachment_bytes: usize,
+}
+
+impl Settings {
+    /// Defaults for a data dir: `127.0.0.1:8000`, fsync on, the default limits.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Settings {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            data_dir: data_dir.into(),
+            fsync: true,
+            max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
+            max_attachment_bytes: limits::DEFAULT_MAX_ATTACHMENT_BYTES,
+        }
+    }
+
+    /// The SQLite file inside the data dir.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("agentsight.db")
+    }
+
+    /// Where attachment files live.
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.data_dir.join("attachments")
+    }
+
+    /// The largest attachment upload request: every file at the limit, base64-encoded, plus slack.
+    pub fn max_upload_body_bytes(&self) -> usize {
+        self.max_attachment_bytes
+            .saturating_mul(4)
+            .saturating_div(3)
+            .saturating_add(1 << 20)
+            .max(self.max_body_bytes)
+    }
+
+    /// Checks the settings, reporting every problem at once.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if self.max_body_bytes < 1024 {
+            problems.push("max body bytes must be at least 1024".to_string());
+        }
+        if self.max_attachment_bytes == 0 {
+            problems.push("max attachment bytes must be positive".to_string());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    }
+}

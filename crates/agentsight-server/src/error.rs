@@ -1,0 +1,189 @@
+//! The one error type of the HTTP layer and its table of codes, statuses and body shapes.
+//!
+//! Bodies are DRF-shaped because the SDKs parse them: `{"detail": "…"}`, or `{"field": ["…"]}`
+//! for validation. `IntoResponse` is pure; the code is attached to the response extensions and
+//! logged by the middleware in `app.rs` (5xx at error, 4xx at debug).
+
+use agentsight_core::ValidationErrors;
+use agentsight_core::tracking::UploadError;
+use agentsight_store::StoreError;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Fields failed validation.
+    #[error("invalid fields")]
+    Fields(ValidationErrors),
+    /// The body is not valid JSON, or similar request-level trouble.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No key, or a key we do not know.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// The key may not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Nothing of this agent's at that address.
+    #[error("not found")]
+    NotFound,
+    /// A body or file over its limit; `field` names the file when there is one.
+    #[error("payload too large")]
+    TooLarge {
+        /// The field (file) that was too large, if any.
+        field: Option<String>,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A content type this route does not take.
+    #[error("unsupported media type")]
+    UnsupportedMediaType(String),
+    /// The store cannot take writes now; retry.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an I/O failure; the body says nothing more.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// A stable code for each kind of error, for logs and the `code` of detail bodies.
+pub fn code(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::Fields(_) => "invalid_fields",
+        ApiError::BadRequest(_) => "bad_request",
+        ApiError::Unauthenticated(_) => "not_authenticated",
+        ApiError::Forbidden(_) => "permission_denied",
+        ApiError::NotFound => "not_found",
+        ApiError::TooLarge { .. } => "payload_too_large",
+        ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+        ApiError::Unavailable(_) => "unavailable",
+        ApiError::Internal(_) => "internal",
+    }
+}
+
+/// The error's code, attached to the response for the logging middleware.
+#[derive(Debug, Clone)]
+pub struct ErrorCode(pub &'static str, pub String);
+
+impl ApiError {
+    /// One field, one message.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::Fields(ValidationErrors::single(field, message))
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Fields(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn body(&self) -> Value {
+        let detail = |d: &str| json!({ "detail": d, "code": code(self) });
+        match self {
+            ApiError::Fields(v) => {
+                let mut m = Map::new();
+                for (k, msgs) in &v.0 {
+                    m.insert(k.clone(), json!(msgs));
+                }
+                Value::Object(m)
+            }
+            ApiError::BadRequest(d) => detail(d),
+            ApiError::Unauthenticated(d) | ApiError::Forbidden(d) => detail(d),
+            ApiError::NotFound => detail("Not found."),
+            ApiError::TooLarge { field: Some(f), limit } => {
+                json!({ f: [format!("File is larger than the limit of {limit} bytes.")] })
+            }
+            ApiError::TooLarge { field: None, limit } => {
+                detail(&format!("Request body is larger than the limit of {limit} bytes."))
+            }
+            ApiError::UnsupportedMediaType(d) => detail(d),
+            ApiError::Unavailable(_) => detail("The server is busy; retry shortly."),
+            ApiError::Internal(_) => detail("Internal server error."),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status(), Json(self.body())).into_response();
+        match &self {
+            ApiError::Unavailable(_) => {
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::Unauthenticated(_) => {
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Api-Key"));
+            }
+            _ => {}
+        }
+        res.extensions_mut().insert(ErrorCode(code(&self), self.to_string()));
+        res
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(e: ValidationErrors) -> Self {
+        ApiError::Fields(e)
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        match e {
+            UploadError::Invalid(v) => ApiError::Fields(v),
+            UploadError::TooLarge { field, limit } => ApiError::TooLarge { field: Some(field), limit },
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UnknownReference { field, value } => {
+                ApiError::field(field, format!("Invalid {field} \"{value}\" - object does not exist."))
+            }
+            StoreError::Conflict { field, message } => ApiError::field(field, message),
+            StoreError::Unavailable(m) => ApiError::Unavailable(m),
+            StoreError::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_are_drf_shaped_and_five_hundreds_are_opaque() {
+        let e = ApiError::field("device", "bad");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.body(), json!({"device": ["bad"]}));
+        let e = ApiError::Internal("disk on fire at /secret/path".into());
+        assert_eq!(e.body()["detail"], "Internal server error.");
+        assert!(!e.body().to_string().contains("secret"));
+    }
+
+    #[test]
+    fn unknown_references_name_their_field() {
+        let e: ApiError =
+            StoreError::UnknownReference { field: "conversation", value: "9".into() }.into();
+        assert_eq!(e.body()["conversation"][0], "Invalid conversation \"9\" - object does not exist.");
+    }
+
+    #[test]
+    fn unavailable_asks_to_retry() {
+        let r = ApiError::Unavailable("queue full".into()).into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+    }
+}

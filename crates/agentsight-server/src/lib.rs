@@ -1,0 +1,30 @@
+//! AgentSight's HTTP server: the 0.0.x tracking plane, the read and manage API, health.
+//!
+//! # Path of an event
+//!
+//! ```text
+//! SDK ──HTTP, Authorization: Api-Key──▶ axum router
+//!   ├─ auth (extract.rs): key hash → principal (agent, role), cached for a second
+//!   ├─ body (extract.rs): size limit → JSON → wire type (agentsight-protocol); errors name the field
+//!   ├─ core (agentsight-core::tracking): wire type → validated command, or 400 naming every field
+//!   └─ store (agentsight-store-sqlite): the writer thread commits queued commands in groups;
+//!      the handler answers 200/201 with the row's integer id only after the commit (durable)
+//! ```
+//!
+//! Status codes: 200/201 with a JSON body on success (never 202/204, which the 0.0.x client
+//! re-sends); 400 `{"field": ["…"]}` or `{"detail": "…"}`; 401 unknown key; 403 read key
+//! writing; 404 not this agent's; 413 over a size limit; 503 + `Retry-After` when the write
+//! queue is full; 500 opaque. See [`error::ApiError`].
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod blobs;
+pub mod config;
+pub mod error;
+pub mod extract;
+mod present;
+mod routes;
+
+pub use app::{App, AppState, Store};
+pub use config::Settings;

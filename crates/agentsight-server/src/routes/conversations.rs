@@ -1,0 +1,283 @@
+//! The 0.0.x read and manage API: list, lookup, transcript, attachments, rename, mark, update,
+//! soft delete. Every query is scoped to the key's agent: another agent's pk is a 404.
+
+use std::collections::HashMap;
+
+use agentsight_core::ValidationErrors;
+use agentsight_core::limits::MAX_PAGE_SIZE;
+use agentsight_core::normalize;
+use agentsight_core::time::{self, now_micros};
+use agentsight_core::tracking::{self, ConversationPatch, ConversationRef};
+use agentsight_protocol as wire;
+use agentsight_store::{ConversationFilter, PageRequest};
+use axum::Json;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::HeaderMap;
+
+use super::parse_pk;
+use crate::app::{AppState, Store};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ReadKey, WriteKey};
+use crate::present;
+
+type Params = HashMap<String, String>;
+
+fn parse_bool(e: &mut ValidationErrors, q: &Params, field: &str) -> Option<bool> {
+    let v = q.get(field)?.trim().to_ascii_lowercase();
+    match v.as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        "" => None,
+        _ => {
+            e.add(field, "Must be true or false.");
+            None
+        }
+    }
+}
+
+fn parse_instant(e: &mut ValidationErrors, q: &Params, field: &str, end_of_day: bool) -> Option<i64> {
+    let v = q.get(field).map(|s| s.trim()).filter(|s| !s.is_empty())?;
+    // A bare date means the start (after) or the end (before) of that UTC day.
+    let full = if v.len() == 10 {
+        if end_of_day { format!("{v}T23:59:59.999999Z") } else { format!("{v}T00:00:00Z") }
+    } else {
+        v.to_string()
+    };
+    e.check(field, time::parse_timestamp(&full))
+}
+
+fn parse_int(e: &mut ValidationErrors, q: &Params, field: &str, default: i64, max: i64) -> i64 {
+    match q.get(field).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => default,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 1 => n.min(max),
+            _ => {
+                e.add(field, "A positive integer is required.");
+                default
+            }
+        },
+    }
+}
+
+/// Parses the listing query (A2.6) into a filter and a page; bad values name their parameter.
+pub(crate) fn parse_list_query(q: &Params) -> Result<(ConversationFilter, PageRequest), ValidationErrors> {
+    let mut e = ValidationErrors::default();
+    let text = |k: &str| q.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let mut metadata = Vec::new();
+    if let Some(m) = text("metadata") {
+        for pair in m.split(',').filter(|p| !p.trim().is_empty()) {
+            match pair.split_once(':') {
+                Some((k, v)) if !k.trim().is_empty() => metadata.push((k.trim().to_string(), v.trim().to_string())),
+                _ => e.add("metadata", format!("Use key:value pairs separated by commas ('{pair}').")),
+            }
+        }
+    }
+    let filter = ConversationFilter {
+        action_name: text("action_name"),
+        conversation_id: text("conversation_id"),
+        customer_id: text("customer_id"),
+        customer_ip_address: text("customer_ip_address")
+            .and_then(|v| e.check("customer_ip_address", normalize::ip_address(&v)))
+            .map(|ip| ip.to_string()),
+        device: text("device").and_then(|v| e.check("device", normalize::device(&v))),
+        language: text("language").and_then(|v| e.check("language", normalize::language(&v))),
+        source: text("source").and_then(|v| e.check("source", normalize::source(&v))),
+        environment: text("environment").map(|v| match v.to_lowercase().as_str() {
+            "prod" => "production".to_string(),
+            "dev" => "development".to_string(),
+            other => other.to_string(),
+        }),
+        message_contains: text("message_contains"),
+        name: text("name"),
+        metadata,
+        has_messages: parse_bool(&mut e, q, "has_messages"),
+        is_marked: parse_bool(&mut e, q, "is_marked"),
+        is_used: parse_bool(&mut e, q, "is_used"),
+        include_deleted: parse_bool(&mut e, q, "include_deleted").unwrap_or(false),
+        has_feedback: parse_bool(&mut e, q, "has_feedback"),
+        feedback_sentiment: text("feedback_sentiment")
+            .and_then(|v| e.check("feedback_sentiment", normalize::sentiment(&v))),
+        feedback_source: text("feedback_source").and_then(|v| {
+            let v = v.to_ascii_lowercase();
+            if v == "customer" || v == "platform" {
+                Some(v)
+            } else {
+                e.add("feedback_source", "Use customer or platform.");
+                None
+            }
+        }),
+        started_at_after: parse_instant(&mut e, q, "started_at_after", false),
+        started_at_before: parse_instant(&mut e, q, "started_at_before", true),
+    };
+    let page = PageRequest {
+        page: parse_int(&mut e, q, "page", 1, i64::from(u32::MAX)),
+        page_size: parse_int(&mut e, q, "page_size", MAX_PAGE_SIZE, MAX_PAGE_SIZE),
+    };
+    e.into_result((filter, page))
+}
+
+fn page_url(headers: &HeaderMap, uri: &axum::http::Uri, page: i64) -> String {
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let mut pairs: Vec<(String, String)> = uri
+        .query()
+        .map(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+                .filter(|(k, _)| *k != "page" && !k.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.push(("page".into(), page.to_string()));
+    let query: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("http://{host}{}?{}", uri.path(), query.join("&"))
+}
+
+/// `GET /api/conversations/`: the paginated, filtered list, newest first.
+pub(crate) async fn list_conversations<S: Store>(
+    State(st): State<AppState<S>>,
+    key: ReadKey,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Query(q): Query<Params>,
+) -> Result<Json<wire::Page<wire::ConversationResponse>>, ApiError> {
+    let (filter, page) = parse_list_query(&q)?;
+    let (count, rows) = st.store.list_conversations(key.agent_id(), filter, page).await?;
+    let total_pages = ((count + page.page_size - 1) / page.page_size).max(1);
+    Ok(Json(wire::Page {
+        count,
+        next: (page.page < total_pages).then(|| page_url(&headers, &uri, page.page + 1)),
+        previous: (page.page > 1).then(|| page_url(&headers, &uri, (page.page - 1).min(total_pages))),
+        results: rows.iter().map(present::conversation).collect(),
+        page_size: page.page_size,
+        total_pages,
+        current_page: page.page,
+    }))
+}
+
+/// `GET /api/conversations/lookup/?conversation_id=…`: the client's id → the conversation.
+pub(crate) async fn lookup_conversation<S: Store>(
+    State(st): State<AppState<S>>,
+    key: ReadKey,
+    Query(q): Query<Params>,
+) -> Result<Json<wire::ConversationResponse>, ApiError> {
+    let id = q
+        .get("conversation_id")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::field("conversation_id", "This query parameter is required."))?;
+    let row = st
+        .store
+        .conversation(key.agent_id(), ConversationRef::Id(id.to_string()))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(present::conversation(&row)))
+}
+
+/// `GET /api/conversations/{pk}/`: the conversation with its transcript and feedback.
+pub(crate) async fn get_conversation<S: Store>(
+    State(st): State<AppState<S>>,
+    key: ReadKey,
+    Path(pk): Path<String>,
+) -> Result<Json<wire::ConversationDetailResponse>, ApiError> {
+    let t = st.store.transcript(key.agent_id(), parse_pk(&pk)?).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(present::transcript(&t)))
+}
+
+/// `GET /api/conversations/{pk}/attachments/`.
+pub(crate) async fn list_conversation_attachments<S: Store>(
+    State(st): State<AppState<S>>,
+    key: ReadKey,
+    Path(pk): Path<String>,
+) -> Result<Json<wire::ConversationAttachmentsResponse>, ApiError> {
+    let t = st.store.transcript(key.agent_id(), parse_pk(&pk)?).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(present::attachment_groups(&t)))
+}
+
+async fn apply<S: Store>(
+    st: &AppState<S>,
+    key: &WriteKey,
+    pk: &str,
+    patch: ConversationPatch,
+) -> Result<Json<wire::ConversationResponse>, ApiError> {
+    let row = st
+        .store
+        .patch_conversation(key.0.agent_id, parse_pk(pk)?, patch, now_micros())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(present::conversation(&row)))
+}
+
+/// `PATCH /api/conversations/{pk}/rename/` `{"name"}`.
+pub(crate) async fn rename_conversation<S: Store>(
+    State(st): State<AppState<S>>,
+    key: WriteKey,
+    Path(pk): Path<String>,
+    ApiJson(p): ApiJson<wire::RenamePayload>,
+) -> Result<Json<wire::ConversationResponse>, ApiError> {
+    let patch = tracking::validate_patch(&wire::UpdatePayload { name: Some(p.name), ..Default::default() })?;
+    apply(&st, &key, &pk, patch).await
+}
+
+/// `POST /api/conversations/{pk}/mark/` `{"is_marked"}`.
+pub(crate) async fn mark_conversation<S: Store>(
+    State(st): State<AppState<S>>,
+    key: WriteKey,
+    Path(pk): Path<String>,
+    ApiJson(p): ApiJson<wire::MarkPayload>,
+) -> Result<Json<wire::ConversationResponse>, ApiError> {
+    apply(&st, &key, &pk, ConversationPatch { is_marked: Some(p.is_marked), ..Default::default() }).await
+}
+
+/// `PATCH /api/conversations/{pk}/update/` with any subset of the fields.
+pub(crate) async fn update_conversation<S: Store>(
+    State(st): State<AppState<S>>,
+    key: WriteKey,
+    Path(pk): Path<String>,
+    ApiJson(p): ApiJson<wire::UpdatePayload>,
+) -> Result<Json<wire::ConversationResponse>, ApiError> {
+    let patch = tracking::validate_patch(&p)?;
+    apply(&st, &key, &pk, patch).await
+}
+
+/// `DELETE /api/conversations/{pk}/delete/`: soft delete; answers the row with `is_deleted`.
+pub(crate) async fn delete_conversation<S: Store>(
+    State(st): State<AppState<S>>,
+    key: WriteKey,
+    Path(pk): Path<String>,
+) -> Result<Json<wire::ConversationResponse>, ApiError> {
+    apply(&st, &key, &pk, ConversationPatch { delete: true, ..Default::default() }).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> Params {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_sdk_listing_parameters_parse() {
+        let (f, p) = parse_list_query(&q(&[
+            ("has_feedback", "true"),
+            ("include_deleted", "true"),
+            ("metadata", "plan:pro,tier:1"),
+            ("started_at_after", "2026-01-01"),
+            ("page", "2"),
+            ("page_size", "500"),
+        ]))
+        .unwrap();
+        assert_eq!(f.has_feedback, Some(true));
+        assert!(f.include_deleted);
+        assert_eq!(f.metadata, vec![("plan".into(), "pro".into()), ("tier".into(), "1".into())]);
+        assert_eq!(p, PageRequest { page: 2, page_size: 100 });
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let e = parse_list_query(&q(&[("device", "fridge"), ("is_marked", "maybe"), ("page", "0")]))
+            .unwrap_err();
+        assert_eq!(e.0.keys().cloned().collect::<Vec<_>>(), ["device", "is_marked", "page"]);
+    }
+}

@@ -1,0 +1,57 @@
+//! The route table. Paths end in `/` exactly as the SDKs call them (no slash appending).
+
+mod attachments;
+mod conversations;
+mod health;
+mod tracking;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, patch, post};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::app::{AppState, Store};
+use crate::error::ApiError;
+
+pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
+    let upload_limit = state.settings.max_upload_body_bytes();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route(
+            "/api/conversations/",
+            post(tracking::upsert_conversation::<S>).get(conversations::list_conversations::<S>),
+        )
+        .route("/api/conversations/lookup/", get(conversations::lookup_conversation::<S>))
+        .route("/api/conversations/{pk}/", get(conversations::get_conversation::<S>))
+        .route(
+            "/api/conversations/{pk}/attachments/",
+            get(conversations::list_conversation_attachments::<S>),
+        )
+        .route("/api/conversations/{pk}/rename/", patch(conversations::rename_conversation::<S>))
+        .route("/api/conversations/{pk}/mark/", post(conversations::mark_conversation::<S>))
+        .route("/api/conversations/{pk}/update/", patch(conversations::update_conversation::<S>))
+        .route("/api/conversations/{pk}/delete/", delete(conversations::delete_conversation::<S>))
+        .route("/api/track/", post(tracking::track_message::<S>))
+        .route("/api/action_logs/", post(tracking::track_action::<S>))
+        .route("/api/buttons/", post(tracking::track_button::<S>))
+        .route("/api/conversation-feedbacks/", post(tracking::create_feedback::<S>))
+        .route(
+            "/api/attachments/",
+            post(attachments::upload_attachments::<S>).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/api/attachments/{id}/download/", get(attachments::download_attachment::<S>))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async {
+            ApiError::BadRequest("Method not allowed on this path.".into())
+        })
+        .layer(CatchPanicLayer::custom(|_| {
+            use axum::response::IntoResponse;
+            ApiError::Internal("handler panicked".into()).into_response()
+        }))
+        .with_state(state)
+}
+
+/// Parses a path id; anything but a positive integer is "not found".
+pub(crate) fn parse_pk(s: &str) -> Result<i64, ApiError> {
+    s.parse::<i64>().ok().filter(|v| *v > 0).ok_or(ApiError::NotFound)
+}

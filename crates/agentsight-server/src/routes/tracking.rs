@@ -1,0 +1,94 @@
+//! The 0.0.x tracking writes: conversation upsert, messages, actions, buttons, feedback.
+
+use agentsight_core::time::now_micros;
+use agentsight_core::tracking::{self, FeedbackSource};
+use agentsight_protocol as wire;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use crate::app::{AppState, Store};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, WriteKey};
+use crate::present;
+
+type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
+
+/// `POST /api/conversations/`: 201 when created, 200 when it existed; both carry `id`.
+pub(crate) async fn upsert_conversation<S: Store>(
+    State(st): State<AppState<S>>,
+    key: WriteKey,
+    ApiJson(p): ApiJson<wire::ConversationPayload>,
+) -> Created<wire::ConversationResponse> {
+    let cmd = tracking::validate_conversation(&key.scope(), &p, now_micros())?;
+    let up = st.store.upsert_conversation(cmd).await?;
+    let status = if up.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(present::conversation(&up.row))))
+}
+
+/// `POST /api/track/`: 201 with the message `id`.
+pub(crate) async fn track_message<S: Store>(
+    State(st): State<AppState<S>>,
+    key: WriteKey,
+    ApiJson(p): ApiJson<wire::TrackPayload>,
+) -> Created<wire::MessageResponse> {
+    let cmd = tracking::validate_message(&key.scope(), &p, now_micros())?;
+    let m = st.store.insert_message(cmd).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(wire::MessageResponse {
+            id: m.id,
+            conversation: m.conversation_pk,
+            timestamp: agentsight_core::time::to_iso(m.ts),
+            sender: m.sender,
+            content: m.content,
+            action_name: None,
+            metadata: serde_json::from_str(&m.metadata).unwrap_or_default(),
+            attachments: vec![],
+            action_logs: vec![],
+            button: None,
+        }),
+    ))
+}
+
+/// `POST /api/action_logs/`: 201 with the action log.
+pub(crate) async fn track_action<S: Store>(
+    State(st): State<AppState<S>>,
+    key: WriteKey,
+    ApiJson(p): ApiJson<wire::ActionPayload>,
+) -> Created<wire::ActionLogResponse> {
+    let cmd = tracking::validate_action(&key.scope(), &p, now_micros())?;
+    let a = st.store.insert_action(cmd).await?;
+    Ok((StatusCode::CREATED, Json(present::action_log(&a))))
+}
+
+/// `POST /api/buttons/`: 201 with the button.
+pub(crate) async fn track_button<S: Store>(
+    State(st): State<AppState<S>>,
+    key: WriteKey,
+    ApiJson(p): ApiJson<wire::ButtonPayload>,
+) -> Created<wire::ButtonResponse> {
+    let cmd = tracking::validate_button(&key.scope(), &p, now_micros())?;
+    let b = st.store.insert_button(cmd).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(wire::ButtonResponse {
+            id: b.id,
+            button_event: b.button_event,
+            label: b.label,
+            value: b.value,
+            metadata: serde_json::from_str(&b.metadata).unwrap_or_default(),
+        }),
+    ))
+}
+
+/// `POST /api/conversation-feedbacks/`: 201 with the record (`source` is `customer`).
+pub(crate) async fn create_feedback<S: Store>(
+    State(st): State<AppState<S>>,
+    key: WriteKey,
+    ApiJson(p): ApiJson<wire::FeedbackPayload>,
+) -> Created<wire::FeedbackResponse> {
+    let cmd = tracking::validate_feedback(&key.scope(), &p, FeedbackSource::Customer, now_micros())?;
+    let f = st.store.insert_feedback(cmd).await?;
+    Ok((StatusCode::CREATED, Json(present::feedback(&f))))
+}

@@ -1,0 +1,256 @@
+//! AgentSight's embedded store: one SQLite file in WAL mode, one writer thread that commits
+//! queued writes in groups (see [`writer`]), and a pool of read-only connections.
+
+#![warn(missing_docs)]
+
+mod migrate;
+mod reads;
+mod writer;
+mod writes;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentsight_core::keys::Role;
+use agentsight_core::time::Micros;
+use agentsight_core::tracking::{
+    ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback,
+    NewMessage,
+};
+use agentsight_store::{
+    ActionLogRow, AdminStore, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow,
+    ConversationFilter, ConversationRow, FeedbackRow, KeyRow, MessageRow, PageRequest, Principal,
+    StoreError, StoreResult, TrackingReader, TrackingWriter, Transcript, Upserted,
+};
+pub use migrate::SCHEMA_VERSION;
+pub use reads::build_list_filter;
+use rusqlite::{Connection, OpenFlags};
+
+/// How the SQLite file is opened.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The database file.
+    pub path: PathBuf,
+    /// `synchronous=FULL` (fsync at every commit, durable across power loss) when true;
+    /// `NORMAL` (durable across a process crash, not a power loss) when false.
+    pub fsync: bool,
+    /// Read connections in the pool.
+    pub readers: u32,
+    /// Writes that may wait for the writer before callers get "unavailable".
+    pub write_queue: usize,
+}
+
+impl SqliteOptions {
+    /// Defaults for a file: fsync on, 8 readers, a queue of 16,384 writes.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteOptions { path: path.into(), fsync: true, readers: 8, write_queue: 16_384 }
+    }
+}
+
+pub(crate) fn sqlerr(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+struct ReaderManager {
+    path: PathBuf,
+}
+
+impl r2d2::ManageConnection for ReaderManager {
+    type Connection = Connection;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> Result<Connection, rusqlite::Error> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        configure(&conn)?;
+        conn.pragma_update(None, "query_only", "ON")?;
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
+        conn.execute_batch("")
+    }
+
+    fn has_broken(&self, _: &mut Connection) -> bool {
+        false
+    }
+}
+
+struct Inner {
+    writer: writer::Writer,
+    readers: r2d2::Pool<ReaderManager>,
+    path: PathBuf,
+}
+
+/// The SQLite store. Cheap to clone; the writer stops when the last clone is dropped, after
+/// committing everything queued.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database and starts the writer.
+    pub fn open(opts: SqliteOptions) -> StoreResult<SqliteStore> {
+        if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Internal(format!("creating {}: {e}", dir.display())))?;
+        }
+        let mut conn = Connection::open(&opts.path).map_err(sqlerr)?;
+        configure(&conn).map_err(sqlerr)?;
+        let mode: String =
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sqlerr)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Internal(format!("could not enable WAL (journal_mode={mode})")));
+        }
+        conn.pragma_update(None, "synchronous", if opts.fsync { "FULL" } else { "NORMAL" })
+            .map_err(sqlerr)?;
+        migrate::migrate(&mut conn).map_err(StoreError::Internal)?;
+        let writer = writer::Writer::start(conn, opts.write_queue)
+            .map_err(|e| StoreError::Internal(format!("starting writer: {e}")))?;
+        let readers = r2d2::Pool::builder()
+            .max_size(opts.readers.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(ReaderManager { path: opts.path.clone() })
+            .map_err(|e| StoreError::Internal(format!("opening readers: {e}")))?;
+        Ok(SqliteStore { inner: Arc::new(Inner { writer, readers, path: opts.path }) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = self.inner.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(|e| StoreError::Unavailable(format!("no reader: {e}")))?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("reader task: {e}")))?
+    }
+
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.inner.writer.submit(f).await
+    }
+}
+
+impl TrackingWriter for SqliteStore {
+    async fn upsert_conversation(&self, c: ConversationUpsert) -> StoreResult<Upserted> {
+        self.write(move |conn| writes::upsert_conversation(conn, &c)).await
+    }
+
+    async fn insert_message(&self, m: NewMessage) -> StoreResult<MessageRow> {
+        self.write(move |conn| writes::insert_message(conn, &m)).await
+    }
+
+    async fn insert_action(&self, a: NewAction) -> StoreResult<ActionLogRow> {
+        self.write(move |conn| writes::insert_action(conn, &a)).await
+    }
+
+    async fn insert_button(&self, b: NewButton) -> StoreResult<ButtonRow> {
+        self.write(move |conn| writes::insert_button(conn, &b)).await
+    }
+
+    async fn insert_attachments(&self, a: AttachmentsInsert) -> StoreResult<Vec<AttachmentRow>> {
+        self.write(move |conn| writes::insert_attachments(conn, &a)).await
+    }
+
+    async fn insert_feedback(&self, f: NewFeedback) -> StoreResult<FeedbackRow> {
+        self.write(move |conn| writes::insert_feedback(conn, &f)).await
+    }
+
+    async fn patch_conversation(
+        &self,
+        agent_id: i64,
+        pk: i64,
+        patch: ConversationPatch,
+        now: Micros,
+    ) -> StoreResult<Option<ConversationRow>> {
+        self.write(move |conn| writes::patch_conversation(conn, agent_id, pk, &patch, now)).await
+    }
+}
+
+impl TrackingReader for SqliteStore {
+    async fn authenticate(&self, key_hash: [u8; 32]) -> StoreResult<Option<Principal>> {
+        self.read(move |conn| reads::authenticate(conn, &key_hash)).await
+    }
+
+    async fn conversation(&self, agent_id: i64, r: ConversationRef) -> StoreResult<Option<ConversationRow>> {
+        self.read(move |conn| match &r {
+            ConversationRef::Pk(pk) => reads::conversation_by_pk(conn, agent_id, *pk),
+            ConversationRef::Id(id) => reads::conversation_by_id(conn, agent_id, id),
+        })
+        .await
+    }
+
+    async fn list_conversations(
+        &self,
+        agent_id: i64,
+        filter: ConversationFilter,
+        page: PageRequest,
+    ) -> StoreResult<(i64, Vec<ConversationRow>)> {
+        self.read(move |conn| reads::list_conversations(conn, agent_id, &filter, page)).await
+    }
+
+    async fn transcript(&self, agent_id: i64, pk: i64) -> StoreResult<Option<Transcript>> {
+        self.read(move |conn| reads::transcript(conn, agent_id, pk)).await
+    }
+
+    async fn attachment(&self, agent_id: i64, id: i64) -> StoreResult<Option<AttachmentRow>> {
+        self.read(move |conn| reads::attachment(conn, agent_id, id)).await
+    }
+}
+
+impl AdminStore for SqliteStore {
+    async fn create_agent(&self, name: String, now: Micros) -> StoreResult<AgentRow> {
+        self.write(move |conn| writes::create_agent(conn, &name, now)).await
+    }
+
+    async fn list_agents(&self) -> StoreResult<Vec<AgentRow>> {
+        self.read(reads::list_agents).await
+    }
+
+    async fn create_key(
+        &self,
+        agent_id: i64,
+        role: Role,
+        prefix: String,
+        hash: [u8; 32],
+        now: Micros,
+    ) -> StoreResult<KeyRow> {
+        self.write(move |conn| writes::create_key(conn, agent_id, role, &prefix, &hash, now)).await
+    }
+
+    async fn list_keys(&self) -> StoreResult<Vec<KeyRow>> {
+        self.read(reads::list_keys).await
+    }
+
+    async fn revoke_key(&self, key_id: i64, now: Micros) -> StoreResult<bool> {
+        self.write(move |conn| writes::revoke_key(conn, key_id, now)).await
+    }
+}

@@ -1,0 +1,53 @@
+//! Forward-only numbered migrations, tracked in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// The migrations, in order; the n-th brings the schema to version n. Never edit one that shipped.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// Applies every migration newer than the database's version, each in its own transaction.
+pub fn migrate(conn: &mut Connection) -> Result<usize, String> {
+    let current: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| e.to_string())? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(format!(
+            "database schema version {current} is newer than this binary ({}); upgrade agentsight",
+            MIGRATIONS.len()
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        tx.execute_batch(sql).map_err(|e| format!("migration {}: {e}", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+        tracing::info!(version = i + 1, "applied migration");
+    }
+    Ok(MIGRATIONS.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_are_idempotent() {
+        let mut c = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
+        assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+            .unwrap();
+        assert!(n >= 8);
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.pragma_update(None, "user_version", 999).unwrap();
+        assert!(migrate(&mut c).unwrap_err().contains("newer"));
+    }
+}

@@ -1,0 +1,126 @@
+//! The one writer: a thread that owns the write connection and commits queued jobs in groups.
+//!
+//! Each job runs inside its own savepoint, so a job that fails (say, a foreign conversation pk)
+//! is rolled back alone; the group is then committed in one transaction, and only after the
+//! commit does each caller get its answer. One fsync serves the whole group (group commit), and
+//! no lock is held around a request.
+
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+
+use agentsight_store::{StoreError, StoreResult};
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::oneshot;
+
+/// Runs after the group's commit with its outcome, to answer the caller.
+type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// A unit of work: writes through the connection, says whether it succeeded.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+/// The most jobs committed in one transaction.
+const MAX_GROUP: usize = 512;
+
+/// A handle to the writer thread.
+pub(crate) struct Writer {
+    tx: Option<SyncSender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`, with a queue of `capacity` jobs.
+    pub(crate) fn start(conn: Connection, capacity: usize) -> std::io::Result<Writer> {
+        let (tx, rx) = sync_channel::<Job>(capacity);
+        let thread =
+            std::thread::Builder::new().name("agentsight-writer".into()).spawn(move || run(conn, rx))?;
+        Ok(Writer { tx: Some(tx), thread: Some(thread) })
+    }
+
+    /// Queues `f` and waits for the group commit that includes it.
+    pub(crate) async fn submit<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<StoreResult<T>>();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let done: Completion = Box::new(move |commit| {
+                let _ = reply.send(commit.and(result));
+            });
+            (ok, done)
+        });
+        let tx = self.tx.as_ref().ok_or_else(|| StoreError::Unavailable("store is closed".into()))?;
+        match tx.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(StoreError::Unavailable("write queue is full".into()));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(StoreError::Unavailable("writer has stopped".into()));
+            }
+        }
+        answer.await.map_err(|_| StoreError::Internal("writer dropped a job".into()))?
+    }
+}
+
+impl Drop for Writer {
+    /// Closes the queue, lets the thread commit what was queued, and waits for it.
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(mut conn: Connection, rx: Receiver<Job>) {
+    let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    while let Ok(first) = rx.recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        commit_group(&mut conn, &mut group);
+    }
+    tracing::debug!("writer stopped");
+}
+
+fn commit_group(conn: &mut Connection, group: &mut Vec<Job>) {
+    let n = group.len();
+    let mut done: Vec<Completion> = Vec::with_capacity(n);
+    let outcome = (|| -> rusqlite::Result<()> {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for job in group.drain(..) {
+            let sp = tx.savepoint()?;
+            let (ok, completion) = job(&sp);
+            if ok {
+                sp.commit()?;
+            } else {
+                drop(sp); // rolls back this job alone
+            }
+            done.push(completion);
+        }
+        tx.commit()
+    })();
+    let result = outcome.map_err(|e| {
+        tracing::error!(error = %e, jobs = n, "group commit failed");
+        StoreError::Unavailable(format!("commit failed: {e}"))
+    });
+    // Jobs never reached (an error before them) were dropped with their reply channel: their
+    // callers see "writer dropped a job". Those that ran get the commit's outcome.
+    group.clear();
+    for d in done {
+        d(result.as_ref().map(|_| ()).map_err(clone_err));
+    }
+}
+
+fn clone_err(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        other => StoreError::Internal(other.to_string()),
+    }
+}

@@ -1,0 +1,390 @@
+//! The SQL of every write, run by the writer thread inside a job's savepoint.
+
+use agentsight_core::keys::Role;
+use agentsight_core::normalize::DEFAULT_ENVIRONMENTS;
+use agentsight_core::time::Micros;
+use agentsight_core::tracking::{
+    AttachmentTarget, ConversationPatch, ConversationRef, ConversationUpsert, NewAction,
+    NewButton, NewFeedback, NewMessage,
+};
+use agentsight_store::{
+    ActionLogRow, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow, ConversationRow,
+    FeedbackRow, KeyRow, MessageKind, MessageRow, StoreError, StoreResult, Upserted,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::reads;
+use crate::sqlerr;
+
+/// Upsert with the merge rules of `TrackingWriter::upsert_conversation`.
+pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> StoreResult<Upserted> {
+    let f = &c.fields;
+    let existing: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM conversations WHERE agent_id = ?1 AND conversation_id = ?2",
+            params![c.agent_id, c.conversation_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sqlerr)?;
+    let (id, created) = match existing {
+        Some(id) => {
+            conn.execute(
+                "UPDATE conversations SET
+                    name = COALESCE(?2, name), customer_id = COALESCE(?3, customer_id),
+                    customer_ip_address = COALESCE(?4, customer_ip_address),
+                    device = COALESCE(?5, device), source = COALESCE(?6, source),
+                    language = COALESCE(?7, language), environment = COALESCE(?8, environment),
+                    metadata = COALESCE(?9, metadata), is_used = max(is_used, ?10), updated_at = ?11
+                 WHERE id = ?1",
+                params![
+                    id, f.name, f.customer_id, f.customer_ip_address, f.device, f.source,
+                    f.language, f.environment, f.metadata, c.is_used, c.received_at
+                ],
+            )
+            .map_err(sqlerr)?;
+            (id, false)
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO conversations (agent_id, conversation_id, name, customer_id,
+                    customer_ip_address, device, source, language, environment, metadata, is_used,
+                    started_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                params![
+                    c.agent_id, c.conversation_id, f.name, f.customer_id, f.customer_ip_address,
+                    f.device, f.source, f.language, f.environment, f.metadata, c.is_used,
+                    c.event_time, c.received_at
+                ],
+            )
+            .map_err(sqlerr)?;
+            (conn.last_insert_rowid(), true)
+        }
+    };
+    let row = reads::conversation_by_pk(conn, c.agent_id, id)?
+        .ok_or_else(|| StoreError::Internal("upserted row vanished".into()))?;
+    Ok(Upserted { row, created })
+}
+
+/// Resolves a conversation reference; by id, creates a used conversation started at `create_at`.
+fn resolve(
+    conn: &Connection,
+    agent_id: i64,
+    r: &ConversationRef,
+    create_at: Option<(Micros, Micros)>,
+) -> StoreResult<i64> {
+    match r {
+        ConversationRef::Pk(pk) => {
+            let owner: Option<i64> = conn
+                .query_row("SELECT agent_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
+                .optional()
+                .map_err(sqlerr)?;
+            match owner {
+                Some(a) if a == agent_id => Ok(*pk),
+                _ => Err(StoreError::UnknownReference { field: "conversation", value: pk.to_string() }),
+            }
+        }
+        ConversationRef::Id(cid) => {
+            let found: Option<i64> = conn
+                .query_row(
+                    "SELECT id FROM conversations WHERE agent_id = ?1 AND conversation_id = ?2",
+                    params![agent_id, cid],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sqlerr)?;
+            match (found, create_at) {
+                (Some(id), _) => Ok(id),
+                (None, Some((started_at, now))) => {
+                    conn.execute(
+                        "INSERT INTO conversations (agent_id, conversation_id, is_used, started_at,
+                            created_at, updated_at) VALUES (?1, ?2, 1, ?3, ?4, ?4)",
+                        params![agent_id, cid, started_at, now],
+                    )
+                    .map_err(sqlerr)?;
+                    Ok(conn.last_insert_rowid())
+                }
+                (None, None) => {
+                    Err(StoreError::UnknownReference { field: "conversation_id", value: cid.clone() })
+                }
+            }
+        }
+    }
+}
+
+/// Inserts a transcript entry and marks its conversation used, extending its end.
+fn insert_entry(
+    conn: &Connection,
+    agent_id: i64,
+    conversation_pk: i64,
+    kind: MessageKind,
+    sender: &str,
+    content: &str,
+    metadata: &str,
+    ts: Micros,
+    received_at: Micros,
+) -> StoreResult<MessageRow> {
+    let kind_code = reads::kind_code(kind);
+    conn.execute(
+        "INSERT INTO messages (agent_id, conversation_pk, kind, sender, content, ts, metadata, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![agent_id, conversation_pk, kind_code, sender, content, ts, metadata, received_at],
+    )
+    .map_err(sqlerr)?;
+    let id = conn.last_insert_rowid();
+    conn.execute(
+        "UPDATE conversations SET is_used = 1,
+            last_event_at = max(coalesce(last_event_at, ?2), ?2),
+            message_count = message_count + ?3, updated_at = ?4
+         WHERE id = ?1",
+        params![conversation_pk, ts, i64::from(kind == MessageKind::Message), received_at],
+    )
+    .map_err(sqlerr)?;
+    Ok(MessageRow {
+        id,
+        conversation_pk,
+        kind,
+        sender: sender.to_string(),
+        content: content.to_string(),
+        metadata: metadata.to_string(),
+        ts,
+    })
+}
+
+pub(crate) fn insert_message(conn: &Connection, m: &NewMessage) -> StoreResult<MessageRow> {
+    let pk = resolve(conn, m.agent_id, &m.conversation, Some((m.event_time, m.received_at)))?;
+    insert_entry(
+        conn, m.agent_id, pk, MessageKind::Message, &m.sender, &m.content, &m.metadata,
+        m.event_time, m.received_at,
+    )
+}
+
+pub(crate) fn insert_action(conn: &Connection, a: &NewAction) -> StoreResult<ActionLogRow> {
+    let pk = resolve(conn, a.agent_id, &a.conversation, Some((a.event_time, a.received_at)))?;
+    let content = format!("Action {} performed", a.action_name);
+    let entry = insert_entry(
+        conn, a.agent_id, pk, MessageKind::Action, "agent", &content, &a.metadata, a.event_time,
+        a.received_at,
+    )?;
+    conn.execute(
+        "INSERT INTO action_logs (message_id, agent_id, conversation_pk, action_name, started_at,
+            ended_at, duration_ms, tools_used, response, error_msg, metadata, ts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            entry.id, a.agent_id, pk, a.action_name, a.started_at, a.ended_at, a.duration_ms,
+            a.tools_used, a.response, a.error_msg, a.metadata, a.event_time
+        ],
+    )
+    .map_err(sqlerr)?;
+    Ok(ActionLogRow {
+        id: conn.last_insert_rowid(),
+        message_id: entry.id,
+        conversation_pk: pk,
+        action_name: a.action_name.clone(),
+        started_at: a.started_at,
+        ended_at: a.ended_at,
+        duration_ms: a.duration_ms,
+        tools_used: a.tools_used.clone(),
+        response: a.response.clone(),
+        error_msg: a.error_msg.clone(),
+        metadata: a.metadata.clone(),
+        ts: a.event_time,
+    })
+}
+
+pub(crate) fn insert_button(conn: &Connection, b: &NewButton) -> StoreResult<ButtonRow> {
+    let pk = resolve(conn, b.agent_id, &b.conversation, Some((b.event_time, b.received_at)))?;
+    let entry = insert_entry(
+        conn, b.agent_id, pk, MessageKind::Button, "end_user", &b.label, &b.metadata,
+        b.event_time, b.received_at,
+    )?;
+    conn.execute(
+        "INSERT INTO buttons (message_id, agent_id, conversation_pk, button_event, label, value, metadata, ts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![entry.id, b.agent_id, pk, b.button_event, b.label, b.value, b.metadata, b.event_time],
+    )
+    .map_err(sqlerr)?;
+    Ok(ButtonRow {
+        id: conn.last_insert_rowid(),
+        message_id: entry.id,
+        conversation_pk: pk,
+        button_event: b.button_event.clone(),
+        label: b.label.clone(),
+        value: b.value.clone(),
+        metadata: b.metadata.clone(),
+        ts: b.event_time,
+    })
+}
+
+pub(crate) fn insert_attachments(
+    conn: &Connection,
+    a: &AttachmentsInsert,
+) -> StoreResult<Vec<AttachmentRow>> {
+    let (pk, message_id, sender) = match &a.target {
+        AttachmentTarget::Message(mid) => {
+            let m: Option<(i64, i64, String)> = conn
+                .query_row(
+                    "SELECT agent_id, conversation_pk, sender FROM messages WHERE id = ?1",
+                    [mid],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(sqlerr)?;
+            match m {
+                Some((agent, pk, msender)) if agent == a.agent_id => {
+                    (pk, Some(*mid), a.sender.clone().or(Some(msender)))
+                }
+                _ => return Err(StoreError::UnknownReference { field: "message", value: mid.to_string() }),
+            }
+        }
+        AttachmentTarget::Conversation(r) => {
+            (resolve(conn, a.agent_id, r, Some((a.event_time, a.event_time)))?, None, a.sender.clone())
+        }
+    };
+    let mut out = Vec::with_capacity(a.files.len());
+    for f in &a.files {
+        conn.execute(
+            "INSERT INTO attachments (agent_id, conversation_pk, message_id, sender, filename,
+                mime_type, size_bytes, storage_key, metadata, ts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                a.agent_id, pk, message_id, sender, f.filename, f.mime_type, f.size_bytes,
+                f.storage_key, a.metadata, a.event_time
+            ],
+        )
+        .map_err(sqlerr)?;
+        out.push(AttachmentRow {
+            id: conn.last_insert_rowid(),
+            conversation_pk: pk,
+            message_id,
+            sender: sender.clone(),
+            filename: f.filename.clone(),
+            mime_type: f.mime_type.clone(),
+            size_bytes: f.size_bytes,
+            storage_key: f.storage_key.clone(),
+            metadata: a.metadata.clone(),
+            ts: a.event_time,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn insert_feedback(conn: &Connection, f: &NewFeedback) -> StoreResult<FeedbackRow> {
+    let pk = resolve(conn, f.agent_id, &f.conversation, None)?;
+    conn.execute(
+        "INSERT INTO feedbacks (agent_id, conversation_pk, sentiment, source, comment, metadata, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![f.agent_id, pk, f.sentiment, f.source.as_str(), f.comment, f.metadata, f.created_at],
+    )
+    .map_err(sqlerr)?;
+    let id = conn.last_insert_rowid();
+    let conversation_id: String = conn
+        .query_row("SELECT conversation_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
+        .map_err(sqlerr)?;
+    Ok(FeedbackRow {
+        id,
+        conversation_pk: pk,
+        conversation_id,
+        sentiment: f.sentiment.clone(),
+        source: f.source.as_str().to_string(),
+        comment: f.comment.clone(),
+        metadata: f.metadata.clone(),
+        created_at: f.created_at,
+    })
+}
+
+pub(crate) fn patch_conversation(
+    conn: &Connection,
+    agent_id: i64,
+    pk: i64,
+    p: &ConversationPatch,
+    now: Micros,
+) -> StoreResult<Option<ConversationRow>> {
+    let n = conn
+        .execute(
+            "UPDATE conversations SET
+                name = COALESCE(?3, name), is_marked = COALESCE(?4, is_marked),
+                customer_id = COALESCE(?5, customer_id), device = COALESCE(?6, device),
+                language = COALESCE(?7, language), source = COALESCE(?8, source),
+                metadata = COALESCE(?9, metadata),
+                is_deleted = CASE WHEN ?10 THEN 1 ELSE is_deleted END,
+                deleted_at = CASE WHEN ?10 AND deleted_at IS NULL THEN ?11 ELSE deleted_at END,
+                updated_at = ?11
+             WHERE id = ?1 AND agent_id = ?2",
+            params![
+                pk, agent_id, p.name, p.is_marked, p.customer_id, p.device, p.language, p.source,
+                p.metadata, p.delete, now
+            ],
+        )
+        .map_err(sqlerr)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    reads::conversation_by_pk(conn, agent_id, pk)
+}
+
+pub(crate) fn create_agent(conn: &Connection, name: &str, now: Micros) -> StoreResult<AgentRow> {
+    let taken: bool = conn
+        .query_row("SELECT EXISTS (SELECT 1 FROM agents WHERE name = ?1)", [name], |r| r.get(0))
+        .map_err(sqlerr)?;
+    if taken {
+        return Err(StoreError::Conflict { field: "name", message: format!("an agent named '{name}' exists") });
+    }
+    conn.execute("INSERT INTO agents (name, created_at) VALUES (?1, ?2)", params![name, now])
+        .map_err(sqlerr)?;
+    let id = conn.last_insert_rowid();
+    for slug in DEFAULT_ENVIRONMENTS {
+        let (title, prod) = if slug == "production" { ("Production", true) } else { ("Development", false) };
+        conn.execute(
+            "INSERT INTO environments (agent_id, slug, name, is_production, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, slug, title, prod, now],
+        )
+        .map_err(sqlerr)?;
+    }
+    Ok(AgentRow {
+        id,
+        name: name.to_string(),
+        environments: DEFAULT_ENVIRONMENTS.iter().map(|s| s.to_string()).collect(),
+        created_at: now,
+    })
+}
+
+pub(crate) fn create_key(
+    conn: &Connection,
+    agent_id: i64,
+    role: Role,
+    prefix: &str,
+    hash: &[u8; 32],
+    now: Micros,
+) -> StoreResult<KeyRow> {
+    let agent_name: Option<String> = conn
+        .query_row("SELECT name FROM agents WHERE id = ?1", [agent_id], |r| r.get(0))
+        .optional()
+        .map_err(sqlerr)?;
+    let agent_name =
+        agent_name.ok_or_else(|| StoreError::UnknownReference { field: "agent", value: agent_id.to_string() })?;
+    conn.execute(
+        "INSERT INTO api_keys (agent_id, prefix, hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![agent_id, prefix, &hash[..], role.as_str(), now],
+    )
+    .map_err(sqlerr)?;
+    Ok(KeyRow {
+        id: conn.last_insert_rowid(),
+        agent_id,
+        agent_name,
+        prefix: prefix.to_string(),
+        role,
+        created_at: now,
+        revoked_at: None,
+    })
+}
+
+pub(crate) fn revoke_key(conn: &Connection, key_id: i64, now: Micros) -> StoreResult<bool> {
+    let n = conn
+        .execute(
+            "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![key_id, now],
+        )
+        .map_err(sqlerr)?;
+    Ok(n == 1)
+}

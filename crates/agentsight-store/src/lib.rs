@@ -1,0 +1,151 @@
+//! Narrow storage traits every backend implements, the row types they return, and
+//! [`StoreError`]. With the `testkit` feature, [`testkit`] holds the contract suite every
+//! backend must pass.
+//!
+//! The traits take validated domain commands from `agentsight-core` and write them as given;
+//! the only rules a backend applies itself are the ones the trait docs state (upsert merge,
+//! reference checks), because they must hold atomically with the write.
+
+#![warn(missing_docs)]
+
+mod rows;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+use std::future::Future;
+
+use agentsight_core::keys::Role;
+use agentsight_core::time::Micros;
+use agentsight_core::tracking::{
+    ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback,
+    NewMessage,
+};
+pub use rows::*;
+
+/// What can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A write named a conversation or message that does not exist for this agent.
+    #[error("{field}: no such object '{value}'")]
+    UnknownReference {
+        /// The payload field that named it.
+        field: &'static str,
+        /// The value as given.
+        value: String,
+    },
+    /// A uniqueness rule (e.g. agent name) was violated.
+    #[error("{field}: {message}")]
+    Conflict {
+        /// Field.
+        field: &'static str,
+        /// Message.
+        message: String,
+    },
+    /// The store cannot take the request now (queue full, database busy); retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (I/O, corruption, a bug).
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+/// Result alias.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The write side of the tracking plane. Every method returns only after the write is durable.
+pub trait TrackingWriter: Send + Sync {
+    /// Creates the conversation `(agent, conversation_id)` or merges into it: a `None` field
+    /// never erases a stored value, a given `metadata` replaces the stored one, `is_used` is
+    /// sticky (once true, stays true), `started_at` is the first payload's event time.
+    fn upsert_conversation(
+        &self,
+        c: ConversationUpsert,
+    ) -> impl Future<Output = StoreResult<Upserted>> + Send;
+    /// Appends a message, resolving (or, by id, creating) its conversation, which becomes used.
+    fn insert_message(&self, m: NewMessage) -> impl Future<Output = StoreResult<MessageRow>> + Send;
+    /// Appends an action (shown in transcripts as a synthetic agent message).
+    fn insert_action(
+        &self,
+        a: NewAction,
+    ) -> impl Future<Output = StoreResult<ActionLogRow>> + Send;
+    /// Appends a button press (shown in transcripts as a synthetic end-user message).
+    fn insert_button(&self, b: NewButton) -> impl Future<Output = StoreResult<ButtonRow>> + Send;
+    /// Records files already written to blob storage.
+    fn insert_attachments(
+        &self,
+        a: AttachmentsInsert,
+    ) -> impl Future<Output = StoreResult<Vec<AttachmentRow>>> + Send;
+    /// Records feedback on an existing conversation.
+    fn insert_feedback(
+        &self,
+        f: NewFeedback,
+    ) -> impl Future<Output = StoreResult<FeedbackRow>> + Send;
+    /// Applies an operator change; `None` when the conversation is not the agent's.
+    fn patch_conversation(
+        &self,
+        agent_id: i64,
+        pk: i64,
+        patch: ConversationPatch,
+        now: Micros,
+    ) -> impl Future<Output = StoreResult<Option<ConversationRow>>> + Send;
+}
+
+/// The read side of the tracking plane. Every method is scoped to one agent.
+pub trait TrackingReader: Send + Sync {
+    /// The principal behind a key hash, if the key exists and is not revoked.
+    fn authenticate(
+        &self,
+        key_hash: [u8; 32],
+    ) -> impl Future<Output = StoreResult<Option<Principal>>> + Send;
+    /// One conversation by pk or by the client's id.
+    fn conversation(
+        &self,
+        agent_id: i64,
+        r: ConversationRef,
+    ) -> impl Future<Output = StoreResult<Option<ConversationRow>>> + Send;
+    /// A page of conversations matching the filter, newest first, and the total count.
+    fn list_conversations(
+        &self,
+        agent_id: i64,
+        filter: ConversationFilter,
+        page: PageRequest,
+    ) -> impl Future<Output = StoreResult<(i64, Vec<ConversationRow>)>> + Send;
+    /// A conversation with everything in it.
+    fn transcript(
+        &self,
+        agent_id: i64,
+        pk: i64,
+    ) -> impl Future<Output = StoreResult<Option<Transcript>>> + Send;
+    /// One attachment.
+    fn attachment(
+        &self,
+        agent_id: i64,
+        id: i64,
+    ) -> impl Future<Output = StoreResult<Option<AttachmentRow>>> + Send;
+}
+
+/// Agents and keys (the operator's CLI and first start).
+pub trait AdminStore: Send + Sync {
+    /// Creates an agent with the default environments.
+    fn create_agent(
+        &self,
+        name: String,
+        now: Micros,
+    ) -> impl Future<Output = StoreResult<AgentRow>> + Send;
+    /// All agents, oldest first.
+    fn list_agents(&self) -> impl Future<Output = StoreResult<Vec<AgentRow>>> + Send;
+    /// Stores a key hash for an agent.
+    fn create_key(
+        &self,
+        agent_id: i64,
+        role: Role,
+        prefix: String,
+        hash: [u8; 32],
+        now: Micros,
+    ) -> impl Future<Output = StoreResult<KeyRow>> + Send;
+    /// All keys (revoked ones included), oldest first.
+    fn list_keys(&self) -> impl Future<Output = StoreResult<Vec<KeyRow>>> + Send;
+    /// Revokes a key; false when there is no such key or it was already revoked.
+    fn revoke_key(&self, key_id: i64, now: Micros)
+    -> impl Future<Output = StoreResult<bool>> + Send;
+}

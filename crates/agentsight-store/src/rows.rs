@@ -1,0 +1,345 @@
+//! Row types the stores return, and the inputs that only stores see.
+
+use agentsight_core::keys::Role;
+use agentsight_core::time::Micros;
+use agentsight_core::tracking::AttachmentTarget;
+
+/// An agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentRow {
+    /// Id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Environment slugs.
+    pub environments: Vec<String>,
+    /// Creation time.
+    pub created_at: Micros,
+}
+
+/// An API key, without its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRow {
+    /// Id.
+    pub id: i64,
+    /// Agent id.
+    pub agent_id: i64,
+    /// Agent name.
+    pub agent_name: String,
+    /// The non-secret prefix.
+    pub prefix: String,
+    /// Role.
+    pub role: Role,
+    /// Creation time.
+    pub created_at: Micros,
+    /// Revocation time.
+    pub revoked_at: Option<Micros>,
+}
+
+/// Who a valid key speaks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    /// Key id.
+    pub key_id: i64,
+    /// The stored hash (compared in constant time by the caller).
+    pub key_hash: Vec<u8>,
+    /// Agent id.
+    pub agent_id: i64,
+    /// Agent name.
+    pub agent_name: String,
+    /// The agent's environments.
+    pub environments: Vec<String>,
+    /// Role.
+    pub role: Role,
+}
+
+/// A stored conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationRow {
+    /// Pk.
+    pub id: i64,
+    /// Agent.
+    pub agent_id: i64,
+    /// The client's id.
+    pub conversation_id: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Customer.
+    pub customer_id: Option<String>,
+    /// IP address (None when not stored).
+    pub customer_ip_address: Option<String>,
+    /// Country (ISO alpha-2).
+    pub country: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Latitude.
+    pub latitude: Option<f64>,
+    /// Longitude.
+    pub longitude: Option<f64>,
+    /// Device.
+    pub device: Option<String>,
+    /// Source.
+    pub source: Option<String>,
+    /// Language.
+    pub language: Option<String>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// Metadata (serialized object) or None.
+    pub metadata: Option<String>,
+    /// Used.
+    pub is_used: bool,
+    /// Marked.
+    pub is_marked: bool,
+    /// Soft-deleted.
+    pub is_deleted: bool,
+    /// Deletion time.
+    pub deleted_at: Option<Micros>,
+    /// Start (event time).
+    pub started_at: Micros,
+    /// Explicit end, else the latest message/action/button time.
+    pub ended_at: Option<Micros>,
+    /// Messages (not actions or buttons).
+    pub message_count: i64,
+    /// Row creation.
+    pub created_at: Micros,
+    /// Last change.
+    pub updated_at: Micros,
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upserted {
+    /// The row after the write.
+    pub row: ConversationRow,
+    /// True when this call created it.
+    pub created: bool,
+}
+
+/// Message kinds sharing the message id space (transcripts interleave them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A real message.
+    Message,
+    /// An action (tool call).
+    Action,
+    /// A button press.
+    Button,
+}
+
+/// A message, action entry or button entry of a transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRow {
+    /// Id.
+    pub id: i64,
+    /// Conversation pk.
+    pub conversation_pk: i64,
+    /// Kind.
+    pub kind: MessageKind,
+    /// Sender.
+    pub sender: String,
+    /// Content.
+    pub content: String,
+    /// Metadata (serialized).
+    pub metadata: String,
+    /// Event time.
+    pub ts: Micros,
+}
+
+/// An action log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionLogRow {
+    /// Id.
+    pub id: i64,
+    /// Its transcript entry.
+    pub message_id: i64,
+    /// Conversation pk.
+    pub conversation_pk: i64,
+    /// Name.
+    pub action_name: String,
+    /// Start.
+    pub started_at: Option<Micros>,
+    /// End.
+    pub ended_at: Option<Micros>,
+    /// Duration.
+    pub duration_ms: Option<i64>,
+    /// Tools used (serialized).
+    pub tools_used: Option<String>,
+    /// Response.
+    pub response: Option<String>,
+    /// Error.
+    pub error_msg: Option<String>,
+    /// Metadata (serialized).
+    pub metadata: String,
+    /// Event time.
+    pub ts: Micros,
+}
+
+/// A button press.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ButtonRow {
+    /// Id.
+    pub id: i64,
+    /// Its transcript entry.
+    pub message_id: i64,
+    /// Conversation pk.
+    pub conversation_pk: i64,
+    /// Event kind.
+    pub button_event: String,
+    /// Label.
+    pub label: String,
+    /// Value.
+    pub value: String,
+    /// Metadata (serialized).
+    pub metadata: String,
+    /// Event time.
+    pub ts: Micros,
+}
+
+/// A file already written to blob storage, to be recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFile {
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub mime_type: String,
+    /// Size.
+    pub size_bytes: i64,
+    /// Where the blob store keeps it (relative path).
+    pub storage_key: String,
+}
+
+/// Attachments to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachmentsInsert {
+    /// Agent.
+    pub agent_id: i64,
+    /// Message or conversation.
+    pub target: AttachmentTarget,
+    /// Sender.
+    pub sender: Option<String>,
+    /// Metadata (serialized).
+    pub metadata: String,
+    /// Event time.
+    pub event_time: Micros,
+    /// The files.
+    pub files: Vec<StoredFile>,
+}
+
+/// A recorded attachment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachmentRow {
+    /// Id.
+    pub id: i64,
+    /// Conversation pk.
+    pub conversation_pk: i64,
+    /// Message, if linked.
+    pub message_id: Option<i64>,
+    /// Sender.
+    pub sender: Option<String>,
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub mime_type: String,
+    /// Size.
+    pub size_bytes: i64,
+    /// Blob key.
+    pub storage_key: String,
+    /// Metadata (serialized).
+    pub metadata: String,
+    /// Event time.
+    pub ts: Micros,
+}
+
+/// A feedback record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedbackRow {
+    /// Id.
+    pub id: i64,
+    /// Conversation pk.
+    pub conversation_pk: i64,
+    /// The client's conversation id.
+    pub conversation_id: String,
+    /// Sentiment.
+    pub sentiment: String,
+    /// Source.
+    pub source: String,
+    /// Comment.
+    pub comment: Option<String>,
+    /// Metadata (serialized).
+    pub metadata: String,
+    /// Time.
+    pub created_at: Micros,
+}
+
+/// A conversation with everything in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcript {
+    /// The conversation.
+    pub conversation: ConversationRow,
+    /// Messages, actions and buttons by event time, then id.
+    pub messages: Vec<MessageRow>,
+    /// Action logs.
+    pub actions: Vec<ActionLogRow>,
+    /// Buttons.
+    pub buttons: Vec<ButtonRow>,
+    /// Attachments, oldest first.
+    pub attachments: Vec<AttachmentRow>,
+    /// Feedback, oldest first.
+    pub feedbacks: Vec<FeedbackRow>,
+}
+
+/// Filters of `GET /api/conversations/` (A2.6). Every set field must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationFilter {
+    /// Has at least one action with this name.
+    pub action_name: Option<String>,
+    /// Exact client id.
+    pub conversation_id: Option<String>,
+    /// Exact customer id.
+    pub customer_id: Option<String>,
+    /// Exact IP.
+    pub customer_ip_address: Option<String>,
+    /// Exact device.
+    pub device: Option<String>,
+    /// Exact language.
+    pub language: Option<String>,
+    /// Exact source.
+    pub source: Option<String>,
+    /// Exact environment.
+    pub environment: Option<String>,
+    /// Some message contains this text (case-insensitive for ASCII).
+    pub message_contains: Option<String>,
+    /// Name contains this text (case-insensitive for ASCII).
+    pub name: Option<String>,
+    /// `metadata.key` equals value, for each pair.
+    pub metadata: Vec<(String, String)>,
+    /// Has (or has no) messages.
+    pub has_messages: Option<bool>,
+    /// Marked or not.
+    pub is_marked: Option<bool>,
+    /// Used or not.
+    pub is_used: Option<bool>,
+    /// Include soft-deleted rows.
+    pub include_deleted: bool,
+    /// Has (or has no) feedback records.
+    pub has_feedback: Option<bool>,
+    /// Some feedback has this sentiment.
+    pub feedback_sentiment: Option<String>,
+    /// Some feedback has this source.
+    pub feedback_source: Option<String>,
+    /// `started_at >=`.
+    pub started_at_after: Option<Micros>,
+    /// `started_at <=`.
+    pub started_at_before: Option<Micros>,
+}
+
+/// Page number (1-based) and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Page, from 1.
+    pub page: i64,
+    /// Rows per page.
+    pub page_size: i64,
+}

@@ -1,0 +1,252 @@
+//! The command line: `serve`, and the operator commands for agents and keys.
+//!
+//! Operator commands open the database directly; SQLite's WAL lets them run while a server is
+//! serving the same data dir.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use agentsight_core::keys::{self, Role};
+use agentsight_core::time::{now_micros, to_iso};
+use agentsight_server::{App, Settings};
+use agentsight_store::{AdminStore, AgentRow};
+use agentsight_store_sqlite::SqliteStore;
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// AgentSight, self-hosted: conversation analytics for AI agents and chatbots.
+#[derive(Debug, Parser)]
+#[command(name = "agentsight", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+struct DataDir {
+    /// Directory holding the database and attachment files.
+    #[arg(long, env = "AGENTSIGHT_DATA_DIR", default_value = "./data", global = true)]
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the server (embedded SQLite; creates and migrates the database on first start).
+    Serve(ServeArgs),
+    /// Manage agents (one per chatbot).
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AGENTSIGHT_LISTEN", default_value = "127.0.0.1:8000")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    data: DataDir,
+    /// Skip the fsync at each commit: an acknowledged write then survives a crash of the
+    /// process but not a power loss.
+    #[arg(long, env = "AGENTSIGHT_NO_FSYNC")]
+    no_fsync: bool,
+    /// Largest JSON request body in bytes.
+    #[arg(long, env = "AGENTSIGHT_MAX_BODY_BYTES", default_value_t = agentsight_core::limits::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Largest attachment file in bytes (larger ones get 413).
+    #[arg(long, env = "AGENTSIGHT_MAX_ATTACHMENT_BYTES", default_value_t = agentsight_core::limits::DEFAULT_MAX_ATTACHMENT_BYTES)]
+    max_attachment_bytes: usize,
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Create an agent (environments production and development) and a write key for it;
+    /// the key is the last line printed.
+    Create {
+        /// Unique agent name.
+        name: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List agents.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Write,
+    Read,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create a key for an agent; the key is the last line printed (it is shown only once).
+    Create {
+        /// Agent id or name.
+        #[arg(long)]
+        agent: String,
+        /// `write` (ingest and read) or `read`.
+        #[arg(long, value_enum, default_value = "write")]
+        role: RoleArg,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List keys (prefixes only; secrets are never stored).
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Revoke a key by id (see `key list`); it stops working within a second.
+    Revoke {
+        /// Key id.
+        id: i64,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(a) => serve(a).await,
+        Command::Agent(AgentCommand::Create { name, data }) => {
+            let store = open(&data)?;
+            let (agent, key) = create_agent_with_key(&store, &name).await?;
+            out(&format!("Created agent '{}' (id {}) with a write key (shown once):", agent.name, agent.id))?;
+            out(&key)
+        }
+        Command::Agent(AgentCommand::List { data }) => {
+            let store = open(&data)?;
+            out("ID\tNAME\tENVIRONMENTS\tCREATED")?;
+            for a in store.list_agents().await? {
+                out(&format!("{}\t{}\t{}\t{}", a.id, a.name, a.environments.join(","), to_iso(a.created_at)))?;
+            }
+            Ok(())
+        }
+        Command::Key(KeyCommand::Create { agent, role, data }) => {
+            let store = open(&data)?;
+            let agent = find_agent(&store, &agent).await?;
+            let role = match role {
+                RoleArg::Write => Role::Write,
+                RoleArg::Read => Role::Read,
+            };
+            let key = create_key(&store, agent.id, role).await?;
+            out(&format!("Created a {} key for agent '{}' (shown once):", role.as_str(), agent.name))?;
+            out(&key)
+        }
+        Command::Key(KeyCommand::List { data }) => {
+            let store = open(&data)?;
+            out("ID\tAGENT\tROLE\tPREFIX\tCREATED\tREVOKED")?;
+            for k in store.list_keys().await? {
+                out(&format!(
+                    "{}\t{}\t{}\t{}…\t{}\t{}",
+                    k.id,
+                    k.agent_name,
+                    k.role.as_str(),
+                    k.prefix,
+                    to_iso(k.created_at),
+                    k.revoked_at.map(to_iso).unwrap_or_else(|| "-".into())
+                ))?;
+            }
+            Ok(())
+        }
+        Command::Key(KeyCommand::Revoke { id, data }) => {
+            let store = open(&data)?;
+            if !store.revoke_key(id, now_micros()).await? {
+                bail!("no active key with id {id}");
+            }
+            out(&format!("Revoked key {id}."))
+        }
+    }
+}
+
+fn out(line: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()?;
+    Ok(())
+}
+
+fn open(data: &DataDir) -> anyhow::Result<SqliteStore> {
+    let settings = Settings::new(&data.data_dir);
+    agentsight_server::app::open_store(&settings)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(|| format!("opening the database in {}", data.data_dir.display()))
+}
+
+async fn create_key(store: &SqliteStore, agent_id: i64, role: Role) -> anyhow::Result<String> {
+    let k = keys::generate();
+    store.create_key(agent_id, role, k.prefix.clone(), k.hash, now_micros()).await.context("storing the key")?;
+    Ok(k.secret)
+}
+
+async fn create_agent_with_key(store: &SqliteStore, name: &str) -> anyhow::Result<(AgentRow, String)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 255 {
+        bail!("an agent name must have 1 to 255 characters");
+    }
+    let agent = store.create_agent(name.to_string(), now_micros()).await.context("creating the agent")?;
+    let key = create_key(store, agent.id, Role::Write).await?;
+    Ok((agent, key))
+}
+
+async fn find_agent(store: &SqliteStore, id_or_name: &str) -> anyhow::Result<AgentRow> {
+    let agents = store.list_agents().await?;
+    let by_id = id_or_name.parse::<i64>().ok();
+    agents
+        .into_iter()
+        .find(|a| Some(a.id) == by_id || a.name == id_or_name)
+        .with_context(|| format!("no agent with id or name '{id_or_name}'"))
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings {
+        listen: a.listen,
+        data_dir: a.data.data_dir.clone(),
+        fsync: !a.no_fsync,
+        max_body_bytes: a.max_body_bytes,
+        max_attachment_bytes: a.max_attachment_bytes,
+    };
+    let app = App::build(settings).await.map_err(anyhow::Error::msg)?;
+    let url = format!("http://{}", app.local_addr());
+    if app.store().list_agents().await?.is_empty() {
+        let (agent, key) = create_agent_with_key(app.store(), "default").await?;
+        out(&format!("Created the first agent '{}' (id {}) and a write key for it (shown once).", agent.name, agent.id))?;
+        out("Point the AgentSight SDK at this server:")?;
+        out(&format!("  export AGENTSIGHT_API_ENDPOINT={url}"))?;
+        out(&format!("  export AGENTSIGHT_API_KEY={key}"))?;
+    }
+    out(&format!("AgentSight listening on {url} (data in {})", a.data.data_dir.display()))?;
+    tracing::info!(%url, "listening");
+    app.run_until_stopped(shutdown_signal()).await.context("serving")?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
