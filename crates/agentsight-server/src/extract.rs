@@ -134,8 +134,11 @@ pub async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let path = field_name(&e.path().to_string());
+        let path_text = e.path().to_string();
         let inner = e.into_inner();
+        // A syntax error deep inside a value (nesting, bad UTF-8) is reported on its top field.
+        let depth = if inner.classify() == serde_json::error::Category::Data { 3 } else { 1 };
+        let path = field_name(&path_text, depth);
         let msg = inner.to_string();
         if let Some(missing) = msg.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
             return ApiError::field(missing, "This field is required.");
@@ -152,13 +155,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// The field to name for an error path: `.` is none; deep paths are cut to three segments.
-fn field_name(path: &str) -> Option<String> {
-    if path == "." || path.is_empty() {
+/// The field to name for an error path: the root (`.`, `?`) is none; deeper paths are cut to
+/// `depth` segments.
+fn field_name(path: &str, depth: usize) -> Option<String> {
+    if path == "." || path == "?" || path.is_empty() {
         return None;
     }
-    let segments: Vec<&str> = path.split('.').collect();
-    Some(segments.iter().take(3).copied().collect::<Vec<_>>().join("."))
+    Some(path.split('.').take(depth).collect::<Vec<_>>().join("."))
 }
 
 fn strip_position(msg: &str) -> String {

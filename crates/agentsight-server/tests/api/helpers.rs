@@ -1,0 +1,111 @@
+//! `spawn_app()` and typed request helpers.
+
+use agentsight_core::keys::{self, Role};
+use agentsight_core::time::now_micros;
+use agentsight_server::{App, Settings};
+use agentsight_store::AdminStore;
+use reqwest::{Client, Response};
+use serde_json::Value;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    /// Write key of agent A.
+    pub key: String,
+    /// Read key of agent A.
+    pub read_key: String,
+    /// Write key of agent B.
+    pub other_key: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn key_for(app: &App, agent_id: i64, role: Role) -> String {
+    let k = keys::generate();
+    app.store().create_key(agent_id, role, k.prefix.clone(), k.hash, now_micros()).await.unwrap();
+    k.secret
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::new(dir.path());
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    configure(&mut settings);
+    let app = App::build(settings).await.unwrap();
+    let a = app.store().create_agent("agent-a".into(), now_micros()).await.unwrap();
+    let b = app.store().create_agent("agent-b".into(), now_micros()).await.unwrap();
+    let key = key_for(&app, a.id, Role::Write).await;
+    let read_key = key_for(&app, a.id, Role::Read).await;
+    let other_key = key_for(&app, b.id, Role::Write).await;
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp { base, client: Client::new(), key, read_key, other_key, _dir: dir }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+impl TestApp {
+    pub async fn post_as(&self, key: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Api-Key {key}"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.post_as(&self.key, path, body).await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Api-Key {}", self.key))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_as(&self, key: &str, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", format!("Api-Key {key}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.get_as(&self.key, path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    /// Upserts a conversation and returns its pk.
+    pub async fn conversation(&self, id: &str, extra: Value) -> i64 {
+        let mut body = serde_json::json!({ "conversation_id": id });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let r = self.post("/api/conversations/", &body).await;
+        assert!(r.status().is_success(), "upsert {id}: {}", r.status());
+        r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    }
+
+    pub async fn message(&self, conversation_id: &str, sender: &str, content: &str, ts: &str) -> i64 {
+        let r = self
+            .post(
+                "/api/track/",
+                &serde_json::json!({"conversation_id": conversation_id, "sender": sender,
+                    "content": content, "timestamp": ts, "conversation": null, "metadata": {}}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    }
+}

@@ -1,0 +1,7 @@
+//! The API test binary: every test spawns the real app on port 0 with its own temporary data
+//! dir and talks HTTP to it.
+
+mod helpers;
+mod isolation;
+mod tracking;
+mod validation;

@@ -1,0 +1,93 @@
+//! Bad input: a DRF-shaped 4xx naming the field, never a 500, and nothing stored changes.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn snapshot(app: &TestApp, pk: i64) -> Value {
+    app.get_json(&format!("/api/conversations/{pk}/")).await
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_input_is_a_named_4xx_and_changes_nothing() {
+    let app = spawn_app().await;
+    let pk = app.conversation("v1", json!({"customer_id": "u1", "device": "desktop"})).await;
+    app.message("v1", "end_user", "hello", "2026-05-01T10:00:00Z").await;
+    let before = snapshot(&app, pk).await;
+
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("/api/track/", b"{\"content\": \"x\", ".to_vec(), 400, "detail"),
+        ("/api/track/", br#"{"content": 5, "sender": "agent", "conversation_id": "v1"}"#.to_vec(), 400, "content"),
+        ("/api/conversations/", br#"{"conversation_id": "v1", "device": "fridge"}"#.to_vec(), 400, "device"),
+        ("/api/conversations/", br#"{"conversation_id": "v1", "timestamp": "last tuesday"}"#.to_vec(), 400, "timestamp"),
+        ("/api/conversations/", br#"{"conversation_id": "v1", "environment": "staging"}"#.to_vec(), 400, "environment"),
+        ("/api/conversations/", br#"{"conversation_id": "v1", "metadata": "not an object"}"#.to_vec(), 400, "metadata"),
+        ("/api/track/", br#"{"content": "x", "sender": "agent", "conversation": 999999}"#.to_vec(), 400, "conversation"),
+        ("/api/conversation-feedbacks/", br#"{"sentiment": "meh", "conversation_id": "v1"}"#.to_vec(), 400, "sentiment"),
+        ("/api/conversation-feedbacks/", br#"{"sentiment": "positive", "conversation_id": "nope"}"#.to_vec(), 400, "conversation_id"),
+    ];
+    for (path, body, status, field) in cases {
+        let r = app.post_raw(path, body.clone()).await;
+        assert_eq!(r.status().as_u16(), status, "{path} {}", String::from_utf8_lossy(&body));
+        let v: Value = r.json().await.unwrap();
+        assert!(v.get(field).is_some(), "{path}: expected {field} in {v}");
+    }
+
+    // Invalid UTF-8 inside a string.
+    let mut body = br#"{"sender":"agent","conversation_id":"v1","content":""#.to_vec();
+    body.extend_from_slice(&[0xc3, 0x28]);
+    body.extend_from_slice(br#""}"#);
+    let r = app.post_raw("/api/track/", body).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().await.unwrap().get("content").is_some());
+
+    // A 10 MB string.
+    let huge = json!({"sender": "agent", "conversation_id": "v1", "content": "x".repeat(10 << 20)});
+    let r = app.post("/api/track/", &huge).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().await.unwrap()["content"][0].as_str().unwrap().contains("100000"));
+
+    // Deeply nested metadata, within and beyond serde_json's own recursion limit.
+    for depth in [40usize, 5_000] {
+        let body = format!(
+            r#"{{"conversation_id":"v1","metadata":{}1{}}}"#,
+            r#"{"a":"#.repeat(depth),
+            "}".repeat(depth)
+        );
+        let r = app.post_raw("/api/conversations/", body.into_bytes()).await;
+        assert_eq!(r.status(), 400, "depth {depth}");
+        assert!(r.json::<Value>().await.unwrap().get("metadata").is_some());
+    }
+
+    // Wrong content type.
+    let r = app
+        .client
+        .post(format!("{}/api/track/", app.base))
+        .header("Authorization", format!("Api-Key {}", app.key))
+        .header("Content-Type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+
+    assert_eq!(snapshot(&app, pk).await, before, "bad input changed stored data");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let app = crate::helpers::spawn_app_with(|s| s.max_body_bytes = 4096).await;
+    let r = app.post("/api/track/", &json!({"sender": "agent", "conversation_id": "x", "content": "y".repeat(10_000)})).await;
+    assert_eq!(r.status(), 413);
+    assert!(r.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("4096"));
+}
+
+#[tokio::test]
+async fn unknown_paths_and_missing_slashes_are_json_404s() {
+    let app = spawn_app().await;
+    for path in ["/api/track", "/api/nothing/", "/api/conversations/abc/"] {
+        let r = app.get_as(&app.key, path).await;
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(r.json::<Value>().await.unwrap()["detail"], "Not found.");
+    }
+}
