@@ -1,0 +1,68 @@
+//! The operator CLI against a real data dir, including while the server runs.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+#[test]
+fn agents_and_keys_are_created_listed_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::cli(dir.path(), &["agent", "create", "Support bot"]);
+    let write = common::last_line(&out);
+    assert!(agentsight_core::keys::is_well_formed(&write), "{out}");
+    let read = common::last_line(&common::cli(dir.path(), &["key", "create", "--agent", "Support bot", "--role", "read"]));
+    assert!(agentsight_core::keys::is_well_formed(&read));
+    assert_ne!(read, write);
+    let agents = common::cli(dir.path(), &["agent", "list"]);
+    assert!(agents.contains("Support bot") && agents.contains("production,development"), "{agents}");
+    let keys = common::cli(dir.path(), &["key", "list"]);
+    assert_eq!(keys.lines().count(), 3, "{keys}");
+    assert!(!keys.contains(&write), "secrets are never shown again");
+    let dup = std::process::Command::new(common::BIN)
+        .args(["agent", "create", "Support bot", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!dup.status.success());
+}
+
+#[test]
+fn serve_on_an_empty_data_dir_creates_a_first_agent_and_says_how_to_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = common::serve(dir.path());
+    let head = server.stdout_head.join("\n");
+    assert!(head.contains("export AGENTSIGHT_API_ENDPOINT=http://127.0.0.1:"), "{head}");
+    let key_line = server.stdout_head.iter().find(|l| l.contains("AGENTSIGHT_API_KEY=")).unwrap();
+    let key = key_line.split('=').nth(1).unwrap();
+    assert!(agentsight_core::keys::is_well_formed(key));
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_key_revoked_while_the_server_runs_stops_working_and_sigterm_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::last_line(&common::cli(dir.path(), &["agent", "create", "a"]));
+    let mut server = common::serve(dir.path());
+    let client = reqwest::Client::new();
+    let get = |k: String| {
+        let (client, url) = (client.clone(), format!("{}/api/conversations/", server.base));
+        async move { client.get(url).header("Authorization", format!("Api-Key {k}")).send().await.unwrap().status() }
+    };
+    assert_eq!(get(key.clone()).await, 200);
+    let list = common::cli(dir.path(), &["key", "list"]);
+    let id = list.lines().nth(1).unwrap().split('\t').next().unwrap().to_string();
+    common::cli(dir.path(), &["key", "revoke", &id]);
+    let start = Instant::now();
+    loop {
+        if get(key.clone()).await == 401 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "revoked key still accepted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = server.child.id().to_string();
+    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "SIGTERM should stop the server cleanly: {status:?}");
+}
