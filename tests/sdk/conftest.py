@@ -134,13 +134,18 @@ class Server:
 
     # raw HTTP -----------------------------------------------------------------
     def request(self, method: str, path: str, key: str | None | bool = True, **kw) -> requests.Response:
+        """One request on its own connection, so that a connection the server drops after
+        one test's refused request cannot fail the next test (that behaviour has its
+        own test: test_raw_inputs.test_refused_post_keeps_connection_usable)."""
         headers = dict(kw.pop("headers", {}) or {})
         if key is True:
             key = self.write_key
         if key:
             headers.setdefault("Authorization", f"Api-Key {key}")
         kw.setdefault("timeout", HTTP_TIMEOUT)
-        return self.session.request(method, self.base_url + path, headers=headers, **kw)
+        with requests.Session() as s:
+            s.trust_env = False  # never route loopback through a proxy
+            return s.request(method, self.base_url + path, headers=headers, **kw)
 
     def get(self, path: str, **kw) -> requests.Response:
         return self.request("GET", path, **kw)

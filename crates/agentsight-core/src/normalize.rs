@@ -44,8 +44,7 @@ pub fn language(v: &str) -> Result<String, String> {
         Some(i) => (&t[..i], &t[i..]),
         None => (t, ""),
     };
-    if !primary.is_empty() && primary.chars().all(|c| c.is_ascii_alphabetic()) && primary.len() <= 8
-    {
+    if !primary.is_empty() && primary.chars().all(|c| c.is_ascii_alphabetic()) && primary.len() <= 8 {
         Ok(format!("{}{}", primary.to_ascii_lowercase(), rest.replace('_', "-")))
     } else {
         Ok(t.to_string())
@@ -60,11 +59,7 @@ pub fn environment(v: &str, known: &[String]) -> Result<String, String> {
         "dev" => "development".to_string(),
         _ => e,
     };
-    if known.iter().any(|k| *k == e) {
-        Ok(e)
-    } else {
-        Err(format!("Unknown environment: '{}'.", clip(v)))
-    }
+    if known.contains(&e) { Ok(e) } else { Err(format!("Unknown environment: '{}'.", clip(v))) }
 }
 
 /// `sender` of a message.
@@ -122,10 +117,7 @@ mod tests {
         let known: Vec<String> = DEFAULT_ENVIRONMENTS.iter().map(|s| s.to_string()).collect();
         assert_eq!(environment(" PROD ", &known).unwrap(), "production");
         assert_eq!(environment("dev", &known).unwrap(), "development");
-        assert_eq!(
-            environment("staging", &known).unwrap_err(),
-            "Unknown environment: 'staging'."
-        );
+        assert_eq!(environment("staging", &known).unwrap_err(), "Unknown environment: 'staging'.");
     }
 
     #[test]

@@ -256,10 +256,7 @@ pub fn json_object(value: Option<&Value>) -> Result<Option<String>, String> {
         None | Some(Value::Null) => Ok(None),
         Some(v @ Value::Object(_)) => {
             if depth(v) > limits::MAX_JSON_DEPTH {
-                return Err(format!(
-                    "Nesting deeper than {} levels is not allowed.",
-                    limits::MAX_JSON_DEPTH
-                ));
+                return Err(format!("Nesting deeper than {} levels is not allowed.", limits::MAX_JSON_DEPTH));
             }
             let s = v.to_string();
             if s.len() > limits::MAX_JSON_BYTES {
@@ -282,12 +279,7 @@ fn depth(v: &Value) -> usize {
     }
 }
 
-fn opt_text(
-    errs: &mut ValidationErrors,
-    field: &str,
-    v: Option<&str>,
-    max: usize,
-) -> Option<String> {
+fn opt_text(errs: &mut ValidationErrors, field: &str, v: Option<&str>, max: usize) -> Option<String> {
     let t = normalize::trimmed(v)?;
     errs.check(field, check_chars(t, max)).map(|_| t.to_string())
 }
@@ -347,10 +339,8 @@ pub fn validate_conversation(
         customer_ip_address: normalize::trimmed(p.customer_ip_address.as_deref())
             .and_then(|v| e.check("customer_ip_address", normalize::ip_address(v)))
             .map(|ip| ip.to_string()),
-        device: normalize::trimmed(p.device.as_deref())
-            .and_then(|v| e.check("device", normalize::device(v))),
-        source: normalize::trimmed(p.source.as_deref())
-            .and_then(|v| e.check("source", normalize::source(v))),
+        device: normalize::trimmed(p.device.as_deref()).and_then(|v| e.check("device", normalize::device(v))),
+        source: normalize::trimmed(p.source.as_deref()).and_then(|v| e.check("source", normalize::source(v))),
         language: normalize::trimmed(p.language.as_deref())
             .and_then(|v| e.check("language", normalize::language(v))),
         environment: normalize::trimmed(p.environment.as_deref())
@@ -401,10 +391,9 @@ pub fn validate_action(
     let mut e = ValidationErrors::default();
     let conversation = conversation_ref(&mut e, p.conversation.as_ref(), p.conversation_id.as_deref());
     let payload_time = e.check("timestamp", time::event_time(p.timestamp.as_deref(), received_at));
-    let action_name =
-        required_text(&mut e, "action_name", &p.action_name, limits::MAX_ACTION_NAME_CHARS)
-            .trim()
-            .to_string();
+    let action_name = required_text(&mut e, "action_name", &p.action_name, limits::MAX_ACTION_NAME_CHARS)
+        .trim()
+        .to_string();
     let ts = |e: &mut ValidationErrors, f: &str, v: Option<&str>| {
         normalize::trimmed(v).and_then(|s| e.check(f, time::parse_timestamp(s)))
     };
@@ -634,10 +623,7 @@ mod tests {
     use serde_json::json;
 
     fn scope() -> AgentScope {
-        AgentScope {
-            agent_id: 1,
-            environments: vec!["production".into(), "development".into()],
-        }
+        AgentScope { agent_id: 1, environments: vec!["production".into(), "development".into()] }
     }
 
     fn conv(v: Value) -> Result<ConversationUpsert, ValidationErrors> {
@@ -692,7 +678,8 @@ mod tests {
     fn an_action_is_timed_by_started_at_when_given() {
         let p: wire::ActionPayload = serde_json::from_value(json!({"action_name": "lookup",
             "conversation_id": "c", "timestamp": "2026-01-01T00:00:10Z",
-            "started_at": "2026-01-01T00:00:05Z", "duration_ms": 150.4})).unwrap();
+            "started_at": "2026-01-01T00:00:05Z", "duration_ms": 150.4}))
+        .unwrap();
         let a = validate_action(&scope(), &p, 0).unwrap();
         assert_eq!(a.event_time, time::parse_timestamp("2026-01-01T00:00:05Z").unwrap());
         assert_eq!(a.duration_ms, Some(150));
@@ -717,7 +704,10 @@ mod tests {
         let out = decode_base64_files(std::slice::from_ref(&f), 10).unwrap();
         assert_eq!(out[0].data, b"hello");
         assert_eq!(out[0].filename, "a.txt");
-        assert!(matches!(decode_base64_files(&[f.clone()], 4), Err(UploadError::TooLarge { .. })));
+        assert!(matches!(
+            decode_base64_files(std::slice::from_ref(&f), 4),
+            Err(UploadError::TooLarge { .. })
+        ));
         let bad = wire::AttachmentFilePayload { data: "***".into(), ..f };
         assert!(matches!(decode_base64_files(&[bad], 10), Err(UploadError::Invalid(_))));
     }

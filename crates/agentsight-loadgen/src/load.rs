@@ -10,8 +10,9 @@
 //!
 //! Timing: all workers share one clock. Requests that *start* before the
 //! end of the warmup are not recorded; requests still in flight when the
-//! measurement window closes are abandoned and not recorded either, so the
-//! histogram and counters cover exactly the window.
+//! measurement window closes may finish within a short drain grace but are
+//! not recorded either, so the histogram and counters cover exactly the
+//! window.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -165,10 +166,7 @@ impl Shared {
             .method(cfg.kind.method())
             .uri(self.path.as_str())
             .header(HOST, cfg.target.authority.as_str())
-            .header(
-                USER_AGENT,
-                concat!("agentsight-loadgen/", env!("CARGO_PKG_VERSION")),
-            );
+            .header(USER_AGENT, concat!("agentsight-loadgen/", env!("CARGO_PKG_VERSION")));
         let request = match cfg.kind {
             Kind::Healthz => builder.body(Full::new(Bytes::new())),
             Kind::Track => {
@@ -198,11 +196,7 @@ pub fn track_body(run_id: &str, n: u64, conversations: u64, timestamp: &str) -> 
     let conversations = conversations.max(1);
     let conversation = n % conversations;
     let turn = n / conversations;
-    let sender = if turn.is_multiple_of(2) {
-        "end_user"
-    } else {
-        "agent"
-    };
+    let sender = if turn.is_multiple_of(2) { "end_user" } else { "agent" };
     let mut content = format!("load message {n}: {FILLER}");
     // All ASCII, and the prefix is at most 35 bytes, so this cuts only filler.
     content.truncate(CONTENT_LEN);
@@ -219,13 +213,10 @@ pub fn track_body(run_id: &str, n: u64, conversations: u64, timestamp: &str) -> 
 
 /// Opens one keep-alive HTTP/1.1 connection and spawns its driver task.
 async fn connect(addr: SocketAddr) -> Result<(SendRequest<Full<Bytes>>, JoinHandle<()>)> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .with_context(|| format!("connecting to {addr}"))?;
+    let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
     stream.set_nodelay(true).context("setting TCP_NODELAY")?;
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .context("HTTP/1.1 handshake")?;
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.context("HTTP/1.1 handshake")?;
     let driver = tokio::spawn(async move {
         // Errors surface on the sender side as failed requests.
         let _ = connection.await;
@@ -255,12 +246,7 @@ struct WorkerStats {
 
 impl WorkerStats {
     fn new() -> Result<Self> {
-        Ok(Self {
-            latency_us: new_histogram()?,
-            ok: 0,
-            errors: BTreeMap::new(),
-            connections_opened: 0,
-        })
+        Ok(Self { latency_us: new_histogram()?, ok: 0, errors: BTreeMap::new(), connections_opened: 0 })
     }
 
     fn error(&mut self, kind: String) {
@@ -336,8 +322,7 @@ async fn worker(shared: Arc<Shared>) -> Result<WorkerStats> {
                     // Warmup or drain: keep the connection, record nothing.
                 } else if status == shared.config.kind.expected_status() {
                     stats.ok += 1;
-                    let us = u64::try_from(finished.duration_since(started).as_micros())
-                        .unwrap_or(u64::MAX);
+                    let us = u64::try_from(finished.duration_since(started).as_micros()).unwrap_or(u64::MAX);
                     stats.latency_us.saturating_record(us.max(1));
                 } else {
                     stats.error(format!("status {}", status.as_u16()));
@@ -358,8 +343,7 @@ async fn worker(shared: Arc<Shared>) -> Result<WorkerStats> {
             Err(_) => {
                 if counted {
                     stats.error("timeout".to_owned());
-                    shared
-                        .sample_error(format!("no response within {}s", REQUEST_TIMEOUT.as_secs()));
+                    shared.sample_error(format!("no response within {}s", REQUEST_TIMEOUT.as_secs()));
                 }
             }
         }
@@ -384,9 +368,8 @@ pub async fn run(config: Config) -> Result<Outcome> {
         config,
     });
 
-    let workers: Vec<JoinHandle<Result<WorkerStats>>> = (0..shared.config.connections)
-        .map(|_| tokio::spawn(worker(Arc::clone(&shared))))
-        .collect();
+    let workers: Vec<JoinHandle<Result<WorkerStats>>> =
+        (0..shared.config.connections).map(|_| tokio::spawn(worker(Arc::clone(&shared)))).collect();
 
     let mut outcome = Outcome {
         latency_us: new_histogram()?,
@@ -399,10 +382,7 @@ pub async fn run(config: Config) -> Result<Outcome> {
         let stats = handle.await.context("worker task panicked")??;
         outcome.ok += stats.ok;
         outcome.connections_opened += stats.connections_opened;
-        outcome
-            .latency_us
-            .add(&stats.latency_us)
-            .context("merging latency histograms")?;
+        outcome.latency_us.add(&stats.latency_us).context("merging latency histograms")?;
         for (kind, count) in stats.errors {
             *outcome.errors.entry(kind).or_default() += count;
         }
@@ -414,7 +394,6 @@ pub async fn run(config: Config) -> Result<Outcome> {
 }
 
 #[cfg(test)]
-#[allow(clippy::expect_used)] // Tests fail loudly on purpose.
 mod tests {
     use super::*;
 
@@ -434,12 +413,7 @@ mod tests {
         let content = v["content"].as_str().expect("content");
         assert!(content.starts_with("load message 0: "));
         assert_eq!(content.len(), CONTENT_LEN);
-        let keys: Vec<&str> = v
-            .as_object()
-            .expect("object")
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let keys: Vec<&str> = v.as_object().expect("object").keys().map(String::as_str).collect();
         assert_eq!(keys.len(), 6);
     }
 

@@ -100,13 +100,10 @@ struct Args {
 /// Parses `20s`, `1.5s`, `500ms`, `2m`, `1h` or a bare number of seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?} (use e.g. 20s, 500ms, 2m)"))?;
+    let value: f64 =
+        number.parse().map_err(|_| format!("invalid duration {text:?} (use e.g. 20s, 500ms, 2m)"))?;
     let seconds = match unit.trim() {
         "" | "s" | "sec" | "secs" => value,
         "ms" => value / 1000.0,
@@ -123,10 +120,7 @@ fn validate(args: &Args) -> Result<()> {
         bail!("--connections must be between 1 and {MAX_CONNECTIONS}");
     }
     if args.duration.is_zero() || args.duration > MAX_DURATION {
-        bail!(
-            "--duration must be greater than 0 and at most {}s",
-            MAX_DURATION.as_secs()
-        );
+        bail!("--duration must be greater than 0 and at most {}s", MAX_DURATION.as_secs());
     }
     if args.warmup > MAX_WARMUP {
         bail!("--warmup must be at most {}s", MAX_WARMUP.as_secs());
@@ -184,8 +178,7 @@ async fn run(args: Args) -> Result<Report> {
         for sample in &outcome.error_samples {
             eprintln!("agentsight-loadgen: {} error: {sample}", kind.name());
         }
-        let scenario =
-            ScenarioReport::new(kind, target.path(kind.api_path()), &outcome, args.duration);
+        let scenario = ScenarioReport::new(kind, target.path(kind.api_path()), &outcome, args.duration);
         match kind {
             Kind::Track => report.track = Some(scenario),
             Kind::Healthz => report.healthz = Some(scenario),
@@ -204,9 +197,7 @@ fn print(report: &Report, json: bool) -> Result<()> {
         report.to_text()
     };
     let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .context("writing report")?;
+    stdout.write_all(text.as_bytes()).context("writing report")?;
     stdout.flush().context("writing report")
 }
 
@@ -228,15 +219,10 @@ async fn main() -> ExitCode {
     for failure in &report.failures {
         eprintln!("agentsight-loadgen: FAILED {failure}");
     }
-    if report.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    if report.passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 #[cfg(test)]
-#[allow(clippy::expect_used)] // Tests fail loudly on purpose.
 mod tests {
     use super::*;
 
@@ -300,13 +286,11 @@ mod tests {
             while let Ok((stream, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(
-                        |req: Request<hyper::body::Incoming>| async move {
+                    let service =
+                        hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
                             let path = req.uri().path().to_owned();
-                            let authorised = req
-                                .headers()
-                                .get("authorization")
-                                .is_some_and(|v| v == "Api-Key good");
+                            let authorised =
+                                req.headers().get("authorization").is_some_and(|v| v == "Api-Key good");
                             let body = req.into_body().collect().await.map(|b| b.to_bytes());
                             let valid = body
                                 .ok()
@@ -321,8 +305,7 @@ mod tests {
                                 Response::new(Full::new(Bytes::from_static(b"{\"detail\":\"x\"}")));
                             *resp.status_mut() = status;
                             Ok::<_, Infallible>(resp)
-                        },
-                    );
+                        });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;

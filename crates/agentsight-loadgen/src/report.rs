@@ -81,16 +81,8 @@ impl ScenarioReport {
             requests,
             ok: outcome.ok,
             errors,
-            error_rate: if requests == 0 {
-                0.0
-            } else {
-                errors as f64 / requests as f64
-            },
-            req_per_sec: if secs > 0.0 {
-                outcome.ok as f64 / secs
-            } else {
-                0.0
-            },
+            error_rate: if requests == 0 { 0.0 } else { errors as f64 / requests as f64 },
+            req_per_sec: if secs > 0.0 { outcome.ok as f64 / secs } else { 0.0 },
             latency_ms,
             errors_by_kind: outcome.errors.clone(),
             error_samples: outcome.error_samples.clone(),
@@ -101,10 +93,7 @@ impl ScenarioReport {
     /// Why this scenario fails the run, if it does.
     pub fn failure(&self) -> Option<String> {
         if self.ok == 0 {
-            Some(format!(
-                "{}: no successful request in the measurement window",
-                self.name
-            ))
+            Some(format!("{}: no successful request in the measurement window", self.name))
         } else if self.error_rate > MAX_ERROR_RATE {
             Some(format!(
                 "{}: error rate {:.2}% exceeds {:.0}%",
@@ -160,11 +149,8 @@ impl Report {
             (Some(t), Some(h)) if h.req_per_sec > 0.0 => Some(t.req_per_sec / h.req_per_sec),
             _ => None,
         };
-        self.failures = [&self.track, &self.healthz]
-            .into_iter()
-            .flatten()
-            .filter_map(ScenarioReport::failure)
-            .collect();
+        self.failures =
+            [&self.track, &self.healthz].into_iter().flatten().filter_map(ScenarioReport::failure).collect();
         self.passed = self.failures.is_empty();
         self
     }
@@ -179,18 +165,10 @@ impl Report {
         );
         for s in [&self.track, &self.healthz].into_iter().flatten() {
             let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "scenario {}: {} {} (expect {})",
-                s.name, s.method, s.path, s.expected_status
-            );
+            let _ =
+                writeln!(out, "scenario {}: {} {} (expect {})", s.name, s.method, s.path, s.expected_status);
             let _ = writeln!(out, "  requests     {}", s.requests);
-            let _ = writeln!(
-                out,
-                "  errors       {} ({:.2}%)",
-                s.errors,
-                s.error_rate * 100.0
-            );
+            let _ = writeln!(out, "  errors       {} ({:.2}%)", s.errors, s.error_rate * 100.0);
             for (kind, count) in &s.errors_by_kind {
                 let _ = writeln!(out, "    {kind}: {count}");
             }
@@ -221,7 +199,6 @@ impl Report {
 }
 
 #[cfg(test)]
-#[allow(clippy::expect_used)] // Tests fail loudly on purpose.
 mod tests {
     use super::*;
     use hdrhistogram::Histogram;
@@ -235,13 +212,7 @@ mod tests {
         if errors > 0 {
             by_kind.insert("status 500".to_owned(), errors);
         }
-        Outcome {
-            latency_us: h,
-            ok,
-            errors: by_kind,
-            error_samples: Vec::new(),
-            connections_opened: 4,
-        }
+        Outcome { latency_us: h, ok, errors: by_kind, error_samples: Vec::new(), connections_opened: 4 }
     }
 
     fn report(track: Option<ScenarioReport>, healthz: Option<ScenarioReport>) -> Report {

@@ -51,8 +51,7 @@ struct ParsedUrl {
 }
 
 /// Error text shared by every refusal, so the rule is always stated.
-const LOOPBACK_RULE: &str =
-    "agentsight-loadgen only sends traffic to loopback (127.0.0.0/8, ::1, localhost)";
+const LOOPBACK_RULE: &str = "agentsight-loadgen only sends traffic to loopback (127.0.0.0/8, ::1, localhost)";
 
 /// Whether `ip` is a loopback address, counting IPv4-mapped IPv6 forms.
 fn is_loopback(ip: IpAddr) -> bool {
@@ -61,9 +60,7 @@ fn is_loopback(ip: IpAddr) -> bool {
 
 /// Parses `url` and checks scheme and host without touching the network.
 fn parse_url(url: &str) -> Result<ParsedUrl> {
-    let uri: Uri = url
-        .parse()
-        .with_context(|| format!("invalid --url {url:?}"))?;
+    let uri: Uri = url.parse().with_context(|| format!("invalid --url {url:?}"))?;
     match uri.scheme_str() {
         Some("http") => {}
         Some(other) => bail!(
@@ -72,9 +69,7 @@ fn parse_url(url: &str) -> Result<ParsedUrl> {
         ),
         None => bail!("--url {url:?} needs a scheme, e.g. http://127.0.0.1:8000"),
     }
-    let authority = uri
-        .authority()
-        .with_context(|| format!("--url {url:?} has no host"))?;
+    let authority = uri.authority().with_context(|| format!("--url {url:?} has no host"))?;
     if authority.as_str().contains('@') {
         bail!("--url {url:?} must not contain user information");
     }
@@ -85,9 +80,7 @@ fn parse_url(url: &str) -> Result<ParsedUrl> {
             bail!("refusing to target {raw_host}: {LOOPBACK_RULE}");
         }
         Host::Ip(ip)
-    } else if bare_host.eq_ignore_ascii_case("localhost")
-        || bare_host.eq_ignore_ascii_case("localhost.")
-    {
+    } else if bare_host.eq_ignore_ascii_case("localhost") || bare_host.eq_ignore_ascii_case("localhost.") {
         Host::Localhost
     } else {
         bail!("refusing to target host {raw_host:?}: {LOOPBACK_RULE}");
@@ -131,16 +124,10 @@ pub async fn resolve(url: &str) -> Result<Target> {
                 .context("localhost resolved to no address")?
         }
     };
-    Ok(Target {
-        addr,
-        authority: parsed.authority,
-        base_path: parsed.base_path,
-        url: url.to_owned(),
-    })
+    Ok(Target { addr, authority: parsed.authority, base_path: parsed.base_path, url: url.to_owned() })
 }
 
 #[cfg(test)]
-#[allow(clippy::expect_used)] // Tests fail loudly on purpose.
 mod tests {
     use super::*;
 

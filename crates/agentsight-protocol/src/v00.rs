@@ -456,20 +456,16 @@ mod tests {
 
     #[test]
     fn pk_ref_accepts_the_shapes_the_sdk_sends() {
-        let p: TrackPayload = serde_json::from_str(
-            r#"{"content":"x","sender":"agent","conversation":"42"}"#,
-        )
-        .unwrap();
+        let p: TrackPayload =
+            serde_json::from_str(r#"{"content":"x","sender":"agent","conversation":"42"}"#).unwrap();
         assert_eq!(p.conversation, Some(PkRef::Pk(42)));
         let p: TrackPayload =
-            serde_json::from_str(r#"{"content":"x","sender":"agent","conversation":"None"}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"content":"x","sender":"agent","conversation":"None"}"#).unwrap();
         assert_eq!(p.conversation, None);
         let p: TrackPayload =
             serde_json::from_str(r#"{"content":"x","sender":"agent","conversation":0}"#).unwrap();
         assert_eq!(p.conversation, Some(PkRef::Invalid("0".into())));
-        let p: TrackPayload =
-            serde_json::from_str(r#"{"content":"x","sender":"agent"}"#).unwrap();
+        let p: TrackPayload = serde_json::from_str(r#"{"content":"x","sender":"agent"}"#).unwrap();
         assert_eq!(p.conversation, None);
     }
 }

@@ -69,8 +69,7 @@ impl App {
     pub async fn build(settings: Settings) -> Result<App, String> {
         settings.validate()?;
         let store = open_store(&settings).map_err(|e| format!("opening the store: {e:?}"))?;
-        let blobs = Blobs::new(settings.attachments_dir())
-            .map_err(|e| format!("attachments dir: {e}"))?;
+        let blobs = Blobs::new(settings.attachments_dir()).map_err(|e| format!("attachments dir: {e}"))?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("binding {}: {e}", settings.listen))?;
@@ -100,7 +99,10 @@ impl App {
 
     /// Serves until `shutdown` resolves, then finishes requests in flight and lets the writer
     /// commit what was queued.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let App { listener, router, store } = self;
         axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
         // Dropping the last handle joins the writer thread after it drained its queue.

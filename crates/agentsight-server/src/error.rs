@@ -121,8 +121,7 @@ impl IntoResponse for ApiError {
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::Unauthenticated(_) => {
-                res.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Api-Key"));
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Api-Key"));
             }
             _ => {}
         }
@@ -175,8 +174,7 @@ mod tests {
 
     #[test]
     fn unknown_references_name_their_field() {
-        let e: ApiError =
-            StoreError::UnknownReference { field: "conversation", value: "9".into() }.into();
+        let e: ApiError = StoreError::UnknownReference { field: "conversation", value: "9".into() }.into();
         assert_eq!(e.body()["conversation"][0], "Invalid conversation \"9\" - object does not exist.");
     }
 

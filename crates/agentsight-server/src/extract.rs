@@ -118,8 +118,7 @@ pub struct ApiJson<T>(pub T);
 /// Reads the whole body up to `limit` bytes, answering 413 beyond it.
 pub async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.to_string().contains("length limit"))
+        let too_large = std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"))
             || e.to_string().contains("length limit");
         if too_large {
             ApiError::TooLarge { field: None, limit }
@@ -151,7 +150,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             (_, Some(field)) => ApiError::field(field, strip_position(&msg)),
         }
     })?;
-    de.end().map_err(|e| ApiError::BadRequest(format!("JSON parse error - {}", strip_position(&e.to_string()))))?;
+    de.end().map_err(|e| {
+        ApiError::BadRequest(format!("JSON parse error - {}", strip_position(&e.to_string())))
+    })?;
     Ok(value)
 }
 

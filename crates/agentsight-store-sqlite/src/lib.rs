@@ -15,13 +15,12 @@ use std::time::Duration;
 use agentsight_core::keys::Role;
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::{
-    ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback,
-    NewMessage,
+    ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
 };
 use agentsight_store::{
-    ActionLogRow, AdminStore, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow,
-    ConversationFilter, ConversationRow, FeedbackRow, KeyRow, MessageRow, PageRequest, Principal,
-    StoreError, StoreResult, TrackingReader, TrackingWriter, Transcript, Upserted,
+    ActionLogRow, AdminStore, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow, ConversationFilter,
+    ConversationRow, FeedbackRow, KeyRow, MessageRow, PageRequest, Principal, StoreError, StoreResult,
+    TrackingReader, TrackingWriter, Transcript, Upserted,
 };
 pub use migrate::SCHEMA_VERSION;
 pub use reads::build_list_filter;
@@ -112,8 +111,7 @@ impl SqliteStore {
         }
         let mut conn = Connection::open(&opts.path).map_err(sqlerr)?;
         configure(&conn).map_err(sqlerr)?;
-        let mode: String =
-            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sqlerr)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sqlerr)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Internal(format!("could not enable WAL (journal_mode={mode})")));
         }

@@ -38,9 +38,8 @@ mod tests {
         let mut c = Connection::open_in_memory().unwrap();
         assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
         assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
-        let n: i64 = c
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
-            .unwrap();
+        let n: i64 =
+            c.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0)).unwrap();
         assert!(n >= 8);
     }
 

@@ -2,9 +2,8 @@
 
 use agentsight_core::keys::Role;
 use agentsight_store::{
-    ActionLogRow, AgentRow, AttachmentRow, ButtonRow, ConversationFilter, ConversationRow,
-    FeedbackRow, KeyRow, MessageKind, MessageRow, PageRequest, Principal, StoreError, StoreResult,
-    Transcript,
+    ActionLogRow, AgentRow, AttachmentRow, ButtonRow, ConversationFilter, ConversationRow, FeedbackRow,
+    KeyRow, MessageKind, MessageRow, PageRequest, Principal, StoreError, StoreResult, Transcript,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -131,7 +130,8 @@ pub fn build_list_filter(agent_id: i64, f: &ConversationFilter) -> (String, Vec<
     }
     if let Some(a) = &f.action_name {
         clauses.push(
-            "EXISTS (SELECT 1 FROM action_logs a WHERE a.conversation_pk = c.id AND a.action_name = ?)".into(),
+            "EXISTS (SELECT 1 FROM action_logs a WHERE a.conversation_pk = c.id AND a.action_name = ?)"
+                .into(),
         );
         params.push(Value::Text(a.clone()));
     }
@@ -171,11 +171,15 @@ pub fn build_list_filter(agent_id: i64, f: &ConversationFilter) -> (String, Vec<
         clauses.push("c.is_deleted = 0".into());
     }
     if let Some(s) = &f.feedback_sentiment {
-        clauses.push("EXISTS (SELECT 1 FROM feedbacks fb WHERE fb.conversation_pk = c.id AND fb.sentiment = ?)".into());
+        clauses.push(
+            "EXISTS (SELECT 1 FROM feedbacks fb WHERE fb.conversation_pk = c.id AND fb.sentiment = ?)".into(),
+        );
         params.push(Value::Text(s.clone()));
     }
     if let Some(s) = &f.feedback_source {
-        clauses.push("EXISTS (SELECT 1 FROM feedbacks fb WHERE fb.conversation_pk = c.id AND fb.source = ?)".into());
+        clauses.push(
+            "EXISTS (SELECT 1 FROM feedbacks fb WHERE fb.conversation_pk = c.id AND fb.source = ?)".into(),
+        );
         params.push(Value::Text(s.clone()));
     }
     if let Some(t) = f.started_at_after {
@@ -367,7 +371,14 @@ pub(crate) fn authenticate(conn: &Connection, hash: &[u8; 32]) -> StoreResult<Op
         return Ok(None);
     };
     let role = Role::parse(&role).ok_or_else(|| StoreError::Internal(format!("bad role '{role}'")))?;
-    Ok(Some(Principal { key_id, key_hash, agent_id, agent_name, environments: environments(conn, agent_id)?, role }))
+    Ok(Some(Principal {
+        key_id,
+        key_hash,
+        agent_id,
+        agent_name,
+        environments: environments(conn, agent_id)?,
+        role,
+    }))
 }
 
 pub(crate) fn list_agents(conn: &Connection) -> StoreResult<Vec<AgentRow>> {

@@ -4,12 +4,12 @@ use agentsight_core::keys::Role;
 use agentsight_core::normalize::DEFAULT_ENVIRONMENTS;
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::{
-    AttachmentTarget, ConversationPatch, ConversationRef, ConversationUpsert, NewAction,
-    NewButton, NewFeedback, NewMessage,
+    AttachmentTarget, ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton,
+    NewFeedback, NewMessage,
 };
 use agentsight_store::{
-    ActionLogRow, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow, ConversationRow,
-    FeedbackRow, KeyRow, MessageKind, MessageRow, StoreError, StoreResult, Upserted,
+    ActionLogRow, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow, ConversationRow, FeedbackRow,
+    KeyRow, MessageKind, MessageRow, StoreError, StoreResult, Upserted,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -38,8 +38,17 @@ pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> 
                     metadata = COALESCE(?9, metadata), is_used = max(is_used, ?10), updated_at = ?11
                  WHERE id = ?1",
                 params![
-                    id, f.name, f.customer_id, f.customer_ip_address, f.device, f.source,
-                    f.language, f.environment, f.metadata, c.is_used, c.received_at
+                    id,
+                    f.name,
+                    f.customer_id,
+                    f.customer_ip_address,
+                    f.device,
+                    f.source,
+                    f.language,
+                    f.environment,
+                    f.metadata,
+                    c.is_used,
+                    c.received_at
                 ],
             )
             .map_err(sqlerr)?;
@@ -52,9 +61,19 @@ pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> 
                     started_at, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
                 params![
-                    c.agent_id, c.conversation_id, f.name, f.customer_id, f.customer_ip_address,
-                    f.device, f.source, f.language, f.environment, f.metadata, c.is_used,
-                    c.event_time, c.received_at
+                    c.agent_id,
+                    c.conversation_id,
+                    f.name,
+                    f.customer_id,
+                    f.customer_ip_address,
+                    f.device,
+                    f.source,
+                    f.language,
+                    f.environment,
+                    f.metadata,
+                    c.is_used,
+                    c.event_time,
+                    c.received_at
                 ],
             )
             .map_err(sqlerr)?;
@@ -112,18 +131,21 @@ fn resolve(
     }
 }
 
-/// Inserts a transcript entry and marks its conversation used, extending its end.
-fn insert_entry(
-    conn: &Connection,
+/// A transcript entry to insert: a message, or the entry of an action or a button.
+struct Entry<'a> {
     agent_id: i64,
     conversation_pk: i64,
     kind: MessageKind,
-    sender: &str,
-    content: &str,
-    metadata: &str,
+    sender: &'a str,
+    content: &'a str,
+    metadata: &'a str,
     ts: Micros,
     received_at: Micros,
-) -> StoreResult<MessageRow> {
+}
+
+/// Inserts a transcript entry and marks its conversation used, extending its end.
+fn insert_entry(conn: &Connection, e: Entry<'_>) -> StoreResult<MessageRow> {
+    let Entry { agent_id, conversation_pk, kind, sender, content, metadata, ts, received_at } = e;
     let kind_code = reads::kind_code(kind);
     conn.execute(
         "INSERT INTO messages (agent_id, conversation_pk, kind, sender, content, ts, metadata, received_at)
@@ -154,8 +176,17 @@ fn insert_entry(
 pub(crate) fn insert_message(conn: &Connection, m: &NewMessage) -> StoreResult<MessageRow> {
     let pk = resolve(conn, m.agent_id, &m.conversation, Some((m.event_time, m.received_at)))?;
     insert_entry(
-        conn, m.agent_id, pk, MessageKind::Message, &m.sender, &m.content, &m.metadata,
-        m.event_time, m.received_at,
+        conn,
+        Entry {
+            agent_id: m.agent_id,
+            conversation_pk: pk,
+            kind: MessageKind::Message,
+            sender: &m.sender,
+            content: &m.content,
+            metadata: &m.metadata,
+            ts: m.event_time,
+            received_at: m.received_at,
+        },
     )
 }
 
@@ -163,16 +194,35 @@ pub(crate) fn insert_action(conn: &Connection, a: &NewAction) -> StoreResult<Act
     let pk = resolve(conn, a.agent_id, &a.conversation, Some((a.event_time, a.received_at)))?;
     let content = format!("Action {} performed", a.action_name);
     let entry = insert_entry(
-        conn, a.agent_id, pk, MessageKind::Action, "agent", &content, &a.metadata, a.event_time,
-        a.received_at,
+        conn,
+        Entry {
+            agent_id: a.agent_id,
+            conversation_pk: pk,
+            kind: MessageKind::Action,
+            sender: "agent",
+            content: &content,
+            metadata: &a.metadata,
+            ts: a.event_time,
+            received_at: a.received_at,
+        },
     )?;
     conn.execute(
         "INSERT INTO action_logs (message_id, agent_id, conversation_pk, action_name, started_at,
             ended_at, duration_ms, tools_used, response, error_msg, metadata, ts)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
-            entry.id, a.agent_id, pk, a.action_name, a.started_at, a.ended_at, a.duration_ms,
-            a.tools_used, a.response, a.error_msg, a.metadata, a.event_time
+            entry.id,
+            a.agent_id,
+            pk,
+            a.action_name,
+            a.started_at,
+            a.ended_at,
+            a.duration_ms,
+            a.tools_used,
+            a.response,
+            a.error_msg,
+            a.metadata,
+            a.event_time
         ],
     )
     .map_err(sqlerr)?;
@@ -195,8 +245,17 @@ pub(crate) fn insert_action(conn: &Connection, a: &NewAction) -> StoreResult<Act
 pub(crate) fn insert_button(conn: &Connection, b: &NewButton) -> StoreResult<ButtonRow> {
     let pk = resolve(conn, b.agent_id, &b.conversation, Some((b.event_time, b.received_at)))?;
     let entry = insert_entry(
-        conn, b.agent_id, pk, MessageKind::Button, "end_user", &b.label, &b.metadata,
-        b.event_time, b.received_at,
+        conn,
+        Entry {
+            agent_id: b.agent_id,
+            conversation_pk: pk,
+            kind: MessageKind::Button,
+            sender: "end_user",
+            content: &b.label,
+            metadata: &b.metadata,
+            ts: b.event_time,
+            received_at: b.received_at,
+        },
     )?;
     conn.execute(
         "INSERT INTO buttons (message_id, agent_id, conversation_pk, button_event, label, value, metadata, ts)
@@ -248,8 +307,16 @@ pub(crate) fn insert_attachments(
                 mime_type, size_bytes, storage_key, metadata, ts)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
-                a.agent_id, pk, message_id, sender, f.filename, f.mime_type, f.size_bytes,
-                f.storage_key, a.metadata, a.event_time
+                a.agent_id,
+                pk,
+                message_id,
+                sender,
+                f.filename,
+                f.mime_type,
+                f.size_bytes,
+                f.storage_key,
+                a.metadata,
+                a.event_time
             ],
         )
         .map_err(sqlerr)?;
@@ -312,8 +379,17 @@ pub(crate) fn patch_conversation(
                 updated_at = ?11
              WHERE id = ?1 AND agent_id = ?2",
             params![
-                pk, agent_id, p.name, p.is_marked, p.customer_id, p.device, p.language, p.source,
-                p.metadata, p.delete, now
+                pk,
+                agent_id,
+                p.name,
+                p.is_marked,
+                p.customer_id,
+                p.device,
+                p.language,
+                p.source,
+                p.metadata,
+                p.delete,
+                now
             ],
         )
         .map_err(sqlerr)?;
@@ -328,7 +404,10 @@ pub(crate) fn create_agent(conn: &Connection, name: &str, now: Micros) -> StoreR
         .query_row("SELECT EXISTS (SELECT 1 FROM agents WHERE name = ?1)", [name], |r| r.get(0))
         .map_err(sqlerr)?;
     if taken {
-        return Err(StoreError::Conflict { field: "name", message: format!("an agent named '{name}' exists") });
+        return Err(StoreError::Conflict {
+            field: "name",
+            message: format!("an agent named '{name}' exists"),
+        });
     }
     conn.execute("INSERT INTO agents (name, created_at) VALUES (?1, ?2)", params![name, now])
         .map_err(sqlerr)?;
@@ -361,8 +440,8 @@ pub(crate) fn create_key(
         .query_row("SELECT name FROM agents WHERE id = ?1", [agent_id], |r| r.get(0))
         .optional()
         .map_err(sqlerr)?;
-    let agent_name =
-        agent_name.ok_or_else(|| StoreError::UnknownReference { field: "agent", value: agent_id.to_string() })?;
+    let agent_name = agent_name
+        .ok_or_else(|| StoreError::UnknownReference { field: "agent", value: agent_id.to_string() })?;
     conn.execute(
         "INSERT INTO api_keys (agent_id, prefix, hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![agent_id, prefix, &hash[..], role.as_str(), now],

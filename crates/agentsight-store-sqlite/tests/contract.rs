@@ -1,6 +1,6 @@
 //! The store contract suite against a real SQLite file.
 
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
 

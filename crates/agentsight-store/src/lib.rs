@@ -17,8 +17,7 @@ use std::future::Future;
 use agentsight_core::keys::Role;
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::{
-    ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback,
-    NewMessage,
+    ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
 };
 pub use rows::*;
 
@@ -64,10 +63,7 @@ pub trait TrackingWriter: Send + Sync {
     /// Appends a message, resolving (or, by id, creating) its conversation, which becomes used.
     fn insert_message(&self, m: NewMessage) -> impl Future<Output = StoreResult<MessageRow>> + Send;
     /// Appends an action (shown in transcripts as a synthetic agent message).
-    fn insert_action(
-        &self,
-        a: NewAction,
-    ) -> impl Future<Output = StoreResult<ActionLogRow>> + Send;
+    fn insert_action(&self, a: NewAction) -> impl Future<Output = StoreResult<ActionLogRow>> + Send;
     /// Appends a button press (shown in transcripts as a synthetic end-user message).
     fn insert_button(&self, b: NewButton) -> impl Future<Output = StoreResult<ButtonRow>> + Send;
     /// Records files already written to blob storage.
@@ -76,10 +72,7 @@ pub trait TrackingWriter: Send + Sync {
         a: AttachmentsInsert,
     ) -> impl Future<Output = StoreResult<Vec<AttachmentRow>>> + Send;
     /// Records feedback on an existing conversation.
-    fn insert_feedback(
-        &self,
-        f: NewFeedback,
-    ) -> impl Future<Output = StoreResult<FeedbackRow>> + Send;
+    fn insert_feedback(&self, f: NewFeedback) -> impl Future<Output = StoreResult<FeedbackRow>> + Send;
     /// Applies an operator change; `None` when the conversation is not the agent's.
     fn patch_conversation(
         &self,
@@ -93,10 +86,8 @@ pub trait TrackingWriter: Send + Sync {
 /// The read side of the tracking plane. Every method is scoped to one agent.
 pub trait TrackingReader: Send + Sync {
     /// The principal behind a key hash, if the key exists and is not revoked.
-    fn authenticate(
-        &self,
-        key_hash: [u8; 32],
-    ) -> impl Future<Output = StoreResult<Option<Principal>>> + Send;
+    fn authenticate(&self, key_hash: [u8; 32])
+    -> impl Future<Output = StoreResult<Option<Principal>>> + Send;
     /// One conversation by pk or by the client's id.
     fn conversation(
         &self,
@@ -127,11 +118,7 @@ pub trait TrackingReader: Send + Sync {
 /// Agents and keys (the operator's CLI and first start).
 pub trait AdminStore: Send + Sync {
     /// Creates an agent with the default environments.
-    fn create_agent(
-        &self,
-        name: String,
-        now: Micros,
-    ) -> impl Future<Output = StoreResult<AgentRow>> + Send;
+    fn create_agent(&self, name: String, now: Micros) -> impl Future<Output = StoreResult<AgentRow>> + Send;
     /// All agents, oldest first.
     fn list_agents(&self) -> impl Future<Output = StoreResult<Vec<AgentRow>>> + Send;
     /// Stores a key hash for an agent.
@@ -146,6 +133,5 @@ pub trait AdminStore: Send + Sync {
     /// All keys (revoked ones included), oldest first.
     fn list_keys(&self) -> impl Future<Output = StoreResult<Vec<KeyRow>>> + Send;
     /// Revokes a key; false when there is no such key or it was already revoked.
-    fn revoke_key(&self, key_id: i64, now: Micros)
-    -> impl Future<Output = StoreResult<bool>> + Send;
+    fn revoke_key(&self, key_id: i64, now: Micros) -> impl Future<Output = StoreResult<bool>> + Send;
 }

@@ -1,15 +1,16 @@
 //! The contract every backend must pass. Each function takes a fresh, empty store; a backend's
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `tests/contract.rs` runs all of them with [`contract_tests!`](crate::contract_tests).
 
 use agentsight_core::keys::{self, Role};
 use agentsight_core::tracking::{
-    AgentScope, AttachmentTarget, ConversationFields, ConversationPatch, ConversationRef,
-    ConversationUpsert, FeedbackSource, NewAction, NewFeedback, NewMessage,
+    AgentScope, AttachmentTarget, ConversationFields, ConversationPatch, ConversationRef, ConversationUpsert,
+    FeedbackSource, NewAction, NewFeedback, NewMessage,
 };
 
 use crate::{
-    AdminStore, AttachmentsInsert, ConversationFilter, PageRequest, StoreError, StoredFile,
-    TrackingReader, TrackingWriter,
+    AdminStore, AttachmentsInsert, ConversationFilter, PageRequest, StoreError, StoredFile, TrackingReader,
+    TrackingWriter,
 };
 
 /// A store under test.
@@ -22,7 +23,14 @@ async fn agent(s: &impl ContractStore, name: &str) -> AgentScope {
 }
 
 fn upsert(agent_id: i64, id: &str, fields: ConversationFields, is_used: bool, t: i64) -> ConversationUpsert {
-    ConversationUpsert { agent_id, conversation_id: id.into(), fields, is_used, event_time: t, received_at: t }
+    ConversationUpsert {
+        agent_id,
+        conversation_id: id.into(),
+        fields,
+        is_used,
+        event_time: t,
+        received_at: t,
+    }
 }
 
 fn message(agent_id: i64, conversation: ConversationRef, sender: &str, t: i64) -> NewMessage {
@@ -58,7 +66,10 @@ pub async fn upsert_merges_and_is_sticky(s: impl ContractStore) {
     assert_eq!(second.row.metadata.as_deref(), Some(r#"{"x":1}"#));
     assert_eq!(second.row.started_at, 100);
     assert!(second.row.is_used);
-    let third = s.upsert_conversation(upsert(a.agent_id, "c", ConversationFields::default(), false, 300)).await.unwrap();
+    let third = s
+        .upsert_conversation(upsert(a.agent_id, "c", ConversationFields::default(), false, 300))
+        .await
+        .unwrap();
     assert!(third.row.is_used, "is_used never goes back to false");
 }
 
@@ -67,10 +78,18 @@ pub async fn upsert_merges_and_is_sticky(s: impl ContractStore) {
 pub async fn messages_resolve_and_order(s: impl ContractStore) {
     let a = agent(&s, "a").await;
     let b = agent(&s, "b").await;
-    let m1 = s.insert_message(message(a.agent_id, ConversationRef::Id("c".into()), "agent", 50)).await.unwrap();
-    let m2 = s.insert_message(message(a.agent_id, ConversationRef::Pk(m1.conversation_pk), "end_user", 10)).await.unwrap();
-    let m3 = s.insert_message(message(a.agent_id, ConversationRef::Pk(m1.conversation_pk), "agent", 10)).await.unwrap();
-    let foreign = s.insert_message(message(b.agent_id, ConversationRef::Pk(m1.conversation_pk), "agent", 1)).await;
+    let m1 =
+        s.insert_message(message(a.agent_id, ConversationRef::Id("c".into()), "agent", 50)).await.unwrap();
+    let m2 = s
+        .insert_message(message(a.agent_id, ConversationRef::Pk(m1.conversation_pk), "end_user", 10))
+        .await
+        .unwrap();
+    let m3 = s
+        .insert_message(message(a.agent_id, ConversationRef::Pk(m1.conversation_pk), "agent", 10))
+        .await
+        .unwrap();
+    let foreign =
+        s.insert_message(message(b.agent_id, ConversationRef::Pk(m1.conversation_pk), "agent", 1)).await;
     assert!(matches!(foreign, Err(StoreError::UnknownReference { field: "conversation", .. })));
     let t = s.transcript(a.agent_id, m1.conversation_pk).await.unwrap().unwrap();
     let ids: Vec<i64> = t.messages.iter().map(|m| m.id).collect();
@@ -122,7 +141,12 @@ pub async fn actions_feedback_and_attachments(s: impl ContractStore) {
             sender: None,
             metadata: "{}".into(),
             event_time: 6,
-            files: vec![StoredFile { filename: "f.txt".into(), mime_type: "text/plain".into(), size_bytes: 3, storage_key: "k".into() }],
+            files: vec![StoredFile {
+                filename: "f.txt".into(),
+                mime_type: "text/plain".into(),
+                size_bytes: 3,
+                storage_key: "k".into(),
+            }],
         })
         .await
         .unwrap();

@@ -125,7 +125,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(&data)?;
             out("ID\tNAME\tENVIRONMENTS\tCREATED")?;
             for a in store.list_agents().await? {
-                out(&format!("{}\t{}\t{}\t{}", a.id, a.name, a.environments.join(","), to_iso(a.created_at)))?;
+                out(&format!(
+                    "{}\t{}\t{}\t{}",
+                    a.id,
+                    a.name,
+                    a.environments.join(","),
+                    to_iso(a.created_at)
+                ))?;
             }
             Ok(())
         }
@@ -182,7 +188,10 @@ fn open(data: &DataDir) -> anyhow::Result<SqliteStore> {
 
 async fn create_key(store: &SqliteStore, agent_id: i64, role: Role) -> anyhow::Result<String> {
     let k = keys::generate();
-    store.create_key(agent_id, role, k.prefix.clone(), k.hash, now_micros()).await.context("storing the key")?;
+    store
+        .create_key(agent_id, role, k.prefix.clone(), k.hash, now_micros())
+        .await
+        .context("storing the key")?;
     Ok(k.secret)
 }
 
@@ -217,7 +226,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let url = format!("http://{}", app.local_addr());
     if app.store().list_agents().await?.is_empty() {
         let (agent, key) = create_agent_with_key(app.store(), "default").await?;
-        out(&format!("Created the first agent '{}' (id {}) and a write key for it (shown once).", agent.name, agent.id))?;
+        out(&format!(
+            "Created the first agent '{}' (id {}) and a write key for it (shown once).",
+            agent.name, agent.id
+        ))?;
         out("Point the AgentSight SDK at this server:")?;
         out(&format!("  export AGENTSIGHT_API_ENDPOINT={url}"))?;
         out(&format!("  export AGENTSIGHT_API_KEY={key}"))?;

@@ -1,5 +1,7 @@
 //! The operator CLI against a real data dir, including while the server runs.
 
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -10,7 +12,10 @@ fn agents_and_keys_are_created_listed_and_revoked() {
     let out = common::cli(dir.path(), &["agent", "create", "Support bot"]);
     let write = common::last_line(&out);
     assert!(agentsight_core::keys::is_well_formed(&write), "{out}");
-    let read = common::last_line(&common::cli(dir.path(), &["key", "create", "--agent", "Support bot", "--role", "read"]));
+    let read = common::last_line(&common::cli(
+        dir.path(),
+        &["key", "create", "--agent", "Support bot", "--role", "read"],
+    ));
     assert!(agentsight_core::keys::is_well_formed(&read));
     assert_ne!(read, write);
     let agents = common::cli(dir.path(), &["agent", "list"]);
@@ -47,7 +52,9 @@ async fn a_key_revoked_while_the_server_runs_stops_working_and_sigterm_exits_cle
     let client = reqwest::Client::new();
     let get = |k: String| {
         let (client, url) = (client.clone(), format!("{}/api/conversations/", server.base));
-        async move { client.get(url).header("Authorization", format!("Api-Key {k}")).send().await.unwrap().status() }
+        async move {
+            client.get(url).header("Authorization", format!("Api-Key {k}")).send().await.unwrap().status()
+        }
     };
     assert_eq!(get(key.clone()).await, 200);
     let list = common::cli(dir.path(), &["key", "list"]);

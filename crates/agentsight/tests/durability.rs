@@ -1,6 +1,8 @@
 //! An acknowledged write is durable: kill the server with SIGKILL while writers are busy,
 //! restart it, and find every message that got a 201.
 
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::{BTreeSet, HashMap};

@@ -8,16 +8,16 @@ use agentsight_core::time::{self, now_micros};
 use agentsight_core::tracking::{self, AttachmentTarget, UploadedFile};
 use agentsight_protocol::{self as wire, PkRef};
 use agentsight_store::{AttachmentsInsert, StoredFile};
+use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::{Value, json};
 
 use super::parse_pk;
 use crate::app::{AppState, Store};
 use crate::error::ApiError;
-use crate::extract::{WriteKey, ReadKey, parse_json, read_body};
+use crate::extract::{ReadKey, WriteKey, parse_json, read_body};
 use crate::present;
 
 /// An upload, whatever shape it came in.
@@ -39,8 +39,12 @@ pub(crate) async fn upload_attachments<S: Store>(
     req: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let received = now_micros();
-    let content_type =
-        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let upload = if content_type.starts_with("multipart/form-data") {
         let mp = Multipart::from_request(req, &st).await.map_err(|e| ApiError::BadRequest(e.body_text()))?;
         from_multipart(mp, st.settings.max_attachment_bytes, received).await?
@@ -89,16 +93,26 @@ fn from_json(p: &wire::AttachmentsPayload, max_bytes: usize, received: i64) -> R
     let mut e = ValidationErrors::default();
     let target = e.check(
         "conversation",
-        tracking::attachment_target(p.message.as_ref(), p.conversation.as_ref(), p.conversation_id.as_deref())
-            .map_err(|v| v.0.into_iter().flat_map(|(k, m)| m.into_iter().map(move |m| format!("{k}: {m}"))).collect::<Vec<_>>().join("; ")),
+        tracking::attachment_target(
+            p.message.as_ref(),
+            p.conversation.as_ref(),
+            p.conversation_id.as_deref(),
+        )
+        .map_err(|v| {
+            v.0.into_iter()
+                .flat_map(|(k, m)| m.into_iter().map(move |m| format!("{k}: {m}")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }),
     );
     let event_time = e.check("timestamp", time::event_time(p.timestamp.as_deref(), received));
-    let sender = normalize::trimmed(p.sender.as_deref()).and_then(|s| e.check("sender", normalize::sender(s)));
+    let sender =
+        normalize::trimmed(p.sender.as_deref()).and_then(|s| e.check("sender", normalize::sender(s)));
     let metadata = e.check("metadata", tracking::json_object(p.metadata.as_ref())).flatten();
-    if let Some(mode) = normalize::trimmed(p.mode.as_deref()) {
-        if mode != "base64" {
-            e.add("mode", "JSON uploads use mode base64; send form_data as multipart/form-data.");
-        }
+    if let Some(mode) = normalize::trimmed(p.mode.as_deref())
+        && mode != "base64"
+    {
+        e.add("mode", "JSON uploads use mode base64; send form_data as multipart/form-data.");
     }
     e.into_result(())?;
     let files = tracking::decode_base64_files(&p.attachments, max_bytes)?;
@@ -119,7 +133,10 @@ async fn from_multipart(mut mp: Multipart, max_bytes: usize, received: i64) -> R
         let name = field.name().unwrap_or("").to_string();
         if field.file_name().is_some() || name.starts_with("attachment") {
             if files.len() >= MAX_FILES_PER_UPLOAD {
-                return Err(ApiError::field(name, format!("At most {MAX_FILES_PER_UPLOAD} files per upload.")));
+                return Err(ApiError::field(
+                    name,
+                    format!("At most {MAX_FILES_PER_UPLOAD} files per upload."),
+                ));
             }
             let filename = tracking::sanitize_filename(field.file_name().unwrap_or(&name));
             let mime = e.check(&name, tracking::mime_type(field.content_type()));
@@ -135,7 +152,10 @@ async fn from_multipart(mut mp: Multipart, max_bytes: usize, received: i64) -> R
             let mut text = Vec::new();
             while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                 if text.len() + chunk.len() > MAX_FORM_FIELD_BYTES {
-                    return Err(ApiError::field(name, format!("Ensure this field is no larger than {MAX_FORM_FIELD_BYTES} bytes.")));
+                    return Err(ApiError::field(
+                        name,
+                        format!("Ensure this field is no larger than {MAX_FORM_FIELD_BYTES} bytes."),
+                    ));
                 }
                 text.extend_from_slice(&chunk);
             }
@@ -146,15 +166,27 @@ async fn from_multipart(mut mp: Multipart, max_bytes: usize, received: i64) -> R
         }
     }
     let get = |k: &str| fields.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let pk = |k: &str| get(k).and_then(|v| {
-        let t = v.trim();
-        if t.is_empty() || t == "None" || t == "null" {
-            None
-        } else {
-            Some(t.parse::<i64>().ok().filter(|n| *n > 0).map(PkRef::Pk).unwrap_or_else(|| PkRef::Invalid(t.to_string())))
-        }
-    });
-    let target = match tracking::attachment_target(pk("message").as_ref(), pk("conversation").as_ref(), get("conversation_id")) {
+    let pk = |k: &str| {
+        get(k).and_then(|v| {
+            let t = v.trim();
+            if t.is_empty() || t == "None" || t == "null" {
+                None
+            } else {
+                Some(
+                    t.parse::<i64>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .map(PkRef::Pk)
+                        .unwrap_or_else(|| PkRef::Invalid(t.to_string())),
+                )
+            }
+        })
+    };
+    let target = match tracking::attachment_target(
+        pk("message").as_ref(),
+        pk("conversation").as_ref(),
+        get("conversation_id"),
+    ) {
         Ok(t) => Some(t),
         Err(v) => {
             for (k, msgs) in v.0 {
@@ -205,14 +237,22 @@ pub(crate) async fn download_attachment<S: Store>(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let a = st.store.attachment(key.agent_id(), parse_pk(&id)?).await?.ok_or(ApiError::NotFound)?;
-    let bytes = st.blobs.get(&a.storage_key).await.map_err(|e| ApiError::Internal(format!("reading attachment {}: {e}", a.id)))?;
+    let bytes = st
+        .blobs
+        .get(&a.storage_key)
+        .await
+        .map_err(|e| ApiError::Internal(format!("reading attachment {}: {e}", a.id)))?;
     let mut res = bytes.into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_str(&a.mime_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    let ascii: String = a.filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' }).collect();
+    let ascii: String = a
+        .filename
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
+        .collect();
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }

@@ -67,7 +67,9 @@ pub(crate) fn parse_list_query(q: &Params) -> Result<(ConversationFilter, PageRe
     if let Some(m) = text("metadata") {
         for pair in m.split(',').filter(|p| !p.trim().is_empty()) {
             match pair.split_once(':') {
-                Some((k, v)) if !k.trim().is_empty() => metadata.push((k.trim().to_string(), v.trim().to_string())),
+                Some((k, v)) if !k.trim().is_empty() => {
+                    metadata.push((k.trim().to_string(), v.trim().to_string()))
+                }
                 _ => e.add("metadata", format!("Use key:value pairs separated by commas ('{pair}').")),
             }
         }
@@ -276,8 +278,8 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_named() {
-        let e = parse_list_query(&q(&[("device", "fridge"), ("is_marked", "maybe"), ("page", "0")]))
-            .unwrap_err();
+        let e =
+            parse_list_query(&q(&[("device", "fridge"), ("is_marked", "maybe"), ("page", "0")])).unwrap_err();
         assert_eq!(e.0.keys().cloned().collect::<Vec<_>>(), ["device", "is_marked", "page"]);
     }
 }

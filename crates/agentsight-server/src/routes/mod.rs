@@ -23,10 +23,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         )
         .route("/api/conversations/lookup/", get(conversations::lookup_conversation::<S>))
         .route("/api/conversations/{pk}/", get(conversations::get_conversation::<S>))
-        .route(
-            "/api/conversations/{pk}/attachments/",
-            get(conversations::list_conversation_attachments::<S>),
-        )
+        .route("/api/conversations/{pk}/attachments/", get(conversations::list_conversation_attachments::<S>))
         .route("/api/conversations/{pk}/rename/", patch(conversations::rename_conversation::<S>))
         .route("/api/conversations/{pk}/mark/", post(conversations::mark_conversation::<S>))
         .route("/api/conversations/{pk}/update/", patch(conversations::update_conversation::<S>))

@@ -28,7 +28,13 @@ async fn a_read_key_reads_but_cannot_write() {
     let app = spawn_app().await;
     app.conversation("r1", json!({})).await;
     assert_eq!(app.get_as(&app.read_key, "/api/conversations/").await.status(), 200);
-    let r = app.post_as(&app.read_key, "/api/track/", &json!({"conversation_id": "r1", "content": "x", "sender": "agent"})).await;
+    let r = app
+        .post_as(
+            &app.read_key,
+            "/api/track/",
+            &json!({"conversation_id": "r1", "content": "x", "sender": "agent"}),
+        )
+        .await;
     assert_eq!(r.status(), 403);
     let found = app.get_json("/api/conversations/lookup/?conversation_id=r1").await;
     assert_eq!(found["message_count"], 0, "the refused write stored nothing");
@@ -39,12 +45,22 @@ async fn an_agent_never_sees_or_writes_another_agents_conversation() {
     let app = spawn_app().await;
     let pk = app.conversation("secret", json!({"customer_id": "vip"})).await;
     assert_eq!(app.get_as(&app.other_key, &format!("/api/conversations/{pk}/")).await.status(), 404);
-    assert_eq!(app.get_as(&app.other_key, &format!("/api/conversations/{pk}/attachments/")).await.status(), 404);
-    assert_eq!(app.get_as(&app.other_key, "/api/conversations/lookup/?conversation_id=secret").await.status(), 404);
+    assert_eq!(
+        app.get_as(&app.other_key, &format!("/api/conversations/{pk}/attachments/")).await.status(),
+        404
+    );
+    assert_eq!(
+        app.get_as(&app.other_key, "/api/conversations/lookup/?conversation_id=secret").await.status(),
+        404
+    );
     let listed: Value = app.get_as(&app.other_key, "/api/conversations/").await.json().await.unwrap();
     assert_eq!(listed["count"], 0);
     let r = app
-        .post_as(&app.other_key, "/api/track/", &json!({"conversation": pk, "conversation_id": "secret", "content": "x", "sender": "agent"}))
+        .post_as(
+            &app.other_key,
+            "/api/track/",
+            &json!({"conversation": pk, "conversation_id": "secret", "content": "x", "sender": "agent"}),
+        )
         .await;
     assert_eq!(r.status(), 400);
     assert!(r.json::<Value>().await.unwrap().get("conversation").is_some());

@@ -1,6 +1,8 @@
 //! The API test binary: every test spawns the real app on port 0 with its own temporary data
 //! dir and talks HTTP to it.
 
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 mod isolation;
 mod tracking;

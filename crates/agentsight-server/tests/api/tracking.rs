@@ -9,16 +9,22 @@ use crate::helpers::spawn_app;
 async fn upsert_is_idempotent_sticky_and_never_erases_with_null() {
     let app = spawn_app().await;
     let r = app
-        .post("/api/conversations/", &json!({"conversation_id": "c1", "is_used": false,
-            "customer_id": "u1", "device": "Mobile", "source": " WhatsApp ", "metadata": {"plan": "pro"}}))
+        .post(
+            "/api/conversations/",
+            &json!({"conversation_id": "c1", "is_used": false,
+            "customer_id": "u1", "device": "Mobile", "source": " WhatsApp ", "metadata": {"plan": "pro"}}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let first: Value = r.json().await.unwrap();
     assert_eq!(first["is_used"], false);
     assert_eq!(first["source"], "whatsapp");
     let r = app
-        .post("/api/conversations/", &json!({"conversation_id": "c1", "is_used": true,
-            "customer_id": null, "device": null, "metadata": null, "language": "EN-us"}))
+        .post(
+            "/api/conversations/",
+            &json!({"conversation_id": "c1", "is_used": true,
+            "customer_id": null, "device": null, "metadata": null, "language": "EN-us"}),
+        )
         .await;
     assert_eq!(r.status(), 200);
     let second: Value = r.json().await.unwrap();
@@ -46,10 +52,14 @@ async fn a_message_without_a_pk_creates_its_conversation_and_orders_the_transcri
     app.message("c3", "end_user", "first", "2026-05-01T10:00:01+00:00").await;
     let pk = app.get_json("/api/conversations/lookup/?conversation_id=c3").await["id"].as_i64().unwrap();
     let t = app.get_json(&format!("/api/conversations/{pk}/")).await;
-    let contents: Vec<&str> = t["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    let contents: Vec<&str> =
+        t["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
     assert_eq!(contents, ["first", "second"]);
     assert_eq!(t["is_used"], true);
-    assert_eq!(t["started_at"], "2026-05-01T10:00:05.000000Z", "started at the first payload that created it");
+    assert_eq!(
+        t["started_at"], "2026-05-01T10:00:05.000000Z",
+        "started at the first payload that created it"
+    );
     assert_eq!(t["ended_at"], "2026-05-01T10:00:05.000000Z");
     assert_eq!(t["message_count"], 2);
 }
@@ -59,14 +69,20 @@ async fn actions_and_buttons_appear_in_the_transcript_as_synthetic_messages() {
     let app = spawn_app().await;
     let pk = app.conversation("c4", json!({})).await;
     let r = app
-        .post("/api/action_logs/", &json!({"conversation": pk, "conversation_id": "c4",
+        .post(
+            "/api/action_logs/",
+            &json!({"conversation": pk, "conversation_id": "c4",
             "action_name": "fallback_to_human", "duration_ms": 5, "tools_used": {"crm": "x"},
-            "response": "ok", "error_msg": "boom", "started_at": "2026-05-01T10:00:00Z"}))
+            "response": "ok", "error_msg": "boom", "started_at": "2026-05-01T10:00:00Z"}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let r = app
-        .post("/api/buttons/", &json!({"conversation": pk, "button_event": "feedback",
-            "label": "Yes", "value": "yes", "timestamp": "2026-05-01T10:00:01Z"}))
+        .post(
+            "/api/buttons/",
+            &json!({"conversation": pk, "button_event": "feedback",
+            "label": "Yes", "value": "yes", "timestamp": "2026-05-01T10:00:01Z"}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let t = app.get_json(&format!("/api/conversations/{pk}/")).await;
@@ -100,7 +116,13 @@ async fn attachments_round_trip_in_json_and_multipart_shapes() {
         .text("sender", "end_user")
         .text("mode", "form_data")
         .text("metadata", "{\"k\": 1}")
-        .part("attachment_0", reqwest::multipart::Part::bytes(b"%PDF-1.4 x".to_vec()).file_name("d.pdf").mime_str("application/pdf").unwrap());
+        .part(
+            "attachment_0",
+            reqwest::multipart::Part::bytes(b"%PDF-1.4 x".to_vec())
+                .file_name("d.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
     let r = app
         .client
         .post(format!("{}/api/attachments/", app.base))
@@ -146,24 +168,51 @@ async fn manage_calls_rename_mark_update_feedback_and_soft_delete() {
     let pk = app.conversation("c7", json!({"customer_id": "u"})).await;
     let client = &app.client;
     let auth = format!("Api-Key {}", app.key);
-    let r = client.patch(format!("{}/api/conversations/{pk}/rename/", app.base)).header("Authorization", &auth)
-        .json(&json!({"name": " Renamed "})).send().await.unwrap();
+    let r = client
+        .patch(format!("{}/api/conversations/{pk}/rename/", app.base))
+        .header("Authorization", &auth)
+        .json(&json!({"name": " Renamed "}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["name"], "Renamed");
-    let r = client.post(format!("{}/api/conversations/{pk}/mark/", app.base)).header("Authorization", &auth)
-        .json(&json!({"is_marked": true})).send().await.unwrap();
+    let r = client
+        .post(format!("{}/api/conversations/{pk}/mark/", app.base))
+        .header("Authorization", &auth)
+        .json(&json!({"is_marked": true}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["is_marked"], true);
-    let r = client.patch(format!("{}/api/conversations/{pk}/update/", app.base)).header("Authorization", &auth)
-        .json(&json!({"metadata": {"a": 1}, "language": "EN"})).send().await.unwrap();
+    let r = client
+        .patch(format!("{}/api/conversations/{pk}/update/", app.base))
+        .header("Authorization", &auth)
+        .json(&json!({"metadata": {"a": 1}, "language": "EN"}))
+        .send()
+        .await
+        .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["metadata"], json!({"a": 1}));
     assert_eq!(v["language"], "en");
-    let r = app.post("/api/conversation-feedbacks/", &json!({"sentiment": "Positive", "conversation_id": "c7", "comment": "ok"})).await;
+    let r = app
+        .post(
+            "/api/conversation-feedbacks/",
+            &json!({"sentiment": "Positive", "conversation_id": "c7", "comment": "ok"}),
+        )
+        .await;
     assert_eq!(r.status(), 201);
     assert_eq!(r.json::<Value>().await.unwrap()["source"], "customer");
-    let r = client.delete(format!("{}/api/conversations/{pk}/delete/", app.base)).header("Authorization", &auth).send().await.unwrap();
+    let r = client
+        .delete(format!("{}/api/conversations/{pk}/delete/", app.base))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["is_deleted"], true);
     assert_eq!(app.get_json("/api/conversations/").await["count"], 0);
-    let all = app.get_json("/api/conversations/?include_deleted=true&has_feedback=true&is_marked=true&metadata=a:1").await;
+    let all = app
+        .get_json("/api/conversations/?include_deleted=true&has_feedback=true&is_marked=true&metadata=a:1")
+        .await;
     assert_eq!(all["count"], 1);
     assert_eq!(app.get_json(&format!("/api/conversations/{pk}/")).await["feedbacks"][0]["comment"], "ok");
 }
@@ -172,7 +221,13 @@ async fn manage_calls_rename_mark_update_feedback_and_soft_delete() {
 async fn listing_pages_and_filters_by_message_text() {
     let app = spawn_app().await;
     for i in 0..7 {
-        app.message(&format!("p{i}"), "end_user", if i % 2 == 0 { "Refund please" } else { "hello" }, &format!("2026-05-0{}T10:00:00Z", i + 1)).await;
+        app.message(
+            &format!("p{i}"),
+            "end_user",
+            if i % 2 == 0 { "Refund please" } else { "hello" },
+            &format!("2026-05-0{}T10:00:00Z", i + 1),
+        )
+        .await;
     }
     let p1 = app.get_json("/api/conversations/?page_size=3").await;
     assert_eq!(p1["count"], 7);
@@ -184,6 +239,7 @@ async fn listing_pages_and_filters_by_message_text() {
     assert_eq!(p3["next"], Value::Null);
     let refunds = app.get_json("/api/conversations/?message_contains=refund").await;
     assert_eq!(refunds["count"], 4);
-    let window = app.get_json("/api/conversations/?started_at_after=2026-05-02&started_at_before=2026-05-03").await;
+    let window =
+        app.get_json("/api/conversations/?started_at_after=2026-05-02&started_at_before=2026-05-03").await;
     assert_eq!(window["count"], 2);
 }

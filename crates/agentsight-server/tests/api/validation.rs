@@ -17,14 +17,49 @@ async fn every_kind_of_bad_input_is_a_named_4xx_and_changes_nothing() {
 
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         ("/api/track/", b"{\"content\": \"x\", ".to_vec(), 400, "detail"),
-        ("/api/track/", br#"{"content": 5, "sender": "agent", "conversation_id": "v1"}"#.to_vec(), 400, "content"),
+        (
+            "/api/track/",
+            br#"{"content": 5, "sender": "agent", "conversation_id": "v1"}"#.to_vec(),
+            400,
+            "content",
+        ),
         ("/api/conversations/", br#"{"conversation_id": "v1", "device": "fridge"}"#.to_vec(), 400, "device"),
-        ("/api/conversations/", br#"{"conversation_id": "v1", "timestamp": "last tuesday"}"#.to_vec(), 400, "timestamp"),
-        ("/api/conversations/", br#"{"conversation_id": "v1", "environment": "staging"}"#.to_vec(), 400, "environment"),
-        ("/api/conversations/", br#"{"conversation_id": "v1", "metadata": "not an object"}"#.to_vec(), 400, "metadata"),
-        ("/api/track/", br#"{"content": "x", "sender": "agent", "conversation": 999999}"#.to_vec(), 400, "conversation"),
-        ("/api/conversation-feedbacks/", br#"{"sentiment": "meh", "conversation_id": "v1"}"#.to_vec(), 400, "sentiment"),
-        ("/api/conversation-feedbacks/", br#"{"sentiment": "positive", "conversation_id": "nope"}"#.to_vec(), 400, "conversation_id"),
+        (
+            "/api/conversations/",
+            br#"{"conversation_id": "v1", "timestamp": "last tuesday"}"#.to_vec(),
+            400,
+            "timestamp",
+        ),
+        (
+            "/api/conversations/",
+            br#"{"conversation_id": "v1", "environment": "staging"}"#.to_vec(),
+            400,
+            "environment",
+        ),
+        (
+            "/api/conversations/",
+            br#"{"conversation_id": "v1", "metadata": "not an object"}"#.to_vec(),
+            400,
+            "metadata",
+        ),
+        (
+            "/api/track/",
+            br#"{"content": "x", "sender": "agent", "conversation": 999999}"#.to_vec(),
+            400,
+            "conversation",
+        ),
+        (
+            "/api/conversation-feedbacks/",
+            br#"{"sentiment": "meh", "conversation_id": "v1"}"#.to_vec(),
+            400,
+            "sentiment",
+        ),
+        (
+            "/api/conversation-feedbacks/",
+            br#"{"sentiment": "positive", "conversation_id": "nope"}"#.to_vec(),
+            400,
+            "conversation_id",
+        ),
     ];
     for (path, body, status, field) in cases {
         let r = app.post_raw(path, body.clone()).await;
@@ -77,7 +112,12 @@ async fn every_kind_of_bad_input_is_a_named_4xx_and_changes_nothing() {
 #[tokio::test]
 async fn a_body_over_the_limit_is_413() {
     let app = crate::helpers::spawn_app_with(|s| s.max_body_bytes = 4096).await;
-    let r = app.post("/api/track/", &json!({"sender": "agent", "conversation_id": "x", "content": "y".repeat(10_000)})).await;
+    let r = app
+        .post(
+            "/api/track/",
+            &json!({"sender": "agent", "conversation_id": "x", "content": "y".repeat(10_000)}),
+        )
+        .await;
     assert_eq!(r.status(), 413);
     assert!(r.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("4096"));
 }

@@ -1,6 +1,6 @@
 //! Running the real `agentsight` binary in tests.
 
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -27,7 +27,9 @@ pub struct Server {
     pub stdout_head: Vec<String>,
 }
 
-/// Starts `agentsight serve` on port 0 and waits for its "listening on" line.
+/// Starts `agentsight serve` on port 0 and waits for its "listening on" line. The caller owns
+/// the child and waits for it.
+#[allow(clippy::zombie_processes)]
 pub fn serve(data: &Path) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: lints, Rust unit/API/durability tests (nextest),
+# then the real AgentSight SDK 0.0.44 from PyPI driving the release binary (pytest).
+#
+#   ./scripts/test.sh
+#
+# Build caches go to $CARGO_TARGET_DIR (default ~/.cache/agentsight/target) and the SDK venv to
+# ~/.cache/agentsight/venv-sdk00, so a second run is quick; a fresh machine builds everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/agentsight/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "core stays free of async, HTTP and SQL crates"
+if cargo tree -p agentsight-core -e normal --prefix none | grep -E '^(tokio|axum|hyper|rusqlite|reqwest) '; then
+    echo "agentsight-core must not depend on the crates above" >&2
+    exit 1
+fi
+
+step "release build (the binary the SDK suite and the benchmarks run)"
+cargo build --release --locked -p agentsight -p agentsight-loadgen
+
+step "Rust tests: unit, store contract, API, CLI, SIGKILL durability"
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+    echo "cargo-nextest is required (cargo install cargo-nextest --locked)" >&2
+    exit 1
+fi
+cargo nextest run --workspace --locked --no-fail-fast
+
+step "the real SDK 0.0.44 against the release binary"
+VENV="$(scripts/setup-sdk-venv.sh | tail -n 1)"
+export AGENTSIGHT_BIN="$CARGO_TARGET_DIR/release/agentsight"
+"$VENV/bin/python" -m pytest tests/sdk -q -p no:cacheprovider
