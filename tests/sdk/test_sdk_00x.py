@@ -7,6 +7,7 @@ made on what the server's read API returns, not only on what the SDK reports.
 from __future__ import annotations
 
 import base64
+import hashlib
 
 from conftest import assert_same_instant, assert_utc_z, parse_ts
 
@@ -203,6 +204,31 @@ def test_02_initialize_then_get_or_create_is_used_sticky(server, sdk, new_cid):
     assert d["customer_id"] == "cust-2" and d["device"] == "desktop"
     assert len(d["messages"]) == 1
     assert len(server.rows(cid)) == 1
+
+
+def test_02b_environment_from_env_var_and_normalised_dimensions(server, sdk, new_cid):
+    """AGENTSIGHT_ENVIRONMENT (a raw string) beats the explicit argument; the server
+    maps prod/dev, ignores case and whitespace; source is trimmed and lower-cased,
+    language's primary subtag is lower-cased."""
+    cid_p, cid_d = new_cid("envp"), new_cid("envd")
+    res = sdk.run('''
+        from agentsight import conversation_tracker as t
+        t.get_or_create_conversation(P["cid"], environment="development", source=" WhatsApp ", language="EN-US")
+        t.track_human_message("hi")
+        emit(t.send_tracked_data())
+    ''', params={"cid": cid_p}, env={"AGENTSIGHT_ENVIRONMENT": " Prod "})
+    assert res["summary"]["errors"] == 0, res
+    row = server.one(cid_p)
+    assert row["environment"] == "production"
+    assert row["source"] == "whatsapp"
+    assert row["language"] == "en-US"
+
+    res = sdk.run('''
+        from agentsight import conversation_tracker as t
+        emit(capture(t.initialize_conversation, P["cid"], environment="production"))
+    ''', params={"cid": cid_d}, env={"AGENTSIGHT_ENVIRONMENT": "DEV"})
+    assert res["ok"], res
+    assert server.one(cid_d)["environment"] == "development"
 
 
 # --------------------------------------------------------------------------- 3
@@ -566,6 +592,38 @@ emit({"result": r, "sent": SENT})
         _check_download(server, att, data, mime)
 
 
+def test_05c_large_attachments_round_trip(server, sdk, new_cid):
+    """Multi-megabyte files, well under the server's limit, in both modes (the SDK
+    enforces no size limit of its own)."""
+    cid = new_cid("big")
+    res = sdk.run('''
+        import base64, hashlib, random
+        from agentsight import conversation_tracker as t
+        rnd = random.Random(7)
+        big_a = bytes(rnd.getrandbits(8) for _ in range(3 * 1024 * 1024))
+        big_b = bytes(rnd.getrandbits(8) for _ in range(5 * 1024 * 1024 + 3))
+        t.get_or_create_conversation(P["cid"])
+        t.track_human_message("two big files", attachments=[
+            {"filename": "big-a.bin", "mime_type": "application/octet-stream", "data": base64.b64encode(big_a).decode()}])
+        t.track_attachments([{"filename": "big-b.zip", "mime_type": "application/zip", "data": big_b}], mode="form_data")
+        r = t.send_tracked_data()
+        emit({"result": r, "sha": {"big-a.bin": hashlib.sha256(big_a).hexdigest(), "big-b.zip": hashlib.sha256(big_b).hexdigest()},
+              "size": {"big-a.bin": len(big_a), "big-b.zip": len(big_b)}})
+    ''', params={"cid": cid}, timeout=180)
+    r = res["result"]
+    assert r["summary"] == summary(questions=1, attachments=1), r
+    assert_all_sent(r)
+    pk = r["items"][0]["response"]["id"]
+    atts = _flatten_attachments(server.attachments(pk))
+    assert set(atts) == {"big-a.bin", "big-b.zip"}, atts
+    for name, att in atts.items():
+        assert att["size_bytes"] == res["size"][name]
+        dl = server.get(att["file_url"])
+        assert dl.status_code == 200 and hashlib.sha256(dl.content).hexdigest() == res["sha"][name], name
+    assert atts["big-a.bin"]["_message_id"] == r["items"][1]["response"]["id"]
+    assert atts["big-b.zip"]["_message_id"] is None and atts["big-b.zip"]["mime_type"] == "application/zip"
+
+
 # --------------------------------------------------------------------------- 6
 
 
@@ -644,6 +702,40 @@ def test_06_manager_by_string_id(server, sdk, new_cid):
     kept = server.one(other)
     assert kept["is_deleted"] is False and kept["name"] is None and kept["is_marked"] is False
     assert kept["metadata"] in (None, {}), kept
+
+
+def test_06c_update_every_field_and_refused_update(server, sdk, new_cid):
+    cid = new_cid("upd")
+    long_name = "N" * 255
+    res = sdk.run('''
+        from agentsight import conversation_tracker as t, conversation_manager as m
+        t.get_or_create_conversation(P["cid"], device="mobile", customer_id="before")
+        t.track_human_message("update me")
+        sent = t.send_tracked_data()
+        out = {"sent": sent}
+        out["update"] = capture(m.update_conversation, P["cid"], name="Updated", is_marked=True, customer_id=12345,
+                                device="tablet", language="de", metadata={"v": 2})
+        out["rename255"] = capture(m.rename_conversation, P["cid"], P["long"])
+        out["bad_device"] = capture(m.update_conversation, P["cid"], device="toaster")
+        out["unmark"] = capture(m.mark_conversation, P["cid"], False)
+        emit(out)
+    ''', params={"cid": cid, "long": long_name})
+    assert res["sent"]["summary"]["errors"] == 0
+    pk = res["sent"]["items"][0]["response"]["id"]
+    assert res["update"]["ok"], res["update"]
+    upd = res["update"]["value"]
+    assert upd["id"] == pk and upd["name"] == "Updated" and upd["customer_id"] == "12345"
+    assert upd["device"] == "tablet" and upd["is_marked"] is True and upd["metadata"] == {"v": 2}
+    assert res["rename255"]["ok"] and res["rename255"]["value"]["name"] == long_name, res["rename255"]
+    bad = res["bad_device"]
+    assert not bad["ok"] and bad["error"]["type"] == "ConversationApiException", bad
+    assert bad["error"]["status_code"] == 400 and "device" in bad["error"]["response_data"], bad
+    assert res["unmark"]["ok"] and res["unmark"]["value"]["is_marked"] is False
+
+    d = server.detail(pk)
+    assert d["name"] == long_name and d["customer_id"] == "12345" and d["device"] == "tablet"
+    assert d["language"] == "de" and d["metadata"] == {"v": 2} and d["is_marked"] is False
+    assert [m["content"] for m in d["messages"]] == ["update me"]
 
 
 # --------------------------------------------------------------------------- 7
@@ -769,6 +861,16 @@ def test_07d_feedback_validated_client_side(server, sdk, new_cid):
     fbs = server.detail(pk)["feedbacks"]
     assert len(fbs) == 1 and fbs[0]["comment"] == "y" * 5000 and fbs[0]["sentiment"] == "neutral"
     assert fbs[0]["source"] == "customer" and fbs[0]["conversation"] == pk
+
+    # By integer pk (body {"sentiment", "conversation": pk}); every call is one more row.
+    res = sdk.run('''
+        from agentsight import conversation_manager as m
+        emit([capture(m.submit_feedback, P["pk"], "positive"), capture(m.submit_feedback, P["pk"], "positive")])
+    ''', params={"pk": pk})
+    assert all(r["ok"] for r in res), res
+    assert res[0]["value"]["id"] != res[1]["value"]["id"]
+    fbs = server.detail(pk)["feedbacks"]
+    assert sorted(f["sentiment"] for f in fbs) == ["neutral", "positive", "positive"], fbs
 
 
 # --------------------------------------------------------------------------- 8

@@ -8,6 +8,7 @@ use agentsight_store::{AdminStore, TrackingReader, TrackingWriter};
 use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
 use axum::Router;
 use axum::extract::Request;
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::net::TcpListener;
@@ -111,10 +112,24 @@ impl App {
     }
 }
 
+/// Logs refused and failed requests (5xx at error, 4xx at debug). A refusal sent before the
+/// request body was read (bad key, unknown path, wrong content type, too large) also closes the
+/// connection, saying so: the unread body would otherwise be taken for the next request, or the
+/// client would find the keep-alive connection dropped under it.
 async fn log_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let res = next.run(req).await;
+    let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
+        || req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0");
+    let mut res = next.run(req).await;
+    let early = matches!(res.status().as_u16(), 401 | 403 | 404 | 405 | 413 | 415);
+    if has_body && early && res.extensions().get::<ErrorCode>().is_some() {
+        res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if let Some(ErrorCode(code, detail)) = res.extensions().get::<ErrorCode>() {
         if res.status().is_server_error() {
             tracing::error!(%method, %path, status = res.status().as_u16(), code, detail, "request failed");

@@ -56,8 +56,17 @@ pub(crate) fn sqlerr(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// Page cache of the write connection, in KiB.
+const WRITER_CACHE_KIB: i64 = 128 * 1024;
+/// WAL pages between automatic checkpoints (SQLite's default is 1000).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 8192;
+/// Bytes of the database file each connection maps into memory (reads then copy nothing).
+const MMAP_BYTES: i64 = 1 << 30;
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
 }
@@ -117,6 +126,11 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", if opts.fsync { "FULL" } else { "NORMAL" })
             .map_err(sqlerr)?;
+        // The writer inserts into indexes at random places (one conversation among many): keep
+        // their pages in memory instead of re-reading them from the OS at every group, and
+        // checkpoint the WAL in larger, rarer steps.
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB).map_err(sqlerr)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(sqlerr)?;
         migrate::migrate(&mut conn).map_err(StoreError::Internal)?;
         let writer = writer::Writer::start(conn, opts.write_queue)
             .map_err(|e| StoreError::Internal(format!("starting writer: {e}")))?;

@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
 use agentsight_store::{StoreError, StoreResult};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 /// Runs after the group's commit with its outcome, to answer the caller.
@@ -60,7 +60,7 @@ impl Writer {
                 return Err(StoreError::Unavailable("writer has stopped".into()));
             }
         }
-        answer.await.map_err(|_| StoreError::Internal("writer dropped a job".into()))?
+        answer.await.map_err(|_| StoreError::Unavailable("the write was not committed".into()))?
     }
 }
 
@@ -89,30 +89,37 @@ fn run(mut conn: Connection, rx: Receiver<Job>) {
     tracing::debug!("writer stopped");
 }
 
+/// Runs one cached statement (no parsing per group).
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn commit_group(conn: &mut Connection, group: &mut Vec<Job>) {
     let n = group.len();
     let mut done: Vec<Completion> = Vec::with_capacity(n);
+    let mut jobs = group.drain(..);
     let outcome = (|| -> rusqlite::Result<()> {
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for job in group.drain(..) {
-            let sp = tx.savepoint()?;
-            let (ok, completion) = job(&sp);
-            if ok {
-                sp.commit()?;
-            } else {
-                drop(sp); // rolls back this job alone
-            }
+        run_cached(conn, "BEGIN IMMEDIATE")?;
+        for job in jobs.by_ref() {
+            run_cached(conn, "SAVEPOINT job")?;
+            let (ok, completion) = job(conn);
             done.push(completion);
+            if !ok {
+                run_cached(conn, "ROLLBACK TO job")?; // undoes this job alone
+            }
+            run_cached(conn, "RELEASE job")?;
         }
-        tx.commit()
+        run_cached(conn, "COMMIT")
     })();
+    // Jobs never reached are dropped with their reply channel; their callers get "unavailable".
+    drop(jobs);
     let result = outcome.map_err(|e| {
         tracing::error!(error = %e, jobs = n, "group commit failed");
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
         StoreError::Unavailable(format!("commit failed: {e}"))
     });
-    // Jobs never reached (an error before them) were dropped with their reply channel: their
-    // callers see "writer dropped a job". Those that ran get the commit's outcome.
-    group.clear();
     for d in done {
         d(result.as_ref().map(|_| ()).map_err(clone_err));
     }

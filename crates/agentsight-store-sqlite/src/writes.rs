@@ -16,20 +16,37 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::reads;
 use crate::sqlerr;
 
+/// Runs a statement through the connection's prepared-statement cache (the writer runs the same
+/// few statements thousands of times a second; parsing them each time would dominate).
+fn exec(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(p)
+}
+
+/// One row through the statement cache.
+fn one<T>(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(p, f)
+}
+
 /// Upsert with the merge rules of `TrackingWriter::upsert_conversation`.
 pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> StoreResult<Upserted> {
     let f = &c.fields;
-    let existing: Option<i64> = conn
-        .query_row(
-            "SELECT id FROM conversations WHERE agent_id = ?1 AND conversation_id = ?2",
-            params![c.agent_id, c.conversation_id],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(sqlerr)?;
+    let existing: Option<i64> = one(
+        conn,
+        "SELECT id FROM conversations WHERE agent_id = ?1 AND conversation_id = ?2",
+        params![c.agent_id, c.conversation_id],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sqlerr)?;
     let (id, created) = match existing {
         Some(id) => {
-            conn.execute(
+            exec(
+                conn,
                 "UPDATE conversations SET
                     name = COALESCE(?2, name), customer_id = COALESCE(?3, customer_id),
                     customer_ip_address = COALESCE(?4, customer_ip_address),
@@ -55,7 +72,8 @@ pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> 
             (id, false)
         }
         None => {
-            conn.execute(
+            exec(
+                conn,
                 "INSERT INTO conversations (agent_id, conversation_id, name, customer_id,
                     customer_ip_address, device, source, language, environment, metadata, is_used,
                     started_at, created_at, updated_at)
@@ -94,28 +112,29 @@ fn resolve(
 ) -> StoreResult<i64> {
     match r {
         ConversationRef::Pk(pk) => {
-            let owner: Option<i64> = conn
-                .query_row("SELECT agent_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
-                .optional()
-                .map_err(sqlerr)?;
+            let owner: Option<i64> =
+                one(conn, "SELECT agent_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
+                    .optional()
+                    .map_err(sqlerr)?;
             match owner {
                 Some(a) if a == agent_id => Ok(*pk),
                 _ => Err(StoreError::UnknownReference { field: "conversation", value: pk.to_string() }),
             }
         }
         ConversationRef::Id(cid) => {
-            let found: Option<i64> = conn
-                .query_row(
-                    "SELECT id FROM conversations WHERE agent_id = ?1 AND conversation_id = ?2",
-                    params![agent_id, cid],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(sqlerr)?;
+            let found: Option<i64> = one(
+                conn,
+                "SELECT id FROM conversations WHERE agent_id = ?1 AND conversation_id = ?2",
+                params![agent_id, cid],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sqlerr)?;
             match (found, create_at) {
                 (Some(id), _) => Ok(id),
                 (None, Some((started_at, now))) => {
-                    conn.execute(
+                    exec(
+                        conn,
                         "INSERT INTO conversations (agent_id, conversation_id, is_used, started_at,
                             created_at, updated_at) VALUES (?1, ?2, 1, ?3, ?4, ?4)",
                         params![agent_id, cid, started_at, now],
@@ -147,14 +166,16 @@ struct Entry<'a> {
 fn insert_entry(conn: &Connection, e: Entry<'_>) -> StoreResult<MessageRow> {
     let Entry { agent_id, conversation_pk, kind, sender, content, metadata, ts, received_at } = e;
     let kind_code = reads::kind_code(kind);
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO messages (agent_id, conversation_pk, kind, sender, content, ts, metadata, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![agent_id, conversation_pk, kind_code, sender, content, ts, metadata, received_at],
     )
     .map_err(sqlerr)?;
     let id = conn.last_insert_rowid();
-    conn.execute(
+    exec(
+        conn,
         "UPDATE conversations SET is_used = 1,
             last_event_at = max(coalesce(last_event_at, ?2), ?2),
             message_count = message_count + ?3, updated_at = ?4
@@ -206,7 +227,8 @@ pub(crate) fn insert_action(conn: &Connection, a: &NewAction) -> StoreResult<Act
             received_at: a.received_at,
         },
     )?;
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO action_logs (message_id, agent_id, conversation_pk, action_name, started_at,
             ended_at, duration_ms, tools_used, response, error_msg, metadata, ts)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -257,7 +279,8 @@ pub(crate) fn insert_button(conn: &Connection, b: &NewButton) -> StoreResult<But
             received_at: b.received_at,
         },
     )?;
-    conn.execute(
+    exec(
+            conn,
         "INSERT INTO buttons (message_id, agent_id, conversation_pk, button_event, label, value, metadata, ts)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![entry.id, b.agent_id, pk, b.button_event, b.label, b.value, b.metadata, b.event_time],
@@ -281,14 +304,14 @@ pub(crate) fn insert_attachments(
 ) -> StoreResult<Vec<AttachmentRow>> {
     let (pk, message_id, sender) = match &a.target {
         AttachmentTarget::Message(mid) => {
-            let m: Option<(i64, i64, String)> = conn
-                .query_row(
-                    "SELECT agent_id, conversation_pk, sender FROM messages WHERE id = ?1",
-                    [mid],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(sqlerr)?;
+            let m: Option<(i64, i64, String)> = one(
+                conn,
+                "SELECT agent_id, conversation_pk, sender FROM messages WHERE id = ?1",
+                [mid],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(sqlerr)?;
             match m {
                 Some((agent, pk, msender)) if agent == a.agent_id => {
                     (pk, Some(*mid), a.sender.clone().or(Some(msender)))
@@ -302,7 +325,8 @@ pub(crate) fn insert_attachments(
     };
     let mut out = Vec::with_capacity(a.files.len());
     for f in &a.files {
-        conn.execute(
+        exec(
+            conn,
             "INSERT INTO attachments (agent_id, conversation_pk, message_id, sender, filename,
                 mime_type, size_bytes, storage_key, metadata, ts)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -338,16 +362,17 @@ pub(crate) fn insert_attachments(
 
 pub(crate) fn insert_feedback(conn: &Connection, f: &NewFeedback) -> StoreResult<FeedbackRow> {
     let pk = resolve(conn, f.agent_id, &f.conversation, None)?;
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO feedbacks (agent_id, conversation_pk, sentiment, source, comment, metadata, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![f.agent_id, pk, f.sentiment, f.source.as_str(), f.comment, f.metadata, f.created_at],
     )
     .map_err(sqlerr)?;
     let id = conn.last_insert_rowid();
-    let conversation_id: String = conn
-        .query_row("SELECT conversation_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
-        .map_err(sqlerr)?;
+    let conversation_id: String =
+        one(conn, "SELECT conversation_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
+            .map_err(sqlerr)?;
     Ok(FeedbackRow {
         id,
         conversation_pk: pk,
@@ -400,8 +425,7 @@ pub(crate) fn patch_conversation(
 }
 
 pub(crate) fn create_agent(conn: &Connection, name: &str, now: Micros) -> StoreResult<AgentRow> {
-    let taken: bool = conn
-        .query_row("SELECT EXISTS (SELECT 1 FROM agents WHERE name = ?1)", [name], |r| r.get(0))
+    let taken: bool = one(conn, "SELECT EXISTS (SELECT 1 FROM agents WHERE name = ?1)", [name], |r| r.get(0))
         .map_err(sqlerr)?;
     if taken {
         return Err(StoreError::Conflict {
@@ -409,12 +433,13 @@ pub(crate) fn create_agent(conn: &Connection, name: &str, now: Micros) -> StoreR
             message: format!("an agent named '{name}' exists"),
         });
     }
-    conn.execute("INSERT INTO agents (name, created_at) VALUES (?1, ?2)", params![name, now])
+    exec(conn, "INSERT INTO agents (name, created_at) VALUES (?1, ?2)", params![name, now])
         .map_err(sqlerr)?;
     let id = conn.last_insert_rowid();
     for slug in DEFAULT_ENVIRONMENTS {
         let (title, prod) = if slug == "production" { ("Production", true) } else { ("Development", false) };
-        conn.execute(
+        exec(
+            conn,
             "INSERT INTO environments (agent_id, slug, name, is_production, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, slug, title, prod, now],
         )
@@ -436,13 +461,14 @@ pub(crate) fn create_key(
     hash: &[u8; 32],
     now: Micros,
 ) -> StoreResult<KeyRow> {
-    let agent_name: Option<String> = conn
-        .query_row("SELECT name FROM agents WHERE id = ?1", [agent_id], |r| r.get(0))
-        .optional()
-        .map_err(sqlerr)?;
+    let agent_name: Option<String> =
+        one(conn, "SELECT name FROM agents WHERE id = ?1", [agent_id], |r| r.get(0))
+            .optional()
+            .map_err(sqlerr)?;
     let agent_name = agent_name
         .ok_or_else(|| StoreError::UnknownReference { field: "agent", value: agent_id.to_string() })?;
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO api_keys (agent_id, prefix, hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![agent_id, prefix, &hash[..], role.as_str(), now],
     )

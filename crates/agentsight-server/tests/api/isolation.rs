@@ -76,3 +76,15 @@ async fn an_agent_never_sees_or_writes_another_agents_conversation() {
     assert_eq!(mine["messages"].as_array().unwrap().len(), 0);
     assert_eq!(mine["is_deleted"], false);
 }
+
+#[tokio::test]
+async fn a_write_refused_before_its_body_is_read_closes_the_connection_and_says_so() {
+    let app = spawn_app().await;
+    let body = json!({"conversation_id": "x", "content": "x", "sender": "agent"});
+    let refused = app.post_as(&app.read_key, "/api/track/", &body).await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.headers()["connection"], "close");
+    let accepted = app.post("/api/track/", &body).await;
+    assert_eq!(accepted.status(), 201);
+    assert!(accepted.headers().get("connection").is_none_or(|v| v != "close"));
+}
