@@ -23,26 +23,32 @@ use crate::routes;
 pub trait Store: TrackingWriter + TrackingReader + AdminStore + Clone + Send + Sync + 'static {}
 impl<T: TrackingWriter + TrackingReader + AdminStore + Clone + Send + Sync + 'static> Store for T {}
 
-/// Shared state of every handler.
-pub struct AppState<S> {
+/// What every handler shares.
+pub struct Shared<S> {
     /// The store.
     pub store: S,
     /// Validated settings.
-    pub settings: Arc<Settings>,
+    pub settings: Settings,
     /// Attachment files.
-    pub blobs: Arc<Blobs>,
+    pub blobs: Blobs,
     /// Recently verified keys.
-    pub keys: Arc<KeyCache>,
+    pub keys: KeyCache,
 }
 
-impl<S: Clone> Clone for AppState<S> {
+/// Shared state of every handler: one pointer, cloned for each request.
+pub struct AppState<S>(pub Arc<Shared<S>>);
+
+impl<S> Clone for AppState<S> {
     fn clone(&self) -> Self {
-        AppState {
-            store: self.store.clone(),
-            settings: self.settings.clone(),
-            blobs: self.blobs.clone(),
-            keys: self.keys.clone(),
-        }
+        AppState(self.0.clone())
+    }
+}
+
+impl<S> std::ops::Deref for AppState<S> {
+    type Target = Shared<S>;
+
+    fn deref(&self) -> &Shared<S> {
+        &self.0
     }
 }
 
@@ -74,12 +80,8 @@ impl App {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("binding {}: {e}", settings.listen))?;
-        let state = AppState {
-            store: store.clone(),
-            settings: Arc::new(settings),
-            blobs: Arc::new(blobs),
-            keys: Arc::new(KeyCache::default()),
-        };
+        let state =
+            AppState(Arc::new(Shared { store: store.clone(), settings, blobs, keys: KeyCache::default() }));
         Ok(App { listener, router: router(state), store })
     }
 

@@ -1,7 +1,7 @@
 //! Request extractors: the API key (→ principal) and JSON bodies whose errors name the field.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agentsight_core::keys::{self, Role};
@@ -19,19 +19,31 @@ use crate::error::ApiError;
 /// How long a key lookup is reused; a revoked key stops working within this time.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
 
+/// A verified key: who it speaks for, and the validation scope of its agent.
+#[derive(Debug)]
+pub struct Authed {
+    /// The key's principal.
+    pub principal: Principal,
+    /// Its agent's validation scope.
+    pub scope: AgentScope,
+}
+
+/// A verified key and when it was verified.
+type Cached = (Instant, Arc<Authed>);
+
 /// Recently verified keys, by hash.
 #[derive(Default)]
 pub struct KeyCache {
-    entries: Mutex<HashMap<[u8; 32], (Instant, Principal)>>,
+    entries: Mutex<HashMap<[u8; 32], Cached>>,
 }
 
 impl KeyCache {
-    fn get(&self, hash: &[u8; 32]) -> Option<Principal> {
+    fn get(&self, hash: &[u8; 32]) -> Option<Arc<Authed>> {
         let map = self.entries.lock().ok()?;
         map.get(hash).filter(|(at, _)| at.elapsed() < KEY_CACHE_TTL).map(|(_, p)| p.clone())
     }
 
-    fn put(&self, hash: [u8; 32], p: Principal) {
+    fn put(&self, hash: [u8; 32], p: Arc<Authed>) {
         if let Ok(mut map) = self.entries.lock() {
             if map.len() > 10_000 {
                 map.retain(|_, (at, _)| at.elapsed() < KEY_CACHE_TTL);
@@ -43,27 +55,32 @@ impl KeyCache {
 
 /// Any valid key of an agent (read or write).
 #[derive(Debug, Clone)]
-pub struct ReadKey(pub Principal);
+pub struct ReadKey(pub Arc<Authed>);
 
 /// A valid key with the `write` role.
 #[derive(Debug, Clone)]
-pub struct WriteKey(pub Principal);
+pub struct WriteKey(pub Arc<Authed>);
 
 impl ReadKey {
     /// The agent the key belongs to.
     pub fn agent_id(&self) -> i64 {
-        self.0.agent_id
+        self.0.principal.agent_id
     }
 }
 
 impl WriteKey {
+    /// The agent the key belongs to.
+    pub fn agent_id(&self) -> i64 {
+        self.0.principal.agent_id
+    }
+
     /// The validation scope of the key's agent.
-    pub fn scope(&self) -> AgentScope {
-        AgentScope { agent_id: self.0.agent_id, environments: self.0.environments.clone() }
+    pub fn scope(&self) -> &AgentScope {
+        &self.0.scope
     }
 }
 
-async fn principal<S: Store>(parts: &Parts, state: &AppState<S>) -> Result<Principal, ApiError> {
+async fn principal<S: Store>(parts: &Parts, state: &AppState<S>) -> Result<Arc<Authed>, ApiError> {
     let header = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -84,8 +101,10 @@ async fn principal<S: Store>(parts: &Parts, state: &AppState<S>) -> Result<Princ
     let found = state.store.authenticate(hash).await?;
     match found {
         Some(p) if keys::hashes_equal(&p.key_hash, &hash) => {
-            state.keys.put(hash, p.clone());
-            Ok(p)
+            let scope = AgentScope { agent_id: p.agent_id, environments: p.environments.clone() };
+            let authed = Arc::new(Authed { principal: p, scope });
+            state.keys.put(hash, authed.clone());
+            Ok(authed)
         }
         _ => Err(ApiError::Unauthenticated("Invalid API key.")),
     }
@@ -104,7 +123,7 @@ impl<S: Store> FromRequestParts<AppState<S>> for WriteKey {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, ApiError> {
         let p = principal(parts, state).await?;
-        if p.role != Role::Write {
+        if p.principal.role != Role::Write {
             return Err(ApiError::Forbidden("This API key is read-only; writes need a write key."));
         }
         Ok(WriteKey(p))
@@ -131,6 +150,11 @@ pub async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
 /// Parses JSON into `T`; a type error names the field's path, a syntax error inside a field
 /// (invalid UTF-8, nesting too deep) names the field too.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // The happy path parses directly; only a failure is parsed again to learn the field's path
+    // (tracking the path costs on every value, and almost every request is valid).
+    if let Ok(value) = serde_json::from_slice::<T>(bytes) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path_text = e.path().to_string();

@@ -26,5 +26,5 @@ pub mod extract;
 mod present;
 mod routes;
 
-pub use app::{App, AppState, Store};
+pub use app::{App, AppState, Shared, Store};
 pub use config::Settings;

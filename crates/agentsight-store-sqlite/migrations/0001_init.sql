@@ -48,8 +48,6 @@ CREATE TABLE conversations (
     deleted_at          INTEGER,
     started_at          INTEGER NOT NULL,
     ended_at            INTEGER,
-    last_event_at       INTEGER,
-    message_count       INTEGER NOT NULL DEFAULT 0,
     created_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL,
     UNIQUE (agent_id, conversation_id)
@@ -57,6 +55,9 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_agent_started ON conversations (agent_id, started_at);
 
 -- Messages, actions (kind 1) and buttons (kind 2) share one id space, as transcripts interleave them.
+-- A conversation's message count and last event time are read from here (covering index), not
+-- kept on the conversation row: updating that row for every message would dirty one more random
+-- page per write.
 CREATE TABLE messages (
     id              INTEGER PRIMARY KEY,
     agent_id        INTEGER NOT NULL,
@@ -68,8 +69,7 @@ CREATE TABLE messages (
     metadata        TEXT NOT NULL,
     received_at     INTEGER NOT NULL
 );
-CREATE INDEX messages_conversation_ts ON messages (conversation_pk, ts, id);
-CREATE INDEX messages_agent_ts ON messages (agent_id, ts);
+CREATE INDEX messages_conversation ON messages (conversation_pk, ts, kind);
 
 CREATE TABLE action_logs (
     id              INTEGER PRIMARY KEY,

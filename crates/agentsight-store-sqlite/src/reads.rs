@@ -13,7 +13,10 @@ use crate::sqlerr;
 const CONVERSATION_COLUMNS: &str = "c.id, c.agent_id, c.conversation_id, c.name, c.customer_id,
     c.customer_ip_address, c.country, c.region, c.city, c.latitude, c.longitude, c.device, c.source,
     c.language, c.environment, c.metadata, c.is_used, c.is_marked, c.is_deleted, c.deleted_at,
-    c.started_at, coalesce(c.ended_at, c.last_event_at), c.message_count, c.created_at, c.updated_at";
+    c.started_at,
+    coalesce(c.ended_at, (SELECT max(m.ts) FROM messages m WHERE m.conversation_pk = c.id)),
+    (SELECT count(*) FROM messages m WHERE m.conversation_pk = c.id AND m.kind = 0),
+    c.created_at, c.updated_at";
 
 fn conversation_row(r: &Row<'_>) -> rusqlite::Result<ConversationRow> {
     Ok(ConversationRow {
@@ -163,7 +166,11 @@ pub fn build_list_filter(agent_id: i64, f: &ConversationFilter) -> (String, Vec<
             clauses.push(if b { expr.to_string() } else { format!("NOT ({expr})") });
         }
     };
-    flag("c.message_count > 0", f.has_messages, &mut clauses);
+    flag(
+        "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_pk = c.id AND m.kind = 0)",
+        f.has_messages,
+        &mut clauses,
+    );
     flag("c.is_marked = 1", f.is_marked, &mut clauses);
     flag("c.is_used = 1", f.is_used, &mut clauses);
     flag("EXISTS (SELECT 1 FROM feedbacks fb WHERE fb.conversation_pk = c.id)", f.has_feedback, &mut clauses);

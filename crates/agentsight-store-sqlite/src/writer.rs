@@ -1,11 +1,23 @@
 //! The one writer: a thread that owns the write connection and commits queued jobs in groups.
 //!
-//! Each job runs inside its own savepoint, so a job that fails (say, a foreign conversation pk)
-//! is rolled back alone; the group is then committed in one transaction, and only after the
-//! commit does each caller get its answer. One fsync serves the whole group (group commit), and
-//! no lock is held around a request.
+//! The jobs of a group run in one transaction, and only after its commit is durable does each
+//! caller get its answer. No lock is held around a request.
+//!
+//! Durability without stalling: SQLite runs with `synchronous=NORMAL` (its WAL is fsynced before
+//! every checkpoint, so the database stays consistent), and a second thread, the syncer,
+//! fsyncs the WAL file after each commit and only then answers that group's callers. While it
+//! waits on the disk the writer already runs the next group, and one fsync covers every group
+//! committed before it started. An acknowledged write is therefore on disk; a committed one may
+//! be visible to readers a fraction of a millisecond before it is acknowledged.
+//!
+//! The contract of a job: it may *refuse* (`StoreError::UnknownReference` or `Conflict`) only
+//! before its first write, so a refusal needs no rollback and the group goes on. Any other
+//! error may come after a partial write, so it rolls back the whole group and every caller in
+//! it is told the write did not happen. (Per-job savepoints would cost two statements per
+//! write for the sake of failures that only a full disk or a bug produce.)
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::fs::File;
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
 use std::thread::JoinHandle;
 
 use agentsight_store::{StoreError, StoreResult};
@@ -15,7 +27,18 @@ use tokio::sync::oneshot;
 /// Runs after the group's commit with its outcome, to answer the caller.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// A unit of work: writes through the connection, says whether it succeeded.
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (JobOutcome, Completion) + Send>;
+
+/// How a job ended, for the group.
+#[derive(PartialEq, Eq)]
+enum JobOutcome {
+    /// Wrote what it had to.
+    Done,
+    /// Refused before writing anything.
+    Refused,
+    /// Failed, perhaps after writing: the group must roll back.
+    Failed,
+}
 
 /// The most jobs committed in one transaction.
 const MAX_GROUP: usize = 512;
@@ -27,11 +50,23 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`, with a queue of `capacity` jobs.
-    pub(crate) fn start(conn: Connection, capacity: usize) -> std::io::Result<Writer> {
+    /// Starts the writer thread on `conn`, with a queue of `capacity` jobs. With `wal`, every
+    /// group is acknowledged only after that file was fsynced (see the module docs).
+    pub(crate) fn start(conn: Connection, capacity: usize, wal: Option<File>) -> std::io::Result<Writer> {
         let (tx, rx) = sync_channel::<Job>(capacity);
-        let thread =
-            std::thread::Builder::new().name("agentsight-writer".into()).spawn(move || run(conn, rx))?;
+        let syncer = match wal {
+            Some(file) => {
+                let (stx, srx) = channel::<Vec<Completion>>();
+                let handle = std::thread::Builder::new()
+                    .name("agentsight-syncer".into())
+                    .spawn(move || sync_loop(&file, &srx))?;
+                Some((stx, handle))
+            }
+            None => None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("agentsight-writer".into())
+            .spawn(move || run(conn, rx, syncer))?;
         Ok(Writer { tx: Some(tx), thread: Some(thread) })
     }
 
@@ -44,11 +79,15 @@ impl Writer {
         let (reply, answer) = oneshot::channel::<StoreResult<T>>();
         let job: Job = Box::new(move |conn| {
             let result = f(conn);
-            let ok = result.is_ok();
+            let outcome = match &result {
+                Ok(_) => JobOutcome::Done,
+                Err(StoreError::UnknownReference { .. } | StoreError::Conflict { .. }) => JobOutcome::Refused,
+                Err(_) => JobOutcome::Failed,
+            };
             let done: Completion = Box::new(move |commit| {
                 let _ = reply.send(commit.and(result));
             });
-            (ok, done)
+            (outcome, done)
         });
         let tx = self.tx.as_ref().ok_or_else(|| StoreError::Unavailable("store is closed".into()))?;
         match tx.try_send(job) {
@@ -74,7 +113,9 @@ impl Drop for Writer {
     }
 }
 
-fn run(mut conn: Connection, rx: Receiver<Job>) {
+type Syncer = (Sender<Vec<Completion>>, JoinHandle<()>);
+
+fn run(mut conn: Connection, rx: Receiver<Job>, syncer: Option<Syncer>) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     while let Ok(first) = rx.recv() {
         group.push(first);
@@ -84,9 +125,41 @@ fn run(mut conn: Connection, rx: Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_group(&mut conn, &mut group);
+        let (result, done) = commit_group(&mut conn, &mut group);
+        match (&syncer, result) {
+            (Some((to_syncer, _)), Ok(())) => {
+                if let Err(unsent) = to_syncer.send(done) {
+                    complete(unsent.0, &Err(StoreError::Unavailable("the syncer has stopped".into())));
+                }
+            }
+            (_, result) => complete(done, &result),
+        }
+    }
+    if let Some((to_syncer, handle)) = syncer {
+        drop(to_syncer);
+        let _ = handle.join();
     }
     tracing::debug!("writer stopped");
+}
+
+/// Fsyncs the WAL for every batch of committed groups, then answers their callers.
+fn sync_loop(wal: &File, rx: &Receiver<Vec<Completion>>) {
+    while let Ok(mut batch) = rx.recv() {
+        while let Ok(more) = rx.try_recv() {
+            batch.extend(more);
+        }
+        let result = wal.sync_data().map_err(|e| {
+            tracing::error!(error = %e, "fsync of the WAL failed");
+            StoreError::Unavailable(format!("fsync failed: {e}"))
+        });
+        complete(batch, &result);
+    }
+}
+
+fn complete(done: Vec<Completion>, result: &Result<(), StoreError>) {
+    for d in done {
+        d(result.as_ref().map(|_| ()).map_err(clone_err));
+    }
 }
 
 /// Runs one cached statement (no parsing per group).
@@ -94,22 +167,22 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn commit_group(conn: &mut Connection, group: &mut Vec<Job>) {
+/// Runs a group in one transaction; returns the commit's outcome and the callers to answer.
+fn commit_group(conn: &mut Connection, group: &mut Vec<Job>) -> (Result<(), StoreError>, Vec<Completion>) {
     let n = group.len();
     let mut done: Vec<Completion> = Vec::with_capacity(n);
     let mut jobs = group.drain(..);
-    let outcome = (|| -> rusqlite::Result<()> {
-        run_cached(conn, "BEGIN IMMEDIATE")?;
+    let outcome = (|| -> Result<(), String> {
+        let run = |sql: &str| run_cached(conn, sql).map_err(|e| e.to_string());
+        run("BEGIN IMMEDIATE")?;
         for job in jobs.by_ref() {
-            run_cached(conn, "SAVEPOINT job")?;
-            let (ok, completion) = job(conn);
+            let (outcome, completion) = job(conn);
             done.push(completion);
-            if !ok {
-                run_cached(conn, "ROLLBACK TO job")?; // undoes this job alone
+            if outcome == JobOutcome::Failed {
+                return Err("a write in the group failed".into());
             }
-            run_cached(conn, "RELEASE job")?;
         }
-        run_cached(conn, "COMMIT")
+        run("COMMIT")
     })();
     // Jobs never reached are dropped with their reply channel; their callers get "unavailable".
     drop(jobs);
@@ -118,11 +191,10 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Job>) {
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
+        crate::writes::forget_cached();
         StoreError::Unavailable(format!("commit failed: {e}"))
     });
-    for d in done {
-        d(result.as_ref().map(|_| ()).map_err(clone_err));
-    }
+    (result, done)
 }
 
 fn clone_err(e: &StoreError) -> StoreError {

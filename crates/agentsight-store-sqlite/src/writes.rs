@@ -11,6 +11,9 @@ use agentsight_store::{
     ActionLogRow, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow, ConversationRow, FeedbackRow,
     KeyRow, MessageKind, MessageRow, StoreError, StoreResult, Upserted,
 };
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::reads;
@@ -103,6 +106,36 @@ pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> 
     Ok(Upserted { row, created })
 }
 
+thread_local! {
+    /// `(agent, conversation_id) → pk` for conversations this thread has seen committed or is
+    /// writing, so a message need not search the unique index again. Only the writer thread
+    /// writes; conversations are never hard-deleted, so an entry stays true once its group
+    /// commits, and [`forget_cached`] empties the map when a group rolls back.
+    static CONVERSATION_PKS: RefCell<HashMap<(i64, String), i64>> = RefCell::new(HashMap::new());
+}
+
+/// Entries kept before the map is emptied (a bound on memory, not a tuning knob).
+const MAX_CACHED_CONVERSATIONS: usize = 200_000;
+
+/// Forgets every cached conversation pk (after a rollback).
+pub(crate) fn forget_cached() {
+    CONVERSATION_PKS.with(|m| m.borrow_mut().clear());
+}
+
+fn cached_pk(agent_id: i64, cid: &str) -> Option<i64> {
+    CONVERSATION_PKS.with(|m| m.borrow().get(&(agent_id, cid.to_string())).copied())
+}
+
+fn remember_pk(agent_id: i64, cid: &str, pk: i64) {
+    CONVERSATION_PKS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MAX_CACHED_CONVERSATIONS {
+            m.clear();
+        }
+        m.insert((agent_id, cid.to_string()), pk);
+    });
+}
+
 /// Resolves a conversation reference; by id, creates a used conversation started at `create_at`.
 fn resolve(
     conn: &Connection,
@@ -122,6 +155,9 @@ fn resolve(
             }
         }
         ConversationRef::Id(cid) => {
+            if let Some(pk) = cached_pk(agent_id, cid) {
+                return Ok(pk);
+            }
             let found: Option<i64> = one(
                 conn,
                 "SELECT id FROM conversations WHERE agent_id = ?1 AND conversation_id = ?2",
@@ -131,7 +167,10 @@ fn resolve(
             .optional()
             .map_err(sqlerr)?;
             match (found, create_at) {
-                (Some(id), _) => Ok(id),
+                (Some(id), _) => {
+                    remember_pk(agent_id, cid, id);
+                    Ok(id)
+                }
                 (None, Some((started_at, now))) => {
                     exec(
                         conn,
@@ -140,7 +179,9 @@ fn resolve(
                         params![agent_id, cid, started_at, now],
                     )
                     .map_err(sqlerr)?;
-                    Ok(conn.last_insert_rowid())
+                    let pk = conn.last_insert_rowid();
+                    remember_pk(agent_id, cid, pk);
+                    Ok(pk)
                 }
                 (None, None) => {
                     Err(StoreError::UnknownReference { field: "conversation_id", value: cid.clone() })
@@ -176,11 +217,9 @@ fn insert_entry(conn: &Connection, e: Entry<'_>) -> StoreResult<MessageRow> {
     let id = conn.last_insert_rowid();
     exec(
         conn,
-        "UPDATE conversations SET is_used = 1,
-            last_event_at = max(coalesce(last_event_at, ?2), ?2),
-            message_count = message_count + ?3, updated_at = ?4
-         WHERE id = ?1",
-        params![conversation_pk, ts, i64::from(kind == MessageKind::Message), received_at],
+        // Only the first entry flips the flag; later ones match no row and dirty no page.
+        "UPDATE conversations SET is_used = 1, updated_at = ?2 WHERE id = ?1 AND is_used = 0",
+        params![conversation_pk, received_at],
     )
     .map_err(sqlerr)?;
     Ok(MessageRow {

@@ -23,6 +23,18 @@ pub struct Cli {
     command: Command,
 }
 
+impl Cli {
+    /// Threads serving HTTP: `serve --workers`, by default one fewer than the CPUs (at least
+    /// one), so the single writer thread keeps a core of its own.
+    pub fn worker_threads(&self) -> usize {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        match &self.command {
+            Command::Serve(a) => a.workers.unwrap_or(cpus.saturating_sub(1)).max(1),
+            _ => 1,
+        }
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 struct DataDir {
     /// Directory holding the database and attachment files.
@@ -53,6 +65,9 @@ struct ServeArgs {
     /// process but not a power loss.
     #[arg(long, env = "AGENTSIGHT_NO_FSYNC")]
     no_fsync: bool,
+    /// Threads serving HTTP [default: CPUs - 1, at least 1; the writer thread takes the last].
+    #[arg(long, env = "AGENTSIGHT_WORKERS")]
+    workers: Option<usize>,
     /// Largest JSON request body in bytes.
     #[arg(long, env = "AGENTSIGHT_MAX_BODY_BYTES", default_value_t = agentsight_core::limits::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,

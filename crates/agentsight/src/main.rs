@@ -4,6 +4,11 @@ mod cli;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: the server allocates on its HTTP threads and frees
+/// on the writer thread (and back), which glibc's arenas handle poorly (see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args = cli::Cli::parse();
     tracing_subscriber::fmt()
@@ -13,6 +18,10 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.worker_threads())
+        .thread_name("agentsight-http")
+        .enable_all()
+        .build()?;
     runtime.block_on(cli::run(args))
 }

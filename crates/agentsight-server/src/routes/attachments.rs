@@ -55,7 +55,7 @@ pub(crate) async fn upload_attachments<S: Store>(
     };
     let mut stored = Vec::with_capacity(upload.files.len());
     for f in &upload.files {
-        match st.blobs.put(key.0.agent_id, &f.data).await {
+        match st.blobs.put(key.agent_id(), &f.data).await {
             Ok(k) => stored.push(StoredFile {
                 filename: f.filename.clone(),
                 mime_type: f.mime_type.clone(),
@@ -70,7 +70,7 @@ pub(crate) async fn upload_attachments<S: Store>(
     }
     let keys: Vec<String> = stored.iter().map(|s| s.storage_key.clone()).collect();
     let insert = AttachmentsInsert {
-        agent_id: key.0.agent_id,
+        agent_id: key.agent_id(),
         target: upload.target,
         sender: upload.sender,
         metadata: upload.metadata,

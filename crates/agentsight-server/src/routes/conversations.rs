@@ -204,7 +204,7 @@ async fn apply<S: Store>(
 ) -> Result<Json<wire::ConversationResponse>, ApiError> {
     let row = st
         .store
-        .patch_conversation(key.0.agent_id, parse_pk(pk)?, patch, now_micros())
+        .patch_conversation(key.agent_id(), parse_pk(pk)?, patch, now_micros())
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(present::conversation(&row)))

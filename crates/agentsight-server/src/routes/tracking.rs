@@ -20,7 +20,7 @@ pub(crate) async fn upsert_conversation<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::ConversationPayload>,
 ) -> Created<wire::ConversationResponse> {
-    let cmd = tracking::validate_conversation(&key.scope(), &p, now_micros())?;
+    let cmd = tracking::validate_conversation(key.scope(), &p, now_micros())?;
     let up = st.store.upsert_conversation(cmd).await?;
     let status = if up.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(present::conversation(&up.row))))
@@ -32,7 +32,7 @@ pub(crate) async fn track_message<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::TrackPayload>,
 ) -> Created<wire::MessageResponse> {
-    let cmd = tracking::validate_message(&key.scope(), &p, now_micros())?;
+    let cmd = tracking::validate_message(key.scope(), &p, now_micros())?;
     let m = st.store.insert_message(cmd).await?;
     Ok((
         StatusCode::CREATED,
@@ -57,7 +57,7 @@ pub(crate) async fn track_action<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::ActionPayload>,
 ) -> Created<wire::ActionLogResponse> {
-    let cmd = tracking::validate_action(&key.scope(), &p, now_micros())?;
+    let cmd = tracking::validate_action(key.scope(), &p, now_micros())?;
     let a = st.store.insert_action(cmd).await?;
     Ok((StatusCode::CREATED, Json(present::action_log(&a))))
 }
@@ -68,7 +68,7 @@ pub(crate) async fn track_button<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::ButtonPayload>,
 ) -> Created<wire::ButtonResponse> {
-    let cmd = tracking::validate_button(&key.scope(), &p, now_micros())?;
+    let cmd = tracking::validate_button(key.scope(), &p, now_micros())?;
     let b = st.store.insert_button(cmd).await?;
     Ok((
         StatusCode::CREATED,
@@ -88,7 +88,7 @@ pub(crate) async fn create_feedback<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::FeedbackPayload>,
 ) -> Created<wire::FeedbackResponse> {
-    let cmd = tracking::validate_feedback(&key.scope(), &p, FeedbackSource::Customer, now_micros())?;
+    let cmd = tracking::validate_feedback(key.scope(), &p, FeedbackSource::Customer, now_micros())?;
     let f = st.store.insert_feedback(cmd).await?;
     Ok((StatusCode::CREATED, Json(present::feedback(&f))))
 }
