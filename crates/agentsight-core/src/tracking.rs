@@ -284,13 +284,16 @@ fn opt_text(errs: &mut ValidationErrors, field: &str, v: Option<&str>, max: usiz
     errs.check(field, check_chars(t, max)).map(|_| t.to_string())
 }
 
-fn required_text(errs: &mut ValidationErrors, field: &str, v: &str, max: usize) -> String {
-    let t = v.trim();
-    if t.is_empty() {
+fn check_required(errs: &mut ValidationErrors, field: &str, v: &str, max: usize) {
+    if v.trim().is_empty() {
         errs.add(field, "This field may not be blank.");
     } else {
         errs.check(field, check_chars(v, max));
     }
+}
+
+fn required_text(errs: &mut ValidationErrors, field: &str, v: &str, max: usize) -> String {
+    check_required(errs, field, v, max);
     v.to_string()
 }
 
@@ -358,17 +361,18 @@ pub fn validate_conversation(
     e.into_result(upsert)
 }
 
-/// Validates a message.
+/// Validates a message (taking the payload, whose content it keeps without copying).
 pub fn validate_message(
     scope: &AgentScope,
-    p: &wire::TrackPayload,
+    p: wire::TrackPayload,
     received_at: Micros,
 ) -> Result<NewMessage, ValidationErrors> {
     let mut e = ValidationErrors::default();
     let conversation = conversation_ref(&mut e, p.conversation.as_ref(), p.conversation_id.as_deref());
     let event_time = e.check("timestamp", time::event_time(p.timestamp.as_deref(), received_at));
     let sender = e.check("sender", normalize::sender(&p.sender));
-    let content = required_text(&mut e, "content", &p.content, limits::MAX_CONTENT_CHARS);
+    check_required(&mut e, "content", &p.content, limits::MAX_CONTENT_CHARS);
+    let content = p.content;
     let metadata = metadata_text(&mut e, "metadata", p.metadata.as_ref());
     let m = NewMessage {
         agent_id: scope.agent_id,
@@ -670,7 +674,7 @@ mod tests {
     fn a_message_needs_a_conversation_and_content() {
         let p: wire::TrackPayload =
             serde_json::from_value(json!({"content": " ", "sender": "bot", "conversation": null})).unwrap();
-        let e = validate_message(&scope(), &p, 0).unwrap_err();
+        let e = validate_message(&scope(), p, 0).unwrap_err();
         assert_eq!(e.0.keys().cloned().collect::<Vec<_>>(), ["content", "conversation_id", "sender"]);
     }
 

@@ -31,8 +31,9 @@ use rusqlite::{Connection, OpenFlags};
 pub struct SqliteOptions {
     /// The database file.
     pub path: PathBuf,
-    /// Acknowledge a write only after the WAL is fsynced (durable across power loss) when true;
-    /// otherwise after the commit (durable across a crash of the process, not a power loss).
+    /// `synchronous=FULL` (the WAL is fsynced at every group commit, so an acknowledged write
+    /// survives a power loss) when true; `NORMAL` (survives a crash of the process, not a power
+    /// loss) when false.
     pub fsync: bool,
     /// Read connections in the pool.
     pub readers: u32,
@@ -69,26 +70,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
-}
-
-/// Opens the database's WAL file for fsync (creating it if SQLite has not yet: an empty WAL is
-/// valid), and makes its directory entry durable.
-fn open_wal(db: &Path) -> StoreResult<std::fs::File> {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-wal");
-    let path = PathBuf::from(name);
-    let io = |e: std::io::Error| StoreError::Internal(format!("opening {}: {e}", path.display()));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    }
-    Ok(file)
 }
 
 struct ReaderManager {
@@ -144,17 +125,15 @@ impl SqliteStore {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Internal(format!("could not enable WAL (journal_mode={mode})")));
         }
-        // NORMAL: the WAL is fsynced before each checkpoint (consistency); the writer's syncer
-        // fsyncs it before each acknowledgement (durability), see writer.rs.
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlerr)?;
+        conn.pragma_update(None, "synchronous", if opts.fsync { "FULL" } else { "NORMAL" })
+            .map_err(sqlerr)?;
         // The writer inserts into indexes at random places (one conversation among many): keep
         // their pages in memory instead of re-reading them from the OS at every group, and
         // checkpoint the WAL in larger, rarer steps.
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB).map_err(sqlerr)?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(sqlerr)?;
         migrate::migrate(&mut conn).map_err(StoreError::Internal)?;
-        let wal = if opts.fsync { Some(open_wal(&opts.path)?) } else { None };
-        let writer = writer::Writer::start(conn, opts.write_queue, wal)
+        let writer = writer::Writer::start(conn, opts.write_queue)
             .map_err(|e| StoreError::Internal(format!("starting writer: {e}")))?;
         let readers = r2d2::Pool::builder()
             .max_size(opts.readers.max(1))
@@ -199,7 +178,7 @@ impl TrackingWriter for SqliteStore {
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<MessageRow> {
-        self.write(move |conn| writes::insert_message(conn, &m)).await
+        self.write(move |conn| writes::insert_message(conn, m)).await
     }
 
     async fn insert_action(&self, a: NewAction) -> StoreResult<ActionLogRow> {

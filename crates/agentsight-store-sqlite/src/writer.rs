@@ -1,14 +1,8 @@
 //! The one writer: a thread that owns the write connection and commits queued jobs in groups.
 //!
-//! The jobs of a group run in one transaction, and only after its commit is durable does each
-//! caller get its answer. No lock is held around a request.
-//!
-//! Durability without stalling: SQLite runs with `synchronous=NORMAL` (its WAL is fsynced before
-//! every checkpoint, so the database stays consistent), and a second thread, the syncer,
-//! fsyncs the WAL file after each commit and only then answers that group's callers. While it
-//! waits on the disk the writer already runs the next group, and one fsync covers every group
-//! committed before it started. An acknowledged write is therefore on disk; a committed one may
-//! be visible to readers a fraction of a millisecond before it is acknowledged.
+//! The jobs of a group run in one transaction, and only after its commit (with
+//! `synchronous=FULL`, an fsync of the WAL) does each caller get its answer: one fsync serves the
+//! whole group (group commit), and no lock is held around a request.
 //!
 //! The contract of a job: it may *refuse* (`StoreError::UnknownReference` or `Conflict`) only
 //! before its first write, so a refusal needs no rollback and the group goes on. Any other
@@ -16,8 +10,7 @@
 //! it is told the write did not happen. (Per-job savepoints would cost two statements per
 //! write for the sake of failures that only a full disk or a bug produce.)
 
-use std::fs::File;
-use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
 use agentsight_store::{StoreError, StoreResult};
@@ -50,23 +43,11 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`, with a queue of `capacity` jobs. With `wal`, every
-    /// group is acknowledged only after that file was fsynced (see the module docs).
-    pub(crate) fn start(conn: Connection, capacity: usize, wal: Option<File>) -> std::io::Result<Writer> {
+    /// Starts the writer thread on `conn`, with a queue of `capacity` jobs.
+    pub(crate) fn start(conn: Connection, capacity: usize) -> std::io::Result<Writer> {
         let (tx, rx) = sync_channel::<Job>(capacity);
-        let syncer = match wal {
-            Some(file) => {
-                let (stx, srx) = channel::<Vec<Completion>>();
-                let handle = std::thread::Builder::new()
-                    .name("agentsight-syncer".into())
-                    .spawn(move || sync_loop(&file, &srx))?;
-                Some((stx, handle))
-            }
-            None => None,
-        };
-        let thread = std::thread::Builder::new()
-            .name("agentsight-writer".into())
-            .spawn(move || run(conn, rx, syncer))?;
+        let thread =
+            std::thread::Builder::new().name("agentsight-writer".into()).spawn(move || run(conn, rx))?;
         Ok(Writer { tx: Some(tx), thread: Some(thread) })
     }
 
@@ -113,9 +94,7 @@ impl Drop for Writer {
     }
 }
 
-type Syncer = (Sender<Vec<Completion>>, JoinHandle<()>);
-
-fn run(mut conn: Connection, rx: Receiver<Job>, syncer: Option<Syncer>) {
+fn run(mut conn: Connection, rx: Receiver<Job>) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     while let Ok(first) = rx.recv() {
         group.push(first);
@@ -126,40 +105,11 @@ fn run(mut conn: Connection, rx: Receiver<Job>, syncer: Option<Syncer>) {
             }
         }
         let (result, done) = commit_group(&mut conn, &mut group);
-        match (&syncer, result) {
-            (Some((to_syncer, _)), Ok(())) => {
-                if let Err(unsent) = to_syncer.send(done) {
-                    complete(unsent.0, &Err(StoreError::Unavailable("the syncer has stopped".into())));
-                }
-            }
-            (_, result) => complete(done, &result),
+        for d in done {
+            d(result.as_ref().map(|_| ()).map_err(clone_err));
         }
-    }
-    if let Some((to_syncer, handle)) = syncer {
-        drop(to_syncer);
-        let _ = handle.join();
     }
     tracing::debug!("writer stopped");
-}
-
-/// Fsyncs the WAL for every batch of committed groups, then answers their callers.
-fn sync_loop(wal: &File, rx: &Receiver<Vec<Completion>>) {
-    while let Ok(mut batch) = rx.recv() {
-        while let Ok(more) = rx.try_recv() {
-            batch.extend(more);
-        }
-        let result = wal.sync_data().map_err(|e| {
-            tracing::error!(error = %e, "fsync of the WAL failed");
-            StoreError::Unavailable(format!("fsync failed: {e}"))
-        });
-        complete(batch, &result);
-    }
-}
-
-fn complete(done: Vec<Completion>, result: &Result<(), StoreError>) {
-    for d in done {
-        d(result.as_ref().map(|_| ()).map_err(clone_err));
-    }
 }
 
 /// Runs one cached statement (no parsing per group).

@@ -111,7 +111,7 @@ thread_local! {
     /// writing, so a message need not search the unique index again. Only the writer thread
     /// writes; conversations are never hard-deleted, so an entry stays true once its group
     /// commits, and [`forget_cached`] empties the map when a group rolls back.
-    static CONVERSATION_PKS: RefCell<HashMap<(i64, String), i64>> = RefCell::new(HashMap::new());
+    static CONVERSATION_PKS: RefCell<HashMap<i64, HashMap<String, i64>>> = RefCell::new(HashMap::new());
 }
 
 /// Entries kept before the map is emptied (a bound on memory, not a tuning knob).
@@ -123,16 +123,17 @@ pub(crate) fn forget_cached() {
 }
 
 fn cached_pk(agent_id: i64, cid: &str) -> Option<i64> {
-    CONVERSATION_PKS.with(|m| m.borrow().get(&(agent_id, cid.to_string())).copied())
+    CONVERSATION_PKS.with(|m| m.borrow().get(&agent_id).and_then(|c| c.get(cid)).copied())
 }
 
 fn remember_pk(agent_id: i64, cid: &str, pk: i64) {
     CONVERSATION_PKS.with(|m| {
         let mut m = m.borrow_mut();
-        if m.len() >= MAX_CACHED_CONVERSATIONS {
-            m.clear();
+        let agent = m.entry(agent_id).or_default();
+        if agent.len() >= MAX_CACHED_CONVERSATIONS {
+            agent.clear();
         }
-        m.insert((agent_id, cid.to_string()), pk);
+        agent.insert(cid.to_string(), pk);
     });
 }
 
@@ -204,7 +205,7 @@ struct Entry<'a> {
 }
 
 /// Inserts a transcript entry and marks its conversation used, extending its end.
-fn insert_entry(conn: &Connection, e: Entry<'_>) -> StoreResult<MessageRow> {
+fn insert_entry(conn: &Connection, e: Entry<'_>) -> StoreResult<i64> {
     let Entry { agent_id, conversation_pk, kind, sender, content, metadata, ts, received_at } = e;
     let kind_code = reads::kind_code(kind);
     exec(
@@ -222,20 +223,12 @@ fn insert_entry(conn: &Connection, e: Entry<'_>) -> StoreResult<MessageRow> {
         params![conversation_pk, received_at],
     )
     .map_err(sqlerr)?;
-    Ok(MessageRow {
-        id,
-        conversation_pk,
-        kind,
-        sender: sender.to_string(),
-        content: content.to_string(),
-        metadata: metadata.to_string(),
-        ts,
-    })
+    Ok(id)
 }
 
-pub(crate) fn insert_message(conn: &Connection, m: &NewMessage) -> StoreResult<MessageRow> {
+pub(crate) fn insert_message(conn: &Connection, m: NewMessage) -> StoreResult<MessageRow> {
     let pk = resolve(conn, m.agent_id, &m.conversation, Some((m.event_time, m.received_at)))?;
-    insert_entry(
+    let id = insert_entry(
         conn,
         Entry {
             agent_id: m.agent_id,
@@ -247,7 +240,16 @@ pub(crate) fn insert_message(conn: &Connection, m: &NewMessage) -> StoreResult<M
             ts: m.event_time,
             received_at: m.received_at,
         },
-    )
+    )?;
+    Ok(MessageRow {
+        id,
+        conversation_pk: pk,
+        kind: MessageKind::Message,
+        sender: m.sender,
+        content: m.content,
+        metadata: m.metadata,
+        ts: m.event_time,
+    })
 }
 
 pub(crate) fn insert_action(conn: &Connection, a: &NewAction) -> StoreResult<ActionLogRow> {
@@ -272,7 +274,7 @@ pub(crate) fn insert_action(conn: &Connection, a: &NewAction) -> StoreResult<Act
             ended_at, duration_ms, tools_used, response, error_msg, metadata, ts)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
-            entry.id,
+            entry,
             a.agent_id,
             pk,
             a.action_name,
@@ -289,7 +291,7 @@ pub(crate) fn insert_action(conn: &Connection, a: &NewAction) -> StoreResult<Act
     .map_err(sqlerr)?;
     Ok(ActionLogRow {
         id: conn.last_insert_rowid(),
-        message_id: entry.id,
+        message_id: entry,
         conversation_pk: pk,
         action_name: a.action_name.clone(),
         started_at: a.started_at,
@@ -322,12 +324,12 @@ pub(crate) fn insert_button(conn: &Connection, b: &NewButton) -> StoreResult<But
             conn,
         "INSERT INTO buttons (message_id, agent_id, conversation_pk, button_event, label, value, metadata, ts)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![entry.id, b.agent_id, pk, b.button_event, b.label, b.value, b.metadata, b.event_time],
+        params![entry, b.agent_id, pk, b.button_event, b.label, b.value, b.metadata, b.event_time],
     )
     .map_err(sqlerr)?;
     Ok(ButtonRow {
         id: conn.last_insert_rowid(),
-        message_id: entry.id,
+        message_id: entry,
         conversation_pk: pk,
         button_event: b.button_event.clone(),
         label: b.label.clone(),

@@ -32,7 +32,7 @@ pub(crate) async fn track_message<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::TrackPayload>,
 ) -> Created<wire::MessageResponse> {
-    let cmd = tracking::validate_message(key.scope(), &p, now_micros())?;
+    let cmd = tracking::validate_message(key.scope(), p, now_micros())?;
     let m = st.store.insert_message(cmd).await?;
     Ok((
         StatusCode::CREATED,
