@@ -51,6 +51,21 @@ pub struct ConversationFields {
     pub metadata: Option<String>,
 }
 
+/// Where an IP address is, from the offline geolocation database.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Location {
+    /// ISO 3166-1 alpha-2 country code, upper case (`HR`).
+    pub country: String,
+    /// Region or state, when known.
+    pub region: Option<String>,
+    /// City, when known.
+    pub city: Option<String>,
+    /// Latitude in degrees.
+    pub latitude: Option<f64>,
+    /// Longitude in degrees.
+    pub longitude: Option<f64>,
+}
+
 /// `POST /api/conversations/`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConversationUpsert {
