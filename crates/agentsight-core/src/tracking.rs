@@ -49,6 +49,9 @@ pub struct ConversationFields {
     pub environment: Option<String>,
     /// Metadata object, serialized; replaces the stored one when given.
     pub metadata: Option<String>,
+    /// Where `customer_ip_address` is (filled at ingest by the geolocation step); replaces the
+    /// stored location as a whole when given.
+    pub location: Option<Location>,
 }
 
 /// Where an IP address is, from the offline geolocation database.
@@ -364,6 +367,7 @@ pub fn validate_conversation(
         environment: normalize::trimmed(p.environment.as_deref())
             .and_then(|v| e.check("environment", normalize::environment(v, &scope.environments))),
         metadata: e.check("metadata", json_object(p.metadata.as_ref())).flatten(),
+        location: None,
     };
     let upsert = ConversationUpsert {
         agent_id: scope.agent_id,

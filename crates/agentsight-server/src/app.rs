@@ -17,6 +17,7 @@ use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::KeyCache;
+use crate::ingest::Enrichment;
 use crate::routes;
 
 /// Everything a backend must offer the server.
@@ -33,6 +34,8 @@ pub struct Shared<S> {
     pub blobs: Blobs,
     /// Recently verified keys.
     pub keys: KeyCache,
+    /// Geolocation and IP retention at ingest.
+    pub enrich: Enrichment,
 }
 
 /// Shared state of every handler: one pointer, cloned for each request.
@@ -66,6 +69,12 @@ pub fn open_store(settings: &Settings) -> Result<SqliteStore, ApiError> {
     SqliteStore::open(opts).map_err(ApiError::from)
 }
 
+/// Ingest enrichment for these settings: geolocation from `settings.geo_dir()` when its files
+/// are there (said once in the log either way), and the IP retention setting.
+pub fn enrichment(settings: &Settings) -> Enrichment {
+    Enrichment { locate: None, store_ip: settings.store_ip }
+}
+
 /// The router over any store.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     routes::router(state).layer(middleware::from_fn(log_errors))
@@ -81,7 +90,13 @@ impl App {
             .await
             .map_err(|e| format!("binding {}: {e}", settings.listen))?;
         let state =
-            AppState(Arc::new(Shared { store: store.clone(), settings, blobs, keys: KeyCache::default() }));
+            AppState(Arc::new(Shared {
+            enrich: enrichment(&settings),
+            store: store.clone(),
+            settings,
+            blobs,
+            keys: KeyCache::default(),
+        }));
         Ok(App { listener, router: router(state), store })
     }
 

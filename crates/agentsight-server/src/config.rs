@@ -18,6 +18,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Largest attachment file, in bytes.
     pub max_attachment_bytes: usize,
+    /// Where the geolocation databases are (`None`: `<data-dir>/geo`).
+    pub geo_dir: Option<PathBuf>,
+    /// Keep `customer_ip_address`; when false only its location is stored.
+    pub store_ip: bool,
 }
 
 impl Settings {
@@ -29,12 +33,19 @@ impl Settings {
             fsync: true,
             max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
             max_attachment_bytes: limits::DEFAULT_MAX_ATTACHMENT_BYTES,
+            geo_dir: None,
+            store_ip: true,
         }
     }
 
     /// The SQLite file inside the data dir.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("agentsight.db")
+    }
+
+    /// Where the geolocation databases are looked for.
+    pub fn geo_dir(&self) -> PathBuf {
+        self.geo_dir.clone().unwrap_or_else(|| self.data_dir.join("geo"))
     }
 
     /// Where attachment files live.

@@ -23,6 +23,7 @@ pub mod blobs;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod ingest;
 mod present;
 mod routes;
 

@@ -38,6 +38,7 @@ fn one<T>(
 /// Upsert with the merge rules of `TrackingWriter::upsert_conversation`.
 pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> StoreResult<Upserted> {
     let f = &c.fields;
+    let loc = f.location.as_ref();
     let existing: Option<i64> = one(
         conn,
         "SELECT id FROM conversations WHERE agent_id = ?1 AND conversation_id = ?2",
@@ -55,7 +56,12 @@ pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> 
                     customer_ip_address = COALESCE(?4, customer_ip_address),
                     device = COALESCE(?5, device), source = COALESCE(?6, source),
                     language = COALESCE(?7, language), environment = COALESCE(?8, environment),
-                    metadata = COALESCE(?9, metadata), is_used = max(is_used, ?10), updated_at = ?11
+                    metadata = COALESCE(?9, metadata), is_used = max(is_used, ?10), updated_at = ?11,
+                    country = COALESCE(?12, country),
+                    region = CASE WHEN ?12 IS NULL THEN region ELSE ?13 END,
+                    city = CASE WHEN ?12 IS NULL THEN city ELSE ?14 END,
+                    latitude = CASE WHEN ?12 IS NULL THEN latitude ELSE ?15 END,
+                    longitude = CASE WHEN ?12 IS NULL THEN longitude ELSE ?16 END
                  WHERE id = ?1",
                 params![
                     id,
@@ -68,7 +74,12 @@ pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> 
                     f.environment,
                     f.metadata,
                     c.is_used,
-                    c.received_at
+                    c.received_at,
+                    loc.map(|l| &l.country),
+                    loc.and_then(|l| l.region.as_ref()),
+                    loc.and_then(|l| l.city.as_ref()),
+                    loc.and_then(|l| l.latitude),
+                    loc.and_then(|l| l.longitude)
                 ],
             )
             .map_err(sqlerr)?;
@@ -79,8 +90,9 @@ pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> 
                 conn,
                 "INSERT INTO conversations (agent_id, conversation_id, name, customer_id,
                     customer_ip_address, device, source, language, environment, metadata, is_used,
-                    started_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                    started_at, created_at, updated_at, country, region, city, latitude, longitude)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16,
+                    ?17, ?18)",
                 params![
                     c.agent_id,
                     c.conversation_id,
@@ -94,7 +106,12 @@ pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> 
                     f.metadata,
                     c.is_used,
                     c.event_time,
-                    c.received_at
+                    c.received_at,
+                    loc.map(|l| &l.country),
+                    loc.and_then(|l| l.region.as_ref()),
+                    loc.and_then(|l| l.city.as_ref()),
+                    loc.and_then(|l| l.latitude),
+                    loc.and_then(|l| l.longitude)
                 ],
             )
             .map_err(sqlerr)?;

@@ -65,6 +65,13 @@ struct ServeArgs {
     /// process but not a power loss.
     #[arg(long, env = "AGENTSIGHT_NO_FSYNC")]
     no_fsync: bool,
+    /// Directory with the DB-IP geolocation files (`scripts/fetch-geo.sh` installs them)
+    /// [default: <data-dir>/geo]. Without them the server runs and countries are unknown.
+    #[arg(long, env = "AGENTSIGHT_GEO_DIR")]
+    geo_dir: Option<PathBuf>,
+    /// Keep `customer_ip_address` as sent; `--store-ip=false` keeps only its location.
+    #[arg(long, env = "AGENTSIGHT_STORE_IP", default_value_t = true, action = clap::ArgAction::Set)]
+    store_ip: bool,
     /// Threads serving HTTP [default: CPUs - 1, at least 1; the writer thread takes the last].
     #[arg(long, env = "AGENTSIGHT_WORKERS")]
     workers: Option<usize>,
@@ -236,6 +243,8 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         fsync: !a.no_fsync,
         max_body_bytes: a.max_body_bytes,
         max_attachment_bytes: a.max_attachment_bytes,
+        geo_dir: a.geo_dir.clone(),
+        store_ip: a.store_ip,
     };
     let app = App::build(settings).await.map_err(anyhow::Error::msg)?;
     let url = format!("http://{}", app.local_addr());

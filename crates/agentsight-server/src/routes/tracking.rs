@@ -1,7 +1,7 @@
 //! The 0.0.x tracking writes: conversation upsert, messages, actions, buttons, feedback.
 
 use agentsight_core::time::now_micros;
-use agentsight_core::tracking::{self, FeedbackSource};
+use agentsight_core::tracking::FeedbackSource;
 use agentsight_protocol as wire;
 use axum::Json;
 use axum::extract::State;
@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use crate::app::{AppState, Store};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, WriteKey};
-use crate::present;
+use crate::{ingest, present};
 
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
@@ -20,8 +20,7 @@ pub(crate) async fn upsert_conversation<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::ConversationPayload>,
 ) -> Created<wire::ConversationResponse> {
-    let cmd = tracking::validate_conversation(key.scope(), &p, now_micros())?;
-    let up = st.store.upsert_conversation(cmd).await?;
+    let up = ingest::conversation(&st.store, &st.enrich, key.scope(), &p, now_micros()).await?;
     let status = if up.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(present::conversation(&up.row))))
 }
@@ -32,8 +31,7 @@ pub(crate) async fn track_message<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::TrackPayload>,
 ) -> Created<wire::MessageResponse> {
-    let cmd = tracking::validate_message(key.scope(), p, now_micros())?;
-    let m = st.store.insert_message(cmd).await?;
+    let m = ingest::message(&st.store, key.scope(), p, now_micros()).await?;
     Ok((
         StatusCode::CREATED,
         Json(wire::MessageResponse {
@@ -57,8 +55,7 @@ pub(crate) async fn track_action<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::ActionPayload>,
 ) -> Created<wire::ActionLogResponse> {
-    let cmd = tracking::validate_action(key.scope(), &p, now_micros())?;
-    let a = st.store.insert_action(cmd).await?;
+    let a = ingest::action(&st.store, key.scope(), &p, now_micros()).await?;
     Ok((StatusCode::CREATED, Json(present::action_log(&a))))
 }
 
@@ -68,8 +65,7 @@ pub(crate) async fn track_button<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::ButtonPayload>,
 ) -> Created<wire::ButtonResponse> {
-    let cmd = tracking::validate_button(key.scope(), &p, now_micros())?;
-    let b = st.store.insert_button(cmd).await?;
+    let b = ingest::button(&st.store, key.scope(), &p, now_micros()).await?;
     Ok((
         StatusCode::CREATED,
         Json(wire::ButtonResponse {
@@ -88,7 +84,6 @@ pub(crate) async fn create_feedback<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::FeedbackPayload>,
 ) -> Created<wire::FeedbackResponse> {
-    let cmd = tracking::validate_feedback(key.scope(), &p, FeedbackSource::Customer, now_micros())?;
-    let f = st.store.insert_feedback(cmd).await?;
+    let f = ingest::feedback(&st.store, key.scope(), &p, FeedbackSource::Customer, now_micros()).await?;
     Ok((StatusCode::CREATED, Json(present::feedback(&f))))
 }

@@ -1,0 +1,130 @@
+//! The write path shared by the HTTP handlers and `agentsight demo`: wire payload → validated
+//! command (core) → enrichment (geolocation, IP retention) → store.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use agentsight_core::time::Micros;
+use agentsight_core::tracking::{self, AgentScope, FeedbackSource, Location};
+use agentsight_protocol as wire;
+use agentsight_store::{
+    ActionLogRow, ButtonRow, FeedbackRow, MessageRow, TrackingWriter, Upserted,
+};
+
+use crate::error::ApiError;
+
+/// Resolves an address to a location (the offline geolocation database).
+pub type Locator = Arc<dyn Fn(IpAddr) -> Option<Location> + Send + Sync>;
+
+/// What ingest adds to what the client sent.
+#[derive(Clone, Default)]
+pub struct Enrichment {
+    /// Geolocation of `customer_ip_address`, when a database is loaded.
+    pub locate: Option<Locator>,
+    /// Keep the address itself (`--store-ip`); when false only its location is stored.
+    pub store_ip: bool,
+}
+
+impl Enrichment {
+    /// Adds the location of the conversation's address and drops the address if it is not
+    /// to be kept.
+    pub fn apply(&self, c: &mut tracking::ConversationUpsert) {
+        let Some(ip) = c.fields.customer_ip_address.as_deref().and_then(|s| s.parse::<IpAddr>().ok()) else {
+            return;
+        };
+        if let Some(locate) = &self.locate {
+            c.fields.location = locate(ip);
+        }
+        if !self.store_ip {
+            c.fields.customer_ip_address = None;
+        }
+    }
+}
+
+/// `POST /api/conversations/`.
+pub async fn conversation<S: TrackingWriter>(
+    store: &S,
+    enrich: &Enrichment,
+    scope: &AgentScope,
+    p: &wire::ConversationPayload,
+    received: Micros,
+) -> Result<Upserted, ApiError> {
+    let mut cmd = tracking::validate_conversation(scope, p, received)?;
+    enrich.apply(&mut cmd);
+    Ok(store.upsert_conversation(cmd).await?)
+}
+
+/// `POST /api/track/`.
+pub async fn message<S: TrackingWriter>(
+    store: &S,
+    scope: &AgentScope,
+    p: wire::TrackPayload,
+    received: Micros,
+) -> Result<MessageRow, ApiError> {
+    let cmd = tracking::validate_message(scope, p, received)?;
+    Ok(store.insert_message(cmd).await?)
+}
+
+/// `POST /api/action_logs/`.
+pub async fn action<S: TrackingWriter>(
+    store: &S,
+    scope: &AgentScope,
+    p: &wire::ActionPayload,
+    received: Micros,
+) -> Result<ActionLogRow, ApiError> {
+    let cmd = tracking::validate_action(scope, p, received)?;
+    Ok(store.insert_action(cmd).await?)
+}
+
+/// `POST /api/buttons/`.
+pub async fn button<S: TrackingWriter>(
+    store: &S,
+    scope: &AgentScope,
+    p: &wire::ButtonPayload,
+    received: Micros,
+) -> Result<ButtonRow, ApiError> {
+    let cmd = tracking::validate_button(scope, p, received)?;
+    Ok(store.insert_button(cmd).await?)
+}
+
+/// `POST /api/conversation-feedbacks/` (and the dashboard's feedback, with another source).
+pub async fn feedback<S: TrackingWriter>(
+    store: &S,
+    scope: &AgentScope,
+    p: &wire::FeedbackPayload,
+    source: FeedbackSource,
+    received: Micros,
+) -> Result<FeedbackRow, ApiError> {
+    let cmd = tracking::validate_feedback(scope, p, source, received)?;
+    Ok(store.insert_feedback(cmd).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upsert(ip: &str) -> tracking::ConversationUpsert {
+        let scope = AgentScope { agent_id: 1, environments: vec![] };
+        let p = wire::ConversationPayload {
+            conversation_id: "c".into(),
+            customer_ip_address: Some(ip.into()),
+            ..Default::default()
+        };
+        tracking::validate_conversation(&scope, &p, 0).unwrap()
+    }
+
+    #[test]
+    fn the_location_is_added_and_the_address_dropped_when_not_kept() {
+        let locate: Locator = Arc::new(|ip: IpAddr| {
+            (ip.to_string() == "203.0.113.7").then(|| Location { country: "HR".into(), ..Default::default() })
+        });
+        let mut c = upsert("203.0.113.7");
+        Enrichment { locate: Some(locate.clone()), store_ip: false }.apply(&mut c);
+        assert_eq!(c.fields.location.as_ref().map(|l| l.country.as_str()), Some("HR"));
+        assert_eq!(c.fields.customer_ip_address, None);
+        let mut c = upsert("198.51.100.1");
+        Enrichment { locate: Some(locate), store_ip: true }.apply(&mut c);
+        assert_eq!(c.fields.location, None);
+        assert_eq!(c.fields.customer_ip_address.as_deref(), Some("198.51.100.1"));
+    }
+}
