@@ -9,6 +9,7 @@
 pub mod error;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod normalize;
 pub mod time;
 pub mod tracking;

@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod metrics;
 pub mod v00;
 
 pub use v00::*;

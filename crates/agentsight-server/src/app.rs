@@ -4,7 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use agentsight_store::{AdminStore, TrackingReader, TrackingWriter};
+use agentsight_store::{AdminStore, MetricsReader, TrackingReader, TrackingWriter};
 use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
 use axum::Router;
 use axum::extract::Request;
@@ -17,12 +17,12 @@ use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::KeyCache;
-use crate::ingest::Enrichment;
+use crate::ingest::{Enrichment, Locator};
 use crate::routes;
 
 /// Everything a backend must offer the server.
-pub trait Store: TrackingWriter + TrackingReader + AdminStore + Clone + Send + Sync + 'static {}
-impl<T: TrackingWriter + TrackingReader + AdminStore + Clone + Send + Sync + 'static> Store for T {}
+pub trait Store: TrackingWriter + TrackingReader + MetricsReader + AdminStore + Clone + Send + Sync + 'static {}
+impl<T: TrackingWriter + TrackingReader + MetricsReader + AdminStore + Clone + Send + Sync + 'static> Store for T {}
 
 /// What every handler shares.
 pub struct Shared<S> {
@@ -72,7 +72,24 @@ pub fn open_store(settings: &Settings) -> Result<SqliteStore, ApiError> {
 /// Ingest enrichment for these settings: geolocation from `settings.geo_dir()` when its files
 /// are there (said once in the log either way), and the IP retention setting.
 pub fn enrichment(settings: &Settings) -> Enrichment {
-    Enrichment { locate: None, store_ip: settings.store_ip }
+    let dir = settings.geo_dir();
+    let locate: Option<Locator> = match agentsight_geo::GeoDb::open(&dir) {
+        Ok(db) => {
+            tracing::info!(geo = %db.describe(), "geolocation on");
+            let db = Arc::new(db);
+            Some(Arc::new(move |ip| db.lookup(ip)))
+        }
+        Err(e) => {
+            tracing::warn!(
+                dir = %dir.display(),
+                error = %e,
+                "geolocation off: countries and cities of new conversations are unknown \
+                 (run scripts/fetch-geo.sh, then restart)"
+            );
+            None
+        }
+    };
+    Enrichment { locate, store_ip: settings.store_ip }
 }
 
 /// The router over any store.

@@ -1,8 +1,10 @@
 -- 0001: agents, keys, and the 0.0.x tracking plane. Times are microseconds since the Unix epoch (UTC).
 CREATE TABLE agents (
-    id          INTEGER PRIMARY KEY,
-    name        TEXT NOT NULL UNIQUE,
-    created_at  INTEGER NOT NULL
+    id               INTEGER PRIMARY KEY,
+    name             TEXT NOT NULL UNIQUE,
+    created_at       INTEGER NOT NULL,
+    -- JSON array of action names counted as human escalation; NULL = the default list.
+    escalation_tools TEXT
 );
 
 CREATE TABLE environments (
@@ -70,6 +72,8 @@ CREATE TABLE messages (
     received_at     INTEGER NOT NULL
 );
 CREATE INDEX messages_conversation ON messages (conversation_pk, ts, kind);
+-- Metrics: an agent's messages in a time range.
+CREATE INDEX messages_agent_ts ON messages (agent_id, kind, ts);
 
 CREATE TABLE action_logs (
     id              INTEGER PRIMARY KEY,
@@ -88,6 +92,7 @@ CREATE TABLE action_logs (
 );
 CREATE INDEX action_logs_conversation ON action_logs (conversation_pk);
 CREATE INDEX action_logs_agent_name ON action_logs (agent_id, action_name);
+CREATE INDEX action_logs_agent_ts ON action_logs (agent_id, ts);
 
 CREATE TABLE buttons (
     id              INTEGER PRIMARY KEY,

@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+mod metrics;
 mod migrate;
 mod reads;
 mod writer;
@@ -17,8 +18,9 @@ use agentsight_core::time::Micros;
 use agentsight_core::tracking::{
     ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
 };
+use agentsight_core::metrics::query::MetricsQuery;
 use agentsight_store::{
-    ActionLogRow, AdminStore, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow, ConversationFilter,
+    ActionLogRow, AdminStore, AgentRef, MetricsReader, OverviewResponse, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow, ConversationFilter,
     ConversationRow, FeedbackRow, KeyRow, MessageRow, PageRequest, Principal, StoreError, StoreResult,
     TrackingReader, TrackingWriter, Transcript, Upserted,
 };
@@ -239,6 +241,12 @@ impl TrackingReader for SqliteStore {
     }
 }
 
+impl MetricsReader for SqliteStore {
+    async fn overview(&self, agent: AgentRef, q: MetricsQuery, escalation: Vec<String>) -> StoreResult<OverviewResponse> {
+        self.read(move |conn| metrics::overview(conn, agent, &q, &escalation)).await
+    }
+}
+
 impl AdminStore for SqliteStore {
     async fn create_agent(&self, name: String, now: Micros) -> StoreResult<AgentRow> {
         self.write(move |conn| writes::create_agent(conn, &name, now)).await
@@ -261,6 +269,14 @@ impl AdminStore for SqliteStore {
 
     async fn list_keys(&self) -> StoreResult<Vec<KeyRow>> {
         self.read(reads::list_keys).await
+    }
+
+    async fn escalation_tools(&self, agent_id: i64) -> StoreResult<Option<Vec<String>>> {
+        self.read(move |conn| reads::escalation_tools(conn, agent_id)).await
+    }
+
+    async fn set_escalation_tools(&self, agent_id: i64, tools: Option<Vec<String>>) -> StoreResult<bool> {
+        self.write(move |conn| writes::set_escalation_tools(conn, agent_id, tools.as_deref())).await
     }
 
     async fn revoke_key(&self, key_id: i64, now: Micros) -> StoreResult<bool> {

@@ -109,6 +109,22 @@ fn like_contains(s: &str) -> String {
     out
 }
 
+/// `metadata.key` of `conversations c` equals `value` as text: strings as themselves, integers
+/// in decimal, booleans as `true`/`false` (the rule of `metrics::reference::metadata_text`).
+pub(crate) fn push_metadata_match(clauses: &mut Vec<String>, params: &mut Vec<Value>, key: &str, value: &str) {
+    clauses.push(
+        "(CASE json_type(c.metadata, ?) WHEN 'text' THEN json_extract(c.metadata, ?) \
+         WHEN 'integer' THEN CAST(json_extract(c.metadata, ?) AS TEXT) \
+         WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END) = ?"
+            .to_string(),
+    );
+    let path = format!("$.\"{}\"", key.replace('"', "\\\""));
+    for _ in 0..3 {
+        params.push(Value::Text(path.clone()));
+    }
+    params.push(Value::Text(value.to_string()));
+}
+
 /// Builds the `WHERE` clause (over `conversations c`) and its bound values for a filter.
 /// No user value is ever formatted into the SQL.
 pub fn build_list_filter(agent_id: i64, f: &ConversationFilter) -> (String, Vec<Value>) {
@@ -147,19 +163,7 @@ pub fn build_list_filter(agent_id: i64, f: &ConversationFilter) -> (String, Vec<
         params.push(Value::Text(like_contains(t)));
     }
     for (k, v) in &f.metadata {
-        // The key is bound as a JSON path; numbers and booleans compare by their text.
-        clauses.push(
-            "(json_valid(c.metadata) AND (json_extract(c.metadata, ?) = ? \
-             OR CAST(json_extract(c.metadata, ?) AS TEXT) = ? \
-             OR (json_type(c.metadata, ?) = 'true' AND ? = 'true') \
-             OR (json_type(c.metadata, ?) = 'false' AND ? = 'false')))"
-                .into(),
-        );
-        let path = format!("$.\"{}\"", k.replace('"', "\\\""));
-        for _ in 0..4 {
-            params.push(Value::Text(path.clone()));
-            params.push(Value::Text(v.clone()));
-        }
+        push_metadata_match(&mut clauses, &mut params, k, v);
     }
     let flag = |expr: &str, v: Option<bool>, clauses: &mut Vec<String>| {
         if let Some(b) = v {
@@ -401,6 +405,19 @@ pub(crate) fn list_agents(conn: &Connection) -> StoreResult<Vec<AgentRow>> {
             Ok(AgentRow { id, name, environments: environments(conn, id)?, created_at })
         })
         .collect()
+}
+
+pub(crate) fn escalation_tools(conn: &Connection, agent_id: i64) -> StoreResult<Option<Vec<String>>> {
+    let text: Option<Option<String>> = conn
+        .query_row("SELECT escalation_tools FROM agents WHERE id = ?1", [agent_id], |r| r.get(0))
+        .optional()
+        .map_err(sqlerr)?;
+    match text.flatten() {
+        None => Ok(None),
+        Some(t) => serde_json::from_str(&t)
+            .map(Some)
+            .map_err(|e| StoreError::Internal(format!("agent {agent_id}: bad escalation_tools: {e}"))),
+    }
 }
 
 pub(crate) fn list_keys(conn: &Connection) -> StoreResult<Vec<KeyRow>> {

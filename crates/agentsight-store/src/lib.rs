@@ -15,10 +15,12 @@ pub mod testkit;
 use std::future::Future;
 
 use agentsight_core::keys::Role;
+use agentsight_core::metrics::query::MetricsQuery;
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::{
     ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
 };
+pub use agentsight_protocol::metrics::{AgentRef, OverviewResponse};
 pub use rows::*;
 
 /// What can go wrong in a store.
@@ -115,6 +117,18 @@ pub trait TrackingReader: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<AttachmentRow>>> + Send;
 }
 
+/// The dashboard metrics.
+pub trait MetricsReader: Send + Sync {
+    /// The overview of `agent` for `q`, counting the `escalation` action names as human
+    /// escalations (see `docs/metrics.md`).
+    fn overview(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+        escalation: Vec<String>,
+    ) -> impl Future<Output = StoreResult<OverviewResponse>> + Send;
+}
+
 /// Agents and keys (the operator's CLI and first start).
 pub trait AdminStore: Send + Sync {
     /// Creates an agent with the default environments.
@@ -132,6 +146,15 @@ pub trait AdminStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<KeyRow>> + Send;
     /// All keys (revoked ones included), oldest first.
     fn list_keys(&self) -> impl Future<Output = StoreResult<Vec<KeyRow>>> + Send;
+    /// The agent's escalation tool names; `None` when it uses the default list.
+    fn escalation_tools(&self, agent_id: i64) -> impl Future<Output = StoreResult<Option<Vec<String>>>> + Send;
+    /// Sets (or with `None` resets to the default) the agent's escalation tool names; false when
+    /// there is no such agent.
+    fn set_escalation_tools(
+        &self,
+        agent_id: i64,
+        tools: Option<Vec<String>>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Revokes a key; false when there is no such key or it was already revoked.
     fn revoke_key(&self, key_id: i64, now: Micros) -> impl Future<Output = StoreResult<bool>> + Send;
 }

@@ -3,6 +3,7 @@
 mod attachments;
 mod conversations;
 mod health;
+mod metrics;
 mod tracking;
 
 use axum::Router;
@@ -37,6 +38,8 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
             post(attachments::upload_attachments::<S>).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/api/attachments/{id}/download/", get(attachments::download_attachment::<S>))
+        .route("/api/metrics/overview/", get(metrics::get_overview::<S>))
+        .route("/api/agent/settings/", get(metrics::get_settings::<S>).patch(metrics::update_settings::<S>))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("Method not allowed on this path.".into())

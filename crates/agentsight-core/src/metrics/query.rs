@@ -1,0 +1,274 @@
+//! The metrics query: local calendar days in an IANA time zone, and dimension filters.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+
+use crate::error::ValidationErrors;
+use crate::normalize;
+use crate::time::Micros;
+
+/// The longest range, in days.
+pub const MAX_RANGE_DAYS: i64 = 3660;
+/// Days in the default range (today included).
+pub const DEFAULT_RANGE_DAYS: i64 = 30;
+/// The literal filter value that matches a null dimension.
+pub const UNKNOWN: &str = "unknown";
+
+/// A filter on one dimension: a value, or null (`unknown`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DimFilter {
+    /// Equal to this value.
+    Is(String),
+    /// The dimension is null.
+    Unknown,
+}
+
+/// Conversation dimensions a metrics query can filter on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filters {
+    /// Environment slug.
+    pub environment: Option<DimFilter>,
+    /// Source.
+    pub source: Option<DimFilter>,
+    /// Device.
+    pub device: Option<DimFilter>,
+    /// Language.
+    pub language: Option<DimFilter>,
+    /// Country (ISO alpha-2).
+    pub country: Option<DimFilter>,
+    /// Customer id.
+    pub customer_id: Option<DimFilter>,
+    /// `metadata.key` equals the value (compared as text).
+    pub metadata: Option<(String, String)>,
+}
+
+impl Filters {
+    /// The filters as applied, for the response's `filters`.
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        let dims = [
+            ("environment", &self.environment),
+            ("source", &self.source),
+            ("device", &self.device),
+            ("language", &self.language),
+            ("country", &self.country),
+            ("customer_id", &self.customer_id),
+        ];
+        for (k, f) in dims {
+            match f {
+                Some(DimFilter::Is(v)) => m.insert(k.into(), v.clone().into()),
+                Some(DimFilter::Unknown) => m.insert(k.into(), UNKNOWN.into()),
+                None => None,
+            };
+        }
+        if let Some((k, v)) = &self.metadata {
+            m.insert("metadata".into(), format!("{k}:{v}").into());
+        }
+        m
+    }
+}
+
+/// A validated metrics query (the agent comes from the caller's credentials).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsQuery {
+    /// First local day.
+    pub from: NaiveDate,
+    /// Last local day (inclusive).
+    pub to: NaiveDate,
+    /// Time zone of the days.
+    pub tz: Tz,
+    /// Filters.
+    pub filters: Filters,
+}
+
+/// The first instant of a local day: local midnight, or the first instant after it when a
+/// daylight-saving gap swallows midnight.
+pub fn day_start(tz: Tz, day: NaiveDate) -> Micros {
+    let mut t = day.and_time(NaiveTime::MIN);
+    for _ in 0..(26 * 4) {
+        if let Some(dt) = tz.from_local_datetime(&t).earliest() {
+            return dt.with_timezone(&Utc).timestamp_micros();
+        }
+        t += Duration::minutes(15);
+    }
+    // No zone has a gap this long; fall back to UTC midnight rather than fail.
+    day.and_time(NaiveTime::MIN).and_utc().timestamp_micros()
+}
+
+impl MetricsQuery {
+    /// `[from 00:00 local, (to + 1) 00:00 local)` as UTC micros.
+    pub fn instants(&self) -> (Micros, Micros) {
+        (day_start(self.tz, self.from), day_start(self.tz, self.to + Duration::days(1)))
+    }
+
+    /// Days in the range.
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+
+    /// The local date of an instant.
+    pub fn local_date(&self, us: Micros) -> NaiveDate {
+        self.local(us).date_naive()
+    }
+
+    /// Local weekday (0 = Monday) and hour of an instant.
+    pub fn weekday_hour(&self, us: Micros) -> (usize, usize) {
+        let l = self.local(us);
+        (l.weekday().num_days_from_monday() as usize, l.hour() as usize)
+    }
+
+    fn local(&self, us: Micros) -> DateTime<Tz> {
+        DateTime::<Utc>::from_timestamp_micros(us).unwrap_or_default().with_timezone(&self.tz)
+    }
+}
+
+fn dim(
+    e: &mut ValidationErrors,
+    q: &HashMap<String, String>,
+    field: &str,
+    check: impl Fn(&str) -> Result<String, String>,
+) -> Option<DimFilter> {
+    let v = q.get(field).map(|s| s.trim()).filter(|s| !s.is_empty())?;
+    if v.eq_ignore_ascii_case(UNKNOWN) {
+        return Some(DimFilter::Unknown);
+    }
+    e.check(field, check(v)).map(DimFilter::Is)
+}
+
+/// Parses `from`, `to`, `tz` and the filters. `today` is the caller's clock (UTC now), so the
+/// default range is the last 30 local days with today included.
+pub fn parse(
+    q: &HashMap<String, String>,
+    environments: &[String],
+    now: Micros,
+) -> Result<MetricsQuery, ValidationErrors> {
+    let mut e = ValidationErrors::default();
+    let tz = match q.get("tz").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Tz::UTC,
+        Some(name) => match name.parse::<Tz>() {
+            Ok(tz) => tz,
+            Err(_) => {
+                e.add("tz", format!("unknown time zone '{}'", name.chars().take(64).collect::<String>()));
+                Tz::UTC
+            }
+        },
+    };
+    let date = |e: &mut ValidationErrors, field: &str| -> Option<NaiveDate> {
+        let v = q.get(field).map(|s| s.trim()).filter(|s| !s.is_empty())?;
+        e.check(
+            field,
+            NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| format!("'{v}' is not a date (YYYY-MM-DD)")),
+        )
+    };
+    let today = DateTime::<Utc>::from_timestamp_micros(now).unwrap_or_default().with_timezone(&tz).date_naive();
+    let (from, to) = match (date(&mut e, "from"), date(&mut e, "to")) {
+        (Some(f), Some(t)) => (f, t),
+        (Some(f), None) => (f, today.max(f)),
+        (None, Some(t)) => (t - Duration::days(DEFAULT_RANGE_DAYS - 1), t),
+        (None, None) => (today - Duration::days(DEFAULT_RANGE_DAYS - 1), today),
+    };
+    if from > to {
+        e.add("from", format!("from ({from}) is after to ({to})"));
+    } else if (to - from).num_days() + 1 > MAX_RANGE_DAYS {
+        e.add("to", format!("the range is longer than {MAX_RANGE_DAYS} days"));
+    }
+    let known_envs: Vec<String> = environments.to_vec();
+    let filters = Filters {
+        environment: dim(&mut e, q, "environment", |v| normalize::environment(v, &known_envs)),
+        source: dim(&mut e, q, "source", normalize::source),
+        device: dim(&mut e, q, "device", normalize::device),
+        language: dim(&mut e, q, "language", normalize::language),
+        country: dim(&mut e, q, "country", |v| {
+            let c = v.to_ascii_uppercase();
+            if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) {
+                Ok(c)
+            } else {
+                Err(format!("'{v}' is not an ISO 3166-1 alpha-2 country code"))
+            }
+        }),
+        customer_id: dim(&mut e, q, "customer_id", |v| Ok(v.to_string())),
+        metadata: q.get("metadata").map(|s| s.trim()).filter(|s| !s.is_empty()).and_then(|m| {
+            match m.split_once(':') {
+                Some((k, v)) if !k.trim().is_empty() => Some((k.trim().to_string(), v.trim().to_string())),
+                _ => {
+                    e.add("metadata", "use metadata=key:value");
+                    None
+                }
+            }
+        }),
+    };
+    e.into_result(MetricsQuery { from, to, tz, filters })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn envs() -> Vec<String> {
+        vec!["production".into(), "development".into()]
+    }
+
+    const NOW: Micros = 1_780_000_000_000_000; // 2026-05-28T20:26:40Z
+
+    #[test]
+    fn the_default_range_is_the_last_thirty_local_days() {
+        let m = parse(&q(&[]), &envs(), NOW).unwrap();
+        assert_eq!(m.to, NaiveDate::from_ymd_opt(2026, 5, 28).unwrap());
+        assert_eq!(m.days(), 30);
+        let tokyo = parse(&q(&[("tz", "Asia/Tokyo")]), &envs(), NOW).unwrap();
+        assert_eq!(tokyo.to, NaiveDate::from_ymd_opt(2026, 5, 29).unwrap(), "already tomorrow in Tokyo");
+    }
+
+    #[test]
+    fn daylight_saving_days_are_23_and_25_hours_long() {
+        let spring = parse(&q(&[("from", "2026-03-08"), ("to", "2026-03-08"), ("tz", "America/New_York")]), &envs(), NOW)
+            .unwrap();
+        let (a, b) = spring.instants();
+        assert_eq!(b - a, 23 * 3_600_000_000);
+        let fall = parse(&q(&[("from", "2026-11-01"), ("to", "2026-11-01"), ("tz", "America/New_York")]), &envs(), NOW)
+            .unwrap();
+        let (a, b) = fall.instants();
+        assert_eq!(b - a, 25 * 3_600_000_000);
+    }
+
+    #[test]
+    fn a_midnight_swallowed_by_a_gap_starts_the_day_at_the_first_real_instant() {
+        // Chile moves from 00:00 to 01:00 on its spring day.
+        let tz: Tz = "America/Santiago".parse().unwrap();
+        let d = NaiveDate::from_ymd_opt(2026, 9, 6).unwrap();
+        let start = day_start(tz, d);
+        let local = DateTime::<Utc>::from_timestamp_micros(start).unwrap().with_timezone(&tz);
+        assert_eq!(local.date_naive(), d);
+        assert!(local.hour() <= 1);
+    }
+
+    #[test]
+    fn bad_parameters_name_their_field() {
+        let e = parse(
+            &q(&[("from", "2026-02-30"), ("tz", "Mars/Olympus"), ("device", "fridge"), ("environment", "staging")]),
+            &envs(),
+            NOW,
+        )
+        .unwrap_err();
+        assert_eq!(e.0.keys().cloned().collect::<Vec<_>>(), ["device", "environment", "from", "tz"]);
+        assert_eq!(e.0["tz"][0], "unknown time zone 'Mars/Olympus'");
+        let e = parse(&q(&[("from", "2026-05-02"), ("to", "2026-05-01")]), &envs(), NOW).unwrap_err();
+        assert!(e.0.contains_key("from"));
+        let e = parse(&q(&[("from", "2000-01-01"), ("to", "2026-05-01")]), &envs(), NOW).unwrap_err();
+        assert!(e.0.contains_key("to"));
+    }
+
+    #[test]
+    fn unknown_matches_null_and_values_are_normalized() {
+        let m = parse(&q(&[("device", "Unknown"), ("source", " WhatsApp "), ("country", "hr")]), &envs(), NOW).unwrap();
+        assert_eq!(m.filters.device, Some(DimFilter::Unknown));
+        assert_eq!(m.filters.source, Some(DimFilter::Is("whatsapp".into())));
+        assert_eq!(m.filters.country, Some(DimFilter::Is("HR".into())));
+    }
+}

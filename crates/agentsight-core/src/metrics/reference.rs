@@ -1,0 +1,373 @@
+//! A plain in-memory computation of the overview, written straight from `docs/metrics.md`
+//! without any of the store's shortcuts. Tests check every backend against it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use agentsight_protocol::metrics::*;
+use serde_json::Value;
+
+use super::build::{CityCount, CityKey, MAX_CITIES, WEEKDAYS};
+use super::feedback::{self, Sentiment};
+use super::query::{DimFilter, MetricsQuery};
+use super::TOKEN_USAGE_ACTION;
+use crate::time::Micros;
+
+/// A stored conversation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefConversation {
+    /// Primary key.
+    pub pk: i64,
+    /// Start.
+    pub started_at: Micros,
+    /// Explicit end.
+    pub ended_at: Option<Micros>,
+    /// Customer.
+    pub customer_id: Option<String>,
+    /// Device.
+    pub device: Option<String>,
+    /// Source.
+    pub source: Option<String>,
+    /// Language.
+    pub language: Option<String>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Latitude.
+    pub lat: Option<f64>,
+    /// Longitude.
+    pub lon: Option<f64>,
+    /// Used.
+    pub is_used: bool,
+    /// Metadata document.
+    pub metadata: Value,
+}
+
+/// What a transcript entry is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryKind {
+    /// A message.
+    Message {
+        /// `end_user` | `agent` | `system`.
+        sender: String,
+    },
+    /// An action.
+    Action {
+        /// Name.
+        name: String,
+        /// Duration given.
+        duration_ms: Option<i64>,
+        /// Start given.
+        started_at: Option<Micros>,
+        /// End given.
+        ended_at: Option<Micros>,
+        /// Error message.
+        error: Option<String>,
+    },
+    /// A button press.
+    Button,
+}
+
+/// A message, action or button, in arrival order by `id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefEntry {
+    /// Arrival order.
+    pub id: i64,
+    /// Conversation.
+    pub conversation_pk: i64,
+    /// Event time (for an action: `started_at` when given).
+    pub ts: Micros,
+    /// What it is.
+    pub kind: EntryKind,
+}
+
+/// An explicit feedback record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefFeedback {
+    /// Arrival order.
+    pub id: i64,
+    /// Conversation.
+    pub conversation_pk: i64,
+    /// When it was recorded.
+    pub created_at: Micros,
+    /// Sentiment.
+    pub sentiment: String,
+}
+
+/// Everything one agent stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dataset {
+    /// Conversations.
+    pub conversations: Vec<RefConversation>,
+    /// Messages, actions, buttons.
+    pub entries: Vec<RefEntry>,
+    /// Explicit feedback.
+    pub feedbacks: Vec<RefFeedback>,
+}
+
+fn dim_matches(f: &Option<DimFilter>, v: &Option<String>) -> bool {
+    match f {
+        None => true,
+        Some(DimFilter::Unknown) => v.is_none(),
+        Some(DimFilter::Is(x)) => v.as_deref() == Some(x.as_str()),
+    }
+}
+
+/// The text a metadata value compares as: strings as themselves, integers in decimal,
+/// booleans as `true`/`false`; other values never match.
+pub fn metadata_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn matches(q: &MetricsQuery, c: &RefConversation) -> bool {
+    let f = &q.filters;
+    dim_matches(&f.environment, &c.environment)
+        && dim_matches(&f.source, &c.source)
+        && dim_matches(&f.device, &c.device)
+        && dim_matches(&f.language, &c.language)
+        && dim_matches(&f.country, &c.country)
+        && dim_matches(&f.customer_id, &c.customer_id)
+        && f.metadata.as_ref().is_none_or(|(k, v)| {
+            c.metadata.get(k).and_then(metadata_text).is_some_and(|t| t == *v)
+        })
+}
+
+fn group<K: Ord + Clone>(items: impl Iterator<Item = K>) -> Vec<(K, u64)> {
+    let mut m: BTreeMap<K, u64> = BTreeMap::new();
+    for k in items {
+        *m.entry(k).or_default() += 1;
+    }
+    let mut v: Vec<_> = m.into_iter().collect();
+    v.sort_by_key(|e| std::cmp::Reverse(e.1));
+    v
+}
+
+/// Nulls last, for `Option` keys grouped in a `BTreeMap` (where `None` sorts first).
+fn nulls_last<T>(v: Vec<(Option<T>, u64)>) -> Vec<(Option<T>, u64)> {
+    let mut v = v;
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.is_none().cmp(&b.0.is_none())));
+    v
+}
+
+/// The overview of `d` for `q`, counting `escalation` action names as escalations.
+pub fn overview(d: &Dataset, q: &MetricsQuery, escalation: &[String], agent: AgentRef) -> OverviewResponse {
+    let (start, end) = q.instants();
+    let in_range = |t: Micros| t >= start && t < end;
+    let conv: HashMap<i64, &RefConversation> = d.conversations.iter().map(|c| (c.pk, c)).collect();
+    let conv_ok = |pk: i64| conv.get(&pk).is_some_and(|c| matches(q, c));
+
+    let convs: Vec<&RefConversation> =
+        d.conversations.iter().filter(|c| in_range(c.started_at) && matches(q, c)).collect();
+    let msgs: Vec<(&RefEntry, &str)> = d
+        .entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::Message { sender } => Some((e, sender.as_str())),
+            _ => None,
+        })
+        .filter(|(e, _)| in_range(e.ts) && conv_ok(e.conversation_pk))
+        .collect();
+
+    let mut by_sender = BySender::default();
+    let mut matrix = vec![vec![0u64; 24]; 7];
+    let mut daily_m: BTreeMap<String, u64> = BTreeMap::new();
+    for (e, sender) in &msgs {
+        match *sender {
+            "end_user" => by_sender.end_user += 1,
+            "agent" => by_sender.agent += 1,
+            _ => by_sender.system += 1,
+        }
+        let (wd, h) = q.weekday_hour(e.ts);
+        matrix[wd][h] += 1;
+        *daily_m.entry(q.local_date(e.ts).to_string()).or_default() += 1;
+    }
+    let mut daily_c: BTreeMap<String, u64> = BTreeMap::new();
+    for c in &convs {
+        *daily_c.entry(q.local_date(c.started_at).to_string()).or_default() += 1;
+    }
+    let daily = (0..q.days())
+        .map(|i| {
+            let date = (q.from + chrono::Duration::days(i)).to_string();
+            DailyRow {
+                messages: daily_m.get(&date).copied().unwrap_or(0),
+                conversations: daily_c.get(&date).copied().unwrap_or(0),
+                date,
+            }
+        })
+        .collect();
+
+    // Responses: per conversation, messages by event time then arrival.
+    let mut per_conv: HashMap<i64, Vec<(&RefEntry, &str)>> = HashMap::new();
+    for e in &d.entries {
+        if let EntryKind::Message { sender } = &e.kind {
+            per_conv.entry(e.conversation_pk).or_default().push((e, sender.as_str()));
+        }
+    }
+    let (mut responses, mut response_sum) = (0u64, 0i128);
+    for (pk, list) in per_conv.iter_mut() {
+        if !conv_ok(*pk) {
+            continue;
+        }
+        list.sort_by_key(|(e, _)| (e.ts, e.id));
+        for w in list.windows(2) {
+            let ((prev, ps), (cur, cs)) = (w[0], w[1]);
+            if cs == "agent" && ps == "end_user" && in_range(cur.ts) {
+                responses += 1;
+                response_sum += i128::from(cur.ts - prev.ts);
+            }
+        }
+    }
+
+    // Durations over conversations in range with at least one message.
+    let (mut dur_n, mut dur_sum) = (0u64, 0i128);
+    for c in &convs {
+        let mine: Vec<&RefEntry> = d.entries.iter().filter(|e| e.conversation_pk == c.pk).collect();
+        if !mine.iter().any(|e| matches!(e.kind, EntryKind::Message { .. })) {
+            continue;
+        }
+        let ended = c.ended_at.or_else(|| mine.iter().map(|e| e.ts).max());
+        if let Some(ended) = ended {
+            dur_n += 1;
+            dur_sum += i128::from(ended - c.started_at);
+        }
+    }
+
+    // Tools.
+    let mut tools: BTreeMap<String, (u64, u64, f64, u64)> = BTreeMap::new();
+    for e in &d.entries {
+        if let EntryKind::Action { name, duration_ms, started_at, ended_at, error } = &e.kind {
+            if name == TOKEN_USAGE_ACTION || !in_range(e.ts) || !conv_ok(e.conversation_pk) {
+                continue;
+            }
+            let t = tools.entry(name.clone()).or_default();
+            t.0 += 1;
+            let known = duration_ms.map(|d| d as f64).or_else(|| match (started_at, ended_at) {
+                (Some(s), Some(f)) => Some((f - s) as f64 / 1000.0),
+                _ => None,
+            });
+            if let Some(ms) = known {
+                t.1 += 1;
+                t.2 += ms;
+            }
+            if error.as_deref().is_some_and(|m| !m.is_empty()) {
+                t.3 += 1;
+            }
+        }
+    }
+    let mut tools: Vec<ToolRow> = tools
+        .into_iter()
+        .map(|(name, (calls, known, sum, errors))| ToolRow {
+            name,
+            calls,
+            avg_duration_ms: (known > 0).then(|| sum / known as f64),
+            errors,
+        })
+        .collect();
+    tools.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.name.cmp(&b.name)));
+
+    // Escalation: an escalation action at any time.
+    let escalated: HashSet<i64> = d
+        .entries
+        .iter()
+        .filter(|e| matches!(&e.kind, EntryKind::Action { name, .. } if escalation.contains(name)))
+        .map(|e| e.conversation_pk)
+        .collect();
+    let n_escalated = convs.iter().filter(|c| escalated.contains(&c.pk)).count() as u64;
+
+    // Feedback: the latest explicit record, else metadata.feedback.
+    let mut latest: HashMap<i64, &RefFeedback> = HashMap::new();
+    for f in &d.feedbacks {
+        let e = latest.entry(f.conversation_pk).or_insert(f);
+        if (f.created_at, f.id) > (e.created_at, e.id) {
+            *e = f;
+        }
+    }
+    let (mut pos, mut neu, mut neg, mut r_n, mut r_sum) = (0u64, 0u64, 0u64, 0u64, 0f64);
+    for c in &convs {
+        let fb = feedback::effective(latest.get(&c.pk).map(|f| f.sentiment.as_str()), Some(&c.metadata));
+        if let Some(fb) = fb {
+            match fb.sentiment {
+                Sentiment::Positive => pos += 1,
+                Sentiment::Neutral => neu += 1,
+                Sentiment::Negative => neg += 1,
+            }
+            if let Some(r) = fb.rating {
+                r_n += 1;
+                r_sum += r;
+            }
+        }
+    }
+    let total = convs.len() as u64;
+    let used = convs.iter().filter(|c| c.is_used).count() as u64;
+    let rate = |n: u64| if total == 0 { 0.0 } else { n as f64 / total as f64 };
+    let users: HashSet<&str> = convs.iter().filter_map(|c| c.customer_id.as_deref()).filter(|u| !u.is_empty()).collect();
+
+    let mut cities: BTreeMap<CityKey, CityCount> = BTreeMap::new();
+    for c in &convs {
+        let e = cities.entry((c.country.clone(), c.city.clone())).or_insert((c.lat, c.lon, 0));
+        e.2 += 1;
+    }
+    let mut cities: Vec<_> = cities.into_iter().collect();
+    cities.sort_by(|a, b| {
+        b.1.2.cmp(&a.1.2)
+            .then_with(|| a.0.1.is_none().cmp(&b.0.1.is_none()))
+            .then_with(|| a.0.1.cmp(&b.0.1))
+            .then_with(|| a.0.0.is_none().cmp(&b.0.0.is_none()))
+            .then_with(|| a.0.0.cmp(&b.0.0))
+    });
+    cities.truncate(MAX_CITIES);
+
+    OverviewResponse {
+        agent,
+        range: RangeRef { from: q.from.to_string(), to: q.to.to_string(), tz: q.tz.name().to_string() },
+        filters: q.filters.to_json(),
+        total_messages: msgs.len() as u64,
+        messages_by_sender: by_sender,
+        total_conversations: total,
+        unique_interactions: used,
+        unique_interaction_rate: rate(used),
+        avg_bot_response_time_ms: (responses > 0).then(|| response_sum as f64 / responses as f64 / 1000.0),
+        bot_responses: responses,
+        avg_conversation_duration_ms: (dur_n > 0).then(|| dur_sum as f64 / dur_n as f64 / 1000.0),
+        peak_hours: PeakHours { weekdays: WEEKDAYS.iter().map(|s| s.to_string()).collect(), matrix },
+        daily,
+        tools,
+        countries: nulls_last(group(convs.iter().map(|c| c.country.clone())))
+            .into_iter()
+            .map(|(country, conversations)| CountryRow { country, conversations })
+            .collect(),
+        cities: cities
+            .into_iter()
+            .map(|((country, city), (lat, lon, conversations))| CityRow { country, city, lat, lon, conversations })
+            .collect(),
+        devices: nulls_last(group(convs.iter().map(|c| c.device.clone())))
+            .into_iter()
+            .map(|(device, conversations)| DeviceRow { device, conversations })
+            .collect(),
+        sources: nulls_last(group(convs.iter().map(|c| c.source.clone())))
+            .into_iter()
+            .map(|(source, conversations)| SourceRow { source, conversations })
+            .collect(),
+        languages: nulls_last(group(convs.iter().map(|c| c.language.clone())))
+            .into_iter()
+            .map(|(language, conversations)| LanguageRow { language, conversations })
+            .collect(),
+        unique_users: users.len() as u64,
+        human_escalation: Escalation { conversations: n_escalated, rate: rate(n_escalated) },
+        feedback: FeedbackSummary {
+            positive: pos,
+            neutral: neu,
+            negative: neg,
+            total: pos + neu + neg,
+            satisfaction_rate: (pos + neu + neg > 0).then(|| pos as f64 / (pos + neu + neg) as f64),
+            ratings: Ratings { count: r_n, average: (r_n > 0).then(|| r_sum / r_n as f64) },
+        },
+    }
+}

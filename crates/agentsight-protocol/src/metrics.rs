@@ -1,0 +1,203 @@
+//! The metrics API's response (`GET /api/metrics/overview/`), field for field as in
+//! `docs/metrics.md`.
+
+use serde::{Deserialize, Serialize};
+
+/// The agent the metrics are for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentRef {
+    /// Agent id.
+    pub id: i64,
+    /// Agent name.
+    pub name: String,
+}
+
+/// The range as applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RangeRef {
+    /// First local day (inclusive), `YYYY-MM-DD`.
+    pub from: String,
+    /// Last local day (inclusive).
+    pub to: String,
+    /// IANA time zone.
+    pub tz: String,
+}
+
+/// Messages by sender.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BySender {
+    /// End-user messages.
+    pub end_user: u64,
+    /// Agent messages.
+    pub agent: u64,
+    /// System messages.
+    pub system: u64,
+}
+
+/// Messages by local weekday and hour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeakHours {
+    /// `mon` … `sun`, the rows of `matrix`.
+    pub weekdays: Vec<String>,
+    /// 7 rows of 24 counts.
+    pub matrix: Vec<Vec<u64>>,
+}
+
+/// One local day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyRow {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Messages on that local day.
+    pub messages: u64,
+    /// Conversations started that local day.
+    pub conversations: u64,
+}
+
+/// One tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolRow {
+    /// Action name.
+    pub name: String,
+    /// Calls in range.
+    pub calls: u64,
+    /// Mean known duration, null when none is known.
+    pub avg_duration_ms: Option<f64>,
+    /// Calls with a non-empty error message.
+    pub errors: u64,
+}
+
+/// Conversations by country.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CountryRow {
+    /// ISO alpha-2, or null.
+    pub country: Option<String>,
+    /// Conversations.
+    pub conversations: u64,
+}
+
+/// Conversations by city.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CityRow {
+    /// ISO alpha-2.
+    pub country: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Latitude.
+    pub lat: Option<f64>,
+    /// Longitude.
+    pub lon: Option<f64>,
+    /// Conversations.
+    pub conversations: u64,
+}
+
+/// Conversations by device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRow {
+    /// Device or null.
+    pub device: Option<String>,
+    /// Conversations.
+    pub conversations: u64,
+}
+
+/// Conversations by source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRow {
+    /// Source or null.
+    pub source: Option<String>,
+    /// Conversations.
+    pub conversations: u64,
+}
+
+/// Conversations by language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LanguageRow {
+    /// Language or null.
+    pub language: Option<String>,
+    /// Conversations.
+    pub conversations: u64,
+}
+
+/// Human escalation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// Conversations in range with an escalation action (at any time).
+    pub conversations: u64,
+    /// `conversations / total_conversations`, 0 when there are none.
+    pub rate: f64,
+}
+
+/// Ratings (numeric `metadata.feedback`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ratings {
+    /// Conversations whose effective feedback is a rating.
+    pub count: u64,
+    /// Their mean, null when none.
+    pub average: Option<f64>,
+}
+
+/// Feedback by effective sentiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackSummary {
+    /// Positive.
+    pub positive: u64,
+    /// Neutral.
+    pub neutral: u64,
+    /// Negative.
+    pub negative: u64,
+    /// All three.
+    pub total: u64,
+    /// `positive / total`, null when total is 0.
+    pub satisfaction_rate: Option<f64>,
+    /// Ratings.
+    pub ratings: Ratings,
+}
+
+/// `GET /api/metrics/overview/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverviewResponse {
+    /// The agent.
+    pub agent: AgentRef,
+    /// The range.
+    pub range: RangeRef,
+    /// Filters as applied (`unknown` means null).
+    pub filters: serde_json::Map<String, serde_json::Value>,
+    /// Messages in range (all senders).
+    pub total_messages: u64,
+    /// The same by sender.
+    pub messages_by_sender: BySender,
+    /// Conversations in range.
+    pub total_conversations: u64,
+    /// Conversations in range with `is_used`.
+    pub unique_interactions: u64,
+    /// `unique_interactions / total_conversations`, 0 when there are none.
+    pub unique_interaction_rate: f64,
+    /// Mean response time, null when there are no responses.
+    pub avg_bot_response_time_ms: Option<f64>,
+    /// Responses averaged.
+    pub bot_responses: u64,
+    /// Mean duration of conversations with at least one message.
+    pub avg_conversation_duration_ms: Option<f64>,
+    /// Weekday × hour.
+    pub peak_hours: PeakHours,
+    /// One row per local day.
+    pub daily: Vec<DailyRow>,
+    /// Tools.
+    pub tools: Vec<ToolRow>,
+    /// Countries.
+    pub countries: Vec<CountryRow>,
+    /// Top 100 cities.
+    pub cities: Vec<CityRow>,
+    /// Devices.
+    pub devices: Vec<DeviceRow>,
+    /// Sources.
+    pub sources: Vec<SourceRow>,
+    /// Languages.
+    pub languages: Vec<LanguageRow>,
+    /// Distinct non-empty customer ids.
+    pub unique_users: u64,
+    /// Human escalation.
+    pub human_escalation: Escalation,
+    /// Feedback.
+    pub feedback: FeedbackSummary,
+}

@@ -1,0 +1,106 @@
+//! `GET /api/metrics/overview/` and the agent's metric settings (escalation tool names).
+
+use std::collections::HashMap;
+
+use agentsight_core::ValidationErrors;
+use agentsight_core::limits::{MAX_ACTION_NAME_CHARS, check_chars};
+use agentsight_core::metrics::{DEFAULT_ESCALATION_TOOLS, query};
+use agentsight_core::time::now_micros;
+use agentsight_store::{AgentRef, OverviewResponse};
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+
+use crate::app::{AppState, Store};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ReadKey, WriteKey};
+
+/// Escalation tool names an agent may set at most.
+const MAX_ESCALATION_TOOLS: usize = 100;
+
+async fn escalation_list<S: Store>(st: &AppState<S>, agent_id: i64) -> Result<(Vec<String>, bool), ApiError> {
+    Ok(match st.store.escalation_tools(agent_id).await? {
+        Some(list) => (list, false),
+        None => (DEFAULT_ESCALATION_TOOLS.iter().map(|s| s.to_string()).collect(), true),
+    })
+}
+
+/// `GET /api/metrics/overview/?from&to&tz&filters…` for the key's agent.
+pub(crate) async fn get_overview<S: Store>(
+    State(st): State<AppState<S>>,
+    key: ReadKey,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<OverviewResponse>, ApiError> {
+    let q = query::parse(&params, &key.0.scope.environments, now_micros())?;
+    let (escalation, _) = escalation_list(&st, key.agent_id()).await?;
+    let agent = AgentRef { id: key.agent_id(), name: key.0.principal.agent_name.clone() };
+    Ok(Json(st.store.overview(agent, q, escalation).await?))
+}
+
+/// An agent's metric settings.
+#[derive(Debug, Serialize)]
+pub(crate) struct SettingsResponse {
+    agent_id: i64,
+    agent_name: String,
+    escalation_tools: Vec<String>,
+    escalation_tools_default: bool,
+}
+
+/// `PATCH /api/agent/settings/`: `{"escalation_tools": [..]}`, or `null` for the default list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SettingsPayload {
+    escalation_tools: Option<Vec<String>>,
+}
+
+/// `GET /api/agent/settings/`.
+pub(crate) async fn get_settings<S: Store>(
+    State(st): State<AppState<S>>,
+    key: ReadKey,
+) -> Result<Json<SettingsResponse>, ApiError> {
+    let (escalation_tools, escalation_tools_default) = escalation_list(&st, key.agent_id()).await?;
+    Ok(Json(SettingsResponse {
+        agent_id: key.agent_id(),
+        agent_name: key.0.principal.agent_name.clone(),
+        escalation_tools,
+        escalation_tools_default,
+    }))
+}
+
+/// Trims, drops duplicates, and checks the names.
+pub fn validate_escalation_tools(tools: &[String]) -> Result<Vec<String>, ValidationErrors> {
+    let mut e = ValidationErrors::default();
+    if tools.len() > MAX_ESCALATION_TOOLS {
+        e.add("escalation_tools", format!("Ensure this list has no more than {MAX_ESCALATION_TOOLS} items."));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, t) in tools.iter().enumerate() {
+        let t = t.trim();
+        if t.is_empty() {
+            e.add(format!("escalation_tools[{i}]"), "This field may not be blank.");
+        } else if let Err(m) = check_chars(t, MAX_ACTION_NAME_CHARS) {
+            e.add(format!("escalation_tools[{i}]"), m);
+        } else if !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    e.into_result(out)
+}
+
+/// `PATCH /api/agent/settings/` (write key). Applies to past data too: escalation is computed
+/// from the stored actions at query time.
+pub(crate) async fn update_settings<S: Store>(
+    State(st): State<AppState<S>>,
+    key: WriteKey,
+    ApiJson(p): ApiJson<SettingsPayload>,
+) -> Result<Json<SettingsResponse>, ApiError> {
+    let tools = p.escalation_tools.as_deref().map(validate_escalation_tools).transpose()?;
+    st.store.set_escalation_tools(key.agent_id(), tools).await?;
+    let (escalation_tools, escalation_tools_default) = escalation_list(&st, key.agent_id()).await?;
+    Ok(Json(SettingsResponse {
+        agent_id: key.agent_id(),
+        agent_name: key.0.principal.agent_name.clone(),
+        escalation_tools,
+        escalation_tools_default,
+    }))
+}

@@ -1,0 +1,187 @@
+//! The metrics overview over raw rows: SQL selects and groups what it can, and
+//! `agentsight_core::metrics::build` does the local-time bucketing, zero-filling and sorting.
+
+use agentsight_core::metrics::build::{ConversationFact, OverviewBuilder};
+use agentsight_core::metrics::feedback;
+use agentsight_core::metrics::query::{DimFilter, MetricsQuery};
+use agentsight_core::metrics::TOKEN_USAGE_ACTION;
+use agentsight_protocol::metrics::{AgentRef, OverviewResponse, ToolRow};
+use agentsight_store::StoreResult;
+use rusqlite::types::Value;
+use rusqlite::{Connection, params_from_iter};
+
+use crate::reads::push_metadata_match;
+use crate::sqlerr;
+
+/// `AND …` clauses over `conversations c` for the query's filters, and their values.
+pub fn filter_sql(q: &MetricsQuery) -> (String, Vec<Value>) {
+    let f = &q.filters;
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    let dims = [
+        ("environment", &f.environment),
+        ("source", &f.source),
+        ("device", &f.device),
+        ("language", &f.language),
+        ("country", &f.country),
+        ("customer_id", &f.customer_id),
+    ];
+    for (col, d) in dims {
+        match d {
+            Some(DimFilter::Is(v)) => {
+                clauses.push(format!("c.{col} = ?"));
+                params.push(Value::Text(v.clone()));
+            }
+            Some(DimFilter::Unknown) => clauses.push(format!("c.{col} IS NULL")),
+            None => {}
+        }
+    }
+    if let Some((k, v)) = &f.metadata {
+        push_metadata_match(&mut clauses, &mut params, k, v);
+    }
+    let sql = clauses.iter().map(|c| format!(" AND {c}")).collect::<String>();
+    (sql, params)
+}
+
+fn with(mut head: Vec<Value>, tail: &[Value]) -> Vec<Value> {
+    head.extend_from_slice(tail);
+    head
+}
+
+/// Computes the overview of one agent.
+pub(crate) fn overview(
+    conn: &Connection,
+    agent: AgentRef,
+    q: &MetricsQuery,
+    escalation: &[String],
+) -> StoreResult<OverviewResponse> {
+    let (start, end) = q.instants();
+    let (fsql, fparams) = filter_sql(q);
+    let filtered = !fparams.is_empty() || !fsql.is_empty();
+    let base = vec![Value::Integer(agent.id), Value::Integer(start), Value::Integer(end)];
+    let escalation_json = serde_json::to_string(escalation).unwrap_or_else(|_| "[]".into());
+    let mut b = OverviewBuilder::new(q);
+
+    // Conversations in range.
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT c.started_at, c.customer_id, c.device, c.source, c.language, c.country, c.city,
+                c.latitude, c.longitude, c.is_used, c.metadata -> '$.feedback',
+                (SELECT f.sentiment FROM feedbacks f WHERE f.conversation_pk = c.id
+                    ORDER BY f.created_at DESC, f.id DESC LIMIT 1),
+                EXISTS (SELECT 1 FROM action_logs a WHERE a.conversation_pk = c.id
+                    AND a.action_name IN (SELECT value FROM json_each(?4))),
+                EXISTS (SELECT 1 FROM messages m WHERE m.conversation_pk = c.id AND m.kind = 0),
+                coalesce(c.ended_at, (SELECT max(m.ts) FROM messages m WHERE m.conversation_pk = c.id))
+             FROM conversations c
+             WHERE c.agent_id = ?1 AND c.started_at >= ?2 AND c.started_at < ?3{}",
+            fsql
+        ))
+        .map_err(sqlerr)?;
+    let params = with(with(base.clone(), &[Value::Text(escalation_json)]), &fparams);
+    let mut rows = stmt.query(params_from_iter(params.iter())).map_err(sqlerr)?;
+    while let Some(r) = rows.next().map_err(sqlerr)? {
+        let started_at: i64 = r.get(0).map_err(sqlerr)?;
+        let meta_feedback: Option<String> = r.get(10).map_err(sqlerr)?;
+        let explicit: Option<String> = r.get(11).map_err(sqlerr)?;
+        let meta_value = meta_feedback.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        let fb = match explicit.as_deref().and_then(feedback::Sentiment::parse) {
+            Some(sentiment) => Some(feedback::Feedback { sentiment, rating: None }),
+            None => meta_value.as_ref().and_then(feedback::from_metadata_value),
+        };
+        let has_message: bool = r.get(13).map_err(sqlerr)?;
+        let ended: Option<i64> = r.get(14).map_err(sqlerr)?;
+        b.conversation(&ConversationFact {
+            started_at,
+            customer_id: r.get(1).map_err(sqlerr)?,
+            device: r.get(2).map_err(sqlerr)?,
+            source: r.get(3).map_err(sqlerr)?,
+            language: r.get(4).map_err(sqlerr)?,
+            country: r.get(5).map_err(sqlerr)?,
+            city: r.get(6).map_err(sqlerr)?,
+            lat: r.get(7).map_err(sqlerr)?,
+            lon: r.get(8).map_err(sqlerr)?,
+            is_used: r.get(9).map_err(sqlerr)?,
+            feedback: fb,
+            escalated: r.get(12).map_err(sqlerr)?,
+            duration_us: if has_message { ended.map(|e| e - started_at) } else { None },
+        });
+    }
+    drop(rows);
+    drop(stmt);
+
+    // Messages in range (joined to their conversation only when a filter needs it).
+    let sql = if filtered {
+        format!(
+            "SELECT m.ts, m.sender FROM messages m JOIN conversations c ON c.id = m.conversation_pk
+             WHERE m.agent_id = ?1 AND m.kind = 0 AND m.ts >= ?2 AND m.ts < ?3{fsql}"
+        )
+    } else {
+        "SELECT m.ts, m.sender FROM messages m WHERE m.agent_id = ?1 AND m.kind = 0 AND m.ts >= ?2 AND m.ts < ?3"
+            .to_string()
+    };
+    let mut stmt = conn.prepare_cached(&sql).map_err(sqlerr)?;
+    let params = with(base.clone(), if filtered { &fparams } else { &[] });
+    let mut rows = stmt.query(params_from_iter(params.iter())).map_err(sqlerr)?;
+    while let Some(r) = rows.next().map_err(sqlerr)? {
+        let ts: i64 = r.get(0).map_err(sqlerr)?;
+        let sender: String = r.get(1).map_err(sqlerr)?;
+        b.message(ts, &sender);
+    }
+    drop(rows);
+    drop(stmt);
+
+    // Responses: an agent message whose previous message (by time, then arrival) is the user's.
+    let sql = format!(
+        "SELECT count(*), coalesce(sum(ts - prev_ts), 0) FROM (
+            SELECT m.ts, m.sender, lag(m.sender) OVER w AS prev_sender, lag(m.ts) OVER w AS prev_ts
+            FROM messages m
+            WHERE m.kind = 0 AND m.conversation_pk IN (
+                SELECT m2.conversation_pk FROM messages m2 JOIN conversations c ON c.id = m2.conversation_pk
+                WHERE m2.agent_id = ?1 AND m2.kind = 0 AND m2.ts >= ?2 AND m2.ts < ?3
+                    AND m2.sender = 'agent'{fsql})
+            WINDOW w AS (PARTITION BY m.conversation_pk ORDER BY m.ts, m.id))
+         WHERE sender = 'agent' AND prev_sender = 'end_user' AND ts >= ?2 AND ts < ?3"
+    );
+    let params = with(base.clone(), &fparams);
+    let (n, sum): (i64, i64) = conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| Ok((r.get(0)?, r.get(1)?))))
+        .map_err(sqlerr)?;
+    b.responses(n.max(0) as u64, i128::from(sum));
+
+    // Tools in range.
+    let join = if filtered { " JOIN conversations c ON c.id = a.conversation_pk" } else { "" };
+    let sql = format!(
+        "SELECT a.action_name, count(*),
+            sum(CASE WHEN a.duration_ms IS NOT NULL THEN a.duration_ms * 1.0
+                     WHEN a.started_at IS NOT NULL AND a.ended_at IS NOT NULL
+                        THEN (a.ended_at - a.started_at) / 1000.0 END),
+            count(CASE WHEN a.duration_ms IS NOT NULL
+                        OR (a.started_at IS NOT NULL AND a.ended_at IS NOT NULL) THEN 1 END),
+            count(CASE WHEN a.error_msg IS NOT NULL AND a.error_msg <> '' THEN 1 END)
+         FROM action_logs a{join}
+         WHERE a.agent_id = ?1 AND a.ts >= ?2 AND a.ts < ?3 AND a.action_name <> ?4{}
+         GROUP BY a.action_name",
+        if filtered { fsql.as_str() } else { "" }
+    );
+    let params =
+        with(with(base, &[Value::Text(TOKEN_USAGE_ACTION.into())]), if filtered { &fparams } else { &[] });
+    let mut stmt = conn.prepare_cached(&sql).map_err(sqlerr)?;
+    let tools = stmt
+        .query_map(params_from_iter(params.iter()), |r| {
+            let sum: Option<f64> = r.get(2)?;
+            let known: i64 = r.get(3)?;
+            Ok(ToolRow {
+                name: r.get(0)?,
+                calls: r.get::<_, i64>(1)?.max(0) as u64,
+                avg_duration_ms: if known > 0 { sum.map(|s| s / known as f64) } else { None },
+                errors: r.get::<_, i64>(4)?.max(0) as u64,
+            })
+        })
+        .map_err(sqlerr)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sqlerr)?;
+    b.tools(tools);
+    Ok(b.finish(agent))
+}
