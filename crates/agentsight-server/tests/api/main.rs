@@ -5,5 +5,6 @@
 
 mod helpers;
 mod isolation;
+mod metrics;
 mod tracking;
 mod validation;
