@@ -52,6 +52,29 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Fill an agent with realistic demo data ending now, through the same write path as the
+    /// API. Writes without fsync (demo data need not survive a power loss).
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Conversations to generate (about 20% are visits without messages; the rest have about
+    /// 12 messages each, so about 10 per conversation overall).
+    #[arg(long, default_value_t = 2000)]
+    conversations: u64,
+    /// Spread the conversation starts over this many days, ending now.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// The agent to fill; when missing it is created with its environments and a write key,
+    /// printed as the last line.
+    #[arg(long, default_value = "demo")]
+    agent: String,
+    /// Random seed: the same seed gives the same data (relative to the time of the run).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[command(flatten)]
+    data: DataDir,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +213,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("no active key with id {id}");
             }
             out(&format!("Revoked key {id}."))
+        }
+        Command::Demo(a) => {
+            crate::demo::run(crate::demo::Options {
+                conversations: a.conversations,
+                days: a.days,
+                agent: a.agent,
+                seed: a.seed,
+                data_dir: a.data.data_dir,
+            })
+            .await
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The `agentsight` binary: parses the command line, sets up logging, runs the command.
 
 mod cli;
+mod demo;
 
 use clap::Parser;
 
