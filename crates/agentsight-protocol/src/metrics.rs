@@ -201,3 +201,51 @@ pub struct OverviewResponse {
     /// Feedback.
     pub feedback: FeedbackSummary,
 }
+
+/// One point of a time series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Start of the bucket: local RFC 3339 with offset (hours) or `YYYY-MM-DD` (days, weeks).
+    pub start: String,
+    /// The value; null where a mean has nothing to average.
+    pub value: Option<f64>,
+}
+
+/// `GET /api/metrics/timeseries/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeseriesResponse {
+    /// The agent.
+    pub agent: AgentRef,
+    /// The range.
+    pub range: RangeRef,
+    /// Filters as applied.
+    pub filters: serde_json::Map<String, serde_json::Value>,
+    /// The metric.
+    pub metric: String,
+    /// `hour` | `day` | `week`.
+    pub interval: String,
+    /// Every bucket of the range, oldest first.
+    pub points: Vec<SeriesPoint>,
+}
+
+/// Messages in one minute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinuteCount {
+    /// Start of the minute (UTC).
+    pub minute: String,
+    /// Messages.
+    pub messages: u64,
+}
+
+/// `GET /api/metrics/live/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveResponse {
+    /// The agent.
+    pub agent: AgentRef,
+    /// The server's clock.
+    pub now: String,
+    /// Conversations with a message, action or button in the last 5 minutes.
+    pub active_conversations: u64,
+    /// Messages per minute over the last 60 minutes, oldest first.
+    pub messages_per_minute: Vec<MinuteCount>,
+}

@@ -21,8 +21,14 @@ use crate::ingest::{Enrichment, Locator};
 use crate::routes;
 
 /// Everything a backend must offer the server.
-pub trait Store: TrackingWriter + TrackingReader + MetricsReader + AdminStore + Clone + Send + Sync + 'static {}
-impl<T: TrackingWriter + TrackingReader + MetricsReader + AdminStore + Clone + Send + Sync + 'static> Store for T {}
+pub trait Store:
+    TrackingWriter + TrackingReader + MetricsReader + AdminStore + Clone + Send + Sync + 'static
+{
+}
+impl<T: TrackingWriter + TrackingReader + MetricsReader + AdminStore + Clone + Send + Sync + 'static> Store
+    for T
+{
+}
 
 /// What every handler shares.
 pub struct Shared<S> {
@@ -106,8 +112,7 @@ impl App {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("binding {}: {e}", settings.listen))?;
-        let state =
-            AppState(Arc::new(Shared {
+        let state = AppState(Arc::new(Shared {
             enrich: enrichment(&settings),
             store: store.clone(),
             settings,

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::{self, AgentScope, FeedbackSource, Location};
 use agentsight_protocol as wire;
-use agentsight_store::{
-    ActionLogRow, ButtonRow, FeedbackRow, MessageRow, TrackingWriter, Upserted,
-};
+use agentsight_store::{ActionLogRow, ButtonRow, FeedbackRow, MessageRow, TrackingWriter, Upserted};
 
 use crate::error::ApiError;
 

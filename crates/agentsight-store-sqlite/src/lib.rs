@@ -14,15 +14,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentsight_core::keys::Role;
+use agentsight_core::metrics::query::MetricsQuery;
+use agentsight_core::metrics::series::{Interval, SeriesMetric};
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::{
     ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
 };
-use agentsight_core::metrics::query::MetricsQuery;
 use agentsight_store::{
-    ActionLogRow, AdminStore, AgentRef, MetricsReader, OverviewResponse, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow, ConversationFilter,
-    ConversationRow, FeedbackRow, KeyRow, MessageRow, PageRequest, Principal, StoreError, StoreResult,
-    TrackingReader, TrackingWriter, Transcript, Upserted,
+    ActionLogRow, AdminStore, AgentRef, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow,
+    ConversationFilter, ConversationRow, FeedbackRow, KeyRow, LiveResponse, MessageRow, MetricsReader,
+    OverviewResponse, PageRequest, Principal, StoreError, StoreResult, TimeseriesResponse, TrackingReader,
+    TrackingWriter, Transcript, Upserted,
 };
 pub use migrate::SCHEMA_VERSION;
 pub use reads::build_list_filter;
@@ -242,8 +244,27 @@ impl TrackingReader for SqliteStore {
 }
 
 impl MetricsReader for SqliteStore {
-    async fn overview(&self, agent: AgentRef, q: MetricsQuery, escalation: Vec<String>) -> StoreResult<OverviewResponse> {
+    async fn overview(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+        escalation: Vec<String>,
+    ) -> StoreResult<OverviewResponse> {
         self.read(move |conn| metrics::overview(conn, agent, &q, &escalation)).await
+    }
+
+    async fn timeseries(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+        metric: SeriesMetric,
+        interval: Interval,
+    ) -> StoreResult<TimeseriesResponse> {
+        self.read(move |conn| metrics::timeseries(conn, agent, &q, metric, interval)).await
+    }
+
+    async fn live(&self, agent: AgentRef, now: Micros) -> StoreResult<LiveResponse> {
+        self.read(move |conn| metrics::live(conn, agent, now)).await
     }
 }
 

@@ -1,11 +1,15 @@
 //! The metrics overview over raw rows: SQL selects and groups what it can, and
 //! `agentsight_core::metrics::build` does the local-time bucketing, zero-filling and sorting.
 
+use agentsight_core::metrics::TOKEN_USAGE_ACTION;
 use agentsight_core::metrics::build::{ConversationFact, OverviewBuilder};
 use agentsight_core::metrics::feedback;
 use agentsight_core::metrics::query::{DimFilter, MetricsQuery};
-use agentsight_core::metrics::TOKEN_USAGE_ACTION;
-use agentsight_protocol::metrics::{AgentRef, OverviewResponse, ToolRow};
+use agentsight_core::metrics::series::{Buckets, Interval, SeriesMetric};
+use agentsight_core::time::to_iso;
+use agentsight_protocol::metrics::{
+    AgentRef, LiveResponse, MinuteCount, OverviewResponse, RangeRef, SeriesPoint, TimeseriesResponse, ToolRow,
+};
 use agentsight_store::StoreResult;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
@@ -184,4 +188,156 @@ pub(crate) fn overview(
         .map_err(sqlerr)?;
     b.tools(tools);
     Ok(b.finish(agent))
+}
+
+/// Runs `sql` (its first three parameters are agent, start, end) and calls `f` on every row.
+fn each_row(
+    conn: &Connection,
+    sql: &str,
+    params: &[Value],
+    mut f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
+) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(sql).map_err(sqlerr)?;
+    let mut rows = stmt.query(params_from_iter(params.iter())).map_err(sqlerr)?;
+    while let Some(r) = rows.next().map_err(sqlerr)? {
+        f(r).map_err(sqlerr)?;
+    }
+    Ok(())
+}
+
+/// One metric bucketed by local hour, day or week.
+pub(crate) fn timeseries(
+    conn: &Connection,
+    agent: AgentRef,
+    q: &MetricsQuery,
+    metric: SeriesMetric,
+    interval: Interval,
+) -> StoreResult<TimeseriesResponse> {
+    let (start, end) = q.instants();
+    let (fsql, fparams) = filter_sql(q);
+    let params = with(vec![Value::Integer(agent.id), Value::Integer(start), Value::Integer(end)], &fparams);
+    let buckets = Buckets::new(q, interval);
+    let mut counts = vec![0u64; buckets.len()];
+    let mut sums = vec![0i128; buckets.len()];
+    let mut count_at = |ts: i64, add: i128| {
+        if let Some(i) = buckets.of(ts) {
+            counts[i] += 1;
+            sums[i] += add;
+        }
+    };
+    match metric {
+        SeriesMetric::Messages => each_row(
+            conn,
+            &format!(
+                "SELECT m.ts FROM messages m JOIN conversations c ON c.id = m.conversation_pk
+                 WHERE m.agent_id = ?1 AND m.kind = 0 AND m.ts >= ?2 AND m.ts < ?3{fsql}"
+            ),
+            &params,
+            |r| Ok(count_at(r.get(0)?, 0)),
+        )?,
+        SeriesMetric::Conversations | SeriesMetric::UniqueInteractions => each_row(
+            conn,
+            &format!(
+                "SELECT c.started_at, c.is_used FROM conversations c
+                 WHERE c.agent_id = ?1 AND c.started_at >= ?2 AND c.started_at < ?3{fsql}"
+            ),
+            &params,
+            |r| {
+                let used: bool = r.get(1)?;
+                if metric == SeriesMetric::Conversations || used {
+                    count_at(r.get(0)?, 0);
+                }
+                Ok(())
+            },
+        )?,
+        SeriesMetric::BotResponses | SeriesMetric::AvgBotResponseTimeMs => each_row(
+            conn,
+            &format!(
+                "SELECT ts, ts - prev_ts FROM (
+                    SELECT m.ts, m.sender, lag(m.sender) OVER w AS prev_sender, lag(m.ts) OVER w AS prev_ts
+                    FROM messages m
+                    WHERE m.kind = 0 AND m.conversation_pk IN (
+                        SELECT m2.conversation_pk FROM messages m2 JOIN conversations c ON c.id = m2.conversation_pk
+                        WHERE m2.agent_id = ?1 AND m2.kind = 0 AND m2.ts >= ?2 AND m2.ts < ?3
+                            AND m2.sender = 'agent'{fsql})
+                    WINDOW w AS (PARTITION BY m.conversation_pk ORDER BY m.ts, m.id))
+                 WHERE sender = 'agent' AND prev_sender = 'end_user' AND ts >= ?2 AND ts < ?3"
+            ),
+            &params,
+            |r| Ok(count_at(r.get(0)?, i128::from(r.get::<_, i64>(1)?))),
+        )?,
+        SeriesMetric::ToolCalls => each_row(
+            conn,
+            &format!(
+                "SELECT a.ts FROM action_logs a JOIN conversations c ON c.id = a.conversation_pk
+                 WHERE a.agent_id = ?1 AND a.ts >= ?2 AND a.ts < ?3 AND a.action_name <> '{TOKEN_USAGE_ACTION}'{fsql}"
+            ),
+            &params,
+            |r| Ok(count_at(r.get(0)?, 0)),
+        )?,
+    }
+    let points = buckets
+        .labels()
+        .iter()
+        .enumerate()
+        .map(|(i, start)| SeriesPoint {
+            start: start.clone(),
+            value: match metric {
+                SeriesMetric::AvgBotResponseTimeMs => {
+                    (counts[i] > 0).then(|| sums[i] as f64 / counts[i] as f64 / 1000.0)
+                }
+                _ => Some(counts[i] as f64),
+            },
+        })
+        .collect();
+    Ok(TimeseriesResponse {
+        agent,
+        range: RangeRef {
+            from: q.from.format("%Y-%m-%d").to_string(),
+            to: q.to.format("%Y-%m-%d").to_string(),
+            tz: q.tz.name().to_string(),
+        },
+        filters: q.filters.to_json(),
+        metric: metric.name().to_string(),
+        interval: interval.name().to_string(),
+        points,
+    })
+}
+
+/// Live activity: conversations with any entry in the last 5 minutes, messages per minute.
+pub(crate) fn live(conn: &Connection, agent: AgentRef, now: i64) -> StoreResult<LiveResponse> {
+    const MINUTE: i64 = 60_000_000;
+    let active: i64 = conn
+        .prepare_cached(
+            "SELECT count(DISTINCT conversation_pk) FROM messages
+             WHERE agent_id = ?1 AND kind IN (0, 1, 2) AND ts > ?2 AND ts <= ?3",
+        )
+        .and_then(|mut s| s.query_row(rusqlite::params![agent.id, now - 5 * MINUTE, now], |r| r.get(0)))
+        .map_err(sqlerr)?;
+    let first = (now / MINUTE - 59) * MINUTE;
+    let mut per_minute = [0u64; 60];
+    each_row(
+        conn,
+        "SELECT ts FROM messages WHERE agent_id = ?1 AND kind = 0 AND ts >= ?2 AND ts < ?3",
+        &[Value::Integer(agent.id), Value::Integer(first), Value::Integer(first + 60 * MINUTE)],
+        |r| {
+            let ts: i64 = r.get(0)?;
+            if let Some(slot) =
+                usize::try_from((ts - first) / MINUTE).ok().and_then(|i| per_minute.get_mut(i))
+            {
+                *slot += 1;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(LiveResponse {
+        agent,
+        now: to_iso(now),
+        active_conversations: active.max(0) as u64,
+        messages_per_minute: per_minute
+            .iter()
+            .enumerate()
+            .map(|(i, n)| MinuteCount { minute: to_iso(first + i as i64 * MINUTE), messages: *n })
+            .collect(),
+    })
 }

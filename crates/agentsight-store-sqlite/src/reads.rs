@@ -111,7 +111,12 @@ fn like_contains(s: &str) -> String {
 
 /// `metadata.key` of `conversations c` equals `value` as text: strings as themselves, integers
 /// in decimal, booleans as `true`/`false` (the rule of `metrics::reference::metadata_text`).
-pub(crate) fn push_metadata_match(clauses: &mut Vec<String>, params: &mut Vec<Value>, key: &str, value: &str) {
+pub(crate) fn push_metadata_match(
+    clauses: &mut Vec<String>,
+    params: &mut Vec<Value>,
+    key: &str,
+    value: &str,
+) {
     clauses.push(
         "(CASE json_type(c.metadata, ?) WHEN 'text' THEN json_extract(c.metadata, ?) \
          WHEN 'integer' THEN CAST(json_extract(c.metadata, ?) AS TEXT) \

@@ -542,7 +542,11 @@ pub(crate) fn create_key(
     })
 }
 
-pub(crate) fn set_escalation_tools(conn: &Connection, agent_id: i64, tools: Option<&[String]>) -> StoreResult<bool> {
+pub(crate) fn set_escalation_tools(
+    conn: &Connection,
+    agent_id: i64,
+    tools: Option<&[String]>,
+) -> StoreResult<bool> {
     let json = tools.map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()));
     let n = exec(conn, "UPDATE agents SET escalation_tools = ?2 WHERE id = ?1", params![agent_id, json])
         .map_err(sqlerr)?;

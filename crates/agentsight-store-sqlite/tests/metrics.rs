@@ -6,9 +6,9 @@
 
 use std::collections::HashMap;
 
+use agentsight_core::metrics::DEFAULT_ESCALATION_TOOLS;
 use agentsight_core::metrics::query::{self, MetricsQuery};
 use agentsight_core::metrics::reference::{self, Dataset, EntryKind, RefConversation, RefEntry, RefFeedback};
-use agentsight_core::metrics::DEFAULT_ESCALATION_TOOLS;
 use agentsight_core::time::{Micros, parse_timestamp};
 use agentsight_core::tracking::{
     ConversationFields, ConversationRef, ConversationUpsert, FeedbackSource, Location, NewAction, NewButton,
@@ -190,7 +190,12 @@ impl Harness {
             .await
             .unwrap();
         self.mark_used(pk);
-        self.data.entries.push(RefEntry { id: b.message_id, conversation_pk: pk, ts, kind: EntryKind::Button });
+        self.data.entries.push(RefEntry {
+            id: b.message_id,
+            conversation_pk: pk,
+            ts,
+            kind: EntryKind::Button,
+        });
     }
 
     async fn feedback(&mut self, pk: i64, sentiment: &str, at: Micros) {
@@ -207,7 +212,12 @@ impl Harness {
             })
             .await
             .unwrap();
-        self.data.feedbacks.push(RefFeedback { id: f.id, conversation_pk: pk, created_at: at, sentiment: sentiment.into() });
+        self.data.feedbacks.push(RefFeedback {
+            id: f.id,
+            conversation_pk: pk,
+            created_at: at,
+            sentiment: sentiment.into(),
+        });
     }
 
     async fn overview(&self, params: &[(&str, &str)]) -> (OverviewResponse, OverviewResponse) {
@@ -329,7 +339,8 @@ async fn null_dimensions_group_last_and_unknown_filters_them() {
     assert_eq!(got.cities[1].city.as_deref(), Some("Zagreb"));
     assert_eq!((got.cities[1].lat, got.cities[1].lon), (Some(45.8), Some(15.97)));
     assert_same(&got, &want);
-    let (got, want) = h.overview(&[("from", "2026-05-01"), ("to", "2026-05-01"), ("device", "unknown")]).await;
+    let (got, want) =
+        h.overview(&[("from", "2026-05-01"), ("to", "2026-05-01"), ("device", "unknown")]).await;
     assert_eq!(got.total_conversations, 1);
     assert_same(&got, &want);
 }
@@ -375,7 +386,15 @@ async fn tools_leave_out_token_usage_and_take_durations_from_started_and_ended()
     let pk = h.conversation(conv("c", "2026-05-01T10:00:00Z")).await;
     let at = t("2026-05-01T10:00:00Z");
     h.action(pk, "lookup", at, Some(100), None, None).await;
-    h.action(pk, "lookup", at, None, Some((t("2026-05-01T10:00:01Z"), t("2026-05-01T10:00:01.3Z"))), Some("boom")).await;
+    h.action(
+        pk,
+        "lookup",
+        at,
+        None,
+        Some((t("2026-05-01T10:00:01Z"), t("2026-05-01T10:00:01.3Z"))),
+        Some("boom"),
+    )
+    .await;
     h.action(pk, "lookup", at, None, None, Some("")).await;
     h.action(pk, "token_usage", at, None, None, None).await;
     h.action(pk, "open_ticket", at, None, None, None).await;

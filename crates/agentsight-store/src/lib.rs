@@ -16,11 +16,12 @@ use std::future::Future;
 
 use agentsight_core::keys::Role;
 use agentsight_core::metrics::query::MetricsQuery;
+use agentsight_core::metrics::series::{Interval, SeriesMetric};
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::{
     ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
 };
-pub use agentsight_protocol::metrics::{AgentRef, OverviewResponse};
+pub use agentsight_protocol::metrics::{AgentRef, LiveResponse, OverviewResponse, TimeseriesResponse};
 pub use rows::*;
 
 /// What can go wrong in a store.
@@ -127,6 +128,17 @@ pub trait MetricsReader: Send + Sync {
         q: MetricsQuery,
         escalation: Vec<String>,
     ) -> impl Future<Output = StoreResult<OverviewResponse>> + Send;
+    /// One metric of `q` in local hours, days or weeks.
+    fn timeseries(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+        metric: SeriesMetric,
+        interval: Interval,
+    ) -> impl Future<Output = StoreResult<TimeseriesResponse>> + Send;
+    /// Activity right now: conversations active in the last 5 minutes, messages per minute
+    /// over the last hour.
+    fn live(&self, agent: AgentRef, now: Micros) -> impl Future<Output = StoreResult<LiveResponse>> + Send;
 }
 
 /// Agents and keys (the operator's CLI and first start).
@@ -147,7 +159,10 @@ pub trait AdminStore: Send + Sync {
     /// All keys (revoked ones included), oldest first.
     fn list_keys(&self) -> impl Future<Output = StoreResult<Vec<KeyRow>>> + Send;
     /// The agent's escalation tool names; `None` when it uses the default list.
-    fn escalation_tools(&self, agent_id: i64) -> impl Future<Output = StoreResult<Option<Vec<String>>>> + Send;
+    fn escalation_tools(
+        &self,
+        agent_id: i64,
+    ) -> impl Future<Output = StoreResult<Option<Vec<String>>>> + Send;
     /// Sets (or with `None` resets to the default) the agent's escalation tool names; false when
     /// there is no such agent.
     fn set_escalation_tools(

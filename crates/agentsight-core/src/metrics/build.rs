@@ -212,12 +212,17 @@ impl<'q> OverviewBuilder<'q> {
             .collect();
         let mut cities: Vec<_> = self.cities.into_iter().collect();
         cities.sort_by(|a, b| {
-            b.1.2.cmp(&a.1.2).then_with(|| cmp_nulls_last(&a.0.1, &b.0.1)).then_with(|| cmp_nulls_last(&a.0.0, &b.0.0))
+            b.1.2
+                .cmp(&a.1.2)
+                .then_with(|| cmp_nulls_last(&a.0.1, &b.0.1))
+                .then_with(|| cmp_nulls_last(&a.0.0, &b.0.0))
         });
         cities.truncate(MAX_CITIES);
         let [positive, neutral, negative] = self.feedback;
         let total = positive + neutral + negative;
-        let rate = |n: u64| if self.total_conversations == 0 { 0.0 } else { n as f64 / self.total_conversations as f64 };
+        let rate = |n: u64| {
+            if self.total_conversations == 0 { 0.0 } else { n as f64 / self.total_conversations as f64 }
+        };
         OverviewResponse {
             agent,
             range: RangeRef {
@@ -246,10 +251,22 @@ impl<'q> OverviewBuilder<'q> {
                 .collect(),
             cities: cities
                 .into_iter()
-                .map(|((country, city), (lat, lon, conversations))| CityRow { country, city, lat, lon, conversations })
+                .map(|((country, city), (lat, lon, conversations))| CityRow {
+                    country,
+                    city,
+                    lat,
+                    lon,
+                    conversations,
+                })
                 .collect(),
-            devices: sorted(self.devices).into_iter().map(|(device, conversations)| DeviceRow { device, conversations }).collect(),
-            sources: sorted(self.sources).into_iter().map(|(source, conversations)| SourceRow { source, conversations }).collect(),
+            devices: sorted(self.devices)
+                .into_iter()
+                .map(|(device, conversations)| DeviceRow { device, conversations })
+                .collect(),
+            sources: sorted(self.sources)
+                .into_iter()
+                .map(|(source, conversations)| SourceRow { source, conversations })
+                .collect(),
             languages: sorted(self.languages)
                 .into_iter()
                 .map(|(language, conversations)| LanguageRow { language, conversations })

@@ -107,7 +107,16 @@ mod tests {
 
     #[test]
     fn anything_else_is_no_feedback() {
-        for v in [json!("great"), json!(0), json!(6), json!("5"), json!(null), json!([1]), json!({"x": 1}), json!({"sentiment": {"sentiment": "positive"}})] {
+        for v in [
+            json!("great"),
+            json!(0),
+            json!(6),
+            json!("5"),
+            json!(null),
+            json!([1]),
+            json!({"x": 1}),
+            json!({"sentiment": {"sentiment": "positive"}}),
+        ] {
             assert_eq!(s(v.clone()), None, "{v}");
         }
         assert_eq!(from_metadata(&json!({})), None);

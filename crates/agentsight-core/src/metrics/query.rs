@@ -162,7 +162,8 @@ pub fn parse(
             NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| format!("'{v}' is not a date (YYYY-MM-DD)")),
         )
     };
-    let today = DateTime::<Utc>::from_timestamp_micros(now).unwrap_or_default().with_timezone(&tz).date_naive();
+    let today =
+        DateTime::<Utc>::from_timestamp_micros(now).unwrap_or_default().with_timezone(&tz).date_naive();
     let (from, to) = match (date(&mut e, "from"), date(&mut e, "to")) {
         (Some(f), Some(t)) => (f, t),
         (Some(f), None) => (f, today.max(f)),
@@ -227,12 +228,20 @@ mod tests {
 
     #[test]
     fn daylight_saving_days_are_23_and_25_hours_long() {
-        let spring = parse(&q(&[("from", "2026-03-08"), ("to", "2026-03-08"), ("tz", "America/New_York")]), &envs(), NOW)
-            .unwrap();
+        let spring = parse(
+            &q(&[("from", "2026-03-08"), ("to", "2026-03-08"), ("tz", "America/New_York")]),
+            &envs(),
+            NOW,
+        )
+        .unwrap();
         let (a, b) = spring.instants();
         assert_eq!(b - a, 23 * 3_600_000_000);
-        let fall = parse(&q(&[("from", "2026-11-01"), ("to", "2026-11-01"), ("tz", "America/New_York")]), &envs(), NOW)
-            .unwrap();
+        let fall = parse(
+            &q(&[("from", "2026-11-01"), ("to", "2026-11-01"), ("tz", "America/New_York")]),
+            &envs(),
+            NOW,
+        )
+        .unwrap();
         let (a, b) = fall.instants();
         assert_eq!(b - a, 25 * 3_600_000_000);
     }
@@ -251,7 +260,12 @@ mod tests {
     #[test]
     fn bad_parameters_name_their_field() {
         let e = parse(
-            &q(&[("from", "2026-02-30"), ("tz", "Mars/Olympus"), ("device", "fridge"), ("environment", "staging")]),
+            &q(&[
+                ("from", "2026-02-30"),
+                ("tz", "Mars/Olympus"),
+                ("device", "fridge"),
+                ("environment", "staging"),
+            ]),
             &envs(),
             NOW,
         )
@@ -266,7 +280,9 @@ mod tests {
 
     #[test]
     fn unknown_matches_null_and_values_are_normalized() {
-        let m = parse(&q(&[("device", "Unknown"), ("source", " WhatsApp "), ("country", "hr")]), &envs(), NOW).unwrap();
+        let m =
+            parse(&q(&[("device", "Unknown"), ("source", " WhatsApp "), ("country", "hr")]), &envs(), NOW)
+                .unwrap();
         assert_eq!(m.filters.device, Some(DimFilter::Unknown));
         assert_eq!(m.filters.source, Some(DimFilter::Is("whatsapp".into())));
         assert_eq!(m.filters.country, Some(DimFilter::Is("HR".into())));

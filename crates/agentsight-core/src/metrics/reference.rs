@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use agentsight_protocol::metrics::*;
 use serde_json::Value;
 
+use super::TOKEN_USAGE_ACTION;
 use super::build::{CityCount, CityKey, MAX_CITIES, WEEKDAYS};
 use super::feedback::{self, Sentiment};
 use super::query::{DimFilter, MetricsQuery};
-use super::TOKEN_USAGE_ACTION;
 use crate::time::Micros;
 
 /// A stored conversation.
@@ -134,9 +134,9 @@ fn matches(q: &MetricsQuery, c: &RefConversation) -> bool {
         && dim_matches(&f.language, &c.language)
         && dim_matches(&f.country, &c.country)
         && dim_matches(&f.customer_id, &c.customer_id)
-        && f.metadata.as_ref().is_none_or(|(k, v)| {
-            c.metadata.get(k).and_then(metadata_text).is_some_and(|t| t == *v)
-        })
+        && f.metadata
+            .as_ref()
+            .is_none_or(|(k, v)| c.metadata.get(k).and_then(metadata_text).is_some_and(|t| t == *v))
 }
 
 fn group<K: Ord + Clone>(items: impl Iterator<Item = K>) -> Vec<(K, u64)> {
@@ -307,7 +307,8 @@ pub fn overview(d: &Dataset, q: &MetricsQuery, escalation: &[String], agent: Age
     let total = convs.len() as u64;
     let used = convs.iter().filter(|c| c.is_used).count() as u64;
     let rate = |n: u64| if total == 0 { 0.0 } else { n as f64 / total as f64 };
-    let users: HashSet<&str> = convs.iter().filter_map(|c| c.customer_id.as_deref()).filter(|u| !u.is_empty()).collect();
+    let users: HashSet<&str> =
+        convs.iter().filter_map(|c| c.customer_id.as_deref()).filter(|u| !u.is_empty()).collect();
 
     let mut cities: BTreeMap<CityKey, CityCount> = BTreeMap::new();
     for c in &convs {
@@ -316,7 +317,8 @@ pub fn overview(d: &Dataset, q: &MetricsQuery, escalation: &[String], agent: Age
     }
     let mut cities: Vec<_> = cities.into_iter().collect();
     cities.sort_by(|a, b| {
-        b.1.2.cmp(&a.1.2)
+        b.1.2
+            .cmp(&a.1.2)
             .then_with(|| a.0.1.is_none().cmp(&b.0.1.is_none()))
             .then_with(|| a.0.1.cmp(&b.0.1))
             .then_with(|| a.0.0.is_none().cmp(&b.0.0.is_none()))
@@ -345,7 +347,13 @@ pub fn overview(d: &Dataset, q: &MetricsQuery, escalation: &[String], agent: Age
             .collect(),
         cities: cities
             .into_iter()
-            .map(|((country, city), (lat, lon, conversations))| CityRow { country, city, lat, lon, conversations })
+            .map(|((country, city), (lat, lon, conversations))| CityRow {
+                country,
+                city,
+                lat,
+                lon,
+                conversations,
+            })
             .collect(),
         devices: nulls_last(group(convs.iter().map(|c| c.device.clone())))
             .into_iter()

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use agentsight_core::ValidationErrors;
 use agentsight_core::limits::{MAX_ACTION_NAME_CHARS, check_chars};
-use agentsight_core::metrics::{DEFAULT_ESCALATION_TOOLS, query};
+use agentsight_core::metrics::{DEFAULT_ESCALATION_TOOLS, query, series};
 use agentsight_core::time::now_micros;
-use agentsight_store::{AgentRef, OverviewResponse};
+use agentsight_store::{AgentRef, LiveResponse, OverviewResponse, TimeseriesResponse};
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,29 @@ pub(crate) async fn get_overview<S: Store>(
     let (escalation, _) = escalation_list(&st, key.agent_id()).await?;
     let agent = AgentRef { id: key.agent_id(), name: key.0.principal.agent_name.clone() };
     Ok(Json(st.store.overview(agent, q, escalation).await?))
+}
+
+/// `GET /api/metrics/timeseries/?metric=…&interval=hour|day|week` plus the overview's range
+/// and filters.
+pub(crate) async fn get_timeseries<S: Store>(
+    State(st): State<AppState<S>>,
+    key: ReadKey,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<TimeseriesResponse>, ApiError> {
+    let q = query::parse(&params, &key.0.scope.environments, now_micros())?;
+    let (metric, interval) = series::parse(&q, &params)?;
+    let agent = AgentRef { id: key.agent_id(), name: key.0.principal.agent_name.clone() };
+    Ok(Json(st.store.timeseries(agent, q, metric, interval).await?))
+}
+
+/// `GET /api/metrics/live/`: conversations active in the last 5 minutes, messages per minute
+/// over the last hour.
+pub(crate) async fn get_live<S: Store>(
+    State(st): State<AppState<S>>,
+    key: ReadKey,
+) -> Result<Json<LiveResponse>, ApiError> {
+    let agent = AgentRef { id: key.agent_id(), name: key.0.principal.agent_name.clone() };
+    Ok(Json(st.store.live(agent, now_micros()).await?))
 }
 
 /// An agent's metric settings.

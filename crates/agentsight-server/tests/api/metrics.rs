@@ -51,17 +51,31 @@ async fn escalation_tool_names_are_per_agent_and_apply_to_past_data() {
     let app = spawn_app().await;
     let pk = app.conversation("e1", json!({"timestamp": "2026-05-01T09:00:00Z"})).await;
     let r = app
-        .post("/api/action_logs/", &json!({"conversation": pk, "action_name": "call_support", "timestamp": "2026-05-01T09:01:00Z"}))
+        .post(
+            "/api/action_logs/",
+            &json!({"conversation": pk, "action_name": "call_support", "timestamp": "2026-05-01T09:01:00Z"}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let before: Value = app.get_json(&format!("/api/metrics/overview/?{DAY}")).await;
     assert_eq!(before["human_escalation"]["conversations"], 0);
     let settings: Value = app.get_json("/api/agent/settings/").await;
     assert_eq!(settings["escalation_tools_default"], true);
-    assert_eq!(settings["escalation_tools"], json!(["fallback_to_human", "open_ticket", "ticket", "contact_human"]));
+    assert_eq!(
+        settings["escalation_tools"],
+        json!(["fallback_to_human", "open_ticket", "ticket", "contact_human"])
+    );
     let patch = |key: String, body: Value| {
         let (client, url) = (app.client.clone(), format!("{}/api/agent/settings/", app.base));
-        async move { client.patch(url).header("Authorization", format!("Api-Key {key}")).json(&body).send().await.unwrap() }
+        async move {
+            client
+                .patch(url)
+                .header("Authorization", format!("Api-Key {key}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(patch(app.read_key.clone(), json!({"escalation_tools": ["x"]})).await.status(), 403);
     assert_eq!(patch(app.key.clone(), json!({"escalation_tools": [" "]})).await.status(), 400);
@@ -74,4 +88,49 @@ async fn escalation_tool_names_are_per_agent_and_apply_to_past_data() {
     assert_eq!(other["escalation_tools_default"], true, "another agent keeps the default");
     let r = patch(app.key.clone(), json!({"escalation_tools": null})).await;
     assert_eq!(r.json::<Value>().await.unwrap()["escalation_tools_default"], true);
+}
+
+#[tokio::test]
+async fn timeseries_bucket_by_local_hour_day_and_week_and_agree_with_the_overview() {
+    let app = spawn_app().await;
+    app.message("t1", "end_user", "a", "2026-11-01T05:30:00Z").await; // 01:30 EDT
+    app.message("t1", "agent", "b", "2026-11-01T06:30:00Z").await; // 01:30 EST, the repeated hour
+    app.message("t1", "end_user", "c", "2026-11-02T12:00:00Z").await;
+    let base = "from=2026-11-01&to=2026-11-02&tz=America/New_York";
+    let hours: Value =
+        app.get_json(&format!("/api/metrics/timeseries/?metric=messages&interval=hour&{base}")).await;
+    let points = hours["points"].as_array().unwrap();
+    assert_eq!(points.len(), 25 + 24);
+    assert_eq!(points[1], json!({"start": "2026-11-01T01:00:00-04:00", "value": 1.0}));
+    assert_eq!(points[2], json!({"start": "2026-11-01T01:00:00-05:00", "value": 1.0}));
+    let days: Value = app.get_json(&format!("/api/metrics/timeseries/?metric=messages&{base}")).await;
+    assert_eq!(
+        days["points"],
+        json!([{"start": "2026-11-01", "value": 2.0}, {"start": "2026-11-02", "value": 1.0}])
+    );
+    let overview: Value = app.get_json(&format!("/api/metrics/overview/?{base}")).await;
+    assert_eq!(overview["daily"][0]["messages"], 2);
+    let avg: Value =
+        app.get_json(&format!("/api/metrics/timeseries/?metric=avg_bot_response_time_ms&{base}")).await;
+    assert_eq!(
+        avg["points"],
+        json!([{"start": "2026-11-01", "value": 3_600_000.0}, {"start": "2026-11-02", "value": null}])
+    );
+    let r = app.get_as(&app.key, "/api/metrics/timeseries/?metric=nope").await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn live_counts_recent_activity() {
+    let app = spawn_app().await;
+    let now = chrono::Utc::now();
+    let ts = (now - chrono::Duration::seconds(30)).to_rfc3339();
+    let old = (now - chrono::Duration::minutes(20)).to_rfc3339();
+    app.message("l1", "end_user", "now", &ts).await;
+    app.message("l2", "end_user", "earlier", &old).await;
+    let live: Value = app.get_json("/api/metrics/live/").await;
+    assert_eq!(live["active_conversations"], 1);
+    let per_minute = live["messages_per_minute"].as_array().unwrap();
+    assert_eq!(per_minute.len(), 60);
+    assert_eq!(per_minute.iter().map(|m| m["messages"].as_u64().unwrap()).sum::<u64>(), 2);
 }

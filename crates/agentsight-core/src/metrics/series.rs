@@ -1,0 +1,245 @@
+//! Time series for the charts that need another grain than the overview's days: local hours,
+//! days or ISO weeks (Monday first) of the query's time zone, zero-filled.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDateTime, Timelike, Utc};
+
+use super::query::MetricsQuery;
+use crate::error::ValidationErrors;
+use crate::time::Micros;
+
+/// The longest range an hourly series may cover, in days.
+pub const MAX_HOURLY_DAYS: i64 = 93;
+
+/// A bucket size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interval {
+    /// Local clock hours (a 25-hour day has 25 of them).
+    Hour,
+    /// Local calendar days.
+    Day,
+    /// Local ISO weeks, Monday to Sunday, labelled by their Monday (clipped to the range).
+    Week,
+}
+
+/// What a series counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesMetric {
+    /// Messages (all senders) by their event time.
+    Messages,
+    /// Conversations by `started_at`.
+    Conversations,
+    /// Used conversations by `started_at`.
+    UniqueInteractions,
+    /// Bot responses by the agent message's time.
+    BotResponses,
+    /// Mean bot response time of the responses in the bucket (null when none).
+    AvgBotResponseTimeMs,
+    /// Tool calls (not `token_usage`) by their event time.
+    ToolCalls,
+}
+
+impl SeriesMetric {
+    /// The API name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SeriesMetric::Messages => "messages",
+            SeriesMetric::Conversations => "conversations",
+            SeriesMetric::UniqueInteractions => "unique_interactions",
+            SeriesMetric::BotResponses => "bot_responses",
+            SeriesMetric::AvgBotResponseTimeMs => "avg_bot_response_time_ms",
+            SeriesMetric::ToolCalls => "tool_calls",
+        }
+    }
+
+    /// Every metric, for messages that list them.
+    pub const ALL: [SeriesMetric; 6] = [
+        SeriesMetric::Messages,
+        SeriesMetric::Conversations,
+        SeriesMetric::UniqueInteractions,
+        SeriesMetric::BotResponses,
+        SeriesMetric::AvgBotResponseTimeMs,
+        SeriesMetric::ToolCalls,
+    ];
+}
+
+impl Interval {
+    /// The API name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Interval::Hour => "hour",
+            Interval::Day => "day",
+            Interval::Week => "week",
+        }
+    }
+}
+
+/// Parses `metric` and `interval` (default `day`), checking the range fits the interval.
+pub fn parse(
+    q: &MetricsQuery,
+    params: &HashMap<String, String>,
+) -> Result<(SeriesMetric, Interval), ValidationErrors> {
+    let mut e = ValidationErrors::default();
+    let metric = match params.get("metric").map(|s| s.trim()) {
+        None | Some("") => {
+            e.add("metric", "This query parameter is required.");
+            None
+        }
+        Some(m) => {
+            let found = SeriesMetric::ALL.iter().copied().find(|x| x.name() == m);
+            if found.is_none() {
+                let names: Vec<_> = SeriesMetric::ALL.iter().map(|x| x.name()).collect();
+                e.add("metric", format!("unknown metric '{m}'; use one of {}", names.join(", ")));
+            }
+            found
+        }
+    };
+    let interval = match params.get("interval").map(|s| s.trim()).unwrap_or("day") {
+        "hour" => Interval::Hour,
+        "day" | "" => Interval::Day,
+        "week" => Interval::Week,
+        other => {
+            e.add("interval", format!("unknown interval '{other}'; use hour, day or week"));
+            Interval::Day
+        }
+    };
+    if interval == Interval::Hour && q.days() > MAX_HOURLY_DAYS {
+        e.add("interval", format!("hourly series cover at most {MAX_HOURLY_DAYS} days"));
+    }
+    match (metric, e.is_empty()) {
+        (Some(m), true) => Ok((m, interval)),
+        _ => Err(e),
+    }
+}
+
+/// The buckets of a range: their labels (local start as RFC 3339 with its offset) and a lookup
+/// from an instant to its bucket.
+pub struct Buckets<'q> {
+    q: &'q MetricsQuery,
+    interval: Interval,
+    keys: Vec<(NaiveDateTime, i32)>,
+    index: HashMap<(NaiveDateTime, i32), usize>,
+    labels: Vec<String>,
+}
+
+fn local(q: &MetricsQuery, us: Micros) -> DateTime<chrono_tz::Tz> {
+    DateTime::<Utc>::from_timestamp_micros(us).unwrap_or_default().with_timezone(&q.tz)
+}
+
+impl<'q> Buckets<'q> {
+    fn key(&self, us: Micros) -> (NaiveDateTime, i32) {
+        let l = local(self.q, us);
+        let naive = l.naive_local();
+        match self.interval {
+            Interval::Hour => {
+                use chrono::Offset;
+                let h = naive.date().and_hms_opt(naive.hour(), 0, 0).unwrap_or(naive);
+                (h, l.offset().fix().local_minus_utc())
+            }
+            Interval::Day => (naive.date().and_time(chrono::NaiveTime::MIN), 0),
+            Interval::Week => {
+                let d = naive.date();
+                let monday = d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
+                (monday.max(self.q.from).and_time(chrono::NaiveTime::MIN), 0)
+            }
+        }
+    }
+
+    /// Every bucket of the query's range, in order.
+    pub fn new(q: &'q MetricsQuery, interval: Interval) -> Self {
+        let mut b = Buckets { q, interval, keys: Vec::new(), index: HashMap::new(), labels: Vec::new() };
+        let (start, end) = q.instants();
+        // Offsets are whole quarter hours, so a 15-minute walk meets every local hour's start.
+        let step: Micros = match interval {
+            Interval::Hour => 15 * 60 * 1_000_000,
+            Interval::Day | Interval::Week => 60 * 60 * 1_000_000,
+        };
+        let mut t = start;
+        while t < end {
+            let k = b.key(t);
+            if !b.index.contains_key(&k) {
+                b.index.insert(k, b.keys.len());
+                b.keys.push(k);
+                let label = match interval {
+                    Interval::Hour => chrono::FixedOffset::east_opt(k.1)
+                        .and_then(|o| k.0.and_local_timezone(o).single())
+                        .map(|d| d.to_rfc3339())
+                        .unwrap_or_else(|| k.0.to_string()),
+                    Interval::Day | Interval::Week => k.0.date().format("%Y-%m-%d").to_string(),
+                };
+                b.labels.push(label);
+            }
+            t += step;
+        }
+        b
+    }
+
+    /// The bucket of an instant in range.
+    pub fn of(&self, us: Micros) -> Option<usize> {
+        self.index.get(&self.key(us)).copied()
+    }
+
+    /// Number of buckets.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when the range has no buckets.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The labels, in order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(from: &str, to: &str, tz: &str) -> MetricsQuery {
+        let p: HashMap<String, String> = [("from", from), ("to", to), ("tz", tz)]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        super::super::query::parse(&p, &[], 0).unwrap()
+    }
+
+    #[test]
+    fn hours_follow_the_local_clock_across_daylight_saving() {
+        let spring = q("2026-03-08", "2026-03-08", "America/New_York");
+        assert_eq!(Buckets::new(&spring, Interval::Hour).len(), 23);
+        let fall = q("2026-11-01", "2026-11-01", "America/New_York");
+        let b = Buckets::new(&fall, Interval::Hour);
+        assert_eq!(b.len(), 25);
+        assert_eq!(b.labels()[1], "2026-11-01T01:00:00-04:00");
+        assert_eq!(b.labels()[2], "2026-11-01T01:00:00-05:00");
+        let kathmandu = q("2026-05-01", "2026-05-01", "Asia/Kathmandu");
+        let b = Buckets::new(&kathmandu, Interval::Hour);
+        assert_eq!(b.len(), 24);
+        assert_eq!(b.labels()[0], "2026-05-01T00:00:00+05:45");
+    }
+
+    #[test]
+    fn weeks_start_on_monday_and_are_clipped_to_the_range() {
+        let r = q("2026-05-06", "2026-05-20", "UTC"); // a Wednesday to a Wednesday
+        let b = Buckets::new(&r, Interval::Week);
+        assert_eq!(b.labels(), ["2026-05-06", "2026-05-11", "2026-05-18"]);
+        let (start, _) = r.instants();
+        assert_eq!(b.of(start), Some(0));
+    }
+
+    #[test]
+    fn metric_and_interval_are_checked() {
+        let r = q("2026-01-01", "2026-12-31", "UTC");
+        let p = |m: &str, i: &str| -> HashMap<String, String> {
+            [("metric", m), ("interval", i)].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert!(parse(&r, &p("messages", "day")).is_ok());
+        assert!(parse(&r, &p("messages", "hour")).unwrap_err().0.contains_key("interval"));
+        assert!(parse(&r, &p("nope", "day")).unwrap_err().0.contains_key("metric"));
+    }
+}
