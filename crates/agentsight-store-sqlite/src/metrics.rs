@@ -233,7 +233,10 @@ pub(crate) fn timeseries(
                  WHERE m.agent_id = ?1 AND m.kind = 0 AND m.ts >= ?2 AND m.ts < ?3{fsql}"
             ),
             &params,
-            |r| Ok(count_at(r.get(0)?, 0)),
+            |r| {
+                count_at(r.get(0)?, 0);
+                Ok(())
+            },
         )?,
         SeriesMetric::Conversations | SeriesMetric::UniqueInteractions => each_row(
             conn,
@@ -264,7 +267,10 @@ pub(crate) fn timeseries(
                  WHERE sender = 'agent' AND prev_sender = 'end_user' AND ts >= ?2 AND ts < ?3"
             ),
             &params,
-            |r| Ok(count_at(r.get(0)?, i128::from(r.get::<_, i64>(1)?))),
+            |r| {
+                count_at(r.get(0)?, i128::from(r.get::<_, i64>(1)?));
+                Ok(())
+            },
         )?,
         SeriesMetric::ToolCalls => each_row(
             conn,
@@ -273,7 +279,10 @@ pub(crate) fn timeseries(
                  WHERE a.agent_id = ?1 AND a.ts >= ?2 AND a.ts < ?3 AND a.action_name <> '{TOKEN_USAGE_ACTION}'{fsql}"
             ),
             &params,
-            |r| Ok(count_at(r.get(0)?, 0)),
+            |r| {
+                count_at(r.get(0)?, 0);
+                Ok(())
+            },
         )?,
     }
     let points = buckets
