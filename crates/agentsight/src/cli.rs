@@ -73,6 +73,10 @@ struct DemoArgs {
     /// Random seed: the same seed gives the same data (relative to the time of the run).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Directory with the DB-IP geolocation files [default: <data-dir>/geo]; without them the
+    /// demo's countries are unknown, as the server's would be.
+    #[arg(long, env = "AGENTSIGHT_GEO_DIR")]
+    geo_dir: Option<PathBuf>,
     #[command(flatten)]
     data: DataDir,
 }
@@ -221,6 +225,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 agent: a.agent,
                 seed: a.seed,
                 data_dir: a.data.data_dir,
+                geo_dir: a.geo_dir,
             })
             .await
         }
