@@ -125,6 +125,20 @@ enum AgentCommand {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Show or change the tool names counted as human escalation for an agent (applies to
+    /// past data too). Without --set or --reset, prints the current list.
+    Escalation {
+        /// Agent id or name.
+        agent: String,
+        /// Comma-separated action names, e.g. `fallback_to_human,call_support`.
+        #[arg(long, conflicts_with = "reset", value_delimiter = ',')]
+        set: Option<Vec<String>>,
+        /// Go back to the default list.
+        #[arg(long)]
+        reset: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -169,6 +183,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (agent, key) = create_agent_with_key(&store, &name).await?;
             out(&format!("Created agent '{}' (id {}) with a write key (shown once):", agent.name, agent.id))?;
             out(&key)
+        }
+        Command::Agent(AgentCommand::Escalation { agent, set, reset, data }) => {
+            let store = open(&data)?;
+            let agent = find_agent(&store, &agent).await?;
+            if let Some(tools) = set {
+                let tools = agentsight_core::metrics::validate_escalation_tools(&tools)
+                    .map_err(|e| anyhow::anyhow!("invalid escalation tools: {:?}", e.0))?;
+                store.set_escalation_tools(agent.id, Some(tools)).await?;
+            } else if reset {
+                store.set_escalation_tools(agent.id, None).await?;
+            }
+            let (tools, default) = match store.escalation_tools(agent.id).await? {
+                Some(t) => (t, false),
+                None => (
+                    agentsight_core::metrics::DEFAULT_ESCALATION_TOOLS
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                    true,
+                ),
+            };
+            out(&format!(
+                "Escalation tools of agent '{}'{}: {}",
+                agent.name,
+                if default { " (default)" } else { "" },
+                tools.join(",")
+            ))
         }
         Command::Agent(AgentCommand::List { data }) => {
             let store = open(&data)?;

@@ -73,3 +73,24 @@ async fn a_key_revoked_while_the_server_runs_stops_working_and_sigterm_exits_cle
     let status = server.child.wait().unwrap();
     assert!(status.success(), "SIGTERM should stop the server cleanly: {status:?}");
 }
+
+#[test]
+fn escalation_tools_are_set_shown_and_reset_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    common::cli(dir.path(), &["agent", "create", "bot"]);
+    let shown = common::cli(dir.path(), &["agent", "escalation", "bot"]);
+    assert!(shown.contains("(default): fallback_to_human,open_ticket,ticket,contact_human"), "{shown}");
+    let set = common::cli(
+        dir.path(),
+        &["agent", "escalation", "bot", "--set", "call_support, handoff,call_support"],
+    );
+    assert!(set.trim_end().ends_with("'bot': call_support,handoff"), "{set}");
+    let reset = common::cli(dir.path(), &["agent", "escalation", "bot", "--reset"]);
+    assert!(reset.contains("(default)"), "{reset}");
+    let bad = std::process::Command::new(common::BIN)
+        .args(["agent", "escalation", "bot", "--set", " ", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}

@@ -2,9 +2,7 @@
 
 use std::collections::HashMap;
 
-use agentsight_core::ValidationErrors;
-use agentsight_core::limits::{MAX_ACTION_NAME_CHARS, check_chars};
-use agentsight_core::metrics::{DEFAULT_ESCALATION_TOOLS, query, series};
+use agentsight_core::metrics::{DEFAULT_ESCALATION_TOOLS, query, series, validate_escalation_tools};
 use agentsight_core::time::now_micros;
 use agentsight_store::{AgentRef, LiveResponse, OverviewResponse, TimeseriesResponse};
 use axum::Json;
@@ -14,9 +12,6 @@ use serde::{Deserialize, Serialize};
 use crate::app::{AppState, Store};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ReadKey, WriteKey};
-
-/// Escalation tool names an agent may set at most.
-const MAX_ESCALATION_TOOLS: usize = 100;
 
 async fn escalation_list<S: Store>(st: &AppState<S>, agent_id: i64) -> Result<(Vec<String>, bool), ApiError> {
     Ok(match st.store.escalation_tools(agent_id).await? {
@@ -88,26 +83,6 @@ pub(crate) async fn get_settings<S: Store>(
         escalation_tools,
         escalation_tools_default,
     }))
-}
-
-/// Trims, drops duplicates, and checks the names.
-pub fn validate_escalation_tools(tools: &[String]) -> Result<Vec<String>, ValidationErrors> {
-    let mut e = ValidationErrors::default();
-    if tools.len() > MAX_ESCALATION_TOOLS {
-        e.add("escalation_tools", format!("Ensure this list has no more than {MAX_ESCALATION_TOOLS} items."));
-    }
-    let mut out: Vec<String> = Vec::new();
-    for (i, t) in tools.iter().enumerate() {
-        let t = t.trim();
-        if t.is_empty() {
-            e.add(format!("escalation_tools[{i}]"), "This field may not be blank.");
-        } else if let Err(m) = check_chars(t, MAX_ACTION_NAME_CHARS) {
-            e.add(format!("escalation_tools[{i}]"), m);
-        } else if !out.iter().any(|o| o == t) {
-            out.push(t.to_string());
-        }
-    }
-    e.into_result(out)
 }
 
 /// `PATCH /api/agent/settings/` (write key). Applies to past data too: escalation is computed
