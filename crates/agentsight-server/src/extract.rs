@@ -66,6 +66,14 @@ impl ReadKey {
     pub fn agent_id(&self) -> i64 {
         self.0.principal.agent_id
     }
+
+    /// The agent, as responses name it.
+    pub fn agent_ref(&self) -> agentsight_store::AgentRef {
+        agentsight_store::AgentRef {
+            id: self.0.principal.agent_id,
+            name: self.0.principal.agent_name.clone(),
+        }
+    }
 }
 
 impl WriteKey {

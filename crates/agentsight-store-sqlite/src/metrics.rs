@@ -8,7 +8,7 @@ use agentsight_core::metrics::query::{DimFilter, MetricsQuery};
 use agentsight_core::metrics::series::{Buckets, Interval, SeriesMetric};
 use agentsight_core::time::to_iso;
 use agentsight_protocol::metrics::{
-    AgentRef, LiveResponse, MinuteCount, OverviewResponse, RangeRef, SeriesPoint, TimeseriesResponse, ToolRow,
+    AgentRef, LiveResponse, MinuteCount, OverviewResponse, SeriesPoint, TimeseriesResponse, ToolRow,
 };
 use agentsight_store::StoreResult;
 use rusqlite::types::Value;
@@ -301,11 +301,7 @@ pub(crate) fn timeseries(
         .collect();
     Ok(TimeseriesResponse {
         agent,
-        range: RangeRef {
-            from: q.from.format("%Y-%m-%d").to_string(),
-            to: q.to.format("%Y-%m-%d").to_string(),
-            tz: q.tz.name().to_string(),
-        },
+        range: q.range_ref(),
         filters: q.filters.to_json(),
         metric: metric.name().to_string(),
         interval: interval.name().to_string(),

@@ -225,11 +225,7 @@ impl<'q> OverviewBuilder<'q> {
         };
         OverviewResponse {
             agent,
-            range: RangeRef {
-                from: q.from.format("%Y-%m-%d").to_string(),
-                to: q.to.format("%Y-%m-%d").to_string(),
-                tz: q.tz.name().to_string(),
-            },
+            range: q.range_ref(),
             filters: q.filters.to_json(),
             total_messages: self.total_messages,
             messages_by_sender: self.by_sender,

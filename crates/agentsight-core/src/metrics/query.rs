@@ -103,6 +103,15 @@ impl MetricsQuery {
         (day_start(self.tz, self.from), day_start(self.tz, self.to + Duration::days(1)))
     }
 
+    /// The range as the responses show it.
+    pub fn range_ref(&self) -> agentsight_protocol::metrics::RangeRef {
+        agentsight_protocol::metrics::RangeRef {
+            from: self.from.format("%Y-%m-%d").to_string(),
+            to: self.to.format("%Y-%m-%d").to_string(),
+            tz: self.tz.name().to_string(),
+        }
+    }
+
     /// Days in the range.
     pub fn days(&self) -> i64 {
         (self.to - self.from).num_days() + 1

@@ -328,7 +328,7 @@ pub fn overview(d: &Dataset, q: &MetricsQuery, escalation: &[String], agent: Age
 
     OverviewResponse {
         agent,
-        range: RangeRef { from: q.from.to_string(), to: q.to.to_string(), tz: q.tz.name().to_string() },
+        range: q.range_ref(),
         filters: q.filters.to_json(),
         total_messages: msgs.len() as u64,
         messages_by_sender: by_sender,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use agentsight_core::metrics::{DEFAULT_ESCALATION_TOOLS, query, series, validate_escalation_tools};
 use agentsight_core::time::now_micros;
-use agentsight_store::{AgentRef, LiveResponse, OverviewResponse, TimeseriesResponse};
+use agentsight_store::{LiveResponse, OverviewResponse, TimeseriesResponse};
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
@@ -28,7 +28,7 @@ pub(crate) async fn get_overview<S: Store>(
 ) -> Result<Json<OverviewResponse>, ApiError> {
     let q = query::parse(&params, &key.0.scope.environments, now_micros())?;
     let (escalation, _) = escalation_list(&st, key.agent_id()).await?;
-    let agent = AgentRef { id: key.agent_id(), name: key.0.principal.agent_name.clone() };
+    let agent = key.agent_ref();
     Ok(Json(st.store.overview(agent, q, escalation).await?))
 }
 
@@ -41,7 +41,7 @@ pub(crate) async fn get_timeseries<S: Store>(
 ) -> Result<Json<TimeseriesResponse>, ApiError> {
     let q = query::parse(&params, &key.0.scope.environments, now_micros())?;
     let (metric, interval) = series::parse(&q, &params)?;
-    let agent = AgentRef { id: key.agent_id(), name: key.0.principal.agent_name.clone() };
+    let agent = key.agent_ref();
     Ok(Json(st.store.timeseries(agent, q, metric, interval).await?))
 }
 
@@ -51,7 +51,7 @@ pub(crate) async fn get_live<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
 ) -> Result<Json<LiveResponse>, ApiError> {
-    let agent = AgentRef { id: key.agent_id(), name: key.0.principal.agent_name.clone() };
+    let agent = key.agent_ref();
     Ok(Json(st.store.live(agent, now_micros()).await?))
 }
 
@@ -71,18 +71,26 @@ pub(crate) struct SettingsPayload {
     escalation_tools: Option<Vec<String>>,
 }
 
+async fn settings<S: Store>(
+    st: &AppState<S>,
+    agent_id: i64,
+    agent_name: &str,
+) -> Result<Json<SettingsResponse>, ApiError> {
+    let (escalation_tools, escalation_tools_default) = escalation_list(st, agent_id).await?;
+    Ok(Json(SettingsResponse {
+        agent_id,
+        agent_name: agent_name.to_string(),
+        escalation_tools,
+        escalation_tools_default,
+    }))
+}
+
 /// `GET /api/agent/settings/`.
 pub(crate) async fn get_settings<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
 ) -> Result<Json<SettingsResponse>, ApiError> {
-    let (escalation_tools, escalation_tools_default) = escalation_list(&st, key.agent_id()).await?;
-    Ok(Json(SettingsResponse {
-        agent_id: key.agent_id(),
-        agent_name: key.0.principal.agent_name.clone(),
-        escalation_tools,
-        escalation_tools_default,
-    }))
+    settings(&st, key.agent_id(), &key.0.principal.agent_name).await
 }
 
 /// `PATCH /api/agent/settings/` (write key). Applies to past data too: escalation is computed
@@ -94,11 +102,5 @@ pub(crate) async fn update_settings<S: Store>(
 ) -> Result<Json<SettingsResponse>, ApiError> {
     let tools = p.escalation_tools.as_deref().map(validate_escalation_tools).transpose()?;
     st.store.set_escalation_tools(key.agent_id(), tools).await?;
-    let (escalation_tools, escalation_tools_default) = escalation_list(&st, key.agent_id()).await?;
-    Ok(Json(SettingsResponse {
-        agent_id: key.agent_id(),
-        agent_name: key.0.principal.agent_name.clone(),
-        escalation_tools,
-        escalation_tools_default,
-    }))
+    settings(&st, key.agent_id(), &key.0.principal.agent_name).await
 }
