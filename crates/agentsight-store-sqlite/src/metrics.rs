@@ -47,6 +47,23 @@ pub fn filter_sql(q: &MetricsQuery) -> (String, Vec<Value>) {
     (sql, params)
 }
 
+/// Bot responses in range as rows `(ts, response_us)`: an agent message whose previous message
+/// in its conversation (by event time, then arrival) is the user's. Parameters: agent, start,
+/// end, then the filter's.
+fn responses_sql(fsql: &str) -> String {
+    format!(
+        "SELECT ts, ts - prev_ts AS response_us FROM (
+            SELECT m.ts, m.sender, lag(m.sender) OVER w AS prev_sender, lag(m.ts) OVER w AS prev_ts
+            FROM messages m
+            WHERE m.kind = 0 AND m.conversation_pk IN (
+                SELECT m2.conversation_pk FROM messages m2 JOIN conversations c ON c.id = m2.conversation_pk
+                WHERE m2.agent_id = ?1 AND m2.kind = 0 AND m2.ts >= ?2 AND m2.ts < ?3
+                    AND m2.sender = 'agent'{fsql})
+            WINDOW w AS (PARTITION BY m.conversation_pk ORDER BY m.ts, m.id))
+         WHERE sender = 'agent' AND prev_sender = 'end_user' AND ts >= ?2 AND ts < ?3"
+    )
+}
+
 fn with(mut head: Vec<Value>, tail: &[Value]) -> Vec<Value> {
     head.extend_from_slice(tail);
     head
@@ -136,17 +153,7 @@ pub(crate) fn overview(
     drop(stmt);
 
     // Responses: an agent message whose previous message (by time, then arrival) is the user's.
-    let sql = format!(
-        "SELECT count(*), coalesce(sum(ts - prev_ts), 0) FROM (
-            SELECT m.ts, m.sender, lag(m.sender) OVER w AS prev_sender, lag(m.ts) OVER w AS prev_ts
-            FROM messages m
-            WHERE m.kind = 0 AND m.conversation_pk IN (
-                SELECT m2.conversation_pk FROM messages m2 JOIN conversations c ON c.id = m2.conversation_pk
-                WHERE m2.agent_id = ?1 AND m2.kind = 0 AND m2.ts >= ?2 AND m2.ts < ?3
-                    AND m2.sender = 'agent'{fsql})
-            WINDOW w AS (PARTITION BY m.conversation_pk ORDER BY m.ts, m.id))
-         WHERE sender = 'agent' AND prev_sender = 'end_user' AND ts >= ?2 AND ts < ?3"
-    );
+    let sql = format!("SELECT count(*), coalesce(sum(response_us), 0) FROM ({})", responses_sql(&fsql));
     let params = with(base.clone(), &fparams);
     let (n, sum): (i64, i64) = conn
         .prepare_cached(&sql)
@@ -255,17 +262,7 @@ pub(crate) fn timeseries(
         )?,
         SeriesMetric::BotResponses | SeriesMetric::AvgBotResponseTimeMs => each_row(
             conn,
-            &format!(
-                "SELECT ts, ts - prev_ts FROM (
-                    SELECT m.ts, m.sender, lag(m.sender) OVER w AS prev_sender, lag(m.ts) OVER w AS prev_ts
-                    FROM messages m
-                    WHERE m.kind = 0 AND m.conversation_pk IN (
-                        SELECT m2.conversation_pk FROM messages m2 JOIN conversations c ON c.id = m2.conversation_pk
-                        WHERE m2.agent_id = ?1 AND m2.kind = 0 AND m2.ts >= ?2 AND m2.ts < ?3
-                            AND m2.sender = 'agent'{fsql})
-                    WINDOW w AS (PARTITION BY m.conversation_pk ORDER BY m.ts, m.id))
-                 WHERE sender = 'agent' AND prev_sender = 'end_user' AND ts >= ?2 AND ts < ?3"
-            ),
+            &responses_sql(&fsql),
             &params,
             |r| {
                 count_at(r.get(0)?, i128::from(r.get::<_, i64>(1)?));
