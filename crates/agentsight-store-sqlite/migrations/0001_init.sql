@@ -69,11 +69,15 @@ CREATE TABLE messages (
     content         TEXT NOT NULL,
     ts              INTEGER NOT NULL,
     metadata        TEXT NOT NULL,
-    received_at     INTEGER NOT NULL
+    received_at     INTEGER NOT NULL,
+    -- For an agent message whose previous message in the conversation (by ts, then id) is the
+    -- end user's: the bot response time in µs (metrics.md). Kept current at ingest, also when
+    -- a message arrives out of order.
+    response_us     INTEGER
 );
 CREATE INDEX messages_conversation ON messages (conversation_pk, ts, kind);
--- Metrics: an agent's messages in a time range.
-CREATE INDEX messages_agent_ts ON messages (agent_id, kind, ts);
+-- Metrics: an agent's messages in a time range (covering: sender and response time included).
+CREATE INDEX messages_agent_ts ON messages (agent_id, kind, ts, sender, response_us);
 
 CREATE TABLE action_logs (
     id              INTEGER PRIMARY KEY,

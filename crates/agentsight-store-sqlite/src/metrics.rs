@@ -47,21 +47,21 @@ pub fn filter_sql(q: &MetricsQuery) -> (String, Vec<Value>) {
     (sql, params)
 }
 
-/// Bot responses in range as rows `(ts, response_us)`: an agent message whose previous message
-/// in its conversation (by event time, then arrival) is the user's. Parameters: agent, start,
-/// end, then the filter's.
+/// Bot responses in range as rows `(ts, response_us)` (kept at ingest, see `writes.rs`).
+/// Parameters: agent, start, end, then the filter's.
 fn responses_sql(fsql: &str) -> String {
-    format!(
-        "SELECT ts, ts - prev_ts AS response_us FROM (
-            SELECT m.ts, m.sender, lag(m.sender) OVER w AS prev_sender, lag(m.ts) OVER w AS prev_ts
-            FROM messages m
-            WHERE m.kind = 0 AND m.conversation_pk IN (
-                SELECT m2.conversation_pk FROM messages m2 JOIN conversations c ON c.id = m2.conversation_pk
-                WHERE m2.agent_id = ?1 AND m2.kind = 0 AND m2.ts >= ?2 AND m2.ts < ?3
-                    AND m2.sender = 'agent'{fsql})
-            WINDOW w AS (PARTITION BY m.conversation_pk ORDER BY m.ts, m.id))
-         WHERE sender = 'agent' AND prev_sender = 'end_user' AND ts >= ?2 AND ts < ?3"
-    )
+    if fsql.is_empty() {
+        "SELECT m.ts, m.response_us FROM messages m
+         WHERE m.agent_id = ?1 AND m.kind = 0 AND m.ts >= ?2 AND m.ts < ?3 AND m.sender = 'agent'
+            AND m.response_us IS NOT NULL"
+            .to_string()
+    } else {
+        format!(
+            "SELECT m.ts, m.response_us FROM messages m JOIN conversations c ON c.id = m.conversation_pk
+             WHERE m.agent_id = ?1 AND m.kind = 0 AND m.ts >= ?2 AND m.ts < ?3 AND m.sender = 'agent'
+                AND m.response_us IS NOT NULL{fsql}"
+        )
+    }
 }
 
 fn with(mut head: Vec<Value>, tail: &[Value]) -> Vec<Value> {

@@ -96,7 +96,15 @@ impl Drop for Writer {
 
 fn run(mut conn: Connection, rx: Receiver<Job>) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    let mut seen_version: Option<i64> = None;
     while let Ok(first) = rx.recv() {
+        // Another process (the CLI, `agentsight demo`) may have written since our last group:
+        // then what the writer caches about conversations may be stale.
+        let version = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok();
+        if version.is_none() || version != seen_version {
+            crate::writes::forget_cached();
+            seen_version = version;
+        }
         group.push(first);
         while group.len() < MAX_GROUP {
             match rx.try_recv() {

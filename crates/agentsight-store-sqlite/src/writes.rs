@@ -137,6 +137,7 @@ const MAX_CACHED_CONVERSATIONS: usize = 200_000;
 /// Forgets every cached conversation pk (after a rollback).
 pub(crate) fn forget_cached() {
     CONVERSATION_PKS.with(|m| m.borrow_mut().clear());
+    LAST_MESSAGE.with(|m| m.borrow_mut().clear());
 }
 
 fn cached_pk(agent_id: i64, cid: &str) -> Option<i64> {
@@ -219,17 +220,20 @@ struct Entry<'a> {
     metadata: &'a str,
     ts: Micros,
     received_at: Micros,
+    /// Bot response time (messages only).
+    response_us: Option<i64>,
 }
 
 /// Inserts a transcript entry and marks its conversation used, extending its end.
 fn insert_entry(conn: &Connection, e: Entry<'_>) -> StoreResult<i64> {
-    let Entry { agent_id, conversation_pk, kind, sender, content, metadata, ts, received_at } = e;
+    let Entry { agent_id, conversation_pk, kind, sender, content, metadata, ts, received_at, response_us } =
+        e;
     let kind_code = reads::kind_code(kind);
     exec(
         conn,
-        "INSERT INTO messages (agent_id, conversation_pk, kind, sender, content, ts, metadata, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![agent_id, conversation_pk, kind_code, sender, content, ts, metadata, received_at],
+        "INSERT INTO messages (agent_id, conversation_pk, kind, sender, content, ts, metadata, received_at, response_us)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![agent_id, conversation_pk, kind_code, sender, content, ts, metadata, received_at, response_us],
     )
     .map_err(sqlerr)?;
     let id = conn.last_insert_rowid();
@@ -243,8 +247,100 @@ fn insert_entry(conn: &Connection, e: Entry<'_>) -> StoreResult<i64> {
     Ok(id)
 }
 
+thread_local! {
+    /// The latest message (by ts, then id) of conversations the writer has seen: `pk → (ts,
+    /// sender)`. Messages almost always arrive in order, so the predecessor of a new message is
+    /// usually this one and needs no query. Emptied with [`forget_cached`].
+    static LAST_MESSAGE: RefCell<HashMap<i64, (i64, String)>> = RefCell::new(HashMap::new());
+}
+
+/// The latest message of a conversation, from the cache or the database.
+fn last_message(conn: &Connection, conversation_pk: i64) -> StoreResult<Option<(i64, String)>> {
+    if let Some(hit) = LAST_MESSAGE.with(|m| m.borrow().get(&conversation_pk).cloned()) {
+        return Ok(Some(hit));
+    }
+    one(
+        conn,
+        "SELECT ts, sender FROM messages WHERE conversation_pk = ?1 AND kind = 0 ORDER BY ts DESC, id DESC LIMIT 1",
+        [conversation_pk],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(sqlerr)
+}
+
+fn remember_last(conversation_pk: i64, ts: i64, sender: &str) {
+    LAST_MESSAGE.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MAX_CACHED_CONVERSATIONS {
+            m.clear();
+        }
+        m.insert(conversation_pk, (ts, sender.to_string()));
+    });
+}
+
+/// The response time of a new message at `ts` (it will have the largest id): an agent message
+/// right after an end-user message, by event time, then arrival. Also says whether the message
+/// arrived out of order (messages with a later `ts` exist), in which case the next one's
+/// response time must be recomputed after the insert.
+fn response_of(
+    conn: &Connection,
+    conversation_pk: i64,
+    ts: Micros,
+    sender: &str,
+) -> StoreResult<(Option<i64>, bool)> {
+    let last = last_message(conn, conversation_pk)?;
+    let in_order = last.as_ref().is_none_or(|(last_ts, _)| ts >= *last_ts);
+    let prev = if in_order {
+        remember_last(conversation_pk, ts, sender);
+        last
+    } else {
+        if let Some((last_ts, last_sender)) = &last {
+            remember_last(conversation_pk, *last_ts, last_sender);
+        }
+        one(
+            conn,
+            "SELECT ts, sender FROM messages WHERE conversation_pk = ?1 AND kind = 0 AND ts <= ?2
+             ORDER BY ts DESC, id DESC LIMIT 1",
+            params![conversation_pk, ts],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sqlerr)?
+    };
+    let response = (sender == "agent")
+        .then_some(prev)
+        .flatten()
+        .filter(|(_, s)| s == "end_user")
+        .map(|(prev_ts, _)| ts - prev_ts);
+    Ok((response, !in_order))
+}
+
+/// A message that arrived out of order (an earlier `ts` than messages already stored) becomes
+/// the predecessor of the next one: recompute that one's response time.
+fn fix_successor(conn: &Connection, conversation_pk: i64, ts: Micros, sender: &str) -> StoreResult<()> {
+    let next: Option<(i64, String, i64, Option<i64>)> = one(
+        conn,
+        "SELECT id, sender, ts, response_us FROM messages WHERE conversation_pk = ?1 AND kind = 0 AND ts > ?2
+         ORDER BY ts, id LIMIT 1",
+        params![conversation_pk, ts],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .optional()
+    .map_err(sqlerr)?;
+    if let Some((id, next_sender, next_ts, old)) = next {
+        let response = (next_sender == "agent" && sender == "end_user").then_some(next_ts - ts);
+        if response != old {
+            exec(conn, "UPDATE messages SET response_us = ?2 WHERE id = ?1", params![id, response])
+                .map_err(sqlerr)?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn insert_message(conn: &Connection, m: NewMessage) -> StoreResult<MessageRow> {
     let pk = resolve(conn, m.agent_id, &m.conversation, Some((m.event_time, m.received_at)))?;
+    let (response_us, out_of_order) = response_of(conn, pk, m.event_time, &m.sender)?;
     let id = insert_entry(
         conn,
         Entry {
@@ -256,8 +352,12 @@ pub(crate) fn insert_message(conn: &Connection, m: NewMessage) -> StoreResult<Me
             metadata: &m.metadata,
             ts: m.event_time,
             received_at: m.received_at,
+            response_us,
         },
     )?;
+    if out_of_order {
+        fix_successor(conn, pk, m.event_time, &m.sender)?;
+    }
     Ok(MessageRow {
         id,
         conversation_pk: pk,
@@ -283,6 +383,7 @@ pub(crate) fn insert_action(conn: &Connection, a: &NewAction) -> StoreResult<Act
             metadata: &a.metadata,
             ts: a.event_time,
             received_at: a.received_at,
+            response_us: None,
         },
     )?;
     exec(
@@ -335,6 +436,7 @@ pub(crate) fn insert_button(conn: &Connection, b: &NewButton) -> StoreResult<But
             metadata: &b.metadata,
             ts: b.event_time,
             received_at: b.received_at,
+            response_us: None,
         },
     )?;
     exec(

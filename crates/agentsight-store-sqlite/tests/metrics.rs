@@ -239,22 +239,33 @@ fn t(s: &str) -> Micros {
     parse_timestamp(s).unwrap()
 }
 
-/// Compares two overviews, floats to 1e-9 relative.
-fn assert_same(got: &OverviewResponse, want: &OverviewResponse) {
-    fn norm(v: Value) -> Value {
-        match v {
-            Value::Number(n) if n.is_f64() => {
-                let f = n.as_f64().unwrap();
-                json!(format!("{:.6e}", f))
-            }
-            Value::Array(a) => Value::Array(a.into_iter().map(norm).collect()),
-            Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, norm(v))).collect()),
-            other => other,
+/// Equal, with floats compared to 1e-9 relative (sums may add in another order).
+fn close(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
         }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| close(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| close(v, w)))
+        }
+        _ => a == b,
     }
-    let g = norm(serde_json::to_value(got).unwrap());
-    let w = norm(serde_json::to_value(want).unwrap());
-    assert_eq!(g, w, "store and reference differ");
+}
+
+/// Compares two overviews field by field, naming the fields that differ.
+fn assert_same(got: &OverviewResponse, want: &OverviewResponse) {
+    let g = serde_json::to_value(got).unwrap();
+    let w = serde_json::to_value(want).unwrap();
+    let diff: Vec<String> = g
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| !close(v, &w[k.as_str()]))
+        .map(|(k, v)| format!("{k}: store {v} / reference {}", w[k.as_str()]))
+        .collect();
+    assert!(diff.is_empty(), "store and reference differ:\n{}", diff.join("\n"));
 }
 
 fn conv(id: &str, started: &str) -> Conv {
