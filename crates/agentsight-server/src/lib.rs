@@ -1,4 +1,5 @@
-//! AgentSight's HTTP server: the 0.0.x tracking plane, the read and manage API, health.
+//! AgentSight's HTTP server: the 0.0.x tracking plane, the read and manage API, the metrics
+//! API, health.
 //!
 //! # Path of an event
 //!
