@@ -1,7 +1,7 @@
 //! The 0.0.x REST "tracking" plane (sdk-protocol.md Part A): request payloads and responses.
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// A reference to a conversation or message by integer primary key, as the SDK sends it.
 ///
@@ -446,9 +446,6 @@ pub struct Page<T> {
     /// This page's number (1-based).
     pub current_page: i64,
 }
-
-/// A free JSON object (metadata), for responses.
-pub type JsonObject = Map<String, Value>;
 
 #[cfg(test)]
 mod tests {

@@ -145,8 +145,9 @@ pub struct ApiJson<T>(pub T);
 /// Reads the whole body up to `limit` bytes, answering 413 beyond it.
 pub async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"))
-            || e.to_string().contains("length limit");
+        // The limit is reported as http-body-util's error type somewhere in the source chain.
+        let too_large = std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| e.source())
+            .any(|e| e.is::<http_body_util::LengthLimitError>());
         if too_large {
             ApiError::TooLarge { field: None, limit }
         } else {

@@ -78,7 +78,7 @@ pub(crate) fn overview(
 ) -> StoreResult<OverviewResponse> {
     let (start, end) = q.instants();
     let (fsql, fparams) = filter_sql(q);
-    let filtered = !fparams.is_empty() || !fsql.is_empty();
+    let filtered = !fsql.is_empty();
     let base = vec![Value::Integer(agent.id), Value::Integer(start), Value::Integer(end)];
     let escalation_json = serde_json::to_string(escalation).unwrap_or_else(|_| "[]".into());
     let mut b = OverviewBuilder::new(q);

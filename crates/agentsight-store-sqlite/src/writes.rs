@@ -134,7 +134,8 @@ thread_local! {
 /// Entries kept before the map is emptied (a bound on memory, not a tuning knob).
 const MAX_CACHED_CONVERSATIONS: usize = 200_000;
 
-/// Forgets every cached conversation pk (after a rollback).
+/// Forgets what the writer caches about conversations (their pks and latest messages): after a
+/// rollback, or when another process wrote to the database.
 pub(crate) fn forget_cached() {
     CONVERSATION_PKS.with(|m| m.borrow_mut().clear());
     LAST_MESSAGE.with(|m| m.borrow_mut().clear());
