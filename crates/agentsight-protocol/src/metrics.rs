@@ -228,6 +228,19 @@ pub struct TimeseriesResponse {
     pub points: Vec<SeriesPoint>,
 }
 
+/// `GET /api/metrics/status/`: which engine answers metrics queries and its state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineStatus {
+    /// `sqlite-index` (the in-memory index over the embedded store) or `sqlite-raw`.
+    pub engine: String,
+    /// `loading` (queries read raw rows meanwhile), `ready`, or `off`.
+    pub phase: String,
+    /// Loads of the index finished since the server started.
+    pub loads: u64,
+    /// Approximate memory the index holds, in bytes.
+    pub approx_bytes: u64,
+}
+
 /// Messages in one minute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinuteCount {

@@ -68,10 +68,12 @@ pub struct App {
     store: SqliteStore,
 }
 
-/// Opens the embedded store the settings point at.
-pub fn open_store(settings: &Settings) -> Result<SqliteStore, ApiError> {
+/// Opens the embedded store the settings point at; with `metrics_index` (the server) it keeps
+/// the in-memory metrics index, loaded in the background.
+pub fn open_store(settings: &Settings, metrics_index: bool) -> Result<SqliteStore, ApiError> {
     let mut opts = SqliteOptions::new(settings.database_path());
     opts.fsync = settings.fsync;
+    opts.metrics_index = metrics_index;
     SqliteStore::open(opts).map_err(ApiError::from)
 }
 
@@ -107,7 +109,7 @@ impl App {
     /// Opens the store, binds the listener and builds the router.
     pub async fn build(settings: Settings) -> Result<App, String> {
         settings.validate()?;
-        let store = open_store(&settings).map_err(|e| format!("opening the store: {e:?}"))?;
+        let store = open_store(&settings, true).map_err(|e| format!("opening the store: {e:?}"))?;
         let blobs = Blobs::new(settings.attachments_dir()).map_err(|e| format!("attachments dir: {e}"))?;
         let listener = TcpListener::bind(settings.listen)
             .await

@@ -3,6 +3,8 @@
 
 #![warn(missing_docs)]
 
+mod deltas;
+mod index;
 mod metrics;
 mod migrate;
 mod reads;
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentsight_core::keys::Role;
+use agentsight_core::metrics::index::AgentIndex;
 use agentsight_core::metrics::query::MetricsQuery;
 use agentsight_core::metrics::series::{Interval, SeriesMetric};
 use agentsight_core::time::Micros;
@@ -22,9 +25,9 @@ use agentsight_core::tracking::{
 };
 use agentsight_store::{
     ActionLogRow, AdminStore, AgentRef, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow,
-    ConversationFilter, ConversationRow, FeedbackRow, KeyRow, LiveResponse, MessageRow, MetricsReader,
-    OverviewResponse, PageRequest, Principal, StoreError, StoreResult, TimeseriesResponse, TrackingReader,
-    TrackingWriter, Transcript, Upserted,
+    ConversationFilter, ConversationRow, EngineStatus, FeedbackRow, KeyRow, LiveResponse, MessageRow,
+    MetricsReader, OverviewResponse, PageRequest, Principal, StoreError, StoreResult, TimeseriesResponse,
+    TrackingReader, TrackingWriter, Transcript, Upserted,
 };
 pub use migrate::SCHEMA_VERSION;
 pub use reads::build_list_filter;
@@ -43,12 +46,20 @@ pub struct SqliteOptions {
     pub readers: u32,
     /// Writes that may wait for the writer before callers get "unavailable".
     pub write_queue: usize,
+    /// Keep the in-memory metrics index (the server does; the CLI and `demo` don't need it).
+    pub metrics_index: bool,
 }
 
 impl SqliteOptions {
     /// Defaults for a file: fsync on, 8 readers, a queue of 16,384 writes.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        SqliteOptions { path: path.into(), fsync: true, readers: 8, write_queue: 16_384 }
+        SqliteOptions {
+            path: path.into(),
+            fsync: true,
+            readers: 8,
+            write_queue: 16_384,
+            metrics_index: false,
+        }
     }
 }
 
@@ -59,6 +70,13 @@ pub(crate) fn sqlerr(e: rusqlite::Error) -> StoreError {
         }
         _ => StoreError::Internal(e.to_string()),
     }
+}
+
+/// The database's count of committed metric write groups (`write_log`, migration 0002).
+fn db_seq(conn: &Connection) -> StoreResult<i64> {
+    conn.prepare_cached("SELECT seq FROM write_log WHERE id = 1")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(sqlerr)
 }
 
 /// Page cache of the write connection, in KiB.
@@ -106,7 +124,30 @@ impl r2d2::ManageConnection for ReaderManager {
 struct Inner {
     writer: writer::Writer,
     readers: r2d2::Pool<ReaderManager>,
+    index: Option<index::MetricsIndex>,
     path: PathBuf,
+}
+
+/// Which plan answers a metrics query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsPlan {
+    /// The index when it is ready and current, else raw rows (what the API uses).
+    Auto,
+    /// Raw rows, always.
+    Raw,
+    /// The index, waiting for it to be ready; an error when it cannot answer.
+    Index,
+}
+
+/// The state of the metrics index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexStatus {
+    /// `off`, `loading` or `ready`.
+    pub phase: &'static str,
+    /// Loads finished since start.
+    pub loads: u64,
+    /// Approximate bytes held.
+    pub approx_bytes: usize,
 }
 
 /// The SQLite store. Cheap to clone; the writer stops when the last clone is dropped, after
@@ -137,7 +178,16 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB).map_err(sqlerr)?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(sqlerr)?;
         migrate::migrate(&mut conn).map_err(StoreError::Internal)?;
-        let writer = writer::Writer::start(conn, opts.write_queue)
+        let (index, feed) = if opts.metrics_index {
+            let seq: i64 =
+                conn.query_row("SELECT seq FROM write_log WHERE id = 1", [], |r| r.get(0)).map_err(sqlerr)?;
+            let (index, feed) = index::MetricsIndex::start(opts.path.clone(), seq)
+                .map_err(|e| StoreError::Internal(format!("starting the metrics index: {e}")))?;
+            (Some(index), Some(feed))
+        } else {
+            (None, None)
+        };
+        let writer = writer::Writer::start(conn, opts.write_queue, feed)
             .map_err(|e| StoreError::Internal(format!("starting writer: {e}")))?;
         let readers = r2d2::Pool::builder()
             .max_size(opts.readers.max(1))
@@ -145,7 +195,120 @@ impl SqliteStore {
             .connection_timeout(Duration::from_secs(10))
             .build(ReaderManager { path: opts.path.clone() })
             .map_err(|e| StoreError::Internal(format!("opening readers: {e}")))?;
-        Ok(SqliteStore { inner: Arc::new(Inner { writer, readers, path: opts.path }) })
+        Ok(SqliteStore { inner: Arc::new(Inner { writer, readers, index, path: opts.path }) })
+    }
+
+    /// The metrics index's state.
+    pub fn index_status(&self) -> IndexStatus {
+        match &self.inner.index {
+            None => IndexStatus { phase: "off", loads: 0, approx_bytes: 0 },
+            Some(ix) => {
+                let (phase, loads) = ix.phase();
+                IndexStatus {
+                    phase: match phase {
+                        index::IndexPhase::Loading => "loading",
+                        index::IndexPhase::Ready => "ready",
+                    },
+                    loads,
+                    approx_bytes: ix.approx_bytes(),
+                }
+            }
+        }
+    }
+
+    /// Waits until the metrics index is ready; false on timeout or when it is off.
+    pub async fn wait_index_ready(&self, timeout: Duration) -> bool {
+        let Some(ix) = self.inner.index.clone() else { return false };
+        tokio::task::spawn_blocking(move || ix.wait_ready(timeout)).await.unwrap_or(false)
+    }
+
+    /// The overview through a chosen plan (tests and benchmarks compare them).
+    pub async fn overview_with(
+        &self,
+        plan: MetricsPlan,
+        agent: AgentRef,
+        q: MetricsQuery,
+        escalation: Vec<String>,
+    ) -> StoreResult<OverviewResponse> {
+        let (a, qq, esc) = (agent.clone(), q.clone(), escalation.clone());
+        self.planned(
+            plan,
+            agent.id,
+            move |ix: &AgentIndex| ix.overview(&qq, &esc, a.clone()),
+            move |conn: &Connection| metrics::overview(conn, agent.clone(), &q, &escalation),
+        )
+        .await
+    }
+
+    /// A time series through a chosen plan.
+    pub async fn timeseries_with(
+        &self,
+        plan: MetricsPlan,
+        agent: AgentRef,
+        q: MetricsQuery,
+        metric: SeriesMetric,
+        interval: Interval,
+    ) -> StoreResult<TimeseriesResponse> {
+        let (a, qq) = (agent.clone(), q.clone());
+        self.planned(
+            plan,
+            agent.id,
+            move |ix: &AgentIndex| ix.timeseries(&qq, metric, interval, a.clone()),
+            move |conn: &Connection| metrics::timeseries(conn, agent.clone(), &q, metric, interval),
+        )
+        .await
+    }
+
+    /// Answers from the index when the plan allows and it can, else from raw rows. With
+    /// [`MetricsPlan::Index`] it waits for the index (rebuilt, if another process wrote) and
+    /// never reads raw rows.
+    async fn planned<T, I, R>(
+        &self,
+        plan: MetricsPlan,
+        agent_id: i64,
+        from_index: I,
+        raw: R,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        I: Fn(&AgentIndex) -> Option<T> + Clone + Send + 'static,
+        R: Fn(&Connection) -> StoreResult<T> + Clone + Send + 'static,
+    {
+        for _ in 0..3 {
+            let index = self.planned_index(plan).await?;
+            let (f, r) = (from_index.clone(), raw.clone());
+            let answer = self
+                .read(move |conn| {
+                    if let Some(ix) = &index {
+                        let seq = db_seq(conn)?;
+                        if let Some(t) = ix.with_agent(agent_id, seq, &f) {
+                            return Ok(Some(t));
+                        }
+                        if plan == MetricsPlan::Index {
+                            return Ok(None);
+                        }
+                    }
+                    r(conn).map(Some)
+                })
+                .await?;
+            if let Some(t) = answer {
+                return Ok(t);
+            }
+        }
+        Err(StoreError::Internal("the metrics index could not answer".into()))
+    }
+
+    async fn planned_index(&self, plan: MetricsPlan) -> StoreResult<Option<index::MetricsIndex>> {
+        match plan {
+            MetricsPlan::Raw => Ok(None),
+            MetricsPlan::Auto => Ok(self.inner.index.clone()),
+            MetricsPlan::Index => {
+                if !self.wait_index_ready(Duration::from_secs(60)).await {
+                    return Err(StoreError::Internal("the metrics index is off or not ready".into()));
+                }
+                Ok(self.inner.index.clone())
+            }
+        }
     }
 
     /// The database file.
@@ -250,7 +413,7 @@ impl MetricsReader for SqliteStore {
         q: MetricsQuery,
         escalation: Vec<String>,
     ) -> StoreResult<OverviewResponse> {
-        self.read(move |conn| metrics::overview(conn, agent, &q, &escalation)).await
+        self.overview_with(MetricsPlan::Auto, agent, q, escalation).await
     }
 
     async fn timeseries(
@@ -260,11 +423,26 @@ impl MetricsReader for SqliteStore {
         metric: SeriesMetric,
         interval: Interval,
     ) -> StoreResult<TimeseriesResponse> {
-        self.read(move |conn| metrics::timeseries(conn, agent, &q, metric, interval)).await
+        self.timeseries_with(MetricsPlan::Auto, agent, q, metric, interval).await
     }
 
     async fn live(&self, agent: AgentRef, now: Micros) -> StoreResult<LiveResponse> {
         self.read(move |conn| metrics::live(conn, agent, now)).await
+    }
+
+    async fn engine_status(&self) -> EngineStatus {
+        let me = self.clone();
+        let s = tokio::task::spawn_blocking(move || me.index_status()).await.unwrap_or(IndexStatus {
+            phase: "off",
+            loads: 0,
+            approx_bytes: 0,
+        });
+        EngineStatus {
+            engine: if s.phase == "off" { "sqlite-raw" } else { "sqlite-index" }.to_string(),
+            phase: s.phase.to_string(),
+            loads: s.loads,
+            approx_bytes: s.approx_bytes as u64,
+        }
     }
 }
 

@@ -14,13 +14,15 @@ use agentsight_store::StoreResult;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
+use crate::deltas::LATEST_FEEDBACK_SQL;
 use crate::reads::push_metadata_match;
 use crate::sqlerr;
 
-/// `AND …` clauses over `conversations c` for the query's filters, and their values.
+/// `AND …` clauses over `conversations c` for the query's filters (soft-deleted conversations
+/// are always left out), and their values.
 pub fn filter_sql(q: &MetricsQuery) -> (String, Vec<Value>) {
     let f = &q.filters;
-    let mut clauses: Vec<String> = Vec::new();
+    let mut clauses: Vec<String> = vec!["c.is_deleted = 0".to_string()];
     let mut params: Vec<Value> = Vec::new();
     let dims = [
         ("environment", &f.environment),
@@ -50,18 +52,11 @@ pub fn filter_sql(q: &MetricsQuery) -> (String, Vec<Value>) {
 /// Bot responses in range as rows `(ts, response_us)` (kept at ingest, see `writes.rs`).
 /// Parameters: agent, start, end, then the filter's.
 fn responses_sql(fsql: &str) -> String {
-    if fsql.is_empty() {
-        "SELECT m.ts, m.response_us FROM messages m
+    format!(
+        "SELECT m.ts, m.response_us FROM messages m JOIN conversations c ON c.id = m.conversation_pk
          WHERE m.agent_id = ?1 AND m.kind = 0 AND m.ts >= ?2 AND m.ts < ?3 AND m.sender = 'agent'
-            AND m.response_us IS NOT NULL"
-            .to_string()
-    } else {
-        format!(
-            "SELECT m.ts, m.response_us FROM messages m JOIN conversations c ON c.id = m.conversation_pk
-             WHERE m.agent_id = ?1 AND m.kind = 0 AND m.ts >= ?2 AND m.ts < ?3 AND m.sender = 'agent'
-                AND m.response_us IS NOT NULL{fsql}"
-        )
-    }
+            AND m.response_us IS NOT NULL{fsql}"
+    )
 }
 
 fn with(mut head: Vec<Value>, tail: &[Value]) -> Vec<Value> {
@@ -78,7 +73,6 @@ pub(crate) fn overview(
 ) -> StoreResult<OverviewResponse> {
     let (start, end) = q.instants();
     let (fsql, fparams) = filter_sql(q);
-    let filtered = !fsql.is_empty();
     let base = vec![Value::Integer(agent.id), Value::Integer(start), Value::Integer(end)];
     let escalation_json = serde_json::to_string(escalation).unwrap_or_else(|_| "[]".into());
     let mut b = OverviewBuilder::new(q);
@@ -88,15 +82,14 @@ pub(crate) fn overview(
         .prepare_cached(&format!(
             "SELECT c.started_at, c.customer_id, c.device, c.source, c.language, c.country, c.city,
                 c.latitude, c.longitude, c.is_used, c.metadata -> '$.feedback',
-                (SELECT f.sentiment FROM feedbacks f WHERE f.conversation_pk = c.id
-                    ORDER BY f.created_at DESC, f.id DESC LIMIT 1),
+                {LATEST_FEEDBACK_SQL},
                 EXISTS (SELECT 1 FROM action_logs a WHERE a.conversation_pk = c.id
                     AND a.action_name IN (SELECT value FROM json_each(?4))),
                 EXISTS (SELECT 1 FROM messages m WHERE m.conversation_pk = c.id AND m.kind = 0),
-                coalesce(c.ended_at, (SELECT max(m.ts) FROM messages m WHERE m.conversation_pk = c.id))
+                coalesce(c.ended_at, (SELECT max(m.ts) FROM messages m WHERE m.conversation_pk = c.id)),
+                c.id
              FROM conversations c
-             WHERE c.agent_id = ?1 AND c.started_at >= ?2 AND c.started_at < ?3{}",
-            fsql
+             WHERE c.agent_id = ?1 AND c.started_at >= ?2 AND c.started_at < ?3{fsql}"
         ))
         .map_err(sqlerr)?;
     let params = with(with(base.clone(), &[Value::Text(escalation_json)]), &fparams);
@@ -113,6 +106,7 @@ pub(crate) fn overview(
         let has_message: bool = r.get(13).map_err(sqlerr)?;
         let ended: Option<i64> = r.get(14).map_err(sqlerr)?;
         b.conversation(&ConversationFact {
+            pk: r.get(15).map_err(sqlerr)?,
             started_at,
             customer_id: r.get(1).map_err(sqlerr)?,
             device: r.get(2).map_err(sqlerr)?,
@@ -131,18 +125,13 @@ pub(crate) fn overview(
     drop(rows);
     drop(stmt);
 
-    // Messages in range (joined to their conversation only when a filter needs it).
-    let sql = if filtered {
-        format!(
-            "SELECT m.ts, m.sender FROM messages m JOIN conversations c ON c.id = m.conversation_pk
-             WHERE m.agent_id = ?1 AND m.kind = 0 AND m.ts >= ?2 AND m.ts < ?3{fsql}"
-        )
-    } else {
-        "SELECT m.ts, m.sender FROM messages m WHERE m.agent_id = ?1 AND m.kind = 0 AND m.ts >= ?2 AND m.ts < ?3"
-            .to_string()
-    };
+    // Messages in range.
+    let sql = format!(
+        "SELECT m.ts, m.sender FROM messages m JOIN conversations c ON c.id = m.conversation_pk
+         WHERE m.agent_id = ?1 AND m.kind = 0 AND m.ts >= ?2 AND m.ts < ?3{fsql}"
+    );
     let mut stmt = conn.prepare_cached(&sql).map_err(sqlerr)?;
-    let params = with(base.clone(), if filtered { &fparams } else { &[] });
+    let params = with(base.clone(), &fparams);
     let mut rows = stmt.query(params_from_iter(params.iter())).map_err(sqlerr)?;
     while let Some(r) = rows.next().map_err(sqlerr)? {
         let ts: i64 = r.get(0).map_err(sqlerr)?;
@@ -162,7 +151,6 @@ pub(crate) fn overview(
     b.responses(n.max(0) as u64, i128::from(sum));
 
     // Tools in range.
-    let join = if filtered { " JOIN conversations c ON c.id = a.conversation_pk" } else { "" };
     let sql = format!(
         "SELECT a.action_name, count(*),
             sum(CASE WHEN a.duration_ms IS NOT NULL THEN a.duration_ms * 1.0
@@ -171,13 +159,11 @@ pub(crate) fn overview(
             count(CASE WHEN a.duration_ms IS NOT NULL
                         OR (a.started_at IS NOT NULL AND a.ended_at IS NOT NULL) THEN 1 END),
             count(CASE WHEN a.error_msg IS NOT NULL AND a.error_msg <> '' THEN 1 END)
-         FROM action_logs a{join}
-         WHERE a.agent_id = ?1 AND a.ts >= ?2 AND a.ts < ?3 AND a.action_name <> ?4{}
-         GROUP BY a.action_name",
-        if filtered { fsql.as_str() } else { "" }
+         FROM action_logs a JOIN conversations c ON c.id = a.conversation_pk
+         WHERE a.agent_id = ?1 AND a.ts >= ?2 AND a.ts < ?3 AND a.action_name <> ?4{fsql}
+         GROUP BY a.action_name"
     );
-    let params =
-        with(with(base, &[Value::Text(TOKEN_USAGE_ACTION.into())]), if filtered { &fparams } else { &[] });
+    let params = with(with(base, &[Value::Text(TOKEN_USAGE_ACTION.into())]), &fparams);
     let mut stmt = conn.prepare_cached(&sql).map_err(sqlerr)?;
     let tools = stmt
         .query_map(params_from_iter(params.iter()), |r| {

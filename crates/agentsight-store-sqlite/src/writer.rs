@@ -17,6 +17,9 @@ use agentsight_store::{StoreError, StoreResult};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use crate::deltas;
+use crate::index::{Batch, Feed};
+
 /// Runs after the group's commit with its outcome, to answer the caller.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// A unit of work: writes through the connection, says whether it succeeded.
@@ -43,11 +46,13 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`, with a queue of `capacity` jobs.
-    pub(crate) fn start(conn: Connection, capacity: usize) -> std::io::Result<Writer> {
+    /// Starts the writer thread on `conn`, with a queue of `capacity` jobs; what each group
+    /// changes in the metric facts goes to `feed` after its commit.
+    pub(crate) fn start(conn: Connection, capacity: usize, feed: Option<Feed>) -> std::io::Result<Writer> {
         let (tx, rx) = sync_channel::<Job>(capacity);
-        let thread =
-            std::thread::Builder::new().name("agentsight-writer".into()).spawn(move || run(conn, rx))?;
+        let thread = std::thread::Builder::new()
+            .name("agentsight-writer".into())
+            .spawn(move || run(conn, rx, feed))?;
         Ok(Writer { tx: Some(tx), thread: Some(thread) })
     }
 
@@ -94,7 +99,7 @@ impl Drop for Writer {
     }
 }
 
-fn run(mut conn: Connection, rx: Receiver<Job>) {
+fn run(mut conn: Connection, rx: Receiver<Job>, feed: Option<Feed>) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     let mut seen_version: Option<i64> = None;
     while let Ok(first) = rx.recv() {
@@ -112,7 +117,7 @@ fn run(mut conn: Connection, rx: Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let (result, done) = commit_group(&mut conn, &mut group);
+        let (result, done) = commit_group(&mut conn, &mut group, feed.as_ref());
         for d in done {
             d(result.as_ref().map(|_| ()).map_err(clone_err));
         }
@@ -126,10 +131,21 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 /// Runs a group in one transaction; returns the commit's outcome and the callers to answer.
-fn commit_group(conn: &mut Connection, group: &mut Vec<Job>) -> (Result<(), StoreError>, Vec<Completion>) {
+///
+/// A group that changed metric facts also counts itself in `write_log.seq` and, once
+/// committed, hands its changes (with the touched conversations read back inside the
+/// transaction) to the metrics index — before any caller is answered, so a caller's next
+/// metrics query waits for them.
+fn commit_group(
+    conn: &mut Connection,
+    group: &mut Vec<Job>,
+    feed: Option<&Feed>,
+) -> (Result<(), StoreError>, Vec<Completion>) {
     let n = group.len();
     let mut done: Vec<Completion> = Vec::with_capacity(n);
     let mut jobs = group.drain(..);
+    let mut batch: Option<Batch> = None;
+    deltas::take();
     let outcome = (|| -> Result<(), String> {
         let run = |sql: &str| run_cached(conn, sql).map_err(|e| e.to_string());
         run("BEGIN IMMEDIATE")?;
@@ -140,10 +156,25 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Job>) -> (Result<(), Stor
                 return Err("a write in the group failed".into());
             }
         }
+        let pending = deltas::take();
+        if !pending.is_empty() {
+            let seq: i64 = conn
+                .prepare_cached("UPDATE write_log SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .map_err(|e| e.to_string())?;
+            if let Some(feed) = feed {
+                let convs = deltas::read_states(conn, &pending.touched).map_err(|e| e.to_string())?;
+                feed.committing(seq);
+                batch = Some(Batch { seq, convs, entries: pending.entries });
+            }
+        }
         run("COMMIT")
     })();
     // Jobs never reached are dropped with their reply channel; their callers get "unavailable".
     drop(jobs);
+    if let (Ok(()), Some(feed), Some(b)) = (&outcome, feed, batch) {
+        feed.committed(b);
+    }
     let result = outcome.map_err(|e| {
         tracing::error!(error = %e, jobs = n, "group commit failed");
         if !conn.is_autocommit() {

@@ -1,4 +1,5 @@
-//! The SQL of every write, run by the writer thread inside a job's savepoint.
+//! The SQL of every write, run by the writer thread inside its group's transaction. Each write
+//! that changes a metric fact reports it to [`crate::deltas`] for the metrics index.
 
 use agentsight_core::keys::Role;
 use agentsight_core::normalize::DEFAULT_ENVIRONMENTS;
@@ -16,8 +17,8 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::reads;
-use crate::sqlerr;
+use crate::{deltas, reads, sqlerr};
+use agentsight_core::metrics::index::{Delta, Sender, action_duration_us};
 
 /// Runs a statement through the connection's prepared-statement cache (the writer runs the same
 /// few statements thousands of times a second; parsing them each time would dominate).
@@ -118,6 +119,7 @@ pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> 
             (conn.last_insert_rowid(), true)
         }
     };
+    deltas::touch(c.agent_id, id);
     let row = reads::conversation_by_pk(conn, c.agent_id, id)?
         .ok_or_else(|| StoreError::Internal("upserted row vanished".into()))?;
     Ok(Upserted { row, created })
@@ -201,6 +203,7 @@ fn resolve(
                     .map_err(sqlerr)?;
                     let pk = conn.last_insert_rowid();
                     remember_pk(agent_id, cid, pk);
+                    deltas::touch(agent_id, pk);
                     Ok(pk)
                 }
                 (None, None) => {
@@ -319,7 +322,13 @@ fn response_of(
 
 /// A message that arrived out of order (an earlier `ts` than messages already stored) becomes
 /// the predecessor of the next one: recompute that one's response time.
-fn fix_successor(conn: &Connection, conversation_pk: i64, ts: Micros, sender: &str) -> StoreResult<()> {
+fn fix_successor(
+    conn: &Connection,
+    agent_id: i64,
+    conversation_pk: i64,
+    ts: Micros,
+    sender: &str,
+) -> StoreResult<()> {
     let next: Option<(i64, String, i64, Option<i64>)> = one(
         conn,
         "SELECT id, sender, ts, response_us FROM messages WHERE conversation_pk = ?1 AND kind = 0 AND ts > ?2
@@ -334,6 +343,7 @@ fn fix_successor(conn: &Connection, conversation_pk: i64, ts: Micros, sender: &s
         if response != old {
             exec(conn, "UPDATE messages SET response_us = ?2 WHERE id = ?1", params![id, response])
                 .map_err(sqlerr)?;
+            deltas::entry(agent_id, Delta::Response { pk: conversation_pk, ts: next_ts, old, new: response });
         }
     }
     Ok(())
@@ -356,8 +366,12 @@ pub(crate) fn insert_message(conn: &Connection, m: NewMessage) -> StoreResult<Me
             response_us,
         },
     )?;
+    deltas::entry(
+        m.agent_id,
+        Delta::Message { pk, ts: m.event_time, sender: Sender::parse(&m.sender), response_us },
+    );
     if out_of_order {
-        fix_successor(conn, pk, m.event_time, &m.sender)?;
+        fix_successor(conn, m.agent_id, pk, m.event_time, &m.sender)?;
     }
     Ok(MessageRow {
         id,
@@ -408,6 +422,16 @@ pub(crate) fn insert_action(conn: &Connection, a: &NewAction) -> StoreResult<Act
         ],
     )
     .map_err(sqlerr)?;
+    deltas::entry(
+        a.agent_id,
+        Delta::Action {
+            pk,
+            ts: a.event_time,
+            name: a.action_name.clone(),
+            duration_us: action_duration_us(a.duration_ms, a.started_at, a.ended_at),
+            error: a.error_msg.as_deref().is_some_and(|e| !e.is_empty()),
+        },
+    );
     Ok(ActionLogRow {
         id: conn.last_insert_rowid(),
         message_id: entry,
@@ -447,6 +471,7 @@ pub(crate) fn insert_button(conn: &Connection, b: &NewButton) -> StoreResult<But
         params![entry, b.agent_id, pk, b.button_event, b.label, b.value, b.metadata, b.event_time],
     )
     .map_err(sqlerr)?;
+    deltas::entry(b.agent_id, Delta::Button { pk, ts: b.event_time });
     Ok(ButtonRow {
         id: conn.last_insert_rowid(),
         message_id: entry,
@@ -531,6 +556,7 @@ pub(crate) fn insert_feedback(conn: &Connection, f: &NewFeedback) -> StoreResult
     )
     .map_err(sqlerr)?;
     let id = conn.last_insert_rowid();
+    deltas::touch(f.agent_id, pk);
     let conversation_id: String =
         one(conn, "SELECT conversation_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
             .map_err(sqlerr)?;
@@ -582,6 +608,7 @@ pub(crate) fn patch_conversation(
     if n == 0 {
         return Ok(None);
     }
+    deltas::touch(agent_id, pk);
     reads::conversation_by_pk(conn, agent_id, pk)
 }
 

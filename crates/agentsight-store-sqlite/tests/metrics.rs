@@ -11,11 +11,11 @@ use agentsight_core::metrics::query::{self, MetricsQuery};
 use agentsight_core::metrics::reference::{self, Dataset, EntryKind, RefConversation, RefEntry, RefFeedback};
 use agentsight_core::time::{Micros, parse_timestamp};
 use agentsight_core::tracking::{
-    ConversationFields, ConversationRef, ConversationUpsert, FeedbackSource, Location, NewAction, NewButton,
-    NewFeedback, NewMessage,
+    ConversationFields, ConversationPatch, ConversationRef, ConversationUpsert, FeedbackSource, Location,
+    NewAction, NewButton, NewFeedback, NewMessage,
 };
-use agentsight_store::{AdminStore, AgentRef, MetricsReader, OverviewResponse, TrackingWriter};
-use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
+use agentsight_store::{AdminStore, AgentRef, OverviewResponse, TrackingWriter};
+use agentsight_store_sqlite::{MetricsPlan, SqliteOptions, SqliteStore};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -48,6 +48,7 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let mut opts = SqliteOptions::new(dir.path().join("m.db"));
         opts.fsync = false;
+        opts.metrics_index = true;
         let store = SqliteStore::open(opts).unwrap();
         let agent = store.create_agent("a".into(), 0).await.unwrap().id;
         Harness { store, agent, data: Dataset::default(), pks: HashMap::new(), _dir: dir }
@@ -98,9 +99,44 @@ impl Harness {
             lat: location.as_ref().and_then(|l| l.latitude),
             lon: location.as_ref().and_then(|l| l.longitude),
             is_used: c.is_used,
+            is_deleted: false,
             metadata: c.metadata.unwrap_or_else(|| json!({})),
         });
         pk
+    }
+
+    /// A later upsert of the same conversation: a given field replaces the stored one (a null
+    /// never erases), and a given metadata document replaces the stored one.
+    async fn update(&mut self, pk: i64, device: Option<&str>, metadata: Option<Value>) {
+        let cid = self.pks.iter().find(|(_, v)| **v == pk).map(|(k, _)| k.clone()).unwrap();
+        self.store
+            .upsert_conversation(ConversationUpsert {
+                agent_id: self.agent,
+                conversation_id: cid,
+                fields: ConversationFields {
+                    device: device.map(str::to_string),
+                    metadata: metadata.as_ref().map(|m| m.to_string()),
+                    ..Default::default()
+                },
+                is_used: false,
+                event_time: BASE,
+                received_at: BASE,
+            })
+            .await
+            .unwrap();
+        let c = self.data.conversations.iter_mut().find(|c| c.pk == pk).unwrap();
+        if let Some(d) = device {
+            c.device = Some(d.to_string());
+        }
+        if let Some(m) = metadata {
+            c.metadata = m;
+        }
+    }
+
+    async fn delete(&mut self, pk: i64) {
+        let patch = ConversationPatch { delete: true, ..Default::default() };
+        self.store.patch_conversation(self.agent, pk, patch, BASE).await.unwrap().unwrap();
+        self.data.conversations.iter_mut().find(|c| c.pk == pk).unwrap().is_deleted = true;
     }
 
     fn mark_used(&mut self, pk: i64) {
@@ -220,13 +256,55 @@ impl Harness {
         });
     }
 
-    async fn overview(&self, params: &[(&str, &str)]) -> (OverviewResponse, OverviewResponse) {
+    /// The overview from raw rows and from the index (kept current write by write), and the
+    /// reference's.
+    async fn overviews(
+        &self,
+        params: &[(&str, &str)],
+    ) -> (OverviewResponse, OverviewResponse, OverviewResponse) {
         let q = parse(params);
         let escalation: Vec<String> = DEFAULT_ESCALATION_TOOLS.iter().map(|s| s.to_string()).collect();
         let agent = AgentRef { id: self.agent, name: "a".into() };
-        let got = self.store.overview(agent.clone(), q.clone(), escalation.clone()).await.unwrap();
+        let raw = self
+            .store
+            .overview_with(MetricsPlan::Raw, agent.clone(), q.clone(), escalation.clone())
+            .await
+            .unwrap();
+        let indexed = self
+            .store
+            .overview_with(MetricsPlan::Index, agent.clone(), q.clone(), escalation.clone())
+            .await
+            .unwrap();
         let want = reference::overview(&self.data, &q, &escalation, agent);
-        (got, want)
+        (raw, indexed, want)
+    }
+
+    /// The index's overview and the reference's, after checking raw rows against the reference.
+    async fn overview(&self, params: &[(&str, &str)]) -> (OverviewResponse, OverviewResponse) {
+        let (raw, indexed, want) = self.overviews(params).await;
+        assert_same("raw rows", &raw, &want);
+        (indexed, want)
+    }
+
+    /// Checks both plans against the reference.
+    async fn check(&self, params: &[(&str, &str)]) {
+        let (raw, indexed, want) = self.overviews(params).await;
+        assert_same("raw rows", &raw, &want);
+        assert_same("index", &indexed, &want);
+    }
+
+    /// The overview of the index a fresh store loads from this file.
+    async fn reloaded(&self, params: &[(&str, &str)]) -> OverviewResponse {
+        let mut opts = SqliteOptions::new(self.store.path());
+        opts.fsync = false;
+        opts.metrics_index = true;
+        let other = SqliteStore::open(opts).unwrap();
+        let q = parse(params);
+        let escalation: Vec<String> = DEFAULT_ESCALATION_TOOLS.iter().map(|s| s.to_string()).collect();
+        other
+            .overview_with(MetricsPlan::Index, AgentRef { id: self.agent, name: "a".into() }, q, escalation)
+            .await
+            .unwrap()
     }
 }
 
@@ -255,7 +333,7 @@ fn close(a: &Value, b: &Value) -> bool {
 }
 
 /// Compares two overviews field by field, naming the fields that differ.
-fn assert_same(got: &OverviewResponse, want: &OverviewResponse) {
+fn assert_same(plan: &str, got: &OverviewResponse, want: &OverviewResponse) {
     let g = serde_json::to_value(got).unwrap();
     let w = serde_json::to_value(want).unwrap();
     let diff: Vec<String> = g
@@ -265,7 +343,7 @@ fn assert_same(got: &OverviewResponse, want: &OverviewResponse) {
         .filter(|(k, v)| !close(v, &w[k.as_str()]))
         .map(|(k, v)| format!("{k}: store {v} / reference {}", w[k.as_str()]))
         .collect();
-    assert!(diff.is_empty(), "store and reference differ:\n{}", diff.join("\n"));
+    assert!(diff.is_empty(), "{plan} and reference differ:\n{}", diff.join("\n"));
 }
 
 fn conv(id: &str, started: &str) -> Conv {
@@ -288,7 +366,7 @@ async fn a_reply_after_two_user_messages_is_timed_from_the_second_and_only_the_f
     assert_eq!(got.total_messages, 6);
     assert_eq!((got.messages_by_sender.end_user, got.messages_by_sender.agent), (3, 3));
     assert_eq!(got.avg_conversation_duration_ms, Some(61_500.0));
-    assert_same(&got, &want);
+    assert_same("index", &got, &want);
 }
 
 #[tokio::test]
@@ -306,7 +384,7 @@ async fn a_conversation_crossing_local_midnight_counts_its_messages_on_each_loca
     // Friday 23:xx and Saturday 00:xx local.
     assert_eq!(got.peak_hours.matrix[4][23], 1);
     assert_eq!(got.peak_hours.matrix[5][0], 1);
-    assert_same(&got, &want);
+    assert_same("index", &got, &want);
 }
 
 #[tokio::test]
@@ -321,7 +399,7 @@ async fn the_23_and_25_hour_days_and_the_range_edges() {
     let (got, want) =
         h.overview(&[("from", "2026-03-08"), ("to", "2026-03-08"), ("tz", "America/New_York")]).await;
     assert_eq!(got.total_messages, 2);
-    assert_same(&got, &want);
+    assert_same("index", &got, &want);
     let pk2 = h.conversation(conv("d", "2026-11-01T04:00:00Z")).await;
     h.message(pk2, "end_user", t("2026-11-01T04:00:00Z")).await;
     h.message(pk2, "end_user", t("2026-11-02T04:59:59Z")).await; // 25 h later, same local day
@@ -329,7 +407,7 @@ async fn the_23_and_25_hour_days_and_the_range_edges() {
         h.overview(&[("from", "2026-11-01"), ("to", "2026-11-01"), ("tz", "America/New_York")]).await;
     assert_eq!(got.total_messages, 2);
     assert_eq!(got.daily.len(), 1);
-    assert_same(&got, &want);
+    assert_same("index", &got, &want);
 }
 
 #[tokio::test]
@@ -349,11 +427,11 @@ async fn null_dimensions_group_last_and_unknown_filters_them() {
     assert_eq!(countries, vec![(None, 3), (Some("HR".into()), 1)], "by count first, nulls last only on ties");
     assert_eq!(got.cities[1].city.as_deref(), Some("Zagreb"));
     assert_eq!((got.cities[1].lat, got.cities[1].lon), (Some(45.8), Some(15.97)));
-    assert_same(&got, &want);
+    assert_same("index", &got, &want);
     let (got, want) =
         h.overview(&[("from", "2026-05-01"), ("to", "2026-05-01"), ("device", "unknown")]).await;
     assert_eq!(got.total_conversations, 1);
-    assert_same(&got, &want);
+    assert_same("index", &got, &want);
 }
 
 #[tokio::test]
@@ -388,7 +466,7 @@ async fn feedback_in_every_form_with_explicit_records_winning() {
     assert_eq!(f.ratings.count, 3);
     assert_eq!(f.ratings.average, Some(4.0));
     assert_eq!(f.satisfaction_rate, Some(0.625));
-    assert_same(&got, &want);
+    assert_same("index", &got, &want);
 }
 
 #[tokio::test]
@@ -417,7 +495,7 @@ async fn tools_leave_out_token_usage_and_take_durations_from_started_and_ended()
     assert_eq!(got.tools[0].avg_duration_ms, Some(200.0));
     assert_eq!(got.human_escalation.conversations, 1);
     assert_eq!(got.total_messages, 0, "actions and buttons are not messages");
-    assert_same(&got, &want);
+    assert_same("index", &got, &want);
 }
 
 // ---- property: the store agrees with the reference on random data ----
@@ -428,6 +506,8 @@ enum Op {
     Act(usize, &'static str, i64, Option<i64>, Option<(i64, i64)>, bool),
     Btn(usize, i64),
     Fb(usize, &'static str, i64),
+    Upd(usize, Option<&'static str>, Option<Value>),
+    Del(usize),
 }
 
 const BASE: i64 = 1_772_900_000_000_000; // 2026-03-07T16:13:20Z, a day before New York's DST change
@@ -475,6 +555,10 @@ fn arb_op(n: usize) -> impl Strategy<Value = Op> {
             .prop_map(|(c, name, t, d, span, err)| Op::Act(c, name, BASE + t, d, span.map(|(s, len)| (BASE + s, BASE + s + len)), err)),
         1 => (0..n, t.clone()).prop_map(|(c, t)| Op::Btn(c, BASE + t)),
         1 => (0..n, prop::sample::select(vec!["positive", "neutral", "negative"]), t).prop_map(|(c, s, t)| Op::Fb(c, s, BASE + t)),
+        1 => (0..n, prop::option::of(prop::sample::select(vec!["mobile", "tablet"])),
+              prop::option::of(prop::sample::select(vec![json!({}), json!({"plan": "pro", "feedback": true}), json!({"feedback": 1.5})])))
+            .prop_map(|(c, d, m)| Op::Upd(c, d, m)),
+        1 => (0..n).prop_map(Op::Del),
     ]
 }
 
@@ -527,6 +611,8 @@ proptest! {
                     }
                     Op::Btn(c, ts) => h.button(pks[c], ts).await,
                     Op::Fb(c, s, ts) => h.feedback(pks[c], s, ts).await,
+                    Op::Upd(c, d, m) => h.update(pks[c], d, m).await,
+                    Op::Del(c) => h.delete(pks[c]).await,
                 }
             }
             let mut params: Vec<(&str, &str)> = vec![("from", "2026-03-07"), ("to", "2026-03-10")];
@@ -536,8 +622,44 @@ proptest! {
                     params.push(f);
                 }
             }
-            let (got, want) = h.overview(&params).await;
-            assert_same(&got, &want);
+            h.check(&params).await;
+            let (_, _, want) = h.overviews(&params).await;
+            assert_same("a reloaded index", &h.reloaded(&params).await, &want);
         });
     }
+}
+
+#[tokio::test]
+async fn the_index_rebuilds_itself_after_another_process_writes() {
+    let mut h = Harness::new().await;
+    let pk = h.conversation(conv("c1", "2026-05-01T10:00:00Z")).await;
+    h.message(pk, "end_user", t("2026-05-01T10:00:01Z")).await;
+    let day = [("from", "2026-05-01"), ("to", "2026-05-01")];
+    h.check(&day).await;
+    assert!(h.store.wait_index_ready(std::time::Duration::from_secs(10)).await);
+    let loads = h.store.index_status().loads;
+
+    // The CLI and `agentsight demo` open their own writer on the same file, without an index.
+    let mut opts = SqliteOptions::new(h.store.path());
+    opts.fsync = false;
+    let cli = SqliteStore::open(opts).unwrap();
+    let mut other = Harness {
+        store: cli,
+        agent: h.agent,
+        data: Dataset::default(),
+        pks: HashMap::new(),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let pk2 = other.conversation(conv("c2", "2026-05-01T11:00:00Z")).await;
+    other.message(pk2, "agent", t("2026-05-01T11:00:05Z")).await;
+    h.data.conversations.extend(other.data.conversations);
+    h.data.entries.extend(other.data.entries);
+
+    // The next query sees the foreign write, answers from raw rows and rebuilds the index.
+    let (first, want) = h.overview(&day).await;
+    assert_same("index after the foreign write", &first, &want);
+    assert!(h.store.wait_index_ready(std::time::Duration::from_secs(10)).await);
+    assert!(h.store.index_status().loads > loads, "the index was rebuilt");
+    h.check(&day).await;
+    assert_eq!(h.overview(&day).await.0.total_messages, 2);
 }

@@ -21,7 +21,9 @@ use agentsight_core::time::Micros;
 use agentsight_core::tracking::{
     ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
 };
-pub use agentsight_protocol::metrics::{AgentRef, LiveResponse, OverviewResponse, TimeseriesResponse};
+pub use agentsight_protocol::metrics::{
+    AgentRef, EngineStatus, LiveResponse, OverviewResponse, TimeseriesResponse,
+};
 pub use rows::*;
 
 /// What can go wrong in a store.
@@ -139,6 +141,8 @@ pub trait MetricsReader: Send + Sync {
     /// Activity right now: conversations active in the last 5 minutes, messages per minute
     /// over the last hour.
     fn live(&self, agent: AgentRef, now: Micros) -> impl Future<Output = StoreResult<LiveResponse>> + Send;
+    /// Which engine answers and its state (for operators and benchmarks).
+    fn engine_status(&self) -> impl Future<Output = EngineStatus> + Send;
 }
 
 /// Agents and keys (the operator's CLI and first start).

@@ -282,7 +282,7 @@ fn out(line: &str) -> anyhow::Result<()> {
 
 fn open(data: &DataDir) -> anyhow::Result<SqliteStore> {
     let settings = Settings::new(&data.data_dir);
-    agentsight_server::app::open_store(&settings)
+    agentsight_server::app::open_store(&settings, false)
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .with_context(|| format!("opening the database in {}", data.data_dir.display()))
 }

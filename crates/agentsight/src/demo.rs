@@ -68,7 +68,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     settings.geo_dir = o.geo_dir.clone();
     // Demo data need not survive a power loss: commit without fsync.
     settings.fsync = false;
-    let store = open_store(&settings)
+    let store = open_store(&settings, false)
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .with_context(|| format!("opening the database in {}", o.data_dir.display()))?;
     let enrich = Arc::new(enrichment(&settings));

@@ -23,6 +23,8 @@ pub type CityCount = (Option<f64>, Option<f64>, u64);
 /// A conversation in range, as the overview needs it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConversationFact {
+    /// Primary key (the first-created conversation of a city gives its coordinates).
+    pub pk: i64,
     /// Start (event time).
     pub started_at: Micros,
     /// Customer id.
@@ -51,166 +53,87 @@ pub struct ConversationFact {
     pub duration_us: Option<i64>,
 }
 
-/// Collects facts and produces the overview.
-pub struct OverviewBuilder<'q> {
-    q: &'q MetricsQuery,
-    day0: chrono::NaiveDate,
-    daily_messages: Vec<u64>,
-    daily_conversations: Vec<u64>,
-    matrix: [[u64; 24]; 7],
-    by_sender: BySender,
-    total_messages: u64,
-    total_conversations: u64,
-    used: u64,
-    durations: (u64, i128),
-    responses: (u64, i128),
-    devices: HashMap<Option<String>, u64>,
-    sources: HashMap<Option<String>, u64>,
-    languages: HashMap<Option<String>, u64>,
-    countries: HashMap<Option<String>, u64>,
-    cities: HashMap<CityKey, CityCount>,
-    users: HashSet<String>,
-    escalated: u64,
-    feedback: [u64; 3],
-    ratings: (u64, f64),
-    tools: Vec<ToolRow>,
+/// An overview already aggregated, ready to be put in the response shape. Every backend and
+/// plan fills one; [`OverviewParts::assemble`] applies the sorting, top-N and rate rules once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OverviewParts {
+    /// Messages by local day of the range (index 0 = `from`).
+    pub daily_messages: Vec<u64>,
+    /// Conversations by local day of `started_at`.
+    pub daily_conversations: Vec<u64>,
+    /// Messages by local weekday (0 = Monday) and hour.
+    pub matrix: [[u64; 24]; 7],
+    /// Messages by sender.
+    pub by_sender: BySender,
+    /// Messages in range.
+    pub total_messages: u64,
+    /// Conversations in range.
+    pub total_conversations: u64,
+    /// Used conversations in range.
+    pub used: u64,
+    /// Conversations with a duration, and the sum of their durations in µs.
+    pub durations: (u64, i128),
+    /// Bot responses, and the sum of their times in µs.
+    pub responses: (u64, i128),
+    /// Conversations by device.
+    pub devices: Vec<(Option<String>, u64)>,
+    /// Conversations by source.
+    pub sources: Vec<(Option<String>, u64)>,
+    /// Conversations by language.
+    pub languages: Vec<(Option<String>, u64)>,
+    /// Conversations by country.
+    pub countries: Vec<(Option<String>, u64)>,
+    /// Conversations by (country, city), with the coordinates of the city's first conversation.
+    pub cities: Vec<(CityKey, CityCount)>,
+    /// Distinct non-empty customer ids.
+    pub unique_users: u64,
+    /// Escalated conversations.
+    pub escalated: u64,
+    /// Conversations by effective feedback: positive, neutral, negative.
+    pub feedback: [u64; 3],
+    /// Ratings: how many, and their sum.
+    pub ratings: (u64, f64),
+    /// Tools (any order; sorted by `assemble`).
+    pub tools: Vec<ToolRow>,
 }
 
-fn bump(m: &mut HashMap<Option<String>, u64>, k: &Option<String>) {
-    *m.entry(k.clone()).or_default() += 1;
-}
-
-/// Sorts by count descending, then by value, nulls last.
-fn sorted(m: HashMap<Option<String>, u64>) -> Vec<(Option<String>, u64)> {
-    let mut v: Vec<_> = m.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| cmp_nulls_last(&a.0, &b.0)));
-    v
-}
-
-fn cmp_nulls_last(a: &Option<String>, b: &Option<String>) -> std::cmp::Ordering {
-    match (a, b) {
-        (Some(x), Some(y)) => x.cmp(y),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => std::cmp::Ordering::Equal,
-    }
-}
-
-fn mean_ms(n: u64, sum_us: i128) -> Option<f64> {
-    (n > 0).then(|| sum_us as f64 / n as f64 / 1000.0)
-}
-
-impl<'q> OverviewBuilder<'q> {
-    /// An empty overview for the query's range.
-    pub fn new(q: &'q MetricsQuery) -> Self {
+impl OverviewParts {
+    /// Empty parts for the query's range (zero-filled days).
+    pub fn new(q: &MetricsQuery) -> Self {
         let days = q.days().max(0) as usize;
-        OverviewBuilder {
-            q,
-            day0: q.from,
+        OverviewParts {
             daily_messages: vec![0; days],
             daily_conversations: vec![0; days],
-            matrix: [[0; 24]; 7],
-            by_sender: BySender::default(),
-            total_messages: 0,
-            total_conversations: 0,
-            used: 0,
-            durations: (0, 0),
-            responses: (0, 0),
-            devices: HashMap::new(),
-            sources: HashMap::new(),
-            languages: HashMap::new(),
-            countries: HashMap::new(),
-            cities: HashMap::new(),
-            users: HashSet::new(),
-            escalated: 0,
-            feedback: [0; 3],
-            ratings: (0, 0.0),
-            tools: Vec::new(),
+            ..Default::default()
         }
     }
 
-    fn day_index(&self, us: Micros) -> Option<usize> {
-        let d = (self.q.local_date(us) - self.day0).num_days();
-        usize::try_from(d).ok().filter(|i| *i < self.daily_messages.len())
-    }
-
-    /// A conversation in range.
-    pub fn conversation(&mut self, c: &ConversationFact) {
-        self.total_conversations += 1;
-        if let Some(i) = self.day_index(c.started_at) {
-            self.daily_conversations[i] += 1;
-        }
-        if c.is_used {
-            self.used += 1;
-        }
-        if let Some(d) = c.duration_us {
-            self.durations.0 += 1;
-            self.durations.1 += i128::from(d);
-        }
-        bump(&mut self.devices, &c.device);
-        bump(&mut self.sources, &c.source);
-        bump(&mut self.languages, &c.language);
-        bump(&mut self.countries, &c.country);
-        let city = self.cities.entry((c.country.clone(), c.city.clone())).or_insert((c.lat, c.lon, 0));
-        city.2 += 1;
-        if let Some(u) = c.customer_id.as_deref().filter(|u| !u.is_empty()) {
-            self.users.insert(u.to_string());
-        }
-        if c.escalated {
-            self.escalated += 1;
-        }
-        if let Some(f) = c.feedback {
-            let i = match f.sentiment {
-                Sentiment::Positive => 0,
-                Sentiment::Neutral => 1,
-                Sentiment::Negative => 2,
-            };
-            self.feedback[i] += 1;
-            if let Some(r) = f.rating {
-                self.ratings.0 += 1;
-                self.ratings.1 += r;
-            }
+    /// Counts a feedback.
+    pub fn add_feedback(&mut self, f: &Feedback) {
+        let i = match f.sentiment {
+            Sentiment::Positive => 0,
+            Sentiment::Neutral => 1,
+            Sentiment::Negative => 2,
+        };
+        self.feedback[i] += 1;
+        if let Some(r) = f.rating {
+            self.ratings.0 += 1;
+            self.ratings.1 += r;
         }
     }
 
-    /// A message in range.
-    pub fn message(&mut self, ts: Micros, sender: &str) {
-        self.total_messages += 1;
-        match sender {
-            "end_user" => self.by_sender.end_user += 1,
-            "agent" => self.by_sender.agent += 1,
-            _ => self.by_sender.system += 1,
-        }
-        if let Some(i) = self.day_index(ts) {
-            self.daily_messages[i] += 1;
-        }
-        let (wd, h) = self.q.weekday_hour(ts);
-        self.matrix[wd][h] += 1;
-    }
-
-    /// Bot responses in range: how many, and the sum of their times in µs.
-    pub fn responses(&mut self, count: u64, sum_us: i128) {
-        self.responses.0 += count;
-        self.responses.1 += sum_us;
-    }
-
-    /// The tools table (already grouped by the store); sorted here.
-    pub fn tools(&mut self, mut tools: Vec<ToolRow>) {
-        tools.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.name.cmp(&b.name)));
-        self.tools = tools;
-    }
-
-    /// The finished overview.
-    pub fn finish(self, agent: AgentRef) -> OverviewResponse {
-        let q = self.q;
+    /// The response: lists sorted by count descending, then value, nulls last; the top
+    /// [`MAX_CITIES`] cities; rates and means.
+    pub fn assemble(self, q: &MetricsQuery, agent: AgentRef) -> OverviewResponse {
+        let day0 = q.from;
         let daily = (0..self.daily_messages.len())
             .map(|i| DailyRow {
-                date: (self.day0 + chrono::Duration::days(i as i64)).format("%Y-%m-%d").to_string(),
+                date: (day0 + chrono::Duration::days(i as i64)).format("%Y-%m-%d").to_string(),
                 messages: self.daily_messages[i],
-                conversations: self.daily_conversations[i],
+                conversations: self.daily_conversations.get(i).copied().unwrap_or(0),
             })
             .collect();
-        let mut cities: Vec<_> = self.cities.into_iter().collect();
+        let mut cities = self.cities;
         cities.sort_by(|a, b| {
             b.1.2
                 .cmp(&a.1.2)
@@ -218,18 +141,19 @@ impl<'q> OverviewBuilder<'q> {
                 .then_with(|| cmp_nulls_last(&a.0.0, &b.0.0))
         });
         cities.truncate(MAX_CITIES);
+        let mut tools = self.tools;
+        tools.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.name.cmp(&b.name)));
         let [positive, neutral, negative] = self.feedback;
         let total = positive + neutral + negative;
-        let rate = |n: u64| {
-            if self.total_conversations == 0 { 0.0 } else { n as f64 / self.total_conversations as f64 }
-        };
+        let n = self.total_conversations;
+        let rate = |k: u64| if n == 0 { 0.0 } else { k as f64 / n as f64 };
         OverviewResponse {
             agent,
             range: q.range_ref(),
             filters: q.filters.to_json(),
             total_messages: self.total_messages,
             messages_by_sender: self.by_sender,
-            total_conversations: self.total_conversations,
+            total_conversations: n,
             unique_interactions: self.used,
             unique_interaction_rate: rate(self.used),
             avg_bot_response_time_ms: mean_ms(self.responses.0, self.responses.1),
@@ -240,7 +164,7 @@ impl<'q> OverviewBuilder<'q> {
                 matrix: self.matrix.iter().map(|r| r.to_vec()).collect(),
             },
             daily,
-            tools: self.tools,
+            tools,
             countries: sorted(self.countries)
                 .into_iter()
                 .map(|(country, conversations)| CountryRow { country, conversations })
@@ -267,7 +191,7 @@ impl<'q> OverviewBuilder<'q> {
                 .into_iter()
                 .map(|(language, conversations)| LanguageRow { language, conversations })
                 .collect(),
-            unique_users: self.users.len() as u64,
+            unique_users: self.unique_users,
             human_escalation: Escalation { conversations: self.escalated, rate: rate(self.escalated) },
             feedback: FeedbackSummary {
                 positive,
@@ -281,5 +205,135 @@ impl<'q> OverviewBuilder<'q> {
                 },
             },
         }
+    }
+}
+
+/// Collects facts one conversation and one message at a time (the raw plans) and produces
+/// the overview.
+pub struct OverviewBuilder<'q> {
+    q: &'q MetricsQuery,
+    parts: OverviewParts,
+    devices: HashMap<Option<String>, u64>,
+    sources: HashMap<Option<String>, u64>,
+    languages: HashMap<Option<String>, u64>,
+    countries: HashMap<Option<String>, u64>,
+    /// City → (pk of its first conversation, lat, lon, conversations).
+    cities: HashMap<CityKey, (i64, Option<f64>, Option<f64>, u64)>,
+    users: HashSet<String>,
+}
+
+fn bump(m: &mut HashMap<Option<String>, u64>, k: &Option<String>) {
+    *m.entry(k.clone()).or_default() += 1;
+}
+
+/// Sorts by count descending, then by value, nulls last.
+fn sorted(mut v: Vec<(Option<String>, u64)>) -> Vec<(Option<String>, u64)> {
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| cmp_nulls_last(&a.0, &b.0)));
+    v
+}
+
+fn cmp_nulls_last(a: &Option<String>, b: &Option<String>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => x.cmp(y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
+}
+
+fn mean_ms(n: u64, sum_us: i128) -> Option<f64> {
+    (n > 0).then(|| sum_us as f64 / n as f64 / 1000.0)
+}
+
+impl<'q> OverviewBuilder<'q> {
+    /// An empty overview for the query's range.
+    pub fn new(q: &'q MetricsQuery) -> Self {
+        OverviewBuilder {
+            q,
+            parts: OverviewParts::new(q),
+            devices: HashMap::new(),
+            sources: HashMap::new(),
+            languages: HashMap::new(),
+            countries: HashMap::new(),
+            cities: HashMap::new(),
+            users: HashSet::new(),
+        }
+    }
+
+    fn day_index(&self, us: Micros) -> Option<usize> {
+        let d = (self.q.local_date(us) - self.q.from).num_days();
+        usize::try_from(d).ok().filter(|i| *i < self.parts.daily_messages.len())
+    }
+
+    /// A conversation in range.
+    pub fn conversation(&mut self, c: &ConversationFact) {
+        self.parts.total_conversations += 1;
+        if let Some(i) = self.day_index(c.started_at) {
+            self.parts.daily_conversations[i] += 1;
+        }
+        if c.is_used {
+            self.parts.used += 1;
+        }
+        if let Some(d) = c.duration_us {
+            self.parts.durations.0 += 1;
+            self.parts.durations.1 += i128::from(d);
+        }
+        bump(&mut self.devices, &c.device);
+        bump(&mut self.sources, &c.source);
+        bump(&mut self.languages, &c.language);
+        bump(&mut self.countries, &c.country);
+        let city = self.cities.entry((c.country.clone(), c.city.clone())).or_insert((c.pk, c.lat, c.lon, 0));
+        if c.pk < city.0 {
+            (city.0, city.1, city.2) = (c.pk, c.lat, c.lon);
+        }
+        city.3 += 1;
+        if let Some(u) = c.customer_id.as_deref().filter(|u| !u.is_empty()) {
+            self.users.insert(u.to_string());
+        }
+        if c.escalated {
+            self.parts.escalated += 1;
+        }
+        if let Some(f) = &c.feedback {
+            self.parts.add_feedback(f);
+        }
+    }
+
+    /// A message in range.
+    pub fn message(&mut self, ts: Micros, sender: &str) {
+        let p = &mut self.parts;
+        p.total_messages += 1;
+        match sender {
+            "end_user" => p.by_sender.end_user += 1,
+            "agent" => p.by_sender.agent += 1,
+            _ => p.by_sender.system += 1,
+        }
+        if let Some(i) = self.day_index(ts) {
+            self.parts.daily_messages[i] += 1;
+        }
+        let (wd, h) = self.q.weekday_hour(ts);
+        self.parts.matrix[wd][h] += 1;
+    }
+
+    /// Bot responses in range: how many, and the sum of their times in µs.
+    pub fn responses(&mut self, count: u64, sum_us: i128) {
+        self.parts.responses.0 += count;
+        self.parts.responses.1 += sum_us;
+    }
+
+    /// The tools table (already grouped by the store).
+    pub fn tools(&mut self, tools: Vec<ToolRow>) {
+        self.parts.tools = tools;
+    }
+
+    /// The finished overview.
+    pub fn finish(self, agent: AgentRef) -> OverviewResponse {
+        let mut parts = self.parts;
+        parts.devices = self.devices.into_iter().collect();
+        parts.sources = self.sources.into_iter().collect();
+        parts.languages = self.languages.into_iter().collect();
+        parts.countries = self.countries.into_iter().collect();
+        parts.cities = self.cities.into_iter().map(|(k, (_, lat, lon, n))| (k, (lat, lon, n))).collect();
+        parts.unique_users = self.users.len() as u64;
+        parts.assemble(self.q, agent)
     }
 }

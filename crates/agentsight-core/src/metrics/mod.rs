@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod feedback;
+pub mod index;
 pub mod query;
 pub mod reference;
 pub mod series;

@@ -41,6 +41,8 @@ pub struct RefConversation {
     pub lon: Option<f64>,
     /// Used.
     pub is_used: bool,
+    /// Soft-deleted: it and everything in it leave every metric.
+    pub is_deleted: bool,
     /// Metadata document.
     pub metadata: Value,
 }
@@ -128,7 +130,8 @@ pub fn metadata_text(v: &Value) -> Option<String> {
 
 fn matches(q: &MetricsQuery, c: &RefConversation) -> bool {
     let f = &q.filters;
-    dim_matches(&f.environment, &c.environment)
+    !c.is_deleted
+        && dim_matches(&f.environment, &c.environment)
         && dim_matches(&f.source, &c.source)
         && dim_matches(&f.device, &c.device)
         && dim_matches(&f.language, &c.language)
@@ -310,12 +313,16 @@ pub fn overview(d: &Dataset, q: &MetricsQuery, escalation: &[String], agent: Age
     let users: HashSet<&str> =
         convs.iter().filter_map(|c| c.customer_id.as_deref()).filter(|u| !u.is_empty()).collect();
 
-    let mut cities: BTreeMap<CityKey, CityCount> = BTreeMap::new();
+    // A city's coordinates are those of its first-created conversation in range.
+    let mut cities: BTreeMap<CityKey, (i64, CityCount)> = BTreeMap::new();
     for c in &convs {
-        let e = cities.entry((c.country.clone(), c.city.clone())).or_insert((c.lat, c.lon, 0));
-        e.2 += 1;
+        let e = cities.entry((c.country.clone(), c.city.clone())).or_insert((c.pk, (c.lat, c.lon, 0)));
+        if c.pk < e.0 {
+            (e.0, e.1.0, e.1.1) = (c.pk, c.lat, c.lon);
+        }
+        e.1.2 += 1;
     }
-    let mut cities: Vec<_> = cities.into_iter().collect();
+    let mut cities: Vec<(CityKey, CityCount)> = cities.into_iter().map(|(k, (_, v))| (k, v)).collect();
     cities.sort_by(|a, b| {
         b.1.2
             .cmp(&a.1.2)

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use agentsight_core::metrics::{DEFAULT_ESCALATION_TOOLS, query, series, validate_escalation_tools};
 use agentsight_core::time::now_micros;
-use agentsight_store::{LiveResponse, OverviewResponse, TimeseriesResponse};
+use agentsight_store::{EngineStatus, LiveResponse, OverviewResponse, TimeseriesResponse};
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,12 @@ pub(crate) async fn get_live<S: Store>(
 ) -> Result<Json<LiveResponse>, ApiError> {
     let agent = key.agent_ref();
     Ok(Json(st.store.live(agent, now_micros()).await?))
+}
+
+/// `GET /api/metrics/status/` (any key): which engine answers metrics queries, and whether the
+/// in-memory index is loaded.
+pub(crate) async fn get_status<S: Store>(State(st): State<AppState<S>>, _key: ReadKey) -> Json<EngineStatus> {
+    Json(st.store.engine_status().await)
 }
 
 /// An agent's metric settings.

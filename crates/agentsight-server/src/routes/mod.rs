@@ -41,6 +41,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/metrics/overview/", get(metrics::get_overview::<S>))
         .route("/api/metrics/timeseries/", get(metrics::get_timeseries::<S>))
         .route("/api/metrics/live/", get(metrics::get_live::<S>))
+        .route("/api/metrics/status/", get(metrics::get_status::<S>))
         .route("/api/agent/settings/", get(metrics::get_settings::<S>).patch(metrics::update_settings::<S>))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async {

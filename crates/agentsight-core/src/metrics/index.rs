@@ -1,0 +1,1013 @@
+//! The metrics index: one agent's metric facts in memory, in 15-minute buckets, so that an
+//! overview over millions of messages reads a few hundred thousand small aggregates instead
+//! of every raw row.
+//!
+//! What it keeps:
+//! - per conversation: its dimensions (interned to small integers), `started_at`, the explicit
+//!   end and the latest entry time, `is_used`, `is_deleted`, its effective-feedback inputs,
+//!   the names of its actions (for escalation, which is decided at query time), and the
+//!   top-level metadata pairs the `metadata=key:value` filter compares;
+//! - conversations by the 15-minute bucket of `started_at`;
+//! - per (15-minute bucket, conversation): message counts by sender and the bot responses
+//!   (count, sum of µs) — exact, because every response time is fixed at ingest;
+//! - per (15-minute bucket, conversation, action name): calls, errors, known durations.
+//!
+//! Why 15 minutes is exact: every time zone offset in use is a whole number of quarter hours
+//! and changes at a quarter-hour instant, so all instants of a bucket share their local date,
+//! weekday and hour. A query checks that for every bucket it reads and returns `None` when it
+//! does not hold (historical local mean time, say); the store then answers from raw rows.
+//!
+//! The index is fed [`Delta`]s in commit order by the store and never reads storage itself.
+//! Everything here is pure and single-threaded; locking is the store's business.
+
+use std::collections::{BTreeMap, HashMap};
+
+use agentsight_protocol::metrics::{AgentRef, OverviewResponse, SeriesPoint, TimeseriesResponse, ToolRow};
+use chrono::{DateTime, Datelike, Offset, Timelike, Utc};
+use serde_json::Value;
+
+use super::TOKEN_USAGE_ACTION;
+use super::build::OverviewParts;
+use super::feedback::{self, Feedback, Sentiment};
+use super::query::{DimFilter, MetricsQuery};
+use super::reference::metadata_text;
+use super::series::{Buckets, Interval, SeriesMetric};
+use crate::time::Micros;
+
+/// Width of a bucket: 15 minutes, in µs.
+pub const BUCKET_US: Micros = 15 * 60 * 1_000_000;
+
+/// The bucket of an instant.
+pub fn bucket_of(ts: Micros) -> i64 {
+    ts.div_euclid(BUCKET_US)
+}
+
+/// An action's duration in µs: `duration_ms` when given, else `ended_at - started_at` when
+/// both are given (metrics.md, `tools`).
+pub fn action_duration_us(
+    duration_ms: Option<i64>,
+    started: Option<Micros>,
+    ended: Option<Micros>,
+) -> Option<i64> {
+    duration_ms.map(|d| d.saturating_mul(1000)).or(match (started, ended) {
+        (Some(s), Some(e)) => Some(e - s),
+        _ => None,
+    })
+}
+
+/// A message's sender as the metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// `end_user`.
+    EndUser,
+    /// `agent`.
+    Agent,
+    /// `system`, and anything else.
+    System,
+}
+
+impl Sender {
+    /// Reads a stored sender.
+    pub fn parse(s: &str) -> Sender {
+        match s {
+            "end_user" => Sender::EndUser,
+            "agent" => Sender::Agent,
+            _ => Sender::System,
+        }
+    }
+
+    fn slot(self) -> usize {
+        match self {
+            Sender::EndUser => 0,
+            Sender::Agent => 1,
+            Sender::System => 2,
+        }
+    }
+}
+
+/// A conversation's stored row as the metrics need it (everything but its entries), read by
+/// the store after any write that may have changed it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConvState {
+    /// Primary key.
+    pub pk: i64,
+    /// Start (event time).
+    pub started_at: Micros,
+    /// Explicit end, if one was set.
+    pub ended_at: Option<Micros>,
+    /// Customer id.
+    pub customer_id: Option<String>,
+    /// Environment slug.
+    pub environment: Option<String>,
+    /// Source.
+    pub source: Option<String>,
+    /// Device.
+    pub device: Option<String>,
+    /// Language.
+    pub language: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Latitude.
+    pub lat: Option<f64>,
+    /// Longitude.
+    pub lon: Option<f64>,
+    /// Used.
+    pub is_used: bool,
+    /// Soft-deleted.
+    pub is_deleted: bool,
+    /// Metadata document (JSON text).
+    pub metadata: Option<String>,
+    /// Sentiment of the latest explicit feedback record, if any.
+    pub latest_feedback: Option<String>,
+}
+
+/// One entry-level change to an agent's metric facts, in commit order (conversation rows are
+/// applied whole, with [`AgentIndex::conversation`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delta {
+    /// A message was stored.
+    Message {
+        /// Conversation.
+        pk: i64,
+        /// Event time.
+        ts: Micros,
+        /// Sender.
+        sender: Sender,
+        /// Its bot response time, when it is a response.
+        response_us: Option<i64>,
+    },
+    /// A stored message's response time changed (a predecessor arrived out of order).
+    Response {
+        /// Conversation.
+        pk: i64,
+        /// The message's event time.
+        ts: Micros,
+        /// Before.
+        old: Option<i64>,
+        /// After.
+        new: Option<i64>,
+    },
+    /// An action was stored.
+    Action {
+        /// Conversation.
+        pk: i64,
+        /// Event time (`started_at` when given).
+        ts: Micros,
+        /// Name.
+        name: String,
+        /// Known duration.
+        duration_us: Option<i64>,
+        /// Has a non-empty error message.
+        error: bool,
+    },
+    /// A button press was stored.
+    Button {
+        /// Conversation.
+        pk: i64,
+        /// Event time.
+        ts: Micros,
+    },
+}
+
+/// The index was fed something that contradicts what it holds; the store rebuilds it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    /// An entry for a conversation the index never saw.
+    #[error("entry for unknown conversation {0}")]
+    UnknownConversation(i64),
+    /// A response-time change for a message the index does not hold.
+    #[error("response change for a message the index does not hold (conversation {0})")]
+    UnknownMessage(i64),
+}
+
+/// Strings to small integers; 0 is null.
+#[derive(Debug, Default)]
+struct Interner {
+    ids: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn intern(&mut self, s: Option<&str>) -> u32 {
+        let Some(s) = s else { return 0 };
+        if let Some(id) = self.ids.get(s) {
+            return *id;
+        }
+        self.names.push(s.into());
+        let id = self.names.len() as u32;
+        self.ids.insert(s.into(), id);
+        id
+    }
+
+    fn get(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    fn name(&self, id: u32) -> Option<&str> {
+        id.checked_sub(1).and_then(|i| self.names.get(i as usize)).map(|s| &**s)
+    }
+
+    /// Ids in use, 0 included.
+    fn len(&self) -> usize {
+        self.names.len() + 1
+    }
+
+    fn bytes(&self) -> usize {
+        self.names.iter().map(|n| 2 * n.len() + 40).sum()
+    }
+}
+
+/// Dimensions held per conversation, in this order.
+const ENV: usize = 0;
+const SOURCE: usize = 1;
+const DEVICE: usize = 2;
+const LANGUAGE: usize = 3;
+const COUNTRY: usize = 4;
+const DIMS: usize = 5;
+
+/// "None" for an instant field.
+const NO_TIME: Micros = i64::MIN;
+
+#[derive(Debug)]
+struct Conv {
+    pk: i64,
+    started_at: Micros,
+    ended_at: Micros,
+    last_entry: Micros,
+    lat: f64,
+    lon: f64,
+    meta_rating: f64,
+    dims: [u32; DIMS],
+    city: u32,
+    customer: u32,
+    messages: u32,
+    used: bool,
+    deleted: bool,
+    explicit: Option<Sentiment>,
+    meta_sentiment: Option<Sentiment>,
+    /// Distinct action-name ids.
+    actions: Vec<u32>,
+    /// Top-level metadata pairs (key id, text id) the metadata filter compares.
+    meta: Box<[(u32, u32)]>,
+}
+
+impl Conv {
+    fn new(pk: i64) -> Conv {
+        Conv {
+            pk,
+            started_at: NO_TIME,
+            ended_at: NO_TIME,
+            last_entry: NO_TIME,
+            lat: f64::NAN,
+            lon: f64::NAN,
+            meta_rating: f64::NAN,
+            dims: [0; DIMS],
+            city: 0,
+            customer: 0,
+            messages: 0,
+            used: false,
+            deleted: false,
+            explicit: None,
+            meta_sentiment: None,
+            actions: Vec::new(),
+            meta: Box::new([]),
+        }
+    }
+
+    fn touch(&mut self, ts: Micros) {
+        self.last_entry = self.last_entry.max(ts);
+        self.used = true;
+    }
+
+    fn feedback(&self) -> Option<Feedback> {
+        match (self.explicit, self.meta_sentiment) {
+            (Some(sentiment), _) => Some(Feedback { sentiment, rating: None }),
+            (None, Some(sentiment)) => {
+                Some(Feedback { sentiment, rating: (!self.meta_rating.is_nan()).then_some(self.meta_rating) })
+            }
+            (None, None) => None,
+        }
+    }
+}
+
+fn opt(v: f64) -> Option<f64> {
+    (!v.is_nan()).then_some(v)
+}
+
+/// Messages of one conversation in one bucket.
+#[derive(Debug, Clone, Copy, Default)]
+struct MsgAgg {
+    conv: u32,
+    by_sender: [u32; 3],
+    responses: u32,
+    response_us: i64,
+}
+
+/// Actions of one name in one conversation in one bucket.
+#[derive(Debug, Clone, Copy, Default)]
+struct ToolAgg {
+    conv: u32,
+    name: u32,
+    calls: u32,
+    errors: u32,
+    known: u32,
+    duration_us: i64,
+}
+
+/// The aggregates of one bucket and where each key's row is.
+#[derive(Debug)]
+struct Bucket<T, K> {
+    rows: Vec<T>,
+    slots: HashMap<K, u32>,
+}
+
+impl<T: Default, K: std::hash::Hash + Eq> Bucket<T, K> {
+    fn new() -> Self {
+        Bucket { rows: Vec::new(), slots: HashMap::new() }
+    }
+
+    fn row(&mut self, key: K, init: impl FnOnce() -> T) -> &mut T {
+        let rows = &mut self.rows;
+        let i = *self.slots.entry(key).or_insert_with(|| {
+            rows.push(init());
+            (rows.len() - 1) as u32
+        });
+        &mut self.rows[i as usize]
+    }
+
+    fn existing(&mut self, key: &K) -> Option<&mut T> {
+        let i = *self.slots.get(key)?;
+        self.rows.get_mut(i as usize)
+    }
+}
+
+/// One agent's metric facts.
+#[derive(Debug)]
+pub struct AgentIndex {
+    convs: Vec<Conv>,
+    by_pk: HashMap<i64, u32>,
+    started: BTreeMap<i64, Vec<u32>>,
+    messages: BTreeMap<i64, Bucket<MsgAgg, u32>>,
+    tools: BTreeMap<i64, Bucket<ToolAgg, (u32, u32)>>,
+    dims: [Interner; DIMS],
+    cities: HashMap<(u32, u32), u32>,
+    city_names: Interner,
+    /// City id → (country id, city-name id); id 0 is (null, null).
+    city_keys: Vec<(u32, u32)>,
+    customers: Interner,
+    meta: Interner,
+    actions: Interner,
+    deleted: usize,
+    entries: u64,
+}
+
+impl Default for AgentIndex {
+    fn default() -> Self {
+        AgentIndex::new()
+    }
+}
+
+/// Local date, weekday and hour of every instant of a bucket.
+#[derive(Debug, Clone, Copy)]
+struct LocalSlot {
+    day: usize,
+    weekday: usize,
+    hour: usize,
+}
+
+/// Which conversations a query keeps.
+enum Keep {
+    All,
+    Some(Vec<bool>),
+}
+
+impl Keep {
+    #[inline]
+    fn get(&self, i: u32) -> bool {
+        match self {
+            Keep::All => true,
+            Keep::Some(v) => v.get(i as usize).copied().unwrap_or(false),
+        }
+    }
+}
+
+/// A compiled dimension filter: the id to equal (`u32::MAX` when the value was never seen).
+type DimTest = Option<u32>;
+
+const NEVER: u32 = u32::MAX;
+
+impl AgentIndex {
+    /// An empty index.
+    pub fn new() -> AgentIndex {
+        AgentIndex {
+            convs: Vec::new(),
+            by_pk: HashMap::new(),
+            started: BTreeMap::new(),
+            messages: BTreeMap::new(),
+            tools: BTreeMap::new(),
+            dims: Default::default(),
+            cities: HashMap::new(),
+            city_names: Interner::default(),
+            city_keys: vec![(0, 0)],
+            customers: Interner::default(),
+            meta: Interner::default(),
+            actions: Interner::default(),
+            deleted: 0,
+            entries: 0,
+        }
+    }
+
+    /// Conversations held.
+    pub fn conversations(&self) -> usize {
+        self.convs.len()
+    }
+
+    /// Messages, actions and buttons applied.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// A rough count of the bytes held (for logs and benchmarks).
+    pub fn approx_bytes(&self) -> usize {
+        let conv = std::mem::size_of::<Conv>() + 24;
+        let convs: usize =
+            self.convs.iter().map(|c| conv + 4 * c.actions.capacity() + 8 * c.meta.len()).sum();
+        let msg_rows: usize =
+            self.messages.values().map(|b| b.rows.capacity() * 32 + b.slots.capacity() * 9).sum();
+        let tool_rows: usize =
+            self.tools.values().map(|b| b.rows.capacity() * 24 + b.slots.capacity() * 13).sum();
+        let started: usize = self.started.values().map(|v| v.capacity() * 4 + 48).sum();
+        let interned: usize = self.dims.iter().map(Interner::bytes).sum::<usize>()
+            + self.customers.bytes()
+            + self.meta.bytes()
+            + self.actions.bytes()
+            + self.city_names.bytes();
+        convs + self.by_pk.capacity() * 13 + msg_rows + tool_rows + started + interned
+    }
+
+    fn conv_idx(&self, pk: i64) -> Result<u32, IndexError> {
+        self.by_pk.get(&pk).copied().ok_or(IndexError::UnknownConversation(pk))
+    }
+
+    /// Applies one entry-level change.
+    pub fn apply(&mut self, d: &Delta) -> Result<(), IndexError> {
+        match d {
+            Delta::Message { pk, ts, sender, response_us } => {
+                let i = self.conv_idx(*pk)?;
+                let row = self
+                    .messages
+                    .entry(bucket_of(*ts))
+                    .or_insert_with(Bucket::new)
+                    .row(i, || MsgAgg { conv: i, ..Default::default() });
+                row.by_sender[sender.slot()] += 1;
+                if let Some(r) = response_us {
+                    row.responses += 1;
+                    row.response_us += r;
+                }
+                let c = &mut self.convs[i as usize];
+                c.messages += 1;
+                c.touch(*ts);
+                self.entries += 1;
+                Ok(())
+            }
+            Delta::Response { pk, ts, old, new } => {
+                let i = self.conv_idx(*pk)?;
+                let row = self
+                    .messages
+                    .get_mut(&bucket_of(*ts))
+                    .and_then(|b| b.existing(&i))
+                    .ok_or(IndexError::UnknownMessage(*pk))?;
+                if let Some(o) = old {
+                    row.responses = row.responses.saturating_sub(1);
+                    row.response_us -= o;
+                }
+                if let Some(n) = new {
+                    row.responses += 1;
+                    row.response_us += n;
+                }
+                Ok(())
+            }
+            Delta::Action { pk, ts, name, duration_us, error } => {
+                let i = self.conv_idx(*pk)?;
+                let name = self.actions.intern(Some(name));
+                let row = self
+                    .tools
+                    .entry(bucket_of(*ts))
+                    .or_insert_with(Bucket::new)
+                    .row((i, name), || ToolAgg { conv: i, name, ..Default::default() });
+                row.calls += 1;
+                if *error {
+                    row.errors += 1;
+                }
+                if let Some(d) = duration_us {
+                    row.known += 1;
+                    row.duration_us += d;
+                }
+                let c = &mut self.convs[i as usize];
+                if !c.actions.contains(&name) {
+                    c.actions.push(name);
+                }
+                c.touch(*ts);
+                self.entries += 1;
+                Ok(())
+            }
+            Delta::Button { pk, ts } => {
+                let i = self.conv_idx(*pk)?;
+                self.convs[i as usize].touch(*ts);
+                self.entries += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// Creates a conversation or replaces its row-level state.
+    pub fn conversation(&mut self, s: &ConvState) {
+        let i = match self.by_pk.get(&s.pk) {
+            Some(i) => *i,
+            None => {
+                self.convs.push(Conv::new(s.pk));
+                let i = (self.convs.len() - 1) as u32;
+                self.by_pk.insert(s.pk, i);
+                i
+            }
+        };
+        let old_start = self.convs[i as usize].started_at;
+        if old_start != s.started_at {
+            if let Some(v) = self.started.get_mut(&bucket_of(old_start)).filter(|_| old_start != NO_TIME) {
+                v.retain(|x| *x != i);
+            }
+            self.started.entry(bucket_of(s.started_at)).or_default().push(i);
+        }
+        let dims = [
+            self.dims[ENV].intern(s.environment.as_deref()),
+            self.dims[SOURCE].intern(s.source.as_deref()),
+            self.dims[DEVICE].intern(s.device.as_deref()),
+            self.dims[LANGUAGE].intern(s.language.as_deref()),
+            self.dims[COUNTRY].intern(s.country.as_deref()),
+        ];
+        let city_key = (dims[COUNTRY], self.city_names.intern(s.city.as_deref()));
+        let city = match self.cities.get(&city_key) {
+            Some(id) => *id,
+            None if city_key == (0, 0) => 0,
+            None => {
+                self.city_keys.push(city_key);
+                let id = (self.city_keys.len() - 1) as u32;
+                self.cities.insert(city_key, id);
+                id
+            }
+        };
+        let customer = self.customers.intern(s.customer_id.as_deref());
+        let doc: Option<Value> = s.metadata.as_deref().and_then(|m| serde_json::from_str(m).ok());
+        let meta_fb = doc.as_ref().and_then(feedback::from_metadata);
+        let mut meta: Vec<(u32, u32)> = Vec::new();
+        if let Some(Value::Object(m)) = &doc {
+            for (k, v) in m {
+                if let Some(text) = metadata_text(v) {
+                    meta.push((self.meta.intern(Some(k)), self.meta.intern(Some(&text))));
+                }
+            }
+        }
+        let c = &mut self.convs[i as usize];
+        if c.deleted != s.is_deleted {
+            if s.is_deleted {
+                self.deleted += 1;
+            } else {
+                self.deleted = self.deleted.saturating_sub(1);
+            }
+        }
+        c.started_at = s.started_at;
+        c.ended_at = s.ended_at.unwrap_or(NO_TIME);
+        c.dims = dims;
+        c.city = city;
+        c.lat = s.lat.unwrap_or(f64::NAN);
+        c.lon = s.lon.unwrap_or(f64::NAN);
+        c.customer = customer;
+        c.used = s.is_used || c.used;
+        c.deleted = s.is_deleted;
+        c.explicit = s.latest_feedback.as_deref().and_then(Sentiment::parse);
+        c.meta_sentiment = meta_fb.map(|f| f.sentiment);
+        c.meta_rating = meta_fb.and_then(|f| f.rating).unwrap_or(f64::NAN);
+        c.meta = meta.into_boxed_slice();
+    }
+
+    fn dim_test(&self, dim: usize, f: &Option<DimFilter>) -> Option<DimTest> {
+        f.as_ref().map(|f| match f {
+            DimFilter::Unknown => Some(0),
+            DimFilter::Is(v) => Some(self.dims[dim].get(v).unwrap_or(NEVER)),
+        })
+    }
+
+    /// The conversations the query's filters keep (deleted ones never).
+    fn keep(&self, q: &MetricsQuery) -> Keep {
+        let f = &q.filters;
+        let tests: Vec<(usize, u32)> = [
+            (ENV, &f.environment),
+            (SOURCE, &f.source),
+            (DEVICE, &f.device),
+            (LANGUAGE, &f.language),
+            (COUNTRY, &f.country),
+        ]
+        .into_iter()
+        .filter_map(|(d, filt)| self.dim_test(d, filt).flatten().map(|id| (d, id)))
+        .collect();
+        let customer: Option<u32> = f.customer_id.as_ref().map(|c| match c {
+            DimFilter::Unknown => 0,
+            DimFilter::Is(v) => self.customers.get(v).unwrap_or(NEVER),
+        });
+        let meta: Option<(u32, u32)> =
+            f.metadata.as_ref().map(|(k, v)| match (self.meta.get(k), self.meta.get(v)) {
+                (Some(k), Some(v)) => (k, v),
+                _ => (NEVER, NEVER),
+            });
+        if tests.is_empty() && customer.is_none() && meta.is_none() && self.deleted == 0 {
+            return Keep::All;
+        }
+        Keep::Some(
+            self.convs
+                .iter()
+                .map(|c| {
+                    !c.deleted
+                        && tests.iter().all(|(d, id)| c.dims[*d] == *id)
+                        && customer.is_none_or(|id| c.customer == id)
+                        && meta.is_none_or(|pair| c.meta.contains(&pair))
+                })
+                .collect(),
+        )
+    }
+
+    /// The overview for `q`, or `None` when the query's zone does not keep whole quarter hours
+    /// over the range (the store then answers from raw rows).
+    pub fn overview(
+        &self,
+        q: &MetricsQuery,
+        escalation: &[String],
+        agent: AgentRef,
+    ) -> Option<OverviewResponse> {
+        let (start, end) = q.instants();
+        let mut clock = Clock::new(q, start, end)?;
+        let (sb, eb) = (bucket_of(start), bucket_of(end));
+        let keep = self.keep(q);
+        let mut p = OverviewParts::new(q);
+        let escalation: Vec<u32> = escalation.iter().filter_map(|n| self.actions.get(n)).collect();
+
+        // Conversations in range.
+        let mut dim_counts: Vec<Vec<u64>> = (0..DIMS).map(|d| vec![0u64; self.dims[d].len()]).collect();
+        // City id → (conversations, pk of its first conversation, lat, lon).
+        let mut cities: HashMap<u32, (u64, i64, f64, f64)> = HashMap::new();
+        let mut users = vec![0u64; self.customers.len().div_ceil(64)];
+        let empty_customer = self.customers.get("");
+        let mut unique_users = 0u64;
+        for (&b, idxs) in self.started.range(sb..eb) {
+            let slot = clock.slot(b)?;
+            for &i in idxs {
+                if !keep.get(i) {
+                    continue;
+                }
+                let c = &self.convs[i as usize];
+                p.total_conversations += 1;
+                p.daily_conversations[slot.day] += 1;
+                if c.used {
+                    p.used += 1;
+                }
+                if c.messages > 0 {
+                    let ended = if c.ended_at != NO_TIME { c.ended_at } else { c.last_entry };
+                    p.durations.0 += 1;
+                    p.durations.1 += i128::from(ended - c.started_at);
+                }
+                for (d, counts) in dim_counts.iter_mut().enumerate() {
+                    counts[c.dims[d] as usize] += 1;
+                }
+                let e = cities.entry(c.city).or_insert((0, c.pk, c.lat, c.lon));
+                if c.pk < e.1 {
+                    (e.1, e.2, e.3) = (c.pk, c.lat, c.lon);
+                }
+                e.0 += 1;
+                if c.customer != 0 && Some(c.customer) != empty_customer {
+                    let (w, bit) = ((c.customer / 64) as usize, c.customer % 64);
+                    if users[w] & (1 << bit) == 0 {
+                        users[w] |= 1 << bit;
+                        unique_users += 1;
+                    }
+                }
+                if c.actions.iter().any(|a| escalation.contains(a)) {
+                    p.escalated += 1;
+                }
+                if let Some(f) = c.feedback() {
+                    p.add_feedback(&f);
+                }
+            }
+        }
+        p.unique_users = unique_users;
+        let named = |d: usize, counts: &[u64]| -> Vec<(Option<String>, u64)> {
+            counts
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(id, n)| (self.dims[d].name(id as u32).map(str::to_string), *n))
+                .collect()
+        };
+        p.devices = named(DEVICE, &dim_counts[DEVICE]);
+        p.sources = named(SOURCE, &dim_counts[SOURCE]);
+        p.languages = named(LANGUAGE, &dim_counts[LANGUAGE]);
+        p.countries = named(COUNTRY, &dim_counts[COUNTRY]);
+        p.cities = cities
+            .into_iter()
+            .map(|(id, (n, _, lat, lon))| {
+                let (country, city) = self.city_keys.get(id as usize).copied().unwrap_or((0, 0));
+                (
+                    (
+                        self.dims[COUNTRY].name(country).map(str::to_string),
+                        self.city_names.name(city).map(str::to_string),
+                    ),
+                    (opt(lat), opt(lon), n),
+                )
+            })
+            .collect();
+
+        // Messages and responses in range.
+        for (&b, bucket) in self.messages.range(sb..eb) {
+            let slot = clock.slot(b)?;
+            let mut n = [0u64; 3];
+            let (mut r_n, mut r_sum) = (0u64, 0i128);
+            for row in &bucket.rows {
+                if !keep.get(row.conv) {
+                    continue;
+                }
+                for (acc, x) in n.iter_mut().zip(row.by_sender) {
+                    *acc += u64::from(x);
+                }
+                r_n += u64::from(row.responses);
+                r_sum += i128::from(row.response_us);
+            }
+            let total = n[0] + n[1] + n[2];
+            p.total_messages += total;
+            p.by_sender.end_user += n[0];
+            p.by_sender.agent += n[1];
+            p.by_sender.system += n[2];
+            p.daily_messages[slot.day] += total;
+            p.matrix[slot.weekday][slot.hour] += total;
+            p.responses.0 += r_n;
+            p.responses.1 += r_sum;
+        }
+
+        // Tools in range.
+        let token_usage = self.actions.get(TOKEN_USAGE_ACTION);
+        let mut tools: HashMap<u32, (u64, u64, u64, i128)> = HashMap::new();
+        for (&b, bucket) in self.tools.range(sb..eb) {
+            clock.slot(b)?;
+            for row in &bucket.rows {
+                if Some(row.name) == token_usage || !keep.get(row.conv) {
+                    continue;
+                }
+                let t = tools.entry(row.name).or_default();
+                t.0 += u64::from(row.calls);
+                t.1 += u64::from(row.errors);
+                t.2 += u64::from(row.known);
+                t.3 += i128::from(row.duration_us);
+            }
+        }
+        p.tools = tools
+            .into_iter()
+            .map(|(name, (calls, errors, known, sum))| ToolRow {
+                name: self.actions.name(name).unwrap_or_default().to_string(),
+                calls,
+                avg_duration_ms: (known > 0).then(|| sum as f64 / known as f64 / 1000.0),
+                errors,
+            })
+            .collect();
+        Some(p.assemble(q, agent))
+    }
+
+    /// One metric by local hour, day or week, or `None` as for [`AgentIndex::overview`].
+    pub fn timeseries(
+        &self,
+        q: &MetricsQuery,
+        metric: SeriesMetric,
+        interval: Interval,
+        agent: AgentRef,
+    ) -> Option<TimeseriesResponse> {
+        let (start, end) = q.instants();
+        let mut clock = Clock::new(q, start, end)?;
+        let (sb, eb) = (bucket_of(start), bucket_of(end));
+        let keep = self.keep(q);
+        let buckets = Buckets::new(q, interval);
+        let mut counts = vec![0u64; buckets.len()];
+        let mut sums = vec![0i128; buckets.len()];
+        let mut at = |b: i64, n: u64, sum: i128, clock: &mut Clock<'_>| -> Option<()> {
+            clock.slot(b)?;
+            if let Some(i) = buckets.of(b * BUCKET_US) {
+                counts[i] += n;
+                sums[i] += sum;
+            }
+            Some(())
+        };
+        match metric {
+            SeriesMetric::Conversations | SeriesMetric::UniqueInteractions => {
+                for (&b, idxs) in self.started.range(sb..eb) {
+                    let n = idxs
+                        .iter()
+                        .filter(|i| {
+                            keep.get(**i)
+                                && (metric == SeriesMetric::Conversations || self.convs[**i as usize].used)
+                        })
+                        .count() as u64;
+                    at(b, n, 0, &mut clock)?;
+                }
+            }
+            SeriesMetric::Messages | SeriesMetric::BotResponses | SeriesMetric::AvgBotResponseTimeMs => {
+                for (&b, bucket) in self.messages.range(sb..eb) {
+                    let (mut n, mut sum) = (0u64, 0i128);
+                    for row in bucket.rows.iter().filter(|r| keep.get(r.conv)) {
+                        if metric == SeriesMetric::Messages {
+                            n += row.by_sender.iter().map(|x| u64::from(*x)).sum::<u64>();
+                        } else {
+                            n += u64::from(row.responses);
+                            sum += i128::from(row.response_us);
+                        }
+                    }
+                    at(b, n, sum, &mut clock)?;
+                }
+            }
+            SeriesMetric::ToolCalls => {
+                let token_usage = self.actions.get(TOKEN_USAGE_ACTION);
+                for (&b, bucket) in self.tools.range(sb..eb) {
+                    let n = bucket
+                        .rows
+                        .iter()
+                        .filter(|r| Some(r.name) != token_usage && keep.get(r.conv))
+                        .map(|r| u64::from(r.calls))
+                        .sum();
+                    at(b, n, 0, &mut clock)?;
+                }
+            }
+        }
+        let points = buckets
+            .labels()
+            .iter()
+            .enumerate()
+            .map(|(i, start)| SeriesPoint {
+                start: start.clone(),
+                value: match metric {
+                    SeriesMetric::AvgBotResponseTimeMs => {
+                        (counts[i] > 0).then(|| sums[i] as f64 / counts[i] as f64 / 1000.0)
+                    }
+                    _ => Some(counts[i] as f64),
+                },
+            })
+            .collect();
+        Some(TimeseriesResponse {
+            agent,
+            range: q.range_ref(),
+            filters: q.filters.to_json(),
+            metric: metric.name().to_string(),
+            interval: interval.name().to_string(),
+            points,
+        })
+    }
+}
+
+/// Local date, weekday and hour of the buckets of a range, worked out once per bucket read.
+struct Clock<'q> {
+    q: &'q MetricsQuery,
+    first: i64,
+    slots: Vec<Option<LocalSlot>>,
+}
+
+impl<'q> Clock<'q> {
+    /// `None` when the range does not start and end on quarter hours.
+    fn new(q: &'q MetricsQuery, start: Micros, end: Micros) -> Option<Clock<'q>> {
+        if start.rem_euclid(BUCKET_US) != 0 || end.rem_euclid(BUCKET_US) != 0 {
+            return None;
+        }
+        let n = usize::try_from(bucket_of(end) - bucket_of(start)).ok()?;
+        Some(Clock { q, first: bucket_of(start), slots: vec![None; n] })
+    }
+
+    /// The local slot of bucket `b`, or `None` when its instants do not share one local hour
+    /// (an offset that is not a whole number of quarter hours, or a change inside it).
+    fn slot(&mut self, b: i64) -> Option<LocalSlot> {
+        let i = usize::try_from(b - self.first).ok()?;
+        if let Some(s) = *self.slots.get(i)? {
+            return Some(s);
+        }
+        let at = |us: Micros| DateTime::<Utc>::from_timestamp_micros(us).map(|d| d.with_timezone(&self.q.tz));
+        let first = at(b * BUCKET_US)?;
+        let last = at((b + 1) * BUCKET_US - 1)?;
+        let offset = first.offset().fix().local_minus_utc();
+        if offset % 900 != 0 || offset != last.offset().fix().local_minus_utc() {
+            return None;
+        }
+        let day = usize::try_from((first.date_naive() - self.q.from).num_days()).ok()?;
+        if day >= usize::try_from(self.q.days()).ok()? {
+            return None;
+        }
+        let s = LocalSlot {
+            day,
+            weekday: first.weekday().num_days_from_monday() as usize,
+            hour: first.hour() as usize,
+        };
+        self.slots[i] = Some(s);
+        Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::metrics::query;
+
+    fn q(pairs: &[(&str, &str)]) -> MetricsQuery {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        query::parse(&m, &["production".into(), "development".into()], 0).unwrap()
+    }
+
+    fn agent() -> AgentRef {
+        AgentRef { id: 1, name: "a".into() }
+    }
+
+    const T: Micros = 1_778_000_000_000_000; // 2026-05-05T16:53:20Z
+
+    fn conv(pk: i64, started_at: Micros) -> ConvState {
+        ConvState { pk, started_at, is_used: true, device: Some("mobile".into()), ..Default::default() }
+    }
+
+    fn may5() -> MetricsQuery {
+        q(&[("from", "2026-05-05"), ("to", "2026-05-05")])
+    }
+
+    #[test]
+    fn a_zone_without_whole_quarter_hours_is_left_to_raw_rows() {
+        // Monrovia kept UTC−0:44:30 until 1972.
+        let ix = AgentIndex::new();
+        let old = q(&[("from", "1971-06-01"), ("to", "1971-06-02"), ("tz", "Africa/Monrovia")]);
+        assert!(ix.overview(&old, &[], agent()).is_none());
+        let later = q(&[("from", "1973-06-01"), ("to", "1973-06-02"), ("tz", "Africa/Monrovia")]);
+        assert!(ix.overview(&later, &[], agent()).is_some());
+    }
+
+    #[test]
+    fn deleted_conversations_and_their_entries_leave_every_metric() {
+        let mut ix = AgentIndex::new();
+        ix.conversation(&conv(1, T));
+        ix.conversation(&conv(2, T));
+        for pk in [1, 2] {
+            ix.apply(&Delta::Message { pk, ts: T + 1, sender: Sender::EndUser, response_us: None }).unwrap();
+            ix.apply(&Delta::Message { pk, ts: T + 5, sender: Sender::Agent, response_us: Some(4) }).unwrap();
+        }
+        let o = ix.overview(&may5(), &[], agent()).unwrap();
+        assert_eq!((o.total_conversations, o.total_messages, o.bot_responses), (2, 4, 2));
+        ix.conversation(&ConvState { is_deleted: true, ..conv(2, T) });
+        let o = ix.overview(&may5(), &[], agent()).unwrap();
+        assert_eq!((o.total_conversations, o.total_messages, o.bot_responses), (1, 2, 1));
+        assert_eq!(o.devices[0].conversations, 1);
+    }
+
+    #[test]
+    fn a_conversation_whose_start_moves_counts_on_its_new_day() {
+        let mut ix = AgentIndex::new();
+        ix.conversation(&conv(1, T));
+        ix.conversation(&conv(1, T - 86_400_000_000));
+        let o = ix.overview(&q(&[("from", "2026-05-04"), ("to", "2026-05-05")]), &[], agent()).unwrap();
+        assert_eq!(o.daily.iter().map(|d| d.conversations).collect::<Vec<_>>(), [1, 0]);
+        assert_eq!(ix.overview(&may5(), &[], agent()).unwrap().total_conversations, 0);
+    }
+
+    #[test]
+    fn a_response_change_moves_the_mean_and_an_unknown_one_is_an_error() {
+        let mut ix = AgentIndex::new();
+        ix.conversation(&conv(1, T));
+        ix.apply(&Delta::Message { pk: 1, ts: T + 10, sender: Sender::Agent, response_us: None }).unwrap();
+        ix.apply(&Delta::Message { pk: 1, ts: T + 4, sender: Sender::EndUser, response_us: None }).unwrap();
+        ix.apply(&Delta::Response { pk: 1, ts: T + 10, old: None, new: Some(6) }).unwrap();
+        let o = ix.overview(&may5(), &[], agent()).unwrap();
+        assert_eq!((o.bot_responses, o.avg_bot_response_time_ms), (1, Some(0.006)));
+        assert_eq!(
+            ix.apply(&Delta::Response { pk: 1, ts: T + 3_600_000_000, old: None, new: Some(1) }),
+            Err(IndexError::UnknownMessage(1))
+        );
+        assert_eq!(ix.apply(&Delta::Button { pk: 9, ts: T }), Err(IndexError::UnknownConversation(9)));
+    }
+
+    #[test]
+    fn escalation_is_decided_at_query_time_from_the_action_names() {
+        let mut ix = AgentIndex::new();
+        ix.conversation(&conv(1, T));
+        ix.apply(&Delta::Action {
+            pk: 1,
+            ts: T,
+            name: "open_ticket".into(),
+            duration_us: None,
+            error: false,
+        })
+        .unwrap();
+        let o = ix.overview(&may5(), &["open_ticket".into()], agent()).unwrap();
+        assert_eq!(o.human_escalation.conversations, 1);
+        let o = ix.overview(&may5(), &["handoff".into()], agent()).unwrap();
+        assert_eq!(o.human_escalation.conversations, 0);
+        assert_eq!(o.tools[0].name, "open_ticket");
+    }
+}

@@ -1,0 +1,444 @@
+//! The metrics index at run time: [`AgentIndex`]es (one per agent, see
+//! `agentsight_core::metrics::index`) loaded from the database in the background at start,
+//! then kept current from the writer's committed groups.
+//!
+//! Consistency:
+//! - Every write group that changes metric facts bumps `write_log.seq` (migration 0002) in its
+//!   own transaction; the writer sends the group's [`Batch`] (tagged with that seq) to the
+//!   indexer thread after the commit and before it answers any caller.
+//! - A load reads `write_log.seq` and every row in one read transaction (a snapshot); batches
+//!   that arrive meanwhile are buffered, and those newer than the snapshot applied after it.
+//! - Batches must follow each other seq by seq. A gap, or a database seq newer than anything
+//!   this process wrote, means another process (the CLI, `agentsight demo`) changed the data:
+//!   the index is rebuilt, and until it is ready queries are answered from raw rows.
+//! - A query first waits until the index has applied everything this process committed before
+//!   the query began, so a client that got its 201 sees its write in the next overview.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use agentsight_core::metrics::index::{
+    AgentIndex, ConvState, Delta, Sender as MsgSender, action_duration_us,
+};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::deltas;
+
+/// What one committed write group changed.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    /// Its `write_log.seq`.
+    pub seq: i64,
+    /// Touched conversations, read back inside the transaction: (agent, state).
+    pub convs: Vec<(i64, ConvState)>,
+    /// Entries in write order: (agent, delta).
+    pub entries: Vec<(i64, Delta)>,
+}
+
+/// The writer's end: where committed batches go.
+pub(crate) struct Feed {
+    tx: Sender<Batch>,
+    shared: Arc<Shared>,
+}
+
+impl Feed {
+    /// The writer is about to commit group `seq`.
+    pub(crate) fn committing(&self, seq: i64) {
+        self.shared.committing.fetch_max(seq, Ordering::SeqCst);
+    }
+
+    /// Group `b.seq` is committed.
+    pub(crate) fn committed(&self, b: Batch) {
+        let seq = b.seq;
+        // The indexer outlives the writer; if it is gone, the index is off anyway.
+        let _ = self.tx.send(b);
+        self.shared.committed.fetch_max(seq, Ordering::SeqCst);
+    }
+}
+
+/// Where the index stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexPhase {
+    /// Being built from the database; queries use raw rows.
+    Loading,
+    /// Current; queries use it.
+    Ready,
+}
+
+#[derive(Debug)]
+struct State {
+    phase: IndexPhase,
+    /// Bumped by every (re)load: work started for an older generation is dropped.
+    generation: u64,
+    /// A load of the current generation is running.
+    running: bool,
+    applied: i64,
+    buffered: Vec<Batch>,
+    loads: u64,
+}
+
+type Agents = HashMap<i64, Arc<RwLock<AgentIndex>>>;
+
+struct Shared {
+    path: PathBuf,
+    agents: RwLock<Agents>,
+    state: Mutex<State>,
+    cond: Condvar,
+    /// Held while a batch is applied or a load installed, so the two never interleave.
+    apply: Mutex<()>,
+    committing: AtomicI64,
+    committed: AtomicI64,
+}
+
+/// The index and its threads. Cheap to share.
+#[derive(Clone)]
+pub(crate) struct MetricsIndex {
+    shared: Arc<Shared>,
+}
+
+/// How long a query waits for the index to catch up with this process's writes before it
+/// reads raw rows instead.
+const CATCH_UP: Duration = Duration::from_secs(2);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn wait<'a, T>(c: &Condvar, g: std::sync::MutexGuard<'a, T>, d: Duration) -> std::sync::MutexGuard<'a, T> {
+    c.wait_timeout(g, d).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0)
+}
+
+impl MetricsIndex {
+    /// Starts the index for the database at `path` (whose `write_log.seq` is `seq` now): the
+    /// indexer thread and a first load. Returns the writer's feed.
+    pub(crate) fn start(path: PathBuf, seq: i64) -> std::io::Result<(MetricsIndex, Feed)> {
+        let shared = Arc::new(Shared {
+            path,
+            agents: RwLock::new(HashMap::new()),
+            state: Mutex::new(State {
+                phase: IndexPhase::Loading,
+                generation: 0,
+                running: false,
+                applied: seq,
+                buffered: Vec::new(),
+                loads: 0,
+            }),
+            cond: Condvar::new(),
+            apply: Mutex::new(()),
+            committing: AtomicI64::new(seq),
+            committed: AtomicI64::new(seq),
+        });
+        let (tx, rx) = channel::<Batch>();
+        let s = shared.clone();
+        std::thread::Builder::new().name("agentsight-indexer".into()).spawn(move || run_indexer(&s, rx))?;
+        reload(&shared);
+        Ok((MetricsIndex { shared: shared.clone() }, Feed { tx, shared }))
+    }
+
+    /// The phase, and how many loads have finished.
+    pub(crate) fn phase(&self) -> (IndexPhase, u64) {
+        let st = lock(&self.shared.state);
+        (st.phase, st.loads)
+    }
+
+    /// Waits until the index is ready (tests, benchmarks); false after `timeout`.
+    pub(crate) fn wait_ready(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = lock(&self.shared.state);
+        while st.phase != IndexPhase::Ready {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            st = wait(&self.shared.cond, st, left);
+        }
+        true
+    }
+
+    /// Runs `f` on the agent's index once it holds everything this process committed so far;
+    /// `None` (read raw rows) while it is loading or when `db_seq` (the database's
+    /// `write_log.seq` as the caller's connection sees it) shows another process wrote.
+    pub(crate) fn with_agent<T>(
+        &self,
+        agent_id: i64,
+        db_seq: i64,
+        f: impl FnOnce(&AgentIndex) -> Option<T>,
+    ) -> Option<T> {
+        if db_seq > self.shared.committing.load(Ordering::SeqCst) {
+            tracing::info!(db_seq, "metrics index: another process changed the data; rebuilding");
+            reload(&self.shared);
+            return None;
+        }
+        let target = self.shared.committed.load(Ordering::SeqCst);
+        let deadline = Instant::now() + CATCH_UP;
+        {
+            let mut st = lock(&self.shared.state);
+            loop {
+                if st.phase != IndexPhase::Ready {
+                    return None;
+                }
+                if st.applied >= target {
+                    break;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    tracing::warn!(
+                        applied = st.applied,
+                        target,
+                        "metrics index lags; answering from raw rows"
+                    );
+                    return None;
+                }
+                st = wait(&self.shared.cond, st, left);
+            }
+        }
+        let agent = read(&self.shared.agents).get(&agent_id).cloned();
+        match agent {
+            Some(a) => f(&read(&a)),
+            None => f(&AgentIndex::new()),
+        }
+    }
+
+    /// Approximate bytes held, over all agents.
+    pub(crate) fn approx_bytes(&self) -> usize {
+        read(&self.shared.agents).values().map(|a| read(a).approx_bytes()).sum()
+    }
+}
+
+/// Starts a rebuild unless one of the current generation is running.
+fn reload(shared: &Arc<Shared>) {
+    let generation = {
+        let mut st = lock(&shared.state);
+        if st.phase == IndexPhase::Loading && st.running {
+            return;
+        }
+        st.phase = IndexPhase::Loading;
+        st.running = true;
+        st.generation += 1;
+        st.generation
+    };
+    // The old index is of no use while loading; free it first so memory stays flat.
+    write(&shared.agents).clear();
+    let s = shared.clone();
+    let spawned = std::thread::Builder::new().name("agentsight-index-load".into()).spawn(move || {
+        let started = Instant::now();
+        match load(&s.path) {
+            Ok((seq, agents)) => install(&s, generation, seq, agents, started),
+            Err(e) => {
+                tracing::error!(error = %e, "metrics index: load failed; answering from raw rows");
+                let mut st = lock(&s.state);
+                if st.generation == generation {
+                    st.running = false;
+                }
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "metrics index: could not start the loader");
+        lock(&shared.state).running = false;
+    }
+}
+
+/// Installs a finished load of `generation` taken at `seq`, then the batches buffered since.
+fn install(s: &Arc<Shared>, generation: u64, seq: i64, agents: Agents, started: Instant) {
+    let _applying = lock(&s.apply);
+    let mut st = lock(&s.state);
+    if st.generation != generation {
+        return;
+    }
+    st.running = false;
+    let conversations: usize = agents.values().map(|a| read(a).conversations()).sum();
+    let entries: u64 = agents.values().map(|a| read(a).entries()).sum();
+    *write(&s.agents) = agents;
+    st.applied = seq;
+    s.committing.fetch_max(seq, Ordering::SeqCst);
+    s.committed.fetch_max(seq, Ordering::SeqCst);
+    let mut buffered = std::mem::take(&mut st.buffered);
+    buffered.sort_by_key(|b| b.seq);
+    for b in buffered.into_iter().filter(|b| b.seq > seq) {
+        let outcome = if b.seq == st.applied + 1 { apply(s, &b) } else { Err("a gap".to_string()) };
+        if let Err(e) = outcome {
+            drop(st);
+            tracing::info!(error = %e, "metrics index: the data changed during the load; loading again");
+            reload(s);
+            return;
+        }
+        st.applied = b.seq;
+    }
+    st.phase = IndexPhase::Ready;
+    st.loads += 1;
+    s.cond.notify_all();
+    tracing::info!(
+        conversations,
+        entries,
+        seq = st.applied,
+        ms = started.elapsed().as_millis() as u64,
+        "metrics index ready"
+    );
+}
+
+/// Applies committed batches as they come.
+fn run_indexer(s: &Arc<Shared>, rx: Receiver<Batch>) {
+    while let Ok(b) = rx.recv() {
+        let generation = {
+            let mut st = lock(&s.state);
+            if st.phase == IndexPhase::Loading {
+                st.buffered.push(b);
+                continue;
+            }
+            if b.seq <= st.applied {
+                continue;
+            }
+            if b.seq != st.applied + 1 {
+                drop(st);
+                tracing::info!(seq = b.seq, "metrics index: another process changed the data; rebuilding");
+                reload(s);
+                continue;
+            }
+            st.generation
+        };
+        let _applying = lock(&s.apply);
+        if lock(&s.state).generation != generation {
+            // A load began after this batch was committed, so its snapshot holds it.
+            continue;
+        }
+        let outcome = apply(s, &b);
+        let mut st = lock(&s.state);
+        match outcome {
+            Ok(()) if st.generation == generation => {
+                st.applied = b.seq;
+                s.cond.notify_all();
+            }
+            Ok(()) => {}
+            Err(e) => {
+                drop(st);
+                tracing::warn!(error = %e, "metrics index: inconsistent batch; rebuilding");
+                reload(s);
+            }
+        }
+    }
+}
+
+/// Applies a batch: each agent's conversations, then its entries, under its lock once.
+fn apply(s: &Shared, b: &Batch) -> Result<(), String> {
+    let mut by_agent: HashMap<i64, (Vec<&ConvState>, Vec<&Delta>)> = HashMap::new();
+    for (agent, c) in &b.convs {
+        by_agent.entry(*agent).or_default().0.push(c);
+    }
+    for (agent, d) in &b.entries {
+        by_agent.entry(*agent).or_default().1.push(d);
+    }
+    for (agent, (convs, entries)) in by_agent {
+        let a = {
+            let existing = read(&s.agents).get(&agent).cloned();
+            match existing {
+                Some(a) => a,
+                None => write(&s.agents)
+                    .entry(agent)
+                    .or_insert_with(|| Arc::new(RwLock::new(AgentIndex::new())))
+                    .clone(),
+            }
+        };
+        let mut a = write(&a);
+        for c in convs {
+            a.conversation(c);
+        }
+        for d in entries {
+            a.apply(d).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads every metric fact of every agent in one read transaction; returns its
+/// `write_log.seq` and the indexes.
+fn load(path: &std::path::Path) -> Result<(i64, Agents), String> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(|e| e.to_string())?;
+    // A full scan through memory-mapped pages would count the whole file as this process's
+    // resident memory; read it through the page cache instead.
+    conn.pragma_update(None, "mmap_size", 0).map_err(|e| e.to_string())?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    conn.execute_batch("BEGIN").map_err(|e| e.to_string())?;
+    let result = load_in(&conn);
+    let _ = conn.execute_batch("COMMIT");
+    result
+}
+
+fn load_in(conn: &Connection) -> Result<(i64, Agents), String> {
+    load_rows(conn).map_err(|e| e.to_string())?
+}
+
+fn load_rows(conn: &Connection) -> rusqlite::Result<Result<(i64, Agents), String>> {
+    let seq: i64 = conn.query_row("SELECT seq FROM write_log WHERE id = 1", [], |r| r.get(0))?;
+    let mut agents: HashMap<i64, AgentIndex> = HashMap::new();
+    let mut fail: Option<String> = None;
+    let mut note = |agent: i64, d: Delta, agents: &mut HashMap<i64, AgentIndex>| {
+        if let Err(e) = agents.entry(agent).or_default().apply(&d) {
+            fail.get_or_insert(e.to_string());
+        }
+    };
+    {
+        let mut stmt =
+            conn.prepare(&format!("SELECT {} FROM conversations c", deltas::conv_state_columns()))?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (agent, state) = deltas::conv_state(r)?;
+            agents.entry(agent).or_default().conversation(&state);
+        }
+    }
+    {
+        let mut stmt = conn.prepare(
+            "SELECT agent_id, kind, conversation_pk, ts, sender, response_us FROM messages INDEXED BY messages_agent_ts
+             WHERE kind IN (0, 2)",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (agent, kind, pk, ts): (i64, i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            let d = if kind == 0 {
+                let sender: String = r.get(4)?;
+                Delta::Message { pk, ts, sender: MsgSender::parse(&sender), response_us: r.get(5)? }
+            } else {
+                Delta::Button { pk, ts }
+            };
+            note(agent, d, &mut agents);
+        }
+    }
+    {
+        let mut stmt = conn.prepare(
+            "SELECT agent_id, conversation_pk, ts, action_name, duration_ms, started_at, ended_at,
+                coalesce(error_msg, '') <> '' FROM action_logs",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let agent: i64 = r.get(0)?;
+            let d = Delta::Action {
+                pk: r.get(1)?,
+                ts: r.get(2)?,
+                name: r.get(3)?,
+                duration_us: action_duration_us(r.get(4)?, r.get(5)?, r.get(6)?),
+                error: r.get(7)?,
+            };
+            note(agent, d, &mut agents);
+        }
+    }
+    if let Some(e) = fail {
+        return Ok(Err(format!("the stored rows contradict each other: {e}")));
+    }
+    Ok(Ok((seq, agents.into_iter().map(|(k, v)| (k, Arc::new(RwLock::new(v)))).collect())))
+}
