@@ -9,7 +9,8 @@
 #
 # Usage: crates/agentsight-loadgen/bench.sh [extra agentsight-loadgen args]
 #   e.g. bench.sh --connections 32 --duration 10s --json
-# Environment: CARGO_TARGET_DIR (honoured), BENCH_KEEP_DATA=1 keeps the data dir.
+# Environment: CARGO_TARGET_DIR (honoured), BENCH_KEEP_DATA=1 keeps the data dir,
+# BENCH_SERVE_ARGS adds flags to `serve` (e.g. "--metrics-index=false").
 # Exit status: that of agentsight-loadgen (non-zero when >1% errors), or 2
 # when the server could not be built or started.
 
@@ -70,8 +71,9 @@ if [[ -z "$key" ]]; then
     exit 2
 fi
 
-log "starting $server_bin serve --listen 127.0.0.1:$port"
-"$server_bin" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" >"$server_log" 2>&1 &
+read -r -a serve_args <<<"${BENCH_SERVE_ARGS:-}"
+log "starting $server_bin serve --listen 127.0.0.1:$port ${serve_args[*]}"
+"$server_bin" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" "${serve_args[@]}" >"$server_log" 2>&1 &
 server_pid=$!
 
 # GET /healthz == 200? curl when present, else bash's /dev/tcp.

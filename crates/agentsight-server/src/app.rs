@@ -109,7 +109,8 @@ impl App {
     /// Opens the store, binds the listener and builds the router.
     pub async fn build(settings: Settings) -> Result<App, String> {
         settings.validate()?;
-        let store = open_store(&settings, true).map_err(|e| format!("opening the store: {e:?}"))?;
+        let store =
+            open_store(&settings, settings.metrics_index).map_err(|e| format!("opening the store: {e:?}"))?;
         let blobs = Blobs::new(settings.attachments_dir()).map_err(|e| format!("attachments dir: {e}"))?;
         let listener = TcpListener::bind(settings.listen)
             .await

@@ -22,6 +22,8 @@ pub struct Settings {
     pub geo_dir: Option<PathBuf>,
     /// Keep `customer_ip_address`; when false only its location is stored.
     pub store_ip: bool,
+    /// Answer metrics from the in-memory index (loaded at start); when false, from raw rows.
+    pub metrics_index: bool,
 }
 
 impl Settings {
@@ -35,6 +37,7 @@ impl Settings {
             max_attachment_bytes: limits::DEFAULT_MAX_ATTACHMENT_BYTES,
             geo_dir: None,
             store_ip: true,
+            metrics_index: true,
         }
     }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use agentsight_core::metrics::DEFAULT_ESCALATION_TOOLS;
 use agentsight_core::metrics::query::{self, MetricsQuery};
 use agentsight_core::metrics::reference::{self, Dataset, EntryKind, RefConversation, RefEntry, RefFeedback};
+use agentsight_core::metrics::series::{Interval, SeriesMetric};
 use agentsight_core::time::{Micros, parse_timestamp};
 use agentsight_core::tracking::{
     ConversationFields, ConversationPatch, ConversationRef, ConversationUpsert, FeedbackSource, Location,
@@ -291,6 +292,28 @@ impl Harness {
         let (raw, indexed, want) = self.overviews(params).await;
         assert_same("raw rows", &raw, &want);
         assert_same("index", &indexed, &want);
+    }
+
+    /// Every time series from the index equals the one from raw rows.
+    async fn check_series(&self, params: &[(&str, &str)]) {
+        let q = parse(params);
+        let agent = AgentRef { id: self.agent, name: "a".into() };
+        for metric in SeriesMetric::ALL {
+            for interval in [Interval::Hour, Interval::Day, Interval::Week] {
+                let raw = self
+                    .store
+                    .timeseries_with(MetricsPlan::Raw, agent.clone(), q.clone(), metric, interval)
+                    .await
+                    .unwrap();
+                let ix = self
+                    .store
+                    .timeseries_with(MetricsPlan::Index, agent.clone(), q.clone(), metric, interval)
+                    .await
+                    .unwrap();
+                let (r, i) = (serde_json::to_value(&raw).unwrap(), serde_json::to_value(&ix).unwrap());
+                assert!(close(&r, &i), "{} by {}: raw {r} / index {i}", metric.name(), interval.name());
+            }
+        }
     }
 
     /// The overview of the index a fresh store loads from this file.
@@ -623,6 +646,7 @@ proptest! {
                 }
             }
             h.check(&params).await;
+            h.check_series(&params).await;
             let (_, _, want) = h.overviews(&params).await;
             assert_same("a reloaded index", &h.reloaded(&params).await, &want);
         });

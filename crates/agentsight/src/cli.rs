@@ -99,6 +99,10 @@ struct ServeArgs {
     /// Keep `customer_ip_address` as sent; `--store-ip=false` keeps only its location.
     #[arg(long, env = "AGENTSIGHT_STORE_IP", default_value_t = true, action = clap::ArgAction::Set)]
     store_ip: bool,
+    /// Answer metrics from the in-memory index, loaded in the background at start (about 40
+    /// bytes per message; see docs/benchmarks.md); `--metrics-index=false` reads raw rows.
+    #[arg(long, env = "AGENTSIGHT_METRICS_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
+    metrics_index: bool,
     /// Threads serving HTTP [default: CPUs - 1, at least 1; the writer thread takes the last].
     #[arg(long, env = "AGENTSIGHT_WORKERS")]
     workers: Option<usize>,
@@ -324,6 +328,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         max_attachment_bytes: a.max_attachment_bytes,
         geo_dir: a.geo_dir.clone(),
         store_ip: a.store_ip,
+        metrics_index: a.metrics_index,
     };
     let app = App::build(settings).await.map_err(anyhow::Error::msg)?;
     let url = format!("http://{}", app.local_addr());

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 const DAY: &str = "from=2026-05-01&to=2026-05-01";
 
@@ -133,4 +133,63 @@ async fn live_counts_recent_activity() {
     let per_minute = live["messages_per_minute"].as_array().unwrap();
     assert_eq!(per_minute.len(), 60);
     assert_eq!(per_minute.iter().map(|m| m["messages"].as_u64().unwrap()).sum::<u64>(), 2);
+}
+
+async fn wait_for_engine(app: &crate::helpers::TestApp) -> Value {
+    for _ in 0..500 {
+        let s = app.get_json("/api/metrics/status/").await;
+        if s["phase"] != "loading" {
+            return s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the metrics index did not load");
+}
+
+#[tokio::test]
+async fn the_index_answers_once_loaded_and_sees_each_acknowledged_write_at_once() {
+    let app = spawn_app().await;
+    let s = wait_for_engine(&app).await;
+    assert_eq!((s["engine"].as_str(), s["phase"].as_str()), (Some("sqlite-index"), Some("ready")));
+    for i in 0..40 {
+        let sender = if i % 2 == 0 { "end_user" } else { "agent" };
+        app.message("rw", sender, "x", &format!("2026-05-01T10:00:{i:02}Z")).await;
+        let o = app.get_json(&format!("/api/metrics/overview/?{DAY}")).await;
+        assert_eq!(o["total_messages"], i + 1, "message {i} is counted by the next overview");
+        assert_eq!(o["bot_responses"], (i + 1) / 2);
+    }
+}
+
+#[tokio::test]
+async fn without_the_index_raw_rows_give_the_same_overview() {
+    let with = spawn_app().await;
+    let without = spawn_app_with(|s| s.metrics_index = false).await;
+    assert_eq!(wait_for_engine(&without).await["engine"], "sqlite-raw");
+    wait_for_engine(&with).await;
+    for app in [&with, &without] {
+        app.conversation("d1", json!({"device": "mobile", "metadata": {"feedback": 5, "plan": "pro"}})).await;
+        app.message("d1", "end_user", "hi", "2026-05-01T23:30:00Z").await;
+        app.message("d1", "agent", "hello", "2026-05-01T23:30:04Z").await;
+        app.message("d2", "end_user", "hej", "2026-05-02T00:10:00Z").await;
+    }
+    for q in [
+        DAY.to_string(),
+        format!("{DAY}&tz=Asia/Kathmandu"),
+        "from=2026-05-01&to=2026-05-02&metadata=plan:pro".into(),
+    ] {
+        let a = with.get_json(&format!("/api/metrics/overview/?{q}")).await;
+        let b = without.get_json(&format!("/api/metrics/overview/?{q}")).await;
+        assert_eq!(a["agent"]["name"], b["agent"]["name"]);
+        for field in [
+            "total_messages",
+            "total_conversations",
+            "bot_responses",
+            "daily",
+            "peak_hours",
+            "devices",
+            "feedback",
+        ] {
+            assert_eq!(a[field], b[field], "{field} for {q}");
+        }
+    }
 }
