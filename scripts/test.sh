@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: lints, Rust unit/API/durability tests (nextest),
-# then the real AgentSight SDK 0.0.44 from PyPI driving the release binary (pytest).
+# The whole test suite, from a fresh machine: lints, the web dashboard (typecheck, Vitest, build,
+# web/dist matches its sources), Rust unit/API/durability tests (nextest), the real AgentSight
+# SDK 0.0.44 from PyPI driving the release binary (pytest), then the dashboard end to end in
+# Debian's Chromium (playwright-core) against that binary.
 #
 #   ./scripts/test.sh
 #
@@ -21,6 +23,20 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "core stays free of async, HTTP and SQL crates"
 if cargo tree -p agentsight-core -e normal --prefix none | grep -E '^(tokio|axum|hyper|rusqlite|reqwest) '; then
     echo "agentsight-core must not depend on the crates above" >&2
+    exit 1
+fi
+
+step "web dashboard: npm ci, typecheck, unit tests (Vitest), build, web/dist is what the sources build"
+(
+    cd web
+    npm ci --no-audit --no-fund
+    npm run typecheck
+    npm test
+    npm run build
+)
+if [ -n "$(git status --porcelain -- web/dist)" ]; then
+    git status --short -- web/dist >&2
+    echo "web/dist differs from what web/ builds: run (cd web && npm ci && npm run build) and commit web/dist" >&2
     exit 1
 fi
 

@@ -1,5 +1,5 @@
 //! AgentSight's HTTP server: the 0.0.x tracking plane, the read and manage API, the metrics
-//! API, health.
+//! API, health, and the embedded web dashboard (`assets.rs`, feature `dashboard`).
 //!
 //! # Path of an event
 //!
@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+mod assets;
 pub mod blobs;
 pub mod config;
 pub mod error;

@@ -43,7 +43,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/metrics/live/", get(metrics::get_live::<S>))
         .route("/api/metrics/status/", get(metrics::get_status::<S>))
         .route("/api/agent/settings/", get(metrics::get_settings::<S>).patch(metrics::update_settings::<S>))
-        .fallback(|| async { ApiError::NotFound })
+        .fallback_service(crate::assets::router())
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("Method not allowed on this path.".into())
         })

@@ -1,0 +1,149 @@
+// Sign-in, and the first admin's setup from the link `agentsight serve` prints.
+
+import { html, nothing, render } from "lit-html";
+import { ApiError } from "../../api/client";
+import { getAuthState, login, setupAdmin } from "../../api/endpoints";
+import type { Session } from "../../api/types";
+import type { View } from "../../context";
+
+/** Called with the new session after a successful sign-in or setup. */
+export type SignedIn = (s: Session) => void;
+
+interface FormState {
+  busy: boolean;
+  error: string | null;
+  fields: Record<string, string[]>;
+}
+
+function fieldErrors(e: unknown, names: string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  if (e instanceof ApiError) for (const n of names) out[n] = e.fieldErrors(n);
+  return out;
+}
+
+/** The sign-in page. */
+export function mountLogin(root: HTMLElement, done: SignedIn): View {
+  const st: FormState = { busy: false, error: null, fields: {} };
+  let needsSetup = false;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const f = e.target as HTMLFormElement;
+    const email = (f.elements.namedItem("email") as HTMLInputElement).value;
+    const password = (f.elements.namedItem("password") as HTMLInputElement).value;
+    st.busy = true;
+    st.error = null;
+    draw();
+    try {
+      done(await login(email, password));
+    } catch (err) {
+      st.error = err instanceof ApiError ? err.message : String(err);
+      st.fields = fieldErrors(err, ["email", "password"]);
+      st.busy = false;
+      draw();
+    }
+  };
+  const draw = () =>
+    render(
+      html`<main id="main" class="auth-page">
+        <form class="auth-card" @submit=${submit} novalidate>
+          <h1>Sign in to AgentSight</h1>
+          ${st.error ? html`<div class="form-error" role="alert">${st.error}</div>` : nothing}
+          ${needsSetup
+            ? html`<div class="notice warn">No admin account exists yet. Open the setup link that
+                <code>agentsight serve</code> printed, or create one with
+                <code>agentsight user create EMAIL --role admin</code>.</div>`
+            : nothing}
+          <div class="field">
+            <label for="email">E-mail</label>
+            <input id="email" name="email" type="email" autocomplete="username" required autofocus />
+            ${(st.fields.email ?? []).map((m) => html`<span class="err">${m}</span>`)}
+          </div>
+          <div class="field">
+            <label for="password">Password</label>
+            <input id="password" name="password" type="password" autocomplete="current-password" required />
+            ${(st.fields.password ?? []).map((m) => html`<span class="err">${m}</span>`)}
+          </div>
+          <button class="btn primary" type="submit" ?disabled=${st.busy}>${st.busy ? "Signing in…" : "Sign in"}</button>
+        </form>
+      </main>`,
+      root,
+    );
+  draw();
+  getAuthState()
+    .then((s) => {
+      needsSetup = s.needs_setup;
+      draw();
+    })
+    .catch(() => undefined);
+  return { update: draw, dispose: () => undefined };
+}
+
+/** The first admin's setup page (`/setup?token=…`). */
+export function mountSetup(root: HTMLElement, done: SignedIn): View {
+  const token = new URLSearchParams(location.search).get("token") ?? "";
+  const st: FormState = { busy: false, error: null, fields: {} };
+  let needsSetup: boolean | null = null;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const f = e.target as HTMLFormElement;
+    const email = (f.elements.namedItem("email") as HTMLInputElement).value;
+    const password = (f.elements.namedItem("password") as HTMLInputElement).value;
+    const again = (f.elements.namedItem("password2") as HTMLInputElement).value;
+    st.fields = {};
+    if (password !== again) {
+      st.fields = { password2: ["The passwords differ."] };
+      draw();
+      return;
+    }
+    st.busy = true;
+    st.error = null;
+    draw();
+    try {
+      done(await setupAdmin(token, email, password));
+    } catch (err) {
+      st.error = err instanceof ApiError ? err.message : String(err);
+      st.fields = fieldErrors(err, ["email", "password", "token"]);
+      st.busy = false;
+      draw();
+    }
+  };
+  const draw = () =>
+    render(
+      html`<main id="main" class="auth-page">
+        <form class="auth-card" @submit=${submit} novalidate>
+          <h1>Create the first admin</h1>
+          ${needsSetup === false
+            ? html`<div class="notice warn">An admin already exists. <a href="/login">Sign in</a> instead.</div>`
+            : nothing}
+          ${!token ? html`<div class="form-error" role="alert">This page needs the setup link that <code>agentsight serve</code> printed (it ends in <code>?token=…</code>).</div>` : nothing}
+          ${st.error ? html`<div class="form-error" role="alert">${st.error}</div>` : nothing}
+          <div class="field">
+            <label for="email">E-mail</label>
+            <input id="email" name="email" type="email" autocomplete="username" required />
+            ${(st.fields.email ?? []).map((m) => html`<span class="err">${m}</span>`)}
+          </div>
+          <div class="field">
+            <label for="password">Password</label>
+            <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required />
+            <span class="hint">At least 10 characters.</span>
+            ${(st.fields.password ?? []).map((m) => html`<span class="err">${m}</span>`)}
+          </div>
+          <div class="field">
+            <label for="password2">Password again</label>
+            <input id="password2" name="password2" type="password" autocomplete="new-password" required />
+            ${(st.fields.password2 ?? []).map((m) => html`<span class="err">${m}</span>`)}
+          </div>
+          <button class="btn primary" type="submit" ?disabled=${st.busy || !token}>${st.busy ? "Creating…" : "Create admin and sign in"}</button>
+        </form>
+      </main>`,
+      root,
+    );
+  draw();
+  getAuthState()
+    .then((s) => {
+      needsSetup = s.needs_setup;
+      draw();
+    })
+    .catch(() => undefined);
+  return { update: draw, dispose: () => undefined };
+}
