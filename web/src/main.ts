@@ -20,6 +20,8 @@ import { mountSettings } from "./views/settings/settings";
 import { mountTranscript } from "./views/transcript/transcript";
 
 const root = document.getElementById("app") as HTMLElement;
+// lit-html keeps content it did not render: drop the boot message first.
+root.replaceChildren();
 let current: { key: string; view: View } | null = null;
 
 const ctx: AppContext = {

@@ -191,9 +191,8 @@ export interface Feedback {
   created_at: string;
 }
 
-/** `GET /api/conversations/{pk}/`. */
-export interface ConversationDetail {
-  conversation: Conversation;
+/** `GET /api/conversations/{pk}/`: the conversation's fields with its transcript. */
+export interface ConversationDetail extends Conversation {
   messages: Message[];
   feedbacks: Feedback[];
 }

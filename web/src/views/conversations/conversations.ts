@@ -6,7 +6,7 @@ import { html, nothing, render, type TemplateResult } from "lit-html";
 import { ApiError, isAbort } from "../../api/client";
 import { exportUrl, listConversations } from "../../api/endpoints";
 import type { Agent, Conversation, Page } from "../../api/types";
-import { countryName, dimensionValueName } from "../../charts/labels";
+import { countryName } from "../../charts/labels";
 import { controls } from "../../components/controls";
 import { topbar } from "../../components/shell";
 import { stateView } from "../../components/widget";
@@ -84,7 +84,7 @@ export function mountConversations(root: HTMLElement, ctx: AppContext, agent: Ag
       <td>${formatInstant(c.started_at, tz())}</td>
       <td class="num" data-messages=${c.message_count}>${formatExact(c.message_count)}</td>
       <td class="hide-sm">${c.customer_id ?? "–"}</td>
-      <td class="hide-sm">${dimensionValueName("device", c.device)}</td>
+      <td class="hide-sm">${c.device ?? "–"}</td>
       <td class="hide-sm">${c.source ?? "–"}</td>
       <td class="hide-sm">${c.language ?? "–"}</td>
       <td class="hide-sm">${where}</td>

@@ -261,7 +261,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
             empty: EMPTY.heatmap!,
             error: err,
             onRetry: retry,
-            chart: "",
+            chart: "tall",
             onPng: png("heatmap", "peak-hours"),
           })}
           ${widget({

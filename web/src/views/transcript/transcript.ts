@@ -5,7 +5,7 @@ import { html, nothing, render, type TemplateResult } from "lit-html";
 import { ApiError, isAbort } from "../../api/client";
 import { attachmentUrl, getConversation, markConversation, renameConversation } from "../../api/endpoints";
 import type { Agent, Attachment, ConversationDetail } from "../../api/types";
-import { countryName, dimensionValueName } from "../../charts/labels";
+import { countryName } from "../../charts/labels";
 import { topbar } from "../../components/shell";
 import { stateView } from "../../components/widget";
 import { type AppContext, type View, canEdit } from "../../context";
@@ -45,8 +45,8 @@ export function mountTranscript(root: HTMLElement, ctx: AppContext, agent: Agent
     busy = true;
     draw();
     try {
-      const c = await markConversation(agent.id, pk, !detail.conversation.is_marked);
-      detail = { ...detail, conversation: { ...detail.conversation, is_marked: c.is_marked } };
+      const c = await markConversation(agent.id, pk, !detail.is_marked);
+      detail = { ...detail, is_marked: c.is_marked };
       ctx.toast(c.is_marked ? "Marked." : "Unmarked.");
     } catch (e) {
       ctx.toast(e instanceof Error ? e.message : String(e), "error");
@@ -63,7 +63,7 @@ export function mountTranscript(root: HTMLElement, ctx: AppContext, agent: Agent
     draw();
     try {
       const c = await renameConversation(agent.id, pk, name);
-      detail = { ...detail, conversation: { ...detail.conversation, name: c.name } };
+      detail = { ...detail, name: c.name };
       renaming = false;
       ctx.toast("Renamed.");
     } catch (err) {
@@ -81,7 +81,7 @@ export function mountTranscript(root: HTMLElement, ctx: AppContext, agent: Agent
         return isPreviewable(a)
           ? html`<a href=${url} target="_blank" rel="noopener" data-attachment=${a.id} title=${a.filename}>
               <img src=${url} alt=${a.filename} loading="lazy" /></a>`
-          : html`<a class="file" href=${url} download=${a.filename} data-attachment=${a.id}>📎 ${a.filename}
+          : html`<a class="file" href=${url} download=${a.filename} data-attachment=${a.id}><span class="tag">File</span> ${a.filename}
               <span class="muted">${formatBytes(a.size_bytes)}</span></a>`;
       })}
     </div>`;
@@ -93,14 +93,14 @@ export function mountTranscript(root: HTMLElement, ctx: AppContext, agent: Agent
       case "message":
         return html`<div class="msg ${e.m.sender}" data-entry="message" data-sender=${e.m.sender}>
           <div class="meta">${senderLabel(e.m.sender)} · <time datetime=${e.m.timestamp}>${time}</time></div>
-          ${e.m.content}${files(e.m.attachments)}
+          <div class="text">${e.m.content}</div>${files(e.m.attachments)}
         </div>`;
       case "tool": {
         const a = e.action;
         const d = toolDuration(a);
         const err = a.error_message !== "";
         return html`<div class="event ${err ? "error" : ""}" data-entry="tool" data-tool=${a.action_name}>
-          🔧 <b>${a.action_name}</b>${d !== null ? html` · <span data-duration=${d}>${formatDuration(d)}</span>` : nothing}
+          <span class="tag">Tool</span> <b>${a.action_name}</b>${d !== null ? html` · <span data-duration=${d}>${formatDuration(d)}</span>` : nothing}
           · <time datetime=${e.m.timestamp}>${time}</time>
           ${err ? html`<div class="bad" data-error>Error: ${a.error_message}</div>` : nothing}
           ${a.response || (a.tools_used && Object.keys(a.tools_used as object).length)
@@ -113,10 +113,10 @@ export function mountTranscript(root: HTMLElement, ctx: AppContext, agent: Agent
         </div>`;
       }
       case "tokens":
-        return html`<div class="event" data-entry="tokens">🔢 Token usage: ${e.prompt ?? "?"} prompt + ${e.completion ?? "?"} completion
+        return html`<div class="event" data-entry="tokens"><span class="tag">Tokens</span> ${e.prompt ?? "?"} prompt + ${e.completion ?? "?"} completion
           = ${e.total ?? "?"} · <time datetime=${e.m.timestamp}>${time}</time></div>`;
       case "button":
-        return html`<div class="event" data-entry="button">🔘 User pressed <b>${e.button.label}</b>
+        return html`<div class="event" data-entry="button"><span class="tag">Button</span> User pressed <b>${e.button.label}</b>
           ${e.button.value && e.button.value !== e.button.label ? html`(<code>${e.button.value}</code>)` : nothing}
           <span class="muted">${e.button.button_event}</span> · <time datetime=${e.m.timestamp}>${time}</time></div>`;
     }
@@ -124,7 +124,7 @@ export function mountTranscript(root: HTMLElement, ctx: AppContext, agent: Agent
 
   function view(): TemplateResult {
     const d = detail;
-    const c = d?.conversation;
+    const c = d;
     const edit = canEdit(ctx);
     const duration = c?.ended_at ? Date.parse(c.ended_at) - Date.parse(c.started_at) : null;
     return html`${topbar(ctx, agent, "conversations")}
@@ -163,7 +163,7 @@ export function mountTranscript(root: HTMLElement, ctx: AppContext, agent: Agent
                       <div><dt>Ended</dt><dd>${c?.ended_at ? formatInstant(c.ended_at, tz()) : "–"}</dd></div>
                       <div><dt>Duration</dt><dd>${formatDuration(duration)}</dd></div>
                       <div><dt>Messages</dt><dd>${c?.message_count}</dd></div>
-                      <div><dt>Device</dt><dd>${dimensionValueName("device", c?.device)}</dd></div>
+                      <div><dt>Device</dt><dd>${c?.device ?? "–"}</dd></div>
                       <div><dt>Source</dt><dd>${c?.source ?? "–"}</dd></div>
                       <div><dt>Language</dt><dd>${c?.language ?? "–"}</dd></div>
                       <div><dt>Location</dt><dd>${c?.geo_location ? [c.geo_location.city, countryName(c.geo_location.country)].filter(Boolean).join(", ") : "–"}</dd></div>
