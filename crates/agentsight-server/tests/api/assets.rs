@@ -13,14 +13,22 @@ fn first_asset(html: &str, ext: &str) -> String {
 #[tokio::test]
 async fn the_page_is_served_at_the_root_and_at_every_app_route() {
     let app = spawn_app().await;
-    for path in ["/", "/login", "/setup?token=abc", "/agents/1", "/agents/1/conversations/9", "/share/abcdefgh12345678"] {
+    for path in [
+        "/",
+        "/login",
+        "/setup?token=abc",
+        "/agents/1",
+        "/agents/1/conversations/9",
+        "/share/abcdefgh12345678",
+    ] {
         let res = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(res.headers()["content-type"], "text/html", "{path}");
         assert_eq!(res.headers()["cache-control"], "no-cache", "{path}");
         let csp = res.headers()["content-security-policy"].to_str().unwrap().to_string();
         assert!(csp.contains("script-src 'self'"), "{csp}");
-        let framing = if path.starts_with("/share/") { "frame-ancestors *" } else { "frame-ancestors 'none'" };
+        let framing =
+            if path.starts_with("/share/") { "frame-ancestors *" } else { "frame-ancestors 'none'" };
         assert!(csp.contains(framing), "{path}: {csp}");
         let body = res.text().await.unwrap();
         assert!(body.contains(r#"<div id="app""#), "{path}");

@@ -8,7 +8,8 @@ import { paths } from "../../router";
 
 /** Mounts the picker. */
 export function mountAgents(root: HTMLElement, ctx: AppContext): View {
-  const draw = () =>
+  const draw = () => {
+    document.title = "Agents · AgentSight";
     render(
       html`${topbar(ctx, null, "agents")}
         <main id="main" tabindex="-1">
@@ -39,6 +40,7 @@ export function mountAgents(root: HTMLElement, ctx: AppContext): View {
         </main>`,
       root,
     );
+  };
   draw();
   return { update: draw, dispose: () => undefined };
 }

@@ -23,6 +23,7 @@ function fieldErrors(e: unknown, names: string[]): Record<string, string[]> {
 
 /** The sign-in page. */
 export function mountLogin(root: HTMLElement, done: SignedIn): View {
+  document.title = "Sign in · AgentSight";
   const st: FormState = { busy: false, error: null, fields: {} };
   let needsSetup = false;
   const submit = async (e: Event) => {
@@ -45,7 +46,7 @@ export function mountLogin(root: HTMLElement, done: SignedIn): View {
   const draw = () =>
     render(
       html`<main id="main" class="auth-page">
-        <form class="auth-card" @submit=${submit} novalidate>
+        <form class="auth-card" @submit=${submit} novalidate aria-label="Sign in">
           <h1>Sign in to AgentSight</h1>
           ${st.error ? html`<div class="form-error" role="alert">${st.error}</div>` : nothing}
           ${needsSetup
@@ -80,6 +81,7 @@ export function mountLogin(root: HTMLElement, done: SignedIn): View {
 
 /** The first admin's setup page (`/setup?token=…`). */
 export function mountSetup(root: HTMLElement, done: SignedIn): View {
+  document.title = "Set up · AgentSight";
   const token = new URLSearchParams(location.search).get("token") ?? "";
   const st: FormState = { busy: false, error: null, fields: {} };
   let needsSetup: boolean | null = null;

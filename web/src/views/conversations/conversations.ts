@@ -157,6 +157,7 @@ export function mountConversations(root: HTMLElement, ctx: AppContext, agent: Ag
   }
 
   function draw(): void {
+    document.title = `Conversations · ${agent.name} · AgentSight`;
     render(view(), root);
   }
 

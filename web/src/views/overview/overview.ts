@@ -359,6 +359,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
   }
 
   function draw(): void {
+    document.title = `${frame.title} · Overview · AgentSight`;
     render(view(), root);
   }
 

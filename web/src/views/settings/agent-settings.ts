@@ -286,6 +286,7 @@ export function mountAgentSettings(root: HTMLElement, ctx: AppContext, id: numbe
   }
 
   function draw(): void {
+    document.title = `${agent()?.name ?? "Agent"} · Settings · AgentSight`;
     render(view(), root);
   }
   draw();

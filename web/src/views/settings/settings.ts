@@ -222,6 +222,7 @@ export function mountSettings(root: HTMLElement, ctx: AppContext): View {
   }
 
   function draw(): void {
+    document.title = "Settings · AgentSight";
     render(view(), root);
   }
   draw();

@@ -192,6 +192,7 @@ export function mountTranscript(root: HTMLElement, ctx: AppContext, agent: Agent
   }
 
   function draw(): void {
+    document.title = `${detail ? detail.name || detail.conversation_id : "Conversation"} · AgentSight`;
     render(view(), root);
   }
 
