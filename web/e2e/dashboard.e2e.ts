@@ -165,6 +165,7 @@ describe("the dashboard", () => {
     const top = o.devices[0];
     const total = o.devices.reduce((n: number, d: any) => n + d.conversations, 0);
     // The donut's first slice starts at 12 o'clock and runs clockwise: click its middle.
+    await page.locator('[data-chart="devices"]').scrollIntoViewIfNeeded();
     const box = await page.locator('[data-chart="devices"]').boundingBox();
     if (!box) throw new Error("no devices chart");
     const angle = (Math.PI * top.conversations) / total; // half the slice, in radians
@@ -247,11 +248,11 @@ describe("the dashboard", () => {
     expect(await page.locator("[data-feedbacks]").innerText()).toContain("quick and right");
     // Mark and rename (admin), checked at the API.
     await page.click('[data-action="mark"]');
-    await until("marked", async () => (await server.api("GET", `/api/conversations/${pk}/`, { key: mainKey })).json.conversation.is_marked === true);
+    await until("marked", async () => (await server.api("GET", `/api/conversations/${pk}/`, { key: mainKey })).json.is_marked === true);
     await page.click('button:text-is("Rename")');
     await page.fill("#name", "Receipt question");
     await page.click('button:text-is("Save")');
-    await until("renamed", async () => (await server.api("GET", `/api/conversations/${pk}/`, { key: mainKey })).json.conversation.name === "Receipt question");
+    await until("renamed", async () => (await server.api("GET", `/api/conversations/${pk}/`, { key: mainKey })).json.name === "Receipt question");
     expect(await page.locator("[data-name]").innerText()).toContain("Receipt question");
     expect(admin.errors).toEqual([]);
   });

@@ -229,7 +229,16 @@ export async function context(
   const errors: string[] = [];
   ctx.on("weberror", (e) => errors.push(String(e.error())));
   ctx.on("console", (m) => {
-    if (m.type() === "error") errors.push(m.text());
+    // Refused requests are checked by URL below (the console line does not say which).
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(m.text());
+  });
+  ctx.on("response", (r) => {
+    if (r.status() < 400) return;
+    const u = new URL(r.url());
+    const expected =
+      (u.pathname === "/api/auth/me/" && r.status() === 401) ||
+      (u.pathname === "/api/auth/login/" && r.status() === 400);
+    if (!expected) errors.push(`${r.request().method()} ${u.pathname}${u.search} -> ${r.status()}`);
   });
   return { ctx, errors };
 }

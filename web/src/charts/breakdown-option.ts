@@ -49,7 +49,7 @@ export function pieOption(key: FilterKey, groups: Group[]): ChartOption {
     color: CATEGORICAL,
     aria: { enabled: true, decal: { show: true } },
     tooltip: { trigger: "item", formatter: tooltip(total) },
-    legend: { bottom: 0, left: "center", type: "scroll", textStyle: { color: MUTED } },
+    legend: { bottom: 0, left: "center", type: "plain", itemGap: 8, textStyle: { color: MUTED } },
     series: [
       {
         name: key,

@@ -42,8 +42,8 @@ export function citySize(count: number, max: number): number {
   return Math.round(4 + 18 * Math.sqrt(Math.max(0, count) / max));
 }
 
-/** The map. */
-export function mapOption(countries: OverviewResponse["countries"], cities: CityRow[]): ChartOption {
+/** The map; `compact` (a narrow screen) leaves out the colour legend, which would cover it. */
+export function mapOption(countries: OverviewResponse["countries"], cities: CityRow[], compact = false): ChartOption {
   const items = countryItems(countries);
   const points = cityPoints(cities);
   const maxCountry = Math.max(1, ...items.map((i) => i.value));
@@ -64,6 +64,7 @@ export function mapOption(countries: OverviewResponse["countries"], cities: City
       },
     },
     visualMap: {
+      show: !compact,
       type: "continuous",
       seriesIndex: 0,
       min: 0,

@@ -158,3 +158,11 @@ describe("map", () => {
     expect(mapIsEmpty([{ country: null, conversations: 3 }])).toBe(true);
   });
 });
+
+describe("map on a narrow screen", () => {
+  it("hides the colour legend", () => {
+    const countries = [{ country: "HR", conversations: 1 }];
+    expect((mapOption(countries, [], true) as AnyObj).visualMap.show).toBe(false);
+    expect((mapOption(countries, []) as AnyObj).visualMap.show).toBe(true);
+  });
+});

@@ -199,13 +199,13 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
         <div class="page-head">
           <h1>${frame.title}</h1>
           ${frame.note ?? nothing}
+          ${liveIndicator(live)}
         </div>
         ${controls({
           state,
           environments: frame.environments,
           suggestions: sugg,
           go,
-          extra: liveIndicator(live),
         })}
         ${error ? html`<div class="form-error" role="alert" data-error="overview">Could not load the overview: ${error} <button class="btn small" @click=${retry}>Retry</button></div>` : nothing}
         <section class="kpis" aria-label="Key figures">
@@ -261,7 +261,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
             empty: EMPTY.heatmap!,
             error: err,
             onRetry: retry,
-            chart: "tall",
+            chart: "fill",
             onPng: png("heatmap", "peak-hours"),
           })}
           ${widget({
@@ -395,7 +395,9 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
     set("languages", breakdownIsEmpty(groups(o.languages, "language")), () => barOption("language", groups(o.languages, "language")));
     if (!mapIsEmpty(o.countries)) {
       await ensureWorldMap();
-      if (data === o) set("map", false, () => mapOption(o.countries, o.cities));
+      const el = root.querySelector<HTMLElement>('[data-chart="map"]');
+      const compact = (el?.clientWidth ?? 1000) < 520;
+      if (data === o) set("map", false, () => mapOption(o.countries, o.cities, compact));
     }
   }
 
