@@ -1,6 +1,7 @@
 // The dashboard end to end: the real release binary, data sent through the real SDK 0.0.44,
 // Debian's Chromium. One server for the whole file; the tests run in order.
 
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -157,7 +158,30 @@ describe("the dashboard", () => {
     const attribution = page.locator('[data-widget="map"] .attribution a');
     expect(await attribution.innerText()).toBe("IP Geolocation by DB-IP");
     expect(await attribution.getAttribute("href")).toBe("https://db-ip.com");
+    // Any chart saves as a PNG.
+    const [png] = await Promise.all([page.waitForEvent("download"), page.click('[data-widget="daily"] button:text-is("PNG")')]);
+    expect(png.suggestedFilename()).toMatch(/\.png$/);
+    expect(readFileSync(await png.path()).subarray(1, 4).toString()).toBe("PNG");
     expect(admin.errors).toEqual([]);
+  });
+
+  it("sets a filter from the keyboard alone", async () => {
+    const o = await apiOverview();
+    const second = o.sources[1];
+    const target = `[data-table="source"] tr[data-value="${second.source ?? "unknown"}"] button`;
+    await page.focus("body");
+    let reached = false;
+    for (let i = 0; i < 250 && !reached; i++) {
+      await page.keyboard.press("Tab");
+      reached = await page.evaluate((sel) => document.activeElement === document.querySelector(sel), target);
+    }
+    expect(reached, "the filter button is reachable with Tab").toBe(true);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(new RegExp(`source=${second.source}`));
+    await until("the filtered numbers", async () => (await kpi(page, "total_conversations")).raw === String(second.conversations));
+    await page.click('.chip[data-filter="source"] button');
+    await page.waitForURL((u) => !u.search.includes("source="));
+    await overviewLoaded(page);
   });
 
   it("adds a filter when a chart slice is clicked: the URL and the numbers change", async () => {
@@ -220,6 +244,18 @@ describe("the dashboard", () => {
     await page.press("#q", "Enter");
     await page.waitForURL(/q=zebra-quartz/);
     await until("one result", async () => (await page.locator('[data-table="conversations"] tbody tr').count()) === 1);
+    // The CSV exports hold what the list shows (the search applies).
+    const csv = async (which: string) => {
+      const [d] = await Promise.all([page.waitForEvent("download"), page.click(`[data-export="${which}"]`)]);
+      return readFileSync(await d.path(), "utf8").trim().split(/\r?\n/);
+    };
+    const convRows = await csv("conversations");
+    expect(convRows[0]).toMatch(/^id,conversation_id,/);
+    expect(convRows.length).toBe(2);
+    expect(convRows[1]).toContain("e2e-transcript");
+    const msgRows = await csv("messages");
+    expect(msgRows.some((l) => l.includes("zebra-quartz"))).toBe(true);
+    expect(msgRows.every((l, i) => i === 0 || l.includes("e2e-transcript"))).toBe(true);
     await page.click('[data-table="conversations"] tbody tr a');
     await page.waitForURL(/\/conversations\/\d+/);
     await page.waitForSelector("[data-transcript]");
@@ -242,9 +278,7 @@ describe("the dashboard", () => {
     const pdf = page.locator('[data-entry="message"] a.file:has-text("invoice.pdf")');
     const [download] = await Promise.all([page.waitForEvent("download"), pdf.click()]);
     expect(download.suggestedFilename()).toBe("invoice.pdf");
-    const saved = await download.path();
-    const { readFileSync } = await import("node:fs");
-    expect(readFileSync(saved).subarray(0, 5).toString()).toBe("%PDF-");
+    expect(readFileSync(await download.path()).subarray(0, 5).toString()).toBe("%PDF-");
     expect(await page.locator("[data-feedbacks]").innerText()).toContain("quick and right");
     // Mark and rename (admin), checked at the API.
     await page.click('[data-action="mark"]');

@@ -78,8 +78,8 @@ export function mountConversations(root: HTMLElement, ctx: AppContext, agent: Ag
     return html`<tr data-conversation=${c.id}>
       <td>
         ${c.is_marked ? html`<span class="star" title="Marked" aria-label="Marked">★</span> ` : nothing}
-        <a href=${href}>${c.name || c.conversation_id}</a>
-        ${c.name ? html`<div class="muted mono">${c.conversation_id}</div>` : nothing}
+        <a class="clip" href=${href} title=${c.conversation_id}>${c.name || c.conversation_id}</a>
+        ${c.name ? html`<div class="muted mono clip hide-sm">${c.conversation_id}</div>` : nothing}
       </td>
       <td>${formatInstant(c.started_at, tz())}</td>
       <td class="num" data-messages=${c.message_count}>${formatExact(c.message_count)}</td>
