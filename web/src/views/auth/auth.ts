@@ -21,6 +21,23 @@ function fieldErrors(e: unknown, names: string[]): Record<string, string[]> {
   return out;
 }
 
+/** Calls `f` with whether the first admin is still to be set up (ignored when unknown). */
+function whenAuthState(f: (needsSetup: boolean) => void): void {
+  getAuthState()
+    .then((s) => f(s.needs_setup))
+    .catch(() => undefined);
+}
+
+/** An input with its label and the server's messages for it. */
+function input(st: FormState, id: string, label: string, type: string, autocomplete: string, hint?: string) {
+  return html`<div class="field">
+    <label for=${id}>${label}</label>
+    <input id=${id} name=${id} type=${type} autocomplete=${autocomplete} required />
+    ${hint ? html`<span class="hint">${hint}</span>` : nothing}
+    ${(st.fields[id] ?? []).map((m) => html`<span class="err">${m}</span>`)}
+  </div>`;
+}
+
 /** The sign-in page. */
 export function mountLogin(root: HTMLElement, done: SignedIn): View {
   document.title = "Sign in · AgentSight";
@@ -54,28 +71,18 @@ export function mountLogin(root: HTMLElement, done: SignedIn): View {
                 <code>agentsight serve</code> printed, or create one with
                 <code>agentsight user create EMAIL --role admin</code>.</div>`
             : nothing}
-          <div class="field">
-            <label for="email">E-mail</label>
-            <input id="email" name="email" type="email" autocomplete="username" required autofocus />
-            ${(st.fields.email ?? []).map((m) => html`<span class="err">${m}</span>`)}
-          </div>
-          <div class="field">
-            <label for="password">Password</label>
-            <input id="password" name="password" type="password" autocomplete="current-password" required />
-            ${(st.fields.password ?? []).map((m) => html`<span class="err">${m}</span>`)}
-          </div>
+          ${input(st, "email", "E-mail", "email", "username")}
+          ${input(st, "password", "Password", "password", "current-password")}
           <button class="btn primary" type="submit" ?disabled=${st.busy}>${st.busy ? "Signing in…" : "Sign in"}</button>
         </form>
       </main>`,
       root,
     );
   draw();
-  getAuthState()
-    .then((s) => {
-      needsSetup = s.needs_setup;
-      draw();
-    })
-    .catch(() => undefined);
+  whenAuthState((needs) => {
+    needsSetup = needs;
+    draw();
+  });
   return { update: draw, dispose: () => undefined };
 }
 
@@ -119,33 +126,18 @@ export function mountSetup(root: HTMLElement, done: SignedIn): View {
             : nothing}
           ${!token ? html`<div class="form-error" role="alert">This page needs the setup link that <code>agentsight serve</code> printed (it ends in <code>?token=…</code>).</div>` : nothing}
           ${st.error ? html`<div class="form-error" role="alert">${st.error}</div>` : nothing}
-          <div class="field">
-            <label for="email">E-mail</label>
-            <input id="email" name="email" type="email" autocomplete="username" required />
-            ${(st.fields.email ?? []).map((m) => html`<span class="err">${m}</span>`)}
-          </div>
-          <div class="field">
-            <label for="password">Password</label>
-            <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required />
-            <span class="hint">At least 10 characters.</span>
-            ${(st.fields.password ?? []).map((m) => html`<span class="err">${m}</span>`)}
-          </div>
-          <div class="field">
-            <label for="password2">Password again</label>
-            <input id="password2" name="password2" type="password" autocomplete="new-password" required />
-            ${(st.fields.password2 ?? []).map((m) => html`<span class="err">${m}</span>`)}
-          </div>
+          ${input(st, "email", "E-mail", "email", "username")}
+          ${input(st, "password", "Password", "password", "new-password", "At least 10 characters.")}
+          ${input(st, "password2", "Password again", "password", "new-password")}
           <button class="btn primary" type="submit" ?disabled=${st.busy || !token}>${st.busy ? "Creating…" : "Create admin and sign in"}</button>
         </form>
       </main>`,
       root,
     );
   draw();
-  getAuthState()
-    .then((s) => {
-      needsSetup = s.needs_setup;
-      draw();
-    })
-    .catch(() => undefined);
+  whenAuthState((needs) => {
+    needsSetup = needs;
+    draw();
+  });
   return { update: draw, dispose: () => undefined };
 }
