@@ -239,7 +239,7 @@ def duck_overview(con, agent_id: int, params: dict, use_stored_responses: bool) 
         WITH c AS (SELECT * FROM conversations c WHERE {cw} AND c.started_at >= $s AND c.started_at < $e),
         last AS (SELECT conversation_pk, max(ts) last_ts, bool_or(kind = 0) has_msg FROM messages
                  WHERE agent_id = $agent AND conversation_pk IN (SELECT id FROM c) GROUP BY 1),
-        fb AS (SELECT conversation_pk, arg_max(sentiment, created_at * 1000000000 + id) s FROM feedbacks
+        fb AS (SELECT conversation_pk, arg_max(sentiment, created_at::HUGEINT * 1000000000 + id) s FROM feedbacks
                WHERE agent_id = $agent GROUP BY 1),
         esc AS (SELECT DISTINCT conversation_pk FROM action_logs WHERE agent_id = $agent AND action_name IN ({esc})),
         x AS (SELECT c.*, l.last_ts, coalesce(l.has_msg, false) has_msg, fb.s explicit, {sent} meta_s, {rating} meta_r,

@@ -10,7 +10,9 @@
 # Usage: crates/agentsight-loadgen/bench.sh [extra agentsight-loadgen args]
 #   e.g. bench.sh --connections 32 --duration 10s --json
 # Environment: CARGO_TARGET_DIR (honoured), BENCH_KEEP_DATA=1 keeps the data dir,
-# BENCH_SERVE_ARGS adds flags to `serve` (e.g. "--metrics-index=false").
+# BENCH_SERVE_ARGS adds flags to `serve` (e.g. "--metrics-index=false"), BENCH_SCENARIO
+# picks the loadgen scenario (default both). It also prints the CPU time the server used
+# during the run: per request, a figure that holds when other work shares the machine.
 # Exit status: that of agentsight-loadgen (non-zero when >1% errors), or 2
 # when the server could not be built or started.
 
@@ -121,8 +123,13 @@ done
     echo
 } >&"$info_fd"
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+ticks_before="$(cpu_ticks)"
 status=0
-AGENTSIGHT_LOADGEN_KEY="$key" "$loadgen_bin" --url "$url" --scenario both "$@" || status=$?
+AGENTSIGHT_LOADGEN_KEY="$key" "$loadgen_bin" --url "$url" --scenario "${BENCH_SCENARIO:-both}" "$@" || status=$?
+ticks_after="$(cpu_ticks)"
+hz="$(getconf CLK_TCK)"
+echo "server cpu during the run: $(awk -v a="$ticks_before" -v b="$ticks_after" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}') s" >&"$info_fd"
 
 if grep -qE 'panicked|ERROR' "$server_log"; then
     log "server log has errors or panics (first lines):"

@@ -233,7 +233,7 @@ pub struct TimeseriesResponse {
 pub struct EngineStatus {
     /// `sqlite-index` (the in-memory index over the embedded store) or `sqlite-raw`.
     pub engine: String,
-    /// `loading` (queries read raw rows meanwhile), `ready`, or `off`.
+    /// `loading` (queries wait for it), `ready`, `failed` (raw rows answer), or `off`.
     pub phase: String,
     /// Loads of the index finished since the server started.
     pub loads: u64,

@@ -142,7 +142,7 @@ pub enum MetricsPlan {
 /// The state of the metrics index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexStatus {
-    /// `off`, `loading` or `ready`.
+    /// `off`, `loading`, `ready` or `failed` (raw rows answer; see the log).
     pub phase: &'static str,
     /// Loads finished since start.
     pub loads: u64,
@@ -208,6 +208,7 @@ impl SqliteStore {
                     phase: match phase {
                         index::IndexPhase::Loading => "loading",
                         index::IndexPhase::Ready => "ready",
+                        index::IndexPhase::Failed => "failed",
                     },
                     loads,
                     approx_bytes: ix.approx_bytes(),

@@ -20,7 +20,9 @@
 //! The index is fed [`Delta`]s in commit order by the store and never reads storage itself.
 //! Everything here is pure and single-threaded; locking is the store's business.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use agentsight_protocol::metrics::{AgentRef, OverviewResponse, SeriesPoint, TimeseriesResponse, ToolRow};
 use chrono::{DateTime, Datelike, Offset, Timelike, Utc};
@@ -325,7 +327,7 @@ struct Bucket<T, K> {
 
 impl<T: Default, K: std::hash::Hash + Eq> Bucket<T, K> {
     fn new() -> Self {
-        Bucket { rows: Vec::new(), slots: HashMap::new() }
+        Bucket { rows: Vec::new(), slots: HashMap::default() }
     }
 
     fn row(&mut self, key: K, init: impl FnOnce() -> T) -> &mut T {
@@ -403,12 +405,12 @@ impl AgentIndex {
     pub fn new() -> AgentIndex {
         AgentIndex {
             convs: Vec::new(),
-            by_pk: HashMap::new(),
+            by_pk: HashMap::default(),
             started: BTreeMap::new(),
             messages: BTreeMap::new(),
             tools: BTreeMap::new(),
             dims: Default::default(),
-            cities: HashMap::new(),
+            cities: HashMap::default(),
             city_names: Interner::default(),
             city_keys: vec![(0, 0)],
             customers: Interner::default(),
@@ -490,28 +492,7 @@ impl AgentIndex {
                 Ok(())
             }
             Delta::Action { pk, ts, name, duration_us, error } => {
-                let i = self.conv_idx(*pk)?;
-                let name = self.actions.intern(Some(name));
-                let row = self
-                    .tools
-                    .entry(bucket_of(*ts))
-                    .or_insert_with(Bucket::new)
-                    .row((i, name), || ToolAgg { conv: i, name, ..Default::default() });
-                row.calls += 1;
-                if *error {
-                    row.errors += 1;
-                }
-                if let Some(d) = duration_us {
-                    row.known += 1;
-                    row.duration_us += d;
-                }
-                let c = &mut self.convs[i as usize];
-                if !c.actions.contains(&name) {
-                    c.actions.push(name);
-                }
-                c.touch(*ts);
-                self.entries += 1;
-                Ok(())
+                self.action(*pk, *ts, name, *duration_us, *error)
             }
             Delta::Button { pk, ts } => {
                 let i = self.conv_idx(*pk)?;
@@ -520,6 +501,43 @@ impl AgentIndex {
                 Ok(())
             }
         }
+    }
+
+    /// An action was stored (the borrowed form of [`Delta::Action`], for bulk loads).
+    pub fn action(
+        &mut self,
+        pk: i64,
+        ts: Micros,
+        name: &str,
+        duration_us: Option<i64>,
+        error: bool,
+    ) -> Result<(), IndexError> {
+        let i = self.conv_idx(pk)?;
+        let name_id = self.actions.intern(Some(name));
+        // `token_usage` is bookkeeping, never a tool call: only its conversation learns of it
+        // (its time and name), no tool aggregate is kept for it.
+        if name != TOKEN_USAGE_ACTION {
+            let row = self
+                .tools
+                .entry(bucket_of(ts))
+                .or_insert_with(Bucket::new)
+                .row((i, name_id), || ToolAgg { conv: i, name: name_id, ..Default::default() });
+            row.calls += 1;
+            if error {
+                row.errors += 1;
+            }
+            if let Some(d) = duration_us {
+                row.known += 1;
+                row.duration_us += d;
+            }
+        }
+        let c = &mut self.convs[i as usize];
+        if !c.actions.contains(&name_id) {
+            c.actions.push(name_id);
+        }
+        c.touch(ts);
+        self.entries += 1;
+        Ok(())
     }
 
     /// Creates a conversation or replaces its row-level state.
@@ -655,7 +673,8 @@ impl AgentIndex {
         // Conversations in range.
         let mut dim_counts: Vec<Vec<u64>> = (0..DIMS).map(|d| vec![0u64; self.dims[d].len()]).collect();
         // City id → (conversations, pk of its first conversation, lat, lon).
-        let mut cities: HashMap<u32, (u64, i64, f64, f64)> = HashMap::new();
+        let mut cities: Vec<(u64, i64, f64, f64)> =
+            vec![(0, i64::MAX, f64::NAN, f64::NAN); self.city_keys.len()];
         let mut users = vec![0u64; self.customers.len().div_ceil(64)];
         let empty_customer = self.customers.get("");
         let mut unique_users = 0u64;
@@ -676,10 +695,10 @@ impl AgentIndex {
                     p.durations.0 += 1;
                     p.durations.1 += i128::from(ended - c.started_at);
                 }
-                for (d, counts) in dim_counts.iter_mut().enumerate() {
-                    counts[c.dims[d] as usize] += 1;
+                for d in [SOURCE, DEVICE, LANGUAGE, COUNTRY] {
+                    dim_counts[d][c.dims[d] as usize] += 1;
                 }
-                let e = cities.entry(c.city).or_insert((0, c.pk, c.lat, c.lon));
+                let e = &mut cities[c.city as usize];
                 if c.pk < e.1 {
                     (e.1, e.2, e.3) = (c.pk, c.lat, c.lon);
                 }
@@ -714,8 +733,10 @@ impl AgentIndex {
         p.countries = named(COUNTRY, &dim_counts[COUNTRY]);
         p.cities = cities
             .into_iter()
+            .enumerate()
+            .filter(|(_, c)| c.0 > 0)
             .map(|(id, (n, _, lat, lon))| {
-                let (country, city) = self.city_keys.get(id as usize).copied().unwrap_or((0, 0));
+                let (country, city) = self.city_keys.get(id).copied().unwrap_or((0, 0));
                 (
                     (
                         self.dims[COUNTRY].name(country).map(str::to_string),
@@ -754,7 +775,7 @@ impl AgentIndex {
 
         // Tools in range.
         let token_usage = self.actions.get(TOKEN_USAGE_ACTION);
-        let mut tools: HashMap<u32, (u64, u64, u64, i128)> = HashMap::new();
+        let mut tools: HashMap<u32, (u64, u64, u64, i128)> = HashMap::default();
         for (&b, bucket) in self.tools.range(sb..eb) {
             clock.slot(b)?;
             for row in &bucket.rows {
@@ -915,13 +936,12 @@ impl<'q> Clock<'q> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
     use crate::metrics::query;
 
     fn q(pairs: &[(&str, &str)]) -> MetricsQuery {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: std::collections::HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         query::parse(&m, &["production".into(), "development".into()], 0).unwrap()
     }
 
