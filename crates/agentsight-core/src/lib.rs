@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod dashboard;
 pub mod error;
 pub mod keys;
 pub mod limits;

@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+mod dashboard;
 mod deltas;
 mod index;
 mod metrics;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use agentsight_core::dashboard::Logo;
 use agentsight_core::keys::Role;
 use agentsight_core::metrics::index::AgentIndex;
 use agentsight_core::metrics::query::MetricsQuery;
@@ -24,10 +26,11 @@ use agentsight_core::tracking::{
     ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
 };
 use agentsight_store::{
-    ActionLogRow, AdminStore, AgentRef, AgentRow, AttachmentRow, AttachmentsInsert, ButtonRow,
-    ConversationFilter, ConversationRow, EngineStatus, FeedbackRow, KeyRow, LiveResponse, MessageRow,
-    MetricsReader, OverviewResponse, PageRequest, Principal, StoreError, StoreResult, TimeseriesResponse,
-    TrackingReader, TrackingWriter, Transcript, Upserted,
+    ActionLogRow, AdminStore, AgentRef, AgentRow, AttachmentRow, AttachmentsInsert, Branding, BrandingPatch,
+    BrandingStore, ButtonRow, ConversationFilter, ConversationRow, EngineStatus, ExportReader, ExportRow,
+    FeedbackRow, KeyRow, LiveResponse, MessageRow, MetricsReader, NewShare, NewUser, OverviewResponse,
+    PageRequest, Principal, SessionRow, ShareRow, ShareStore, StoreError, StoreResult, TimeseriesResponse,
+    TrackingReader, TrackingWriter, Transcript, Upserted, UserPatch, UserRow, UserStore,
 };
 pub use migrate::SCHEMA_VERSION;
 pub use reads::build_list_filter;
@@ -456,6 +459,14 @@ impl AdminStore for SqliteStore {
         self.read(reads::list_agents).await
     }
 
+    async fn agent(&self, id: i64) -> StoreResult<Option<AgentRow>> {
+        self.read(move |conn| reads::agent(conn, id)).await
+    }
+
+    async fn rename_agent(&self, id: i64, name: String) -> StoreResult<Option<AgentRow>> {
+        self.write(move |conn| writes::rename_agent(conn, id, &name)).await
+    }
+
     async fn create_key(
         &self,
         agent_id: i64,
@@ -481,5 +492,117 @@ impl AdminStore for SqliteStore {
 
     async fn revoke_key(&self, key_id: i64, now: Micros) -> StoreResult<bool> {
         self.write(move |conn| writes::revoke_key(conn, key_id, now)).await
+    }
+}
+
+impl UserStore for SqliteStore {
+    async fn create_user(&self, u: NewUser) -> StoreResult<UserRow> {
+        self.write(move |conn| dashboard::create_user(conn, &u)).await
+    }
+
+    async fn create_first_admin(&self, u: NewUser) -> StoreResult<Option<UserRow>> {
+        self.write(move |conn| dashboard::create_first_admin(conn, &u)).await
+    }
+
+    async fn has_admin(&self) -> StoreResult<bool> {
+        self.read(dashboard::has_admin).await
+    }
+
+    async fn user(&self, id: i64) -> StoreResult<Option<UserRow>> {
+        self.read(move |conn| dashboard::user(conn, id)).await
+    }
+
+    async fn user_by_email(&self, email: String) -> StoreResult<Option<(UserRow, String)>> {
+        self.read(move |conn| dashboard::user_by_email(conn, &email)).await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserRow>> {
+        self.read(dashboard::list_users).await
+    }
+
+    async fn update_user(&self, id: i64, patch: UserPatch) -> StoreResult<Option<UserRow>> {
+        self.write(move |conn| dashboard::update_user(conn, id, &patch)).await
+    }
+
+    async fn delete_user(&self, id: i64) -> StoreResult<bool> {
+        self.write(move |conn| dashboard::delete_user(conn, id)).await
+    }
+
+    async fn create_session(
+        &self,
+        user_id: i64,
+        token_hash: [u8; 32],
+        now: Micros,
+        expires_at: Micros,
+    ) -> StoreResult<()> {
+        self.write(move |conn| dashboard::create_session(conn, user_id, &token_hash, now, expires_at)).await
+    }
+
+    async fn session(&self, token_hash: [u8; 32], now: Micros) -> StoreResult<Option<SessionRow>> {
+        self.read(move |conn| dashboard::session(conn, &token_hash, now)).await
+    }
+
+    async fn extend_session(&self, session_id: i64, now: Micros, expires_at: Micros) -> StoreResult<()> {
+        self.write(move |conn| dashboard::extend_session(conn, session_id, now, expires_at)).await
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32]) -> StoreResult<bool> {
+        self.write(move |conn| dashboard::delete_session(conn, &token_hash)).await
+    }
+}
+
+impl ShareStore for SqliteStore {
+    async fn create_share(&self, s: NewShare) -> StoreResult<ShareRow> {
+        self.write(move |conn| dashboard::create_share(conn, &s)).await
+    }
+
+    async fn list_shares(&self, agent_id: i64) -> StoreResult<Vec<ShareRow>> {
+        self.read(move |conn| dashboard::list_shares(conn, agent_id)).await
+    }
+
+    async fn share(&self, id: i64) -> StoreResult<Option<ShareRow>> {
+        self.read(move |conn| dashboard::share(conn, id)).await
+    }
+
+    async fn share_by_hash(&self, token_hash: [u8; 32]) -> StoreResult<Option<ShareRow>> {
+        self.read(move |conn| dashboard::share_by_hash(conn, &token_hash)).await
+    }
+
+    async fn revoke_share(&self, id: i64, now: Micros) -> StoreResult<Option<ShareRow>> {
+        self.write(move |conn| dashboard::revoke_share(conn, id, now)).await
+    }
+}
+
+impl BrandingStore for SqliteStore {
+    async fn branding(&self, agent_id: i64) -> StoreResult<Branding> {
+        self.read(move |conn| dashboard::branding(conn, agent_id)).await
+    }
+
+    async fn set_branding(&self, agent_id: i64, patch: BrandingPatch) -> StoreResult<Option<Branding>> {
+        self.write(move |conn| dashboard::set_branding(conn, agent_id, &patch)).await
+    }
+
+    async fn logo(&self, agent_id: i64) -> StoreResult<Option<Logo>> {
+        self.read(move |conn| dashboard::logo(conn, agent_id)).await
+    }
+}
+
+impl ExportReader for SqliteStore {
+    async fn export_conversations(
+        &self,
+        agent_id: i64,
+        filter: ConversationFilter,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ExportRow>> {
+        self.read(move |conn| reads::export_conversations(conn, agent_id, &filter, after, limit)).await
+    }
+
+    async fn export_entries(
+        &self,
+        agent_id: i64,
+        conversation_pks: Vec<i64>,
+    ) -> StoreResult<Vec<MessageRow>> {
+        self.read(move |conn| reads::export_entries(conn, agent_id, &conversation_pks)).await
     }
 }

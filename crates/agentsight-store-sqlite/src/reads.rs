@@ -2,8 +2,9 @@
 
 use agentsight_core::keys::Role;
 use agentsight_store::{
-    ActionLogRow, AgentRow, AttachmentRow, ButtonRow, ConversationFilter, ConversationRow, FeedbackRow,
-    KeyRow, MessageKind, MessageRow, PageRequest, Principal, StoreError, StoreResult, Transcript,
+    ActionLogRow, AgentRow, AttachmentRow, ButtonRow, ConversationFilter, ConversationRow, ExportRow,
+    FeedbackRow, KeyRow, MessageKind, MessageRow, PageRequest, Principal, StoreError, StoreResult,
+    Transcript,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -205,6 +206,23 @@ pub fn build_list_filter(agent_id: i64, f: &ConversationFilter) -> (String, Vec<
     if let Some(t) = f.started_at_before {
         clauses.push("c.started_at <= ?".into());
         params.push(Value::Integer(t));
+    }
+    eq("country", &f.country, &mut clauses, &mut params);
+    for d in &f.unknown {
+        // The column comes from a fixed enum, never from the request.
+        clauses.push(format!("c.{} IS NULL", d.column()));
+    }
+    if let Some(escalated) = f.escalated {
+        let expr = if f.escalation_tools.is_empty() {
+            "0".to_string()
+        } else {
+            let marks = vec!["?"; f.escalation_tools.len()].join(", ");
+            params.extend(f.escalation_tools.iter().map(|t| Value::Text(t.clone())));
+            format!(
+                "EXISTS (SELECT 1 FROM action_logs a WHERE a.conversation_pk = c.id AND a.action_name IN ({marks}))"
+            )
+        };
+        clauses.push(if escalated { expr } else { format!("NOT ({expr})") });
     }
     (clauses.join(" AND "), params)
 }
@@ -410,6 +428,90 @@ pub(crate) fn list_agents(conn: &Connection) -> StoreResult<Vec<AgentRow>> {
             Ok(AgentRow { id, name, environments: environments(conn, id)?, created_at })
         })
         .collect()
+}
+
+pub(crate) fn agent(conn: &Connection, id: i64) -> StoreResult<Option<AgentRow>> {
+    let found: Option<(String, i64)> = conn
+        .prepare_cached("SELECT name, created_at FROM agents WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(sqlerr)?;
+    match found {
+        None => Ok(None),
+        Some((name, created_at)) => {
+            Ok(Some(AgentRow { id, name, environments: environments(conn, id)?, created_at }))
+        }
+    }
+}
+
+/// Conversations for the export: keyset pages by pk, with escalation and latest feedback.
+pub(crate) fn export_conversations(
+    conn: &Connection,
+    agent_id: i64,
+    f: &ConversationFilter,
+    after: i64,
+    limit: i64,
+) -> StoreResult<Vec<ExportRow>> {
+    let (where_sql, mut params) = build_list_filter(agent_id, f);
+    let escalated = if f.escalation_tools.is_empty() {
+        "0".to_string()
+    } else {
+        let marks = vec!["?"; f.escalation_tools.len()].join(", ");
+        format!(
+            "EXISTS (SELECT 1 FROM action_logs a WHERE a.conversation_pk = c.id AND a.action_name IN ({marks}))"
+        )
+    };
+    // The select list's parameters come first in SQL order.
+    let mut all: Vec<Value> = f.escalation_tools.iter().map(|t| Value::Text(t.clone())).collect();
+    all.append(&mut params);
+    all.push(Value::Integer(after));
+    all.push(Value::Integer(limit));
+    let sql = format!(
+        "SELECT {CONVERSATION_COLUMNS}, {escalated},
+            (SELECT fb.sentiment FROM feedbacks fb WHERE fb.conversation_pk = c.id
+             ORDER BY fb.created_at DESC, fb.id DESC LIMIT 1)
+         FROM conversations c WHERE {where_sql} AND c.id > ? ORDER BY c.id LIMIT ?"
+    );
+    let mut stmt = conn.prepare(&sql).map_err(sqlerr)?;
+    stmt.query_map(params_from_iter(all.iter()), |r| {
+        Ok(ExportRow {
+            conversation: conversation_row(r)?,
+            escalated: r.get(25)?,
+            latest_feedback: r.get(26)?,
+        })
+    })
+    .map_err(sqlerr)?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .map_err(sqlerr)
+}
+
+/// Every transcript entry of these conversations (the agent's only).
+pub(crate) fn export_entries(conn: &Connection, agent_id: i64, pks: &[i64]) -> StoreResult<Vec<MessageRow>> {
+    let mut out = Vec::new();
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, conversation_pk, kind, sender, content, metadata, ts FROM messages
+             WHERE conversation_pk = ?1 AND agent_id = ?2 ORDER BY ts, id",
+        )
+        .map_err(sqlerr)?;
+    for pk in pks {
+        let rows = stmt
+            .query_map(params![pk, agent_id], |r| {
+                Ok(MessageRow {
+                    id: r.get(0)?,
+                    conversation_pk: r.get(1)?,
+                    kind: kind_from(r.get(2)?),
+                    sender: r.get(3)?,
+                    content: r.get(4)?,
+                    metadata: r.get(5)?,
+                    ts: r.get(6)?,
+                })
+            })
+            .map_err(sqlerr)?;
+        for row in rows {
+            out.push(row.map_err(sqlerr)?);
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) fn escalation_tools(conn: &Connection, agent_id: i64) -> StoreResult<Option<Vec<String>>> {

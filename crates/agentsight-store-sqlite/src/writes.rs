@@ -692,3 +692,24 @@ pub(crate) fn revoke_key(conn: &Connection, key_id: i64, now: Micros) -> StoreRe
         .map_err(sqlerr)?;
     Ok(n == 1)
 }
+
+pub(crate) fn rename_agent(conn: &Connection, id: i64, name: &str) -> StoreResult<Option<AgentRow>> {
+    let taken: bool = one(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM agents WHERE name = ?1 AND id != ?2)",
+        params![name, id],
+        |r| r.get(0),
+    )
+    .map_err(sqlerr)?;
+    if taken {
+        return Err(StoreError::Conflict {
+            field: "name",
+            message: format!("an agent named '{name}' exists"),
+        });
+    }
+    let n = exec(conn, "UPDATE agents SET name = ?2 WHERE id = ?1", params![id, name]).map_err(sqlerr)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    reads::agent(conn, id)
+}

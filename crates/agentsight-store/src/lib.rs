@@ -14,6 +14,7 @@ pub mod testkit;
 
 use std::future::Future;
 
+use agentsight_core::dashboard::Logo;
 use agentsight_core::keys::Role;
 use agentsight_core::metrics::query::MetricsQuery;
 use agentsight_core::metrics::series::{Interval, SeriesMetric};
@@ -151,6 +152,14 @@ pub trait AdminStore: Send + Sync {
     fn create_agent(&self, name: String, now: Micros) -> impl Future<Output = StoreResult<AgentRow>> + Send;
     /// All agents, oldest first.
     fn list_agents(&self) -> impl Future<Output = StoreResult<Vec<AgentRow>>> + Send;
+    /// One agent.
+    fn agent(&self, id: i64) -> impl Future<Output = StoreResult<Option<AgentRow>>> + Send;
+    /// Renames an agent; `None` when there is no such agent, `Conflict` on `name` when taken.
+    fn rename_agent(
+        &self,
+        id: i64,
+        name: String,
+    ) -> impl Future<Output = StoreResult<Option<AgentRow>>> + Send;
     /// Stores a key hash for an agent.
     fn create_key(
         &self,
@@ -176,4 +185,114 @@ pub trait AdminStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Revokes a key; false when there is no such key or it was already revoked.
     fn revoke_key(&self, key_id: i64, now: Micros) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Dashboard users and their sessions.
+pub trait UserStore: Send + Sync {
+    /// Creates a user. Refuses a taken e-mail (`Conflict` on `email`) and unknown agent ids
+    /// (`UnknownReference` on `agents`).
+    fn create_user(&self, u: NewUser) -> impl Future<Output = StoreResult<UserRow>> + Send;
+    /// Creates `u` (an admin) only if no admin exists yet, atomically; `None` when one exists.
+    fn create_first_admin(&self, u: NewUser) -> impl Future<Output = StoreResult<Option<UserRow>>> + Send;
+    /// True when at least one admin exists.
+    fn has_admin(&self) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// One user by id.
+    fn user(&self, id: i64) -> impl Future<Output = StoreResult<Option<UserRow>>> + Send;
+    /// One user by (normalized) e-mail, with the stored password hash.
+    fn user_by_email(
+        &self,
+        email: String,
+    ) -> impl Future<Output = StoreResult<Option<(UserRow, String)>>> + Send;
+    /// All users, oldest first.
+    fn list_users(&self) -> impl Future<Output = StoreResult<Vec<UserRow>>> + Send;
+    /// Applies a change; `None` when there is no such user. Refuses to demote the last admin
+    /// (`Conflict` on `role`) and unknown agent ids (`UnknownReference` on `agents`). A new
+    /// password ends every session of the user except `keep_session`.
+    fn update_user(
+        &self,
+        id: i64,
+        patch: UserPatch,
+    ) -> impl Future<Output = StoreResult<Option<UserRow>>> + Send;
+    /// Deletes a user and their sessions; false when there is no such user. Refuses to delete
+    /// the last admin (`Conflict` on `user`).
+    fn delete_user(&self, id: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Stores a new session (by the hash of its token).
+    fn create_session(
+        &self,
+        user_id: i64,
+        token_hash: [u8; 32],
+        now: Micros,
+        expires_at: Micros,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The session behind a token hash, if it exists and has not expired at `now`.
+    fn session(
+        &self,
+        token_hash: [u8; 32],
+        now: Micros,
+    ) -> impl Future<Output = StoreResult<Option<SessionRow>>> + Send;
+    /// Moves a session's expiry.
+    fn extend_session(
+        &self,
+        session_id: i64,
+        now: Micros,
+        expires_at: Micros,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Ends a session; false when there was none.
+    fn delete_session(&self, token_hash: [u8; 32]) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Share links: read-only access to one agent's overview without an account.
+pub trait ShareStore: Send + Sync {
+    /// Stores a share link; `UnknownReference` on `agent` for an unknown agent.
+    fn create_share(&self, s: NewShare) -> impl Future<Output = StoreResult<ShareRow>> + Send;
+    /// The agent's share links (revoked and expired ones included), newest first.
+    fn list_shares(&self, agent_id: i64) -> impl Future<Output = StoreResult<Vec<ShareRow>>> + Send;
+    /// One share link by id.
+    fn share(&self, id: i64) -> impl Future<Output = StoreResult<Option<ShareRow>>> + Send;
+    /// The share link behind a token hash (revoked and expired ones too: the caller decides).
+    fn share_by_hash(
+        &self,
+        token_hash: [u8; 32],
+    ) -> impl Future<Output = StoreResult<Option<ShareRow>>> + Send;
+    /// Revokes a share link; `None` when there is no such link or it was already revoked.
+    fn revoke_share(
+        &self,
+        id: i64,
+        now: Micros,
+    ) -> impl Future<Output = StoreResult<Option<ShareRow>>> + Send;
+}
+
+/// White-label settings of agents.
+pub trait BrandingStore: Send + Sync {
+    /// The agent's branding (all `None` when never set).
+    fn branding(&self, agent_id: i64) -> impl Future<Output = StoreResult<Branding>> + Send;
+    /// Applies a change; `None` when there is no such agent. A new logo gets a new version.
+    fn set_branding(
+        &self,
+        agent_id: i64,
+        patch: BrandingPatch,
+    ) -> impl Future<Output = StoreResult<Option<Branding>>> + Send;
+    /// The agent's logo.
+    fn logo(&self, agent_id: i64) -> impl Future<Output = StoreResult<Option<Logo>>> + Send;
+}
+
+/// Reading conversations in bulk for the CSV export.
+pub trait ExportReader: Send + Sync {
+    /// Up to `limit` conversations matching `filter` with a pk above `after`, by pk ascending,
+    /// each with whether it escalated (an action named in `filter.escalation_tools`) and its
+    /// latest explicit feedback.
+    fn export_conversations(
+        &self,
+        agent_id: i64,
+        filter: ConversationFilter,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = StoreResult<Vec<ExportRow>>> + Send;
+    /// Every transcript entry (messages, actions, buttons) of these conversations of the
+    /// agent, by conversation pk, then event time, then id.
+    fn export_entries(
+        &self,
+        agent_id: i64,
+        conversation_pks: Vec<i64>,
+    ) -> impl Future<Output = StoreResult<Vec<MessageRow>>> + Send;
 }

@@ -1,5 +1,6 @@
 //! Row types the stores return, and the inputs that only stores see.
 
+use agentsight_core::dashboard::{Logo, UserRole};
 use agentsight_core::keys::Role;
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::AttachmentTarget;
@@ -333,6 +334,45 @@ pub struct ConversationFilter {
     pub started_at_after: Option<Micros>,
     /// `started_at <=`.
     pub started_at_before: Option<Micros>,
+    /// Exact country (ISO alpha-2).
+    pub country: Option<String>,
+    /// Dimensions that must be null (the `unknown` filter value).
+    pub unknown: Vec<Dimension>,
+    /// Has (or has not) an action named in `escalation_tools`.
+    pub escalated: Option<bool>,
+    /// The agent's escalation tool names, for `escalated`.
+    pub escalation_tools: Vec<String>,
+}
+
+/// A conversation column a filter can require to be null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    /// `device`.
+    Device,
+    /// `source`.
+    Source,
+    /// `language`.
+    Language,
+    /// `environment`.
+    Environment,
+    /// `country`.
+    Country,
+    /// `customer_id`.
+    CustomerId,
+}
+
+impl Dimension {
+    /// The column (and query parameter) name.
+    pub fn column(self) -> &'static str {
+        match self {
+            Dimension::Device => "device",
+            Dimension::Source => "source",
+            Dimension::Language => "language",
+            Dimension::Environment => "environment",
+            Dimension::Country => "country",
+            Dimension::CustomerId => "customer_id",
+        }
+    }
 }
 
 /// Page number (1-based) and size.
@@ -342,4 +382,129 @@ pub struct PageRequest {
     pub page: i64,
     /// Rows per page.
     pub page_size: i64,
+}
+
+/// A dashboard user, without the password hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    /// Id.
+    pub id: i64,
+    /// E-mail (normalized, unique).
+    pub email: String,
+    /// Role.
+    pub role: UserRole,
+    /// Assigned agent ids, ascending (what a viewer may see).
+    pub agents: Vec<i64>,
+    /// Creation time.
+    pub created_at: Micros,
+}
+
+/// A user to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewUser {
+    /// E-mail (normalized).
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Role.
+    pub role: UserRole,
+    /// Assigned agent ids.
+    pub agents: Vec<i64>,
+    /// Creation time.
+    pub created_at: Micros,
+}
+
+/// A change to a user; `None` keeps the value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserPatch {
+    /// New role.
+    pub role: Option<UserRole>,
+    /// New assigned agents.
+    pub agents: Option<Vec<i64>>,
+    /// New password hash (ends the user's sessions but `keep_session`).
+    pub password_hash: Option<String>,
+    /// A session (token hash) that survives a password change: the caller's own.
+    pub keep_session: Option<[u8; 32]>,
+}
+
+/// A live session and its user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    /// Session id.
+    pub id: i64,
+    /// The user.
+    pub user: UserRow,
+    /// When the session was created or last extended.
+    pub refreshed_at: Micros,
+    /// When it ends unless extended.
+    pub expires_at: Micros,
+}
+
+/// A share link, without its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareRow {
+    /// Id.
+    pub id: i64,
+    /// The agent it shows.
+    pub agent_id: i64,
+    /// Label.
+    pub label: Option<String>,
+    /// Non-secret prefix of the token.
+    pub token_prefix: String,
+    /// Creation time.
+    pub created_at: Micros,
+    /// Expiry, if any.
+    pub expires_at: Option<Micros>,
+    /// Revocation time.
+    pub revoked_at: Option<Micros>,
+}
+
+/// A share link to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewShare {
+    /// The agent it shows.
+    pub agent_id: i64,
+    /// Label.
+    pub label: Option<String>,
+    /// Non-secret prefix of the token.
+    pub token_prefix: String,
+    /// SHA-256 of the token.
+    pub token_hash: [u8; 32],
+    /// Expiry.
+    pub expires_at: Option<Micros>,
+    /// Creation time.
+    pub created_at: Micros,
+}
+
+/// An agent's white-label settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Branding {
+    /// Name shown instead of the agent's.
+    pub display_name: Option<String>,
+    /// `#rrggbb`.
+    pub accent_color: Option<String>,
+    /// Changes with every new logo; `None` when there is no logo.
+    pub logo_version: Option<i64>,
+}
+
+/// A change to branding: for each field, `None` keeps it, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BrandingPatch {
+    /// Display name.
+    pub display_name: Option<Option<String>>,
+    /// Accent colour.
+    pub accent_color: Option<Option<String>>,
+    /// Logo.
+    pub logo: Option<Option<Logo>>,
+}
+
+/// A conversation as exported, with what the export adds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRow {
+    /// The conversation.
+    pub conversation: ConversationRow,
+    /// Has an action in the escalation list.
+    pub escalated: bool,
+    /// Sentiment of the latest explicit feedback record.
+    pub latest_feedback: Option<String>,
 }

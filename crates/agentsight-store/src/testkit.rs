@@ -8,14 +8,23 @@ use agentsight_core::tracking::{
     FeedbackSource, NewAction, NewFeedback, NewMessage,
 };
 
+use agentsight_core::dashboard::{Logo, UserRole};
+
 use crate::{
-    AdminStore, AttachmentsInsert, ConversationFilter, PageRequest, StoreError, StoredFile, TrackingReader,
-    TrackingWriter,
+    AdminStore, AttachmentsInsert, BrandingPatch, BrandingStore, ConversationFilter, Dimension, ExportReader,
+    NewShare, NewUser, PageRequest, ShareStore, StoreError, StoredFile, TrackingReader, TrackingWriter,
+    UserPatch, UserStore,
 };
 
 /// A store under test.
-pub trait ContractStore: TrackingWriter + TrackingReader + AdminStore {}
-impl<T: TrackingWriter + TrackingReader + AdminStore> ContractStore for T {}
+pub trait ContractStore:
+    TrackingWriter + TrackingReader + AdminStore + UserStore + ShareStore + BrandingStore + ExportReader
+{
+}
+impl<T: TrackingWriter + TrackingReader + AdminStore + UserStore + ShareStore + BrandingStore + ExportReader>
+    ContractStore for T
+{
+}
 
 async fn agent(s: &impl ContractStore, name: &str) -> AgentScope {
     let a = s.create_agent(name.into(), 1).await.expect("create agent");
@@ -204,6 +213,198 @@ pub async fn keys_authenticate_until_revoked(s: impl ContractStore) {
     assert_eq!(s.list_keys().await.unwrap()[0].revoked_at, Some(4));
 }
 
+fn new_user(email: &str, role: UserRole, agents: Vec<i64>) -> NewUser {
+    NewUser { email: email.into(), password_hash: "h".into(), role, agents, created_at: 1 }
+}
+
+/// Users: unique e-mails, known agents only, one first admin, the last admin stays; sessions
+/// live until they expire, are deleted, or the password changes.
+pub async fn users_sessions_and_the_last_admin(s: impl ContractStore) {
+    let a = agent(&s, "a").await;
+    assert!(!s.has_admin().await.unwrap());
+    let admin = s.create_first_admin(new_user("root@x.io", UserRole::Admin, vec![])).await.unwrap().unwrap();
+    assert!(s.has_admin().await.unwrap());
+    assert!(s.create_first_admin(new_user("two@x.io", UserRole::Admin, vec![])).await.unwrap().is_none());
+    let dup = s.create_user(new_user("root@x.io", UserRole::Viewer, vec![])).await;
+    assert!(matches!(dup, Err(StoreError::Conflict { field: "email", .. })));
+    let bad = s.create_user(new_user("v@x.io", UserRole::Viewer, vec![a.agent_id + 100])).await;
+    assert!(matches!(bad, Err(StoreError::UnknownReference { field: "agents", .. })));
+    let v = s.create_user(new_user("v@x.io", UserRole::Viewer, vec![a.agent_id])).await.unwrap();
+    assert_eq!(v.agents, vec![a.agent_id]);
+    let (found, hash) = s.user_by_email("v@x.io".into()).await.unwrap().unwrap();
+    assert_eq!((found.id, hash.as_str()), (v.id, "h"));
+    assert_eq!(s.list_users().await.unwrap().len(), 2);
+    let demote = UserPatch { role: Some(UserRole::Viewer), ..Default::default() };
+    assert!(matches!(s.update_user(admin.id, demote).await, Err(StoreError::Conflict { field: "role", .. })));
+    assert!(matches!(s.delete_user(admin.id).await, Err(StoreError::Conflict { field: "user", .. })));
+
+    s.create_session(v.id, [1; 32], 10, 100).await.unwrap();
+    s.create_session(v.id, [2; 32], 10, 100).await.unwrap();
+    let sess = s.session([1; 32], 50).await.unwrap().unwrap();
+    assert_eq!((sess.user.id, sess.expires_at), (v.id, 100));
+    assert!(s.session([1; 32], 100).await.unwrap().is_none(), "expired at its expiry");
+    s.extend_session(sess.id, 60, 200).await.unwrap();
+    assert_eq!(s.session([1; 32], 150).await.unwrap().unwrap().refreshed_at, 60);
+    let pw = UserPatch {
+        password_hash: Some("h2".into()),
+        keep_session: Some([1; 32]),
+        agents: Some(vec![]),
+        ..Default::default()
+    };
+    let changed = s.update_user(v.id, pw).await.unwrap().unwrap();
+    assert!(changed.agents.is_empty());
+    assert!(s.session([1; 32], 150).await.unwrap().is_some(), "the caller's own session stays");
+    assert!(s.session([2; 32], 150).await.unwrap().is_none(), "other sessions end");
+    assert!(s.delete_session([1; 32]).await.unwrap());
+    assert!(s.session([1; 32], 150).await.unwrap().is_none());
+    s.create_session(v.id, [3; 32], 10, 100).await.unwrap();
+    assert!(s.delete_user(v.id).await.unwrap());
+    assert!(s.session([3; 32], 50).await.unwrap().is_none(), "a deleted user's sessions end");
+    assert!(s.user(v.id).await.unwrap().is_none());
+}
+
+/// Share links are found by hash until revoked; branding is per agent and a logo bumps its
+/// version; agents are renamed under the unique-name rule.
+pub async fn shares_branding_and_renames(s: impl ContractStore) {
+    let a = agent(&s, "a").await;
+    let b = agent(&s, "b").await;
+    let share = |agent_id, hash: u8| NewShare {
+        agent_id,
+        label: Some("client".into()),
+        token_prefix: "shr_1".into(),
+        token_hash: [hash; 32],
+        expires_at: Some(500),
+        created_at: 5,
+    };
+    let first = s.create_share(share(a.agent_id, 1)).await.unwrap();
+    let second = s.create_share(share(a.agent_id, 2)).await.unwrap();
+    assert!(matches!(
+        s.create_share(share(b.agent_id + 9, 3)).await,
+        Err(StoreError::UnknownReference { .. })
+    ));
+    assert_eq!(s.share_by_hash([1; 32]).await.unwrap().unwrap().id, first.id);
+    assert_eq!(
+        s.list_shares(a.agent_id).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>(),
+        [second.id, first.id]
+    );
+    assert!(s.list_shares(b.agent_id).await.unwrap().is_empty());
+    assert_eq!(s.revoke_share(first.id, 9).await.unwrap().unwrap().revoked_at, Some(9));
+    assert!(s.revoke_share(first.id, 10).await.unwrap().is_none());
+    assert_eq!(s.share(first.id).await.unwrap().unwrap().revoked_at, Some(9));
+
+    assert_eq!(s.branding(a.agent_id).await.unwrap(), Default::default());
+    let logo = Logo { mime_type: "image/png".into(), bytes: vec![1, 2, 3] };
+    let set = BrandingPatch {
+        display_name: Some(Some("Acme".into())),
+        accent_color: Some(Some("#112233".into())),
+        logo: Some(Some(logo.clone())),
+    };
+    let v1 = s.set_branding(a.agent_id, set.clone()).await.unwrap().unwrap();
+    assert_eq!(v1.display_name.as_deref(), Some("Acme"));
+    let v2 = s
+        .set_branding(a.agent_id, BrandingPatch { logo: Some(Some(logo.clone())), ..Default::default() })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(v2.logo_version > v1.logo_version && v2.accent_color.as_deref() == Some("#112233"));
+    assert_eq!(s.logo(a.agent_id).await.unwrap(), Some(logo));
+    assert!(s.logo(b.agent_id).await.unwrap().is_none());
+    let clear = BrandingPatch { display_name: Some(None), logo: Some(None), ..Default::default() };
+    let cleared = s.set_branding(a.agent_id, clear).await.unwrap().unwrap();
+    assert_eq!((cleared.display_name, cleared.logo_version), (None, None));
+    assert!(s.set_branding(b.agent_id + 9, set).await.unwrap().is_none());
+
+    assert!(matches!(
+        s.rename_agent(a.agent_id, "b".into()).await,
+        Err(StoreError::Conflict { field: "name", .. })
+    ));
+    assert_eq!(s.rename_agent(a.agent_id, "a2".into()).await.unwrap().unwrap().name, "a2");
+    assert_eq!(s.agent(a.agent_id).await.unwrap().unwrap().name, "a2");
+    assert!(s.rename_agent(b.agent_id + 9, "z".into()).await.unwrap().is_none());
+}
+
+/// The dashboard's filters (country, unknown dimensions, escalation) and the export's pages.
+pub async fn dashboard_filters_and_export(s: impl ContractStore) {
+    let a = agent(&s, "a").await;
+    let with_device = ConversationFields { device: Some("mobile".into()), ..Default::default() };
+    let c1 = s.upsert_conversation(upsert(a.agent_id, "c1", with_device, true, 10)).await.unwrap().row;
+    let c2 = s
+        .upsert_conversation(upsert(a.agent_id, "c2", ConversationFields::default(), true, 20))
+        .await
+        .unwrap()
+        .row;
+    s.insert_message(message(a.agent_id, ConversationRef::Pk(c1.id), "end_user", 11)).await.unwrap();
+    s.insert_action(NewAction {
+        agent_id: a.agent_id,
+        conversation: ConversationRef::Pk(c2.id),
+        action_name: "call_human".into(),
+        event_time: 21,
+        started_at: None,
+        ended_at: None,
+        duration_ms: None,
+        tools_used: None,
+        response: None,
+        error_msg: None,
+        metadata: "{}".into(),
+        received_at: 21,
+    })
+    .await
+    .unwrap();
+    for (sentiment, at) in [("negative", 30), ("positive", 40)] {
+        s.insert_feedback(NewFeedback {
+            agent_id: a.agent_id,
+            conversation: ConversationRef::Pk(c2.id),
+            sentiment: sentiment.into(),
+            source: FeedbackSource::Customer,
+            comment: None,
+            metadata: "{}".into(),
+            created_at: at,
+        })
+        .await
+        .unwrap();
+    }
+    let page = PageRequest { page: 1, page_size: 10 };
+    let ids = |f: ConversationFilter| {
+        let s = &s;
+        async move {
+            s.list_conversations(a.agent_id, f, page)
+                .await
+                .unwrap()
+                .1
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let unknown = ConversationFilter { unknown: vec![Dimension::Device], ..Default::default() };
+    assert_eq!(ids(unknown).await, vec![c2.id]);
+    let tools = vec!["call_human".to_string()];
+    let esc =
+        ConversationFilter { escalated: Some(true), escalation_tools: tools.clone(), ..Default::default() };
+    assert_eq!(ids(esc).await, vec![c2.id]);
+    let not_esc =
+        ConversationFilter { escalated: Some(false), escalation_tools: tools.clone(), ..Default::default() };
+    assert_eq!(ids(not_esc).await, vec![c1.id]);
+    let none = ConversationFilter { escalated: Some(true), ..Default::default() };
+    assert!(ids(none).await.is_empty(), "an empty escalation list matches nothing");
+    let hr = ConversationFilter { country: Some("HR".into()), ..Default::default() };
+    assert!(ids(hr).await.is_empty());
+
+    let all = ConversationFilter { escalation_tools: tools, ..Default::default() };
+    let first = s.export_conversations(a.agent_id, all.clone(), 0, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        (first[0].conversation.id, first[0].escalated, first[0].latest_feedback.as_deref()),
+        (c1.id, false, None)
+    );
+    let rest = s.export_conversations(a.agent_id, all, first[0].conversation.id, 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!((rest[0].escalated, rest[0].latest_feedback.as_deref()), (true, Some("positive")));
+    let entries = s.export_entries(a.agent_id, vec![c1.id, c2.id]).await.unwrap();
+    assert_eq!(entries.iter().map(|e| e.conversation_pk).collect::<Vec<_>>(), [c1.id, c2.id]);
+    assert!(s.export_entries(a.agent_id + 1, vec![c1.id]).await.unwrap().is_empty(), "scoped to the agent");
+}
+
 /// Instantiates every contract test for a backend: `contract_tests!(async_fn_making_a_fresh_store)`.
 #[macro_export]
 macro_rules! contract_tests {
@@ -213,7 +414,10 @@ macro_rules! contract_tests {
             messages_resolve_and_order,
             actions_feedback_and_attachments,
             listing_filters_and_soft_delete,
-            keys_authenticate_until_revoked);
+            keys_authenticate_until_revoked,
+            users_sessions_and_the_last_admin,
+            shares_branding_and_renames,
+            dashboard_filters_and_export);
     };
     (@each $make:path; $($name:ident),*) => {
         $(
