@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod dashboard;
 pub mod metrics;
 pub mod v00;
 

@@ -2,9 +2,12 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use agentsight_store::{AdminStore, MetricsReader, TrackingReader, TrackingWriter};
+use agentsight_store::{
+    AdminStore, BrandingStore, ExportReader, MetricsReader, ShareStore, TrackingReader, TrackingWriter,
+    UserStore,
+};
 use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
 use axum::Router;
 use axum::extract::Request;
@@ -13,20 +16,45 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::net::TcpListener;
 
+use crate::auth::LoginLimiter;
 use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::KeyCache;
 use crate::ingest::{Enrichment, Locator};
+use crate::live::LiveHub;
 use crate::routes;
 
 /// Everything a backend must offer the server.
 pub trait Store:
-    TrackingWriter + TrackingReader + MetricsReader + AdminStore + Clone + Send + Sync + 'static
+    TrackingWriter
+    + TrackingReader
+    + MetricsReader
+    + AdminStore
+    + UserStore
+    + ShareStore
+    + BrandingStore
+    + ExportReader
+    + Clone
+    + Send
+    + Sync
+    + 'static
 {
 }
-impl<T: TrackingWriter + TrackingReader + MetricsReader + AdminStore + Clone + Send + Sync + 'static> Store
-    for T
+impl<
+    T: TrackingWriter
+        + TrackingReader
+        + MetricsReader
+        + AdminStore
+        + UserStore
+        + ShareStore
+        + BrandingStore
+        + ExportReader
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+> Store for T
 {
 }
 
@@ -42,6 +70,12 @@ pub struct Shared<S> {
     pub keys: KeyCache,
     /// Geolocation and IP retention at ingest.
     pub enrich: Enrichment,
+    /// The live feed: committed writes per agent.
+    pub live: LiveHub,
+    /// Sign-in attempt limits.
+    pub logins: LoginLimiter,
+    /// SHA-256 of the one-time setup token, while no admin exists (kept in memory only).
+    pub setup: Mutex<Option<[u8; 32]>>,
 }
 
 /// Shared state of every handler: one pointer, cloned for each request.
@@ -66,6 +100,7 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     store: SqliteStore,
+    setup_token: Option<String>,
 }
 
 /// Opens the embedded store the settings point at; with `metrics_index` (the server) it keeps
@@ -102,7 +137,35 @@ pub fn enrichment(settings: &Settings) -> Enrichment {
 
 /// The router over any store.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
-    routes::router(state).layer(middleware::from_fn(log_errors))
+    routes::router(state.clone())
+        .layer(middleware::from_fn_with_state(state, crate::auth::sessions::<S>))
+        .layer(middleware::from_fn(log_errors))
+}
+
+/// A shared state over a store, with a setup token when no admin exists yet (returned once,
+/// to be printed as the setup link).
+pub async fn state<S: Store>(
+    store: S,
+    settings: Settings,
+    blobs: Blobs,
+    enrich: Enrichment,
+) -> Result<(AppState<S>, Option<String>), ApiError> {
+    let token = if store.has_admin().await? {
+        None
+    } else {
+        Some(agentsight_core::dashboard::generate_token(agentsight_core::dashboard::SETUP_PREFIX))
+    };
+    let state = AppState(Arc::new(Shared {
+        store,
+        settings,
+        blobs,
+        keys: KeyCache::default(),
+        enrich,
+        live: LiveHub::default(),
+        logins: LoginLimiter::default(),
+        setup: Mutex::new(token.as_ref().map(|t| t.hash)),
+    }));
+    Ok((state, token.map(|t| t.secret)))
 }
 
 impl App {
@@ -115,14 +178,10 @@ impl App {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("binding {}: {e}", settings.listen))?;
-        let state = AppState(Arc::new(Shared {
-            enrich: enrichment(&settings),
-            store: store.clone(),
-            settings,
-            blobs,
-            keys: KeyCache::default(),
-        }));
-        Ok(App { listener, router: router(state), store })
+        let enrich = enrichment(&settings);
+        let (state, setup_token) =
+            state(store.clone(), settings, blobs, enrich).await.map_err(|e| format!("starting: {e:?}"))?;
+        Ok(App { listener, router: router(state), store, setup_token })
     }
 
     /// The bound address (the real port when the settings asked for port 0).
@@ -133,6 +192,11 @@ impl App {
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.local_addr().port()
+    }
+
+    /// The one-time token of the setup link, when no admin existed at start.
+    pub fn setup_token(&self) -> Option<&str> {
+        self.setup_token.as_deref()
     }
 
     /// The store the app writes to (for start-up tasks such as creating the first agent).
@@ -146,8 +210,11 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let App { listener, router, store } = self;
-        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+        let App { listener, router, store, .. } = self;
+        // The peer address feeds the sign-in rate limit.
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await?;
         // Dropping the last handle joins the writer thread after it drained its queue.
         tokio::task::spawn_blocking(move || drop(store)).await.map_err(std::io::Error::other)?;
         Ok(())

@@ -27,6 +27,15 @@ pub enum ApiError {
     /// The key may not do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A session-authenticated write without the right `X-CSRF-Token`.
+    #[error("csrf token missing or invalid")]
+    CsrfFailed,
+    /// A share token that is unknown, expired or revoked.
+    #[error("share link invalid")]
+    ShareInvalid,
+    /// Too many sign-in attempts; retry after this many seconds.
+    #[error("rate limited")]
+    TooManyAttempts(u64),
     /// Nothing of this agent's at that address.
     #[error("not found")]
     NotFound,
@@ -56,6 +65,9 @@ pub fn code(e: &ApiError) -> &'static str {
         ApiError::BadRequest(_) => "bad_request",
         ApiError::Unauthenticated(_) => "not_authenticated",
         ApiError::Forbidden(_) => "permission_denied",
+        ApiError::CsrfFailed => "csrf_failed",
+        ApiError::ShareInvalid => "share_invalid",
+        ApiError::TooManyAttempts(_) => "rate_limited",
         ApiError::NotFound => "not_found",
         ApiError::TooLarge { .. } => "payload_too_large",
         ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -79,6 +91,9 @@ impl ApiError {
             ApiError::Fields(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::CsrfFailed => StatusCode::FORBIDDEN,
+            ApiError::ShareInvalid => StatusCode::UNAUTHORIZED,
+            ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -99,6 +114,11 @@ impl ApiError {
             }
             ApiError::BadRequest(d) => detail(d),
             ApiError::Unauthenticated(d) | ApiError::Forbidden(d) => detail(d),
+            ApiError::CsrfFailed => detail("CSRF token missing or invalid."),
+            ApiError::ShareInvalid => detail("This share link has expired or was revoked."),
+            ApiError::TooManyAttempts(n) => {
+                detail(&format!("Too many sign-in attempts; retry in {n} seconds."))
+            }
             ApiError::NotFound => detail("Not found."),
             ApiError::TooLarge { field: Some(f), limit } => {
                 json!({ f: [format!("File is larger than the limit of {limit} bytes.")] })
@@ -122,6 +142,11 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unauthenticated(_) => {
                 res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Api-Key"));
+            }
+            ApiError::TooManyAttempts(n) => {
+                if let Ok(v) = HeaderValue::from_str(&n.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
             }
             _ => {}
         }

@@ -88,11 +88,16 @@ impl WriteKey {
     }
 }
 
-async fn principal<S: Store>(parts: &Parts, state: &AppState<S>) -> Result<Arc<Authed>, ApiError> {
-    let header = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthenticated("Authentication credentials were not provided."))?;
+/// The key of the `Authorization` header, verified (401 when missing or unknown).
+pub(crate) async fn principal<S: Store>(parts: &Parts, state: &AppState<S>) -> Result<Arc<Authed>, ApiError> {
+    let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
+        // A share link's holder gets told what the link can do, not asked for a key.
+        return Err(if crate::auth::has_share_token(parts) {
+            ApiError::Forbidden(crate::auth::SHARE_ONLY)
+        } else {
+            ApiError::Unauthenticated("Authentication credentials were not provided.")
+        });
+    };
     let value = header.to_str().map_err(|_| ApiError::Unauthenticated("Invalid API key."))?;
     let (scheme, key) = value.trim().split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("Api-Key") {

@@ -1,5 +1,6 @@
 //! The write path shared by the HTTP handlers and `agentsight demo`: wire payload → validated
-//! command (core) → enrichment (geolocation, IP retention) → store.
+//! command (core) → enrichment (geolocation, IP retention) → store → [`publish`] to the live
+//! feed.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use agentsight_protocol as wire;
 use agentsight_store::{ActionLogRow, ButtonRow, FeedbackRow, MessageRow, TrackingWriter, Upserted};
 
 use crate::error::ApiError;
+use crate::live::{Change, LiveHub};
 
 /// Resolves an address to a location (the offline geolocation database).
 pub type Locator = Arc<dyn Fn(IpAddr) -> Option<Location> + Send + Sync>;
@@ -39,9 +41,20 @@ impl Enrichment {
     }
 }
 
+/// Tells the live feed (`GET /api/dash/live/`) that a write of `agent_id` was committed.
+///
+/// Every write path calls this once per committed write, after the store answered (so after
+/// the commit): the 0.0.x calls below, attachment uploads, operator changes, and any new
+/// ingest path (0.1.x spans). It never blocks and never fails; open dashboards of the agent
+/// refetch within about a second.
+pub fn publish(live: &LiveHub, agent_id: i64, change: Change) {
+    live.publish(agent_id, change);
+}
+
 /// `POST /api/conversations/`.
 pub async fn conversation<S: TrackingWriter>(
     store: &S,
+    live: &LiveHub,
     enrich: &Enrichment,
     scope: &AgentScope,
     p: &wire::ConversationPayload,
@@ -49,52 +62,66 @@ pub async fn conversation<S: TrackingWriter>(
 ) -> Result<Upserted, ApiError> {
     let mut cmd = tracking::validate_conversation(scope, p, received)?;
     enrich.apply(&mut cmd);
-    Ok(store.upsert_conversation(cmd).await?)
+    let up = store.upsert_conversation(cmd).await?;
+    publish(live, scope.agent_id, Change::Conversation);
+    Ok(up)
 }
 
 /// `POST /api/track/`.
 pub async fn message<S: TrackingWriter>(
     store: &S,
+    live: &LiveHub,
     scope: &AgentScope,
     p: wire::TrackPayload,
     received: Micros,
 ) -> Result<MessageRow, ApiError> {
     let cmd = tracking::validate_message(scope, p, received)?;
-    Ok(store.insert_message(cmd).await?)
+    let m = store.insert_message(cmd).await?;
+    publish(live, scope.agent_id, Change::Message);
+    Ok(m)
 }
 
 /// `POST /api/action_logs/`.
 pub async fn action<S: TrackingWriter>(
     store: &S,
+    live: &LiveHub,
     scope: &AgentScope,
     p: &wire::ActionPayload,
     received: Micros,
 ) -> Result<ActionLogRow, ApiError> {
     let cmd = tracking::validate_action(scope, p, received)?;
-    Ok(store.insert_action(cmd).await?)
+    let a = store.insert_action(cmd).await?;
+    publish(live, scope.agent_id, Change::Other);
+    Ok(a)
 }
 
 /// `POST /api/buttons/`.
 pub async fn button<S: TrackingWriter>(
     store: &S,
+    live: &LiveHub,
     scope: &AgentScope,
     p: &wire::ButtonPayload,
     received: Micros,
 ) -> Result<ButtonRow, ApiError> {
     let cmd = tracking::validate_button(scope, p, received)?;
-    Ok(store.insert_button(cmd).await?)
+    let b = store.insert_button(cmd).await?;
+    publish(live, scope.agent_id, Change::Other);
+    Ok(b)
 }
 
 /// `POST /api/conversation-feedbacks/` (and the dashboard's feedback, with another source).
 pub async fn feedback<S: TrackingWriter>(
     store: &S,
+    live: &LiveHub,
     scope: &AgentScope,
     p: &wire::FeedbackPayload,
     source: FeedbackSource,
     received: Micros,
 ) -> Result<FeedbackRow, ApiError> {
     let cmd = tracking::validate_feedback(scope, p, source, received)?;
-    Ok(store.insert_feedback(cmd).await?)
+    let f = store.insert_feedback(cmd).await?;
+    publish(live, scope.agent_id, Change::Other);
+    Ok(f)
 }
 
 #[cfg(test)]

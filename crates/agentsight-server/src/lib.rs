@@ -1,5 +1,6 @@
 //! AgentSight's HTTP server: the 0.0.x tracking plane, the read and manage API, the metrics
-//! API, health, and the embedded web dashboard (`assets.rs`, feature `dashboard`).
+//! API, the dashboard API (sessions, settings, share links, live feed, export), health, and the
+//! embedded web dashboard (`assets.rs`, feature `dashboard`).
 //!
 //! # Path of an event
 //!
@@ -12,6 +13,11 @@
 //!      the handler answers 200/201 with the row's integer id only after the commit (durable)
 //! ```
 //!
+//! Dashboard requests carry a session cookie (resolved once by [`auth::sessions`]; writes need
+//! `X-CSRF-Token`) or a share token instead of a key; [`auth`] turns any credential into the
+//! agent the request may read or change. Every committed write is published to the live feed
+//! with [`ingest::publish`].
+//!
 //! Status codes: 200/201 with a JSON body on success (never 202/204, which the 0.0.x client
 //! re-sends); 400 `{"field": ["…"]}` or `{"detail": "…"}`; 401 unknown key; 403 read key
 //! writing; 404 not this agent's; 413 over a size limit; 503 + `Retry-After` when the write
@@ -21,11 +27,13 @@
 
 pub mod app;
 mod assets;
+pub mod auth;
 pub mod blobs;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod ingest;
+pub mod live;
 mod present;
 mod routes;
 

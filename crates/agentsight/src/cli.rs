@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use agentsight_core::keys::{self, Role};
 use agentsight_core::time::{now_micros, to_iso};
 use agentsight_server::{App, Settings};
-use agentsight_store::{AdminStore, AgentRow};
+use agentsight_store::{AdminStore, AgentRow, NewUser, UserStore};
 use agentsight_store_sqlite::SqliteStore;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -52,6 +52,10 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage dashboard users (admins see every agent; viewers only their assigned agents,
+    /// read-only).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Fill an agent with realistic demo data ending now, through the same write path as the
     /// API. Writes without fsync (demo data need not survive a power loss).
     Demo(DemoArgs),
@@ -178,6 +182,113 @@ enum KeyCommand {
     },
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum UserRoleArg {
+    Admin,
+    Viewer,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a dashboard user. The password is read from the first line of standard input
+    /// with --password-stdin, else prompted for (never echoed, printed or logged).
+    Create {
+        /// E-mail address (the sign-in name).
+        email: String,
+        /// `admin` (every agent and setting) or `viewer` (assigned agents, read-only).
+        #[arg(long, value_enum)]
+        role: UserRoleArg,
+        /// An agent (id or name) the viewer may see; repeat for more.
+        #[arg(long = "agent")]
+        agents: Vec<String>,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List dashboard users.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Delete a dashboard user by e-mail (their sessions end; the last admin stays).
+    Delete {
+        /// E-mail address.
+        email: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+    let again = rpassword::prompt_password("Password (again): ").context("reading the password")?;
+    if first != again {
+        bail!("the passwords differ");
+    }
+    Ok(first)
+}
+
+async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create { email, role, agents, password_stdin, data } => {
+            let role = match role {
+                UserRoleArg::Admin => "admin",
+                UserRoleArg::Viewer => "viewer",
+            };
+            let password = read_password(password_stdin)?;
+            let (email, role) = agentsight_core::dashboard::validate_new_user(&email, &password, role)
+                .map_err(|e| anyhow::anyhow!("invalid user: {:?}", e.0))?;
+            let store = open(&data)?;
+            let mut ids = Vec::new();
+            for a in &agents {
+                ids.push(find_agent(&store, a).await?.id);
+            }
+            let password_hash =
+                agentsight_core::dashboard::hash_password(&password).map_err(anyhow::Error::msg)?;
+            let user = store
+                .create_user(NewUser { email, password_hash, role, agents: ids, created_at: now_micros() })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            out(&format!("Created {} '{}' (id {}).", user.role.as_str(), user.email, user.id))
+        }
+        UserCommand::List { data } => {
+            let store = open(&data)?;
+            out("ID\tEMAIL\tROLE\tAGENTS\tCREATED")?;
+            for u in store.list_users().await? {
+                let agents = if u.role == agentsight_core::dashboard::UserRole::Admin {
+                    "all".to_string()
+                } else {
+                    u.agents.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",")
+                };
+                out(&format!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    u.id,
+                    u.email,
+                    u.role.as_str(),
+                    agents,
+                    to_iso(u.created_at)
+                ))?;
+            }
+            Ok(())
+        }
+        UserCommand::Delete { email, data } => {
+            let store = open(&data)?;
+            let email = email.trim().to_lowercase();
+            let (user, _) =
+                store.user_by_email(email.clone()).await?.with_context(|| format!("no user '{email}'"))?;
+            store.delete_user(user.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            out(&format!("Deleted user '{email}'."))
+        }
+    }
+}
+
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -263,6 +374,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             out(&format!("Revoked key {id}."))
         }
+        Command::User(cmd) => user_command(cmd).await,
         Command::Demo(a) => {
             crate::demo::run(crate::demo::Options {
                 conversations: a.conversations,
@@ -341,6 +453,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         out("Point the AgentSight SDK at this server:")?;
         out(&format!("  export AGENTSIGHT_API_ENDPOINT={url}"))?;
         out(&format!("  export AGENTSIGHT_API_KEY={key}"))?;
+    }
+    if let Some(token) = app.setup_token() {
+        out(&format!(
+            "No dashboard admin yet. Open {url}/setup?token={token} to create the first admin account"
+        ))?;
+        out(
+            "(the link works once, until the server restarts; or run `agentsight user create EMAIL --role admin`).",
+        )?;
     }
     out(&format!("AgentSight listening on {url} (data in {})", a.data.data_dir.display()))?;
     tracing::info!(%url, "listening");

@@ -94,3 +94,86 @@ fn escalation_tools_are_set_shown_and_reset_from_the_cli() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+fn cli_with_stdin(data: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(common::BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn users_created_on_the_cli_sign_in_and_the_setup_link_is_only_for_an_empty_install() {
+    let dir = tempfile::tempdir().unwrap();
+    // No admin yet: serve prints a one-time setup link.
+    let mut server = common::serve(dir.path());
+    let head = server.stdout_head.join("\n");
+    assert!(head.contains("/setup?token=stp_"), "{head}");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    // The first start also made agent 1, `default`; `bot` is agent 2.
+    common::cli(dir.path(), &["agent", "create", "bot"]);
+    let short = cli_with_stdin(
+        dir.path(),
+        &["user", "create", "a@example.com", "--role", "admin", "--password-stdin"],
+        "short\n",
+    );
+    assert!(!short.status.success(), "a short password is refused");
+    let out = cli_with_stdin(
+        dir.path(),
+        &["user", "create", "Admin@Example.com", "--role", "admin", "--password-stdin"],
+        "a long password\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("admin@example.com") && !printed.contains("a long password"), "{printed}");
+    let out = cli_with_stdin(
+        dir.path(),
+        &["user", "create", "v@example.com", "--role", "viewer", "--agent", "bot", "--password-stdin"],
+        "viewer password\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bad_agent = cli_with_stdin(
+        dir.path(),
+        &["user", "create", "w@example.com", "--role", "viewer", "--agent", "nope", "--password-stdin"],
+        "viewer password\n",
+    );
+    assert!(!bad_agent.status.success());
+    let list = common::cli(dir.path(), &["user", "list"]);
+    assert_eq!(list.lines().count(), 3, "{list}");
+    assert!(
+        list.contains("admin@example.com\tadmin\tall") && list.contains("v@example.com\tviewer\t2"),
+        "{list}"
+    );
+
+    let mut server = common::serve(dir.path());
+    assert!(!server.stdout_head.join("\n").contains("setup?token"), "an admin exists: no setup link");
+    let client = reqwest::Client::new();
+    let login = |email: &str, password: &str| {
+        let (client, url) = (client.clone(), format!("{}/api/auth/login/", server.base));
+        let body = serde_json::json!({"email": email, "password": password});
+        async move { client.post(url).json(&body).send().await.unwrap().status() }
+    };
+    assert_eq!(login("admin@example.com", "a long password").await, 200);
+    assert_eq!(login("v@example.com", "viewer password").await, 200);
+    assert_eq!(login("v@example.com", "wrong password").await, 400);
+    common::cli(dir.path(), &["user", "delete", "v@example.com"]);
+    assert_eq!(login("v@example.com", "viewer password").await, 400, "a deleted user cannot sign in");
+    let last = std::process::Command::new(common::BIN)
+        .args(["user", "delete", "admin@example.com", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!last.status.success(), "the last admin stays");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}

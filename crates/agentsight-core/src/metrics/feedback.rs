@@ -14,6 +14,15 @@ pub enum Sentiment {
 }
 
 impl Sentiment {
+    /// `positive` | `neutral` | `negative`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sentiment::Positive => "positive",
+            Sentiment::Neutral => "neutral",
+            Sentiment::Negative => "negative",
+        }
+    }
+
     /// Parses `positive` | `neutral` | `negative`, any case, trimmed.
     pub fn parse(s: &str) -> Option<Sentiment> {
         match s.trim().to_ascii_lowercase().as_str() {

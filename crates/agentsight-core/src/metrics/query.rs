@@ -212,6 +212,41 @@ pub fn parse(
     e.into_result(MetricsQuery { from, to, tz, filters })
 }
 
+/// Optional `from`/`to` (local days, inclusive) in `tz` → the first and last instant (UTC
+/// micros) of that range, as the overview counts days; bad values are recorded in `e`.
+pub fn local_day_bounds(
+    e: &mut ValidationErrors,
+    q: &HashMap<String, String>,
+) -> (Option<Micros>, Option<Micros>) {
+    let get = |k: &str| q.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
+    let tz: Tz = match get("tz") {
+        None => Tz::UTC,
+        Some(name) => match name.parse() {
+            Ok(tz) => tz,
+            Err(_) => {
+                e.add("tz", format!("unknown time zone '{}'", name.chars().take(64).collect::<String>()));
+                return (None, None);
+            }
+        },
+    };
+    let mut day = |k: &str| {
+        get(k).and_then(|v| {
+            e.check(
+                k,
+                NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .map_err(|_| format!("'{v}' is not a date (YYYY-MM-DD)")),
+            )
+        })
+    };
+    let (from, to) = (day("from"), day("to"));
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        e.add("from", format!("from ({f}) is after to ({t})"));
+    }
+    (from.map(|d| day_start(tz, d)), to.and_then(|d| d.succ_opt()).map(|d| day_start(tz, d) - 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +320,20 @@ mod tests {
         assert!(e.0.contains_key("from"));
         let e = parse(&q(&[("from", "2000-01-01"), ("to", "2026-05-01")]), &envs(), NOW).unwrap_err();
         assert!(e.0.contains_key("to"));
+    }
+
+    #[test]
+    fn optional_local_day_bounds_cover_whole_local_days() {
+        let mut e = ValidationErrors::default();
+        let (a, b) = local_day_bounds(
+            &mut e,
+            &q(&[("from", "2026-03-08"), ("to", "2026-03-08"), ("tz", "America/New_York")]),
+        );
+        assert!(e.is_empty());
+        assert_eq!(b.unwrap() - a.unwrap() + 1, 23 * 3_600_000_000);
+        assert_eq!(local_day_bounds(&mut e, &q(&[])), (None, None));
+        local_day_bounds(&mut e, &q(&[("from", "2026-05-02"), ("to", "2026-05-01")]));
+        assert!(e.0.contains_key("from"));
     }
 
     #[test]

@@ -16,8 +16,11 @@ use serde_json::{Value, json};
 
 use super::parse_pk;
 use crate::app::{AppState, Store};
+use crate::auth::ReadAccess;
 use crate::error::ApiError;
-use crate::extract::{ReadKey, WriteKey, parse_json, read_body};
+use crate::extract::{WriteKey, parse_json, read_body};
+use crate::ingest;
+use crate::live::Change;
 use crate::present;
 
 /// An upload, whatever shape it came in.
@@ -79,6 +82,7 @@ pub(crate) async fn upload_attachments<S: Store>(
     };
     match st.store.insert_attachments(insert).await {
         Ok(rows) => {
+            ingest::publish(&st.live, key.agent_id(), Change::Other);
             let items: Vec<_> = rows.iter().map(present::attachment).collect();
             Ok((StatusCode::CREATED, Json(json!({ "count": items.len(), "attachments": items }))))
         }
@@ -233,7 +237,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
 /// `GET /api/attachments/{id}/download/`: the bytes with the stored content type.
 pub(crate) async fn download_attachment<S: Store>(
     State(st): State<AppState<S>>,
-    key: ReadKey,
+    key: ReadAccess,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let a = st.store.attachment(key.agent_id(), parse_pk(&id)?).await?.ok_or(ApiError::NotFound)?;

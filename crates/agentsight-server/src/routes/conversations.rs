@@ -5,19 +5,23 @@ use std::collections::HashMap;
 
 use agentsight_core::ValidationErrors;
 use agentsight_core::limits::MAX_PAGE_SIZE;
+use agentsight_core::metrics::query::{UNKNOWN, local_day_bounds};
 use agentsight_core::normalize;
 use agentsight_core::time::{self, now_micros};
 use agentsight_core::tracking::{self, ConversationPatch, ConversationRef};
 use agentsight_protocol as wire;
-use agentsight_store::{ConversationFilter, PageRequest};
+use agentsight_store::{ConversationFilter, Dimension, PageRequest};
 use axum::Json;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::HeaderMap;
 
 use super::parse_pk;
 use crate::app::{AppState, Store};
+use crate::auth::{ReadAccess, WriteAccess};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ReadKey, WriteKey};
+use crate::extract::ApiJson;
+use crate::ingest;
+use crate::live::Change;
 use crate::present;
 
 type Params = HashMap<String, String>;
@@ -46,6 +50,14 @@ fn parse_instant(e: &mut ValidationErrors, q: &Params, field: &str, end_of_day: 
     e.check(field, time::parse_timestamp(&full))
 }
 
+fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    a.into_iter().chain(b).max()
+}
+
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    a.into_iter().chain(b).min()
+}
+
 fn parse_int(e: &mut ValidationErrors, q: &Params, field: &str, default: i64, max: i64) -> i64 {
     match q.get(field).map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => default,
@@ -62,7 +74,24 @@ fn parse_int(e: &mut ValidationErrors, q: &Params, field: &str, default: i64, ma
 /// Parses the listing query (A2.6) into a filter and a page; bad values name their parameter.
 pub(crate) fn parse_list_query(q: &Params) -> Result<(ConversationFilter, PageRequest), ValidationErrors> {
     let mut e = ValidationErrors::default();
-    let text = |k: &str| q.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let mut unknown = Vec::new();
+    // `unknown` matches a null dimension, as in the metrics filters.
+    for d in [
+        Dimension::Device,
+        Dimension::Source,
+        Dimension::Language,
+        Dimension::Environment,
+        Dimension::Country,
+        Dimension::CustomerId,
+    ] {
+        if q.get(d.column()).is_some_and(|v| v.trim().eq_ignore_ascii_case(UNKNOWN)) {
+            unknown.push(d);
+        }
+    }
+    let text = |k: &str| {
+        q.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case(UNKNOWN))
+    };
+    let (day_after, day_before) = local_day_bounds(&mut e, q);
     let mut metadata = Vec::new();
     if let Some(m) = text("metadata") {
         for pair in m.split(',').filter(|p| !p.trim().is_empty()) {
@@ -89,7 +118,7 @@ pub(crate) fn parse_list_query(q: &Params) -> Result<(ConversationFilter, PageRe
             "dev" => "development".to_string(),
             other => other.to_string(),
         }),
-        message_contains: text("message_contains"),
+        message_contains: text("message_contains").or_else(|| text("q")),
         name: text("name"),
         metadata,
         has_messages: parse_bool(&mut e, q, "has_messages"),
@@ -108,14 +137,39 @@ pub(crate) fn parse_list_query(q: &Params) -> Result<(ConversationFilter, PageRe
                 None
             }
         }),
-        started_at_after: parse_instant(&mut e, q, "started_at_after", false),
-        started_at_before: parse_instant(&mut e, q, "started_at_before", true),
+        started_at_after: max_opt(parse_instant(&mut e, q, "started_at_after", false), day_after),
+        started_at_before: min_opt(parse_instant(&mut e, q, "started_at_before", true), day_before),
+        country: text("country").and_then(|v| {
+            let c = v.to_ascii_uppercase();
+            if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
+                Some(c)
+            } else {
+                e.add("country", format!("'{v}' is not an ISO 3166-1 alpha-2 country code"));
+                None
+            }
+        }),
+        unknown,
+        escalated: parse_bool(&mut e, q, "escalated"),
+        // Filled in by the handler from the agent's settings.
+        escalation_tools: vec![],
     };
     let page = PageRequest {
         page: parse_int(&mut e, q, "page", 1, i64::from(u32::MAX)),
         page_size: parse_int(&mut e, q, "page_size", MAX_PAGE_SIZE, MAX_PAGE_SIZE),
     };
     e.into_result((filter, page))
+}
+
+/// The list query with the agent's escalation tool names filled in (for `escalated` and the
+/// export's column).
+pub(crate) async fn dashboard_query<S: Store>(
+    st: &AppState<S>,
+    agent_id: i64,
+    q: &Params,
+) -> Result<(ConversationFilter, PageRequest), ApiError> {
+    let (mut filter, page) = parse_list_query(q)?;
+    filter.escalation_tools = super::metrics::escalation_list(st, agent_id).await?.0;
+    Ok((filter, page))
 }
 
 fn page_url(headers: &HeaderMap, uri: &axum::http::Uri, page: i64) -> String {
@@ -138,12 +192,12 @@ fn page_url(headers: &HeaderMap, uri: &axum::http::Uri, page: i64) -> String {
 /// `GET /api/conversations/`: the paginated, filtered list, newest first.
 pub(crate) async fn list_conversations<S: Store>(
     State(st): State<AppState<S>>,
-    key: ReadKey,
+    key: ReadAccess,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<Params>,
 ) -> Result<Json<wire::Page<wire::ConversationResponse>>, ApiError> {
-    let (filter, page) = parse_list_query(&q)?;
+    let (filter, page) = dashboard_query(&st, key.agent_id(), &q).await?;
     let (count, rows) = st.store.list_conversations(key.agent_id(), filter, page).await?;
     let total_pages = ((count + page.page_size - 1) / page.page_size).max(1);
     Ok(Json(wire::Page {
@@ -160,7 +214,7 @@ pub(crate) async fn list_conversations<S: Store>(
 /// `GET /api/conversations/lookup/?conversation_id=…`: the client's id → the conversation.
 pub(crate) async fn lookup_conversation<S: Store>(
     State(st): State<AppState<S>>,
-    key: ReadKey,
+    key: ReadAccess,
     Query(q): Query<Params>,
 ) -> Result<Json<wire::ConversationResponse>, ApiError> {
     let id = q
@@ -179,7 +233,7 @@ pub(crate) async fn lookup_conversation<S: Store>(
 /// `GET /api/conversations/{pk}/`: the conversation with its transcript and feedback.
 pub(crate) async fn get_conversation<S: Store>(
     State(st): State<AppState<S>>,
-    key: ReadKey,
+    key: ReadAccess,
     Path(pk): Path<String>,
 ) -> Result<Json<wire::ConversationDetailResponse>, ApiError> {
     let t = st.store.transcript(key.agent_id(), parse_pk(&pk)?).await?.ok_or(ApiError::NotFound)?;
@@ -189,7 +243,7 @@ pub(crate) async fn get_conversation<S: Store>(
 /// `GET /api/conversations/{pk}/attachments/`.
 pub(crate) async fn list_conversation_attachments<S: Store>(
     State(st): State<AppState<S>>,
-    key: ReadKey,
+    key: ReadAccess,
     Path(pk): Path<String>,
 ) -> Result<Json<wire::ConversationAttachmentsResponse>, ApiError> {
     let t = st.store.transcript(key.agent_id(), parse_pk(&pk)?).await?.ok_or(ApiError::NotFound)?;
@@ -198,7 +252,7 @@ pub(crate) async fn list_conversation_attachments<S: Store>(
 
 async fn apply<S: Store>(
     st: &AppState<S>,
-    key: &WriteKey,
+    key: &WriteAccess,
     pk: &str,
     patch: ConversationPatch,
 ) -> Result<Json<wire::ConversationResponse>, ApiError> {
@@ -207,13 +261,14 @@ async fn apply<S: Store>(
         .patch_conversation(key.agent_id(), parse_pk(pk)?, patch, now_micros())
         .await?
         .ok_or(ApiError::NotFound)?;
+    ingest::publish(&st.live, key.agent_id(), Change::Other);
     Ok(Json(present::conversation(&row)))
 }
 
 /// `PATCH /api/conversations/{pk}/rename/` `{"name"}`.
 pub(crate) async fn rename_conversation<S: Store>(
     State(st): State<AppState<S>>,
-    key: WriteKey,
+    key: WriteAccess,
     Path(pk): Path<String>,
     ApiJson(p): ApiJson<wire::RenamePayload>,
 ) -> Result<Json<wire::ConversationResponse>, ApiError> {
@@ -224,7 +279,7 @@ pub(crate) async fn rename_conversation<S: Store>(
 /// `POST /api/conversations/{pk}/mark/` `{"is_marked"}`.
 pub(crate) async fn mark_conversation<S: Store>(
     State(st): State<AppState<S>>,
-    key: WriteKey,
+    key: WriteAccess,
     Path(pk): Path<String>,
     ApiJson(p): ApiJson<wire::MarkPayload>,
 ) -> Result<Json<wire::ConversationResponse>, ApiError> {
@@ -234,7 +289,7 @@ pub(crate) async fn mark_conversation<S: Store>(
 /// `PATCH /api/conversations/{pk}/update/` with any subset of the fields.
 pub(crate) async fn update_conversation<S: Store>(
     State(st): State<AppState<S>>,
-    key: WriteKey,
+    key: WriteAccess,
     Path(pk): Path<String>,
     ApiJson(p): ApiJson<wire::UpdatePayload>,
 ) -> Result<Json<wire::ConversationResponse>, ApiError> {
@@ -245,7 +300,7 @@ pub(crate) async fn update_conversation<S: Store>(
 /// `DELETE /api/conversations/{pk}/delete/`: soft delete; answers the row with `is_deleted`.
 pub(crate) async fn delete_conversation<S: Store>(
     State(st): State<AppState<S>>,
-    key: WriteKey,
+    key: WriteAccess,
     Path(pk): Path<String>,
 ) -> Result<Json<wire::ConversationResponse>, ApiError> {
     apply(&st, &key, &pk, ConversationPatch { delete: true, ..Default::default() }).await

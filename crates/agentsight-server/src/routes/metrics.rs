@@ -10,10 +10,14 @@ use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppState, Store};
+use crate::auth::OverviewAccess;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ReadKey, WriteKey};
 
-async fn escalation_list<S: Store>(st: &AppState<S>, agent_id: i64) -> Result<(Vec<String>, bool), ApiError> {
+pub(crate) async fn escalation_list<S: Store>(
+    st: &AppState<S>,
+    agent_id: i64,
+) -> Result<(Vec<String>, bool), ApiError> {
     Ok(match st.store.escalation_tools(agent_id).await? {
         Some(list) => (list, false),
         None => (DEFAULT_ESCALATION_TOOLS.iter().map(|s| s.to_string()).collect(), true),
@@ -23,10 +27,10 @@ async fn escalation_list<S: Store>(st: &AppState<S>, agent_id: i64) -> Result<(V
 /// `GET /api/metrics/overview/?from&to&tz&filters…` for the key's agent.
 pub(crate) async fn get_overview<S: Store>(
     State(st): State<AppState<S>>,
-    key: ReadKey,
+    key: OverviewAccess,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<OverviewResponse>, ApiError> {
-    let q = query::parse(&params, &key.0.scope.environments, now_micros())?;
+    let q = query::parse(&params, &key.environments, now_micros())?;
     let (escalation, _) = escalation_list(&st, key.agent_id()).await?;
     let agent = key.agent_ref();
     Ok(Json(st.store.overview(agent, q, escalation).await?))
@@ -36,10 +40,10 @@ pub(crate) async fn get_overview<S: Store>(
 /// and filters.
 pub(crate) async fn get_timeseries<S: Store>(
     State(st): State<AppState<S>>,
-    key: ReadKey,
+    key: OverviewAccess,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<TimeseriesResponse>, ApiError> {
-    let q = query::parse(&params, &key.0.scope.environments, now_micros())?;
+    let q = query::parse(&params, &key.environments, now_micros())?;
     let (metric, interval) = series::parse(&q, &params)?;
     let agent = key.agent_ref();
     Ok(Json(st.store.timeseries(agent, q, metric, interval).await?))
@@ -49,7 +53,7 @@ pub(crate) async fn get_timeseries<S: Store>(
 /// over the last hour.
 pub(crate) async fn get_live<S: Store>(
     State(st): State<AppState<S>>,
-    key: ReadKey,
+    key: OverviewAccess,
 ) -> Result<Json<LiveResponse>, ApiError> {
     let agent = key.agent_ref();
     Ok(Json(st.store.live(agent, now_micros()).await?))

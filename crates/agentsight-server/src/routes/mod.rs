@@ -1,8 +1,12 @@
 //! The route table. Paths end in `/` exactly as the SDKs call them (no slash appending).
 
 mod attachments;
+mod auth;
 mod conversations;
+mod dash;
+mod export;
 mod health;
+mod live;
 mod metrics;
 mod tracking;
 
@@ -43,6 +47,25 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/metrics/live/", get(metrics::get_live::<S>))
         .route("/api/metrics/status/", get(metrics::get_status::<S>))
         .route("/api/agent/settings/", get(metrics::get_settings::<S>).patch(metrics::update_settings::<S>))
+        .route("/api/auth/state/", get(auth::get_state::<S>))
+        .route("/api/auth/setup/", post(auth::setup::<S>))
+        .route("/api/auth/login/", post(auth::login::<S>))
+        .route("/api/auth/logout/", post(auth::logout::<S>))
+        .route("/api/auth/me/", get(auth::me))
+        .route("/api/auth/password/", post(auth::change_password::<S>))
+        .route("/api/dash/agents/", get(dash::list_agents::<S>).post(dash::create_agent::<S>))
+        .route("/api/dash/agents/{id}/", get(dash::get_agent::<S>).patch(dash::patch_agent::<S>))
+        .route("/api/dash/agents/{id}/logo/", get(dash::get_logo::<S>))
+        .route("/api/dash/agents/{id}/keys/", get(dash::list_keys::<S>).post(dash::create_key::<S>))
+        .route("/api/dash/keys/{id}/", delete(dash::revoke_key::<S>))
+        .route("/api/dash/agents/{id}/shares/", get(dash::list_shares::<S>).post(dash::create_share::<S>))
+        .route("/api/dash/shares/{id}/", delete(dash::revoke_share::<S>))
+        .route("/api/dash/users/", get(dash::list_users::<S>).post(dash::create_user::<S>))
+        .route("/api/dash/users/{id}/", patch(dash::patch_user::<S>).delete(dash::delete_user::<S>))
+        .route("/api/dash/live/", get(live::live_feed::<S>))
+        .route("/api/dash/export/conversations.csv", get(export::export_conversations::<S>))
+        .route("/api/dash/export/messages.csv", get(export::export_messages::<S>))
+        .route("/api/share/info/", get(dash::share_info::<S>))
         .fallback_service(crate::assets::router())
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("Method not allowed on this path.".into())

@@ -7,9 +7,20 @@ use agentsight_store::AdminStore;
 use reqwest::{Client, Response};
 use serde_json::Value;
 
+/// Longer than the key cache's lifetime: a revoked key is refused after this.
+pub const KEY_CACHE_WAIT: std::time::Duration = std::time::Duration::from_millis(1100);
+
 pub struct TestApp {
     pub base: String,
     pub client: Client,
+    /// The store (for arranging what the API cannot, such as an expired share link).
+    pub store: agentsight_store_sqlite::SqliteStore,
+    /// The one-time setup token printed at start.
+    pub setup_token: Option<String>,
+    /// Agent A's id.
+    pub agent_a: i64,
+    /// Agent B's id.
+    pub agent_b: i64,
     /// Write key of agent A.
     pub key: String,
     /// Read key of agent A.
@@ -37,8 +48,21 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let read_key = key_for(&app, a.id, Role::Read).await;
     let other_key = key_for(&app, b.id, Role::Write).await;
     let base = format!("http://{}", app.local_addr());
+    let store = app.store().clone();
+    let setup_token = app.setup_token().map(str::to_string);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { base, client: Client::new(), key, read_key, other_key, _dir: dir }
+    TestApp {
+        base,
+        client: Client::new(),
+        store,
+        setup_token,
+        agent_a: a.id,
+        agent_b: b.id,
+        key,
+        read_key,
+        other_key,
+        _dir: dir,
+    }
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -1,0 +1,279 @@
+//! Wire types of the dashboard API (`docs/dashboard-api.md`): sign-in, settings, share links,
+//! the live feed.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Reads a present field as `Some(value)` (`Some(None)` for `null`); with `#[serde(default)]`
+/// an absent field stays `None`, so "keep", "clear" and "set" differ.
+fn double<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `POST /api/auth/login/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginPayload {
+    /// E-mail.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// `POST /api/auth/setup/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupPayload {
+    /// The one-time token of the setup link.
+    pub token: String,
+    /// E-mail of the first admin.
+    pub email: String,
+    /// Their password.
+    pub password: String,
+}
+
+/// `POST /api/auth/password/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordPayload {
+    /// The password now.
+    pub current_password: String,
+    /// The new one.
+    pub new_password: String,
+}
+
+/// A dashboard user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserResponse {
+    /// Id.
+    pub id: i64,
+    /// E-mail.
+    pub email: String,
+    /// `admin` or `viewer`.
+    pub role: String,
+    /// Assigned agents (what a viewer sees).
+    pub agents: Vec<i64>,
+    /// Creation time.
+    pub created_at: String,
+}
+
+/// The answer of login, setup and `GET /api/auth/me/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeResponse {
+    /// The user.
+    pub user: UserResponse,
+    /// The header value `X-CSRF-Token` of mutating requests.
+    pub csrf_token: String,
+}
+
+/// `GET /api/auth/state/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthStateResponse {
+    /// True while no admin exists.
+    pub needs_setup: bool,
+}
+
+/// An agent's white-label settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BrandingResponse {
+    /// Shown instead of the agent's name.
+    pub display_name: Option<String>,
+    /// `#rrggbb`.
+    pub accent_color: Option<String>,
+    /// Where the logo is, if there is one.
+    pub logo_url: Option<String>,
+}
+
+/// An agent as the dashboard sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentResponse {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Environment slugs.
+    pub environments: Vec<String>,
+    /// Action names counted as human escalation.
+    pub escalation_tools: Vec<String>,
+    /// True when that is the default list.
+    pub escalation_tools_default: bool,
+    /// White-label settings.
+    pub branding: BrandingResponse,
+}
+
+/// `POST /api/dash/agents/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAgentPayload {
+    /// Unique name.
+    pub name: String,
+}
+
+/// `branding` of `PATCH /api/dash/agents/{id}/`: each key optional, `null` clears it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandingPayload {
+    /// Display name.
+    #[serde(default, deserialize_with = "double")]
+    pub display_name: Option<Option<String>>,
+    /// Accent colour.
+    #[serde(default, deserialize_with = "double")]
+    pub accent_color: Option<Option<String>>,
+    /// Logo as a `data:` URL.
+    #[serde(default, deserialize_with = "double")]
+    pub logo: Option<Option<String>>,
+}
+
+/// `PATCH /api/dash/agents/{id}/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchAgentPayload {
+    /// New name.
+    pub name: Option<String>,
+    /// Escalation tool names; `null` restores the default list.
+    #[serde(default, deserialize_with = "double")]
+    pub escalation_tools: Option<Option<Vec<String>>>,
+    /// Branding changes.
+    pub branding: Option<BrandingPayload>,
+}
+
+/// An API key without its secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyResponse {
+    /// Id.
+    pub id: i64,
+    /// Non-secret prefix.
+    pub prefix: String,
+    /// `write` or `read`.
+    pub role: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Revocation time.
+    pub revoked_at: Option<String>,
+    /// The secret: only in the answer that created it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// `POST /api/dash/agents/{id}/keys/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyPayload {
+    /// `write` (default) or `read`.
+    pub role: Option<String>,
+}
+
+/// `POST /api/dash/users/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserPayload {
+    /// E-mail.
+    pub email: String,
+    /// Initial password.
+    pub password: String,
+    /// `admin` or `viewer`.
+    pub role: String,
+    /// Assigned agents.
+    #[serde(default)]
+    pub agents: Vec<i64>,
+}
+
+/// `PATCH /api/dash/users/{id}/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchUserPayload {
+    /// New role.
+    pub role: Option<String>,
+    /// New assigned agents.
+    pub agents: Option<Vec<i64>>,
+    /// New password.
+    pub password: Option<String>,
+}
+
+/// A share link.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShareResponse {
+    /// Id.
+    pub id: i64,
+    /// The agent it shows.
+    pub agent_id: i64,
+    /// Label.
+    pub label: Option<String>,
+    /// Non-secret prefix of the token.
+    pub token_prefix: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Expiry.
+    pub expires_at: Option<String>,
+    /// Revocation time.
+    pub revoked_at: Option<String>,
+    /// The token: only in the answer that created it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// `/share/<token>`: only in the answer that created it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// `POST /api/dash/agents/{id}/shares/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSharePayload {
+    /// Label.
+    pub label: Option<String>,
+    /// Expiry (ISO 8601), or none.
+    pub expires_at: Option<String>,
+}
+
+/// The agent a share link shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SharedAgent {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Environment slugs (for the environment control).
+    pub environments: Vec<String>,
+}
+
+/// `GET /api/share/info/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShareInfoResponse {
+    /// The agent.
+    pub agent: SharedAgent,
+    /// Its branding (`logo_url` carries the share token).
+    pub branding: BrandingResponse,
+    /// When the link stops working.
+    pub expires_at: Option<String>,
+}
+
+/// The data of an `update` event of the live feed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LiveUpdate {
+    /// The agent.
+    pub agent_id: i64,
+    /// When the server sent it.
+    pub at: String,
+    /// Committed writes since the previous update.
+    pub writes: u64,
+    /// Tracked messages among them.
+    pub messages: u64,
+    /// Conversation upserts among them.
+    pub conversations: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_null_and_set_fields_differ() {
+        let p: PatchAgentPayload = serde_json::from_str(r#"{"escalation_tools": null}"#).unwrap();
+        assert_eq!(p.escalation_tools, Some(None));
+        let p: PatchAgentPayload = serde_json::from_str(r#"{"branding": {"logo": null}}"#).unwrap();
+        let b = p.branding.unwrap();
+        assert_eq!((b.logo, b.display_name), (Some(None), None));
+        assert!(serde_json::from_str::<PatchAgentPayload>(r#"{"nme": "x"}"#).is_err());
+    }
+}

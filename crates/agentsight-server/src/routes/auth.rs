@@ -1,0 +1,183 @@
+//! Sign-in: `/api/auth/state/`, `setup/`, `login/`, `logout/`, `me/`, `password/`.
+
+use agentsight_core::ValidationErrors;
+use agentsight_core::dashboard::{self, UserRole};
+use agentsight_core::time::now_micros;
+use agentsight_protocol::dashboard as wire;
+use agentsight_store::{NewUser, UserPatch, UserRow};
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::dash::user_response;
+use crate::app::{AppState, Store};
+use crate::auth::{User, client_addr, is_https, session_cookie};
+use crate::error::ApiError;
+use crate::extract::{parse_json, read_body};
+
+/// Hashes on the blocking pool (argon2 takes tens of milliseconds on purpose).
+pub(crate) async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || dashboard::hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(format!("hash task: {e}")))?
+        .map_err(ApiError::Internal)
+}
+
+async fn verify_password(stored: String, password: String) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || dashboard::verify_password(&stored, &password))
+        .await
+        .map_err(|e| ApiError::Internal(format!("verify task: {e}")))
+}
+
+/// A JSON body, refusing anything but `application/json` (a cross-site form cannot send it, so
+/// sign-in needs no CSRF token).
+async fn strict_json<T: serde::de::DeserializeOwned, S: Store>(
+    st: &AppState<S>,
+    req: Request,
+) -> Result<T, ApiError> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.trim().to_ascii_lowercase().starts_with("application/json") {
+        return Err(ApiError::UnsupportedMediaType("Send application/json.".into()));
+    }
+    let body = read_body(req, st.settings.max_body_bytes).await?;
+    parse_json(&body)
+}
+
+/// Starts a session for `user`: the answer carries the cookie and the CSRF token.
+async fn sign_in<S: Store>(
+    st: &AppState<S>,
+    user: &UserRow,
+    headers_secure: bool,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let token = dashboard::generate_token(dashboard::SESSION_PREFIX);
+    let now = now_micros();
+    st.store.create_session(user.id, token.hash, now, now + dashboard::SESSION_TTL_MICROS).await?;
+    let body =
+        wire::MeResponse { user: user_response(user), csrf_token: dashboard::csrf_token(&token.secret) };
+    let mut res = (status, Json(body)).into_response();
+    res.headers_mut().append(header::SET_COOKIE, session_cookie(Some(&token.secret), headers_secure));
+    Ok(res)
+}
+
+/// `GET /api/auth/state/`.
+pub(crate) async fn get_state<S: Store>(State(st): State<AppState<S>>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "needs_setup": !st.store.has_admin().await? })))
+}
+
+/// `POST /api/auth/setup/`: the first admin, with the one-time token of the setup link.
+pub(crate) async fn setup<S: Store>(
+    State(st): State<AppState<S>>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let secure = is_https(req.headers());
+    let p: wire::SetupPayload = strict_json(&st, req).await?;
+    let (email, role) = dashboard::validate_new_user(&p.email, &p.password, "admin")?;
+    let refused = ApiError::Forbidden("This setup link is invalid or was already used.");
+    let presented = dashboard::token_hash(&p.token);
+    // Taken out of the state before the write, so two requests with the token cannot both win.
+    let taken = {
+        let mut slot = st.setup.lock().map_err(|_| ApiError::Internal("setup lock".into()))?;
+        match *slot {
+            Some(h) if agentsight_core::keys::hashes_equal(&h, &presented) => slot.take(),
+            _ => None,
+        }
+    };
+    let Some(hash) = taken else { return Err(refused) };
+    let restore = |st: &AppState<S>| {
+        if let Ok(mut slot) = st.setup.lock() {
+            *slot = Some(hash);
+        }
+    };
+    let password_hash = match hash_password(p.password).await {
+        Ok(h) => h,
+        Err(e) => {
+            restore(&st);
+            return Err(e);
+        }
+    };
+    let new = NewUser { email, password_hash, role, agents: vec![], created_at: now_micros() };
+    match st.store.create_first_admin(new).await {
+        Ok(Some(user)) => sign_in(&st, &user, secure, StatusCode::CREATED).await,
+        // Someone made an admin another way (the CLI): the link is spent.
+        Ok(None) => Err(refused),
+        Err(e) => {
+            restore(&st);
+            Err(e.into())
+        }
+    }
+}
+
+/// `POST /api/auth/login/`.
+pub(crate) async fn login<S: Store>(
+    State(st): State<AppState<S>>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let secure = is_https(req.headers());
+    let client = client_addr(req.extensions());
+    let p: wire::LoginPayload = strict_json(&st, req).await?;
+    let email = p.email.trim().to_lowercase();
+    st.logins.check(&email, client)?;
+    let invalid = || ApiError::BadRequest("Invalid email or password.".into());
+    let found = if dashboard::email(&email).is_ok() { st.store.user_by_email(email).await? } else { None };
+    // An unknown e-mail costs the same argon2 verification as a wrong password.
+    let (user, stored) = match found {
+        Some((u, h)) => (Some(u), h),
+        None => (None, dashboard::dummy_hash().to_string()),
+    };
+    let ok = verify_password(stored, p.password).await?;
+    match user {
+        Some(u) if ok => sign_in(&st, &u, secure, StatusCode::OK).await,
+        _ => Err(invalid()),
+    }
+}
+
+/// `POST /api/auth/logout/`.
+pub(crate) async fn logout<S: Store>(
+    State(st): State<AppState<S>>,
+    User(s): User,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    st.store.delete_session(dashboard::token_hash(&s.secret)).await?;
+    let mut res = Json(json!({})).into_response();
+    res.headers_mut().append(header::SET_COOKIE, session_cookie(None, is_https(&headers)));
+    Ok(res)
+}
+
+/// `GET /api/auth/me/`.
+pub(crate) async fn me(User(s): User) -> Json<wire::MeResponse> {
+    Json(wire::MeResponse {
+        user: user_response(&s.session.user),
+        csrf_token: dashboard::csrf_token(&s.secret),
+    })
+}
+
+/// `POST /api/auth/password/`: a new password for yourself; your other sessions end.
+pub(crate) async fn change_password<S: Store>(
+    State(st): State<AppState<S>>,
+    User(s): User,
+    crate::extract::ApiJson(p): crate::extract::ApiJson<wire::PasswordPayload>,
+) -> Result<Json<Value>, ApiError> {
+    let mut e = ValidationErrors::default();
+    e.check("new_password", dashboard::password(&p.new_password));
+    e.into_result(())?;
+    let stored =
+        st.store.user_by_email(s.session.user.email.clone()).await?.map(|(_, h)| h).unwrap_or_default();
+    if !verify_password(stored, p.current_password).await? {
+        return Err(ApiError::field("current_password", "The password is not correct."));
+    }
+    let patch = UserPatch {
+        password_hash: Some(hash_password(p.new_password).await?),
+        keep_session: Some(dashboard::token_hash(&s.secret)),
+        ..Default::default()
+    };
+    st.store.update_user(s.session.user.id, patch).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(json!({})))
+}
+
+/// Whether a role may be assigned by this payload's text.
+pub(crate) fn parse_role(e: &mut ValidationErrors, v: &str) -> Option<UserRole> {
+    e.check("role", UserRole::parse(v).ok_or_else(|| "Use admin or viewer.".to_string()))
+}
