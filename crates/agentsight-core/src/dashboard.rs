@@ -333,7 +333,8 @@ mod tests {
         assert_eq!(accent_color(" #1F77B4 ").unwrap(), "#1f77b4");
         assert!(accent_color("red").is_err() && accent_color("#12345").is_err());
         assert!(share_label(" ").is_err());
-        assert!(share_expiry("2000-01-01T00:00:00Z", 1).is_err());
+        assert!(share_expiry("2000-01-01T00:00:00Z", 1_780_000_000_000_000).is_err());
+        assert!(share_expiry("2100-01-01T00:00:00Z", 1_780_000_000_000_000).is_ok());
         assert!(share_is_live(None, None, 5));
         assert!(!share_is_live(Some(5), None, 5));
         assert!(!share_is_live(None, Some(1), 5));
