@@ -3,12 +3,11 @@
 use rusqlite::Connection;
 
 /// The migrations, in order; the n-th brings the schema to version n. Never edit one that shipped.
-const MIGRATIONS: &[&str] =
-    &[
-        include_str!("../migrations/0001_init.sql"),
-        include_str!("../migrations/0002_metrics_index.sql"),
-        include_str!("../migrations/0003_dashboard.sql"),
-    ];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_metrics_index.sql"),
+    include_str!("../migrations/0003_dashboard.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
