@@ -357,6 +357,19 @@ describe("the dashboard", () => {
     expect((await server.api("GET", "/api/metrics/live/", { key: readKey })).status).toBe(200);
   });
 
+  it("signs out, and a link opened while signed out comes back after signing in", async () => {
+    await page.goto(`${server.base}/agents/${mainId}`);
+    await overviewLoaded(page);
+    await page.click('button:text-is("Sign out")');
+    await page.waitForURL(/\/login$/);
+    const link = `/agents/${mainId}/conversations?range=7d&device=mobile`;
+    await page.goto(server.base + link);
+    await page.waitForURL(/\/login\?next=/);
+    await signIn(page, ADMIN);
+    await page.waitForURL((u) => u.pathname + u.search === link);
+    await page.waitForSelector('[data-table="conversations"]');
+  });
+
   it("takes the screenshots of the overview, the conversations and a transcript at 1440 and 375 px", async () => {
     for (const width of [1440, 375]) {
       const c = await context(browser, width, TZ);

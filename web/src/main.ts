@@ -232,9 +232,12 @@ document.addEventListener("click", (e) => {
   ctx.navigate(url.pathname + url.search);
 });
 window.addEventListener("popstate", () => void route());
+// A session that ended (expired, signed out elsewhere, password changed): back to sign-in, once.
 setUnauthorizedHandler(() => {
   ctx.session = null;
-  ctx.navigate(paths.login(location.pathname + location.search), { replace: true });
+  ctx.agents = [];
+  setAuth({ kind: "none" });
+  if (location.pathname !== "/login") ctx.navigate(paths.login(location.pathname + location.search), { replace: true });
 });
 
 void route();

@@ -32,5 +32,6 @@ describe("safeNext", () => {
     expect(safeNext("https://evil.example")).toBe("/");
     expect(safeNext("/api/auth/logout/")).toBe("/");
     expect(safeNext(null)).toBe("/");
+    expect(safeNext("/login?next=%2F")).toBe("/");
   });
 });

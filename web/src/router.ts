@@ -67,5 +67,6 @@ export const paths = {
 /** A `next` target for after sign-in: only a path of this app, never another origin. */
 export function safeNext(next: string | null): string {
   if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/api/")) return "/";
+  if (next === "/login" || next.startsWith("/login?") || next.startsWith("/setup")) return "/";
   return next;
 }
