@@ -310,6 +310,21 @@ describe("the dashboard", () => {
   });
 
   it("shares a read-only overview without an account, until the link is revoked", async () => {
+    // White-label first: display name, accent colour, logo.
+    await page.goto(`${server.base}/settings/agents/${mainId}`);
+    await page.fill("#b-name", "Acme Support");
+    await page.fill("#b-accent", "#7b2cbf");
+    await page.check('input[name="use_accent"]');
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="32"><rect width="64" height="32" fill="#7b2cbf"/></svg>';
+    await page.setInputFiles("#b-logo", { name: "logo.svg", mimeType: "image/svg+xml", buffer: Buffer.from(svg) });
+    await page.click('button:text-is("Save branding")');
+    await page.waitForSelector("img.logo-preview");
+    const logoLoads = async (p: Page) =>
+      until("the logo to load", async () => p.locator(".brand img").evaluate((e) => (e as HTMLImageElement).naturalWidth > 0));
+    await page.goto(`${server.base}/agents/${mainId}`);
+    await overviewLoaded(page);
+    expect(await page.locator(".brand span").innerText()).toBe("Acme Support");
+    await logoLoads(page);
     await page.goto(`${server.base}/settings/agents/${mainId}`);
     await page.fill("#s-label", "Client view");
     await page.click('button:text-is("Create share link")');
@@ -324,6 +339,9 @@ describe("the dashboard", () => {
     await expectKpis(p, await apiOverview());
     expect(await p.locator("nav a:text-is('Conversations')").count()).toBe(0);
     expect(await p.locator("text=Read-only shared dashboard").count()).toBe(1);
+    expect(await p.locator(".brand span").innerText()).toBe("Acme Support");
+    await logoLoads(p);
+    expect(await p.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue("--accent").trim())).toBe("#7b2cbf");
     // It cannot change anything, nor read transcripts.
     expect((await server.api("GET", "/api/metrics/overview/", { share: token })).status).toBe(200);
     expect((await server.api("GET", "/api/conversations/", { share: token })).status).toBe(403);

@@ -19,6 +19,7 @@ import type {
   Session,
   Share,
   ShareInfo,
+  TimeseriesResponse,
 } from "./types";
 
 type Params = Record<string, string>;
@@ -50,6 +51,9 @@ export const getMe = (signal?: AbortSignal) => request<Session>("/api/auth/me/",
 /** Every overview metric for the range and filters. */
 export const getOverview = (agent: number | null, params: Params, signal?: AbortSignal) =>
   request<OverviewResponse>("/api/metrics/overview/", { query: withAgent(agent, params), signal });
+/** One metric by local hour, day or week. */
+export const getTimeseries = (agent: number | null, params: Params, signal?: AbortSignal) =>
+  request<TimeseriesResponse>("/api/metrics/timeseries/", { query: withAgent(agent, params), signal });
 /** Conversations active in the last 5 minutes. */
 export const getLive = (agent: number | null, signal?: AbortSignal) =>
   request<LiveResponse>("/api/metrics/live/", { query: withAgent(agent), signal });
@@ -142,10 +146,13 @@ export const revokeShare = (id: number) => request<Share>(`/api/dash/shares/${id
 /** What a share token shows (agent, branding). */
 export const getShareInfo = (signal?: AbortSignal) => request<ShareInfo>("/api/share/info/", { signal });
 
-/** A logo URL usable in `<img src>` (a share page adds its token: img can't send headers). */
+/** A logo URL usable in `<img src>`: a share page adds its token (img can't send headers); with
+ * a session the server also wants `agent=` (the id in the path), as on every session read. */
 export function logoSrc(b: Branding): string | null {
   if (!b.logo_url) return null;
   const a = currentAuth();
-  if (a.kind !== "share") return b.logo_url;
-  return b.logo_url + (b.logo_url.includes("?") ? "&" : "?") + "share=" + encodeURIComponent(a.token);
+  const sep = b.logo_url.includes("?") ? "&" : "?";
+  if (a.kind === "share") return `${b.logo_url}${sep}share=${encodeURIComponent(a.token)}`;
+  const id = /\/agents\/(\d+)\//.exec(b.logo_url)?.[1];
+  return id ? `${b.logo_url}${sep}agent=${id}` : b.logo_url;
 }

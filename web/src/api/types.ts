@@ -74,6 +74,17 @@ export interface FeedbackSummary {
   ratings: { count: number; average: number | null };
 }
 
+/** `GET /api/metrics/timeseries/`. */
+export interface TimeseriesResponse {
+  agent: AgentRef;
+  range: RangeRef;
+  filters: Record<string, unknown>;
+  metric: string;
+  interval: "hour" | "day" | "week";
+  /** `start`: local RFC 3339 with offset (hours) or `YYYY-MM-DD` (days, weeks). */
+  points: Array<{ start: string; value: number | null }>;
+}
+
 /** `GET /api/metrics/live/`. */
 export interface LiveResponse {
   agent: AgentRef;

@@ -1,14 +1,29 @@
 // Daily messages (bars) and conversations (line) of the overview, one point per local day.
 
 import { formatCount, formatExact } from "../format";
-import type { OverviewResponse } from "../api/types";
+import type { OverviewResponse, TimeseriesResponse } from "../api/types";
 import { dayLabel } from "../state/dates";
 import type { ChartOption } from "./echarts";
 import { TEXT } from "./common";
 import { MUTED, SERIES } from "./palette";
 
-/** The daily chart. */
-export function dailyOption(daily: OverviewResponse["daily"]): ChartOption {
+/** Messages and conversations per local hour of one day, from two hourly time series:
+ * `{date: "14:00", …}` rows for the same chart. */
+export function hourlyRows(
+  messages: TimeseriesResponse["points"],
+  conversations: TimeseriesResponse["points"],
+): OverviewResponse["daily"] {
+  const conv = new Map(conversations.map((p) => [p.start, p.value ?? 0]));
+  return messages.map((p) => ({
+    // "2026-11-24T14:00:00+01:00" -> "14:00" (the local hour as the server bucketed it).
+    date: /T(\d{2}:\d{2})/.exec(p.start)?.[1] ?? p.start,
+    messages: p.value ?? 0,
+    conversations: conv.get(p.start) ?? 0,
+  }));
+}
+
+/** The daily chart (or, with `hourly`, the hourly one: labels are already "HH:MM"). */
+export function dailyOption(daily: OverviewResponse["daily"], hourly = false): ChartOption {
   const dates = daily.map((d) => d.date);
   return {
     textStyle: TEXT,
@@ -25,7 +40,7 @@ export function dailyOption(daily: OverviewResponse["daily"]): ChartOption {
       axisLabel: {
         color: MUTED,
         hideOverlap: true,
-        formatter: (d: string) => dayLabel(d).replace(/^\w+ /, ""),
+        formatter: (d: string) => (hourly ? d : dayLabel(d).replace(/^\w+ /, "")),
       },
       axisTick: { alignWithLabel: true },
     },

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { FeedbackSummary, OverviewResponse, ToolRow } from "../api/types";
 import { barOption, breakdownIsEmpty, breakdownItems, pieOption } from "./breakdown-option";
 import { clickedFilter } from "./common";
-import { dailyIsEmpty, dailyOption } from "./daily-option";
+import { dailyIsEmpty, dailyOption, hourlyRows } from "./daily-option";
 import { feedbackItems, feedbackOption } from "./feedback-option";
 import { heatmapCells, heatmapIsEmpty, heatmapOption } from "./heatmap-option";
 import { cityPoints, citySize, countryItems, mapIsEmpty, mapOption } from "./map-option";
@@ -164,5 +164,20 @@ describe("map on a narrow screen", () => {
     const countries = [{ country: "HR", conversations: 1 }];
     expect((mapOption(countries, [], true) as AnyObj).visualMap.show).toBe(false);
     expect((mapOption(countries, []) as AnyObj).visualMap.show).toBe(true);
+  });
+});
+
+describe("hourly rows", () => {
+  it("pairs the two series by bucket and labels the local hour", () => {
+    const m = [
+      { start: "2026-11-24T00:00:00+01:00", value: 3 },
+      { start: "2026-11-24T01:00:00+01:00", value: 0 },
+    ];
+    const c = [{ start: "2026-11-24T00:00:00+01:00", value: 1 }];
+    expect(hourlyRows(m, c)).toEqual([
+      { date: "00:00", messages: 3, conversations: 1 },
+      { date: "01:00", messages: 0, conversations: 0 },
+    ]);
+    expect(((dailyOption(hourlyRows(m, c), true) as AnyObj).xAxis.axisLabel.formatter as (d: string) => string)("01:00")).toBe("01:00");
   });
 });

@@ -69,7 +69,7 @@ export function kpis(o: OverviewResponse): Kpi[] {
       label: "Human escalation rate",
       value: formatPercent(o.human_escalation.rate),
       raw: o.human_escalation.rate,
-      note: `${formatExact(o.human_escalation.conversations)} conversations escalated`,
+      note: `${formatExact(o.human_escalation.conversations)} ${o.human_escalation.conversations === 1 ? "conversation" : "conversations"} escalated`,
     },
     {
       id: "satisfaction_rate",

@@ -3,12 +3,12 @@
 
 import { html, nothing, render, type TemplateResult } from "lit-html";
 import { ApiError, isAbort } from "../../api/client";
-import { getOverview } from "../../api/endpoints";
+import { getOverview, getTimeseries } from "../../api/endpoints";
 import type { Agent, OverviewResponse } from "../../api/types";
 import { barOption, breakdownIsEmpty, groups, pieOption, type Group } from "../../charts/breakdown-option";
 import { ChartHost, downloadDataUrl, ensureWorldMap } from "../../charts/chart-host";
 import type { ItemFilter } from "../../charts/common";
-import { dailyIsEmpty, dailyOption } from "../../charts/daily-option";
+import { dailyIsEmpty, dailyOption, hourlyRows } from "../../charts/daily-option";
 import type { ChartOption } from "../../charts/echarts";
 import { feedbackOption } from "../../charts/feedback-option";
 import { heatmapIsEmpty, heatmapOption } from "../../charts/heatmap-option";
@@ -95,6 +95,8 @@ type ChartId = (typeof CHARTS)[number];
 export function mountOverview(root: HTMLElement, ctx: AppContext, frame: OverviewFrame): View {
   let state: DashboardState = parseDashboard(new URLSearchParams(location.search));
   let data: OverviewResponse | null = null;
+  /** For a one-day range: the same chart by local hour (null: by day). */
+  let hourly: OverviewResponse["daily"] | null = null;
   let loading = true;
   let error: string | null = null;
   let requested = "";
@@ -120,9 +122,17 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
     if (!data) loading = true;
     draw();
     try {
-      const o = await getOverview(frame.agentId, params, ac.signal);
+      const oneDay = params.from === params.to;
+      const series = (metric: string) =>
+        getTimeseries(frame.agentId, { ...params, metric, interval: "hour" }, ac.signal).then((r) => r.points);
+      const [o, h] = await Promise.all([
+        getOverview(frame.agentId, params, ac.signal),
+        // The hourly chart is a nicety: without it the day's single bar is shown.
+        oneDay ? Promise.all([series("messages"), series("conversations")]).catch(() => null) : Promise.resolve(null),
+      ]);
       if (ac.signal.aborted) return;
       data = o;
+      hourly = h ? hourlyRows(h[0], h[1]) : null;
       error = null;
     } catch (e) {
       if (isAbort(e)) return;
@@ -221,7 +231,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
         <div class="grid">
           ${widget({
             id: "daily",
-            title: "Messages and conversations per day",
+            title: hourly ? "Messages and conversations per hour" : "Messages and conversations per day",
             size: "w8",
             state: widgetState(o ? dailyIsEmpty(o.daily) : true),
             empty: EMPTY.daily!,
@@ -386,7 +396,8 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
       if (empty) return;
       host(id)?.set(option());
     };
-    set("daily", dailyIsEmpty(o.daily), () => dailyOption(o.daily));
+    const h = hourly;
+    set("daily", dailyIsEmpty(o.daily), () => (h ? dailyOption(h, true) : dailyOption(o.daily)));
     set("heatmap", heatmapIsEmpty(o.peak_hours), () => heatmapOption(o.peak_hours));
     set("tools", o.tools.length === 0, () => toolsOption(o.tools));
     set("feedback", o.feedback.total === 0, () => feedbackOption(o.feedback));
