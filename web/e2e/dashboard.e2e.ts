@@ -189,6 +189,8 @@ describe("the dashboard", () => {
     const top = o.devices[0];
     const total = o.devices.reduce((n: number, d: any) => n + d.conversations, 0);
     // The donut's first slice starts at 12 o'clock and runs clockwise: click its middle.
+    // Click only once the donut has finished drawing (its slices grow while it animates).
+    await page.waitForSelector('[data-chart="devices"][data-rendered="1"]');
     await page.locator('[data-chart="devices"]').scrollIntoViewIfNeeded();
     const box = await page.locator('[data-chart="devices"]').boundingBox();
     if (!box) throw new Error("no devices chart");
@@ -219,6 +221,10 @@ describe("the dashboard", () => {
   });
 
   it("shows a new message sent through the SDK within 5 s, without a reload", async () => {
+    if (new URL(page.url()).search !== "") {
+      await page.goto(`${server.base}/agents/${mainId}`);
+      await overviewLoaded(page);
+    }
     await page.evaluate(() => ((window as unknown as { __noReload: number }).__noReload = 42));
     await page.waitForSelector('[data-live][data-status="live"]', { timeout: 15_000 });
     const before = Number((await kpi(page, "total_messages")).raw);
