@@ -58,3 +58,15 @@ step "the real SDK 0.0.44 against the release binary (tracking, reads, metrics)"
 VENV="$(scripts/setup-sdk-venv.sh | tail -n 1)"
 export AGENTSIGHT_BIN="$CARGO_TARGET_DIR/release/agentsight"
 "$VENV/bin/python" -m pytest tests/sdk -q -p no:cacheprovider
+
+step "the dashboard end to end: Debian's Chromium (playwright-core) against the release binary, data through the SDK"
+if ! [ -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "Debian's chromium is missing: sudo apt-get install -y chromium fonts-noto-color-emoji" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
+fi
+export AGENTSIGHT_SDK_PYTHON="$VENV/bin/python"
+(cd web && npm run e2e)
