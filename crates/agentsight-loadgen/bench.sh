@@ -9,6 +9,7 @@
 #
 # Usage: crates/agentsight-loadgen/bench.sh [extra agentsight-loadgen args]
 #   e.g. bench.sh --connections 32 --duration 10s --json
+#        BENCH_SCENARIO=ingest bench.sh --connections 4 --duration 10s   (0.1.x span batches)
 # Environment: CARGO_TARGET_DIR (honoured), BENCH_KEEP_DATA=1 keeps the data dir,
 # BENCH_SERVE_ARGS adds flags to `serve` (e.g. "--metrics-index=false"), BENCH_SCENARIO
 # picks the loadgen scenario (default both). It also prints the CPU time the server used

@@ -7,11 +7,14 @@
 #![warn(missing_docs)]
 
 pub mod dashboard;
+pub mod dataplane;
 pub mod error;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
 pub mod normalize;
+pub mod prices;
+pub mod spans;
 pub mod time;
 pub mod tracking;
 

@@ -62,6 +62,18 @@ pub fn environment(v: &str, known: &[String]) -> Result<String, String> {
     if known.contains(&e) { Ok(e) } else { Err(format!("Unknown environment: '{}'.", clip(v))) }
 }
 
+/// A new environment slug: trimmed, lower-cased, 1–64 of `a-z 0-9 - _`.
+pub fn environment_slug(v: &str) -> Result<String, String> {
+    let s = v.trim().to_lowercase();
+    check_chars(&s, limits::MAX_ENVIRONMENT_CHARS)?;
+    if s.is_empty()
+        || !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(format!("'{}' is not a slug (use a-z, 0-9, '-' and '_').", clip(v)));
+    }
+    Ok(s)
+}
+
 /// `sender` of a message.
 pub fn sender(v: &str) -> Result<String, String> {
     let s = v.trim().to_ascii_lowercase();

@@ -373,7 +373,8 @@ pub fn validate_conversation(
         agent_id: scope.agent_id,
         conversation_id,
         fields,
-        is_used: p.is_used.unwrap_or(true),
+        // Absent (0.1.4's upload upsert): a new row is a visit, an existing one keeps its flag.
+        is_used: p.is_used.unwrap_or(false),
         event_time: event_time.unwrap_or(received_at),
         received_at,
     };

@@ -59,6 +59,8 @@ pub enum Kind {
     Track,
     /// `GET /healthz`; expects 200.
     Healthz,
+    /// `POST /api/ingest/` with a gzipped 0.1.4 span batch; expects 201.
+    Ingest,
 }
 
 impl Kind {
@@ -67,13 +69,14 @@ impl Kind {
         match self {
             Kind::Track => "track",
             Kind::Healthz => "healthz",
+            Kind::Ingest => "ingest",
         }
     }
 
     /// HTTP method of the request.
     pub fn method(self) -> Method {
         match self {
-            Kind::Track => Method::POST,
+            Kind::Track | Kind::Ingest => Method::POST,
             Kind::Healthz => Method::GET,
         }
     }
@@ -83,13 +86,14 @@ impl Kind {
         match self {
             Kind::Track => "/api/track/",
             Kind::Healthz => "/healthz",
+            Kind::Ingest => "/api/ingest/",
         }
     }
 
     /// The only status counted as success.
     pub fn expected_status(self) -> StatusCode {
         match self {
-            Kind::Track => StatusCode::CREATED,
+            Kind::Track | Kind::Ingest => StatusCode::CREATED,
             Kind::Healthz => StatusCode::OK,
         }
     }
@@ -114,6 +118,10 @@ pub struct Config {
     pub conversations: u64,
     /// Identifies this run in conversation ids, e.g. `lg-<run id>-17`.
     pub run_id: String,
+    /// Ingest: the gzipped batches, built before the run and sent in turn (each once, unless
+    /// the run outlasts them: then they repeat and the server counts them as duplicates,
+    /// which the report leaves out of spans/s).
+    pub batches: Arc<Vec<Bytes>>,
 }
 
 /// Merged outcome of a scenario run.
@@ -129,6 +137,8 @@ pub struct Outcome {
     pub error_samples: Vec<String>,
     /// TCP connections opened over the whole run, warmup included.
     pub connections_opened: u64,
+    /// Ingest: spans the server stored (its `accepted` counts) inside the window.
+    pub spans_accepted: u64,
 }
 
 impl Outcome {
@@ -142,7 +152,7 @@ impl Outcome {
 struct Shared {
     config: Config,
     path: String,
-    /// Global message counter for track bodies.
+    /// Global message counter for track bodies (and the next batch for ingest).
     next_message: AtomicU64,
     error_samples: Mutex<Vec<String>>,
     measure_start: Instant,
@@ -169,6 +179,16 @@ impl Shared {
             .header(USER_AGENT, concat!("agentsight-loadgen/", env!("CARGO_PKG_VERSION")));
         let request = match cfg.kind {
             Kind::Healthz => builder.body(Full::new(Bytes::new())),
+            Kind::Ingest => {
+                let n = self.next_message.fetch_add(1, Ordering::Relaxed) as usize;
+                let body = cfg.batches.get(n % cfg.batches.len().max(1)).cloned().unwrap_or_default();
+                let key = cfg.key.as_deref().unwrap_or_default();
+                builder
+                    .header(AUTHORIZATION, format!("Api-Key {key}"))
+                    .header(CONTENT_TYPE, "application/json")
+                    .header(hyper::header::CONTENT_ENCODING, "gzip")
+                    .body(Full::new(body))
+            }
             Kind::Track => {
                 let n = self.next_message.fetch_add(1, Ordering::Relaxed);
                 let body = track_body(&cfg.run_id, n, cfg.conversations, &now_iso())?;
@@ -242,11 +262,18 @@ struct WorkerStats {
     ok: u64,
     errors: BTreeMap<String, u64>,
     connections_opened: u64,
+    spans_accepted: u64,
 }
 
 impl WorkerStats {
     fn new() -> Result<Self> {
-        Ok(Self { latency_us: new_histogram()?, ok: 0, errors: BTreeMap::new(), connections_opened: 0 })
+        Ok(Self {
+            latency_us: new_histogram()?,
+            ok: 0,
+            errors: BTreeMap::new(),
+            connections_opened: 0,
+            spans_accepted: 0,
+        })
     }
 
     fn error(&mut self, kind: String) {
@@ -322,6 +349,9 @@ async fn worker(shared: Arc<Shared>) -> Result<WorkerStats> {
                     // Warmup or drain: keep the connection, record nothing.
                 } else if status == shared.config.kind.expected_status() {
                     stats.ok += 1;
+                    if shared.config.kind == Kind::Ingest {
+                        stats.spans_accepted += crate::spans::accepted(&body);
+                    }
                     let us = u64::try_from(finished.duration_since(started).as_micros()).unwrap_or(u64::MAX);
                     stats.latency_us.saturating_record(us.max(1));
                 } else {
@@ -377,10 +407,12 @@ pub async fn run(config: Config) -> Result<Outcome> {
         errors: BTreeMap::new(),
         error_samples: Vec::new(),
         connections_opened: 0,
+        spans_accepted: 0,
     };
     for handle in workers {
         let stats = handle.await.context("worker task panicked")??;
         outcome.ok += stats.ok;
+        outcome.spans_accepted += stats.spans_accepted;
         outcome.connections_opened += stats.connections_opened;
         outcome.latency_us.add(&stats.latency_us).context("merging latency histograms")?;
         for (kind, count) in stats.errors {

@@ -19,6 +19,7 @@
 
 mod load;
 mod report;
+mod spans;
 mod target;
 
 use std::io::Write as _;
@@ -47,6 +48,8 @@ enum Scenario {
     Healthz,
     /// track, then healthz, and the ratio of the two.
     Both,
+    /// POST /api/ingest/ (gzipped span batches as the 0.1.4 exporter sends them).
+    Ingest,
 }
 
 impl Scenario {
@@ -56,6 +59,7 @@ impl Scenario {
             Scenario::Track => &[Kind::Track],
             Scenario::Healthz => &[Kind::Healthz],
             Scenario::Both => &[Kind::Track, Kind::Healthz],
+            Scenario::Ingest => &[Kind::Ingest],
         }
     }
 }
@@ -91,6 +95,14 @@ struct Args {
     /// Number of distinct conversations the track messages are spread over.
     #[arg(long, default_value_t = 1000)]
     conversations: u64,
+
+    /// Ingest: spans per batch (the exporter sends at most 512).
+    #[arg(long, default_value_t = 512)]
+    batch_spans: u64,
+
+    /// Ingest: batches built before the run (each is sent once; make it cover the run).
+    #[arg(long, default_value_t = 1500)]
+    batches: u64,
 
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
@@ -129,7 +141,10 @@ fn validate(args: &Args) -> Result<()> {
         bail!("--conversations must be at least 1");
     }
     if args.scenario != Scenario::Healthz && args.key.as_deref().is_none_or(str::is_empty) {
-        bail!("--key (or AGENTSIGHT_LOADGEN_KEY) is required for the track scenario");
+        bail!("--key (or AGENTSIGHT_LOADGEN_KEY) is required for the track and ingest scenarios");
+    }
+    if args.batch_spans < 3 || args.batch_spans > 100_000 || args.batches == 0 || args.batches > 1_000_000 {
+        bail!("--batch-spans must be 3..=100000 and --batches 1..=1000000");
     }
     Ok(())
 }
@@ -151,6 +166,7 @@ async fn run(args: Args) -> Result<Report> {
         conversations: args.conversations,
         track: None,
         healthz: None,
+        ingest: None,
         ratio_track_over_healthz: None,
         failures: Vec::new(),
         passed: false,
@@ -164,7 +180,24 @@ async fn run(args: Args) -> Result<Report> {
             args.warmup.as_secs_f64(),
             args.duration.as_secs_f64()
         );
+        let batches = if kind == Kind::Ingest {
+            eprintln!(
+                "agentsight-loadgen: building {} gzipped batches of {} spans",
+                args.batches, args.batch_spans
+            );
+            let now = chrono::Utc::now().timestamp_micros();
+            let mut out = Vec::with_capacity(args.batches as usize);
+            for b in 0..args.batches {
+                out.push(bytes::Bytes::from(
+                    spans::batch(&run_id, b, args.batch_spans, args.conversations, now)?.0,
+                ));
+            }
+            out
+        } else {
+            Vec::new()
+        };
         let config = load::Config {
+            batches: std::sync::Arc::new(batches),
             kind,
             target: target.clone(),
             key: args.key.clone(),
@@ -182,6 +215,7 @@ async fn run(args: Args) -> Result<Report> {
         match kind {
             Kind::Track => report.track = Some(scenario),
             Kind::Healthz => report.healthz = Some(scenario),
+            Kind::Ingest => report.ingest = Some(scenario),
         }
     }
     Ok(report.finish())

@@ -56,6 +56,12 @@ pub struct ScenarioReport {
     /// TCP connections opened, warmup included; equals `connections` when
     /// keep-alive held for the whole run.
     pub connections_opened: u64,
+    /// Ingest: spans the server stored inside the window, and per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spans_accepted: Option<u64>,
+    /// Ingest: stored spans per second of measurement window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spans_per_sec: Option<f64>,
 }
 
 impl ScenarioReport {
@@ -87,6 +93,8 @@ impl ScenarioReport {
             errors_by_kind: outcome.errors.clone(),
             error_samples: outcome.error_samples.clone(),
             connections_opened: outcome.connections_opened,
+            spans_accepted: (kind == Kind::Ingest).then_some(outcome.spans_accepted),
+            spans_per_sec: (kind == Kind::Ingest && secs > 0.0).then(|| outcome.spans_accepted as f64 / secs),
         }
     }
 
@@ -134,6 +142,9 @@ pub struct Report {
     /// `healthz` results, if that scenario ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthz: Option<ScenarioReport>,
+    /// `ingest` results, if that scenario ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingest: Option<ScenarioReport>,
     /// track req/s divided by healthz req/s, when both ran.
     pub ratio_track_over_healthz: Option<f64>,
     /// Reasons the run failed; empty when it passed.
@@ -149,8 +160,11 @@ impl Report {
             (Some(t), Some(h)) if h.req_per_sec > 0.0 => Some(t.req_per_sec / h.req_per_sec),
             _ => None,
         };
-        self.failures =
-            [&self.track, &self.healthz].into_iter().flatten().filter_map(ScenarioReport::failure).collect();
+        self.failures = [&self.track, &self.healthz, &self.ingest]
+            .into_iter()
+            .flatten()
+            .filter_map(ScenarioReport::failure)
+            .collect();
         self.passed = self.failures.is_empty();
         self
     }
@@ -163,7 +177,7 @@ impl Report {
             "target {} ({}), {} connections, {:.1}s warmup + {:.1}s measured per scenario",
             self.url, self.addr, self.connections, self.warmup_s, self.duration_s
         );
-        for s in [&self.track, &self.healthz].into_iter().flatten() {
+        for s in [&self.track, &self.healthz, &self.ingest].into_iter().flatten() {
             let _ = writeln!(out);
             let _ =
                 writeln!(out, "scenario {}: {} {} (expect {})", s.name, s.method, s.path, s.expected_status);
@@ -173,6 +187,10 @@ impl Report {
                 let _ = writeln!(out, "    {kind}: {count}");
             }
             let _ = writeln!(out, "  req/s        {:.1}", s.req_per_sec);
+            if let (Some(n), Some(r)) = (s.spans_accepted, s.spans_per_sec) {
+                let _ = writeln!(out, "  spans stored {n}");
+                let _ = writeln!(out, "  spans/s      {r:.0}");
+            }
             match s.latency_ms {
                 Some(l) => {
                     let _ = writeln!(
@@ -212,7 +230,14 @@ mod tests {
         if errors > 0 {
             by_kind.insert("status 500".to_owned(), errors);
         }
-        Outcome { latency_us: h, ok, errors: by_kind, error_samples: Vec::new(), connections_opened: 4 }
+        Outcome {
+            latency_us: h,
+            ok,
+            errors: by_kind,
+            error_samples: Vec::new(),
+            connections_opened: 4,
+            spans_accepted: 0,
+        }
     }
 
     fn report(track: Option<ScenarioReport>, healthz: Option<ScenarioReport>) -> Report {
@@ -228,6 +253,7 @@ mod tests {
             conversations: 10,
             track,
             healthz,
+            ingest: None,
             ratio_track_over_healthz: None,
             failures: Vec::new(),
             passed: false,

@@ -8,5 +8,6 @@
 pub mod dashboard;
 pub mod metrics;
 pub mod v00;
+pub mod v01;
 
 pub use v00::*;

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use agentsight_store::{
-    AdminStore, BrandingStore, ExportReader, MetricsReader, ShareStore, TrackingReader, TrackingWriter,
-    UserStore,
+    AdminStore, BrandingStore, DataPlane, ExportReader, MetricsReader, ShareStore, SpanReader, SpanWriter,
+    TrackingReader, TrackingWriter, UserStore,
 };
 use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
 use axum::Router;
@@ -29,6 +29,9 @@ use crate::routes;
 pub trait Store:
     TrackingWriter
     + TrackingReader
+    + SpanWriter
+    + SpanReader
+    + DataPlane
     + MetricsReader
     + AdminStore
     + UserStore
@@ -44,6 +47,9 @@ pub trait Store:
 impl<
     T: TrackingWriter
         + TrackingReader
+        + SpanWriter
+        + SpanReader
+        + DataPlane
         + MetricsReader
         + AdminStore
         + UserStore
@@ -76,6 +82,8 @@ pub struct Shared<S> {
     pub logins: LoginLimiter,
     /// SHA-256 of the one-time setup token, while no admin exists (kept in memory only).
     pub setup: Mutex<Option<[u8; 32]>>,
+    /// The per-agent throttle of `POST /api/ingest/` (None: unlimited).
+    pub ingest_limiter: Option<crate::routes::spans::IngestLimiter>,
 }
 
 /// Shared state of every handler: one pointer, cloned for each request.
@@ -156,6 +164,7 @@ pub async fn state<S: Store>(
         Some(agentsight_core::dashboard::generate_token(agentsight_core::dashboard::SETUP_PREFIX))
     };
     let state = AppState(Arc::new(Shared {
+        ingest_limiter: crate::routes::spans::IngestLimiter::new(settings.ingest_rate, settings.ingest_burst),
         store,
         settings,
         blobs,

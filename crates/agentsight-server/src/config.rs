@@ -24,7 +24,16 @@ pub struct Settings {
     pub store_ip: bool,
     /// Answer metrics from the in-memory index (loaded at start); when false, from raw rows.
     pub metrics_index: bool,
+    /// `POST /api/ingest/` batches per second one agent may send (0: no limit); beyond it, 429.
+    pub ingest_rate: u32,
+    /// Batches one agent may send at once above its rate.
+    pub ingest_burst: u32,
 }
+
+/// Default ingest batches per second and agent (the SDK sends one batch every 5 s per process).
+pub const DEFAULT_INGEST_RATE: u32 = 200;
+/// Default burst of ingest batches.
+pub const DEFAULT_INGEST_BURST: u32 = 400;
 
 impl Settings {
     /// Defaults for a data dir: `127.0.0.1:8000`, fsync on, the default limits.
@@ -38,6 +47,8 @@ impl Settings {
             geo_dir: None,
             store_ip: true,
             metrics_index: true,
+            ingest_rate: DEFAULT_INGEST_RATE,
+            ingest_burst: DEFAULT_INGEST_BURST,
         }
     }
 

@@ -50,6 +50,12 @@ pub enum ApiError {
     /// A content type this route does not take.
     #[error("unsupported media type")]
     UnsupportedMediaType(String),
+    /// Some blocks of an ingest batch are bad: nothing was written (the B6 body).
+    #[error("ingest batch refused")]
+    IngestRejected(Box<agentsight_protocol::v01::IngestRejection>),
+    /// The agent sends faster than its ingest rate; retry after this many seconds.
+    #[error("throttled")]
+    Throttled(u64),
     /// The store cannot take writes now; retry.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -73,6 +79,8 @@ pub fn code(e: &ApiError) -> &'static str {
         ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
         ApiError::Unavailable(_) => "unavailable",
         ApiError::Internal(_) => "internal",
+        ApiError::IngestRejected(_) => "invalid_blocks",
+        ApiError::Throttled(_) => "throttled",
     }
 }
 
@@ -88,7 +96,10 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::Fields(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Fields(_) | ApiError::BadRequest(_) | ApiError::IngestRejected(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::CsrfFailed => StatusCode::FORBIDDEN,
@@ -128,6 +139,12 @@ impl ApiError {
             }
             ApiError::UnsupportedMediaType(d) => detail(d),
             ApiError::Unavailable(_) => detail("The server is busy; retry shortly."),
+            ApiError::IngestRejected(r) => {
+                serde_json::to_value(r).unwrap_or_else(|_| detail("Invalid batch."))
+            }
+            ApiError::Throttled(s) => {
+                detail(&format!("Request was throttled. Expected available in {s} seconds."))
+            }
             ApiError::Internal(_) => detail("Internal server error."),
         }
     }
@@ -148,6 +165,9 @@ impl IntoResponse for ApiError {
                     res.headers_mut().insert(header::RETRY_AFTER, v);
                 }
             }
+            ApiError::Throttled(s) => {
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*s));
+            }
             _ => {}
         }
         res.extensions_mut().insert(ErrorCode(code(&self), self.to_string()));
@@ -158,6 +178,49 @@ impl IntoResponse for ApiError {
 impl From<ValidationErrors> for ApiError {
     fn from(e: ValidationErrors) -> Self {
         ApiError::Fields(e)
+    }
+}
+
+impl From<agentsight_core::spans::BatchError> for ApiError {
+    fn from(e: agentsight_core::spans::BatchError) -> Self {
+        use agentsight_core::spans::{BatchError, MAX_REPORTED_BLOCKS};
+        use agentsight_protocol::v01::{BlockRejection, IngestRejection};
+        match e {
+            BatchError::Envelope(v) => ApiError::Fields(v),
+            BatchError::Blocks(bad) => {
+                let n = bad.len();
+                let first: Vec<String> = bad
+                    .iter()
+                    .take(3)
+                    .map(|(i, cid, errs)| {
+                        let fields: Vec<&str> = errs.0.keys().map(String::as_str).collect();
+                        format!(
+                            "block {i} ({}): {}",
+                            cid.as_deref().unwrap_or("no conversation_id"),
+                            fields.join(", ")
+                        )
+                    })
+                    .collect();
+                let detail = format!(
+                    "{n} conversation block(s) are invalid; nothing in this batch was stored. {}",
+                    first.join("; ")
+                );
+                let conversations = bad
+                    .into_iter()
+                    .take(MAX_REPORTED_BLOCKS)
+                    .map(|(index, conversation_id, errs)| BlockRejection {
+                        index,
+                        conversation_id,
+                        errors: errs.0,
+                    })
+                    .collect();
+                ApiError::IngestRejected(Box::new(IngestRejection {
+                    detail,
+                    conversations,
+                    truncated: n > MAX_REPORTED_BLOCKS,
+                }))
+            }
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::app::{AppState, Store};
@@ -163,7 +164,7 @@ pub async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
 
 /// Parses JSON into `T`; a type error names the field's path, a syntax error inside a field
 /// (invalid UTF-8, nesting too deep) names the field too.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
     // The happy path parses directly; only a failure is parsed again to learn the field's path
     // (tracking the path costs on every value, and almost every request is valid).
     if let Ok(value) = serde_json::from_slice::<T>(bytes) {

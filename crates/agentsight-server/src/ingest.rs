@@ -5,10 +5,14 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use agentsight_core::spans;
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::{self, AgentScope, FeedbackSource, Location};
 use agentsight_protocol as wire;
-use agentsight_store::{ActionLogRow, ButtonRow, FeedbackRow, MessageRow, TrackingWriter, Upserted};
+use agentsight_protocol::v01;
+use agentsight_store::{
+    ActionLogRow, ButtonRow, FeedbackRow, IngestOutcome, MessageRow, SpanWriter, TrackingWriter, Upserted,
+};
 
 use crate::error::ApiError;
 use crate::live::{Change, LiveHub};
@@ -122,6 +126,33 @@ pub async fn feedback<S: TrackingWriter>(
     let f = store.insert_feedback(cmd).await?;
     publish(live, scope.agent_id, Change::Other);
     Ok(f)
+}
+
+/// `POST /api/ingest/` (0.1.x): the whole batch validated, every block geolocated, then
+/// archived and projected in one transaction.
+pub async fn span_batch<S: SpanWriter>(
+    store: &S,
+    live: &LiveHub,
+    enrich: &Enrichment,
+    scope: &AgentScope,
+    p: &v01::IngestPayload<'_>,
+    received: Micros,
+) -> Result<IngestOutcome, ApiError> {
+    let mut batch = spans::validate_batch(scope, p, received)?;
+    for b in &mut batch.blocks {
+        enrich.apply(&mut b.upsert);
+    }
+    let out = store.ingest_spans(batch).await?;
+    for _ in out.conversations.iter().filter(|(_, created)| *created) {
+        publish(live, scope.agent_id, Change::Conversation);
+    }
+    for _ in 0..out.messages {
+        publish(live, scope.agent_id, Change::Message);
+    }
+    if out.accepted > 0 {
+        publish(live, scope.agent_id, Change::Other);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

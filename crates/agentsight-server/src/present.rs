@@ -76,7 +76,7 @@ pub(crate) fn action_log(a: &ActionLogRow) -> wire::ActionLogResponse {
     }
 }
 
-fn button(b: &ButtonRow) -> wire::ButtonResponse {
+pub(crate) fn button(b: &ButtonRow) -> wire::ButtonResponse {
     wire::ButtonResponse {
         id: b.id,
         button_event: b.button_event.clone(),

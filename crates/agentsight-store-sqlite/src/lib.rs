@@ -4,11 +4,14 @@
 #![warn(missing_docs)]
 
 mod dashboard;
+mod dataplane;
 mod deltas;
 mod index;
+mod llm_metrics;
 mod metrics;
 mod migrate;
 mod reads;
+mod spans;
 mod writer;
 mod writes;
 
@@ -17,13 +20,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentsight_core::dashboard::Logo;
+use agentsight_core::dataplane::{ActionDef, FeedbackChange, NewVote};
 use agentsight_core::keys::Role;
 use agentsight_core::metrics::index::AgentIndex;
 use agentsight_core::metrics::query::MetricsQuery;
 use agentsight_core::metrics::series::{Interval, SeriesMetric};
+use agentsight_core::spans::SpanIngest;
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::{
     ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
+};
+use agentsight_store::{
+    ActionFilter, ActionLogItem, ActionRow, DataPlane, FeedbackFilter, FeedbackItem, MessageDetail,
 };
 use agentsight_store::{
     ActionLogRow, AdminStore, AgentRef, AgentRow, AttachmentRow, AttachmentsInsert, Branding, BrandingPatch,
@@ -31,6 +39,10 @@ use agentsight_store::{
     FeedbackRow, KeyRow, LiveResponse, MessageRow, MetricsReader, NewShare, NewUser, OverviewResponse,
     PageRequest, Principal, SessionRow, ShareRow, ShareStore, StoreError, StoreResult, TimeseriesResponse,
     TrackingReader, TrackingWriter, Transcript, Upserted, UserPatch, UserRow, UserStore,
+};
+use agentsight_store::{
+    EnvironmentRow, IngestOutcome, SpanFilter, SpanReader, SpanRow, SpanWriter, TokenUsageRow, UsageFilter,
+    UsageGroupBy, UsageGroupRow,
 };
 pub use migrate::SCHEMA_VERSION;
 pub use reads::build_list_filter;
@@ -410,6 +422,150 @@ impl TrackingReader for SqliteStore {
     }
 }
 
+impl SpanWriter for SqliteStore {
+    async fn ingest_spans(&self, batch: SpanIngest) -> StoreResult<IngestOutcome> {
+        self.write(move |conn| writes::ingest_spans(conn, &batch)).await
+    }
+}
+
+impl SpanReader for SqliteStore {
+    async fn environments(&self, agent_id: i64) -> StoreResult<Vec<EnvironmentRow>> {
+        self.read(move |conn| spans::environments(conn, agent_id)).await
+    }
+
+    async fn list_spans(
+        &self,
+        agent_id: i64,
+        filter: SpanFilter,
+        page: PageRequest,
+    ) -> StoreResult<(i64, Vec<SpanRow>)> {
+        self.read(move |conn| spans::list_spans(conn, agent_id, &filter, page)).await
+    }
+
+    async fn span(&self, agent_id: i64, id: i64) -> StoreResult<Option<SpanRow>> {
+        self.read(move |conn| spans::span(conn, agent_id, id)).await
+    }
+
+    async fn trace(&self, agent_id: i64, trace_id: String, limit: i64) -> StoreResult<(Vec<SpanRow>, bool)> {
+        self.read(move |conn| spans::trace(conn, agent_id, &trace_id, limit)).await
+    }
+
+    async fn list_token_usage(
+        &self,
+        agent_id: i64,
+        filter: UsageFilter,
+        page: PageRequest,
+    ) -> StoreResult<(i64, Vec<TokenUsageRow>)> {
+        self.read(move |conn| spans::list_token_usage(conn, agent_id, &filter, page)).await
+    }
+
+    async fn llm_metrics(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+    ) -> StoreResult<agentsight_protocol::v01::LlmMetricsResponse> {
+        self.read(move |conn| llm_metrics::llm(conn, agent, &q)).await
+    }
+
+    async fn usage_summary(
+        &self,
+        agent_id: i64,
+        filter: UsageFilter,
+        group_by: UsageGroupBy,
+    ) -> StoreResult<Vec<UsageGroupRow>> {
+        self.read(move |conn| spans::usage_summary(conn, agent_id, &filter, group_by)).await
+    }
+}
+
+impl DataPlane for SqliteStore {
+    async fn insert_vote(&self, v: NewVote) -> StoreResult<(FeedbackItem, bool)> {
+        self.write(move |conn| writes::insert_vote(conn, &v)).await
+    }
+
+    async fn list_feedback(
+        &self,
+        agent_id: i64,
+        filter: FeedbackFilter,
+        page: PageRequest,
+    ) -> StoreResult<(i64, Vec<FeedbackItem>)> {
+        self.read(move |conn| dataplane::list_feedback(conn, agent_id, &filter, page)).await
+    }
+
+    async fn feedback(&self, agent_id: i64, id: i64) -> StoreResult<Option<FeedbackItem>> {
+        self.read(move |conn| dataplane::feedback(conn, agent_id, id)).await
+    }
+
+    async fn update_feedback(
+        &self,
+        agent_id: i64,
+        id: i64,
+        change: FeedbackChange,
+    ) -> StoreResult<Option<FeedbackItem>> {
+        self.write(move |conn| writes::update_feedback(conn, agent_id, id, &change)).await
+    }
+
+    async fn delete_feedback(&self, agent_id: i64, id: i64) -> StoreResult<bool> {
+        self.write(move |conn| writes::delete_feedback(conn, agent_id, id)).await
+    }
+
+    async fn create_action(&self, agent_id: i64, def: ActionDef, now: Micros) -> StoreResult<ActionRow> {
+        self.write(move |conn| writes::create_action(conn, agent_id, &def, now)).await
+    }
+
+    async fn list_actions(
+        &self,
+        agent_id: i64,
+        filter: ActionFilter,
+        page: PageRequest,
+    ) -> StoreResult<(i64, Vec<ActionRow>)> {
+        self.read(move |conn| dataplane::list_actions(conn, agent_id, &filter, page)).await
+    }
+
+    async fn action(&self, agent_id: i64, id: i64) -> StoreResult<Option<ActionRow>> {
+        self.read(move |conn| dataplane::action(conn, agent_id, id)).await
+    }
+
+    async fn update_action(
+        &self,
+        agent_id: i64,
+        id: i64,
+        def: ActionDef,
+        now: Micros,
+    ) -> StoreResult<Option<ActionRow>> {
+        self.write(move |conn| writes::update_action(conn, agent_id, id, &def, now)).await
+    }
+
+    async fn action_logs(
+        &self,
+        agent_id: i64,
+        id: i64,
+        limit: i64,
+    ) -> StoreResult<Option<Vec<ActionLogItem>>> {
+        self.read(move |conn| dataplane::action_logs(conn, agent_id, id, limit)).await
+    }
+
+    async fn message(&self, agent_id: i64, id: i64) -> StoreResult<Option<MessageDetail>> {
+        self.read(move |conn| dataplane::message(conn, agent_id, id)).await
+    }
+
+    async fn set_message_metadata(
+        &self,
+        agent_id: i64,
+        id: i64,
+        metadata: String,
+    ) -> StoreResult<Option<MessageDetail>> {
+        self.write(move |conn| writes::set_message_metadata(conn, agent_id, id, &metadata)).await
+    }
+
+    async fn metadata_keys(&self, agent_id: i64, messages: bool) -> StoreResult<Vec<String>> {
+        self.read(move |conn| dataplane::metadata_keys(conn, agent_id, messages)).await
+    }
+
+    async fn metadata_values(&self, agent_id: i64, key: String, limit: i64) -> StoreResult<Vec<String>> {
+        self.read(move |conn| dataplane::metadata_values(conn, agent_id, &key, limit)).await
+    }
+}
+
 impl MetricsReader for SqliteStore {
     async fn overview(
         &self,
@@ -488,6 +644,18 @@ impl AdminStore for SqliteStore {
 
     async fn set_escalation_tools(&self, agent_id: i64, tools: Option<Vec<String>>) -> StoreResult<bool> {
         self.write(move |conn| writes::set_escalation_tools(conn, agent_id, tools.as_deref())).await
+    }
+
+    async fn create_environment(
+        &self,
+        agent_id: i64,
+        slug: String,
+        name: String,
+        is_production: bool,
+        now: Micros,
+    ) -> StoreResult<EnvironmentRow> {
+        self.write(move |conn| writes::create_environment(conn, agent_id, &slug, &name, is_production, now))
+            .await
     }
 
     async fn revoke_key(&self, key_id: i64, now: Micros) -> StoreResult<bool> {

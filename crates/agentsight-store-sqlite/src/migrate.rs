@@ -7,6 +7,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_metrics_index.sql"),
     include_str!("../migrations/0003_dashboard.sql"),
+    include_str!("../migrations/0004_spans.sql"),
 ];
 
 /// The schema version this build writes.

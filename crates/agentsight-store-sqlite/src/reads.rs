@@ -65,6 +65,29 @@ fn kind_from(code: i64) -> MessageKind {
     }
 }
 
+/// A `messages` row from `id, conversation_pk, kind, sender, content, metadata, ts`.
+pub(crate) fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
+    Ok(MessageRow {
+        id: r.get(0)?,
+        conversation_pk: r.get(1)?,
+        kind: kind_from(r.get(2)?),
+        sender: r.get(3)?,
+        content: r.get(4)?,
+        metadata: r.get(5)?,
+        ts: r.get(6)?,
+    })
+}
+
+/// The files linked to one message.
+pub(crate) fn attachments_of_message(conn: &Connection, message_id: i64) -> StoreResult<Vec<AttachmentRow>> {
+    collect(
+        conn,
+        &format!("{ATTACHMENT_SELECT} WHERE message_id = ?1 ORDER BY ts, id"),
+        message_id,
+        attachment_row,
+    )
+}
+
 pub(crate) fn conversation_by_pk(
     conn: &Connection,
     agent_id: i64,
@@ -97,7 +120,7 @@ pub(crate) fn conversation_by_id(
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
-fn like_contains(s: &str) -> String {
+pub(crate) fn like_contains(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('%');
     for ch in s.chars() {
@@ -224,6 +247,35 @@ pub fn build_list_filter(agent_id: i64, f: &ConversationFilter) -> (String, Vec<
         };
         clauses.push(if escalated { expr } else { format!("NOT ({expr})") });
     }
+    if let Some(t) = &f.customer_id_contains {
+        clauses.push("c.customer_id LIKE ? ESCAPE '\\'".into());
+        params.push(Value::Text(like_contains(t)));
+    }
+    flag("EXISTS (SELECT 1 FROM action_logs a WHERE a.conversation_pk = c.id)", f.has_action, &mut clauses);
+    match (&f.metadata_key, &f.metadata_value) {
+        (Some(k), Some(v)) => push_metadata_match(&mut clauses, &mut params, k, v),
+        (Some(k), None) => {
+            clauses.push("json_type(c.metadata, ?) IS NOT NULL".into());
+            params.push(Value::Text(format!("$.\"{}\"", k.replace('"', "\\\""))));
+        }
+        (None, Some(v)) => {
+            clauses.push(
+                "EXISTS (SELECT 1 FROM json_each(c.metadata) j WHERE (CASE j.type WHEN 'text' THEN j.value \
+                 WHEN 'integer' THEN CAST(j.value AS TEXT) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END) = ?)"
+                    .into(),
+            );
+            params.push(Value::Text(v.clone()));
+        }
+        (None, None) => {}
+    }
+    if let Some(t) = &f.search {
+        clauses.push(
+            "(c.conversation_id LIKE ? ESCAPE '\\' OR c.name LIKE ? ESCAPE '\\' OR c.customer_id LIKE ? ESCAPE '\\')".into(),
+        );
+        for _ in 0..3 {
+            params.push(Value::Text(like_contains(t)));
+        }
+    }
     (clauses.join(" AND "), params)
 }
 
@@ -234,6 +286,12 @@ pub(crate) fn list_conversations(
     page: PageRequest,
 ) -> StoreResult<(i64, Vec<ConversationRow>)> {
     let (where_sql, mut params) = build_list_filter(agent_id, f);
+    let order = match f.ordering {
+        agentsight_store::ConversationOrder::StartedDesc => "c.started_at DESC, c.id DESC",
+        agentsight_store::ConversationOrder::StartedAsc => "c.started_at ASC, c.id ASC",
+        agentsight_store::ConversationOrder::UpdatedDesc => "c.updated_at DESC, c.id DESC",
+        agentsight_store::ConversationOrder::UpdatedAsc => "c.updated_at ASC, c.id ASC",
+    };
     let count: i64 = conn
         .query_row(
             &format!("SELECT count(*) FROM conversations c WHERE {where_sql}"),
@@ -246,7 +304,7 @@ pub(crate) fn list_conversations(
     let mut stmt = conn
         .prepare(&format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE {where_sql}
-             ORDER BY c.started_at DESC, c.id DESC LIMIT ? OFFSET ?"
+             ORDER BY {order} LIMIT ? OFFSET ?"
         ))
         .map_err(sqlerr)?;
     let rows = stmt
@@ -266,17 +324,7 @@ pub(crate) fn transcript(conn: &Connection, agent_id: i64, pk: i64) -> StoreResu
         "SELECT id, conversation_pk, kind, sender, content, metadata, ts FROM messages
          WHERE conversation_pk = ?1 ORDER BY ts, id",
         pk,
-        |r| {
-            Ok(MessageRow {
-                id: r.get(0)?,
-                conversation_pk: r.get(1)?,
-                kind: kind_from(r.get(2)?),
-                sender: r.get(3)?,
-                content: r.get(4)?,
-                metadata: r.get(5)?,
-                ts: r.get(6)?,
-            })
-        },
+        message_row,
     )?;
     let actions = collect(
         conn,

@@ -38,6 +38,15 @@ fn one<T>(
 
 /// Upsert with the merge rules of `TrackingWriter::upsert_conversation`.
 pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> StoreResult<Upserted> {
+    let (id, created) = upsert_conversation_pk(conn, c)?;
+    let row = reads::conversation_by_pk(conn, c.agent_id, id)?
+        .ok_or_else(|| StoreError::Internal("upserted row vanished".into()))?;
+    Ok(Upserted { row, created })
+}
+
+/// The writes of [`upsert_conversation`], answering only the pk and whether it was created (span
+/// ingest upserts every block and needs no row back).
+pub(crate) fn upsert_conversation_pk(conn: &Connection, c: &ConversationUpsert) -> StoreResult<(i64, bool)> {
     let f = &c.fields;
     let loc = f.location.as_ref();
     let existing: Option<i64> = one(
@@ -120,9 +129,7 @@ pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> 
         }
     };
     deltas::touch(c.agent_id, id);
-    let row = reads::conversation_by_pk(conn, c.agent_id, id)?
-        .ok_or_else(|| StoreError::Internal("upserted row vanished".into()))?;
-    Ok(Upserted { row, created })
+    Ok((id, created))
 }
 
 thread_local! {
@@ -141,6 +148,7 @@ const MAX_CACHED_CONVERSATIONS: usize = 200_000;
 pub(crate) fn forget_cached() {
     CONVERSATION_PKS.with(|m| m.borrow_mut().clear());
     LAST_MESSAGE.with(|m| m.borrow_mut().clear());
+    KNOWN_ACTIONS.with(|m| m.borrow_mut().clear());
 }
 
 fn cached_pk(agent_id: i64, cid: &str) -> Option<i64> {
@@ -386,6 +394,7 @@ pub(crate) fn insert_message(conn: &Connection, m: NewMessage) -> StoreResult<Me
 
 pub(crate) fn insert_action(conn: &Connection, a: &NewAction) -> StoreResult<ActionLogRow> {
     let pk = resolve(conn, a.agent_id, &a.conversation, Some((a.event_time, a.received_at)))?;
+    ensure_action(conn, a.agent_id, &a.action_name, a.received_at)?;
     let content = format!("Action {} performed", a.action_name);
     let entry = insert_entry(
         conn,
@@ -683,6 +692,42 @@ pub(crate) fn set_escalation_tools(
     Ok(n == 1)
 }
 
+pub(crate) fn create_environment(
+    conn: &Connection,
+    agent_id: i64,
+    slug: &str,
+    name: &str,
+    is_production: bool,
+    now: Micros,
+) -> StoreResult<agentsight_store::EnvironmentRow> {
+    let taken: bool = one(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM environments WHERE agent_id = ?1 AND slug = ?2)",
+        params![agent_id, slug],
+        |r| r.get(0),
+    )
+    .map_err(sqlerr)?;
+    if taken {
+        return Err(StoreError::Conflict {
+            field: "slug",
+            message: format!("the agent has an environment '{slug}'"),
+        });
+    }
+    exec(
+        conn,
+        "INSERT INTO environments (agent_id, slug, name, is_production, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![agent_id, slug, name, is_production, now],
+    )
+    .map_err(sqlerr)?;
+    Ok(agentsight_store::EnvironmentRow {
+        id: conn.last_insert_rowid(),
+        slug: slug.to_string(),
+        name: name.to_string(),
+        is_production,
+        created_at: now,
+    })
+}
+
 pub(crate) fn revoke_key(conn: &Connection, key_id: i64, now: Micros) -> StoreResult<bool> {
     let n = conn
         .execute(
@@ -712,4 +757,593 @@ pub(crate) fn rename_agent(conn: &Connection, id: i64, name: &str) -> StoreResul
         return Ok(None);
     }
     reads::agent(conn, id)
+}
+
+thread_local! {
+    /// `(agent, action name)` pairs whose definition row exists (or is being written in the
+    /// current group). Emptied with [`forget_cached`].
+    static KNOWN_ACTIONS: RefCell<std::collections::HashSet<(i64, String)>> = RefCell::new(Default::default());
+}
+
+/// Creates the action definition `(agent, name)` the first time a name appears (B5.5).
+fn ensure_action(conn: &Connection, agent_id: i64, name: &str, now: Micros) -> StoreResult<()> {
+    let key = (agent_id, name.to_string());
+    if KNOWN_ACTIONS.with(|k| k.borrow().contains(&key)) {
+        return Ok(());
+    }
+    exec(
+        conn,
+        "INSERT INTO actions (agent_id, name, display_name, created_at, updated_at) VALUES (?1, ?2, ?2, ?3, ?3)
+         ON CONFLICT (agent_id, name) DO NOTHING",
+        params![agent_id, name, now],
+    )
+    .map_err(sqlerr)?;
+    KNOWN_ACTIONS.with(|k| {
+        let mut k = k.borrow_mut();
+        if k.len() >= MAX_CACHED_CONVERSATIONS {
+            k.clear();
+        }
+        k.insert(key);
+    });
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Span ingest (0.1.x). Every change to conversations, messages, action logs and buttons goes
+// through the functions above (upsert_conversation_pk, insert_message, insert_action,
+// insert_button) or through `lower_started_at` below, which is the one new write of a
+// conversation row's columns.
+
+use agentsight_core::spans::{LlmCall, SpanEffect, SpanIngest, SpanRecord, TurnEffect};
+use agentsight_store::{IngestOutcome, SpanState};
+
+/// A turn's completeness, as its children's projection needs it.
+#[derive(Clone)]
+struct TurnInfo {
+    complete: bool,
+    reason: Option<String>,
+}
+
+impl TurnInfo {
+    fn of(t: &TurnEffect) -> TurnInfo {
+        TurnInfo { complete: t.complete, reason: t.incomplete_reason.clone() }
+    }
+}
+
+/// CONVERSATION ROW WRITE (metrics delta: `started_at` may move earlier). A span batch can bring
+/// spans older than the conversation's first payload (children released before their turn, a
+/// late exporter): `started_at` is the earliest event seen.
+fn lower_started_at(conn: &Connection, agent_id: i64, pk: i64, ts: Micros) -> StoreResult<()> {
+    let n = exec(
+        conn,
+        "UPDATE conversations SET started_at = ?2 WHERE id = ?1 AND started_at > ?2",
+        params![pk, ts],
+    )
+    .map_err(sqlerr)?;
+    if n > 0 {
+        deltas::touch(agent_id, pk);
+    }
+    Ok(())
+}
+
+/// The stored turn of a child that arrived without it in its batch: its completeness if the
+/// turn is archived, `None` if it has not arrived.
+fn stored_turn(conn: &Connection, pk: i64, turn_id: u64) -> StoreResult<Option<TurnInfo>> {
+    let payload: Option<String> = one(
+        conn,
+        "SELECT payload FROM spans WHERE conversation_pk = ?1 AND span_id = ?2 AND kind = 'turn'",
+        params![pk, turn_id as i64],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sqlerr)?;
+    let Some(p) = payload else { return Ok(None) };
+    match agentsight_core::spans::validate_span(&p, "span").map(|r| r.effect) {
+        Ok(SpanEffect::Turn(t)) => Ok(Some(TurnInfo::of(&t))),
+        _ => Ok(Some(TurnInfo { complete: false, reason: Some("unreadable".into()) })),
+    }
+}
+
+/// Writes a whole batch (see `SpanWriter::ingest_spans`). Any error is a failure of the group
+/// (rolled back), never a refusal after a partial write.
+pub(crate) fn ingest_spans(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOutcome> {
+    ingest_spans_inner(conn, b).map_err(|e| match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m),
+        other => StoreError::Internal(format!("span ingest: {other}")),
+    })
+}
+
+fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOutcome> {
+    let mut out = IngestOutcome::default();
+    for block in &b.blocks {
+        let (pk, created) = upsert_conversation_pk(conn, &block.upsert)?;
+        remember_pk(b.agent_id, &block.upsert.conversation_id, pk);
+        if !created {
+            lower_started_at(conn, b.agent_id, pk, block.upsert.event_time)?;
+        }
+        out.conversations.push((pk, created));
+        let turns: HashMap<u64, TurnInfo> = block
+            .spans
+            .iter()
+            .filter_map(|s| match (&s.effect, s.turn_id) {
+                (SpanEffect::Turn(t), Some(id)) => Some((id, TurnInfo::of(t))),
+                _ => None,
+            })
+            .collect();
+        // Archive first (deciding each new span's state), then project: turns before their
+        // children, so a turn's messages precede its tools at equal times.
+        let mut fresh: Vec<(&SpanRecord, Option<TurnInfo>)> = Vec::with_capacity(block.spans.len());
+        for s in &block.spans {
+            let turn = match (&s.effect, s.turn_id) {
+                (SpanEffect::Turn(_), _) | (SpanEffect::None, _) | (_, None) => None,
+                (_, Some(t)) => match turns.get(&t) {
+                    Some(info) => Some(info.clone()),
+                    None => stored_turn(conn, pk, t)?,
+                },
+            };
+            let state = match (&s.effect, s.turn_id, &turn) {
+                (SpanEffect::None, _, _) => SpanState::Archived,
+                (SpanEffect::Turn(_), _, _) => SpanState::Projected,
+                (_, Some(_), None) => SpanState::Held,
+                (SpanEffect::Llm(_), _, _) => SpanState::Projected,
+                (_, Some(_), Some(t)) if !t.complete => SpanState::Archived,
+                _ => SpanState::Projected,
+            };
+            if archive(conn, b, pk, s, state)? {
+                out.accepted += 1;
+                if state == SpanState::Projected {
+                    fresh.push((s, turn));
+                }
+            } else {
+                out.duplicates += 1;
+            }
+        }
+        for (s, _) in fresh.iter().filter(|(s, _)| matches!(s.effect, SpanEffect::Turn(_))) {
+            if let SpanEffect::Turn(t) = &s.effect {
+                project_turn(conn, b, pk, s, t)?;
+                if t.complete {
+                    out.messages += t.messages.len() as u64;
+                }
+            }
+        }
+        for (s, turn) in fresh.iter().filter(|(s, _)| !matches!(s.effect, SpanEffect::Turn(_))) {
+            project_child(conn, b, pk, s, turn.as_ref())?;
+        }
+    }
+    Ok(out)
+}
+
+/// Stores a span unless `(conversation, span_id)` is already stored; true when stored now.
+fn archive(
+    conn: &Connection,
+    b: &SpanIngest,
+    pk: i64,
+    s: &SpanRecord,
+    state: SpanState,
+) -> StoreResult<bool> {
+    let n = exec(
+        conn,
+        "INSERT INTO spans (agent_id, conversation_pk, span_id, trace_id, parent_span_id, turn_id, kind,
+            name, status, started_at, ended_at, duration_ms, state, sdk_version, payload, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         ON CONFLICT (conversation_pk, span_id) DO NOTHING",
+        params![
+            b.agent_id,
+            pk,
+            s.span_id as i64,
+            s.trace_id,
+            s.parent_span_id.map(|p| p as i64),
+            s.turn_id.map(|t| t as i64),
+            s.kind,
+            s.name,
+            s.status,
+            s.started_at,
+            s.ended_at,
+            s.duration_ms,
+            state.code(),
+            b.sdk_version,
+            s.payload,
+            b.received_at
+        ],
+    )
+    .map_err(sqlerr)?;
+    Ok(n == 1)
+}
+
+/// A turn: its messages when complete; then the children that were waiting for it.
+fn project_turn(
+    conn: &Connection,
+    b: &SpanIngest,
+    pk: i64,
+    s: &SpanRecord,
+    t: &TurnEffect,
+) -> StoreResult<()> {
+    if t.complete {
+        for m in &t.messages {
+            insert_message(
+                conn,
+                NewMessage {
+                    agent_id: b.agent_id,
+                    conversation: ConversationRef::Pk(pk),
+                    sender: m.sender.clone(),
+                    content: m.content.clone(),
+                    metadata: m.metadata.clone(),
+                    event_time: m.ts,
+                    received_at: b.received_at,
+                },
+            )?;
+        }
+    }
+    let Some(turn_id) = s.turn_id else { return Ok(()) };
+    let held: Vec<(i64, String)> = {
+        let mut stmt = conn
+            .prepare_cached("SELECT id, payload FROM spans WHERE conversation_pk = ?1 AND turn_id = ?2 AND state = 0 ORDER BY started_at, id")
+            .map_err(sqlerr)?;
+        stmt.query_map(params![pk, turn_id as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(sqlerr)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sqlerr)?
+    };
+    let info = TurnInfo::of(t);
+    for (id, payload) in held {
+        let child = agentsight_core::spans::validate_span(&payload, "span")
+            .map_err(|e| StoreError::Internal(format!("held span {id} no longer validates: {e}")))?;
+        let state = match child.effect {
+            SpanEffect::Llm(_) => SpanState::Projected,
+            _ if !t.complete => SpanState::Archived,
+            _ => SpanState::Projected,
+        };
+        exec(conn, "UPDATE spans SET state = ?2 WHERE id = ?1", params![id, state.code()]).map_err(sqlerr)?;
+        if state == SpanState::Projected {
+            project_child(conn, b, pk, &child, Some(&info))?;
+        }
+    }
+    Ok(())
+}
+
+/// A tool, LLM call or button (the caller decided it is to be projected).
+fn project_child(
+    conn: &Connection,
+    b: &SpanIngest,
+    pk: i64,
+    s: &SpanRecord,
+    turn: Option<&TurnInfo>,
+) -> StoreResult<()> {
+    match &s.effect {
+        SpanEffect::Tool(t) => {
+            insert_action(
+                conn,
+                &NewAction {
+                    agent_id: b.agent_id,
+                    conversation: ConversationRef::Pk(pk),
+                    action_name: t.name.clone(),
+                    event_time: s.started_at,
+                    started_at: Some(s.started_at),
+                    ended_at: Some(s.ended_at),
+                    duration_ms: t.duration_ms,
+                    tools_used: t.tools_used.clone(),
+                    response: t.response.clone(),
+                    error_msg: t.error.clone(),
+                    metadata: t.metadata.clone(),
+                    received_at: b.received_at,
+                },
+            )?;
+        }
+        SpanEffect::Button(x) => {
+            insert_button(
+                conn,
+                &NewButton {
+                    agent_id: b.agent_id,
+                    conversation: ConversationRef::Pk(pk),
+                    button_event: x.event.clone(),
+                    label: x.label.clone(),
+                    value: x.value.clone(),
+                    metadata: x.metadata.clone(),
+                    event_time: s.started_at,
+                    received_at: b.received_at,
+                },
+            )?;
+        }
+        SpanEffect::Llm(c) => add_usage(conn, b, pk, s, c, turn)?,
+        SpanEffect::Turn(_) | SpanEffect::None => {}
+    }
+    Ok(())
+}
+
+/// Adds an LLM call to its (turn, model) row.
+fn add_usage(
+    conn: &Connection,
+    b: &SpanIngest,
+    pk: i64,
+    s: &SpanRecord,
+    c: &LlmCall,
+    turn: Option<&TurnInfo>,
+) -> StoreResult<()> {
+    let (turn_key, turn_id) = match s.turn_id {
+        Some(t) => (format!("t{t:016x}"), Some(t as i64)),
+        None => (format!("s{:016x}", s.span_id), None),
+    };
+    let t = &c.tokens;
+    let source = if c.cost_pico.is_some() { "backend" } else { "unpriced" };
+    let incomplete = turn.is_some_and(|t| !t.complete);
+    exec(
+        conn,
+        "INSERT INTO token_usage (agent_id, conversation_pk, turn_key, turn_id, model, system, calls,
+            unreported_calls, error_calls, input_tokens, output_tokens, cache_read_tokens,
+            cache_write_tokens, embedding_tokens, reasoning_tokens, audio_input_tokens,
+            audio_output_tokens, cost_pico, cost_source, price_table, incomplete, incomplete_reason,
+            started_at, ended_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+            ?20, ?21, ?22, ?23, ?24, ?24)
+         ON CONFLICT (conversation_pk, turn_key, model) DO UPDATE SET
+            calls = calls + 1, unreported_calls = unreported_calls + excluded.unreported_calls,
+            error_calls = error_calls + excluded.error_calls,
+            input_tokens = input_tokens + excluded.input_tokens,
+            output_tokens = output_tokens + excluded.output_tokens,
+            cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+            cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+            embedding_tokens = embedding_tokens + excluded.embedding_tokens,
+            reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+            audio_input_tokens = audio_input_tokens + excluded.audio_input_tokens,
+            audio_output_tokens = audio_output_tokens + excluded.audio_output_tokens,
+            cost_pico = CASE WHEN cost_pico IS NULL OR excluded.cost_pico IS NULL THEN NULL
+                             ELSE cost_pico + excluded.cost_pico END,
+            system = COALESCE(system, excluded.system),
+            started_at = min(started_at, excluded.started_at), ended_at = max(ended_at, excluded.ended_at),
+            updated_at = excluded.updated_at",
+        params![
+            b.agent_id,
+            pk,
+            turn_key,
+            turn_id,
+            c.model,
+            c.system,
+            i64::from(!c.usage_reported),
+            i64::from(c.error),
+            t.input,
+            t.output,
+            t.cache_read,
+            t.cache_write,
+            t.embedding,
+            t.reasoning,
+            t.audio_input,
+            t.audio_output,
+            c.cost_pico,
+            source,
+            c.cost_pico.map(|_| agentsight_core::prices::PRICE_TABLE_DATE),
+            incomplete,
+            turn.and_then(|t| t.reason.clone()),
+            s.started_at,
+            s.ended_at,
+            b.received_at
+        ],
+    )
+    .map_err(sqlerr)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The 0.1.x data plane's writes (B5).
+
+use agentsight_core::dataplane::{ActionDef, FeedbackChange, NewVote, VoteTarget};
+use agentsight_store::{ActionRow, FeedbackItem};
+
+use crate::dataplane::{self, VOTE_ID_BASE};
+
+/// A message vote (one per message: a repeat updates the stored one, keeping omitted fields) or
+/// agent feedback. Votes live apart from `feedbacks`, so they never count as a conversation's
+/// explicit feedback.
+pub(crate) fn insert_vote(conn: &Connection, v: &NewVote) -> StoreResult<(FeedbackItem, bool)> {
+    let (kind, conversation_pk, message_id) = match v.target {
+        VoteTarget::Message(mid) => {
+            let m: Option<(i64, i64)> =
+                one(conn, "SELECT agent_id, conversation_pk FROM messages WHERE id = ?1", [mid], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(sqlerr)?;
+            match m {
+                Some((agent, pk)) if agent == v.agent_id => ("message", Some(pk), Some(mid)),
+                _ => return Err(StoreError::UnknownReference { field: "message", value: mid.to_string() }),
+            }
+        }
+        VoteTarget::Agent => ("agent", None, None),
+    };
+    let existing: Option<i64> = match message_id {
+        Some(mid) => one(
+            conn,
+            "SELECT id FROM feedback_votes WHERE kind = 'message' AND message_id = ?1",
+            [mid],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sqlerr)?,
+        None => None,
+    };
+    let (id, created) = match existing {
+        Some(id) => {
+            exec(
+                conn,
+                "UPDATE feedback_votes SET sentiment = ?2, comment = COALESCE(?3, comment), topic = COALESCE(?4, topic),
+                    reason = COALESCE(?5, reason), updated_at = ?6 WHERE id = ?1",
+                params![id, v.sentiment, v.comment, v.topic, v.reason, v.now],
+            )
+            .map_err(sqlerr)?;
+            (id, false)
+        }
+        None => {
+            let next: i64 =
+                one(conn, "SELECT coalesce(max(id), ?1) + 1 FROM feedback_votes", [VOTE_ID_BASE], |r| {
+                    r.get(0)
+                })
+                .map_err(sqlerr)?;
+            exec(
+                conn,
+                "INSERT INTO feedback_votes (id, agent_id, kind, conversation_pk, message_id, sentiment, source, comment,
+                    topic, reason, environment, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                params![
+                    next.max(VOTE_ID_BASE + 1),
+                    v.agent_id,
+                    kind,
+                    conversation_pk,
+                    message_id,
+                    v.sentiment,
+                    v.source.as_str(),
+                    v.comment,
+                    v.topic,
+                    v.reason,
+                    v.environment,
+                    v.now
+                ],
+            )
+            .map_err(sqlerr)?;
+            (next.max(VOTE_ID_BASE + 1), true)
+        }
+    };
+    let item = dataplane::feedback(conn, v.agent_id, id)?
+        .ok_or_else(|| StoreError::Internal("written vote vanished".into()))?;
+    Ok((item, created))
+}
+
+/// The conversation of a conversation feedback record of the agent.
+fn feedback_conversation(conn: &Connection, agent_id: i64, id: i64) -> StoreResult<Option<i64>> {
+    one(
+        conn,
+        "SELECT conversation_pk FROM feedbacks WHERE id = ?1 AND agent_id = ?2",
+        params![id, agent_id],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sqlerr)
+}
+
+/// FEEDBACK ROW WRITE (metrics delta: a conversation feedback's sentiment may change). Changes
+/// the given fields of a feedback record of any kind.
+pub(crate) fn update_feedback(
+    conn: &Connection,
+    agent_id: i64,
+    id: i64,
+    c: &FeedbackChange,
+) -> StoreResult<Option<FeedbackItem>> {
+    let n = if id > VOTE_ID_BASE {
+        exec(
+            conn,
+            "UPDATE feedback_votes SET sentiment = COALESCE(?3, sentiment), comment = COALESCE(?4, comment),
+                topic = COALESCE(?5, topic), reason = COALESCE(?6, reason), updated_at = ?7
+             WHERE id = ?1 AND agent_id = ?2",
+            params![id, agent_id, c.sentiment, c.comment, c.topic, c.reason, c.now],
+        )
+    } else {
+        if c.topic.is_some() || c.reason.is_some() {
+            return Err(StoreError::Conflict { field: "topic", message: "Only message feedback has a topic or reason.".into() });
+        }
+        if let Some(pk) = feedback_conversation(conn, agent_id, id)? {
+            deltas::touch(agent_id, pk);
+        }
+        exec(
+            conn,
+            "UPDATE feedbacks SET sentiment = COALESCE(?3, sentiment), comment = COALESCE(?4, comment), updated_at = ?5
+             WHERE id = ?1 AND agent_id = ?2",
+            params![id, agent_id, c.sentiment, c.comment, c.now],
+        )
+    }
+    .map_err(sqlerr)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    dataplane::feedback(conn, agent_id, id)
+}
+
+/// FEEDBACK ROW WRITE (metrics delta: a conversation feedback record disappears). Hard delete.
+pub(crate) fn delete_feedback(conn: &Connection, agent_id: i64, id: i64) -> StoreResult<bool> {
+    let sql = if id > VOTE_ID_BASE {
+        "DELETE FROM feedback_votes WHERE id = ?1 AND agent_id = ?2"
+    } else {
+        if let Some(pk) = feedback_conversation(conn, agent_id, id)? {
+            deltas::touch(agent_id, pk);
+        }
+        "DELETE FROM feedbacks WHERE id = ?1 AND agent_id = ?2"
+    };
+    Ok(exec(conn, sql, params![id, agent_id]).map_err(sqlerr)? == 1)
+}
+
+pub(crate) fn create_action(
+    conn: &Connection,
+    agent_id: i64,
+    d: &ActionDef,
+    now: Micros,
+) -> StoreResult<ActionRow> {
+    let name = d.name.clone().unwrap_or_default();
+    let n = exec(
+        conn,
+        "INSERT INTO actions (agent_id, name, display_name, description, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (agent_id, name) DO NOTHING",
+        params![agent_id, name, d.display_name.clone().unwrap_or_else(|| name.clone()), d.description, now],
+    )
+    .map_err(sqlerr)?;
+    if n == 0 {
+        return Err(StoreError::Conflict {
+            field: "name",
+            message: format!("An action named '{name}' exists."),
+        });
+    }
+    let id = conn.last_insert_rowid();
+    dataplane::action(conn, agent_id, id)?
+        .ok_or_else(|| StoreError::Internal("created action vanished".into()))
+}
+
+pub(crate) fn update_action(
+    conn: &Connection,
+    agent_id: i64,
+    id: i64,
+    d: &ActionDef,
+    now: Micros,
+) -> StoreResult<Option<ActionRow>> {
+    if let Some(name) = &d.name {
+        let taken: bool = one(
+            conn,
+            "SELECT EXISTS (SELECT 1 FROM actions WHERE agent_id = ?1 AND name = ?2 AND id <> ?3)",
+            params![agent_id, name, id],
+            |r| r.get(0),
+        )
+        .map_err(sqlerr)?;
+        if taken {
+            return Err(StoreError::Conflict {
+                field: "name",
+                message: format!("An action named '{name}' exists."),
+            });
+        }
+    }
+    let n = exec(
+        conn,
+        "UPDATE actions SET name = COALESCE(?3, name), display_name = COALESCE(?4, display_name),
+            description = COALESCE(?5, description), updated_at = ?6 WHERE id = ?1 AND agent_id = ?2",
+        params![id, agent_id, d.name, d.display_name, d.description, now],
+    )
+    .map_err(sqlerr)?;
+    KNOWN_ACTIONS.with(|k| k.borrow_mut().clear());
+    if n == 0 {
+        return Ok(None);
+    }
+    dataplane::action(conn, agent_id, id)
+}
+
+/// MESSAGE ROW WRITE (metadata only: sender and ts never change). Replaces a message's metadata.
+pub(crate) fn set_message_metadata(
+    conn: &Connection,
+    agent_id: i64,
+    id: i64,
+    metadata: &str,
+) -> StoreResult<Option<agentsight_store::MessageDetail>> {
+    let n = exec(
+        conn,
+        "UPDATE messages SET metadata = ?3 WHERE id = ?1 AND agent_id = ?2",
+        params![id, agent_id, metadata],
+    )
+    .map_err(sqlerr)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    dataplane::message(conn, agent_id, id)
 }

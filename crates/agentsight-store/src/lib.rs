@@ -15,9 +15,11 @@ pub mod testkit;
 use std::future::Future;
 
 use agentsight_core::dashboard::Logo;
+use agentsight_core::dataplane::{ActionDef, FeedbackChange, NewVote};
 use agentsight_core::keys::Role;
 use agentsight_core::metrics::query::MetricsQuery;
 use agentsight_core::metrics::series::{Interval, SeriesMetric};
+use agentsight_core::spans::SpanIngest;
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::{
     ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
@@ -121,6 +123,145 @@ pub trait TrackingReader: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<AttachmentRow>>> + Send;
 }
 
+/// The 0.1.x span plane: ingest (archive + projection) and the agent's environments.
+pub trait SpanWriter: Send + Sync {
+    /// Archives every span of the batch (once: a span already stored for its conversation is a
+    /// duplicate and changes nothing) and projects it into conversations, messages, action
+    /// logs, buttons and token usage, in one transaction: all of it or, on failure, none.
+    /// A turn's child whose turn is not stored yet is held and projected when the turn arrives.
+    fn ingest_spans(&self, batch: SpanIngest) -> impl Future<Output = StoreResult<IngestOutcome>> + Send;
+}
+
+/// The span plane's reads.
+pub trait SpanReader: Send + Sync {
+    /// The agent's environments, oldest first.
+    fn environments(&self, agent_id: i64) -> impl Future<Output = StoreResult<Vec<EnvironmentRow>>> + Send;
+    /// A page of archived spans matching the filter, oldest first, and the total count.
+    fn list_spans(
+        &self,
+        agent_id: i64,
+        filter: SpanFilter,
+        page: PageRequest,
+    ) -> impl Future<Output = StoreResult<(i64, Vec<SpanRow>)>> + Send;
+    /// One archived span by row id.
+    fn span(&self, agent_id: i64, id: i64) -> impl Future<Output = StoreResult<Option<SpanRow>>> + Send;
+    /// Every span of a trace (at most `limit`), oldest first, and whether there were more.
+    fn trace(
+        &self,
+        agent_id: i64,
+        trace_id: String,
+        limit: i64,
+    ) -> impl Future<Output = StoreResult<(Vec<SpanRow>, bool)>> + Send;
+    /// A page of token usage rows matching the filter, newest first, and the total count.
+    fn list_token_usage(
+        &self,
+        agent_id: i64,
+        filter: UsageFilter,
+        page: PageRequest,
+    ) -> impl Future<Output = StoreResult<(i64, Vec<TokenUsageRow>)>> + Send;
+    /// Token and cost metrics of `agent` over the overview's range and filters (see
+    /// `docs/metrics.md`, *LLM usage*).
+    fn llm_metrics(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+    ) -> impl Future<Output = StoreResult<agentsight_protocol::v01::LlmMetricsResponse>> + Send;
+    /// The matching usage rows summed by model, conversation or day, largest cost first.
+    fn usage_summary(
+        &self,
+        agent_id: i64,
+        filter: UsageFilter,
+        group_by: UsageGroupBy,
+    ) -> impl Future<Output = StoreResult<Vec<UsageGroupRow>>> + Send;
+}
+
+/// The 0.1.x data plane (B5): feedback of three kinds, action definitions, messages,
+/// metadata keys. Every method is scoped to one agent; `None` means "not this agent's".
+pub trait DataPlane: Send + Sync {
+    /// Records a message vote (one per message: a repeat updates it; true when created) or
+    /// agent feedback (always created).
+    fn insert_vote(&self, v: NewVote) -> impl Future<Output = StoreResult<(FeedbackItem, bool)>> + Send;
+    /// A page of feedback of every kind, newest first, and the total count.
+    fn list_feedback(
+        &self,
+        agent_id: i64,
+        filter: FeedbackFilter,
+        page: PageRequest,
+    ) -> impl Future<Output = StoreResult<(i64, Vec<FeedbackItem>)>> + Send;
+    /// One feedback record.
+    fn feedback(
+        &self,
+        agent_id: i64,
+        id: i64,
+    ) -> impl Future<Output = StoreResult<Option<FeedbackItem>>> + Send;
+    /// Changes a feedback record.
+    fn update_feedback(
+        &self,
+        agent_id: i64,
+        id: i64,
+        change: FeedbackChange,
+    ) -> impl Future<Output = StoreResult<Option<FeedbackItem>>> + Send;
+    /// Deletes a feedback record (hard); false when there was none.
+    fn delete_feedback(&self, agent_id: i64, id: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Creates an action definition (a taken name is a conflict on `name`).
+    fn create_action(
+        &self,
+        agent_id: i64,
+        def: ActionDef,
+        now: Micros,
+    ) -> impl Future<Output = StoreResult<ActionRow>> + Send;
+    /// A page of action definitions by name, and the total count.
+    fn list_actions(
+        &self,
+        agent_id: i64,
+        filter: ActionFilter,
+        page: PageRequest,
+    ) -> impl Future<Output = StoreResult<(i64, Vec<ActionRow>)>> + Send;
+    /// One action definition.
+    fn action(&self, agent_id: i64, id: i64) -> impl Future<Output = StoreResult<Option<ActionRow>>> + Send;
+    /// Changes an action definition.
+    fn update_action(
+        &self,
+        agent_id: i64,
+        id: i64,
+        def: ActionDef,
+        now: Micros,
+    ) -> impl Future<Output = StoreResult<Option<ActionRow>>> + Send;
+    /// The newest `limit` logs of an action definition, newest first.
+    fn action_logs(
+        &self,
+        agent_id: i64,
+        id: i64,
+        limit: i64,
+    ) -> impl Future<Output = StoreResult<Option<Vec<ActionLogItem>>>> + Send;
+    /// One message with its files, action log, button and vote.
+    fn message(
+        &self,
+        agent_id: i64,
+        id: i64,
+    ) -> impl Future<Output = StoreResult<Option<MessageDetail>>> + Send;
+    /// Replaces a message's metadata.
+    fn set_message_metadata(
+        &self,
+        agent_id: i64,
+        id: i64,
+        metadata: String,
+    ) -> impl Future<Output = StoreResult<Option<MessageDetail>>> + Send;
+    /// Top-level metadata keys of the agent's conversations (`messages`: of its messages).
+    fn metadata_keys(
+        &self,
+        agent_id: i64,
+        messages: bool,
+    ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    /// Distinct values of one conversation metadata key (at most `limit`), as JSON texts.
+    fn metadata_values(
+        &self,
+        agent_id: i64,
+        key: String,
+        limit: i64,
+    ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+}
+
 /// The dashboard metrics.
 pub trait MetricsReader: Send + Sync {
     /// The overview of `agent` for `q`, counting the `escalation` action names as human
@@ -183,6 +324,15 @@ pub trait AdminStore: Send + Sync {
         agent_id: i64,
         tools: Option<Vec<String>>,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Adds an environment slug to an agent (a taken slug is a conflict on `slug`).
+    fn create_environment(
+        &self,
+        agent_id: i64,
+        slug: String,
+        name: String,
+        is_production: bool,
+        now: Micros,
+    ) -> impl Future<Output = StoreResult<EnvironmentRow>> + Send;
     /// Revokes a key; false when there is no such key or it was already revoked.
     fn revoke_key(&self, key_id: i64, now: Micros) -> impl Future<Output = StoreResult<bool>> + Send;
 }

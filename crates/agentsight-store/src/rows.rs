@@ -342,6 +342,19 @@ pub struct ConversationFilter {
     pub escalated: Option<bool>,
     /// The agent's escalation tool names, for `escalated`.
     pub escalation_tools: Vec<String>,
+    /// `customer_id` contains (ASCII case-insensitive).
+    pub customer_id_contains: Option<String>,
+    /// Has (or has no) action logs.
+    pub has_action: Option<bool>,
+    /// `metadata` has this top-level key.
+    pub metadata_key: Option<String>,
+    /// Some top-level metadata value (or, with `metadata_key`, that key's value) equals this
+    /// text.
+    pub metadata_value: Option<String>,
+    /// `conversation_id`, `name` or `customer_id` contains this text.
+    pub search: Option<String>,
+    /// Sort order.
+    pub ordering: ConversationOrder,
 }
 
 /// A conversation column a filter can require to be null.
@@ -373,6 +386,20 @@ impl Dimension {
             Dimension::CustomerId => "customer_id",
         }
     }
+}
+
+/// How a conversation listing is sorted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ConversationOrder {
+    /// Newest start first (the default).
+    #[default]
+    StartedDesc,
+    /// Oldest start first.
+    StartedAsc,
+    /// Most recently changed first.
+    UpdatedDesc,
+    /// Least recently changed first.
+    UpdatedAsc,
 }
 
 /// Page number (1-based) and size.
@@ -507,4 +534,360 @@ pub struct ExportRow {
     pub escalated: bool,
     /// Sentiment of the latest explicit feedback record.
     pub latest_feedback: Option<String>,
+}
+
+/// What an ingest batch did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestOutcome {
+    /// Spans stored now.
+    pub accepted: u64,
+    /// Spans already stored (resends).
+    pub duplicates: u64,
+    /// The conversations written, with whether the batch created each.
+    pub conversations: Vec<(i64, bool)>,
+    /// Messages projected (from complete turns).
+    pub messages: u64,
+}
+
+/// An environment of an agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvironmentRow {
+    /// Id.
+    pub id: i64,
+    /// Slug.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Production or not.
+    pub is_production: bool,
+    /// Creation time.
+    pub created_at: Micros,
+}
+
+/// An archived span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanRow {
+    /// Row id.
+    pub id: i64,
+    /// Conversation pk.
+    pub conversation_pk: i64,
+    /// The client's conversation id.
+    pub conversation_id: String,
+    /// The conversation's environment.
+    pub environment: Option<String>,
+    /// Span id.
+    pub span_id: u64,
+    /// Trace id.
+    pub trace_id: String,
+    /// Parent span id.
+    pub parent_span_id: Option<u64>,
+    /// Turn id.
+    pub turn_id: Option<u64>,
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Status.
+    pub status: String,
+    /// Start.
+    pub started_at: Micros,
+    /// End.
+    pub ended_at: Micros,
+    /// Duration.
+    pub duration_ms: Option<f64>,
+    /// `held`, `projected` or `archived`.
+    pub state: SpanState,
+    /// The SDK version of its batch.
+    pub sdk_version: Option<String>,
+    /// The span as sent.
+    pub payload: String,
+    /// Receipt time.
+    pub received_at: Micros,
+}
+
+/// What became of an archived span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanState {
+    /// A turn's child waiting for its turn (an orphan if the turn never comes).
+    Held,
+    /// Projected into the tables.
+    Projected,
+    /// Archived only (incomplete turn's child, attachment, conversation or unknown kind).
+    Archived,
+}
+
+impl SpanState {
+    /// Stored code.
+    pub fn code(self) -> i64 {
+        match self {
+            SpanState::Held => 0,
+            SpanState::Projected => 1,
+            SpanState::Archived => 2,
+        }
+    }
+
+    /// From the stored code.
+    pub fn from_code(c: i64) -> SpanState {
+        match c {
+            0 => SpanState::Held,
+            1 => SpanState::Projected,
+            _ => SpanState::Archived,
+        }
+    }
+
+    /// Name in responses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanState::Held => "held",
+            SpanState::Projected => "projected",
+            SpanState::Archived => "archived",
+        }
+    }
+}
+
+/// Filters of `GET /api/spans/` (B5.7). Every set field must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanFilter {
+    /// Conversation pk.
+    pub conversation: Option<i64>,
+    /// The client's conversation id.
+    pub conversation_id: Option<String>,
+    /// The conversation's environment.
+    pub environment: Option<String>,
+    /// Kind.
+    pub kind: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Parent span id.
+    pub parent_span_id: Option<u64>,
+    /// Span id.
+    pub span_id: Option<u64>,
+    /// Status.
+    pub status: Option<String>,
+    /// Trace id.
+    pub trace_id: Option<String>,
+    /// `started_at >=`.
+    pub started_at_after: Option<Micros>,
+    /// `started_at <=`.
+    pub started_at_before: Option<Micros>,
+    /// Newest first instead of oldest first.
+    pub descending: bool,
+}
+
+/// A token usage row: one (turn, model), or one LLM call outside any turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenUsageRow {
+    /// Id.
+    pub id: i64,
+    /// Conversation pk.
+    pub conversation_pk: i64,
+    /// The client's conversation id.
+    pub conversation_id: String,
+    /// The conversation's environment.
+    pub environment: Option<String>,
+    /// The turn (None for a call outside any turn).
+    pub turn_id: Option<u64>,
+    /// Model id.
+    pub model: String,
+    /// Provider.
+    pub system: Option<String>,
+    /// Calls.
+    pub calls: i64,
+    /// Calls that reported no usage.
+    pub unreported_calls: i64,
+    /// Failed calls.
+    pub error_calls: i64,
+    /// The counts.
+    pub tokens: agentsight_core::prices::TokenCounts,
+    /// Cost in pico-USD (None: unpriced).
+    pub cost_pico: Option<i64>,
+    /// `backend` | `unpriced` | `reported`.
+    pub cost_source: String,
+    /// The price table date used.
+    pub price_table: Option<String>,
+    /// Copied from the turn.
+    pub incomplete: bool,
+    /// Copied from the turn.
+    pub incomplete_reason: Option<String>,
+    /// First call's start.
+    pub started_at: Micros,
+    /// Last call's end.
+    pub ended_at: Micros,
+}
+
+/// Filters of `GET /api/token-usage/` (B5.6).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UsageFilter {
+    /// Conversation pk.
+    pub conversation: Option<i64>,
+    /// The client's conversation id.
+    pub conversation_id: Option<String>,
+    /// `backend` | `unpriced` | `reported`.
+    pub cost_source: Option<String>,
+    /// The conversation's environment.
+    pub environment: Option<String>,
+    /// Incomplete or not.
+    pub incomplete: Option<bool>,
+    /// Model.
+    pub model: Option<String>,
+    /// Turn id.
+    pub turn_id: Option<u64>,
+    /// `started_at >=`.
+    pub started_at_after: Option<Micros>,
+    /// `started_at <=`.
+    pub started_at_before: Option<Micros>,
+}
+
+/// How `GET /api/token-usage/summary/` groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageGroupBy {
+    /// By model id.
+    Model,
+    /// By the client's conversation id.
+    Conversation,
+    /// By UTC day of the row's start.
+    Day,
+}
+
+/// One group of a usage summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageGroupRow {
+    /// The group's key.
+    pub group: String,
+    /// Calls.
+    pub calls: i64,
+    /// Rows.
+    pub rows: i64,
+    /// Failed calls.
+    pub error_calls: i64,
+    /// Summed counts.
+    pub tokens: agentsight_core::prices::TokenCounts,
+    /// Summed cost of the priced rows (pico-USD).
+    pub cost_pico: i64,
+    /// Rows without a price.
+    pub unpriced_rows: i64,
+}
+
+/// A feedback record of any kind, as `/api/feedbacks/` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedbackItem {
+    /// Id (conversation feedback below 1,000,000,001; votes and agent feedback above).
+    pub id: i64,
+    /// `conversation` | `message` | `agent`.
+    pub kind: String,
+    /// Agent.
+    pub agent_id: i64,
+    /// Conversation pk (none for agent feedback).
+    pub conversation_pk: Option<i64>,
+    /// The client's conversation id.
+    pub conversation_id: Option<String>,
+    /// Message (message votes).
+    pub message_id: Option<i64>,
+    /// Sentiment.
+    pub sentiment: String,
+    /// `customer` | `platform`.
+    pub source: String,
+    /// Comment.
+    pub comment: Option<String>,
+    /// Topic slug (message votes).
+    pub topic: Option<String>,
+    /// Reason slug (message votes).
+    pub reason: Option<String>,
+    /// Environment (agent feedback; else the conversation's).
+    pub environment: Option<String>,
+    /// Metadata (0.0.x conversation feedback), serialized.
+    pub metadata: String,
+    /// Created.
+    pub created_at: Micros,
+    /// Last change.
+    pub updated_at: Micros,
+}
+
+/// Filters of `GET /api/feedbacks/`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedbackFilter {
+    /// Kind.
+    pub kind: Option<String>,
+    /// Sentiment.
+    pub sentiment: Option<String>,
+    /// Conversation pk.
+    pub conversation: Option<i64>,
+    /// The client's conversation id.
+    pub conversation_id: Option<String>,
+    /// Message pk.
+    pub message: Option<i64>,
+    /// Has a comment or not.
+    pub has_comment: Option<bool>,
+    /// Comment contains (ASCII case-insensitive).
+    pub comment_contains: Option<String>,
+    /// Topic.
+    pub topic: Option<String>,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// `created_at >=`.
+    pub created_at_after: Option<Micros>,
+    /// `created_at <=`.
+    pub created_at_before: Option<Micros>,
+    /// Oldest first instead of newest first.
+    pub ascending: bool,
+}
+
+/// An action definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionRow {
+    /// Id.
+    pub id: i64,
+    /// Name (what tools and action logs carry).
+    pub name: String,
+    /// Display name.
+    pub display_name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Logs with this name.
+    pub log_count: i64,
+    /// Created.
+    pub created_at: Micros,
+    /// Changed.
+    pub updated_at: Micros,
+}
+
+/// Filters of `GET /api/actions/`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActionFilter {
+    /// Exact name.
+    pub name: Option<String>,
+    /// Name contains.
+    pub name_contains: Option<String>,
+    /// Exact display name.
+    pub display_name: Option<String>,
+    /// Name or display name contains.
+    pub search: Option<String>,
+}
+
+/// An action log with where it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionLogItem {
+    /// The log.
+    pub log: ActionLogRow,
+    /// The client's conversation id.
+    pub conversation_id: String,
+}
+
+/// One message with everything attached to it (`GET /api/track/{pk}/`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageDetail {
+    /// The message.
+    pub message: MessageRow,
+    /// The client's conversation id.
+    pub conversation_id: String,
+    /// Files.
+    pub attachments: Vec<AttachmentRow>,
+    /// Its action log (action entries).
+    pub action: Option<ActionLogRow>,
+    /// Its button (button entries).
+    pub button: Option<ButtonRow>,
+    /// Its vote.
+    pub vote: Option<FeedbackItem>,
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use agentsight_core::keys::{self, Role};
 use agentsight_core::time::{now_micros, to_iso};
 use agentsight_server::{App, Settings};
+use agentsight_store::SpanReader;
 use agentsight_store::{AdminStore, AgentRow, NewUser, UserStore};
 use agentsight_store_sqlite::SqliteStore;
 use anyhow::{Context, bail};
@@ -116,6 +117,13 @@ struct ServeArgs {
     /// Largest attachment file in bytes (larger ones get 413).
     #[arg(long, env = "AGENTSIGHT_MAX_ATTACHMENT_BYTES", default_value_t = agentsight_core::limits::DEFAULT_MAX_ATTACHMENT_BYTES)]
     max_attachment_bytes: usize,
+    /// `POST /api/ingest/` batches per second one agent may send (0: no limit); over it the
+    /// server answers 429 with Retry-After.
+    #[arg(long, env = "AGENTSIGHT_INGEST_RATE", default_value_t = agentsight_server::config::DEFAULT_INGEST_RATE)]
+    ingest_rate: u32,
+    /// Ingest batches one agent may send at once above its rate.
+    #[arg(long, env = "AGENTSIGHT_INGEST_BURST", default_value_t = agentsight_server::config::DEFAULT_INGEST_BURST)]
+    ingest_burst: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +152,23 @@ enum AgentCommand {
         /// Go back to the default list.
         #[arg(long)]
         reset: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List an agent's environments, or add one (`--add staging`): the slugs its conversations
+    /// may carry (the 0.1.x SDK learns them from `GET /api/me/`).
+    Env {
+        /// Agent id or name.
+        agent: String,
+        /// New environment slug (lower-case letters, digits, `-` and `_`).
+        #[arg(long)]
+        add: Option<String>,
+        /// Display name of the new environment [default: the slug].
+        #[arg(long, requires = "add")]
+        name: Option<String>,
+        /// Mark the new environment as a production one.
+        #[arg(long, requires = "add")]
+        production: bool,
         #[command(flatten)]
         data: DataDir,
     },
@@ -299,6 +324,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             out(&format!("Created agent '{}' (id {}) with a write key (shown once):", agent.name, agent.id))?;
             out(&key)
         }
+        Command::Agent(AgentCommand::Env { agent, add, name, production, data }) => {
+            let store = open(&data)?;
+            let agent = find_agent(&store, &agent).await?;
+            if let Some(slug) = add {
+                let slug = agentsight_core::normalize::environment_slug(&slug)
+                    .map_err(|e| anyhow::anyhow!("invalid environment slug: {e}"))?;
+                let title = name.unwrap_or_else(|| slug.clone());
+                store.create_environment(agent.id, slug, title, production, now_micros()).await?;
+            }
+            for e in store.environments(agent.id).await? {
+                out(&format!(
+                    "{}\t{}{}",
+                    e.slug,
+                    e.name,
+                    if e.is_production { "\t(production)" } else { "" }
+                ))?;
+            }
+            Ok(())
+        }
         Command::Agent(AgentCommand::Escalation { agent, set, reset, data }) => {
             let store = open(&data)?;
             let agent = find_agent(&store, &agent).await?;
@@ -441,6 +485,8 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         geo_dir: a.geo_dir.clone(),
         store_ip: a.store_ip,
         metrics_index: a.metrics_index,
+        ingest_rate: a.ingest_rate,
+        ingest_burst: a.ingest_burst,
     };
     let app = App::build(settings).await.map_err(anyhow::Error::msg)?;
     let url = format!("http://{}", app.local_addr());

@@ -88,7 +88,7 @@ pub(crate) async fn upload_attachments<S: Store>(
         }
         Err(e) => {
             st.blobs.discard(&keys).await;
-            Err(e.into())
+            Err(super::dataplane::message_not_found(e))
         }
     }
 }

@@ -10,7 +10,7 @@ use agentsight_core::normalize;
 use agentsight_core::time::{self, now_micros};
 use agentsight_core::tracking::{self, ConversationPatch, ConversationRef};
 use agentsight_protocol as wire;
-use agentsight_store::{ConversationFilter, Dimension, PageRequest};
+use agentsight_store::{ConversationFilter, ConversationOrder, Dimension, PageRequest};
 use axum::Json;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::HeaderMap;
@@ -24,9 +24,9 @@ use crate::ingest;
 use crate::live::Change;
 use crate::present;
 
-type Params = HashMap<String, String>;
+pub(crate) type Params = HashMap<String, String>;
 
-fn parse_bool(e: &mut ValidationErrors, q: &Params, field: &str) -> Option<bool> {
+pub(crate) fn parse_bool(e: &mut ValidationErrors, q: &Params, field: &str) -> Option<bool> {
     let v = q.get(field)?.trim().to_ascii_lowercase();
     match v.as_str() {
         "true" | "1" | "yes" => Some(true),
@@ -39,7 +39,12 @@ fn parse_bool(e: &mut ValidationErrors, q: &Params, field: &str) -> Option<bool>
     }
 }
 
-fn parse_instant(e: &mut ValidationErrors, q: &Params, field: &str, end_of_day: bool) -> Option<i64> {
+pub(crate) fn parse_instant(
+    e: &mut ValidationErrors,
+    q: &Params,
+    field: &str,
+    end_of_day: bool,
+) -> Option<i64> {
     let v = q.get(field).map(|s| s.trim()).filter(|s| !s.is_empty())?;
     // A bare date means the start (after) or the end (before) of that UTC day.
     let full = if v.len() == 10 {
@@ -58,7 +63,7 @@ fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     a.into_iter().chain(b).min()
 }
 
-fn parse_int(e: &mut ValidationErrors, q: &Params, field: &str, default: i64, max: i64) -> i64 {
+pub(crate) fn parse_int(e: &mut ValidationErrors, q: &Params, field: &str, default: i64, max: i64) -> i64 {
     match q.get(field).map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => default,
         Some(v) => match v.parse::<i64>() {
@@ -113,7 +118,7 @@ pub(crate) fn parse_list_query(q: &Params) -> Result<(ConversationFilter, PageRe
         device: text("device").and_then(|v| e.check("device", normalize::device(&v))),
         language: text("language").and_then(|v| e.check("language", normalize::language(&v))),
         source: text("source").and_then(|v| e.check("source", normalize::source(&v))),
-        environment: text("environment").map(|v| match v.to_lowercase().as_str() {
+        environment: text("environment").or_else(|| text("env")).map(|v| match v.to_lowercase().as_str() {
             "prod" => "production".to_string(),
             "dev" => "development".to_string(),
             other => other.to_string(),
@@ -152,6 +157,21 @@ pub(crate) fn parse_list_query(q: &Params) -> Result<(ConversationFilter, PageRe
         escalated: parse_bool(&mut e, q, "escalated"),
         // Filled in by the handler from the agent's settings.
         escalation_tools: vec![],
+        customer_id_contains: text("customer_id__icontains"),
+        has_action: parse_bool(&mut e, q, "has_action"),
+        metadata_key: text("metadata_key"),
+        metadata_value: text("metadata_value"),
+        search: text("search"),
+        ordering: match text("ordering").as_deref() {
+            None | Some("-started_at") => ConversationOrder::StartedDesc,
+            Some("started_at") => ConversationOrder::StartedAsc,
+            Some("-updated_at") => ConversationOrder::UpdatedDesc,
+            Some("updated_at") => ConversationOrder::UpdatedAsc,
+            Some(_) => {
+                e.add("ordering", "Use started_at, -started_at, updated_at or -updated_at.");
+                ConversationOrder::StartedDesc
+            }
+        },
     };
     let page = PageRequest {
         page: parse_int(&mut e, q, "page", 1, i64::from(u32::MAX)),
@@ -172,7 +192,7 @@ pub(crate) async fn dashboard_query<S: Store>(
     Ok((filter, page))
 }
 
-fn page_url(headers: &HeaderMap, uri: &axum::http::Uri, page: i64) -> String {
+pub(crate) fn page_url(headers: &HeaderMap, uri: &axum::http::Uri, page: i64) -> String {
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let mut pairs: Vec<(String, String)> = uri
         .query()
@@ -189,26 +209,66 @@ fn page_url(headers: &HeaderMap, uri: &axum::http::Uri, page: i64) -> String {
     format!("http://{host}{}?{}", uri.path(), query.join("&"))
 }
 
-/// `GET /api/conversations/`: the paginated, filtered list, newest first.
+/// The seven-key paging envelope (B5.8) of one page of `count` rows.
+pub(crate) fn page_of<T>(
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    page: PageRequest,
+    count: i64,
+    results: Vec<T>,
+) -> wire::Page<T> {
+    let total_pages = ((count + page.page_size - 1) / page.page_size).max(1);
+    wire::Page {
+        count,
+        next: (page.page < total_pages).then(|| page_url(headers, uri, page.page + 1)),
+        previous: (page.page > 1).then(|| page_url(headers, uri, (page.page - 1).min(total_pages))),
+        results,
+        page_size: page.page_size,
+        total_pages,
+        current_page: page.page,
+    }
+}
+
+/// `page` and `page_size` (≤ 100) of a listing.
+pub(crate) fn parse_page(e: &mut ValidationErrors, q: &Params) -> PageRequest {
+    PageRequest {
+        page: parse_int(e, q, "page", 1, i64::from(u32::MAX)),
+        page_size: parse_int(e, q, "page_size", MAX_PAGE_SIZE, MAX_PAGE_SIZE),
+    }
+}
+
+/// `full=true`: rows with their transcripts (messages, attachments, action logs, feedback).
+fn full_param(q: &Params) -> Result<bool, ApiError> {
+    let mut e = ValidationErrors::default();
+    let full = parse_bool(&mut e, q, "full").unwrap_or(false);
+    e.into_result(full).map_err(ApiError::from)
+}
+
+/// `GET /api/conversations/`: the paginated, filtered list, newest first; with `full=true`
+/// each row carries its transcript.
 pub(crate) async fn list_conversations<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadAccess,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     Query(q): Query<Params>,
-) -> Result<Json<wire::Page<wire::ConversationResponse>>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let full = full_param(&q)?;
     let (filter, page) = dashboard_query(&st, key.agent_id(), &q).await?;
     let (count, rows) = st.store.list_conversations(key.agent_id(), filter, page).await?;
-    let total_pages = ((count + page.page_size - 1) / page.page_size).max(1);
-    Ok(Json(wire::Page {
-        count,
-        next: (page.page < total_pages).then(|| page_url(&headers, &uri, page.page + 1)),
-        previous: (page.page > 1).then(|| page_url(&headers, &uri, (page.page - 1).min(total_pages))),
-        results: rows.iter().map(present::conversation).collect(),
-        page_size: page.page_size,
-        total_pages,
-        current_page: page.page,
-    }))
+    let results: Vec<serde_json::Value> = if full {
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(t) = st.store.transcript(key.agent_id(), r.id).await? {
+                out.push(serde_json::to_value(present::transcript(&t)).unwrap_or_default());
+            }
+        }
+        out
+    } else {
+        rows.iter().map(|r| serde_json::to_value(present::conversation(r)).unwrap_or_default()).collect()
+    };
+    let body = page_of(&headers, &uri, page, count, results);
+    Ok(Json(serde_json::to_value(body).unwrap_or_default()))
 }
 
 /// `GET /api/conversations/lookup/?conversation_id=…`: the client's id → the conversation.
@@ -230,14 +290,26 @@ pub(crate) async fn lookup_conversation<S: Store>(
     Ok(Json(present::conversation(&row)))
 }
 
-/// `GET /api/conversations/{pk}/`: the conversation with its transcript and feedback.
+/// `GET /api/conversations/{pk}/`: the conversation with its transcript and feedback
+/// (`full=false`: the conversation's fields only).
 pub(crate) async fn get_conversation<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadAccess,
     Path(pk): Path<String>,
-) -> Result<Json<wire::ConversationDetailResponse>, ApiError> {
-    let t = st.store.transcript(key.agent_id(), parse_pk(&pk)?).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(present::transcript(&t)))
+    Query(q): Query<Params>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let pk = parse_pk(&pk)?;
+    let full = !q.contains_key("full") || full_param(&q)?;
+    if !full {
+        let row = st
+            .store
+            .conversation(key.agent_id(), ConversationRef::Pk(pk))
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        return Ok(Json(serde_json::to_value(present::conversation(&row)).unwrap_or_default()));
+    }
+    let t = st.store.transcript(key.agent_id(), pk).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(serde_json::to_value(present::transcript(&t)).unwrap_or_default()))
 }
 
 /// `GET /api/conversations/{pk}/attachments/`.

@@ -49,6 +49,17 @@ pub(crate) async fn get_timeseries<S: Store>(
     Ok(Json(st.store.timeseries(agent, q, metric, interval).await?))
 }
 
+/// `GET /api/metrics/llm/?from&to&tz&filters…`: LLM tokens by kind, cost, calls and errors,
+/// by model and local day, for the key's agent (any key).
+pub(crate) async fn get_llm<S: Store>(
+    State(st): State<AppState<S>>,
+    key: ReadKey,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<agentsight_protocol::v01::LlmMetricsResponse>, ApiError> {
+    let q = query::parse(&params, &key.0.scope.environments, now_micros())?;
+    Ok(Json(st.store.llm_metrics(key.agent_ref(), q).await?))
+}
+
 /// `GET /api/metrics/live/`: conversations active in the last 5 minutes, messages per minute
 /// over the last hour.
 pub(crate) async fn get_live<S: Store>(

@@ -1,18 +1,21 @@
 //! The route table. Paths end in `/` exactly as the SDKs call them (no slash appending).
 
+mod archive;
 mod attachments;
 mod auth;
 mod conversations;
 mod dash;
+mod dataplane;
 mod export;
 mod health;
 mod live;
 mod metrics;
+pub(crate) mod spans;
 mod tracking;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{any, delete, get, patch, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::{AppState, Store};
@@ -27,6 +30,9 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
             post(tracking::upsert_conversation::<S>).get(conversations::list_conversations::<S>),
         )
         .route("/api/conversations/lookup/", get(conversations::lookup_conversation::<S>))
+        .route("/api/conversations/metadata-keys/", get(dataplane::metadata_keys::<S>))
+        .route("/api/conversations/metadata-values/", get(dataplane::metadata_values::<S>))
+        .route("/api/conversations/message-metadata-keys/", get(dataplane::message_metadata_keys::<S>))
         .route("/api/conversations/{pk}/", get(conversations::get_conversation::<S>))
         .route("/api/conversations/{pk}/attachments/", get(conversations::list_conversation_attachments::<S>))
         .route("/api/conversations/{pk}/rename/", patch(conversations::rename_conversation::<S>))
@@ -34,6 +40,19 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/conversations/{pk}/update/", patch(conversations::update_conversation::<S>))
         .route("/api/conversations/{pk}/delete/", delete(conversations::delete_conversation::<S>))
         .route("/api/track/", post(tracking::track_message::<S>))
+        .route("/api/track/{pk}/", get(dataplane::get_message::<S>).patch(dataplane::update_message::<S>))
+        .route("/api/feedbacks/", post(dataplane::create_feedback::<S>).get(dataplane::list_feedback::<S>))
+        .route(
+            "/api/feedbacks/{id}/",
+            get(dataplane::get_feedback::<S>)
+                .patch(dataplane::update_feedback::<S>)
+                .delete(dataplane::delete_feedback::<S>),
+        )
+        .route("/api/actions/", post(dataplane::create_action::<S>).get(dataplane::list_actions::<S>))
+        .route("/api/actions/{id}/", get(dataplane::get_action::<S>).patch(dataplane::update_action::<S>))
+        .route("/api/actions/{id}/logs/", get(dataplane::action_logs::<S>))
+        .route("/api/tickets/", any(dataplane::tickets_forbidden::<S>))
+        .route("/api/tickets/{*rest}", any(dataplane::tickets_forbidden::<S>))
         .route("/api/action_logs/", post(tracking::track_action::<S>))
         .route("/api/buttons/", post(tracking::track_button::<S>))
         .route("/api/conversation-feedbacks/", post(tracking::create_feedback::<S>))
@@ -42,10 +61,22 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
             post(attachments::upload_attachments::<S>).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/api/attachments/{id}/download/", get(attachments::download_attachment::<S>))
+        .route("/api/me/", get(spans::get_me::<S>))
+        .route(
+            "/api/ingest/",
+            post(spans::ingest_spans::<S>)
+                .layer(tower_http::decompression::RequestDecompressionLayer::new().gzip(true)),
+        )
+        .route("/api/spans/", get(archive::list_spans::<S>))
+        .route("/api/spans/{id}/", get(archive::get_span::<S>))
+        .route("/api/traces/{trace_id}/", get(archive::get_trace::<S>))
+        .route("/api/token-usage/", get(archive::list_token_usage::<S>))
+        .route("/api/token-usage/summary/", get(archive::usage_summary::<S>))
         .route("/api/metrics/overview/", get(metrics::get_overview::<S>))
         .route("/api/metrics/timeseries/", get(metrics::get_timeseries::<S>))
         .route("/api/metrics/live/", get(metrics::get_live::<S>))
         .route("/api/metrics/status/", get(metrics::get_status::<S>))
+        .route("/api/metrics/llm/", get(metrics::get_llm::<S>))
         .route("/api/agent/settings/", get(metrics::get_settings::<S>).patch(metrics::update_settings::<S>))
         .route("/api/auth/state/", get(auth::get_state::<S>))
         .route("/api/auth/setup/", post(auth::setup::<S>))

@@ -8,5 +8,6 @@ mod dashboard;
 mod helpers;
 mod isolation;
 mod metrics;
+mod spans;
 mod tracking;
 mod validation;

@@ -1,0 +1,578 @@
+//! The 0.1.x span plane (sdk-protocol.md Part B): `POST /api/ingest/` payloads, `GET /api/me/`,
+//! and the REST data plane's request bodies and responses.
+//!
+//! The ingest payload is read in two steps so that a bad block can be reported by its index:
+//! [`IngestPayload`] keeps each block as raw JSON, and each block is then read into
+//! [`BlockPayload`], whose spans are again kept raw (the archive stores each span exactly as
+//! sent) and read into [`SpanPayload`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// The SDK that sent a batch.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct SdkInfo {
+    /// `agentsight-python`.
+    pub name: Option<String>,
+    /// `0.1.4`.
+    pub version: Option<String>,
+}
+
+/// `POST /api/ingest/`: the envelope; blocks are kept raw until each is validated.
+#[derive(Debug, Deserialize)]
+pub struct IngestPayload<'a> {
+    /// Which SDK sent it.
+    #[serde(default)]
+    pub sdk: Option<SdkInfo>,
+    /// One block per conversation.
+    #[serde(borrow)]
+    pub conversations: Vec<&'a RawValue>,
+}
+
+/// One conversation's block of a batch. Unknown keys are refused (upstream does the same).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockPayload<'a> {
+    /// The client's conversation id.
+    pub conversation_id: String,
+    /// The spans, sorted by start; each kept raw for the archive.
+    #[serde(borrow)]
+    pub spans: Vec<&'a RawValue>,
+    /// Hoisted from the spans' attributes.
+    pub customer_id: Option<String>,
+    /// Hoisted.
+    pub customer_ip_address: Option<String>,
+    /// Hoisted.
+    pub device: Option<String>,
+    /// Hoisted.
+    pub source: Option<String>,
+    /// Hoisted.
+    pub language: Option<String>,
+    /// Hoisted.
+    pub name: Option<String>,
+    /// Hoisted (an agent slug).
+    pub environment: Option<String>,
+    /// Parsed back into an object by the exporter; `{}` clears.
+    pub metadata: Option<Value>,
+}
+
+/// One span as the exporter serializes it (B2). `otel` and anything else is only archived.
+#[derive(Debug, Deserialize)]
+pub struct SpanPayload {
+    /// 16 hex digits.
+    pub span_id: String,
+    /// 32 hex digits.
+    pub trace_id: String,
+    /// The parent's span id.
+    pub parent_span_id: Option<String>,
+    /// `agentsight.span.kind`, or `unknown`.
+    pub kind: Option<String>,
+    /// Span name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// ISO start.
+    pub started_at: Option<String>,
+    /// ISO end.
+    pub ended_at: Option<String>,
+    /// Milliseconds, 3 decimals.
+    pub duration_ms: Option<f64>,
+    /// `unset` | `ok` | `error`.
+    pub status: Option<String>,
+    /// Flat OTel attributes.
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, Value>,
+    /// Span events (messages, exceptions).
+    #[serde(default)]
+    pub events: Vec<EventPayload>,
+}
+
+/// A span event.
+#[derive(Debug, Deserialize)]
+pub struct EventPayload {
+    /// `agentsight.message`, `exception`, ….
+    pub name: String,
+    /// ISO time.
+    pub timestamp: Option<String>,
+    /// Attributes.
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, Value>,
+}
+
+/// One rejected block of the 400 body (B6).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BlockRejection {
+    /// The block's position in the request.
+    pub index: usize,
+    /// Read back from the raw block; absent when it had none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// Field → messages.
+    pub errors: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The 400 body of a refused ingest batch (B6).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IngestRejection {
+    /// A human-readable summary.
+    pub detail: String,
+    /// The offending blocks (at most 20).
+    pub conversations: Vec<BlockRejection>,
+    /// Present (true) when more blocks were bad than are listed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// What an accepted batch did.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IngestResponse {
+    /// Spans stored now.
+    pub accepted: u64,
+    /// Spans already stored (resends), ignored.
+    pub duplicates: u64,
+    /// Conversation blocks in the batch.
+    pub conversations: u64,
+}
+
+/// An environment of the agent.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EnvironmentResponse {
+    /// Id.
+    pub id: i64,
+    /// Slug (`production`).
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Production or not.
+    pub is_production: bool,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// `GET /api/me/`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MeResponse {
+    /// The key's agent.
+    pub agent_id: i64,
+    /// Its name.
+    pub agent_name: String,
+    /// `write` | `read`.
+    pub role: String,
+    /// The agent's environments.
+    pub environments: Vec<EnvironmentResponse>,
+    /// What this server supports (`gzip-ingest`).
+    pub capabilities: Vec<String>,
+}
+
+/// An archived span (`GET /api/spans/`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SpanResponse {
+    /// Row id (for `GET /api/spans/{id}/`).
+    pub id: i64,
+    /// Conversation pk.
+    pub conversation: i64,
+    /// The client's conversation id.
+    pub conversation_id: String,
+    /// 16 hex digits.
+    pub span_id: String,
+    /// 32 hex digits.
+    pub trace_id: String,
+    /// Parent span id.
+    pub parent_span_id: Option<String>,
+    /// The turn it belongs to.
+    pub turn_id: Option<String>,
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// `unset` | `ok` | `error`.
+    pub status: String,
+    /// Start.
+    pub started_at: String,
+    /// End.
+    pub ended_at: String,
+    /// Duration in ms.
+    pub duration_ms: Option<f64>,
+    /// `projected`, `held` (waiting for its turn, or an orphan) or `archived`.
+    pub projection: String,
+    /// The SDK version of the batch that brought it.
+    pub sdk_version: Option<String>,
+    /// The conversation's environment.
+    pub environment: Option<String>,
+    /// When the server received it.
+    pub received_at: String,
+    /// The span as sent (only with `payload=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+}
+
+/// A span in a trace tree.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TraceNode {
+    /// The span.
+    #[serde(flatten)]
+    pub span: SpanResponse,
+    /// Its children, oldest first.
+    pub children: Vec<TraceNode>,
+}
+
+/// `GET /api/traces/{trace_id}/`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TraceResponse {
+    /// Trace id.
+    pub trace_id: String,
+    /// Spans in the trace (at most the limit).
+    pub span_count: usize,
+    /// More spans exist than were returned.
+    pub truncated: bool,
+    /// Spans whose parent is not in the trace, with their subtrees.
+    pub roots: Vec<TraceNode>,
+}
+
+/// A token usage row (`GET /api/token-usage/`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TokenUsageResponse {
+    /// Id.
+    pub id: i64,
+    /// Conversation pk.
+    pub conversation: i64,
+    /// The client's conversation id.
+    pub conversation_id: String,
+    /// The turn's span id (null for a call outside any turn).
+    pub turn_id: Option<String>,
+    /// Model id.
+    pub model: String,
+    /// Provider.
+    pub system: Option<String>,
+    /// LLM calls.
+    pub calls: i64,
+    /// Calls that reported no usage (their zeros are unknown).
+    pub unreported_calls: i64,
+    /// Failed calls.
+    pub error_calls: i64,
+    /// Uncached input.
+    pub input_tokens: i64,
+    /// Output.
+    pub output_tokens: i64,
+    /// Cache reads.
+    pub cache_read_tokens: i64,
+    /// Cache writes.
+    pub cache_write_tokens: i64,
+    /// Embedding input.
+    pub embedding_tokens: i64,
+    /// Reasoning (subset of output).
+    pub reasoning_tokens: i64,
+    /// Audio input (subset of input).
+    pub audio_input_tokens: i64,
+    /// Audio output (subset of output).
+    pub audio_output_tokens: i64,
+    /// The five billable kinds added.
+    pub total_tokens: i64,
+    /// Decimal string; null when unpriced.
+    pub cost_usd: Option<String>,
+    /// What the SDK reported (0.1.4 never does).
+    pub cost_usd_reported: Option<String>,
+    /// `backend` | `unpriced` | `reported`.
+    pub cost_source: String,
+    /// The price table date the cost comes from.
+    pub price_table: Option<String>,
+    /// The turn was incomplete.
+    pub incomplete: bool,
+    /// Why.
+    pub incomplete_reason: Option<String>,
+    /// The conversation's environment.
+    pub environment: Option<String>,
+    /// First call's start.
+    pub started_at: String,
+    /// Last call's end.
+    pub ended_at: String,
+}
+
+/// One group of `GET /api/token-usage/summary/`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UsageGroupResponse {
+    /// Model, conversation id or `YYYY-MM-DD` (UTC).
+    pub group: String,
+    /// LLM calls.
+    pub calls: i64,
+    /// Usage rows.
+    pub rows: i64,
+    /// Failed calls.
+    pub error_calls: i64,
+    /// Uncached input.
+    pub input_tokens: i64,
+    /// Output.
+    pub output_tokens: i64,
+    /// Cache reads.
+    pub cache_read_tokens: i64,
+    /// Cache writes.
+    pub cache_write_tokens: i64,
+    /// Embedding input.
+    pub embedding_tokens: i64,
+    /// Reasoning.
+    pub reasoning_tokens: i64,
+    /// Audio input.
+    pub audio_input_tokens: i64,
+    /// Audio output.
+    pub audio_output_tokens: i64,
+    /// Billable total.
+    pub total_tokens: i64,
+    /// Cost of the priced rows, in USD.
+    pub cost_usd: f64,
+    /// The same in EUR (with `currency=eur`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_eur: Option<f64>,
+    /// Rows whose model has no price (not in `cost_usd`).
+    pub unpriced_rows: i64,
+}
+
+/// `GET /api/token-usage/summary/`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UsageSummaryResponse {
+    /// `model` | `conversation` | `day`.
+    pub group_by: String,
+    /// `usd` | `eur`.
+    pub currency: String,
+    /// The groups, largest cost first.
+    pub results: Vec<UsageGroupResponse>,
+}
+
+/// `POST /api/feedbacks/` (B5.4): one of three kinds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackCreatePayload {
+    /// `conversation` (default) | `message` | `agent`.
+    pub kind: Option<String>,
+    /// `positive` | `neutral` | `negative`.
+    pub sentiment: String,
+    /// The client's conversation id (conversation kind).
+    pub conversation_id: Option<String>,
+    /// Conversation pk (conversation kind).
+    #[serde(default, deserialize_with = "crate::v00::de_pk_ref")]
+    pub conversation: Option<crate::v00::PkRef>,
+    /// Message pk (message kind).
+    #[serde(default, deserialize_with = "crate::v00::de_pk_ref")]
+    pub message: Option<crate::v00::PkRef>,
+    /// Agent id (agent kind; must be the key's).
+    pub agent: Option<i64>,
+    /// Comment.
+    pub comment: Option<String>,
+    /// Topic slug (message kind).
+    pub topic: Option<String>,
+    /// Reason slug (message kind).
+    pub reason: Option<String>,
+    /// Environment slug (agent kind only).
+    pub environment: Option<String>,
+}
+
+/// `PATCH /api/feedbacks/{id}/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackPatchPayload {
+    /// Sentiment.
+    pub sentiment: Option<String>,
+    /// Comment.
+    pub comment: Option<String>,
+    /// Topic slug.
+    pub topic: Option<String>,
+    /// Reason slug.
+    pub reason: Option<String>,
+}
+
+/// A feedback record of any kind.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FeedbackItemResponse {
+    /// Id.
+    pub id: i64,
+    /// `conversation` | `message` | `agent`.
+    pub kind: String,
+    /// Agent id.
+    pub agent: i64,
+    /// Conversation pk.
+    pub conversation: Option<i64>,
+    /// The client's conversation id.
+    pub conversation_id: Option<String>,
+    /// Message pk.
+    pub message: Option<i64>,
+    /// Sentiment.
+    pub sentiment: String,
+    /// `customer` (API key) | `platform`.
+    pub source: String,
+    /// Comment.
+    pub comment: Option<String>,
+    /// Topic.
+    pub topic: Option<String>,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// Metadata (0.0.x conversation feedback only; `{}` otherwise).
+    pub metadata: Value,
+    /// Created.
+    pub created_at: String,
+    /// Changed.
+    pub updated_at: String,
+}
+
+/// `GET /api/feedbacks/`: the paging envelope plus `counts`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FeedbackPage {
+    /// The envelope.
+    #[serde(flatten)]
+    pub page: crate::v00::Page<FeedbackItemResponse>,
+    /// `{"all": N}`: rows matching the filters.
+    pub counts: Value,
+}
+
+/// `POST /api/actions/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionCreatePayload {
+    /// Name (unique per agent).
+    pub name: String,
+    /// Display name (default: the name).
+    pub display_name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// `PATCH /api/actions/{id}/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionPatchPayload {
+    /// Name.
+    pub name: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// An action definition.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ActionResponse {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Display name.
+    pub display_name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Logs recorded under this name.
+    pub log_count: i64,
+    /// Created.
+    pub created_at: String,
+    /// Changed.
+    pub updated_at: String,
+}
+
+/// An action log in `GET /api/actions/{id}/logs/`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ActionLogItemResponse {
+    /// The log.
+    #[serde(flatten)]
+    pub log: crate::v00::ActionLogResponse,
+    /// Its transcript entry.
+    pub message: i64,
+    /// Conversation pk.
+    pub conversation: i64,
+    /// The client's conversation id.
+    pub conversation_id: String,
+    /// Event time.
+    pub timestamp: String,
+}
+
+/// `PATCH /api/track/{pk}/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagePatchPayload {
+    /// Replaces the message's metadata.
+    pub metadata: Value,
+}
+
+/// `GET /api/track/{pk}/`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MessageDetailResponse {
+    /// The message as in a transcript.
+    #[serde(flatten)]
+    pub message: crate::v00::MessageResponse,
+    /// The client's conversation id.
+    pub conversation_id: String,
+    /// The message's vote (message feedback), if any.
+    pub feedback: Option<FeedbackItemResponse>,
+}
+
+/// Token counts, calls and cost of a set of LLM usage rows (`GET /api/metrics/llm/`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LlmTotals {
+    /// LLM calls.
+    pub calls: i64,
+    /// Failed calls.
+    pub errors: i64,
+    /// Calls that reported no usage.
+    pub unreported_calls: i64,
+    /// Calls of models without a price (not in the cost).
+    pub unpriced_calls: i64,
+    /// Uncached input.
+    pub input_tokens: i64,
+    /// Output (reasoning included).
+    pub output_tokens: i64,
+    /// Cache reads.
+    pub cache_read_tokens: i64,
+    /// Cache writes.
+    pub cache_write_tokens: i64,
+    /// Embedding input.
+    pub embedding_tokens: i64,
+    /// Reasoning (a subset of output).
+    pub reasoning_tokens: i64,
+    /// Audio input (a subset of input).
+    pub audio_input_tokens: i64,
+    /// Audio output (a subset of output).
+    pub audio_output_tokens: i64,
+    /// input + output + cache reads + cache writes + embedding.
+    pub total_tokens: i64,
+    /// Cost of the priced calls, USD, exact decimal.
+    pub cost_usd: String,
+}
+
+/// One model.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LlmModelRow {
+    /// Model id.
+    pub model: String,
+    /// Its totals.
+    #[serde(flatten)]
+    pub totals: LlmTotals,
+}
+
+/// One local day.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LlmDayRow {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Its totals.
+    #[serde(flatten)]
+    pub totals: LlmTotals,
+}
+
+/// `GET /api/metrics/llm/`: token and cost metrics over the overview's range and filters.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LlmMetricsResponse {
+    /// The agent.
+    pub agent: crate::metrics::AgentRef,
+    /// The range.
+    pub range: crate::metrics::RangeRef,
+    /// Filters as applied.
+    pub filters: serde_json::Map<String, Value>,
+    /// The price table date of the server.
+    pub price_table: String,
+    /// Everything in range.
+    pub totals: LlmTotals,
+    /// By model, largest cost first, then most calls, then model.
+    pub by_model: Vec<LlmModelRow>,
+    /// By local day, zero-filled, oldest first.
+    pub daily: Vec<LlmDayRow>,
+}

@@ -1,0 +1,119 @@
+//! The 0.1.x span plane's entry points: `GET /api/me/` and `POST /api/ingest/` (gzip bodies,
+//! whole-batch validation, per-agent rate limit).
+
+use std::num::NonZeroU32;
+
+use agentsight_core::time::{now_micros, to_iso};
+use agentsight_protocol::v01 as wire;
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::app::{AppState, Store};
+use crate::error::ApiError;
+use crate::extract::{ReadKey, WriteKey, parse_json, read_body};
+use crate::ingest;
+
+/// What this server tells the SDK's preflight it supports.
+pub const CAPABILITIES: &[&str] = &["gzip-ingest"];
+
+/// Per-agent ingest throttle.
+pub struct IngestLimiter {
+    limiter: DefaultKeyedRateLimiter<i64>,
+}
+
+impl IngestLimiter {
+    /// A limiter of `rate` batches per second with `burst`; `None` when `rate` is 0 (no limit).
+    pub fn new(rate: u32, burst: u32) -> Option<IngestLimiter> {
+        let rate = NonZeroU32::new(rate)?;
+        let burst = NonZeroU32::new(burst.max(1)).unwrap_or(rate);
+        Some(IngestLimiter { limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)) })
+    }
+
+    /// `Err(seconds to wait)` when the agent is over its rate.
+    pub fn check(&self, agent_id: i64) -> Result<(), u64> {
+        self.limiter.check_key(&agent_id).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+}
+
+/// `GET /api/me/`: the key's agent, role, environments and this server's capabilities.
+pub(crate) async fn get_me<S: Store>(
+    State(st): State<AppState<S>>,
+    key: ReadKey,
+) -> Result<Json<wire::MeResponse>, ApiError> {
+    let envs = st.store.environments(key.agent_id()).await?;
+    let p = &key.0.principal;
+    Ok(Json(wire::MeResponse {
+        agent_id: p.agent_id,
+        agent_name: p.agent_name.clone(),
+        role: p.role.as_str().to_string(),
+        environments: envs
+            .into_iter()
+            .map(|e| wire::EnvironmentResponse {
+                id: e.id,
+                slug: e.slug,
+                name: e.name,
+                is_production: e.is_production,
+                created_at: to_iso(e.created_at),
+                updated_at: to_iso(e.created_at),
+            })
+            .collect(),
+        capabilities: CAPABILITIES.iter().map(|c| c.to_string()).collect(),
+    }))
+}
+
+/// `POST /api/ingest/`: 201 once every span of the batch is durable; 400 with the B6 body when
+/// any block is bad (nothing written); 429 with `Retry-After` over the agent's rate.
+pub(crate) async fn ingest_spans<S: Store>(
+    State(st): State<AppState<S>>,
+    key: WriteKey,
+    req: Request,
+) -> Result<(StatusCode, Json<wire::IngestResponse>), ApiError> {
+    let received = now_micros();
+    if let Some(l) = &st.ingest_limiter {
+        l.check(key.agent_id()).map_err(|s| ApiError::Throttled(s.max(1)))?;
+    }
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        if !ct.is_empty() && !ct.to_ascii_lowercase().contains("json") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "Unsupported media type \"{ct}\" in request; send application/json."
+            )));
+        }
+    }
+    // A gzip body arrives here decompressed (RequestDecompressionLayer); the limit applies to
+    // the decompressed bytes, so a small bomb cannot grow past it.
+    let body = read_body(req, st.settings.max_body_bytes).await?;
+    if body.is_empty() {
+        return Err(ApiError::BadRequest("JSON parse error - the body is empty".into()));
+    }
+    let p: wire::IngestPayload<'_> = parse_json(&body)?;
+    let out = ingest::span_batch(&st.store, &st.live, &st.enrich, key.scope(), &p, received).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(wire::IngestResponse {
+            accepted: out.accepted,
+            duplicates: out.duplicates,
+            conversations: out.conversations.len() as u64,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_answers_a_wait_once_the_burst_is_spent() {
+        let l = IngestLimiter::new(1, 2).unwrap();
+        assert!(l.check(1).is_ok() && l.check(1).is_ok());
+        assert_eq!(l.check(1), Err(1));
+        assert!(l.check(2).is_ok(), "another agent has its own budget");
+        assert!(IngestLimiter::new(0, 5).is_none());
+    }
+}

@@ -1,0 +1,237 @@
+//! `POST /api/ingest/` and `GET /api/me/` (the 0.1.x span plane).
+
+use std::io::Write;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+const TRACE: &str = "0123456789abcdef0123456789abcdef";
+
+fn span(id: &str, kind: &str, turn: Option<&str>, at: &str, attrs: Value, events: Value) -> Value {
+    let mut a = json!({"agentsight.conversation.id": "ignored-by-server", "agentsight.span.kind": kind});
+    if let Some(t) = turn {
+        a["agentsight.turn.id"] = json!(t);
+    }
+    if let (Some(m), Some(extra)) = (a.as_object_mut(), attrs.as_object()) {
+        m.extend(extra.clone());
+    }
+    json!({"span_id": id, "trace_id": TRACE, "parent_span_id": turn, "kind": kind, "name": kind,
+        "started_at": at, "ended_at": at, "duration_ms": 0.5, "status": "unset", "attributes": a,
+        "events": events, "otel": {"span_kind": "INTERNAL", "resource": {"service.name": "t"}}})
+}
+
+fn turn(id: &str, complete: bool, at_user: &str, at_agent: &str) -> Value {
+    let msg = |sender: &str, content: &str, ts: &str| {
+        json!({"name": "agentsight.message", "timestamp": ts,
+            "attributes": {"agentsight.message.sender": sender, "agentsight.message.content": content}})
+    };
+    let mut s = span(
+        id,
+        "turn",
+        None,
+        "2026-08-15T10:00:00+00:00",
+        json!({"agentsight.turn.id": id, "agentsight.turn.complete": complete}),
+        json!([msg("end_user", "Where is my order?", at_user), msg("agent", "It ships tomorrow.", at_agent)]),
+    );
+    s["parent_span_id"] = Value::Null;
+    s["ended_at"] = json!("2026-08-15T10:00:03+00:00");
+    s
+}
+
+fn tool(id: &str, turn_id: &str) -> Value {
+    span(
+        id,
+        "tool",
+        Some(turn_id),
+        "2026-08-15T10:00:01.500+00:00",
+        json!({"agentsight.tool.name": "lookup", "agentsight.tool.arguments": "{\"order\": 7}",
+            "agentsight.tool.response": "{'status': 'shipped'}"}),
+        json!([]),
+    )
+}
+
+fn llm(id: &str, turn_id: &str) -> Value {
+    span(
+        id,
+        "llm",
+        Some(turn_id),
+        "2026-08-15T10:00:01.200+00:00",
+        json!({"gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.input_tokens": 80, "gen_ai.usage.output_tokens": 45}),
+        json!([]),
+    )
+}
+
+fn batch(blocks: Value) -> Value {
+    json!({"sdk": {"name": "agentsight-python", "version": "0.1.4"}, "conversations": blocks})
+}
+
+fn gzip(v: &Value) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    e.write_all(v.to_string().as_bytes()).unwrap();
+    e.finish().unwrap()
+}
+
+async fn ingest(app: &TestApp, body: &Value) -> reqwest::Response {
+    app.post("/api/ingest/", body).await
+}
+
+async fn lookup(app: &TestApp, cid: &str) -> Value {
+    app.get_json(&format!("/api/conversations/lookup/?conversation_id={cid}")).await
+}
+
+async fn detail(app: &TestApp, cid: &str) -> Value {
+    let pk = lookup(app, cid).await["id"].as_i64().unwrap();
+    app.get_json(&format!("/api/conversations/{pk}/")).await
+}
+
+#[tokio::test]
+async fn me_names_the_agent_role_environments_and_gzip() {
+    let app = spawn_app().await;
+    let me = app.get_json("/api/me/").await;
+    assert_eq!(me["agent_name"], "agent-a");
+    assert_eq!(me["role"], "write");
+    assert_eq!(me["capabilities"], json!(["gzip-ingest"]));
+    let slugs: Vec<&str> =
+        me["environments"].as_array().unwrap().iter().map(|e| e["slug"].as_str().unwrap()).collect();
+    assert_eq!(slugs, ["production", "development"]);
+    let r = app.get_as(&app.read_key, "/api/me/").await;
+    assert_eq!(r.json::<Value>().await.unwrap()["role"], "read");
+}
+
+#[tokio::test]
+async fn a_gzipped_batch_projects_the_turn_and_a_resend_stores_nothing_twice() {
+    let app = spawn_app().await;
+    let body = batch(json!([{"conversation_id": "k1", "spans": [
+        turn("00000000000000a1", true, "2026-08-15T10:00:01+00:00", "2026-08-15T10:00:02+00:00"),
+        llm("00000000000000a2", "00000000000000a1"),
+        tool("00000000000000a3", "00000000000000a1")],
+        "customer_id": "u1", "device": "mobile", "environment": "prod", "metadata": {"plan": "pro"}}]));
+    let gz = gzip(&body);
+    for round in 0..2 {
+        let r = app
+            .client
+            .post(format!("{}/api/ingest/", app.base))
+            .header("Authorization", format!("Api-Key {}", app.key))
+            .header("Content-Type", "application/json")
+            .header("Content-Encoding", "gzip")
+            .body(gz.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let out: Value = r.json().await.unwrap();
+        assert_eq!(
+            (out["accepted"].as_u64(), out["duplicates"].as_u64()),
+            if round == 0 { (Some(3), Some(0)) } else { (Some(0), Some(3)) }
+        );
+    }
+    let d = detail(&app, "k1").await;
+    assert_eq!(d["is_used"], true);
+    assert_eq!(d["environment"], "production");
+    assert_eq!(d["metadata"], json!({"plan": "pro"}));
+    assert_eq!(d["message_count"], 2);
+    let entries: Vec<(String, String)> = d["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["sender"].as_str().unwrap().to_string(), m["content"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("end_user".to_string(), "Where is my order?".to_string()),
+            ("agent".to_string(), "Action lookup performed".to_string()),
+            ("agent".to_string(), "It ships tomorrow.".to_string())
+        ]
+    );
+    let log = &d["messages"][1]["action_logs"][0];
+    assert_eq!(log["tools_used"], json!({"order": 7}));
+    assert_eq!(log["response"], "{'status': 'shipped'}");
+}
+
+#[tokio::test]
+async fn children_before_their_turn_are_held_until_it_arrives() {
+    let app = spawn_app().await;
+    let r = ingest(
+        &app,
+        &batch(json!([{"conversation_id": "k2", "spans": [tool("00000000000000b3", "00000000000000b1")]}])),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(detail(&app, "k2").await["messages"], json!([]));
+    let r = ingest(
+        &app,
+        &batch(json!([{"conversation_id": "k2", "spans": [
+            turn("00000000000000b1", true, "2026-08-15T10:00:01+00:00", "2026-08-15T10:00:02+00:00")]}])),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let d = detail(&app, "k2").await;
+    assert_eq!(d["messages"].as_array().unwrap().len(), 3, "{d}");
+    assert_eq!(d["messages"][1]["action_name"], "lookup");
+}
+
+#[tokio::test]
+async fn incomplete_turns_are_archived_not_projected() {
+    let app = spawn_app().await;
+    let r = ingest(
+        &app,
+        &batch(json!([{"conversation_id": "k3", "spans": [
+            turn("00000000000000c1", false, "2026-08-15T10:00:01+00:00", "2026-08-15T10:00:02+00:00"),
+            tool("00000000000000c3", "00000000000000c1")]}])),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let d = detail(&app, "k3").await;
+    assert_eq!(d["messages"], json!([]));
+    assert_eq!(d["is_used"], true);
+}
+
+#[tokio::test]
+async fn one_bad_block_refuses_the_batch_naming_block_and_field() {
+    let app = spawn_app().await;
+    let good = json!({"conversation_id": "k-good", "spans": [
+        turn("00000000000000d1", true, "2026-08-15T10:00:01+00:00", "2026-08-15T10:00:02+00:00")]});
+    let bad = json!({"conversation_id": "wa-bad", "environment": "staging", "spans": []});
+    let r = ingest(&app, &batch(json!([good, bad]))).await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["conversations"],
+        json!([{"index": 1, "conversation_id": "wa-bad",
+        "errors": {"environment": ["Unknown environment: 'staging'."]}}])
+    );
+    assert!(body["detail"].as_str().unwrap().contains("nothing in this batch was stored"));
+    let r = app.get_as(&app.key, "/api/conversations/lookup/?conversation_id=k-good").await;
+    assert_eq!(r.status(), 404, "the good block of a refused batch is not written");
+    let r = app.post_raw("/api/ingest/", b"{\"conversations\": 5}".to_vec()).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().await.unwrap().get("conversations").is_some());
+}
+
+#[tokio::test]
+async fn an_agent_over_its_rate_gets_429_with_retry_after() {
+    let app = spawn_app_with(|s| {
+        s.ingest_rate = 1;
+        s.ingest_burst = 1;
+    })
+    .await;
+    let body = batch(json!([{"conversation_id": "k4", "spans": []}]));
+    assert_eq!(ingest(&app, &body).await.status(), 201);
+    let r = ingest(&app, &body).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let r = app.post_as(&app.other_key, "/api/ingest/", &body).await;
+    assert_eq!(r.status(), 201, "the limit is per agent");
+}
+
+#[tokio::test]
+async fn read_keys_cannot_ingest() {
+    let app = spawn_app().await;
+    let r = app
+        .post_as(&app.read_key, "/api/ingest/", &batch(json!([{"conversation_id": "k5", "spans": []}])))
+        .await;
+    assert_eq!(r.status(), 403);
+}

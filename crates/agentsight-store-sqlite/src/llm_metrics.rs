@@ -1,0 +1,141 @@
+//! `GET /api/metrics/llm/` in SQL over `token_usage`: tokens by kind, cost, calls and errors,
+//! by model and by local day. A usage row is in range when its `started_at` (its first call)
+//! is; filters restrict rows to those whose conversation matches.
+
+use agentsight_core::metrics::query::{MetricsQuery, day_start};
+use agentsight_core::prices::{self, PRICE_TABLE_DATE};
+use agentsight_protocol::metrics::AgentRef;
+use agentsight_protocol::v01::{LlmDayRow, LlmMetricsResponse, LlmModelRow, LlmTotals};
+use agentsight_store::StoreResult;
+use rusqlite::types::Value;
+use rusqlite::{Connection, Row, params_from_iter};
+
+use crate::metrics::filter_sql;
+use crate::sqlerr;
+
+/// The summed columns, in the order [`totals`] reads them (from column `first`).
+const SUMS: &str = "sum(u.calls), sum(u.error_calls), sum(u.unreported_calls),
+    sum(CASE WHEN u.cost_pico IS NULL THEN u.calls ELSE 0 END), sum(u.input_tokens), sum(u.output_tokens),
+    sum(u.cache_read_tokens), sum(u.cache_write_tokens), sum(u.embedding_tokens), sum(u.reasoning_tokens),
+    sum(u.audio_input_tokens), sum(u.audio_output_tokens), coalesce(sum(u.cost_pico), 0)";
+
+/// Totals and their exact cost in pico-USD.
+fn totals(r: &Row<'_>, first: usize) -> rusqlite::Result<(LlmTotals, i64)> {
+    let g = |i: usize| -> rusqlite::Result<i64> { Ok(r.get::<_, Option<i64>>(first + i)?.unwrap_or(0)) };
+    let t = LlmTotals {
+        calls: g(0)?,
+        errors: g(1)?,
+        unreported_calls: g(2)?,
+        unpriced_calls: g(3)?,
+        input_tokens: g(4)?,
+        output_tokens: g(5)?,
+        cache_read_tokens: g(6)?,
+        cache_write_tokens: g(7)?,
+        embedding_tokens: g(8)?,
+        reasoning_tokens: g(9)?,
+        audio_input_tokens: g(10)?,
+        audio_output_tokens: g(11)?,
+        total_tokens: 0,
+        cost_usd: String::new(),
+    };
+    let pico = g(12)?;
+    Ok((finish(t, pico), pico))
+}
+
+fn finish(mut t: LlmTotals, pico: i64) -> LlmTotals {
+    t.total_tokens =
+        t.input_tokens + t.output_tokens + t.cache_read_tokens + t.cache_write_tokens + t.embedding_tokens;
+    t.cost_usd = prices::pico_to_decimal(pico);
+    t
+}
+
+fn add(a: &mut LlmTotals, b: &LlmTotals) {
+    a.calls += b.calls;
+    a.errors += b.errors;
+    a.unreported_calls += b.unreported_calls;
+    a.unpriced_calls += b.unpriced_calls;
+    a.input_tokens += b.input_tokens;
+    a.output_tokens += b.output_tokens;
+    a.cache_read_tokens += b.cache_read_tokens;
+    a.cache_write_tokens += b.cache_write_tokens;
+    a.embedding_tokens += b.embedding_tokens;
+    a.reasoning_tokens += b.reasoning_tokens;
+    a.audio_input_tokens += b.audio_input_tokens;
+    a.audio_output_tokens += b.audio_output_tokens;
+}
+
+pub(crate) fn llm(conn: &Connection, agent: AgentRef, q: &MetricsQuery) -> StoreResult<LlmMetricsResponse> {
+    let (start, end) = q.instants();
+    let (fsql, fparams) = filter_sql(q);
+    let head = vec![Value::Integer(agent.id), Value::Integer(start), Value::Integer(end)];
+    let base = format!(
+        "FROM token_usage u JOIN conversations c ON c.id = u.conversation_pk
+         WHERE u.agent_id = ?1 AND u.started_at >= ?2 AND u.started_at < ?3{fsql}"
+    );
+    let mut p = head.clone();
+    p.extend(fparams.iter().cloned());
+    let mut stmt =
+        conn.prepare(&format!("SELECT u.model, {SUMS} {base} GROUP BY u.model")).map_err(sqlerr)?;
+    let mut models: Vec<(LlmModelRow, i64)> = stmt
+        .query_map(params_from_iter(p.iter()), |r| {
+            let (t, pico) = totals(r, 1)?;
+            Ok((LlmModelRow { model: r.get(0)?, totals: t }, pico))
+        })
+        .map_err(sqlerr)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sqlerr)?;
+    models.sort_by(|(a, pa), (b, pb)| {
+        pb.cmp(pa).then(b.totals.calls.cmp(&a.totals.calls)).then(a.model.cmp(&b.model))
+    });
+    let mut all = LlmTotals::default();
+    let mut all_pico = 0i64;
+    for (m, pico) in &models {
+        add(&mut all, &m.totals);
+        all_pico += pico;
+    }
+    // Local days: their bounds come from the time zone (DST-correct); SQL sums each day.
+    let days: Vec<chrono::NaiveDate> = (0..q.days()).map(|i| q.from + chrono::Duration::days(i)).collect();
+    let mut daily: Vec<LlmDayRow> = days
+        .iter()
+        .map(|d| LlmDayRow {
+            date: d.format("%Y-%m-%d").to_string(),
+            totals: finish(LlmTotals::default(), 0),
+        })
+        .collect();
+    // Days in chunks, to stay well under SQLite's bound-parameter limit.
+    for (ci, chunk) in days.chunks(500).enumerate() {
+        let values: Vec<String> = (0..chunk.len()).map(|_| "(?, ?, ?)".to_string()).collect();
+        let mut dp: Vec<Value> = p.clone();
+        for (i, d) in chunk.iter().enumerate() {
+            dp.push(Value::Integer((ci * 500 + i) as i64));
+            dp.push(Value::Integer(day_start(q.tz, *d)));
+            dp.push(Value::Integer(day_start(q.tz, *d + chrono::Duration::days(1))));
+        }
+        let sql = format!(
+            "WITH days(i, s, e) AS (VALUES {}) SELECT days.i, {SUMS} {base} AND u.started_at >= days.s AND u.started_at < days.e
+             GROUP BY days.i",
+            values.join(", ")
+        )
+        .replacen("FROM token_usage u", "FROM days, token_usage u", 1);
+        let mut stmt = conn.prepare(&sql).map_err(sqlerr)?;
+        let rows = stmt
+            .query_map(params_from_iter(dp.iter()), |r| Ok((r.get::<_, i64>(0)?, totals(r, 1)?.0)))
+            .map_err(sqlerr)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sqlerr)?;
+        for (i, t) in rows {
+            if let Some(d) = daily.get_mut(i as usize) {
+                d.totals = t;
+            }
+        }
+    }
+    Ok(LlmMetricsResponse {
+        agent,
+        range: q.range_ref(),
+        filters: q.filters.to_json(),
+        price_table: PRICE_TABLE_DATE.to_string(),
+        totals: finish(all, all_pico),
+        by_model: models.into_iter().map(|(m, _)| m).collect(),
+        daily,
+    })
+}

@@ -1,0 +1,308 @@
+//! The span plane's reads: environments, the span archive, traces, token usage.
+
+use agentsight_core::prices::TokenCounts;
+use agentsight_store::{
+    EnvironmentRow, PageRequest, SpanFilter, SpanRow, SpanState, StoreResult, TokenUsageRow, UsageFilter,
+    UsageGroupBy, UsageGroupRow,
+};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use crate::sqlerr;
+
+pub(crate) fn environments(conn: &Connection, agent_id: i64) -> StoreResult<Vec<EnvironmentRow>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, slug, name, is_production, created_at FROM environments WHERE agent_id = ?1 ORDER BY id",
+        )
+        .map_err(sqlerr)?;
+    stmt.query_map([agent_id], |r| {
+        Ok(EnvironmentRow {
+            id: r.get(0)?,
+            slug: r.get(1)?,
+            name: r.get(2)?,
+            is_production: r.get(3)?,
+            created_at: r.get(4)?,
+        })
+    })
+    .map_err(sqlerr)?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .map_err(sqlerr)
+}
+
+const SPAN_SELECT: &str = "SELECT s.id, s.conversation_pk, c.conversation_id, c.environment, s.span_id,
+    s.trace_id, s.parent_span_id, s.turn_id, s.kind, s.name, s.status, s.started_at, s.ended_at,
+    s.duration_ms, s.state, s.sdk_version, s.payload, s.received_at
+    FROM spans s JOIN conversations c ON c.id = s.conversation_pk";
+
+fn span_row(r: &Row<'_>) -> rusqlite::Result<SpanRow> {
+    Ok(SpanRow {
+        id: r.get(0)?,
+        conversation_pk: r.get(1)?,
+        conversation_id: r.get(2)?,
+        environment: r.get(3)?,
+        span_id: r.get::<_, i64>(4)? as u64,
+        trace_id: r.get(5)?,
+        parent_span_id: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+        turn_id: r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
+        kind: r.get(8)?,
+        name: r.get(9)?,
+        status: r.get(10)?,
+        started_at: r.get(11)?,
+        ended_at: r.get(12)?,
+        duration_ms: r.get(13)?,
+        state: SpanState::from_code(r.get(14)?),
+        sdk_version: r.get(15)?,
+        payload: r.get(16)?,
+        received_at: r.get(17)?,
+    })
+}
+
+/// A `WHERE` under construction: clauses and their bound values (no user value is formatted).
+#[derive(Default)]
+struct Where {
+    clauses: Vec<String>,
+    params: Vec<Value>,
+}
+
+impl Where {
+    fn new(agent_col: &str, agent_id: i64) -> Where {
+        Where { clauses: vec![format!("{agent_col} = ?")], params: vec![Value::Integer(agent_id)] }
+    }
+
+    fn eq_text(&mut self, col: &str, v: &Option<String>) {
+        if let Some(v) = v {
+            self.clauses.push(format!("{col} = ?"));
+            self.params.push(Value::Text(v.clone()));
+        }
+    }
+
+    fn eq_int(&mut self, col: &str, v: Option<i64>) {
+        if let Some(v) = v {
+            self.clauses.push(format!("{col} = ?"));
+            self.params.push(Value::Integer(v));
+        }
+    }
+
+    fn cmp(&mut self, col: &str, op: &str, v: Option<i64>) {
+        if let Some(v) = v {
+            self.clauses.push(format!("{col} {op} ?"));
+            self.params.push(Value::Integer(v));
+        }
+    }
+
+    fn sql(&self) -> String {
+        self.clauses.join(" AND ")
+    }
+}
+
+fn span_where(agent_id: i64, f: &SpanFilter) -> Where {
+    let mut w = Where::new("s.agent_id", agent_id);
+    w.eq_int("s.conversation_pk", f.conversation);
+    w.eq_text("c.conversation_id", &f.conversation_id);
+    w.eq_text("c.environment", &f.environment);
+    w.eq_text("s.kind", &f.kind);
+    w.eq_text("s.name", &f.name);
+    w.eq_int("s.parent_span_id", f.parent_span_id.map(|v| v as i64));
+    w.eq_int("s.span_id", f.span_id.map(|v| v as i64));
+    w.eq_text("s.status", &f.status);
+    w.eq_text("s.trace_id", &f.trace_id);
+    w.cmp("s.started_at", ">=", f.started_at_after);
+    w.cmp("s.started_at", "<=", f.started_at_before);
+    w
+}
+
+pub(crate) fn list_spans(
+    conn: &Connection,
+    agent_id: i64,
+    f: &SpanFilter,
+    page: PageRequest,
+) -> StoreResult<(i64, Vec<SpanRow>)> {
+    let mut w = span_where(agent_id, f);
+    let count: i64 = conn
+        .query_row(
+            &format!(
+                "SELECT count(*) FROM spans s JOIN conversations c ON c.id = s.conversation_pk WHERE {}",
+                w.sql()
+            ),
+            params_from_iter(w.params.iter()),
+            |r| r.get(0),
+        )
+        .map_err(sqlerr)?;
+    let order = if f.descending { "DESC" } else { "ASC" };
+    let sql = format!(
+        "{SPAN_SELECT} WHERE {} ORDER BY s.started_at {order}, s.id {order} LIMIT ? OFFSET ?",
+        w.sql()
+    );
+    w.params.push(Value::Integer(page.page_size));
+    w.params.push(Value::Integer((page.page - 1).saturating_mul(page.page_size)));
+    let mut stmt = conn.prepare(&sql).map_err(sqlerr)?;
+    let rows = stmt
+        .query_map(params_from_iter(w.params.iter()), span_row)
+        .map_err(sqlerr)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sqlerr)?;
+    Ok((count, rows))
+}
+
+pub(crate) fn span(conn: &Connection, agent_id: i64, id: i64) -> StoreResult<Option<SpanRow>> {
+    conn.query_row(
+        &format!("{SPAN_SELECT} WHERE s.id = ?1 AND s.agent_id = ?2"),
+        params![id, agent_id],
+        span_row,
+    )
+    .optional()
+    .map_err(sqlerr)
+}
+
+pub(crate) fn trace(
+    conn: &Connection,
+    agent_id: i64,
+    trace_id: &str,
+    limit: i64,
+) -> StoreResult<(Vec<SpanRow>, bool)> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "{SPAN_SELECT} WHERE s.agent_id = ?1 AND s.trace_id = ?2 ORDER BY s.started_at, s.id LIMIT ?3"
+        ))
+        .map_err(sqlerr)?;
+    let mut rows = stmt
+        .query_map(params![agent_id, trace_id, limit + 1], span_row)
+        .map_err(sqlerr)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sqlerr)?;
+    let truncated = rows.len() as i64 > limit;
+    rows.truncate(limit.max(0) as usize);
+    Ok((rows, truncated))
+}
+
+const USAGE_SELECT: &str =
+    "SELECT u.id, u.conversation_pk, c.conversation_id, c.environment, u.turn_id, u.model,
+    u.system, u.calls, u.unreported_calls, u.error_calls, u.input_tokens, u.output_tokens,
+    u.cache_read_tokens, u.cache_write_tokens, u.embedding_tokens, u.reasoning_tokens,
+    u.audio_input_tokens, u.audio_output_tokens, u.cost_pico, u.cost_source, u.price_table,
+    u.incomplete, u.incomplete_reason, u.started_at, u.ended_at
+    FROM token_usage u JOIN conversations c ON c.id = u.conversation_pk";
+
+fn usage_row(r: &Row<'_>) -> rusqlite::Result<TokenUsageRow> {
+    Ok(TokenUsageRow {
+        id: r.get(0)?,
+        conversation_pk: r.get(1)?,
+        conversation_id: r.get(2)?,
+        environment: r.get(3)?,
+        turn_id: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+        model: r.get(5)?,
+        system: r.get(6)?,
+        calls: r.get(7)?,
+        unreported_calls: r.get(8)?,
+        error_calls: r.get(9)?,
+        tokens: TokenCounts {
+            input: r.get(10)?,
+            output: r.get(11)?,
+            cache_read: r.get(12)?,
+            cache_write: r.get(13)?,
+            embedding: r.get(14)?,
+            reasoning: r.get(15)?,
+            audio_input: r.get(16)?,
+            audio_output: r.get(17)?,
+        },
+        cost_pico: r.get(18)?,
+        cost_source: r.get(19)?,
+        price_table: r.get(20)?,
+        incomplete: r.get(21)?,
+        incomplete_reason: r.get(22)?,
+        started_at: r.get(23)?,
+        ended_at: r.get(24)?,
+    })
+}
+
+fn usage_where(agent_id: i64, f: &UsageFilter) -> Where {
+    let mut w = Where::new("u.agent_id", agent_id);
+    w.eq_int("u.conversation_pk", f.conversation);
+    w.eq_text("c.conversation_id", &f.conversation_id);
+    w.eq_text("u.cost_source", &f.cost_source);
+    w.eq_text("c.environment", &f.environment);
+    w.eq_int("u.incomplete", f.incomplete.map(i64::from));
+    w.eq_text("u.model", &f.model);
+    w.eq_int("u.turn_id", f.turn_id.map(|v| v as i64));
+    w.cmp("u.started_at", ">=", f.started_at_after);
+    w.cmp("u.started_at", "<=", f.started_at_before);
+    w
+}
+
+pub(crate) fn list_token_usage(
+    conn: &Connection,
+    agent_id: i64,
+    f: &UsageFilter,
+    page: PageRequest,
+) -> StoreResult<(i64, Vec<TokenUsageRow>)> {
+    let mut w = usage_where(agent_id, f);
+    let count: i64 = conn
+        .query_row(
+            &format!(
+                "SELECT count(*) FROM token_usage u JOIN conversations c ON c.id = u.conversation_pk WHERE {}",
+                w.sql()
+            ),
+            params_from_iter(w.params.iter()),
+            |r| r.get(0),
+        )
+        .map_err(sqlerr)?;
+    let sql =
+        format!("{USAGE_SELECT} WHERE {} ORDER BY u.started_at DESC, u.id DESC LIMIT ? OFFSET ?", w.sql());
+    w.params.push(Value::Integer(page.page_size));
+    w.params.push(Value::Integer((page.page - 1).saturating_mul(page.page_size)));
+    let mut stmt = conn.prepare(&sql).map_err(sqlerr)?;
+    let rows = stmt
+        .query_map(params_from_iter(w.params.iter()), usage_row)
+        .map_err(sqlerr)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sqlerr)?;
+    Ok((count, rows))
+}
+
+pub(crate) fn usage_summary(
+    conn: &Connection,
+    agent_id: i64,
+    f: &UsageFilter,
+    group_by: UsageGroupBy,
+) -> StoreResult<Vec<UsageGroupRow>> {
+    let w = usage_where(agent_id, f);
+    let key = match group_by {
+        UsageGroupBy::Model => "u.model",
+        UsageGroupBy::Conversation => "c.conversation_id",
+        UsageGroupBy::Day => "date(u.started_at / 1000000, 'unixepoch')",
+    };
+    let sql = format!(
+        "SELECT {key}, sum(u.calls), count(*), sum(u.error_calls), sum(u.input_tokens), sum(u.output_tokens),
+            sum(u.cache_read_tokens), sum(u.cache_write_tokens), sum(u.embedding_tokens),
+            sum(u.reasoning_tokens), sum(u.audio_input_tokens), sum(u.audio_output_tokens),
+            coalesce(sum(u.cost_pico), 0), sum(u.cost_pico IS NULL)
+         FROM token_usage u JOIN conversations c ON c.id = u.conversation_pk
+         WHERE {} GROUP BY 1 ORDER BY 13 DESC, 1",
+        w.sql()
+    );
+    let mut stmt = conn.prepare(&sql).map_err(sqlerr)?;
+    stmt.query_map(params_from_iter(w.params.iter()), |r| {
+        Ok(UsageGroupRow {
+            group: r.get(0)?,
+            calls: r.get(1)?,
+            rows: r.get(2)?,
+            error_calls: r.get(3)?,
+            tokens: TokenCounts {
+                input: r.get(4)?,
+                output: r.get(5)?,
+                cache_read: r.get(6)?,
+                cache_write: r.get(7)?,
+                embedding: r.get(8)?,
+                reasoning: r.get(9)?,
+                audio_input: r.get(10)?,
+                audio_output: r.get(11)?,
+            },
+            cost_pico: r.get(12)?,
+            unpriced_rows: r.get(13)?,
+        })
+    })
+    .map_err(sqlerr)?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .map_err(sqlerr)
+}
