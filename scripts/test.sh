@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: lints, the web dashboard (typecheck, Vitest, build,
 # web/dist matches its sources), Rust unit/API/durability tests (nextest), the real AgentSight
-# SDK 0.0.44 from PyPI driving the release binary (pytest), then the dashboard end to end in
+# SDKs 0.0.44 and 0.1.4 (with openai) from PyPI driving the release binary (pytest), then the dashboard end to end in
 # Debian's Chromium (playwright-core) against that binary.
 #
 #   ./scripts/test.sh
 #
 # Build caches go to $CARGO_TARGET_DIR (default ~/.cache/agentsight/target) and the SDK venv to
-# ~/.cache/agentsight/venv-sdk00, so a second run is quick; a fresh machine builds everything.
+# ~/.cache/agentsight/venv-sdk00 and venv-sdk01, so a second run is quick; a fresh machine builds everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +58,10 @@ step "the real SDK 0.0.44 against the release binary (tracking, reads, metrics)"
 VENV="$(scripts/setup-sdk-venv.sh | tail -n 1)"
 export AGENTSIGHT_BIN="$CARGO_TARGET_DIR/release/agentsight"
 "$VENV/bin/python" -m pytest tests/sdk -q -p no:cacheprovider
+
+step "the real SDK 0.1.4 (spans, data plane, openai instrumentation) and the cross-SDK parity test"
+VENV01="$(scripts/setup-sdk-venv.sh 0.1.4 | tail -n 1)"
+AGENTSIGHT_SDK00_PYTHON="$VENV/bin/python" "$VENV01/bin/python" -m pytest tests/sdk01 -q -p no:cacheprovider
 
 step "the dashboard end to end: Debian's Chromium (playwright-core) against the release binary, data through the SDK"
 if ! [ -x /usr/bin/chromium ]; then
