@@ -70,7 +70,7 @@ pub(crate) fn llm(conn: &Connection, agent: AgentRef, q: &MetricsQuery) -> Store
     let head = vec![Value::Integer(agent.id), Value::Integer(start), Value::Integer(end)];
     let base = format!(
         "FROM token_usage u JOIN conversations c ON c.id = u.conversation_pk
-         WHERE u.agent_id = ?1 AND u.started_at >= ?2 AND u.started_at < ?3{fsql}"
+         WHERE u.agent_id = ? AND u.started_at >= ? AND u.started_at < ?{fsql}"
     );
     let mut p = head.clone();
     p.extend(fparams.iter().cloned());
@@ -105,12 +105,14 @@ pub(crate) fn llm(conn: &Connection, agent: AgentRef, q: &MetricsQuery) -> Store
     // Days in chunks, to stay well under SQLite's bound-parameter limit.
     for (ci, chunk) in days.chunks(500).enumerate() {
         let values: Vec<String> = (0..chunk.len()).map(|_| "(?, ?, ?)".to_string()).collect();
-        let mut dp: Vec<Value> = p.clone();
+        // Bound in the order the placeholders appear: the days first, then the range and filters.
+        let mut dp: Vec<Value> = Vec::with_capacity(chunk.len() * 3 + p.len());
         for (i, d) in chunk.iter().enumerate() {
             dp.push(Value::Integer((ci * 500 + i) as i64));
             dp.push(Value::Integer(day_start(q.tz, *d)));
             dp.push(Value::Integer(day_start(q.tz, *d + chrono::Duration::days(1))));
         }
+        dp.extend(p.iter().cloned());
         let sql = format!(
             "WITH days(i, s, e) AS (VALUES {}) SELECT days.i, {SUMS} {base} AND u.started_at >= days.s AND u.started_at < days.e
              GROUP BY days.i",

@@ -235,3 +235,30 @@ async fn read_keys_cannot_ingest() {
         .await;
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test]
+async fn llm_metrics_sum_tokens_and_cost_by_model_and_local_day() {
+    let app = spawn_app().await;
+    let body = batch(json!([{"conversation_id": "k6", "device": "mobile", "spans": [
+        turn("00000000000000e1", true, "2026-08-15T10:00:01+00:00", "2026-08-15T10:00:02+00:00"),
+        llm("00000000000000e2", "00000000000000e1"),
+        llm("00000000000000e3", "00000000000000e1")]}]));
+    assert_eq!(ingest(&app, &body).await.status(), 201);
+    let m = app.get_json("/api/metrics/llm/?from=2026-08-14&to=2026-08-16&tz=Europe/Zagreb").await;
+    assert_eq!(m["totals"]["calls"], 2);
+    assert_eq!(m["totals"]["input_tokens"], 160);
+    assert_eq!(m["totals"]["total_tokens"], 250);
+    assert_eq!(m["totals"]["cost_usd"], "0.000078");
+    assert_eq!(m["by_model"][0]["model"], "gpt-4o-mini");
+    let daily: Vec<(String, i64)> = m["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["date"].as_str().unwrap().to_string(), d["calls"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(daily, [("2026-08-14".into(), 0), ("2026-08-15".into(), 2), ("2026-08-16".into(), 0)]);
+    let f = app.get_json("/api/metrics/llm/?from=2026-08-14&to=2026-08-16&device=desktop").await;
+    assert_eq!(f["totals"]["calls"], 0, "filters restrict rows to matching conversations");
+    let r = app.get_as(&app.key, "/api/metrics/llm/?tz=Mars/Olympus").await;
+    assert_eq!(r.status(), 400);
+}
