@@ -40,6 +40,17 @@ fn conv_attrs(cid: &str, kind: &str, name: &str, turn: &str) -> serde_json::Map<
     v.as_object().cloned().unwrap_or_default()
 }
 
+/// When turn `n` of a run starts: a conversation's turns follow each other 2 s apart (each lasts
+/// 1.85 s) from 30 days before `now_us`, so every conversation reads as a real one does, its
+/// messages in time order, and the server takes its ordinary in-order path. (Turns stamped at the
+/// same instants in every batch would make each new turn older than the last and send every
+/// message down the out-of-order path, which is not what the exporter sends.)
+fn turn_start(now_us: i64, n: u64, conversations: u64) -> i64 {
+    let c = conversations.max(1);
+    let (k, slot) = ((n / c) as i64, (n % c) as i64);
+    now_us - 30 * 86_400_000_000 + k * 2_000_000 + slot
+}
+
 /// The gzipped body of batch `b` of a run, and the number of spans in it.
 pub fn batch(run_id: &str, b: u64, spans: u64, conversations: u64, now_us: i64) -> Result<(Vec<u8>, u64)> {
     let turns = (spans / SPANS_PER_TURN).max(1);
@@ -51,7 +62,7 @@ pub fn batch(run_id: &str, b: u64, spans: u64, conversations: u64, now_us: i64) 
         let id = |k: u128| format!("{:016x}", (base | k) as u64 | (1 << 63));
         let trace = format!("{:032x}", base | 0xabc);
         let (turn_id, llm_id, tool_id) = (id(1), id(2), id(3));
-        let t0 = now_us + (t as i64) * 10;
+        let t0 = turn_start(now_us, n, conversations);
         let mut turn_attrs = conv_attrs(&cid, "turn", "turn", &turn_id);
         turn_attrs.insert("agentsight.turn.complete".into(), json!(true));
         let mut llm_attrs = conv_attrs(&cid, "llm", "gpt-4o-mini-2024-07-18", &turn_id);
@@ -140,5 +151,17 @@ mod tests {
         assert_eq!(ids.len(), 510);
         let (gz2, _) = batch("r", 4, 512, 16, 1_700_000_000_000_000).expect("batch");
         assert_ne!(gz, gz2);
+    }
+
+    #[test]
+    fn a_conversations_turns_start_after_the_previous_one_ended() {
+        let now = 1_700_000_000_000_000;
+        for c in [1, 7, 1000] {
+            for n in 0..5000 {
+                let (a, b) = (turn_start(now, n, c), turn_start(now, n + c, c));
+                assert!(b >= a + 1_850_000, "conversations {c}, turn {n}: {a} then {b}");
+                assert!(b < now, "turns stay in the past");
+            }
+        }
     }
 }
