@@ -268,6 +268,29 @@ pub async fn share_grant<S: Store>(st: &AppState<S>, secret: &str) -> Result<(Sh
 }
 
 async fn resolve<S: Store>(parts: &Parts, st: &AppState<S>, need: Need) -> Result<AgentAccess, ApiError> {
+    resolve_agent(parts, st, need, None).await
+}
+
+/// Overview access to the agent a path names (`/api/dash/agents/{id}/…`): as [`OverviewAccess`],
+/// but a session takes the agent from the path and needs no `agent=`; one that differs is 404.
+pub async fn overview_access_to<S: Store>(
+    parts: &Parts,
+    st: &AppState<S>,
+    agent_id: i64,
+) -> Result<AgentAccess, ApiError> {
+    let a = resolve_agent(parts, st, Need::Overview, Some(agent_id)).await?;
+    if a.agent_id() != agent_id {
+        return Err(ApiError::NotFound);
+    }
+    Ok(a)
+}
+
+async fn resolve_agent<S: Store>(
+    parts: &Parts,
+    st: &AppState<S>,
+    need: Need,
+    path_agent: Option<i64>,
+) -> Result<AgentAccess, ApiError> {
     if parts.headers.contains_key(header::AUTHORIZATION) {
         let key = principal(parts, st).await?;
         if need == Need::Write && key.principal.role != Role::Write {
@@ -288,8 +311,10 @@ async fn resolve<S: Store>(parts: &Parts, st: &AppState<S>, need: Need) -> Resul
         return Ok(access_of(agent, Via::Share(share, hash)));
     }
     let s = signed(parts)?;
-    let agent_id =
-        agent_param(parts)?.ok_or_else(|| ApiError::field("agent", "This query parameter is required."))?;
+    let agent_id = match (agent_param(parts)?, path_agent) {
+        (Some(q), Some(p)) if q != p => return Err(ApiError::NotFound),
+        (q, p) => q.or(p).ok_or_else(|| ApiError::field("agent", "This query parameter is required."))?,
+    };
     if !s.sees(agent_id) {
         return Err(ApiError::NotFound);
     }

@@ -7,12 +7,15 @@ const b = (logo_url: string | null) => ({ display_name: null, accent_color: null
 afterEach(() => setAuth({ kind: "none" }));
 
 describe("URLs the page puts in src and href", () => {
-  it("adds the agent to a logo for a session, the token on a share page", () => {
+  it("keeps a session's logo URL, and puts the share token in it once on a share page", () => {
     setAuth({ kind: "session", csrf: "x" });
-    expect(logoSrc(b("/api/dash/agents/7/logo/?v=3"))).toBe("/api/dash/agents/7/logo/?v=3&agent=7");
+    expect(logoSrc(b("/api/dash/agents/7/logo/?v=3"))).toBe("/api/dash/agents/7/logo/?v=3");
     expect(logoSrc(b(null))).toBeNull();
     setAuth({ kind: "share", token: "shr_abc" });
     expect(logoSrc(b("/api/dash/agents/7/logo/?v=3"))).toBe("/api/dash/agents/7/logo/?v=3&share=shr_abc");
+    expect(logoSrc(b("/api/dash/agents/7/logo/?v=3&share=shr_abc"))).toBe(
+      "/api/dash/agents/7/logo/?v=3&share=shr_abc",
+    );
   });
   it("opens the live stream with the agent, or the share token", () => {
     setAuth({ kind: "session", csrf: "x" });

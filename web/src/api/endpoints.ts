@@ -146,13 +146,13 @@ export const revokeShare = (id: number) => request<Share>(`/api/dash/shares/${id
 /** What a share token shows (agent, branding). */
 export const getShareInfo = (signal?: AbortSignal) => request<ShareInfo>("/api/share/info/", { signal });
 
-/** A logo URL usable in `<img src>`: a share page adds its token (img can't send headers); with
- * a session the server also wants `agent=` (the id in the path), as on every session read. */
+/** A logo URL usable in `<img src>` (which can't send headers). A session's cookie is enough (the
+ * agent is in the path); on a share page the token must be in the URL: the server's `logo_url`
+ * for a share already carries it, and it is added only when missing. */
 export function logoSrc(b: Branding): string | null {
   if (!b.logo_url) return null;
   const a = currentAuth();
+  if (a.kind !== "share" || /[?&]share=/.test(b.logo_url)) return b.logo_url;
   const sep = b.logo_url.includes("?") ? "&" : "?";
-  if (a.kind === "share") return `${b.logo_url}${sep}share=${encodeURIComponent(a.token)}`;
-  const id = /\/agents\/(\d+)\//.exec(b.logo_url)?.[1];
-  return id ? `${b.logo_url}${sep}agent=${id}` : b.logo_url;
+  return `${b.logo_url}${sep}share=${encodeURIComponent(a.token)}`;
 }

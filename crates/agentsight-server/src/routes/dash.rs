@@ -12,6 +12,7 @@ use agentsight_store::{
 };
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -19,7 +20,7 @@ use serde_json::{Value, json};
 use super::auth::{hash_password, parse_role};
 use super::parse_pk;
 use crate::app::{AppState, Store};
-use crate::auth::{Admin, OverviewAccess, User, share_grant};
+use crate::auth::{self, Admin, User, share_grant};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::ingest;
@@ -173,12 +174,10 @@ pub(crate) async fn patch_agent<S: Store>(
 /// `GET /api/dash/agents/{id}/logo/`: to the agent's users and share links.
 pub(crate) async fn get_logo<S: Store>(
     State(st): State<AppState<S>>,
-    access: OverviewAccess,
     Path(id): Path<String>,
+    parts: Parts,
 ) -> Result<Response, ApiError> {
-    if parse_pk(&id)? != access.agent_id() {
-        return Err(ApiError::NotFound);
-    }
+    let access = auth::overview_access_to(&parts, &st, parse_pk(&id)?).await?;
     let logo = st.store.logo(access.agent_id()).await?.ok_or(ApiError::NotFound)?;
     let mut res = logo.bytes.into_response();
     let h = res.headers_mut();

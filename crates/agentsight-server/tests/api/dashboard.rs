@@ -351,6 +351,8 @@ async fn a_viewer_sees_only_their_agents_and_changes_nothing() {
         format!("/api/dash/live/?agent={b}"),
         format!("/api/dash/agents/{b}/"),
         format!("/api/dash/agents/{b}/logo/?agent={b}"),
+        format!("/api/dash/agents/{b}/logo/"),
+        format!("/api/dash/agents/{b}/logo/?agent={a}"),
     ] {
         let r = app.dash_get(&viewer, &path).await;
         assert_eq!(r.status(), 404, "{path}");
@@ -520,8 +522,10 @@ async fn agents_are_renamed_and_branded_and_viewers_see_the_branding() {
     let logo_url = agent["branding"]["logo_url"].as_str().unwrap().to_string();
     let seen: Value = app.dash_json(&viewer, &format!("/api/dash/agents/{a}/")).await;
     assert_eq!(seen["branding"]["display_name"], "Acme Support");
-    let logo = app.dash_get(&viewer, &format!("{logo_url}&agent={a}")).await;
-    assert_eq!(logo.status(), 200);
+    let logo = app.dash_get(&viewer, &logo_url).await;
+    assert_eq!(logo.status(), 200, "the path names the agent: a session needs no agent=");
+    let other = app.dash_get(&viewer, &format!("{logo_url}&agent={}", app.agent_b)).await;
+    assert_eq!(other.status(), 404, "agent= that contradicts the path");
     assert_eq!(logo.headers()["content-type"], "image/png");
     assert_eq!(logo.headers()["x-content-type-options"], "nosniff");
     assert_eq!(&logo.bytes().await.unwrap()[..4], &[0x89, b'P', b'N', b'G']);
