@@ -155,6 +155,19 @@ pub fn cost_pico(model: &str, tokens: &TokenCounts) -> Option<i64> {
     )
 }
 
+/// A price table as costs are computed with it: its date and its cost function. Usage rows are
+/// priced with [`CURRENT`] at ingest and restated with it by `agentsight prices restate`.
+#[derive(Debug, Clone, Copy)]
+pub struct Pricing {
+    /// The date stored with every cost computed from the table.
+    pub table_date: &'static str,
+    /// The cost of some tokens of a model, `None` when the table does not price it.
+    pub cost: fn(&str, &TokenCounts) -> Option<i64>,
+}
+
+/// The table of this build ([`PRICES`] of [`PRICE_TABLE_DATE`]).
+pub const CURRENT: Pricing = Pricing { table_date: PRICE_TABLE_DATE, cost: cost_pico };
+
 /// Pico-USD as a decimal string of USD with at least 6 decimals (`0.000039`), exact.
 pub fn pico_to_decimal(pico: i64) -> String {
     let sign = if pico < 0 { "-" } else { "" };

@@ -41,8 +41,8 @@ use agentsight_store::{
     TrackingReader, TrackingWriter, Transcript, Upserted, UserPatch, UserRow, UserStore,
 };
 use agentsight_store::{
-    EnvironmentRow, IngestOutcome, SpanFilter, SpanReader, SpanRow, SpanWriter, TokenUsageRow, UsageFilter,
-    UsageGroupBy, UsageGroupRow,
+    EnvironmentRow, IngestOutcome, Restated, SpanFilter, SpanReader, SpanRow, SpanWriter, TokenUsageRow,
+    UsageFilter, UsageGroupBy, UsageGroupRow,
 };
 pub use migrate::SCHEMA_VERSION;
 pub use reads::build_list_filter;
@@ -425,6 +425,15 @@ impl TrackingReader for SqliteStore {
 impl SpanWriter for SqliteStore {
     async fn ingest_spans(&self, batch: SpanIngest) -> StoreResult<IngestOutcome> {
         self.write(move |conn| writes::ingest_spans(conn, &batch)).await
+    }
+
+    async fn restate_costs(
+        &self,
+        agent_id: Option<i64>,
+        pricing: agentsight_core::prices::Pricing,
+        now: Micros,
+    ) -> StoreResult<Restated> {
+        self.write(move |conn| writes::restate_costs(conn, agent_id, pricing, now)).await
     }
 }
 

@@ -794,7 +794,9 @@ fn ensure_action(conn: &Connection, agent_id: i64, name: &str, now: Micros) -> S
 // insert_button) or through `lower_started_at` below, which is the one new write of a
 // conversation row's columns.
 
+use agentsight_core::prices::{Pricing, TokenCounts};
 use agentsight_core::spans::{LlmCall, SpanEffect, SpanIngest, SpanRecord, TurnEffect};
+use agentsight_store::Restated;
 use agentsight_store::{IngestOutcome, SpanState};
 
 /// A turn's completeness, as its children's projection needs it.
@@ -1120,6 +1122,60 @@ fn add_usage(
     )
     .map_err(sqlerr)?;
     Ok(())
+}
+
+/// TOKEN USAGE WRITE (no metrics delta: the metrics index holds no costs). Reprices the usage
+/// rows of `agent_id` (or of every agent) from their stored counts; see
+/// `SpanWriter::restate_costs`. A row's counts are sums over calls of one model, and a cost is
+/// linear in the counts, so the restated cost is exactly that of pricing each call.
+pub(crate) fn restate_costs(
+    conn: &Connection,
+    agent_id: Option<i64>,
+    pricing: Pricing,
+    now: Micros,
+) -> StoreResult<Restated> {
+    type Stored = (i64, String, TokenCounts, Option<i64>, String, Option<String>);
+    let rows: Vec<Stored> = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                    embedding_tokens, reasoning_tokens, audio_input_tokens, audio_output_tokens,
+                    cost_pico, cost_source, price_table
+                 FROM token_usage WHERE (?1 IS NULL OR agent_id = ?1) AND cost_source <> 'reported'",
+            )
+            .map_err(sqlerr)?;
+        stmt.query_map([agent_id], |r| {
+            let tokens = TokenCounts {
+                input: r.get(2)?,
+                output: r.get(3)?,
+                cache_read: r.get(4)?,
+                cache_write: r.get(5)?,
+                embedding: r.get(6)?,
+                reasoning: r.get(7)?,
+                audio_input: r.get(8)?,
+                audio_output: r.get(9)?,
+            };
+            Ok((r.get(0)?, r.get(1)?, tokens, r.get(10)?, r.get(11)?, r.get(12)?))
+        })
+        .map_err(sqlerr)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sqlerr)?
+    };
+    let mut out = Restated::default();
+    let mut update = conn
+        .prepare("UPDATE token_usage SET cost_pico = ?2, cost_source = ?3, price_table = ?4, updated_at = ?5 WHERE id = ?1")
+        .map_err(sqlerr)?;
+    for (id, model, tokens, cost, source, table) in rows {
+        out.rows += 1;
+        let new_cost = (pricing.cost)(&model, &tokens);
+        let new_source = if new_cost.is_some() { "backend" } else { "unpriced" };
+        let new_table = new_cost.map(|_| pricing.table_date);
+        if (new_cost, new_source, new_table) != (cost, source.as_str(), table.as_deref()) {
+            update.execute(params![id, new_cost, new_source, new_table, now]).map_err(sqlerr)?;
+            out.changed += 1;
+        }
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -130,6 +130,15 @@ pub trait SpanWriter: Send + Sync {
     /// logs, buttons and token usage, in one transaction: all of it or, on failure, none.
     /// A turn's child whose turn is not stored yet is held and projected when the turn arrives.
     fn ingest_spans(&self, batch: SpanIngest) -> impl Future<Output = StoreResult<IngestOutcome>> + Send;
+    /// Reprices the token usage rows of an agent (or of all agents) from their stored counts
+    /// with `pricing`, in one transaction: cost, cost source (`backend` or `unpriced`) and table
+    /// date; rows with an SDK-reported cost keep it. `now` becomes the changed rows' `updated_at`.
+    fn restate_costs(
+        &self,
+        agent_id: Option<i64>,
+        pricing: agentsight_core::prices::Pricing,
+        now: Micros,
+    ) -> impl Future<Output = StoreResult<Restated>> + Send;
 }
 
 /// The span plane's reads.

@@ -715,6 +715,15 @@ pub struct TokenUsageRow {
     pub ended_at: Micros,
 }
 
+/// What restating costs did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Restated {
+    /// Usage rows priced (rows whose cost the SDK reported are left alone).
+    pub rows: u64,
+    /// Rows whose cost, cost source or table date changed.
+    pub changed: u64,
+}
+
 /// Filters of `GET /api/token-usage/` (B5.6).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UsageFilter {

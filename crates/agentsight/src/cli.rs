@@ -1,4 +1,4 @@
-//! The command line: `serve`, and the operator commands for agents and keys.
+//! The command line: `serve`, `demo`, and the operator commands for agents, keys, users and prices.
 //!
 //! Operator commands open the database directly; SQLite's WAL lets them run while a server is
 //! serving the same data dir.
@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use agentsight_core::keys::{self, Role};
 use agentsight_core::time::{now_micros, to_iso};
 use agentsight_server::{App, Settings};
-use agentsight_store::SpanReader;
 use agentsight_store::{AdminStore, AgentRow, NewUser, UserStore};
+use agentsight_store::{SpanReader, SpanWriter};
 use agentsight_store_sqlite::SqliteStore;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -60,6 +60,27 @@ enum Command {
     /// Fill an agent with realistic demo data ending now, through the same write path as the
     /// API. Writes without fsync (demo data need not survive a power loss).
     Demo(DemoArgs),
+    /// The LLM price table token costs are computed with (dated, with its sources), and
+    /// restating stored costs with it.
+    #[command(subcommand)]
+    Prices(PricesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PricesCommand {
+    /// Print this build's price table: its date, its sources and USD per 1M tokens by model.
+    List,
+    /// Reprice stored token usage with this build's table (after an upgrade that corrected or
+    /// added prices): each row's cost is recomputed from its token counts and stamped with the
+    /// table's date; models the table does not know become `unpriced`. Costs the SDK reported
+    /// are kept. Safe while the server runs.
+    Restate {
+        /// Only this agent (id or name) [default: every agent].
+        #[arg(long)]
+        agent: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -419,6 +440,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             out(&format!("Revoked key {id}."))
         }
         Command::User(cmd) => user_command(cmd).await,
+        Command::Prices(PricesCommand::List) => {
+            use agentsight_core::prices::{PRICE_TABLE_DATE, PRICE_TABLE_SOURCES, PRICES};
+            out(&format!("Price table of {PRICE_TABLE_DATE}, USD per 1M tokens. Sources:"))?;
+            for s in PRICE_TABLE_SOURCES {
+                out(&format!("  {s}"))?;
+            }
+            out("MODEL\tINPUT\tOUTPUT\tCACHE_READ\tCACHE_WRITE\tEMBEDDING")?;
+            for m in PRICES {
+                out(&format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    m.model,
+                    usd_per_million(m.input),
+                    usd_per_million(m.output),
+                    usd_per_million(m.cache_read),
+                    usd_per_million(m.cache_write),
+                    usd_per_million(m.embedding)
+                ))?;
+            }
+            Ok(())
+        }
+        Command::Prices(PricesCommand::Restate { agent, data }) => {
+            let store = open(&data)?;
+            let agent = match agent {
+                Some(a) => Some(find_agent(&store, &a).await?),
+                None => None,
+            };
+            let pricing = agentsight_core::prices::CURRENT;
+            let r = store.restate_costs(agent.as_ref().map(|a| a.id), pricing, now_micros()).await?;
+            let whose = agent.map(|a| format!("agent '{}'", a.name)).unwrap_or_else(|| "every agent".into());
+            out(&format!(
+                "Restated the token costs of {whose} with the price table of {}: {} of {} usage rows changed.",
+                pricing.table_date, r.changed, r.rows
+            ))
+        }
         Command::Demo(a) => {
             crate::demo::run(crate::demo::Options {
                 conversations: a.conversations,
@@ -430,6 +485,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+    }
+}
+
+/// A price in micro-USD per 1M tokens as USD (`0.15`, `2.50`, `0.075`).
+fn usd_per_million(micro: i64) -> String {
+    let s = format!("{}.{:06}", micro / 1_000_000, micro % 1_000_000);
+    let t = s.trim_end_matches('0');
+    match t.len() - t.find('.').unwrap_or(0) {
+        n if n < 3 => format!("{t}{}", "0".repeat(3 - n)),
+        _ => t.to_string(),
     }
 }
 
@@ -535,4 +600,18 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usd_per_million;
+
+    #[test]
+    fn prices_per_million_tokens_read_as_dollars_and_cents() {
+        let cases =
+            [(150_000, "0.15"), (2_500_000, "2.50"), (75_000, "0.075"), (0, "0.00"), (10_000_000, "10.00")];
+        for (micro, usd) in cases {
+            assert_eq!(usd_per_million(micro), usd, "{micro}");
+        }
+    }
 }

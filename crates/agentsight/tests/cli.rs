@@ -177,3 +177,99 @@ async fn users_created_on_the_cli_sign_in_and_the_setup_link_is_only_for_an_empt
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn prices_restate_reprices_stored_usage_from_its_counts_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::last_line(&common::cli(dir.path(), &["agent", "create", "bot"]));
+    common::cli(dir.path(), &["agent", "create", "other"]);
+    let mut server = common::serve(dir.path());
+    let client = reqwest::Client::new();
+    let llm = |id: &str, model: &str| {
+        serde_json::json!({"span_id": id, "trace_id": "0123456789abcdef0123456789abcdef",
+            "parent_span_id": null, "kind": "llm", "name": model,
+            "started_at": "2026-08-15T10:00:01+00:00", "ended_at": "2026-08-15T10:00:02+00:00",
+            "duration_ms": 1000.0, "status": "ok", "events": [],
+            "attributes": {"agentsight.conversation.id": "c1", "agentsight.span.kind": "llm",
+                "gen_ai.system": "openai", "gen_ai.request.model": model,
+                "gen_ai.usage.input_tokens": 80, "gen_ai.usage.output_tokens": 45}})
+    };
+    let body = serde_json::json!({"sdk": {"name": "agentsight-python", "version": "0.1.4"},
+        "conversations": [{"conversation_id": "c1",
+            "spans": [llm("00000000000000b1", "gpt-4o-mini"), llm("00000000000000b2", "acme-llm-1")]}]});
+    let r = client
+        .post(format!("{}/api/ingest/", server.base))
+        .header("Authorization", format!("Api-Key {key}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let usage = || {
+        let (client, url, key) = (client.clone(), format!("{}/api/token-usage/", server.base), key.clone());
+        async move {
+            let v: serde_json::Value = client
+                .get(url)
+                .header("Authorization", format!("Api-Key {key}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let mut rows: Vec<(String, serde_json::Value, String, serde_json::Value)> = v["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| {
+                    (
+                        u["model"].as_str().unwrap().to_string(),
+                        u["cost_usd"].clone(),
+                        u["cost_source"].as_str().unwrap().to_string(),
+                        u["price_table"].clone(),
+                    )
+                })
+                .collect();
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            rows
+        }
+    };
+    let date = serde_json::json!(agentsight_core::prices::PRICE_TABLE_DATE);
+    let priced = vec![
+        ("acme-llm-1".to_string(), serde_json::Value::Null, "unpriced".to_string(), serde_json::Value::Null),
+        ("gpt-4o-mini".to_string(), serde_json::json!("0.000039"), "backend".to_string(), date.clone()),
+    ];
+    assert_eq!(
+        usage().await,
+        priced,
+        "80 input and 45 output tokens of gpt-4o-mini at $0.15 and $0.60 per 1M"
+    );
+
+    // A row priced by an older table (as an upgrade finds it), written beside the running server.
+    let db = rusqlite::Connection::open(dir.path().join("agentsight.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let n = db
+        .execute(
+            "UPDATE token_usage SET cost_pico = 1, price_table = '2020-01-01' WHERE model = 'gpt-4o-mini'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_ne!(usage().await, priced);
+
+    let other = common::cli(dir.path(), &["prices", "restate", "--agent", "other"]);
+    assert!(other.contains("agent 'other'") && other.contains(": 0 of 0 usage rows changed"), "{other}");
+    let all = common::cli(dir.path(), &["prices", "restate"]);
+    assert!(all.contains("every agent") && all.contains(": 1 of 2 usage rows changed"), "{all}");
+    assert_eq!(usage().await, priced, "the server reads the restated costs");
+    let again = common::cli(dir.path(), &["prices", "restate", "--agent", "bot"]);
+    assert!(again.contains(": 0 of 2 usage rows changed"), "restating twice changes nothing: {again}");
+
+    let list = std::process::Command::new(common::BIN).args(["prices", "list"]).output().unwrap();
+    assert!(list.status.success());
+    let table = String::from_utf8(list.stdout).unwrap();
+    assert!(table.contains(&format!("Price table of {}", agentsight_core::prices::PRICE_TABLE_DATE)));
+    assert!(table.lines().any(|l| l == "gpt-4o-mini\t0.15\t0.60\t0.075\t0.00\t0.15"), "{table}");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
