@@ -143,12 +143,13 @@ thread_local! {
 /// Entries kept before the map is emptied (a bound on memory, not a tuning knob).
 const MAX_CACHED_CONVERSATIONS: usize = 200_000;
 
-/// Forgets what the writer caches about conversations (their pks and latest messages): after a
-/// rollback, or when another process wrote to the database.
+/// Forgets what the writer caches (conversation pks, latest messages, known actions, held span counts):
+/// after a rollback, or when another process wrote to the database.
 pub(crate) fn forget_cached() {
     CONVERSATION_PKS.with(|m| m.borrow_mut().clear());
     LAST_MESSAGE.with(|m| m.borrow_mut().clear());
     KNOWN_ACTIONS.with(|m| m.borrow_mut().clear());
+    HELD.with(|h| *h.borrow_mut() = None);
 }
 
 fn cached_pk(agent_id: i64, cid: &str) -> Option<i64> {
@@ -799,6 +800,43 @@ use agentsight_core::spans::{LlmCall, SpanEffect, SpanIngest, SpanRecord, TurnEf
 use agentsight_store::Restated;
 use agentsight_store::{IngestOutcome, SpanState};
 
+thread_local! {
+    /// Held spans (state 0) per conversation pk, or `None` until read from the database (at
+    /// start, after a rollback, after another process wrote). Exact while `Some`: only this
+    /// thread holds spans ([`archive`]) and releases them ([`project_turn`]). It spares the
+    /// writer a held-children query per turn: most conversations never have one held.
+    static HELD: RefCell<Option<HashMap<i64, u64>>> = const { RefCell::new(None) };
+}
+
+/// Whether conversation `pk` has held spans (reading the counts once when unknown).
+fn has_held(conn: &Connection, pk: i64) -> StoreResult<bool> {
+    if let Some(n) = HELD.with(|h| h.borrow().as_ref().map(|m| m.contains_key(&pk))) {
+        return Ok(n);
+    }
+    let counts: HashMap<i64, u64> = conn
+        .prepare("SELECT conversation_pk, count(*) FROM spans WHERE state = 0 GROUP BY conversation_pk")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))?.collect()
+        })
+        .map_err(sqlerr)?;
+    let found = counts.contains_key(&pk);
+    HELD.with(|h| *h.borrow_mut() = Some(counts));
+    Ok(found)
+}
+
+/// Counts `n` spans of `pk` held (`n > 0`) or released (`n < 0`) once the counts are known.
+fn count_held(pk: i64, n: i64) {
+    HELD.with(|h| {
+        if let Some(m) = h.borrow_mut().as_mut() {
+            let c = m.entry(pk).or_default();
+            *c = c.saturating_add_signed(n);
+            if *c == 0 {
+                m.remove(&pk);
+            }
+        }
+    });
+}
+
 /// A turn's completeness, as its children's projection needs it.
 #[derive(Clone)]
 struct TurnInfo {
@@ -893,6 +931,9 @@ fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOu
             };
             if archive(conn, b, pk, s, state)? {
                 out.accepted += 1;
+                if state == SpanState::Held {
+                    count_held(pk, 1);
+                }
                 if state == SpanState::Projected {
                     fresh.push((s, turn));
                 }
@@ -977,6 +1018,9 @@ fn project_turn(
         }
     }
     let Some(turn_id) = s.turn_id else { return Ok(()) };
+    if !has_held(conn, pk)? {
+        return Ok(());
+    }
     let held: Vec<(i64, String)> = {
         let mut stmt = conn
             .prepare_cached("SELECT id, payload FROM spans WHERE conversation_pk = ?1 AND turn_id = ?2 AND state = 0 ORDER BY started_at, id")
@@ -986,6 +1030,7 @@ fn project_turn(
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sqlerr)?
     };
+    count_held(pk, -(held.len() as i64));
     let info = TurnInfo::of(t);
     for (id, payload) in held {
         let child = agentsight_core::spans::validate_span(&payload, "span")
