@@ -171,6 +171,34 @@ async fn children_before_their_turn_are_held_until_it_arrives() {
     let d = detail(&app, "k2").await;
     assert_eq!(d["messages"].as_array().unwrap().len(), 3, "{d}");
     assert_eq!(d["messages"][1]["action_name"], "lookup");
+
+    // Again, now that the writer knows which conversations hold spans: a child held for turn
+    // b4, a turn of its conversation that releases nothing, another conversation's turn, then b4.
+    let tool2 = tool("00000000000000b5", "00000000000000b4");
+    let later = |id: &str, at: &str, at2: &str| turn(id, true, at, at2);
+    for (cid, spans) in [
+        ("k2", json!([tool2])),
+        ("k2", json!([later("00000000000000b6", "2026-08-15T10:01:01+00:00", "2026-08-15T10:01:02+00:00")])),
+        (
+            "k2-other",
+            json!([later("00000000000000b7", "2026-08-15T10:01:01+00:00", "2026-08-15T10:01:02+00:00")]),
+        ),
+    ] {
+        let r = ingest(&app, &batch(json!([{"conversation_id": cid, "spans": spans}]))).await;
+        assert_eq!(r.status(), 201);
+    }
+    assert_eq!(detail(&app, "k2").await["messages"].as_array().unwrap().len(), 5, "the tool is still held");
+    let r = ingest(
+        &app,
+        &batch(json!([{"conversation_id": "k2", "spans": [
+            later("00000000000000b4", "2026-08-15T10:02:01+00:00", "2026-08-15T10:02:02+00:00")]}])),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let d = detail(&app, "k2").await;
+    let names: Vec<&str> =
+        d["messages"].as_array().unwrap().iter().filter_map(|m| m["action_name"].as_str()).collect();
+    assert_eq!((d["messages"].as_array().unwrap().len(), names), (8, vec!["lookup", "lookup"]), "{d}");
 }
 
 #[tokio::test]
