@@ -1097,6 +1097,15 @@ fn project_child(
     Ok(())
 }
 
+/// The `cost_source` and `price_table` stored with a server-computed cost (`None`: unpriced),
+/// at ingest and when restating.
+fn cost_stamp(cost: Option<i64>, table_date: &'static str) -> (&'static str, Option<&'static str>) {
+    match cost {
+        Some(_) => ("backend", Some(table_date)),
+        None => ("unpriced", None),
+    }
+}
+
 /// Adds an LLM call to its (turn, model) row.
 fn add_usage(
     conn: &Connection,
@@ -1111,7 +1120,7 @@ fn add_usage(
         None => (format!("s{:016x}", s.span_id), None),
     };
     let t = &c.tokens;
-    let source = if c.cost_pico.is_some() { "backend" } else { "unpriced" };
+    let (source, table) = cost_stamp(c.cost_pico, agentsight_core::prices::CURRENT.table_date);
     let incomplete = turn.is_some_and(|t| !t.complete);
     exec(
         conn,
@@ -1157,7 +1166,7 @@ fn add_usage(
             t.audio_output,
             c.cost_pico,
             source,
-            c.cost_pico.map(|_| agentsight_core::prices::PRICE_TABLE_DATE),
+            table,
             incomplete,
             turn.and_then(|t| t.reason.clone()),
             s.started_at,
@@ -1213,8 +1222,7 @@ pub(crate) fn restate_costs(
     for (id, model, tokens, cost, source, table) in rows {
         out.rows += 1;
         let new_cost = (pricing.cost)(&model, &tokens);
-        let new_source = if new_cost.is_some() { "backend" } else { "unpriced" };
-        let new_table = new_cost.map(|_| pricing.table_date);
+        let (new_source, new_table) = cost_stamp(new_cost, pricing.table_date);
         if (new_cost, new_source, new_table) != (cost, source.as_str(), table.as_deref()) {
             update.execute(params![id, new_cost, new_source, new_table, now]).map_err(sqlerr)?;
             out.changed += 1;
