@@ -112,8 +112,12 @@ pub struct SpanBlock {
     /// The conversation upsert (hoisted fields; `is_used` by the rule of `conversation` kinds;
     /// `event_time` = the earliest span start).
     pub upsert: ConversationUpsert,
-    /// The spans, as sent (sorted by start).
+    /// The spans, in the order sent.
     pub spans: Vec<SpanRecord>,
+    /// Every span's text as sent, one after another (a `\n` between two), compressed for the
+    /// archive ([`crate::archive::encode`]); each span's [`SpanRecord::text`] is its byte range
+    /// in the decoded chunk.
+    pub chunk: Vec<u8>,
 }
 
 /// One span: its archive row and what it projects into.
@@ -139,8 +143,9 @@ pub struct SpanRecord {
     pub ended_at: Micros,
     /// Duration as sent.
     pub duration_ms: Option<f64>,
-    /// The span exactly as sent.
-    pub payload: String,
+    /// Where the span exactly as sent lies: a byte range of its block's decoded chunk (of the
+    /// text given to [`validate_span`] when validated alone).
+    pub text: std::ops::Range<usize>,
     /// Projection.
     pub effect: SpanEffect,
 }
@@ -353,9 +358,18 @@ fn validate_block(
         location: None,
     };
     let mut spans = Vec::with_capacity(b.spans.len());
+    let mut joined = String::with_capacity(b.spans.iter().map(|s| s.get().len() + 1).sum());
     for (i, s) in b.spans.iter().enumerate() {
         match validate_span(s.get(), &format!("spans[{i}]")) {
-            Ok(r) => spans.push(r),
+            Ok(mut r) => {
+                if !joined.is_empty() {
+                    joined.push('\n');
+                }
+                let start = joined.len();
+                joined.push_str(s.get());
+                r.text = start..joined.len();
+                spans.push(r)
+            }
             Err(se) => {
                 for (k, msgs) in se.0 {
                     for m in msgs {
@@ -380,6 +394,7 @@ fn validate_block(
             received_at,
         },
         spans,
+        chunk: crate::archive::encode(&joined),
     })
 }
 
@@ -644,7 +659,7 @@ pub fn validate_span(raw: &str, prefix: &str) -> Result<SpanRecord, ValidationEr
         started_at,
         ended_at: ended_at.unwrap_or(started_at).max(started_at),
         duration_ms: s.duration_ms,
-        payload: raw.to_string(),
+        text: 0..raw.len(),
         effect,
     };
     e.into_result(rec)
@@ -694,11 +709,28 @@ mod tests {
         let s = &blk.spans[0];
         assert_eq!(s.span_id, 0xaa);
         assert_eq!(s.turn_id, Some(0xaa));
-        assert!(s.payload.contains("\"otel\""));
+        let text = crate::archive::decode(&blk.chunk).unwrap();
+        assert!(text[s.text.clone()].contains("\"otel\""));
         let SpanEffect::Turn(t) = &s.effect else { panic!("not a turn") };
         assert!(t.complete);
         assert_eq!(t.messages.iter().map(|m| m.sender.as_str()).collect::<Vec<_>>(), ["end_user", "agent"]);
         assert_eq!(t.messages[0].metadata, r#"{"k":1}"#);
+    }
+
+    #[test]
+    fn each_span_text_is_archived_byte_for_byte_in_its_block() {
+        let (a, b) = (turn_span("00000000000000a1", true), turn_span("00000000000000a2", false));
+        // Whitespace as the client wrote it (a newline too), not as serde_json would.
+        let sent = [a.to_string().replacen("{", "{\n ", 1), b.to_string()];
+        let body = format!(
+            r#"{{"conversations": [{{"conversation_id": "c1", "spans": [{},  {}]}}]}}"#,
+            sent[0], sent[1]
+        );
+        let p: wire::IngestPayload<'_> = serde_json::from_str(&body).unwrap();
+        let blk = &validate_batch(&scope(), &p, 5).unwrap().blocks[0];
+        let text = crate::archive::decode(&blk.chunk).unwrap();
+        assert_eq!(blk.spans.iter().map(|s| &text[s.text.clone()]).collect::<Vec<_>>(), sent);
+        assert_eq!(text, sent.join("\n"));
     }
 
     #[test]

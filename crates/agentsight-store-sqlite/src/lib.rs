@@ -447,8 +447,9 @@ impl SpanReader for SqliteStore {
         agent_id: i64,
         filter: SpanFilter,
         page: PageRequest,
+        payload: bool,
     ) -> StoreResult<(i64, Vec<SpanRow>)> {
-        self.read(move |conn| spans::list_spans(conn, agent_id, &filter, page)).await
+        self.read(move |conn| spans::list_spans(conn, agent_id, &filter, page, payload)).await
     }
 
     async fn span(&self, agent_id: i64, id: i64) -> StoreResult<Option<SpanRow>> {

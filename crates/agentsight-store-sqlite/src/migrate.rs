@@ -8,6 +8,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_metrics_index.sql"),
     include_str!("../migrations/0003_dashboard.sql"),
     include_str!("../migrations/0004_spans.sql"),
+    include_str!("../migrations/0005_span_chunks.sql"),
 ];
 
 /// The schema version this build writes.
@@ -46,6 +47,43 @@ mod tests {
         let n: i64 =
             c.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0)).unwrap();
         assert!(n >= 8);
+    }
+
+    #[test]
+    fn spans_archived_before_chunks_keep_their_exact_text() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for sql in &MIGRATIONS[..4] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 4).unwrap();
+        let texts = ["{\"span_id\": \"00000000000000aa\", \"note\": \"h\u{e9}llo \u{2713}\"}", "{ }"];
+        c.execute_batch(
+            "INSERT INTO agents (id, name, created_at) VALUES (1, 'a', 0);
+             INSERT INTO conversations (id, agent_id, conversation_id, started_at, created_at, updated_at)
+                 VALUES (7, 1, 'c', 0, 0, 0);",
+        )
+        .unwrap();
+        for (i, t) in texts.iter().enumerate() {
+            c.execute(
+                "INSERT INTO spans (agent_id, conversation_pk, span_id, trace_id, kind, name, status, started_at,
+                    ended_at, state, payload, received_at) VALUES (1, 7, ?1, 't', 'turn', 'turn', 'ok', 0, 0, 1, ?2, 0)",
+                rusqlite::params![i as i64 + 1, t],
+            )
+            .unwrap();
+        }
+        assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
+        let mut chunks = crate::spans::Chunks::default();
+        let mut stmt =
+            c.prepare("SELECT chunk_id, chunk_offset, chunk_len FROM spans ORDER BY span_id").unwrap();
+        let refs: Vec<crate::spans::TextRef> =
+            stmt.query_map([], |r| crate::spans::TextRef::at(r, 0)).unwrap().map(Result::unwrap).collect();
+        let read: Vec<String> = refs.into_iter().map(|t| chunks.text(&c, t).unwrap()).collect();
+        assert_eq!(read, texts);
+        let indexes: i64 = c
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans' AND name LIKE 'spans_%'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(indexes, 3);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The span plane's reads: environments, the span archive, traces, token usage.
 
+use std::collections::HashMap;
+
 use agentsight_core::prices::TokenCounts;
 use agentsight_store::{
-    EnvironmentRow, PageRequest, SpanFilter, SpanRow, SpanState, StoreResult, TokenUsageRow, UsageFilter,
-    UsageGroupBy, UsageGroupRow,
+    EnvironmentRow, PageRequest, SpanFilter, SpanRow, SpanState, StoreError, StoreResult, TokenUsageRow,
+    UsageFilter, UsageGroupBy, UsageGroupRow,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -30,13 +32,68 @@ pub(crate) fn environments(conn: &Connection, agent_id: i64) -> StoreResult<Vec<
     .map_err(sqlerr)
 }
 
+/// Where an archived span's text lies: its chunk and the byte range in the decoded chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TextRef {
+    chunk: i64,
+    offset: i64,
+    len: i64,
+}
+
+impl TextRef {
+    /// Reads `chunk_id, chunk_offset, chunk_len` from three columns starting at `col`.
+    pub(crate) fn at(r: &Row<'_>, col: usize) -> rusqlite::Result<TextRef> {
+        Ok(TextRef { chunk: r.get(col)?, offset: r.get(col + 1)?, len: r.get(col + 2)? })
+    }
+}
+
+/// Chunks decoded so far: each is read and decompressed once however many of its spans are
+/// asked for (a block's spans are usually read together).
+#[derive(Default)]
+pub(crate) struct Chunks {
+    decoded: HashMap<i64, String>,
+}
+
+/// Decoded chunks kept at most (a chunk is at most one block of one request).
+const MAX_CACHED_CHUNKS: usize = 64;
+
+impl Chunks {
+    /// The text of one span as sent.
+    pub(crate) fn text(&mut self, conn: &Connection, t: TextRef) -> StoreResult<String> {
+        let damaged = |why: String| StoreError::Internal(format!("span chunk {}: {why}", t.chunk));
+        if !self.decoded.contains_key(&t.chunk) {
+            let data: Value = conn
+                .prepare_cached("SELECT data FROM span_chunks WHERE id = ?1")
+                .and_then(|mut s| s.query_row([t.chunk], |r| r.get(0)))
+                .map_err(sqlerr)?;
+            let text = match data {
+                Value::Text(s) => s, // archived before 0005: the span itself
+                Value::Blob(b) => agentsight_core::archive::decode(&b).map_err(|e| damaged(e.to_string()))?,
+                _ => return Err(damaged("neither text nor a blob".into())),
+            };
+            if self.decoded.len() >= MAX_CACHED_CHUNKS {
+                self.decoded.clear();
+            }
+            self.decoded.insert(t.chunk, text);
+        }
+        let text = &self.decoded[&t.chunk];
+        usize::try_from(t.offset)
+            .ok()
+            .zip(usize::try_from(t.len).ok())
+            .and_then(|(o, n)| text.get(o..o.checked_add(n)?))
+            .map(str::to_string)
+            .ok_or_else(|| damaged(format!("no text at {} + {}", t.offset, t.len)))
+    }
+}
+
 const SPAN_SELECT: &str = "SELECT s.id, s.conversation_pk, c.conversation_id, c.environment, s.span_id,
     s.trace_id, s.parent_span_id, s.turn_id, s.kind, s.name, s.status, s.started_at, s.ended_at,
-    s.duration_ms, s.state, s.sdk_version, s.payload, s.received_at
+    s.duration_ms, s.state, s.sdk_version, s.received_at, s.chunk_id, s.chunk_offset, s.chunk_len
     FROM spans s JOIN conversations c ON c.id = s.conversation_pk";
 
-fn span_row(r: &Row<'_>) -> rusqlite::Result<SpanRow> {
-    Ok(SpanRow {
+/// A span row without its text, and where the text lies.
+fn span_row(r: &Row<'_>) -> rusqlite::Result<(SpanRow, TextRef)> {
+    let row = SpanRow {
         id: r.get(0)?,
         conversation_pk: r.get(1)?,
         conversation_id: r.get(2)?,
@@ -53,9 +110,23 @@ fn span_row(r: &Row<'_>) -> rusqlite::Result<SpanRow> {
         duration_ms: r.get(13)?,
         state: SpanState::from_code(r.get(14)?),
         sdk_version: r.get(15)?,
-        payload: r.get(16)?,
-        received_at: r.get(17)?,
-    })
+        payload: None,
+        received_at: r.get(16)?,
+    };
+    Ok((row, TextRef::at(r, 17)?))
+}
+
+/// The rows, with their texts when `payload`.
+fn with_texts(conn: &Connection, rows: Vec<(SpanRow, TextRef)>, payload: bool) -> StoreResult<Vec<SpanRow>> {
+    let mut chunks = Chunks::default();
+    rows.into_iter()
+        .map(|(mut row, at)| {
+            if payload {
+                row.payload = Some(chunks.text(conn, at)?);
+            }
+            Ok(row)
+        })
+        .collect()
 }
 
 /// A `WHERE` under construction: clauses and their bound values (no user value is formatted).
@@ -117,6 +188,7 @@ pub(crate) fn list_spans(
     agent_id: i64,
     f: &SpanFilter,
     page: PageRequest,
+    payload: bool,
 ) -> StoreResult<(i64, Vec<SpanRow>)> {
     let mut w = span_where(agent_id, f);
     let count: i64 = conn
@@ -142,17 +214,19 @@ pub(crate) fn list_spans(
         .map_err(sqlerr)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(sqlerr)?;
-    Ok((count, rows))
+    Ok((count, with_texts(conn, rows, payload)?))
 }
 
 pub(crate) fn span(conn: &Connection, agent_id: i64, id: i64) -> StoreResult<Option<SpanRow>> {
-    conn.query_row(
-        &format!("{SPAN_SELECT} WHERE s.id = ?1 AND s.agent_id = ?2"),
-        params![id, agent_id],
-        span_row,
-    )
-    .optional()
-    .map_err(sqlerr)
+    let row = conn
+        .query_row(
+            &format!("{SPAN_SELECT} WHERE s.id = ?1 AND s.agent_id = ?2"),
+            params![id, agent_id],
+            span_row,
+        )
+        .optional()
+        .map_err(sqlerr)?;
+    Ok(with_texts(conn, row.into_iter().collect(), true)?.pop())
 }
 
 pub(crate) fn trace(
@@ -173,7 +247,7 @@ pub(crate) fn trace(
         .map_err(sqlerr)?;
     let truncated = rows.len() as i64 > limit;
     rows.truncate(limit.max(0) as usize);
-    Ok((rows, truncated))
+    Ok((with_texts(conn, rows, false)?, truncated))
 }
 
 const USAGE_SELECT: &str =

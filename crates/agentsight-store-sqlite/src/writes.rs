@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::spans::{Chunks, TextRef};
 use crate::{deltas, reads, sqlerr};
 use agentsight_core::metrics::index::{Delta, Sender, action_duration_us};
 
@@ -869,15 +870,16 @@ fn lower_started_at(conn: &Connection, agent_id: i64, pk: i64, ts: Micros) -> St
 /// The stored turn of a child that arrived without it in its batch: its completeness if the
 /// turn is archived, `None` if it has not arrived.
 fn stored_turn(conn: &Connection, pk: i64, turn_id: u64) -> StoreResult<Option<TurnInfo>> {
-    let payload: Option<String> = one(
+    let at: Option<TextRef> = one(
         conn,
-        "SELECT payload FROM spans WHERE conversation_pk = ?1 AND span_id = ?2 AND kind = 'turn'",
+        "SELECT chunk_id, chunk_offset, chunk_len FROM spans WHERE conversation_pk = ?1 AND span_id = ?2 AND kind = 'turn'",
         params![pk, turn_id as i64],
-        |r| r.get(0),
+        |r| TextRef::at(r, 0),
     )
     .optional()
     .map_err(sqlerr)?;
-    let Some(p) = payload else { return Ok(None) };
+    let Some(at) = at else { return Ok(None) };
+    let p = Chunks::default().text(conn, at)?;
     match agentsight_core::spans::validate_span(&p, "span").map(|r| r.effect) {
         Ok(SpanEffect::Turn(t)) => Ok(Some(TurnInfo::of(&t))),
         _ => Ok(Some(TurnInfo { complete: false, reason: Some("unreadable".into()) })),
@@ -913,6 +915,8 @@ fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOu
         // Archive first (deciding each new span's state), then project: turns before their
         // children, so a turn's messages precede its tools at equal times.
         let mut fresh: Vec<(&SpanRecord, Option<TurnInfo>)> = Vec::with_capacity(block.spans.len());
+        let chunk = if block.spans.is_empty() { 0 } else { insert_chunk(conn, pk, &block.chunk)? };
+        let mut stored_any = false;
         for s in &block.spans {
             let turn = match (&s.effect, s.turn_id) {
                 (SpanEffect::Turn(_), _) | (SpanEffect::None, _) | (_, None) => None,
@@ -929,7 +933,8 @@ fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOu
                 (_, Some(_), Some(t)) if !t.complete => SpanState::Archived,
                 _ => SpanState::Projected,
             };
-            if archive(conn, b, pk, s, state)? {
+            if archive(conn, b, pk, chunk, s, state)? {
+                stored_any = true;
                 out.accepted += 1;
                 if state == SpanState::Held {
                     count_held(pk, 1);
@@ -940,6 +945,10 @@ fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOu
             } else {
                 out.duplicates += 1;
             }
+        }
+        if !block.spans.is_empty() && !stored_any {
+            // A resend: every span is archived already, with its text.
+            exec(conn, "DELETE FROM span_chunks WHERE id = ?1", [chunk]).map_err(sqlerr)?;
         }
         for (s, _) in fresh.iter().filter(|(s, _)| matches!(s.effect, SpanEffect::Turn(_))) {
             if let SpanEffect::Turn(t) = &s.effect {
@@ -956,19 +965,29 @@ fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOu
     Ok(out)
 }
 
-/// Stores a span unless `(conversation, span_id)` is already stored; true when stored now.
+/// Stores a block's chunk (its spans' texts, compressed); its row id.
+fn insert_chunk(conn: &Connection, pk: i64, data: &[u8]) -> StoreResult<i64> {
+    exec(conn, "INSERT INTO span_chunks (conversation_pk, data) VALUES (?1, ?2)", params![pk, data])
+        .map_err(sqlerr)?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Stores a span (its text is in `chunk`) unless `(conversation, span_id)` is already stored;
+/// true when stored now.
 fn archive(
     conn: &Connection,
     b: &SpanIngest,
     pk: i64,
+    chunk: i64,
     s: &SpanRecord,
     state: SpanState,
 ) -> StoreResult<bool> {
     let n = exec(
         conn,
         "INSERT INTO spans (agent_id, conversation_pk, span_id, trace_id, parent_span_id, turn_id, kind,
-            name, status, started_at, ended_at, duration_ms, state, sdk_version, payload, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+            name, status, started_at, ended_at, duration_ms, state, sdk_version, chunk_id, chunk_offset,
+            chunk_len, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
          ON CONFLICT (conversation_pk, span_id) DO NOTHING",
         params![
             b.agent_id,
@@ -985,7 +1004,9 @@ fn archive(
             s.duration_ms,
             state.code(),
             b.sdk_version,
-            s.payload,
+            chunk,
+            s.text.start as i64,
+            s.text.len() as i64,
             b.received_at
         ],
     )
@@ -1021,18 +1042,20 @@ fn project_turn(
     if !has_held(conn, pk)? {
         return Ok(());
     }
-    let held: Vec<(i64, String)> = {
+    let held: Vec<(i64, TextRef)> = {
         let mut stmt = conn
-            .prepare_cached("SELECT id, payload FROM spans WHERE conversation_pk = ?1 AND turn_id = ?2 AND state = 0 ORDER BY started_at, id")
+            .prepare_cached("SELECT id, chunk_id, chunk_offset, chunk_len FROM spans WHERE conversation_pk = ?1 AND turn_id = ?2 AND state = 0 ORDER BY started_at, id")
             .map_err(sqlerr)?;
-        stmt.query_map(params![pk, turn_id as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+        stmt.query_map(params![pk, turn_id as i64], |r| Ok((r.get(0)?, TextRef::at(r, 1)?)))
             .map_err(sqlerr)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sqlerr)?
     };
     count_held(pk, -(held.len() as i64));
     let info = TurnInfo::of(t);
-    for (id, payload) in held {
+    let mut chunks = Chunks::default();
+    for (id, at) in held {
+        let payload = chunks.text(conn, at)?;
         let child = agentsight_core::spans::validate_span(&payload, "span")
             .map_err(|e| StoreError::Internal(format!("held span {id} no longer validates: {e}")))?;
         let state = match child.effect {

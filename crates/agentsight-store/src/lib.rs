@@ -145,16 +145,19 @@ pub trait SpanWriter: Send + Sync {
 pub trait SpanReader: Send + Sync {
     /// The agent's environments, oldest first.
     fn environments(&self, agent_id: i64) -> impl Future<Output = StoreResult<Vec<EnvironmentRow>>> + Send;
-    /// A page of archived spans matching the filter, oldest first, and the total count.
+    /// A page of archived spans matching the filter, oldest first, and the total count; each
+    /// span's text as sent only when `payload` (reading it back costs a decompression).
     fn list_spans(
         &self,
         agent_id: i64,
         filter: SpanFilter,
         page: PageRequest,
+        payload: bool,
     ) -> impl Future<Output = StoreResult<(i64, Vec<SpanRow>)>> + Send;
-    /// One archived span by row id.
+    /// One archived span by row id, with its text as sent.
     fn span(&self, agent_id: i64, id: i64) -> impl Future<Output = StoreResult<Option<SpanRow>>> + Send;
-    /// Every span of a trace (at most `limit`), oldest first, and whether there were more.
+    /// Every span of a trace (at most `limit`), oldest first, and whether there were more; no
+    /// span's text.
     fn trace(
         &self,
         agent_id: i64,

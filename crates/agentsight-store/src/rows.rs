@@ -599,8 +599,8 @@ pub struct SpanRow {
     pub state: SpanState,
     /// The SDK version of its batch.
     pub sdk_version: Option<String>,
-    /// The span as sent.
-    pub payload: String,
+    /// The span exactly as sent, when it was asked for.
+    pub payload: Option<String>,
     /// Receipt time.
     pub received_at: Micros,
 }

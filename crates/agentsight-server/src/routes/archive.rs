@@ -77,7 +77,11 @@ pub(crate) fn span_response(s: &SpanRow, payload: bool) -> v01::SpanResponse {
         sdk_version: s.sdk_version.clone(),
         environment: s.environment.clone(),
         received_at: to_iso(s.received_at),
-        payload: payload.then(|| serde_json::from_str(&s.payload).unwrap_or(serde_json::Value::Null)),
+        payload: s
+            .payload
+            .as_deref()
+            .filter(|_| payload)
+            .map(|p| serde_json::from_str(p).unwrap_or(serde_json::Value::Null)),
     }
 }
 
@@ -116,7 +120,7 @@ pub(crate) async fn list_spans<S: Store>(
     let payload = want_payload(&mut e, &q);
     let page = parse_page(&mut e, &q);
     e.into_result(())?;
-    let (count, rows) = st.store.list_spans(key.agent_id(), filter, page).await?;
+    let (count, rows) = st.store.list_spans(key.agent_id(), filter, page, payload).await?;
     let results = rows.iter().map(|s| span_response(s, payload)).collect();
     Ok(Json(page_of(&headers, &uri, page, count, results)))
 }

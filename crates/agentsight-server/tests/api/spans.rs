@@ -149,6 +149,18 @@ async fn a_gzipped_batch_projects_the_turn_and_a_resend_stores_nothing_twice() {
     let log = &d["messages"][1]["action_logs"][0];
     assert_eq!(log["tools_used"], json!({"order": 7}));
     assert_eq!(log["response"], "{'status': 'shipped'}");
+    // Every span reads back as sent; the resend left no second copy of the block's texts.
+    let listed = app.get_json("/api/spans/?conversation_id=k1&payload=true").await;
+    let payloads: Vec<&Value> = listed["results"].as_array().unwrap().iter().map(|s| &s["payload"]).collect();
+    let sent: Vec<&Value> = body["conversations"][0]["spans"].as_array().unwrap().iter().collect();
+    assert_eq!(payloads, sent);
+    let bare = app.get_json("/api/spans/?conversation_id=k1").await;
+    assert!(bare["results"].as_array().unwrap().iter().all(|s| s.get("payload").is_none_or(Value::is_null)));
+    let one = app.get_json(&format!("/api/spans/{}/", listed["results"][1]["id"])).await;
+    assert_eq!(&one["payload"], sent[1]);
+    let db = rusqlite::Connection::open(app.store.path()).unwrap();
+    let chunks: i64 = db.query_row("SELECT count(*) FROM span_chunks", [], |r| r.get(0)).unwrap();
+    assert_eq!(chunks, 1);
 }
 
 #[tokio::test]
