@@ -904,6 +904,9 @@ fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOu
             lower_started_at(conn, b.agent_id, pk, block.upsert.event_time)?;
         }
         out.conversations.push((pk, created));
+        if block.spans.is_empty() {
+            continue; // nothing to archive or project: no chunk either
+        }
         let turns: HashMap<u64, TurnInfo> = block
             .spans
             .iter()
@@ -915,7 +918,7 @@ fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOu
         // Archive first (deciding each new span's state), then project: turns before their
         // children, so a turn's messages precede its tools at equal times.
         let mut fresh: Vec<(&SpanRecord, Option<TurnInfo>)> = Vec::with_capacity(block.spans.len());
-        let chunk = if block.spans.is_empty() { 0 } else { insert_chunk(conn, pk, &block.chunk)? };
+        let chunk = insert_chunk(conn, pk, &block.chunk)?;
         let mut stored_any = false;
         for s in &block.spans {
             let turn = match (&s.effect, s.turn_id) {
@@ -946,7 +949,7 @@ fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOu
                 out.duplicates += 1;
             }
         }
-        if !block.spans.is_empty() && !stored_any {
+        if !stored_any {
             // A resend: every span is archived already, with its text.
             exec(conn, "DELETE FROM span_chunks WHERE id = ?1", [chunk]).map_err(sqlerr)?;
         }
