@@ -48,26 +48,20 @@ fn new_compressor() -> std::io::Result<zstd::bulk::Compressor<'static>> {
     Ok(c)
 }
 
-/// Compresses a chunk's text into its stored form.
+/// Compresses a chunk's text into its stored form (a compressor per thread, made once).
 ///
-/// zstd fails here only when it cannot allocate: a fresh compressor is tried once, and a second
-/// failure panics as any failed allocation would.
+/// zstd fails here only when it cannot allocate, which panics as any failed allocation would.
 pub fn encode(text: &str) -> Vec<u8> {
     let frame = COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let compress = |c: &mut zstd::bulk::Compressor<'static>| c.compress(text.as_bytes());
-        match slot.as_mut().map(compress) {
-            Some(Ok(f)) => Ok(f),
-            _ => {
-                let mut c = new_compressor()?;
-                let f = compress(&mut c)?;
-                *slot = Some(c);
-                Ok::<_, std::io::Error>(f)
-            }
-        }
+        let c = match &mut *slot {
+            Some(c) => c,
+            none => none.insert(new_compressor()?),
+        };
+        c.compress(text.as_bytes())
     });
-    #[allow(clippy::expect_used)] // only an allocation failure gets here, twice in a row
-    let frame = frame.expect("zstd compression context");
+    #[allow(clippy::expect_used)] // only an allocation failure gets here
+    let frame = frame.expect("zstd compression");
     let mut out = Vec::with_capacity(frame.len() + 1);
     out.push(FORMAT_ZSTD);
     out.extend_from_slice(&frame);
