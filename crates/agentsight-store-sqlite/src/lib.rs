@@ -452,8 +452,8 @@ impl SpanReader for SqliteStore {
         self.read(move |conn| spans::list_spans(conn, agent_id, &filter, page, payload)).await
     }
 
-    async fn span(&self, agent_id: i64, id: i64) -> StoreResult<Option<SpanRow>> {
-        self.read(move |conn| spans::span(conn, agent_id, id)).await
+    async fn span(&self, agent_id: i64, id: i64, payload: bool) -> StoreResult<Option<SpanRow>> {
+        self.read(move |conn| spans::span(conn, agent_id, id, payload)).await
     }
 
     async fn trace(&self, agent_id: i64, trace_id: String, limit: i64) -> StoreResult<(Vec<SpanRow>, bool)> {

@@ -217,7 +217,7 @@ pub(crate) fn list_spans(
     Ok((count, with_texts(conn, rows, payload)?))
 }
 
-pub(crate) fn span(conn: &Connection, agent_id: i64, id: i64) -> StoreResult<Option<SpanRow>> {
+pub(crate) fn span(conn: &Connection, agent_id: i64, id: i64, payload: bool) -> StoreResult<Option<SpanRow>> {
     let row = conn
         .query_row(
             &format!("{SPAN_SELECT} WHERE s.id = ?1 AND s.agent_id = ?2"),
@@ -226,7 +226,7 @@ pub(crate) fn span(conn: &Connection, agent_id: i64, id: i64) -> StoreResult<Opt
         )
         .optional()
         .map_err(sqlerr)?;
-    Ok(with_texts(conn, row.into_iter().collect(), true)?.pop())
+    Ok(with_texts(conn, row.into_iter().collect(), payload)?.pop())
 }
 
 pub(crate) fn trace(

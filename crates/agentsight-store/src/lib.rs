@@ -154,8 +154,13 @@ pub trait SpanReader: Send + Sync {
         page: PageRequest,
         payload: bool,
     ) -> impl Future<Output = StoreResult<(i64, Vec<SpanRow>)>> + Send;
-    /// One archived span by row id, with its text as sent.
-    fn span(&self, agent_id: i64, id: i64) -> impl Future<Output = StoreResult<Option<SpanRow>>> + Send;
+    /// One archived span by row id, with its text as sent when `payload`.
+    fn span(
+        &self,
+        agent_id: i64,
+        id: i64,
+        payload: bool,
+    ) -> impl Future<Output = StoreResult<Option<SpanRow>>> + Send;
     /// Every span of a trace (at most `limit`), oldest first, and whether there were more; no
     /// span's text.
     fn trace(

@@ -58,7 +58,8 @@ fn want_payload(e: &mut ValidationErrors, q: &Params) -> bool {
     parse_bool(e, q, "payload").unwrap_or(false)
 }
 
-pub(crate) fn span_response(s: &SpanRow, payload: bool) -> v01::SpanResponse {
+/// The span's `payload` is there when the store read it (asked for with `payload=true`).
+pub(crate) fn span_response(s: &SpanRow) -> v01::SpanResponse {
     v01::SpanResponse {
         id: s.id,
         conversation: s.conversation_pk,
@@ -77,11 +78,7 @@ pub(crate) fn span_response(s: &SpanRow, payload: bool) -> v01::SpanResponse {
         sdk_version: s.sdk_version.clone(),
         environment: s.environment.clone(),
         received_at: to_iso(s.received_at),
-        payload: s
-            .payload
-            .as_deref()
-            .filter(|_| payload)
-            .map(|p| serde_json::from_str(p).unwrap_or(serde_json::Value::Null)),
+        payload: s.payload.as_deref().map(|p| serde_json::from_str(p).unwrap_or(serde_json::Value::Null)),
     }
 }
 
@@ -121,7 +118,7 @@ pub(crate) async fn list_spans<S: Store>(
     let page = parse_page(&mut e, &q);
     e.into_result(())?;
     let (count, rows) = st.store.list_spans(key.agent_id(), filter, page, payload).await?;
-    let results = rows.iter().map(|s| span_response(s, payload)).collect();
+    let results = rows.iter().map(span_response).collect();
     Ok(Json(page_of(&headers, &uri, page, count, results)))
 }
 
@@ -135,8 +132,8 @@ pub(crate) async fn get_span<S: Store>(
     let mut e = ValidationErrors::default();
     let payload = parse_bool(&mut e, &q, "payload").unwrap_or(true);
     e.into_result(())?;
-    let s = st.store.span(key.agent_id(), parse_pk(&id)?).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(span_response(&s, payload)))
+    let s = st.store.span(key.agent_id(), parse_pk(&id)?, payload).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(span_response(&s)))
 }
 
 /// `GET /api/traces/{trace_id}/`: the trace as a tree; a span whose parent is missing is a root.
@@ -170,7 +167,7 @@ fn tree(rows: &[SpanRow]) -> Vec<v01::TraceNode> {
     }
     fn build(i: usize, rows: &[SpanRow], children: &[Vec<usize>], depth: usize) -> v01::TraceNode {
         v01::TraceNode {
-            span: span_response(&rows[i], false),
+            span: span_response(&rows[i]),
             children: if depth > 64 {
                 Vec::new()
             } else {

@@ -158,6 +158,9 @@ async fn a_gzipped_batch_projects_the_turn_and_a_resend_stores_nothing_twice() {
     assert!(bare["results"].as_array().unwrap().iter().all(|s| s.get("payload").is_none_or(Value::is_null)));
     let one = app.get_json(&format!("/api/spans/{}/", listed["results"][1]["id"])).await;
     assert_eq!(&one["payload"], sent[1]);
+    let id = &listed["results"][1]["id"];
+    let without = app.get_json(&format!("/api/spans/{id}/?payload=false")).await;
+    assert!(without.get("payload").is_none_or(Value::is_null), "{without}");
     let db = rusqlite::Connection::open(app.store.path()).unwrap();
     let chunks: i64 = db.query_row("SELECT count(*) FROM span_chunks", [], |r| r.get(0)).unwrap();
     assert_eq!(chunks, 1);
