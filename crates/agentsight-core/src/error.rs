@@ -32,10 +32,17 @@ impl ValidationErrors {
 
     /// Runs a field check, recording its error and returning the value on success.
     pub fn check<T>(&mut self, field: &str, r: Result<T, String>) -> Option<T> {
+        self.check_with(|| field.to_string(), r)
+    }
+
+    /// [`check`](Self::check) with a field name built only when `r` is an error (a name like
+    /// `spans[3].events[1].attributes.agentsight.message.sender` costs an allocation that the
+    /// valid input, the usual case, should not pay).
+    pub fn check_with<T>(&mut self, field: impl FnOnce() -> String, r: Result<T, String>) -> Option<T> {
         match r {
             Ok(v) => Some(v),
             Err(m) => {
-                self.add(field, m);
+                self.add(field(), m);
                 None
             }
         }

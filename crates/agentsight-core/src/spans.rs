@@ -6,6 +6,8 @@
 //! raw block's `conversation_id`, field → messages). Every span is kept whole for the archive;
 //! what it projects into is its [`SpanEffect`].
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value};
 
 use agentsight_protocol::v01 as wire;
@@ -359,8 +361,12 @@ fn validate_block(
     };
     let mut spans = Vec::with_capacity(b.spans.len());
     let mut joined = String::with_capacity(b.spans.iter().map(|s| s.get().len() + 1).sum());
+    let mut prefix = String::new();
     for (i, s) in b.spans.iter().enumerate() {
-        match validate_span(s.get(), &format!("spans[{i}]")) {
+        // One buffer for every span's name in errors (`spans[3]`), not an allocation each.
+        prefix.clear();
+        let _ = write!(prefix, "spans[{i}]");
+        match validate_span(s.get(), &prefix) {
             Ok(mut r) => {
                 if !joined.is_empty() {
                     joined.push('\n');
@@ -448,19 +454,24 @@ fn count_attr(e: &mut ValidationErrors, prefix: &str, a: &Map<String, Value>, k:
 }
 
 /// A JSON-string attribute that must hold an object; absent → `None`.
-fn json_string_object(e: &mut ValidationErrors, field: &str, v: Option<&Value>) -> Option<String> {
+/// A JSON object sent as a string (or as an object); `field` names it in an error.
+fn json_string_object(
+    e: &mut ValidationErrors,
+    field: impl FnOnce() -> String,
+    v: Option<&Value>,
+) -> Option<String> {
     match v {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
-            Ok(obj @ Value::Object(_)) => e.check(field, json_object(Some(&obj))).flatten(),
+            Ok(obj @ Value::Object(_)) => e.check_with(field, json_object(Some(&obj))).flatten(),
             Ok(_) | Err(_) => {
-                e.add(field, "Must be a JSON object encoded as a string.");
+                e.add(field(), "Must be a JSON object encoded as a string.");
                 None
             }
         },
-        Some(obj @ Value::Object(_)) => e.check(field, json_object(Some(obj))).flatten(),
+        Some(obj @ Value::Object(_)) => e.check_with(field, json_object(Some(obj))).flatten(),
         Some(_) => {
-            e.add(field, "Must be a JSON object encoded as a string.");
+            e.add(field(), "Must be a JSON object encoded as a string.");
             None
         }
     }
@@ -495,16 +506,16 @@ pub fn validate_span(raw: &str, prefix: &str) -> Result<SpanRecord, ValidationEr
         }
     };
     let kind = normalize::trimmed(s.kind.as_deref()).unwrap_or("unknown").to_ascii_lowercase();
-    e.check(&f("kind"), check_chars(&kind, MAX_KIND_CHARS));
+    e.check_with(|| f("kind"), check_chars(&kind, MAX_KIND_CHARS));
     let started_at = match normalize::trimmed(s.started_at.as_deref()) {
         None => {
             e.add(f("started_at"), "This field is required.");
             None
         }
-        Some(t) => e.check(&f("started_at"), time::parse_timestamp(t)),
+        Some(t) => e.check_with(|| f("started_at"), time::parse_timestamp(t)),
     };
     let ended_at = normalize::trimmed(s.ended_at.as_deref())
-        .and_then(|t| e.check(&f("ended_at"), time::parse_timestamp(t)));
+        .and_then(|t| e.check_with(|| f("ended_at"), time::parse_timestamp(t)));
     if let Some(d) = s.duration_ms
         && !(d.is_finite() && d >= 0.0)
     {
@@ -532,7 +543,8 @@ pub fn validate_span(raw: &str, prefix: &str) -> Result<SpanRecord, ValidationEr
     let status = normalize::trimmed(s.status.as_deref()).unwrap_or("unset").to_ascii_lowercase();
     let name = clip(s.name.as_deref().unwrap_or(""), MAX_SPAN_NAME_CHARS);
     let started = started_at.unwrap_or(0);
-    let metadata = || json_string_object(&mut ValidationErrors::default(), "", a.get(attr::METADATA));
+    let metadata =
+        || json_string_object(&mut ValidationErrors::default(), String::new, a.get(attr::METADATA));
     let effect = match kind.as_str() {
         "turn" => {
             let complete = bool_attr(a, attr::TURN_COMPLETE).unwrap_or(status != "error");
@@ -545,9 +557,10 @@ pub fn validate_span(raw: &str, prefix: &str) -> Result<SpanRecord, ValidationEr
             for (j, ev) in s.events.iter().enumerate().filter(|(_, ev)| ev.name == attr::MESSAGE_EVENT) {
                 let ef = |n: &str| format!("{prefix}.events[{j}].{n}");
                 let sender = match str_attr(&ev.attributes, attr::MESSAGE_SENDER) {
-                    Some(v) => {
-                        e.check(&ef(&format!("attributes.{}", attr::MESSAGE_SENDER)), normalize::sender(v))
-                    }
+                    Some(v) => e.check_with(
+                        || ef(&format!("attributes.{}", attr::MESSAGE_SENDER)),
+                        normalize::sender(v),
+                    ),
                     None => {
                         e.add(ef(&format!("attributes.{}", attr::MESSAGE_SENDER)), "This field is required.");
                         None
@@ -558,18 +571,18 @@ pub fn validate_span(raw: &str, prefix: &str) -> Result<SpanRecord, ValidationEr
                     None | Some(Value::Null) => String::new(),
                     Some(other) => other.to_string(),
                 };
-                e.check(
-                    &ef(&format!("attributes.{}", attr::MESSAGE_CONTENT)),
+                e.check_with(
+                    || ef(&format!("attributes.{}", attr::MESSAGE_CONTENT)),
                     check_chars(&content, limits::MAX_CONTENT_CHARS),
                 );
                 let md = json_string_object(
                     &mut e,
-                    &ef(&format!("attributes.{}", attr::MESSAGE_METADATA)),
+                    || ef(&format!("attributes.{}", attr::MESSAGE_METADATA)),
                     ev.attributes.get(attr::MESSAGE_METADATA),
                 );
                 let ts = match normalize::trimmed(ev.timestamp.as_deref()) {
                     None => started,
-                    Some(t) => e.check(&ef("timestamp"), time::parse_timestamp(t)).unwrap_or(started),
+                    Some(t) => e.check_with(|| ef("timestamp"), time::parse_timestamp(t)).unwrap_or(started),
                 };
                 messages.push(TurnMessage {
                     sender: sender.unwrap_or_default(),
@@ -591,7 +604,7 @@ pub fn validate_span(raw: &str, prefix: &str) -> Result<SpanRecord, ValidationEr
             };
             let tools_used = json_string_object(
                 &mut e,
-                &f(&format!("attributes.{}", attr::TOOL_ARGUMENTS)),
+                || f(&format!("attributes.{}", attr::TOOL_ARGUMENTS)),
                 a.get(attr::TOOL_ARGUMENTS),
             );
             let text = |k: &str| match a.get(k) {
@@ -611,7 +624,10 @@ pub fn validate_span(raw: &str, prefix: &str) -> Result<SpanRecord, ValidationEr
         "llm" => {
             let model =
                 str_attr(a, attr::LLM_MODEL).map(str::trim).filter(|m| !m.is_empty()).unwrap_or("unknown");
-            e.check(&f(&format!("attributes.{}", attr::LLM_MODEL)), check_chars(model, MAX_MODEL_CHARS));
+            e.check_with(
+                || f(&format!("attributes.{}", attr::LLM_MODEL)),
+                check_chars(model, MAX_MODEL_CHARS),
+            );
             let tokens = TokenCounts {
                 input: count_attr(&mut e, prefix, a, attr::LLM_INPUT),
                 output: count_attr(&mut e, prefix, a, attr::LLM_OUTPUT),
@@ -750,6 +766,38 @@ mod tests {
             ["spans[0].span_id", "spans[0].started_at"]
         );
         assert_eq!((bad[2].1.as_deref(), bad[2].2.0.contains_key("colour")), (Some("y"), true));
+    }
+
+    #[test]
+    fn a_bad_field_deep_in_a_span_is_named_by_its_full_path() {
+        let good = turn_span("00000000000000a1", true);
+        let mut turn = turn_span("00000000000000a2", true);
+        turn["kind"] = json!("turn");
+        turn["ended_at"] = json!("soon");
+        turn["events"][1]["timestamp"] = json!("later");
+        turn["events"][1]["attributes"]["agentsight.message.sender"] = json!("robot");
+        turn["events"][1]["attributes"]["agentsight.message.metadata"] = json!("[1]");
+        let mut tool = turn_span("00000000000000a3", true);
+        tool["kind"] = json!("tool");
+        tool["attributes"] =
+            json!({"agentsight.turn.id": "00000000000000a2", "agentsight.tool.arguments": "nope"});
+        let mut llm = turn_span("00000000000000a4", true);
+        llm["kind"] = json!("llm");
+        llm["attributes"] = json!({"gen_ai.request.model": "m".repeat(MAX_MODEL_CHARS + 1)});
+        let e = batch(json!({"conversations": [{"conversation_id": "c", "spans": [good, turn, tool, llm]}]}))
+            .unwrap_err();
+        let BatchError::Blocks(bad) = e else { panic!("not block errors") };
+        assert_eq!(
+            bad[0].2.0.keys().cloned().collect::<Vec<_>>(),
+            [
+                "spans[1].ended_at",
+                "spans[1].events[1].attributes.agentsight.message.metadata",
+                "spans[1].events[1].attributes.agentsight.message.sender",
+                "spans[1].events[1].timestamp",
+                "spans[2].attributes.agentsight.tool.arguments",
+                "spans[3].attributes.gen_ai.request.model",
+            ]
+        );
     }
 
     #[test]
