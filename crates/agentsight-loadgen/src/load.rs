@@ -139,6 +139,10 @@ pub struct Outcome {
     pub connections_opened: u64,
     /// Ingest: spans the server stored (its `accepted` counts) inside the window.
     pub spans_accepted: u64,
+    /// Ingest: distinct batches built for the run.
+    pub batches: u64,
+    /// Ingest: batches sent again (warmup included) because the run outlasted them.
+    pub batches_resent: u64,
 }
 
 impl Outcome {
@@ -408,6 +412,8 @@ pub async fn run(config: Config) -> Result<Outcome> {
         error_samples: Vec::new(),
         connections_opened: 0,
         spans_accepted: 0,
+        batches: 0,
+        batches_resent: 0,
     };
     for handle in workers {
         let stats = handle.await.context("worker task panicked")??;
@@ -421,6 +427,10 @@ pub async fn run(config: Config) -> Result<Outcome> {
     }
     if let Ok(samples) = shared.error_samples.lock() {
         outcome.error_samples = samples.clone();
+    }
+    if shared.config.kind == Kind::Ingest {
+        outcome.batches = shared.config.batches.len() as u64;
+        outcome.batches_resent = shared.next_message.load(Ordering::Relaxed).saturating_sub(outcome.batches);
     }
     Ok(outcome)
 }

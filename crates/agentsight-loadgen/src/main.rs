@@ -100,7 +100,8 @@ struct Args {
     #[arg(long, default_value_t = 512)]
     batch_spans: u64,
 
-    /// Ingest: batches built before the run (each is sent once; make it cover the run).
+    /// Ingest: batches built before the run, each sent once: a run that outlasts them fails
+    /// (a resent batch is all duplicates, which would understate spans/s).
     #[arg(long, default_value_t = 1500)]
     batches: u64,
 

@@ -62,6 +62,13 @@ pub struct ScenarioReport {
     /// Ingest: stored spans per second of measurement window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spans_per_sec: Option<f64>,
+    /// Ingest: distinct batches built before the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batches: Option<u64>,
+    /// Ingest: batches sent again because the run outlasted them (the server stores nothing
+    /// of a resend, so a run with resends understates spans/s and fails).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batches_resent: Option<u64>,
 }
 
 impl ScenarioReport {
@@ -95,6 +102,8 @@ impl ScenarioReport {
             connections_opened: outcome.connections_opened,
             spans_accepted: (kind == Kind::Ingest).then_some(outcome.spans_accepted),
             spans_per_sec: (kind == Kind::Ingest && secs > 0.0).then(|| outcome.spans_accepted as f64 / secs),
+            batches: (kind == Kind::Ingest).then_some(outcome.batches),
+            batches_resent: (kind == Kind::Ingest).then_some(outcome.batches_resent),
         }
     }
 
@@ -102,6 +111,12 @@ impl ScenarioReport {
     pub fn failure(&self) -> Option<String> {
         if self.ok == 0 {
             Some(format!("{}: no successful request in the measurement window", self.name))
+        } else if let (Some(built), Some(resent @ 1..)) = (self.batches, self.batches_resent) {
+            Some(format!(
+                "{}: the run outlasted its {built} distinct batches ({resent} sent again, which the \
+                 server stores nothing of, so spans/s understates the server): rerun with more --batches",
+                self.name
+            ))
         } else if self.error_rate > MAX_ERROR_RATE {
             Some(format!(
                 "{}: error rate {:.2}% exceeds {:.0}%",
@@ -191,6 +206,9 @@ impl Report {
                 let _ = writeln!(out, "  spans stored {n}");
                 let _ = writeln!(out, "  spans/s      {r:.0}");
             }
+            if let (Some(built), Some(resent)) = (s.batches, s.batches_resent) {
+                let _ = writeln!(out, "  batches      {built} built, {resent} sent again");
+            }
             match s.latency_ms {
                 Some(l) => {
                     let _ = writeln!(
@@ -237,6 +255,8 @@ mod tests {
             error_samples: Vec::new(),
             connections_opened: 4,
             spans_accepted: 0,
+            batches: 0,
+            batches_resent: 0,
         }
     }
 
@@ -293,5 +313,23 @@ mod tests {
         assert!(!r.passed);
         assert_eq!(r.ratio_track_over_healthz, None);
         assert!(r.to_text().contains("FAILED track"));
+    }
+
+    #[test]
+    fn an_ingest_run_that_resends_batches_fails() {
+        let w = Duration::from_secs(1);
+        let mut o = outcome(100, 0);
+        o.batches = 100;
+        let covered = ScenarioReport::new(Kind::Ingest, "/api/ingest/".into(), &o, w);
+        assert_eq!(covered.failure(), None);
+        o.batches_resent = 3;
+        let outlasted = ScenarioReport::new(Kind::Ingest, "/api/ingest/".into(), &o, w);
+        let why = outlasted.failure().expect("a run with resends fails");
+        assert!(why.contains("100 distinct batches") && why.contains("3 sent again"), "{why}");
+        let r = report(None, None);
+        assert!(r.passed);
+        let text = Report { ingest: Some(outlasted), ..r }.finish().to_text();
+        assert!(text.contains("batches      100 built, 3 sent again"), "{text}");
+        assert!(text.contains("FAILED ingest"), "{text}");
     }
 }
