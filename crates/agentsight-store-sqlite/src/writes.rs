@@ -48,16 +48,31 @@ pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> 
 /// The writes of [`upsert_conversation`], answering only the pk and whether it was created (span
 /// ingest upserts every block and needs no row back).
 pub(crate) fn upsert_conversation_pk(conn: &Connection, c: &ConversationUpsert) -> StoreResult<(i64, bool)> {
+    upsert_conversation_lowering(conn, c, None)
+}
+
+/// [`upsert_conversation_pk`] that also moves an existing conversation's `started_at` back to
+/// `lower_to` when that is earlier, in the same UPDATE (its metrics delta is the upsert's touch).
+/// A span batch can bring spans older than the conversation's first payload (children released
+/// before their turn, a late exporter): `started_at` is the earliest event seen.
+fn upsert_conversation_lowering(
+    conn: &Connection,
+    c: &ConversationUpsert,
+    lower_to: Option<Micros>,
+) -> StoreResult<(i64, bool)> {
     let f = &c.fields;
     let loc = f.location.as_ref();
-    let existing: Option<i64> = one(
-        conn,
-        "SELECT id FROM conversations WHERE agent_id = ?1 AND conversation_id = ?2",
-        params![c.agent_id, c.conversation_id],
-        |r| r.get(0),
-    )
-    .optional()
-    .map_err(sqlerr)?;
+    let existing: Option<i64> = match cached_pk(c.agent_id, &c.conversation_id) {
+        Some(pk) => Some(pk),
+        None => one(
+            conn,
+            "SELECT id FROM conversations WHERE agent_id = ?1 AND conversation_id = ?2",
+            params![c.agent_id, c.conversation_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sqlerr)?,
+    };
     let (id, created) = match existing {
         Some(id) => {
             exec(
@@ -72,7 +87,8 @@ pub(crate) fn upsert_conversation_pk(conn: &Connection, c: &ConversationUpsert) 
                     region = CASE WHEN ?12 IS NULL THEN region ELSE ?13 END,
                     city = CASE WHEN ?12 IS NULL THEN city ELSE ?14 END,
                     latitude = CASE WHEN ?12 IS NULL THEN latitude ELSE ?15 END,
-                    longitude = CASE WHEN ?12 IS NULL THEN longitude ELSE ?16 END
+                    longitude = CASE WHEN ?12 IS NULL THEN longitude ELSE ?16 END,
+                    started_at = CASE WHEN ?17 < started_at THEN ?17 ELSE started_at END
                  WHERE id = ?1",
                 params![
                     id,
@@ -90,7 +106,8 @@ pub(crate) fn upsert_conversation_pk(conn: &Connection, c: &ConversationUpsert) 
                     loc.and_then(|l| l.region.as_ref()),
                     loc.and_then(|l| l.city.as_ref()),
                     loc.and_then(|l| l.latitude),
-                    loc.and_then(|l| l.longitude)
+                    loc.and_then(|l| l.longitude),
+                    lower_to
                 ],
             )
             .map_err(sqlerr)?;
@@ -129,6 +146,10 @@ pub(crate) fn upsert_conversation_pk(conn: &Connection, c: &ConversationUpsert) 
             (conn.last_insert_rowid(), true)
         }
     };
+    remember_pk(c.agent_id, &c.conversation_id, id);
+    if c.is_used {
+        remember_used(id);
+    }
     deltas::touch(c.agent_id, id);
     Ok((id, created))
 }
@@ -144,10 +165,49 @@ thread_local! {
 /// Entries kept before the map is emptied (a bound on memory, not a tuning knob).
 const MAX_CACHED_CONVERSATIONS: usize = 200_000;
 
+/// What the writer knows of a conversation row by its pk (true for the same reasons as
+/// `CONVERSATION_PKS`: `is_used` is never cleared once set).
+#[derive(Clone, Copy)]
+struct KnownRow {
+    agent_id: i64,
+    used: bool,
+}
+
+thread_local! {
+    /// `pk → owner and whether used`, so a write by pk needs no ownership query and a transcript
+    /// entry of a used conversation no `is_used` update. Emptied with [`forget_cached`].
+    static KNOWN_ROWS: RefCell<HashMap<i64, KnownRow>> = RefCell::new(HashMap::new());
+}
+
+fn known_row(pk: i64) -> Option<KnownRow> {
+    KNOWN_ROWS.with(|m| m.borrow().get(&pk).copied())
+}
+
+/// Records that `pk` belongs to `agent_id` (keeping what is known of its `is_used`).
+fn remember_owner(agent_id: i64, pk: i64) {
+    KNOWN_ROWS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MAX_CACHED_CONVERSATIONS && !m.contains_key(&pk) {
+            m.clear();
+        }
+        m.entry(pk).or_insert(KnownRow { agent_id, used: false });
+    });
+}
+
+/// Records that conversation `pk` (already remembered with its owner) is used.
+fn remember_used(pk: i64) {
+    KNOWN_ROWS.with(|m| {
+        if let Some(k) = m.borrow_mut().get_mut(&pk) {
+            k.used = true;
+        }
+    });
+}
+
 /// Forgets what the writer caches (conversation pks, latest messages, known actions, held span counts):
 /// after a rollback, or when another process wrote to the database.
 pub(crate) fn forget_cached() {
     CONVERSATION_PKS.with(|m| m.borrow_mut().clear());
+    KNOWN_ROWS.with(|m| m.borrow_mut().clear());
     LAST_MESSAGE.with(|m| m.borrow_mut().clear());
     KNOWN_ACTIONS.with(|m| m.borrow_mut().clear());
     HELD.with(|h| *h.borrow_mut() = None);
@@ -166,6 +226,7 @@ fn remember_pk(agent_id: i64, cid: &str, pk: i64) {
         }
         agent.insert(cid.to_string(), pk);
     });
+    remember_owner(agent_id, pk);
 }
 
 /// Resolves a conversation reference; by id, creates a used conversation started at `create_at`.
@@ -177,10 +238,15 @@ fn resolve(
 ) -> StoreResult<i64> {
     match r {
         ConversationRef::Pk(pk) => {
-            let owner: Option<i64> =
-                one(conn, "SELECT agent_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
+            let owner: Option<i64> = match known_row(*pk) {
+                Some(k) => Some(k.agent_id),
+                None => one(conn, "SELECT agent_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
                     .optional()
-                    .map_err(sqlerr)?;
+                    .map_err(sqlerr)?,
+            };
+            if let Some(a) = owner {
+                remember_owner(a, *pk);
+            }
             match owner {
                 Some(a) if a == agent_id => Ok(*pk),
                 _ => Err(StoreError::UnknownReference { field: "conversation", value: pk.to_string() }),
@@ -251,13 +317,16 @@ fn insert_entry(conn: &Connection, e: Entry<'_>) -> StoreResult<i64> {
     )
     .map_err(sqlerr)?;
     let id = conn.last_insert_rowid();
-    exec(
-        conn,
-        // Only the first entry flips the flag; later ones match no row and dirty no page.
-        "UPDATE conversations SET is_used = 1, updated_at = ?2 WHERE id = ?1 AND is_used = 0",
-        params![conversation_pk, received_at],
-    )
-    .map_err(sqlerr)?;
+    if !known_row(conversation_pk).is_some_and(|k| k.used) {
+        exec(
+            conn,
+            // Only the first entry flips the flag; later ones match no row and dirty no page.
+            "UPDATE conversations SET is_used = 1, updated_at = ?2 WHERE id = ?1 AND is_used = 0",
+            params![conversation_pk, received_at],
+        )
+        .map_err(sqlerr)?;
+        remember_used(conversation_pk);
+    }
     Ok(id)
 }
 
@@ -792,9 +861,8 @@ fn ensure_action(conn: &Connection, agent_id: i64, name: &str, now: Micros) -> S
 
 // ---------------------------------------------------------------------------------------------
 // Span ingest (0.1.x). Every change to conversations, messages, action logs and buttons goes
-// through the functions above (upsert_conversation_pk, insert_message, insert_action,
-// insert_button) or through `lower_started_at` below, which is the one new write of a
-// conversation row's columns.
+// through the functions above (upsert_conversation_lowering, insert_message, insert_action,
+// insert_button).
 
 use agentsight_core::prices::{Pricing, TokenCounts};
 use agentsight_core::spans::{LlmCall, SpanEffect, SpanIngest, SpanRecord, TurnEffect};
@@ -851,22 +919,6 @@ impl TurnInfo {
     }
 }
 
-/// CONVERSATION ROW WRITE (metrics delta: `started_at` may move earlier). A span batch can bring
-/// spans older than the conversation's first payload (children released before their turn, a
-/// late exporter): `started_at` is the earliest event seen.
-fn lower_started_at(conn: &Connection, agent_id: i64, pk: i64, ts: Micros) -> StoreResult<()> {
-    let n = exec(
-        conn,
-        "UPDATE conversations SET started_at = ?2 WHERE id = ?1 AND started_at > ?2",
-        params![pk, ts],
-    )
-    .map_err(sqlerr)?;
-    if n > 0 {
-        deltas::touch(agent_id, pk);
-    }
-    Ok(())
-}
-
 /// The stored turn of a child that arrived without it in its batch: its completeness if the
 /// turn is archived, `None` if it has not arrived.
 fn stored_turn(conn: &Connection, pk: i64, turn_id: u64) -> StoreResult<Option<TurnInfo>> {
@@ -898,11 +950,8 @@ pub(crate) fn ingest_spans(conn: &Connection, b: &SpanIngest) -> StoreResult<Ing
 fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOutcome> {
     let mut out = IngestOutcome::default();
     for block in &b.blocks {
-        let (pk, created) = upsert_conversation_pk(conn, &block.upsert)?;
-        remember_pk(b.agent_id, &block.upsert.conversation_id, pk);
-        if !created {
-            lower_started_at(conn, b.agent_id, pk, block.upsert.event_time)?;
-        }
+        // An existing conversation's `started_at` moves back to the block's earliest event.
+        let (pk, created) = upsert_conversation_lowering(conn, &block.upsert, Some(block.upsert.event_time))?;
         out.conversations.push((pk, created));
         if block.spans.is_empty() {
             continue; // nothing to archive or project: no chunk either

@@ -1,0 +1,67 @@
+//! The writer's share of `POST /api/ingest/`, without HTTP: `SpanWriter::ingest_spans` of
+//! validated batches as the load generator sends them (510 spans, turns of three, over 1,000
+//! conversations), each batch new (a resend would store nothing), committed one at a time with
+//! fsync off, so the figure is the writer's CPU per batch. Building and validating the batches is
+//! outside the timing. `cargo bench -p agentsight-loadgen --bench writer`.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+// The load generator's own batch builder (its unit tests come along, unused here).
+#[allow(dead_code, unused_imports)]
+#[path = "../src/spans.rs"]
+mod spans;
+
+use std::io::Read as _;
+
+use agentsight_core::spans::{SpanIngest, validate_batch};
+use agentsight_core::tracking::AgentScope;
+use agentsight_protocol::v01::IngestPayload;
+use agentsight_store::{AdminStore, SpanWriter};
+use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+const SPANS: u64 = 510;
+const CONVERSATIONS: u64 = 1000;
+
+/// Batch `b` of the run, validated as the HTTP worker hands it to the writer.
+fn batch(scope: &AgentScope, b: u64, now: i64) -> SpanIngest {
+    let (gz, n) = spans::batch("bench", b, SPANS, CONVERSATIONS, now).unwrap();
+    assert_eq!(n, SPANS);
+    let mut body = String::new();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut body).unwrap();
+    let p: IngestPayload<'_> = serde_json::from_str(&body).unwrap();
+    validate_batch(scope, &p, now).unwrap()
+}
+
+fn bench_writer(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = SqliteOptions::new(dir.path().join("bench.db"));
+    opts.fsync = false;
+    let store = SqliteStore::open(opts).unwrap();
+    let agent = rt.block_on(store.create_agent("bench".into(), 0)).unwrap().id;
+    let scope = AgentScope { agent_id: agent, environments: vec!["production".into()] };
+    let now = 1_780_000_000_000_000;
+    let mut next = 0;
+    let mut group = c.benchmark_group("ingest_batch");
+    group.throughput(Throughput::Elements(SPANS));
+    group.sample_size(30);
+    group.bench_function("write_510_spans_no_fsync", |b| {
+        b.iter_batched(
+            || {
+                next += 1;
+                batch(&scope, next, now)
+            },
+            |ingest| {
+                let out = rt.block_on(store.ingest_spans(ingest)).unwrap();
+                assert_eq!(out.accepted, SPANS);
+                out
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_writer);
+criterion_main!(benches);
