@@ -240,13 +240,17 @@ fn resolve(
         ConversationRef::Pk(pk) => {
             let owner: Option<i64> = match known_row(*pk) {
                 Some(k) => Some(k.agent_id),
-                None => one(conn, "SELECT agent_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
-                    .optional()
-                    .map_err(sqlerr)?,
+                None => {
+                    let found: Option<i64> =
+                        one(conn, "SELECT agent_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
+                            .optional()
+                            .map_err(sqlerr)?;
+                    if let Some(a) = found {
+                        remember_owner(a, *pk);
+                    }
+                    found
+                }
             };
-            if let Some(a) = owner {
-                remember_owner(a, *pk);
-            }
             match owner {
                 Some(a) if a == agent_id => Ok(*pk),
                 _ => Err(StoreError::UnknownReference { field: "conversation", value: pk.to_string() }),
