@@ -12,8 +12,12 @@
 #        BENCH_SCENARIO=ingest bench.sh --connections 4 --duration 10s   (0.1.x span batches)
 # Environment: CARGO_TARGET_DIR (honoured), BENCH_KEEP_DATA=1 keeps the data dir,
 # BENCH_SERVE_ARGS adds flags to `serve` (e.g. "--metrics-index=false"), BENCH_SCENARIO
-# picks the loadgen scenario (default both). It also prints the CPU time the server used
-# during the run: per request, a figure that holds when other work shares the machine.
+# picks the loadgen scenario (default both), BENCH_SERVER_BIN runs that server binary
+# instead of the one just built (for an A/B of two builds: copy each build's binary aside and
+# alternate runs; the load generator is still the one built here). It also prints the CPU time
+# the server used during the run, in all and by thread name (agentsight-writ is the writer,
+# agentsight-http the HTTP workers; Linux cuts names at 15 characters): per request, a figure
+# that holds when other work shares the machine.
 # Exit status: that of agentsight-loadgen (non-zero when >1% errors), or 2
 # when the server could not be built or started.
 
@@ -21,7 +25,7 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
-server_bin="$target_dir/release/agentsight"
+server_bin="${BENCH_SERVER_BIN:-$target_dir/release/agentsight}"
 loadgen_bin="$target_dir/release/agentsight-loadgen"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -66,6 +70,11 @@ if [[ -z "$port" ]]; then
     port=$(( 20000 + RANDOM % 20000 ))
 fi
 url="http://127.0.0.1:$port"
+
+if [[ ! -x "$server_bin" ]]; then
+    log "no server binary at $server_bin"
+    exit 2
+fi
 
 log "creating agent key in $data_dir"
 key="$("$server_bin" agent create bench-loadgen --data-dir "$data_dir" | tail -n 1 | tr -d '[:space:]')" || key=""
@@ -125,12 +134,43 @@ done
 } >&"$info_fd"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+# One line per live thread of the server: "tid name utime+stime" (the name may hold spaces or
+# parentheses, so the fields after it are counted from the last ')').
+thread_ticks() {
+    local f line tid name rest
+    for f in /proc/"$server_pid"/task/*/stat; do
+        line="$(cat "$f" 2>/dev/null)" || continue
+        tid="${line%% *}"
+        name="${line#*(}"
+        name="${name%)*}"
+        rest="${line##*) }"
+        # rest starts at field 3 (state): utime and stime are its 12th and 13th fields.
+        awk -v tid="$tid" -v name="${name// /_}" '{print tid, name, $12 + $13}' <<<"$rest"
+    done
+}
+threads_before="$data_dir/threads.before"
+threads_after="$data_dir/threads.after"
 ticks_before="$(cpu_ticks)"
+thread_ticks >"$threads_before"
 status=0
 AGENTSIGHT_LOADGEN_KEY="$key" "$loadgen_bin" --url "$url" --scenario "${BENCH_SCENARIO:-both}" "$@" || status=$?
 ticks_after="$(cpu_ticks)"
+thread_ticks >"$threads_after"
 hz="$(getconf CLK_TCK)"
-echo "server cpu during the run: $(awk -v a="$ticks_before" -v b="$ticks_after" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}') s" >&"$info_fd"
+{
+    echo "server cpu during the run: $(awk -v a="$ticks_before" -v b="$ticks_after" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}') s"
+    # By thread name, summed over the threads of that name (a thread that started during the
+    # run counts from zero; one that ended during it is missing; one that used no CPU is left out).
+    awk -v hz="$hz" '
+        FNR == NR { before[$1] = $3; next }
+        { delta[$2] += $3 - before[$1]; count[$2]++ }
+        END {
+            for (n in delta) {
+                if (delta[n] == 0) continue
+                printf "server cpu by thread: %-16s %7.2f s (%d thread%s)\n", n, delta[n] / hz, count[n], count[n] == 1 ? "" : "s"
+            }
+        }' "$threads_before" "$threads_after" | sort -k6,6 -rn
+} >&"$info_fd"
 
 if grep -qE 'panicked|ERROR' "$server_log"; then
     log "server log has errors or panics (first lines):"
