@@ -22,7 +22,8 @@ fn bench_validate(c: &mut Criterion) {
     let now = 1_780_000_000_000_000;
     let bodies: Vec<String> = (0..8)
         .map(|b| {
-            let (gz, n) = spans::batch("bench", b, SPANS, 1000, now).unwrap();
+            let (gz, n) =
+                spans::batch("bench", b, SPANS, 1000, now, spans::Ids::Random(spans::seed("bench"))).unwrap();
             assert_eq!(n, SPANS);
             let mut s = String::new();
             flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut s).unwrap();

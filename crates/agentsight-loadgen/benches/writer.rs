@@ -2,7 +2,9 @@
 //! validated batches as the load generator sends them (510 spans, turns of three, over 1,000
 //! conversations), each batch new (a resend would store nothing), committed one at a time with
 //! fsync off, so the figure is the writer's CPU per batch. Building and validating the batches is
-//! outside the timing. `cargo bench -p agentsight-loadgen --bench writer`.
+//! outside the timing. Two cases, each on a new database: trace and span ids random-looking as
+//! the exporter's (`random_ids`), and in turn order (`sequential_ids`, the load generator's ids
+//! before 2026-12-04). `cargo bench -p agentsight-loadgen --bench writer`.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,8 +26,8 @@ const SPANS: u64 = 510;
 const CONVERSATIONS: u64 = 1000;
 
 /// Batch `b` of the run, validated as the HTTP worker hands it to the writer.
-fn batch(scope: &AgentScope, b: u64, now: i64) -> SpanIngest {
-    let (gz, n) = spans::batch("bench", b, SPANS, CONVERSATIONS, now).unwrap();
+fn batch(scope: &AgentScope, b: u64, now: i64, ids: spans::Ids) -> SpanIngest {
+    let (gz, n) = spans::batch("bench", b, SPANS, CONVERSATIONS, now, ids).unwrap();
     assert_eq!(n, SPANS);
     let mut body = String::new();
     flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut body).unwrap();
@@ -35,6 +37,24 @@ fn batch(scope: &AgentScope, b: u64, now: i64) -> SpanIngest {
 
 fn bench_writer(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut group = c.benchmark_group("ingest_batch");
+    group.throughput(Throughput::Elements(SPANS));
+    group.sample_size(30);
+    for (name, ids) in [
+        ("write_510_spans_no_fsync/random_ids", spans::Ids::Random(spans::seed("bench"))),
+        ("write_510_spans_no_fsync/sequential_ids", spans::Ids::Sequential),
+    ] {
+        bench_one(&rt, &mut group, name, ids);
+    }
+    group.finish();
+}
+
+fn bench_one(
+    rt: &tokio::runtime::Runtime,
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    ids: spans::Ids,
+) {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = SqliteOptions::new(dir.path().join("bench.db"));
     opts.fsync = false;
@@ -43,14 +63,11 @@ fn bench_writer(c: &mut Criterion) {
     let scope = AgentScope { agent_id: agent, environments: vec!["production".into()] };
     let now = 1_780_000_000_000_000;
     let mut next = 0;
-    let mut group = c.benchmark_group("ingest_batch");
-    group.throughput(Throughput::Elements(SPANS));
-    group.sample_size(30);
-    group.bench_function("write_510_spans_no_fsync", |b| {
+    group.bench_function(name, |b| {
         b.iter_batched(
             || {
                 next += 1;
-                batch(&scope, next, now)
+                batch(&scope, next, now, ids)
             },
             |ingest| {
                 let out = rt.block_on(store.ingest_spans(ingest)).unwrap();
@@ -60,7 +77,6 @@ fn bench_writer(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    group.finish();
 }
 
 criterion_group!(benches, bench_writer);

@@ -64,6 +64,13 @@ impl Scenario {
     }
 }
 
+/// How the ingest scenario draws trace and span ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum IdOrder {
+    Random,
+    Sequential,
+}
+
 /// Closed-loop load generator for a local AgentSight server (loopback targets only).
 #[derive(Debug, Parser)]
 #[command(name = "agentsight-loadgen", version, about)]
@@ -104,6 +111,11 @@ struct Args {
     /// (a resent batch is all duplicates, which would understate spans/s).
     #[arg(long, default_value_t = 1500)]
     batches: u64,
+
+    /// Ingest: trace and span ids random-looking as the exporter's (spread over the trace
+    /// index), or in turn order (appended to its end, as in the benchmarks before 2026-12-04).
+    #[arg(long, value_enum, default_value_t = IdOrder::Random)]
+    ids: IdOrder,
 
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
@@ -183,14 +195,20 @@ async fn run(args: Args) -> Result<Report> {
         );
         let batches = if kind == Kind::Ingest {
             eprintln!(
-                "agentsight-loadgen: building {} gzipped batches of {} spans",
-                args.batches, args.batch_spans
+                "agentsight-loadgen: building {} gzipped batches of {} spans ({} ids)",
+                args.batches,
+                args.batch_spans,
+                args.ids.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
             );
             let now = chrono::Utc::now().timestamp_micros();
+            let ids = match args.ids {
+                IdOrder::Random => spans::Ids::Random(spans::seed(&run_id)),
+                IdOrder::Sequential => spans::Ids::Sequential,
+            };
             let mut out = Vec::with_capacity(args.batches as usize);
             for b in 0..args.batches {
                 out.push(bytes::Bytes::from(
-                    spans::batch(&run_id, b, args.batch_spans, args.conversations, now)?.0,
+                    spans::batch(&run_id, b, args.batch_spans, args.conversations, now, ids)?.0,
                 ));
             }
             out

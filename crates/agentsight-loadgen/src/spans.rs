@@ -5,6 +5,10 @@
 //! `llm` call and a `tool` call — grouped into one block per conversation, every span with the
 //! attributes, events and `otel` section the real exporter writes. Every span id is unique
 //! within the run, so the server archives and projects each span (no deduplication shortcut).
+//! Trace and span ids look random by default, as OpenTelemetry's are (a bijection of the turn
+//! number, so still unique), which spreads the trace index's inserts over the whole index as
+//! real traffic does; [`Ids::Sequential`] gives the ordered ids of the benchmarks before
+//! 2026-12-04, which append to the index's last page.
 //! Bodies are gzipped (level 6, as the SDK does above 8 KiB).
 
 use std::io::Write as _;
@@ -51,17 +55,67 @@ fn turn_start(now_us: i64, n: u64, conversations: u64) -> i64 {
     now_us - 30 * 86_400_000_000 + k * 2_000_000 + slot
 }
 
+/// How trace and span ids are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ids {
+    /// Random-looking, as the exporter's: splitmix64 of the id's number under this seed.
+    Random(u64),
+    /// In turn order (`turn << 8 | k`), so new entries land at the trace index's end: the
+    /// builder's ids until 2026-12-04, kept as they were for comparison, including that its
+    /// `| 0xabc` overlaps the turn's low four bits, so four turns share a trace id and the order
+    /// holds from one sixteen turns to the next, not within them.
+    Sequential,
+}
+
+/// splitmix64's finalizer: a bijection of `u64`, so distinct inputs give distinct ids.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The seed of a run's random ids, from its run id (FNV-1a).
+pub fn seed(run_id: &str) -> u64 {
+    run_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+impl Ids {
+    /// Span id `k` (1, 2, 3) of turn `n`, as 16 hex digits.
+    fn span(self, n: u64, k: u64) -> String {
+        let sequential = (n << 8) | k | (1 << 63);
+        match self {
+            Ids::Random(seed) => format!("{:016x}", mix(seed ^ sequential)),
+            Ids::Sequential => format!("{sequential:016x}"),
+        }
+    }
+
+    /// The trace id of turn `n`, as 32 hex digits.
+    fn trace(self, n: u64) -> String {
+        match self {
+            // The high half alone is a bijection of `n`, so trace ids are unique.
+            Ids::Random(seed) => format!("{:016x}{:016x}", mix(seed ^ n), mix(!seed ^ n)),
+            Ids::Sequential => format!("{:032x}", (u128::from(n) << 8) | 0xabc),
+        }
+    }
+}
+
 /// The gzipped body of batch `b` of a run, and the number of spans in it.
-pub fn batch(run_id: &str, b: u64, spans: u64, conversations: u64, now_us: i64) -> Result<(Vec<u8>, u64)> {
+pub fn batch(
+    run_id: &str,
+    b: u64,
+    spans: u64,
+    conversations: u64,
+    now_us: i64,
+    ids: Ids,
+) -> Result<(Vec<u8>, u64)> {
     let turns = (spans / SPANS_PER_TURN).max(1);
     let mut blocks: Vec<(String, Vec<Value>)> = Vec::new();
     for t in 0..turns {
         let n = b * turns + t; // turn number in the run
         let cid = format!("lg-{run_id}-{}", n % conversations.max(1));
-        let base = (n as u128) << 8;
-        let id = |k: u128| format!("{:016x}", (base | k) as u64 | (1 << 63));
-        let trace = format!("{:032x}", base | 0xabc);
-        let (turn_id, llm_id, tool_id) = (id(1), id(2), id(3));
+        let trace = ids.trace(n);
+        let (turn_id, llm_id, tool_id) = (ids.span(n, 1), ids.span(n, 2), ids.span(n, 3));
         let t0 = turn_start(now_us, n, conversations);
         let mut turn_attrs = conv_attrs(&cid, "turn", "turn", &turn_id);
         turn_attrs.insert("agentsight.turn.complete".into(), json!(true));
@@ -136,21 +190,42 @@ mod tests {
 
     #[test]
     fn a_batch_is_gzipped_exporter_json_with_unique_span_ids() {
-        let (gz, n) = batch("r", 3, 512, 16, 1_700_000_000_000_000).expect("batch");
-        assert_eq!(n, 510);
-        let mut raw = String::new();
-        flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut raw).expect("gunzip");
-        let v: Value = serde_json::from_str(&raw).expect("json");
-        let blocks = v["conversations"].as_array().expect("blocks");
-        assert_eq!(blocks.len(), 16);
-        let ids: std::collections::HashSet<&str> = blocks
-            .iter()
-            .flat_map(|b| b["spans"].as_array().into_iter().flatten())
-            .filter_map(|s| s["span_id"].as_str())
-            .collect();
-        assert_eq!(ids.len(), 510);
-        let (gz2, _) = batch("r", 4, 512, 16, 1_700_000_000_000_000).expect("batch");
-        assert_ne!(gz, gz2);
+        for ids in [Ids::Random(seed("r")), Ids::Sequential] {
+            let (gz, n) = batch("r", 3, 512, 16, 1_700_000_000_000_000, ids).expect("batch");
+            assert_eq!(n, 510);
+            let mut raw = String::new();
+            flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut raw).expect("gunzip");
+            let v: Value = serde_json::from_str(&raw).expect("json");
+            let blocks = v["conversations"].as_array().expect("blocks");
+            assert_eq!(blocks.len(), 16);
+            let spans = || blocks.iter().flat_map(|b| b["spans"].as_array().into_iter().flatten());
+            let span_ids: std::collections::HashSet<&str> =
+                spans().filter_map(|s| s["span_id"].as_str()).collect();
+            assert_eq!(span_ids.len(), 510, "{ids:?}");
+            assert!(span_ids.iter().all(|s| s.len() == 16), "{ids:?}");
+            let traces: std::collections::HashSet<&str> =
+                spans().filter_map(|s| s["trace_id"].as_str()).collect();
+            let expected = if ids == Ids::Sequential { 170 / 4 + 4 } else { 170 };
+            assert_eq!(traces.len(), expected, "traces per batch, {ids:?}");
+            assert!(traces.iter().all(|t| t.len() == 32), "{ids:?}");
+            let (gz2, _) = batch("r", 4, 512, 16, 1_700_000_000_000_000, ids).expect("batch");
+            assert_ne!(gz, gz2);
+        }
+    }
+
+    #[test]
+    fn random_ids_are_unique_and_unordered_sequential_ones_ordered() {
+        let ids = Ids::Random(seed("run1"));
+        let traces: Vec<String> = (0..20_000).map(|n| ids.trace(n)).collect();
+        assert_eq!(traces.iter().collect::<std::collections::HashSet<_>>().len(), traces.len());
+        let rising = traces.windows(2).filter(|w| w[1] > w[0]).count();
+        assert!((8_000..12_000).contains(&rising), "about half rise: {rising}");
+        let spans: std::collections::HashSet<String> =
+            (0..20_000).flat_map(|n| (1..=3).map(move |k| ids.span(n, k))).collect();
+        assert_eq!(spans.len(), 60_000);
+        assert_ne!(Ids::Random(seed("run1")).trace(7), Ids::Random(seed("run2")).trace(7));
+        assert!((16..1000).all(|n| Ids::Sequential.trace(n) > Ids::Sequential.trace(n - 16)));
+        assert_eq!(Ids::Sequential.span(1, 2), "8000000000000102");
     }
 
     #[test]
