@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_dashboard.sql"),
     include_str!("../migrations/0004_spans.sql"),
     include_str!("../migrations/0005_span_chunks.sql"),
+    include_str!("../migrations/0006_trace_key.sql"),
 ];
 
 /// The schema version this build writes.
@@ -84,6 +85,48 @@ mod tests {
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans' AND name LIKE 'spans_%'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(indexes, 3);
+    }
+
+    #[test]
+    fn spans_stored_before_the_trace_key_get_the_key_the_writer_computes() {
+        let mut c = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..5] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 5).unwrap();
+        c.execute_batch(
+            "INSERT INTO agents (id, name, created_at) VALUES (1, 'a', 0);
+             INSERT INTO conversations (id, agent_id, conversation_id, started_at, created_at, updated_at)
+                 VALUES (7, 1, 'c', 0, 0, 0);
+             INSERT INTO span_chunks (id, conversation_pk, data) VALUES (1, 7, '{}');",
+        )
+        .unwrap();
+        let traces = [
+            "0123456789abcdef0123456789abcdef",
+            "ffffffffffffffffffffffffffffffff",
+            "8000000000000000000000000000000a",
+            "abc",
+            "a",
+            "0000000000000000000000000000000f",
+            "fedcba9876543210",
+        ];
+        for (i, t) in traces.iter().enumerate() {
+            c.execute(
+                "INSERT INTO spans (agent_id, conversation_pk, span_id, trace_id, kind, name, status, started_at,
+                    ended_at, state, chunk_id, chunk_offset, chunk_len, received_at)
+                 VALUES (1, 7, ?1, ?2, 'turn', 'turn', 'ok', 0, 0, 1, 1, 0, 2, 0)",
+                rusqlite::params![i as i64 + 1, t],
+            )
+            .unwrap();
+        }
+        assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
+        let mut stmt = c.prepare("SELECT trace_id, trace_key FROM spans ORDER BY span_id").unwrap();
+        let keys: Vec<(String, i64)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+        assert_eq!(keys.len(), traces.len());
+        for (trace, key) in keys {
+            assert_eq!(key, crate::spans::trace_key(&trace), "{trace}");
+        }
     }
 
     #[test]

@@ -1042,8 +1042,8 @@ fn archive(
         conn,
         "INSERT INTO spans (agent_id, conversation_pk, span_id, trace_id, parent_span_id, turn_id, kind,
             name, status, started_at, ended_at, duration_ms, state, sdk_version, chunk_id, chunk_offset,
-            chunk_len, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+            chunk_len, received_at, trace_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
          ON CONFLICT (conversation_pk, span_id) DO NOTHING",
         params![
             b.agent_id,
@@ -1063,7 +1063,8 @@ fn archive(
             chunk,
             s.text.start as i64,
             s.text.len() as i64,
-            b.received_at
+            b.received_at,
+            crate::spans::trace_key(&s.trace_id)
         ],
     )
     .map_err(sqlerr)?;

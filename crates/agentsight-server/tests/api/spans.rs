@@ -305,3 +305,61 @@ async fn llm_metrics_sum_tokens_and_cost_by_model_and_local_day() {
     let r = app.get_as(&app.key, "/api/metrics/llm/?tz=Mars/Olympus").await;
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn a_trace_is_found_by_its_own_id_even_when_another_shares_its_index_key() {
+    let app = spawn_app().await;
+    // The trace index is keyed by a trace id's first 15 hex digits: `a` and `b` share a key, and
+    // so do the short ids `abc` and `ABC0` (read as `abc0`).
+    let a = "0123456789abcde01111111111111111";
+    let b = "0123456789abcde02222222222222222";
+    let in_trace = |mut s: Value, trace: &str| {
+        s["trace_id"] = json!(trace);
+        s
+    };
+    let at = ("2026-08-15T10:00:00.100+00:00", "2026-08-15T10:00:02+00:00");
+    let r = ingest(
+        &app,
+        &batch(json!([
+            {"conversation_id": "tk1", "spans": [
+                in_trace(turn("00000000000000a1", true, at.0, at.1), a),
+                in_trace(tool("00000000000000a2", "00000000000000a1"), a),
+                in_trace(turn("00000000000000b1", true, at.0, at.1), b)]},
+            {"conversation_id": "tk2", "spans": [
+                in_trace(turn("00000000000000c1", true, at.0, at.1), "abc"),
+                in_trace(turn("00000000000000d1", true, at.0, at.1), "ABC0")]}
+        ])),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let spans_of = |t: &Value| -> Vec<String> {
+        fn walk(n: &Value, out: &mut Vec<String>) {
+            out.push(n["span_id"].as_str().unwrap().to_string());
+            n["children"].as_array().unwrap().iter().for_each(|c| walk(c, out));
+        }
+        let mut out = Vec::new();
+        t["roots"].as_array().unwrap().iter().for_each(|n| walk(n, &mut out));
+        out.sort();
+        out
+    };
+    let ta = app.get_json(&format!("/api/traces/{a}/")).await;
+    assert_eq!(
+        (ta["span_count"].as_u64(), spans_of(&ta)),
+        (Some(2), vec!["00000000000000a1".into(), "00000000000000a2".into()])
+    );
+    assert_eq!(spans_of(&app.get_json(&format!("/api/traces/{b}/")).await), ["00000000000000b1"]);
+    assert_eq!(spans_of(&app.get_json("/api/traces/abc/").await), ["00000000000000c1"]);
+    assert_eq!(spans_of(&app.get_json("/api/traces/ABC0/").await), ["00000000000000d1"]);
+    let missing = app.get_as(&app.key, "/api/traces/0123456789abcde03333333333333333/").await;
+    assert_eq!(missing.status(), 404);
+    for (filter, expected) in
+        [(a, vec!["00000000000000a1", "00000000000000a2"]), ("abc0", vec!["00000000000000d1"])]
+    {
+        let listed = app.get_json(&format!("/api/spans/?trace_id={filter}")).await;
+        let mut ids: Vec<&str> =
+            listed["results"].as_array().unwrap().iter().map(|s| s["span_id"].as_str().unwrap()).collect();
+        ids.sort();
+        assert_eq!(ids, expected, "trace_id={filter}");
+        assert_eq!(listed["count"].as_u64(), Some(expected.len() as u64));
+    }
+}
