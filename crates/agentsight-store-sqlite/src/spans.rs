@@ -150,18 +150,18 @@ struct Where {
     clauses: Vec<String>,
     params: Vec<Value>,
     /// The index the list walks: the trace's or the conversation's when filtered by one, else
-    /// the agent's spans in time order.
+    /// the agent's rows in time order.
     index: &'static str,
     /// A clause reads the conversation's columns.
     joins: bool,
 }
 
 impl Where {
-    fn new(agent_col: &str, agent_id: i64) -> Where {
+    fn new(agent_col: &str, agent_id: i64, index: &'static str) -> Where {
         Where {
             clauses: vec![format!("{agent_col} = ?")],
             params: vec![Value::Integer(agent_id)],
-            index: STARTED_INDEX,
+            index,
             joins: false,
         }
     }
@@ -208,7 +208,7 @@ pub(crate) fn trace_key(trace_id: &str) -> i64 {
 }
 
 fn span_where(agent_id: i64, f: &SpanFilter) -> Where {
-    let mut w = Where::new("s.agent_id", agent_id);
+    let mut w = Where::new("s.agent_id", agent_id, STARTED_INDEX);
     w.eq_int("s.conversation_pk", f.conversation);
     if f.conversation_id.is_some() {
         // With the agent, the conversation is found by its unique index, then its spans.
@@ -314,13 +314,12 @@ pub(crate) fn trace(
     Ok((with_texts(conn, rows, false)?, truncated))
 }
 
-const USAGE_SELECT: &str =
+const USAGE_COLUMNS: &str =
     "SELECT u.id, u.conversation_pk, c.conversation_id, c.environment, u.turn_id, u.model,
     u.system, u.calls, u.unreported_calls, u.error_calls, u.input_tokens, u.output_tokens,
     u.cache_read_tokens, u.cache_write_tokens, u.embedding_tokens, u.reasoning_tokens,
     u.audio_input_tokens, u.audio_output_tokens, u.cost_pico, u.cost_source, u.price_table,
-    u.incomplete, u.incomplete_reason, u.started_at, u.ended_at
-    FROM token_usage u JOIN conversations c ON c.id = u.conversation_pk";
+    u.incomplete, u.incomplete_reason, u.started_at, u.ended_at";
 
 fn usage_row(r: &Row<'_>) -> rusqlite::Result<TokenUsageRow> {
     Ok(TokenUsageRow {
@@ -354,18 +353,47 @@ fn usage_row(r: &Row<'_>) -> rusqlite::Result<TokenUsageRow> {
     })
 }
 
+/// The index of `UNIQUE (conversation_pk, turn_key, model)`: a conversation's usage rows.
+const USAGE_CONVERSATION_INDEX: &str = "sqlite_autoindex_token_usage_1";
+
 fn usage_where(agent_id: i64, f: &UsageFilter) -> Where {
-    let mut w = Where::new("u.agent_id", agent_id);
+    // As for spans: a conversation's rows through its index, not a walk of the agent's rows.
+    let conversation = f.conversation.is_some() || f.conversation_id.is_some();
+    let mut w = Where::new(
+        "u.agent_id",
+        agent_id,
+        if conversation { USAGE_CONVERSATION_INDEX } else { "token_usage_agent_started" },
+    );
     w.eq_int("u.conversation_pk", f.conversation);
+    if f.conversation_id.is_some() {
+        w.eq_int("c.agent_id", Some(agent_id));
+    }
     w.eq_text("c.conversation_id", &f.conversation_id);
     w.eq_text("u.cost_source", &f.cost_source);
     w.eq_text("c.environment", &f.environment);
+    w.joins = f.conversation_id.is_some() || f.environment.is_some();
     w.eq_int("u.incomplete", f.incomplete.map(i64::from));
     w.eq_text("u.model", &f.model);
     w.eq_int("u.turn_id", f.turn_id.map(|v| v as i64));
     w.cmp("u.started_at", ">=", f.started_at_after);
     w.cmp("u.started_at", "<=", f.started_at_before);
     w
+}
+
+/// As `count_sql`: unfiltered, the entries of one index; the join only when a clause needs it.
+fn usage_count_sql(w: &Where) -> String {
+    let indexed = if w.clauses.len() == 1 { String::new() } else { format!(" INDEXED BY {}", w.index) };
+    let join = if w.joins { " JOIN conversations c ON c.id = u.conversation_pk" } else { "" };
+    format!("SELECT count(*) FROM token_usage u{indexed}{join} WHERE {}", w.sql())
+}
+
+fn usage_list_sql(w: &Where) -> String {
+    format!(
+        "{USAGE_COLUMNS} FROM token_usage u INDEXED BY {} JOIN conversations c ON c.id = u.conversation_pk
+         WHERE {} ORDER BY u.started_at DESC, u.id DESC LIMIT ? OFFSET ?",
+        w.index,
+        w.sql()
+    )
 }
 
 pub(crate) fn list_token_usage(
@@ -376,17 +404,9 @@ pub(crate) fn list_token_usage(
 ) -> StoreResult<(i64, Vec<TokenUsageRow>)> {
     let mut w = usage_where(agent_id, f);
     let count: i64 = conn
-        .query_row(
-            &format!(
-                "SELECT count(*) FROM token_usage u JOIN conversations c ON c.id = u.conversation_pk WHERE {}",
-                w.sql()
-            ),
-            params_from_iter(w.params.iter()),
-            |r| r.get(0),
-        )
+        .query_row(&usage_count_sql(&w), params_from_iter(w.params.iter()), |r| r.get(0))
         .map_err(sqlerr)?;
-    let sql =
-        format!("{USAGE_SELECT} WHERE {} ORDER BY u.started_at DESC, u.id DESC LIMIT ? OFFSET ?", w.sql());
+    let sql = usage_list_sql(&w);
     w.params.push(Value::Integer(page.page_size));
     w.params.push(Value::Integer((page.page - 1).saturating_mul(page.page_size)));
     let mut stmt = conn.prepare(&sql).map_err(sqlerr)?;
@@ -415,8 +435,9 @@ pub(crate) fn usage_summary(
             sum(u.cache_read_tokens), sum(u.cache_write_tokens), sum(u.embedding_tokens),
             sum(u.reasoning_tokens), sum(u.audio_input_tokens), sum(u.audio_output_tokens),
             coalesce(sum(u.cost_pico), 0), sum(u.cost_pico IS NULL)
-         FROM token_usage u JOIN conversations c ON c.id = u.conversation_pk
+         FROM token_usage u INDEXED BY {} JOIN conversations c ON c.id = u.conversation_pk
          WHERE {} GROUP BY 1 ORDER BY 13 DESC, 1",
+        w.index,
         w.sql()
     );
     let mut stmt = conn.prepare(&sql).map_err(sqlerr)?;
@@ -508,5 +529,29 @@ mod tests {
         let w =
             span_where(1, &SpanFilter { environment: Some("production".into()), ..SpanFilter::default() });
         assert!(plan(&count_sql(&w), w.params.len()).contains("SEARCH c USING INTEGER PRIMARY KEY"));
+        // Token usage: a conversation's rows through its index, the rest in time order.
+        for (f, search) in [
+            (
+                UsageFilter { conversation: Some(7), ..UsageFilter::default() },
+                "sqlite_autoindex_token_usage_1 (conversation_pk=?)",
+            ),
+            (
+                UsageFilter { conversation_id: Some("c1".into()), ..UsageFilter::default() },
+                "sqlite_autoindex_token_usage_1 (conversation_pk=?)",
+            ),
+            (
+                UsageFilter { model: Some("m".into()), ..UsageFilter::default() },
+                "token_usage_agent_started (agent_id=?)",
+            ),
+        ] {
+            let w = usage_where(1, &f);
+            let list = plan(&usage_list_sql(&w), w.params.len() + 2);
+            assert!(list.contains(&format!("SEARCH u USING INDEX {search}")), "{f:?}: {list}");
+            let count = plan(&usage_count_sql(&w), w.params.len());
+            assert!(count.contains(&format!("SEARCH u USING INDEX {search}")), "{f:?}: {count}");
+        }
+        let w = usage_where(1, &UsageFilter::default());
+        let count = plan(&usage_count_sql(&w), w.params.len());
+        assert!(count.contains("USING COVERING INDEX") && !count.contains("SEARCH c"), "{count}");
     }
 }
