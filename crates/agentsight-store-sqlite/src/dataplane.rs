@@ -213,6 +213,14 @@ pub(crate) fn action_log_row(r: &Row<'_>) -> rusqlite::Result<ActionLogRow> {
 const LOG_COLUMNS: &str = "l.id, l.message_id, l.conversation_pk, l.action_name, l.started_at, l.ended_at,
     l.duration_ms, l.tools_used, l.response, l.error_msg, l.metadata, l.ts";
 
+/// An action's latest logs: ?1 agent, ?2 action name, ?3 limit (migration 0007's index).
+fn action_logs_sql() -> String {
+    format!(
+        "SELECT {LOG_COLUMNS}, c.conversation_id FROM action_logs l JOIN conversations c ON c.id = l.conversation_pk
+         WHERE l.agent_id = ?1 AND l.action_name = ?2 ORDER BY l.ts DESC, l.id DESC LIMIT ?3"
+    )
+}
+
 pub(crate) fn action_logs(
     conn: &Connection,
     agent_id: i64,
@@ -220,12 +228,7 @@ pub(crate) fn action_logs(
     limit: i64,
 ) -> StoreResult<Option<Vec<ActionLogItem>>> {
     let Some(a) = action(conn, agent_id, id)? else { return Ok(None) };
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {LOG_COLUMNS}, c.conversation_id FROM action_logs l JOIN conversations c ON c.id = l.conversation_pk
-             WHERE l.agent_id = ?1 AND l.action_name = ?2 ORDER BY l.ts DESC, l.id DESC LIMIT ?3"
-        ))
-        .map_err(sqlerr)?;
+    let mut stmt = conn.prepare_cached(&action_logs_sql()).map_err(sqlerr)?;
     let rows = stmt
         .query_map(params![agent_id, a.name, limit], |r| {
             Ok(ActionLogItem { log: action_log_row(r)?, conversation_id: r.get(12)? })
@@ -329,4 +332,24 @@ pub(crate) fn metadata_values(
         .map_err(sqlerr)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(sqlerr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_actions_logs_are_the_end_of_its_index_range() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::migrate::migrate(&mut c).unwrap();
+        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {}", action_logs_sql())).unwrap();
+        let plan: Vec<String> =
+            stmt.query_map(params![1, "lookup", 10], |r| r.get(3)).unwrap().map(Result::unwrap).collect();
+        let plan = plan.join("; ");
+        assert!(
+            plan.contains("SEARCH l USING INDEX action_logs_agent_name (agent_id=? AND action_name=?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+    }
 }

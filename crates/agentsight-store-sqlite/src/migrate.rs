@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_spans.sql"),
     include_str!("../migrations/0005_span_chunks.sql"),
     include_str!("../migrations/0006_trace_key.sql"),
+    include_str!("../migrations/0007_action_logs_by_name.sql"),
 ];
 
 /// The schema version this build writes.
