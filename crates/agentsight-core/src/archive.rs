@@ -1,15 +1,15 @@
-//! The span archive's chunk codec.
+//! The span archive's codec.
 //!
-//! Every span is archived exactly as it was sent. The spans of one conversation block of a batch
-//! are stored together as one *chunk*: their texts one after another (a `\n` between two), the
-//! whole compressed as a single zstd frame, so the JSON keys and `otel` sections that every span
-//! repeats cost almost nothing. Each span row keeps the byte range of its own text in the
-//! decoded chunk. Compressing once per block instead of once per span matters: zstd has a fixed
-//! cost of several microseconds per frame, which on small spans was more than the writes saved.
+//! Every span is archived exactly as it was sent, inside the body of the request that brought
+//! it: the archive keeps each `POST /api/ingest/` body as received, and each span row keeps the
+//! byte range of its own text in the decoded body. A gzip body (the SDK compresses batches above
+//! 8 KiB) is kept as the client's own gzip bytes, so archiving costs no compression at all; a
+//! large body sent uncompressed is compressed here once, as one zstd frame; a small one is kept
+//! as is ([`ArchivedBody::of_plain`]).
 //!
-//! A stored chunk is one format byte followed by the frame. Format 1 is a plain zstd frame
-//! (level 3, content size and checksum included). A chunk stored as SQL `TEXT` by an older
-//! schema is the span text itself and never passes through here.
+//! Stored forms ([`Encoding`]): the JSON text itself; the client's gzip; or one format byte
+//! followed by a zstd frame ([`encode`]), which is also how the schema of 0005–0007 kept each
+//! block's span texts (its *chunks*, a `\n` between two spans), now archived beside the bodies.
 
 use std::cell::RefCell;
 
@@ -17,24 +17,120 @@ use std::cell::RefCell;
 pub const FORMAT_ZSTD: u8 = 1;
 /// The zstd level: fast enough for the HTTP workers, most of the gain of higher levels.
 const LEVEL: i32 = 3;
-/// A chunk never decodes to more than this (a block is at most one request body).
+/// A stored body never decodes to more than this (a request body is limited far below it).
 pub const MAX_DECODED_BYTES: u64 = 256 << 20;
+/// A body sent uncompressed is archived as is up to this size, compressed above it (a zstd
+/// frame costs a few microseconds whatever its size, and saves little on a small body).
+pub const PLAIN_MAX_BYTES: usize = 8 << 10;
 
 /// Why a stored chunk could not be read back.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ArchiveError {
     /// Empty, or a format byte this build does not know.
-    #[error("unknown archive chunk format {0:?}")]
+    #[error("unknown archive format {0:?}")]
     UnknownFormat(Option<u8>),
-    /// The frame is damaged (bad checksum, truncated) or its size is not declared.
-    #[error("damaged archive chunk: {0}")]
+    /// The stored bytes are damaged (bad checksum, truncated) or a frame's size is not declared.
+    #[error("damaged archive body: {0}")]
     Damaged(String),
-    /// The frame declares more than [`MAX_DECODED_BYTES`].
-    #[error("archive chunk too large: {0} bytes")]
+    /// The stored form decodes to more than the limit it was read with.
+    #[error("archive body too large: more than {0} bytes")]
     TooLarge(u64),
     /// The decoded bytes are not UTF-8.
-    #[error("archive chunk is not UTF-8")]
+    #[error("archive body is not UTF-8")]
     NotText,
+}
+
+/// How an archived body is stored (the code is what the archive's `encoding` column holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// The JSON text itself.
+    Plain,
+    /// gzip: the bytes the client sent with `Content-Encoding: gzip`.
+    Gzip,
+    /// A format byte and a zstd frame ([`encode`]).
+    Zstd,
+}
+
+impl Encoding {
+    /// The stored code.
+    pub fn code(self) -> i64 {
+        match self {
+            Encoding::Plain => 0,
+            Encoding::Gzip => 1,
+            Encoding::Zstd => 2,
+        }
+    }
+
+    /// From the stored code.
+    pub fn from_code(code: i64) -> Option<Encoding> {
+        match code {
+            0 => Some(Encoding::Plain),
+            1 => Some(Encoding::Gzip),
+            2 => Some(Encoding::Zstd),
+            _ => None,
+        }
+    }
+}
+
+/// A request body in its archived form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedBody {
+    /// How `bytes` are stored.
+    pub encoding: Encoding,
+    /// The stored bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl ArchivedBody {
+    /// A body received uncompressed: kept as is up to [`PLAIN_MAX_BYTES`], compressed above.
+    pub fn of_plain(text: &str) -> ArchivedBody {
+        if text.len() <= PLAIN_MAX_BYTES {
+            ArchivedBody { encoding: Encoding::Plain, bytes: text.as_bytes().to_vec() }
+        } else {
+            ArchivedBody { encoding: Encoding::Zstd, bytes: encode(text) }
+        }
+    }
+
+    /// A body received gzipped, kept as the client sent it.
+    pub fn of_gzip(bytes: Vec<u8>) -> ArchivedBody {
+        ArchivedBody { encoding: Encoding::Gzip, bytes }
+    }
+
+    /// The text, decoded; at most `limit` bytes of it.
+    pub fn decode(&self, limit: u64) -> Result<String, ArchiveError> {
+        decode_as(self.encoding, &self.bytes, limit)
+    }
+}
+
+/// Decodes stored bytes of `encoding` into text of at most `limit` bytes (a gzip body is also
+/// what a client sends: the server reads requests with this, under its body limit).
+pub fn decode_as(encoding: Encoding, stored: &[u8], limit: u64) -> Result<String, ArchiveError> {
+    let limit = limit.min(MAX_DECODED_BYTES);
+    let bytes = match encoding {
+        Encoding::Plain => {
+            if stored.len() as u64 > limit {
+                return Err(ArchiveError::TooLarge(limit));
+            }
+            stored.to_vec()
+        }
+        Encoding::Gzip => gunzip(stored, limit)?,
+        Encoding::Zstd => unzstd(stored, limit)?,
+    };
+    String::from_utf8(bytes).map_err(|_| ArchiveError::NotText)
+}
+
+/// gzip (any number of members, as the format allows) into at most `limit` bytes.
+fn gunzip(stored: &[u8], limit: u64) -> Result<Vec<u8>, ArchiveError> {
+    use std::io::Read as _;
+    let mut out = Vec::with_capacity(stored.len().saturating_mul(4).min(limit as usize));
+    flate2::read::MultiGzDecoder::new(stored)
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ArchiveError::Damaged(e.to_string()))?;
+    if out.len() as u64 > limit {
+        return Err(ArchiveError::TooLarge(limit));
+    }
+    Ok(out)
 }
 
 thread_local! {
@@ -48,7 +144,7 @@ fn new_compressor() -> std::io::Result<zstd::bulk::Compressor<'static>> {
     Ok(c)
 }
 
-/// Compresses a chunk's text into its stored form (a compressor per thread, made once).
+/// Compresses text into a format byte and a zstd frame (a compressor per thread, made once).
 ///
 /// zstd fails here only when it cannot allocate, which panics as any failed allocation would.
 pub fn encode(text: &str) -> Vec<u8> {
@@ -68,8 +164,12 @@ pub fn encode(text: &str) -> Vec<u8> {
     out
 }
 
-/// Reads a stored chunk back into its text.
+/// Reads a format byte and zstd frame ([`encode`]) back into its text.
 pub fn decode(stored: &[u8]) -> Result<String, ArchiveError> {
+    decode_as(Encoding::Zstd, stored, MAX_DECODED_BYTES)
+}
+
+fn unzstd(stored: &[u8], limit: u64) -> Result<Vec<u8>, ArchiveError> {
     let (&format, frame) = stored.split_first().ok_or(ArchiveError::UnknownFormat(None))?;
     if format != FORMAT_ZSTD {
         return Err(ArchiveError::UnknownFormat(Some(format)));
@@ -79,15 +179,15 @@ pub fn decode(stored: &[u8]) -> Result<String, ArchiveError> {
         Ok(None) => return Err(ArchiveError::Damaged("content size not declared".into())),
         Err(e) => return Err(ArchiveError::Damaged(format!("{e:?}"))),
     };
-    if size > MAX_DECODED_BYTES {
-        return Err(ArchiveError::TooLarge(size));
+    if size > limit {
+        return Err(ArchiveError::TooLarge(limit));
     }
     let bytes =
         zstd::bulk::decompress(frame, size as usize).map_err(|e| ArchiveError::Damaged(e.to_string()))?;
     if bytes.len() as u64 != size {
         return Err(ArchiveError::Damaged("size differs from the declared size".into()));
     }
-    String::from_utf8(bytes).map_err(|_| ArchiveError::NotText)
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -125,6 +225,55 @@ mod tests {
     fn a_frame_declaring_a_huge_size_is_refused_before_allocating() {
         let huge = "x".repeat((MAX_DECODED_BYTES + 1) as usize);
         let stored = encode(&huge);
-        assert_eq!(decode(&stored), Err(ArchiveError::TooLarge(MAX_DECODED_BYTES + 1)));
+        assert_eq!(decode(&stored), Err(ArchiveError::TooLarge(MAX_DECODED_BYTES)));
+    }
+
+    fn gzip(text: &str) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        e.write_all(text.as_bytes()).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn bodies_read_back_byte_for_byte_in_every_stored_form() {
+        let big = (0..400).map(span).collect::<Vec<_>>().join("\n");
+        assert!(big.len() > PLAIN_MAX_BYTES);
+        let small = span(7);
+        let plain = ArchivedBody::of_plain(&small);
+        assert_eq!((plain.encoding, plain.bytes.as_slice()), (Encoding::Plain, small.as_bytes()));
+        let large = ArchivedBody::of_plain(&big);
+        assert_eq!(large.encoding, Encoding::Zstd);
+        assert!(large.bytes.len() * 4 < big.len());
+        let gz = ArchivedBody::of_gzip(gzip(&big));
+        for (body, text) in [(&plain, &small), (&large, &big), (&gz, &big)] {
+            assert_eq!(body.decode(MAX_DECODED_BYTES).unwrap(), *text);
+            let back = Encoding::from_code(body.encoding.code()).unwrap();
+            assert_eq!(decode_as(back, &body.bytes, 1 << 20).unwrap(), *text);
+        }
+        // Two gzip members are one body, as gzip allows.
+        let mut two = gzip("[1,");
+        two.extend(gzip("2]"));
+        assert_eq!(decode_as(Encoding::Gzip, &two, 100).unwrap(), "[1,2]");
+        assert_eq!(Encoding::from_code(9), None);
+    }
+
+    #[test]
+    fn a_body_over_the_limit_or_damaged_is_an_error_before_it_is_all_read() {
+        let big = "x".repeat(10_000);
+        for body in [ArchivedBody::of_plain(&big), ArchivedBody::of_gzip(gzip(&big))] {
+            assert_eq!(body.decode(9_999), Err(ArchiveError::TooLarge(9_999)));
+            assert_eq!(body.decode(10_000).unwrap().len(), 10_000);
+        }
+        // A bomb: a megabyte of zeros in a kilobyte of gzip stops at the limit.
+        let bomb = gzip(&"\0".repeat(1 << 20));
+        assert!(bomb.len() < 2_000);
+        assert_eq!(decode_as(Encoding::Gzip, &bomb, 4096), Err(ArchiveError::TooLarge(4096)));
+        let mut bad = gzip(&big);
+        let n = bad.len();
+        bad[n - 5] ^= 0xff; // the CRC
+        assert!(matches!(decode_as(Encoding::Gzip, &bad, 1 << 20), Err(ArchiveError::Damaged(_))));
+        assert!(matches!(decode_as(Encoding::Gzip, b"not gzip", 1 << 20), Err(ArchiveError::Damaged(_))));
+        assert_eq!(decode_as(Encoding::Plain, &[0xff, 0xfe], 10), Err(ArchiveError::NotText));
     }
 }

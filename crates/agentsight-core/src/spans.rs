@@ -99,6 +99,8 @@ pub struct SpanIngest {
     pub blocks: Vec<SpanBlock>,
     /// Server receipt time.
     pub received_at: Micros,
+    /// Bytes of the body's JSON (what the batch weighs while it waits to be projected).
+    pub body_len: usize,
 }
 
 impl SpanIngest {
@@ -114,12 +116,9 @@ pub struct SpanBlock {
     /// The conversation upsert (hoisted fields; `is_used` by the rule of `conversation` kinds;
     /// `event_time` = the earliest span start).
     pub upsert: ConversationUpsert,
-    /// The spans, in the order sent.
+    /// The spans, in the order sent; each one's [`SpanRecord::text`] is its byte range in the
+    /// batch's body.
     pub spans: Vec<SpanRecord>,
-    /// Every span's text as sent, one after another (a `\n` between two), compressed for the
-    /// archive ([`crate::archive::encode`]); each span's [`SpanRecord::text`] is its byte range
-    /// in the decoded chunk.
-    pub chunk: Vec<u8>,
 }
 
 /// One span: its archive row and what it projects into.
@@ -145,8 +144,8 @@ pub struct SpanRecord {
     pub ended_at: Micros,
     /// Duration as sent.
     pub duration_ms: Option<f64>,
-    /// Where the span exactly as sent lies: a byte range of its block's decoded chunk (of the
-    /// text given to [`validate_span`] when validated alone).
+    /// Where the span exactly as sent lies: a byte range of the batch's body as received (of
+    /// the text given to [`validate_span`] when validated alone).
     pub text: std::ops::Range<usize>,
     /// Projection.
     pub effect: SpanEffect,
@@ -247,9 +246,11 @@ pub enum BatchError {
     Blocks(Vec<(usize, Option<String>, ValidationErrors)>),
 }
 
-/// Validates a whole batch (the envelope already parsed, blocks still raw).
+/// Validates a whole batch: `p` is the envelope parsed from `body` (its blocks still raw,
+/// borrowed from `body`, so each span's place in the body is known).
 pub fn validate_batch(
     scope: &AgentScope,
+    body: &str,
     p: &wire::IngestPayload<'_>,
     received_at: Micros,
 ) -> Result<SpanIngest, BatchError> {
@@ -262,7 +263,7 @@ pub fn validate_batch(
     let mut blocks = Vec::with_capacity(p.conversations.len());
     let mut bad = Vec::new();
     for (i, raw) in p.conversations.iter().enumerate() {
-        match validate_block(scope, raw.get(), received_at) {
+        match validate_block(scope, body, raw.get(), received_at) {
             Ok(b) => blocks.push(b),
             Err((cid, e)) => bad.push((i, cid, e)),
         }
@@ -271,7 +272,7 @@ pub fn validate_batch(
         return Err(BatchError::Blocks(bad));
     }
     let sdk_version = p.sdk.as_ref().and_then(|s| s.version.clone()).map(|v| v.chars().take(64).collect());
-    Ok(SpanIngest { agent_id: scope.agent_id, sdk_version, blocks, received_at })
+    Ok(SpanIngest { agent_id: scope.agent_id, sdk_version, blocks, received_at, body_len: body.len() })
 }
 
 /// Reads the `conversation_id` back from a block that did not parse.
@@ -328,8 +329,16 @@ fn join(prefix: &str, field: &str) -> String {
     if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") }
 }
 
+/// The byte range of `part` in `whole` when `part` is a slice of it.
+fn range_in(whole: &str, part: &str) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= whole.len()).then_some(start..end)
+}
+
 fn validate_block(
     scope: &AgentScope,
+    body: &str,
     raw: &str,
     received_at: Micros,
 ) -> Result<SpanBlock, (Option<String>, ValidationErrors)> {
@@ -360,23 +369,19 @@ fn validate_block(
         location: None,
     };
     let mut spans = Vec::with_capacity(b.spans.len());
-    let mut joined = String::with_capacity(b.spans.iter().map(|s| s.get().len() + 1).sum());
     let mut prefix = String::new();
     for (i, s) in b.spans.iter().enumerate() {
         // One buffer for every span's name in errors (`spans[3]`), not an allocation each.
         prefix.clear();
         let _ = write!(prefix, "spans[{i}]");
-        match validate_span(s.get(), &prefix) {
-            Ok(mut r) => {
-                if !joined.is_empty() {
-                    joined.push('\n');
-                }
-                let start = joined.len();
-                joined.push_str(s.get());
-                r.text = start..joined.len();
+        match (validate_span(s.get(), &prefix), range_in(body, s.get())) {
+            (Ok(mut r), Some(at)) => {
+                r.text = at;
                 spans.push(r)
             }
-            Err(se) => {
+            // The parsers borrow every span from the body; a span elsewhere is a caller's bug.
+            (Ok(_), None) => e.add(prefix.clone(), "The span is not part of the request body."),
+            (Err(se), _) => {
                 for (k, msgs) in se.0 {
                     for m in msgs {
                         e.add(k.clone(), m);
@@ -400,7 +405,6 @@ fn validate_block(
             received_at,
         },
         spans,
-        chunk: crate::archive::encode(&joined),
     })
 }
 
@@ -706,14 +710,20 @@ mod tests {
     }
 
     fn batch(v: Value) -> Result<SpanIngest, BatchError> {
+        batch_with_body(v).map(|(b, _)| b)
+    }
+
+    /// The batch and the body it was read from.
+    fn batch_with_body(v: Value) -> Result<(SpanIngest, String), BatchError> {
         let text = v.to_string();
         let p: wire::IngestPayload<'_> = serde_json::from_str(&text).unwrap();
-        validate_batch(&scope(), &p, 5)
+        let b = validate_batch(&scope(), &text, &p, 5)?;
+        Ok((b, text))
     }
 
     #[test]
     fn a_turn_yields_its_messages_in_time_order_and_the_span_is_kept_whole() {
-        let b = batch(json!({"sdk": {"version": "0.1.4"}, "conversations": [
+        let (b, text) = batch_with_body(json!({"sdk": {"version": "0.1.4"}, "conversations": [
             {"conversation_id": "c1", "spans": [turn_span("00000000000000aa", true)], "device": "Mobile",
              "metadata": {"plan": "pro"}}]}))
         .unwrap();
@@ -725,8 +735,7 @@ mod tests {
         let s = &blk.spans[0];
         assert_eq!(s.span_id, 0xaa);
         assert_eq!(s.turn_id, Some(0xaa));
-        let text = crate::archive::decode(&blk.chunk).unwrap();
-        assert!(text[s.text.clone()].contains("\"otel\""));
+        assert!(text[s.text.clone()].starts_with('{') && text[s.text.clone()].contains("\"otel\""));
         let SpanEffect::Turn(t) = &s.effect else { panic!("not a turn") };
         assert!(t.complete);
         assert_eq!(t.messages.iter().map(|m| m.sender.as_str()).collect::<Vec<_>>(), ["end_user", "agent"]);
@@ -734,7 +743,7 @@ mod tests {
     }
 
     #[test]
-    fn each_span_text_is_archived_byte_for_byte_in_its_block() {
+    fn each_span_is_located_byte_for_byte_in_the_body() {
         let (a, b) = (turn_span("00000000000000a1", true), turn_span("00000000000000a2", false));
         // Whitespace as the client wrote it (a newline too), not as serde_json would.
         let sent = [a.to_string().replacen("{", "{\n ", 1), b.to_string()];
@@ -743,10 +752,14 @@ mod tests {
             sent[0], sent[1]
         );
         let p: wire::IngestPayload<'_> = serde_json::from_str(&body).unwrap();
-        let blk = &validate_batch(&scope(), &p, 5).unwrap().blocks[0];
-        let text = crate::archive::decode(&blk.chunk).unwrap();
-        assert_eq!(blk.spans.iter().map(|s| &text[s.text.clone()]).collect::<Vec<_>>(), sent);
-        assert_eq!(text, sent.join("\n"));
+        let blk = &validate_batch(&scope(), &body, &p, 5).unwrap().blocks[0];
+        assert_eq!(blk.spans.iter().map(|s| &body[s.text.clone()]).collect::<Vec<_>>(), sent);
+        // A body that is not the one the envelope was read from locates no span: refused.
+        let copy = body.clone();
+        let BatchError::Blocks(bad) = validate_batch(&scope(), &copy, &p, 5).unwrap_err() else {
+            panic!("not block errors")
+        };
+        assert!(bad[0].2.0.contains_key("spans[0]"));
     }
 
     #[test]

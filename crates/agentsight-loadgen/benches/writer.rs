@@ -1,7 +1,8 @@
-//! The writer's share of `POST /api/ingest/`, without HTTP: `SpanWriter::ingest_spans` of
+//! The writers' share of `POST /api/ingest/`, without HTTP: `SpanWriter::ingest_spans` of
 //! validated batches as the load generator sends them (510 spans, turns of three, over 1,000
-//! conversations), each batch new (a resend would store nothing), committed one at a time with
-//! fsync off, so the figure is the writer's CPU per batch. Building and validating the batches is
+//! conversations), each batch new (a resend would store nothing), archived and then projected
+//! one at a time (the time runs until the projection is committed) with fsync off, so the
+//! figure is the two writers' CPU per batch. Building and validating the batches is
 //! outside the timing. Two cases, each on a new database: trace and span ids random-looking as
 //! the exporter's (`random_ids`), and in turn order (`sequential_ids`, the load generator's ids
 //! before 2026-12-04). `cargo bench -p agentsight-loadgen --bench writer`.
@@ -15,6 +16,7 @@ mod spans;
 
 use std::io::Read as _;
 
+use agentsight_core::archive::ArchivedBody;
 use agentsight_core::spans::{SpanIngest, validate_batch};
 use agentsight_core::tracking::AgentScope;
 use agentsight_protocol::v01::IngestPayload;
@@ -26,13 +28,13 @@ const SPANS: u64 = 510;
 const CONVERSATIONS: u64 = 1000;
 
 /// Batch `b` of the run, validated as the HTTP worker hands it to the writer.
-fn batch(scope: &AgentScope, b: u64, now: i64, ids: spans::Ids) -> SpanIngest {
+fn batch(scope: &AgentScope, b: u64, now: i64, ids: spans::Ids) -> (SpanIngest, ArchivedBody) {
     let (gz, n) = spans::batch("bench", b, SPANS, CONVERSATIONS, now, ids).unwrap();
     assert_eq!(n, SPANS);
     let mut body = String::new();
     flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut body).unwrap();
     let p: IngestPayload<'_> = serde_json::from_str(&body).unwrap();
-    validate_batch(scope, &p, now).unwrap()
+    (validate_batch(scope, &body, &p, now).unwrap(), ArchivedBody::of_gzip(gz))
 }
 
 fn bench_writer(c: &mut Criterion) {
@@ -69,8 +71,10 @@ fn bench_one(
                 next += 1;
                 batch(&scope, next, now, ids)
             },
-            |ingest| {
-                let out = rt.block_on(store.ingest_spans(ingest)).unwrap();
+            |(ingest, body)| {
+                let out = rt
+                    .block_on(async { store.ingest_spans(ingest, body).await.unwrap().projected.await })
+                    .unwrap();
                 assert_eq!(out.accepted, SPANS);
                 out
             },

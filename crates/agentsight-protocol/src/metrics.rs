@@ -239,6 +239,10 @@ pub struct EngineStatus {
     pub loads: u64,
     /// Approximate memory the index holds, in bytes.
     pub approx_bytes: u64,
+    /// The last span batch archived (acknowledged to its client) by this server.
+    pub spans_archived_batch: i64,
+    /// The last span batch projected; reads wait while it is behind `spans_archived_batch`.
+    pub spans_projected_batch: i64,
 }
 
 /// Messages in one minute.

@@ -123,13 +123,14 @@ pub struct IngestRejection {
     pub truncated: bool,
 }
 
-/// What an accepted batch did.
+/// An accepted batch: archived, durably; its projection follows (a span already stored, from
+/// a resend, is recognised then and stored once).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct IngestResponse {
-    /// Spans stored now.
+    /// Spans in the batch, archived.
     pub accepted: u64,
-    /// Spans already stored (resends), ignored.
-    pub duplicates: u64,
+    /// The batch's id in the archive.
+    pub batch_id: i64,
     /// Conversation blocks in the batch.
     pub conversations: u64,
 }

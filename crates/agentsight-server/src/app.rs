@@ -184,10 +184,15 @@ impl App {
         let store =
             open_store(&settings, settings.metrics_index).map_err(|e| format!("opening the store: {e:?}"))?;
         let blobs = Blobs::new(settings.attachments_dir()).map_err(|e| format!("attachments dir: {e}"))?;
+        let enrich = enrichment(&settings);
+        // Span batches archived before the last stop and not projected then are projected now,
+        // before any request is taken.
+        crate::ingest::project_unprojected(&store, &enrich)
+            .await
+            .map_err(|e| format!("projecting archived span batches: {e:?}"))?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("binding {}: {e}", settings.listen))?;
-        let enrich = enrichment(&settings);
         let (state, setup_token) =
             state(store.clone(), settings, blobs, enrich).await.map_err(|e| format!("starting: {e:?}"))?;
         Ok(App { listener, router: router(state), store, setup_token })

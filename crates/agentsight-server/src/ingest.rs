@@ -5,13 +5,15 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use agentsight_core::spans;
+use agentsight_core::archive::ArchivedBody;
+use agentsight_core::spans::{self, SpanIngest};
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::{self, AgentScope, FeedbackSource, Location};
 use agentsight_protocol as wire;
 use agentsight_protocol::v01;
 use agentsight_store::{
-    ActionLogRow, ButtonRow, FeedbackRow, IngestOutcome, MessageRow, SpanWriter, TrackingWriter, Upserted,
+    ActionLogRow, ArchivedBatch, ButtonRow, FeedbackRow, IngestOutcome, MessageRow, SpanReader, SpanWriter,
+    TrackingWriter, Upserted,
 };
 
 use crate::error::ApiError;
@@ -128,31 +130,116 @@ pub async fn feedback<S: TrackingWriter>(
     Ok(f)
 }
 
+/// What `POST /api/ingest/` answers once a batch is archived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Archived {
+    /// The batch's id in the archive.
+    pub batch_id: i64,
+    /// Spans in the batch.
+    pub spans: u64,
+    /// Conversation blocks in the batch.
+    pub conversations: u64,
+}
+
+/// A span batch as received.
+pub struct Received<'a> {
+    /// Its JSON (the body, decompressed).
+    pub text: &'a str,
+    /// The envelope, parsed from `text`.
+    pub payload: &'a v01::IngestPayload<'a>,
+    /// The body as it will be archived (a gzip body as the client sent it).
+    pub body: ArchivedBody,
+    /// When it was received.
+    pub at: Micros,
+}
+
 /// `POST /api/ingest/` (0.1.x): the whole batch validated, every block geolocated, then
-/// archived and projected in one transaction.
+/// archived and answered; the projection follows in the store, and the live feed hears of it
+/// once it is committed.
 pub async fn span_batch<S: SpanWriter>(
     store: &S,
     live: &LiveHub,
     enrich: &Enrichment,
     scope: &AgentScope,
-    p: &v01::IngestPayload<'_>,
-    received: Micros,
-) -> Result<IngestOutcome, ApiError> {
-    let mut batch = spans::validate_batch(scope, p, received)?;
+    r: Received<'_>,
+) -> Result<Archived, ApiError> {
+    let Received { text, payload, body, at } = r;
+    let mut batch = spans::validate_batch(scope, text, payload, at)?;
     for b in &mut batch.blocks {
         enrich.apply(&mut b.upsert);
     }
-    let out = store.ingest_spans(batch).await?;
+    let archived =
+        Archived { batch_id: 0, spans: batch.span_count() as u64, conversations: batch.blocks.len() as u64 };
+    let receipt = store.ingest_spans(batch, body).await?;
+    let (live, agent_id, batch_id) = (live.clone(), scope.agent_id, receipt.batch_id);
+    tokio::spawn(async move {
+        match receipt.projected.await {
+            Ok(out) => publish_projection(&live, agent_id, &out),
+            Err(e) => tracing::warn!(batch = batch_id, error = %e, "span batch archived, not projected"),
+        }
+    });
+    Ok(Archived { batch_id, ..archived })
+}
+
+/// Tells the live feed what a projected batch changed.
+fn publish_projection(live: &LiveHub, agent_id: i64, out: &IngestOutcome) {
     for _ in out.conversations.iter().filter(|(_, created)| *created) {
-        publish(live, scope.agent_id, Change::Conversation);
+        publish(live, agent_id, Change::Conversation);
     }
     for _ in 0..out.messages {
-        publish(live, scope.agent_id, Change::Message);
+        publish(live, agent_id, Change::Message);
     }
     if out.accepted > 0 {
-        publish(live, scope.agent_id, Change::Other);
+        publish(live, agent_id, Change::Other);
     }
-    Ok(out)
+}
+
+/// Projects the span batches the archive holds and the database has not projected (the
+/// process stopped between the two), in order, before the server takes requests. Each is
+/// validated and geolocated again from its body as at ingest (the agent's environments only
+/// grow, so a batch valid then is valid now); one that no longer reads or validates is recorded
+/// as failed and stays in the archive. Returns how many were projected and how many failed.
+pub async fn project_unprojected<S: SpanWriter + SpanReader>(
+    store: &S,
+    enrich: &Enrichment,
+) -> Result<(u64, u64), ApiError> {
+    let (mut projected, mut failed, mut after) = (0, 0, 0);
+    while let Some(b) = store.next_unprojected(after).await? {
+        after = b.id;
+        match revalidate(store, enrich, &b).await {
+            Ok(batch) => {
+                store.project_archived(b.id, batch).await?;
+                projected += 1;
+            }
+            Err(why) => {
+                tracing::error!(batch = b.id, error = %why, "an archived span batch cannot be projected");
+                store.skip_archived(b.id, why).await?;
+                failed += 1;
+            }
+        }
+    }
+    if projected + failed > 0 {
+        tracing::info!(projected, failed, "projected the span batches archived before the last stop");
+    }
+    Ok((projected, failed))
+}
+
+/// An archived batch validated again, or why it cannot be.
+async fn revalidate<S: SpanReader>(
+    store: &S,
+    enrich: &Enrichment,
+    b: &ArchivedBatch,
+) -> Result<SpanIngest, String> {
+    let text = b.body.decode(agentsight_core::archive::MAX_DECODED_BYTES).map_err(|e| e.to_string())?;
+    let p: v01::IngestPayload<'_> = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let environments = store.environments(b.agent_id).await.map_err(|e| e.to_string())?;
+    let scope =
+        AgentScope { agent_id: b.agent_id, environments: environments.into_iter().map(|e| e.slug).collect() };
+    let mut batch = spans::validate_batch(&scope, &text, &p, b.received_at).map_err(|e| format!("{e:?}"))?;
+    for blk in &mut batch.blocks {
+        enrich.apply(&mut blk.upsert);
+    }
+    Ok(batch)
 }
 
 #[cfg(test)]

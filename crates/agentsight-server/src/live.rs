@@ -44,10 +44,11 @@ pub enum Change {
     Other,
 }
 
-/// Per-agent totals that event streams watch.
-#[derive(Default)]
+/// Per-agent totals that event streams watch. Cheap to clone (a clone publishes to the same
+/// streams: the span ingest path publishes from a task once a batch is projected).
+#[derive(Default, Clone)]
 pub struct LiveHub {
-    agents: Mutex<HashMap<i64, watch::Sender<Totals>>>,
+    agents: std::sync::Arc<Mutex<HashMap<i64, watch::Sender<Totals>>>>,
 }
 
 impl LiveHub {

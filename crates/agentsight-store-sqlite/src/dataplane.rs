@@ -340,8 +340,7 @@ mod tests {
 
     #[test]
     fn an_actions_logs_are_the_end_of_its_index_range() {
-        let mut c = Connection::open_in_memory().unwrap();
-        crate::migrate::migrate(&mut c).unwrap();
+        let (c, _dir) = crate::migrate::test_db();
         let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {}", action_logs_sql())).unwrap();
         let plan: Vec<String> =
             stmt.query_map(params![1, "lookup", 10], |r| r.get(3)).unwrap().map(Result::unwrap).collect();

@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+mod archive;
 mod dashboard;
 mod dataplane;
 mod deltas;
@@ -12,6 +13,7 @@ mod metrics;
 mod migrate;
 mod reads;
 mod spans;
+mod traces;
 mod writer;
 mod writes;
 
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use agentsight_core::archive::ArchivedBody;
 use agentsight_core::dashboard::Logo;
 use agentsight_core::dataplane::{ActionDef, FeedbackChange, NewVote};
 use agentsight_core::keys::Role;
@@ -41,9 +44,23 @@ use agentsight_store::{
     TrackingReader, TrackingWriter, Transcript, Upserted, UserPatch, UserRow, UserStore,
 };
 use agentsight_store::{
-    EnvironmentRow, IngestOutcome, Restated, SpanFilter, SpanReader, SpanRow, SpanWriter, TokenUsageRow,
-    UsageFilter, UsageGroupBy, UsageGroupRow,
+    ArchivedBatch, EnvironmentRow, IngestOutcome, IngestReceipt, Restated, SpanFilter, SpanReader, SpanRow,
+    SpanWriter, TokenUsageRow, UsageFilter, UsageGroupBy, UsageGroupRow,
 };
+use tokio::sync::oneshot;
+use writer::Projected;
+
+/// What a caller is told of a projection.
+fn projection_result(r: Result<Projected, oneshot::error::RecvError>) -> StoreResult<IngestOutcome> {
+    match r {
+        Ok(Projected::Done(out)) => Ok(out),
+        Ok(Projected::Failed(why)) => {
+            Err(StoreError::Internal(format!("the batch could not be projected: {why}")))
+        }
+        Ok(Projected::Deferred(why)) => Err(StoreError::Unavailable(why)),
+        Err(_) => Err(StoreError::Unavailable("the projection was dropped".into())),
+    }
+}
 pub use migrate::SCHEMA_VERSION;
 pub use reads::build_list_filter;
 use rusqlite::{Connection, OpenFlags};
@@ -63,6 +80,9 @@ pub struct SqliteOptions {
     pub write_queue: usize,
     /// Keep the in-memory metrics index (the server does; the CLI and `demo` don't need it).
     pub metrics_index: bool,
+    /// Span batches archived and not yet projected, in bytes of their JSON, at most: a batch
+    /// that would go over waits for its archive write until the projection catches up.
+    pub projection_backlog_bytes: usize,
 }
 
 impl SqliteOptions {
@@ -74,6 +94,7 @@ impl SqliteOptions {
             readers: 8,
             write_queue: 16_384,
             metrics_index: false,
+            projection_backlog_bytes: DEFAULT_PROJECTION_BACKLOG_BYTES,
         }
     }
 }
@@ -94,12 +115,20 @@ fn db_seq(conn: &Connection) -> StoreResult<i64> {
         .map_err(sqlerr)
 }
 
-/// Page cache of the write connection, in KiB.
-const WRITER_CACHE_KIB: i64 = 32 * 1024;
+/// The default of [`SqliteOptions::projection_backlog_bytes`]: about a second of span batches at
+/// the rate one small machine projects them.
+pub const DEFAULT_PROJECTION_BACKLOG_BYTES: usize = 64 << 20;
+
+/// Page cache of the write connection, in KiB: the projection's hot pages (every active
+/// conversation's last pages of its indexes, the tails of the time-ordered ones, the interior
+/// pages of them all) outgrow 32 MiB within a minute of heavy span ingest, and each miss is a
+/// read of the WAL or the file (`docs/benchmarks.md` §4).
+const WRITER_CACHE_KIB: i64 = 256 * 1024;
 /// WAL pages between automatic checkpoints (SQLite's default is 1000).
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 32768;
-/// Bytes of the database file each connection maps into memory (reads then copy nothing).
-const MMAP_BYTES: i64 = 256 << 20;
+/// Bytes of the database file each connection maps into memory (reads then copy nothing);
+/// address space, not memory: SQLite caps it at 2 GiB.
+const MMAP_BYTES: i64 = 2 << 30;
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
@@ -111,6 +140,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 struct ReaderManager {
     path: PathBuf,
+    archive: PathBuf,
 }
 
 impl r2d2::ManageConnection for ReaderManager {
@@ -123,6 +153,7 @@ impl r2d2::ManageConnection for ReaderManager {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
         )?;
         configure(&conn)?;
+        archive::attach(&conn, &self.archive, false)?;
         conn.pragma_update(None, "query_only", "ON")?;
         Ok(conn)
     }
@@ -136,10 +167,19 @@ impl r2d2::ManageConnection for ReaderManager {
     }
 }
 
+/// Dropped in this order: the archive's writer first (it hands what it archived to the main
+/// writer), then the main writer (it projects and commits what is queued).
 struct Inner {
+    archive: writer::Writer,
     writer: writer::Writer,
     readers: r2d2::Pool<ReaderManager>,
     index: Option<index::MetricsIndex>,
+    progress: Arc<archive::Progress>,
+    /// Trace segments' filters, loaded as they are sealed.
+    segments: Arc<traces::Segments>,
+    /// Bytes of span batches archived and not yet projected ([`SqliteOptions::projection_backlog_bytes`]).
+    backlog: Arc<tokio::sync::Semaphore>,
+    backlog_limit: u32,
     path: PathBuf,
 }
 
@@ -179,6 +219,8 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Internal(format!("creating {}: {e}", dir.display())))?;
         }
+        let archive_path = archive::path_of(&opts.path);
+        let archive_conn = archive::open_for_writing(&archive_path, opts.fsync)?;
         let mut conn = Connection::open(&opts.path).map_err(sqlerr)?;
         configure(&conn).map_err(sqlerr)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sqlerr)?;
@@ -192,7 +234,15 @@ impl SqliteStore {
         // checkpoint the WAL in larger, rarer steps.
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB).map_err(sqlerr)?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(sqlerr)?;
+        // Migrations may move data into the archive (0008); then the archive must never give
+        // an id this database already counts as projected.
+        archive::attach(&conn, &archive_path, true).map_err(sqlerr)?;
         migrate::migrate(&mut conn).map_err(StoreError::Internal)?;
+        let projected: i64 = conn
+            .query_row("SELECT projected FROM span_log WHERE id = 1", [], |r| r.get(0))
+            .map_err(sqlerr)?;
+        archive::ensure_ids_above(&conn, projected)?;
+        conn.execute("DETACH DATABASE archive", []).map_err(sqlerr)?;
         let (index, feed) = if opts.metrics_index {
             let seq: i64 =
                 conn.query_row("SELECT seq FROM write_log WHERE id = 1", [], |r| r.get(0)).map_err(sqlerr)?;
@@ -202,15 +252,50 @@ impl SqliteStore {
         } else {
             (None, None)
         };
-        let writer = writer::Writer::start(conn, opts.write_queue, feed)
-            .map_err(|e| StoreError::Internal(format!("starting writer: {e}")))?;
+        let progress = Arc::new(archive::Progress::new(projected));
+        let segments = Arc::new(traces::Segments::default());
+        let started = |e: std::io::Error| StoreError::Internal(format!("starting writer: {e}"));
+        let writer = writer::Writer::start(
+            "agentsight-writer",
+            conn,
+            opts.write_queue,
+            writer::Context {
+                fsync: opts.fsync,
+                feed,
+                progress: Some(progress.clone()),
+                texts: Some(archive::ArchiveTexts::new(archive_path.clone())),
+                segments: Some(segments.clone()),
+            },
+        )
+        .map_err(started)?;
+        let archive = writer::Writer::start(
+            "agentsight-archive",
+            archive_conn,
+            opts.write_queue,
+            writer::Context { fsync: opts.fsync, feed: None, progress: None, texts: None, segments: None },
+        )
+        .map_err(started)?;
         let readers = r2d2::Pool::builder()
             .max_size(opts.readers.max(1))
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            .build(ReaderManager { path: opts.path.clone() })
+            .build(ReaderManager { path: opts.path.clone(), archive: archive_path })
             .map_err(|e| StoreError::Internal(format!("opening readers: {e}")))?;
-        Ok(SqliteStore { inner: Arc::new(Inner { writer, readers, index, path: opts.path }) })
+        let backlog_limit =
+            u32::try_from((opts.projection_backlog_bytes >> 10).max(1)).unwrap_or(u32::MAX >> 4);
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                archive,
+                writer,
+                readers,
+                index,
+                progress,
+                segments,
+                backlog: Arc::new(tokio::sync::Semaphore::new(backlog_limit as usize)),
+                backlog_limit,
+                path: opts.path,
+            }),
+        })
     }
 
     /// The metrics index's state.
@@ -332,7 +417,22 @@ impl SqliteStore {
         &self.inner.path
     }
 
+    /// A read of data the span projection writes (conversations, messages, spans, usage,
+    /// metrics, …): it first waits until every span batch acknowledged before it is projected
+    /// (`archive::Progress`), so a client reads what it wrote.
     async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.inner.progress.caught_up().await?;
+        self.read_config(f).await
+    }
+
+    /// A read of what the projection never writes (agents, keys, environments, users,
+    /// sessions, shares, branding): no wait, so authenticating a request never waits for
+    /// the span batches before it.
+    async fn read_config<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
@@ -393,7 +493,7 @@ impl TrackingWriter for SqliteStore {
 
 impl TrackingReader for SqliteStore {
     async fn authenticate(&self, key_hash: [u8; 32]) -> StoreResult<Option<Principal>> {
-        self.read(move |conn| reads::authenticate(conn, &key_hash)).await
+        self.read_config(move |conn| reads::authenticate(conn, &key_hash)).await
     }
 
     async fn conversation(&self, agent_id: i64, r: ConversationRef) -> StoreResult<Option<ConversationRow>> {
@@ -423,8 +523,92 @@ impl TrackingReader for SqliteStore {
 }
 
 impl SpanWriter for SqliteStore {
-    async fn ingest_spans(&self, batch: SpanIngest) -> StoreResult<IngestOutcome> {
-        self.write(move |conn| writes::ingest_spans(conn, &batch)).await
+    async fn ingest_spans(&self, batch: SpanIngest, body: ArchivedBody) -> StoreResult<IngestReceipt> {
+        let closed = || StoreError::Unavailable("the store is closing".into());
+        // The batch's share of the backlog, in KiB (a batch larger than the whole backlog takes
+        // all of it, so it waits for the others but is never refused).
+        let kib = u32::try_from(batch.body_len >> 10).unwrap_or(u32::MAX).clamp(1, self.inner.backlog_limit);
+        let permit = self.inner.backlog.clone().acquire_many_owned(kib).await.map_err(|_| closed())?;
+        let queue = self.inner.writer.queue().ok_or_else(closed)?;
+        let archive = self.inner.archive.queue();
+        let progress = self.inner.progress.clone();
+        let (agent_id, received_at) = (batch.agent_id, batch.received_at);
+        let (archived_tx, archived) = oneshot::channel::<StoreResult<i64>>();
+        let (projected_tx, projected) = oneshot::channel::<Projected>();
+        // Runs on the archive's writer thread, in the order of the ids, once the body is durable.
+        let hand_over = move |r: StoreResult<i64>| {
+            let id = match r {
+                Ok(id) => id,
+                Err(e) => return drop(archived_tx.send(Err(e))),
+            };
+            let done = Box::new(move |how: Projected| {
+                drop(permit);
+                if let (Projected::Done(out), Some(archive)) = (&how, archive)
+                    && out.accepted == 0
+                {
+                    // A resend (or a batch of upserts only): no span points into its body.
+                    archive.detached(move |conn| archive::delete(conn, id));
+                }
+                let _ = projected_tx.send(how);
+            });
+            match queue.project(writer::Projection { id, batch, done }) {
+                Ok(()) => progress.acked(id),
+                Err(p) => (p.done)(Projected::Deferred("the store is closing".into())),
+            }
+            let _ = archived_tx.send(Ok(id));
+        };
+        self.inner
+            .archive
+            .submit_then(move |conn| archive::insert(conn, agent_id, received_at, &body), hand_over)?;
+        let batch_id =
+            archived.await.map_err(|_| StoreError::Unavailable("the batch was not archived".into()))??;
+        Ok(IngestReceipt { batch_id, projected: Box::pin(async move { projection_result(projected.await) }) })
+    }
+
+    async fn next_unprojected(&self, after: i64) -> StoreResult<Option<ArchivedBatch>> {
+        self.read_config(move |conn| {
+            let projected: i64 = conn
+                .query_row("SELECT projected FROM span_log WHERE id = 1", [], |r| r.get(0))
+                .map_err(sqlerr)?;
+            archive::next_after(conn, after.max(projected))
+        })
+        .await
+    }
+
+    async fn project_archived(&self, id: i64, batch: SpanIngest) -> StoreResult<IngestOutcome> {
+        let queue = self
+            .inner
+            .writer
+            .queue()
+            .ok_or_else(|| StoreError::Unavailable("the store is closing".into()))?;
+        let (tx, rx) = oneshot::channel::<Projected>();
+        let done = Box::new(move |how: Projected| drop(tx.send(how)));
+        let progress = self.inner.progress.clone();
+        tokio::task::spawn_blocking(move || match queue.project(writer::Projection { id, batch, done }) {
+            Ok(()) => progress.acked(id),
+            Err(p) => (p.done)(Projected::Deferred("the store is closing".into())),
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("queueing a projection: {e}")))?;
+        projection_result(rx.await)
+    }
+
+    async fn skip_archived(&self, id: i64, why: String) -> StoreResult<()> {
+        let now = agentsight_core::time::now_micros();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO span_log_failures (batch_id, error, at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![id, why, now],
+            )
+            .and_then(|_| {
+                conn.execute("UPDATE span_log SET projected = max(projected, ?1) WHERE id = 1", [id])
+            })
+            .map_err(sqlerr)?;
+            Ok(())
+        })
+        .await?;
+        self.inner.progress.projected(id);
+        Ok(())
     }
 
     async fn restate_costs(
@@ -439,7 +623,7 @@ impl SpanWriter for SqliteStore {
 
 impl SpanReader for SqliteStore {
     async fn environments(&self, agent_id: i64) -> StoreResult<Vec<EnvironmentRow>> {
-        self.read(move |conn| spans::environments(conn, agent_id)).await
+        self.read_config(move |conn| spans::environments(conn, agent_id)).await
     }
 
     async fn list_spans(
@@ -449,7 +633,8 @@ impl SpanReader for SqliteStore {
         page: PageRequest,
         payload: bool,
     ) -> StoreResult<(i64, Vec<SpanRow>)> {
-        self.read(move |conn| spans::list_spans(conn, agent_id, &filter, page, payload)).await
+        let segments = self.inner.segments.clone();
+        self.read(move |conn| spans::list_spans(conn, &segments, agent_id, &filter, page, payload)).await
     }
 
     async fn span(&self, agent_id: i64, id: i64, payload: bool) -> StoreResult<Option<SpanRow>> {
@@ -457,7 +642,8 @@ impl SpanReader for SqliteStore {
     }
 
     async fn trace(&self, agent_id: i64, trace_id: String, limit: i64) -> StoreResult<(Vec<SpanRow>, bool)> {
-        self.read(move |conn| spans::trace(conn, agent_id, &trace_id, limit)).await
+        let segments = self.inner.segments.clone();
+        self.read(move |conn| spans::trace(conn, &segments, agent_id, &trace_id, limit)).await
     }
 
     async fn list_token_usage(
@@ -601,6 +787,7 @@ impl MetricsReader for SqliteStore {
     }
 
     async fn engine_status(&self) -> EngineStatus {
+        let (archived, projected) = self.inner.progress.marks();
         let me = self.clone();
         let s = tokio::task::spawn_blocking(move || me.index_status()).await.unwrap_or(IndexStatus {
             phase: "off",
@@ -612,6 +799,8 @@ impl MetricsReader for SqliteStore {
             phase: s.phase.to_string(),
             loads: s.loads,
             approx_bytes: s.approx_bytes as u64,
+            spans_archived_batch: archived,
+            spans_projected_batch: projected,
         }
     }
 }
@@ -622,11 +811,11 @@ impl AdminStore for SqliteStore {
     }
 
     async fn list_agents(&self) -> StoreResult<Vec<AgentRow>> {
-        self.read(reads::list_agents).await
+        self.read_config(reads::list_agents).await
     }
 
     async fn agent(&self, id: i64) -> StoreResult<Option<AgentRow>> {
-        self.read(move |conn| reads::agent(conn, id)).await
+        self.read_config(move |conn| reads::agent(conn, id)).await
     }
 
     async fn rename_agent(&self, id: i64, name: String) -> StoreResult<Option<AgentRow>> {
@@ -645,11 +834,11 @@ impl AdminStore for SqliteStore {
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<KeyRow>> {
-        self.read(reads::list_keys).await
+        self.read_config(reads::list_keys).await
     }
 
     async fn escalation_tools(&self, agent_id: i64) -> StoreResult<Option<Vec<String>>> {
-        self.read(move |conn| reads::escalation_tools(conn, agent_id)).await
+        self.read_config(move |conn| reads::escalation_tools(conn, agent_id)).await
     }
 
     async fn set_escalation_tools(&self, agent_id: i64, tools: Option<Vec<String>>) -> StoreResult<bool> {
@@ -683,19 +872,19 @@ impl UserStore for SqliteStore {
     }
 
     async fn has_admin(&self) -> StoreResult<bool> {
-        self.read(dashboard::has_admin).await
+        self.read_config(dashboard::has_admin).await
     }
 
     async fn user(&self, id: i64) -> StoreResult<Option<UserRow>> {
-        self.read(move |conn| dashboard::user(conn, id)).await
+        self.read_config(move |conn| dashboard::user(conn, id)).await
     }
 
     async fn user_by_email(&self, email: String) -> StoreResult<Option<(UserRow, String)>> {
-        self.read(move |conn| dashboard::user_by_email(conn, &email)).await
+        self.read_config(move |conn| dashboard::user_by_email(conn, &email)).await
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserRow>> {
-        self.read(dashboard::list_users).await
+        self.read_config(dashboard::list_users).await
     }
 
     async fn update_user(&self, id: i64, patch: UserPatch) -> StoreResult<Option<UserRow>> {
@@ -717,7 +906,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn session(&self, token_hash: [u8; 32], now: Micros) -> StoreResult<Option<SessionRow>> {
-        self.read(move |conn| dashboard::session(conn, &token_hash, now)).await
+        self.read_config(move |conn| dashboard::session(conn, &token_hash, now)).await
     }
 
     async fn extend_session(&self, session_id: i64, now: Micros, expires_at: Micros) -> StoreResult<()> {
@@ -735,15 +924,15 @@ impl ShareStore for SqliteStore {
     }
 
     async fn list_shares(&self, agent_id: i64) -> StoreResult<Vec<ShareRow>> {
-        self.read(move |conn| dashboard::list_shares(conn, agent_id)).await
+        self.read_config(move |conn| dashboard::list_shares(conn, agent_id)).await
     }
 
     async fn share(&self, id: i64) -> StoreResult<Option<ShareRow>> {
-        self.read(move |conn| dashboard::share(conn, id)).await
+        self.read_config(move |conn| dashboard::share(conn, id)).await
     }
 
     async fn share_by_hash(&self, token_hash: [u8; 32]) -> StoreResult<Option<ShareRow>> {
-        self.read(move |conn| dashboard::share_by_hash(conn, &token_hash)).await
+        self.read_config(move |conn| dashboard::share_by_hash(conn, &token_hash)).await
     }
 
     async fn revoke_share(&self, id: i64, now: Micros) -> StoreResult<Option<ShareRow>> {
@@ -753,7 +942,7 @@ impl ShareStore for SqliteStore {
 
 impl BrandingStore for SqliteStore {
     async fn branding(&self, agent_id: i64) -> StoreResult<Branding> {
-        self.read(move |conn| dashboard::branding(conn, agent_id)).await
+        self.read_config(move |conn| dashboard::branding(conn, agent_id)).await
     }
 
     async fn set_branding(&self, agent_id: i64, patch: BrandingPatch) -> StoreResult<Option<Branding>> {
@@ -761,7 +950,7 @@ impl BrandingStore for SqliteStore {
     }
 
     async fn logo(&self, agent_id: i64) -> StoreResult<Option<Logo>> {
-        self.read(move |conn| dashboard::logo(conn, agent_id)).await
+        self.read_config(move |conn| dashboard::logo(conn, agent_id)).await
     }
 }
 

@@ -11,12 +11,39 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_span_chunks.sql"),
     include_str!("../migrations/0006_trace_key.sql"),
     include_str!("../migrations/0007_action_logs_by_name.sql"),
+    include_str!("../migrations/0008_span_log.sql"),
 ];
+
+/// The migration that moves the span chunks into the archive database (see [`copy_chunks`]).
+const SPAN_LOG: usize = 8;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
+/// Copies the chunks of 0005–0007 into the archive (attached as `archive`) under their own ids,
+/// in a transaction of the archive's own that commits before migration 0008 drops them (across
+/// two WAL databases one transaction is not atomic). Run again after a crash, it copies nothing
+/// twice.
+fn copy_chunks(conn: &Connection) -> Result<(), String> {
+    conn.execute_batch(
+        "BEGIN;
+         INSERT OR IGNORE INTO archive.batches (id, agent_id, received_at, encoding, body)
+             SELECT k.id, c.agent_id, coalesce(r.at, 0),
+                    CASE typeof(k.data) WHEN 'text' THEN 0 ELSE 2 END, CAST(k.data AS BLOB)
+             FROM span_chunks k
+             JOIN conversations c ON c.id = k.conversation_pk
+             LEFT JOIN (SELECT chunk_id, min(received_at) AS at FROM spans GROUP BY chunk_id) r
+                 ON r.chunk_id = k.id;
+         COMMIT;",
+    )
+    .map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        format!("copying span chunks into the archive: {e}")
+    })
+}
+
 /// Applies every migration newer than the database's version, each in its own transaction.
+/// The span archive must be attached as `archive` (migration 0008 moves data into it).
 pub fn migrate(conn: &mut Connection) -> Result<usize, String> {
     let current: usize = conn
         .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
@@ -28,8 +55,16 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, String> {
         ));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        if i + 1 == SPAN_LOG {
+            copy_chunks(conn)?;
+        }
         let tx = conn.transaction().map_err(|e| e.to_string())?;
         tx.execute_batch(sql).map_err(|e| format!("migration {}: {e}", i + 1))?;
+        if i + 1 == SPAN_LOG {
+            // The trace segments of the spans already stored.
+            crate::traces::seal(&tx)
+                .map_err(|e| format!("migration {}: sealing trace segments: {e}", i + 1))?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
         tracing::info!(version = i + 1, "applied migration");
@@ -37,13 +72,50 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, String> {
     Ok(MIGRATIONS.len())
 }
 
+/// An in-memory database at the current schema, its archive (in the returned directory)
+/// attached as `archive`.
+#[cfg(test)]
+pub(crate) fn test_db() -> (Connection, tempfile::TempDir) {
+    let (mut c, dir) = test_db_at(0);
+    migrate(&mut c).unwrap();
+    (c, dir)
+}
+
+/// An in-memory database with the first `version` migrations applied and foreign keys on, its
+/// archive attached.
+#[cfg(test)]
+fn test_db_at(version: usize) -> (Connection, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.archive.db");
+    drop(crate::archive::open_for_writing(&path, false).unwrap());
+    let c = Connection::open_in_memory().unwrap();
+    c.pragma_update(None, "foreign_keys", "ON").unwrap();
+    crate::archive::attach(&c, &path, true).unwrap();
+    for sql in &MIGRATIONS[..version] {
+        c.execute_batch(sql).unwrap();
+    }
+    c.pragma_update(None, "user_version", version as i64).unwrap();
+    (c, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spans::{TextRef, Texts};
+
+    /// Every span's text, by span id.
+    fn texts(c: &Connection) -> Vec<String> {
+        let mut stmt =
+            c.prepare("SELECT batch_id, text_offset, text_len FROM spans ORDER BY span_id").unwrap();
+        let refs: Vec<TextRef> =
+            stmt.query_map([], |r| TextRef::at(r, 0)).unwrap().map(Result::unwrap).collect();
+        let mut t = Texts::default();
+        refs.into_iter().map(|r| t.text(c, r).unwrap()).collect()
+    }
 
     #[test]
     fn migrations_apply_once_and_are_idempotent() {
-        let mut c = Connection::open_in_memory().unwrap();
+        let (mut c, _dir) = test_db_at(0);
         assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
         assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
         let n: i64 =
@@ -53,12 +125,7 @@ mod tests {
 
     #[test]
     fn spans_archived_before_chunks_keep_their_exact_text() {
-        let mut c = Connection::open_in_memory().unwrap();
-        c.pragma_update(None, "foreign_keys", "ON").unwrap();
-        for sql in &MIGRATIONS[..4] {
-            c.execute_batch(sql).unwrap();
-        }
-        c.pragma_update(None, "user_version", 4).unwrap();
+        let (mut c, _dir) = test_db_at(4);
         let texts = ["{\"span_id\": \"00000000000000aa\", \"note\": \"h\u{e9}llo \u{2713}\"}", "{ }"];
         c.execute_batch(
             "INSERT INTO agents (id, name, created_at) VALUES (1, 'a', 0);
@@ -75,26 +142,16 @@ mod tests {
             .unwrap();
         }
         assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
-        let mut chunks = crate::spans::Chunks::default();
-        let mut stmt =
-            c.prepare("SELECT chunk_id, chunk_offset, chunk_len FROM spans ORDER BY span_id").unwrap();
-        let refs: Vec<crate::spans::TextRef> =
-            stmt.query_map([], |r| crate::spans::TextRef::at(r, 0)).unwrap().map(Result::unwrap).collect();
-        let read: Vec<String> = refs.into_iter().map(|t| chunks.text(&c, t).unwrap()).collect();
-        assert_eq!(read, texts);
+        assert_eq!(super::tests::texts(&c), texts);
         let indexes: i64 = c
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans' AND name LIKE 'spans_%'", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(indexes, 3);
+        assert_eq!(indexes, 3, "spans_conversation, spans_agent_started, spans_held");
     }
 
     #[test]
     fn spans_stored_before_the_trace_key_get_the_key_the_writer_computes() {
-        let mut c = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..5] {
-            c.execute_batch(sql).unwrap();
-        }
-        c.pragma_update(None, "user_version", 5).unwrap();
+        let (mut c, _dir) = test_db_at(5);
         c.execute_batch(
             "INSERT INTO agents (id, name, created_at) VALUES (1, 'a', 0);
              INSERT INTO conversations (id, agent_id, conversation_id, started_at, created_at, updated_at)
@@ -128,6 +185,48 @@ mod tests {
         for (trace, key) in keys {
             assert_eq!(key, crate::spans::trace_key(&trace), "{trace}");
         }
+    }
+
+    #[test]
+    fn chunks_move_into_the_archive_and_count_as_projected() {
+        let (mut c, _dir) = test_db_at(7);
+        let chunk = agentsight_core::archive::encode("{\"a\": 1}\n{\"b\": \"h\u{e9}llo\"}");
+        c.execute_batch(
+            "INSERT INTO agents (id, name, created_at) VALUES (3, 'a', 0);
+             INSERT INTO conversations (id, agent_id, conversation_id, started_at, created_at, updated_at)
+                 VALUES (7, 3, 'c', 0, 0, 0);
+             INSERT INTO span_chunks (id, conversation_pk, data) VALUES (4, 7, '{ }');",
+        )
+        .unwrap();
+        c.execute("INSERT INTO span_chunks (id, conversation_pk, data) VALUES (9, 7, ?1)", [&chunk]).unwrap();
+        for (span, chunk, offset, len, at) in [(1, 9, 0, 8, 50), (2, 9, 9, 15, 40), (3, 4, 0, 3, 70)] {
+            c.execute(
+                "INSERT INTO spans (agent_id, conversation_pk, span_id, trace_id, kind, name, status, started_at,
+                    ended_at, state, chunk_id, chunk_offset, chunk_len, received_at, trace_key)
+                 VALUES (3, 7, ?1, 't', 'turn', 'turn', 'ok', 0, 0, 1, ?2, ?3, ?4, ?5, 0)",
+                rusqlite::params![span, chunk, offset, len, at],
+            )
+            .unwrap();
+        }
+        // The copy is idempotent: a crash between it and the migration loses nothing.
+        copy_chunks(&c).unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
+        assert_eq!(texts(&c), ["{\"a\": 1}", "{\"b\": \"h\u{e9}llo\"}", "{ }"]);
+        let batches: Vec<(i64, i64, i64, i64)> = c
+            .prepare("SELECT id, agent_id, received_at, encoding FROM archive.batches ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(batches, [(4, 3, 70, 0), (9, 3, 40, 2)]);
+        let projected: i64 = c.query_row("SELECT projected FROM span_log", [], |r| r.get(0)).unwrap();
+        assert_eq!(projected, 9);
+        assert_eq!(crate::archive::last_id(&c).unwrap(), 9, "new batches come after the chunks");
+        let gone: i64 = c
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'span_chunks'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(gone, 0);
     }
 
     #[test]

@@ -2,11 +2,14 @@
 
 use std::collections::HashMap;
 
+use agentsight_core::archive::{self, Encoding};
 use agentsight_core::prices::TokenCounts;
 use agentsight_store::{
     EnvironmentRow, PageRequest, SpanFilter, SpanRow, SpanState, StoreError, StoreResult, TokenUsageRow,
     UsageFilter, UsageGroupBy, UsageGroupRow,
 };
+
+use crate::traces::{Candidates, Segments};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
@@ -32,51 +35,57 @@ pub(crate) fn environments(conn: &Connection, agent_id: i64) -> StoreResult<Vec<
     .map_err(sqlerr)
 }
 
-/// Where an archived span's text lies: its chunk and the byte range in the decoded chunk.
+/// Where an archived span's text lies: the archived body of its batch and the byte range in
+/// the decoded body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TextRef {
-    chunk: i64,
+    batch: i64,
     offset: i64,
     len: i64,
 }
 
 impl TextRef {
-    /// Reads `chunk_id, chunk_offset, chunk_len` from three columns starting at `col`.
+    /// Reads `batch_id, text_offset, text_len` from three columns starting at `col`.
     pub(crate) fn at(r: &Row<'_>, col: usize) -> rusqlite::Result<TextRef> {
-        Ok(TextRef { chunk: r.get(col)?, offset: r.get(col + 1)?, len: r.get(col + 2)? })
+        Ok(TextRef { batch: r.get(col)?, offset: r.get(col + 1)?, len: r.get(col + 2)? })
     }
 }
 
-/// Chunks decoded so far: each is read and decompressed once however many of its spans are
-/// asked for (a block's spans are usually read together).
+/// Archived bodies decoded so far: each is read and decompressed once however many of its
+/// spans are asked for (a batch's spans are usually read together). Reads `archive.batches`:
+/// the connection has the archive attached as `archive` (see `crate::archive`).
 #[derive(Default)]
-pub(crate) struct Chunks {
+pub(crate) struct Texts {
     decoded: HashMap<i64, String>,
+    bytes: usize,
 }
 
-/// Decoded chunks kept at most (a chunk is at most one block of one request).
-const MAX_CACHED_CHUNKS: usize = 64;
+/// Decoded text kept at most before the cache starts over (a body is at most one request).
+const MAX_CACHED_BYTES: usize = 64 << 20;
 
-impl Chunks {
+impl Texts {
     /// The text of one span as sent.
     pub(crate) fn text(&mut self, conn: &Connection, t: TextRef) -> StoreResult<String> {
-        let damaged = |why: String| StoreError::Internal(format!("span chunk {}: {why}", t.chunk));
-        if !self.decoded.contains_key(&t.chunk) {
-            let data: Value = conn
-                .prepare_cached("SELECT data FROM span_chunks WHERE id = ?1")
-                .and_then(|mut s| s.query_row([t.chunk], |r| r.get(0)))
-                .map_err(sqlerr)?;
-            let text = match data {
-                Value::Text(s) => s, // archived before 0005: the span itself
-                Value::Blob(b) => agentsight_core::archive::decode(&b).map_err(|e| damaged(e.to_string()))?,
-                _ => return Err(damaged("neither text nor a blob".into())),
-            };
-            if self.decoded.len() >= MAX_CACHED_CHUNKS {
+        let damaged = |why: String| StoreError::Internal(format!("archived batch {}: {why}", t.batch));
+        if !self.decoded.contains_key(&t.batch) {
+            let (encoding, body): (i64, Vec<u8>) = conn
+                .prepare_cached("SELECT encoding, body FROM archive.batches WHERE id = ?1")
+                .and_then(|mut s| s.query_row([t.batch], |r| Ok((r.get(0)?, r.get(1)?))))
+                .optional()
+                .map_err(sqlerr)?
+                .ok_or_else(|| damaged("missing from the archive".into()))?;
+            let encoding = Encoding::from_code(encoding)
+                .ok_or_else(|| damaged(format!("unknown encoding {encoding}")))?;
+            let text = archive::decode_as(encoding, &body, archive::MAX_DECODED_BYTES)
+                .map_err(|e| damaged(e.to_string()))?;
+            if self.bytes + text.len() > MAX_CACHED_BYTES {
                 self.decoded.clear();
+                self.bytes = 0;
             }
-            self.decoded.insert(t.chunk, text);
+            self.bytes += text.len();
+            self.decoded.insert(t.batch, text);
         }
-        let text = &self.decoded[&t.chunk];
+        let text = &self.decoded[&t.batch];
         usize::try_from(t.offset)
             .ok()
             .zip(usize::try_from(t.len).ok())
@@ -88,28 +97,39 @@ impl Chunks {
 
 const SPAN_COLUMNS: &str = "SELECT s.id, s.conversation_pk, c.conversation_id, c.environment, s.span_id,
     s.trace_id, s.parent_span_id, s.turn_id, s.kind, s.name, s.status, s.started_at, s.ended_at,
-    s.duration_ms, s.state, s.sdk_version, s.received_at, s.chunk_id, s.chunk_offset, s.chunk_len";
+    s.duration_ms, s.state, s.sdk_version, s.received_at, s.batch_id, s.text_offset, s.text_len";
 
-/// The index of `spans` that finds a trace's spans (migration 0006).
-const TRACE_INDEX: &str = "spans_agent_trace_key";
-/// The index of `UNIQUE (conversation_pk, span_id)`, which finds a conversation's spans.
-const CONVERSATION_INDEX: &str = "sqlite_autoindex_spans_1";
+/// The index that finds a conversation's spans in start order (and a resend: unique on
+/// conversation, start and span id; migration 0008).
+const CONVERSATION_INDEX: Access = Access::Index("spans_conversation");
 /// The index that gives an agent's spans in time order.
-const STARTED_INDEX: &str = "spans_agent_started";
+const STARTED_INDEX: Access = Access::Index("spans_agent_started");
 
-/// `FROM table alias`, through `index` when given, joined to the row's conversation (`c`) when
-/// `join`. Without statistics SQLite's planner walks the agent's time-ordered index to avoid
-/// sorting, even when a trace or a conversation names a few rows among millions, so span and
-/// token-usage reads name their index.
-fn from_clause(table: &str, alias: &str, index: Option<&str>, join: bool) -> String {
-    let indexed = index.map(|i| format!(" INDEXED BY {i}")).unwrap_or_default();
-    let join =
-        if join { format!(" JOIN conversations c ON c.id = {alias}.conversation_pk") } else { String::new() };
-    format!("FROM {table} {alias}{indexed}{join}")
+/// How a read reaches its rows: through an index it names, or by row id ranges (a trace's
+/// candidate segments, `crate::traces`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Index(&'static str),
+    Rowid,
 }
 
-fn span_from(index: Option<&str>, join: bool) -> String {
-    from_clause("spans", "s", index, join)
+/// `FROM table alias`, through `access` when given, joined to the row's conversation (`c`) when
+/// `join`. Without statistics SQLite's planner walks the agent's time-ordered index to avoid
+/// sorting, even when a trace or a conversation names a few rows among millions, so span and
+/// token-usage reads name their access path.
+fn from_clause(table: &str, alias: &str, access: Option<Access>, join: bool) -> String {
+    let access = match access {
+        Some(Access::Index(i)) => format!(" INDEXED BY {i}"),
+        Some(Access::Rowid) => " NOT INDEXED".to_string(),
+        None => String::new(),
+    };
+    let join =
+        if join { format!(" JOIN conversations c ON c.id = {alias}.conversation_pk") } else { String::new() };
+    format!("FROM {table} {alias}{access}{join}")
+}
+
+fn span_from(access: Option<Access>, join: bool) -> String {
+    from_clause("spans", "s", access, join)
 }
 
 /// A span row without its text, and where the text lies.
@@ -139,11 +159,11 @@ fn span_row(r: &Row<'_>) -> rusqlite::Result<(SpanRow, TextRef)> {
 
 /// The rows, with their texts when `payload`.
 fn with_texts(conn: &Connection, rows: Vec<(SpanRow, TextRef)>, payload: bool) -> StoreResult<Vec<SpanRow>> {
-    let mut chunks = Chunks::default();
+    let mut texts = Texts::default();
     rows.into_iter()
         .map(|(mut row, at)| {
             if payload {
-                row.payload = Some(chunks.text(conn, at)?);
+                row.payload = Some(texts.text(conn, at)?);
             }
             Ok(row)
         })
@@ -157,14 +177,14 @@ struct Where {
     alias: &'static str,
     clauses: Vec<String>,
     params: Vec<Value>,
-    /// The index the list walks: the trace's or the conversation's when filtered by one, else
-    /// the agent's rows in time order.
-    index: &'static str,
+    /// How the list reaches its rows: a trace's candidate row ids, the conversation's index
+    /// when filtered by one, else the agent's rows in time order.
+    index: Access,
 }
 
 impl Where {
-    /// Rows of `agent_id` in `table alias`, walked through `index`.
-    fn new(table: &'static str, alias: &'static str, agent_id: i64, index: &'static str) -> Where {
+    /// Rows of `agent_id` in `table alias`, reached through `index`.
+    fn new(table: &'static str, alias: &'static str, agent_id: i64, index: Access) -> Where {
         Where {
             table,
             alias,
@@ -237,7 +257,8 @@ pub(crate) fn trace_key(trace_id: &str) -> i64 {
     })
 }
 
-fn span_where(agent_id: i64, f: &SpanFilter) -> Where {
+/// The spans of `f`; `trace` holds where the spans of `f.trace_id` may be, when it names one.
+fn span_where(agent_id: i64, f: &SpanFilter, trace: Option<&Candidates>) -> Where {
     let mut w = Where::new("spans", "s", agent_id, STARTED_INDEX);
     w.eq_int("s.conversation_pk", f.conversation);
     if f.conversation_id.is_some() {
@@ -255,8 +276,14 @@ fn span_where(agent_id: i64, f: &SpanFilter) -> Where {
     w.eq_text("s.trace_id", &f.trace_id);
     w.cmp("s.started_at", ">=", f.started_at_after);
     w.cmp("s.started_at", "<=", f.started_at_before);
-    w.index = if f.trace_id.is_some() {
-        TRACE_INDEX
+    let trace = f.trace_id.as_ref().and(trace);
+    if let Some(t) = trace {
+        let (sql, ids) = t.sql("s");
+        w.clauses.push(sql);
+        w.params.extend(ids.into_iter().map(Value::Integer));
+    }
+    w.index = if trace.is_some() {
+        Access::Rowid
     } else if f.conversation.is_some() || f.conversation_id.is_some() {
         CONVERSATION_INDEX
     } else {
@@ -274,14 +301,27 @@ fn list_sql(w: &Where, order: &str) -> String {
     )
 }
 
+/// Where the spans of a trace may be (the segments' filters brought up to date through `conn`).
+fn trace_candidates(
+    conn: &Connection,
+    segments: &Segments,
+    agent_id: i64,
+    trace_id: &str,
+) -> StoreResult<Candidates> {
+    segments.refresh(conn)?;
+    segments.candidates(agent_id, trace_key(trace_id))
+}
+
 pub(crate) fn list_spans(
     conn: &Connection,
+    segments: &Segments,
     agent_id: i64,
     f: &SpanFilter,
     page: PageRequest,
     payload: bool,
 ) -> StoreResult<(i64, Vec<SpanRow>)> {
-    let mut w = span_where(agent_id, f);
+    let trace = f.trace_id.as_deref().map(|t| trace_candidates(conn, segments, agent_id, t)).transpose()?;
+    let mut w = span_where(agent_id, f, trace.as_ref());
     let count: i64 =
         conn.query_row(&w.count_sql(), params_from_iter(w.params.iter()), |r| r.get(0)).map_err(sqlerr)?;
     let order = if f.descending { "DESC" } else { "ASC" };
@@ -309,24 +349,31 @@ pub(crate) fn span(conn: &Connection, agent_id: i64, id: i64, payload: bool) -> 
     Ok(with_texts(conn, row.into_iter().collect(), payload)?.pop())
 }
 
-/// The spans of a trace: ?1 agent, ?2 trace id, ?3 limit, ?4 its `trace_key`.
-fn trace_sql() -> String {
+/// The spans of a trace in `where_ids` (the candidates' condition): ?1 agent, ?2 trace id, ?3
+/// limit, ?4 its `trace_key`, then the condition's values.
+fn trace_sql(where_ids: &str) -> String {
     format!(
-        "{SPAN_COLUMNS} {} WHERE s.agent_id = ?1 AND s.trace_key = ?4 AND s.trace_id = ?2
+        "{SPAN_COLUMNS} {} WHERE s.agent_id = ?1 AND s.trace_key = ?4 AND s.trace_id = ?2 AND {where_ids}
          ORDER BY s.started_at, s.id LIMIT ?3",
-        span_from(Some(TRACE_INDEX), true)
+        span_from(Some(Access::Rowid), true)
     )
 }
 
 pub(crate) fn trace(
     conn: &Connection,
+    segments: &Segments,
     agent_id: i64,
     trace_id: &str,
     limit: i64,
 ) -> StoreResult<(Vec<SpanRow>, bool)> {
-    let mut stmt = conn.prepare_cached(&trace_sql()).map_err(sqlerr)?;
+    let (where_ids, ids) = trace_candidates(conn, segments, agent_id, trace_id)?.sql("s");
+    let mut values =
+        vec![Value::Integer(agent_id), Value::Text(trace_id.to_string()), Value::Integer(limit + 1)];
+    values.push(Value::Integer(trace_key(trace_id)));
+    values.extend(ids.into_iter().map(Value::Integer));
+    let mut stmt = conn.prepare(&trace_sql(&where_ids)).map_err(sqlerr)?;
     let mut rows = stmt
-        .query_map(params![agent_id, trace_id, limit + 1, trace_key(trace_id)], span_row)
+        .query_map(params_from_iter(values.iter()), span_row)
         .map_err(sqlerr)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(sqlerr)?;
@@ -375,9 +422,9 @@ fn usage_row(r: &Row<'_>) -> rusqlite::Result<TokenUsageRow> {
 }
 
 /// The index of `UNIQUE (conversation_pk, turn_key, model)`: a conversation's usage rows.
-const USAGE_CONVERSATION_INDEX: &str = "sqlite_autoindex_token_usage_1";
+const USAGE_CONVERSATION_INDEX: Access = Access::Index("sqlite_autoindex_token_usage_1");
 /// The index that gives an agent's usage rows in time order.
-const USAGE_STARTED_INDEX: &str = "token_usage_agent_started";
+const USAGE_STARTED_INDEX: Access = Access::Index("token_usage_agent_started");
 
 fn usage_where(agent_id: i64, f: &UsageFilter) -> Where {
     // As for spans: a conversation's rows through its index, not a walk of the agent's rows.
@@ -490,9 +537,8 @@ mod tests {
     }
 
     #[test]
-    fn trace_lookups_use_the_trace_key_index() {
-        let mut c = Connection::open_in_memory().unwrap();
-        crate::migrate::migrate(&mut c).unwrap();
+    fn span_reads_name_their_access_path() {
+        let (c, _dir) = crate::migrate::test_db();
         let plan = |sql: &str, n: usize| -> String {
             let sql = format!("EXPLAIN QUERY PLAN {sql}");
             let mut stmt = c.prepare(&sql).unwrap();
@@ -500,43 +546,56 @@ mod tests {
             let rows = stmt.query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3)).unwrap();
             rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
         };
-        let trace = plan(&trace_sql(), 4);
-        assert!(trace.contains("spans_agent_trace_key"), "{trace}");
+        // A trace: its candidate segments and the spans after the last one, by row id (an
+        // index on random trace ids is what `crate::traces` does without).
+        let cands = Candidates { ranges: vec![(1, 100), (201, 300)], open_after: 400 };
+        let (ids, values) = cands.sql("s");
+        let trace = plan(&trace_sql(&ids), 4 + values.len());
+        assert!(
+            trace.contains("MULTI-INDEX OR")
+                && trace.contains("SEARCH s USING INTEGER PRIMARY KEY (rowid>?)"),
+            "{trace}"
+        );
+        assert!(trace.contains("SEARCH s USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), "{trace}");
+        assert!(!trace.contains("spans_agent_started"), "{trace}");
         let filters = [
             (
                 SpanFilter { trace_id: Some("abc".into()), ..SpanFilter::default() },
-                "spans_agent_trace_key (agent_id=? AND trace_key=?)",
+                "INTEGER PRIMARY KEY (rowid>?)",
             ),
             (
                 SpanFilter { trace_id: Some("abc".into()), conversation: Some(7), ..SpanFilter::default() },
-                "spans_agent_trace_key (agent_id=? AND trace_key=?)",
+                "INTEGER PRIMARY KEY (rowid>?)",
             ),
             (
                 SpanFilter { conversation: Some(7), kind: Some("llm".into()), ..SpanFilter::default() },
-                "sqlite_autoindex_spans_1 (conversation_pk=?)",
+                "INDEX spans_conversation (conversation_pk=?)",
             ),
             (
                 SpanFilter { conversation_id: Some("c1".into()), ..SpanFilter::default() },
-                "sqlite_autoindex_spans_1 (conversation_pk=?)",
+                "INDEX spans_conversation (conversation_pk=?)",
             ),
         ];
         for (f, search) in filters {
-            let w = span_where(1, &f);
+            let w = span_where(1, &f, Some(&cands));
             let list = plan(&list_sql(&w, "ASC"), w.params.len() + 2);
-            assert!(list.contains(&format!("SEARCH s USING INDEX {search}")), "{f:?}: {list}");
+            assert!(list.contains(&format!("SEARCH s USING {search}")), "{f:?}: {list}");
             let count = plan(&w.count_sql(), w.params.len());
-            assert!(count.contains(&format!("SEARCH s USING INDEX {search}")), "{f:?}: {count}");
+            assert!(count.contains(&format!("SEARCH s USING {search}")), "{f:?}: {count}");
         }
         // Unfiltered: the page walks the agent's spans in time order (LIMIT stops it early), the
         // count reads one index and no table row.
-        let w = span_where(1, &SpanFilter::default());
+        let w = span_where(1, &SpanFilter::default(), None);
         let list = plan(&list_sql(&w, "DESC"), w.params.len() + 2);
         assert!(list.contains("SEARCH s USING INDEX spans_agent_started (agent_id=?)"), "{list}");
         assert!(!list.contains("TEMP B-TREE"), "no sort: {list}");
         let count = plan(&w.count_sql(), w.params.len());
         assert!(count.contains("USING COVERING INDEX") && !count.contains("SEARCH c"), "{count}");
-        let w =
-            span_where(1, &SpanFilter { environment: Some("production".into()), ..SpanFilter::default() });
+        let w = span_where(
+            1,
+            &SpanFilter { environment: Some("production".into()), ..SpanFilter::default() },
+            None,
+        );
         assert!(plan(&w.count_sql(), w.params.len()).contains("SEARCH c USING INTEGER PRIMARY KEY"));
         // Token usage: a conversation's rows through its index, the rest in time order.
         for (f, search) in [

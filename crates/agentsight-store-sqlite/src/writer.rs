@@ -1,31 +1,79 @@
-//! The one writer: a thread that owns the write connection and commits queued jobs in groups.
+//! The one writer of a database file: a thread that owns the write connection and commits queued
+//! jobs in groups.
 //!
 //! The jobs of a group run in one transaction, and only after its commit (with
 //! `synchronous=FULL`, an fsync of the WAL) does each caller get its answer: one fsync serves the
 //! whole group (group commit), and no lock is held around a request.
 //!
-//! The contract of a job: it may *refuse* (`StoreError::UnknownReference` or `Conflict`) only
-//! before its first write, so a refusal needs no rollback and the group goes on. Any other
-//! error may come after a partial write, so it rolls back the whole group and every caller in
-//! it is told the write did not happen. (Per-job savepoints would cost two statements per
-//! write for the sake of failures that only a full disk or a bug produce.)
+//! Two kinds of job. A *write* is a closure whose caller waits for the commit. The contract of a
+//! write: it may *refuse* (`StoreError::UnknownReference` or `Conflict`) only before its first
+//! write, so a refusal needs no rollback and the group goes on. Any other error may come after a
+//! partial write, so it rolls back the whole group and every caller in it is told the write did
+//! not happen. (Per-job savepoints would cost two statements per write for the sake of failures
+//! that only a full disk or a bug produce.)
+//!
+//! A *projection* turns a span batch that is already archived (durable in the archive database,
+//! its client answered) into rows of this database; it is kept until its group commits. A group
+//! of projections only is committed without an fsync (`synchronous=NORMAL`): what it writes can
+//! be made again from the archive, and the projection records the last batch it projected
+//! (`span_log`) in the same transaction, so a batch is projected again after a crash exactly
+//! when its projection was lost. When a group fails, its projections run again one by one, each
+//! in a transaction of its own; one that fails alone is recorded as failed (`span_log_failures`)
+//! and skipped, so one bad batch cannot stop the others. If even that record cannot be written,
+//! projecting stops until the next start, which projects again from the archive.
 
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
-use agentsight_store::{StoreError, StoreResult};
-use rusqlite::Connection;
+use agentsight_core::spans::SpanIngest;
+use agentsight_core::time::now_micros;
+use agentsight_store::{IngestOutcome, StoreError, StoreResult};
+use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
+use crate::archive::{ArchiveTexts, Progress};
 use crate::deltas;
 use crate::index::{Batch, Feed};
+use crate::traces::Segments;
+use crate::writes::Lookups;
 
 /// Runs after the group's commit with its outcome, to answer the caller.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// A unit of work: writes through the connection, says whether it succeeded.
-type Job = Box<dyn FnOnce(&Connection) -> (JobOutcome, Completion) + Send>;
+/// A write: runs on the connection, says whether it succeeded.
+type WriteFn = Box<dyn FnOnce(&Connection) -> (JobOutcome, Completion) + Send>;
 
-/// How a job ended, for the group.
+/// A unit of work for the writer thread.
+enum Job {
+    /// A write whose caller waits for the commit.
+    Write(WriteFn),
+    /// The projection of an archived span batch.
+    Project(Projection),
+}
+
+/// How a projection ended.
+#[derive(Debug)]
+pub(crate) enum Projected {
+    /// Committed.
+    Done(IngestOutcome),
+    /// Could not be projected: recorded in `span_log_failures`, the batch stays archived.
+    Failed(String),
+    /// Not projected now (the writer stopped projecting, or is shutting down); the next start
+    /// projects it from the archive.
+    Deferred(String),
+}
+
+/// An archived batch to project, and whom to tell.
+pub(crate) struct Projection {
+    /// Its id in the archive.
+    pub(crate) id: i64,
+    /// The batch, validated.
+    pub(crate) batch: SpanIngest,
+    /// Called once the projection is committed, failed or deferred.
+    pub(crate) done: Box<dyn FnOnce(Projected) + Send>,
+}
+
+/// How a write ended, for the group.
 #[derive(PartialEq, Eq)]
 enum JobOutcome {
     /// Wrote what it had to.
@@ -39,21 +87,82 @@ enum JobOutcome {
 /// The most jobs committed in one transaction.
 const MAX_GROUP: usize = 512;
 
+/// What the writer thread works with besides its connection.
+pub(crate) struct Context {
+    /// Commits of groups with writes fsync the WAL.
+    pub(crate) fsync: bool,
+    /// The metrics index's feed.
+    pub(crate) feed: Option<Feed>,
+    /// Where projections are counted (`None`: this writer projects nothing, as the archive's).
+    pub(crate) progress: Option<Arc<Progress>>,
+    /// Spans' texts, for a held child projected when its turn arrives.
+    pub(crate) texts: Option<ArchiveTexts>,
+    /// Trace segments: sealed after groups that projected spans, read to find a stored turn.
+    pub(crate) segments: Option<Arc<Segments>>,
+}
+
 /// A handle to the writer thread.
 pub(crate) struct Writer {
     tx: Option<SyncSender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
 
+/// Queues jobs from another thread (the archive's writer hands projections over with it).
+#[derive(Clone)]
+pub(crate) struct Queue {
+    tx: SyncSender<Job>,
+}
+
+impl Queue {
+    /// Queues a projection, waiting while the queue is full; gives it back if the writer has
+    /// stopped.
+    pub(crate) fn project(&self, p: Projection) -> Result<(), Projection> {
+        self.tx.send(Job::Project(p)).map_err(|e| match e.0 {
+            Job::Project(p) => p,
+            Job::Write(_) => unreachable!("a projection was sent"),
+        })
+    }
+}
+
+impl Queue {
+    /// Queues one statement's worth of cleanup nobody waits for: skipped when the queue is full
+    /// or the writer has stopped; its failure is logged and does not fail its group (one
+    /// statement either happens or not).
+    pub(crate) fn detached<F>(&self, f: F)
+    where
+        F: FnOnce(&Connection) -> StoreResult<()> + Send + 'static,
+    {
+        let job = Job::Write(Box::new(move |conn| {
+            let outcome = match f(conn) {
+                Ok(()) => JobOutcome::Done,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a cleanup write failed");
+                    JobOutcome::Refused
+                }
+            };
+            let done: Completion = Box::new(|_| {});
+            (outcome, done)
+        }));
+        let _ = self.tx.try_send(job);
+    }
+}
+
 impl Writer {
-    /// Starts the writer thread on `conn`, with a queue of `capacity` jobs; what each group
-    /// changes in the metric facts goes to `feed` after its commit.
-    pub(crate) fn start(conn: Connection, capacity: usize, feed: Option<Feed>) -> std::io::Result<Writer> {
+    /// Starts the writer thread `name` on `conn`, with a queue of `capacity` jobs.
+    pub(crate) fn start(
+        name: &str,
+        conn: Connection,
+        capacity: usize,
+        ctx: Context,
+    ) -> std::io::Result<Writer> {
         let (tx, rx) = sync_channel::<Job>(capacity);
-        let thread = std::thread::Builder::new()
-            .name("agentsight-writer".into())
-            .spawn(move || run(conn, rx, feed))?;
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || run(conn, rx, ctx))?;
         Ok(Writer { tx: Some(tx), thread: Some(thread) })
+    }
+
+    /// A queue to this writer (it stops once this handle and every queue are dropped).
+    pub(crate) fn queue(&self) -> Option<Queue> {
+        self.tx.clone().map(|tx| Queue { tx })
     }
 
     /// Queues `f` and waits for the group commit that includes it.
@@ -63,29 +172,36 @@ impl Writer {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<StoreResult<T>>();
-        let job: Job = Box::new(move |conn| {
+        self.submit_then(f, move |r| {
+            let _ = reply.send(r);
+        })?;
+        answer.await.map_err(|_| StoreError::Unavailable("the write was not committed".into()))?
+    }
+
+    /// Queues `f`; `then` runs on the writer thread once the group including it has committed
+    /// (or failed), with `f`'s result. Unavailable at once when the queue is full.
+    pub(crate) fn submit_then<T, F, C>(&self, f: F, then: C) -> StoreResult<()>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        C: FnOnce(StoreResult<T>) + Send + 'static,
+    {
+        let job = Job::Write(Box::new(move |conn| {
             let result = f(conn);
             let outcome = match &result {
                 Ok(_) => JobOutcome::Done,
                 Err(StoreError::UnknownReference { .. } | StoreError::Conflict { .. }) => JobOutcome::Refused,
                 Err(_) => JobOutcome::Failed,
             };
-            let done: Completion = Box::new(move |commit| {
-                let _ = reply.send(commit.and(result));
-            });
+            let done: Completion = Box::new(move |commit| then(commit.and(result)));
             (outcome, done)
-        });
+        }));
         let tx = self.tx.as_ref().ok_or_else(|| StoreError::Unavailable("store is closed".into()))?;
         match tx.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                return Err(StoreError::Unavailable("write queue is full".into()));
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(StoreError::Unavailable("writer has stopped".into()));
-            }
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(StoreError::Unavailable("write queue is full".into())),
+            Err(TrySendError::Disconnected(_)) => Err(StoreError::Unavailable("writer has stopped".into())),
         }
-        answer.await.map_err(|_| StoreError::Unavailable("the write was not committed".into()))?
     }
 }
 
@@ -99,9 +215,19 @@ impl Drop for Writer {
     }
 }
 
-fn run(mut conn: Connection, rx: Receiver<Job>, feed: Option<Feed>) {
+/// The writer thread's state between groups.
+struct State {
+    ctx: Context,
+    /// The `synchronous` setting in force (changed only between groups).
+    synchronous_full: Option<bool>,
+    /// Set when a failed projection could not even be recorded: projections wait for a restart.
+    halted: Option<String>,
+}
+
+fn run(mut conn: Connection, rx: Receiver<Job>, ctx: Context) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     let mut seen_version: Option<i64> = None;
+    let mut st = State { ctx, synchronous_full: None, halted: None };
     while let Ok(first) = rx.recv() {
         // Another process (the CLI, `agentsight demo`) may have written since our last group:
         // then what the writer caches about conversations may be stale.
@@ -117,10 +243,7 @@ fn run(mut conn: Connection, rx: Receiver<Job>, feed: Option<Feed>) {
                 Err(_) => break,
             }
         }
-        let (result, done) = commit_group(&mut conn, &mut group, feed.as_ref());
-        for d in done {
-            d(result.as_ref().map(|_| ()).map_err(clone_err));
-        }
+        run_group(&mut conn, &mut st, &mut group);
     }
     tracing::debug!("writer stopped");
 }
@@ -130,32 +253,33 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-/// Runs a group in one transaction; returns the commit's outcome and the callers to answer.
-///
-/// A group that changed metric facts also counts itself in `write_log.seq` and, once
-/// committed, hands its changes (with the touched conversations read back inside the
-/// transaction) to the metrics index — before any caller is answered, so a caller's next
-/// metrics query waits for them.
-fn commit_group(
-    conn: &mut Connection,
-    group: &mut Vec<Job>,
+/// Sets `synchronous` for the next transaction: an fsync at commit only when the group has
+/// writes whose callers wait for durability (and fsync is on).
+fn set_synchronous(conn: &Connection, st: &mut State, full: bool) -> Result<(), String> {
+    let full = full && st.ctx.fsync;
+    if st.synchronous_full != Some(full) {
+        conn.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })
+            .map_err(|e| e.to_string())?;
+        st.synchronous_full = Some(full);
+    }
+    Ok(())
+}
+
+/// One transaction: `BEGIN IMMEDIATE`, `body`, the metrics bookkeeping, `COMMIT`; on failure the
+/// transaction is rolled back and the writer's caches forgotten. A transaction that changed
+/// metric facts counts itself in `write_log.seq` and, once committed, hands its changes (with
+/// the touched conversations read back inside the transaction) to the metrics index, before
+/// any caller is answered, so a caller's next metrics query waits for them.
+fn transaction(
+    conn: &Connection,
     feed: Option<&Feed>,
-) -> (Result<(), StoreError>, Vec<Completion>) {
-    let n = group.len();
-    let mut done: Vec<Completion> = Vec::with_capacity(n);
-    let mut jobs = group.drain(..);
-    let mut batch: Option<Batch> = None;
+    body: impl FnOnce(&Connection) -> Result<(), String>,
+) -> Result<(), String> {
     deltas::take();
+    let mut batch: Option<Batch> = None;
     let outcome = (|| -> Result<(), String> {
-        let run = |sql: &str| run_cached(conn, sql).map_err(|e| e.to_string());
-        run("BEGIN IMMEDIATE")?;
-        for job in jobs.by_ref() {
-            let (outcome, completion) = job(conn);
-            done.push(completion);
-            if outcome == JobOutcome::Failed {
-                return Err("a write in the group failed".into());
-            }
-        }
+        run_cached(conn, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+        body(conn)?;
         let pending = deltas::take();
         if !pending.is_empty() {
             let seq: i64 = conn
@@ -168,27 +292,167 @@ fn commit_group(
                 batch = Some(Batch { seq, convs, entries: pending.entries });
             }
         }
-        run("COMMIT")
+        run_cached(conn, "COMMIT").map_err(|e| e.to_string())
     })();
-    // Jobs never reached are dropped with their reply channel; their callers get "unavailable".
-    drop(jobs);
-    if let (Ok(()), Some(feed), Some(b)) = (&outcome, feed, batch) {
-        feed.committed(b);
-    }
-    let result = outcome.map_err(|e| {
-        tracing::error!(error = %e, jobs = n, "group commit failed");
-        if !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
+    match outcome {
+        Ok(()) => {
+            if let (Some(feed), Some(b)) = (feed, batch) {
+                feed.committed(b);
+            }
+            Ok(())
         }
-        crate::writes::forget_cached();
-        StoreError::Unavailable(format!("commit failed: {e}"))
-    });
-    (result, done)
+        Err(e) => {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            deltas::take();
+            crate::writes::forget_cached();
+            Err(e)
+        }
+    }
 }
 
-fn clone_err(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        other => StoreError::Internal(other.to_string()),
+/// Projects `p` and records it as the last batch projected.
+fn project(conn: &Connection, look: &Lookups<'_>, p: &Projection) -> Result<IngestOutcome, String> {
+    let out = crate::writes::ingest_spans(conn, look, p.id, &p.batch).map_err(|e| e.to_string())?;
+    conn.prepare_cached("UPDATE span_log SET projected = max(projected, ?1) WHERE id = 1")
+        .and_then(|mut s| s.execute([p.id]))
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Runs a group in one transaction, in the order queued, and answers everyone in it; a failed
+/// group's projections run again one by one.
+fn run_group(conn: &mut Connection, st: &mut State, group: &mut Vec<Job>) {
+    let n = group.len();
+    let mut jobs: Vec<(Option<WriteFn>, Option<Projection>)> = Vec::with_capacity(n);
+    for job in group.drain(..) {
+        match job {
+            Job::Write(w) => jobs.push((Some(w), None)),
+            Job::Project(p) if st.halted.is_some() => {
+                let why = st.halted.clone().unwrap_or_default();
+                (p.done)(Projected::Deferred(why));
+            }
+            Job::Project(p) => jobs.push((None, Some(p))),
+        }
     }
+    if jobs.is_empty() {
+        return;
+    }
+    let has_writes = jobs.iter().any(|(w, _)| w.is_some());
+    let mut done: Vec<Completion> = Vec::with_capacity(n);
+    let mut outcomes: Vec<IngestOutcome> = Vec::new();
+    let result = set_synchronous(conn, st, has_writes).and_then(|()| {
+        let look = st.ctx.lookups();
+        transaction(conn, st.ctx.feed.as_ref(), |conn| {
+            for (w, p) in jobs.iter_mut() {
+                if let Some(p) = p {
+                    outcomes.push(project(conn, &look, p)?);
+                } else if let Some(w) = w.take() {
+                    let (outcome, completion) = w(conn);
+                    done.push(completion);
+                    if outcome == JobOutcome::Failed {
+                        return Err("a write in the group failed".into());
+                    }
+                }
+            }
+            Ok(())
+        })
+    });
+    let projections = jobs.into_iter().filter_map(|(_, p)| p);
+    // Writes never reached are dropped with their reply channel: their callers get "unavailable".
+    match result {
+        Ok(()) => {
+            for d in done {
+                d(Ok(()));
+            }
+            let projected = !outcomes.is_empty();
+            for (p, out) in projections.zip(outcomes) {
+                finish(st, p, Projected::Done(out));
+            }
+            if projected {
+                seal_segments(conn, st);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, jobs = n, "group commit failed");
+            for d in done {
+                d(Err(StoreError::Unavailable(format!("commit failed: {e}"))));
+            }
+            for p in projections {
+                project_alone(conn, st, p);
+            }
+        }
+    }
+}
+
+/// A projection of a failed group, again in a transaction of its own; recorded as failed when
+/// it fails alone.
+fn project_alone(conn: &Connection, st: &mut State, p: Projection) {
+    if let Some(why) = &st.halted {
+        let why = why.clone();
+        return (p.done)(Projected::Deferred(why));
+    }
+    let mut out = None;
+    let retried = set_synchronous(conn, st, false).and_then(|()| {
+        let look = st.ctx.lookups();
+        transaction(conn, st.ctx.feed.as_ref(), |conn| {
+            out = Some(project(conn, &look, &p)?);
+            Ok(())
+        })
+    });
+    let error = match (retried, out) {
+        (Ok(()), Some(out)) => return finish(st, p, Projected::Done(out)),
+        (Ok(()), None) => "no outcome".to_string(),
+        (Err(e), _) => e,
+    };
+    tracing::error!(batch = p.id, error = %error, "a span batch could not be projected; it stays in the archive");
+    let recorded = transaction(conn, None, |conn| {
+        conn.execute(
+            "INSERT OR REPLACE INTO span_log_failures (batch_id, error, at) VALUES (?1, ?2, ?3)",
+            params![p.id, error, now_micros()],
+        )
+        .and_then(|_| conn.execute("UPDATE span_log SET projected = max(projected, ?1) WHERE id = 1", [p.id]))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    });
+    match recorded {
+        Ok(()) => finish(st, p, Projected::Failed(error)),
+        Err(e) => {
+            let why = format!(
+                "projection stopped until the next start: batch {} failed ({error}) and could not be recorded ({e})",
+                p.id
+            );
+            tracing::error!("{why}");
+            st.halted = Some(why.clone());
+            (p.done)(Projected::Deferred(why));
+        }
+    }
+}
+
+/// Seals the trace segments the committed spans fill (`crate::traces`), in a transaction of its
+/// own; a failure is logged and tried again after the next group (a trace's spans are found
+/// meanwhile all the same, one by one, after the last sealed segment).
+fn seal_segments(conn: &Connection, st: &State) {
+    let Some(segments) = &st.ctx.segments else { return };
+    let sealed =
+        transaction(conn, None, |conn| crate::traces::seal(conn).map(|_| ()).map_err(|e| e.to_string()))
+            .and_then(|()| segments.refresh(conn).map_err(|e| e.to_string()));
+    if let Err(e) = sealed {
+        tracing::warn!(error = %e, "sealing trace segments failed; tried again after the next group");
+    }
+}
+
+impl Context {
+    fn lookups(&self) -> Lookups<'_> {
+        Lookups { texts: self.texts.as_ref(), segments: self.segments.as_deref() }
+    }
+}
+
+/// Counts a projection as done (committed or recorded as failed) and tells its caller.
+fn finish(st: &State, p: Projection, how: Projected) {
+    if let Some(progress) = &st.ctx.progress {
+        progress.projected(p.id);
+    }
+    (p.done)(how);
 }

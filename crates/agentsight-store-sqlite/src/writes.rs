@@ -17,7 +17,9 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::spans::{Chunks, TextRef};
+use crate::archive::ArchiveTexts;
+use crate::spans::TextRef;
+use crate::traces::Segments;
 use crate::{deltas, reads, sqlerr};
 use agentsight_core::metrics::index::{Delta, Sender, action_duration_us};
 
@@ -923,42 +925,90 @@ impl TurnInfo {
     }
 }
 
+/// What the projection reads besides its connection: span texts (a stored turn, held
+/// children) from the archive, and where a trace's spans may be.
+pub(crate) struct Lookups<'a> {
+    pub(crate) texts: Option<&'a ArchiveTexts>,
+    pub(crate) segments: Option<&'a Segments>,
+}
+
+impl Lookups<'_> {
+    fn texts(&self, refs: &[TextRef]) -> StoreResult<Vec<String>> {
+        match self.texts {
+            Some(t) => t.texts(refs),
+            None => Err(StoreError::Internal("this writer cannot read the span archive".into())),
+        }
+    }
+
+    fn segments(&self) -> StoreResult<&Segments> {
+        self.segments.ok_or_else(|| StoreError::Internal("this writer cannot find traces".into()))
+    }
+}
+
 /// The stored turn of a child that arrived without it in its batch: its completeness if the
 /// turn is archived, `None` if it has not arrived.
-fn stored_turn(conn: &Connection, pk: i64, turn_id: u64) -> StoreResult<Option<TurnInfo>> {
-    let at: Option<TextRef> = one(
-        conn,
-        "SELECT chunk_id, chunk_offset, chunk_len FROM spans WHERE conversation_pk = ?1 AND span_id = ?2 AND kind = 'turn'",
-        params![pk, turn_id as i64],
-        |r| TextRef::at(r, 0),
-    )
-    .optional()
-    .map_err(sqlerr)?;
+fn stored_turn(
+    conn: &Connection,
+    look: &Lookups<'_>,
+    agent_id: i64,
+    pk: i64,
+    child: &SpanRecord,
+    turn_id: u64,
+) -> StoreResult<Option<TurnInfo>> {
+    // A turn's children are in its trace.
+    let segments = look.segments()?;
+    segments.refresh(conn)?;
+    let key = crate::spans::trace_key(&child.trace_id);
+    let (where_ids, ids) = segments.candidates(agent_id, key)?.sql("s");
+    let mut values: Vec<rusqlite::types::Value> =
+        vec![agent_id.into(), key.into(), (turn_id as i64).into(), child.trace_id.clone().into(), pk.into()];
+    values.extend(ids.into_iter().map(rusqlite::types::Value::from));
+    let at: Option<TextRef> = conn
+        .prepare(&format!(
+            "SELECT batch_id, text_offset, text_len FROM spans s NOT INDEXED
+             WHERE s.agent_id = ?1 AND s.trace_key = ?2 AND s.span_id = ?3 AND s.trace_id = ?4
+                 AND s.conversation_pk = ?5 AND s.kind = 'turn' AND {where_ids}"
+        ))
+        .and_then(|mut q| {
+            q.query_row(rusqlite::params_from_iter(values.iter()), |r| TextRef::at(r, 0)).optional()
+        })
+        .map_err(sqlerr)?;
     let Some(at) = at else { return Ok(None) };
-    let p = Chunks::default().text(conn, at)?;
+    let p = look.texts(&[at])?.pop().unwrap_or_default();
     match agentsight_core::spans::validate_span(&p, "span").map(|r| r.effect) {
         Ok(SpanEffect::Turn(t)) => Ok(Some(TurnInfo::of(&t))),
         _ => Ok(Some(TurnInfo { complete: false, reason: Some("unreadable".into()) })),
     }
 }
 
-/// Writes a whole batch (see `SpanWriter::ingest_spans`). Any error is a failure of the group
-/// (rolled back), never a refusal after a partial write.
-pub(crate) fn ingest_spans(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOutcome> {
-    ingest_spans_inner(conn, b).map_err(|e| match e {
+/// Projects archived batch `batch_id` (see `SpanWriter::ingest_spans`): span rows pointing into
+/// its body, and what they project into. Any error is a failure of the group (rolled back),
+/// never a refusal after a partial write.
+pub(crate) fn ingest_spans(
+    conn: &Connection,
+    look: &Lookups<'_>,
+    batch_id: i64,
+    b: &SpanIngest,
+) -> StoreResult<IngestOutcome> {
+    ingest_spans_inner(conn, look, batch_id, b).map_err(|e| match e {
         StoreError::Unavailable(m) => StoreError::Unavailable(m),
         other => StoreError::Internal(format!("span ingest: {other}")),
     })
 }
 
-fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOutcome> {
+fn ingest_spans_inner(
+    conn: &Connection,
+    look: &Lookups<'_>,
+    batch_id: i64,
+    b: &SpanIngest,
+) -> StoreResult<IngestOutcome> {
     let mut out = IngestOutcome::default();
     for block in &b.blocks {
         // An existing conversation's `started_at` moves back to the block's earliest event.
         let (pk, created) = upsert_conversation_lowering(conn, &block.upsert, Some(block.upsert.event_time))?;
         out.conversations.push((pk, created));
         if block.spans.is_empty() {
-            continue; // nothing to archive or project: no chunk either
+            continue; // nothing to store or project
         }
         let turns: HashMap<u64, TurnInfo> = block
             .spans
@@ -971,14 +1021,12 @@ fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOu
         // Archive first (deciding each new span's state), then project: turns before their
         // children, so a turn's messages precede its tools at equal times.
         let mut fresh: Vec<(&SpanRecord, Option<TurnInfo>)> = Vec::with_capacity(block.spans.len());
-        let chunk = insert_chunk(conn, pk, &block.chunk)?;
-        let mut stored_any = false;
         for s in &block.spans {
             let turn = match (&s.effect, s.turn_id) {
                 (SpanEffect::Turn(_), _) | (SpanEffect::None, _) | (_, None) => None,
                 (_, Some(t)) => match turns.get(&t) {
                     Some(info) => Some(info.clone()),
-                    None => stored_turn(conn, pk, t)?,
+                    None => stored_turn(conn, look, b.agent_id, pk, s, t)?,
                 },
             };
             let state = match (&s.effect, s.turn_id, &turn) {
@@ -989,8 +1037,7 @@ fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOu
                 (_, Some(_), Some(t)) if !t.complete => SpanState::Archived,
                 _ => SpanState::Projected,
             };
-            if archive(conn, b, pk, chunk, s, state)? {
-                stored_any = true;
+            if archive(conn, b, pk, batch_id, s, state)? {
                 out.accepted += 1;
                 if state == SpanState::Held {
                     count_held(pk, 1);
@@ -1002,13 +1049,9 @@ fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOu
                 out.duplicates += 1;
             }
         }
-        if !stored_any {
-            // A resend: every span is archived already, with its text.
-            exec(conn, "DELETE FROM span_chunks WHERE id = ?1", [chunk]).map_err(sqlerr)?;
-        }
         for (s, _) in fresh.iter().filter(|(s, _)| matches!(s.effect, SpanEffect::Turn(_))) {
             if let SpanEffect::Turn(t) = &s.effect {
-                project_turn(conn, b, pk, s, t)?;
+                project_turn(conn, look, b, pk, s, t)?;
                 if t.complete {
                     out.messages += t.messages.len() as u64;
                 }
@@ -1021,30 +1064,24 @@ fn ingest_spans_inner(conn: &Connection, b: &SpanIngest) -> StoreResult<IngestOu
     Ok(out)
 }
 
-/// Stores a block's chunk (its spans' texts, compressed); its row id.
-fn insert_chunk(conn: &Connection, pk: i64, data: &[u8]) -> StoreResult<i64> {
-    exec(conn, "INSERT INTO span_chunks (conversation_pk, data) VALUES (?1, ?2)", params![pk, data])
-        .map_err(sqlerr)?;
-    Ok(conn.last_insert_rowid())
-}
-
-/// Stores a span (its text is in `chunk`) unless `(conversation, span_id)` is already stored;
-/// true when stored now.
+/// Stores a span's row (its text is in archived batch `batch_id`) unless its conversation has
+/// it already (a span with its start and id: a resend, which is byte for byte the same); true
+/// when stored now.
 fn archive(
     conn: &Connection,
     b: &SpanIngest,
     pk: i64,
-    chunk: i64,
+    batch_id: i64,
     s: &SpanRecord,
     state: SpanState,
 ) -> StoreResult<bool> {
     let n = exec(
         conn,
         "INSERT INTO spans (agent_id, conversation_pk, span_id, trace_id, parent_span_id, turn_id, kind,
-            name, status, started_at, ended_at, duration_ms, state, sdk_version, chunk_id, chunk_offset,
-            chunk_len, received_at, trace_key)
+            name, status, started_at, ended_at, duration_ms, state, sdk_version, batch_id, text_offset,
+            text_len, received_at, trace_key)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
-         ON CONFLICT (conversation_pk, span_id) DO NOTHING",
+         ON CONFLICT (conversation_pk, started_at, span_id) DO NOTHING",
         params![
             b.agent_id,
             pk,
@@ -1060,7 +1097,7 @@ fn archive(
             s.duration_ms,
             state.code(),
             b.sdk_version,
-            chunk,
+            batch_id,
             s.text.start as i64,
             s.text.len() as i64,
             b.received_at,
@@ -1074,6 +1111,7 @@ fn archive(
 /// A turn: its messages when complete; then the children that were waiting for it.
 fn project_turn(
     conn: &Connection,
+    look: &Lookups<'_>,
     b: &SpanIngest,
     pk: i64,
     s: &SpanRecord,
@@ -1101,7 +1139,7 @@ fn project_turn(
     }
     let held: Vec<(i64, TextRef)> = {
         let mut stmt = conn
-            .prepare_cached("SELECT id, chunk_id, chunk_offset, chunk_len FROM spans WHERE conversation_pk = ?1 AND turn_id = ?2 AND state = 0 ORDER BY started_at, id")
+            .prepare_cached("SELECT id, batch_id, text_offset, text_len FROM spans WHERE conversation_pk = ?1 AND turn_id = ?2 AND state = 0 ORDER BY started_at, id")
             .map_err(sqlerr)?;
         stmt.query_map(params![pk, turn_id as i64], |r| Ok((r.get(0)?, TextRef::at(r, 1)?)))
             .map_err(sqlerr)?
@@ -1110,9 +1148,8 @@ fn project_turn(
     };
     count_held(pk, -(held.len() as i64));
     let info = TurnInfo::of(t);
-    let mut chunks = Chunks::default();
-    for (id, at) in held {
-        let payload = chunks.text(conn, at)?;
+    let payloads = look.texts(&held.iter().map(|(_, at)| *at).collect::<Vec<_>>())?;
+    for ((id, _), payload) in held.into_iter().zip(payloads) {
         let child = agentsight_core::spans::validate_span(&payload, "span")
             .map_err(|e| StoreError::Internal(format!("held span {id} no longer validates: {e}")))?;
         let state = match child.effect {

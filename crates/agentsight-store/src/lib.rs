@@ -123,13 +123,34 @@ pub trait TrackingReader: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<AttachmentRow>>> + Send;
 }
 
-/// The 0.1.x span plane: ingest (archive + projection) and the agent's environments.
+/// The 0.1.x span plane: ingest (archive, then projection) and replay after a restart.
 pub trait SpanWriter: Send + Sync {
-    /// Archives every span of the batch (once: a span already stored for its conversation is a
-    /// duplicate and changes nothing) and projects it into conversations, messages, action
-    /// logs, buttons and token usage, in one transaction: all of it or, on failure, none.
-    /// A turn's child whose turn is not stored yet is held and projected when the turn arrives.
-    fn ingest_spans(&self, batch: SpanIngest) -> impl Future<Output = StoreResult<IngestOutcome>> + Send;
+    /// Archives `body`, the request that brought `batch` as received, and answers once it is
+    /// durable; the batch is then projected, in the order batches were archived: each span stored
+    /// once (a span already stored for its conversation is a duplicate and changes nothing),
+    /// projected into conversations, messages, action logs, buttons and token usage, all of the
+    /// batch in one transaction. A turn's child whose turn is not stored yet is held and
+    /// projected when the turn arrives. Every read of the store waits for the projection of
+    /// the batches acknowledged before it began, so a client reads what it wrote.
+    fn ingest_spans(
+        &self,
+        batch: SpanIngest,
+        body: agentsight_core::archive::ArchivedBody,
+    ) -> impl Future<Output = StoreResult<IngestReceipt>> + Send;
+    /// The first archived batch after `after` that is not projected yet (the process stopped
+    /// between archive and projection), oldest first: the server validates it again and hands it
+    /// to [`SpanWriter::project_archived`] or [`SpanWriter::skip_archived`], in order.
+    fn next_unprojected(&self, after: i64)
+    -> impl Future<Output = StoreResult<Option<ArchivedBatch>>> + Send;
+    /// Projects archived batch `id` (validated again from its body) as [`SpanWriter::ingest_spans`]
+    /// would have.
+    fn project_archived(
+        &self,
+        id: i64,
+        batch: SpanIngest,
+    ) -> impl Future<Output = StoreResult<IngestOutcome>> + Send;
+    /// Records that archived batch `id` cannot be projected (`why`); it stays in the archive.
+    fn skip_archived(&self, id: i64, why: String) -> impl Future<Output = StoreResult<()>> + Send;
     /// Reprices the token usage rows of an agent (or of all agents) from their stored counts
     /// with `pricing`, in one transaction: cost, cost source (`backend` or `unpriced`) and table
     /// date; rows with an SDK-reported cost keep it. `now` becomes the changed rows' `updated_at`.

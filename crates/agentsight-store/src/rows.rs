@@ -536,17 +536,46 @@ pub struct ExportRow {
     pub latest_feedback: Option<String>,
 }
 
-/// What an ingest batch did.
+/// What the projection of a span batch did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IngestOutcome {
     /// Spans stored now.
     pub accepted: u64,
-    /// Spans already stored (resends).
+    /// Spans already stored (resends): not stored again.
     pub duplicates: u64,
     /// The conversations written, with whether the batch created each.
     pub conversations: Vec<(i64, bool)>,
     /// Messages projected (from complete turns).
     pub messages: u64,
+}
+
+/// A span batch's answer: archived (durable) and queued for projection.
+pub struct IngestReceipt {
+    /// Its id in the archive (batches are projected in this order).
+    pub batch_id: i64,
+    /// Resolves once the batch is projected: what the projection did, or why it could not be
+    /// (the batch then stays in the archive).
+    pub projected:
+        std::pin::Pin<Box<dyn std::future::Future<Output = crate::StoreResult<IngestOutcome>> + Send>>,
+}
+
+impl std::fmt::Debug for IngestReceipt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestReceipt").field("batch_id", &self.batch_id).finish_non_exhaustive()
+    }
+}
+
+/// A span batch as the archive keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchivedBatch {
+    /// Its id (the order batches are projected in).
+    pub id: i64,
+    /// The agent whose key sent it.
+    pub agent_id: i64,
+    /// When it was received.
+    pub received_at: agentsight_core::time::Micros,
+    /// The body as stored.
+    pub body: agentsight_core::archive::ArchivedBody,
 }
 
 /// An environment of an agent.

@@ -62,11 +62,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         )
         .route("/api/attachments/{id}/download/", get(attachments::download_attachment::<S>))
         .route("/api/me/", get(spans::get_me::<S>))
-        .route(
-            "/api/ingest/",
-            post(spans::ingest_spans::<S>)
-                .layer(tower_http::decompression::RequestDecompressionLayer::new().gzip(true)),
-        )
+        .route("/api/ingest/", post(spans::ingest_spans::<S>))
         .route("/api/spans/", get(archive::list_spans::<S>))
         .route("/api/spans/{id}/", get(archive::get_span::<S>))
         .route("/api/traces/{trace_id}/", get(archive::get_trace::<S>))

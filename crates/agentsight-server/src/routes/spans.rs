@@ -3,6 +3,7 @@
 
 use std::num::NonZeroU32;
 
+use agentsight_core::archive::{self, ArchiveError, ArchivedBody, Encoding};
 use agentsight_core::time::{now_micros, to_iso};
 use agentsight_protocol::v01 as wire;
 use axum::Json;
@@ -67,8 +68,10 @@ pub(crate) async fn get_me<S: Store>(
     }))
 }
 
-/// `POST /api/ingest/`: 201 once every span of the batch is durable; 400 with the B6 body when
-/// any block is bad (nothing written); 429 with `Retry-After` over the agent's rate.
+/// `POST /api/ingest/`: 201 once the batch is archived, durably (its projection follows, and
+/// every read waits for it); 400 with the B6 body when any block is bad (nothing written); 429
+/// with `Retry-After` over the agent's rate; 413 when the JSON, decompressed, is over the body
+/// limit; 415 for an encoding other than gzip.
 pub(crate) async fn ingest_spans<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
@@ -86,20 +89,44 @@ pub(crate) async fn ingest_spans<S: Store>(
             )));
         }
     }
-    // A gzip body arrives here decompressed (RequestDecompressionLayer); the limit applies to
-    // the decompressed bytes, so a small bomb cannot grow past it.
-    let body = read_body(req, st.settings.max_body_bytes).await?;
-    if body.is_empty() {
+    let gzip = match req.headers().get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim()) {
+        None | Some("" | "identity") => false,
+        Some(e) if e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip") => true,
+        Some(e) => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "Unsupported Content-Encoding \"{e}\"; send gzip or no encoding."
+            )));
+        }
+    };
+    // The body is kept as received for the archive (a gzip body stays the client's gzip); the
+    // limit applies to the JSON, decompressed, so a small bomb cannot grow past it.
+    let limit = st.settings.max_body_bytes;
+    let raw = read_body(req, limit).await?;
+    if raw.is_empty() {
         return Err(ApiError::BadRequest("JSON parse error - the body is empty".into()));
     }
-    let p: wire::IngestPayload<'_> = parse_json(&body)?;
-    let out = ingest::span_batch(&st.store, &st.live, &st.enrich, key.scope(), &p, received).await?;
+    let (text, body) = if gzip {
+        let text = archive::decode_as(Encoding::Gzip, &raw, limit as u64).map_err(|e| match e {
+            ArchiveError::TooLarge(_) => ApiError::TooLarge { field: None, limit },
+            ArchiveError::NotText => ApiError::BadRequest("JSON parse error - the body is not UTF-8".into()),
+            e => ApiError::BadRequest(format!("The gzip body could not be read: {e}")),
+        })?;
+        (text, ArchivedBody::of_gzip(raw.to_vec()))
+    } else {
+        let text = String::from_utf8(raw.to_vec())
+            .map_err(|_| ApiError::BadRequest("JSON parse error - the body is not UTF-8".into()))?;
+        let body = ArchivedBody::of_plain(&text);
+        (text, body)
+    };
+    let p: wire::IngestPayload<'_> = parse_json(text.as_bytes())?;
+    let batch = ingest::Received { text: &text, payload: &p, body, at: received };
+    let out = ingest::span_batch(&st.store, &st.live, &st.enrich, key.scope(), batch).await?;
     Ok((
         StatusCode::CREATED,
         Json(wire::IngestResponse {
-            accepted: out.accepted,
-            duplicates: out.duplicates,
-            conversations: out.conversations.len() as u64,
+            accepted: out.spans,
+            batch_id: out.batch_id,
+            conversations: out.conversations,
         }),
     ))
 }
