@@ -122,7 +122,13 @@ pub fn decode_as(encoding: Encoding, stored: &[u8], limit: u64) -> Result<String
 /// gzip (any number of members, as the format allows) into at most `limit` bytes.
 fn gunzip(stored: &[u8], limit: u64) -> Result<Vec<u8>, ArchiveError> {
     use std::io::Read as _;
-    let mut out = Vec::with_capacity(stored.len().saturating_mul(4).min(limit as usize));
+    // The last member's size (mod 2^32) ends the stream: room for it at once, not a vector
+    // doubled and copied a dozen times.
+    let size = stored
+        .len()
+        .checked_sub(4)
+        .map(|at| u32::from_le_bytes([stored[at], stored[at + 1], stored[at + 2], stored[at + 3]]));
+    let mut out = Vec::with_capacity((size.unwrap_or(0) as u64).min(limit) as usize + 1);
     flate2::read::MultiGzDecoder::new(stored)
         .take(limit + 1)
         .read_to_end(&mut out)

@@ -124,8 +124,11 @@ pub const DEFAULT_PROJECTION_BACKLOG_BYTES: usize = 64 << 20;
 /// pages of them all) outgrow 32 MiB within a minute of heavy span ingest, and each miss is a
 /// read of the WAL or the file (`docs/benchmarks.md` §4).
 const WRITER_CACHE_KIB: i64 = 256 * 1024;
-/// WAL pages between automatic checkpoints (SQLite's default is 1000).
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 32768;
+/// WAL pages between automatic checkpoints (SQLite's default is 1000): 512 MiB. A checkpoint
+/// writes each page changed since the last one once, however many commits changed it, so rarer
+/// checkpoints write the pages every group touches (each conversation's last pages) fewer times
+/// (`docs/benchmarks.md` §4).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 131_072;
 /// Bytes of the database file each connection maps into memory (reads then copy nothing);
 /// address space, not memory: SQLite caps it at 2 GiB.
 const MMAP_BYTES: i64 = 2 << 30;

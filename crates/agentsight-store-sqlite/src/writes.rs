@@ -75,6 +75,16 @@ fn upsert_conversation_lowering(
         .optional()
         .map_err(sqlerr)?,
     };
+    let fields = lower_to.map(|_| fields_hash(c));
+    if let (Some(id), Some(h), Some(low)) = (existing, fields, lower_to)
+        && unchanged_since_written(id, h, c.is_used, low)
+    {
+        // A span block that brings nothing new to the row: only `updated_at` moves (no metric
+        // fact changed, so nothing to report either).
+        exec(conn, "UPDATE conversations SET updated_at = ?2 WHERE id = ?1", params![id, c.received_at])
+            .map_err(sqlerr)?;
+        return Ok((id, false));
+    }
     let (id, created) = match existing {
         Some(id) => {
             exec(
@@ -152,8 +162,65 @@ fn upsert_conversation_lowering(
     if c.is_used {
         remember_used(id);
     }
+    match (fields, lower_to) {
+        (Some(h), Some(low)) => remember_written(id, h, c.is_used, low),
+        _ => forget_written(id),
+    }
     deltas::touch(c.agent_id, id);
     Ok((id, created))
+}
+
+/// What the span path last wrote to a conversation row: a hash of the fields it set, whether it
+/// marked the row used, and a bound on its `started_at` (the row's is at most this).
+#[derive(Clone, Copy)]
+struct Written {
+    fields: u64,
+    used: bool,
+    started_at_at_most: Micros,
+}
+
+thread_local! {
+    /// [`Written`] by conversation pk: a block whose fields are those last written, that needs no
+    /// `is_used` flip and starts no earlier, changes nothing but `updated_at`. Any other write of
+    /// the row's fields forgets its entry; emptied with [`forget_cached`].
+    static WRITTEN: RefCell<HashMap<i64, Written>> = RefCell::new(HashMap::new());
+}
+
+/// A hash of the fields an upsert sets (the location's too).
+fn fields_hash(c: &ConversationUpsert) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let f = &c.fields;
+    let mut h = std::hash::DefaultHasher::new();
+    (&f.name, &f.customer_id, &f.customer_ip_address, &f.device, &f.source, &f.language).hash(&mut h);
+    (&f.environment, &f.metadata).hash(&mut h);
+    if let Some(l) = &f.location {
+        (&l.country, &l.region, &l.city, l.latitude.map(f64::to_bits), l.longitude.map(f64::to_bits))
+            .hash(&mut h);
+    }
+    h.finish()
+}
+
+fn unchanged_since_written(pk: i64, fields: u64, used: bool, started_at: Micros) -> bool {
+    WRITTEN.with(|w| {
+        w.borrow()
+            .get(&pk)
+            .is_some_and(|w| w.fields == fields && (w.used || !used) && started_at >= w.started_at_at_most)
+    })
+}
+
+fn remember_written(pk: i64, fields: u64, used: bool, started_at: Micros) {
+    WRITTEN.with(|w| {
+        let mut w = w.borrow_mut();
+        if w.len() >= MAX_CACHED_CONVERSATIONS && !w.contains_key(&pk) {
+            w.clear();
+        }
+        let used = used || w.get(&pk).is_some_and(|x| x.used);
+        w.insert(pk, Written { fields, used, started_at_at_most: started_at });
+    });
+}
+
+fn forget_written(pk: i64) {
+    WRITTEN.with(|w| w.borrow_mut().remove(&pk));
 }
 
 thread_local! {
@@ -213,6 +280,7 @@ pub(crate) fn forget_cached() {
     LAST_MESSAGE.with(|m| m.borrow_mut().clear());
     KNOWN_ACTIONS.with(|m| m.borrow_mut().clear());
     HELD.with(|h| *h.borrow_mut() = None);
+    WRITTEN.with(|w| w.borrow_mut().clear());
 }
 
 fn cached_pk(agent_id: i64, cid: &str) -> Option<i64> {
@@ -665,6 +733,7 @@ pub(crate) fn patch_conversation(
     p: &ConversationPatch,
     now: Micros,
 ) -> StoreResult<Option<ConversationRow>> {
+    forget_written(pk);
     let n = conn
         .execute(
             "UPDATE conversations SET

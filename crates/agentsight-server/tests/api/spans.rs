@@ -459,3 +459,29 @@ async fn batches_archived_but_not_projected_are_projected_at_the_next_start() {
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["batch_id"], 3);
 }
+
+/// A span block that repeats a conversation's fields changes only `updated_at`; one that repeats
+/// them after another write changed the row (a 0.0.x upsert) writes them again: the last write
+/// wins whatever path it came by.
+#[tokio::test]
+async fn a_repeated_block_rewrites_the_fields_another_write_changed_since() {
+    let app = spawn_app().await;
+    let block = |id: &str| {
+        batch(json!([{"conversation_id": "w1", "device": "mobile", "customer_id": "u-1", "spans": [
+            llm(id, "00000000000000f0")]}]))
+    };
+    assert_eq!(ingest(&app, &block("00000000000000f1")).await.status(), 201);
+    let first = lookup(&app, "w1").await;
+    assert_eq!(first["device"], "mobile");
+    assert_eq!(ingest(&app, &block("00000000000000f2")).await.status(), 201);
+    let again = lookup(&app, "w1").await;
+    assert_eq!((&again["device"], &again["customer_id"]), (&json!("mobile"), &json!("u-1")));
+    assert!(again["updated_at"].as_str() > first["updated_at"].as_str(), "{again}");
+    let r = app.post("/api/conversations/", &json!({"conversation_id": "w1", "device": "desktop"})).await;
+    assert!(r.status().is_success());
+    assert_eq!(lookup(&app, "w1").await["device"], "desktop");
+    assert_eq!(ingest(&app, &block("00000000000000f3")).await.status(), 201);
+    assert_eq!(lookup(&app, "w1").await["device"], "mobile", "the span block is the last write");
+    let spans = app.get_json("/api/spans/?conversation_id=w1").await;
+    assert_eq!(spans["count"], 3);
+}
