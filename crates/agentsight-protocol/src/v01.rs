@@ -123,12 +123,14 @@ pub struct IngestRejection {
     pub truncated: bool,
 }
 
-/// An accepted batch: archived, durably; its projection follows (a span already stored, from
-/// a resend, is recognised then and stored once).
+/// An accepted batch: archived, durably (its projection into conversations, messages and usage
+/// follows; every read waits for it).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct IngestResponse {
-    /// Spans in the batch, archived.
+    /// Spans stored now.
     pub accepted: u64,
+    /// Spans already stored (resends), ignored.
+    pub duplicates: u64,
     /// The batch's id in the archive.
     pub batch_id: i64,
     /// Conversation blocks in the batch.

@@ -135,8 +135,10 @@ pub async fn feedback<S: TrackingWriter>(
 pub struct Archived {
     /// The batch's id in the archive.
     pub batch_id: i64,
-    /// Spans in the batch.
-    pub spans: u64,
+    /// Spans stored now.
+    pub accepted: u64,
+    /// Spans stored before (resends).
+    pub duplicates: u64,
     /// Conversation blocks in the batch.
     pub conversations: u64,
 }
@@ -168,9 +170,14 @@ pub async fn span_batch<S: SpanWriter>(
     for b in &mut batch.blocks {
         enrich.apply(&mut b.upsert);
     }
-    let archived =
-        Archived { batch_id: 0, spans: batch.span_count() as u64, conversations: batch.blocks.len() as u64 };
+    let conversations = batch.blocks.len() as u64;
     let receipt = store.ingest_spans(batch, body).await?;
+    let archived = Archived {
+        batch_id: receipt.batch_id,
+        accepted: receipt.accepted,
+        duplicates: receipt.duplicates,
+        conversations,
+    };
     let (live, agent_id, batch_id) = (live.clone(), scope.agent_id, receipt.batch_id);
     tokio::spawn(async move {
         match receipt.projected.await {
@@ -178,7 +185,7 @@ pub async fn span_batch<S: SpanWriter>(
             Err(e) => tracing::warn!(batch = batch_id, error = %e, "span batch archived, not projected"),
         }
     });
-    Ok(Archived { batch_id, ..archived })
+    Ok(archived)
 }
 
 /// Tells the live feed what a projected batch changed.

@@ -17,10 +17,9 @@ use std::time::Duration;
 
 use agentsight_core::archive::{ArchivedBody, Encoding};
 use agentsight_store::{ArchivedBatch, StoreError, StoreResult};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::watch;
 
-use crate::spans::{TextRef, Texts};
 use crate::sqlerr;
 
 /// The archive's migrations (its own `user_version`); the n-th brings it to version n.
@@ -42,9 +41,19 @@ pub(crate) fn open_for_writing(path: &Path, fsync: bool) -> StoreResult<Connecti
         )));
     }
     conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" }).map_err(sqlerr)?;
+    // As the main writer: its hot pages in memory (every active conversation's last spans, the
+    // tails of the time-ordered index and the bodies), and checkpoints in large, rare steps.
+    conn.pragma_update(None, "cache_size", -ARCHIVE_CACHE_KIB).map_err(sqlerr)?;
+    conn.pragma_update(None, "wal_autocheckpoint", ARCHIVE_AUTOCHECKPOINT_PAGES).map_err(sqlerr)?;
+    conn.pragma_update(None, "mmap_size", crate::MMAP_BYTES).map_err(sqlerr)?;
     migrate(&conn).map_err(StoreError::Internal)?;
     Ok(conn)
 }
+
+/// Page cache of the archive's writer, in KiB.
+const ARCHIVE_CACHE_KIB: i64 = 64 * 1024;
+/// WAL pages between the archive's automatic checkpoints (128 MiB).
+const ARCHIVE_AUTOCHECKPOINT_PAGES: i64 = 32_768;
 
 fn migrate(conn: &Connection) -> Result<(), String> {
     let current: usize = conn
@@ -148,41 +157,6 @@ pub(crate) fn ensure_ids_above(conn: &Connection, floor: i64) -> StoreResult<()>
             .map_err(sqlerr)?;
     }
     Ok(())
-}
-
-/// Span texts for the main database's writer (a held child projected when its turn arrives):
-/// a read-only connection of its own to the archive, opened when first needed. (The writer's
-/// own connection cannot attach the archive: its `BEGIN IMMEDIATE` would then lock the
-/// archive too, against the archive's writer.)
-pub(crate) struct ArchiveTexts {
-    path: PathBuf,
-    conn: std::cell::RefCell<Option<Connection>>,
-}
-
-impl ArchiveTexts {
-    pub(crate) fn new(path: PathBuf) -> ArchiveTexts {
-        ArchiveTexts { path, conn: std::cell::RefCell::new(None) }
-    }
-
-    /// The texts of `refs`, in order.
-    pub(crate) fn texts(&self, refs: &[TextRef]) -> StoreResult<Vec<String>> {
-        let mut slot = self.conn.borrow_mut();
-        let conn = match &mut *slot {
-            Some(c) => c,
-            none => {
-                let c = Connection::open_in_memory_with_flags(
-                    OpenFlags::SQLITE_OPEN_READ_WRITE
-                        | OpenFlags::SQLITE_OPEN_URI
-                        | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .and_then(|c| attach(&c, &self.path, false).map(|()| c))
-                .map_err(sqlerr)?;
-                none.insert(c)
-            }
-        };
-        let mut texts = Texts::default();
-        refs.iter().map(|t| texts.text(conn, *t)).collect()
-    }
 }
 
 /// How far the span batches are: acknowledged (archived, projection queued) and projected.

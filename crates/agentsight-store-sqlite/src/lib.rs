@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 mod archive;
+mod archiving;
 mod dashboard;
 mod dataplane;
 mod deltas;
@@ -131,7 +132,7 @@ const WRITER_CACHE_KIB: i64 = 256 * 1024;
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 131_072;
 /// Bytes of the database file each connection maps into memory (reads then copy nothing);
 /// address space, not memory: SQLite caps it at 2 GiB.
-const MMAP_BYTES: i64 = 2 << 30;
+pub(crate) const MMAP_BYTES: i64 = 2 << 30;
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
@@ -246,6 +247,8 @@ impl SqliteStore {
             .map_err(sqlerr)?;
         archive::ensure_ids_above(&conn, projected)?;
         conn.execute("DETACH DATABASE archive", []).map_err(sqlerr)?;
+        // The trace segments the spans already stored fill (those the migration moved).
+        traces::seal(&archive_conn)?;
         let (index, feed) = if opts.metrics_index {
             let seq: i64 =
                 conn.query_row("SELECT seq FROM write_log WHERE id = 1", [], |r| r.get(0)).map_err(sqlerr)?;
@@ -262,20 +265,19 @@ impl SqliteStore {
             "agentsight-writer",
             conn,
             opts.write_queue,
-            writer::Context {
-                fsync: opts.fsync,
-                feed,
-                progress: Some(progress.clone()),
-                texts: Some(archive::ArchiveTexts::new(archive_path.clone())),
-                segments: Some(segments.clone()),
-            },
+            writer::Context { fsync: opts.fsync, feed, progress: Some(progress.clone()), segments: None },
         )
         .map_err(started)?;
         let archive = writer::Writer::start(
             "agentsight-archive",
             archive_conn,
             opts.write_queue,
-            writer::Context { fsync: opts.fsync, feed: None, progress: None, texts: None, segments: None },
+            writer::Context {
+                fsync: opts.fsync,
+                feed: None,
+                progress: None,
+                segments: Some(segments.clone()),
+            },
         )
         .map_err(started)?;
         let readers = r2d2::Pool::builder()
@@ -535,37 +537,48 @@ impl SpanWriter for SqliteStore {
         let queue = self.inner.writer.queue().ok_or_else(closed)?;
         let archive = self.inner.archive.queue();
         let progress = self.inner.progress.clone();
-        let (agent_id, received_at) = (batch.agent_id, batch.received_at);
-        let (archived_tx, archived) = oneshot::channel::<StoreResult<i64>>();
+        let segments = self.inner.segments.clone();
+        let batch = Arc::new(batch);
+        let archived_batch = batch.clone();
+        let (archived_tx, archived) = oneshot::channel::<StoreResult<(i64, u64, u64)>>();
         let (projected_tx, projected) = oneshot::channel::<Projected>();
-        // Runs on the archive's writer thread, in the order of the ids, once the body is durable.
-        let hand_over = move |r: StoreResult<i64>| {
-            let id = match r {
-                Ok(id) => id,
+        // Runs on the archive's writer thread, in the order of the ids, once the archive
+        // (body, span rows) is durable: hands the batch to the main writer to project.
+        let hand_over = move |r: StoreResult<archiving::Archived>| {
+            let a = match r {
+                Ok(a) => a,
                 Err(e) => return drop(archived_tx.send(Err(e))),
             };
+            let (id, accepted, duplicates) = (a.id, a.accepted, a.duplicates);
             let done = Box::new(move |how: Projected| {
                 drop(permit);
-                if let (Projected::Done(out), Some(archive)) = (&how, archive)
-                    && out.accepted == 0
-                {
+                if let (Projected::Done(_), Some(archive), 0) = (&how, archive, accepted) {
                     // A resend (or a batch of upserts only): no span points into its body.
                     archive.detached(move |conn| archive::delete(conn, id));
                 }
                 let _ = projected_tx.send(how);
             });
-            match queue.project(writer::Projection { id, batch, done }) {
+            let batch = Arc::try_unwrap(batch).unwrap_or_else(|b| (*b).clone());
+            match queue.project(writer::Projection { id, batch, plan: a.plan, done }) {
                 Ok(()) => progress.acked(id),
                 Err(p) => (p.done)(Projected::Deferred("the store is closing".into())),
             }
-            let _ = archived_tx.send(Ok(id));
+            let _ = archived_tx.send(Ok((id, accepted, duplicates)));
         };
-        self.inner
-            .archive
-            .submit_then(move |conn| archive::insert(conn, agent_id, received_at, &body), hand_over)?;
-        let batch_id =
+        self.inner.archive.submit_then(
+            move |conn| archiving::archive_batch(conn, &segments, &archived_batch, &body),
+            hand_over,
+        )?;
+        let (batch_id, accepted, duplicates) =
             archived.await.map_err(|_| StoreError::Unavailable("the batch was not archived".into()))??;
-        Ok(IngestReceipt { batch_id, projected: Box::pin(async move { projection_result(projected.await) }) })
+        Ok(IngestReceipt {
+            batch_id,
+            accepted,
+            duplicates,
+            projected: Box::pin(async move {
+                projection_result(projected.await).map(|out| IngestOutcome { accepted, duplicates, ..out })
+            }),
+        })
     }
 
     async fn next_unprojected(&self, after: i64) -> StoreResult<Option<ArchivedBatch>> {
@@ -584,12 +597,21 @@ impl SpanWriter for SqliteStore {
             .writer
             .queue()
             .ok_or_else(|| StoreError::Unavailable("the store is closing".into()))?;
+        let segments = self.inner.segments.clone();
+        let (batch, plan) = self
+            .read_config(move |conn| {
+                let plan = archiving::plan_of(conn, &segments, id, &batch)?;
+                Ok((batch, plan))
+            })
+            .await?;
         let (tx, rx) = oneshot::channel::<Projected>();
         let done = Box::new(move |how: Projected| drop(tx.send(how)));
         let progress = self.inner.progress.clone();
-        tokio::task::spawn_blocking(move || match queue.project(writer::Projection { id, batch, done }) {
-            Ok(()) => progress.acked(id),
-            Err(p) => (p.done)(Projected::Deferred("the store is closing".into())),
+        tokio::task::spawn_blocking(move || {
+            match queue.project(writer::Projection { id, batch, plan, done }) {
+                Ok(()) => progress.acked(id),
+                Err(p) => (p.done)(Projected::Deferred("the store is closing".into())),
+            }
         })
         .await
         .map_err(|e| StoreError::Internal(format!("queueing a projection: {e}")))?;

@@ -42,6 +42,26 @@ fn copy_chunks(conn: &Connection) -> Result<(), String> {
     })
 }
 
+/// Copies the spans of 0004–0007 into the archive (attached as `archive`) under their row ids, with
+/// their conversation's `conversation_id`, as [`copy_chunks`] does the chunks they point into.
+fn copy_spans(conn: &Connection) -> Result<(), String> {
+    conn.execute_batch(
+        "BEGIN;
+         INSERT OR IGNORE INTO archive.spans (id, agent_id, conversation_id, span_id, trace_id, trace_key,
+                 parent_span_id, turn_id, kind, name, status, started_at, ended_at, duration_ms, state,
+                 sdk_version, batch_id, text_offset, text_len, received_at)
+             SELECT s.id, s.agent_id, c.conversation_id, s.span_id, s.trace_id, s.trace_key, s.parent_span_id,
+                    s.turn_id, s.kind, s.name, s.status, s.started_at, s.ended_at, s.duration_ms, s.state,
+                    s.sdk_version, s.chunk_id, s.chunk_offset, s.chunk_len, s.received_at
+             FROM spans s JOIN conversations c ON c.id = s.conversation_pk;
+         COMMIT;",
+    )
+    .map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        format!("copying spans into the archive: {e}")
+    })
+}
+
 /// Applies every migration newer than the database's version, each in its own transaction.
 /// The span archive must be attached as `archive` (migration 0008 moves data into it).
 pub fn migrate(conn: &mut Connection) -> Result<usize, String> {
@@ -57,6 +77,7 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, String> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         if i + 1 == SPAN_LOG {
             copy_chunks(conn)?;
+            copy_spans(conn)?;
         }
         let tx = conn.transaction().map_err(|e| e.to_string())?;
         tx.execute_batch(sql).map_err(|e| format!("migration {}: {e}", i + 1))?;
@@ -106,7 +127,7 @@ mod tests {
     /// Every span's text, by span id.
     fn texts(c: &Connection) -> Vec<String> {
         let mut stmt =
-            c.prepare("SELECT batch_id, text_offset, text_len FROM spans ORDER BY span_id").unwrap();
+            c.prepare("SELECT batch_id, text_offset, text_len FROM archive.spans ORDER BY span_id").unwrap();
         let refs: Vec<TextRef> =
             stmt.query_map([], |r| TextRef::at(r, 0)).unwrap().map(Result::unwrap).collect();
         let mut t = Texts::default();
@@ -144,7 +165,7 @@ mod tests {
         assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
         assert_eq!(super::tests::texts(&c), texts);
         let indexes: i64 = c
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans' AND name LIKE 'spans_%'", [], |r| r.get(0))
+            .query_row("SELECT count(*) FROM archive.sqlite_master WHERE type = 'index' AND tbl_name = 'spans' AND name LIKE 'spans_%'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(indexes, 3, "spans_conversation, spans_agent_started, spans_held");
     }
@@ -178,7 +199,7 @@ mod tests {
             .unwrap();
         }
         assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
-        let mut stmt = c.prepare("SELECT trace_id, trace_key FROM spans ORDER BY span_id").unwrap();
+        let mut stmt = c.prepare("SELECT trace_id, trace_key FROM archive.spans ORDER BY span_id").unwrap();
         let keys: Vec<(String, i64)> =
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
         assert_eq!(keys.len(), traces.len());
@@ -188,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn chunks_move_into_the_archive_and_count_as_projected() {
+    fn chunks_and_spans_move_into_the_archive_and_count_as_projected() {
         let (mut c, _dir) = test_db_at(7);
         let chunk = agentsight_core::archive::encode("{\"a\": 1}\n{\"b\": \"h\u{e9}llo\"}");
         c.execute_batch(
@@ -199,17 +220,20 @@ mod tests {
         )
         .unwrap();
         c.execute("INSERT INTO span_chunks (id, conversation_pk, data) VALUES (9, 7, ?1)", [&chunk]).unwrap();
-        for (span, chunk, offset, len, at) in [(1, 9, 0, 8, 50), (2, 9, 9, 15, 40), (3, 4, 0, 3, 70)] {
+        for (span, chunk, offset, len, at, state) in
+            [(1, 9, 0, 8, 50, 1), (2, 9, 9, 15, 40, 0), (3, 4, 0, 3, 70, 2)]
+        {
             c.execute(
                 "INSERT INTO spans (agent_id, conversation_pk, span_id, trace_id, kind, name, status, started_at,
-                    ended_at, state, chunk_id, chunk_offset, chunk_len, received_at, trace_key)
-                 VALUES (3, 7, ?1, 't', 'turn', 'turn', 'ok', 0, 0, 1, ?2, ?3, ?4, ?5, 0)",
-                rusqlite::params![span, chunk, offset, len, at],
+                    ended_at, state, chunk_id, chunk_offset, chunk_len, received_at, trace_key, turn_id)
+                 VALUES (3, 7, ?1, 't', 'tool', 'tool', 'ok', 0, 0, ?6, ?2, ?3, ?4, ?5, 0, 77)",
+                rusqlite::params![span, chunk, offset, len, at, state],
             )
             .unwrap();
         }
-        // The copy is idempotent: a crash between it and the migration loses nothing.
+        // The copies are idempotent: a crash between them and the migration loses nothing.
         copy_chunks(&c).unwrap();
+        copy_spans(&c).unwrap();
         assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
         assert_eq!(texts(&c), ["{\"a\": 1}", "{\"b\": \"h\u{e9}llo\"}", "{ }"]);
         let batches: Vec<(i64, i64, i64, i64)> = c
@@ -223,8 +247,25 @@ mod tests {
         let projected: i64 = c.query_row("SELECT projected FROM span_log", [], |r| r.get(0)).unwrap();
         assert_eq!(projected, 9);
         assert_eq!(crate::archive::last_id(&c).unwrap(), 9, "new batches come after the chunks");
+        let spans: Vec<(i64, i64, String, i64, i64)> = c
+            .prepare("SELECT id, agent_id, conversation_id, state, turn_id FROM archive.spans ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let c7 = || "c".to_string();
+        assert_eq!(
+            spans,
+            [(1, 3, c7(), 1, 77), (2, 3, c7(), 0, 77), (3, 3, c7(), 2, 77)],
+            "a held span is still held"
+        );
         let gone: i64 = c
-            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'span_chunks'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM main.sqlite_master WHERE name IN ('span_chunks', 'spans')",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(gone, 0);
     }

@@ -52,8 +52,8 @@ impl TextRef {
 }
 
 /// Archived bodies decoded so far: each is read and decompressed once however many of its
-/// spans are asked for (a batch's spans are usually read together). Reads `archive.batches`:
-/// the connection has the archive attached as `archive` (see `crate::archive`).
+/// spans are asked for (a batch's spans are usually read together). Reads `batches`, the
+/// archive's (a reader has it attached, the archive's writer has it as `main`).
 #[derive(Default)]
 pub(crate) struct Texts {
     decoded: HashMap<i64, String>,
@@ -69,7 +69,7 @@ impl Texts {
         let damaged = |why: String| StoreError::Internal(format!("archived batch {}: {why}", t.batch));
         if !self.decoded.contains_key(&t.batch) {
             let (encoding, body): (i64, Vec<u8>) = conn
-                .prepare_cached("SELECT encoding, body FROM archive.batches WHERE id = ?1")
+                .prepare_cached("SELECT encoding, body FROM batches WHERE id = ?1")
                 .and_then(|mut s| s.query_row([t.batch], |r| Ok((r.get(0)?, r.get(1)?))))
                 .optional()
                 .map_err(sqlerr)?
@@ -95,7 +95,11 @@ impl Texts {
     }
 }
 
-const SPAN_COLUMNS: &str = "SELECT s.id, s.conversation_pk, c.conversation_id, c.environment, s.span_id,
+/// Span rows are in the archive (`crate::archiving`), their conversations here: a span's
+/// conversation is its agent's `conversation_id`.
+const SPAN_JOIN: &str = "c.agent_id = s.agent_id AND c.conversation_id = s.conversation_id";
+
+const SPAN_COLUMNS: &str = "SELECT s.id, c.id, s.conversation_id, c.environment, s.span_id,
     s.trace_id, s.parent_span_id, s.turn_id, s.kind, s.name, s.status, s.started_at, s.ended_at,
     s.duration_ms, s.state, s.sdk_version, s.received_at, s.batch_id, s.text_offset, s.text_len";
 
@@ -113,23 +117,22 @@ enum Access {
     Rowid,
 }
 
-/// `FROM table alias`, through `access` when given, joined to the row's conversation (`c`) when
-/// `join`. Without statistics SQLite's planner walks the agent's time-ordered index to avoid
-/// sorting, even when a trace or a conversation names a few rows among millions, so span and
-/// token-usage reads name their access path.
-fn from_clause(table: &str, alias: &str, access: Option<Access>, join: bool) -> String {
+/// `FROM table alias`, through `access` when given, joined to the row's conversation (`c`, on
+/// `join`) when given. Without statistics SQLite's planner walks the agent's time-ordered index
+/// to avoid sorting, even when a trace or a conversation names a few rows among millions, so
+/// span and token-usage reads name their access path.
+fn from_clause(table: &str, alias: &str, access: Option<Access>, join: Option<&str>) -> String {
     let access = match access {
         Some(Access::Index(i)) => format!(" INDEXED BY {i}"),
         Some(Access::Rowid) => " NOT INDEXED".to_string(),
         None => String::new(),
     };
-    let join =
-        if join { format!(" JOIN conversations c ON c.id = {alias}.conversation_pk") } else { String::new() };
+    let join = join.map(|on| format!(" JOIN conversations c ON {on}")).unwrap_or_default();
     format!("FROM {table} {alias}{access}{join}")
 }
 
-fn span_from(access: Option<Access>, join: bool) -> String {
-    from_clause("spans", "s", access, join)
+fn span_from(access: Option<Access>) -> String {
+    from_clause("spans", "s", access, Some(SPAN_JOIN))
 }
 
 /// A span row without its text, and where the text lies.
@@ -175,6 +178,8 @@ fn with_texts(conn: &Connection, rows: Vec<(SpanRow, TextRef)>, payload: bool) -
 struct Where {
     table: &'static str,
     alias: &'static str,
+    /// How a row meets its conversation.
+    join_on: &'static str,
     clauses: Vec<String>,
     params: Vec<Value>,
     /// How the list reaches its rows: a trace's candidate row ids, the conversation's index
@@ -183,11 +188,19 @@ struct Where {
 }
 
 impl Where {
-    /// Rows of `agent_id` in `table alias`, reached through `index`.
-    fn new(table: &'static str, alias: &'static str, agent_id: i64, index: Access) -> Where {
+    /// Rows of `agent_id` in `table alias`, reached through `index`, meeting their
+    /// conversation on `join_on`.
+    fn new(
+        table: &'static str,
+        alias: &'static str,
+        join_on: &'static str,
+        agent_id: i64,
+        index: Access,
+    ) -> Where {
         Where {
             table,
             alias,
+            join_on,
             clauses: vec![format!("{alias}.agent_id = ?")],
             params: vec![Value::Integer(agent_id)],
             index,
@@ -201,7 +214,7 @@ impl Where {
 
     /// `FROM` for a page: through the index, with the conversation (its columns are selected).
     fn from(&self) -> String {
-        from_clause(self.table, self.alias, Some(self.index), true)
+        from_clause(self.table, self.alias, Some(self.index), Some(self.join_on))
     }
 
     /// The count of the rows. Unfiltered, it counts the entries of the smallest index that holds
@@ -211,7 +224,7 @@ impl Where {
         let index = if self.clauses.len() == 1 { None } else { Some(self.index) };
         format!(
             "SELECT count(*) {} WHERE {}",
-            from_clause(self.table, self.alias, index, self.joins()),
+            from_clause(self.table, self.alias, index, self.joins().then_some(self.join_on)),
             self.sql()
         )
     }
@@ -259,13 +272,16 @@ pub(crate) fn trace_key(trace_id: &str) -> i64 {
 
 /// The spans of `f`; `trace` holds where the spans of `f.trace_id` may be, when it names one.
 fn span_where(agent_id: i64, f: &SpanFilter, trace: Option<&Candidates>) -> Where {
-    let mut w = Where::new("spans", "s", agent_id, STARTED_INDEX);
-    w.eq_int("s.conversation_pk", f.conversation);
-    if f.conversation_id.is_some() {
-        // With the agent, the conversation is found by its unique index, then its spans.
-        w.eq_int("c.agent_id", Some(agent_id));
+    let mut w = Where::new("spans", "s", SPAN_JOIN, agent_id, STARTED_INDEX);
+    if let Some(pk) = f.conversation {
+        // The conversation's id, then its spans through their index.
+        w.clauses.push(
+            "s.conversation_id = (SELECT conversation_id FROM conversations WHERE id = ? AND agent_id = ?)"
+                .into(),
+        );
+        w.params.extend([Value::Integer(pk), Value::Integer(agent_id)]);
     }
-    w.eq_text("c.conversation_id", &f.conversation_id);
+    w.eq_text("s.conversation_id", &f.conversation_id);
     w.eq_text("c.environment", &f.environment);
     w.eq_text("s.kind", &f.kind);
     w.eq_text("s.name", &f.name);
@@ -340,7 +356,7 @@ pub(crate) fn list_spans(
 pub(crate) fn span(conn: &Connection, agent_id: i64, id: i64, payload: bool) -> StoreResult<Option<SpanRow>> {
     let row = conn
         .query_row(
-            &format!("{SPAN_COLUMNS} {} WHERE s.id = ?1 AND s.agent_id = ?2", span_from(None, true)),
+            &format!("{SPAN_COLUMNS} {} WHERE s.id = ?1 AND s.agent_id = ?2", span_from(None)),
             params![id, agent_id],
             span_row,
         )
@@ -355,7 +371,7 @@ fn trace_sql(where_ids: &str) -> String {
     format!(
         "{SPAN_COLUMNS} {} WHERE s.agent_id = ?1 AND s.trace_key = ?4 AND s.trace_id = ?2 AND {where_ids}
          ORDER BY s.started_at, s.id LIMIT ?3",
-        span_from(Some(Access::Rowid), true)
+        span_from(Some(Access::Rowid))
     )
 }
 
@@ -430,7 +446,7 @@ fn usage_where(agent_id: i64, f: &UsageFilter) -> Where {
     // As for spans: a conversation's rows through its index, not a walk of the agent's rows.
     let conversation = f.conversation.is_some() || f.conversation_id.is_some();
     let index = if conversation { USAGE_CONVERSATION_INDEX } else { USAGE_STARTED_INDEX };
-    let mut w = Where::new("token_usage", "u", agent_id, index);
+    let mut w = Where::new("token_usage", "u", "c.id = u.conversation_pk", agent_id, index);
     w.eq_int("u.conversation_pk", f.conversation);
     if f.conversation_id.is_some() {
         w.eq_int("c.agent_id", Some(agent_id));
@@ -569,19 +585,23 @@ mod tests {
             ),
             (
                 SpanFilter { conversation: Some(7), kind: Some("llm".into()), ..SpanFilter::default() },
-                "INDEX spans_conversation (conversation_pk=?)",
+                "INDEX spans_conversation (agent_id=? AND conversation_id=?)",
             ),
             (
                 SpanFilter { conversation_id: Some("c1".into()), ..SpanFilter::default() },
-                "INDEX spans_conversation (conversation_pk=?)",
+                "INDEX spans_conversation (agent_id=? AND conversation_id=?)",
             ),
         ];
+        let uses = |plan: &str, search: &str| {
+            plan.contains(&format!("SEARCH s USING {search}"))
+                || plan.contains(&format!("SEARCH s USING COVERING {search}"))
+        };
         for (f, search) in filters {
             let w = span_where(1, &f, Some(&cands));
             let list = plan(&list_sql(&w, "ASC"), w.params.len() + 2);
-            assert!(list.contains(&format!("SEARCH s USING {search}")), "{f:?}: {list}");
+            assert!(uses(&list, search), "{f:?}: {list}");
             let count = plan(&w.count_sql(), w.params.len());
-            assert!(count.contains(&format!("SEARCH s USING {search}")), "{f:?}: {count}");
+            assert!(uses(&count, search), "{f:?}: {count}");
         }
         // Unfiltered: the page walks the agent's spans in time order (LIMIT stops it early), the
         // count reads one index and no table row.
@@ -596,7 +616,13 @@ mod tests {
             &SpanFilter { environment: Some("production".into()), ..SpanFilter::default() },
             None,
         );
-        assert!(plan(&w.count_sql(), w.params.len()).contains("SEARCH c USING INTEGER PRIMARY KEY"));
+        let count = plan(&w.count_sql(), w.params.len());
+        assert!(
+            count.contains(
+                "SEARCH c USING INDEX sqlite_autoindex_conversations_1 (agent_id=? AND conversation_id=?)"
+            ),
+            "{count}"
+        );
         // Token usage: a conversation's rows through its index, the rest in time order.
         for (f, search) in [
             (

@@ -32,11 +32,11 @@ use agentsight_store::{IngestOutcome, StoreError, StoreResult};
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
-use crate::archive::{ArchiveTexts, Progress};
+use crate::archive::Progress;
+use crate::archiving::Plan;
 use crate::deltas;
 use crate::index::{Batch, Feed};
 use crate::traces::Segments;
-use crate::writes::Lookups;
 
 /// Runs after the group's commit with its outcome, to answer the caller.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -69,6 +69,8 @@ pub(crate) struct Projection {
     pub(crate) id: i64,
     /// The batch, validated.
     pub(crate) batch: SpanIngest,
+    /// What its archiving planned.
+    pub(crate) plan: Plan,
     /// Called once the projection is committed, failed or deferred.
     pub(crate) done: Box<dyn FnOnce(Projected) + Send>,
 }
@@ -95,9 +97,8 @@ pub(crate) struct Context {
     pub(crate) feed: Option<Feed>,
     /// Where projections are counted (`None`: this writer projects nothing, as the archive's).
     pub(crate) progress: Option<Arc<Progress>>,
-    /// Spans' texts, for a held child projected when its turn arrives.
-    pub(crate) texts: Option<ArchiveTexts>,
-    /// Trace segments: sealed after groups that projected spans, read to find a stored turn.
+    /// Trace segments, sealed after every group that committed (the archive's writer, which
+    /// writes the span rows).
     pub(crate) segments: Option<Arc<Segments>>,
 }
 
@@ -313,8 +314,8 @@ fn transaction(
 }
 
 /// Projects `p` and records it as the last batch projected.
-fn project(conn: &Connection, look: &Lookups<'_>, p: &Projection) -> Result<IngestOutcome, String> {
-    let out = crate::writes::ingest_spans(conn, look, p.id, &p.batch).map_err(|e| e.to_string())?;
+fn project(conn: &Connection, p: &Projection) -> Result<IngestOutcome, String> {
+    let out = crate::writes::project_batch(conn, &p.batch, &p.plan).map_err(|e| e.to_string())?;
     conn.prepare_cached("UPDATE span_log SET projected = max(projected, ?1) WHERE id = 1")
         .and_then(|mut s| s.execute([p.id]))
         .map_err(|e| e.to_string())?;
@@ -343,11 +344,10 @@ fn run_group(conn: &mut Connection, st: &mut State, group: &mut Vec<Job>) {
     let mut done: Vec<Completion> = Vec::with_capacity(n);
     let mut outcomes: Vec<IngestOutcome> = Vec::new();
     let result = set_synchronous(conn, st, has_writes).and_then(|()| {
-        let look = st.ctx.lookups();
         transaction(conn, st.ctx.feed.as_ref(), |conn| {
             for (w, p) in jobs.iter_mut() {
                 if let Some(p) = p {
-                    outcomes.push(project(conn, &look, p)?);
+                    outcomes.push(project(conn, p)?);
                 } else if let Some(w) = w.take() {
                     let (outcome, completion) = w(conn);
                     done.push(completion);
@@ -366,13 +366,10 @@ fn run_group(conn: &mut Connection, st: &mut State, group: &mut Vec<Job>) {
             for d in done {
                 d(Ok(()));
             }
-            let projected = !outcomes.is_empty();
             for (p, out) in projections.zip(outcomes) {
                 finish(st, p, Projected::Done(out));
             }
-            if projected {
-                seal_segments(conn, st);
-            }
+            seal_segments(conn, st);
         }
         Err(e) => {
             tracing::error!(error = %e, jobs = n, "group commit failed");
@@ -395,9 +392,8 @@ fn project_alone(conn: &Connection, st: &mut State, p: Projection) {
     }
     let mut out = None;
     let retried = set_synchronous(conn, st, false).and_then(|()| {
-        let look = st.ctx.lookups();
         transaction(conn, st.ctx.feed.as_ref(), |conn| {
-            out = Some(project(conn, &look, &p)?);
+            out = Some(project(conn, &p)?);
             Ok(())
         })
     });
@@ -431,8 +427,9 @@ fn project_alone(conn: &Connection, st: &mut State, p: Projection) {
 }
 
 /// Seals the trace segments the committed spans fill (`crate::traces`), in a transaction of its
-/// own; a failure is logged and tried again after the next group (a trace's spans are found
-/// meanwhile all the same, one by one, after the last sealed segment).
+/// own (the archive's writer, after each group; nothing to do for most); a failure is logged
+/// and tried again after the next group (a trace's spans are found meanwhile all the same, one
+/// by one, after the last sealed segment).
 fn seal_segments(conn: &Connection, st: &State) {
     let Some(segments) = &st.ctx.segments else { return };
     let sealed =
@@ -440,12 +437,6 @@ fn seal_segments(conn: &Connection, st: &State) {
             .and_then(|()| segments.refresh(conn).map_err(|e| e.to_string()));
     if let Err(e) = sealed {
         tracing::warn!(error = %e, "sealing trace segments failed; tried again after the next group");
-    }
-}
-
-impl Context {
-    fn lookups(&self) -> Lookups<'_> {
-        Lookups { texts: self.texts.as_ref(), segments: self.segments.as_deref() }
     }
 }
 

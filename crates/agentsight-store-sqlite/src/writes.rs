@@ -17,9 +17,6 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::archive::ArchiveTexts;
-use crate::spans::TextRef;
-use crate::traces::Segments;
 use crate::{deltas, reads, sqlerr};
 use agentsight_core::metrics::index::{Delta, Sender, action_duration_us};
 
@@ -279,8 +276,8 @@ pub(crate) fn forget_cached() {
     KNOWN_ROWS.with(|m| m.borrow_mut().clear());
     LAST_MESSAGE.with(|m| m.borrow_mut().clear());
     KNOWN_ACTIONS.with(|m| m.borrow_mut().clear());
-    HELD.with(|h| *h.borrow_mut() = None);
     WRITTEN.with(|w| w.borrow_mut().clear());
+    crate::archiving::forget_cached();
 }
 
 fn cached_pk(agent_id: i64, cid: &str) -> Option<i64> {
@@ -941,295 +938,64 @@ fn ensure_action(conn: &Connection, agent_id: i64, name: &str, now: Micros) -> S
 
 use agentsight_core::prices::{Pricing, TokenCounts};
 use agentsight_core::spans::{LlmCall, SpanEffect, SpanIngest, SpanRecord, TurnEffect};
+use agentsight_store::IngestOutcome;
 use agentsight_store::Restated;
-use agentsight_store::{IngestOutcome, SpanState};
 
-thread_local! {
-    /// Held spans (state 0) per conversation pk, or `None` until read from the database (at
-    /// start, after a rollback, after another process wrote). Exact while `Some`: only this
-    /// thread holds spans ([`archive`]) and releases them ([`project_turn`]). It spares the
-    /// writer a held-children query per turn: most conversations never have one held.
-    static HELD: RefCell<Option<HashMap<i64, u64>>> = const { RefCell::new(None) };
-}
+use crate::archiving::{Plan, TurnInfo};
 
-/// Whether conversation `pk` has held spans (reading the counts once when unknown).
-fn has_held(conn: &Connection, pk: i64) -> StoreResult<bool> {
-    if let Some(n) = HELD.with(|h| h.borrow().as_ref().map(|m| m.contains_key(&pk))) {
-        return Ok(n);
-    }
-    let counts: HashMap<i64, u64> = conn
-        .prepare("SELECT conversation_pk, count(*) FROM spans WHERE state = 0 GROUP BY conversation_pk")
-        .and_then(|mut s| {
-            s.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))?.collect()
-        })
-        .map_err(sqlerr)?;
-    let found = counts.contains_key(&pk);
-    HELD.with(|h| *h.borrow_mut() = Some(counts));
-    Ok(found)
-}
-
-/// Counts `n` spans of `pk` held (`n > 0`) or released (`n < 0`) once the counts are known.
-fn count_held(pk: i64, n: i64) {
-    HELD.with(|h| {
-        if let Some(m) = h.borrow_mut().as_mut() {
-            let c = m.entry(pk).or_default();
-            *c = c.saturating_add_signed(n);
-            if *c == 0 {
-                m.remove(&pk);
-            }
-        }
-    });
-}
-
-/// A turn's completeness, as its children's projection needs it.
-#[derive(Clone)]
-struct TurnInfo {
-    complete: bool,
-    reason: Option<String>,
-}
-
-impl TurnInfo {
-    fn of(t: &TurnEffect) -> TurnInfo {
-        TurnInfo { complete: t.complete, reason: t.incomplete_reason.clone() }
-    }
-}
-
-/// What the projection reads besides its connection: span texts (a stored turn, held
-/// children) from the archive, and where a trace's spans may be.
-pub(crate) struct Lookups<'a> {
-    pub(crate) texts: Option<&'a ArchiveTexts>,
-    pub(crate) segments: Option<&'a Segments>,
-}
-
-impl Lookups<'_> {
-    fn texts(&self, refs: &[TextRef]) -> StoreResult<Vec<String>> {
-        match self.texts {
-            Some(t) => t.texts(refs),
-            None => Err(StoreError::Internal("this writer cannot read the span archive".into())),
-        }
-    }
-
-    fn segments(&self) -> StoreResult<&Segments> {
-        self.segments.ok_or_else(|| StoreError::Internal("this writer cannot find traces".into()))
-    }
-}
-
-/// The stored turn of a child that arrived without it in its batch: its completeness if the
-/// turn is archived, `None` if it has not arrived.
-fn stored_turn(
-    conn: &Connection,
-    look: &Lookups<'_>,
-    agent_id: i64,
-    pk: i64,
-    child: &SpanRecord,
-    turn_id: u64,
-) -> StoreResult<Option<TurnInfo>> {
-    // A turn's children are in its trace.
-    let segments = look.segments()?;
-    segments.refresh(conn)?;
-    let key = crate::spans::trace_key(&child.trace_id);
-    let (where_ids, ids) = segments.candidates(agent_id, key)?.sql("s");
-    let mut values: Vec<rusqlite::types::Value> =
-        vec![agent_id.into(), key.into(), (turn_id as i64).into(), child.trace_id.clone().into(), pk.into()];
-    values.extend(ids.into_iter().map(rusqlite::types::Value::from));
-    let at: Option<TextRef> = conn
-        .prepare(&format!(
-            "SELECT batch_id, text_offset, text_len FROM spans s NOT INDEXED
-             WHERE s.agent_id = ?1 AND s.trace_key = ?2 AND s.span_id = ?3 AND s.trace_id = ?4
-                 AND s.conversation_pk = ?5 AND s.kind = 'turn' AND {where_ids}"
-        ))
-        .and_then(|mut q| {
-            q.query_row(rusqlite::params_from_iter(values.iter()), |r| TextRef::at(r, 0)).optional()
-        })
-        .map_err(sqlerr)?;
-    let Some(at) = at else { return Ok(None) };
-    let p = look.texts(&[at])?.pop().unwrap_or_default();
-    match agentsight_core::spans::validate_span(&p, "span").map(|r| r.effect) {
-        Ok(SpanEffect::Turn(t)) => Ok(Some(TurnInfo::of(&t))),
-        _ => Ok(Some(TurnInfo { complete: false, reason: Some("unreadable".into()) })),
-    }
-}
-
-/// Projects archived batch `batch_id` (see `SpanWriter::ingest_spans`): span rows pointing into
-/// its body, and what they project into. Any error is a failure of the group (rolled back),
-/// never a refusal after a partial write.
-pub(crate) fn ingest_spans(
-    conn: &Connection,
-    look: &Lookups<'_>,
-    batch_id: i64,
-    b: &SpanIngest,
-) -> StoreResult<IngestOutcome> {
-    ingest_spans_inner(conn, look, batch_id, b).map_err(|e| match e {
+/// Projects archived batch `batch_id` (see `SpanWriter::ingest_spans`) as its archiving planned
+/// (`crate::archiving`): each block's conversation upsert, the messages of its new complete
+/// turns, then the children its turns released, then its new children. Any error is a failure
+/// of the group (rolled back), never a refusal after a partial write.
+pub(crate) fn project_batch(conn: &Connection, b: &SpanIngest, plan: &Plan) -> StoreResult<IngestOutcome> {
+    project_batch_inner(conn, b, plan).map_err(|e| match e {
         StoreError::Unavailable(m) => StoreError::Unavailable(m),
-        other => StoreError::Internal(format!("span ingest: {other}")),
+        other => StoreError::Internal(format!("span projection: {other}")),
     })
 }
 
-fn ingest_spans_inner(
-    conn: &Connection,
-    look: &Lookups<'_>,
-    batch_id: i64,
-    b: &SpanIngest,
-) -> StoreResult<IngestOutcome> {
+fn project_batch_inner(conn: &Connection, b: &SpanIngest, plan: &Plan) -> StoreResult<IngestOutcome> {
     let mut out = IngestOutcome::default();
-    for block in &b.blocks {
+    for (block, bp) in b.blocks.iter().zip(&plan.blocks) {
         // An existing conversation's `started_at` moves back to the block's earliest event.
         let (pk, created) = upsert_conversation_lowering(conn, &block.upsert, Some(block.upsert.event_time))?;
         out.conversations.push((pk, created));
-        if block.spans.is_empty() {
-            continue; // nothing to store or project
-        }
-        let turns: HashMap<u64, TurnInfo> = block
-            .spans
-            .iter()
-            .filter_map(|s| match (&s.effect, s.turn_id) {
-                (SpanEffect::Turn(t), Some(id)) => Some((id, TurnInfo::of(t))),
-                _ => None,
-            })
-            .collect();
-        // Archive first (deciding each new span's state), then project: turns before their
-        // children, so a turn's messages precede its tools at equal times.
-        let mut fresh: Vec<(&SpanRecord, Option<TurnInfo>)> = Vec::with_capacity(block.spans.len());
-        for s in &block.spans {
-            let turn = match (&s.effect, s.turn_id) {
-                (SpanEffect::Turn(_), _) | (SpanEffect::None, _) | (_, None) => None,
-                (_, Some(t)) => match turns.get(&t) {
-                    Some(info) => Some(info.clone()),
-                    None => stored_turn(conn, look, b.agent_id, pk, s, t)?,
-                },
-            };
-            let state = match (&s.effect, s.turn_id, &turn) {
-                (SpanEffect::None, _, _) => SpanState::Archived,
-                (SpanEffect::Turn(_), _, _) => SpanState::Projected,
-                (_, Some(_), None) => SpanState::Held,
-                (SpanEffect::Llm(_), _, _) => SpanState::Projected,
-                (_, Some(_), Some(t)) if !t.complete => SpanState::Archived,
-                _ => SpanState::Projected,
-            };
-            if archive(conn, b, pk, batch_id, s, state)? {
-                out.accepted += 1;
-                if state == SpanState::Held {
-                    count_held(pk, 1);
-                }
-                if state == SpanState::Projected {
-                    fresh.push((s, turn));
-                }
-            } else {
-                out.duplicates += 1;
+        // Turns before their children, so a turn's messages precede its tools at equal times.
+        for (i, _) in &bp.fresh {
+            if let Some(SpanEffect::Turn(t)) = block.spans.get(*i).map(|s| &s.effect)
+                && t.complete
+            {
+                project_turn_messages(conn, b, pk, t)?;
+                out.messages += t.messages.len() as u64;
             }
         }
-        for (s, _) in fresh.iter().filter(|(s, _)| matches!(s.effect, SpanEffect::Turn(_))) {
-            if let SpanEffect::Turn(t) = &s.effect {
-                project_turn(conn, look, b, pk, s, t)?;
-                if t.complete {
-                    out.messages += t.messages.len() as u64;
-                }
-            }
+        for (child, turn) in &bp.released {
+            project_child(conn, b, pk, child, Some(turn))?;
         }
-        for (s, turn) in fresh.iter().filter(|(s, _)| !matches!(s.effect, SpanEffect::Turn(_))) {
-            project_child(conn, b, pk, s, turn.as_ref())?;
+        for (i, turn) in &bp.fresh {
+            if let Some(s) = block.spans.get(*i).filter(|s| !matches!(s.effect, SpanEffect::Turn(_))) {
+                project_child(conn, b, pk, s, turn.as_ref())?;
+            }
         }
     }
     Ok(out)
 }
 
-/// Stores a span's row (its text is in archived batch `batch_id`) unless its conversation has
-/// it already (a span with its start and id: a resend, which is byte for byte the same); true
-/// when stored now.
-fn archive(
-    conn: &Connection,
-    b: &SpanIngest,
-    pk: i64,
-    batch_id: i64,
-    s: &SpanRecord,
-    state: SpanState,
-) -> StoreResult<bool> {
-    let n = exec(
-        conn,
-        "INSERT INTO spans (agent_id, conversation_pk, span_id, trace_id, parent_span_id, turn_id, kind,
-            name, status, started_at, ended_at, duration_ms, state, sdk_version, batch_id, text_offset,
-            text_len, received_at, trace_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
-         ON CONFLICT (conversation_pk, started_at, span_id) DO NOTHING",
-        params![
-            b.agent_id,
-            pk,
-            s.span_id as i64,
-            s.trace_id,
-            s.parent_span_id.map(|p| p as i64),
-            s.turn_id.map(|t| t as i64),
-            s.kind,
-            s.name,
-            s.status,
-            s.started_at,
-            s.ended_at,
-            s.duration_ms,
-            state.code(),
-            b.sdk_version,
-            batch_id,
-            s.text.start as i64,
-            s.text.len() as i64,
-            b.received_at,
-            crate::spans::trace_key(&s.trace_id)
-        ],
-    )
-    .map_err(sqlerr)?;
-    Ok(n == 1)
-}
-
-/// A turn: its messages when complete; then the children that were waiting for it.
-fn project_turn(
-    conn: &Connection,
-    look: &Lookups<'_>,
-    b: &SpanIngest,
-    pk: i64,
-    s: &SpanRecord,
-    t: &TurnEffect,
-) -> StoreResult<()> {
-    if t.complete {
-        for m in &t.messages {
-            insert_message(
-                conn,
-                NewMessage {
-                    agent_id: b.agent_id,
-                    conversation: ConversationRef::Pk(pk),
-                    sender: m.sender.clone(),
-                    content: m.content.clone(),
-                    metadata: m.metadata.clone(),
-                    event_time: m.ts,
-                    received_at: b.received_at,
-                },
-            )?;
-        }
-    }
-    let Some(turn_id) = s.turn_id else { return Ok(()) };
-    if !has_held(conn, pk)? {
-        return Ok(());
-    }
-    let held: Vec<(i64, TextRef)> = {
-        let mut stmt = conn
-            .prepare_cached("SELECT id, batch_id, text_offset, text_len FROM spans WHERE conversation_pk = ?1 AND turn_id = ?2 AND state = 0 ORDER BY started_at, id")
-            .map_err(sqlerr)?;
-        stmt.query_map(params![pk, turn_id as i64], |r| Ok((r.get(0)?, TextRef::at(r, 1)?)))
-            .map_err(sqlerr)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sqlerr)?
-    };
-    count_held(pk, -(held.len() as i64));
-    let info = TurnInfo::of(t);
-    let payloads = look.texts(&held.iter().map(|(_, at)| *at).collect::<Vec<_>>())?;
-    for ((id, _), payload) in held.into_iter().zip(payloads) {
-        let child = agentsight_core::spans::validate_span(&payload, "span")
-            .map_err(|e| StoreError::Internal(format!("held span {id} no longer validates: {e}")))?;
-        let state = match child.effect {
-            SpanEffect::Llm(_) => SpanState::Projected,
-            _ if !t.complete => SpanState::Archived,
-            _ => SpanState::Projected,
-        };
-        exec(conn, "UPDATE spans SET state = ?2 WHERE id = ?1", params![id, state.code()]).map_err(sqlerr)?;
-        if state == SpanState::Projected {
-            project_child(conn, b, pk, &child, Some(&info))?;
-        }
+/// A complete turn's messages.
+fn project_turn_messages(conn: &Connection, b: &SpanIngest, pk: i64, t: &TurnEffect) -> StoreResult<()> {
+    for m in &t.messages {
+        insert_message(
+            conn,
+            NewMessage {
+                agent_id: b.agent_id,
+                conversation: ConversationRef::Pk(pk),
+                sender: m.sender.clone(),
+                content: m.content.clone(),
+                metadata: m.metadata.clone(),
+                event_time: m.ts,
+                received_at: b.received_at,
+            },
+        )?;
     }
     Ok(())
 }

@@ -553,6 +553,10 @@ pub struct IngestOutcome {
 pub struct IngestReceipt {
     /// Its id in the archive (batches are projected in this order).
     pub batch_id: i64,
+    /// Spans stored now.
+    pub accepted: u64,
+    /// Spans already stored (resends): not stored again.
+    pub duplicates: u64,
     /// Resolves once the batch is projected: what the projection did, or why it could not be
     /// (the batch then stays in the archive).
     pub projected:
@@ -561,7 +565,11 @@ pub struct IngestReceipt {
 
 impl std::fmt::Debug for IngestReceipt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IngestReceipt").field("batch_id", &self.batch_id).finish_non_exhaustive()
+        f.debug_struct("IngestReceipt")
+            .field("batch_id", &self.batch_id)
+            .field("accepted", &self.accepted)
+            .field("duplicates", &self.duplicates)
+            .finish_non_exhaustive()
     }
 }
 

@@ -191,13 +191,12 @@ async fn every_acknowledged_span_batch_is_there_after_sigkill() {
     let server = common::serve(dir.path());
     assert_eq!(marks(), (archived, archived), "every archived batch projected at the start");
     let db = rusqlite::Connection::open(&db_path).unwrap();
+    db.execute("ATTACH DATABASE ?1 AS archive", [archive_path.to_str().unwrap()]).unwrap();
     let per_conversation = |sql: &str| -> std::collections::HashMap<String, i64> {
         let mut stmt = db.prepare(sql).unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
     };
-    let spans = per_conversation(
-        "SELECT c.conversation_id, count(*) FROM spans s JOIN conversations c ON c.id = s.conversation_pk GROUP BY 1",
-    );
+    let spans = per_conversation("SELECT conversation_id, count(*) FROM archive.spans GROUP BY 1");
     let messages = per_conversation(
         "SELECT c.conversation_id, count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_pk
          WHERE m.kind = 0 GROUP BY 1",

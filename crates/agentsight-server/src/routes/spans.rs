@@ -124,7 +124,8 @@ pub(crate) async fn ingest_spans<S: Store>(
     Ok((
         StatusCode::CREATED,
         Json(wire::IngestResponse {
-            accepted: out.spans,
+            accepted: out.accepted,
+            duplicates: out.duplicates,
             batch_id: out.batch_id,
             conversations: out.conversations,
         }),
