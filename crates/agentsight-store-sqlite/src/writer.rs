@@ -229,7 +229,16 @@ fn run(mut conn: Connection, rx: Receiver<Job>, ctx: Context) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     let mut seen_version: Option<i64> = None;
     let mut st = State { ctx, synchronous_full: None, halted: None };
-    while let Ok(first) = rx.recv() {
+    loop {
+        // A job already queued when the last group ended: the writer is busy, and may wait for
+        // more projections ([`linger`]); one that had to be waited for is done at once.
+        let (first, busy) = match rx.try_recv() {
+            Ok(j) => (j, true),
+            Err(_) => match rx.recv() {
+                Ok(j) => (j, false),
+                Err(_) => break,
+            },
+        };
         // Another process (the CLI, `agentsight demo`) may have written since our last group:
         // then what the writer caches about conversations may be stale.
         let version = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok();
@@ -244,9 +253,42 @@ fn run(mut conn: Connection, rx: Receiver<Job>, ctx: Context) {
                 Err(_) => break,
             }
         }
+        if busy {
+            linger(&rx, &mut group);
+        }
         run_group(&mut conn, &mut st, &mut group);
     }
     tracing::debug!("writer stopped");
+}
+
+/// Projections a busy writer waits for, up to [`LINGER`], before it commits a group of nothing
+/// else (a writer that was idle commits at once): each commit writes every page its group dirtied to the WAL, and the projections of a
+/// busy ingest touch the same pages (the tails of the time-ordered indexes, the interior pages
+/// above them), so a group of a few projections writes most of those pages for each.
+const LINGER_FOR: usize = 16;
+/// How long the writer waits for [`LINGER_FOR`] projections: nobody waits on a projection but a
+/// read behind the barrier, and at this rate one is queued every few milliseconds.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(15);
+
+/// Adds the projections queued within [`LINGER`] to a group of projections only.
+fn linger(rx: &Receiver<Job>, group: &mut Vec<Job>) {
+    if group.len() >= LINGER_FOR || !group.iter().all(|j| matches!(j, Job::Project(_))) {
+        return;
+    }
+    let until = std::time::Instant::now() + LINGER;
+    while group.len() < LINGER_FOR {
+        let Some(left) = until.checked_duration_since(std::time::Instant::now()) else { break };
+        match rx.recv_timeout(left) {
+            Ok(j) => {
+                let project = matches!(j, Job::Project(_));
+                group.push(j);
+                if !project {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
 }
 
 /// Runs one cached statement (no parsing per group).
