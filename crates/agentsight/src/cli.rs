@@ -38,7 +38,8 @@ impl Cli {
 
 #[derive(Debug, Args, Clone)]
 struct DataDir {
-    /// Directory holding the database and attachment files.
+    /// Directory holding the database (`agentsight.db`), the span archive
+    /// (`agentsight.archive.db`) and attachment files.
     #[arg(long, env = "AGENTSIGHT_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
 }
