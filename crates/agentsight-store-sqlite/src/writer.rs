@@ -262,13 +262,15 @@ fn run(mut conn: Connection, rx: Receiver<Job>, ctx: Context) {
 }
 
 /// Projections a busy writer waits for, up to [`LINGER`], before it commits a group of nothing
-/// else (a writer that was idle commits at once): each commit writes every page its group dirtied to the WAL, and the projections of a
-/// busy ingest touch the same pages (the tails of the time-ordered indexes, the interior pages
-/// above them), so a group of a few projections writes most of those pages for each.
-const LINGER_FOR: usize = 16;
-/// How long the writer waits for [`LINGER_FOR`] projections: nobody waits on a projection but a
-/// read behind the barrier, and at this rate one is queued every few milliseconds.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(15);
+/// else (a writer that was idle commits at once). Each commit writes every page its group
+/// dirtied to the WAL, and a batch dirties a page of each per-conversation index for each of its
+/// conversations and the tails of the time-ordered ones: batches projected together share those
+/// pages and their commit (`docs/benchmarks.md` §4: at 4 connections, groups of 1–2 batches
+/// without the wait).
+const LINGER_FOR: usize = 64;
+/// How long a busy writer waits for [`LINGER_FOR`] projections. Nobody waits on a projection but
+/// a read behind the barrier, which waits this much longer under load at most.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Adds the projections queued within [`LINGER`] to a group of projections only.
 fn linger(rx: &Receiver<Job>, group: &mut Vec<Job>) {
