@@ -208,15 +208,7 @@ async fn prices_restate_reprices_stored_usage_from_its_counts_while_the_server_r
     let usage = || {
         let (client, url, key) = (client.clone(), format!("{}/api/token-usage/", server.base), key.clone());
         async move {
-            let v: serde_json::Value = client
-                .get(url)
-                .header("Authorization", format!("Api-Key {key}"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let v = common::get_json(&client, &url, &key).await;
             let mut rows: Vec<(String, serde_json::Value, String, serde_json::Value)> = v["results"]
                 .as_array()
                 .unwrap()

@@ -56,24 +56,15 @@ async fn every_acknowledged_message_survives_sigkill() {
     let server = common::serve(dir.path());
     let mut found = 0;
     for (w, ids) in &acked {
-        let look: Value = client
-            .get(format!("{}/api/conversations/lookup/?conversation_id=d-{w}", server.base))
-            .header("Authorization", format!("Api-Key {key}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let t: Value = client
-            .get(format!("{}/api/conversations/{}/", server.base, look["id"]))
-            .header("Authorization", format!("Api-Key {key}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let look = common::get_json(
+            &client,
+            &format!("{}/api/conversations/lookup/?conversation_id=d-{w}", server.base),
+            &key,
+        )
+        .await;
+        let t =
+            common::get_json(&client, &format!("{}/api/conversations/{}/", server.base, look["id"]), &key)
+                .await;
         let stored: BTreeSet<i64> =
             t["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
         let missing: Vec<_> = ids.difference(&stored).collect();
@@ -216,19 +207,9 @@ async fn every_acknowledged_span_batch_is_there_after_sigkill() {
         }
     }
     // Through the API too (its reads wait for nothing now).
-    let t: Value = client
-        .get(format!(
-            "{}/api/conversations/lookup/?conversation_id={}-0",
-            server.base,
-            acked[acked.len() - 1]
-        ))
-        .header("Authorization", format!("Api-Key {key}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let last = &acked[acked.len() - 1];
+    let url = format!("{}/api/conversations/lookup/?conversation_id={last}-0", server.base);
+    let t = common::get_json(&client, &url, &key).await;
     assert_eq!(t["message_count"], 2, "{t}");
     let mut child = server.child;
     child.kill().unwrap();

@@ -8,6 +8,12 @@ use std::process::{Child, Command, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_agentsight");
 
+/// GETs `url` with an API key and reads its JSON body.
+pub async fn get_json(client: &reqwest::Client, url: &str, key: &str) -> serde_json::Value {
+    let r = client.get(url).header("Authorization", format!("Api-Key {key}")).send().await.unwrap();
+    r.json().await.unwrap()
+}
+
 /// Runs a CLI command and returns its stdout, asserting success.
 pub fn cli(data: &Path, args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).arg("--data-dir").arg(data).output().unwrap();
