@@ -14,9 +14,7 @@
 #[path = "../src/spans.rs"]
 mod spans;
 
-use std::io::Read as _;
-
-use agentsight_core::archive::ArchivedBody;
+use agentsight_core::archive::{ArchivedBody, MAX_DECODED_BYTES};
 use agentsight_core::spans::{SpanIngest, validate_batch};
 use agentsight_core::tracking::AgentScope;
 use agentsight_protocol::v01::IngestPayload;
@@ -31,10 +29,10 @@ const CONVERSATIONS: u64 = 1000;
 fn batch(scope: &AgentScope, b: u64, now: i64, ids: spans::Ids) -> (SpanIngest, ArchivedBody) {
     let (gz, n) = spans::batch("bench", b, SPANS, CONVERSATIONS, now, ids).unwrap();
     assert_eq!(n, SPANS);
-    let mut body = String::new();
-    flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut body).unwrap();
+    let archived = ArchivedBody::of_gzip(gz);
+    let body = archived.decode(MAX_DECODED_BYTES).unwrap();
     let p: IngestPayload<'_> = serde_json::from_str(&body).unwrap();
-    (validate_batch(scope, &body, &p, now).unwrap(), ArchivedBody::of_gzip(gz))
+    (validate_batch(scope, &body, &p, now).unwrap(), archived)
 }
 
 fn bench_writer(c: &mut Criterion) {
