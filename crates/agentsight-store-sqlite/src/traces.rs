@@ -6,7 +6,7 @@
 //! time over a minute of load; `docs/benchmarks.md` §4). A trace is looked for rarely; spans
 //! are written all the time. So spans are cut into *segments* of [`SEGMENT_SPANS`] consecutive
 //! row ids, and each full segment gets a Bloom filter of the (agent, trace key) pairs of its
-//! spans, written once (`trace_segments`, migration 0008). A trace's spans are then read from
+//! spans, written once (`trace_segments`, in the archive database). A trace's spans are then read from
 //! the segments whose filter may hold it (a false positive costs a scan of one segment by row
 //! id, about one lookup in two thousand) and from the spans after the last full segment, read
 //! by row id too. Span rows are never deleted, so a segment's rows never change.

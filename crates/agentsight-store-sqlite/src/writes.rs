@@ -943,7 +943,7 @@ use agentsight_store::Restated;
 
 use crate::archiving::{Plan, TurnInfo};
 
-/// Projects archived batch `batch_id` (see `SpanWriter::ingest_spans`) as its archiving planned
+/// Projects an archived batch (see `SpanWriter::ingest_spans`) as its archiving planned
 /// (`crate::archiving`): each block's conversation upsert, the messages of its new complete
 /// turns, then the children its turns released, then its new children. Any error is a failure
 /// of the group (rolled back), never a refusal after a partial write.
