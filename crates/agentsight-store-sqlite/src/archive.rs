@@ -1,14 +1,14 @@
 //! The span archive: a database file of its own beside the main one (`<name>.archive.db`),
-//! holding every `POST /api/ingest/` body as it was received, with a writer thread of its own.
+//! with a writer thread of its own, holding every `POST /api/ingest/` body as it was received
+//! and a row per span (`crate::archiving` writes them).
 //!
-//! A span batch is acknowledged once its body is committed (and fsynced) there: that is the
-//! only work on the way to the 201, a few statements whatever the batch's size. The archive's
-//! writer then hands the batch, in the order of the archive's ids, to the main database's
-//! writer, which projects it (span rows, conversations, messages, action logs, usage) in
-//! groups as large as the queue holds, and counts it in [`Progress`]. Every read of the store
-//! first waits until what was acknowledged before it began is projected
-//! ([`Progress::caught_up`]), so a client reads its own writes as before. At start, batches
-//! archived but not projected (the process stopped in between) are projected again
+//! A span batch is acknowledged once its body and span rows are committed (and fsynced) there.
+//! The archive's writer then hands the batch, in the order of the archive's ids, to the main
+//! database's writer, which projects it (conversations, messages, action logs, usage), many
+//! batches to a commit when it is busy, records it in `span_log` and counts it in [`Progress`].
+//! Every read of the store first waits until what was acknowledged before it began is
+//! projected ([`Progress::caught_up`]), so a client reads its own writes as before. At start,
+//! batches archived but not projected (the process stopped in between) are projected again
 //! (`SqliteStore::next_unprojected`, driven by the server, which validates them as at ingest).
 
 use std::path::{Path, PathBuf};
@@ -56,15 +56,7 @@ const ARCHIVE_CACHE_KIB: i64 = 64 * 1024;
 const ARCHIVE_AUTOCHECKPOINT_PAGES: i64 = 32_768;
 
 fn migrate(conn: &Connection) -> Result<(), String> {
-    let current: usize = conn
-        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-        .map_err(|e| e.to_string())? as usize;
-    if current > MIGRATIONS.len() {
-        return Err(format!(
-            "archive schema version {current} is newer than this binary ({}); upgrade agentsight",
-            MIGRATIONS.len()
-        ));
-    }
+    let current = crate::migrate::schema_version(conn, MIGRATIONS.len(), "archive")?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         conn.execute_batch(&format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1))
             .map_err(|e| format!("archive migration {}: {e}", i + 1))?;
@@ -157,6 +149,31 @@ pub(crate) fn ensure_ids_above(conn: &Connection, floor: i64) -> StoreResult<()>
             .map_err(sqlerr)?;
     }
     Ok(())
+}
+
+/// The last batch whose projection the main database has committed (`span_log`, migration
+/// 0008; every one before it is projected or recorded as failed).
+pub(crate) fn last_projected(conn: &Connection) -> StoreResult<i64> {
+    conn.query_row("SELECT projected FROM span_log WHERE id = 1", [], |r| r.get(0)).map_err(sqlerr)
+}
+
+/// Records batch `id` as projected, in the transaction of its projection (or of its failure).
+pub(crate) fn mark_projected(conn: &Connection, id: i64) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE span_log SET projected = max(projected, ?1) WHERE id = 1")
+        .and_then(|mut s| s.execute([id]))
+        .map_err(sqlerr)?;
+    Ok(())
+}
+
+/// Records that batch `id` cannot be projected (`error`), and passes it: it stays in the
+/// archive, and `span_log_failures` says why.
+pub(crate) fn record_failure(conn: &Connection, id: i64, error: &str, at: i64) -> StoreResult<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO span_log_failures (batch_id, error, at) VALUES (?1, ?2, ?3)",
+        params![id, error, at],
+    )
+    .map_err(sqlerr)?;
+    mark_projected(conn, id)
 }
 
 /// How far the span batches are: acknowledged (archived, projection queued) and projected.

@@ -112,9 +112,9 @@ pub(crate) fn stored_turn(
     child: &SpanRecord,
     turn_id: u64,
 ) -> StoreResult<Option<TurnInfo>> {
-    segments.refresh(conn)?;
     let key = trace_key(&child.trace_id);
-    let (where_ids, ids) = segments.candidates(agent_id, key)?.sql("s");
+    let (where_ids, ids) =
+        crate::spans::trace_candidates(conn, segments, agent_id, &child.trace_id)?.sql("s");
     let mut values: Vec<rusqlite::types::Value> = vec![
         agent_id.into(),
         key.into(),

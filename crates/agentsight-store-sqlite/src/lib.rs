@@ -48,23 +48,11 @@ use agentsight_store::{
     ArchivedBatch, EnvironmentRow, IngestOutcome, IngestReceipt, Restated, SpanFilter, SpanReader, SpanRow,
     SpanWriter, TokenUsageRow, UsageFilter, UsageGroupBy, UsageGroupRow,
 };
-use tokio::sync::oneshot;
-use writer::Projected;
-
-/// What a caller is told of a projection.
-fn projection_result(r: Result<Projected, oneshot::error::RecvError>) -> StoreResult<IngestOutcome> {
-    match r {
-        Ok(Projected::Done(out)) => Ok(out),
-        Ok(Projected::Failed(why)) => {
-            Err(StoreError::Internal(format!("the batch could not be projected: {why}")))
-        }
-        Ok(Projected::Deferred(why)) => Err(StoreError::Unavailable(why)),
-        Err(_) => Err(StoreError::Unavailable("the projection was dropped".into())),
-    }
-}
 pub use migrate::SCHEMA_VERSION;
 pub use reads::build_list_filter;
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+use writer::Projected;
 
 /// How the SQLite file is opened.
 #[derive(Debug, Clone)]
@@ -242,9 +230,7 @@ impl SqliteStore {
         // an id this database already counts as projected.
         archive::attach(&conn, &archive_path, true).map_err(sqlerr)?;
         migrate::migrate(&mut conn).map_err(StoreError::Internal)?;
-        let projected: i64 = conn
-            .query_row("SELECT projected FROM span_log WHERE id = 1", [], |r| r.get(0))
-            .map_err(sqlerr)?;
+        let projected = archive::last_projected(&conn)?;
         archive::ensure_ids_above(&conn, projected)?;
         conn.execute("DETACH DATABASE archive", []).map_err(sqlerr)?;
         // The trace segments the spans already stored fill (those the migration moved).
@@ -527,6 +513,29 @@ impl TrackingReader for SqliteStore {
     }
 }
 
+/// What a caller is told of a projection.
+fn projection_result(r: Result<Projected, oneshot::error::RecvError>) -> StoreResult<IngestOutcome> {
+    match r {
+        Ok(Projected::Done(out)) => Ok(out),
+        Ok(Projected::Failed(why)) => {
+            Err(StoreError::Internal(format!("the batch could not be projected: {why}")))
+        }
+        Ok(Projected::Deferred(why)) => Err(StoreError::Unavailable(why)),
+        Err(_) => Err(StoreError::Unavailable("the projection was dropped".into())),
+    }
+}
+
+/// Queues archived batch `p` for projection (waiting while the queue is full) and counts it as
+/// acknowledged, so reads from now on wait for it; a writer that has stopped defers it to the
+/// next start.
+fn queue_projection(queue: &writer::Queue, progress: &archive::Progress, p: writer::Projection) {
+    let id = p.id;
+    match queue.project(p) {
+        Ok(()) => progress.acked(id),
+        Err(p) => (p.done)(Projected::Deferred("the store is closing".into())),
+    }
+}
+
 impl SpanWriter for SqliteStore {
     async fn ingest_spans(&self, batch: SpanIngest, body: ArchivedBody) -> StoreResult<IngestReceipt> {
         let closed = || StoreError::Unavailable("the store is closing".into());
@@ -559,10 +568,7 @@ impl SpanWriter for SqliteStore {
                 let _ = projected_tx.send(how);
             });
             let batch = Arc::try_unwrap(batch).unwrap_or_else(|b| (*b).clone());
-            match queue.project(writer::Projection { id, batch, plan: a.plan, done }) {
-                Ok(()) => progress.acked(id),
-                Err(p) => (p.done)(Projected::Deferred("the store is closing".into())),
-            }
+            queue_projection(&queue, &progress, writer::Projection { id, batch, plan: a.plan, done });
             let _ = archived_tx.send(Ok((id, accepted, duplicates)));
         };
         self.inner.archive.submit_then(
@@ -582,13 +588,8 @@ impl SpanWriter for SqliteStore {
     }
 
     async fn next_unprojected(&self, after: i64) -> StoreResult<Option<ArchivedBatch>> {
-        self.read_config(move |conn| {
-            let projected: i64 = conn
-                .query_row("SELECT projected FROM span_log WHERE id = 1", [], |r| r.get(0))
-                .map_err(sqlerr)?;
-            archive::next_after(conn, after.max(projected))
-        })
-        .await
+        self.read_config(move |conn| archive::next_after(conn, after.max(archive::last_projected(conn)?)))
+            .await
     }
 
     async fn project_archived(&self, id: i64, batch: SpanIngest) -> StoreResult<IngestOutcome> {
@@ -608,10 +609,7 @@ impl SpanWriter for SqliteStore {
         let done = Box::new(move |how: Projected| drop(tx.send(how)));
         let progress = self.inner.progress.clone();
         tokio::task::spawn_blocking(move || {
-            match queue.project(writer::Projection { id, batch, plan, done }) {
-                Ok(()) => progress.acked(id),
-                Err(p) => (p.done)(Projected::Deferred("the store is closing".into())),
-            }
+            queue_projection(&queue, &progress, writer::Projection { id, batch, plan, done })
         })
         .await
         .map_err(|e| StoreError::Internal(format!("queueing a projection: {e}")))?;
@@ -620,18 +618,7 @@ impl SpanWriter for SqliteStore {
 
     async fn skip_archived(&self, id: i64, why: String) -> StoreResult<()> {
         let now = agentsight_core::time::now_micros();
-        self.write(move |conn| {
-            conn.execute(
-                "INSERT OR REPLACE INTO span_log_failures (batch_id, error, at) VALUES (?1, ?2, ?3)",
-                rusqlite::params![id, why, now],
-            )
-            .and_then(|_| {
-                conn.execute("UPDATE span_log SET projected = max(projected, ?1) WHERE id = 1", [id])
-            })
-            .map_err(sqlerr)?;
-            Ok(())
-        })
-        .await?;
+        self.write(move |conn| archive::record_failure(conn, id, &why, now)).await?;
         self.inner.progress.projected(id);
         Ok(())
     }

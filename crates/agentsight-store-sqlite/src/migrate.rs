@@ -62,18 +62,24 @@ fn copy_spans(conn: &Connection) -> Result<(), String> {
     })
 }
 
-/// Applies every migration newer than the database's version, each in its own transaction.
-/// The span archive must be attached as `archive` (migration 0008 moves data into it).
-pub fn migrate(conn: &mut Connection) -> Result<usize, String> {
+/// The schema version of `conn` (`PRAGMA user_version`), refused when newer than the `latest`
+/// this build knows (`what` names the database in the message).
+pub(crate) fn schema_version(conn: &Connection, latest: usize, what: &str) -> Result<usize, String> {
     let current: usize = conn
         .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
         .map_err(|e| e.to_string())? as usize;
-    if current > MIGRATIONS.len() {
+    if current > latest {
         return Err(format!(
-            "database schema version {current} is newer than this binary ({}); upgrade agentsight",
-            MIGRATIONS.len()
+            "{what} schema version {current} is newer than this binary ({latest}); upgrade agentsight"
         ));
     }
+    Ok(current)
+}
+
+/// Applies every migration newer than the database's version, each in its own transaction.
+/// The span archive must be attached as `archive` (migration 0008 moves data into it).
+pub fn migrate(conn: &mut Connection) -> Result<usize, String> {
+    let current = schema_version(conn, MIGRATIONS.len(), "database")?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         if i + 1 == SPAN_LOG {
             copy_chunks(conn)?;

@@ -8,12 +8,11 @@ use agentsight_store::{
     EnvironmentRow, PageRequest, SpanFilter, SpanRow, SpanState, StoreError, StoreResult, TokenUsageRow,
     UsageFilter, UsageGroupBy, UsageGroupRow,
 };
-
-use crate::traces::{Candidates, Segments};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::sqlerr;
+use crate::traces::{Candidates, Segments};
 
 pub(crate) fn environments(conn: &Connection, agent_id: i64) -> StoreResult<Vec<EnvironmentRow>> {
     let mut stmt = conn
@@ -318,7 +317,7 @@ fn list_sql(w: &Where, order: &str) -> String {
 }
 
 /// Where the spans of a trace may be (the segments' filters brought up to date through `conn`).
-fn trace_candidates(
+pub(crate) fn trace_candidates(
     conn: &Connection,
     segments: &Segments,
     agent_id: i64,
@@ -383,9 +382,12 @@ pub(crate) fn trace(
     limit: i64,
 ) -> StoreResult<(Vec<SpanRow>, bool)> {
     let (where_ids, ids) = trace_candidates(conn, segments, agent_id, trace_id)?.sql("s");
-    let mut values =
-        vec![Value::Integer(agent_id), Value::Text(trace_id.to_string()), Value::Integer(limit + 1)];
-    values.push(Value::Integer(trace_key(trace_id)));
+    let mut values = vec![
+        Value::Integer(agent_id),
+        Value::Text(trace_id.to_string()),
+        Value::Integer(limit + 1),
+        Value::Integer(trace_key(trace_id)),
+    ];
     values.extend(ids.into_iter().map(Value::Integer));
     let mut stmt = conn.prepare(&trace_sql(&where_ids)).map_err(sqlerr)?;
     let mut rows = stmt

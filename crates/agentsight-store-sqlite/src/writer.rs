@@ -29,7 +29,7 @@ use std::thread::JoinHandle;
 use agentsight_core::spans::SpanIngest;
 use agentsight_core::time::now_micros;
 use agentsight_store::{IngestOutcome, StoreError, StoreResult};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::archive::Progress;
@@ -123,9 +123,7 @@ impl Queue {
             Job::Write(_) => unreachable!("a projection was sent"),
         })
     }
-}
 
-impl Queue {
     /// Queues one statement's worth of cleanup nobody waits for: skipped when the queue is full
     /// or the writer has stopped; its failure is logged and does not fail its group (one
     /// statement either happens or not).
@@ -360,9 +358,7 @@ fn transaction(
 /// Projects `p` and records it as the last batch projected.
 fn project(conn: &Connection, p: &Projection) -> Result<IngestOutcome, String> {
     let out = crate::writes::project_batch(conn, &p.batch, &p.plan).map_err(|e| e.to_string())?;
-    conn.prepare_cached("UPDATE span_log SET projected = max(projected, ?1) WHERE id = 1")
-        .and_then(|mut s| s.execute([p.id]))
-        .map_err(|e| e.to_string())?;
+    crate::archive::mark_projected(conn, p.id).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
@@ -448,13 +444,7 @@ fn project_alone(conn: &Connection, st: &mut State, p: Projection) {
     };
     tracing::error!(batch = p.id, error = %error, "a span batch could not be projected; it stays in the archive");
     let recorded = transaction(conn, None, |conn| {
-        conn.execute(
-            "INSERT OR REPLACE INTO span_log_failures (batch_id, error, at) VALUES (?1, ?2, ?3)",
-            params![p.id, error, now_micros()],
-        )
-        .and_then(|_| conn.execute("UPDATE span_log SET projected = max(projected, ?1) WHERE id = 1", [p.id]))
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+        crate::archive::record_failure(conn, p.id, &error, now_micros()).map_err(|e| e.to_string())
     });
     match recorded {
         Ok(()) => finish(st, p, Projected::Failed(error)),
