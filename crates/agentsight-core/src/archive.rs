@@ -23,7 +23,7 @@ pub const MAX_DECODED_BYTES: u64 = 256 << 20;
 /// frame costs a few microseconds whatever its size, and saves little on a small body).
 pub const PLAIN_MAX_BYTES: usize = 8 << 10;
 
-/// Why a stored chunk could not be read back.
+/// Why a stored body could not be read back.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ArchiveError {
     /// Empty, or a format byte this build does not know.
@@ -150,7 +150,8 @@ fn new_compressor() -> std::io::Result<zstd::bulk::Compressor<'static>> {
     Ok(c)
 }
 
-/// Compresses text into a format byte and a zstd frame (a compressor per thread, made once).
+/// Compresses text into a format byte and a zstd frame (a compressor per thread, made once);
+/// [`decode_as`] with [`Encoding::Zstd`] reads it back.
 ///
 /// zstd fails here only when it cannot allocate, which panics as any failed allocation would.
 pub fn encode(text: &str) -> Vec<u8> {
@@ -168,11 +169,6 @@ pub fn encode(text: &str) -> Vec<u8> {
     out.push(FORMAT_ZSTD);
     out.extend_from_slice(&frame);
     out
-}
-
-/// Reads a format byte and zstd frame ([`encode`]) back into its text.
-pub fn decode(stored: &[u8]) -> Result<String, ArchiveError> {
-    decode_as(Encoding::Zstd, stored, MAX_DECODED_BYTES)
 }
 
 fn unzstd(stored: &[u8], limit: u64) -> Result<Vec<u8>, ArchiveError> {
@@ -200,6 +196,11 @@ fn unzstd(stored: &[u8], limit: u64) -> Result<Vec<u8>, ArchiveError> {
 mod tests {
     use super::*;
 
+    /// A format byte and zstd frame ([`encode`]) read back.
+    fn decode(stored: &[u8]) -> Result<String, ArchiveError> {
+        decode_as(Encoding::Zstd, stored, MAX_DECODED_BYTES)
+    }
+
     fn span(i: usize) -> String {
         format!(
             r#"{{"span_id":"{i:016x}","kind":"turn","attributes":{{"agentsight.message.content":"héllo ✓ {i}"}},"otel":{{"span_kind":"INTERNAL"}}}}"#
@@ -207,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn a_chunk_reads_back_byte_for_byte_and_is_smaller() {
+    fn a_zstd_body_reads_back_byte_for_byte_and_is_smaller() {
         let text = (0..50).map(span).collect::<Vec<_>>().join("\n");
         let stored = encode(&text);
         assert_eq!(stored[0], FORMAT_ZSTD);
@@ -217,7 +218,7 @@ mod tests {
     }
 
     #[test]
-    fn damaged_or_unknown_chunks_are_errors_not_panics() {
+    fn damaged_or_unknown_zstd_bodies_are_errors_not_panics() {
         let mut stored = encode(&span(1));
         assert_eq!(decode(&[]), Err(ArchiveError::UnknownFormat(None)));
         assert_eq!(decode(&[9, 1, 2]), Err(ArchiveError::UnknownFormat(Some(9))));

@@ -88,7 +88,7 @@ pub mod attr {
     pub const BUTTON_VALUE: &str = "agentsight.button.value";
 }
 
-/// A validated batch: written in one transaction, all or nothing.
+/// A validated batch: archived in one transaction, then projected in one (all or nothing each).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpanIngest {
     /// Agent.
