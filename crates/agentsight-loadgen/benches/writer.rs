@@ -70,11 +70,11 @@ fn bench_one(
                 batch(&scope, next, now, ids)
             },
             |(ingest, body)| {
-                let out = rt
-                    .block_on(async { store.ingest_spans(ingest, body).await.unwrap().projected.await })
-                    .unwrap();
-                assert_eq!(out.accepted, SPANS);
-                out
+                rt.block_on(async {
+                    let receipt = store.ingest_spans(ingest, body).await.unwrap();
+                    assert_eq!(receipt.accepted, SPANS);
+                    receipt.projected.await.unwrap()
+                })
             },
             BatchSize::SmallInput,
         )

@@ -166,10 +166,7 @@ pub async fn span_batch<S: SpanWriter>(
     r: Received<'_>,
 ) -> Result<Archived, ApiError> {
     let Received { text, payload, body, at } = r;
-    let mut batch = spans::validate_batch(scope, text, payload, at)?;
-    for b in &mut batch.blocks {
-        enrich.apply(&mut b.upsert);
-    }
+    let batch = validated(enrich, scope, text, payload, at)?;
     let conversations = batch.blocks.len() as u64;
     let receipt = store.ingest_spans(batch, body).await?;
     let archived = Archived {
@@ -178,25 +175,26 @@ pub async fn span_batch<S: SpanWriter>(
         duplicates: receipt.duplicates,
         conversations,
     };
-    let (live, agent_id, batch_id) = (live.clone(), scope.agent_id, receipt.batch_id);
+    let (live, agent_id, batch_id, stored) =
+        (live.clone(), scope.agent_id, receipt.batch_id, receipt.accepted);
     tokio::spawn(async move {
         match receipt.projected.await {
-            Ok(out) => publish_projection(&live, agent_id, &out),
+            Ok(out) => publish_projection(&live, agent_id, stored, &out),
             Err(e) => tracing::warn!(batch = batch_id, error = %e, "span batch archived, not projected"),
         }
     });
     Ok(archived)
 }
 
-/// Tells the live feed what a projected batch changed.
-fn publish_projection(live: &LiveHub, agent_id: i64, out: &IngestOutcome) {
+/// Tells the live feed what a projected batch changed (`stored`: the spans it stored).
+fn publish_projection(live: &LiveHub, agent_id: i64, stored: u64, out: &IngestOutcome) {
     for _ in out.conversations.iter().filter(|(_, created)| *created) {
         publish(live, agent_id, Change::Conversation);
     }
     for _ in 0..out.messages {
         publish(live, agent_id, Change::Message);
     }
-    if out.accepted > 0 {
+    if stored > 0 {
         publish(live, agent_id, Change::Other);
     }
 }
@@ -242,9 +240,21 @@ async fn revalidate<S: SpanReader>(
     let environments = store.environments(b.agent_id).await.map_err(|e| e.to_string())?;
     let scope =
         AgentScope { agent_id: b.agent_id, environments: environments.into_iter().map(|e| e.slug).collect() };
-    let mut batch = spans::validate_batch(&scope, &text, &p, b.received_at).map_err(|e| format!("{e:?}"))?;
-    for blk in &mut batch.blocks {
-        enrich.apply(&mut blk.upsert);
+    validated(enrich, &scope, &text, &p, b.received_at).map_err(|e| format!("{e:?}"))
+}
+
+/// A batch validated whole, each block's upsert geolocated: at ingest, and again for a batch
+/// projected from the archive.
+fn validated(
+    enrich: &Enrichment,
+    scope: &AgentScope,
+    text: &str,
+    p: &v01::IngestPayload<'_>,
+    received_at: Micros,
+) -> Result<SpanIngest, spans::BatchError> {
+    let mut batch = spans::validate_batch(scope, text, p, received_at)?;
+    for b in &mut batch.blocks {
+        enrich.apply(&mut b.upsert);
     }
     Ok(batch)
 }

@@ -30,22 +30,12 @@ pub(crate) fn path_of(main: &Path) -> PathBuf {
     main.with_extension("archive.db")
 }
 
-/// Opens (creating and migrating) the archive for writing.
+/// Opens (creating and migrating) the archive for writing: like the main writer's connection,
+/// its hot pages in memory (every active conversation's last spans, the tails of the
+/// time-ordered index and the bodies) and checkpoints in large, rare steps.
 pub(crate) fn open_for_writing(path: &Path, fsync: bool) -> StoreResult<Connection> {
-    let conn = Connection::open(path).map_err(sqlerr)?;
-    conn.busy_timeout(Duration::from_secs(5)).map_err(sqlerr)?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sqlerr)?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Internal(format!(
-            "could not enable WAL on the archive (journal_mode={mode})"
-        )));
-    }
-    conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" }).map_err(sqlerr)?;
-    // As the main writer: its hot pages in memory (every active conversation's last spans, the
-    // tails of the time-ordered index and the bodies), and checkpoints in large, rare steps.
-    conn.pragma_update(None, "cache_size", -ARCHIVE_CACHE_KIB).map_err(sqlerr)?;
-    conn.pragma_update(None, "wal_autocheckpoint", ARCHIVE_AUTOCHECKPOINT_PAGES).map_err(sqlerr)?;
-    conn.pragma_update(None, "mmap_size", crate::MMAP_BYTES).map_err(sqlerr)?;
+    let conn =
+        crate::open_writer(path, fsync, ARCHIVE_CACHE_KIB, ARCHIVE_AUTOCHECKPOINT_PAGES, "the archive")?;
     migrate(&conn).map_err(StoreError::Internal)?;
     Ok(conn)
 }

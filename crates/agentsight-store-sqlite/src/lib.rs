@@ -130,6 +130,28 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Opens a database file for its writer thread: [`configure`]d, in WAL mode, `synchronous` as
+/// `fsync` says, with a page cache of `cache_kib` and automatic checkpoints every
+/// `checkpoint_pages` (`what` names the file in errors).
+pub(crate) fn open_writer(
+    path: &Path,
+    fsync: bool,
+    cache_kib: i64,
+    checkpoint_pages: i64,
+    what: &str,
+) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(sqlerr)?;
+    configure(&conn).map_err(sqlerr)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sqlerr)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Internal(format!("could not enable WAL on {what} (journal_mode={mode})")));
+    }
+    conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" }).map_err(sqlerr)?;
+    conn.pragma_update(None, "cache_size", -cache_kib).map_err(sqlerr)?;
+    conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages).map_err(sqlerr)?;
+    Ok(conn)
+}
+
 struct ReaderManager {
     path: PathBuf,
     archive: PathBuf,
@@ -213,19 +235,11 @@ impl SqliteStore {
         }
         let archive_path = archive::path_of(&opts.path);
         let archive_conn = archive::open_for_writing(&archive_path, opts.fsync)?;
-        let mut conn = Connection::open(&opts.path).map_err(sqlerr)?;
-        configure(&conn).map_err(sqlerr)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sqlerr)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Internal(format!("could not enable WAL (journal_mode={mode})")));
-        }
-        conn.pragma_update(None, "synchronous", if opts.fsync { "FULL" } else { "NORMAL" })
-            .map_err(sqlerr)?;
         // The writer inserts into indexes at random places (one conversation among many): keep
         // their pages in memory instead of re-reading them from the OS at every group, and
         // checkpoint the WAL in larger, rarer steps.
-        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB).map_err(sqlerr)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(sqlerr)?;
+        let mut conn =
+            open_writer(&opts.path, opts.fsync, WRITER_CACHE_KIB, WAL_AUTOCHECKPOINT_PAGES, "the database")?;
         // Migrations may move data into the archive (0008); then the archive must never give
         // an id this database already counts as projected.
         archive::attach(&conn, &archive_path, true).map_err(sqlerr)?;
@@ -547,15 +561,13 @@ impl SpanWriter for SqliteStore {
         let archive = self.inner.archive.queue();
         let progress = self.inner.progress.clone();
         let segments = self.inner.segments.clone();
-        let batch = Arc::new(batch);
-        let archived_batch = batch.clone();
         let (archived_tx, archived) = oneshot::channel::<StoreResult<(i64, u64, u64)>>();
         let (projected_tx, projected) = oneshot::channel::<Projected>();
         // Runs on the archive's writer thread, in the order of the ids, once the archive
         // (body, span rows) is durable: hands the batch to the main writer to project.
-        let hand_over = move |r: StoreResult<archiving::Archived>| {
-            let a = match r {
-                Ok(a) => a,
+        let hand_over = move |r: StoreResult<(archiving::Archived, SpanIngest)>| {
+            let (a, batch) = match r {
+                Ok(done) => done,
                 Err(e) => return drop(archived_tx.send(Err(e))),
             };
             let (id, accepted, duplicates) = (a.id, a.accepted, a.duplicates);
@@ -567,12 +579,12 @@ impl SpanWriter for SqliteStore {
                 }
                 let _ = projected_tx.send(how);
             });
-            let batch = Arc::try_unwrap(batch).unwrap_or_else(|b| (*b).clone());
             queue_projection(&queue, &progress, writer::Projection { id, batch, plan: a.plan, done });
             let _ = archived_tx.send(Ok((id, accepted, duplicates)));
         };
         self.inner.archive.submit_then(
-            move |conn| archiving::archive_batch(conn, &segments, &archived_batch, &body),
+            // The batch comes back with what archiving it did, for its projection.
+            move |conn| archiving::archive_batch(conn, &segments, &batch, &body).map(|a| (a, batch)),
             hand_over,
         )?;
         let (batch_id, accepted, duplicates) =
@@ -581,9 +593,7 @@ impl SpanWriter for SqliteStore {
             batch_id,
             accepted,
             duplicates,
-            projected: Box::pin(async move {
-                projection_result(projected.await).map(|out| IngestOutcome { accepted, duplicates, ..out })
-            }),
+            projected: Box::pin(async move { projection_result(projected.await) }),
         })
     }
 

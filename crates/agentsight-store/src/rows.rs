@@ -536,13 +536,9 @@ pub struct ExportRow {
     pub latest_feedback: Option<String>,
 }
 
-/// What the projection of a span batch did.
+/// What the projection of a span batch did (what its archiving stored is in [`IngestReceipt`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IngestOutcome {
-    /// Spans stored now.
-    pub accepted: u64,
-    /// Spans already stored (resends): not stored again.
-    pub duplicates: u64,
     /// The conversations written, with whether the batch created each.
     pub conversations: Vec<(i64, bool)>,
     /// Messages projected (from complete turns).
