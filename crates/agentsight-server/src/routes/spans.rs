@@ -1,6 +1,7 @@
 //! The 0.1.x span plane's entry points: `GET /api/me/` and `POST /api/ingest/` (gzip bodies,
 //! whole-batch validation, per-agent rate limit).
 
+use std::borrow::Cow;
 use std::num::NonZeroU32;
 
 use agentsight_core::archive::{self, ArchiveError, ArchivedBody, Encoding};
@@ -105,18 +106,17 @@ pub(crate) async fn ingest_spans<S: Store>(
     if raw.is_empty() {
         return Err(ApiError::BadRequest("JSON parse error - the body is empty".into()));
     }
-    let (text, body) = if gzip {
+    let not_utf8 = || ApiError::BadRequest("JSON parse error - the body is not UTF-8".into());
+    let (text, body): (Cow<'_, str>, ArchivedBody) = if gzip {
         let text = archive::decode_as(Encoding::Gzip, &raw, limit as u64).map_err(|e| match e {
             ArchiveError::TooLarge(_) => ApiError::TooLarge { field: None, limit },
-            ArchiveError::NotText => ApiError::BadRequest("JSON parse error - the body is not UTF-8".into()),
+            ArchiveError::NotText => not_utf8(),
             e => ApiError::BadRequest(format!("The gzip body could not be read: {e}")),
         })?;
-        (text, ArchivedBody::of_gzip(raw.to_vec()))
+        (Cow::Owned(text), ArchivedBody::of_gzip(Vec::from(raw)))
     } else {
-        let text = String::from_utf8(raw.to_vec())
-            .map_err(|_| ApiError::BadRequest("JSON parse error - the body is not UTF-8".into()))?;
-        let body = ArchivedBody::of_plain(&text);
-        (text, body)
+        let text = std::str::from_utf8(&raw).map_err(|_| not_utf8())?;
+        (Cow::Borrowed(text), ArchivedBody::of_plain(text))
     };
     let p: wire::IngestPayload<'_> = parse_json(text.as_bytes())?;
     let batch = ingest::Received { text: &text, payload: &p, body, at: received };
