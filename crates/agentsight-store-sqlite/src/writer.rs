@@ -241,7 +241,7 @@ fn run(mut conn: Connection, rx: Receiver<Job>, ctx: Context) {
         // then what the writer caches about conversations may be stale.
         let version = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok();
         if version.is_none() || version != seen_version {
-            crate::writes::forget_cached();
+            forget_cached();
             seen_version = version;
         }
         group.push(first);
@@ -289,6 +289,14 @@ fn linger(rx: &Receiver<Job>, group: &mut Vec<Job>) {
             Err(_) => break,
         }
     }
+}
+
+/// Forgets what this writer thread caches about its database (each module's caches are
+/// thread-local: the main writer's in `writes`, the archive writer's in `archiving`; the other
+/// module's are empty on a thread).
+fn forget_cached() {
+    crate::writes::forget_cached();
+    crate::archiving::forget_cached();
 }
 
 /// Runs one cached statement (no parsing per group).
@@ -349,7 +357,7 @@ fn transaction(
                 let _ = conn.execute_batch("ROLLBACK");
             }
             deltas::take();
-            crate::writes::forget_cached();
+            forget_cached();
             Err(e)
         }
     }

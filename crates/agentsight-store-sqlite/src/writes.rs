@@ -269,15 +269,14 @@ fn remember_used(pk: i64) {
     });
 }
 
-/// Forgets what the writer caches (conversation pks, latest messages, known actions, held span counts):
-/// after a rollback, or when another process wrote to the database.
+/// Forgets what the main writer caches (conversation pks, latest messages, known actions, what
+/// the span path last wrote): after a rollback, or when another process wrote to the database.
 pub(crate) fn forget_cached() {
     CONVERSATION_PKS.with(|m| m.borrow_mut().clear());
     KNOWN_ROWS.with(|m| m.borrow_mut().clear());
     LAST_MESSAGE.with(|m| m.borrow_mut().clear());
     KNOWN_ACTIONS.with(|m| m.borrow_mut().clear());
     WRITTEN.with(|w| w.borrow_mut().clear());
-    crate::archiving::forget_cached();
 }
 
 fn cached_pk(agent_id: i64, cid: &str) -> Option<i64> {
