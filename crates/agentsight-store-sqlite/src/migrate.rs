@@ -25,40 +25,40 @@ pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 /// two WAL databases one transaction is not atomic). Run again after a crash, it copies nothing
 /// twice.
 fn copy_chunks(conn: &Connection) -> Result<(), String> {
-    conn.execute_batch(
-        "BEGIN;
-         INSERT OR IGNORE INTO archive.batches (id, agent_id, received_at, encoding, body)
+    copy_into_archive(
+        conn,
+        "span chunks",
+        "INSERT OR IGNORE INTO archive.batches (id, agent_id, received_at, encoding, body)
              SELECT k.id, c.agent_id, coalesce(r.at, 0),
                     CASE typeof(k.data) WHEN 'text' THEN 0 ELSE 2 END, CAST(k.data AS BLOB)
              FROM span_chunks k
              JOIN conversations c ON c.id = k.conversation_pk
              LEFT JOIN (SELECT chunk_id, min(received_at) AS at FROM spans GROUP BY chunk_id) r
-                 ON r.chunk_id = k.id;
-         COMMIT;",
+                 ON r.chunk_id = k.id",
     )
-    .map_err(|e| {
-        let _ = conn.execute_batch("ROLLBACK");
-        format!("copying span chunks into the archive: {e}")
-    })
 }
 
 /// Copies the spans of 0004–0007 into the archive (attached as `archive`) under their row ids, with
 /// their conversation's `conversation_id`, as [`copy_chunks`] does the chunks they point into.
 fn copy_spans(conn: &Connection) -> Result<(), String> {
-    conn.execute_batch(
-        "BEGIN;
-         INSERT OR IGNORE INTO archive.spans (id, agent_id, conversation_id, span_id, trace_id, trace_key,
+    copy_into_archive(
+        conn,
+        "spans",
+        "INSERT OR IGNORE INTO archive.spans (id, agent_id, conversation_id, span_id, trace_id, trace_key,
                  parent_span_id, turn_id, kind, name, status, started_at, ended_at, duration_ms, state,
                  sdk_version, batch_id, text_offset, text_len, received_at)
              SELECT s.id, s.agent_id, c.conversation_id, s.span_id, s.trace_id, s.trace_key, s.parent_span_id,
                     s.turn_id, s.kind, s.name, s.status, s.started_at, s.ended_at, s.duration_ms, s.state,
                     s.sdk_version, s.chunk_id, s.chunk_offset, s.chunk_len, s.received_at
-             FROM spans s JOIN conversations c ON c.id = s.conversation_pk;
-         COMMIT;",
+             FROM spans s JOIN conversations c ON c.id = s.conversation_pk",
     )
-    .map_err(|e| {
+}
+
+/// Runs `insert` (a copy of `what` into the archive) in a transaction of its own.
+fn copy_into_archive(conn: &Connection, what: &str, insert: &str) -> Result<(), String> {
+    conn.execute_batch(&format!("BEGIN; {insert}; COMMIT;")).map_err(|e| {
         let _ = conn.execute_batch("ROLLBACK");
-        format!("copying spans into the archive: {e}")
+        format!("copying {what} into the archive: {e}")
     })
 }
 
