@@ -19,6 +19,10 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 pub const MAX_PASSWORD_CHARS: usize = 1_000;
 /// Longest e-mail address (RFC 5321's path limit).
 pub const MAX_EMAIL_CHARS: usize = 254;
+/// Largest body of a sign-in, setup or password-change request: an e-mail, a token and two
+/// passwords of [`MAX_PASSWORD_CHARS`] fit even when every character is a JSON `\uXXXX` pair;
+/// anything larger is refused before it is parsed or counted.
+pub const MAX_AUTH_BODY_BYTES: usize = 16 * 1024;
 /// Longest branding display name.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 100;
 /// Longest share link label.

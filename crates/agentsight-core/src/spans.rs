@@ -19,8 +19,11 @@ use crate::prices::{self, TokenCounts};
 use crate::time::{self, Micros};
 use crate::tracking::{AgentScope, ConversationFields, ConversationUpsert, json_object};
 
-/// Blocks listed in a 400 body at most (upstream lists 20).
+/// Blocks listed in a 400 body at most (upstream lists 20); validation stops at the next bad one.
 pub const MAX_REPORTED_BLOCKS: usize = 20;
+/// Bad spans listed for one block at most; validation of the block stops at the next bad one.
+pub const MAX_REPORTED_SPANS: usize = 20;
+pub use wire::{MAX_BLOCKS_PER_BATCH, MAX_SPANS_PER_BATCH};
 /// Span `kind` values longer than this are refused.
 pub const MAX_KIND_CHARS: usize = 64;
 /// Span names are stored clipped to this many characters (the archive keeps the whole span).
@@ -242,8 +245,9 @@ pub struct ButtonEffect {
 pub enum BatchError {
     /// Something about the envelope (a field map: `conversations`, `sdk`).
     Envelope(ValidationErrors),
-    /// Bad blocks: `(index, conversation_id as sent, errors)`, all of them.
-    Blocks(Vec<(usize, Option<String>, ValidationErrors)>),
+    /// Bad blocks: `(index, conversation_id as sent, errors)`, the first
+    /// [`MAX_REPORTED_BLOCKS`]; `true` when there were more (validation stopped there).
+    Blocks(Vec<(usize, Option<String>, ValidationErrors)>, bool),
 }
 
 /// Validates a whole batch: `p` is the envelope parsed from `body` (its blocks still raw,
@@ -260,16 +264,31 @@ pub fn validate_batch(
             "This list may not be empty.",
         )));
     }
+    // The work and memory of a batch are bounded by its limits, not by how much is wrong in it:
+    // validation stops once the errors to report are known.
     let mut blocks = Vec::with_capacity(p.conversations.len());
     let mut bad = Vec::new();
+    let mut spans_left = MAX_SPANS_PER_BATCH;
     for (i, raw) in p.conversations.iter().enumerate() {
-        match validate_block(scope, body, raw.get(), received_at) {
-            Ok(b) => blocks.push(b),
-            Err((cid, e)) => bad.push((i, cid, e)),
+        match validate_block(scope, body, raw.get(), received_at, &mut spans_left) {
+            Ok(b) if bad.is_empty() => blocks.push(b),
+            Ok(_) => {}
+            Err(BlockError::TooManySpans) => {
+                return Err(BatchError::Envelope(ValidationErrors::single(
+                    "conversations",
+                    format!(
+                        "The batch holds more than {MAX_SPANS_PER_BATCH} spans; send the rest in another batch."
+                    ),
+                )));
+            }
+            Err(BlockError::Invalid(_, _)) if bad.len() == MAX_REPORTED_BLOCKS => {
+                return Err(BatchError::Blocks(bad, true));
+            }
+            Err(BlockError::Invalid(cid, e)) => bad.push((i, cid, e)),
         }
     }
     if !bad.is_empty() {
-        return Err(BatchError::Blocks(bad));
+        return Err(BatchError::Blocks(bad, false));
     }
     let sdk_version = p.sdk.as_ref().and_then(|s| s.version.clone()).map(|v| v.chars().take(64).collect());
     Ok(SpanIngest { agent_id: scope.agent_id, sdk_version, blocks, received_at, body_len: body.len() })
@@ -336,13 +355,24 @@ fn range_in(whole: &str, part: &str) -> Option<std::ops::Range<usize>> {
     (end <= whole.len()).then_some(start..end)
 }
 
+/// Why a block was refused.
+enum BlockError {
+    /// Its fields: the conversation id as sent, and the errors.
+    Invalid(Option<String>, ValidationErrors),
+    /// It took the batch past [`MAX_SPANS_PER_BATCH`].
+    TooManySpans,
+}
+
 fn validate_block(
     scope: &AgentScope,
     body: &str,
     raw: &str,
     received_at: Micros,
-) -> Result<SpanBlock, (Option<String>, ValidationErrors)> {
-    let b: wire::BlockPayload<'_> = parse_named(raw, "").map_err(|e| (raw_conversation_id(raw), e))?;
+    spans_left: &mut usize,
+) -> Result<SpanBlock, BlockError> {
+    let b: wire::BlockPayload<'_> =
+        parse_named(raw, "").map_err(|e| BlockError::Invalid(raw_conversation_id(raw), e))?;
+    *spans_left = spans_left.checked_sub(b.spans.len()).ok_or(BlockError::TooManySpans)?;
     let mut e = ValidationErrors::default();
     let conversation_id = b.conversation_id.trim().to_string();
     if conversation_id.is_empty() {
@@ -370,7 +400,15 @@ fn validate_block(
     };
     let mut spans = Vec::with_capacity(b.spans.len());
     let mut prefix = String::new();
+    let mut bad_spans = 0;
     for (i, s) in b.spans.iter().enumerate() {
+        if bad_spans == MAX_REPORTED_SPANS {
+            e.add(
+                "spans",
+                format!("More than {MAX_REPORTED_SPANS} spans are invalid; the first are listed."),
+            );
+            break;
+        }
         // One buffer for every span's name in errors (`spans[3]`), not an allocation each.
         prefix.clear();
         let _ = write!(prefix, "spans[{i}]");
@@ -382,6 +420,7 @@ fn validate_block(
             // The parsers borrow every span from the body; a span elsewhere is a caller's bug.
             (Ok(_), None) => e.add(prefix.clone(), "The span is not part of the request body."),
             (Err(se), _) => {
+                bad_spans += 1;
                 for (k, msgs) in se.0 {
                     for m in msgs {
                         e.add(k.clone(), m);
@@ -391,7 +430,7 @@ fn validate_block(
         }
     }
     if !e.is_empty() {
-        return Err((Some(b.conversation_id), e));
+        return Err(BlockError::Invalid(Some(b.conversation_id), e));
     }
     let is_used = spans.iter().any(|s| s.kind != "conversation");
     let event_time = spans.iter().map(|s| s.started_at).min().unwrap_or(received_at);
@@ -722,6 +761,47 @@ mod tests {
     }
 
     #[test]
+    fn validation_stops_once_the_reported_errors_are_known() {
+        // Thousands of empty blocks (what a 16 KB gzip bomb expands to): the first
+        // MAX_REPORTED_BLOCKS are reported, with the rest only flagged.
+        let empty: Vec<Value> = (0..5_000).map(|_| json!({})).collect();
+        let Err(BatchError::Blocks(bad, more)) = batch(json!({"conversations": empty})) else {
+            panic!("not block errors")
+        };
+        assert_eq!(bad.len(), MAX_REPORTED_BLOCKS);
+        assert!(more);
+        assert_eq!(bad.last().map(|b| b.0), Some(MAX_REPORTED_BLOCKS - 1));
+        // Exactly the reported number: nothing more to flag.
+        let empty: Vec<Value> = (0..MAX_REPORTED_BLOCKS).map(|_| json!({})).collect();
+        let Err(BatchError::Blocks(bad, more)) = batch(json!({"conversations": empty})) else {
+            panic!("not block errors")
+        };
+        assert_eq!((bad.len(), more), (MAX_REPORTED_BLOCKS, false));
+        // A block of many bad spans lists the first ones and says there were more.
+        let spans: Vec<Value> = (0..1_000).map(|_| json!({})).collect();
+        let Err(BatchError::Blocks(bad, _)) =
+            batch(json!({"conversations": [{"conversation_id": "c", "spans": spans}]}))
+        else {
+            panic!("not block errors")
+        };
+        let errs = &bad[0].2.0;
+        assert!(errs.contains_key("spans"), "{errs:?}");
+        assert!(!errs.keys().any(|k| k.starts_with(&format!("spans[{MAX_REPORTED_SPANS}]"))), "{errs:?}");
+    }
+
+    #[test]
+    fn a_batch_past_the_span_limit_is_refused_whole() {
+        // The count is checked before a block's spans are read, so they need not be valid.
+        let block = |n: usize| json!({"conversation_id": "c1", "spans": vec![json!(1); n]});
+        let half = MAX_SPANS_PER_BATCH / 2;
+        let Err(BatchError::Envelope(e)) = batch(json!({"conversations": [block(half), block(half + 1)]}))
+        else {
+            panic!("not an envelope error")
+        };
+        assert!(e.0.contains_key("conversations"), "{e:?}");
+    }
+
+    #[test]
     fn a_turn_yields_its_messages_in_time_order_and_the_span_is_kept_whole() {
         let (b, text) = batch_with_body(json!({"sdk": {"version": "0.1.4"}, "conversations": [
             {"conversation_id": "c1", "spans": [turn_span("00000000000000aa", true)], "device": "Mobile",
@@ -756,7 +836,7 @@ mod tests {
         assert_eq!(blk.spans.iter().map(|s| &body[s.text.clone()]).collect::<Vec<_>>(), sent);
         // A body that is not the one the envelope was read from locates no span: refused.
         let copy = body.clone();
-        let BatchError::Blocks(bad) = validate_batch(&scope(), &copy, &p, 5).unwrap_err() else {
+        let BatchError::Blocks(bad, _) = validate_batch(&scope(), &copy, &p, 5).unwrap_err() else {
             panic!("not block errors")
         };
         assert!(bad[0].2.0.contains_key("spans[0]"));
@@ -770,7 +850,7 @@ mod tests {
             {"conversation_id": "x", "spans": [{"span_id": "zz", "trace_id": "ab", "started_at": "nope"}]},
             {"conversation_id": "y", "spans": [], "colour": "red"}]}))
         .unwrap_err();
-        let BatchError::Blocks(bad) = e else { panic!("not block errors") };
+        let BatchError::Blocks(bad, _) = e else { panic!("not block errors") };
         assert_eq!(bad.len(), 3);
         assert_eq!((bad[0].0, bad[0].1.as_deref()), (1, Some("wa-bad")));
         assert_eq!(bad[0].2.0["environment"], ["Unknown environment: 'staging'."]);
@@ -798,7 +878,7 @@ mod tests {
         llm["attributes"] = json!({"gen_ai.request.model": "m".repeat(MAX_MODEL_CHARS + 1)});
         let e = batch(json!({"conversations": [{"conversation_id": "c", "spans": [good, turn, tool, llm]}]}))
             .unwrap_err();
-        let BatchError::Blocks(bad) = e else { panic!("not block errors") };
+        let BatchError::Blocks(bad, _) = e else { panic!("not block errors") };
         assert_eq!(
             bad[0].2.0.keys().cloned().collect::<Vec<_>>(),
             [

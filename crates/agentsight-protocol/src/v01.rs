@@ -19,15 +19,48 @@ pub struct SdkInfo {
     pub version: Option<String>,
 }
 
+/// Conversation blocks in one batch at most. The SDK's exporter queues at most 2,048 spans, so
+/// a real batch stays far below; a larger list is refused while it is parsed.
+pub const MAX_BLOCKS_PER_BATCH: usize = 10_000;
+/// Spans in one block at most (and, checked in validation, in one batch).
+pub const MAX_SPANS_PER_BATCH: usize = 50_000;
+
 /// `POST /api/ingest/`: the envelope; blocks are kept raw until each is validated.
 #[derive(Debug, Deserialize)]
 pub struct IngestPayload<'a> {
     /// Which SDK sent it.
     #[serde(default)]
     pub sdk: Option<SdkInfo>,
-    /// One block per conversation.
-    #[serde(borrow)]
+    /// One block per conversation, at most [`MAX_BLOCKS_PER_BATCH`].
+    #[serde(borrow, deserialize_with = "bounded::<_, _, MAX_BLOCKS_PER_BATCH>")]
     pub conversations: Vec<&'a RawValue>,
+}
+
+/// A JSON array of at most `N` items: reading stops with an error at item `N + 1`, so the size of
+/// what is built is bounded by the limit, not by how many items the body holds.
+fn bounded<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>, const N: usize>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    struct Bounded<T, const N: usize>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>, const N: usize> serde::de::Visitor<'de> for Bounded<T, N> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a list of at most {N} items")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(N).min(1024));
+            while let Some(item) = seq.next_element()? {
+                if v.len() == N {
+                    return Err(serde::de::Error::custom(format!(
+                        "Ensure this list has no more than {N} items; send the rest in another batch."
+                    )));
+                }
+                v.push(item);
+            }
+            Ok(v)
+        }
+    }
+    d.deserialize_seq(Bounded::<T, N>(std::marker::PhantomData))
 }
 
 /// One conversation's block of a batch. Unknown keys are refused (upstream does the same).
@@ -36,8 +69,9 @@ pub struct IngestPayload<'a> {
 pub struct BlockPayload<'a> {
     /// The client's conversation id.
     pub conversation_id: String,
-    /// The spans, sorted by start; each kept raw for the archive.
-    #[serde(borrow)]
+    /// The spans, sorted by start; each kept raw for the archive. At most
+    /// [`MAX_SPANS_PER_BATCH`].
+    #[serde(borrow, deserialize_with = "bounded::<_, _, MAX_SPANS_PER_BATCH>")]
     pub spans: Vec<&'a RawValue>,
     /// Hoisted from the spans' attributes.
     pub customer_id: Option<String>,
@@ -578,4 +612,24 @@ pub struct LlmMetricsResponse {
     pub by_model: Vec<LlmModelRow>,
     /// By local day, zero-filled, oldest first.
     pub daily: Vec<LlmDayRow>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_over_its_bound_stops_parsing_with_an_error() {
+        let list = |n: usize, item: &str| vec![item; n].join(",");
+        let at = format!(r#"{{"conversations": [{}]}}"#, list(MAX_BLOCKS_PER_BATCH, "{}"));
+        let p: IngestPayload<'_> = serde_json::from_str(&at).unwrap();
+        assert_eq!(p.conversations.len(), MAX_BLOCKS_PER_BATCH);
+        let over = format!(r#"{{"conversations": [{}]}}"#, list(MAX_BLOCKS_PER_BATCH + 1, "{}"));
+        let e = serde_json::from_str::<IngestPayload<'_>>(&over).unwrap_err().to_string();
+        assert!(e.contains("no more than 10000 items"), "{e}");
+        let spans =
+            format!(r#"{{"conversation_id": "c", "spans": [{}]}}"#, list(MAX_SPANS_PER_BATCH + 1, "1"));
+        let e = serde_json::from_str::<BlockPayload<'_>>(&spans).unwrap_err().to_string();
+        assert!(e.contains("no more than 50000 items"), "{e}");
+    }
 }

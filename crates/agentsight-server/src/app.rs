@@ -84,6 +84,8 @@ pub struct Shared<S> {
     pub setup: Mutex<Option<[u8; 32]>>,
     /// The per-agent throttle of `POST /api/ingest/` (None: unlimited).
     pub ingest_limiter: Option<crate::routes::spans::IngestLimiter>,
+    /// Where CPU-heavy request work runs, off the request threads.
+    pub cpu: crate::ingest::CpuGate,
 }
 
 /// Shared state of every handler: one pointer, cloned for each request.
@@ -173,6 +175,7 @@ pub async fn state<S: Store>(
         live: LiveHub::default(),
         logins: LoginLimiter::default(),
         setup: Mutex::new(token.as_ref().map(|t| t.hash)),
+        cpu: crate::ingest::CpuGate::for_this_machine(),
     }));
     Ok((state, token.map(|t| t.secret)))
 }

@@ -387,11 +387,21 @@ access_extractor!(WriteAccess, Need::Write);
 pub const LOGIN_PER_EMAIL_PER_MINUTE: u32 = 5;
 /// Sign-in attempts allowed per client address per minute.
 pub const LOGIN_PER_CLIENT_PER_MINUTE: u32 = 20;
+/// Guesses of the current password allowed per signed-in user per minute (password change).
+pub const PASSWORD_CHECKS_PER_USER_PER_MINUTE: u32 = 5;
+/// Keys a limiter holds before it forgets the ones whose budget is full again.
+const LIMITER_KEYS_BEFORE_PRUNE: usize = 100_000;
 
-/// Rate limits of sign-in attempts, by e-mail and by client address.
+/// Rate limits of password checks: sign-in by e-mail and by client address, and the current
+/// password of a password change by user.
+///
+/// Every key is bounded: an e-mail is counted only once it is a valid address (at most
+/// [`dashboard::MAX_EMAIL_CHARS`]), so what a client sends cannot grow the limiter's memory past
+/// about [`LIMITER_KEYS_BEFORE_PRUNE`] short keys.
 pub struct LoginLimiter {
     by_email: DefaultKeyedRateLimiter<String>,
     by_client: DefaultKeyedRateLimiter<IpAddr>,
+    by_user: DefaultKeyedRateLimiter<i64>,
 }
 
 impl Default for LoginLimiter {
@@ -400,27 +410,84 @@ impl Default for LoginLimiter {
         LoginLimiter {
             by_email: RateLimiter::keyed(quota(LOGIN_PER_EMAIL_PER_MINUTE)),
             by_client: RateLimiter::keyed(quota(LOGIN_PER_CLIENT_PER_MINUTE)),
+            by_user: RateLimiter::keyed(quota(PASSWORD_CHECKS_PER_USER_PER_MINUTE)),
         }
     }
 }
 
+fn too_many(nu: governor::NotUntil<governor::clock::QuantaInstant>) -> ApiError {
+    use governor::clock::{Clock, DefaultClock};
+    ApiError::TooManyAttempts(nu.wait_time_from(DefaultClock::default().now()).as_secs().max(1))
+}
+
+fn prune<K: std::hash::Hash + Eq + Clone>(l: &DefaultKeyedRateLimiter<K>) {
+    if l.len() > LIMITER_KEYS_BEFORE_PRUNE {
+        l.retain_recent();
+    }
+}
+
 impl LoginLimiter {
-    /// Counts an attempt; `Err` with the seconds to wait when over a limit.
-    pub fn check(&self, email: &str, client: Option<IpAddr>) -> Result<(), ApiError> {
-        use governor::clock::{Clock, DefaultClock};
-        let wait = |nu: governor::NotUntil<governor::clock::QuantaInstant>| {
-            ApiError::TooManyAttempts(nu.wait_time_from(DefaultClock::default().now()).as_secs().max(1))
-        };
-        if self.by_email.len() > 100_000 {
-            self.by_email.retain_recent();
-        }
-        if self.by_client.len() > 100_000 {
-            self.by_client.retain_recent();
-        }
+    /// Counts a sign-in attempt from `client` for `email` (`None` when what was sent is not a
+    /// valid address: it is counted against the client only); `Err` with the seconds to wait
+    /// when over a limit.
+    pub fn check(&self, email: Option<&str>, client: Option<IpAddr>) -> Result<(), ApiError> {
+        prune(&self.by_email);
+        prune(&self.by_client);
         if let Some(ip) = client {
-            self.by_client.check_key(&ip).map_err(wait)?;
+            self.by_client.check_key(&ip).map_err(too_many)?;
         }
-        self.by_email.check_key(&email.to_string()).map_err(wait)
+        match email {
+            Some(e) if e.chars().count() <= dashboard::MAX_EMAIL_CHARS => {
+                self.by_email.check_key(&e.to_string()).map_err(too_many)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a check of `user_id`'s current password (a password change).
+    pub fn check_user(&self, user_id: i64) -> Result<(), ApiError> {
+        prune(&self.by_user);
+        self.by_user.check_key(&user_id).map_err(too_many)
+    }
+
+    /// Keys held (for tests: what a client can make the limiter remember).
+    pub fn keys(&self) -> usize {
+        self.by_email.len() + self.by_client.len() + self.by_user.len()
+    }
+}
+
+#[cfg(test)]
+mod limiter_tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_or_overlong_email_is_counted_against_the_client_only() {
+        let l = LoginLimiter::default();
+        let long = format!("{}@example.com", "a".repeat(10_000));
+        for _ in 0..LOGIN_PER_CLIENT_PER_MINUTE {
+            assert!(l.check(None, Some(IpAddr::from([127, 0, 0, 1]))).is_ok());
+        }
+        assert!(l.check(Some(&long), None).is_ok(), "an over-long address is never a key");
+        assert_eq!(l.by_email.len(), 0);
+        assert!(matches!(
+            l.check(None, Some(IpAddr::from([127, 0, 0, 1]))),
+            Err(ApiError::TooManyAttempts(_))
+        ));
+    }
+
+    #[test]
+    fn a_valid_email_and_a_user_have_their_own_budgets() {
+        let l = LoginLimiter::default();
+        for _ in 0..LOGIN_PER_EMAIL_PER_MINUTE {
+            assert!(l.check(Some("a@example.com"), None).is_ok());
+        }
+        assert!(l.check(Some("a@example.com"), None).is_err());
+        assert!(l.check(Some("b@example.com"), None).is_ok());
+        for _ in 0..PASSWORD_CHECKS_PER_USER_PER_MINUTE {
+            assert!(l.check_user(7).is_ok());
+        }
+        assert!(matches!(l.check_user(7), Err(ApiError::TooManyAttempts(_))));
+        assert!(l.check_user(8).is_ok());
     }
 }
 

@@ -187,7 +187,7 @@ impl From<agentsight_core::spans::BatchError> for ApiError {
         use agentsight_protocol::v01::{BlockRejection, IngestRejection};
         match e {
             BatchError::Envelope(v) => ApiError::Fields(v),
-            BatchError::Blocks(bad) => {
+            BatchError::Blocks(bad, more) => {
                 let n = bad.len();
                 let first: Vec<String> = bad
                     .iter()
@@ -201,8 +201,9 @@ impl From<agentsight_core::spans::BatchError> for ApiError {
                         )
                     })
                     .collect();
+                let count = if more { format!("More than {n}") } else { n.to_string() };
                 let detail = format!(
-                    "{n} conversation block(s) are invalid; nothing in this batch was stored. {}",
+                    "{count} conversation block(s) are invalid; nothing in this batch was stored. {}",
                     first.join("; ")
                 );
                 let conversations = bad
@@ -217,7 +218,7 @@ impl From<agentsight_core::spans::BatchError> for ApiError {
                 ApiError::IngestRejected(Box::new(IngestRejection {
                     detail,
                     conversations,
-                    truncated: n > MAX_REPORTED_BLOCKS,
+                    truncated: more || n > MAX_REPORTED_BLOCKS,
                 }))
             }
         }

@@ -143,30 +143,16 @@ pub struct Archived {
     pub conversations: u64,
 }
 
-/// A span batch as received.
-pub struct Received<'a> {
-    /// Its JSON (the body, decompressed).
-    pub text: &'a str,
-    /// The envelope, parsed from `text`.
-    pub payload: &'a v01::IngestPayload<'a>,
-    /// The body as it will be archived (a gzip body as the client sent it).
-    pub body: ArchivedBody,
-    /// When it was received.
-    pub at: Micros,
-}
-
-/// `POST /api/ingest/` (0.1.x): the whole batch validated, every block geolocated, then
+/// `POST /api/ingest/` (0.1.x): a batch validated whole and geolocated ([`validated`]) is
 /// archived and answered; the projection follows in the store, and the live feed hears of it
 /// once it is committed.
 pub async fn span_batch<S: SpanWriter>(
     store: &S,
     live: &LiveHub,
-    enrich: &Enrichment,
     scope: &AgentScope,
-    r: Received<'_>,
+    batch: SpanIngest,
+    body: ArchivedBody,
 ) -> Result<Archived, ApiError> {
-    let Received { text, payload, body, at } = r;
-    let batch = validated(enrich, scope, text, payload, at)?;
     let conversations = batch.blocks.len() as u64;
     let receipt = store.ingest_spans(batch, body).await?;
     let archived = Archived {
@@ -184,6 +170,44 @@ pub async fn span_batch<S: SpanWriter>(
         }
     });
     Ok(archived)
+}
+
+/// Runs CPU-heavy request work (decompressing, parsing and validating a span batch) on the
+/// blocking pool, at most a fixed number at once, so that the threads serving requests stay
+/// free for everyone else while a large batch is read.
+#[derive(Clone)]
+pub struct CpuGate(Arc<tokio::sync::Semaphore>);
+
+impl CpuGate {
+    /// A gate letting `permits` jobs run at once (at least one).
+    pub fn new(permits: usize) -> CpuGate {
+        CpuGate(Arc::new(tokio::sync::Semaphore::new(permits.max(1))))
+    }
+
+    /// One fewer than the CPUs, at least one: the same parallelism the request threads had.
+    pub fn for_this_machine() -> CpuGate {
+        CpuGate::new(std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)))
+    }
+
+    /// Runs `f` once a permit is free; the permit is held until `f` returns, even when the
+    /// request that asked is gone.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let permit = self
+            .0
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::Internal("the CPU gate is closed".into()))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("a validation task failed: {e}")))
+    }
 }
 
 /// Tells the live feed what a projected batch changed (`stored`: the spans it stored).
@@ -245,7 +269,7 @@ async fn revalidate<S: SpanReader>(
 
 /// A batch validated whole, each block's upsert geolocated: at ingest, and again for a batch
 /// projected from the archive.
-fn validated(
+pub fn validated(
     enrich: &Enrichment,
     scope: &AgentScope,
     text: &str,

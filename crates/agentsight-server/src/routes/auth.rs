@@ -31,17 +31,14 @@ async fn verify_password(stored: String, password: String) -> Result<bool, ApiEr
         .map_err(|e| ApiError::Internal(format!("verify task: {e}")))
 }
 
-/// A JSON body, refusing anything but `application/json` (a cross-site form cannot send it, so
-/// sign-in needs no CSRF token).
-async fn strict_json<T: serde::de::DeserializeOwned, S: Store>(
-    st: &AppState<S>,
-    req: Request,
-) -> Result<T, ApiError> {
+/// A JSON body of at most [`dashboard::MAX_AUTH_BODY_BYTES`], refusing anything but
+/// `application/json` (a cross-site form cannot send it, so sign-in needs no CSRF token).
+async fn strict_json<T: serde::de::DeserializeOwned>(req: Request) -> Result<T, ApiError> {
     let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.trim().to_ascii_lowercase().starts_with("application/json") {
         return Err(ApiError::UnsupportedMediaType("Send application/json.".into()));
     }
-    let body = read_body(req, st.settings.max_body_bytes).await?;
+    let body = read_body(req, dashboard::MAX_AUTH_BODY_BYTES).await?;
     parse_json(&body)
 }
 
@@ -73,7 +70,7 @@ pub(crate) async fn setup<S: Store>(
     req: Request,
 ) -> Result<Response, ApiError> {
     let secure = is_https(req.headers());
-    let p: wire::SetupPayload = strict_json(&st, req).await?;
+    let p: wire::SetupPayload = strict_json(req).await?;
     let (email, role) = dashboard::validate_new_user(&p.email, &p.password, "admin")?;
     let refused = ApiError::Forbidden("This setup link is invalid or was already used.");
     let presented = dashboard::token_hash(&p.token);
@@ -117,11 +114,15 @@ pub(crate) async fn login<S: Store>(
 ) -> Result<Response, ApiError> {
     let secure = is_https(req.headers());
     let client = client_addr(req.extensions());
-    let p: wire::LoginPayload = strict_json(&st, req).await?;
-    let email = p.email.trim().to_lowercase();
-    st.logins.check(&email, client)?;
+    let p: wire::LoginPayload = strict_json(req).await?;
+    // Validated before it is counted: the limiter keys only valid, bounded addresses.
+    let email = dashboard::email(&p.email).ok();
+    st.logins.check(email.as_deref(), client)?;
     let invalid = || ApiError::BadRequest("Invalid email or password.".into());
-    let found = if dashboard::email(&email).is_ok() { st.store.user_by_email(email).await? } else { None };
+    let found = match email {
+        Some(email) => st.store.user_by_email(email).await?,
+        None => None,
+    };
     // An unknown e-mail costs the same argon2 verification as a wrong password.
     let (user, stored) = match found {
         Some((u, h)) => (Some(u), h),
@@ -154,15 +155,18 @@ pub(crate) async fn me(User(s): User) -> Json<wire::MeResponse> {
     })
 }
 
-/// `POST /api/auth/password/`: a new password for yourself; your other sessions end.
+/// `POST /api/auth/password/`: a new password for yourself; your other sessions end. Guesses of
+/// the current password are throttled per user (each costs an argon2 verification).
 pub(crate) async fn change_password<S: Store>(
     State(st): State<AppState<S>>,
     User(s): User,
-    crate::extract::ApiJson(p): crate::extract::ApiJson<wire::PasswordPayload>,
+    req: Request,
 ) -> Result<Json<Value>, ApiError> {
+    let p: wire::PasswordPayload = strict_json(req).await?;
     let mut e = ValidationErrors::default();
     e.check("new_password", dashboard::password(&p.new_password));
     e.into_result(())?;
+    st.logins.check_user(s.session.user.id)?;
     let stored =
         st.store.user_by_email(s.session.user.email.clone()).await?.map(|(_, h)| h).unwrap_or_default();
     if !verify_password(stored, p.current_password).await? {

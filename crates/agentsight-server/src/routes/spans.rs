@@ -103,24 +103,13 @@ pub(crate) async fn ingest_spans<S: Store>(
     // limit applies to the JSON, decompressed, so a small bomb cannot grow past it.
     let limit = st.settings.max_body_bytes;
     let raw = read_body(req, limit).await?;
-    if raw.is_empty() {
-        return Err(ApiError::BadRequest("JSON parse error - the body is empty".into()));
-    }
-    let not_utf8 = || ApiError::BadRequest("JSON parse error - the body is not UTF-8".into());
-    let (text, body): (Cow<'_, str>, ArchivedBody) = if gzip {
-        let text = archive::decode_as(Encoding::Gzip, &raw, limit as u64).map_err(|e| match e {
-            ArchiveError::TooLarge(_) => ApiError::TooLarge { field: None, limit },
-            ArchiveError::NotText => not_utf8(),
-            e => ApiError::BadRequest(format!("The gzip body could not be read: {e}")),
-        })?;
-        (Cow::Owned(text), ArchivedBody::of_gzip(Vec::from(raw)))
-    } else {
-        let text = std::str::from_utf8(&raw).map_err(|_| not_utf8())?;
-        (Cow::Borrowed(text), ArchivedBody::of_plain(text))
-    };
-    let p: wire::IngestPayload<'_> = parse_json(text.as_bytes())?;
-    let batch = ingest::Received { text: &text, payload: &p, body, at: received };
-    let out = ingest::span_batch(&st.store, &st.live, &st.enrich, key.scope(), batch).await?;
+    // Decompressing, parsing and validating take CPU in proportion to the body: they run off the
+    // threads that serve requests, a bounded number at once, so one large batch cannot stall
+    // everyone else.
+    let (enrich, scope) = (st.enrich.clone(), key.scope().clone());
+    let (batch, body) =
+        st.cpu.run(move || read_batch(&raw, gzip, limit, &enrich, &scope, received)).await??;
+    let out = ingest::span_batch(&st.store, &st.live, key.scope(), batch, body).await?;
     Ok((
         StatusCode::CREATED,
         Json(wire::IngestResponse {
@@ -130,6 +119,35 @@ pub(crate) async fn ingest_spans<S: Store>(
             conversations: out.conversations,
         }),
     ))
+}
+
+/// A span batch's body read, validated whole and enriched: the batch to store and the body as it
+/// will be archived (a gzip body as the client sent it).
+fn read_batch(
+    raw: &[u8],
+    gzip: bool,
+    limit: usize,
+    enrich: &ingest::Enrichment,
+    scope: &agentsight_core::tracking::AgentScope,
+    received: agentsight_core::time::Micros,
+) -> Result<(agentsight_core::spans::SpanIngest, ArchivedBody), ApiError> {
+    if raw.is_empty() {
+        return Err(ApiError::BadRequest("JSON parse error - the body is empty".into()));
+    }
+    let not_utf8 = || ApiError::BadRequest("JSON parse error - the body is not UTF-8".into());
+    let (text, body): (Cow<'_, str>, ArchivedBody) = if gzip {
+        let text = archive::decode_as(Encoding::Gzip, raw, limit as u64).map_err(|e| match e {
+            ArchiveError::TooLarge(_) => ApiError::TooLarge { field: None, limit },
+            ArchiveError::NotText => not_utf8(),
+            e => ApiError::BadRequest(format!("The gzip body could not be read: {e}")),
+        })?;
+        (Cow::Owned(text), ArchivedBody::of_gzip(raw.to_vec()))
+    } else {
+        let text = std::str::from_utf8(raw).map_err(|_| not_utf8())?;
+        (Cow::Borrowed(text), ArchivedBody::of_plain(text))
+    };
+    let p: wire::IngestPayload<'_> = parse_json(text.as_bytes())?;
+    Ok((ingest::validated(enrich, scope, &text, &p, received)?, body))
 }
 
 #[cfg(test)]

@@ -203,6 +203,63 @@ async fn sign_in_attempts_are_rate_limited() {
 }
 
 #[tokio::test]
+async fn an_oversized_sign_in_body_is_refused_before_it_is_read_or_counted() {
+    let app = spawn_app().await;
+    app.admin().await;
+    // A 15 MiB address once grew the server by ~20 MB a request; anything past the auth body limit
+    // (16 KiB) is now refused unread (64 KiB here, small enough for the client to finish sending).
+    let huge = "a".repeat(64 * 1024);
+    for _ in 0..3 {
+        let r = app.login(&huge, PASSWORD).await;
+        assert_eq!(r.status(), 413);
+        assert!(r.json::<Value>().await.unwrap()["detail"].is_string());
+    }
+    let token = app.setup_token.clone().unwrap();
+    let r =
+        app.anon_post("/api/auth/setup/", json!({"token": token, "email": huge, "password": PASSWORD})).await;
+    assert_eq!(r.status(), 413);
+    // An over-long address that fits the body limit is an invalid sign-in, not a new limiter key:
+    // the admin's own budget is untouched by any number of them.
+    for i in 0..4 {
+        let r = app.login(&format!("{}{i}@example.com", "b".repeat(5_000)), PASSWORD).await;
+        assert_eq!(r.status(), 400);
+    }
+    assert_eq!(app.login("admin@example.com", PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn guesses_of_the_current_password_are_throttled() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let guess = |p: &'static str| {
+        app.dash_send(
+            &admin,
+            Method::POST,
+            "/api/auth/password/",
+            json!({"current_password": p, "new_password": "another long one"}),
+        )
+    };
+    for _ in 0..5 {
+        let r = guess("wrong guess!").await;
+        assert_eq!(r.status(), 400);
+        assert!(r.json::<Value>().await.unwrap().get("current_password").is_some());
+    }
+    let r = guess(PASSWORD).await;
+    assert_eq!(r.status(), 429, "even the right password waits once the guesses are spent");
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait));
+    let big = app
+        .dash_send(
+            &admin,
+            Method::POST,
+            "/api/auth/password/",
+            json!({"current_password": "x".repeat(20_000), "new_password": "y"}),
+        )
+        .await;
+    assert_eq!(big.status(), 413);
+}
+
+#[tokio::test]
 async fn session_writes_without_the_csrf_token_are_refused_and_change_nothing() {
     let app = spawn_app().await;
     let admin = app.admin().await;

@@ -271,6 +271,54 @@ async fn one_bad_block_refuses_the_batch_naming_block_and_field() {
     assert!(r.json::<Value>().await.unwrap().get("conversations").is_some());
 }
 
+/// A gzip body built without holding its JSON in memory: `{"conversations":[{},{},…]}`.
+fn gzip_of_empty_blocks(n: usize) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(b"{\"conversations\":[{}").unwrap();
+    for _ in 1..n {
+        e.write_all(b",{}").unwrap();
+    }
+    e.write_all(b"]}").unwrap();
+    e.finish().unwrap()
+}
+
+async fn ingest_gzip(app: &TestApp, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(format!("{}/api/ingest/", app.base))
+        .header("Authorization", format!("Api-Key {}", app.key))
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_small_gzip_body_of_millions_of_empty_blocks_is_refused_cheaply() {
+    // The security finding: 16 KB of gzip holding 5.6 million empty blocks once took the server
+    // ~26 s and ~5 GB. Reading now stops at the block limit, and the answer names the field.
+    let app = spawn_app().await;
+    let bomb = gzip_of_empty_blocks(2_000_000);
+    assert!(bomb.len() < 20_000, "{} bytes", bomb.len());
+    let r = ingest_gzip(&app, bomb).await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    let msg = body["conversations"][0].as_str().unwrap_or_default();
+    assert!(msg.contains("no more than 10000"), "{body}");
+    // Under the block limit, every block bad: the first 20 are listed, the rest flagged.
+    let r = ingest_gzip(&app, gzip_of_empty_blocks(9_000)).await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["conversations"].as_array().map(Vec::len), Some(20), "{body}");
+    assert_eq!(body["truncated"], true);
+    assert!(body["detail"].as_str().unwrap().starts_with("More than 20"), "{body}");
+    // The server is still itself afterwards.
+    let ok = json!({"conversation_id": "after-bomb", "spans": [
+        turn("00000000000000e1", true, "2026-08-15T10:00:01+00:00", "2026-08-15T10:00:02+00:00")]});
+    assert_eq!(ingest(&app, &batch(json!([ok]))).await.status(), 201);
+}
+
 #[tokio::test]
 async fn an_agent_over_its_rate_gets_429_with_retry_after() {
     let app = spawn_app_with(|s| {
