@@ -26,6 +26,9 @@ if cargo tree -p agentsight-core -e normal --prefix none | grep -E '^(tokio|axum
     exit 1
 fi
 
+step "docs: every protocol section cited (A2.6, B4, …) is a heading of docs/sdk-protocol.md; nothing points outside the repository"
+python3 scripts/check-doc-refs.py
+
 step "web dashboard: npm ci, typecheck, unit tests (Vitest), build, web/dist is what the sources build"
 (
     cd web

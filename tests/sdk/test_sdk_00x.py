@@ -1,4 +1,4 @@
-"""Behaviours 1-8 of sdk-protocol.md Part C, driven through the real agentsight 0.0.44.
+"""Behaviours 1-8 of docs/sdk-protocol.md Part C, driven through the real agentsight 0.0.44.
 
 Each scenario runs in its own SDK process (see conftest.SdkRunner); assertions are
 made on what the server's read API returns, not only on what the SDK reports.

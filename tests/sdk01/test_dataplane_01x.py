@@ -1,4 +1,4 @@
-"""Behaviours 15-18 of sdk-protocol.md Part C: the 0.1.4 REST data plane (uploads, the API
+"""Behaviours 15-18 of docs/sdk-protocol.md Part C: the 0.1.4 REST data plane (uploads, the API
 client with paging and id resolution, feedback kinds, the error taxonomy)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Behaviours 9-14 of sdk-protocol.md Part C, driven through the real agentsight 0.1.4.
+"""Behaviours 9-14 of docs/sdk-protocol.md Part C, driven through the real agentsight 0.1.4.
 
 Each scenario runs in its own SDK process; assertions are made on what the server's read API
 returns (transcripts, /api/spans/, /api/token-usage/), not on what the SDK reports.

@@ -1,4 +1,4 @@
-//! LLM prices and the server-side cost of a call (sdk-protocol.md B4, *Token usage*).
+//! LLM prices and the server-side cost of a call (docs/sdk-protocol.md, B4, *Token usage*).
 //!
 //! The table is kept in the repository, dated, with its sources, and is the only input of the
 //! cost besides the token counts: every usage row stores its counts and the table date it was

@@ -1,5 +1,5 @@
 //! The 0.1.x span plane: validating a `POST /api/ingest/` batch into commands, and what each
-//! span projects into (sdk-protocol.md B2–B4).
+//! span projects into (docs/sdk-protocol.md, B2–B4).
 //!
 //! A batch is validated whole before anything is written: [`validate_batch`] returns either a
 //! [`SpanIngest`] the store writes in one transaction, or the list of bad blocks (index, the

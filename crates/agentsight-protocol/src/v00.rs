@@ -1,4 +1,4 @@
-//! The 0.0.x REST "tracking" plane (sdk-protocol.md Part A): request payloads and responses.
+//! The 0.0.x REST "tracking" plane (docs/sdk-protocol.md, Part A): request payloads and responses.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! The 0.1.x span plane (sdk-protocol.md Part B): `POST /api/ingest/` payloads, `GET /api/me/`,
+//! The 0.1.x span plane (docs/sdk-protocol.md, Part B): `POST /api/ingest/` payloads, `GET /api/me/`,
 //! and the REST data plane's request bodies and responses.
 //!
 //! The ingest payload is read in two steps so that a bad block can be reported by its index:

@@ -1,4 +1,4 @@
-//! The 0.1.x REST data plane (B5.3–B5.5, B5.7): feedback of three kinds, action definitions
+//! The 0.1.x REST data plane (B5.2–B5.5, B5.7): feedback of three kinds, action definitions
 //! and logs, one message, metadata keys and values; tickets are not offered to API keys.
 
 use agentsight_core::ValidationErrors;
