@@ -294,6 +294,22 @@ pub fn validate_batch(
     Ok(SpanIngest { agent_id: scope.agent_id, sdk_version, blocks, received_at, body_len: body.len() })
 }
 
+/// A batch validated whole ([`validate_batch`]) and each block's upsert enriched: at ingest,
+/// and again for a batch projected from an archive after a restart.
+pub fn validate_and_enrich(
+    enrich: &crate::tracking::Enrichment,
+    scope: &AgentScope,
+    body: &str,
+    p: &wire::IngestPayload<'_>,
+    received_at: Micros,
+) -> Result<SpanIngest, BatchError> {
+    let mut batch = validate_batch(scope, body, p, received_at)?;
+    for b in &mut batch.blocks {
+        enrich.apply(&mut b.upsert);
+    }
+    Ok(batch)
+}
+
 /// Reads the `conversation_id` back from a block that did not parse.
 fn raw_conversation_id(raw: &str) -> Option<String> {
     #[derive(serde::Deserialize)]

@@ -54,6 +54,47 @@ pub struct ConversationFields {
     pub location: Option<Location>,
 }
 
+/// Resolves an address to a location (the offline geolocation database).
+pub type Locator = std::sync::Arc<dyn Fn(std::net::IpAddr) -> Option<Location> + Send + Sync>;
+
+/// What ingest adds to what the client sent: the location of the conversation's address, and
+/// whether the address itself is kept. Applied after validation, before the store, on every
+/// write path (0.0.x calls, span batches, and a span batch projected again from the archive).
+#[derive(Clone, Default)]
+pub struct Enrichment {
+    /// Geolocation of `customer_ip_address`, when a database is loaded.
+    pub locate: Option<Locator>,
+    /// Keep the address itself (`--store-ip`); when false only its location is stored.
+    pub store_ip: bool,
+}
+
+impl std::fmt::Debug for Enrichment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrichment")
+            .field("locate", &self.locate.is_some())
+            .field("store_ip", &self.store_ip)
+            .finish()
+    }
+}
+
+impl Enrichment {
+    /// Adds the location of the conversation's address and drops the address if it is not
+    /// to be kept.
+    pub fn apply(&self, c: &mut ConversationUpsert) {
+        let Some(ip) =
+            c.fields.customer_ip_address.as_deref().and_then(|s| s.parse::<std::net::IpAddr>().ok())
+        else {
+            return;
+        };
+        if let Some(locate) = &self.locate {
+            c.fields.location = locate(ip);
+        }
+        if !self.store_ip {
+            c.fields.customer_ip_address = None;
+        }
+    }
+}
+
 /// Where an IP address is, from the offline geolocation database.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Location {
@@ -744,5 +785,29 @@ mod tests {
             let p: wire::ConversationPayload = serde_json::from_value(v).unwrap();
             let _ = validate_conversation(&scope(), &p, 0);
         }
+    }
+
+    #[test]
+    fn enrichment_adds_the_location_and_drops_the_address_when_not_kept() {
+        let scope = AgentScope { agent_id: 1, environments: vec![] };
+        let upsert = |ip: &str| {
+            let p = wire::ConversationPayload {
+                conversation_id: "c".into(),
+                customer_ip_address: Some(ip.into()),
+                ..Default::default()
+            };
+            validate_conversation(&scope, &p, 0).unwrap()
+        };
+        let locate: Locator = std::sync::Arc::new(|ip: std::net::IpAddr| {
+            (ip.to_string() == "203.0.113.7").then(|| Location { country: "HR".into(), ..Default::default() })
+        });
+        let mut c = upsert("203.0.113.7");
+        Enrichment { locate: Some(locate.clone()), store_ip: false }.apply(&mut c);
+        assert_eq!(c.fields.location.as_ref().map(|l| l.country.as_str()), Some("HR"));
+        assert_eq!(c.fields.customer_ip_address, None);
+        let mut c = upsert("198.51.100.1");
+        Enrichment { locate: Some(locate), store_ip: true }.apply(&mut c);
+        assert_eq!(c.fields.location, None);
+        assert_eq!(c.fields.customer_ip_address.as_deref(), Some("198.51.100.1"));
     }
 }

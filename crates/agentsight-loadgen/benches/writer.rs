@@ -18,7 +18,7 @@ use agentsight_core::archive::{ArchivedBody, MAX_DECODED_BYTES};
 use agentsight_core::spans::{SpanIngest, validate_batch};
 use agentsight_core::tracking::AgentScope;
 use agentsight_protocol::v01::IngestPayload;
-use agentsight_store::{AdminStore, SpanWriter};
+use agentsight_store::{AgentStore, SpanWriter};
 use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 

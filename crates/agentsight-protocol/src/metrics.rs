@@ -231,18 +231,18 @@ pub struct TimeseriesResponse {
 /// `GET /api/metrics/status/`: which engine answers metrics queries and its state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineStatus {
-    /// `sqlite-index` (the in-memory index over the embedded store) or `sqlite-raw`.
+    /// The engine, named by the backend (SQLite: `sqlite-index`, the in-memory index over the
+    /// embedded store, or `sqlite-raw`).
     pub engine: String,
-    /// `loading` (queries wait for it), `ready`, `failed` (raw rows answer), or `off`.
+    /// `loading` (queries wait for it), `ready`, `failed` (a fallback answers), or `off`.
     pub phase: String,
-    /// Loads of the index finished since the server started.
-    pub loads: u64,
-    /// Approximate memory the index holds, in bytes.
+    /// Approximate memory the engine holds for metrics, in bytes.
     pub approx_bytes: u64,
-    /// The last span batch archived (acknowledged to its client) by this server.
-    pub spans_archived_batch: i64,
-    /// The last span batch projected; reads wait while it is behind `spans_archived_batch`.
-    pub spans_projected_batch: i64,
+    /// Figures only this engine has, flattened into the answer (SQLite: `loads`, the index loads
+    /// finished since start; `spans_archived_batch` and `spans_projected_batch`, the last span
+    /// batch acknowledged and the last projected, reads waiting while the second is behind).
+    #[serde(flatten)]
+    pub details: std::collections::BTreeMap<String, i64>,
 }
 
 /// Messages in one minute.

@@ -1,14 +1,11 @@
 //! Building the application: store, state, router, listener; running until a shutdown signal.
 
+use agentsight_store::prelude::*;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use agentsight_store::{
-    AdminStore, BrandingStore, DataPlane, ExportReader, MetricsReader, ShareStore, SpanReader, SpanWriter,
-    TrackingReader, TrackingWriter, UserStore,
-};
-use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
+use agentsight_store::{ConfigStore, EventStore};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -25,49 +22,41 @@ use crate::ingest::{Enrichment, Locator};
 use crate::live::LiveHub;
 use crate::routes;
 
-/// Everything a backend must offer the server.
-pub trait Store:
-    TrackingWriter
-    + TrackingReader
-    + SpanWriter
-    + SpanReader
-    + DataPlane
-    + MetricsReader
-    + AdminStore
-    + UserStore
-    + ShareStore
-    + BrandingStore
-    + ExportReader
-    + Clone
-    + Send
-    + Sync
-    + 'static
-{
+/// The stores a deployment composes: one configuration store and one event store. The binary
+/// chooses and opens them; the server only sees these traits.
+pub trait Store: Send + Sync + 'static {
+    /// Agents, keys, users, sessions, share links, branding.
+    type Config: ConfigStore;
+    /// Conversations, messages, spans, usage, metrics, export.
+    type Events: EventStore;
 }
-impl<
-    T: TrackingWriter
-        + TrackingReader
-        + SpanWriter
-        + SpanReader
-        + DataPlane
-        + MetricsReader
-        + AdminStore
-        + UserStore
-        + ShareStore
-        + BrandingStore
-        + ExportReader
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-> Store for T
-{
+
+/// A configuration store and an event store (the same value, cloned, for a backend that is
+/// both, such as the embedded SQLite store).
+pub struct Stores<C, E> {
+    /// The configuration store.
+    pub config: C,
+    /// The event store.
+    pub events: E,
+}
+
+impl<C: ConfigStore, E: EventStore> Store for Stores<C, E> {
+    type Config = C;
+    type Events = E;
+}
+
+impl<C: Clone, E: Clone> Clone for Stores<C, E> {
+    fn clone(&self) -> Self {
+        Stores { config: self.config.clone(), events: self.events.clone() }
+    }
 }
 
 /// What every handler shares.
-pub struct Shared<S> {
-    /// The store.
-    pub store: S,
+pub struct Shared<S: Store> {
+    /// The configuration store.
+    pub config: S::Config,
+    /// The event store.
+    pub events: S::Events,
     /// Validated settings.
     pub settings: Settings,
     /// Attachment files.
@@ -89,15 +78,15 @@ pub struct Shared<S> {
 }
 
 /// Shared state of every handler: one pointer, cloned for each request.
-pub struct AppState<S>(pub Arc<Shared<S>>);
+pub struct AppState<S: Store>(pub Arc<Shared<S>>);
 
-impl<S> Clone for AppState<S> {
+impl<S: Store> Clone for AppState<S> {
     fn clone(&self) -> Self {
         AppState(self.0.clone())
     }
 }
 
-impl<S> std::ops::Deref for AppState<S> {
+impl<S: Store> std::ops::Deref for AppState<S> {
     type Target = Shared<S>;
 
     fn deref(&self) -> &Shared<S> {
@@ -106,20 +95,11 @@ impl<S> std::ops::Deref for AppState<S> {
 }
 
 /// A built application, bound to its port and ready to run.
-pub struct App {
+pub struct App<S: Store> {
     listener: TcpListener,
     router: Router,
-    store: SqliteStore,
+    stores: Stores<S::Config, S::Events>,
     setup_token: Option<String>,
-}
-
-/// Opens the embedded store the settings point at; with `metrics_index` (the server) it keeps
-/// the in-memory metrics index, loaded in the background.
-pub fn open_store(settings: &Settings, metrics_index: bool) -> Result<SqliteStore, ApiError> {
-    let mut opts = SqliteOptions::new(settings.database_path());
-    opts.fsync = settings.fsync;
-    opts.metrics_index = metrics_index;
-    SqliteStore::open(opts).map_err(ApiError::from)
 }
 
 /// Ingest enrichment for these settings: geolocation from `settings.geo_dir()` when its files
@@ -155,19 +135,21 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
 /// A shared state over a store, with a setup token when no admin exists yet (returned once,
 /// to be printed as the setup link).
 pub async fn state<S: Store>(
-    store: S,
+    stores: Stores<S::Config, S::Events>,
     settings: Settings,
     blobs: Blobs,
     enrich: Enrichment,
 ) -> Result<(AppState<S>, Option<String>), ApiError> {
-    let token = if store.has_admin().await? {
+    let Stores { config, events } = stores;
+    let token = if config.has_admin().await? {
         None
     } else {
         Some(agentsight_core::dashboard::generate_token(agentsight_core::dashboard::SETUP_PREFIX))
     };
     let state = AppState(Arc::new(Shared {
         ingest_limiter: crate::routes::spans::IngestLimiter::new(settings.ingest_rate, settings.ingest_burst),
-        store,
+        config,
+        events,
         settings,
         blobs,
         keys: KeyCache::default(),
@@ -180,25 +162,19 @@ pub async fn state<S: Store>(
     Ok((state, token.map(|t| t.secret)))
 }
 
-impl App {
-    /// Opens the store, binds the listener and builds the router.
-    pub async fn build(settings: Settings) -> Result<App, String> {
+impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
+    /// Binds the listener and builds the router over `stores`, opened by the caller (the binary
+    /// chooses the backends), with `enrich` applied at ingest.
+    pub async fn build(settings: Settings, stores: Stores<C, E>, enrich: Enrichment) -> Result<Self, String> {
         settings.validate()?;
-        let store =
-            open_store(&settings, settings.metrics_index).map_err(|e| format!("opening the store: {e:?}"))?;
         let blobs = Blobs::new(settings.attachments_dir()).map_err(|e| format!("attachments dir: {e}"))?;
-        let enrich = enrichment(&settings);
-        // Span batches archived before the last stop and not projected then are projected now,
-        // before any request is taken.
-        crate::ingest::project_unprojected(&store, &enrich)
-            .await
-            .map_err(|e| format!("projecting archived span batches: {e:?}"))?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("binding {}: {e}", settings.listen))?;
-        let (state, setup_token) =
-            state(store.clone(), settings, blobs, enrich).await.map_err(|e| format!("starting: {e:?}"))?;
-        Ok(App { listener, router: router(state), store, setup_token })
+        let (state, setup_token) = state::<Stores<C, E>>(stores.clone(), settings, blobs, enrich)
+            .await
+            .map_err(|e| format!("starting: {e:?}"))?;
+        Ok(App { listener, router: router(state), stores, setup_token })
     }
 
     /// The bound address (the real port when the settings asked for port 0).
@@ -216,9 +192,14 @@ impl App {
         self.setup_token.as_deref()
     }
 
-    /// The store the app writes to (for start-up tasks such as creating the first agent).
-    pub fn store(&self) -> &SqliteStore {
-        &self.store
+    /// The configuration store (for start-up tasks such as creating the first agent).
+    pub fn config(&self) -> &C {
+        &self.stores.config
+    }
+
+    /// The event store.
+    pub fn events(&self) -> &E {
+        &self.stores.events
     }
 
     /// Serves until `shutdown` resolves, then finishes requests in flight and lets the writer
@@ -227,13 +208,13 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let App { listener, router, store, .. } = self;
+        let App { listener, router, stores, .. } = self;
         // The peer address feeds the sign-in rate limit.
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await?;
-        // Dropping the last handle joins the writer thread after it drained its queue.
-        tokio::task::spawn_blocking(move || drop(store)).await.map_err(std::io::Error::other)?;
+        // Dropping the last handle of a store may join its writer after it drained its queue.
+        tokio::task::spawn_blocking(move || drop(stores)).await.map_err(std::io::Error::other)?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 //! share token reads one agent's overview and nothing else. An agent the caller cannot see is
 //! a 404, a write the caller may not do a 403.
 
+use agentsight_store::prelude::*;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -98,7 +99,7 @@ pub async fn sessions<S: Store>(State(st): State<AppState<S>>, mut req: Request,
         return next.run(req).await;
     };
     let now = now_micros();
-    let mut session = match st.store.session(dashboard::token_hash(&secret), now).await {
+    let mut session = match st.config.session(dashboard::token_hash(&secret), now).await {
         Ok(Some(s)) => s,
         // An ended session's cookie is ignored: the request is anonymous.
         Ok(None) => return next.run(req).await,
@@ -107,7 +108,7 @@ pub async fn sessions<S: Store>(State(st): State<AppState<S>>, mut req: Request,
     let refresh = now - session.refreshed_at >= dashboard::SESSION_REFRESH_AFTER_MICROS;
     if refresh {
         let expires = now + dashboard::SESSION_TTL_MICROS;
-        if let Err(e) = st.store.extend_session(session.id, now, expires).await {
+        if let Err(e) = st.config.extend_session(session.id, now, expires).await {
             return ApiError::from(e).into_response();
         }
         session.refreshed_at = now;
@@ -248,7 +249,7 @@ fn agent_param(parts: &Parts) -> Result<Option<i64>, ApiError> {
 }
 
 async fn agent_row<S: Store>(st: &AppState<S>, id: i64) -> Result<AgentRow, ApiError> {
-    st.store.agent(id).await?.ok_or(ApiError::NotFound)
+    st.config.agent(id).await?.ok_or(ApiError::NotFound)
 }
 
 fn access_of(a: AgentRow, via: Via) -> AgentAccess {
@@ -261,7 +262,7 @@ pub async fn share_grant<S: Store>(st: &AppState<S>, secret: &str) -> Result<(Sh
         return Err(ApiError::ShareInvalid);
     }
     let hash = dashboard::token_hash(secret);
-    match st.store.share_by_hash(hash).await? {
+    match st.config.share_by_hash(hash).await? {
         Some(s) if dashboard::share_is_live(s.expires_at, s.revoked_at, now_micros()) => Ok((s, hash)),
         _ => Err(ApiError::ShareInvalid),
     }
@@ -332,15 +333,15 @@ pub async fn still_allowed<S: Store>(st: &AppState<S>, a: &AgentAccess) -> bool 
         Via::Key(k) => {
             let hash: Result<[u8; 32], _> = k.principal.key_hash.as_slice().try_into();
             match hash {
-                Ok(h) => matches!(st.store.authenticate(h).await, Ok(Some(_))),
+                Ok(h) => matches!(st.config.authenticate(h).await, Ok(Some(_))),
                 Err(_) => false,
             }
         }
-        Via::Session(s) => match st.store.session(dashboard::token_hash(&s.secret), now).await {
+        Via::Session(s) => match st.config.session(dashboard::token_hash(&s.secret), now).await {
             Ok(Some(row)) => row.user.role == UserRole::Admin || row.user.agents.contains(&a.agent.id),
             _ => false,
         },
-        Via::Share(_, hash) => match st.store.share_by_hash(*hash).await {
+        Via::Share(_, hash) => match st.config.share_by_hash(*hash).await {
             Ok(Some(row)) => dashboard::share_is_live(row.expires_at, row.revoked_at, now),
             _ => false,
         },
@@ -456,6 +457,11 @@ impl LoginLimiter {
     }
 }
 
+/// The TCP peer of a request, when the server recorded it.
+pub fn client_addr(parts_or_ext: &axum::http::Extensions) -> Option<IpAddr> {
+    parts_or_ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
 #[cfg(test)]
 mod limiter_tests {
     use super::*;
@@ -489,9 +495,4 @@ mod limiter_tests {
         assert!(matches!(l.check_user(7), Err(ApiError::TooManyAttempts(_))));
         assert!(l.check_user(8).is_ok());
     }
-}
-
-/// The TCP peer of a request, when the server recorded it.
-pub fn client_addr(parts_or_ext: &axum::http::Extensions) -> Option<IpAddr> {
-    parts_or_ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
 }

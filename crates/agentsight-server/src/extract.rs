@@ -1,5 +1,6 @@
 //! Request extractors: the API key (→ principal) and JSON bodies whose errors name the field.
 
+use agentsight_store::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -112,7 +113,7 @@ pub(crate) async fn principal<S: Store>(parts: &Parts, state: &AppState<S>) -> R
     if let Some(p) = state.keys.get(&hash) {
         return Ok(p);
     }
-    let found = state.store.authenticate(hash).await?;
+    let found = state.config.authenticate(hash).await?;
     match found {
         Some(p) if keys::hashes_equal(&p.key_hash, &hash) => {
             let scope = AgentScope { agent_id: p.agent_id, environments: p.environments.clone() };

@@ -2,50 +2,21 @@
 //! command (core) → enrichment (geolocation, IP retention) → store → [`publish`] to the live
 //! feed.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use agentsight_core::archive::ArchivedBody;
-use agentsight_core::spans::{self, SpanIngest};
+use agentsight_core::spans::SpanIngest;
 use agentsight_core::time::Micros;
-use agentsight_core::tracking::{self, AgentScope, FeedbackSource, Location};
+use agentsight_core::tracking::{self, AgentScope, FeedbackSource};
 use agentsight_protocol as wire;
-use agentsight_protocol::v01;
 use agentsight_store::{
-    ActionLogRow, ArchivedBatch, ButtonRow, FeedbackRow, IngestOutcome, MessageRow, SpanReader, SpanWriter,
-    TrackingWriter, Upserted,
+    ActionLogRow, ButtonRow, FeedbackRow, IngestOutcome, MessageRow, SpanWriter, TrackingWriter, Upserted,
 };
 
 use crate::error::ApiError;
 use crate::live::{Change, LiveHub};
 
-/// Resolves an address to a location (the offline geolocation database).
-pub type Locator = Arc<dyn Fn(IpAddr) -> Option<Location> + Send + Sync>;
-
-/// What ingest adds to what the client sent.
-#[derive(Clone, Default)]
-pub struct Enrichment {
-    /// Geolocation of `customer_ip_address`, when a database is loaded.
-    pub locate: Option<Locator>,
-    /// Keep the address itself (`--store-ip`); when false only its location is stored.
-    pub store_ip: bool,
-}
-
-impl Enrichment {
-    /// Adds the location of the conversation's address and drops the address if it is not
-    /// to be kept.
-    pub fn apply(&self, c: &mut tracking::ConversationUpsert) {
-        let Some(ip) = c.fields.customer_ip_address.as_deref().and_then(|s| s.parse::<IpAddr>().ok()) else {
-            return;
-        };
-        if let Some(locate) = &self.locate {
-            c.fields.location = locate(ip);
-        }
-        if !self.store_ip {
-            c.fields.customer_ip_address = None;
-        }
-    }
-}
+pub use agentsight_core::tracking::{Enrichment, Locator};
 
 /// Tells the live feed (`GET /api/dash/live/`) that a write of `agent_id` was committed.
 ///
@@ -220,95 +191,5 @@ fn publish_projection(live: &LiveHub, agent_id: i64, stored: u64, out: &IngestOu
     }
     if stored > 0 {
         publish(live, agent_id, Change::Other);
-    }
-}
-
-/// Projects the span batches the archive holds and the database has not projected (the
-/// process stopped between the two), in order, before the server takes requests. Each is
-/// validated and geolocated again from its body as at ingest (the agent's environments only
-/// grow, so a batch valid then is valid now); one that no longer reads or validates is recorded
-/// as failed and stays in the archive. Returns how many were projected and how many failed.
-pub async fn project_unprojected<S: SpanWriter + SpanReader>(
-    store: &S,
-    enrich: &Enrichment,
-) -> Result<(u64, u64), ApiError> {
-    let (mut projected, mut failed, mut after) = (0, 0, 0);
-    while let Some(b) = store.next_unprojected(after).await? {
-        after = b.id;
-        match revalidate(store, enrich, &b).await {
-            Ok(batch) => {
-                store.project_archived(b.id, batch).await?;
-                projected += 1;
-            }
-            Err(why) => {
-                tracing::error!(batch = b.id, error = %why, "an archived span batch cannot be projected");
-                store.skip_archived(b.id, why).await?;
-                failed += 1;
-            }
-        }
-    }
-    if projected + failed > 0 {
-        tracing::info!(projected, failed, "projected the span batches archived before the last stop");
-    }
-    Ok((projected, failed))
-}
-
-/// An archived batch validated again, or why it cannot be.
-async fn revalidate<S: SpanReader>(
-    store: &S,
-    enrich: &Enrichment,
-    b: &ArchivedBatch,
-) -> Result<SpanIngest, String> {
-    let text = b.body.decode(agentsight_core::archive::MAX_DECODED_BYTES).map_err(|e| e.to_string())?;
-    let p: v01::IngestPayload<'_> = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let environments = store.environments(b.agent_id).await.map_err(|e| e.to_string())?;
-    let scope =
-        AgentScope { agent_id: b.agent_id, environments: environments.into_iter().map(|e| e.slug).collect() };
-    validated(enrich, &scope, &text, &p, b.received_at).map_err(|e| format!("{e:?}"))
-}
-
-/// A batch validated whole, each block's upsert geolocated: at ingest, and again for a batch
-/// projected from the archive.
-pub fn validated(
-    enrich: &Enrichment,
-    scope: &AgentScope,
-    text: &str,
-    p: &v01::IngestPayload<'_>,
-    received_at: Micros,
-) -> Result<SpanIngest, spans::BatchError> {
-    let mut batch = spans::validate_batch(scope, text, p, received_at)?;
-    for b in &mut batch.blocks {
-        enrich.apply(&mut b.upsert);
-    }
-    Ok(batch)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn upsert(ip: &str) -> tracking::ConversationUpsert {
-        let scope = AgentScope { agent_id: 1, environments: vec![] };
-        let p = wire::ConversationPayload {
-            conversation_id: "c".into(),
-            customer_ip_address: Some(ip.into()),
-            ..Default::default()
-        };
-        tracking::validate_conversation(&scope, &p, 0).unwrap()
-    }
-
-    #[test]
-    fn the_location_is_added_and_the_address_dropped_when_not_kept() {
-        let locate: Locator = Arc::new(|ip: IpAddr| {
-            (ip.to_string() == "203.0.113.7").then(|| Location { country: "HR".into(), ..Default::default() })
-        });
-        let mut c = upsert("203.0.113.7");
-        Enrichment { locate: Some(locate.clone()), store_ip: false }.apply(&mut c);
-        assert_eq!(c.fields.location.as_ref().map(|l| l.country.as_str()), Some("HR"));
-        assert_eq!(c.fields.customer_ip_address, None);
-        let mut c = upsert("198.51.100.1");
-        Enrichment { locate: Some(locate), store_ip: true }.apply(&mut c);
-        assert_eq!(c.fields.location, None);
-        assert_eq!(c.fields.customer_ip_address.as_deref(), Some("198.51.100.1"));
     }
 }

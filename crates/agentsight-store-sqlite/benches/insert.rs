@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use agentsight_core::time::now_micros;
 use agentsight_core::tracking::{ConversationRef, NewMessage};
-use agentsight_store::{AdminStore, TrackingWriter};
+use agentsight_store::{AgentStore, TrackingWriter};
 use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

@@ -31,6 +31,7 @@ use agentsight_core::metrics::query::MetricsQuery;
 use agentsight_core::metrics::series::{Interval, SeriesMetric};
 use agentsight_core::spans::SpanIngest;
 use agentsight_core::time::Micros;
+use agentsight_core::tracking::Enrichment;
 use agentsight_core::tracking::{
     ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
 };
@@ -38,11 +39,11 @@ use agentsight_store::{
     ActionFilter, ActionLogItem, ActionRow, DataPlane, FeedbackFilter, FeedbackItem, MessageDetail,
 };
 use agentsight_store::{
-    ActionLogRow, AdminStore, AgentRef, AgentRow, AttachmentRow, AttachmentsInsert, Branding, BrandingPatch,
-    BrandingStore, ButtonRow, ConversationFilter, ConversationRow, EngineStatus, ExportReader, ExportRow,
-    FeedbackRow, KeyRow, LiveResponse, MessageRow, MetricsReader, NewShare, NewUser, OverviewResponse,
-    PageRequest, Principal, SessionRow, ShareRow, ShareStore, StoreError, StoreResult, TimeseriesResponse,
-    TrackingReader, TrackingWriter, Transcript, Upserted, UserPatch, UserRow, UserStore,
+    ActionLogRow, AgentRef, AgentRow, AgentStore, AttachmentRow, AttachmentsInsert, Branding, BrandingPatch,
+    BrandingStore, ButtonRow, ConversationFilter, ConversationRow, EngineStatus, ExportCursor, ExportPage,
+    ExportReader, FeedbackRow, KeyRow, LiveResponse, MessageRow, MetricsReader, NewShare, NewUser,
+    OverviewResponse, PageRequest, Principal, SessionRow, ShareRow, ShareStore, StoreError, StoreResult,
+    TimeseriesResponse, TrackingReader, TrackingWriter, Transcript, Upserted, UserPatch, UserRow, UserStore,
 };
 use agentsight_store::{
     ArchivedBatch, EnvironmentRow, IngestOutcome, IngestReceipt, Restated, SpanFilter, SpanReader, SpanRow,
@@ -217,6 +218,15 @@ pub struct IndexStatus {
     pub loads: u64,
     /// Approximate bytes held.
     pub approx_bytes: usize,
+}
+
+/// What [`SqliteStore::start`] found to recover.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Span batches archived before the last stop and projected now.
+    pub projected: u64,
+    /// Span batches that no longer validate: recorded as failed, kept in the archive.
+    pub failed: u64,
 }
 
 /// The SQLite store. Cheap to clone; the writer stops when the last clone is dropped, after
@@ -497,10 +507,6 @@ impl TrackingWriter for SqliteStore {
 }
 
 impl TrackingReader for SqliteStore {
-    async fn authenticate(&self, key_hash: [u8; 32]) -> StoreResult<Option<Principal>> {
-        self.read_config(move |conn| reads::authenticate(conn, &key_hash)).await
-    }
-
     async fn conversation(&self, agent_id: i64, r: ConversationRef) -> StoreResult<Option<ConversationRow>> {
         self.read(move |conn| match &r {
             ConversationRef::Pk(pk) => reads::conversation_by_pk(conn, agent_id, *pk),
@@ -547,6 +553,101 @@ fn queue_projection(queue: &writer::Queue, progress: &archive::Progress, p: writ
     match queue.project(p) {
         Ok(()) => progress.acked(id),
         Err(p) => (p.done)(Projected::Deferred("the store is closing".into())),
+    }
+}
+
+/// Recovery of the span pipeline (archive, then projection) after a stop between the two: the
+/// store's own business, run by [`SqliteStore::start`] before the store is handed out.
+impl SqliteStore {
+    /// Opens the store as [`SqliteStore::open`] does, then projects the span batches the archive
+    /// holds and the database has not projected (the process stopped between the two), in order.
+    /// Each is validated and enriched again from its body as at ingest (the agent's environments
+    /// only grow, so a batch valid then is valid now); one that no longer reads or validates is
+    /// recorded as failed and stays in the archive. For the process that serves requests; an
+    /// operator command that runs beside it uses [`SqliteStore::open`].
+    pub async fn start(opts: SqliteOptions, enrich: &Enrichment) -> StoreResult<(SqliteStore, Recovered)> {
+        let store = tokio::task::spawn_blocking(move || SqliteStore::open(opts))
+            .await
+            .map_err(|e| StoreError::Internal(format!("opening the store: {e}")))??;
+        let recovered = store.recover(enrich).await?;
+        Ok((store, recovered))
+    }
+
+    async fn recover(&self, enrich: &Enrichment) -> StoreResult<Recovered> {
+        let mut out = Recovered::default();
+        let mut after = 0;
+        while let Some(b) = self.next_unprojected(after).await? {
+            after = b.id;
+            match self.revalidate(enrich, &b).await {
+                Ok(batch) => {
+                    self.project_archived(b.id, batch).await?;
+                    out.projected += 1;
+                }
+                Err(why) => {
+                    tracing::error!(batch = b.id, error = %why, "an archived span batch cannot be projected");
+                    self.skip_archived(b.id, why).await?;
+                    out.failed += 1;
+                }
+            }
+        }
+        if out.projected + out.failed > 0 {
+            tracing::info!(
+                projected = out.projected,
+                failed = out.failed,
+                "projected the span batches archived before the last stop"
+            );
+        }
+        Ok(out)
+    }
+
+    /// An archived batch validated again, or why it cannot be.
+    async fn revalidate(&self, enrich: &Enrichment, b: &ArchivedBatch) -> Result<SpanIngest, String> {
+        let text = b.body.decode(agentsight_core::archive::MAX_DECODED_BYTES).map_err(|e| e.to_string())?;
+        let p: agentsight_protocol::v01::IngestPayload<'_> =
+            serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let environments = self.environments(b.agent_id).await.map_err(|e| e.to_string())?;
+        let scope = agentsight_core::tracking::AgentScope {
+            agent_id: b.agent_id,
+            environments: environments.into_iter().map(|e| e.slug).collect(),
+        };
+        agentsight_core::spans::validate_and_enrich(enrich, &scope, &text, &p, b.received_at)
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    async fn next_unprojected(&self, after: i64) -> StoreResult<Option<ArchivedBatch>> {
+        self.read_config(move |conn| archive::next_after(conn, after.max(archive::last_projected(conn)?)))
+            .await
+    }
+
+    async fn project_archived(&self, id: i64, batch: SpanIngest) -> StoreResult<IngestOutcome> {
+        let queue = self
+            .inner
+            .writer
+            .queue()
+            .ok_or_else(|| StoreError::Unavailable("the store is closing".into()))?;
+        let segments = self.inner.segments.clone();
+        let (batch, plan) = self
+            .read_config(move |conn| {
+                let plan = archiving::plan_of(conn, &segments, id, &batch)?;
+                Ok((batch, plan))
+            })
+            .await?;
+        let (tx, rx) = oneshot::channel::<Projected>();
+        let done = Box::new(move |how: Projected| drop(tx.send(how)));
+        let progress = self.inner.progress.clone();
+        tokio::task::spawn_blocking(move || {
+            queue_projection(&queue, &progress, writer::Projection { id, batch, plan, done })
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("queueing a projection: {e}")))?;
+        projection_result(rx.await)
+    }
+
+    async fn skip_archived(&self, id: i64, why: String) -> StoreResult<()> {
+        let now = agentsight_core::time::now_micros();
+        self.write(move |conn| archive::record_failure(conn, id, &why, now)).await?;
+        self.inner.progress.projected(id);
+        Ok(())
     }
 }
 
@@ -597,42 +698,6 @@ impl SpanWriter for SqliteStore {
         })
     }
 
-    async fn next_unprojected(&self, after: i64) -> StoreResult<Option<ArchivedBatch>> {
-        self.read_config(move |conn| archive::next_after(conn, after.max(archive::last_projected(conn)?)))
-            .await
-    }
-
-    async fn project_archived(&self, id: i64, batch: SpanIngest) -> StoreResult<IngestOutcome> {
-        let queue = self
-            .inner
-            .writer
-            .queue()
-            .ok_or_else(|| StoreError::Unavailable("the store is closing".into()))?;
-        let segments = self.inner.segments.clone();
-        let (batch, plan) = self
-            .read_config(move |conn| {
-                let plan = archiving::plan_of(conn, &segments, id, &batch)?;
-                Ok((batch, plan))
-            })
-            .await?;
-        let (tx, rx) = oneshot::channel::<Projected>();
-        let done = Box::new(move |how: Projected| drop(tx.send(how)));
-        let progress = self.inner.progress.clone();
-        tokio::task::spawn_blocking(move || {
-            queue_projection(&queue, &progress, writer::Projection { id, batch, plan, done })
-        })
-        .await
-        .map_err(|e| StoreError::Internal(format!("queueing a projection: {e}")))?;
-        projection_result(rx.await)
-    }
-
-    async fn skip_archived(&self, id: i64, why: String) -> StoreResult<()> {
-        let now = agentsight_core::time::now_micros();
-        self.write(move |conn| archive::record_failure(conn, id, &why, now)).await?;
-        self.inner.progress.projected(id);
-        Ok(())
-    }
-
     async fn restate_costs(
         &self,
         agent_id: Option<i64>,
@@ -644,10 +709,6 @@ impl SpanWriter for SqliteStore {
 }
 
 impl SpanReader for SqliteStore {
-    async fn environments(&self, agent_id: i64) -> StoreResult<Vec<EnvironmentRow>> {
-        self.read_config(move |conn| spans::environments(conn, agent_id)).await
-    }
-
     async fn list_spans(
         &self,
         agent_id: i64,
@@ -819,15 +880,26 @@ impl MetricsReader for SqliteStore {
         EngineStatus {
             engine: if s.phase == "off" { "sqlite-raw" } else { "sqlite-index" }.to_string(),
             phase: s.phase.to_string(),
-            loads: s.loads,
             approx_bytes: s.approx_bytes as u64,
-            spans_archived_batch: archived,
-            spans_projected_batch: projected,
+            details: [
+                ("loads".to_string(), i64::try_from(s.loads).unwrap_or(i64::MAX)),
+                ("spans_archived_batch".to_string(), archived),
+                ("spans_projected_batch".to_string(), projected),
+            ]
+            .into(),
         }
     }
 }
 
-impl AdminStore for SqliteStore {
+impl AgentStore for SqliteStore {
+    async fn authenticate(&self, key_hash: [u8; 32]) -> StoreResult<Option<Principal>> {
+        self.read_config(move |conn| reads::authenticate(conn, &key_hash)).await
+    }
+
+    async fn environments(&self, agent_id: i64) -> StoreResult<Vec<EnvironmentRow>> {
+        self.read_config(move |conn| spans::environments(conn, agent_id)).await
+    }
+
     async fn create_agent(&self, name: String, now: Micros) -> StoreResult<AgentRow> {
         self.write(move |conn| writes::create_agent(conn, &name, now)).await
     }
@@ -981,10 +1053,23 @@ impl ExportReader for SqliteStore {
         &self,
         agent_id: i64,
         filter: ConversationFilter,
-        after: i64,
+        after: Option<ExportCursor>,
         limit: i64,
-    ) -> StoreResult<Vec<ExportRow>> {
-        self.read(move |conn| reads::export_conversations(conn, agent_id, &filter, after, limit)).await
+    ) -> StoreResult<ExportPage> {
+        // The cursor is the last conversation pk of the previous page.
+        let after = match after {
+            None => 0,
+            Some(ExportCursor(c)) => c
+                .parse::<i64>()
+                .map_err(|_| StoreError::Internal(format!("not an export cursor of this store: {c:?}")))?,
+        };
+        let rows =
+            self.read(move |conn| reads::export_conversations(conn, agent_id, &filter, after, limit)).await?;
+        let next = match rows.last() {
+            Some(last) if rows.len() as i64 >= limit => Some(ExportCursor(last.conversation.id.to_string())),
+            _ => None,
+        };
+        Ok(ExportPage { rows, next })
     }
 
     async fn export_entries(

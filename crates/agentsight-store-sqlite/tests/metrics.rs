@@ -15,7 +15,7 @@ use agentsight_core::tracking::{
     ConversationFields, ConversationPatch, ConversationRef, ConversationUpsert, FeedbackSource, Location,
     NewAction, NewButton, NewFeedback, NewMessage,
 };
-use agentsight_store::{AdminStore, AgentRef, OverviewResponse, TrackingWriter};
+use agentsight_store::{AgentRef, AgentStore, OverviewResponse, TrackingWriter};
 use agentsight_store_sqlite::{MetricsPlan, SqliteOptions, SqliteStore};
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -2,6 +2,13 @@
 //! [`StoreError`]. With the `testkit` feature, [`testkit`] holds the contract suite every
 //! backend must pass.
 //!
+//! The traits are cut by role. A deployment composes one [`ConfigStore`] (agents, keys, users,
+//! sessions, share links, branding: [`AgentStore`], [`UserStore`], [`ShareStore`],
+//! [`BrandingStore`]) and one [`EventStore`] (conversations, messages, spans, usage, metrics:
+//! [`TrackingWriter`], [`TrackingReader`], [`SpanWriter`], [`SpanReader`], [`DataPlane`],
+//! [`MetricsReader`], [`ExportReader`]); the embedded SQLite backend is both, other backends may
+//! be one of them.
+//!
 //! The traits take validated domain commands from `agentsight-core` and write them as given;
 //! the only rules a backend applies itself are the ones the trait docs state (upsert merge,
 //! reference checks), because they must hold atomically with the write.
@@ -93,9 +100,6 @@ pub trait TrackingWriter: Send + Sync {
 
 /// The read side of the tracking plane. Every method is scoped to one agent.
 pub trait TrackingReader: Send + Sync {
-    /// The principal behind a key hash, if the key exists and is not revoked.
-    fn authenticate(&self, key_hash: [u8; 32])
-    -> impl Future<Output = StoreResult<Option<Principal>>> + Send;
     /// One conversation by pk or by the client's id.
     fn conversation(
         &self,
@@ -123,7 +127,9 @@ pub trait TrackingReader: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<AttachmentRow>>> + Send;
 }
 
-/// The 0.1.x span plane: ingest (archive, then projection) and replay after a restart.
+/// The 0.1.x span plane's writes. How a backend makes a batch durable before it answers and
+/// projects it after (and recovers that pipeline after a crash) is its own business: nothing of
+/// it shows here.
 pub trait SpanWriter: Send + Sync {
     /// Archives `body`, the request that brought `batch` as received, and answers once it is
     /// durable; the batch is then projected, in the order batches were archived: each span stored
@@ -137,20 +143,6 @@ pub trait SpanWriter: Send + Sync {
         batch: SpanIngest,
         body: agentsight_core::archive::ArchivedBody,
     ) -> impl Future<Output = StoreResult<IngestReceipt>> + Send;
-    /// The first archived batch after `after` that is not projected yet (the process stopped
-    /// between archive and projection), oldest first: the server validates it again and hands it
-    /// to [`SpanWriter::project_archived`] or [`SpanWriter::skip_archived`], in order.
-    fn next_unprojected(&self, after: i64)
-    -> impl Future<Output = StoreResult<Option<ArchivedBatch>>> + Send;
-    /// Projects archived batch `id` (validated again from its body) as [`SpanWriter::ingest_spans`]
-    /// would have.
-    fn project_archived(
-        &self,
-        id: i64,
-        batch: SpanIngest,
-    ) -> impl Future<Output = StoreResult<IngestOutcome>> + Send;
-    /// Records that archived batch `id` cannot be projected (`why`); it stays in the archive.
-    fn skip_archived(&self, id: i64, why: String) -> impl Future<Output = StoreResult<()>> + Send;
     /// Reprices the token usage rows of an agent (or of all agents) from their stored counts
     /// with `pricing`, in one transaction: cost, cost source (`backend` or `unpriced`) and table
     /// date; rows with an SDK-reported cost keep it. `now` becomes the changed rows' `updated_at`.
@@ -164,8 +156,6 @@ pub trait SpanWriter: Send + Sync {
 
 /// The span plane's reads.
 pub trait SpanReader: Send + Sync {
-    /// The agent's environments, oldest first.
-    fn environments(&self, agent_id: i64) -> impl Future<Output = StoreResult<Vec<EnvironmentRow>>> + Send;
     /// A page of archived spans matching the filter, oldest first, and the total count; each
     /// span's text as sent only when `payload` (reading it back costs a decompression).
     fn list_spans(
@@ -325,8 +315,13 @@ pub trait MetricsReader: Send + Sync {
     fn engine_status(&self) -> impl Future<Output = EngineStatus> + Send;
 }
 
-/// Agents and keys (the operator's CLI and first start).
-pub trait AdminStore: Send + Sync {
+/// Agents, their environments, keys and escalation settings.
+pub trait AgentStore: Send + Sync {
+    /// The principal behind a key hash, if the key exists and is not revoked.
+    fn authenticate(&self, key_hash: [u8; 32])
+    -> impl Future<Output = StoreResult<Option<Principal>>> + Send;
+    /// The agent's environments, oldest first.
+    fn environments(&self, agent_id: i64) -> impl Future<Output = StoreResult<Vec<EnvironmentRow>>> + Send;
     /// Creates an agent with the default environments.
     fn create_agent(&self, name: String, now: Micros) -> impl Future<Output = StoreResult<AgentRow>> + Send;
     /// All agents, oldest first.
@@ -466,16 +461,17 @@ pub trait BrandingStore: Send + Sync {
 
 /// Reading conversations in bulk for the CSV export.
 pub trait ExportReader: Send + Sync {
-    /// Up to `limit` conversations matching `filter` with a pk above `after`, by pk ascending,
-    /// each with whether it escalated (an action named in `filter.escalation_tools`) and its
-    /// latest explicit feedback.
+    /// Up to `limit` conversations matching `filter`, after the position `after` (from the start
+    /// when `None`), each with whether it escalated (an action named in
+    /// `filter.escalation_tools`) and its latest explicit feedback. Following `next` until it is
+    /// `None` yields every matching conversation once, in a stable order the backend chooses.
     fn export_conversations(
         &self,
         agent_id: i64,
         filter: ConversationFilter,
-        after: i64,
+        after: Option<ExportCursor>,
         limit: i64,
-    ) -> impl Future<Output = StoreResult<Vec<ExportRow>>> + Send;
+    ) -> impl Future<Output = StoreResult<ExportPage>> + Send;
     /// Every transcript entry (messages, actions, buttons) of these conversations of the
     /// agent, by conversation pk, then event time, then id.
     fn export_entries(
@@ -483,4 +479,48 @@ pub trait ExportReader: Send + Sync {
         agent_id: i64,
         conversation_pks: Vec<i64>,
     ) -> impl Future<Output = StoreResult<Vec<MessageRow>>> + Send;
+}
+
+/// Every storage trait, to bring their methods into scope (`use agentsight_store::prelude::*`).
+pub mod prelude {
+    pub use crate::{
+        AgentStore, BrandingStore, ConfigStore, DataPlane, EventStore, ExportReader, MetricsReader,
+        ShareStore, SpanReader, SpanWriter, TrackingReader, TrackingWriter, UserStore,
+    };
+}
+
+/// The configuration store: what operators set up (agents, environments, keys, escalation
+/// names, users, sessions, share links, branding). Small, read on every request, written
+/// rarely. Usable on its own: nothing in it refers to events.
+pub trait ConfigStore: AgentStore + UserStore + ShareStore + BrandingStore + Clone + 'static {}
+impl<T: AgentStore + UserStore + ShareStore + BrandingStore + Clone + 'static> ConfigStore for T {}
+
+/// The event store: what the agents send and everything read from it (tracking writes and
+/// reads, spans, the data plane, metrics, export). Usable on its own: agents are known to it
+/// only by id, and what it needs of their configuration (environments, escalation names) comes
+/// in with each call.
+pub trait EventStore:
+    TrackingWriter
+    + TrackingReader
+    + SpanWriter
+    + SpanReader
+    + DataPlane
+    + MetricsReader
+    + ExportReader
+    + Clone
+    + 'static
+{
+}
+impl<
+    T: TrackingWriter
+        + TrackingReader
+        + SpanWriter
+        + SpanReader
+        + DataPlane
+        + MetricsReader
+        + ExportReader
+        + Clone
+        + 'static,
+> EventStore for T
+{
 }

@@ -536,6 +536,19 @@ pub struct ExportRow {
     pub latest_feedback: Option<String>,
 }
 
+/// A position in an export, opaque to everyone but the backend that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportCursor(pub String);
+
+/// One page of an export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportPage {
+    /// The conversations of this page.
+    pub rows: Vec<ExportRow>,
+    /// Where the next page starts; `None` after the last.
+    pub next: Option<ExportCursor>,
+}
+
 /// What the projection of a span batch did (what its archiving stored is in [`IngestReceipt`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IngestOutcome {

@@ -11,17 +11,17 @@ use agentsight_core::tracking::{
 use agentsight_core::dashboard::{Logo, UserRole};
 
 use crate::{
-    AdminStore, AttachmentsInsert, BrandingPatch, BrandingStore, ConversationFilter, Dimension, ExportReader,
+    AgentStore, AttachmentsInsert, BrandingPatch, BrandingStore, ConversationFilter, Dimension, ExportReader,
     NewShare, NewUser, PageRequest, ShareStore, StoreError, StoredFile, TrackingReader, TrackingWriter,
     UserPatch, UserStore,
 };
 
 /// A store under test.
 pub trait ContractStore:
-    TrackingWriter + TrackingReader + AdminStore + UserStore + ShareStore + BrandingStore + ExportReader
+    TrackingWriter + TrackingReader + AgentStore + UserStore + ShareStore + BrandingStore + ExportReader
 {
 }
-impl<T: TrackingWriter + TrackingReader + AdminStore + UserStore + ShareStore + BrandingStore + ExportReader>
+impl<T: TrackingWriter + TrackingReader + AgentStore + UserStore + ShareStore + BrandingStore + ExportReader>
     ContractStore for T
 {
 }
@@ -391,13 +391,16 @@ pub async fn dashboard_filters_and_export(s: impl ContractStore) {
     assert!(ids(hr).await.is_empty());
 
     let all = ConversationFilter { escalation_tools: tools, ..Default::default() };
-    let first = s.export_conversations(a.agent_id, all.clone(), 0, 1).await.unwrap();
+    let page = s.export_conversations(a.agent_id, all.clone(), None, 1).await.unwrap();
+    let first = page.rows;
     assert_eq!(first.len(), 1);
     assert_eq!(
         (first[0].conversation.id, first[0].escalated, first[0].latest_feedback.as_deref()),
         (c1.id, false, None)
     );
-    let rest = s.export_conversations(a.agent_id, all, first[0].conversation.id, 10).await.unwrap();
+    let page = s.export_conversations(a.agent_id, all, page.next, 10).await.unwrap();
+    assert!(page.next.is_none(), "a short page is the last");
+    let rest = page.rows;
     assert_eq!(rest.len(), 1);
     assert_eq!((rest[0].escalated, rest[0].latest_feedback.as_deref()), (true, Some("positive")));
     let entries = s.export_entries(a.agent_id, vec![c1.id, c2.id]).await.unwrap();

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use agentsight_core::keys::{self, Role};
 use agentsight_core::time::{now_micros, to_iso};
 use agentsight_server::{App, Settings};
-use agentsight_store::{AdminStore, AgentRow, NewUser, UserStore};
-use agentsight_store::{SpanReader, SpanWriter};
+use agentsight_store::prelude::*;
+use agentsight_store::{AgentRow, NewUser};
 use agentsight_store_sqlite::SqliteStore;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -507,10 +507,7 @@ fn out(line: &str) -> anyhow::Result<()> {
 }
 
 fn open(data: &DataDir) -> anyhow::Result<SqliteStore> {
-    let settings = Settings::new(&data.data_dir);
-    agentsight_server::app::open_store(&settings, false)
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .with_context(|| format!("opening the database in {}", data.data_dir.display()))
+    crate::backend::open(&Settings::new(&data.data_dir))
 }
 
 async fn create_key(store: &SqliteStore, agent_id: i64, role: Role) -> anyhow::Result<String> {
@@ -554,10 +551,12 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         ingest_rate: a.ingest_rate,
         ingest_burst: a.ingest_burst,
     };
-    let app = App::build(settings).await.map_err(anyhow::Error::msg)?;
+    let enrich = agentsight_server::app::enrichment(&settings);
+    let stores = crate::backend::start(&settings, &enrich).await?;
+    let app = App::build(settings, stores, enrich).await.map_err(anyhow::Error::msg)?;
     let url = format!("http://{}", app.local_addr());
-    if app.store().list_agents().await?.is_empty() {
-        let (agent, key) = create_agent_with_key(app.store(), "default").await?;
+    if app.config().list_agents().await?.is_empty() {
+        let (agent, key) = create_agent_with_key(app.config(), "default").await?;
         out(&format!(
             "Created the first agent '{}' (id {}) and a write key for it (shown once).",
             agent.name, agent.id

@@ -22,11 +22,12 @@ use agentsight_core::time::{Micros, now_micros};
 use agentsight_core::tracking::{AgentScope, FeedbackSource};
 use agentsight_protocol::{self as wire, PkRef};
 use agentsight_server::Settings;
-use agentsight_server::app::{enrichment, open_store};
+use agentsight_server::app::enrichment;
 use agentsight_server::error::ApiError;
 use agentsight_server::ingest::{self, Enrichment};
 use agentsight_server::live::LiveHub;
-use agentsight_store::{AdminStore, AgentRow};
+use agentsight_store::AgentRow;
+use agentsight_store::prelude::*;
 use agentsight_store_sqlite::SqliteStore;
 use anyhow::{Context, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -69,9 +70,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     settings.geo_dir = o.geo_dir.clone();
     // Demo data need not survive a power loss: commit without fsync.
     settings.fsync = false;
-    let store = open_store(&settings, false)
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .with_context(|| format!("opening the database in {}", o.data_dir.display()))?;
+    let store = crate::backend::open(&settings)?;
     let enrich = Arc::new(enrichment(&settings));
     let (agent, new_key) = find_or_create_agent(&store, &o.agent).await?;
     let scope = Arc::new(AgentScope { agent_id: agent.id, environments: agent.environments.clone() });

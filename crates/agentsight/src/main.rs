@@ -1,5 +1,6 @@
 //! The `agentsight` binary: parses the command line, sets up logging, runs the command.
 
+mod backend;
 mod cli;
 mod demo;
 

@@ -1,6 +1,7 @@
 //! The span archive and LLM usage of the data plane (B5.6, B5.7): spans, traces, token usage
 //! rows and their summary.
 
+use agentsight_store::prelude::*;
 use std::collections::HashMap;
 
 use agentsight_core::ValidationErrors;
@@ -117,7 +118,7 @@ pub(crate) async fn list_spans<S: Store>(
     let payload = want_payload(&mut e, &q);
     let page = parse_page(&mut e, &q);
     e.into_result(())?;
-    let (count, rows) = st.store.list_spans(key.agent_id(), filter, page, payload).await?;
+    let (count, rows) = st.events.list_spans(key.agent_id(), filter, page, payload).await?;
     let results = rows.iter().map(span_response).collect();
     Ok(Json(page_of(&headers, &uri, page, count, results)))
 }
@@ -132,7 +133,7 @@ pub(crate) async fn get_span<S: Store>(
     let mut e = ValidationErrors::default();
     let payload = parse_bool(&mut e, &q, "payload").unwrap_or(true);
     e.into_result(())?;
-    let s = st.store.span(key.agent_id(), parse_pk(&id)?, payload).await?.ok_or(ApiError::NotFound)?;
+    let s = st.events.span(key.agent_id(), parse_pk(&id)?, payload).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(span_response(&s)))
 }
 
@@ -146,7 +147,7 @@ pub(crate) async fn get_trace<S: Store>(
     if trace_id.is_empty() || trace_id.len() > 32 || !trace_id.bytes().all(|c| c.is_ascii_hexdigit()) {
         return Err(ApiError::NotFound);
     }
-    let (rows, truncated) = st.store.trace(key.agent_id(), trace_id.clone(), MAX_TRACE_SPANS).await?;
+    let (rows, truncated) = st.events.trace(key.agent_id(), trace_id.clone(), MAX_TRACE_SPANS).await?;
     if rows.is_empty() {
         return Err(ApiError::NotFound);
     }
@@ -245,7 +246,7 @@ pub(crate) async fn list_token_usage<S: Store>(
     let filter = usage_filter(&mut e, &q);
     let page = parse_page(&mut e, &q);
     e.into_result(())?;
-    let (count, rows) = st.store.list_token_usage(key.agent_id(), filter, page).await?;
+    let (count, rows) = st.events.list_token_usage(key.agent_id(), filter, page).await?;
     Ok(Json(page_of(&headers, &uri, page, count, rows.iter().map(usage_response).collect())))
 }
 
@@ -272,7 +273,7 @@ pub(crate) async fn usage_summary<S: Store>(
         e.add("currency", "Use usd or eur.");
     }
     e.into_result(())?;
-    let groups = st.store.usage_summary(key.agent_id(), filter, group_by).await?;
+    let groups = st.events.usage_summary(key.agent_id(), filter, group_by).await?;
     let results = groups
         .into_iter()
         .map(|g| {

@@ -7,6 +7,7 @@ use agentsight_core::normalize;
 use agentsight_core::time::{self, now_micros};
 use agentsight_core::tracking::{self, AttachmentTarget, UploadedFile};
 use agentsight_protocol::{self as wire, PkRef};
+use agentsight_store::prelude::*;
 use agentsight_store::{AttachmentsInsert, StoredFile};
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
@@ -80,7 +81,7 @@ pub(crate) async fn upload_attachments<S: Store>(
         event_time: upload.event_time,
         files: stored,
     };
-    match st.store.insert_attachments(insert).await {
+    match st.events.insert_attachments(insert).await {
         Ok(rows) => {
             ingest::publish(&st.live, key.agent_id(), Change::Other);
             let items: Vec<_> = rows.iter().map(present::attachment).collect();
@@ -240,7 +241,7 @@ pub(crate) async fn download_attachment<S: Store>(
     key: ReadAccess,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let a = st.store.attachment(key.agent_id(), parse_pk(&id)?).await?.ok_or(ApiError::NotFound)?;
+    let a = st.events.attachment(key.agent_id(), parse_pk(&id)?).await?.ok_or(ApiError::NotFound)?;
     let bytes = st
         .blobs
         .get(&a.storage_key)

@@ -4,6 +4,7 @@ use agentsight_core::ValidationErrors;
 use agentsight_core::dashboard::{self, UserRole};
 use agentsight_core::time::now_micros;
 use agentsight_protocol::dashboard as wire;
+use agentsight_store::prelude::*;
 use agentsight_store::{NewUser, UserPatch, UserRow};
 use axum::Json;
 use axum::extract::{Request, State};
@@ -51,7 +52,7 @@ async fn sign_in<S: Store>(
 ) -> Result<Response, ApiError> {
     let token = dashboard::generate_token(dashboard::SESSION_PREFIX);
     let now = now_micros();
-    st.store.create_session(user.id, token.hash, now, now + dashboard::SESSION_TTL_MICROS).await?;
+    st.config.create_session(user.id, token.hash, now, now + dashboard::SESSION_TTL_MICROS).await?;
     let body =
         wire::MeResponse { user: user_response(user), csrf_token: dashboard::csrf_token(&token.secret) };
     let mut res = (status, Json(body)).into_response();
@@ -61,7 +62,7 @@ async fn sign_in<S: Store>(
 
 /// `GET /api/auth/state/`.
 pub(crate) async fn get_state<S: Store>(State(st): State<AppState<S>>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "needs_setup": !st.store.has_admin().await? })))
+    Ok(Json(json!({ "needs_setup": !st.config.has_admin().await? })))
 }
 
 /// `POST /api/auth/setup/`: the first admin, with the one-time token of the setup link.
@@ -96,7 +97,7 @@ pub(crate) async fn setup<S: Store>(
         }
     };
     let new = NewUser { email, password_hash, role, agents: vec![], created_at: now_micros() };
-    match st.store.create_first_admin(new).await {
+    match st.config.create_first_admin(new).await {
         Ok(Some(user)) => sign_in(&st, &user, secure, StatusCode::CREATED).await,
         // Someone made an admin another way (the CLI): the link is spent.
         Ok(None) => Err(refused),
@@ -120,7 +121,7 @@ pub(crate) async fn login<S: Store>(
     st.logins.check(email.as_deref(), client)?;
     let invalid = || ApiError::BadRequest("Invalid email or password.".into());
     let found = match email {
-        Some(email) => st.store.user_by_email(email).await?,
+        Some(email) => st.config.user_by_email(email).await?,
         None => None,
     };
     // An unknown e-mail costs the same argon2 verification as a wrong password.
@@ -141,7 +142,7 @@ pub(crate) async fn logout<S: Store>(
     User(s): User,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    st.store.delete_session(dashboard::token_hash(&s.secret)).await?;
+    st.config.delete_session(dashboard::token_hash(&s.secret)).await?;
     let mut res = Json(json!({})).into_response();
     res.headers_mut().append(header::SET_COOKIE, session_cookie(None, is_https(&headers)));
     Ok(res)
@@ -168,7 +169,7 @@ pub(crate) async fn change_password<S: Store>(
     e.into_result(())?;
     st.logins.check_user(s.session.user.id)?;
     let stored =
-        st.store.user_by_email(s.session.user.email.clone()).await?.map(|(_, h)| h).unwrap_or_default();
+        st.config.user_by_email(s.session.user.email.clone()).await?.map(|(_, h)| h).unwrap_or_default();
     if !verify_password(stored, p.current_password).await? {
         return Err(ApiError::field("current_password", "The password is not correct."));
     }
@@ -177,7 +178,7 @@ pub(crate) async fn change_password<S: Store>(
         keep_session: Some(dashboard::token_hash(&s.secret)),
         ..Default::default()
     };
-    st.store.update_user(s.session.user.id, patch).await?.ok_or(ApiError::NotFound)?;
+    st.config.update_user(s.session.user.id, patch).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(json!({})))
 }
 

@@ -1,6 +1,7 @@
 //! The 0.0.x read and manage API: list, lookup, transcript, attachments, rename, mark, update,
 //! soft delete. Every query is scoped to the key's agent: another agent's pk is a 404.
 
+use agentsight_store::prelude::*;
 use std::collections::HashMap;
 
 use agentsight_core::ValidationErrors;
@@ -255,11 +256,11 @@ pub(crate) async fn list_conversations<S: Store>(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let full = full_param(&q)?;
     let (filter, page) = dashboard_query(&st, key.agent_id(), &q).await?;
-    let (count, rows) = st.store.list_conversations(key.agent_id(), filter, page).await?;
+    let (count, rows) = st.events.list_conversations(key.agent_id(), filter, page).await?;
     let results: Vec<serde_json::Value> = if full {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            if let Some(t) = st.store.transcript(key.agent_id(), r.id).await? {
+            if let Some(t) = st.events.transcript(key.agent_id(), r.id).await? {
                 out.push(serde_json::to_value(present::transcript(&t)).unwrap_or_default());
             }
         }
@@ -283,7 +284,7 @@ pub(crate) async fn lookup_conversation<S: Store>(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::field("conversation_id", "This query parameter is required."))?;
     let row = st
-        .store
+        .events
         .conversation(key.agent_id(), ConversationRef::Id(id.to_string()))
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -302,13 +303,13 @@ pub(crate) async fn get_conversation<S: Store>(
     let full = !q.contains_key("full") || full_param(&q)?;
     if !full {
         let row = st
-            .store
+            .events
             .conversation(key.agent_id(), ConversationRef::Pk(pk))
             .await?
             .ok_or(ApiError::NotFound)?;
         return Ok(Json(serde_json::to_value(present::conversation(&row)).unwrap_or_default()));
     }
-    let t = st.store.transcript(key.agent_id(), pk).await?.ok_or(ApiError::NotFound)?;
+    let t = st.events.transcript(key.agent_id(), pk).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(serde_json::to_value(present::transcript(&t)).unwrap_or_default()))
 }
 
@@ -318,7 +319,7 @@ pub(crate) async fn list_conversation_attachments<S: Store>(
     key: ReadAccess,
     Path(pk): Path<String>,
 ) -> Result<Json<wire::ConversationAttachmentsResponse>, ApiError> {
-    let t = st.store.transcript(key.agent_id(), parse_pk(&pk)?).await?.ok_or(ApiError::NotFound)?;
+    let t = st.events.transcript(key.agent_id(), parse_pk(&pk)?).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(present::attachment_groups(&t)))
 }
 
@@ -329,7 +330,7 @@ async fn apply<S: Store>(
     patch: ConversationPatch,
 ) -> Result<Json<wire::ConversationResponse>, ApiError> {
     let row = st
-        .store
+        .events
         .patch_conversation(key.agent_id(), parse_pk(pk)?, patch, now_micros())
         .await?
         .ok_or(ApiError::NotFound)?;

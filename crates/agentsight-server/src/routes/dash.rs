@@ -7,6 +7,7 @@ use agentsight_core::keys::{self, Role};
 use agentsight_core::metrics::{DEFAULT_ESCALATION_TOOLS, validate_escalation_tools};
 use agentsight_core::time::{now_micros, to_iso};
 use agentsight_protocol::dashboard as wire;
+use agentsight_store::prelude::*;
 use agentsight_store::{
     AgentRow, Branding, BrandingPatch, KeyRow, NewShare, NewUser, ShareRow, StoreError, UserPatch, UserRow,
 };
@@ -50,11 +51,11 @@ fn branding_response(agent_id: i64, b: &Branding, share: Option<&str>) -> wire::
 }
 
 async fn agent_response<S: Store>(st: &AppState<S>, a: &AgentRow) -> Result<wire::AgentResponse, ApiError> {
-    let (escalation_tools, escalation_tools_default) = match st.store.escalation_tools(a.id).await? {
+    let (escalation_tools, escalation_tools_default) = match st.config.escalation_tools(a.id).await? {
         Some(list) => (list, false),
         None => (DEFAULT_ESCALATION_TOOLS.iter().map(|s| s.to_string()).collect(), true),
     };
-    let branding = st.store.branding(a.id).await?;
+    let branding = st.config.branding(a.id).await?;
     Ok(wire::AgentResponse {
         id: a.id,
         name: a.name.clone(),
@@ -72,11 +73,11 @@ async fn visible_agent<S: Store>(st: &AppState<S>, user: &User, id: &str) -> Res
     if !user.0.sees(id) {
         return Err(ApiError::NotFound);
     }
-    st.store.agent(id).await?.ok_or(ApiError::NotFound)
+    st.config.agent(id).await?.ok_or(ApiError::NotFound)
 }
 
 async fn admin_agent<S: Store>(st: &AppState<S>, id: &str) -> Result<AgentRow, ApiError> {
-    st.store.agent(parse_pk(id)?).await?.ok_or(ApiError::NotFound)
+    st.config.agent(parse_pk(id)?).await?.ok_or(ApiError::NotFound)
 }
 
 /// `GET /api/dash/agents/`: the agents the user may see.
@@ -85,7 +86,7 @@ pub(crate) async fn list_agents<S: Store>(
     user: User,
 ) -> Result<Json<Vec<wire::AgentResponse>>, ApiError> {
     let mut out = Vec::new();
-    for a in st.store.list_agents().await?.iter().filter(|a| user.0.sees(a.id)) {
+    for a in st.config.list_agents().await?.iter().filter(|a| user.0.sees(a.id)) {
         out.push(agent_response(&st, a).await?);
     }
     Ok(Json(out))
@@ -108,7 +109,7 @@ pub(crate) async fn create_agent<S: Store>(
     ApiJson(p): ApiJson<wire::CreateAgentPayload>,
 ) -> Created<wire::AgentResponse> {
     let name = dashboard::agent_name(&p.name).map_err(|m| ApiError::field("name", m))?;
-    let a = st.store.create_agent(name, now_micros()).await?;
+    let a = st.config.create_agent(name, now_micros()).await?;
     Ok((StatusCode::CREATED, Json(agent_response(&st, &a).await?)))
 }
 
@@ -158,13 +159,13 @@ pub(crate) async fn patch_agent<S: Store>(
     let branding = p.branding.as_ref().map(|b| branding_patch(b, &mut e));
     e.into_result(())?;
     if let Some(name) = name {
-        st.store.rename_agent(agent.id, name).await?.ok_or(ApiError::NotFound)?;
+        st.config.rename_agent(agent.id, name).await?.ok_or(ApiError::NotFound)?;
     }
     if let Some(tools) = tools {
-        st.store.set_escalation_tools(agent.id, tools).await?;
+        st.config.set_escalation_tools(agent.id, tools).await?;
     }
     if let Some(b) = branding {
-        st.store.set_branding(agent.id, b).await?.ok_or(ApiError::NotFound)?;
+        st.config.set_branding(agent.id, b).await?.ok_or(ApiError::NotFound)?;
     }
     ingest::publish(&st.live, agent.id, Change::Other);
     let a = admin_agent(&st, &id).await?;
@@ -178,7 +179,7 @@ pub(crate) async fn get_logo<S: Store>(
     parts: Parts,
 ) -> Result<Response, ApiError> {
     let access = auth::overview_access_to(&parts, &st, parse_pk(&id)?).await?;
-    let logo = st.store.logo(access.agent_id()).await?.ok_or(ApiError::NotFound)?;
+    let logo = st.config.logo(access.agent_id()).await?.ok_or(ApiError::NotFound)?;
     let mut res = logo.bytes.into_response();
     let h = res.headers_mut();
     h.insert(
@@ -213,7 +214,7 @@ pub(crate) async fn list_keys<S: Store>(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<wire::KeyResponse>>, ApiError> {
     let agent = admin_agent(&st, &id).await?;
-    let keys = st.store.list_keys().await?;
+    let keys = st.config.list_keys().await?;
     Ok(Json(keys.iter().filter(|k| k.agent_id == agent.id).map(|k| key_response(k, None)).collect()))
 }
 
@@ -231,7 +232,7 @@ pub(crate) async fn create_key<S: Store>(
             .ok_or_else(|| ApiError::field("role", "Use write or read."))?,
     };
     let k = keys::generate();
-    let row = st.store.create_key(agent.id, role, k.prefix.clone(), k.hash, now_micros()).await?;
+    let row = st.config.create_key(agent.id, role, k.prefix.clone(), k.hash, now_micros()).await?;
     Ok((StatusCode::CREATED, Json(key_response(&row, Some(k.secret)))))
 }
 
@@ -242,10 +243,10 @@ pub(crate) async fn revoke_key<S: Store>(
     Path(id): Path<String>,
 ) -> Result<Json<wire::KeyResponse>, ApiError> {
     let id = parse_pk(&id)?;
-    if !st.store.revoke_key(id, now_micros()).await? {
+    if !st.config.revoke_key(id, now_micros()).await? {
         return Err(ApiError::NotFound);
     }
-    let row = st.store.list_keys().await?.into_iter().find(|k| k.id == id).ok_or(ApiError::NotFound)?;
+    let row = st.config.list_keys().await?.into_iter().find(|k| k.id == id).ok_or(ApiError::NotFound)?;
     Ok(Json(key_response(&row, None)))
 }
 
@@ -254,7 +255,7 @@ pub(crate) async fn list_users<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
 ) -> Result<Json<Vec<wire::UserResponse>>, ApiError> {
-    Ok(Json(st.store.list_users().await?.iter().map(user_response).collect()))
+    Ok(Json(st.config.list_users().await?.iter().map(user_response).collect()))
 }
 
 fn conflict_as_detail(e: StoreError) -> ApiError {
@@ -281,7 +282,7 @@ pub(crate) async fn create_user<S: Store>(
         agents: p.agents,
         created_at: now_micros(),
     };
-    let u = st.store.create_user(new).await.map_err(conflict_as_detail)?;
+    let u = st.config.create_user(new).await.map_err(conflict_as_detail)?;
     Ok((StatusCode::CREATED, Json(user_response(&u))))
 }
 
@@ -304,7 +305,7 @@ pub(crate) async fn patch_user<S: Store>(
         None => None,
     };
     let patch = UserPatch { role, agents: p.agents, password_hash, keep_session: None };
-    let u = st.store.update_user(id, patch).await.map_err(conflict_as_detail)?.ok_or(ApiError::NotFound)?;
+    let u = st.config.update_user(id, patch).await.map_err(conflict_as_detail)?.ok_or(ApiError::NotFound)?;
     Ok(Json(user_response(&u)))
 }
 
@@ -318,7 +319,7 @@ pub(crate) async fn delete_user<S: Store>(
     if id == me.session.user.id {
         return Err(ApiError::BadRequest("You cannot delete your own account.".into()));
     }
-    if !st.store.delete_user(id).await.map_err(conflict_as_detail)? {
+    if !st.config.delete_user(id).await.map_err(conflict_as_detail)? {
         return Err(ApiError::NotFound);
     }
     Ok(Json(json!({})))
@@ -345,7 +346,7 @@ pub(crate) async fn list_shares<S: Store>(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<wire::ShareResponse>>, ApiError> {
     let agent = admin_agent(&st, &id).await?;
-    Ok(Json(st.store.list_shares(agent.id).await?.iter().map(|s| share_response(s, None)).collect()))
+    Ok(Json(st.config.list_shares(agent.id).await?.iter().map(|s| share_response(s, None)).collect()))
 }
 
 /// `POST /api/dash/agents/{id}/shares/` `{label?, expires_at?}`: the token is in this answer only.
@@ -371,7 +372,7 @@ pub(crate) async fn create_share<S: Store>(
     e.into_result(())?;
     let token = dashboard::generate_token(dashboard::SHARE_PREFIX);
     let row = st
-        .store
+        .config
         .create_share(NewShare {
             agent_id: agent.id,
             label,
@@ -390,7 +391,7 @@ pub(crate) async fn revoke_share<S: Store>(
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<wire::ShareResponse>, ApiError> {
-    let row = st.store.revoke_share(parse_pk(&id)?, now_micros()).await?.ok_or(ApiError::NotFound)?;
+    let row = st.config.revoke_share(parse_pk(&id)?, now_micros()).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(share_response(&row, None)))
 }
 
@@ -407,8 +408,8 @@ pub(crate) async fn share_info<S: Store>(
         .or_else(|| q.get("share").cloned())
         .ok_or(ApiError::ShareInvalid)?;
     let (share, _) = share_grant(&st, &secret).await?;
-    let agent = st.store.agent(share.agent_id).await?.ok_or(ApiError::ShareInvalid)?;
-    let branding = st.store.branding(agent.id).await?;
+    let agent = st.config.agent(share.agent_id).await?.ok_or(ApiError::ShareInvalid)?;
+    let branding = st.config.branding(agent.id).await?;
     Ok(Json(wire::ShareInfoResponse {
         agent: wire::SharedAgent { id: agent.id, name: agent.name, environments: agent.environments },
         branding: branding_response(share.agent_id, &branding, Some(&secret)),

@@ -6,6 +6,7 @@ use agentsight_core::dataplane::{self, FeedbackCommand};
 use agentsight_core::time::{now_micros, to_iso};
 use agentsight_core::tracking::FeedbackSource;
 use agentsight_protocol::{self as wire, v01};
+use agentsight_store::prelude::*;
 use agentsight_store::{
     ActionFilter, ActionRow, FeedbackFilter, FeedbackItem, MessageDetail, MessageKind, StoreError,
 };
@@ -74,12 +75,12 @@ pub(crate) async fn create_feedback<S: Store>(
     let now = now_micros();
     match dataplane::validate_feedback_create(key.scope(), &p, FeedbackSource::Customer, now)? {
         FeedbackCommand::Conversation(f) => {
-            let row = st.store.insert_feedback(f).await?;
-            let item = st.store.feedback(key.agent_id(), row.id).await?.ok_or(ApiError::NotFound)?;
+            let row = st.events.insert_feedback(f).await?;
+            let item = st.events.feedback(key.agent_id(), row.id).await?.ok_or(ApiError::NotFound)?;
             Ok((StatusCode::CREATED, Json(feedback_response(&item))))
         }
         FeedbackCommand::Vote(v) => {
-            let (item, created) = st.store.insert_vote(v).await?;
+            let (item, created) = st.events.insert_vote(v).await?;
             let status = if created { StatusCode::CREATED } else { StatusCode::OK };
             Ok((status, Json(feedback_response(&item))))
         }
@@ -130,7 +131,7 @@ pub(crate) async fn list_feedback<S: Store>(
     }
     let page = parse_page(&mut e, &q);
     e.into_result(())?;
-    let (count, rows) = st.store.list_feedback(key.agent_id(), filter, page).await?;
+    let (count, rows) = st.events.list_feedback(key.agent_id(), filter, page).await?;
     let results = rows.iter().map(feedback_response).collect();
     Ok(Json(v01::FeedbackPage {
         page: page_of(&headers, &uri, page, count, results),
@@ -144,7 +145,7 @@ pub(crate) async fn get_feedback<S: Store>(
     key: ReadKey,
     Path(id): Path<String>,
 ) -> Result<Json<v01::FeedbackItemResponse>, ApiError> {
-    let f = st.store.feedback(key.agent_id(), parse_pk(&id)?).await?.ok_or(ApiError::NotFound)?;
+    let f = st.events.feedback(key.agent_id(), parse_pk(&id)?).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(feedback_response(&f)))
 }
 
@@ -157,7 +158,7 @@ pub(crate) async fn update_feedback<S: Store>(
 ) -> Result<Json<v01::FeedbackItemResponse>, ApiError> {
     let change = dataplane::validate_feedback_change(&p, now_micros())?;
     let f =
-        st.store.update_feedback(key.agent_id(), parse_pk(&id)?, change).await?.ok_or(ApiError::NotFound)?;
+        st.events.update_feedback(key.agent_id(), parse_pk(&id)?, change).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(feedback_response(&f)))
 }
 
@@ -167,7 +168,7 @@ pub(crate) async fn delete_feedback<S: Store>(
     key: WriteKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if st.store.delete_feedback(key.agent_id(), parse_pk(&id)?).await? {
+    if st.events.delete_feedback(key.agent_id(), parse_pk(&id)?).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)
@@ -198,7 +199,7 @@ pub(crate) async fn create_action<S: Store>(
         p.description.as_deref(),
         true,
     )?;
-    let a = st.store.create_action(key.agent_id(), def, now_micros()).await?;
+    let a = st.events.create_action(key.agent_id(), def, now_micros()).await?;
     Ok((StatusCode::CREATED, Json(action_response(&a))))
 }
 
@@ -219,7 +220,7 @@ pub(crate) async fn list_actions<S: Store>(
     };
     let page = parse_page(&mut e, &q);
     e.into_result(())?;
-    let (count, rows) = st.store.list_actions(key.agent_id(), filter, page).await?;
+    let (count, rows) = st.events.list_actions(key.agent_id(), filter, page).await?;
     Ok(Json(page_of(&headers, &uri, page, count, rows.iter().map(action_response).collect())))
 }
 
@@ -229,7 +230,7 @@ pub(crate) async fn get_action<S: Store>(
     key: ReadKey,
     Path(id): Path<String>,
 ) -> Result<Json<v01::ActionResponse>, ApiError> {
-    let a = st.store.action(key.agent_id(), parse_pk(&id)?).await?.ok_or(ApiError::NotFound)?;
+    let a = st.events.action(key.agent_id(), parse_pk(&id)?).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(action_response(&a)))
 }
 
@@ -247,7 +248,7 @@ pub(crate) async fn update_action<S: Store>(
         false,
     )?;
     let a = st
-        .store
+        .events
         .update_action(key.agent_id(), parse_pk(&id)?, def, now_micros())
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -261,7 +262,7 @@ pub(crate) async fn action_logs<S: Store>(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<v01::ActionLogItemResponse>>, ApiError> {
     let logs = st
-        .store
+        .events
         .action_logs(key.agent_id(), parse_pk(&id)?, MAX_ACTION_LOGS)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -304,7 +305,7 @@ pub(crate) async fn get_message<S: Store>(
     key: ReadKey,
     Path(pk): Path<String>,
 ) -> Result<Json<v01::MessageDetailResponse>, ApiError> {
-    let d = st.store.message(key.agent_id(), parse_pk(&pk)?).await?.ok_or(ApiError::NotFound)?;
+    let d = st.events.message(key.agent_id(), parse_pk(&pk)?).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(message_response(&d)))
 }
 
@@ -317,7 +318,7 @@ pub(crate) async fn update_message<S: Store>(
 ) -> Result<Json<v01::MessageDetailResponse>, ApiError> {
     let metadata = dataplane::validate_message_metadata(&p)?;
     let d = st
-        .store
+        .events
         .set_message_metadata(key.agent_id(), parse_pk(&pk)?, metadata)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -329,7 +330,7 @@ pub(crate) async fn metadata_keys<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "keys": st.store.metadata_keys(key.agent_id(), false).await? })))
+    Ok(Json(json!({ "keys": st.events.metadata_keys(key.agent_id(), false).await? })))
 }
 
 /// `GET /api/conversations/message-metadata-keys/`.
@@ -337,7 +338,7 @@ pub(crate) async fn message_metadata_keys<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "keys": st.store.metadata_keys(key.agent_id(), true).await? })))
+    Ok(Json(json!({ "keys": st.events.metadata_keys(key.agent_id(), true).await? })))
 }
 
 /// `GET /api/conversations/metadata-values/?key=…`: the distinct values (as JSON values).
@@ -348,7 +349,7 @@ pub(crate) async fn metadata_values<S: Store>(
 ) -> Result<Json<Value>, ApiError> {
     let k = text(&q, "key").ok_or_else(|| ApiError::field("key", "This query parameter is required."))?;
     let values: Vec<Value> = st
-        .store
+        .events
         .metadata_values(key.agent_id(), k.clone(), MAX_METADATA_VALUES)
         .await?
         .iter()

@@ -1,12 +1,13 @@
 //! CSV export of the conversations matching the list filters, and of their transcript entries:
 //! streamed in keyset pages, so a large export holds neither a reader nor much memory.
 
+use agentsight_store::prelude::*;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use agentsight_core::metrics::feedback;
 use agentsight_core::time::{now_micros, to_iso};
-use agentsight_store::{ConversationFilter, ExportRow, MessageKind, MessageRow};
+use agentsight_store::{ConversationFilter, ExportCursor, ExportRow, MessageKind, MessageRow};
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
@@ -118,11 +119,11 @@ enum Kind {
     Messages,
 }
 
-struct Pager<S> {
+struct Pager<S: Store> {
     st: AppState<S>,
     agent_id: i64,
     filter: ConversationFilter,
-    after: i64,
+    after: Option<ExportCursor>,
     header: bool,
     done: bool,
     kind: Kind,
@@ -141,18 +142,19 @@ impl<S: Store> Pager<S> {
         }
         let page = match self
             .st
-            .store
-            .export_conversations(self.agent_id, self.filter.clone(), self.after, PAGE)
+            .events
+            .export_conversations(self.agent_id, self.filter.clone(), self.after.take(), PAGE)
             .await
         {
             Ok(p) => p,
             Err(e) => return Some(Err(std::io::Error::other(e.to_string()))),
         };
-        if (page.len() as i64) < PAGE {
-            self.done = true;
+        self.after = page.next;
+        self.done = self.after.is_none();
+        let page = page.rows;
+        if page.is_empty() {
+            return None;
         }
-        let last = page.last()?;
-        self.after = last.conversation.id;
         match self.kind {
             Kind::Conversations => Some(csv_bytes(page.iter().map(conversation_record))),
             Kind::Messages => {
@@ -161,7 +163,7 @@ impl<S: Store> Pager<S> {
                     .map(|r| (r.conversation.id, r.conversation.conversation_id.clone()))
                     .collect();
                 let pks = page.iter().map(|r| r.conversation.id).collect();
-                match self.st.store.export_entries(self.agent_id, pks).await {
+                match self.st.events.export_entries(self.agent_id, pks).await {
                     Ok(entries) => Some(csv_bytes(entries.iter().map(|m| {
                         message_record(ids.get(&m.conversation_pk).map(String::as_str).unwrap_or(""), m)
                     }))),
@@ -179,7 +181,8 @@ async fn export<S: Store>(
     kind: Kind,
 ) -> Result<Response, ApiError> {
     let (filter, _) = dashboard_query(&st, access.agent_id(), &q).await?;
-    let pager = Pager { st, agent_id: access.agent_id(), filter, after: 0, header: true, done: false, kind };
+    let pager =
+        Pager { st, agent_id: access.agent_id(), filter, after: None, header: true, done: false, kind };
     let stream = futures::stream::unfold(pager, |mut p| async move { p.next().await.map(|b| (b, p)) });
     let what = if kind == Kind::Conversations { "conversations" } else { "messages" };
     let day = to_iso(now_micros()).get(..10).unwrap_or("").replace('-', "");

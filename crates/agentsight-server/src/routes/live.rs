@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use agentsight_core::time::{now_micros, to_iso};
 use agentsight_protocol::dashboard::LiveUpdate;
+use agentsight_store::prelude::*;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -25,7 +26,7 @@ pub const LIVE_EVERY: Duration = Duration::from_secs(5);
 /// Time between keep-alive comments.
 pub const PING_EVERY: Duration = Duration::from_secs(15);
 
-struct Feed<S> {
+struct Feed<S: Store> {
     st: AppState<S>,
     access: AgentAccess,
     rx: watch::Receiver<Totals>,
@@ -66,7 +67,7 @@ impl<S: Store> Feed<S> {
                 if !still_allowed(&self.st, &self.access).await {
                     return None;
                 }
-                match self.st.store.live(self.access.agent_ref(), now_micros()).await {
+                match self.st.events.live(self.access.agent_ref(), now_micros()).await {
                     Ok(body) => Some(json_event("live", &body)),
                     // A busy store skips one tick; the stream goes on.
                     Err(e) => Some(Event::default().comment(format!("live unavailable: {e}"))),

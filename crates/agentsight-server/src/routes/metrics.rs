@@ -1,5 +1,6 @@
 //! `GET /api/metrics/overview/` and the agent's metric settings (escalation tool names).
 
+use agentsight_store::prelude::*;
 use std::collections::HashMap;
 
 use agentsight_core::metrics::{DEFAULT_ESCALATION_TOOLS, query, series, validate_escalation_tools};
@@ -18,7 +19,7 @@ pub(crate) async fn escalation_list<S: Store>(
     st: &AppState<S>,
     agent_id: i64,
 ) -> Result<(Vec<String>, bool), ApiError> {
-    Ok(match st.store.escalation_tools(agent_id).await? {
+    Ok(match st.config.escalation_tools(agent_id).await? {
         Some(list) => (list, false),
         None => (DEFAULT_ESCALATION_TOOLS.iter().map(|s| s.to_string()).collect(), true),
     })
@@ -33,7 +34,7 @@ pub(crate) async fn get_overview<S: Store>(
     let q = query::parse(&params, &key.environments, now_micros())?;
     let (escalation, _) = escalation_list(&st, key.agent_id()).await?;
     let agent = key.agent_ref();
-    Ok(Json(st.store.overview(agent, q, escalation).await?))
+    Ok(Json(st.events.overview(agent, q, escalation).await?))
 }
 
 /// `GET /api/metrics/timeseries/?metric=…&interval=hour|day|week` plus the overview's range
@@ -46,7 +47,7 @@ pub(crate) async fn get_timeseries<S: Store>(
     let q = query::parse(&params, &key.environments, now_micros())?;
     let (metric, interval) = series::parse(&q, &params)?;
     let agent = key.agent_ref();
-    Ok(Json(st.store.timeseries(agent, q, metric, interval).await?))
+    Ok(Json(st.events.timeseries(agent, q, metric, interval).await?))
 }
 
 /// `GET /api/metrics/llm/?from&to&tz&filters…`: LLM tokens by kind, cost, calls and errors,
@@ -57,7 +58,7 @@ pub(crate) async fn get_llm<S: Store>(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<agentsight_protocol::v01::LlmMetricsResponse>, ApiError> {
     let q = query::parse(&params, &key.0.scope.environments, now_micros())?;
-    Ok(Json(st.store.llm_metrics(key.agent_ref(), q).await?))
+    Ok(Json(st.events.llm_metrics(key.agent_ref(), q).await?))
 }
 
 /// `GET /api/metrics/live/`: conversations active in the last 5 minutes, messages per minute
@@ -67,13 +68,13 @@ pub(crate) async fn get_live<S: Store>(
     key: OverviewAccess,
 ) -> Result<Json<LiveResponse>, ApiError> {
     let agent = key.agent_ref();
-    Ok(Json(st.store.live(agent, now_micros()).await?))
+    Ok(Json(st.events.live(agent, now_micros()).await?))
 }
 
 /// `GET /api/metrics/status/` (any key): which engine answers metrics queries, and whether the
 /// in-memory index is loaded.
 pub(crate) async fn get_status<S: Store>(State(st): State<AppState<S>>, _key: ReadKey) -> Json<EngineStatus> {
-    Json(st.store.engine_status().await)
+    Json(st.events.engine_status().await)
 }
 
 /// An agent's metric settings.
@@ -122,6 +123,6 @@ pub(crate) async fn update_settings<S: Store>(
     ApiJson(p): ApiJson<SettingsPayload>,
 ) -> Result<Json<SettingsResponse>, ApiError> {
     let tools = p.escalation_tools.as_deref().map(validate_escalation_tools).transpose()?;
-    st.store.set_escalation_tools(key.agent_id(), tools).await?;
+    st.config.set_escalation_tools(key.agent_id(), tools).await?;
     settings(&st, key.agent_id(), &key.0.principal.agent_name).await
 }

@@ -1,6 +1,7 @@
 //! The 0.1.x span plane's entry points: `GET /api/me/` and `POST /api/ingest/` (gzip bodies,
 //! whole-batch validation, per-agent rate limit).
 
+use agentsight_store::prelude::*;
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 
@@ -48,7 +49,7 @@ pub(crate) async fn get_me<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
 ) -> Result<Json<wire::MeResponse>, ApiError> {
-    let envs = st.store.environments(key.agent_id()).await?;
+    let envs = st.config.environments(key.agent_id()).await?;
     let p = &key.0.principal;
     Ok(Json(wire::MeResponse {
         agent_id: p.agent_id,
@@ -109,7 +110,7 @@ pub(crate) async fn ingest_spans<S: Store>(
     let (enrich, scope) = (st.enrich.clone(), key.scope().clone());
     let (batch, body) =
         st.cpu.run(move || read_batch(&raw, gzip, limit, &enrich, &scope, received)).await??;
-    let out = ingest::span_batch(&st.store, &st.live, key.scope(), batch, body).await?;
+    let out = ingest::span_batch(&st.events, &st.live, key.scope(), batch, body).await?;
     Ok((
         StatusCode::CREATED,
         Json(wire::IngestResponse {
@@ -147,7 +148,7 @@ fn read_batch(
         (Cow::Borrowed(text), ArchivedBody::of_plain(text))
     };
     let p: wire::IngestPayload<'_> = parse_json(text.as_bytes())?;
-    Ok((ingest::validated(enrich, scope, &text, &p, received)?, body))
+    Ok((agentsight_core::spans::validate_and_enrich(enrich, scope, &text, &p, received)?, body))
 }
 
 #[cfg(test)]

@@ -436,17 +436,19 @@ async fn a_trace_is_found_by_its_own_id_even_when_another_shares_its_index_key()
 async fn batches_archived_but_not_projected_are_projected_at_the_next_start() {
     use agentsight_core::keys::{self, Role};
     use agentsight_core::time::now_micros;
-    use agentsight_server::{App, Settings};
-    use agentsight_store::AdminStore;
+    use agentsight_server::Settings;
+    use agentsight_store::prelude::*;
+
+    use crate::helpers::build_app;
 
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::new(dir.path());
     settings.listen = "127.0.0.1:0".parse().unwrap();
     // A first start makes the schema, an agent and its key, then stops.
-    let app = App::build(settings.clone()).await.unwrap();
-    let agent = app.store().create_agent("agent-a".into(), now_micros()).await.unwrap().id;
+    let app = build_app(settings.clone()).await;
+    let agent = app.config().create_agent("agent-a".into(), now_micros()).await.unwrap().id;
     let k = keys::generate();
-    app.store().create_key(agent, Role::Write, k.prefix.clone(), k.hash, now_micros()).await.unwrap();
+    app.config().create_key(agent, Role::Write, k.prefix.clone(), k.hash, now_micros()).await.unwrap();
     drop(app);
     // The main database as it is now, before any batch is projected into it.
     let db = settings.database_path();
@@ -462,9 +464,9 @@ async fn batches_archived_but_not_projected_are_projected_at_the_next_start() {
     let good = batch(json!([{"conversation_id": "r1", "spans": [
         turn("00000000000000e1", true, "2026-08-15T10:00:01+00:00", "2026-08-15T10:00:02+00:00"),
         llm("00000000000000e2", "00000000000000e1")], "customer_id": "u-r"}]));
-    let app = App::build(settings.clone()).await.unwrap();
+    let app = build_app(settings.clone()).await;
     let base = format!("http://{}", app.local_addr());
-    let store = app.store().clone();
+    let store = app.events().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let r = reqwest::Client::new()
         .post(format!("{base}/api/ingest/"))
@@ -497,7 +499,7 @@ async fn batches_archived_but_not_projected_are_projected_at_the_next_start() {
         .unwrap();
     drop(archive);
 
-    let app = App::build(settings.clone()).await.unwrap();
+    let app = build_app(settings.clone()).await;
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let get = |path: &str| {

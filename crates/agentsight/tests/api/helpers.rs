@@ -2,8 +2,10 @@
 
 use agentsight_core::keys::{self, Role};
 use agentsight_core::time::now_micros;
+use agentsight_server::app::{Stores, enrichment};
 use agentsight_server::{App, Settings};
-use agentsight_store::AdminStore;
+use agentsight_store::prelude::*;
+use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
 use reqwest::{Client, Response};
 use serde_json::Value;
 
@@ -30,9 +32,23 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-async fn key_for(app: &App, agent_id: i64, role: Role) -> String {
+/// The app as `agentsight serve` builds it: the SQLite store opened (and its span pipeline
+/// recovered), then the server over it.
+pub type SqliteApp = App<Stores<SqliteStore, SqliteStore>>;
+
+/// Opens the store the settings point at, as the binary does, and builds the app over it.
+pub async fn build_app(settings: Settings) -> SqliteApp {
+    let enrich = enrichment(&settings);
+    let mut opts = SqliteOptions::new(settings.database_path());
+    opts.fsync = settings.fsync;
+    opts.metrics_index = settings.metrics_index;
+    let (store, _) = SqliteStore::start(opts, &enrich).await.unwrap();
+    App::build(settings, Stores { config: store.clone(), events: store }, enrich).await.unwrap()
+}
+
+async fn key_for(app: &SqliteApp, agent_id: i64, role: Role) -> String {
     let k = keys::generate();
-    app.store().create_key(agent_id, role, k.prefix.clone(), k.hash, now_micros()).await.unwrap();
+    app.config().create_key(agent_id, role, k.prefix.clone(), k.hash, now_micros()).await.unwrap();
     k.secret
 }
 
@@ -41,14 +57,14 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::new(dir.path());
     settings.listen = "127.0.0.1:0".parse().unwrap();
     configure(&mut settings);
-    let app = App::build(settings).await.unwrap();
-    let a = app.store().create_agent("agent-a".into(), now_micros()).await.unwrap();
-    let b = app.store().create_agent("agent-b".into(), now_micros()).await.unwrap();
+    let app = build_app(settings).await;
+    let a = app.config().create_agent("agent-a".into(), now_micros()).await.unwrap();
+    let b = app.config().create_agent("agent-b".into(), now_micros()).await.unwrap();
     let key = key_for(&app, a.id, Role::Write).await;
     let read_key = key_for(&app, a.id, Role::Read).await;
     let other_key = key_for(&app, b.id, Role::Write).await;
     let base = format!("http://{}", app.local_addr());
-    let store = app.store().clone();
+    let store = app.events().clone();
     let setup_token = app.setup_token().map(str::to_string);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
