@@ -2,20 +2,21 @@
 
 use agentsight_core::tracking::AttachmentTarget;
 use agentsight_store::{AttachmentRow, AttachmentsInsert, StoreError, StoreResult};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::conversations::resolve;
 use super::{exec, one};
 use crate::sqlerr;
+use crate::writer::MainContext;
 
 pub(crate) fn insert_attachments(
-    conn: &Connection,
+    cx: &mut MainContext,
     a: &AttachmentsInsert,
 ) -> StoreResult<Vec<AttachmentRow>> {
     let (pk, message_id, sender) = match &a.target {
         AttachmentTarget::Message(mid) => {
             let m: Option<(i64, i64, String)> = one(
-                conn,
+                &cx.conn,
                 "SELECT agent_id, conversation_pk, sender FROM messages WHERE id = ?1",
                 [mid],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -30,13 +31,13 @@ pub(crate) fn insert_attachments(
             }
         }
         AttachmentTarget::Conversation(r) => {
-            (resolve(conn, a.agent_id, r, Some((a.event_time, a.event_time)))?, None, a.sender.clone())
+            (resolve(cx, a.agent_id, r, Some((a.event_time, a.event_time)))?, None, a.sender.clone())
         }
     };
     let mut out = Vec::with_capacity(a.files.len());
     for f in &a.files {
         exec(
-            conn,
+            &cx.conn,
             "INSERT INTO attachments (agent_id, conversation_pk, message_id, sender, filename,
                 mime_type, size_bytes, storage_key, metadata, ts)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -55,7 +56,7 @@ pub(crate) fn insert_attachments(
         )
         .map_err(sqlerr)?;
         out.push(AttachmentRow {
-            id: conn.last_insert_rowid(),
+            id: cx.conn.last_insert_rowid(),
             conversation_pk: pk,
             message_id,
             sender: sender.clone(),

@@ -4,27 +4,27 @@
 use agentsight_core::time::Micros;
 use agentsight_core::tracking::{ConversationPatch, ConversationRef, ConversationUpsert};
 use agentsight_store::{ConversationRow, StoreError, StoreResult, Upserted};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::cache::{
-    cached_pk, forget_written, known_row, remember_owner, remember_pk, remember_used, remember_written,
-    unchanged_since_written,
-};
 use super::{exec, one};
-use crate::{deltas, reads, sqlerr};
+use crate::writer::MainContext;
+use crate::{reads, sqlerr};
 
 /// Upsert with the merge rules of `TrackingWriter::upsert_conversation`.
-pub(crate) fn upsert_conversation(conn: &Connection, c: &ConversationUpsert) -> StoreResult<Upserted> {
-    let (id, created) = upsert_conversation_pk(conn, c)?;
-    let row = reads::conversation_by_pk(conn, c.agent_id, id)?
+pub(crate) fn upsert_conversation(cx: &mut MainContext, c: &ConversationUpsert) -> StoreResult<Upserted> {
+    let (id, created) = upsert_conversation_pk(cx, c)?;
+    let row = reads::conversation_by_pk(&cx.conn, c.agent_id, id)?
         .ok_or_else(|| StoreError::Internal("upserted row vanished".into()))?;
     Ok(Upserted { row, created })
 }
 
 /// The writes of [`upsert_conversation`], answering only the pk and whether it was created (span
 /// ingest upserts every block and needs no row back).
-pub(crate) fn upsert_conversation_pk(conn: &Connection, c: &ConversationUpsert) -> StoreResult<(i64, bool)> {
-    upsert_conversation_lowering(conn, c, None)
+pub(crate) fn upsert_conversation_pk(
+    cx: &mut MainContext,
+    c: &ConversationUpsert,
+) -> StoreResult<(i64, bool)> {
+    upsert_conversation_lowering(cx, c, None)
 }
 
 /// [`upsert_conversation_pk`] that also moves an existing conversation's `started_at` back to
@@ -32,16 +32,16 @@ pub(crate) fn upsert_conversation_pk(conn: &Connection, c: &ConversationUpsert) 
 /// A span batch can bring spans older than the conversation's first payload (children released
 /// before their turn, a late exporter): `started_at` is the earliest event seen.
 pub(super) fn upsert_conversation_lowering(
-    conn: &Connection,
+    cx: &mut MainContext,
     c: &ConversationUpsert,
     lower_to: Option<Micros>,
 ) -> StoreResult<(i64, bool)> {
     let f = &c.fields;
     let loc = f.location.as_ref();
-    let existing: Option<i64> = match cached_pk(c.agent_id, &c.conversation_id) {
+    let existing: Option<i64> = match cx.cache.cached_pk(c.agent_id, &c.conversation_id) {
         Some(pk) => Some(pk),
         None => one(
-            conn,
+            &cx.conn,
             "SELECT id FROM conversations WHERE agent_id = ?1 AND conversation_id = ?2",
             params![c.agent_id, c.conversation_id],
             |r| r.get(0),
@@ -51,18 +51,18 @@ pub(super) fn upsert_conversation_lowering(
     };
     let fields = lower_to.map(|_| fields_hash(c));
     if let (Some(id), Some(h), Some(low)) = (existing, fields, lower_to)
-        && unchanged_since_written(id, h, c.is_used, low)
+        && cx.cache.unchanged_since_written(id, h, c.is_used, low)
     {
         // A span block that brings nothing new to the row: only `updated_at` moves (no metric
         // fact changed, so nothing to report either).
-        exec(conn, "UPDATE conversations SET updated_at = ?2 WHERE id = ?1", params![id, c.received_at])
+        exec(&cx.conn, "UPDATE conversations SET updated_at = ?2 WHERE id = ?1", params![id, c.received_at])
             .map_err(sqlerr)?;
         return Ok((id, false));
     }
     let (id, created) = match existing {
         Some(id) => {
             exec(
-                conn,
+                &cx.conn,
                 "UPDATE conversations SET
                     name = COALESCE(?2, name), customer_id = COALESCE(?3, customer_id),
                     customer_ip_address = COALESCE(?4, customer_ip_address),
@@ -101,7 +101,7 @@ pub(super) fn upsert_conversation_lowering(
         }
         None => {
             exec(
-                conn,
+                &cx.conn,
                 "INSERT INTO conversations (agent_id, conversation_id, name, customer_id,
                     customer_ip_address, device, source, language, environment, metadata, is_used,
                     started_at, created_at, updated_at, country, region, city, latitude, longitude)
@@ -129,18 +129,18 @@ pub(super) fn upsert_conversation_lowering(
                 ],
             )
             .map_err(sqlerr)?;
-            (conn.last_insert_rowid(), true)
+            (cx.conn.last_insert_rowid(), true)
         }
     };
-    remember_pk(c.agent_id, &c.conversation_id, id);
+    cx.cache.remember_pk(c.agent_id, &c.conversation_id, id);
     if c.is_used {
-        remember_used(id);
+        cx.cache.remember_used(id);
     }
     match (fields, lower_to) {
-        (Some(h), Some(low)) => remember_written(id, h, c.is_used, low),
-        _ => forget_written(id),
+        (Some(h), Some(low)) => cx.cache.remember_written(id, h, c.is_used, low),
+        _ => cx.cache.forget_written(id),
     }
-    deltas::touch(c.agent_id, id);
+    cx.deltas.touch(c.agent_id, id);
     Ok((id, created))
 }
 
@@ -160,22 +160,22 @@ fn fields_hash(c: &ConversationUpsert) -> u64 {
 
 /// Resolves a conversation reference; by id, creates a used conversation started at `create_at`.
 pub(super) fn resolve(
-    conn: &Connection,
+    cx: &mut MainContext,
     agent_id: i64,
     r: &ConversationRef,
     create_at: Option<(Micros, Micros)>,
 ) -> StoreResult<i64> {
     match r {
         ConversationRef::Pk(pk) => {
-            let owner: Option<i64> = match known_row(*pk) {
+            let owner: Option<i64> = match cx.cache.known_row(*pk) {
                 Some(k) => Some(k.agent_id),
                 None => {
                     let found: Option<i64> =
-                        one(conn, "SELECT agent_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
+                        one(&cx.conn, "SELECT agent_id FROM conversations WHERE id = ?1", [pk], |r| r.get(0))
                             .optional()
                             .map_err(sqlerr)?;
                     if let Some(a) = found {
-                        remember_owner(a, *pk);
+                        cx.cache.remember_owner(a, *pk);
                     }
                     found
                 }
@@ -186,11 +186,11 @@ pub(super) fn resolve(
             }
         }
         ConversationRef::Id(cid) => {
-            if let Some(pk) = cached_pk(agent_id, cid) {
+            if let Some(pk) = cx.cache.cached_pk(agent_id, cid) {
                 return Ok(pk);
             }
             let found: Option<i64> = one(
-                conn,
+                &cx.conn,
                 "SELECT id FROM conversations WHERE agent_id = ?1 AND conversation_id = ?2",
                 params![agent_id, cid],
                 |r| r.get(0),
@@ -199,20 +199,20 @@ pub(super) fn resolve(
             .map_err(sqlerr)?;
             match (found, create_at) {
                 (Some(id), _) => {
-                    remember_pk(agent_id, cid, id);
+                    cx.cache.remember_pk(agent_id, cid, id);
                     Ok(id)
                 }
                 (None, Some((started_at, now))) => {
                     exec(
-                        conn,
+                        &cx.conn,
                         "INSERT INTO conversations (agent_id, conversation_id, is_used, started_at,
                             created_at, updated_at) VALUES (?1, ?2, 1, ?3, ?4, ?4)",
                         params![agent_id, cid, started_at, now],
                     )
                     .map_err(sqlerr)?;
-                    let pk = conn.last_insert_rowid();
-                    remember_pk(agent_id, cid, pk);
-                    deltas::touch(agent_id, pk);
+                    let pk = cx.conn.last_insert_rowid();
+                    cx.cache.remember_pk(agent_id, cid, pk);
+                    cx.deltas.touch(agent_id, pk);
                     Ok(pk)
                 }
                 (None, None) => {
@@ -224,14 +224,15 @@ pub(super) fn resolve(
 }
 
 pub(crate) fn patch_conversation(
-    conn: &Connection,
+    cx: &mut MainContext,
     agent_id: i64,
     pk: i64,
     p: &ConversationPatch,
     now: Micros,
 ) -> StoreResult<Option<ConversationRow>> {
-    forget_written(pk);
-    let n = conn
+    cx.cache.forget_written(pk);
+    let n = cx
+        .conn
         .execute(
             "UPDATE conversations SET
                 name = COALESCE(?3, name), is_marked = COALESCE(?4, is_marked),
@@ -260,6 +261,6 @@ pub(crate) fn patch_conversation(
     if n == 0 {
         return Ok(None);
     }
-    deltas::touch(agent_id, pk);
-    reads::conversation_by_pk(conn, agent_id, pk)
+    cx.deltas.touch(agent_id, pk);
+    reads::conversation_by_pk(&cx.conn, agent_id, pk)
 }

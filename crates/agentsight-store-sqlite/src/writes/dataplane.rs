@@ -5,9 +5,9 @@ use agentsight_core::time::Micros;
 use agentsight_store::{StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::cache::KNOWN_ACTIONS;
 use super::{exec, one};
-use crate::{deltas, sqlerr};
+use crate::sqlerr;
+use crate::writer::MainContext;
 
 use agentsight_core::dataplane::{ActionDef, FeedbackChange, NewVote, VoteTarget};
 use agentsight_store::{ActionRow, FeedbackItem};
@@ -105,14 +105,14 @@ fn feedback_conversation(conn: &Connection, agent_id: i64, id: i64) -> StoreResu
 /// FEEDBACK ROW WRITE (metrics delta: a conversation feedback's sentiment may change). Changes
 /// the given fields of a feedback record of any kind.
 pub(crate) fn update_feedback(
-    conn: &Connection,
+    cx: &mut MainContext,
     agent_id: i64,
     id: i64,
     c: &FeedbackChange,
 ) -> StoreResult<Option<FeedbackItem>> {
     let n = if id > VOTE_ID_BASE {
         exec(
-            conn,
+            &cx.conn,
             "UPDATE feedback_votes SET sentiment = COALESCE(?3, sentiment), comment = COALESCE(?4, comment),
                 topic = COALESCE(?5, topic), reason = COALESCE(?6, reason), updated_at = ?7
              WHERE id = ?1 AND agent_id = ?2",
@@ -122,11 +122,11 @@ pub(crate) fn update_feedback(
         if c.topic.is_some() || c.reason.is_some() {
             return Err(StoreError::Conflict { field: "topic", message: "Only message feedback has a topic or reason.".into() });
         }
-        if let Some(pk) = feedback_conversation(conn, agent_id, id)? {
-            deltas::touch(agent_id, pk);
+        if let Some(pk) = feedback_conversation(&cx.conn, agent_id, id)? {
+            cx.deltas.touch(agent_id, pk);
         }
         exec(
-            conn,
+            &cx.conn,
             "UPDATE feedbacks SET sentiment = COALESCE(?3, sentiment), comment = COALESCE(?4, comment), updated_at = ?5
              WHERE id = ?1 AND agent_id = ?2",
             params![id, agent_id, c.sentiment, c.comment, c.now],
@@ -136,20 +136,20 @@ pub(crate) fn update_feedback(
     if n == 0 {
         return Ok(None);
     }
-    dataplane::feedback(conn, agent_id, id)
+    dataplane::feedback(&cx.conn, agent_id, id)
 }
 
 /// FEEDBACK ROW WRITE (metrics delta: a conversation feedback record disappears). Hard delete.
-pub(crate) fn delete_feedback(conn: &Connection, agent_id: i64, id: i64) -> StoreResult<bool> {
+pub(crate) fn delete_feedback(cx: &mut MainContext, agent_id: i64, id: i64) -> StoreResult<bool> {
     let sql = if id > VOTE_ID_BASE {
         "DELETE FROM feedback_votes WHERE id = ?1 AND agent_id = ?2"
     } else {
-        if let Some(pk) = feedback_conversation(conn, agent_id, id)? {
-            deltas::touch(agent_id, pk);
+        if let Some(pk) = feedback_conversation(&cx.conn, agent_id, id)? {
+            cx.deltas.touch(agent_id, pk);
         }
         "DELETE FROM feedbacks WHERE id = ?1 AND agent_id = ?2"
     };
-    Ok(exec(conn, sql, params![id, agent_id]).map_err(sqlerr)? == 1)
+    Ok(exec(&cx.conn, sql, params![id, agent_id]).map_err(sqlerr)? == 1)
 }
 
 pub(crate) fn create_action(
@@ -178,7 +178,7 @@ pub(crate) fn create_action(
 }
 
 pub(crate) fn update_action(
-    conn: &Connection,
+    cx: &mut MainContext,
     agent_id: i64,
     id: i64,
     d: &ActionDef,
@@ -186,7 +186,7 @@ pub(crate) fn update_action(
 ) -> StoreResult<Option<ActionRow>> {
     if let Some(name) = &d.name {
         let taken: bool = one(
-            conn,
+            &cx.conn,
             "SELECT EXISTS (SELECT 1 FROM actions WHERE agent_id = ?1 AND name = ?2 AND id <> ?3)",
             params![agent_id, name, id],
             |r| r.get(0),
@@ -200,17 +200,17 @@ pub(crate) fn update_action(
         }
     }
     let n = exec(
-        conn,
+        &cx.conn,
         "UPDATE actions SET name = COALESCE(?3, name), display_name = COALESCE(?4, display_name),
             description = COALESCE(?5, description), updated_at = ?6 WHERE id = ?1 AND agent_id = ?2",
         params![id, agent_id, d.name, d.display_name, d.description, now],
     )
     .map_err(sqlerr)?;
-    KNOWN_ACTIONS.with(|k| k.borrow_mut().clear());
+    cx.cache.forget_actions();
     if n == 0 {
         return Ok(None);
     }
-    dataplane::action(conn, agent_id, id)
+    dataplane::action(&cx.conn, agent_id, id)
 }
 
 /// MESSAGE ROW WRITE (metadata only: sender and ts never change). Replaces a message's metadata.

@@ -19,7 +19,7 @@ pub(crate) use admin::{
     create_agent, create_environment, create_key, rename_agent, revoke_key, set_escalation_tools,
 };
 pub(crate) use attachments::insert_attachments;
-pub(crate) use cache::forget_cached;
+pub(crate) use cache::Cache;
 pub(crate) use conversations::{patch_conversation, upsert_conversation};
 pub(crate) use dataplane::{
     create_action, delete_feedback, insert_vote, set_message_metadata, update_action, update_feedback,

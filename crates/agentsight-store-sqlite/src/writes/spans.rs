@@ -11,6 +11,7 @@ use super::conversations::upsert_conversation_lowering;
 use super::exec;
 use super::transcript::{insert_action, insert_button, insert_message};
 use crate::sqlerr;
+use crate::writer::MainContext;
 
 use agentsight_core::prices::{Pricing, TokenCounts};
 use agentsight_core::spans::{LlmCall, SpanEffect, SpanIngest, SpanRecord, TurnEffect};
@@ -23,34 +24,34 @@ use crate::archiving::{Plan, TurnInfo};
 /// (`crate::archiving`): each block's conversation upsert, the messages of its new complete
 /// turns, then the children its turns released, then its new children. Any error is a failure
 /// of the group (rolled back), never a refusal after a partial write.
-pub(crate) fn project_batch(conn: &Connection, b: &SpanIngest, plan: &Plan) -> StoreResult<IngestOutcome> {
-    project_batch_inner(conn, b, plan).map_err(|e| match e {
+pub(crate) fn project_batch(cx: &mut MainContext, b: &SpanIngest, plan: &Plan) -> StoreResult<IngestOutcome> {
+    project_batch_inner(cx, b, plan).map_err(|e| match e {
         StoreError::Unavailable(m) => StoreError::Unavailable(m),
         other => StoreError::Internal(format!("span projection: {other}")),
     })
 }
 
-fn project_batch_inner(conn: &Connection, b: &SpanIngest, plan: &Plan) -> StoreResult<IngestOutcome> {
+fn project_batch_inner(cx: &mut MainContext, b: &SpanIngest, plan: &Plan) -> StoreResult<IngestOutcome> {
     let mut out = IngestOutcome::default();
     for (block, bp) in b.blocks.iter().zip(&plan.blocks) {
         // An existing conversation's `started_at` moves back to the block's earliest event.
-        let (pk, created) = upsert_conversation_lowering(conn, &block.upsert, Some(block.upsert.event_time))?;
+        let (pk, created) = upsert_conversation_lowering(cx, &block.upsert, Some(block.upsert.event_time))?;
         out.conversations.push((pk, created));
         // Turns before their children, so a turn's messages precede its tools at equal times.
         for (i, _) in &bp.fresh {
             if let Some(SpanEffect::Turn(t)) = block.spans.get(*i).map(|s| &s.effect)
                 && t.complete
             {
-                project_turn_messages(conn, b, pk, t)?;
+                project_turn_messages(cx, b, pk, t)?;
                 out.messages += t.messages.len() as u64;
             }
         }
         for (child, turn) in &bp.released {
-            project_child(conn, b, pk, child, Some(turn))?;
+            project_child(cx, b, pk, child, Some(turn))?;
         }
         for (i, turn) in &bp.fresh {
             if let Some(s) = block.spans.get(*i).filter(|s| !matches!(s.effect, SpanEffect::Turn(_))) {
-                project_child(conn, b, pk, s, turn.as_ref())?;
+                project_child(cx, b, pk, s, turn.as_ref())?;
             }
         }
     }
@@ -58,10 +59,10 @@ fn project_batch_inner(conn: &Connection, b: &SpanIngest, plan: &Plan) -> StoreR
 }
 
 /// A complete turn's messages.
-fn project_turn_messages(conn: &Connection, b: &SpanIngest, pk: i64, t: &TurnEffect) -> StoreResult<()> {
+fn project_turn_messages(cx: &mut MainContext, b: &SpanIngest, pk: i64, t: &TurnEffect) -> StoreResult<()> {
     for m in &t.messages {
         insert_message(
-            conn,
+            cx,
             NewMessage {
                 agent_id: b.agent_id,
                 conversation: ConversationRef::Pk(pk),
@@ -78,7 +79,7 @@ fn project_turn_messages(conn: &Connection, b: &SpanIngest, pk: i64, t: &TurnEff
 
 /// A tool, LLM call or button (the caller decided it is to be projected).
 fn project_child(
-    conn: &Connection,
+    cx: &mut MainContext,
     b: &SpanIngest,
     pk: i64,
     s: &SpanRecord,
@@ -87,7 +88,7 @@ fn project_child(
     match &s.effect {
         SpanEffect::Tool(t) => {
             insert_action(
-                conn,
+                cx,
                 &NewAction {
                     agent_id: b.agent_id,
                     conversation: ConversationRef::Pk(pk),
@@ -106,7 +107,7 @@ fn project_child(
         }
         SpanEffect::Button(x) => {
             insert_button(
-                conn,
+                cx,
                 &NewButton {
                     agent_id: b.agent_id,
                     conversation: ConversationRef::Pk(pk),
@@ -119,7 +120,7 @@ fn project_child(
                 },
             )?;
         }
-        SpanEffect::Llm(c) => add_usage(conn, b, pk, s, c, turn)?,
+        SpanEffect::Llm(c) => add_usage(&cx.conn, b, pk, s, c, turn)?,
         SpanEffect::Turn(_) | SpanEffect::None => {}
     }
     Ok(())
