@@ -8,7 +8,6 @@
 //! `last_span`, and `releases`), so a batch archived but not projected (the process stopped in
 //! between) is projected at the next start exactly as it would have been ([`plan_of`]).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 use agentsight_core::archive::ArchivedBody;
@@ -19,6 +18,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::spans::{TextRef, Texts, trace_key};
 use crate::sqlerr;
 use crate::traces::Segments;
+use crate::writer::ArchiveContext;
 
 /// A turn's completeness, as its children's projection needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,22 +59,24 @@ pub(crate) struct Archived {
     pub(crate) duplicates: u64,
 }
 
-thread_local! {
-    /// Held spans per (agent, conversation), or `None` until read from the archive (at start,
-    /// after a rollback). Exact while `Some`: only this thread holds and releases spans. It spares
-    /// the writer a held-children query per turn: most conversations never have one held.
-    static HELD: RefCell<Option<HashMap<(i64, String), u64>>> = const { RefCell::new(None) };
+/// The archive writer's cache (its [`ArchiveContext`]): held spans per (agent, conversation),
+/// or `None` until read from the archive (at start, after a rollback). Exact while `Some`: only
+/// this writer holds and releases spans. It spares the writer a held-children query per turn:
+/// most conversations never have one held.
+#[derive(Default)]
+pub(crate) struct Held(Option<HashMap<(i64, String), u64>>);
+
+impl crate::writer::Caches for Held {
+    /// Forgets the counts (after a rollback).
+    fn clear(&mut self) {
+        self.0 = None;
+    }
 }
 
-/// Forgets what this thread caches (after a rollback).
-pub(crate) fn forget_cached() {
-    HELD.with(|h| *h.borrow_mut() = None);
-}
-
-fn has_held(conn: &Connection, agent_id: i64, cid: &str) -> StoreResult<bool> {
+fn has_held(conn: &Connection, held: &mut Held, agent_id: i64, cid: &str) -> StoreResult<bool> {
     let key = (agent_id, cid.to_string());
-    if let Some(found) = HELD.with(|h| h.borrow().as_ref().map(|m| m.contains_key(&key))) {
-        return Ok(found);
+    if let Some(m) = &held.0 {
+        return Ok(m.contains_key(&key));
     }
     let counts: HashMap<(i64, String), u64> = conn
         .prepare("SELECT agent_id, conversation_id, count(*) FROM spans WHERE state = 0 GROUP BY 1, 2")
@@ -83,22 +85,20 @@ fn has_held(conn: &Connection, agent_id: i64, cid: &str) -> StoreResult<bool> {
         })
         .map_err(sqlerr)?;
     let found = counts.contains_key(&key);
-    HELD.with(|h| *h.borrow_mut() = Some(counts));
+    held.0 = Some(counts);
     Ok(found)
 }
 
 /// Counts `n` spans held (`n > 0`) or released (`n < 0`) once the counts are known.
-fn count_held(agent_id: i64, cid: &str, n: i64) {
-    HELD.with(|h| {
-        if let Some(m) = h.borrow_mut().as_mut() {
-            let key = (agent_id, cid.to_string());
-            let c = m.entry(key.clone()).or_default();
-            *c = c.saturating_add_signed(n);
-            if *c == 0 {
-                m.remove(&key);
-            }
+fn count_held(held: &mut Held, agent_id: i64, cid: &str, n: i64) {
+    if let Some(m) = held.0.as_mut() {
+        let key = (agent_id, cid.to_string());
+        let c = m.entry(key.clone()).or_default();
+        *c = c.saturating_add_signed(n);
+        if *c == 0 {
+            m.remove(&key);
         }
-    });
+    }
 }
 
 /// The stored turn `turn_id` of a child that arrived without it in its batch: its completeness
@@ -172,12 +172,12 @@ fn turn_of(
 
 /// Archives a batch (see the module); any error is a failure of the archive's group.
 pub(crate) fn archive_batch(
-    conn: &Connection,
+    cx: &mut ArchiveContext,
     segments: &Segments,
     b: &SpanIngest,
     body: &ArchivedBody,
 ) -> StoreResult<Archived> {
-    let id = crate::archive::insert(conn, b.agent_id, b.received_at, body)?;
+    let id = crate::archive::insert(&cx.conn, b.agent_id, b.received_at, body)?;
     let mut out = Archived { id, plan: Plan::default(), accepted: 0, duplicates: 0 };
     let mut rows: Option<(i64, i64)> = None;
     for block in &b.blocks {
@@ -186,7 +186,7 @@ pub(crate) fn archive_batch(
         let mut plan = BlockPlan::default();
         let mut fresh_turns: Vec<(u64, &TurnEffect)> = Vec::new();
         for (i, s) in block.spans.iter().enumerate() {
-            let turn = turn_of(conn, segments, b.agent_id, cid, &turns, s)?;
+            let turn = turn_of(&cx.conn, segments, b.agent_id, cid, &turns, s)?;
             let state = match (&s.effect, s.turn_id, &turn) {
                 (SpanEffect::None, _, _) => SpanState::Archived,
                 (SpanEffect::Turn(_), _, _) => SpanState::Projected,
@@ -195,14 +195,14 @@ pub(crate) fn archive_batch(
                 (_, Some(_), Some(t)) if !t.complete => SpanState::Archived,
                 _ => SpanState::Projected,
             };
-            let Some(row) = insert_span(conn, b, cid, id, s, state)? else {
+            let Some(row) = insert_span(&cx.conn, b, cid, id, s, state)? else {
                 out.duplicates += 1;
                 continue;
             };
             out.accepted += 1;
             rows = Some(rows.map_or((row, row), |(first, _)| (first, row)));
             match state {
-                SpanState::Held => count_held(b.agent_id, cid, 1),
+                SpanState::Held => count_held(&mut cx.cache, b.agent_id, cid, 1),
                 SpanState::Projected => {
                     if let (SpanEffect::Turn(t), Some(turn_id)) = (&s.effect, s.turn_id) {
                         fresh_turns.push((turn_id, t));
@@ -213,12 +213,13 @@ pub(crate) fn archive_batch(
             }
         }
         for (turn_id, t) in fresh_turns {
-            release_held(conn, b.agent_id, cid, id, turn_id, t, &mut plan)?;
+            release_held(cx, b.agent_id, cid, id, turn_id, t, &mut plan)?;
         }
         out.plan.blocks.push(plan);
     }
     if let Some((first, last)) = rows {
-        conn.prepare_cached("UPDATE batches SET first_span = ?2, last_span = ?3 WHERE id = ?1")
+        cx.conn
+            .prepare_cached("UPDATE batches SET first_span = ?2, last_span = ?3 WHERE id = ?1")
             .and_then(|mut s| s.execute(params![id, first, last]))
             .map_err(sqlerr)?;
     }
@@ -274,7 +275,7 @@ fn insert_span(
 /// `batch_id`: projected (an LLM call always; a tool or button when the turn is complete) or
 /// archived only, and recorded as this batch's to project.
 fn release_held(
-    conn: &Connection,
+    cx: &mut ArchiveContext,
     agent_id: i64,
     cid: &str,
     batch_id: i64,
@@ -282,7 +283,8 @@ fn release_held(
     t: &TurnEffect,
     plan: &mut BlockPlan,
 ) -> StoreResult<()> {
-    if !has_held(conn, agent_id, cid)? {
+    let (conn, counts) = (&cx.conn, &mut cx.cache);
+    if !has_held(conn, counts, agent_id, cid)? {
         return Ok(());
     }
     let held: Vec<(i64, TextRef)> = conn
@@ -295,7 +297,7 @@ fn release_held(
                 .collect()
         })
         .map_err(sqlerr)?;
-    count_held(agent_id, cid, -(held.len() as i64));
+    count_held(counts, agent_id, cid, -(held.len() as i64));
     let info = TurnInfo::of(t);
     let mut texts = Texts::default();
     for (row, at) in held {
@@ -434,7 +436,9 @@ mod tests {
     #[test]
     fn held_children_are_released_by_their_turn_and_plans_read_back_the_same() {
         let dir = tempfile::tempdir().unwrap();
-        let conn = crate::archive::open_for_writing(&dir.path().join("t.archive.db"), false).unwrap();
+        let mut cx = ArchiveContext::new(
+            crate::archive::open_for_writing(&dir.path().join("t.archive.db"), false).unwrap(),
+        );
         let segments = Segments::default();
         let (first, body) = batch(json!([span(
             "00000000000000b2",
@@ -443,20 +447,20 @@ mod tests {
             "2026-08-15T10:00:02Z",
             true
         )]));
-        let a = archive_batch(&conn, &segments, &first, &body).unwrap();
+        let a = archive_batch(&mut cx, &segments, &first, &body).unwrap();
         assert_eq!((a.accepted, a.duplicates), (1, 0));
         assert_eq!(shape(&a.plan), [(vec![], vec![])], "held: nothing to project yet");
         let (second, body) = batch(json!([
             span("00000000000000b1", "turn", "00000000000000b1", "2026-08-15T10:00:01Z", true),
             span("00000000000000b3", "llm", "00000000000000b1", "2026-08-15T10:00:03Z", true)
         ]));
-        let b = archive_batch(&conn, &segments, &second, &body).unwrap();
+        let b = archive_batch(&mut cx, &segments, &second, &body).unwrap();
         assert_eq!(shape(&b.plan), [(vec![(0, None), (1, Some(true))], vec![(0xb2, true)])]);
         let state: i64 =
-            conn.query_row("SELECT state FROM spans WHERE span_id = 178", [], |r| r.get(0)).unwrap();
+            cx.conn.query_row("SELECT state FROM spans WHERE span_id = 178", [], |r| r.get(0)).unwrap();
         assert_eq!(state, SpanState::Projected.code());
-        assert_eq!(shape(&plan_of(&conn, &segments, b.id, &second).unwrap()), shape(&b.plan));
-        assert_eq!(shape(&plan_of(&conn, &segments, a.id, &first).unwrap()), shape(&a.plan));
+        assert_eq!(shape(&plan_of(&cx.conn, &segments, b.id, &second).unwrap()), shape(&b.plan));
+        assert_eq!(shape(&plan_of(&cx.conn, &segments, a.id, &first).unwrap()), shape(&a.plan));
         // A child arriving after its turn finds the stored turn (through the trace segments).
         let (third, body) = batch(json!([span(
             "00000000000000b4",
@@ -465,7 +469,7 @@ mod tests {
             "2026-08-15T10:00:04Z",
             true
         )]));
-        let c = archive_batch(&conn, &segments, &third, &body).unwrap();
+        let c = archive_batch(&mut cx, &segments, &third, &body).unwrap();
         assert_eq!(shape(&c.plan), [(vec![(0, Some(true))], vec![])]);
         let (again, body) = batch(json!([span(
             "00000000000000b1",
@@ -474,9 +478,9 @@ mod tests {
             "2026-08-15T10:00:01Z",
             true
         )]));
-        let d = archive_batch(&conn, &segments, &again, &body).unwrap();
+        let d = archive_batch(&mut cx, &segments, &again, &body).unwrap();
         assert_eq!((d.accepted, d.duplicates), (0, 1));
         assert_eq!(shape(&d.plan), [(vec![], vec![])]);
-        assert_eq!(shape(&plan_of(&conn, &segments, d.id, &again).unwrap()), [(vec![], vec![])]);
+        assert_eq!(shape(&plan_of(&cx.conn, &segments, d.id, &again).unwrap()), [(vec![], vec![])]);
     }
 }

@@ -1,21 +1,16 @@
 //! What a group of writes changed in the metrics' facts, collected while the writer runs the
-//! group's jobs and handed to the metrics index after the commit.
+//! group's jobs (in the writer's [`WriteContext`](crate::writer::WriteContext)) and handed to
+//! the metrics index after the commit.
 //!
-//! Every function in `writes.rs` that changes a conversation, a message, an action, a button
+//! Every function in `writes/` that changes a conversation, a message, an action, a button
 //! or a feedback record reports it here: entries (messages, actions, buttons, response-time
 //! fixes) as [`Delta`]s, and conversations whose row or feedback changed as "touched", whose
 //! whole state is read back once at the end of the group, inside its transaction. **A new
 //! write to those tables must report here too**, or the index and the database disagree (the
 //! property test in `tests/metrics.rs` compares both plans with the reference).
 
-use std::cell::RefCell;
-
 use agentsight_core::metrics::index::{ConvState, Delta};
 use rusqlite::{Connection, OptionalExtension, Row};
-
-thread_local! {
-    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
-}
 
 /// The changes of one group, by agent.
 #[derive(Debug, Default)]
@@ -30,21 +25,16 @@ impl Pending {
     pub(crate) fn is_empty(&self) -> bool {
         self.touched.is_empty() && self.entries.is_empty()
     }
-}
 
-/// A conversation's row or feedback changed.
-pub(crate) fn touch(agent_id: i64, pk: i64) {
-    PENDING.with(|p| p.borrow_mut().touched.push((agent_id, pk)));
-}
+    /// A conversation's row or feedback changed.
+    pub(crate) fn touch(&mut self, agent_id: i64, pk: i64) {
+        self.touched.push((agent_id, pk));
+    }
 
-/// An entry was written.
-pub(crate) fn entry(agent_id: i64, d: Delta) {
-    PENDING.with(|p| p.borrow_mut().entries.push((agent_id, d)));
-}
-
-/// Takes what the group changed, leaving nothing behind (also after a rollback).
-pub(crate) fn take() -> Pending {
-    PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()))
+    /// An entry was written.
+    pub(crate) fn entry(&mut self, agent_id: i64, d: Delta) {
+        self.entries.push((agent_id, d));
+    }
 }
 
 /// The latest explicit feedback of conversation `c` (by the time recorded, then arrival): the

@@ -185,8 +185,8 @@ impl r2d2::ManageConnection for ReaderManager {
 /// Dropped in this order: the archive's writer first (it hands what it archived to the main
 /// writer), then the main writer (it projects and commits what is queued).
 struct Inner {
-    archive: writer::Writer,
-    writer: writer::Writer,
+    archive: writer::Writer<archiving::Held>,
+    writer: writer::Writer<writes::Cache>,
     readers: r2d2::Pool<ReaderManager>,
     index: Option<index::MetricsIndex>,
     progress: Arc<archive::Progress>,
@@ -275,14 +275,14 @@ impl SqliteStore {
             "agentsight-writer",
             conn,
             opts.write_queue,
-            writer::Context { fsync: opts.fsync, feed, progress: Some(progress.clone()), segments: None },
+            writer::Config { fsync: opts.fsync, feed, progress: Some(progress.clone()), segments: None },
         )
         .map_err(started)?;
         let archive = writer::Writer::start(
             "agentsight-archive",
             archive_conn,
             opts.write_queue,
-            writer::Context {
+            writer::Config {
                 fsync: opts.fsync,
                 feed: None,
                 progress: None,
@@ -461,10 +461,20 @@ impl SqliteStore {
         .map_err(|e| StoreError::Internal(format!("reader task: {e}")))?
     }
 
+    /// A write that needs only the connection (no cache, no metrics delta).
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.inner.writer.submit(move |cx| f(&cx.conn)).await
+    }
+
+    /// A write on the main writer's whole context (its caches, the group's metrics deltas).
+    async fn write_in<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut writer::MainContext) -> StoreResult<T> + Send + 'static,
     {
         self.inner.writer.submit(f).await
     }
@@ -472,27 +482,27 @@ impl SqliteStore {
 
 impl TrackingWriter for SqliteStore {
     async fn upsert_conversation(&self, c: ConversationUpsert) -> StoreResult<Upserted> {
-        self.write(move |conn| writes::upsert_conversation(conn, &c)).await
+        self.write_in(move |cx| writes::upsert_conversation(cx, &c)).await
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<MessageRow> {
-        self.write(move |conn| writes::insert_message(conn, m)).await
+        self.write_in(move |cx| writes::insert_message(cx, m)).await
     }
 
     async fn insert_action(&self, a: NewAction) -> StoreResult<ActionLogRow> {
-        self.write(move |conn| writes::insert_action(conn, &a)).await
+        self.write_in(move |cx| writes::insert_action(cx, &a)).await
     }
 
     async fn insert_button(&self, b: NewButton) -> StoreResult<ButtonRow> {
-        self.write(move |conn| writes::insert_button(conn, &b)).await
+        self.write_in(move |cx| writes::insert_button(cx, &b)).await
     }
 
     async fn insert_attachments(&self, a: AttachmentsInsert) -> StoreResult<Vec<AttachmentRow>> {
-        self.write(move |conn| writes::insert_attachments(conn, &a)).await
+        self.write_in(move |cx| writes::insert_attachments(cx, &a)).await
     }
 
     async fn insert_feedback(&self, f: NewFeedback) -> StoreResult<FeedbackRow> {
-        self.write(move |conn| writes::insert_feedback(conn, &f)).await
+        self.write_in(move |cx| writes::insert_feedback(cx, &f)).await
     }
 
     async fn patch_conversation(
@@ -502,7 +512,7 @@ impl TrackingWriter for SqliteStore {
         patch: ConversationPatch,
         now: Micros,
     ) -> StoreResult<Option<ConversationRow>> {
-        self.write(move |conn| writes::patch_conversation(conn, agent_id, pk, &patch, now)).await
+        self.write_in(move |cx| writes::patch_conversation(cx, agent_id, pk, &patch, now)).await
     }
 }
 
@@ -548,7 +558,11 @@ fn projection_result(r: Result<Projected, oneshot::error::RecvError>) -> StoreRe
 /// Queues archived batch `p` for projection (waiting while the queue is full) and counts it as
 /// acknowledged, so reads from now on wait for it; a writer that has stopped defers it to the
 /// next start.
-fn queue_projection(queue: &writer::Queue, progress: &archive::Progress, p: writer::Projection) {
+fn queue_projection(
+    queue: &writer::Queue<writes::Cache>,
+    progress: &archive::Progress,
+    p: writer::Projection,
+) {
     let id = p.id;
     match queue.project(p) {
         Ok(()) => progress.acked(id),
@@ -685,7 +699,7 @@ impl SpanWriter for SqliteStore {
         };
         self.inner.archive.submit_then(
             // The batch comes back with what archiving it did, for its projection.
-            move |conn| archiving::archive_batch(conn, &segments, &batch, &body).map(|a| (a, batch)),
+            move |cx| archiving::archive_batch(cx, &segments, &batch, &body).map(|a| (a, batch)),
             hand_over,
         )?;
         let (batch_id, accepted, duplicates) =
@@ -780,11 +794,11 @@ impl DataPlane for SqliteStore {
         id: i64,
         change: FeedbackChange,
     ) -> StoreResult<Option<FeedbackItem>> {
-        self.write(move |conn| writes::update_feedback(conn, agent_id, id, &change)).await
+        self.write_in(move |cx| writes::update_feedback(cx, agent_id, id, &change)).await
     }
 
     async fn delete_feedback(&self, agent_id: i64, id: i64) -> StoreResult<bool> {
-        self.write(move |conn| writes::delete_feedback(conn, agent_id, id)).await
+        self.write_in(move |cx| writes::delete_feedback(cx, agent_id, id)).await
     }
 
     async fn create_action(&self, agent_id: i64, def: ActionDef, now: Micros) -> StoreResult<ActionRow> {
@@ -811,7 +825,7 @@ impl DataPlane for SqliteStore {
         def: ActionDef,
         now: Micros,
     ) -> StoreResult<Option<ActionRow>> {
-        self.write(move |conn| writes::update_action(conn, agent_id, id, &def, now)).await
+        self.write_in(move |cx| writes::update_action(cx, agent_id, id, &def, now)).await
     }
 
     async fn action_logs(

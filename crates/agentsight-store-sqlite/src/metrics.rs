@@ -49,7 +49,7 @@ pub fn filter_sql(q: &MetricsQuery) -> (String, Vec<Value>) {
     (sql, params)
 }
 
-/// Bot responses in range as rows `(ts, response_us)` (kept at ingest, see `writes.rs`).
+/// Bot responses in range as rows `(ts, response_us)` (kept at ingest, see `writes/transcript.rs`).
 /// Parameters: agent, start, end, then the filter's.
 fn responses_sql(fsql: &str) -> String {
     format!(

@@ -21,6 +21,12 @@
 //! in a transaction of its own; one that fails alone is recorded as failed (`span_log_failures`)
 //! and skipped, so one bad batch cannot stop the others. If even that record cannot be written,
 //! projecting stops until the next start, which projects again from the archive.
+//!
+//! Every job runs on the thread's [`WriteContext`]: its connection, what it caches about its
+//! database (the main writer's [`crate::writes::Cache`], the archive writer's
+//! [`crate::archiving::Held`]) and the metric changes of the group in progress. The thread makes
+//! it at start and passes it `&mut` to each job; [`WriteContext::forget`] empties it (all but
+//! the connection) after a rollback and when another process wrote.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -34,19 +40,62 @@ use tokio::sync::oneshot;
 
 use crate::archive::Progress;
 use crate::archiving::Plan;
-use crate::deltas;
+use crate::deltas::Pending;
 use crate::index::{Batch, Feed};
 use crate::traces::Segments;
 
 /// Runs after the group's commit with its outcome, to answer the caller.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// A write: runs on the connection, says whether it succeeded.
-type WriteFn = Box<dyn FnOnce(&Connection) -> (JobOutcome, Completion) + Send>;
+/// A write: runs on the write context, says whether it succeeded.
+type WriteFn<C> = Box<dyn FnOnce(&mut WriteContext<C>) -> (JobOutcome, Completion) + Send>;
+
+/// A writer thread's write context, made by the thread and passed `&mut` to every job.
+pub(crate) struct WriteContext<C> {
+    /// The write connection.
+    pub(crate) conn: Connection,
+    /// What the writer caches about its database: true of what is committed plus what the
+    /// group in progress wrote.
+    pub(crate) cache: C,
+    /// The metric changes of the group in progress (`crate::deltas`), handed to the metrics
+    /// index after its commit.
+    pub(crate) deltas: Pending,
+}
+
+/// The main writer's context (`crate::writes`).
+pub(crate) type MainContext = WriteContext<crate::writes::Cache>;
+/// The archive writer's context (`crate::archiving`).
+pub(crate) type ArchiveContext = WriteContext<crate::archiving::Held>;
+
+impl<C: Caches> WriteContext<C> {
+    /// A context on `conn` that knows nothing yet.
+    pub(crate) fn new(conn: Connection) -> WriteContext<C> {
+        WriteContext { conn, cache: C::default(), deltas: Pending::default() }
+    }
+
+    /// Forgets everything but the connection: the caches and the pending metric changes. After
+    /// a rollback, and when another process wrote to the database.
+    pub(crate) fn forget(&mut self) {
+        self.cache.clear();
+        self.deltas = Pending::default();
+    }
+}
+
+/// What a writer caches, and whether it projects span batches.
+pub(crate) trait Caches: Default + Send + 'static {
+    /// Empties every cache.
+    fn clear(&mut self);
+
+    /// Projects an archived batch into this writer's database: only the main writer does.
+    fn project(cx: &mut WriteContext<Self>, batch: &SpanIngest, plan: &Plan) -> StoreResult<IngestOutcome> {
+        let _ = (cx, batch, plan);
+        Err(StoreError::Internal("this writer projects nothing".into()))
+    }
+}
 
 /// A unit of work for the writer thread.
-enum Job {
+enum Job<C> {
     /// A write whose caller waits for the commit.
-    Write(WriteFn),
+    Write(WriteFn<C>),
     /// The projection of an archived span batch.
     Project(Projection),
 }
@@ -89,8 +138,8 @@ enum JobOutcome {
 /// The most jobs committed in one transaction.
 const MAX_GROUP: usize = 512;
 
-/// What the writer thread works with besides its connection.
-pub(crate) struct Context {
+/// What the writer thread works with besides its write context.
+pub(crate) struct Config {
     /// Commits of groups with writes fsync the WAL.
     pub(crate) fsync: bool,
     /// The metrics index's feed.
@@ -103,18 +152,23 @@ pub(crate) struct Context {
 }
 
 /// A handle to the writer thread.
-pub(crate) struct Writer {
-    tx: Option<SyncSender<Job>>,
+pub(crate) struct Writer<C> {
+    tx: Option<SyncSender<Job<C>>>,
     thread: Option<JoinHandle<()>>,
 }
 
 /// Queues jobs from another thread (the archive's writer hands projections over with it).
-#[derive(Clone)]
-pub(crate) struct Queue {
-    tx: SyncSender<Job>,
+pub(crate) struct Queue<C> {
+    tx: SyncSender<Job<C>>,
 }
 
-impl Queue {
+impl<C> Clone for Queue<C> {
+    fn clone(&self) -> Self {
+        Queue { tx: self.tx.clone() }
+    }
+}
+
+impl<C: Caches> Queue<C> {
     /// Queues a projection, waiting while the queue is full; gives it back if the writer has
     /// stopped.
     pub(crate) fn project(&self, p: Projection) -> Result<(), Projection> {
@@ -131,8 +185,8 @@ impl Queue {
     where
         F: FnOnce(&Connection) -> StoreResult<()> + Send + 'static,
     {
-        let job = Job::Write(Box::new(move |conn| {
-            let outcome = match f(conn) {
+        let job = Job::Write(Box::new(move |cx: &mut WriteContext<C>| {
+            let outcome = match f(&cx.conn) {
                 Ok(()) => JobOutcome::Done,
                 Err(e) => {
                     tracing::warn!(error = %e, "a cleanup write failed");
@@ -146,21 +200,21 @@ impl Queue {
     }
 }
 
-impl Writer {
+impl<C: Caches> Writer<C> {
     /// Starts the writer thread `name` on `conn`, with a queue of `capacity` jobs.
     pub(crate) fn start(
         name: &str,
         conn: Connection,
         capacity: usize,
-        ctx: Context,
-    ) -> std::io::Result<Writer> {
-        let (tx, rx) = sync_channel::<Job>(capacity);
+        ctx: Config,
+    ) -> std::io::Result<Writer<C>> {
+        let (tx, rx) = sync_channel::<Job<C>>(capacity);
         let thread = std::thread::Builder::new().name(name.into()).spawn(move || run(conn, rx, ctx))?;
         Ok(Writer { tx: Some(tx), thread: Some(thread) })
     }
 
     /// A queue to this writer (it stops once this handle and every queue are dropped).
-    pub(crate) fn queue(&self) -> Option<Queue> {
+    pub(crate) fn queue(&self) -> Option<Queue<C>> {
         self.tx.clone().map(|tx| Queue { tx })
     }
 
@@ -168,7 +222,7 @@ impl Writer {
     pub(crate) async fn submit<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&mut WriteContext<C>) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<StoreResult<T>>();
         self.submit_then(f, move |r| {
@@ -179,14 +233,14 @@ impl Writer {
 
     /// Queues `f`; `then` runs on the writer thread once the group including it has committed
     /// (or failed), with `f`'s result. Unavailable at once when the queue is full.
-    pub(crate) fn submit_then<T, F, C>(&self, f: F, then: C) -> StoreResult<()>
+    pub(crate) fn submit_then<T, F, D>(&self, f: F, then: D) -> StoreResult<()>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
-        C: FnOnce(StoreResult<T>) + Send + 'static,
+        F: FnOnce(&mut WriteContext<C>) -> StoreResult<T> + Send + 'static,
+        D: FnOnce(StoreResult<T>) + Send + 'static,
     {
-        let job = Job::Write(Box::new(move |conn| {
-            let result = f(conn);
+        let job = Job::Write(Box::new(move |cx: &mut WriteContext<C>| {
+            let result = f(cx);
             let outcome = match &result {
                 Ok(_) => JobOutcome::Done,
                 Err(StoreError::UnknownReference { .. } | StoreError::Conflict { .. }) => JobOutcome::Refused,
@@ -204,7 +258,7 @@ impl Writer {
     }
 }
 
-impl Drop for Writer {
+impl<C> Drop for Writer<C> {
     /// Closes the queue, lets the thread commit what was queued, and waits for it.
     fn drop(&mut self) {
         self.tx.take();
@@ -216,15 +270,16 @@ impl Drop for Writer {
 
 /// The writer thread's state between groups.
 struct State {
-    ctx: Context,
+    ctx: Config,
     /// The `synchronous` setting in force (changed only between groups).
     synchronous_full: Option<bool>,
     /// Set when a failed projection could not even be recorded: projections wait for a restart.
     halted: Option<String>,
 }
 
-fn run(mut conn: Connection, rx: Receiver<Job>, ctx: Context) {
-    let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+fn run<C: Caches>(conn: Connection, rx: Receiver<Job<C>>, ctx: Config) {
+    let mut cx = WriteContext::<C>::new(conn);
+    let mut group: Vec<Job<C>> = Vec::with_capacity(MAX_GROUP);
     let mut seen_version: Option<i64> = None;
     let mut st = State { ctx, synchronous_full: None, halted: None };
     loop {
@@ -239,9 +294,9 @@ fn run(mut conn: Connection, rx: Receiver<Job>, ctx: Context) {
         };
         // Another process (the CLI, `agentsight demo`) may have written since our last group:
         // then what the writer caches about conversations may be stale.
-        let version = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok();
+        let version = cx.conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok();
         if version.is_none() || version != seen_version {
-            forget_cached();
+            cx.forget();
             seen_version = version;
         }
         group.push(first);
@@ -254,7 +309,7 @@ fn run(mut conn: Connection, rx: Receiver<Job>, ctx: Context) {
         if busy {
             linger(&rx, &mut group);
         }
-        run_group(&mut conn, &mut st, &mut group);
+        run_group(&mut cx, &mut st, &mut group);
     }
     tracing::debug!("writer stopped");
 }
@@ -271,7 +326,7 @@ const LINGER_FOR: usize = 64;
 const LINGER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Adds the projections queued within [`LINGER`] to a group of projections only.
-fn linger(rx: &Receiver<Job>, group: &mut Vec<Job>) {
+fn linger<C>(rx: &Receiver<Job<C>>, group: &mut Vec<Job<C>>) {
     if group.len() >= LINGER_FOR || !group.iter().all(|j| matches!(j, Job::Project(_))) {
         return;
     }
@@ -289,14 +344,6 @@ fn linger(rx: &Receiver<Job>, group: &mut Vec<Job>) {
             Err(_) => break,
         }
     }
-}
-
-/// Forgets what this writer thread caches about its database (each module's caches are
-/// thread-local: the main writer's in `writes`, the archive writer's in `archiving`; the other
-/// module's are empty on a thread).
-fn forget_cached() {
-    crate::writes::forget_cached();
-    crate::archiving::forget_cached();
 }
 
 /// Runs one cached statement (no parsing per group).
@@ -317,33 +364,35 @@ fn set_synchronous(conn: &Connection, st: &mut State, full: bool) -> Result<(), 
 }
 
 /// One transaction: `BEGIN IMMEDIATE`, `body`, the metrics bookkeeping, `COMMIT`; on failure the
-/// transaction is rolled back and the writer's caches forgotten. A transaction that changed
+/// transaction is rolled back and the write context forgotten ([`WriteContext::forget`]). A transaction that changed
 /// metric facts counts itself in `write_log.seq` and, once committed, hands its changes (with
 /// the touched conversations read back inside the transaction) to the metrics index, before
 /// any caller is answered, so a caller's next metrics query waits for them.
-fn transaction(
-    conn: &Connection,
+fn transaction<C: Caches>(
+    cx: &mut WriteContext<C>,
     feed: Option<&Feed>,
-    body: impl FnOnce(&Connection) -> Result<(), String>,
+    body: impl FnOnce(&mut WriteContext<C>) -> Result<(), String>,
 ) -> Result<(), String> {
-    deltas::take();
+    cx.deltas = Pending::default();
     let mut batch: Option<Batch> = None;
     let outcome = (|| -> Result<(), String> {
-        run_cached(conn, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
-        body(conn)?;
-        let pending = deltas::take();
+        run_cached(&cx.conn, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+        body(cx)?;
+        let pending = std::mem::take(&mut cx.deltas);
         if !pending.is_empty() {
-            let seq: i64 = conn
+            let seq: i64 = cx
+                .conn
                 .prepare_cached("UPDATE write_log SET seq = seq + 1 WHERE id = 1 RETURNING seq")
                 .and_then(|mut s| s.query_row([], |r| r.get(0)))
                 .map_err(|e| e.to_string())?;
             if let Some(feed) = feed {
-                let convs = deltas::read_states(conn, &pending.touched).map_err(|e| e.to_string())?;
+                let convs =
+                    crate::deltas::read_states(&cx.conn, &pending.touched).map_err(|e| e.to_string())?;
                 feed.committing(seq);
                 batch = Some(Batch { seq, convs, entries: pending.entries });
             }
         }
-        run_cached(conn, "COMMIT").map_err(|e| e.to_string())
+        run_cached(&cx.conn, "COMMIT").map_err(|e| e.to_string())
     })();
     match outcome {
         Ok(()) => {
@@ -353,28 +402,27 @@ fn transaction(
             Ok(())
         }
         Err(e) => {
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
+            if !cx.conn.is_autocommit() {
+                let _ = cx.conn.execute_batch("ROLLBACK");
             }
-            deltas::take();
-            forget_cached();
+            cx.forget();
             Err(e)
         }
     }
 }
 
 /// Projects `p` and records it as the last batch projected.
-fn project(conn: &Connection, p: &Projection) -> Result<IngestOutcome, String> {
-    let out = crate::writes::project_batch(conn, &p.batch, &p.plan).map_err(|e| e.to_string())?;
-    crate::archive::mark_projected(conn, p.id).map_err(|e| e.to_string())?;
+fn project<C: Caches>(cx: &mut WriteContext<C>, p: &Projection) -> Result<IngestOutcome, String> {
+    let out = C::project(cx, &p.batch, &p.plan).map_err(|e| e.to_string())?;
+    crate::archive::mark_projected(&cx.conn, p.id).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
 /// Runs a group in one transaction, in the order queued, and answers everyone in it; a failed
 /// group's projections run again one by one.
-fn run_group(conn: &mut Connection, st: &mut State, group: &mut Vec<Job>) {
+fn run_group<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, group: &mut Vec<Job<C>>) {
     let n = group.len();
-    let mut jobs: Vec<(Option<WriteFn>, Option<Projection>)> = Vec::with_capacity(n);
+    let mut jobs: Vec<(Option<WriteFn<C>>, Option<Projection>)> = Vec::with_capacity(n);
     for job in group.drain(..) {
         match job {
             Job::Write(w) => jobs.push((Some(w), None)),
@@ -391,13 +439,13 @@ fn run_group(conn: &mut Connection, st: &mut State, group: &mut Vec<Job>) {
     let has_writes = jobs.iter().any(|(w, _)| w.is_some());
     let mut done: Vec<Completion> = Vec::with_capacity(n);
     let mut outcomes: Vec<IngestOutcome> = Vec::new();
-    let result = set_synchronous(conn, st, has_writes).and_then(|()| {
-        transaction(conn, st.ctx.feed.as_ref(), |conn| {
+    let result = set_synchronous(&cx.conn, st, has_writes).and_then(|()| {
+        transaction(cx, st.ctx.feed.as_ref(), |cx| {
             for (w, p) in jobs.iter_mut() {
                 if let Some(p) = p {
-                    outcomes.push(project(conn, p)?);
+                    outcomes.push(project(cx, p)?);
                 } else if let Some(w) = w.take() {
-                    let (outcome, completion) = w(conn);
+                    let (outcome, completion) = w(cx);
                     done.push(completion);
                     if outcome == JobOutcome::Failed {
                         return Err("a write in the group failed".into());
@@ -417,7 +465,7 @@ fn run_group(conn: &mut Connection, st: &mut State, group: &mut Vec<Job>) {
             for (p, out) in projections.zip(outcomes) {
                 finish(st, p, Projected::Done(out));
             }
-            seal_segments(conn, st);
+            seal_segments(cx, st);
         }
         Err(e) => {
             tracing::error!(error = %e, jobs = n, "group commit failed");
@@ -425,7 +473,7 @@ fn run_group(conn: &mut Connection, st: &mut State, group: &mut Vec<Job>) {
                 d(Err(StoreError::Unavailable(format!("commit failed: {e}"))));
             }
             for p in projections {
-                project_alone(conn, st, p);
+                project_alone(cx, st, p);
             }
         }
     }
@@ -433,15 +481,15 @@ fn run_group(conn: &mut Connection, st: &mut State, group: &mut Vec<Job>) {
 
 /// A projection of a failed group, again in a transaction of its own; recorded as failed when
 /// it fails alone.
-fn project_alone(conn: &Connection, st: &mut State, p: Projection) {
+fn project_alone<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, p: Projection) {
     if let Some(why) = &st.halted {
         let why = why.clone();
         return (p.done)(Projected::Deferred(why));
     }
     let mut out = None;
-    let retried = set_synchronous(conn, st, false).and_then(|()| {
-        transaction(conn, st.ctx.feed.as_ref(), |conn| {
-            out = Some(project(conn, &p)?);
+    let retried = set_synchronous(&cx.conn, st, false).and_then(|()| {
+        transaction(cx, st.ctx.feed.as_ref(), |cx| {
+            out = Some(project(cx, &p)?);
             Ok(())
         })
     });
@@ -451,8 +499,8 @@ fn project_alone(conn: &Connection, st: &mut State, p: Projection) {
         (Err(e), _) => e,
     };
     tracing::error!(batch = p.id, error = %error, "a span batch could not be projected; it stays in the archive");
-    let recorded = transaction(conn, None, |conn| {
-        crate::archive::record_failure(conn, p.id, &error, now_micros()).map_err(|e| e.to_string())
+    let recorded = transaction(cx, None, |cx| {
+        crate::archive::record_failure(&cx.conn, p.id, &error, now_micros()).map_err(|e| e.to_string())
     });
     match recorded {
         Ok(()) => finish(st, p, Projected::Failed(error)),
@@ -472,11 +520,11 @@ fn project_alone(conn: &Connection, st: &mut State, p: Projection) {
 /// own (the archive's writer, after each group; nothing to do for most); a failure is logged
 /// and tried again after the next group (a trace's spans are found meanwhile all the same, one
 /// by one, after the last sealed segment).
-fn seal_segments(conn: &Connection, st: &State) {
+fn seal_segments<C: Caches>(cx: &mut WriteContext<C>, st: &State) {
     let Some(segments) = &st.ctx.segments else { return };
     let sealed =
-        transaction(conn, None, |conn| crate::traces::seal(conn).map(|_| ()).map_err(|e| e.to_string()))
-            .and_then(|()| segments.refresh(conn).map_err(|e| e.to_string()));
+        transaction(cx, None, |cx| crate::traces::seal(&cx.conn).map(|_| ()).map_err(|e| e.to_string()))
+            .and_then(|()| segments.refresh(&cx.conn).map_err(|e| e.to_string()));
     if let Err(e) = sealed {
         tracing::warn!(error = %e, "sealing trace segments failed; tried again after the next group");
     }
@@ -488,4 +536,66 @@ fn finish(st: &State, p: Projection, how: Projected) {
         progress.projected(p.id);
     }
     (p.done)(how);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentsight_core::tracking::{
+        ConversationFields, ConversationRef, ConversationUpsert, FeedbackSource, NewFeedback,
+    };
+
+    /// Feedback on `conversation`: the write that resolves a reference without creating it.
+    fn feedback_on(cx: &mut MainContext, agent_id: i64, conversation: ConversationRef) -> Result<(), String> {
+        let f = NewFeedback {
+            agent_id,
+            conversation,
+            sentiment: "positive".into(),
+            source: FeedbackSource::Customer,
+            comment: None,
+            metadata: "{}".into(),
+            created_at: 3,
+        };
+        match crate::writes::insert_feedback(cx, &f) {
+            Err(StoreError::UnknownReference { .. }) => Ok(()),
+            Err(e) => Err(e.to_string()),
+            Ok(_) => Err("the feedback was written".into()),
+        }
+    }
+
+    /// A group that rolls back leaves nothing behind in the write context: a conversation it
+    /// created (and cached, by id and by pk) is unknown afterwards, and its metric changes are
+    /// gone. With the caches kept, the pk would resolve and the feedback fail on its foreign key.
+    #[test]
+    fn a_rollback_forgets_what_the_group_cached_and_its_metric_changes() {
+        let (conn, _dir) = crate::migrate::test_db();
+        let mut cx = MainContext::new(conn);
+        let mut agent = 0;
+        transaction(&mut cx, None, |cx| {
+            agent = crate::writes::create_agent(&cx.conn, "a", 1).map_err(|e| e.to_string())?.id;
+            Ok(())
+        })
+        .unwrap();
+        let upsert = ConversationUpsert {
+            agent_id: agent,
+            conversation_id: "c1".into(),
+            fields: ConversationFields::default(),
+            is_used: false,
+            event_time: 2,
+            received_at: 2,
+        };
+        let mut pk = 0;
+        let failed = transaction(&mut cx, None, |cx| {
+            pk = crate::writes::upsert_conversation(cx, &upsert).map_err(|e| e.to_string())?.row.id;
+            assert!(!cx.deltas.is_empty(), "the upsert reports its conversation");
+            Err("a later write of the group failed".into())
+        });
+        assert!(failed.is_err());
+        assert!(cx.deltas.is_empty());
+        let unknown = transaction(&mut cx, None, |cx| {
+            feedback_on(cx, agent, ConversationRef::Pk(pk))?;
+            feedback_on(cx, agent, ConversationRef::Id("c1".into()))
+        });
+        assert_eq!(unknown, Ok(()));
+    }
 }
