@@ -20,6 +20,9 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "every store trait method is in the contract coverage table (docs/architecture.md)"
+python3 scripts/check-store-coverage.py
+
 step "core stays free of async, HTTP and SQL crates"
 if cargo tree -p agentsight-core -e normal --prefix none | grep -E '^(tokio|axum|hyper|rusqlite|reqwest) '; then
     echo "agentsight-core must not depend on the crates above" >&2

@@ -322,7 +322,7 @@ pub(crate) fn metadata_values(
     let path = format!("$.\"{}\"", key.replace('"', "\\\""));
     let mut stmt = conn
         .prepare_cached(
-            "SELECT DISTINCT json_quote(json_extract(c.metadata, ?2)) FROM conversations c
+            "SELECT DISTINCT c.metadata -> ?2 FROM conversations c
              WHERE c.agent_id = ?1 AND c.is_deleted = 0 AND c.metadata IS NOT NULL AND json_valid(c.metadata)
                AND json_type(c.metadata, ?2) IS NOT NULL
              ORDER BY 1 LIMIT ?3",

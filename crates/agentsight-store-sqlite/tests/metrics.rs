@@ -1,6 +1,7 @@
 //! The metrics overview against a real SQLite file: hand-computed fixtures for each definition,
-//! and a property test that the store always agrees with the in-memory reference of
-//! `agentsight_core::metrics::reference`.
+//! and the store contract's property test (`agentsight_store::testkit::metrics_agree_with_reference`)
+//! that the store always agrees with the in-memory reference of
+//! `agentsight_core::metrics::reference`, with the metrics index and without.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,12 +13,12 @@ use agentsight_core::metrics::reference::{self, Dataset, EntryKind, RefConversat
 use agentsight_core::metrics::series::{Interval, SeriesMetric};
 use agentsight_core::time::{Micros, parse_timestamp};
 use agentsight_core::tracking::{
-    ConversationFields, ConversationPatch, ConversationRef, ConversationUpsert, FeedbackSource, Location,
-    NewAction, NewButton, NewFeedback, NewMessage,
+    ConversationFields, ConversationRef, ConversationUpsert, FeedbackSource, Location, NewAction, NewButton,
+    NewFeedback, NewMessage,
 };
+use agentsight_store::testkit::{self, assert_same};
 use agentsight_store::{AgentRef, AgentStore, OverviewResponse, TrackingWriter};
 use agentsight_store_sqlite::{MetricsPlan, SqliteOptions, SqliteStore};
-use proptest::prelude::*;
 use serde_json::{Value, json};
 
 /// Writes a dataset through the store and keeps the reference copy, with the store's ids.
@@ -104,40 +105,6 @@ impl Harness {
             metadata: c.metadata.unwrap_or_else(|| json!({})),
         });
         pk
-    }
-
-    /// A later upsert of the same conversation: a given field replaces the stored one (a null
-    /// never erases), and a given metadata document replaces the stored one.
-    async fn update(&mut self, pk: i64, device: Option<&str>, metadata: Option<Value>) {
-        let cid = self.pks.iter().find(|(_, v)| **v == pk).map(|(k, _)| k.clone()).unwrap();
-        self.store
-            .upsert_conversation(ConversationUpsert {
-                agent_id: self.agent,
-                conversation_id: cid,
-                fields: ConversationFields {
-                    device: device.map(str::to_string),
-                    metadata: metadata.as_ref().map(|m| m.to_string()),
-                    ..Default::default()
-                },
-                is_used: false,
-                event_time: BASE,
-                received_at: BASE,
-            })
-            .await
-            .unwrap();
-        let c = self.data.conversations.iter_mut().find(|c| c.pk == pk).unwrap();
-        if let Some(d) = device {
-            c.device = Some(d.to_string());
-        }
-        if let Some(m) = metadata {
-            c.metadata = m;
-        }
-    }
-
-    async fn delete(&mut self, pk: i64) {
-        let patch = ConversationPatch { delete: true, ..Default::default() };
-        self.store.patch_conversation(self.agent, pk, patch, BASE).await.unwrap().unwrap();
-        self.data.conversations.iter_mut().find(|c| c.pk == pk).unwrap().is_deleted = true;
     }
 
     fn mark_used(&mut self, pk: i64) {
@@ -293,42 +260,6 @@ impl Harness {
         assert_same("raw rows", &raw, &want);
         assert_same("index", &indexed, &want);
     }
-
-    /// Every time series from the index equals the one from raw rows.
-    async fn check_series(&self, params: &[(&str, &str)]) {
-        let q = parse(params);
-        let agent = AgentRef { id: self.agent, name: "a".into() };
-        for metric in SeriesMetric::ALL {
-            for interval in [Interval::Hour, Interval::Day, Interval::Week] {
-                let raw = self
-                    .store
-                    .timeseries_with(MetricsPlan::Raw, agent.clone(), q.clone(), metric, interval)
-                    .await
-                    .unwrap();
-                let ix = self
-                    .store
-                    .timeseries_with(MetricsPlan::Index, agent.clone(), q.clone(), metric, interval)
-                    .await
-                    .unwrap();
-                let (r, i) = (serde_json::to_value(&raw).unwrap(), serde_json::to_value(&ix).unwrap());
-                assert!(close(&r, &i), "{} by {}: raw {r} / index {i}", metric.name(), interval.name());
-            }
-        }
-    }
-
-    /// The overview of the index a fresh store loads from this file.
-    async fn reloaded(&self, params: &[(&str, &str)]) -> OverviewResponse {
-        let mut opts = SqliteOptions::new(self.store.path());
-        opts.fsync = false;
-        opts.metrics_index = true;
-        let other = SqliteStore::open(opts).unwrap();
-        let q = parse(params);
-        let escalation: Vec<String> = DEFAULT_ESCALATION_TOOLS.iter().map(|s| s.to_string()).collect();
-        other
-            .overview_with(MetricsPlan::Index, AgentRef { id: self.agent, name: "a".into() }, q, escalation)
-            .await
-            .unwrap()
-    }
 }
 
 fn parse(params: &[(&str, &str)]) -> MetricsQuery {
@@ -338,35 +269,6 @@ fn parse(params: &[(&str, &str)]) -> MetricsQuery {
 
 fn t(s: &str) -> Micros {
     parse_timestamp(s).unwrap()
-}
-
-/// Equal, with floats compared to 1e-9 relative (sums may add in another order).
-fn close(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
-            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
-        }
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| close(a, b)),
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| close(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
-/// Compares two overviews field by field, naming the fields that differ.
-fn assert_same(plan: &str, got: &OverviewResponse, want: &OverviewResponse) {
-    let g = serde_json::to_value(got).unwrap();
-    let w = serde_json::to_value(want).unwrap();
-    let diff: Vec<String> = g
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, v)| !close(v, &w[k.as_str()]))
-        .map(|(k, v)| format!("{k}: store {v} / reference {}", w[k.as_str()]))
-        .collect();
-    assert!(diff.is_empty(), "{plan} and reference differ:\n{}", diff.join("\n"));
 }
 
 fn conv(id: &str, started: &str) -> Conv {
@@ -523,134 +425,66 @@ async fn tools_leave_out_token_usage_and_take_durations_from_started_and_ended()
 
 // ---- property: the store agrees with the reference on random data ----
 
-#[derive(Clone, Debug)]
-enum Op {
-    Msg(usize, &'static str, i64),
-    Act(usize, &'static str, i64, Option<i64>, Option<(i64, i64)>, bool),
-    Btn(usize, i64),
-    Fb(usize, &'static str, i64),
-    Upd(usize, Option<&'static str>, Option<Value>),
-    Del(usize),
+async fn fresh(metrics_index: bool) -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = SqliteOptions::new(dir.path().join("m.db"));
+    opts.fsync = false;
+    opts.metrics_index = metrics_index;
+    (SqliteStore::open(opts).unwrap(), dir)
 }
 
-const BASE: i64 = 1_772_900_000_000_000; // 2026-03-07T16:13:20Z, a day before New York's DST change
-const HOUR: i64 = 3_600_000_000;
-
-fn arb_conv() -> impl Strategy<Value = Conv> {
-    (
-        0..(72 * HOUR),
-        any::<bool>(),
-        prop::option::of(prop::sample::select(vec!["mobile", "desktop", "tablet"])),
-        prop::option::of(prop::sample::select(vec!["web", "whatsapp"])),
-        prop::option::of(prop::sample::select(vec!["en", "de"])),
-        prop::option::of(prop::sample::select(vec!["HR", "US"])),
-        prop::option::of(prop::sample::select(vec!["u1", "u2", "u3", ""])),
-        prop::option::of(prop::sample::select(vec!["production", "development"])),
-        prop::option::of(prop::sample::select(vec![
-            json!({"feedback": 4}),
-            json!({"feedback": "negative", "plan": "pro"}),
-            json!({"feedback": {"rating": 2}, "plan": 1}),
-            json!({"plan": true}),
-            json!({"plan": "pro"}),
-        ])),
-    )
-        .prop_map(|(off, used, device, source, language, country, customer, env, meta)| Conv {
-            id: String::new(),
-            started: BASE + off,
-            is_used: used,
-            device: device.map(str::to_string),
-            source: source.map(str::to_string),
-            language: language.map(str::to_string),
-            city: country.map(|c| if c == "HR" { "Zagreb" } else { "Boston" }.to_string()),
-            country: country.map(str::to_string),
-            customer: customer.map(str::to_string),
-            environment: env.map(str::to_string),
-            metadata: meta,
-        })
-}
-
-fn arb_op(n: usize) -> impl Strategy<Value = Op> {
-    let t = 0..(80 * HOUR);
-    prop_oneof![
-        6 => (0..n, prop::sample::select(vec!["end_user", "agent", "system"]), t.clone()).prop_map(|(c, s, t)| Op::Msg(c, s, BASE + t)),
-        2 => (0..n, prop::sample::select(vec!["lookup", "token_usage", "fallback_to_human", "ticket"]), t.clone(),
-              prop::option::of(0i64..5000), prop::option::of((0i64..HOUR, 0i64..10_000_000)), any::<bool>())
-            .prop_map(|(c, name, t, d, span, err)| Op::Act(c, name, BASE + t, d, span.map(|(s, len)| (BASE + s, BASE + s + len)), err)),
-        1 => (0..n, t.clone()).prop_map(|(c, t)| Op::Btn(c, BASE + t)),
-        1 => (0..n, prop::sample::select(vec!["positive", "neutral", "negative"]), t).prop_map(|(c, s, t)| Op::Fb(c, s, BASE + t)),
-        1 => (0..n, prop::option::of(prop::sample::select(vec!["mobile", "tablet"])),
-              prop::option::of(prop::sample::select(vec![json!({}), json!({"plan": "pro", "feedback": true}), json!({"feedback": 1.5})])))
-            .prop_map(|(c, d, m)| Op::Upd(c, d, m)),
-        1 => (0..n).prop_map(Op::Del),
-    ]
-}
-
-fn arb_case() -> impl Strategy<Value = (Vec<Conv>, Vec<Op>, Vec<(&'static str, &'static str)>)> {
-    prop::collection::vec(arb_conv(), 1..8).prop_flat_map(|convs| {
-        let n = convs.len();
-        (
-            Just(convs),
-            prop::collection::vec(arb_op(n), 0..40),
-            prop::collection::vec(
-                prop::sample::select(vec![
-                    ("tz", "America/New_York"),
-                    ("tz", "Asia/Kathmandu"),
-                    ("tz", "Australia/Lord_Howe"),
-                    ("device", "mobile"),
-                    ("device", "unknown"),
-                    ("source", "web"),
-                    ("language", "unknown"),
-                    ("country", "HR"),
-                    ("customer_id", "u1"),
-                    ("environment", "production"),
-                    ("metadata", "plan:pro"),
-                    ("metadata", "plan:1"),
-                    ("metadata", "plan:true"),
-                ]),
-                0..3,
-            ),
-        )
-    })
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
-
-    #[test]
-    fn the_store_agrees_with_the_reference((convs, ops, filters) in arb_case()) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let mut h = Harness::new().await;
-            let mut pks = Vec::new();
-            for (i, mut c) in convs.into_iter().enumerate() {
-                c.id = format!("c{i}");
-                pks.push(h.conversation(c).await);
+/// The generic property of the store contract with the metrics index on: what the API answers
+/// (the index once it is ready), and then each plan on its own against the same expectation:
+/// raw rows and the index, every time series of the index equal to raw rows', and the index a
+/// fresh store loads from the file.
+#[test]
+fn the_store_agrees_with_the_reference_with_the_metrics_index() {
+    testkit::metrics_agree_with_reference(
+        || fresh(true),
+        async |store: &SqliteStore, e: testkit::Expected<'_>| {
+            let escalation = e.escalation.to_vec();
+            for plan in [MetricsPlan::Raw, MetricsPlan::Index] {
+                let got = store
+                    .overview_with(plan, e.agent.clone(), e.query.clone(), escalation.clone())
+                    .await
+                    .unwrap();
+                testkit::assert_same(&format!("{plan:?}"), &got, e.want);
             }
-            for op in ops {
-                match op {
-                    Op::Msg(c, s, ts) => h.message(pks[c], s, ts).await,
-                    Op::Act(c, name, ts, d, span, err) => {
-                        h.action(pks[c], name, ts, d, span, err.then_some("failed")).await
-                    }
-                    Op::Btn(c, ts) => h.button(pks[c], ts).await,
-                    Op::Fb(c, s, ts) => h.feedback(pks[c], s, ts).await,
-                    Op::Upd(c, d, m) => h.update(pks[c], d, m).await,
-                    Op::Del(c) => h.delete(pks[c]).await,
+            for metric in SeriesMetric::ALL {
+                for interval in [Interval::Hour, Interval::Day, Interval::Week] {
+                    let series = |plan| {
+                        store.timeseries_with(plan, e.agent.clone(), e.query.clone(), metric, interval)
+                    };
+                    let raw = serde_json::to_value(series(MetricsPlan::Raw).await.unwrap()).unwrap();
+                    let ix = serde_json::to_value(series(MetricsPlan::Index).await.unwrap()).unwrap();
+                    assert!(
+                        testkit::close(&raw, &ix),
+                        "{} by {}: raw {raw} / index {ix}",
+                        metric.name(),
+                        interval.name()
+                    );
                 }
             }
-            let mut params: Vec<(&str, &str)> = vec![("from", "2026-03-07"), ("to", "2026-03-10")];
-            let mut seen = std::collections::HashSet::new();
-            for f in filters {
-                if seen.insert(f.0) {
-                    params.push(f);
-                }
-            }
-            h.check(&params).await;
-            h.check_series(&params).await;
-            let (_, _, want) = h.overviews(&params).await;
-            assert_same("a reloaded index", &h.reloaded(&params).await, &want);
-        });
-    }
+            let mut opts = SqliteOptions::new(store.path());
+            opts.fsync = false;
+            opts.metrics_index = true;
+            let other = SqliteStore::open(opts).unwrap();
+            let reloaded = other
+                .overview_with(MetricsPlan::Index, e.agent.clone(), e.query.clone(), escalation)
+                .await
+                .unwrap();
+            testkit::assert_same("a reloaded index", &reloaded, e.want);
+        },
+    );
+}
+
+/// The same property with the index off: every answer from raw rows.
+#[test]
+fn the_store_agrees_with_the_reference_without_the_metrics_index() {
+    testkit::metrics_agree_with_reference(
+        || fresh(false),
+        async |_: &SqliteStore, _: testkit::Expected<'_>| {},
+    );
 }
 
 #[tokio::test]

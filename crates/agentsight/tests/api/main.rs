@@ -5,6 +5,7 @@
 
 mod assets;
 mod dashboard;
+mod dataplane;
 mod helpers;
 mod isolation;
 mod metrics;

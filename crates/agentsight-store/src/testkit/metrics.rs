@@ -1,0 +1,207 @@
+//! Contract tests of [`MetricsReader`] on hand-computed fixtures, of the export's paging, and
+//! of the [`AgentStore`] and tracking methods the older tests leave out.
+
+use agentsight_core::metrics::query::{self, MetricsQuery};
+use agentsight_core::metrics::series::{Interval, SeriesMetric};
+use agentsight_core::time::parse_timestamp;
+use agentsight_core::tracking::{self, AgentScope, ConversationRef};
+use serde_json::json;
+
+use super::dataplane::track;
+use super::spans::{span_batch, turn_json};
+use crate::{
+    AgentRef, AgentStore, ConversationFilter, ExportReader, MetricsReader, SpanWriter, TrackingReader,
+    TrackingWriter,
+};
+
+async fn scope(s: &impl AgentStore, name: &str) -> AgentScope {
+    let a = s.create_agent(name.into(), 1).await.expect("create agent");
+    AgentScope { agent_id: a.id, environments: a.environments }
+}
+
+fn q(params: &[(&str, &str)]) -> MetricsQuery {
+    let m = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    query::parse(&m, &["production".to_string(), "development".to_string()], 0).expect("a metrics query")
+}
+
+fn t(s: &str) -> i64 {
+    parse_timestamp(s).expect("a timestamp")
+}
+
+fn message(scope: &AgentScope, cid: &str, sender: &str, ts: &str) -> agentsight_core::tracking::NewMessage {
+    track(
+        scope,
+        json!({"conversation_id": cid, "sender": sender, "content": "x", "timestamp": ts, "metadata": {}}),
+        t(ts),
+    )
+}
+
+/// `MetricsReader`: the overview counts messages, conversations and bot response times; a
+/// time series buckets them by local day; `live` counts the conversations active in the last
+/// five minutes and the messages per minute; `engine_status` names the engine and has every
+/// acknowledged span batch projected.
+pub async fn metrics_reader_overview_series_live_status<S>(s: S)
+where
+    S: MetricsReader + TrackingWriter + SpanWriter + AgentStore,
+{
+    let a = scope(&s, "a").await;
+    let b = scope(&s, "b").await;
+    for (cid, sender, ts) in [
+        ("c1", "end_user", "2026-05-01T10:00:00Z"),
+        ("c1", "agent", "2026-05-01T10:00:04Z"),
+        ("c1", "end_user", "2026-05-01T10:01:00Z"),
+        ("c1", "agent", "2026-05-01T10:01:02Z"),
+        ("c2", "end_user", "2026-05-02T09:00:00Z"),
+    ] {
+        s.insert_message(message(&a, cid, sender, ts)).await.unwrap();
+    }
+    s.insert_message(message(&b, "other", "end_user", "2026-05-01T10:00:00Z")).await.unwrap();
+    let agent = AgentRef { id: a.agent_id, name: "a".into() };
+    let range = [("from", "2026-05-01"), ("to", "2026-05-02")];
+    let o = s.overview(agent.clone(), q(&range), vec!["call_human".into()]).await.unwrap();
+    assert_eq!((o.total_messages, o.total_conversations, o.unique_interactions), (5, 2, 2));
+    assert_eq!((o.messages_by_sender.end_user, o.messages_by_sender.agent), (3, 2));
+    assert_eq!((o.bot_responses, o.avg_bot_response_time_ms), (2, Some(3000.0)));
+    assert_eq!(
+        o.daily.iter().map(|d| (d.date.as_str(), d.messages, d.conversations)).collect::<Vec<_>>(),
+        [("2026-05-01", 4, 1), ("2026-05-02", 1, 1)]
+    );
+    assert_eq!(o.agent, agent);
+    let day1 =
+        s.overview(agent.clone(), q(&[("from", "2026-05-01"), ("to", "2026-05-01")]), vec![]).await.unwrap();
+    assert_eq!(day1.total_messages, 4);
+
+    let series = s.timeseries(agent.clone(), q(&range), SeriesMetric::Messages, Interval::Day).await.unwrap();
+    assert_eq!(series.points.iter().map(|p| p.value).collect::<Vec<_>>(), [Some(4.0), Some(1.0)]);
+    assert_eq!((series.metric.as_str(), series.interval.as_str()), ("messages", "day"));
+    let conv =
+        s.timeseries(agent.clone(), q(&range), SeriesMetric::Conversations, Interval::Day).await.unwrap();
+    assert_eq!(conv.points.iter().map(|p| p.value).collect::<Vec<_>>(), [Some(1.0), Some(1.0)]);
+    let rt = s
+        .timeseries(agent.clone(), q(&range), SeriesMetric::AvgBotResponseTimeMs, Interval::Day)
+        .await
+        .unwrap();
+    assert_eq!(rt.points.iter().map(|p| p.value).collect::<Vec<_>>(), [Some(3000.0), None]);
+    let hours = s.timeseries(agent.clone(), q(&range), SeriesMetric::Messages, Interval::Hour).await.unwrap();
+    assert_eq!(hours.points.len(), 48);
+    assert_eq!(hours.points.iter().filter_map(|p| p.value).sum::<f64>(), 5.0);
+
+    let now = t("2026-05-01T10:03:00Z");
+    let live = s.live(agent.clone(), now).await.unwrap();
+    assert_eq!(live.active_conversations, 1, "c1 was active in the last five minutes");
+    let per_minute: u64 = live.messages_per_minute.iter().map(|m| m.messages).sum();
+    assert_eq!(per_minute, 4, "the four messages of the last hour");
+    let later = s.live(agent, t("2026-05-01T12:00:00Z")).await.unwrap();
+    assert_eq!(later.active_conversations, 0);
+    assert_eq!(later.messages_per_minute.iter().map(|m| m.messages).sum::<u64>(), 0);
+
+    let (batch, body) = span_batch(
+        &a,
+        json!([{"conversation_id": "k", "spans": [
+        turn_json("00000000000000a1", "2026-05-01T10:00:00+00:00", None)]}]),
+        1,
+    );
+    let r = s.ingest_spans(batch, body).await.unwrap();
+    let id = r.batch_id;
+    r.projected.await.unwrap();
+    let st = s.engine_status().await;
+    assert!(!st.engine.is_empty() && !st.phase.is_empty(), "{st:?}");
+    assert!(id > 0);
+}
+
+/// `ExportReader::export_conversations` pages by an opaque cursor: with more conversations than
+/// a page, following `next` visits every matching row exactly once (in pk order: the order the
+/// backends choose today), and the last page says there is no next.
+pub async fn export_reader_pages_cover_every_row_once<S>(s: S)
+where
+    S: ExportReader + TrackingWriter + TrackingReader + AgentStore,
+{
+    let a = scope(&s, "a").await;
+    let b = scope(&s, "b").await;
+    let mut want = Vec::new();
+    for i in 0..23 {
+        let p = serde_json::from_value(json!({"conversation_id": format!("c{i:02}"), "is_used": true,
+            "device": if i % 3 == 0 { "desktop" } else { "mobile" }}))
+        .unwrap();
+        let row =
+            s.upsert_conversation(tracking::validate_conversation(&a, &p, i).unwrap()).await.unwrap().row;
+        if i % 3 != 0 {
+            want.push(row.id);
+        }
+    }
+    let p = serde_json::from_value(json!({"conversation_id": "theirs"})).unwrap();
+    s.upsert_conversation(tracking::validate_conversation(&b, &p, 1).unwrap()).await.unwrap();
+    let filter = ConversationFilter { device: Some("mobile".into()), ..Default::default() };
+    let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = s.export_conversations(a.agent_id, filter.clone(), after, 4).await.unwrap();
+        assert!(page.rows.len() <= 4);
+        seen.extend(page.rows.iter().map(|r| r.conversation.id));
+        pages += 1;
+        assert!(pages <= 10, "the cursor must end");
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, want, "every matching row once, by pk");
+    assert!(pages >= want.len().div_ceil(4));
+    let theirs = s.export_conversations(b.agent_id, filter, None, 100).await.unwrap();
+    assert!(theirs.rows.is_empty() && theirs.next.is_none(), "b has no mobile");
+}
+
+/// The [`AgentStore`] and tracking methods the first tests leave out: agents listed oldest
+/// first, environments added (a taken slug conflicts), escalation tools set and reset, a
+/// button press in the transcript, a conversation looked up by id and by pk.
+pub async fn admin_environments_escalation_and_buttons<S>(s: S)
+where
+    S: AgentStore + TrackingWriter + TrackingReader,
+{
+    let a = scope(&s, "a").await;
+    let b = scope(&s, "b").await;
+    let agents = s.list_agents().await.unwrap();
+    assert_eq!(
+        agents.iter().map(|x| (x.id, x.name.as_str())).collect::<Vec<_>>(),
+        [(a.agent_id, "a"), (b.agent_id, "b")]
+    );
+    let env = s.create_environment(a.agent_id, "staging".into(), "Staging".into(), false, 7).await.unwrap();
+    assert_eq!((env.slug.as_str(), env.is_production, env.created_at), ("staging", false, 7));
+    let dup = s.create_environment(a.agent_id, "staging".into(), "Again".into(), false, 8).await;
+    assert!(matches!(dup, Err(crate::StoreError::Conflict { field: "slug", .. })));
+    assert_eq!(
+        s.agent(a.agent_id).await.unwrap().unwrap().environments,
+        ["production", "development", "staging"]
+    );
+
+    assert_eq!(s.escalation_tools(a.agent_id).await.unwrap(), None, "the default list");
+    assert!(
+        s.set_escalation_tools(a.agent_id, Some(vec!["call_human".into(), "ticket".into()])).await.unwrap()
+    );
+    assert_eq!(
+        s.escalation_tools(a.agent_id).await.unwrap(),
+        Some(vec!["call_human".into(), "ticket".into()])
+    );
+    assert_eq!(s.escalation_tools(b.agent_id).await.unwrap(), None);
+    assert!(s.set_escalation_tools(a.agent_id, None).await.unwrap());
+    assert_eq!(s.escalation_tools(a.agent_id).await.unwrap(), None);
+    assert!(!s.set_escalation_tools(b.agent_id + 100, None).await.unwrap());
+
+    let p =
+        serde_json::from_value(json!({"conversation_id": "c", "button_event": "feedback", "label": "Yes",
+        "value": "yes", "timestamp": "2026-05-01T10:00:00Z"}))
+        .unwrap();
+    let btn = s.insert_button(tracking::validate_button(&a, &p, 5).unwrap()).await.unwrap();
+    assert_eq!(
+        (btn.label.as_str(), btn.value.as_str(), btn.button_event.as_str()),
+        ("Yes", "yes", "feedback")
+    );
+    let by_id = s.conversation(a.agent_id, ConversationRef::Id("c".into())).await.unwrap().unwrap();
+    assert_eq!(by_id.id, btn.conversation_pk);
+    assert!(by_id.is_used);
+    let by_pk = s.conversation(a.agent_id, ConversationRef::Pk(by_id.id)).await.unwrap().unwrap();
+    assert_eq!(by_pk.conversation_id, "c");
+    assert!(s.conversation(b.agent_id, ConversationRef::Pk(by_id.id)).await.unwrap().is_none());
+    let tr = s.transcript(a.agent_id, by_id.id).await.unwrap().unwrap();
+    assert_eq!(tr.buttons.iter().map(|x| x.id).collect::<Vec<_>>(), [btn.id]);
+    assert_eq!(tr.conversation.message_count, 0, "a button is not a message");
+}

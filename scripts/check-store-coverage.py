@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""Fails when a store trait method (a line `fn NAME(` in crates/agentsight-store/src/lib.rs) has
+no row in the "Store contract coverage" table of docs/architecture.md, or when a row names a
+contract test function (outside parentheses) that crates/agentsight-store/src/testkit/ does not
+define."""
+import pathlib
+import re
+import sys
+
+root = pathlib.Path(__file__).resolve().parent.parent
+lib = (root / "crates/agentsight-store/src/lib.rs").read_text()
+doc = (root / "docs/architecture.md").read_text()
+kit = "".join(p.read_text() for p in (root / "crates/agentsight-store/src/testkit").glob("*.rs"))
+
+methods = sorted(set(re.findall(r"\bfn ([a-z_][a-z0-9_]*)\(", lib)))
+_, sep, table = doc.partition("## Store contract coverage")
+if not sep:
+    sys.exit("docs/architecture.md has no '## Store contract coverage' section")
+table = table.split("\n## ", 1)[0]
+rows = {}
+for line in table.splitlines():
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    m = re.fullmatch(r"`(?:[A-Za-z]+::)?([a-z_][a-z0-9_]*)`", cells[0]) if len(cells) >= 2 else None
+    if m:
+        rows[m.group(1)] = re.findall(r"`([a-z_][a-z0-9_]*)`", re.sub(r"\([^)]*\)", "", cells[-1]))
+
+missing = [m for m in methods if m not in rows]
+empty = [m for m in methods if m in rows and not rows[m]]
+unknown = sorted({f for fs in rows.values() for f in fs if not re.search(rf"\bfn {f}\b", kit)})
+for what, names in (("no row", missing), ("no test named", empty), ("not a testkit function", unknown)):
+    if names:
+        print(f"store contract coverage: {what}: {', '.join(names)}", file=sys.stderr)
+if missing or empty or unknown:
+    sys.exit(1)
+print(f"store contract coverage: all {len(methods)} trait methods have contract tests")
