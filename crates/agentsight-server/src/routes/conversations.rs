@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use agentsight_core::ValidationErrors;
-use agentsight_core::limits::MAX_PAGE_SIZE;
+use agentsight_core::limits::{MAX_METADATA_FILTER_PAIRS, MAX_PAGE_SIZE};
 use agentsight_core::metrics::query::{UNKNOWN, local_day_bounds};
 use agentsight_core::normalize;
 use agentsight_core::time::{self, now_micros};
@@ -99,7 +99,14 @@ pub(crate) fn parse_list_query(q: &Params) -> Result<(ConversationFilter, PageRe
     let (day_after, day_before) = local_day_bounds(&mut e, q);
     let mut metadata = Vec::new();
     if let Some(m) = text("metadata") {
-        for pair in m.split(',').filter(|p| !p.trim().is_empty()) {
+        let pairs: Vec<&str> = m.split(',').filter(|p| !p.trim().is_empty()).collect();
+        if pairs.len() > MAX_METADATA_FILTER_PAIRS {
+            e.add(
+                "metadata",
+                format!("At most {MAX_METADATA_FILTER_PAIRS} key:value pairs ({} given).", pairs.len()),
+            );
+        }
+        for pair in pairs.into_iter().take(MAX_METADATA_FILTER_PAIRS) {
             match pair.split_once(':') {
                 Some((k, v)) if !k.trim().is_empty() => {
                     metadata.push((k.trim().to_string(), v.trim().to_string()))

@@ -310,10 +310,17 @@ async fn the_dashboard_filters_narrow_the_conversation_list() {
         ("country=Croatia", "country"),
         ("from=2026-02-30", "from"),
         ("tz=Mars/Base", "tz"),
+        ("from=%2B262142-12-31", "from"),
+        ("started_at_before=10000-01-01", "started_at_before"),
     ] {
         let r = app.dash_get(&admin, &format!("/api/conversations/?agent={a}&{q}")).await;
         assert_eq!(r.status(), 400, "{q}");
         assert!(r.json::<Value>().await.unwrap().get(field).is_some(), "{q}");
+        for export in ["conversations.csv", "messages.csv"] {
+            let r = app.dash_get(&admin, &format!("/api/dash/export/{export}?agent={a}&{q}")).await;
+            assert_eq!(r.status(), 400, "{export}?{q}");
+            assert!(r.json::<Value>().await.unwrap().get(field).is_some(), "{export}?{q}");
+        }
     }
 }
 
