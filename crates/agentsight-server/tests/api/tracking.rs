@@ -147,6 +147,32 @@ async fn attachments_round_trip_in_json_and_multipart_shapes() {
 }
 
 #[tokio::test]
+async fn an_attachment_download_is_sandboxed_and_never_sniffed() {
+    let app = spawn_app().await;
+    let pk = app.conversation("c6", json!({})).await;
+    let html = b"<html><script>fetch('/api/auth/me/')</script></html>";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(html);
+    let r = app
+        .post(
+            "/api/attachments/",
+            &json!({"attachments": [{"filename": "x.html", "mime_type": "text/html", "data": b64}],
+            "conversation": pk, "sender": "end_user"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let listing = app.get_json(&format!("/api/conversations/{pk}/attachments/")).await;
+    let url = listing["messages"][0]["attachments"][0]["file_url"].as_str().unwrap().to_string();
+    let r = app.get_as(&app.key, &url).await;
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.split(';').any(|d| d.trim() == "sandbox"), "{csp}");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert_eq!(r.bytes().await.unwrap().as_ref(), html);
+}
+
+#[tokio::test]
 async fn an_attachment_over_the_limit_is_413_and_nothing_is_stored() {
     let app = crate::helpers::spawn_app_with(|s| s.max_attachment_bytes = 1000).await;
     let pk = app.conversation("c6", json!({})).await;
