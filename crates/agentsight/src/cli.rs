@@ -39,7 +39,7 @@ impl Cli {
 #[derive(Debug, Args, Clone)]
 struct DataDir {
     /// Directory holding the database (`agentsight.db`), the span archive
-    /// (`agentsight.archive.db`) and attachment files.
+    /// (`agentsight.archive.db`) and attachment files; created 0700, its files 0600.
     #[arg(long, env = "AGENTSIGHT_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
 }

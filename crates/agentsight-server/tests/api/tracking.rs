@@ -172,6 +172,44 @@ async fn an_attachment_download_is_sandboxed_and_never_sniffed() {
     assert_eq!(r.bytes().await.unwrap().as_ref(), html);
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_databases_and_attachments_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::MetadataExt;
+    let app = spawn_app().await;
+    let pk = app.conversation("p1", json!({})).await;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(b"secret");
+    let r = app
+        .post(
+            "/api/attachments/",
+            &json!({"attachments": [{"filename": "s.txt", "mime_type": "text/plain", "data": b64}],
+            "conversation": pk, "sender": "end_user"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().mode() & 0o777;
+    let d = &app.data_dir;
+    assert_eq!(mode(d), 0o700, "data dir");
+    let mut files = 0;
+    for name in ["agentsight.db", "agentsight.archive.db"] {
+        for suffix in ["", "-wal", "-shm"] {
+            let p = d.join(format!("{name}{suffix}"));
+            if suffix.is_empty() || p.exists() {
+                assert_eq!(mode(&p), 0o600, "{}", p.display());
+                files += 1;
+            }
+        }
+    }
+    assert!(d.join("agentsight.db-wal").exists() && files >= 4, "the WAL files were checked too");
+    let attachments = d.join("attachments");
+    assert_eq!(mode(&attachments), 0o700);
+    let agent_dir = std::fs::read_dir(&attachments).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(mode(&agent_dir), 0o700);
+    let file = std::fs::read_dir(&agent_dir).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(std::fs::read(&file).unwrap(), b"secret");
+}
+
 #[tokio::test]
 async fn an_attachment_over_the_limit_is_413_and_nothing_is_stored() {
     let app = crate::helpers::spawn_app_with(|s| s.max_attachment_bytes = 1000).await;
