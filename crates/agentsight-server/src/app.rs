@@ -109,6 +109,8 @@ pub struct App {
     router: Router,
     store: SqliteStore,
     setup_token: Option<String>,
+    header_read_timeout: std::time::Duration,
+    max_connections: usize,
 }
 
 /// Opens the embedded store the settings point at; with `metrics_index` (the server) it keeps
@@ -193,9 +195,10 @@ impl App {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("binding {}: {e}", settings.listen))?;
+        let (header_read_timeout, max_connections) = (settings.header_read_timeout, settings.max_connections);
         let (state, setup_token) =
             state(store.clone(), settings, blobs, enrich).await.map_err(|e| format!("starting: {e:?}"))?;
-        Ok(App { listener, router: router(state), store, setup_token })
+        Ok(App { listener, router: router(state), store, setup_token, header_read_timeout, max_connections })
     }
 
     /// The bound address (the real port when the settings asked for port 0).
@@ -224,11 +227,8 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let App { listener, router, store, .. } = self;
-        // The peer address feeds the sign-in rate limit.
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let App { listener, router, store, header_read_timeout, max_connections, .. } = self;
+        crate::serve::serve(listener, router, header_read_timeout, max_connections, shutdown).await?;
         // Dropping the last handle joins the writer thread after it drained its queue.
         tokio::task::spawn_blocking(move || drop(store)).await.map_err(std::io::Error::other)?;
         Ok(())

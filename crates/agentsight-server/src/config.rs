@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use agentsight_core::limits;
 
@@ -28,7 +29,18 @@ pub struct Settings {
     pub ingest_rate: u32,
     /// Batches one agent may send at once above its rate.
     pub ingest_burst: u32,
+    /// Time a connection has to send a request head, from when it opens or finished its last
+    /// response (so also the idle keep-alive timeout); then it is closed.
+    pub header_read_timeout: Duration,
+    /// Connections open at once; at the cap new clients wait in the listen queue.
+    pub max_connections: usize,
 }
+
+/// Default `header_read_timeout`.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default `max_connections`: well below the usual soft limit of 1024 file descriptors, which
+/// the databases and attachment files share.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// Default ingest batches per second and agent (the SDK sends one batch every 5 s per process).
 pub const DEFAULT_INGEST_RATE: u32 = 200;
@@ -49,6 +61,8 @@ impl Settings {
             metrics_index: true,
             ingest_rate: DEFAULT_INGEST_RATE,
             ingest_burst: DEFAULT_INGEST_BURST,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 
@@ -84,6 +98,12 @@ impl Settings {
         }
         if self.max_attachment_bytes == 0 {
             problems.push("max attachment bytes must be positive".to_string());
+        }
+        if self.header_read_timeout.is_zero() {
+            problems.push("the header timeout must be positive".to_string());
+        }
+        if self.max_connections == 0 {
+            problems.push("max connections must be at least 1".to_string());
         }
         if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
     }

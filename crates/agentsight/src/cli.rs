@@ -146,6 +146,16 @@ struct ServeArgs {
     /// Ingest batches one agent may send at once above its rate.
     #[arg(long, env = "AGENTSIGHT_INGEST_BURST", default_value_t = agentsight_server::config::DEFAULT_INGEST_BURST)]
     ingest_burst: u32,
+    /// Seconds a connection has to send a complete request head, counted from when it opens
+    /// or finished its last response (so also the idle keep-alive timeout); then it is closed.
+    #[arg(long, env = "AGENTSIGHT_HEADER_TIMEOUT", default_value_t = agentsight_server::config::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Connections open at once. At the cap the server stops accepting: new clients wait in
+    /// the listen queue until a connection closes. Keep it below `ulimit -n`.
+    #[arg(long, env = "AGENTSIGHT_MAX_CONNECTIONS", default_value_t = agentsight_server::config::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    max_connections: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -553,6 +563,8 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         metrics_index: a.metrics_index,
         ingest_rate: a.ingest_rate,
         ingest_burst: a.ingest_burst,
+        header_read_timeout: std::time::Duration::from_secs(a.header_timeout),
+        max_connections: a.max_connections,
     };
     let app = App::build(settings).await.map_err(anyhow::Error::msg)?;
     let url = format!("http://{}", app.local_addr());
