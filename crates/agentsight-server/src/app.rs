@@ -181,8 +181,10 @@ pub async fn state<S: Store>(
 
 impl App {
     /// Opens the store, binds the listener and builds the router.
-    pub async fn build(settings: Settings) -> Result<App, String> {
+    pub async fn build(mut settings: Settings) -> Result<App, String> {
         settings.validate()?;
+        settings.public_url =
+            settings.public_url.as_deref().map(crate::config::parse_public_url).transpose()?;
         let store =
             open_store(&settings, settings.metrics_index).map_err(|e| format!("opening the store: {e:?}"))?;
         let blobs = Blobs::new(settings.attachments_dir()).map_err(|e| format!("attachments dir: {e}"))?;

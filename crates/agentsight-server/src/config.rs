@@ -34,6 +34,23 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// Connections open at once; at the cap new clients wait in the listen queue.
     pub max_connections: usize,
+    /// The server's address as clients reach it (`https://agentsight.example.com`, no trailing
+    /// `/`), for the links it writes (pagination); `None`: the request's `Host`.
+    pub public_url: Option<String>,
+}
+
+/// Checks and normalizes a public URL: `http` or `https`, a host, an optional path prefix, no
+/// query or fragment; the trailing `/` is dropped.
+pub fn parse_public_url(s: &str) -> Result<String, String> {
+    let t = s.trim().trim_end_matches('/');
+    let uri: axum::http::Uri = t.parse().map_err(|_| format!("public URL '{t}' is not a URL"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    if !scheme_ok || uri.host().is_none_or(str::is_empty) || uri.query().is_some() || t.contains('#') {
+        return Err(format!(
+            "public URL '{t}' must be http(s)://host[:port][/prefix], without query or fragment"
+        ));
+    }
+    Ok(t.to_string())
 }
 
 /// Default `header_read_timeout`.
@@ -63,6 +80,7 @@ impl Settings {
             ingest_burst: DEFAULT_INGEST_BURST,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            public_url: None,
         }
     }
 
@@ -105,6 +123,25 @@ impl Settings {
         if self.max_connections == 0 {
             problems.push("max connections must be at least 1".to_string());
         }
+        if let Some(Err(e)) = self.public_url.as_deref().map(parse_public_url) {
+            problems.push(e);
+        }
         if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_url_is_http_or_https_with_a_host_and_loses_its_trailing_slash() {
+        assert_eq!(parse_public_url("https://a.example.com/").unwrap(), "https://a.example.com");
+        assert_eq!(parse_public_url("http://10.0.0.1:8000/as").unwrap(), "http://10.0.0.1:8000/as");
+        for bad in
+            ["a.example.com", "ftp://a.example.com", "https://a.example.com/?x=1", "https://a/#f", "/x"]
+        {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
     }
 }

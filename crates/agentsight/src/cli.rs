@@ -156,6 +156,11 @@ struct ServeArgs {
     #[arg(long, env = "AGENTSIGHT_MAX_CONNECTIONS", default_value_t = agentsight_server::config::DEFAULT_MAX_CONNECTIONS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     max_connections: usize,
+    /// The server's address as clients reach it, e.g. `https://agentsight.example.com` behind a
+    /// proxy: links the server writes (the `next`/`previous` pages of a listing) use it instead
+    /// of the request's Host header.
+    #[arg(long, env = "AGENTSIGHT_PUBLIC_URL", value_parser = agentsight_server::config::parse_public_url)]
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -565,6 +570,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         ingest_burst: a.ingest_burst,
         header_read_timeout: std::time::Duration::from_secs(a.header_timeout),
         max_connections: a.max_connections,
+        public_url: a.public_url.clone(),
     };
     let app = App::build(settings).await.map_err(anyhow::Error::msg)?;
     let url = format!("http://{}", app.local_addr());

@@ -199,8 +199,20 @@ pub(crate) async fn dashboard_query<S: Store>(
     Ok((filter, page))
 }
 
-pub(crate) fn page_url(headers: &HeaderMap, uri: &axum::http::Uri, page: i64) -> String {
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+/// The link to another page of a listing: under the configured public URL, else under the
+/// request's `Host` (which the client chose).
+pub(crate) fn page_url(
+    public_url: Option<&str>,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    page: i64,
+) -> String {
+    let origin = match public_url {
+        Some(base) => base.to_string(),
+        None => {
+            format!("http://{}", headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost"))
+        }
+    };
     let mut pairs: Vec<(String, String)> = uri
         .query()
         .map(|q| {
@@ -213,11 +225,12 @@ pub(crate) fn page_url(headers: &HeaderMap, uri: &axum::http::Uri, page: i64) ->
         .unwrap_or_default();
     pairs.push(("page".into(), page.to_string()));
     let query: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("http://{host}{}?{}", uri.path(), query.join("&"))
+    format!("{origin}{}?{}", uri.path(), query.join("&"))
 }
 
 /// The seven-key paging envelope (B5.8) of one page of `count` rows.
 pub(crate) fn page_of<T>(
+    public_url: Option<&str>,
     headers: &HeaderMap,
     uri: &axum::http::Uri,
     page: PageRequest,
@@ -227,8 +240,9 @@ pub(crate) fn page_of<T>(
     let total_pages = ((count + page.page_size - 1) / page.page_size).max(1);
     wire::Page {
         count,
-        next: (page.page < total_pages).then(|| page_url(headers, uri, page.page + 1)),
-        previous: (page.page > 1).then(|| page_url(headers, uri, (page.page - 1).min(total_pages))),
+        next: (page.page < total_pages).then(|| page_url(public_url, headers, uri, page.page + 1)),
+        previous: (page.page > 1)
+            .then(|| page_url(public_url, headers, uri, (page.page - 1).min(total_pages))),
         results,
         page_size: page.page_size,
         total_pages,
@@ -274,7 +288,7 @@ pub(crate) async fn list_conversations<S: Store>(
     } else {
         rows.iter().map(|r| serde_json::to_value(present::conversation(r)).unwrap_or_default()).collect()
     };
-    let body = page_of(&headers, &uri, page, count, results);
+    let body = page_of(st.settings.public_url.as_deref(), &headers, &uri, page, count, results);
     Ok(Json(serde_json::to_value(body).unwrap_or_default()))
 }
 

@@ -307,3 +307,25 @@ async fn listing_pages_and_filters_by_message_text() {
         app.get_json("/api/conversations/?started_at_after=2026-05-02&started_at_before=2026-05-03").await;
     assert_eq!(window["count"], 2);
 }
+
+#[tokio::test]
+async fn page_links_use_the_configured_public_url_and_not_the_host_header() {
+    for (public, want) in [
+        (None, "http://evil.example/api/conversations/?page_size=1&page=2"),
+        (Some("https://as.example.com/"), "https://as.example.com/api/conversations/?page_size=1&page=2"),
+    ] {
+        let app = crate::helpers::spawn_app_with(|s| s.public_url = public.map(str::to_string)).await;
+        app.conversation("a", json!({})).await;
+        app.conversation("b", json!({})).await;
+        let r = app
+            .client
+            .get(format!("{}/api/conversations/?page_size=1", app.base))
+            .header("Authorization", format!("Api-Key {}", app.key))
+            .header("Host", "evil.example")
+            .send()
+            .await
+            .unwrap();
+        let page: Value = r.json().await.unwrap();
+        assert_eq!(page["next"], want, "public URL {public:?}");
+    }
+}
