@@ -80,8 +80,9 @@ pub struct Shared<S> {
     pub live: LiveHub,
     /// Sign-in attempt limits.
     pub logins: LoginLimiter,
-    /// SHA-256 of the one-time setup token, while no admin exists (kept in memory only).
-    pub setup: Mutex<Option<[u8; 32]>>,
+    /// SHA-256 of the one-time setup token and when it expires, while no admin exists (kept
+    /// in memory only).
+    pub setup: Mutex<Option<([u8; 32], agentsight_core::time::Micros)>>,
     /// The per-agent throttle of `POST /api/ingest/` (None: unlimited).
     pub ingest_limiter: Option<crate::routes::spans::IngestLimiter>,
 }
@@ -160,6 +161,8 @@ pub async fn state<S: Store>(
     blobs: Blobs,
     enrich: Enrichment,
 ) -> Result<(AppState<S>, Option<String>), ApiError> {
+    let ttl = i64::try_from(settings.setup_link_ttl.as_micros()).unwrap_or(i64::MAX);
+    let setup_expiry = agentsight_core::time::now_micros().saturating_add(ttl);
     let token = if store.has_admin().await? {
         None
     } else {
@@ -174,7 +177,7 @@ pub async fn state<S: Store>(
         enrich,
         live: LiveHub::default(),
         logins: LoginLimiter::default(),
-        setup: Mutex::new(token.as_ref().map(|t| t.hash)),
+        setup: Mutex::new(token.as_ref().map(|t| (t.hash, setup_expiry))),
     }));
     Ok((state, token.map(|t| t.secret)))
 }

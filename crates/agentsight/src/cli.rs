@@ -571,6 +571,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         header_read_timeout: std::time::Duration::from_secs(a.header_timeout),
         max_connections: a.max_connections,
         public_url: a.public_url.clone(),
+        ..Settings::new(&a.data.data_dir)
     };
     let app = App::build(settings).await.map_err(anyhow::Error::msg)?;
     let url = format!("http://{}", app.local_addr());
@@ -585,12 +586,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         out(&format!("  export AGENTSIGHT_API_KEY={key}"))?;
     }
     if let Some(token) = app.setup_token() {
+        let base = a.public_url.as_deref().unwrap_or(&url);
         out(&format!(
-            "No dashboard admin yet. Open {url}/setup?token={token} to create the first admin account"
+            "No dashboard admin yet. Open {base}/setup?token={token} to create the first admin account"
         ))?;
-        out(
-            "(the link works once, until the server restarts; or run `agentsight user create EMAIL --role admin`).",
-        )?;
+        out(&format!(
+            "(the link works once, for {} hours, until the server restarts; or run `agentsight user create EMAIL --role admin`).",
+            agentsight_core::dashboard::SETUP_TOKEN_TTL_MICROS / 3_600_000_000
+        ))?;
     }
     out(&format!("AgentSight listening on {url} (data in {})", a.data.data_dir.display()))?;
     tracing::info!(%url, "listening");
