@@ -34,4 +34,23 @@ describe("safeNext", () => {
     expect(safeNext(null)).toBe("/");
     expect(safeNext("/login?next=%2F")).toBe("/");
   });
+
+  it("refuses backslashes, control characters and paths that leave the origin once normalized", () => {
+    for (const evil of [
+      "/\\evil.example",
+      "/\\/evil.example",
+      "\\\\evil.example",
+      "/\t/evil.example",
+      "/\n/evil.example",
+      "/ /evil.example",
+      "/agents/../api/auth/logout/",
+      "/./login",
+      "javascript:alert(1)",
+    ]) {
+      expect(safeNext(evil), JSON.stringify(evil)).toBe("/");
+    }
+    // A percent-encoded backslash is a path character, not a separator: it stays in this origin.
+    expect(safeNext("/%5C/ok")).toBe("/%5C/ok");
+    expect(safeNext("/agents/2/conversations?q=a%20b#top")).toBe("/agents/2/conversations?q=a%20b#top");
+  });
 });

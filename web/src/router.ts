@@ -64,9 +64,26 @@ export const paths = {
   agentSettings: (agent: number) => `/settings/agents/${agent}`,
 };
 
-/** A `next` target for after sign-in: only a path of this app, never another origin. */
+/** Stands for this app's origin when resolving `next` (any origin would do; it must not change). */
+const SAME_ORIGIN = "http://app.invalid";
+
+/**
+ * A `next` target for after sign-in: only a path of this app, never another origin. Browsers
+ * read `\` as `/` and drop tabs and newlines (`/\evil.example`, `/\t/evil.example` are
+ * `//evil.example`), so a target holding a backslash, a control character or a space is refused,
+ * and what is left must resolve to this origin; the normalized path is returned.
+ */
 export function safeNext(next: string | null): string {
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/api/")) return "/";
-  if (next === "/login" || next.startsWith("/login?") || next.startsWith("/setup")) return "/";
-  return next;
+  if (!next || !next.startsWith("/") || /[\\\s\u0000-\u001f\u007f]/.test(next)) return "/";
+  let url: URL;
+  try {
+    url = new URL(next, SAME_ORIGIN);
+  } catch {
+    return "/";
+  }
+  if (url.origin !== SAME_ORIGIN) return "/";
+  const path = url.pathname + url.search + url.hash;
+  if (path.startsWith("//") || path.startsWith("/api/")) return "/";
+  if (path === "/login" || path.startsWith("/login?") || path.startsWith("/setup")) return "/";
+  return path;
 }

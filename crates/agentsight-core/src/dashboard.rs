@@ -33,6 +33,9 @@ pub const MAX_LOGO_BYTES: usize = 256 * 1024;
 pub const MAX_AGENT_NAME_CHARS: usize = 255;
 /// How long a session lives without use.
 pub const SESSION_TTL_MICROS: Micros = 14 * 24 * 3_600 * 1_000_000;
+/// How long a session lives at most from its creation, however often it is used: extending
+/// never passes it, and a session older than this is refused.
+pub const SESSION_MAX_AGE_MICROS: Micros = 30 * 24 * 3_600 * 1_000_000;
 /// A session is extended (one write) only once this much of its life has passed.
 pub const SESSION_REFRESH_AFTER_MICROS: Micros = 24 * 3_600 * 1_000_000;
 
@@ -139,6 +142,8 @@ pub const SESSION_PREFIX: &str = "ses";
 pub const SHARE_PREFIX: &str = "shr";
 /// Prefix of setup tokens.
 pub const SETUP_PREFIX: &str = "stp";
+/// How long the setup link printed at start works (a restart prints a new one).
+pub const SETUP_TOKEN_TTL_MICROS: Micros = 24 * 3_600 * 1_000_000;
 
 /// Generates a 256-bit token from the OS random source: `<kind>_<64 hex>`.
 pub fn generate_token(kind: &str) -> NewToken {

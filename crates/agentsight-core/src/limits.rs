@@ -38,6 +38,9 @@ pub const DEFAULT_MAX_ATTACHMENT_BYTES: usize = 20 * 1024 * 1024;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Page size of list endpoints (default and maximum).
 pub const MAX_PAGE_SIZE: i64 = 100;
+/// `key:value` pairs in one `metadata=` filter of the conversation list (each is a term of
+/// the SQL query; thousands exceed SQLite's expression depth).
+pub const MAX_METADATA_FILTER_PAIRS: usize = 20;
 
 /// Checks a string against a character limit, with the DRF wording.
 pub fn check_chars(value: &str, max: usize) -> Result<(), String> {

@@ -1,9 +1,25 @@
 //! Event time: parsing the timestamps the SDKs send, and the one storage form (µs since epoch).
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 
 /// Microseconds since the Unix epoch, UTC: how every instant is stored.
 pub type Micros = i64;
+
+/// The first year a timestamp or a query date may name (the Unix epoch's).
+pub const MIN_YEAR: i32 = 1970;
+/// The last year a timestamp or a query date may name: past it, date arithmetic (a day
+/// after, a week before) nears chrono's own limits.
+pub const MAX_YEAR: i32 = 9999;
+
+/// Parses a calendar date `YYYY-MM-DD` between 1970-01-01 and 9999-12-31.
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    let t = s.trim();
+    match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        Ok(d) if (MIN_YEAR..=MAX_YEAR).contains(&d.year()) => Ok(d),
+        Ok(_) => Err(format!("'{}' is outside 1970-01-01..9999-12-31.", clip(t))),
+        Err(_) => Err(format!("'{}' is not a date (YYYY-MM-DD)", clip(t))),
+    }
+}
 
 /// Parses an ISO 8601 timestamp. One without an offset is UTC (metrics.md, *Event time*).
 ///
@@ -20,8 +36,9 @@ pub fn parse_timestamp(s: &str) -> Result<Micros, String> {
                 .map(|n| n.and_utc())
         });
     match parsed {
-        Ok(d) if d.timestamp() >= 0 => Ok(d.timestamp_micros()),
-        Ok(_) => Err(format!("Timestamp '{}' is before 1970.", clip(t))),
+        Ok(d) if d.timestamp() < 0 => Err(format!("Timestamp '{}' is before 1970.", clip(t))),
+        Ok(d) if d.year() > MAX_YEAR => Err(format!("Timestamp '{}' is after {MAX_YEAR}-12-31.", clip(t))),
+        Ok(d) => Ok(d.timestamp_micros()),
         Err(_) => Err(format!(
             "Datetime has wrong format ('{}'). Use ISO 8601, e.g. 2026-08-15T10:58:29.710236+00:00.",
             clip(t)
@@ -86,5 +103,20 @@ mod tests {
         assert!(parse_timestamp("2026-13-01T00:00:00Z").is_err());
         assert_eq!(event_time(None, 42), Ok(42));
         assert_eq!(event_time(Some(""), 42), Ok(42));
+    }
+
+    #[test]
+    fn dates_and_timestamps_outside_1970_to_9999_are_refused() {
+        assert_eq!(parse_date("1970-01-01").unwrap().to_string(), "1970-01-01");
+        assert_eq!(parse_date(" 9999-12-31 ").unwrap().to_string(), "9999-12-31");
+        for bad in ["1969-12-31", "+10000-01-01", "+262142-12-31", "-0001-01-01"] {
+            assert!(parse_date(bad).unwrap_err().contains("outside"), "{bad}");
+        }
+        // Five digits without a sign are no %Y year: refused as a malformed date.
+        assert!(parse_date("10000-01-01").is_err());
+        assert!(parse_date("2026-02-30").unwrap_err().contains("not a date"));
+        assert!(parse_timestamp("9999-12-31T23:59:59.999999Z").is_ok());
+        assert!(parse_timestamp("+262142-12-31 00:00:00+00:00").unwrap_err().contains("after 9999"));
+        assert!(parse_timestamp("+10000-01-01T00:00:00").unwrap_err().contains("after 9999"));
     }
 }

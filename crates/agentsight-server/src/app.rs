@@ -69,8 +69,9 @@ pub struct Shared<S: Store> {
     pub live: LiveHub,
     /// Sign-in attempt limits.
     pub logins: LoginLimiter,
-    /// SHA-256 of the one-time setup token, while no admin exists (kept in memory only).
-    pub setup: Mutex<Option<[u8; 32]>>,
+    /// SHA-256 of the one-time setup token and when it expires, while no admin exists (kept
+    /// in memory only).
+    pub setup: Mutex<Option<([u8; 32], agentsight_core::time::Micros)>>,
     /// The per-agent throttle of `POST /api/ingest/` (None: unlimited).
     pub ingest_limiter: Option<crate::routes::spans::IngestLimiter>,
     /// Where CPU-heavy request work runs, off the request threads.
@@ -100,6 +101,8 @@ pub struct App<S: Store> {
     router: Router,
     stores: Stores<S::Config, S::Events>,
     setup_token: Option<String>,
+    header_read_timeout: std::time::Duration,
+    max_connections: usize,
 }
 
 /// Ingest enrichment for these settings: geolocation from `settings.geo_dir()` when its files
@@ -140,6 +143,8 @@ pub async fn state<S: Store>(
     blobs: Blobs,
     enrich: Enrichment,
 ) -> Result<(AppState<S>, Option<String>), ApiError> {
+    let ttl = i64::try_from(settings.setup_link_ttl.as_micros()).unwrap_or(i64::MAX);
+    let setup_expiry = agentsight_core::time::now_micros().saturating_add(ttl);
     let Stores { config, events } = stores;
     let token = if config.has_admin().await? {
         None
@@ -156,7 +161,7 @@ pub async fn state<S: Store>(
         enrich,
         live: LiveHub::default(),
         logins: LoginLimiter::default(),
-        setup: Mutex::new(token.as_ref().map(|t| t.hash)),
+        setup: Mutex::new(token.as_ref().map(|t| (t.hash, setup_expiry))),
         cpu: crate::ingest::CpuGate::for_this_machine(),
     }));
     Ok((state, token.map(|t| t.secret)))
@@ -165,16 +170,23 @@ pub async fn state<S: Store>(
 impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
     /// Binds the listener and builds the router over `stores`, opened by the caller (the binary
     /// chooses the backends), with `enrich` applied at ingest.
-    pub async fn build(settings: Settings, stores: Stores<C, E>, enrich: Enrichment) -> Result<Self, String> {
+    pub async fn build(
+        mut settings: Settings,
+        stores: Stores<C, E>,
+        enrich: Enrichment,
+    ) -> Result<Self, String> {
         settings.validate()?;
+        settings.public_url =
+            settings.public_url.as_deref().map(crate::config::parse_public_url).transpose()?;
         let blobs = Blobs::new(settings.attachments_dir()).map_err(|e| format!("attachments dir: {e}"))?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("binding {}: {e}", settings.listen))?;
+        let (header_read_timeout, max_connections) = (settings.header_read_timeout, settings.max_connections);
         let (state, setup_token) = state::<Stores<C, E>>(stores.clone(), settings, blobs, enrich)
             .await
             .map_err(|e| format!("starting: {e:?}"))?;
-        Ok(App { listener, router: router(state), stores, setup_token })
+        Ok(App { listener, router: router(state), stores, setup_token, header_read_timeout, max_connections })
     }
 
     /// The bound address (the real port when the settings asked for port 0).
@@ -208,11 +220,8 @@ impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let App { listener, router, stores, .. } = self;
-        // The peer address feeds the sign-in rate limit.
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let App { listener, router, stores, header_read_timeout, max_connections, .. } = self;
+        crate::serve::serve(listener, router, header_read_timeout, max_connections, shutdown).await?;
         // Dropping the last handle of a store may join its writer after it drained its queue.
         tokio::task::spawn_blocking(move || drop(stores)).await.map_err(std::io::Error::other)?;
         Ok(())

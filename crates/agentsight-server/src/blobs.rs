@@ -1,7 +1,10 @@
 //! Attachment files on disk under `<data-dir>/attachments/<agent>/`, written and fsynced before
-//! their rows are committed, so an acknowledged upload is durable.
+//! their rows are committed, so an acknowledged upload is durable. Directories are 0700 and
+//! files 0600 (`agentsight_store_sqlite::private`).
 
 use std::path::PathBuf;
+
+use agentsight_store::private::{FILE_MODE, private_dir};
 
 use rand::RngCore;
 use tokio::io::AsyncWriteExt;
@@ -14,7 +17,7 @@ pub struct Blobs {
 impl Blobs {
     /// Uses (creating) `root`.
     pub fn new(root: PathBuf) -> std::io::Result<Blobs> {
-        std::fs::create_dir_all(&root)?;
+        private_dir(&root)?;
         Ok(Blobs { root })
     }
 
@@ -24,10 +27,20 @@ impl Blobs {
         rand::rng().fill_bytes(&mut name);
         let key = format!("{agent_id}/{}", hex::encode(name));
         let path = self.root.join(&key);
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await?;
+        if let Some(dir) = path.parent().map(PathBuf::from) {
+            tokio::task::spawn_blocking(move || private_dir(&dir)).await.map_err(std::io::Error::other)??;
         }
-        let mut f = tokio::fs::File::create(&path).await?;
+        let mut open = tokio::fs::OpenOptions::new();
+        open.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        open.mode(FILE_MODE);
+        let mut f = open.open(&path).await?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // The umask may have narrowed the mode given at creation.
+            f.set_permissions(std::fs::Permissions::from_mode(FILE_MODE)).await?;
+        }
         f.write_all(data).await?;
         f.sync_all().await?;
         Ok(key)

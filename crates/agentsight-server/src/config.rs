@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use agentsight_core::limits;
 
@@ -28,7 +29,38 @@ pub struct Settings {
     pub ingest_rate: u32,
     /// Batches one agent may send at once above its rate.
     pub ingest_burst: u32,
+    /// Time a connection has to send a request head, from when it opens or finished its last
+    /// response (so also the idle keep-alive timeout); then it is closed.
+    pub header_read_timeout: Duration,
+    /// Connections open at once; at the cap new clients wait in the listen queue.
+    pub max_connections: usize,
+    /// The server's address as clients reach it (`https://agentsight.example.com`, no trailing
+    /// `/`), for the links it writes (pagination); `None`: the request's `Host`.
+    pub public_url: Option<String>,
+    /// How long the setup link printed at start works
+    /// (`agentsight_core::dashboard::SETUP_TOKEN_TTL_MICROS`).
+    pub setup_link_ttl: Duration,
 }
+
+/// Checks and normalizes a public URL: `http` or `https`, a host, an optional path prefix, no
+/// query or fragment; the trailing `/` is dropped.
+pub fn parse_public_url(s: &str) -> Result<String, String> {
+    let t = s.trim().trim_end_matches('/');
+    let uri: axum::http::Uri = t.parse().map_err(|_| format!("public URL '{t}' is not a URL"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    if !scheme_ok || uri.host().is_none_or(str::is_empty) || uri.query().is_some() || t.contains('#') {
+        return Err(format!(
+            "public URL '{t}' must be http(s)://host[:port][/prefix], without query or fragment"
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// Default `header_read_timeout`.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default `max_connections`: well below the usual soft limit of 1024 file descriptors, which
+/// the databases and attachment files share.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// Default ingest batches per second and agent (the SDK sends one batch every 5 s per process).
 pub const DEFAULT_INGEST_RATE: u32 = 200;
@@ -49,6 +81,12 @@ impl Settings {
             metrics_index: true,
             ingest_rate: DEFAULT_INGEST_RATE,
             ingest_burst: DEFAULT_INGEST_BURST,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            public_url: None,
+            setup_link_ttl: Duration::from_micros(
+                agentsight_core::dashboard::SETUP_TOKEN_TTL_MICROS.unsigned_abs(),
+            ),
         }
     }
 
@@ -85,6 +123,31 @@ impl Settings {
         if self.max_attachment_bytes == 0 {
             problems.push("max attachment bytes must be positive".to_string());
         }
+        if self.header_read_timeout.is_zero() {
+            problems.push("the header timeout must be positive".to_string());
+        }
+        if self.max_connections == 0 {
+            problems.push("max connections must be at least 1".to_string());
+        }
+        if let Some(Err(e)) = self.public_url.as_deref().map(parse_public_url) {
+            problems.push(e);
+        }
         if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_url_is_http_or_https_with_a_host_and_loses_its_trailing_slash() {
+        assert_eq!(parse_public_url("https://a.example.com/").unwrap(), "https://a.example.com");
+        assert_eq!(parse_public_url("http://10.0.0.1:8000/as").unwrap(), "http://10.0.0.1:8000/as");
+        for bad in
+            ["a.example.com", "ftp://a.example.com", "https://a.example.com/?x=1", "https://a/#f", "/x"]
+        {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -36,6 +36,7 @@ pub mod ingest;
 pub mod live;
 mod present;
 mod routes;
+pub mod serve;
 
 pub use app::{App, AppState, Shared, Store};
 pub use config::Settings;

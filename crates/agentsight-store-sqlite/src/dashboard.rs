@@ -1,7 +1,7 @@
 //! The SQL of the dashboard's tables: users, sessions, share links, branding. Writes run on the
 //! writer thread and refuse (a `Conflict` or `UnknownReference`) only before their first write.
 
-use agentsight_core::dashboard::{Logo, UserRole};
+use agentsight_core::dashboard::{Logo, SESSION_MAX_AGE_MICROS, UserRole};
 use agentsight_core::time::Micros;
 use agentsight_store::{
     Branding, BrandingPatch, NewShare, NewUser, SessionRow, ShareRow, StoreError, StoreResult, UserPatch,
@@ -189,10 +189,14 @@ pub(crate) fn create_session(
 pub(crate) fn session(conn: &Connection, hash: &[u8; 32], now: Micros) -> StoreResult<Option<SessionRow>> {
     let found: Option<(i64, i64, Micros, Micros)> = conn
         .prepare_cached(
-            "SELECT id, user_id, refreshed_at, expires_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+            "SELECT id, user_id, refreshed_at, expires_at FROM sessions
+             WHERE token_hash = ?1 AND expires_at > ?2 AND created_at + ?3 > ?2",
         )
         .and_then(|mut s| {
-            s.query_row(params![&hash[..], now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional()
+            s.query_row(params![&hash[..], now, SESSION_MAX_AGE_MICROS], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
         })
         .map_err(sqlerr)?;
     let Some((id, user_id, refreshed_at, expires_at)) = found else {
@@ -203,8 +207,9 @@ pub(crate) fn session(conn: &Connection, hash: &[u8; 32], now: Micros) -> StoreR
 
 pub(crate) fn extend_session(conn: &Connection, id: i64, now: Micros, expires_at: Micros) -> StoreResult<()> {
     conn.execute(
-        "UPDATE sessions SET refreshed_at = ?2, expires_at = ?3 WHERE id = ?1",
-        params![id, now, expires_at],
+        // Never past the absolute maximum counted from its creation.
+        "UPDATE sessions SET refreshed_at = ?2, expires_at = MIN(?3, created_at + ?4) WHERE id = ?1",
+        params![id, now, expires_at, SESSION_MAX_AGE_MICROS],
     )
     .map_err(sqlerr)?;
     Ok(())

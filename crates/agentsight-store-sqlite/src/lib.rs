@@ -240,10 +240,14 @@ impl SqliteStore {
     /// Opens (creating and migrating if needed) the database and starts the writer.
     pub fn open(opts: SqliteOptions) -> StoreResult<SqliteStore> {
         if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            agentsight_store::private::private_dir(dir)
                 .map_err(|e| StoreError::Internal(format!("creating {}: {e}", dir.display())))?;
         }
         let archive_path = archive::path_of(&opts.path);
+        for file in [&opts.path, &archive_path] {
+            agentsight_store::private::private_db_file(file)
+                .map_err(|e| StoreError::Internal(format!("creating {}: {e}", file.display())))?;
+        }
         let archive_conn = archive::open_for_writing(&archive_path, opts.fsync)?;
         // The writer inserts into indexes at random places (one conversation among many): keep
         // their pages in memory instead of re-reading them from the OS at every group, and

@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod private;
 mod rows;
 #[cfg(feature = "testkit")]
 pub mod testkit;

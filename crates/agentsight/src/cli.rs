@@ -39,7 +39,7 @@ impl Cli {
 #[derive(Debug, Args, Clone)]
 struct DataDir {
     /// Directory holding the database (`agentsight.db`), the span archive
-    /// (`agentsight.archive.db`) and attachment files.
+    /// (`agentsight.archive.db`) and attachment files; created 0700, its files 0600.
     #[arg(long, env = "AGENTSIGHT_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
 }
@@ -146,6 +146,21 @@ struct ServeArgs {
     /// Ingest batches one agent may send at once above its rate.
     #[arg(long, env = "AGENTSIGHT_INGEST_BURST", default_value_t = agentsight_server::config::DEFAULT_INGEST_BURST)]
     ingest_burst: u32,
+    /// Seconds a connection has to send a complete request head, counted from when it opens
+    /// or finished its last response (so also the idle keep-alive timeout); then it is closed.
+    #[arg(long, env = "AGENTSIGHT_HEADER_TIMEOUT", default_value_t = agentsight_server::config::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Connections open at once. At the cap the server stops accepting: new clients wait in
+    /// the listen queue until a connection closes. Keep it below `ulimit -n`.
+    #[arg(long, env = "AGENTSIGHT_MAX_CONNECTIONS", default_value_t = agentsight_server::config::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    max_connections: usize,
+    /// The server's address as clients reach it, e.g. `https://agentsight.example.com` behind a
+    /// proxy: links the server writes (the `next`/`previous` pages of a listing) use it instead
+    /// of the request's Host header.
+    #[arg(long, env = "AGENTSIGHT_PUBLIC_URL", value_parser = agentsight_server::config::parse_public_url)]
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -550,6 +565,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         metrics_index: a.metrics_index,
         ingest_rate: a.ingest_rate,
         ingest_burst: a.ingest_burst,
+        header_read_timeout: std::time::Duration::from_secs(a.header_timeout),
+        max_connections: a.max_connections,
+        public_url: a.public_url.clone(),
+        ..Settings::new(&a.data.data_dir)
     };
     let enrich = agentsight_server::app::enrichment(&settings);
     let stores = crate::backend::start(&settings, &enrich).await?;
@@ -566,12 +585,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         out(&format!("  export AGENTSIGHT_API_KEY={key}"))?;
     }
     if let Some(token) = app.setup_token() {
+        let base = a.public_url.as_deref().unwrap_or(&url);
         out(&format!(
-            "No dashboard admin yet. Open {url}/setup?token={token} to create the first admin account"
+            "No dashboard admin yet. Open {base}/setup?token={token} to create the first admin account"
         ))?;
-        out(
-            "(the link works once, until the server restarts; or run `agentsight user create EMAIL --role admin`).",
-        )?;
+        out(&format!(
+            "(the link works once, for {} hours, until the server restarts; or run `agentsight user create EMAIL --role admin`).",
+            agentsight_core::dashboard::SETUP_TOKEN_TTL_MICROS / 3_600_000_000
+        ))?;
     }
     out(&format!("AgentSight listening on {url} (data in {})", a.data.data_dir.display()))?;
     tracing::info!(%url, "listening");

@@ -166,10 +166,7 @@ pub fn parse(
     };
     let date = |e: &mut ValidationErrors, field: &str| -> Option<NaiveDate> {
         let v = q.get(field).map(|s| s.trim()).filter(|s| !s.is_empty())?;
-        e.check(
-            field,
-            NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| format!("'{v}' is not a date (YYYY-MM-DD)")),
-        )
+        e.check(field, crate::time::parse_date(v))
     };
     let today =
         DateTime::<Utc>::from_timestamp_micros(now).unwrap_or_default().with_timezone(&tz).date_naive();
@@ -229,15 +226,7 @@ pub fn local_day_bounds(
             }
         },
     };
-    let mut day = |k: &str| {
-        get(k).and_then(|v| {
-            e.check(
-                k,
-                NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                    .map_err(|_| format!("'{v}' is not a date (YYYY-MM-DD)")),
-            )
-        })
-    };
+    let mut day = |k: &str| get(k).and_then(|v| e.check(k, crate::time::parse_date(v)));
     let (from, to) = (day("from"), day("to"));
     if let (Some(f), Some(t)) = (from, to)
         && f > t

@@ -120,7 +120,7 @@ pub(crate) async fn list_spans<S: Store>(
     e.into_result(())?;
     let (count, rows) = st.events.list_spans(key.agent_id(), filter, page, payload).await?;
     let results = rows.iter().map(span_response).collect();
-    Ok(Json(page_of(&headers, &uri, page, count, results)))
+    Ok(Json(page_of(st.settings.public_url.as_deref(), &headers, &uri, page, count, results)))
 }
 
 /// `GET /api/spans/{id}/?payload=true|false` (the row id, not the span id).
@@ -247,7 +247,14 @@ pub(crate) async fn list_token_usage<S: Store>(
     let page = parse_page(&mut e, &q);
     e.into_result(())?;
     let (count, rows) = st.events.list_token_usage(key.agent_id(), filter, page).await?;
-    Ok(Json(page_of(&headers, &uri, page, count, rows.iter().map(usage_response).collect())))
+    Ok(Json(page_of(
+        st.settings.public_url.as_deref(),
+        &headers,
+        &uri,
+        page,
+        count,
+        rows.iter().map(usage_response).collect(),
+    )))
 }
 
 /// `GET /api/token-usage/summary/?group_by=model|conversation|day&currency=usd|eur&filters…`.

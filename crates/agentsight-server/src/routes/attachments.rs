@@ -262,5 +262,11 @@ pub(crate) async fn download_attachment<S: Store>(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // An uploaded HTML or SVG file opened in the browser runs in a unique origin, no scripts:
+    // it cannot act on the dashboard's session.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
+    );
     Ok(res)
 }

@@ -79,14 +79,21 @@ pub(crate) async fn setup<S: Store>(
     let taken = {
         let mut slot = st.setup.lock().map_err(|_| ApiError::Internal("setup lock".into()))?;
         match *slot {
-            Some(h) if agentsight_core::keys::hashes_equal(&h, &presented) => slot.take(),
+            Some((h, expires_at)) if agentsight_core::keys::hashes_equal(&h, &presented) => {
+                if now_micros() >= expires_at {
+                    return Err(ApiError::Forbidden(
+                        "This setup link has expired: restart the server for a new one, or use agentsight user create.",
+                    ));
+                }
+                slot.take()
+            }
             _ => None,
         }
     };
-    let Some(hash) = taken else { return Err(refused) };
+    let Some(entry) = taken else { return Err(refused) };
     let restore = |st: &AppState<S>| {
         if let Ok(mut slot) = st.setup.lock() {
-            *slot = Some(hash);
+            *slot = Some(entry);
         }
     };
     let password_hash = match hash_password(p.password).await {

@@ -5,7 +5,7 @@ use agentsight_store::prelude::*;
 use std::collections::HashMap;
 
 use agentsight_core::ValidationErrors;
-use agentsight_core::limits::MAX_PAGE_SIZE;
+use agentsight_core::limits::{MAX_METADATA_FILTER_PAIRS, MAX_PAGE_SIZE};
 use agentsight_core::metrics::query::{UNKNOWN, local_day_bounds};
 use agentsight_core::normalize;
 use agentsight_core::time::{self, now_micros};
@@ -100,7 +100,14 @@ pub(crate) fn parse_list_query(q: &Params) -> Result<(ConversationFilter, PageRe
     let (day_after, day_before) = local_day_bounds(&mut e, q);
     let mut metadata = Vec::new();
     if let Some(m) = text("metadata") {
-        for pair in m.split(',').filter(|p| !p.trim().is_empty()) {
+        let pairs: Vec<&str> = m.split(',').filter(|p| !p.trim().is_empty()).collect();
+        if pairs.len() > MAX_METADATA_FILTER_PAIRS {
+            e.add(
+                "metadata",
+                format!("At most {MAX_METADATA_FILTER_PAIRS} key:value pairs ({} given).", pairs.len()),
+            );
+        }
+        for pair in pairs.into_iter().take(MAX_METADATA_FILTER_PAIRS) {
             match pair.split_once(':') {
                 Some((k, v)) if !k.trim().is_empty() => {
                     metadata.push((k.trim().to_string(), v.trim().to_string()))
@@ -193,8 +200,20 @@ pub(crate) async fn dashboard_query<S: Store>(
     Ok((filter, page))
 }
 
-pub(crate) fn page_url(headers: &HeaderMap, uri: &axum::http::Uri, page: i64) -> String {
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+/// The link to another page of a listing: under the configured public URL, else under the
+/// request's `Host` (which the client chose).
+pub(crate) fn page_url(
+    public_url: Option<&str>,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    page: i64,
+) -> String {
+    let origin = match public_url {
+        Some(base) => base.to_string(),
+        None => {
+            format!("http://{}", headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost"))
+        }
+    };
     let mut pairs: Vec<(String, String)> = uri
         .query()
         .map(|q| {
@@ -207,11 +226,12 @@ pub(crate) fn page_url(headers: &HeaderMap, uri: &axum::http::Uri, page: i64) ->
         .unwrap_or_default();
     pairs.push(("page".into(), page.to_string()));
     let query: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("http://{host}{}?{}", uri.path(), query.join("&"))
+    format!("{origin}{}?{}", uri.path(), query.join("&"))
 }
 
 /// The seven-key paging envelope (B5.8) of one page of `count` rows.
 pub(crate) fn page_of<T>(
+    public_url: Option<&str>,
     headers: &HeaderMap,
     uri: &axum::http::Uri,
     page: PageRequest,
@@ -221,8 +241,9 @@ pub(crate) fn page_of<T>(
     let total_pages = ((count + page.page_size - 1) / page.page_size).max(1);
     wire::Page {
         count,
-        next: (page.page < total_pages).then(|| page_url(headers, uri, page.page + 1)),
-        previous: (page.page > 1).then(|| page_url(headers, uri, (page.page - 1).min(total_pages))),
+        next: (page.page < total_pages).then(|| page_url(public_url, headers, uri, page.page + 1)),
+        previous: (page.page > 1)
+            .then(|| page_url(public_url, headers, uri, (page.page - 1).min(total_pages))),
         results,
         page_size: page.page_size,
         total_pages,
@@ -268,7 +289,7 @@ pub(crate) async fn list_conversations<S: Store>(
     } else {
         rows.iter().map(|r| serde_json::to_value(present::conversation(r)).unwrap_or_default()).collect()
     };
-    let body = page_of(&headers, &uri, page, count, results);
+    let body = page_of(st.settings.public_url.as_deref(), &headers, &uri, page, count, results);
     Ok(Json(serde_json::to_value(body).unwrap_or_default()))
 }
 

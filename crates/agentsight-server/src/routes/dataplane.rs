@@ -134,7 +134,7 @@ pub(crate) async fn list_feedback<S: Store>(
     let (count, rows) = st.events.list_feedback(key.agent_id(), filter, page).await?;
     let results = rows.iter().map(feedback_response).collect();
     Ok(Json(v01::FeedbackPage {
-        page: page_of(&headers, &uri, page, count, results),
+        page: page_of(st.settings.public_url.as_deref(), &headers, &uri, page, count, results),
         counts: json!({ "all": count }),
     }))
 }
@@ -221,7 +221,14 @@ pub(crate) async fn list_actions<S: Store>(
     let page = parse_page(&mut e, &q);
     e.into_result(())?;
     let (count, rows) = st.events.list_actions(key.agent_id(), filter, page).await?;
-    Ok(Json(page_of(&headers, &uri, page, count, rows.iter().map(action_response).collect())))
+    Ok(Json(page_of(
+        st.settings.public_url.as_deref(),
+        &headers,
+        &uri,
+        page,
+        count,
+        rows.iter().map(action_response).collect(),
+    )))
 }
 
 /// `GET /api/actions/{id}/`.

@@ -48,12 +48,34 @@ pub const MESSAGE_COLUMNS: [&str; 7] =
     ["conversation_pk", "conversation_id", "message_id", "timestamp", "kind", "sender", "content"];
 
 /// A text cell a spreadsheet would run as a formula gets a leading `'` (OWASP's advice on CSV
-/// injection); everything else is as stored.
+/// injection); everything else is as stored. Spreadsheets skip leading blanks and invisible
+/// characters and read full-width signs as their ASCII forms, so the first character after any
+/// of those counts: `=`, `+`, `-`, `@` or their full-width `＝ ＋ － ＠`, or a tab or carriage
+/// return anywhere in the leading blanks.
 pub fn safe_cell(s: &str) -> Cow<'_, str> {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{s}")),
-        _ => Cow::Borrowed(s),
-    }
+    let mut chars = s.chars();
+    let dangerous = loop {
+        match chars.next() {
+            None => break false,
+            Some('\t' | '\r') => break true,
+            Some(c) if c.is_whitespace() || is_invisible(c) => continue,
+            Some(c) => break matches!(c, '=' | '+' | '-' | '@' | '＝' | '＋' | '－' | '＠'),
+        }
+    };
+    if dangerous { Cow::Owned(format!("'{s}")) } else { Cow::Borrowed(s) }
+}
+
+/// Zero-width and other invisible format characters a spreadsheet may skip before a formula.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' // soft hyphen
+        | '\u{180E}' // Mongolian vowel separator
+        | '\u{200B}'..='\u{200F}' // zero-width space, (non-)joiner, LRM, RLM
+        | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+        | '\u{2066}'..='\u{2069}' // bidi isolates
+        | '\u{FEFF}' // byte order mark / zero-width no-break space
+    )
 }
 
 fn opt(s: &Option<String>) -> Cow<'_, str> {
@@ -228,6 +250,34 @@ mod tests {
         assert_eq!(safe_cell("@cmd"), "'@cmd");
         assert_eq!(safe_cell("hello, \"world\""), "hello, \"world\"");
         assert_eq!(safe_cell(""), "");
+    }
+
+    #[test]
+    fn formulas_behind_blanks_invisible_characters_or_full_width_signs_are_defused() {
+        for cell in [
+            " =1+1",
+            "   @SUM(A1)",
+            "\u{00A0}=1+1",
+            "\u{200B}=1+1",
+            "\u{FEFF}+1",
+            "\u{2060}\u{200D} -2",
+            "\n=1+1",
+            "\r\n=1+1",
+            "\u{3000}=1",
+            "＝1+1",
+            "＋1",
+            "－1",
+            "＠A1",
+            " \u{00A0}\u{200B}＝HYPERLINK(\"x\")",
+            "\tfoo",
+            "\rfoo",
+            "  \tfoo",
+        ] {
+            assert_eq!(safe_cell(cell), format!("'{cell}"), "{cell:?}");
+        }
+        for cell in [" hello", "\u{00A0}1=1", "a=b", "\u{200B}x", "   ", "1-2", "e-mail"] {
+            assert_eq!(safe_cell(cell), cell, "{cell:?}");
+        }
     }
 
     #[test]

@@ -144,6 +144,50 @@ async fn the_setup_link_creates_the_first_admin_once() {
 }
 
 #[tokio::test]
+async fn an_expired_setup_link_is_refused_and_creates_no_admin() {
+    let app = crate::helpers::spawn_app_with(|s| s.setup_link_ttl = Duration::ZERO).await;
+    let r = app
+        .anon_post(
+            "/api/auth/setup/",
+            json!({"token": app.setup_token, "email": "admin@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(r.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("expired"));
+    let state: Value =
+        app.client.get(format!("{}/api/auth/state/", app.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(state["needs_setup"], true);
+}
+
+#[tokio::test]
+async fn a_session_used_every_day_still_ends_at_its_absolute_maximum() {
+    use agentsight_core::dashboard::{SESSION_MAX_AGE_MICROS, SESSION_TTL_MICROS};
+    const DAY: i64 = 24 * 3_600 * 1_000_000;
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let db = rusqlite::Connection::open(app.data_dir.join("agentsight.db")).unwrap();
+    let now = agentsight_core::time::now_micros();
+    // Created 29 days ago, last extended 2 days ago: this request extends it, but only up to
+    // 30 days after its creation, not 14 days from now.
+    let created = now - 29 * DAY;
+    db.execute("UPDATE sessions SET created_at = ?1, refreshed_at = ?2", [created, now - 2 * DAY]).unwrap();
+    assert_eq!(app.dash_get(&admin, "/api/auth/me/").await.status(), 200);
+    let (refreshed, expires): (i64, i64) = db
+        .query_row("SELECT refreshed_at, expires_at FROM sessions", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert!(refreshed >= now, "the session was extended");
+    assert_eq!(expires, created + SESSION_MAX_AGE_MICROS);
+    assert!(expires < now + SESSION_TTL_MICROS);
+    // Past the maximum it is refused, whatever its sliding expiry says.
+    db.execute(
+        "UPDATE sessions SET created_at = ?1, expires_at = ?2",
+        [now - SESSION_MAX_AGE_MICROS - 60_000_000, now + DAY],
+    )
+    .unwrap();
+    assert_eq!(app.dash_get(&admin, "/api/auth/me/").await.status(), 401);
+}
+
+#[tokio::test]
 async fn sign_in_and_out_with_a_wrong_password_refused_alike() {
     let app = spawn_app().await;
     app.admin().await;
@@ -367,10 +411,17 @@ async fn the_dashboard_filters_narrow_the_conversation_list() {
         ("country=Croatia", "country"),
         ("from=2026-02-30", "from"),
         ("tz=Mars/Base", "tz"),
+        ("from=%2B262142-12-31", "from"),
+        ("started_at_before=10000-01-01", "started_at_before"),
     ] {
         let r = app.dash_get(&admin, &format!("/api/conversations/?agent={a}&{q}")).await;
         assert_eq!(r.status(), 400, "{q}");
         assert!(r.json::<Value>().await.unwrap().get(field).is_some(), "{q}");
+        for export in ["conversations.csv", "messages.csv"] {
+            let r = app.dash_get(&admin, &format!("/api/dash/export/{export}?agent={a}&{q}")).await;
+            assert_eq!(r.status(), 400, "{export}?{q}");
+            assert!(r.json::<Value>().await.unwrap().get(field).is_some(), "{export}?{q}");
+        }
     }
 }
 

@@ -29,6 +29,8 @@ pub struct TestApp {
     pub read_key: String,
     /// Write key of agent B.
     pub other_key: String,
+    /// The data directory (created by the app, below a temporary directory).
+    pub data_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -54,7 +56,8 @@ async fn key_for(app: &SqliteApp, agent_id: i64, role: Role) -> String {
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::new(dir.path());
+    let data_dir = dir.path().join("data");
+    let mut settings = Settings::new(&data_dir);
     settings.listen = "127.0.0.1:0".parse().unwrap();
     configure(&mut settings);
     let app = build_app(settings).await;
@@ -77,6 +80,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         key,
         read_key,
         other_key,
+        data_dir,
         _dir: dir,
     }
 }

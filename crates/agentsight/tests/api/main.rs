@@ -4,6 +4,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod assets;
+mod connections;
 mod dashboard;
 mod dataplane;
 mod helpers;

@@ -147,6 +147,70 @@ async fn attachments_round_trip_in_json_and_multipart_shapes() {
 }
 
 #[tokio::test]
+async fn an_attachment_download_is_sandboxed_and_never_sniffed() {
+    let app = spawn_app().await;
+    let pk = app.conversation("c6", json!({})).await;
+    let html = b"<html><script>fetch('/api/auth/me/')</script></html>";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(html);
+    let r = app
+        .post(
+            "/api/attachments/",
+            &json!({"attachments": [{"filename": "x.html", "mime_type": "text/html", "data": b64}],
+            "conversation": pk, "sender": "end_user"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let listing = app.get_json(&format!("/api/conversations/{pk}/attachments/")).await;
+    let url = listing["messages"][0]["attachments"][0]["file_url"].as_str().unwrap().to_string();
+    let r = app.get_as(&app.key, &url).await;
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.split(';').any(|d| d.trim() == "sandbox"), "{csp}");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert_eq!(r.bytes().await.unwrap().as_ref(), html);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_databases_and_attachments_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::MetadataExt;
+    let app = spawn_app().await;
+    let pk = app.conversation("p1", json!({})).await;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(b"secret");
+    let r = app
+        .post(
+            "/api/attachments/",
+            &json!({"attachments": [{"filename": "s.txt", "mime_type": "text/plain", "data": b64}],
+            "conversation": pk, "sender": "end_user"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().mode() & 0o777;
+    let d = &app.data_dir;
+    assert_eq!(mode(d), 0o700, "data dir");
+    let mut files = 0;
+    for name in ["agentsight.db", "agentsight.archive.db"] {
+        for suffix in ["", "-wal", "-shm"] {
+            let p = d.join(format!("{name}{suffix}"));
+            if suffix.is_empty() || p.exists() {
+                assert_eq!(mode(&p), 0o600, "{}", p.display());
+                files += 1;
+            }
+        }
+    }
+    assert!(d.join("agentsight.db-wal").exists() && files >= 4, "the WAL files were checked too");
+    let attachments = d.join("attachments");
+    assert_eq!(mode(&attachments), 0o700);
+    let agent_dir = std::fs::read_dir(&attachments).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(mode(&agent_dir), 0o700);
+    let file = std::fs::read_dir(&agent_dir).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(std::fs::read(&file).unwrap(), b"secret");
+}
+
+#[tokio::test]
 async fn an_attachment_over_the_limit_is_413_and_nothing_is_stored() {
     let app = crate::helpers::spawn_app_with(|s| s.max_attachment_bytes = 1000).await;
     let pk = app.conversation("c6", json!({})).await;
@@ -242,4 +306,26 @@ async fn listing_pages_and_filters_by_message_text() {
     let window =
         app.get_json("/api/conversations/?started_at_after=2026-05-02&started_at_before=2026-05-03").await;
     assert_eq!(window["count"], 2);
+}
+
+#[tokio::test]
+async fn page_links_use_the_configured_public_url_and_not_the_host_header() {
+    for (public, want) in [
+        (None, "http://evil.example/api/conversations/?page_size=1&page=2"),
+        (Some("https://as.example.com/"), "https://as.example.com/api/conversations/?page_size=1&page=2"),
+    ] {
+        let app = crate::helpers::spawn_app_with(|s| s.public_url = public.map(str::to_string)).await;
+        app.conversation("a", json!({})).await;
+        app.conversation("b", json!({})).await;
+        let r = app
+            .client
+            .get(format!("{}/api/conversations/?page_size=1", app.base))
+            .header("Authorization", format!("Api-Key {}", app.key))
+            .header("Host", "evil.example")
+            .send()
+            .await
+            .unwrap();
+        let page: Value = r.json().await.unwrap();
+        assert_eq!(page["next"], want, "public URL {public:?}");
+    }
 }

@@ -131,3 +131,70 @@ async fn unknown_paths_and_missing_slashes_are_json_404s() {
         assert_eq!(r.json::<Value>().await.unwrap()["detail"], "Not found.");
     }
 }
+
+/// Dates beyond 1970..=9999 once overflowed the metrics' day arithmetic (a panic, a 500).
+const FAR_DATES: [&str; 4] = ["%2B262142-12-31", "262142-12-31", "10000-01-01", "1969-12-31"];
+
+#[tokio::test]
+async fn dates_outside_1970_to_9999_are_400s_naming_the_field_on_every_endpoint() {
+    let app = spawn_app().await;
+    for date in FAR_DATES {
+        for (path, field) in [
+            ("/api/metrics/overview/", "from"),
+            ("/api/metrics/overview/", "to"),
+            ("/api/metrics/timeseries/", "from"),
+            ("/api/metrics/timeseries/", "to"),
+            ("/api/metrics/llm/", "from"),
+            ("/api/metrics/llm/", "to"),
+            ("/api/conversations/", "from"),
+            ("/api/conversations/", "to"),
+            ("/api/conversations/", "started_at_after"),
+            ("/api/conversations/", "started_at_before"),
+            ("/api/spans/", "started_at_after"),
+            ("/api/spans/", "started_at_before"),
+            ("/api/token-usage/", "started_at_after"),
+            ("/api/token-usage/summary/", "started_at_before"),
+            ("/api/feedbacks/", "created_at_after"),
+        ] {
+            let r = app.get_as(&app.key, &format!("{path}?{field}={date}")).await;
+            assert_eq!(r.status(), 400, "{path}?{field}={date}");
+            let body: Value = r.json().await.unwrap();
+            assert!(body.get(field).is_some(), "{path}?{field}={date}: {body}");
+        }
+    }
+    // The edges themselves are accepted.
+    for q in ["from=1970-01-01&to=1970-01-02", "from=9999-12-30&to=9999-12-31"] {
+        for path in [
+            "/api/metrics/overview/?",
+            "/api/metrics/timeseries/?metric=messages&",
+            "/api/metrics/llm/?",
+            "/api/conversations/?",
+        ] {
+            assert_eq!(app.get_as(&app.key, &format!("{path}{q}")).await.status(), 200, "{path}{q}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn too_many_metadata_filter_pairs_are_a_400_naming_metadata() {
+    use agentsight_core::limits::MAX_METADATA_FILTER_PAIRS;
+    let app = spawn_app().await;
+    app.conversation("m1", json!({"metadata": {"k0": "v0", "k1": "v1"}})).await;
+    let pairs = |n: usize| (0..n).map(|i| format!("k{i}:v{i}")).collect::<Vec<_>>().join(",");
+    for n in [MAX_METADATA_FILTER_PAIRS + 1, 2000] {
+        let r = app.get_as(&app.key, &format!("/api/conversations/?metadata={}", pairs(n))).await;
+        assert_eq!(r.status(), 400, "{n} pairs");
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["metadata"][0].as_str().unwrap().contains(&MAX_METADATA_FILTER_PAIRS.to_string()),
+            "{body}"
+        );
+    }
+    let r = app.get_as(&app.key, &format!("/api/conversations/?metadata={}", pairs(2))).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["count"], 1);
+    let r = app
+        .get_as(&app.key, &format!("/api/conversations/?metadata={}", pairs(MAX_METADATA_FILTER_PAIRS)))
+        .await;
+    assert_eq!(r.status(), 200, "exactly the limit is fine");
+}
