@@ -32,6 +32,14 @@ fi
 step "docs: every protocol section cited (A2.6, B4, …) is a heading of docs/sdk-protocol.md; nothing points outside the repository"
 python3 scripts/check-doc-refs.py
 
+step "the HTTP server and the write path depend on no storage backend (the binary chooses it)"
+for crate in agentsight-server agentsight-ingest; do
+    if cargo tree -p "$crate" --prefix none | grep -E '^(agentsight-store-[a-z]+|rusqlite|libsqlite3-sys) '; then
+        echo "$crate must not depend on a storage backend: the binary (crates/agentsight) opens it" >&2
+        exit 1
+    fi
+done
+
 step "web dashboard: npm ci, typecheck, unit tests (Vitest), build, web/dist is what the sources build"
 (
     cd web

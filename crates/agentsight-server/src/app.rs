@@ -18,9 +18,9 @@ use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::KeyCache;
-use crate::ingest::{Enrichment, Locator};
 use crate::live::LiveHub;
 use crate::routes;
+use agentsight_core::tracking::{Enrichment, Locator};
 
 /// The stores a deployment composes: one configuration store and one event store. The binary
 /// chooses and opens them; the server only sees these traits.
@@ -75,7 +75,7 @@ pub struct Shared<S: Store> {
     /// The per-agent throttle of `POST /api/ingest/` (None: unlimited).
     pub ingest_limiter: Option<crate::routes::spans::IngestLimiter>,
     /// Where CPU-heavy request work runs, off the request threads.
-    pub cpu: crate::ingest::CpuGate,
+    pub cpu: crate::cpu::CpuGate,
 }
 
 /// Shared state of every handler: one pointer, cloned for each request.
@@ -146,6 +146,9 @@ pub async fn state<S: Store>(
     let ttl = i64::try_from(settings.setup_link_ttl.as_micros()).unwrap_or(i64::MAX);
     let setup_expiry = agentsight_core::time::now_micros().saturating_add(ttl);
     let Stores { config, events } = stores;
+    // The live feed hears of every write the event store commits, from the store itself.
+    let live = LiveHub::default();
+    events.listen(Arc::new(live.clone()));
     let token = if config.has_admin().await? {
         None
     } else {
@@ -159,10 +162,10 @@ pub async fn state<S: Store>(
         blobs,
         keys: KeyCache::default(),
         enrich,
-        live: LiveHub::default(),
+        live,
         logins: LoginLimiter::default(),
         setup: Mutex::new(token.as_ref().map(|t| (t.hash, setup_expiry))),
-        cpu: crate::ingest::CpuGate::for_this_machine(),
+        cpu: crate::cpu::CpuGate::for_this_machine(),
     }));
     Ok((state, token.map(|t| t.secret)))
 }

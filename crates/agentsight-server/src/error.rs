@@ -225,6 +225,17 @@ impl From<agentsight_core::spans::BatchError> for ApiError {
     }
 }
 
+impl From<agentsight_ingest::IngestError> for ApiError {
+    fn from(e: agentsight_ingest::IngestError) -> Self {
+        use agentsight_ingest::IngestError;
+        match e {
+            IngestError::Invalid(v) => v.into(),
+            IngestError::Batch(b) => b.into(),
+            IngestError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<UploadError> for ApiError {
     fn from(e: UploadError) -> Self {
         match e {

@@ -15,8 +15,9 @@
 //!
 //! Dashboard requests carry a session cookie (resolved once by [`auth::sessions`]; writes need
 //! `X-CSRF-Token`) or a share token instead of a key; [`auth`] turns any credential into the
-//! agent the request may read or change. Every committed write is published to the live feed
-//! with [`ingest::publish`].
+//! agent the request may read or change. Every write the event store commits reaches the live
+//! feed ([`live::LiveHub`]) from the store itself. The write path (validate, enrich, store) is
+//! the `agentsight-ingest` crate's, shared with `agentsight demo`.
 //!
 //! Status codes: 200/201 with a JSON body on success (never 202/204, which the 0.0.x client
 //! re-sends); 400 `{"field": ["…"]}` or `{"detail": "…"}`; 401 unknown key; 403 read key
@@ -30,9 +31,9 @@ mod assets;
 pub mod auth;
 pub mod blobs;
 pub mod config;
+pub mod cpu;
 pub mod error;
 pub mod extract;
-pub mod ingest;
 pub mod live;
 mod present;
 mod routes;

@@ -2,8 +2,10 @@
 //! that agent wakes up. Coalescing is built in: a stream reads the latest totals when it wakes,
 //! however many writes happened meanwhile (a `tokio::sync::watch` per agent).
 //!
-//! Writers call [`crate::ingest::publish`] after a commit; it costs one uncontended lock and a
-//! hash lookup, and nothing at all for agents nobody is watching.
+//! The event store tells the hub of every write it commits ([`agentsight_store::ChangeFeed`]:
+//! the hub is registered as a listener when the app is built); a configuration change that
+//! dashboards show (escalation names, branding) is published by its handler. Either costs one
+//! uncontended lock and a hash lookup, and nothing at all for agents nobody is watching.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -33,15 +35,26 @@ impl Totals {
     }
 }
 
-/// What kind of write was committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// A conversation upsert.
-    Conversation,
-    /// A tracked message.
-    Message,
-    /// Anything else: an action, button, attachment, feedback, span, or an operator change.
-    Other,
+pub use agentsight_store::Change;
+use agentsight_store::{ChangeListener, Committed};
+
+impl ChangeListener for LiveHub {
+    /// Counts committed writes; wakes the streams of their agents.
+    fn committed(&self, changes: &[Committed]) {
+        let Ok(map) = self.agents.lock() else { return };
+        for c in changes {
+            if let Some(tx) = map.get(&c.agent_id) {
+                tx.send_modify(|t| {
+                    t.writes += c.count;
+                    match c.change {
+                        Change::Message => t.messages += c.count,
+                        Change::Conversation => t.conversations += c.count,
+                        Change::Other => {}
+                    }
+                });
+            }
+        }
+    }
 }
 
 /// Per-agent totals that event streams watch. Cheap to clone (a clone publishes to the same
@@ -54,17 +67,7 @@ pub struct LiveHub {
 impl LiveHub {
     /// Counts a committed write of `agent_id`; wakes the agent's streams.
     pub fn publish(&self, agent_id: i64, change: Change) {
-        let Ok(map) = self.agents.lock() else { return };
-        if let Some(tx) = map.get(&agent_id) {
-            tx.send_modify(|t| {
-                t.writes += 1;
-                match change {
-                    Change::Message => t.messages += 1,
-                    Change::Conversation => t.conversations += 1,
-                    Change::Other => {}
-                }
-            });
-        }
+        self.committed(&[Committed { agent_id, change, count: 1 }]);
     }
 
     /// Watches an agent's totals (the receiver starts at the current value).

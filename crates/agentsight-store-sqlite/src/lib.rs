@@ -49,10 +49,12 @@ use agentsight_store::{
     ArchivedBatch, EnvironmentRow, IngestOutcome, IngestReceipt, Restated, SpanFilter, SpanReader, SpanRow,
     SpanWriter, TokenUsageRow, UsageFilter, UsageGroupBy, UsageGroupRow,
 };
+use agentsight_store::{Change, ChangeFeed, ChangeListener};
 pub use migrate::SCHEMA_VERSION;
 pub use reads::build_list_filter;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
+use writer::Notify;
 use writer::Projected;
 
 /// How the SQLite file is opened.
@@ -196,6 +198,8 @@ struct Inner {
     backlog: Arc<tokio::sync::Semaphore>,
     backlog_limit: u32,
     path: PathBuf,
+    /// Who hears of committed writes (the main writer tells them).
+    listeners: Arc<writer::Listeners>,
 }
 
 /// Which plan answers a metrics query.
@@ -273,13 +277,20 @@ impl SqliteStore {
             (None, None)
         };
         let progress = Arc::new(archive::Progress::new(projected));
+        let listeners = Arc::new(writer::Listeners::default());
         let segments = Arc::new(traces::Segments::default());
         let started = |e: std::io::Error| StoreError::Internal(format!("starting writer: {e}"));
         let writer = writer::Writer::start(
             "agentsight-writer",
             conn,
             opts.write_queue,
-            writer::Config { fsync: opts.fsync, feed, progress: Some(progress.clone()), segments: None },
+            writer::Config {
+                fsync: opts.fsync,
+                feed,
+                progress: Some(progress.clone()),
+                segments: None,
+                listeners: Some(listeners.clone()),
+            },
         )
         .map_err(started)?;
         let archive = writer::Writer::start(
@@ -291,6 +302,7 @@ impl SqliteStore {
                 feed: None,
                 progress: None,
                 segments: Some(segments.clone()),
+                listeners: None,
             },
         )
         .map_err(started)?;
@@ -313,6 +325,7 @@ impl SqliteStore {
                 backlog: Arc::new(tokio::sync::Semaphore::new(backlog_limit as usize)),
                 backlog_limit,
                 path: opts.path,
+                listeners,
             }),
         })
     }
@@ -466,47 +479,53 @@ impl SqliteStore {
     }
 
     /// A write that needs only the connection (no cache, no metrics delta).
-    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    async fn write<T, F>(&self, notify: Notify, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        self.inner.writer.submit(move |cx| f(&cx.conn)).await
+        self.inner.writer.submit(notify, move |cx| f(&cx.conn)).await
     }
 
     /// A write on the main writer's whole context (its caches, the group's metrics deltas).
-    async fn write_in<T, F>(&self, f: F) -> StoreResult<T>
+    async fn write_in<T, F>(&self, notify: Notify, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut writer::MainContext) -> StoreResult<T> + Send + 'static,
     {
-        self.inner.writer.submit(f).await
+        self.inner.writer.submit(notify, f).await
     }
 }
 
 impl TrackingWriter for SqliteStore {
     async fn upsert_conversation(&self, c: ConversationUpsert) -> StoreResult<Upserted> {
-        self.write_in(move |cx| writes::upsert_conversation(cx, &c)).await
+        self.write_in(Notify::Agent(c.agent_id, Change::Conversation), move |cx| {
+            writes::upsert_conversation(cx, &c)
+        })
+        .await
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<MessageRow> {
-        self.write_in(move |cx| writes::insert_message(cx, m)).await
+        self.write_in(Notify::Agent(m.agent_id, Change::Message), move |cx| writes::insert_message(cx, m))
+            .await
     }
 
     async fn insert_action(&self, a: NewAction) -> StoreResult<ActionLogRow> {
-        self.write_in(move |cx| writes::insert_action(cx, &a)).await
+        self.write_in(Notify::Agent(a.agent_id, Change::Other), move |cx| writes::insert_action(cx, &a)).await
     }
 
     async fn insert_button(&self, b: NewButton) -> StoreResult<ButtonRow> {
-        self.write_in(move |cx| writes::insert_button(cx, &b)).await
+        self.write_in(Notify::Agent(b.agent_id, Change::Other), move |cx| writes::insert_button(cx, &b)).await
     }
 
     async fn insert_attachments(&self, a: AttachmentsInsert) -> StoreResult<Vec<AttachmentRow>> {
-        self.write_in(move |cx| writes::insert_attachments(cx, &a)).await
+        self.write_in(Notify::Agent(a.agent_id, Change::Other), move |cx| writes::insert_attachments(cx, &a))
+            .await
     }
 
     async fn insert_feedback(&self, f: NewFeedback) -> StoreResult<FeedbackRow> {
-        self.write_in(move |cx| writes::insert_feedback(cx, &f)).await
+        self.write_in(Notify::Agent(f.agent_id, Change::Other), move |cx| writes::insert_feedback(cx, &f))
+            .await
     }
 
     async fn patch_conversation(
@@ -516,7 +535,10 @@ impl TrackingWriter for SqliteStore {
         patch: ConversationPatch,
         now: Micros,
     ) -> StoreResult<Option<ConversationRow>> {
-        self.write_in(move |cx| writes::patch_conversation(cx, agent_id, pk, &patch, now)).await
+        self.write_in(Notify::Agent(agent_id, Change::Other), move |cx| {
+            writes::patch_conversation(cx, agent_id, pk, &patch, now)
+        })
+        .await
     }
 }
 
@@ -663,9 +685,15 @@ impl SqliteStore {
 
     async fn skip_archived(&self, id: i64, why: String) -> StoreResult<()> {
         let now = agentsight_core::time::now_micros();
-        self.write(move |conn| archive::record_failure(conn, id, &why, now)).await?;
+        self.write(Notify::Nothing, move |conn| archive::record_failure(conn, id, &why, now)).await?;
         self.inner.progress.projected(id);
         Ok(())
+    }
+}
+
+impl ChangeFeed for SqliteStore {
+    fn listen(&self, listener: Arc<dyn ChangeListener>) {
+        self.inner.listeners.add(listener);
     }
 }
 
@@ -702,6 +730,8 @@ impl SpanWriter for SqliteStore {
             let _ = archived_tx.send(Ok((id, accepted, duplicates)));
         };
         self.inner.archive.submit_then(
+            // Archiving changes nothing a dashboard shows: the projection reports what it does.
+            Notify::Nothing,
             // The batch comes back with what archiving it did, for its projection.
             move |cx| archiving::archive_batch(cx, &segments, &batch, &body).map(|a| (a, batch)),
             hand_over,
@@ -722,7 +752,7 @@ impl SpanWriter for SqliteStore {
         pricing: agentsight_core::prices::Pricing,
         now: Micros,
     ) -> StoreResult<Restated> {
-        self.write(move |conn| writes::restate_costs(conn, agent_id, pricing, now)).await
+        self.write(Notify::Nothing, move |conn| writes::restate_costs(conn, agent_id, pricing, now)).await
     }
 }
 
@@ -776,7 +806,7 @@ impl SpanReader for SqliteStore {
 
 impl DataPlane for SqliteStore {
     async fn insert_vote(&self, v: NewVote) -> StoreResult<(FeedbackItem, bool)> {
-        self.write(move |conn| writes::insert_vote(conn, &v)).await
+        self.write(Notify::Agent(v.agent_id, Change::Other), move |conn| writes::insert_vote(conn, &v)).await
     }
 
     async fn list_feedback(
@@ -798,15 +828,24 @@ impl DataPlane for SqliteStore {
         id: i64,
         change: FeedbackChange,
     ) -> StoreResult<Option<FeedbackItem>> {
-        self.write_in(move |cx| writes::update_feedback(cx, agent_id, id, &change)).await
+        self.write_in(Notify::Agent(agent_id, Change::Other), move |cx| {
+            writes::update_feedback(cx, agent_id, id, &change)
+        })
+        .await
     }
 
     async fn delete_feedback(&self, agent_id: i64, id: i64) -> StoreResult<bool> {
-        self.write_in(move |cx| writes::delete_feedback(cx, agent_id, id)).await
+        self.write_in(Notify::Agent(agent_id, Change::Other), move |cx| {
+            writes::delete_feedback(cx, agent_id, id)
+        })
+        .await
     }
 
     async fn create_action(&self, agent_id: i64, def: ActionDef, now: Micros) -> StoreResult<ActionRow> {
-        self.write(move |conn| writes::create_action(conn, agent_id, &def, now)).await
+        self.write(Notify::Agent(agent_id, Change::Other), move |conn| {
+            writes::create_action(conn, agent_id, &def, now)
+        })
+        .await
     }
 
     async fn list_actions(
@@ -829,7 +868,10 @@ impl DataPlane for SqliteStore {
         def: ActionDef,
         now: Micros,
     ) -> StoreResult<Option<ActionRow>> {
-        self.write_in(move |cx| writes::update_action(cx, agent_id, id, &def, now)).await
+        self.write_in(Notify::Agent(agent_id, Change::Other), move |cx| {
+            writes::update_action(cx, agent_id, id, &def, now)
+        })
+        .await
     }
 
     async fn action_logs(
@@ -851,7 +893,10 @@ impl DataPlane for SqliteStore {
         id: i64,
         metadata: String,
     ) -> StoreResult<Option<MessageDetail>> {
-        self.write(move |conn| writes::set_message_metadata(conn, agent_id, id, &metadata)).await
+        self.write(Notify::Agent(agent_id, Change::Other), move |conn| {
+            writes::set_message_metadata(conn, agent_id, id, &metadata)
+        })
+        .await
     }
 
     async fn metadata_keys(&self, agent_id: i64, messages: bool) -> StoreResult<Vec<String>> {
@@ -919,7 +964,7 @@ impl AgentStore for SqliteStore {
     }
 
     async fn create_agent(&self, name: String, now: Micros) -> StoreResult<AgentRow> {
-        self.write(move |conn| writes::create_agent(conn, &name, now)).await
+        self.write(Notify::Nothing, move |conn| writes::create_agent(conn, &name, now)).await
     }
 
     async fn list_agents(&self) -> StoreResult<Vec<AgentRow>> {
@@ -931,7 +976,7 @@ impl AgentStore for SqliteStore {
     }
 
     async fn rename_agent(&self, id: i64, name: String) -> StoreResult<Option<AgentRow>> {
-        self.write(move |conn| writes::rename_agent(conn, id, &name)).await
+        self.write(Notify::Nothing, move |conn| writes::rename_agent(conn, id, &name)).await
     }
 
     async fn create_key(
@@ -942,7 +987,8 @@ impl AgentStore for SqliteStore {
         hash: [u8; 32],
         now: Micros,
     ) -> StoreResult<KeyRow> {
-        self.write(move |conn| writes::create_key(conn, agent_id, role, &prefix, &hash, now)).await
+        self.write(Notify::Nothing, move |conn| writes::create_key(conn, agent_id, role, &prefix, &hash, now))
+            .await
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<KeyRow>> {
@@ -954,7 +1000,10 @@ impl AgentStore for SqliteStore {
     }
 
     async fn set_escalation_tools(&self, agent_id: i64, tools: Option<Vec<String>>) -> StoreResult<bool> {
-        self.write(move |conn| writes::set_escalation_tools(conn, agent_id, tools.as_deref())).await
+        self.write(Notify::Nothing, move |conn| {
+            writes::set_escalation_tools(conn, agent_id, tools.as_deref())
+        })
+        .await
     }
 
     async fn create_environment(
@@ -965,22 +1014,24 @@ impl AgentStore for SqliteStore {
         is_production: bool,
         now: Micros,
     ) -> StoreResult<EnvironmentRow> {
-        self.write(move |conn| writes::create_environment(conn, agent_id, &slug, &name, is_production, now))
-            .await
+        self.write(Notify::Nothing, move |conn| {
+            writes::create_environment(conn, agent_id, &slug, &name, is_production, now)
+        })
+        .await
     }
 
     async fn revoke_key(&self, key_id: i64, now: Micros) -> StoreResult<bool> {
-        self.write(move |conn| writes::revoke_key(conn, key_id, now)).await
+        self.write(Notify::Nothing, move |conn| writes::revoke_key(conn, key_id, now)).await
     }
 }
 
 impl UserStore for SqliteStore {
     async fn create_user(&self, u: NewUser) -> StoreResult<UserRow> {
-        self.write(move |conn| dashboard::create_user(conn, &u)).await
+        self.write(Notify::Nothing, move |conn| dashboard::create_user(conn, &u)).await
     }
 
     async fn create_first_admin(&self, u: NewUser) -> StoreResult<Option<UserRow>> {
-        self.write(move |conn| dashboard::create_first_admin(conn, &u)).await
+        self.write(Notify::Nothing, move |conn| dashboard::create_first_admin(conn, &u)).await
     }
 
     async fn has_admin(&self) -> StoreResult<bool> {
@@ -1000,11 +1051,11 @@ impl UserStore for SqliteStore {
     }
 
     async fn update_user(&self, id: i64, patch: UserPatch) -> StoreResult<Option<UserRow>> {
-        self.write(move |conn| dashboard::update_user(conn, id, &patch)).await
+        self.write(Notify::Nothing, move |conn| dashboard::update_user(conn, id, &patch)).await
     }
 
     async fn delete_user(&self, id: i64) -> StoreResult<bool> {
-        self.write(move |conn| dashboard::delete_user(conn, id)).await
+        self.write(Notify::Nothing, move |conn| dashboard::delete_user(conn, id)).await
     }
 
     async fn create_session(
@@ -1014,7 +1065,10 @@ impl UserStore for SqliteStore {
         now: Micros,
         expires_at: Micros,
     ) -> StoreResult<()> {
-        self.write(move |conn| dashboard::create_session(conn, user_id, &token_hash, now, expires_at)).await
+        self.write(Notify::Nothing, move |conn| {
+            dashboard::create_session(conn, user_id, &token_hash, now, expires_at)
+        })
+        .await
     }
 
     async fn session(&self, token_hash: [u8; 32], now: Micros) -> StoreResult<Option<SessionRow>> {
@@ -1022,17 +1076,18 @@ impl UserStore for SqliteStore {
     }
 
     async fn extend_session(&self, session_id: i64, now: Micros, expires_at: Micros) -> StoreResult<()> {
-        self.write(move |conn| dashboard::extend_session(conn, session_id, now, expires_at)).await
+        self.write(Notify::Nothing, move |conn| dashboard::extend_session(conn, session_id, now, expires_at))
+            .await
     }
 
     async fn delete_session(&self, token_hash: [u8; 32]) -> StoreResult<bool> {
-        self.write(move |conn| dashboard::delete_session(conn, &token_hash)).await
+        self.write(Notify::Nothing, move |conn| dashboard::delete_session(conn, &token_hash)).await
     }
 }
 
 impl ShareStore for SqliteStore {
     async fn create_share(&self, s: NewShare) -> StoreResult<ShareRow> {
-        self.write(move |conn| dashboard::create_share(conn, &s)).await
+        self.write(Notify::Nothing, move |conn| dashboard::create_share(conn, &s)).await
     }
 
     async fn list_shares(&self, agent_id: i64) -> StoreResult<Vec<ShareRow>> {
@@ -1048,7 +1103,7 @@ impl ShareStore for SqliteStore {
     }
 
     async fn revoke_share(&self, id: i64, now: Micros) -> StoreResult<Option<ShareRow>> {
-        self.write(move |conn| dashboard::revoke_share(conn, id, now)).await
+        self.write(Notify::Nothing, move |conn| dashboard::revoke_share(conn, id, now)).await
     }
 }
 
@@ -1058,7 +1113,7 @@ impl BrandingStore for SqliteStore {
     }
 
     async fn set_branding(&self, agent_id: i64, patch: BrandingPatch) -> StoreResult<Option<Branding>> {
-        self.write(move |conn| dashboard::set_branding(conn, agent_id, &patch)).await
+        self.write(Notify::Nothing, move |conn| dashboard::set_branding(conn, agent_id, &patch)).await
     }
 
     async fn logo(&self, agent_id: i64) -> StoreResult<Option<Logo>> {

@@ -34,7 +34,7 @@ use std::thread::JoinHandle;
 
 use agentsight_core::spans::SpanIngest;
 use agentsight_core::time::now_micros;
-use agentsight_store::{IngestOutcome, StoreError, StoreResult};
+use agentsight_store::{Change, ChangeListener, Committed, IngestOutcome, StoreError, StoreResult};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
@@ -46,8 +46,60 @@ use crate::traces::Segments;
 
 /// Runs after the group's commit with its outcome, to answer the caller.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// A write: runs on the write context, says whether it succeeded.
-type WriteFn<C> = Box<dyn FnOnce(&mut WriteContext<C>) -> (JobOutcome, Completion) + Send>;
+/// A write: runs on the write context, says whether it succeeded, and what its commit changes
+/// for the store's listeners.
+type WriteFn<C> = Box<dyn FnOnce(&mut WriteContext<C>) -> (JobOutcome, Completion, Option<Committed>) + Send>;
+
+/// What every write says its commit changes for the store's listeners (the live feed). Each
+/// write names it when it is queued, so no write can be added without deciding; the writer
+/// reports it once the group that holds the write has committed, with the group's metric
+/// deltas, and never for a write that failed or was rolled back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Notify {
+    /// Nothing an agent's dashboard shows (configuration: users, keys, sessions, recovery
+    /// bookkeeping).
+    Nothing,
+    /// One write of this kind for this agent.
+    Agent(i64, Change),
+}
+
+/// The listeners of a store's committed writes.
+#[derive(Default)]
+pub(crate) struct Listeners(std::sync::RwLock<Vec<Arc<dyn ChangeListener>>>);
+
+impl Listeners {
+    /// Adds a listener.
+    pub(crate) fn add(&self, l: Arc<dyn ChangeListener>) {
+        if let Ok(mut v) = self.0.write() {
+            v.push(l);
+        }
+    }
+
+    /// Tells every listener of `changes` (nothing when there are none).
+    fn tell(&self, changes: &[Committed]) {
+        if changes.is_empty() {
+            return;
+        }
+        if let Ok(v) = self.0.read() {
+            for l in v.iter() {
+                l.committed(changes);
+            }
+        }
+    }
+}
+
+/// What the projection of a batch of `agent_id` changes: the conversations it created, the
+/// messages it projected, and the batch itself.
+fn projection_changes(agent_id: i64, out: &IngestOutcome, into: &mut Vec<Committed>) {
+    let created = out.conversations.iter().filter(|(_, created)| *created).count() as u64;
+    for (change, count) in
+        [(Change::Conversation, created), (Change::Message, out.messages), (Change::Other, 1)]
+    {
+        if count > 0 {
+            into.push(Committed { agent_id, change, count });
+        }
+    }
+}
 
 /// A writer thread's write context, made by the thread and passed `&mut` to every job.
 pub(crate) struct WriteContext<C> {
@@ -149,6 +201,8 @@ pub(crate) struct Config {
     /// Trace segments, sealed after every group that committed (the archive's writer, which
     /// writes the span rows).
     pub(crate) segments: Option<Arc<Segments>>,
+    /// Who hears of committed writes (the main writer's; the archive's reports nothing).
+    pub(crate) listeners: Option<Arc<Listeners>>,
 }
 
 /// A handle to the writer thread.
@@ -194,7 +248,7 @@ impl<C: Caches> Queue<C> {
                 }
             };
             let done: Completion = Box::new(|_| {});
-            (outcome, done)
+            (outcome, done, None)
         }));
         let _ = self.tx.try_send(job);
     }
@@ -218,14 +272,15 @@ impl<C: Caches> Writer<C> {
         self.tx.clone().map(|tx| Queue { tx })
     }
 
-    /// Queues `f` and waits for the group commit that includes it.
-    pub(crate) async fn submit<T, F>(&self, f: F) -> StoreResult<T>
+    /// Queues `f` and waits for the group commit that includes it; `notify` is reported to the
+    /// listeners once it has committed.
+    pub(crate) async fn submit<T, F>(&self, notify: Notify, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut WriteContext<C>) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<StoreResult<T>>();
-        self.submit_then(f, move |r| {
+        self.submit_then(notify, f, move |r| {
             let _ = reply.send(r);
         })?;
         answer.await.map_err(|_| StoreError::Unavailable("the write was not committed".into()))?
@@ -233,7 +288,7 @@ impl<C: Caches> Writer<C> {
 
     /// Queues `f`; `then` runs on the writer thread once the group including it has committed
     /// (or failed), with `f`'s result. Unavailable at once when the queue is full.
-    pub(crate) fn submit_then<T, F, D>(&self, f: F, then: D) -> StoreResult<()>
+    pub(crate) fn submit_then<T, F, D>(&self, notify: Notify, f: F, then: D) -> StoreResult<()>
     where
         T: Send + 'static,
         F: FnOnce(&mut WriteContext<C>) -> StoreResult<T> + Send + 'static,
@@ -246,8 +301,12 @@ impl<C: Caches> Writer<C> {
                 Err(StoreError::UnknownReference { .. } | StoreError::Conflict { .. }) => JobOutcome::Refused,
                 Err(_) => JobOutcome::Failed,
             };
+            let change = match (notify, &result) {
+                (Notify::Agent(agent_id, change), Ok(_)) => Some(Committed { agent_id, change, count: 1 }),
+                _ => None,
+            };
             let done: Completion = Box::new(move |commit| then(commit.and(result)));
-            (outcome, done)
+            (outcome, done, change)
         }));
         let tx = self.tx.as_ref().ok_or_else(|| StoreError::Unavailable("store is closed".into()))?;
         match tx.try_send(job) {
@@ -439,14 +498,16 @@ fn run_group<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, group: &mut Ve
     let has_writes = jobs.iter().any(|(w, _)| w.is_some());
     let mut done: Vec<Completion> = Vec::with_capacity(n);
     let mut outcomes: Vec<IngestOutcome> = Vec::new();
+    let mut changes: Vec<Committed> = Vec::new();
     let result = set_synchronous(&cx.conn, st, has_writes).and_then(|()| {
         transaction(cx, st.ctx.feed.as_ref(), |cx| {
             for (w, p) in jobs.iter_mut() {
                 if let Some(p) = p {
                     outcomes.push(project(cx, p)?);
                 } else if let Some(w) = w.take() {
-                    let (outcome, completion) = w(cx);
+                    let (outcome, completion, change) = w(cx);
                     done.push(completion);
+                    changes.extend(change);
                     if outcome == JobOutcome::Failed {
                         return Err("a write in the group failed".into());
                     }
@@ -459,10 +520,17 @@ fn run_group<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, group: &mut Ve
     // Writes never reached are dropped with their reply channel: their callers get "unavailable".
     match result {
         Ok(()) => {
+            let projections: Vec<Projection> = projections.collect();
+            if let Some(listeners) = &st.ctx.listeners {
+                for (p, out) in projections.iter().zip(&outcomes) {
+                    projection_changes(p.batch.agent_id, out, &mut changes);
+                }
+                listeners.tell(&changes);
+            }
             for d in done {
                 d(Ok(()));
             }
-            for (p, out) in projections.zip(outcomes) {
+            for (p, out) in projections.into_iter().zip(outcomes) {
                 finish(st, p, Projected::Done(out));
             }
             seal_segments(cx, st);
@@ -494,7 +562,14 @@ fn project_alone<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, p: Project
         })
     });
     let error = match (retried, out) {
-        (Ok(()), Some(out)) => return finish(st, p, Projected::Done(out)),
+        (Ok(()), Some(out)) => {
+            if let Some(listeners) = &st.ctx.listeners {
+                let mut changes = Vec::new();
+                projection_changes(p.batch.agent_id, &out, &mut changes);
+                listeners.tell(&changes);
+            }
+            return finish(st, p, Projected::Done(out));
+        }
         (Ok(()), None) => "no outcome".to_string(),
         (Err(e), _) => e,
     };

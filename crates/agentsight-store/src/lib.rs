@@ -482,11 +482,50 @@ pub trait ExportReader: Send + Sync {
     ) -> impl Future<Output = StoreResult<Vec<MessageRow>>> + Send;
 }
 
+/// What kind of committed write an event store reports to its listeners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A conversation upsert (created or updated; a conversation created by its first message
+    /// counts as a message only).
+    Conversation,
+    /// A tracked message.
+    Message,
+    /// Anything else: an action, button, attachment, feedback, span batch, or a change of a
+    /// conversation or message.
+    Other,
+}
+
+/// One committed change of an agent's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// The agent.
+    pub agent_id: i64,
+    /// What kind of write.
+    pub change: Change,
+    /// How many writes of that kind (a span batch projects many messages at once).
+    pub count: u64,
+}
+
+/// Hears of an event store's committed writes, after their commit (the live feed of open
+/// dashboards). Called on the store's own threads: it must return quickly and never block.
+pub trait ChangeListener: Send + Sync {
+    /// These writes were committed.
+    fn committed(&self, changes: &[Committed]);
+}
+
+/// Tells listeners of every committed write. A backend reports each write it commits, through
+/// whatever path (a 0.0.x call, a span batch's projection, a data-plane change), from the one
+/// place its writes commit, so that no write path can forget to.
+pub trait ChangeFeed: Send + Sync {
+    /// Adds a listener; it hears of writes committed from now on.
+    fn listen(&self, listener: std::sync::Arc<dyn ChangeListener>);
+}
+
 /// Every storage trait, to bring their methods into scope (`use agentsight_store::prelude::*`).
 pub mod prelude {
     pub use crate::{
-        AgentStore, BrandingStore, ConfigStore, DataPlane, EventStore, ExportReader, MetricsReader,
-        ShareStore, SpanReader, SpanWriter, TrackingReader, TrackingWriter, UserStore,
+        AgentStore, BrandingStore, ChangeFeed, ConfigStore, DataPlane, EventStore, ExportReader,
+        MetricsReader, ShareStore, SpanReader, SpanWriter, TrackingReader, TrackingWriter, UserStore,
     };
 }
 
@@ -508,6 +547,7 @@ pub trait EventStore:
     + DataPlane
     + MetricsReader
     + ExportReader
+    + ChangeFeed
     + Clone
     + 'static
 {
@@ -520,6 +560,7 @@ impl<
         + DataPlane
         + MetricsReader
         + ExportReader
+        + ChangeFeed
         + Clone
         + 'static,
 > EventStore for T

@@ -20,12 +20,10 @@ use std::time::{Duration, Instant};
 use agentsight_core::keys::{self, Role};
 use agentsight_core::time::{Micros, now_micros};
 use agentsight_core::tracking::{AgentScope, FeedbackSource};
+use agentsight_ingest::{self as ingest, Enrichment, IngestError};
 use agentsight_protocol::{self as wire, PkRef};
 use agentsight_server::Settings;
 use agentsight_server::app::enrichment;
-use agentsight_server::error::ApiError;
-use agentsight_server::ingest::{self, Enrichment};
-use agentsight_server::live::LiveHub;
 use agentsight_store::AgentRow;
 use agentsight_store::prelude::*;
 use agentsight_store_sqlite::SqliteStore;
@@ -255,8 +253,8 @@ struct Plan {
     meta_feedback: bool,
 }
 
-fn api(e: ApiError) -> anyhow::Error {
-    anyhow::anyhow!("demo write refused: {e:?}")
+fn api(e: IngestError) -> anyhow::Error {
+    anyhow::Error::new(e).context("a demo write was refused")
 }
 
 /// Sends a conversation's payloads in order, as the SDK's `send_tracked_data` would: the pk
@@ -273,14 +271,11 @@ async fn write_plan(
         meta_feedback: u64::from(plan.meta_feedback),
         ..Counts::default()
     };
-    // The demo is its own process: no event stream listens to this hub (a running server's
-    // dashboards see the data on their next refresh).
-    let live = LiveHub::default();
     let mut pk: Option<i64> = None;
     for step in plan.steps {
         match step {
             Step::Upsert(p, at) => {
-                let up = ingest::conversation(store, &live, enrich, scope, &p, at).await.map_err(api)?;
+                let up = ingest::conversation(store, enrich, scope, &p, at).await.map_err(api)?;
                 // initialize_conversation ignores the answer; get_or_create keeps the pk.
                 if p.is_used == Some(true) {
                     pk = Some(up.row.id);
@@ -288,12 +283,12 @@ async fn write_plan(
             }
             Step::Message(mut p, at) => {
                 p.conversation = pk.map(PkRef::Pk);
-                ingest::message(store, &live, scope, p, at).await.map_err(api)?;
+                ingest::message(store, scope, p, at).await.map_err(api)?;
                 c.messages += 1;
             }
             Step::Action(mut p, at) => {
                 p.conversation = pk.map(PkRef::Pk);
-                ingest::action(store, &live, scope, &p, at).await.map_err(api)?;
+                ingest::action(store, scope, &p, at).await.map_err(api)?;
                 c.actions += 1;
                 if p.action_name == "token_usage" {
                     c.token_usage += 1;
@@ -306,7 +301,7 @@ async fn write_plan(
             }
             Step::Button(mut p, at) => {
                 p.conversation = pk.map(PkRef::Pk);
-                ingest::button(store, &live, scope, &p, at).await.map_err(api)?;
+                ingest::button(store, scope, &p, at).await.map_err(api)?;
                 c.buttons += 1;
             }
             Step::Feedback(mut p, at, by_pk) => {
@@ -314,7 +309,7 @@ async fn write_plan(
                     p.conversation = Some(PkRef::Pk(pk));
                     p.conversation_id = None;
                 }
-                ingest::feedback(store, &live, scope, &p, FeedbackSource::Customer, at).await.map_err(api)?;
+                ingest::feedback(store, scope, &p, FeedbackSource::Customer, at).await.map_err(api)?;
                 c.feedback += 1;
             }
         }

@@ -20,8 +20,6 @@ use crate::app::{AppState, Store};
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::extract::{WriteKey, parse_json, read_body};
-use crate::ingest;
-use crate::live::Change;
 use crate::present;
 
 /// An upload, whatever shape it came in.
@@ -83,7 +81,6 @@ pub(crate) async fn upload_attachments<S: Store>(
     };
     match st.events.insert_attachments(insert).await {
         Ok(rows) => {
-            ingest::publish(&st.live, key.agent_id(), Change::Other);
             let items: Vec<_> = rows.iter().map(present::attachment).collect();
             Ok((StatusCode::CREATED, Json(json!({ "count": items.len(), "attachments": items }))))
         }

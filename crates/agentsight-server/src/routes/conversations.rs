@@ -21,8 +21,6 @@ use crate::app::{AppState, Store};
 use crate::auth::{ReadAccess, WriteAccess};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::ingest;
-use crate::live::Change;
 use crate::present;
 
 pub(crate) type Params = HashMap<String, String>;
@@ -355,7 +353,6 @@ async fn apply<S: Store>(
         .patch_conversation(key.agent_id(), parse_pk(pk)?, patch, now_micros())
         .await?
         .ok_or(ApiError::NotFound)?;
-    ingest::publish(&st.live, key.agent_id(), Change::Other);
     Ok(Json(present::conversation(&row)))
 }
 

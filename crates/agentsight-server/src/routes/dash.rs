@@ -24,7 +24,6 @@ use crate::app::{AppState, Store};
 use crate::auth::{self, Admin, User, share_grant};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::ingest;
 use crate::live::Change;
 
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
@@ -167,7 +166,9 @@ pub(crate) async fn patch_agent<S: Store>(
     if let Some(b) = branding {
         st.config.set_branding(agent.id, b).await?.ok_or(ApiError::NotFound)?;
     }
-    ingest::publish(&st.live, agent.id, Change::Other);
+    // A configuration change (escalation names, branding) is the configuration store's: the event
+    // store's feed does not see it, so open dashboards are told here.
+    st.live.publish(agent.id, Change::Other);
     let a = admin_agent(&st, &id).await?;
     Ok(Json(agent_response(&st, &a).await?))
 }

@@ -17,7 +17,6 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use crate::app::{AppState, Store};
 use crate::error::ApiError;
 use crate::extract::{ReadKey, WriteKey, parse_json, read_body};
-use crate::ingest;
 
 /// What this server tells the SDK's preflight it supports.
 pub const CAPABILITIES: &[&str] = &["gzip-ingest"];
@@ -110,7 +109,7 @@ pub(crate) async fn ingest_spans<S: Store>(
     let (enrich, scope) = (st.enrich.clone(), key.scope().clone());
     let (batch, body) =
         st.cpu.run(move || read_batch(&raw, gzip, limit, &enrich, &scope, received)).await??;
-    let out = ingest::span_batch(&st.events, &st.live, key.scope(), batch, body).await?;
+    let out = agentsight_ingest::span_batch(&st.events, batch, body).await?;
     Ok((
         StatusCode::CREATED,
         Json(wire::IngestResponse {
@@ -128,7 +127,7 @@ fn read_batch(
     raw: &[u8],
     gzip: bool,
     limit: usize,
-    enrich: &ingest::Enrichment,
+    enrich: &agentsight_ingest::Enrichment,
     scope: &agentsight_core::tracking::AgentScope,
     received: agentsight_core::time::Micros,
 ) -> Result<(agentsight_core::spans::SpanIngest, ArchivedBody), ApiError> {
@@ -148,7 +147,7 @@ fn read_batch(
         (Cow::Borrowed(text), ArchivedBody::of_plain(text))
     };
     let p: wire::IngestPayload<'_> = parse_json(text.as_bytes())?;
-    Ok((agentsight_core::spans::validate_and_enrich(enrich, scope, &text, &p, received)?, body))
+    Ok((agentsight_ingest::read_span_batch(enrich, scope, &text, &p, received)?, body))
 }
 
 #[cfg(test)]

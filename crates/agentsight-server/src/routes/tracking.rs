@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use crate::app::{AppState, Store};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, WriteKey};
-use crate::{ingest, present};
+use crate::present;
 
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
@@ -20,7 +20,7 @@ pub(crate) async fn upsert_conversation<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::ConversationPayload>,
 ) -> Created<wire::ConversationResponse> {
-    let up = ingest::conversation(&st.events, &st.live, &st.enrich, key.scope(), &p, now_micros()).await?;
+    let up = agentsight_ingest::conversation(&st.events, &st.enrich, key.scope(), &p, now_micros()).await?;
     let status = if up.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(present::conversation(&up.row))))
 }
@@ -31,7 +31,7 @@ pub(crate) async fn track_message<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::TrackPayload>,
 ) -> Created<wire::MessageResponse> {
-    let m = ingest::message(&st.events, &st.live, key.scope(), p, now_micros()).await?;
+    let m = agentsight_ingest::message(&st.events, key.scope(), p, now_micros()).await?;
     Ok((
         StatusCode::CREATED,
         Json(wire::MessageResponse {
@@ -55,7 +55,7 @@ pub(crate) async fn track_action<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::ActionPayload>,
 ) -> Created<wire::ActionLogResponse> {
-    let a = ingest::action(&st.events, &st.live, key.scope(), &p, now_micros()).await?;
+    let a = agentsight_ingest::action(&st.events, key.scope(), &p, now_micros()).await?;
     Ok((StatusCode::CREATED, Json(present::action_log(&a))))
 }
 
@@ -65,7 +65,7 @@ pub(crate) async fn track_button<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::ButtonPayload>,
 ) -> Created<wire::ButtonResponse> {
-    let b = ingest::button(&st.events, &st.live, key.scope(), &p, now_micros()).await?;
+    let b = agentsight_ingest::button(&st.events, key.scope(), &p, now_micros()).await?;
     Ok((
         StatusCode::CREATED,
         Json(wire::ButtonResponse {
@@ -84,7 +84,7 @@ pub(crate) async fn create_feedback<S: Store>(
     key: WriteKey,
     ApiJson(p): ApiJson<wire::FeedbackPayload>,
 ) -> Created<wire::FeedbackResponse> {
-    let f = ingest::feedback(&st.events, &st.live, key.scope(), &p, FeedbackSource::Customer, now_micros())
+    let f = agentsight_ingest::feedback(&st.events, key.scope(), &p, FeedbackSource::Customer, now_micros())
         .await?;
     Ok((StatusCode::CREATED, Json(present::feedback(&f))))
 }

@@ -24,8 +24,8 @@ use agentsight_core::tracking::{
 use agentsight_core::dashboard::{Logo, UserRole};
 
 use crate::{
-    AttachmentsInsert, BrandingPatch, ConfigStore, ConversationFilter, Dimension, EventStore, NewShare,
-    NewUser, PageRequest, StoreError, StoredFile, UserPatch,
+    AttachmentsInsert, BrandingPatch, Change, ChangeListener, Committed, ConfigStore, ConversationFilter,
+    Dimension, EventStore, NewShare, NewUser, PageRequest, StoreError, StoredFile, UserPatch,
 };
 
 /// A store under test: every store trait.
@@ -414,6 +414,47 @@ pub async fn dashboard_filters_and_export(s: impl ContractStore) {
     assert!(s.export_entries(a.agent_id + 1, vec![c1.id]).await.unwrap().is_empty(), "scoped to the agent");
 }
 
+/// `ChangeFeed`: every committed write is reported once, with its agent and kind, before its
+/// caller is answered; a refused write is not; a span batch's projection reports the
+/// conversations it created and the messages it projected.
+pub async fn change_feed_reports_committed_writes(s: impl ContractStore) {
+    struct Heard(std::sync::Mutex<Vec<Committed>>);
+    impl ChangeListener for Heard {
+        fn committed(&self, changes: &[Committed]) {
+            self.0.lock().unwrap().extend_from_slice(changes);
+        }
+    }
+    let a = agent(&s, "a").await;
+    let b = agent(&s, "b").await;
+    let heard = std::sync::Arc::new(Heard(std::sync::Mutex::new(Vec::new())));
+    s.listen(heard.clone());
+    let take = || std::mem::take(&mut *heard.0.lock().unwrap());
+    let sum = |v: &[Committed], agent: i64, change: Change| {
+        v.iter().filter(|c| c.agent_id == agent && c.change == change).map(|c| c.count).sum::<u64>()
+    };
+    let up = s
+        .upsert_conversation(upsert(a.agent_id, "c", ConversationFields::default(), true, 10))
+        .await
+        .unwrap();
+    s.insert_message(message(a.agent_id, ConversationRef::Pk(up.row.id), "end_user", 11)).await.unwrap();
+    let refused = s.insert_message(message(b.agent_id, ConversationRef::Pk(up.row.id), "agent", 12)).await;
+    assert!(refused.is_err(), "another agent's conversation");
+    let h = take();
+    assert_eq!(sum(&h, a.agent_id, Change::Conversation), 1, "{h:?}");
+    assert_eq!(sum(&h, a.agent_id, Change::Message), 1, "{h:?}");
+    assert!(h.iter().all(|c| c.agent_id == a.agent_id), "a refused write is not reported: {h:?}");
+
+    let blocks = serde_json::json!([{"conversation_id": "k", "spans": [
+        spans::turn_json("00000000000000a1", "2026-05-01T10:00:00+00:00", None)]}]);
+    let (batch, body) = spans::span_batch(&b, blocks, 20);
+    let r = s.ingest_spans(batch, body).await.unwrap();
+    r.projected.await.unwrap();
+    let h = take();
+    assert_eq!(sum(&h, b.agent_id, Change::Conversation), 1, "{h:?}");
+    assert_eq!(sum(&h, b.agent_id, Change::Message), 2, "{h:?}");
+    assert!(h.iter().all(|c| c.agent_id == b.agent_id && c.count > 0), "{h:?}");
+}
+
 /// Instantiates every contract test for a backend: `contract_tests!(async_fn_making_a_fresh_store)`.
 #[macro_export]
 macro_rules! contract_tests {
@@ -435,7 +476,8 @@ macro_rules! contract_tests {
             data_plane_actions_and_logs,
             data_plane_messages_and_metadata,
             metrics_reader_overview_series_live_status,
-            export_reader_pages_cover_every_row_once);
+            export_reader_pages_cover_every_row_once,
+            change_feed_reports_committed_writes);
     };
     (@each $make:path; $($name:ident),*) => {
         $(
