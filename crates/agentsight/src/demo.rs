@@ -2,7 +2,7 @@
 //!
 //! Every item goes through the same write path as the API: a wire payload shaped exactly as
 //! SDK 0.0.44 sends it (explicit nulls, ISO timestamps with `+00:00`), then
-//! `agentsight_server::ingest` (validation, enrichment such as geolocation, the store).
+//! `agentsight_ingest` (validation, enrichment such as geolocation, the store).
 //!
 //! The data is deterministic for a seed: each conversation draws from its own random stream
 //! (seed, conversation index), so the order in which the concurrent tasks finish changes
