@@ -152,8 +152,16 @@ pub(crate) fn open_writer(
     conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" }).map_err(sqlerr)?;
     conn.pragma_update(None, "cache_size", -cache_kib).map_err(sqlerr)?;
     conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages).map_err(sqlerr)?;
+    // Once checkpointed, the WAL is cut back to this size when writing restarts at its
+    // beginning (it would otherwise keep its largest size for good).
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES).map_err(sqlerr)?;
     Ok(conn)
 }
+
+/// What a WAL file is cut back to once checkpointed (`journal_size_limit`). Under sustained
+/// load it still grows to its automatic checkpoint's size; the writer checkpoints when it has
+/// been idle for [`writer::IDLE_CHECKPOINT_AFTER`], and at a clean stop (then to nothing).
+pub(crate) const WAL_SIZE_LIMIT_BYTES: i64 = 64 << 20;
 
 struct ReaderManager {
     path: PathBuf,

@@ -336,16 +336,48 @@ struct State {
     halted: Option<String>,
 }
 
+/// How long the writer waits with nothing to do before it checkpoints what it wrote since its
+/// last checkpoint (a passive checkpoint: it never waits for readers). Under load the automatic
+/// checkpoint alone runs, in the large steps that keep ingest fast.
+pub(crate) const IDLE_CHECKPOINT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Copies the WAL into the database file: `PASSIVE` when idle (as far as readers allow),
+/// `TRUNCATE` at a clean stop (the database file then holds everything and the WAL is empty,
+/// so the file alone is a complete copy). A failure is logged; nothing depends on it.
+fn checkpoint(conn: &Connection, mode: &str) {
+    let r = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    });
+    match r {
+        Ok((0, log, done)) => tracing::debug!(mode, wal_pages = log, checkpointed = done, "checkpoint"),
+        Ok((_, log, done)) => {
+            tracing::debug!(mode, wal_pages = log, checkpointed = done, "checkpoint blocked")
+        }
+        Err(e) => tracing::warn!(mode, error = %e, "checkpoint failed"),
+    }
+}
+
 fn run<C: Caches>(conn: Connection, rx: Receiver<Job<C>>, ctx: Config) {
     let mut cx = WriteContext::<C>::new(conn);
     let mut group: Vec<Job<C>> = Vec::with_capacity(MAX_GROUP);
     let mut seen_version: Option<i64> = None;
     let mut st = State { ctx, synchronous_full: None, halted: None };
+    // Groups committed since the last checkpoint of the writer's own.
+    let mut dirty = false;
     loop {
         // A job already queued when the last group ended: the writer is busy, and may wait for
         // more projections ([`linger`]); one that had to be waited for is done at once.
         let (first, busy) = match rx.try_recv() {
             Ok(j) => (j, true),
+            Err(_) if dirty => match rx.recv_timeout(IDLE_CHECKPOINT_AFTER) {
+                Ok(j) => (j, false),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    checkpoint(&cx.conn, "PASSIVE");
+                    dirty = false;
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            },
             Err(_) => match rx.recv() {
                 Ok(j) => (j, false),
                 Err(_) => break,
@@ -369,7 +401,10 @@ fn run<C: Caches>(conn: Connection, rx: Receiver<Job<C>>, ctx: Config) {
             linger(&rx, &mut group);
         }
         run_group(&mut cx, &mut st, &mut group);
+        dirty = true;
     }
+    // A clean stop: everything queued is committed; the database file takes it all.
+    checkpoint(&cx.conn, "TRUNCATE");
     tracing::debug!("writer stopped");
 }
 
