@@ -137,7 +137,9 @@ pub async fn span_batch<S: SpanWriter>(
     tokio::spawn(async move {
         match receipt.projected.await {
             Ok(out) => publish_projection(&live, agent_id, stored, &out),
-            Err(e) => tracing::warn!(batch = batch_id, error = %e, "span batch archived, not projected"),
+            Err(e) => {
+                tracing::warn!(batch = batch_id, error = %agentsight_store::chain(&e), "span batch archived, not projected")
+            }
         }
     });
     Ok(archived)
@@ -171,13 +173,13 @@ impl CpuGate {
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| ApiError::Internal("the CPU gate is closed".into()))?;
+            .map_err(|e| ApiError::internal_from("the CPU gate is closed", e))?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             f()
         })
         .await
-        .map_err(|e| ApiError::Internal(format!("a validation task failed: {e}")))
+        .map_err(|e| ApiError::internal_from("a validation task failed", e))
     }
 }
 

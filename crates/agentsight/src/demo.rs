@@ -256,7 +256,7 @@ struct Plan {
 }
 
 fn api(e: ApiError) -> anyhow::Error {
-    anyhow::anyhow!("demo write refused: {e:?}")
+    anyhow::Error::new(e).context("demo write refused")
 }
 
 /// Sends a conversation's payloads in order, as the SDK's `send_tracked_data` would: the pk
