@@ -5,7 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use agentsight_store::{ConfigStore, EventStore};
+use agentsight_store::{ConfigStore, EventStore, StoreError};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use crate::auth::LoginLimiter;
 use crate::blobs::Blobs;
 use crate::config::Settings;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ErrorCode;
 use crate::extract::KeyCache;
 use crate::live::LiveHub;
 use crate::routes;
@@ -95,6 +95,35 @@ impl<S: Store> std::ops::Deref for AppState<S> {
     }
 }
 
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The settings are invalid (every problem, `; `-separated).
+    #[error("invalid settings: {0}")]
+    Settings(String),
+    /// The attachments directory could not be created or made private.
+    #[error("attachments dir {}", path.display())]
+    Attachments {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The listen address could not be bound.
+    #[error("binding {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store failed while the application was starting (asking whether an admin exists).
+    #[error("starting")]
+    Store(#[source] StoreError),
+}
+
 /// A built application, bound to its port and ready to run.
 pub struct App<S: Store> {
     listener: TcpListener,
@@ -142,7 +171,7 @@ pub async fn state<S: Store>(
     settings: Settings,
     blobs: Blobs,
     enrich: Enrichment,
-) -> Result<(AppState<S>, Option<String>), ApiError> {
+) -> Result<(AppState<S>, Option<String>), StoreError> {
     let ttl = i64::try_from(settings.setup_link_ttl.as_micros()).unwrap_or(i64::MAX);
     let setup_expiry = agentsight_core::time::now_micros().saturating_add(ttl);
     let Stores { config, events } = stores;
@@ -177,18 +206,22 @@ impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
         mut settings: Settings,
         stores: Stores<C, E>,
         enrich: Enrichment,
-    ) -> Result<Self, String> {
-        settings.validate()?;
-        settings.public_url =
-            settings.public_url.as_deref().map(crate::config::parse_public_url).transpose()?;
-        let blobs = Blobs::new(settings.attachments_dir()).map_err(|e| format!("attachments dir: {e}"))?;
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .map_err(|e| format!("binding {}: {e}", settings.listen))?;
+    ) -> Result<Self, StartError> {
+        settings.validate().map_err(StartError::Settings)?;
+        settings.public_url = settings
+            .public_url
+            .as_deref()
+            .map(crate::config::parse_public_url)
+            .transpose()
+            .map_err(StartError::Settings)?;
+        let path = settings.attachments_dir();
+        let blobs = Blobs::new(path.clone()).map_err(|source| StartError::Attachments { path, source })?;
+        let addr = settings.listen;
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
         let (header_read_timeout, max_connections) = (settings.header_read_timeout, settings.max_connections);
         let (state, setup_token) = state::<Stores<C, E>>(stores.clone(), settings, blobs, enrich)
             .await
-            .map_err(|e| format!("starting: {e:?}"))?;
+            .map_err(StartError::Store)?;
         Ok(App { listener, router: router(state), stores, setup_token, header_read_timeout, max_connections })
     }
 

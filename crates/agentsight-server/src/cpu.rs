@@ -32,12 +32,12 @@ impl CpuGate {
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| ApiError::Internal("the CPU gate is closed".into()))?;
+            .map_err(|e| ApiError::internal_from("the CPU gate is closed", e))?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             f()
         })
         .await
-        .map_err(|e| ApiError::Internal(format!("a validation task failed: {e}")))
+        .map_err(|e| ApiError::internal_from("a validation task failed", e))
     }
 }

@@ -1,14 +1,18 @@
 //! The one error type of the HTTP layer and its table of codes, statuses and body shapes.
 //!
 //! Bodies are DRF-shaped because the SDKs parse them: `{"detail": "…"}`, or `{"field": ["…"]}`
-//! for validation. `IntoResponse` is pure; the code is attached to the response extensions and
-//! logged by the middleware in `app.rs` (5xx at error, 4xx at debug).
+//! for validation. [`ApiError::row`] is the table: one match from each variant to its code,
+//! status, body and header; `IntoResponse` builds the response from that row alone. It is pure;
+//! the code and the error with its whole chain of causes are attached to the response extensions
+//! and logged by the middleware in `app.rs` (5xx at error, 4xx at debug).
+
+use std::borrow::Cow;
 
 use agentsight_core::ValidationErrors;
 use agentsight_core::tracking::UploadError;
-use agentsight_store::StoreError;
+use agentsight_store::{BoxError, StoreError};
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -17,7 +21,7 @@ use serde_json::{Map, Value, json};
 pub enum ApiError {
     /// Fields failed validation.
     #[error("invalid fields")]
-    Fields(ValidationErrors),
+    Fields(#[source] ValidationErrors),
     /// The body is not valid JSON, or similar request-level trouble.
     #[error("{0}")]
     BadRequest(String),
@@ -56,37 +60,46 @@ pub enum ApiError {
     /// The agent sends faster than its ingest rate; retry after this many seconds.
     #[error("throttled")]
     Throttled(u64),
-    /// The store cannot take writes now; retry.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-    /// A bug or an I/O failure; the body says nothing more.
-    #[error("internal: {0}")]
-    Internal(String),
+    /// The store cannot take the request now ([`StoreError::Unavailable`]); retry.
+    #[error("unavailable")]
+    Unavailable(#[source] StoreError),
+    /// A bug or an I/O failure (a lasting storage failure among them); the body says nothing
+    /// more, the log says all of it.
+    #[error("internal: {context}")]
+    Internal {
+        /// What failed.
+        context: Cow<'static, str>,
+        /// The cause, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// The error's code and the error with its causes (`"…: …"`), attached to the response for the
+/// logging middleware.
+#[derive(Debug, Clone)]
+pub struct ErrorCode(pub &'static str, pub String);
+
+/// A response body, as a row of the table gives it.
+enum Body {
+    /// `{"detail": "…", "code": "…"}`, the row's code.
+    Detail(Cow<'static, str>),
+    /// A body of its own shape (`{"field": ["…"]}`, the B6 rejection).
+    Json(Value),
+}
+
+/// One row of the error table.
+struct Row {
+    code: &'static str,
+    status: StatusCode,
+    body: Body,
+    header: Option<(HeaderName, HeaderValue)>,
 }
 
 /// A stable code for each kind of error, for logs and the `code` of detail bodies.
 pub fn code(e: &ApiError) -> &'static str {
-    match e {
-        ApiError::Fields(_) => "invalid_fields",
-        ApiError::BadRequest(_) => "bad_request",
-        ApiError::Unauthenticated(_) => "not_authenticated",
-        ApiError::Forbidden(_) => "permission_denied",
-        ApiError::CsrfFailed => "csrf_failed",
-        ApiError::ShareInvalid => "share_invalid",
-        ApiError::TooManyAttempts(_) => "rate_limited",
-        ApiError::NotFound => "not_found",
-        ApiError::TooLarge { .. } => "payload_too_large",
-        ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-        ApiError::Unavailable(_) => "unavailable",
-        ApiError::Internal(_) => "internal",
-        ApiError::IngestRejected(_) => "invalid_blocks",
-        ApiError::Throttled(_) => "throttled",
-    }
+    e.row().code
 }
-
-/// The error's code, attached to the response for the logging middleware.
-#[derive(Debug, Clone)]
-pub struct ErrorCode(pub &'static str, pub String);
 
 impl ApiError {
     /// One field, one message.
@@ -94,83 +107,118 @@ impl ApiError {
         ApiError::Fields(ValidationErrors::single(field, message))
     }
 
-    fn status(&self) -> StatusCode {
+    /// [`ApiError::Internal`] without a cause.
+    pub fn internal(context: impl Into<Cow<'static, str>>) -> ApiError {
+        ApiError::Internal { context: context.into(), source: None }
+    }
+
+    /// [`ApiError::Internal`] caused by `source`.
+    pub fn internal_from(context: impl Into<Cow<'static, str>>, source: impl Into<BoxError>) -> ApiError {
+        ApiError::Internal { context: context.into(), source: Some(source.into()) }
+    }
+
+    /// The table: this error's code, status, body and extra header.
+    fn row(&self) -> Row {
+        use StatusCode as S;
+        let detail = |s: &'static str| Body::Detail(Cow::Borrowed(s));
+        let text = |s: String| Body::Detail(Cow::Owned(s));
+        let row = |code, status, body| Row { code, status, body, header: None };
         match self {
-            ApiError::Fields(_) | ApiError::BadRequest(_) | ApiError::IngestRejected(_) => {
-                StatusCode::BAD_REQUEST
+            ApiError::Fields(v) => row("invalid_fields", S::BAD_REQUEST, Body::Json(fields(v))),
+            ApiError::BadRequest(d) => row("bad_request", S::BAD_REQUEST, text(d.clone())),
+            ApiError::Unauthenticated(d) => Row {
+                header: Some((header::WWW_AUTHENTICATE, HeaderValue::from_static("Api-Key"))),
+                ..row("not_authenticated", S::UNAUTHORIZED, detail(d))
+            },
+            ApiError::Forbidden(d) => row("permission_denied", S::FORBIDDEN, detail(d)),
+            ApiError::CsrfFailed => {
+                row("csrf_failed", S::FORBIDDEN, detail("CSRF token missing or invalid."))
             }
-            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::CsrfFailed => StatusCode::FORBIDDEN,
-            ApiError::ShareInvalid => StatusCode::UNAUTHORIZED,
-            ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::ShareInvalid => {
+                row("share_invalid", S::UNAUTHORIZED, detail("This share link has expired or was revoked."))
+            }
+            ApiError::TooManyAttempts(n) => Row {
+                header: Some((header::RETRY_AFTER, HeaderValue::from(*n))),
+                ..row(
+                    "rate_limited",
+                    S::TOO_MANY_REQUESTS,
+                    text(format!("Too many sign-in attempts; retry in {n} seconds.")),
+                )
+            },
+            ApiError::NotFound => row("not_found", S::NOT_FOUND, detail("Not found.")),
+            ApiError::TooLarge { field: Some(f), limit } => row(
+                "payload_too_large",
+                S::PAYLOAD_TOO_LARGE,
+                Body::Json(json!({ f: [format!("File is larger than the limit of {limit} bytes.")] })),
+            ),
+            ApiError::TooLarge { field: None, limit } => row(
+                "payload_too_large",
+                S::PAYLOAD_TOO_LARGE,
+                text(format!("Request body is larger than the limit of {limit} bytes.")),
+            ),
+            ApiError::UnsupportedMediaType(d) => {
+                row("unsupported_media_type", S::UNSUPPORTED_MEDIA_TYPE, text(d.clone()))
+            }
+            ApiError::IngestRejected(r) => row(
+                "invalid_blocks",
+                S::BAD_REQUEST,
+                serde_json::to_value(r).map_or_else(|_| detail("Invalid batch."), Body::Json),
+            ),
+            ApiError::Throttled(s) => Row {
+                header: Some((header::RETRY_AFTER, HeaderValue::from(*s))),
+                ..row(
+                    "throttled",
+                    S::TOO_MANY_REQUESTS,
+                    text(format!("Request was throttled. Expected available in {s} seconds.")),
+                )
+            },
+            ApiError::Unavailable(_) => Row {
+                header: Some((header::RETRY_AFTER, HeaderValue::from_static("1"))),
+                ..row("unavailable", S::SERVICE_UNAVAILABLE, detail("The server is busy; retry shortly."))
+            },
+            ApiError::Internal { .. } => {
+                row("internal", S::INTERNAL_SERVER_ERROR, detail("Internal server error."))
+            }
         }
     }
 
+    #[cfg(test)]
+    fn status(&self) -> StatusCode {
+        self.row().status
+    }
+
+    #[cfg(test)]
     fn body(&self) -> Value {
-        let detail = |d: &str| json!({ "detail": d, "code": code(self) });
-        match self {
-            ApiError::Fields(v) => {
-                let mut m = Map::new();
-                for (k, msgs) in &v.0 {
-                    m.insert(k.clone(), json!(msgs));
-                }
-                Value::Object(m)
-            }
-            ApiError::BadRequest(d) => detail(d),
-            ApiError::Unauthenticated(d) | ApiError::Forbidden(d) => detail(d),
-            ApiError::CsrfFailed => detail("CSRF token missing or invalid."),
-            ApiError::ShareInvalid => detail("This share link has expired or was revoked."),
-            ApiError::TooManyAttempts(n) => {
-                detail(&format!("Too many sign-in attempts; retry in {n} seconds."))
-            }
-            ApiError::NotFound => detail("Not found."),
-            ApiError::TooLarge { field: Some(f), limit } => {
-                json!({ f: [format!("File is larger than the limit of {limit} bytes.")] })
-            }
-            ApiError::TooLarge { field: None, limit } => {
-                detail(&format!("Request body is larger than the limit of {limit} bytes."))
-            }
-            ApiError::UnsupportedMediaType(d) => detail(d),
-            ApiError::Unavailable(_) => detail("The server is busy; retry shortly."),
-            ApiError::IngestRejected(r) => {
-                serde_json::to_value(r).unwrap_or_else(|_| detail("Invalid batch."))
-            }
-            ApiError::Throttled(s) => {
-                detail(&format!("Request was throttled. Expected available in {s} seconds."))
-            }
-            ApiError::Internal(_) => detail("Internal server error."),
-        }
+        let row = self.row();
+        body_of(row.code, row.body)
+    }
+}
+
+/// `{"field": ["…", …], …}`.
+fn fields(v: &ValidationErrors) -> Value {
+    let mut m = Map::new();
+    for (k, msgs) in &v.0 {
+        m.insert(k.clone(), json!(msgs));
+    }
+    Value::Object(m)
+}
+
+/// The one place a body is made from a row.
+fn body_of(code: &'static str, body: Body) -> Value {
+    match body {
+        Body::Detail(d) => json!({ "detail": d, "code": code }),
+        Body::Json(v) => v,
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (self.status(), Json(self.body())).into_response();
-        match &self {
-            ApiError::Unavailable(_) => {
-                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            ApiError::Unauthenticated(_) => {
-                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Api-Key"));
-            }
-            ApiError::TooManyAttempts(n) => {
-                if let Ok(v) = HeaderValue::from_str(&n.to_string()) {
-                    res.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-            }
-            ApiError::Throttled(s) => {
-                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*s));
-            }
-            _ => {}
+        let Row { code, status, body, header } = self.row();
+        let mut res = (status, Json(body_of(code, body))).into_response();
+        if let Some((name, value)) = header {
+            res.headers_mut().insert(name, value);
         }
-        res.extensions_mut().insert(ErrorCode(code(&self), self.to_string()));
+        res.extensions_mut().insert(ErrorCode(code, agentsight_store::chain(&self).to_string()));
         res
     }
 }
@@ -252,8 +300,10 @@ impl From<StoreError> for ApiError {
                 ApiError::field(field, format!("Invalid {field} \"{value}\" - object does not exist."))
             }
             StoreError::Conflict { field, message } => ApiError::field(field, message),
-            StoreError::Unavailable(m) => ApiError::Unavailable(m),
-            StoreError::Internal(m) => ApiError::Internal(m),
+            e @ StoreError::Unavailable { .. } => ApiError::Unavailable(e),
+            e @ (StoreError::Storage { .. } | StoreError::Internal { .. }) => {
+                ApiError::internal_from("store", e)
+            }
         }
     }
 }
@@ -261,14 +311,16 @@ impl From<StoreError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentsight_protocol::v01::IngestRejection;
+    use agentsight_store::StorageFailure;
 
     #[test]
     fn field_errors_are_drf_shaped_and_five_hundreds_are_opaque() {
         let e = ApiError::field("device", "bad");
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);
         assert_eq!(e.body(), json!({"device": ["bad"]}));
-        let e = ApiError::Internal("disk on fire at /secret/path".into());
-        assert_eq!(e.body()["detail"], "Internal server error.");
+        let e = ApiError::internal_from("writing", std::io::Error::other("disk on fire at /secret/path"));
+        assert_eq!(e.body(), json!({"detail": "Internal server error.", "code": "internal"}));
         assert!(!e.body().to_string().contains("secret"));
     }
 
@@ -280,8 +332,128 @@ mod tests {
 
     #[test]
     fn unavailable_asks_to_retry() {
-        let r = ApiError::Unavailable("queue full".into()).into_response();
+        let r = ApiError::from(StoreError::unavailable("write queue is full")).into_response();
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        let logged = r.extensions().get::<ErrorCode>().unwrap();
+        assert_eq!(
+            (logged.0, logged.1.as_str()),
+            ("unavailable", "unavailable: store unavailable: write queue is full")
+        );
+    }
+
+    /// A lasting storage failure is a 500 (as every store failure but "busy" was), never the
+    /// 503 that says "busy"; its log line carries the whole chain down to the OS's message.
+    #[test]
+    fn a_full_disk_is_not_busy_and_its_log_line_has_the_whole_chain() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let cause = full.to_string();
+        let e = StoreError::storage(StorageFailure::DiskFull, "COMMIT", full);
+        assert!(!e.is_unavailable());
+        let r = ApiError::from(e).into_response();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(r.headers().get(header::RETRY_AFTER).is_none());
+        let logged = r.extensions().get::<ErrorCode>().unwrap();
+        assert_eq!(logged.0, "internal");
+        assert_eq!(logged.1, format!("internal: store: storage failure (disk full): COMMIT: {cause}"));
+    }
+
+    /// Walks every variant through the table. `index` has no wildcard: a new variant does not
+    /// compile until it has an entry in `expected`, and the test fails until `samples` has one
+    /// of it.
+    #[test]
+    fn every_variant_has_a_row_of_the_table() {
+        let expected: &[(&str, StatusCode)] = &[
+            ("invalid_fields", StatusCode::BAD_REQUEST),
+            ("bad_request", StatusCode::BAD_REQUEST),
+            ("not_authenticated", StatusCode::UNAUTHORIZED),
+            ("permission_denied", StatusCode::FORBIDDEN),
+            ("csrf_failed", StatusCode::FORBIDDEN),
+            ("share_invalid", StatusCode::UNAUTHORIZED),
+            ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
+            ("not_found", StatusCode::NOT_FOUND),
+            ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+            ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            ("invalid_blocks", StatusCode::BAD_REQUEST),
+            ("throttled", StatusCode::TOO_MANY_REQUESTS),
+            ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
+            ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+        ];
+        fn index(e: &ApiError) -> usize {
+            match e {
+                ApiError::Fields(_) => 0,
+                ApiError::BadRequest(_) => 1,
+                ApiError::Unauthenticated(_) => 2,
+                ApiError::Forbidden(_) => 3,
+                ApiError::CsrfFailed => 4,
+                ApiError::ShareInvalid => 5,
+                ApiError::TooManyAttempts(_) => 6,
+                ApiError::NotFound => 7,
+                ApiError::TooLarge { .. } => 8,
+                ApiError::UnsupportedMediaType(_) => 9,
+                ApiError::IngestRejected(_) => 10,
+                ApiError::Throttled(_) => 11,
+                ApiError::Unavailable(_) => 12,
+                ApiError::Internal { .. } => 13,
+            }
+        }
+        let samples = vec![
+            ApiError::field("device", "bad"),
+            ApiError::BadRequest("JSON parse error".into()),
+            ApiError::Unauthenticated("Invalid API key."),
+            ApiError::Forbidden("Read keys cannot write."),
+            ApiError::CsrfFailed,
+            ApiError::ShareInvalid,
+            ApiError::TooManyAttempts(30),
+            ApiError::NotFound,
+            ApiError::TooLarge { field: Some("file".into()), limit: 10 },
+            ApiError::TooLarge { field: None, limit: 10 },
+            ApiError::UnsupportedMediaType("Unsupported media type.".into()),
+            ApiError::IngestRejected(Box::new(IngestRejection {
+                detail: "bad".into(),
+                conversations: vec![],
+                truncated: false,
+            })),
+            ApiError::Throttled(2),
+            ApiError::from(StoreError::unavailable("write queue is full")),
+            ApiError::internal("handler panicked"),
+        ];
+        let mut seen = vec![false; expected.len()];
+        for e in samples {
+            let i = index(&e);
+            let (code, status) = expected[i];
+            let body = e.body();
+            assert_eq!((e.row().code, e.status()), (code, status), "{e:?}");
+            assert_eq!(super::code(&e), code);
+            if let Some(c) = body.get("code") {
+                assert_eq!(c, code, "a detail body carries the row's code: {body}");
+            }
+            let r = e.into_response();
+            assert_eq!(r.status(), status);
+            assert_eq!(r.extensions().get::<ErrorCode>().map(|c| c.0), Some(code));
+            seen[i] = true;
+        }
+        let missing: Vec<&str> =
+            seen.iter().zip(expected).filter(|(s, _)| !**s).map(|(_, (code, _))| *code).collect();
+        assert!(missing.is_empty(), "variants without a sample: {missing:?}");
+    }
+
+    /// The bodies, byte for byte as the SDKs and the API tests read them.
+    #[test]
+    fn bodies_keep_their_shape() {
+        let text = |e: ApiError| e.body().to_string();
+        assert_eq!(text(ApiError::NotFound), r#"{"code":"not_found","detail":"Not found."}"#);
+        assert_eq!(
+            text(ApiError::TooLarge { field: Some("file".into()), limit: 10 }),
+            r#"{"file":["File is larger than the limit of 10 bytes."]}"#
+        );
+        assert_eq!(
+            text(ApiError::TooManyAttempts(30)),
+            r#"{"code":"rate_limited","detail":"Too many sign-in attempts; retry in 30 seconds."}"#
+        );
+        assert_eq!(
+            text(ApiError::from(StoreError::unavailable("x"))),
+            r#"{"code":"unavailable","detail":"The server is busy; retry shortly."}"#
+        );
     }
 }

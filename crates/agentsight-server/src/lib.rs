@@ -39,5 +39,5 @@ mod present;
 mod routes;
 pub mod serve;
 
-pub use app::{App, AppState, Shared, Store};
+pub use app::{App, AppState, Shared, StartError, Store};
 pub use config::Settings;

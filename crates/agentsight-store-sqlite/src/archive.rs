@@ -36,7 +36,7 @@ pub(crate) fn path_of(main: &Path) -> PathBuf {
 pub(crate) fn open_for_writing(path: &Path, fsync: bool) -> StoreResult<Connection> {
     let conn =
         crate::open_writer(path, fsync, ARCHIVE_CACHE_KIB, ARCHIVE_AUTOCHECKPOINT_PAGES, "the archive")?;
-    migrate(&conn).map_err(StoreError::Internal)?;
+    migrate(&conn)?;
     Ok(conn)
 }
 
@@ -45,11 +45,11 @@ const ARCHIVE_CACHE_KIB: i64 = 64 * 1024;
 /// WAL pages between the archive's automatic checkpoints (128 MiB).
 const ARCHIVE_AUTOCHECKPOINT_PAGES: i64 = 32_768;
 
-fn migrate(conn: &Connection) -> Result<(), String> {
+fn migrate(conn: &Connection) -> Result<(), crate::migrate::MigrationError> {
     let current = crate::migrate::schema_version(conn, MIGRATIONS.len(), "archive")?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         conn.execute_batch(&format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1))
-            .map_err(|e| format!("archive migration {}: {e}", i + 1))?;
+            .map_err(|source| crate::migrate::MigrationError::Step { db: "archive", step: i + 1, source })?;
     }
     Ok(())
 }
@@ -109,7 +109,7 @@ pub(crate) fn next_after(conn: &Connection, after: i64) -> StoreResult<Option<Ar
         .map_err(sqlerr)?;
     row.map(|(id, agent_id, received_at, encoding, bytes)| {
         let encoding = Encoding::from_code(encoding).ok_or_else(|| {
-            StoreError::Internal(format!("archived batch {id}: unknown encoding {encoding}"))
+            StoreError::internal(format!("archived batch {id}: unknown encoding {encoding}"))
         })?;
         Ok(ArchivedBatch { id, agent_id, received_at, body: ArchivedBody { encoding, bytes } })
     })
@@ -209,8 +209,8 @@ impl Progress {
         let mut rx = self.projected.subscribe();
         match tokio::time::timeout(CATCH_UP_TIMEOUT, rx.wait_for(|p| *p >= target)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) => Err(StoreError::Unavailable("the store is closed".into())),
-            Err(_) => Err(StoreError::Unavailable(format!(
+            Ok(Err(_)) => Err(StoreError::unavailable("the store is closed")),
+            Err(_) => Err(StoreError::unavailable(format!(
                 "span batches are not projected yet (batch {target} waited for {} s)",
                 CATCH_UP_TIMEOUT.as_secs()
             ))),

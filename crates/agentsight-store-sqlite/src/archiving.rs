@@ -302,7 +302,7 @@ fn release_held(
     let mut texts = Texts::default();
     for (row, at) in held {
         let child = agentsight_core::spans::validate_span(&texts.text(conn, at)?, "span")
-            .map_err(|e| StoreError::Internal(format!("held span {row} no longer validates: {e}")))?;
+            .map_err(|e| StoreError::internal_from(format!("held span {row} no longer validates"), e))?;
         let state = match child.effect {
             SpanEffect::Llm(_) => SpanState::Projected,
             _ if !t.complete => SpanState::Archived,
@@ -331,7 +331,7 @@ pub(crate) fn plan_of(conn: &Connection, segments: &Segments, id: i64, b: &SpanI
         .optional()
         .map_err(sqlerr)?;
     let Some(rows) = rows else {
-        return Err(StoreError::Internal(format!("archived batch {id} is gone")));
+        return Err(StoreError::internal(format!("archived batch {id} is gone")));
     };
     // The spans it stored, by (conversation, start, span id), with their state then: now, but
     // held for one a later batch released (only held spans are released; few are ever held).
@@ -360,7 +360,7 @@ pub(crate) fn plan_of(conn: &Connection, segments: &Segments, id: i64, b: &SpanI
     let mut texts = Texts::default();
     for (cid, turn, at) in refs {
         let child = agentsight_core::spans::validate_span(&texts.text(conn, at)?, "span").map_err(|e| {
-            StoreError::Internal(format!("a span released by batch {id} no longer validates: {e}"))
+            StoreError::internal_from(format!("a span released by batch {id} no longer validates"), e)
         })?;
         released.entry((cid, turn)).or_default().push(child);
     }

@@ -109,7 +109,7 @@ pub(crate) fn create_user(conn: &Connection, u: &NewUser) -> StoreResult<UserRow
     .map_err(sqlerr)?;
     let id = conn.last_insert_rowid();
     set_agents(conn, id, &u.agents)?;
-    user(conn, id)?.ok_or_else(|| StoreError::Internal("created user vanished".into()))
+    user(conn, id)?.ok_or_else(|| StoreError::internal("created user vanished"))
 }
 
 pub(crate) fn create_first_admin(conn: &Connection, u: &NewUser) -> StoreResult<Option<UserRow>> {
@@ -246,8 +246,7 @@ pub(crate) fn create_share(conn: &Connection, s: &NewShare) -> StoreResult<Share
         params![s.agent_id, s.label, s.token_prefix, &s.token_hash[..], s.created_at, s.expires_at],
     )
     .map_err(sqlerr)?;
-    share(conn, conn.last_insert_rowid())?
-        .ok_or_else(|| StoreError::Internal("created share vanished".into()))
+    share(conn, conn.last_insert_rowid())?.ok_or_else(|| StoreError::internal("created share vanished"))
 }
 
 pub(crate) fn share(conn: &Connection, id: i64) -> StoreResult<Option<ShareRow>> {

@@ -42,8 +42,9 @@ use agentsight_store::{
     ActionLogRow, AgentRef, AgentRow, AgentStore, AttachmentRow, AttachmentsInsert, Branding, BrandingPatch,
     BrandingStore, ButtonRow, ConversationFilter, ConversationRow, EngineStatus, ExportCursor, ExportPage,
     ExportReader, FeedbackRow, KeyRow, LiveResponse, MessageRow, MetricsReader, NewShare, NewUser,
-    OverviewResponse, PageRequest, Principal, SessionRow, ShareRow, ShareStore, StoreError, StoreResult,
-    TimeseriesResponse, TrackingReader, TrackingWriter, Transcript, Upserted, UserPatch, UserRow, UserStore,
+    OverviewResponse, PageRequest, Principal, SessionRow, ShareRow, ShareStore, StorageFailure, StoreError,
+    StoreResult, TimeseriesResponse, TrackingReader, TrackingWriter, Transcript, Upserted, UserPatch,
+    UserRow, UserStore,
 };
 use agentsight_store::{
     ArchivedBatch, EnvironmentRow, IngestOutcome, IngestReceipt, Restated, SpanFilter, SpanReader, SpanRow,
@@ -91,12 +92,56 @@ impl SqliteOptions {
     }
 }
 
-pub(crate) fn sqlerr(e: rusqlite::Error) -> StoreError {
+/// The lasting failure `e` is, if it is one (disk full, read-only, damaged, not a database, the
+/// file refused, I/O): an operator must act, retrying does not help.
+pub(crate) fn lasting(e: &rusqlite::Error) -> Option<StorageFailure> {
+    use rusqlite::ErrorCode as C;
+    Some(match e.sqlite_error_code()? {
+        C::DiskFull => StorageFailure::DiskFull,
+        C::ReadOnly => StorageFailure::ReadOnly,
+        C::DatabaseCorrupt => StorageFailure::Corrupt,
+        C::NotADatabase => StorageFailure::NotADatabase,
+        C::CannotOpen | C::PermissionDenied => StorageFailure::CannotOpen,
+        C::SystemIoFailure => StorageFailure::Io,
+        _ => return None,
+    })
+}
+
+/// A database error as a [`StoreError`] that keeps it as its source, `context` saying what the
+/// store was doing: busy or locked is [`StoreError::Unavailable`] (retry), a lasting failure
+/// ([`lasting`]) is [`StoreError::Storage`], anything else [`StoreError::Internal`].
+pub(crate) fn sqlerr_in(
+    context: impl Into<std::borrow::Cow<'static, str>>,
+    e: rusqlite::Error,
+) -> StoreError {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-            StoreError::Unavailable(e.to_string())
+            StoreError::unavailable_from(context, e)
         }
-        _ => StoreError::Internal(e.to_string()),
+        _ => match lasting(&e) {
+            Some(kind) => StoreError::storage(kind, context, e),
+            None => StoreError::internal_from(context, e),
+        },
+    }
+}
+
+/// [`sqlerr_in`] for a query of the store (most call sites: `.map_err(sqlerr)`).
+pub(crate) fn sqlerr(e: rusqlite::Error) -> StoreError {
+    sqlerr_in("SQLite", e)
+}
+
+/// A file-system error as a [`StoreError`]: out of space, read-only or refused is a lasting
+/// [`StoreError::Storage`], anything else [`StoreError::Internal`]; `e` is kept as the source.
+pub(crate) fn io_failure(
+    context: impl Into<std::borrow::Cow<'static, str>>,
+    e: std::io::Error,
+) -> StoreError {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::StorageFull | K::QuotaExceeded => StoreError::storage(StorageFailure::DiskFull, context, e),
+        K::ReadOnlyFilesystem => StoreError::storage(StorageFailure::ReadOnly, context, e),
+        K::PermissionDenied => StoreError::storage(StorageFailure::CannotOpen, context, e),
+        _ => StoreError::internal_from(context, e),
     }
 }
 
@@ -143,18 +188,19 @@ pub(crate) fn open_writer(
     checkpoint_pages: i64,
     what: &str,
 ) -> StoreResult<Connection> {
-    let conn = Connection::open(path).map_err(sqlerr)?;
-    configure(&conn).map_err(sqlerr)?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sqlerr)?;
+    let failed = |e| sqlerr_in(format!("opening {what}"), e);
+    let conn = Connection::open(path).map_err(failed)?;
+    configure(&conn).map_err(failed)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(failed)?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Internal(format!("could not enable WAL on {what} (journal_mode={mode})")));
+        return Err(StoreError::internal(format!("could not enable WAL on {what} (journal_mode={mode})")));
     }
-    conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" }).map_err(sqlerr)?;
-    conn.pragma_update(None, "cache_size", -cache_kib).map_err(sqlerr)?;
-    conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages).map_err(sqlerr)?;
+    conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" }).map_err(failed)?;
+    conn.pragma_update(None, "cache_size", -cache_kib).map_err(failed)?;
+    conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages).map_err(failed)?;
     // Once checkpointed, the WAL is cut back to this size when writing restarts at its
     // beginning (it would otherwise keep its largest size for good).
-    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES).map_err(sqlerr)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES).map_err(failed)?;
     Ok(conn)
 }
 
@@ -253,12 +299,12 @@ impl SqliteStore {
     pub fn open(opts: SqliteOptions) -> StoreResult<SqliteStore> {
         if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             agentsight_store::private::private_dir(dir)
-                .map_err(|e| StoreError::Internal(format!("creating {}: {e}", dir.display())))?;
+                .map_err(|e| io_failure(format!("creating {}", dir.display()), e))?;
         }
         let archive_path = archive::path_of(&opts.path);
         for file in [&opts.path, &archive_path] {
             agentsight_store::private::private_db_file(file)
-                .map_err(|e| StoreError::Internal(format!("creating {}: {e}", file.display())))?;
+                .map_err(|e| io_failure(format!("creating {}", file.display()), e))?;
         }
         let archive_conn = archive::open_for_writing(&archive_path, opts.fsync)?;
         // The writer inserts into indexes at random places (one conversation among many): keep
@@ -269,7 +315,7 @@ impl SqliteStore {
         // Migrations may move data into the archive (0008); then the archive must never give
         // an id this database already counts as projected.
         archive::attach(&conn, &archive_path, true).map_err(sqlerr)?;
-        migrate::migrate(&mut conn).map_err(StoreError::Internal)?;
+        migrate::migrate(&mut conn)?;
         let projected = archive::last_projected(&conn)?;
         archive::ensure_ids_above(&conn, projected)?;
         conn.execute("DETACH DATABASE archive", []).map_err(sqlerr)?;
@@ -279,7 +325,7 @@ impl SqliteStore {
             let seq: i64 =
                 conn.query_row("SELECT seq FROM write_log WHERE id = 1", [], |r| r.get(0)).map_err(sqlerr)?;
             let (index, feed) = index::MetricsIndex::start(opts.path.clone(), seq)
-                .map_err(|e| StoreError::Internal(format!("starting the metrics index: {e}")))?;
+                .map_err(|e| StoreError::internal_from("starting the metrics index", e))?;
             (Some(index), Some(feed))
         } else {
             (None, None)
@@ -287,7 +333,7 @@ impl SqliteStore {
         let progress = Arc::new(archive::Progress::new(projected));
         let listeners = Arc::new(writer::Listeners::default());
         let segments = Arc::new(traces::Segments::default());
-        let started = |e: std::io::Error| StoreError::Internal(format!("starting writer: {e}"));
+        let started = |e: std::io::Error| StoreError::internal_from("starting writer", e);
         let writer = writer::Writer::start(
             "agentsight-writer",
             conn,
@@ -319,7 +365,7 @@ impl SqliteStore {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(ReaderManager { path: opts.path.clone(), archive: archive_path })
-            .map_err(|e| StoreError::Internal(format!("opening readers: {e}")))?;
+            .map_err(|e| StoreError::internal_from("opening readers", e))?;
         let backlog_limit =
             u32::try_from((opts.projection_backlog_bytes >> 10).max(1)).unwrap_or(u32::MAX >> 4);
         Ok(SqliteStore {
@@ -436,7 +482,7 @@ impl SqliteStore {
                 return Ok(t);
             }
         }
-        Err(StoreError::Internal("the metrics index could not answer".into()))
+        Err(StoreError::internal("the metrics index could not answer"))
     }
 
     async fn planned_index(&self, plan: MetricsPlan) -> StoreResult<Option<index::MetricsIndex>> {
@@ -445,7 +491,7 @@ impl SqliteStore {
             MetricsPlan::Auto => Ok(self.inner.index.clone()),
             MetricsPlan::Index => {
                 if !self.wait_index_ready(Duration::from_secs(60)).await {
-                    return Err(StoreError::Internal("the metrics index is off or not ready".into()));
+                    return Err(StoreError::internal("the metrics index is off or not ready"));
                 }
                 Ok(self.inner.index.clone())
             }
@@ -479,11 +525,11 @@ impl SqliteStore {
     {
         let pool = self.inner.readers.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = pool.get().map_err(|e| StoreError::Unavailable(format!("no reader: {e}")))?;
+            let conn = pool.get().map_err(|e| StoreError::unavailable_from("no reader", e))?;
             f(&conn)
         })
         .await
-        .map_err(|e| StoreError::Internal(format!("reader task: {e}")))?
+        .map_err(|e| StoreError::internal_from("reader task", e))?
     }
 
     /// A write that needs only the connection (no cache, no metrics delta).
@@ -582,10 +628,10 @@ fn projection_result(r: Result<Projected, oneshot::error::RecvError>) -> StoreRe
     match r {
         Ok(Projected::Done(out)) => Ok(out),
         Ok(Projected::Failed(why)) => {
-            Err(StoreError::Internal(format!("the batch could not be projected: {why}")))
+            Err(StoreError::internal(format!("the batch could not be projected: {why}")))
         }
-        Ok(Projected::Deferred(why)) => Err(StoreError::Unavailable(why)),
-        Err(_) => Err(StoreError::Unavailable("the projection was dropped".into())),
+        Ok(Projected::Deferred(why)) => Err(StoreError::unavailable(why)),
+        Err(_) => Err(StoreError::unavailable("the projection was dropped")),
     }
 }
 
@@ -616,7 +662,7 @@ impl SqliteStore {
     pub async fn start(opts: SqliteOptions, enrich: &Enrichment) -> StoreResult<(SqliteStore, Recovered)> {
         let store = tokio::task::spawn_blocking(move || SqliteStore::open(opts))
             .await
-            .map_err(|e| StoreError::Internal(format!("opening the store: {e}")))??;
+            .map_err(|e| StoreError::internal_from("opening the store", e))??;
         let recovered = store.recover(enrich).await?;
         Ok((store, recovered))
     }
@@ -653,7 +699,8 @@ impl SqliteStore {
         let text = b.body.decode(agentsight_core::archive::MAX_DECODED_BYTES).map_err(|e| e.to_string())?;
         let p: agentsight_protocol::v01::IngestPayload<'_> =
             serde_json::from_str(&text).map_err(|e| e.to_string())?;
-        let environments = self.environments(b.agent_id).await.map_err(|e| e.to_string())?;
+        let environments =
+            self.environments(b.agent_id).await.map_err(|e| agentsight_store::chain(&e).to_string())?;
         let scope = agentsight_core::tracking::AgentScope {
             agent_id: b.agent_id,
             environments: environments.into_iter().map(|e| e.slug).collect(),
@@ -668,11 +715,8 @@ impl SqliteStore {
     }
 
     async fn project_archived(&self, id: i64, batch: SpanIngest) -> StoreResult<IngestOutcome> {
-        let queue = self
-            .inner
-            .writer
-            .queue()
-            .ok_or_else(|| StoreError::Unavailable("the store is closing".into()))?;
+        let queue =
+            self.inner.writer.queue().ok_or_else(|| StoreError::unavailable("the store is closing"))?;
         let segments = self.inner.segments.clone();
         let (batch, plan) = self
             .read_config(move |conn| {
@@ -687,7 +731,7 @@ impl SqliteStore {
             queue_projection(&queue, &progress, writer::Projection { id, batch, plan, done })
         })
         .await
-        .map_err(|e| StoreError::Internal(format!("queueing a projection: {e}")))?;
+        .map_err(|e| StoreError::internal_from("queueing a projection", e))?;
         projection_result(rx.await)
     }
 
@@ -707,7 +751,7 @@ impl ChangeFeed for SqliteStore {
 
 impl SpanWriter for SqliteStore {
     async fn ingest_spans(&self, batch: SpanIngest, body: ArchivedBody) -> StoreResult<IngestReceipt> {
-        let closed = || StoreError::Unavailable("the store is closing".into());
+        let closed = || StoreError::unavailable("the store is closing");
         // The batch's share of the backlog, in KiB (a batch larger than the whole backlog takes
         // all of it, so it waits for the others but is never refused).
         let kib = u32::try_from(batch.body_len >> 10).unwrap_or(u32::MAX).clamp(1, self.inner.backlog_limit);
@@ -745,7 +789,7 @@ impl SpanWriter for SqliteStore {
             hand_over,
         )?;
         let (batch_id, accepted, duplicates) =
-            archived.await.map_err(|_| StoreError::Unavailable("the batch was not archived".into()))??;
+            archived.await.map_err(|_| StoreError::unavailable("the batch was not archived"))??;
         Ok(IngestReceipt {
             batch_id,
             accepted,
@@ -1142,7 +1186,7 @@ impl ExportReader for SqliteStore {
             None => 0,
             Some(ExportCursor(c)) => c
                 .parse::<i64>()
-                .map_err(|_| StoreError::Internal(format!("not an export cursor of this store: {c:?}")))?,
+                .map_err(|_| StoreError::internal(format!("not an export cursor of this store: {c:?}")))?,
         };
         let rows =
             self.read(move |conn| reads::export_conversations(conn, agent_id, &filter, after, limit)).await?;
@@ -1159,5 +1203,78 @@ impl ExportReader for SqliteStore {
         conversation_pks: Vec<i64>,
     ) -> StoreResult<Vec<MessageRow>> {
         self.read(move |conn| reads::export_entries(conn, agent_id, &conversation_pks)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::ffi;
+
+    fn failure(code: i32, message: &str) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(message.into()))
+    }
+
+    /// Busy and locked are "retry later"; a full disk, a read-only or damaged file, a file that
+    /// is not a database are lasting storage failures, told apart from busy; anything else is
+    /// internal. Each keeps the rusqlite error as its source.
+    #[test]
+    fn sqlerr_tells_busy_from_lasting_failures() {
+        for code in [ffi::SQLITE_BUSY, ffi::SQLITE_LOCKED] {
+            assert!(sqlerr(failure(code, "database is locked")).is_unavailable());
+        }
+        for (code, kind) in [
+            (ffi::SQLITE_FULL, StorageFailure::DiskFull),
+            (ffi::SQLITE_READONLY, StorageFailure::ReadOnly),
+            (ffi::SQLITE_CORRUPT, StorageFailure::Corrupt),
+            (ffi::SQLITE_NOTADB, StorageFailure::NotADatabase),
+            (ffi::SQLITE_IOERR, StorageFailure::Io),
+        ] {
+            match sqlerr_in("COMMIT", failure(code, "it failed")) {
+                StoreError::Storage { kind: k, ref source, .. } => {
+                    assert_eq!(k, kind);
+                    assert!(source.downcast_ref::<rusqlite::Error>().is_some());
+                }
+                other => panic!("{code}: {other:?}"),
+            }
+        }
+        let e = sqlerr(failure(ffi::SQLITE_CONSTRAINT, "UNIQUE constraint failed: agents.name"));
+        assert!(matches!(e, StoreError::Internal { source: Some(_), .. }), "{e:?}");
+        // rusqlite's own error has SQLite's code under it.
+        assert_eq!(
+            agentsight_store::chain(&e).to_string(),
+            "store failure: SQLite: UNIQUE constraint failed: agents.name: Error code 19: constraint failed"
+        );
+        let full = sqlerr_in("COMMIT", failure(ffi::SQLITE_FULL, "database or disk is full"));
+        assert!(
+            agentsight_store::chain(&full)
+                .to_string()
+                .starts_with("storage failure (disk full): COMMIT: database or disk is full: "),
+            "{}",
+            agentsight_store::chain(&full)
+        );
+    }
+
+    /// A database file that is not one: the store does not open, and says so as a lasting
+    /// storage failure naming the file's role, with SQLite's own message under it.
+    #[test]
+    fn a_file_that_is_not_a_database_is_a_lasting_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agentsight.db");
+        std::fs::write(&path, "this is not a database, only text long enough to have a header ".repeat(8))
+            .unwrap();
+        let Err(e) = SqliteStore::open(SqliteOptions::new(&path)) else { panic!("opened") };
+        assert!(
+            matches!(e, StoreError::Storage { kind: StorageFailure::NotADatabase, .. }),
+            "{}",
+            agentsight_store::chain(&e)
+        );
+        let text = agentsight_store::chain(&e).to_string();
+        assert!(
+            text.starts_with(
+                "storage failure (not a database): opening the database: file is not a database"
+            ),
+            "{text}"
+        );
     }
 }

@@ -1,6 +1,81 @@
 //! Forward-only numbered migrations, tracked in `PRAGMA user_version`.
 
+use agentsight_store::StoreError;
 use rusqlite::Connection;
+
+/// Why a database could not be brought to this build's schema.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    /// `PRAGMA user_version` could not be read.
+    #[error("reading the schema version of the {db}")]
+    Version {
+        /// "database" or "archive".
+        db: &'static str,
+        /// The cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer build.
+    #[error("{db} schema version {found} is newer than this binary ({latest}); upgrade agentsight")]
+    TooNew {
+        /// "database" or "archive".
+        db: &'static str,
+        /// The file's version.
+        found: usize,
+        /// The newest version this build knows.
+        latest: usize,
+    },
+    /// A numbered migration failed (and was rolled back).
+    #[error("{db} migration {step}")]
+    Step {
+        /// "database" or "archive".
+        db: &'static str,
+        /// The migration's number.
+        step: usize,
+        /// The cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Copying rows into the archive before migration 0008 failed (and was rolled back).
+    #[error("copying {what} into the archive")]
+    Copy {
+        /// What was copied.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Sealing the trace segments of the spans already stored (migration 0008) failed.
+    #[error("migration {step}: sealing trace segments")]
+    Seal {
+        /// The migration's number.
+        step: usize,
+        /// The cause.
+        #[source]
+        source: Box<StoreError>,
+    },
+}
+
+impl From<MigrationError> for StoreError {
+    /// A migration that failed on a lasting storage failure (disk full, read-only, damaged
+    /// file) stays one; any other is [`StoreError::Internal`]. The migration error is the source.
+    fn from(e: MigrationError) -> StoreError {
+        let kind = match &e {
+            MigrationError::Version { source, .. }
+            | MigrationError::Step { source, .. }
+            | MigrationError::Copy { source, .. } => crate::lasting(source),
+            MigrationError::Seal { source, .. } => match **source {
+                StoreError::Storage { kind, .. } => Some(kind),
+                _ => None,
+            },
+            MigrationError::TooNew { .. } => None,
+        };
+        match kind {
+            Some(kind) => StoreError::storage(kind, "migrating the schema", e),
+            None => StoreError::internal_from("migrating the schema", e),
+        }
+    }
+}
 
 /// The migrations, in order; the n-th brings the schema to version n. Never edit one that shipped.
 const MIGRATIONS: &[&str] = &[
@@ -24,7 +99,7 @@ pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 /// in a transaction of the archive's own that commits before migration 0008 drops them (across
 /// two WAL databases one transaction is not atomic). Run again after a crash, it copies nothing
 /// twice.
-fn copy_chunks(conn: &Connection) -> Result<(), String> {
+fn copy_chunks(conn: &Connection) -> Result<(), MigrationError> {
     copy_into_archive(
         conn,
         "span chunks",
@@ -40,7 +115,7 @@ fn copy_chunks(conn: &Connection) -> Result<(), String> {
 
 /// Copies the spans of 0004–0007 into the archive (attached as `archive`) under their row ids, with
 /// their conversation's `conversation_id`, as [`copy_chunks`] does the chunks they point into.
-fn copy_spans(conn: &Connection) -> Result<(), String> {
+fn copy_spans(conn: &Connection) -> Result<(), MigrationError> {
     copy_into_archive(
         conn,
         "spans",
@@ -55,45 +130,48 @@ fn copy_spans(conn: &Connection) -> Result<(), String> {
 }
 
 /// Runs `insert` (a copy of `what` into the archive) in a transaction of its own.
-fn copy_into_archive(conn: &Connection, what: &str, insert: &str) -> Result<(), String> {
-    conn.execute_batch(&format!("BEGIN; {insert}; COMMIT;")).map_err(|e| {
+fn copy_into_archive(conn: &Connection, what: &'static str, insert: &str) -> Result<(), MigrationError> {
+    conn.execute_batch(&format!("BEGIN; {insert}; COMMIT;")).map_err(|source| {
         let _ = conn.execute_batch("ROLLBACK");
-        format!("copying {what} into the archive: {e}")
+        MigrationError::Copy { what, source }
     })
 }
 
 /// The schema version of `conn` (`PRAGMA user_version`), refused when newer than the `latest`
 /// this build knows (`what` names the database in the message).
-pub(crate) fn schema_version(conn: &Connection, latest: usize, what: &str) -> Result<usize, String> {
+pub(crate) fn schema_version(
+    conn: &Connection,
+    latest: usize,
+    db: &'static str,
+) -> Result<usize, MigrationError> {
     let current: usize = conn
         .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-        .map_err(|e| e.to_string())? as usize;
+        .map_err(|source| MigrationError::Version { db, source })? as usize;
     if current > latest {
-        return Err(format!(
-            "{what} schema version {current} is newer than this binary ({latest}); upgrade agentsight"
-        ));
+        return Err(MigrationError::TooNew { db, found: current, latest });
     }
     Ok(current)
 }
 
 /// Applies every migration newer than the database's version, each in its own transaction.
 /// The span archive must be attached as `archive` (migration 0008 moves data into it).
-pub fn migrate(conn: &mut Connection) -> Result<usize, String> {
+pub fn migrate(conn: &mut Connection) -> Result<usize, MigrationError> {
     let current = schema_version(conn, MIGRATIONS.len(), "database")?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         if i + 1 == SPAN_LOG {
             copy_chunks(conn)?;
             copy_spans(conn)?;
         }
-        let tx = conn.transaction().map_err(|e| e.to_string())?;
-        tx.execute_batch(sql).map_err(|e| format!("migration {}: {e}", i + 1))?;
-        if i + 1 == SPAN_LOG {
+        let step = i + 1;
+        let failed = |source| MigrationError::Step { db: "database", step, source };
+        let tx = conn.transaction().map_err(failed)?;
+        tx.execute_batch(sql).map_err(failed)?;
+        if step == SPAN_LOG {
             // The trace segments of the spans already stored.
-            crate::traces::seal(&tx)
-                .map_err(|e| format!("migration {}: sealing trace segments: {e}", i + 1))?;
+            crate::traces::seal(&tx).map_err(|e| MigrationError::Seal { step, source: Box::new(e) })?;
         }
-        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(|e| e.to_string())?;
-        tx.commit().map_err(|e| e.to_string())?;
+        tx.pragma_update(None, "user_version", step as i64).map_err(failed)?;
+        tx.commit().map_err(failed)?;
         tracing::info!(version = i + 1, "applied migration");
     }
     Ok(MIGRATIONS.len())
@@ -280,6 +358,8 @@ mod tests {
     fn a_newer_database_is_refused() {
         let mut c = Connection::open_in_memory().unwrap();
         c.pragma_update(None, "user_version", 999).unwrap();
-        assert!(migrate(&mut c).unwrap_err().contains("newer"));
+        let e = migrate(&mut c).unwrap_err();
+        assert!(matches!(e, MigrationError::TooNew { db: "database", .. }), "{e:?}");
+        assert!(e.to_string().contains("newer"));
     }
 }

@@ -452,7 +452,7 @@ pub(crate) fn authenticate(conn: &Connection, hash: &[u8; 32]) -> StoreResult<Op
     let Some((key_id, key_hash, agent_id, agent_name, role)) = found else {
         return Ok(None);
     };
-    let role = Role::parse(&role).ok_or_else(|| StoreError::Internal(format!("bad role '{role}'")))?;
+    let role = Role::parse(&role).ok_or_else(|| StoreError::internal(format!("bad role '{role}'")))?;
     Ok(Some(Principal {
         key_id,
         key_hash,
@@ -571,7 +571,7 @@ pub(crate) fn escalation_tools(conn: &Connection, agent_id: i64) -> StoreResult<
         None => Ok(None),
         Some(t) => serde_json::from_str(&t)
             .map(Some)
-            .map_err(|e| StoreError::Internal(format!("agent {agent_id}: bad escalation_tools: {e}"))),
+            .map_err(|e| StoreError::internal_from(format!("agent {agent_id}: bad escalation_tools"), e)),
     }
 }
 

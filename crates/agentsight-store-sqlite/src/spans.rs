@@ -65,7 +65,7 @@ const MAX_CACHED_BYTES: usize = 64 << 20;
 impl Texts {
     /// The text of one span as sent.
     pub(crate) fn text(&mut self, conn: &Connection, t: TextRef) -> StoreResult<String> {
-        let damaged = |why: String| StoreError::Internal(format!("archived batch {}: {why}", t.batch));
+        let damaged = |why: String| StoreError::internal(format!("archived batch {}: {why}", t.batch));
         if !self.decoded.contains_key(&t.batch) {
             let (encoding, body): (i64, Vec<u8>) = conn
                 .prepare_cached("SELECT encoding, body FROM batches WHERE id = ?1")
@@ -76,7 +76,7 @@ impl Texts {
             let encoding = Encoding::from_code(encoding)
                 .ok_or_else(|| damaged(format!("unknown encoding {encoding}")))?;
             let text = archive::decode_as(encoding, &body, archive::MAX_DECODED_BYTES)
-                .map_err(|e| damaged(e.to_string()))?;
+                .map_err(|e| StoreError::internal_from(format!("archived batch {}", t.batch), e))?;
             if self.bytes + text.len() > MAX_CACHED_BYTES {
                 self.decoded.clear();
                 self.bytes = 0;

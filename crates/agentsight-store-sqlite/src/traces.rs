@@ -157,7 +157,7 @@ impl Segments {
 }
 
 fn poisoned<T>(_: T) -> StoreError {
-    StoreError::Internal("the trace segments lock is poisoned".into())
+    StoreError::internal("the trace segments lock is poisoned")
 }
 
 impl Candidates {

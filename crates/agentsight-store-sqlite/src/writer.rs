@@ -34,7 +34,9 @@ use std::thread::JoinHandle;
 
 use agentsight_core::spans::SpanIngest;
 use agentsight_core::time::now_micros;
-use agentsight_store::{Change, ChangeListener, Committed, IngestOutcome, StoreError, StoreResult};
+use agentsight_store::{
+    BoxError, Change, ChangeListener, Committed, IngestOutcome, StoreError, StoreResult, chain,
+};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
@@ -42,6 +44,7 @@ use crate::archive::Progress;
 use crate::archiving::Plan;
 use crate::deltas::Pending;
 use crate::index::{Batch, Feed};
+use crate::sqlerr_in;
 use crate::traces::Segments;
 
 /// Runs after the group's commit with its outcome, to answer the caller.
@@ -140,7 +143,7 @@ pub(crate) trait Caches: Default + Send + 'static {
     /// Projects an archived batch into this writer's database: only the main writer does.
     fn project(cx: &mut WriteContext<Self>, batch: &SpanIngest, plan: &Plan) -> StoreResult<IngestOutcome> {
         let _ = (cx, batch, plan);
-        Err(StoreError::Internal("this writer projects nothing".into()))
+        Err(StoreError::internal("this writer projects nothing"))
     }
 }
 
@@ -177,14 +180,13 @@ pub(crate) struct Projection {
 }
 
 /// How a write ended, for the group.
-#[derive(PartialEq, Eq)]
 enum JobOutcome {
     /// Wrote what it had to.
     Done,
     /// Refused before writing anything.
     Refused,
-    /// Failed, perhaps after writing: the group must roll back.
-    Failed,
+    /// Failed, perhaps after writing: the group must roll back, failing with this error.
+    Failed(StoreError),
 }
 
 /// The most jobs committed in one transaction.
@@ -243,7 +245,7 @@ impl<C: Caches> Queue<C> {
             let outcome = match f(&cx.conn) {
                 Ok(()) => JobOutcome::Done,
                 Err(e) => {
-                    tracing::warn!(error = %e, "a cleanup write failed");
+                    tracing::warn!(error = %chain(&e), "a cleanup write failed");
                     JobOutcome::Refused
                 }
             };
@@ -283,7 +285,7 @@ impl<C: Caches> Writer<C> {
         self.submit_then(notify, f, move |r| {
             let _ = reply.send(r);
         })?;
-        answer.await.map_err(|_| StoreError::Unavailable("the write was not committed".into()))?
+        answer.await.map_err(|_| StoreError::unavailable("the write was not committed"))?
     }
 
     /// Queues `f`; `then` runs on the writer thread once the group including it has committed
@@ -294,25 +296,31 @@ impl<C: Caches> Writer<C> {
         F: FnOnce(&mut WriteContext<C>) -> StoreResult<T> + Send + 'static,
         D: FnOnce(StoreResult<T>) + Send + 'static,
     {
-        let job = Job::Write(Box::new(move |cx: &mut WriteContext<C>| {
-            let result = f(cx);
-            let outcome = match &result {
-                Ok(_) => JobOutcome::Done,
-                Err(StoreError::UnknownReference { .. } | StoreError::Conflict { .. }) => JobOutcome::Refused,
-                Err(_) => JobOutcome::Failed,
-            };
-            let change = match (notify, &result) {
-                (Notify::Agent(agent_id, change), Ok(_)) => Some(Committed { agent_id, change, count: 1 }),
-                _ => None,
-            };
-            let done: Completion = Box::new(move |commit| then(commit.and(result)));
-            (outcome, done, change)
+        let job = Job::Write(Box::new(move |cx: &mut WriteContext<C>| match f(cx) {
+            Err(e) if !matches!(e, StoreError::UnknownReference { .. } | StoreError::Conflict { .. }) => {
+                // The group fails with `e`; this caller, as every caller in it, is told so.
+                let done: Completion = Box::new(move |commit| {
+                    then(commit.and_then(|()| Err(StoreError::internal("a failed write was committed"))))
+                });
+                (JobOutcome::Failed(e), done, None)
+            }
+            result => {
+                let outcome = if result.is_ok() { JobOutcome::Done } else { JobOutcome::Refused };
+                let change = match (notify, &result) {
+                    (Notify::Agent(agent_id, change), Ok(_)) => {
+                        Some(Committed { agent_id, change, count: 1 })
+                    }
+                    _ => None,
+                };
+                let done: Completion = Box::new(move |commit| then(commit.and(result)));
+                (outcome, done, change)
+            }
         }));
-        let tx = self.tx.as_ref().ok_or_else(|| StoreError::Unavailable("store is closed".into()))?;
+        let tx = self.tx.as_ref().ok_or_else(|| StoreError::unavailable("store is closed"))?;
         match tx.try_send(job) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(StoreError::Unavailable("write queue is full".into())),
-            Err(TrySendError::Disconnected(_)) => Err(StoreError::Unavailable("writer has stopped".into())),
+            Err(TrySendError::Full(_)) => Err(StoreError::unavailable("write queue is full")),
+            Err(TrySendError::Disconnected(_)) => Err(StoreError::unavailable("writer has stopped")),
         }
     }
 }
@@ -447,11 +455,11 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 
 /// Sets `synchronous` for the next transaction: an fsync at commit only when the group has
 /// writes whose callers wait for durability (and fsync is on).
-fn set_synchronous(conn: &Connection, st: &mut State, full: bool) -> Result<(), String> {
+fn set_synchronous(conn: &Connection, st: &mut State, full: bool) -> StoreResult<()> {
     let full = full && st.ctx.fsync;
     if st.synchronous_full != Some(full) {
         conn.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| sqlerr_in("setting synchronous", e))?;
         st.synchronous_full = Some(full);
     }
     Ok(())
@@ -465,12 +473,12 @@ fn set_synchronous(conn: &Connection, st: &mut State, full: bool) -> Result<(), 
 fn transaction<C: Caches>(
     cx: &mut WriteContext<C>,
     feed: Option<&Feed>,
-    body: impl FnOnce(&mut WriteContext<C>) -> Result<(), String>,
-) -> Result<(), String> {
+    body: impl FnOnce(&mut WriteContext<C>) -> StoreResult<()>,
+) -> StoreResult<()> {
     cx.deltas = Pending::default();
     let mut batch: Option<Batch> = None;
-    let outcome = (|| -> Result<(), String> {
-        run_cached(&cx.conn, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+    let outcome = (|| -> StoreResult<()> {
+        run_cached(&cx.conn, "BEGIN IMMEDIATE").map_err(|e| sqlerr_in("BEGIN", e))?;
         body(cx)?;
         let pending = std::mem::take(&mut cx.deltas);
         if !pending.is_empty() {
@@ -478,15 +486,15 @@ fn transaction<C: Caches>(
                 .conn
                 .prepare_cached("UPDATE write_log SET seq = seq + 1 WHERE id = 1 RETURNING seq")
                 .and_then(|mut s| s.query_row([], |r| r.get(0)))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| sqlerr_in("counting the write group", e))?;
             if let Some(feed) = feed {
-                let convs =
-                    crate::deltas::read_states(&cx.conn, &pending.touched).map_err(|e| e.to_string())?;
+                let convs = crate::deltas::read_states(&cx.conn, &pending.touched)
+                    .map_err(|e| sqlerr_in("reading the touched conversations", e))?;
                 feed.committing(seq);
                 batch = Some(Batch { seq, convs, entries: pending.entries });
             }
         }
-        run_cached(&cx.conn, "COMMIT").map_err(|e| e.to_string())
+        run_cached(&cx.conn, "COMMIT").map_err(|e| sqlerr_in("COMMIT", e))
     })();
     match outcome {
         Ok(()) => {
@@ -506,10 +514,45 @@ fn transaction<C: Caches>(
 }
 
 /// Projects `p` and records it as the last batch projected.
-fn project<C: Caches>(cx: &mut WriteContext<C>, p: &Projection) -> Result<IngestOutcome, String> {
-    let out = C::project(cx, &p.batch, &p.plan).map_err(|e| e.to_string())?;
-    crate::archive::mark_projected(&cx.conn, p.id).map_err(|e| e.to_string())?;
+fn project<C: Caches>(cx: &mut WriteContext<C>, p: &Projection) -> StoreResult<IngestOutcome> {
+    let out = C::project(cx, &p.batch, &p.plan)?;
+    crate::archive::mark_projected(&cx.conn, p.id)?;
     Ok(out)
+}
+
+/// A group's failure `e` as told to each of its callers: "commit failed: …", unavailable
+/// (retry), or a lasting storage failure when `e` is one; `e`'s cause is the source of each.
+fn commit_failed(e: &Arc<StoreError>) -> StoreError {
+    let cause = || std::error::Error::source(&**e).map(|_| Box::new(CauseOf(e.clone())) as BoxError);
+    match &**e {
+        StoreError::Storage { kind, context, .. } => StoreError::Storage {
+            kind: *kind,
+            context: format!("commit failed: {context}").into(),
+            source: Box::new(CauseOf(e.clone())),
+        },
+        other => {
+            StoreError::Unavailable { reason: format!("commit failed: {other}").into(), source: cause() }
+        }
+    }
+}
+
+/// The cause of a shared error (every caller of a failed group is told the group's).
+#[derive(Debug)]
+struct CauseOf(Arc<StoreError>);
+
+impl std::fmt::Display for CauseOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match std::error::Error::source(&*self.0) {
+            Some(cause) => std::fmt::Display::fmt(cause, f),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for CauseOf {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.0).and_then(|cause| cause.source())
+    }
 }
 
 /// Runs a group in one transaction, in the order queued, and answers everyone in it; a failed
@@ -543,8 +586,8 @@ fn run_group<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, group: &mut Ve
                     let (outcome, completion, change) = w(cx);
                     done.push(completion);
                     changes.extend(change);
-                    if outcome == JobOutcome::Failed {
-                        return Err("a write in the group failed".into());
+                    if let JobOutcome::Failed(e) = outcome {
+                        return Err(e.context("a write in the group failed"));
                     }
                 }
             }
@@ -571,9 +614,10 @@ fn run_group<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, group: &mut Ve
             seal_segments(cx, st);
         }
         Err(e) => {
-            tracing::error!(error = %e, jobs = n, "group commit failed");
+            tracing::error!(error = %chain(&e), jobs = n, "group commit failed");
+            let e = Arc::new(e);
             for d in done {
-                d(Err(StoreError::Unavailable(format!("commit failed: {e}"))));
+                d(Err(commit_failed(&e)));
             }
             for p in projections {
                 project_alone(cx, st, p);
@@ -606,18 +650,18 @@ fn project_alone<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, p: Project
             return finish(st, p, Projected::Done(out));
         }
         (Ok(()), None) => "no outcome".to_string(),
-        (Err(e), _) => e,
+        (Err(e), _) => chain(&e).to_string(),
     };
     tracing::error!(batch = p.id, error = %error, "a span batch could not be projected; it stays in the archive");
-    let recorded = transaction(cx, None, |cx| {
-        crate::archive::record_failure(&cx.conn, p.id, &error, now_micros()).map_err(|e| e.to_string())
-    });
+    let recorded =
+        transaction(cx, None, |cx| crate::archive::record_failure(&cx.conn, p.id, &error, now_micros()));
     match recorded {
         Ok(()) => finish(st, p, Projected::Failed(error)),
         Err(e) => {
             let why = format!(
-                "projection stopped until the next start: batch {} failed ({error}) and could not be recorded ({e})",
-                p.id
+                "projection stopped until the next start: batch {} failed ({error}) and could not be recorded ({})",
+                p.id,
+                chain(&e)
             );
             tracing::error!("{why}");
             st.halted = Some(why.clone());
@@ -632,11 +676,10 @@ fn project_alone<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, p: Project
 /// by one, after the last sealed segment).
 fn seal_segments<C: Caches>(cx: &mut WriteContext<C>, st: &State) {
     let Some(segments) = &st.ctx.segments else { return };
-    let sealed =
-        transaction(cx, None, |cx| crate::traces::seal(&cx.conn).map(|_| ()).map_err(|e| e.to_string()))
-            .and_then(|()| segments.refresh(&cx.conn).map_err(|e| e.to_string()));
+    let sealed = transaction(cx, None, |cx| crate::traces::seal(&cx.conn).map(|_| ()))
+        .and_then(|()| segments.refresh(&cx.conn));
     if let Err(e) = sealed {
-        tracing::warn!(error = %e, "sealing trace segments failed; tried again after the next group");
+        tracing::warn!(error = %chain(&e), "sealing trace segments failed; tried again after the next group");
     }
 }
 
@@ -656,7 +699,7 @@ mod tests {
     };
 
     /// Feedback on `conversation`: the write that resolves a reference without creating it.
-    fn feedback_on(cx: &mut MainContext, agent_id: i64, conversation: ConversationRef) -> Result<(), String> {
+    fn feedback_on(cx: &mut MainContext, agent_id: i64, conversation: ConversationRef) -> StoreResult<()> {
         let f = NewFeedback {
             agent_id,
             conversation,
@@ -668,9 +711,39 @@ mod tests {
         };
         match crate::writes::insert_feedback(cx, &f) {
             Err(StoreError::UnknownReference { .. }) => Ok(()),
-            Err(e) => Err(e.to_string()),
-            Ok(_) => Err("the feedback was written".into()),
+            Err(e) => Err(e),
+            Ok(_) => Err(StoreError::internal("the feedback was written")),
         }
+    }
+
+    /// Every caller of a failed group is told "commit failed" with the group's error under it:
+    /// unavailable (retry), as always, unless the group failed on a lasting storage failure,
+    /// which stays one (a full disk is not "busy").
+    #[test]
+    fn callers_of_a_failed_group_are_told_why() {
+        use agentsight_store::StorageFailure;
+        let full = Arc::new(
+            StoreError::storage(StorageFailure::DiskFull, "COMMIT", std::io::Error::other("no space"))
+                .context("a write in the group failed"),
+        );
+        let told = commit_failed(&full);
+        assert!(matches!(told, StoreError::Storage { kind: StorageFailure::DiskFull, .. }), "{told:?}");
+        assert_eq!(
+            chain(&told).to_string(),
+            "storage failure (disk full): commit failed: a write in the group failed: COMMIT: no space"
+        );
+        let other = Arc::new(StoreError::internal("a bug"));
+        assert!(commit_failed(&other).is_unavailable());
+        assert_eq!(
+            chain(&commit_failed(&other)).to_string(),
+            "store unavailable: commit failed: store failure: a bug"
+        );
+        let constraint =
+            Arc::new(StoreError::internal_from("SQLite", std::io::Error::other("UNIQUE failed")));
+        assert_eq!(
+            chain(&commit_failed(&constraint)).to_string(),
+            "store unavailable: commit failed: store failure: SQLite: UNIQUE failed"
+        );
     }
 
     /// A group that rolls back leaves nothing behind in the write context: a conversation it
@@ -682,7 +755,7 @@ mod tests {
         let mut cx = MainContext::new(conn);
         let mut agent = 0;
         transaction(&mut cx, None, |cx| {
-            agent = crate::writes::create_agent(&cx.conn, "a", 1).map_err(|e| e.to_string())?.id;
+            agent = crate::writes::create_agent(&cx.conn, "a", 1)?.id;
             Ok(())
         })
         .unwrap();
@@ -696,9 +769,9 @@ mod tests {
         };
         let mut pk = 0;
         let failed = transaction(&mut cx, None, |cx| {
-            pk = crate::writes::upsert_conversation(cx, &upsert).map_err(|e| e.to_string())?.row.id;
+            pk = crate::writes::upsert_conversation(cx, &upsert)?.row.id;
             assert!(!cx.deltas.is_empty(), "the upsert reports its conversation");
-            Err("a later write of the group failed".into())
+            Err(StoreError::internal("a later write of the group failed"))
         });
         assert!(failed.is_err());
         assert!(cx.deltas.is_empty());
@@ -706,6 +779,6 @@ mod tests {
             feedback_on(cx, agent, ConversationRef::Pk(pk))?;
             feedback_on(cx, agent, ConversationRef::Id("c1".into()))
         });
-        assert_eq!(unknown, Ok(()));
+        assert!(unknown.is_ok(), "{unknown:?}");
     }
 }

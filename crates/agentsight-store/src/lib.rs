@@ -20,6 +20,7 @@ mod rows;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+use std::borrow::Cow;
 use std::future::Future;
 
 use agentsight_core::dashboard::Logo;
@@ -37,7 +38,11 @@ pub use agentsight_protocol::metrics::{
 };
 pub use rows::*;
 
-/// What can go wrong in a store.
+/// A boxed error kept as the source of a [`StoreError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What can go wrong in a store. The failures keep their cause as [`std::error::Error::source`];
+/// print them with [`chain`] (or anyhow's `{:#}`) to see it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A write named a conversation or message that does not exist for this agent.
@@ -56,12 +61,143 @@ pub enum StoreError {
         /// Message.
         message: String,
     },
-    /// The store cannot take the request now (queue full, database busy); retry later.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    /// Anything else (I/O, corruption, a bug).
-    #[error("store failure: {0}")]
-    Internal(String),
+    /// The store cannot take the request now (queue full, database busy or locked, closing);
+    /// retry later.
+    #[error("store unavailable: {reason}")]
+    Unavailable {
+        /// What is unavailable.
+        reason: Cow<'static, str>,
+        /// The cause, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The storage itself fails, and keeps failing until an operator acts: the disk is full, the
+    /// file is read-only, damaged or not a database, the OS refused it. Never "busy": retrying
+    /// does not help.
+    #[error("storage failure ({kind}): {context}")]
+    Storage {
+        /// Which lasting failure.
+        kind: StorageFailure,
+        /// What the store was doing.
+        context: Cow<'static, str>,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// Anything else (a bug, stored data that no longer reads back, an unexpected database error).
+    #[error("store failure: {context}")]
+    Internal {
+        /// What went wrong, or what the store was doing.
+        context: Cow<'static, str>,
+        /// The cause, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// The lasting failures of [`StoreError::Storage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFailure {
+    /// The disk (or a quota) is full.
+    DiskFull,
+    /// The file or its directory is read-only.
+    ReadOnly,
+    /// The file is damaged.
+    Corrupt,
+    /// The file is not a database of this kind.
+    NotADatabase,
+    /// The file could not be opened or the OS refused access to it.
+    CannotOpen,
+    /// An I/O error below the store.
+    Io,
+}
+
+impl std::fmt::Display for StorageFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StorageFailure::DiskFull => "disk full",
+            StorageFailure::ReadOnly => "read-only",
+            StorageFailure::Corrupt => "corrupt",
+            StorageFailure::NotADatabase => "not a database",
+            StorageFailure::CannotOpen => "cannot open",
+            StorageFailure::Io => "I/O error",
+        })
+    }
+}
+
+impl StoreError {
+    /// [`StoreError::Unavailable`] without a cause.
+    pub fn unavailable(reason: impl Into<Cow<'static, str>>) -> StoreError {
+        StoreError::Unavailable { reason: reason.into(), source: None }
+    }
+
+    /// [`StoreError::Unavailable`] caused by `source`.
+    pub fn unavailable_from(reason: impl Into<Cow<'static, str>>, source: impl Into<BoxError>) -> StoreError {
+        StoreError::Unavailable { reason: reason.into(), source: Some(source.into()) }
+    }
+
+    /// [`StoreError::Internal`] without a cause.
+    pub fn internal(context: impl Into<Cow<'static, str>>) -> StoreError {
+        StoreError::Internal { context: context.into(), source: None }
+    }
+
+    /// [`StoreError::Internal`] caused by `source`.
+    pub fn internal_from(context: impl Into<Cow<'static, str>>, source: impl Into<BoxError>) -> StoreError {
+        StoreError::Internal { context: context.into(), source: Some(source.into()) }
+    }
+
+    /// [`StoreError::Storage`].
+    pub fn storage(
+        kind: StorageFailure,
+        context: impl Into<Cow<'static, str>>,
+        source: impl Into<BoxError>,
+    ) -> StoreError {
+        StoreError::Storage { kind, context: context.into(), source: source.into() }
+    }
+
+    /// This error with `context` put before what it says (`"context: …"`); a failure keeps its
+    /// kind (unavailable stays unavailable, a lasting storage failure stays one) and its source.
+    /// Refusals (unknown reference, conflict) are returned as they are.
+    pub fn context(self, context: impl Into<Cow<'static, str>>) -> StoreError {
+        let before = |old: Cow<'static, str>| Cow::Owned(format!("{}: {old}", context.into()));
+        match self {
+            StoreError::UnknownReference { .. } | StoreError::Conflict { .. } => self,
+            StoreError::Unavailable { reason, source } => {
+                StoreError::Unavailable { reason: before(reason), source }
+            }
+            StoreError::Storage { kind, context: old, source } => {
+                StoreError::Storage { kind, context: before(old), source }
+            }
+            StoreError::Internal { context: old, source } => {
+                StoreError::Internal { context: before(old), source }
+            }
+        }
+    }
+
+    /// Whether the same request may succeed if retried later ([`StoreError::Unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
+}
+
+/// `e` and every cause under it, `": "`-separated (what anyhow's `{:#}` prints): for logs.
+pub fn chain<'a>(e: &'a (dyn std::error::Error + 'static)) -> Chain<'a> {
+    Chain(e)
+}
+
+/// See [`chain`].
+pub struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(e) = next {
+            write!(f, ": {e}")?;
+            next = e.source();
+        }
+        Ok(())
+    }
 }
 
 /// Result alias.
@@ -565,4 +701,33 @@ impl<
         + 'static,
 > EventStore for T
 {
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Context goes before the message, the kind and the source stay, and [`chain`] prints every
+    /// cause down to the first.
+    #[test]
+    fn context_keeps_the_kind_and_the_source() {
+        let io = std::io::Error::other("no space left on device");
+        let e = StoreError::storage(StorageFailure::DiskFull, "COMMIT", io).context("span projection");
+        assert!(matches!(e, StoreError::Storage { kind: StorageFailure::DiskFull, .. }));
+        assert_eq!(
+            chain(&e).to_string(),
+            "storage failure (disk full): span projection: COMMIT: no space left on device"
+        );
+        let busy = StoreError::unavailable("write queue is full").context("ingest");
+        assert!(busy.is_unavailable());
+        assert_eq!(chain(&busy).to_string(), "store unavailable: ingest: write queue is full");
+        let refused = StoreError::Conflict { field: "name", message: "taken".into() }.context("ignored");
+        assert_eq!(refused.to_string(), "name: taken");
+        let inner = StoreError::internal_from("reader task", std::io::Error::other("panicked"));
+        let outer = StoreError::internal_from("opening the store", inner);
+        assert_eq!(
+            chain(&outer).to_string(),
+            "store failure: opening the store: store failure: reader task: panicked"
+        );
+    }
 }

@@ -24,7 +24,6 @@ fn options(settings: &Settings, metrics_index: bool) -> SqliteOptions {
 /// index, and no recovery of the span pipeline (the server's business).
 pub fn open(settings: &Settings) -> anyhow::Result<SqliteStore> {
     SqliteStore::open(options(settings, false))
-        .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("opening the database in {}", settings.data_dir.display()))
 }
 
@@ -33,7 +32,6 @@ pub fn open(settings: &Settings) -> anyhow::Result<SqliteStore> {
 pub async fn start(settings: &Settings, enrich: &Enrichment) -> anyhow::Result<ServeStores> {
     let (store, _recovered) = SqliteStore::start(options(settings, settings.metrics_index), enrich)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
     Ok(Stores { config: store.clone(), events: store })
 }

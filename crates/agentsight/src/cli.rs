@@ -316,8 +316,7 @@ async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
                 agentsight_core::dashboard::hash_password(&password).map_err(anyhow::Error::msg)?;
             let user = store
                 .create_user(NewUser { email, password_hash, role, agents: ids, created_at: now_micros() })
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .await?;
             out(&format!("Created {} '{}' (id {}).", user.role.as_str(), user.email, user.id))
         }
         UserCommand::List { data } => {
@@ -345,7 +344,7 @@ async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
             let email = email.trim().to_lowercase();
             let (user, _) =
                 store.user_by_email(email.clone()).await?.with_context(|| format!("no user '{email}'"))?;
-            store.delete_user(user.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            store.delete_user(user.id).await?;
             out(&format!("Deleted user '{email}'."))
         }
     }
@@ -572,7 +571,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     };
     let enrich = agentsight_server::app::enrichment(&settings);
     let stores = crate::backend::start(&settings, &enrich).await?;
-    let app = App::build(settings, stores, enrich).await.map_err(anyhow::Error::msg)?;
+    let app = App::build(settings, stores, enrich).await.context("starting the server")?;
     let url = format!("http://{}", app.local_addr());
     if app.config().list_agents().await?.is_empty() {
         let (agent, key) = create_agent_with_key(app.config(), "default").await?;

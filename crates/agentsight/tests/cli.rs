@@ -265,3 +265,46 @@ async fn prices_restate_reprices_stored_usage_from_its_counts_while_the_server_r
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 }
+
+/// A command that fails prints its error with every cause under it on one line
+/// (`error: what: why: …`) and exits with status 1: here a database file that is not one, told
+/// as the lasting failure it is (not "busy"), down to SQLite's own words.
+#[test]
+fn a_failure_is_printed_with_its_whole_chain_of_causes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("agentsight.db"), "not a database, only some text ".repeat(16)).unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .args(["agent", "list", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        line.starts_with(&format!(
+            "error: opening the database in {}: storage failure (not a database): opening the database: \
+             file is not a database",
+            dir.path().display()
+        )),
+        "{line}"
+    );
+}
+
+/// `serve` on an address already taken fails with the address and the OS's reason.
+#[test]
+fn serve_on_a_taken_address_says_which_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+        .arg(dir.path())
+        .env("AGENTSIGHT_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with(&format!("error: starting the server: binding {addr}: ")), "{stderr}");
+    assert!(stderr.to_lowercase().contains("in use"), "{stderr}");
+}

@@ -66,7 +66,7 @@ pub(crate) async fn upload_attachments<S: Store>(
             }),
             Err(e) => {
                 st.blobs.discard(&stored.iter().map(|s| s.storage_key.clone()).collect::<Vec<_>>()).await;
-                return Err(ApiError::Internal(format!("writing attachment: {e}")));
+                return Err(ApiError::internal_from("writing attachment", e));
             }
         }
     }
@@ -243,7 +243,7 @@ pub(crate) async fn download_attachment<S: Store>(
         .blobs
         .get(&a.storage_key)
         .await
-        .map_err(|e| ApiError::Internal(format!("reading attachment {}: {e}", a.id)))?;
+        .map_err(|e| ApiError::internal_from(format!("reading attachment {}", a.id), e))?;
     let mut res = bytes.into_response();
     let h = res.headers_mut();
     h.insert(

@@ -22,14 +22,14 @@ use crate::extract::{parse_json, read_body};
 pub(crate) async fn hash_password(password: String) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || dashboard::hash_password(&password))
         .await
-        .map_err(|e| ApiError::Internal(format!("hash task: {e}")))?
-        .map_err(ApiError::Internal)
+        .map_err(|e| ApiError::internal_from("hash task", e))?
+        .map_err(|e| ApiError::internal_from("hashing a password", e))
 }
 
 async fn verify_password(stored: String, password: String) -> Result<bool, ApiError> {
     tokio::task::spawn_blocking(move || dashboard::verify_password(&stored, &password))
         .await
-        .map_err(|e| ApiError::Internal(format!("verify task: {e}")))
+        .map_err(|e| ApiError::internal_from("verify task", e))
 }
 
 /// A JSON body of at most [`dashboard::MAX_AUTH_BODY_BYTES`], refusing anything but
@@ -77,7 +77,7 @@ pub(crate) async fn setup<S: Store>(
     let presented = dashboard::token_hash(&p.token);
     // Taken out of the state before the write, so two requests with the token cannot both win.
     let taken = {
-        let mut slot = st.setup.lock().map_err(|_| ApiError::Internal("setup lock".into()))?;
+        let mut slot = st.setup.lock().map_err(|_| ApiError::internal("setup lock"))?;
         match *slot {
             Some((h, expires_at)) if agentsight_core::keys::hashes_equal(&h, &presented) => {
                 if now_micros() >= expires_at {

@@ -99,7 +99,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         })
         .layer(CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;
-            ApiError::Internal("handler panicked".into()).into_response()
+            ApiError::internal("handler panicked").into_response()
         }))
         .with_state(state)
 }

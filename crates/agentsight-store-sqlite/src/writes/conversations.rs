@@ -14,7 +14,7 @@ use crate::{reads, sqlerr};
 pub(crate) fn upsert_conversation(cx: &mut MainContext, c: &ConversationUpsert) -> StoreResult<Upserted> {
     let (id, created) = upsert_conversation_pk(cx, c)?;
     let row = reads::conversation_by_pk(&cx.conn, c.agent_id, id)?
-        .ok_or_else(|| StoreError::Internal("upserted row vanished".into()))?;
+        .ok_or_else(|| StoreError::internal("upserted row vanished"))?;
     Ok(Upserted { row, created })
 }
 

@@ -86,7 +86,7 @@ pub(crate) fn insert_vote(conn: &Connection, v: &NewVote) -> StoreResult<(Feedba
         }
     };
     let item = dataplane::feedback(conn, v.agent_id, id)?
-        .ok_or_else(|| StoreError::Internal("written vote vanished".into()))?;
+        .ok_or_else(|| StoreError::internal("written vote vanished"))?;
     Ok((item, created))
 }
 
@@ -173,8 +173,7 @@ pub(crate) fn create_action(
         });
     }
     let id = conn.last_insert_rowid();
-    dataplane::action(conn, agent_id, id)?
-        .ok_or_else(|| StoreError::Internal("created action vanished".into()))
+    dataplane::action(conn, agent_id, id)?.ok_or_else(|| StoreError::internal("created action vanished"))
 }
 
 pub(crate) fn update_action(

@@ -26,8 +26,8 @@ use crate::archiving::{Plan, TurnInfo};
 /// of the group (rolled back), never a refusal after a partial write.
 pub(crate) fn project_batch(cx: &mut MainContext, b: &SpanIngest, plan: &Plan) -> StoreResult<IngestOutcome> {
     project_batch_inner(cx, b, plan).map_err(|e| match e {
-        StoreError::Unavailable(m) => StoreError::Unavailable(m),
-        other => StoreError::Internal(format!("span projection: {other}")),
+        StoreError::Unavailable { .. } => e,
+        other => other.context("span projection"),
     })
 }
 
