@@ -7,7 +7,8 @@
 //! several nodes start at once). Writes run in transactions that first take one
 //! transaction-level advisory lock, so they are serialized as SQLite's single writer serializes
 //! them: a check and the write it guards (a taken name, the last admin, the first admin) are
-//! atomic. Configuration writes are rare; reads take no lock.
+//! atomic. Configuration writes are rare; reads take no lock. Connections are plain TCP (no TLS
+//! yet): keep the server on a trusted network.
 
 #![warn(missing_docs)]
 
@@ -457,5 +458,34 @@ mod tests {
         assert_eq!(conflict_of("environments_slug_unique").map(|c| c.0), Some("slug"));
         assert_eq!(conflict_of("users_email_unique").map(|c| c.0), Some("email"));
         assert_eq!(conflict_of("sessions_token_hash_unique"), None);
+    }
+
+    /// A unique violation that got past a check (another writer without the lock) is still a
+    /// `Conflict` on its field, from PostgreSQL's own error; other violations are `Internal`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_unique_violation_from_the_server_is_a_conflict_on_its_field() {
+        let url = std::env::var("AGENTSIGHT_TEST_POSTGRES").unwrap_or_else(|_| {
+            panic!("AGENTSIGHT_TEST_POSTGRES is not set: start a server with scripts/postgres-test-server.sh")
+        });
+        let schema = format!("u_{}", std::process::id());
+        let (admin, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+        tokio::spawn(conn);
+        admin
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let store = PostgresStore::connect(PostgresOptions::new(&url).schema(&schema)).await.unwrap();
+        let c = store.client().await.unwrap();
+        let insert = "INSERT INTO agents (name, created_at) VALUES ('a', 1)";
+        c.execute(insert, &[]).await.unwrap();
+        let dup = c.execute(insert, &[]).await.map_err(pgerr);
+        assert!(matches!(dup, Err(StoreError::Conflict { field: "name", .. })), "{dup:?}");
+        let key = "INSERT INTO api_keys (agent_id, prefix, hash, role, created_at)
+                   SELECT id, 'p', '\\x00', 'read', 1 FROM agents";
+        c.execute(key, &[]).await.unwrap();
+        let dup = c.execute(key, &[]).await.map_err(pgerr);
+        assert!(matches!(dup, Err(StoreError::Internal(_))), "{dup:?}");
+        drop(c);
+        admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
     }
 }
