@@ -61,6 +61,10 @@ start)
     dir="$(cd "$dir" && pwd)"
     if [ "$(id -u)" -eq 0 ]; then
         chown postgres: "$dir"
+        if ! runuser -u postgres -- test -w "$dir"; then
+            echo "the postgres user cannot reach $dir (a parent directory is closed to it): use a DIR under /tmp" >&2
+            exit 1
+        fi
     fi
     as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --no-sync >"$dir/initdb.log" 2>&1 || {
         cat "$dir/initdb.log" >&2

@@ -61,7 +61,8 @@ impl PostgresOptions {
     }
 
     /// Keeps the tables in this existing schema (`[a-z_][a-z0-9_]*`, at most
-    /// [`MAX_SCHEMA_LEN`] characters) instead of the connection's default search path.
+    /// [`MAX_SCHEMA_LEN`] characters) instead of the connection's default search path (it
+    /// replaces any `options` of the connection string).
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = Some(schema.into());
         self
