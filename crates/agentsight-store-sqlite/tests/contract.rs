@@ -10,4 +10,5 @@ async fn fresh() -> (SqliteStore, tempfile::TempDir) {
     (store, dir)
 }
 
+agentsight_store::config_contract_tests!(fresh);
 agentsight_store::contract_tests!(fresh);

@@ -1,5 +1,6 @@
 //! Contract tests of [`MetricsReader`] on hand-computed fixtures, of the export's paging, and
-//! of the [`AgentStore`] and tracking methods the older tests leave out.
+//! of the [`AgentStore`] and tracking methods the older tests leave out (apart: the agent
+//! store's alone runs on a configuration store).
 
 use agentsight_core::metrics::query::{self, MetricsQuery};
 use agentsight_core::metrics::series::{Interval, SeriesMetric};
@@ -10,8 +11,8 @@ use serde_json::json;
 use super::dataplane::track;
 use super::spans::{span_batch, turn_json};
 use crate::{
-    AgentRef, AgentStore, ConversationFilter, ExportReader, MetricsReader, SpanWriter, TrackingReader,
-    TrackingWriter,
+    AgentRef, AgentStore, ConfigStore, ConversationFilter, ExportReader, MetricsReader, SpanWriter,
+    TrackingReader, TrackingWriter,
 };
 
 async fn scope(s: &impl AgentStore, name: &str) -> AgentScope {
@@ -150,13 +151,9 @@ where
     assert!(theirs.rows.is_empty() && theirs.next.is_none(), "b has no mobile");
 }
 
-/// The [`AgentStore`] and tracking methods the first tests leave out: agents listed oldest
-/// first, environments added (a taken slug conflicts), escalation tools set and reset, a
-/// button press in the transcript, a conversation looked up by id and by pk.
-pub async fn admin_environments_escalation_and_buttons<S>(s: S)
-where
-    S: AgentStore + TrackingWriter + TrackingReader,
-{
+/// The [`AgentStore`] methods the first tests leave out: agents listed oldest first,
+/// environments listed and added (a taken slug conflicts), escalation tools set and reset.
+pub async fn admin_environments_and_escalation(s: impl ConfigStore) {
     let a = scope(&s, "a").await;
     let b = scope(&s, "b").await;
     let agents = s.list_agents().await.unwrap();
@@ -164,8 +161,19 @@ where
         agents.iter().map(|x| (x.id, x.name.as_str())).collect::<Vec<_>>(),
         [(a.agent_id, "a"), (b.agent_id, "b")]
     );
+    let defaults = s.environments(a.agent_id).await.unwrap();
+    assert_eq!(
+        defaults
+            .iter()
+            .map(|e| (e.slug.as_str(), e.name.as_str(), e.is_production, e.created_at))
+            .collect::<Vec<_>>(),
+        [("production", "Production", true, 1), ("development", "Development", false, 1)]
+    );
     let env = s.create_environment(a.agent_id, "staging".into(), "Staging".into(), false, 7).await.unwrap();
     assert_eq!((env.slug.as_str(), env.is_production, env.created_at), ("staging", false, 7));
+    let listed = s.environments(a.agent_id).await.unwrap();
+    assert_eq!(listed.last(), Some(&env), "the new environment is listed last, as created");
+    assert!(s.environments(b.agent_id + 100).await.unwrap().is_empty(), "no such agent");
     let dup = s.create_environment(a.agent_id, "staging".into(), "Again".into(), false, 8).await;
     assert!(matches!(dup, Err(crate::StoreError::Conflict { field: "slug", .. })));
     assert_eq!(
@@ -185,7 +193,16 @@ where
     assert!(s.set_escalation_tools(a.agent_id, None).await.unwrap());
     assert_eq!(s.escalation_tools(a.agent_id).await.unwrap(), None);
     assert!(!s.set_escalation_tools(b.agent_id + 100, None).await.unwrap());
+}
 
+/// The tracking methods the first tests leave out: a button press in the transcript, a
+/// conversation looked up by id and by pk (only the agent's).
+pub async fn tracking_buttons_and_lookups<S>(s: S)
+where
+    S: AgentStore + TrackingWriter + TrackingReader,
+{
+    let a = scope(&s, "a").await;
+    let b = scope(&s, "b").await;
     let p =
         serde_json::from_value(json!({"conversation_id": "c", "button_event": "feedback", "label": "Yes",
         "value": "yes", "timestamp": "2026-05-01T10:00:00Z"}))

@@ -1,8 +1,11 @@
-//! The contract every backend must pass. Each function takes a fresh, empty store; a backend's
-//! `tests/contract.rs` runs all of them with [`contract_tests!`](crate::contract_tests), and
-//! its metrics test runs [`metrics_agree_with_reference`] with a store factory. Each function
-//! names in its bounds the traits it exercises; `docs/architecture.md` (*Store contract
-//! coverage*) maps every trait method to the functions that cover it.
+//! The contract every backend must pass. Each function takes a fresh, empty store. A
+//! configuration store ([`ConfigStore`]) runs the functions that need nothing else with
+//! [`config_contract_tests!`](crate::config_contract_tests); a store that is both a
+//! configuration and an event store also runs the rest with
+//! [`contract_tests!`](crate::contract_tests), and its metrics test runs
+//! [`metrics_agree_with_reference`] with a store factory. Each function names in its bounds the
+//! traits it exercises; `docs/architecture.md` (*Store contract coverage*) maps every trait
+//! method to the functions that cover it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod dataplane;
@@ -24,15 +27,16 @@ use agentsight_core::tracking::{
 use agentsight_core::dashboard::{Logo, UserRole};
 
 use crate::{
-    AttachmentsInsert, BrandingPatch, Change, ChangeListener, Committed, ConfigStore, ConversationFilter,
-    Dimension, EventStore, NewShare, NewUser, PageRequest, StoreError, StoredFile, UserPatch,
+    AgentStore, AttachmentsInsert, BrandingPatch, Change, ChangeListener, Committed, ConfigStore,
+    ConversationFilter, Dimension, EventStore, NewShare, NewUser, PageRequest, StoreError, StoredFile,
+    UserPatch,
 };
 
 /// A store under test: every store trait.
 pub trait ContractStore: ConfigStore + EventStore {}
 impl<T: ConfigStore + EventStore> ContractStore for T {}
 
-async fn agent(s: &impl ContractStore, name: &str) -> AgentScope {
+async fn agent(s: &impl AgentStore, name: &str) -> AgentScope {
     let a = s.create_agent(name.into(), 1).await.expect("create agent");
     AgentScope { agent_id: a.id, environments: a.environments }
 }
@@ -205,7 +209,7 @@ pub async fn listing_filters_and_soft_delete(s: impl ContractStore) {
 }
 
 /// Keys authenticate until revoked; agent names are unique.
-pub async fn keys_authenticate_until_revoked(s: impl ContractStore) {
+pub async fn keys_authenticate_until_revoked(s: impl ConfigStore) {
     let a = agent(&s, "a").await;
     assert!(matches!(s.create_agent("a".into(), 2).await, Err(StoreError::Conflict { .. })));
     let k = keys::generate();
@@ -225,7 +229,7 @@ fn new_user(email: &str, role: UserRole, agents: Vec<i64>) -> NewUser {
 
 /// Users: unique e-mails, known agents only, one first admin, the last admin stays; sessions
 /// live until they expire, are deleted, or the password changes.
-pub async fn users_sessions_and_the_last_admin(s: impl ContractStore) {
+pub async fn users_sessions_and_the_last_admin(s: impl ConfigStore) {
     let a = agent(&s, "a").await;
     assert!(!s.has_admin().await.unwrap());
     let admin = s.create_first_admin(new_user("root@x.io", UserRole::Admin, vec![])).await.unwrap().unwrap();
@@ -271,7 +275,7 @@ pub async fn users_sessions_and_the_last_admin(s: impl ContractStore) {
 
 /// Share links are found by hash until revoked; branding is per agent and a logo bumps its
 /// version; agents are renamed under the unique-name rule.
-pub async fn shares_branding_and_renames(s: impl ContractStore) {
+pub async fn shares_branding_and_renames(s: impl ConfigStore) {
     let a = agent(&s, "a").await;
     let b = agent(&s, "b").await;
     let share = |agent_id, hash: u8| NewShare {
@@ -455,7 +459,23 @@ pub async fn change_feed_reports_committed_writes(s: impl ContractStore) {
     assert!(h.iter().all(|c| c.agent_id == b.agent_id && c.count > 0), "{h:?}");
 }
 
-/// Instantiates every contract test for a backend: `contract_tests!(async_fn_making_a_fresh_store)`.
+/// Instantiates the contract tests that need a [`ConfigStore`] and nothing else:
+/// `config_contract_tests!(async_fn_making_a_fresh_store)`, the function answering the store
+/// and a guard that lives as long as the test.
+#[macro_export]
+macro_rules! config_contract_tests {
+    ($make:path) => {
+        $crate::contract_tests!(@each $make;
+            keys_authenticate_until_revoked,
+            users_sessions_and_the_last_admin,
+            shares_branding_and_renames,
+            admin_environments_and_escalation);
+    };
+}
+
+/// Instantiates the contract tests that need an [`EventStore`] (and the [`ConfigStore`] to set
+/// up their agents) for a backend that is both: `contract_tests!(async_fn_making_a_fresh_store)`.
+/// Such a backend runs [`config_contract_tests!`](crate::config_contract_tests) too.
 #[macro_export]
 macro_rules! contract_tests {
     ($make:path) => {
@@ -464,11 +484,8 @@ macro_rules! contract_tests {
             messages_resolve_and_order,
             actions_feedback_and_attachments,
             listing_filters_and_soft_delete,
-            keys_authenticate_until_revoked,
-            users_sessions_and_the_last_admin,
-            shares_branding_and_renames,
             dashboard_filters_and_export,
-            admin_environments_escalation_and_buttons,
+            tracking_buttons_and_lookups,
             span_writer_ingest_resend_held_incomplete,
             span_writer_restate_costs,
             span_reader_lists_filters_and_sums,
