@@ -18,7 +18,7 @@ fn agent_row(r: &Row) -> StoreResult<AgentRow> {
 }
 
 fn role(s: &str) -> StoreResult<Role> {
-    Role::parse(s).ok_or_else(|| StoreError::Internal(format!("bad role '{s}'")))
+    Role::parse(s).ok_or_else(|| StoreError::internal(format!("bad role '{s}'")))
 }
 
 pub(crate) async fn authenticate(c: &impl GenericClient, hash: &[u8; 32]) -> StoreResult<Option<Principal>> {

@@ -22,7 +22,7 @@ fn user_row(r: &Row) -> StoreResult<UserRow> {
     Ok(UserRow {
         id: get(r, 0)?,
         email: get(r, 1)?,
-        role: UserRole::parse(role).ok_or_else(|| StoreError::Internal(format!("bad user role '{role}'")))?,
+        role: UserRole::parse(role).ok_or_else(|| StoreError::internal(format!("bad user role '{role}'")))?,
         agents: get(r, 3)?,
         created_at: get(r, 4)?,
     })
@@ -107,7 +107,7 @@ pub(crate) async fn create_user(c: &impl GenericClient, u: &NewUser) -> StoreRes
         0,
     )?;
     set_agents(c, id, &u.agents).await?;
-    user(c, id).await?.ok_or_else(|| StoreError::Internal("created user vanished".into()))
+    user(c, id).await?.ok_or_else(|| StoreError::internal("created user vanished"))
 }
 
 pub(crate) async fn create_first_admin(c: &impl GenericClient, u: &NewUser) -> StoreResult<Option<UserRow>> {
@@ -207,7 +207,7 @@ pub(crate) async fn session(
     let user = UserRow {
         id: get(&r, 3)?,
         email: get(&r, 4)?,
-        role: UserRole::parse(role).ok_or_else(|| StoreError::Internal(format!("bad user role '{role}'")))?,
+        role: UserRole::parse(role).ok_or_else(|| StoreError::internal(format!("bad user role '{role}'")))?,
         agents: get(&r, 6)?,
         created_at: get(&r, 7)?,
     };

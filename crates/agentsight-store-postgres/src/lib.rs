@@ -109,10 +109,10 @@ impl PostgresStore {
         let mut cfg: tokio_postgres::Config = opts
             .url
             .parse()
-            .map_err(|e| StoreError::Internal(format!("PostgreSQL connection string: {e}")))?;
+            .map_err(|e| StoreError::internal_from("PostgreSQL connection string", e))?;
         if let Some(schema) = &opts.schema {
             if !valid_schema(schema) {
-                return Err(StoreError::Internal(format!(
+                return Err(StoreError::internal(format!(
                     "PostgreSQL schema {schema:?}: use [a-z_][a-z0-9_]*, at most {MAX_SCHEMA_LEN} characters"
                 )));
             }
@@ -130,7 +130,7 @@ impl PostgresStore {
             .create_timeout(Some(opts.connect_timeout))
             .recycle_timeout(Some(opts.connect_timeout))
             .build()
-            .map_err(|e| StoreError::Internal(format!("PostgreSQL pool: {e}")))?;
+            .map_err(|e| StoreError::internal_from("PostgreSQL pool", e))?;
         migrate::migrate(&pool).await?;
         Ok(PostgresStore { pool })
     }
@@ -218,14 +218,14 @@ pub(crate) fn pgerr(e: tokio_postgres::Error) -> StoreError {
             SqlState::LOCK_NOT_AVAILABLE,
         ];
         if transient.contains(code) || code.code().starts_with("08") {
-            return StoreError::Unavailable(e.to_string());
+            return StoreError::unavailable_from("PostgreSQL", e);
         }
-        return StoreError::Internal(e.to_string());
+        return StoreError::internal_from("PostgreSQL", e);
     }
     if is_connection_failure(&e) {
-        return StoreError::Unavailable(format!("PostgreSQL: {e}"));
+        return StoreError::unavailable_from("PostgreSQL", e);
     }
-    StoreError::Internal(e.to_string())
+    StoreError::internal_from("PostgreSQL", e)
 }
 
 /// Maps a pool error: no connection in time or a refused connection is `Unavailable`.
@@ -233,10 +233,10 @@ pub(crate) fn poolerr(e: PoolError) -> StoreError {
     match e {
         PoolError::Backend(e) => pgerr(e),
         PoolError::Timeout(t) => {
-            StoreError::Unavailable(format!("PostgreSQL: no connection in time ({t:?})"))
+            StoreError::unavailable(format!("PostgreSQL: no connection in time ({t:?})"))
         }
-        PoolError::Closed => StoreError::Unavailable("PostgreSQL: the pool is closed".into()),
-        other => StoreError::Internal(format!("PostgreSQL pool: {other}")),
+        PoolError::Closed => StoreError::unavailable("PostgreSQL: the pool is closed"),
+        other => StoreError::internal_from("PostgreSQL pool", other),
     }
 }
 
@@ -485,7 +485,7 @@ mod tests {
                    SELECT id, 'p', '\\x00', 'read', 1 FROM agents";
         c.execute(key, &[]).await.unwrap();
         let dup = c.execute(key, &[]).await.map_err(pgerr);
-        assert!(matches!(dup, Err(StoreError::Internal(_))), "{dup:?}");
+        assert!(matches!(dup, Err(StoreError::Internal { .. })), "{dup:?}");
         drop(c);
         admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
     }

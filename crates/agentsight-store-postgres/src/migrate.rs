@@ -39,7 +39,7 @@ pub(crate) async fn migrate(pool: &Pool) -> StoreResult<usize> {
     let current: i32 = row.try_get(0).map_err(pgerr)?;
     let current = usize::try_from(current).unwrap_or(0);
     if current > MIGRATIONS.len() {
-        return Err(StoreError::Internal(format!(
+        return Err(StoreError::internal(format!(
             "configuration schema version {current} is newer than this binary ({}); upgrade agentsight",
             MIGRATIONS.len()
         )));
@@ -48,7 +48,7 @@ pub(crate) async fn migrate(pool: &Pool) -> StoreResult<usize> {
         let version = (i + 1) as i32;
         tx.batch_execute(sql)
             .await
-            .map_err(|e| StoreError::Internal(format!("migration {version}: {}", pgerr(e))))?;
+            .map_err(|e| pgerr(e).context(format!("PostgreSQL migration {version}")))?;
         tx.execute("INSERT INTO agentsight_migrations (version) VALUES ($1)", &[&version])
             .await
             .map_err(pgerr)?;

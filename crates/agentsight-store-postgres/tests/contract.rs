@@ -116,7 +116,10 @@ async fn a_newer_schema_is_refused() {
         .await
         .unwrap();
     match PostgresStore::connect(schema.options()).await {
-        Err(StoreError::Internal(m)) => assert!(m.contains("newer than this binary"), "{m}"),
+        Err(e @ StoreError::Internal { .. }) => {
+            let m = agentsight_store::chain(&e).to_string();
+            assert!(m.contains("newer than this binary"), "{m}")
+        }
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -169,7 +172,7 @@ async fn an_unreachable_server_is_unavailable() {
     };
     let opts = PostgresOptions::new(format!("postgres://nobody@127.0.0.1:{port}/none"));
     match PostgresStore::connect(opts).await {
-        Err(StoreError::Unavailable(_)) => {}
+        Err(StoreError::Unavailable { .. }) => {}
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }
