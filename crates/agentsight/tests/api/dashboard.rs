@@ -110,6 +110,7 @@ async fn the_setup_link_creates_the_first_admin_once() {
     let state: Value =
         app.client.get(format!("{}/api/auth/state/", app.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(state["needs_setup"], true);
+    assert_eq!(state["signed_in"], false);
     let wrong = app
         .anon_post(
             "/api/auth/setup/",
@@ -141,6 +142,9 @@ async fn the_setup_link_creates_the_first_admin_once() {
     let state: Value =
         app.client.get(format!("{}/api/auth/state/", app.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(state["needs_setup"], false);
+    assert_eq!(state["signed_in"], false, "no cookie");
+    let state: Value = app.dash_json(&admin, "/api/auth/state/").await;
+    assert_eq!((&state["needs_setup"], &state["signed_in"]), (&json!(false), &json!(true)));
 }
 
 #[tokio::test]
