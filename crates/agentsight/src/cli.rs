@@ -215,7 +215,8 @@ enum AgentCommand {
     Env {
         /// Agent id or name.
         agent: String,
-        /// New environment slug (lower-case letters, digits, `-` and `_`).
+        /// New environment slug (lower-case letters, digits, `-` and `_`; not `prod`, `dev` or
+        /// `unknown`, which filters read as production, development and "none").
         #[arg(long)]
         add: Option<String>,
         /// Display name of the new environment [default: the slug].
