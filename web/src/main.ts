@@ -4,7 +4,7 @@
 import "./styles.css";
 import { html, render } from "lit-html";
 import { ApiError, setAuth, setUnauthorizedHandler } from "./api/client";
-import { getMe, getShareInfo, listAgents, logout } from "./api/endpoints";
+import { getAuthState, getMe, getShareInfo, listAgents, logout } from "./api/endpoints";
 import type { Agent, Session } from "./api/types";
 import { applyAccent } from "./components/branding";
 import { agentTitle, shareTopbar, topbar } from "./components/shell";
@@ -78,6 +78,8 @@ function message(title: string, text: string, agent: Agent | null = null): View 
 
 async function ensureSession(): Promise<boolean> {
   if (ctx.session) return true;
+  // Asked first so that a signed-out visit draws no 401 (the browser logs each one).
+  if (!(await getAuthState()).signed_in) return false;
   try {
     const s = await getMe();
     await signedIn(s, false);

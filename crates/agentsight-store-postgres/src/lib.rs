@@ -106,10 +106,8 @@ impl PostgresStore {
     /// `Unavailable`; a bad connection string, an unusable schema name or a schema newer than
     /// this build is `Internal`.
     pub async fn connect(opts: PostgresOptions) -> StoreResult<Self> {
-        let mut cfg: tokio_postgres::Config = opts
-            .url
-            .parse()
-            .map_err(|e| StoreError::internal_from("PostgreSQL connection string", e))?;
+        let mut cfg: tokio_postgres::Config =
+            opts.url.parse().map_err(|e| StoreError::internal_from("PostgreSQL connection string", e))?;
         if let Some(schema) = &opts.schema {
             if !valid_schema(schema) {
                 return Err(StoreError::internal(format!(

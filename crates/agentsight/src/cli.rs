@@ -22,9 +22,27 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines on stderr: `text` (coloured only when stderr is a terminal and NO_COLOR is
+    /// unset) or `json` (one JSON object a line, for a log collector). `AGENTSIGHT_LOG` filters.
+    #[arg(long, env = "AGENTSIGHT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line: `timestamp`, `level`, `message`, the event's fields, `target`.
+    Json,
 }
 
 impl Cli {
+    /// The log format chosen with `--log-format` or `AGENTSIGHT_LOG_FORMAT`.
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
     /// Threads serving HTTP: `serve --workers`, by default one fewer than the CPUs (at least
     /// one), so the single writer thread keeps a core of its own.
     pub fn worker_threads(&self) -> usize {
@@ -197,7 +215,8 @@ enum AgentCommand {
     Env {
         /// Agent id or name.
         agent: String,
-        /// New environment slug (lower-case letters, digits, `-` and `_`).
+        /// New environment slug (lower-case letters, digits, `-` and `_`; not `prod`, `dev` or
+        /// `unknown`, which filters read as production, development and "none").
         #[arg(long)]
         add: Option<String>,
         /// Display name of the new environment [default: the slug].

@@ -25,17 +25,28 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let args = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AGENTSIGHT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(args.log_format());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.worker_threads())
         .thread_name("agentsight-http")
         .enable_all()
         .build()?;
     runtime.block_on(cli::run(args))
+}
+
+/// Logs to stderr, filtered by `AGENTSIGHT_LOG` (default `info`), as text or JSON lines. Colour
+/// codes only when stderr is a terminal and `NO_COLOR` is unset or empty: a pipe, a file or a
+/// journal gets plain text.
+fn init_logging(format: cli::LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTSIGHT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ansi = std::io::stderr().is_terminal() && !no_color;
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    match format {
+        cli::LogFormat::Text => builder.init(),
+        cli::LogFormat::Json => builder.json().flatten_event(true).with_ansi(false).init(),
+    }
 }

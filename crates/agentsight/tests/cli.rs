@@ -308,3 +308,86 @@ fn serve_on_a_taken_address_says_which_and_why() {
     assert!(stderr.starts_with(&format!("error: starting the server: binding {addr}: ")), "{stderr}");
     assert!(stderr.to_lowercase().contains("in use"), "{stderr}");
 }
+
+/// Runs `serve` on an empty data dir with stdout and stderr to pipes (no terminal), kills it
+/// once it listens, and returns everything it wrote to stderr. Geolocation is left
+/// to its default (`<data-dir>/geo`, empty here), so the server warns that it is off.
+fn serve_and_collect_stderr(data: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(common::BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data).args(args);
+    for var in ["AGENTSIGHT_GEO_DIR", "AGENTSIGHT_LOG_FORMAT", "NO_COLOR"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AGENTSIGHT_LOG", "info").envs(envs.iter().copied());
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stderr.read_to_end(&mut buf).unwrap();
+        buf
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        if line.starts_with("AgentSight listening on ") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reader.join().unwrap()
+}
+
+#[test]
+fn serve_logs_plain_text_to_a_pipe_and_names_the_geo_command_for_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = serve_and_collect_stderr(dir.path(), &[], &[]);
+    assert!(!err.contains(&0x1b), "ANSI escape codes in logs written to a pipe");
+    let text = String::from_utf8(err).unwrap();
+    let want = format!("scripts/fetch-geo.sh --geo-dir {}", dir.path().join("geo").display());
+    let warning = text.lines().find(|l| l.contains("geolocation off")).expect(&text);
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains(&want), "the warning should name `{want}`: {warning}");
+}
+
+#[test]
+fn serve_logs_one_json_object_a_line_with_log_format_json() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, envs) in
+        [(&["--log-format", "json"][..], &[][..]), (&[][..], &[("AGENTSIGHT_LOG_FORMAT", "json")][..])]
+    {
+        let err = serve_and_collect_stderr(dir.path(), args, envs);
+        assert!(!err.contains(&0x1b), "ANSI escape codes in JSON logs");
+        let text = String::from_utf8(err).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+            .collect();
+        assert!(!lines.is_empty(), "{args:?} {envs:?}: no log lines");
+        for line in &lines {
+            assert!(line["timestamp"].is_string() && line["level"].is_string(), "{line}");
+            assert!(line["message"].is_string(), "{line}");
+        }
+        let warning = lines
+            .iter()
+            .find(|l| l["message"].as_str().unwrap().contains("geolocation off"))
+            .unwrap_or_else(|| panic!("no geolocation warning in {text}"));
+        assert_eq!(warning["level"], "WARN");
+        assert_eq!(warning["dir"], dir.path().join("geo").display().to_string());
+    }
+}
+
+#[test]
+fn an_unknown_log_format_is_refused_naming_the_option() {
+    let out = std::process::Command::new(common::BIN)
+        .args(["agent", "list", "--log-format", "xml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--log-format") && err.contains("json"), "{err}");
+}

@@ -229,6 +229,8 @@ export interface Session {
 /** `GET /api/auth/state/`. */
 export interface AuthState {
   needs_setup: boolean;
+  /** Whether this browser's cookie is a live session (then `me/` answers 200). */
+  signed_in: boolean;
 }
 
 /** White-label settings of an agent. */

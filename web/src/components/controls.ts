@@ -9,6 +9,7 @@ import {
   FILTER_LABELS,
   type FilterKey,
   effectiveRange,
+  environmentOptions,
   withFilter,
 } from "../state/dashboard-state";
 import { RANGE_PRESETS, type RangePreset, browserTimeZone, isDay, timeZones } from "../state/dates";
@@ -84,8 +85,9 @@ export function controls(c: ControlsSpec): TemplateResult {
       <span class="group">
         <label for="env">Environment</label>
         <select id="env" @change=${setEnv}>
-          <option value="" ?selected=${!s.filters.environment}>All</option>
-          ${c.environments.map((e) => html`<option value=${e} ?selected=${s.filters.environment === e}>${e}</option>`)}
+          ${environmentOptions(c.environments, s.filters.environment).map(
+            (o) => html`<option value=${o.value} ?selected=${o.selected}>${o.label}</option>`,
+          )}
         </select>
       </span>
       <span class="spacer"></span>

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   dashboardSearch,
+  environmentOptions,
   filterValue,
   listParams,
   metricsParams,
@@ -109,5 +110,27 @@ describe("API parameters", () => {
   it("rejects a silly page", () => {
     expect(parseList(q("page=-4")).page).toBe(1);
     expect(parseList(q("page=abc")).page).toBe(1);
+  });
+});
+
+describe("environmentOptions", () => {
+  const pick = (o: { value: string; selected: boolean }[]) => o.filter((x) => x.selected).map((x) => x.value);
+  it("offers All, the agent's environments, then Unknown for conversations without one", () => {
+    const o = environmentOptions(["production", "development"], undefined);
+    expect(o.map((x) => x.value)).toEqual(["", "production", "development", "unknown"]);
+    expect(o.at(-1)?.label).toBe("Unknown (none set)");
+    expect(pick(o)).toEqual([""]);
+  });
+  it("selects Unknown for the filter value unknown, in any case", () => {
+    expect(pick(environmentOptions(["production"], "unknown"))).toEqual(["unknown"]);
+    expect(pick(environmentOptions(["production"], "Unknown"))).toEqual(["unknown"]);
+  });
+  it("selects the applied environment", () => {
+    expect(pick(environmentOptions(["production", "staging"], "staging"))).toEqual(["staging"]);
+  });
+  it("keeps an applied value the agent no longer lists, and never offers unknown twice", () => {
+    const o = environmentOptions(["production", "unknown", "production"], "qa");
+    expect(o.map((x) => x.value)).toEqual(["", "production", "qa", "unknown"]);
+    expect(pick(o)).toEqual(["qa"]);
   });
 });

@@ -133,6 +133,31 @@ export function withFilter(s: DashboardState, key: FilterKey, value: string | nu
   return { ...s, filters };
 }
 
+/** One choice of the environment control. */
+export interface EnvironmentOption {
+  /** The filter value (`""`: no filter). */
+  value: string;
+  label: string;
+  selected: boolean;
+}
+
+/**
+ * The environment control's choices: All, the agent's environments, then Unknown (the filter
+ * value `unknown`, which matches conversations stored without an environment, as SDK 0.1.x
+ * sends them unless told one). A filter value the agent does not list (a link from before an
+ * environment was removed) stays a choice, so the control shows what is applied.
+ */
+export function environmentOptions(environments: string[], selected: string | undefined): EnvironmentOption[] {
+  const sel = selected?.trim() ?? "";
+  const isUnknown = (v: string) => v.toLowerCase() === "unknown";
+  const slugs = environments.filter((e, i, a) => e !== "" && !isUnknown(e) && a.indexOf(e) === i);
+  const opts: EnvironmentOption[] = [{ value: "", label: "All", selected: sel === "" }];
+  for (const e of slugs) opts.push({ value: e, label: e, selected: sel === e });
+  if (sel !== "" && !isUnknown(sel) && !slugs.includes(sel)) opts.push({ value: sel, label: sel, selected: true });
+  opts.push({ value: "unknown", label: "Unknown (none set)", selected: isUnknown(sel) });
+  return opts;
+}
+
 /** The filter value a chart's group stands for: its value, or `unknown` for the null group. */
 export function filterValue(v: string | null | undefined): string {
   return v === null || v === undefined || v === "" ? "unknown" : v;

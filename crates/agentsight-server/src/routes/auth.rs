@@ -60,9 +60,14 @@ async fn sign_in<S: Store>(
     Ok(res)
 }
 
-/// `GET /api/auth/state/`.
-pub(crate) async fn get_state<S: Store>(State(st): State<AppState<S>>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "needs_setup": !st.config.has_admin().await? })))
+/// `GET /api/auth/state/`: whether the first admin is still to be set up, and whether this
+/// request carries a live session (so the dashboard asks `me/` only then, instead of drawing a
+/// 401 on every visit while signed out).
+pub(crate) async fn get_state<S: Store>(
+    State(st): State<AppState<S>>,
+    signed: Option<axum::Extension<std::sync::Arc<crate::auth::Signed>>>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "needs_setup": !st.config.has_admin().await?, "signed_in": signed.is_some() })))
 }
 
 /// `POST /api/auth/setup/`: the first admin, with the one-time token of the setup link.

@@ -110,6 +110,7 @@ async fn the_setup_link_creates_the_first_admin_once() {
     let state: Value =
         app.client.get(format!("{}/api/auth/state/", app.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(state["needs_setup"], true);
+    assert_eq!(state["signed_in"], false);
     let wrong = app
         .anon_post(
             "/api/auth/setup/",
@@ -141,6 +142,9 @@ async fn the_setup_link_creates_the_first_admin_once() {
     let state: Value =
         app.client.get(format!("{}/api/auth/state/", app.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(state["needs_setup"], false);
+    assert_eq!(state["signed_in"], false, "no cookie");
+    let state: Value = app.dash_json(&admin, "/api/auth/state/").await;
+    assert_eq!((&state["needs_setup"], &state["signed_in"]), (&json!(false), &json!(true)));
 }
 
 #[tokio::test]
@@ -374,7 +378,11 @@ async fn sessions_read_metrics_and_conversations_with_an_agent_parameter() {
 async fn the_dashboard_filters_narrow_the_conversation_list() {
     let app = spawn_app().await;
     let admin = app.admin().await;
-    app.conversation("d1", json!({"device": "mobile", "timestamp": "2026-05-01T23:30:00Z"})).await;
+    app.conversation(
+        "d1",
+        json!({"device": "mobile", "environment": "production", "timestamp": "2026-05-01T23:30:00Z"}),
+    )
+    .await;
     let pk2 = app.conversation("d2", json!({"timestamp": "2026-05-02T12:00:00Z"})).await;
     let r = app
         .post("/api/action_logs/", &json!({"conversation": pk2, "action_name": "fallback_to_human"}))
@@ -393,6 +401,18 @@ async fn the_dashboard_filters_narrow_the_conversation_list() {
         ids(app.dash_json(&admin, &format!("/api/conversations/?agent={a}&device=unknown")).await),
         ["d2"]
     );
+    // The environment control's "Unknown": conversations stored without an environment.
+    assert_eq!(
+        ids(app.dash_json(&admin, &format!("/api/conversations/?agent={a}&environment=unknown")).await),
+        ["d2"]
+    );
+    let range = "from=2026-05-01&to=2026-05-02";
+    for (env, want) in [("unknown", 1), ("production", 1), ("development", 0)] {
+        let o: Value = app
+            .dash_json(&admin, &format!("/api/metrics/overview/?agent={a}&{range}&environment={env}"))
+            .await;
+        assert_eq!(o["total_conversations"], want, "environment={env}: {o}");
+    }
     assert_eq!(
         ids(app.dash_json(&admin, &format!("/api/conversations/?agent={a}&escalated=true")).await),
         ["d2"]

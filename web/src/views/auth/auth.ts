@@ -124,12 +124,14 @@ export function mountSetup(root: HTMLElement, done: SignedIn): View {
           ${needsSetup === false
             ? html`<div class="notice warn">An admin already exists. <a href="/login">Sign in</a> instead.</div>`
             : nothing}
-          ${!token ? html`<div class="form-error" role="alert">This page needs the setup link that <code>agentsight serve</code> printed (it ends in <code>?token=…</code>).</div>` : nothing}
+          ${needsSetup !== false && !token ? html`<div class="form-error" role="alert">This page needs the setup link that <code>agentsight serve</code> printed (it ends in <code>?token=…</code>).</div>` : nothing}
           ${st.error ? html`<div class="form-error" role="alert">${st.error}</div>` : nothing}
-          ${input(st, "email", "E-mail", "email", "username")}
-          ${input(st, "password", "Password", "password", "new-password", "At least 10 characters.")}
-          ${input(st, "password2", "Password again", "password", "new-password")}
-          <button class="btn primary" type="submit" ?disabled=${st.busy || !token}>${st.busy ? "Creating…" : "Create admin and sign in"}</button>
+          ${needsSetup === false
+            ? nothing
+            : html`${input(st, "email", "E-mail", "email", "username")}
+                ${input(st, "password", "Password", "password", "new-password", "At least 10 characters.")}
+                ${input(st, "password2", "Password again", "password", "new-password")}
+                <button class="btn primary" type="submit" ?disabled=${st.busy || !token}>${st.busy ? "Creating…" : "Create admin and sign in"}</button>`}
         </form>
       </main>`,
       root,
