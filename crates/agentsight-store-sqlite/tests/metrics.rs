@@ -9,40 +9,32 @@ use std::collections::HashMap;
 
 use agentsight_core::metrics::DEFAULT_ESCALATION_TOOLS;
 use agentsight_core::metrics::query::{self, MetricsQuery};
-use agentsight_core::metrics::reference::{self, Dataset, EntryKind, RefConversation, RefEntry, RefFeedback};
+use agentsight_core::metrics::reference;
 use agentsight_core::metrics::series::{Interval, SeriesMetric};
 use agentsight_core::time::{Micros, parse_timestamp};
-use agentsight_core::tracking::{
-    ConversationFields, ConversationRef, ConversationUpsert, FeedbackSource, Location, NewAction, NewButton,
-    NewFeedback, NewMessage,
-};
-use agentsight_store::testkit::{self, assert_same};
-use agentsight_store::{AgentRef, AgentStore, OverviewResponse, TrackingWriter};
+use agentsight_store::testkit::{self, Conv, assert_same};
+use agentsight_store::{AgentRef, AgentStore, OverviewResponse};
 use agentsight_store_sqlite::{MetricsPlan, SqliteOptions, SqliteStore};
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// Writes a dataset through the store and keeps the reference copy, with the store's ids.
+/// The contract suite's reference writer over a store of its own (with the metrics index), and
+/// the checks of both of this backend's plans against the reference.
 struct Harness {
-    store: SqliteStore,
-    agent: i64,
-    data: Dataset,
-    pks: HashMap<String, i64>,
+    w: testkit::RefWriter<Box<SqliteStore>>,
     _dir: tempfile::TempDir,
 }
 
-#[derive(Clone, Debug, Default)]
-struct Conv {
-    id: String,
-    started: Micros,
-    is_used: bool,
-    device: Option<String>,
-    source: Option<String>,
-    language: Option<String>,
-    country: Option<String>,
-    city: Option<String>,
-    customer: Option<String>,
-    environment: Option<String>,
-    metadata: Option<Value>,
+impl std::ops::Deref for Harness {
+    type Target = testkit::RefWriter<Box<SqliteStore>>;
+    fn deref(&self) -> &Self::Target {
+        &self.w
+    }
+}
+
+impl std::ops::DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.w
+    }
 }
 
 impl Harness {
@@ -53,175 +45,7 @@ impl Harness {
         opts.metrics_index = true;
         let store = SqliteStore::open(opts).unwrap();
         let agent = store.create_agent("a".into(), 0).await.unwrap().id;
-        Harness { store, agent, data: Dataset::default(), pks: HashMap::new(), _dir: dir }
-    }
-
-    async fn conversation(&mut self, c: Conv) -> i64 {
-        let location = c.country.clone().map(|country| Location {
-            country,
-            city: c.city.clone(),
-            latitude: c.city.as_ref().map(|_| 45.8),
-            longitude: c.city.as_ref().map(|_| 15.97),
-            region: None,
-        });
-        let up = self
-            .store
-            .upsert_conversation(ConversationUpsert {
-                agent_id: self.agent,
-                conversation_id: c.id.clone(),
-                fields: ConversationFields {
-                    customer_id: c.customer.clone(),
-                    device: c.device.clone(),
-                    source: c.source.clone(),
-                    language: c.language.clone(),
-                    environment: c.environment.clone(),
-                    metadata: c.metadata.as_ref().map(|m| m.to_string()),
-                    location: location.clone(),
-                    ..Default::default()
-                },
-                is_used: c.is_used,
-                event_time: c.started,
-                received_at: c.started,
-            })
-            .await
-            .unwrap();
-        let pk = up.row.id;
-        self.pks.insert(c.id.clone(), pk);
-        self.data.conversations.push(RefConversation {
-            pk,
-            started_at: c.started,
-            ended_at: None,
-            customer_id: c.customer,
-            device: c.device,
-            source: c.source,
-            language: c.language,
-            environment: c.environment,
-            country: c.country,
-            city: location.as_ref().and_then(|l| l.city.clone()),
-            lat: location.as_ref().and_then(|l| l.latitude),
-            lon: location.as_ref().and_then(|l| l.longitude),
-            is_used: c.is_used,
-            is_deleted: false,
-            metadata: c.metadata.unwrap_or_else(|| json!({})),
-        });
-        pk
-    }
-
-    fn mark_used(&mut self, pk: i64) {
-        if let Some(c) = self.data.conversations.iter_mut().find(|c| c.pk == pk) {
-            c.is_used = true;
-        }
-    }
-
-    async fn message(&mut self, pk: i64, sender: &str, ts: Micros) {
-        let m = self
-            .store
-            .insert_message(NewMessage {
-                agent_id: self.agent,
-                conversation: ConversationRef::Pk(pk),
-                sender: sender.into(),
-                content: "x".into(),
-                metadata: "{}".into(),
-                event_time: ts,
-                received_at: ts,
-            })
-            .await
-            .unwrap();
-        self.mark_used(pk);
-        self.data.entries.push(RefEntry {
-            id: m.id,
-            conversation_pk: pk,
-            ts,
-            kind: EntryKind::Message { sender: sender.into() },
-        });
-    }
-
-    async fn action(
-        &mut self,
-        pk: i64,
-        name: &str,
-        ts: Micros,
-        duration_ms: Option<i64>,
-        span: Option<(Micros, Micros)>,
-        error: Option<&str>,
-    ) {
-        let a = self
-            .store
-            .insert_action(NewAction {
-                agent_id: self.agent,
-                conversation: ConversationRef::Pk(pk),
-                action_name: name.into(),
-                event_time: span.map(|s| s.0).unwrap_or(ts),
-                started_at: span.map(|s| s.0),
-                ended_at: span.map(|s| s.1),
-                duration_ms,
-                tools_used: None,
-                response: None,
-                error_msg: error.map(str::to_string),
-                metadata: "{}".into(),
-                received_at: ts,
-            })
-            .await
-            .unwrap();
-        self.mark_used(pk);
-        self.data.entries.push(RefEntry {
-            id: a.message_id,
-            conversation_pk: pk,
-            ts: span.map(|s| s.0).unwrap_or(ts),
-            kind: EntryKind::Action {
-                name: name.into(),
-                duration_ms,
-                started_at: span.map(|s| s.0),
-                ended_at: span.map(|s| s.1),
-                error: error.map(str::to_string),
-            },
-        });
-    }
-
-    async fn button(&mut self, pk: i64, ts: Micros) {
-        let b = self
-            .store
-            .insert_button(NewButton {
-                agent_id: self.agent,
-                conversation: ConversationRef::Pk(pk),
-                button_event: "feedback".into(),
-                label: "Yes".into(),
-                value: "yes".into(),
-                metadata: "{}".into(),
-                event_time: ts,
-                received_at: ts,
-            })
-            .await
-            .unwrap();
-        self.mark_used(pk);
-        self.data.entries.push(RefEntry {
-            id: b.message_id,
-            conversation_pk: pk,
-            ts,
-            kind: EntryKind::Button,
-        });
-    }
-
-    async fn feedback(&mut self, pk: i64, sentiment: &str, at: Micros) {
-        let f = self
-            .store
-            .insert_feedback(NewFeedback {
-                agent_id: self.agent,
-                conversation: ConversationRef::Pk(pk),
-                sentiment: sentiment.into(),
-                source: FeedbackSource::Customer,
-                comment: None,
-                metadata: "{}".into(),
-                created_at: at,
-            })
-            .await
-            .unwrap();
-        self.data.feedbacks.push(RefFeedback {
-            id: f.id,
-            conversation_pk: pk,
-            created_at: at,
-            sentiment: sentiment.into(),
-        });
+        Harness { w: testkit::RefWriter::new(Box::new(store), agent), _dir: dir }
     }
 
     /// The overview from raw rows and from the index (kept current write by write), and the
@@ -379,7 +203,7 @@ async fn feedback_in_every_form_with_explicit_records_winning() {
         h.conversation(c).await;
     }
     // Explicit records override metadata (the latest wins): f5's rating 1 becomes positive.
-    let pk = h.pks["f5"];
+    let pk = h.pk("f5").unwrap();
     h.feedback(pk, "negative", t("2026-05-01T11:00:00Z")).await;
     h.feedback(pk, "positive", t("2026-05-01T12:00:00Z")).await;
     let (got, want) = h.overview(&[("from", "2026-05-01"), ("to", "2026-05-01")]).await;
@@ -501,13 +325,7 @@ async fn the_index_rebuilds_itself_after_another_process_writes() {
     let mut opts = SqliteOptions::new(h.store.path());
     opts.fsync = false;
     let cli = SqliteStore::open(opts).unwrap();
-    let mut other = Harness {
-        store: cli,
-        agent: h.agent,
-        data: Dataset::default(),
-        pks: HashMap::new(),
-        _dir: tempfile::tempdir().unwrap(),
-    };
+    let mut other = testkit::RefWriter::new(&cli, h.agent);
     let pk2 = other.conversation(conv("c2", "2026-05-01T11:00:00Z")).await;
     other.message(pk2, "agent", t("2026-05-01T11:00:05Z")).await;
     h.data.conversations.extend(other.data.conversations);

@@ -41,31 +41,58 @@ pub struct Expected<'a> {
     pub want: &'a OverviewResponse,
 }
 
-/// Writes a dataset through the store and keeps the reference copy, with the store's ids.
-struct Harness<'s, S> {
-    store: &'s S,
-    agent: i64,
-    data: Dataset,
+/// Writes a dataset through a store and keeps the reference's copy of it, with the store's ids:
+/// the property below uses it, and a backend's own scenario tests can too.
+pub struct RefWriter<D> {
+    /// The store written to (a reference, a `Box` or an `Arc` of it).
+    pub store: D,
+    /// The agent everything is written for.
+    pub agent: i64,
+    /// The reference's copy of what was written.
+    pub data: Dataset,
     pks: HashMap<String, i64>,
 }
 
+/// A conversation to write: its client id, start, and dimensions.
 #[derive(Clone, Debug, Default)]
-struct Conv {
-    id: String,
-    started: Micros,
-    is_used: bool,
-    device: Option<String>,
-    source: Option<String>,
-    language: Option<String>,
-    country: Option<String>,
-    city: Option<String>,
-    customer: Option<String>,
-    environment: Option<String>,
-    metadata: Option<Value>,
+pub struct Conv {
+    /// The client's conversation id.
+    pub id: String,
+    /// When it started.
+    pub started: Micros,
+    /// Whether it is used.
+    pub is_used: bool,
+    /// Device.
+    pub device: Option<String>,
+    /// Source.
+    pub source: Option<String>,
+    /// Language.
+    pub language: Option<String>,
+    /// Country (a location with it).
+    pub country: Option<String>,
+    /// City (with coordinates).
+    pub city: Option<String>,
+    /// Customer id.
+    pub customer: Option<String>,
+    /// Environment slug.
+    pub environment: Option<String>,
+    /// Metadata document.
+    pub metadata: Option<Value>,
 }
 
-impl<S: TrackingWriter> Harness<'_, S> {
-    async fn conversation(&mut self, c: Conv) -> i64 {
+impl<D: std::ops::Deref<Target: TrackingWriter>> RefWriter<D> {
+    /// A writer for `agent` of `store`, with nothing written yet.
+    pub fn new(store: D, agent: i64) -> Self {
+        RefWriter { store, agent, data: Dataset::default(), pks: HashMap::new() }
+    }
+
+    /// The pk of a conversation written by its client id.
+    pub fn pk(&self, id: &str) -> Option<i64> {
+        self.pks.get(id).copied()
+    }
+
+    /// Upserts a conversation; its pk.
+    pub async fn conversation(&mut self, c: Conv) -> i64 {
         let location = c.country.clone().map(|country| Location {
             country,
             city: c.city.clone(),
@@ -118,7 +145,7 @@ impl<S: TrackingWriter> Harness<'_, S> {
 
     /// A later upsert of the same conversation: a given field replaces the stored one (a null
     /// never erases), and a given metadata document replaces the stored one.
-    async fn update(&mut self, pk: i64, device: Option<&str>, metadata: Option<Value>) {
+    pub async fn update(&mut self, pk: i64, device: Option<&str>, metadata: Option<Value>) {
         let cid = self.pks.iter().find(|(_, v)| **v == pk).map(|(k, _)| k.clone()).unwrap();
         self.store
             .upsert_conversation(ConversationUpsert {
@@ -144,7 +171,8 @@ impl<S: TrackingWriter> Harness<'_, S> {
         }
     }
 
-    async fn delete(&mut self, pk: i64) {
+    /// Soft-deletes a conversation.
+    pub async fn delete(&mut self, pk: i64) {
         let patch = ConversationPatch { delete: true, ..Default::default() };
         self.store.patch_conversation(self.agent, pk, patch, BASE).await.unwrap().unwrap();
         self.data.conversations.iter_mut().find(|c| c.pk == pk).unwrap().is_deleted = true;
@@ -156,7 +184,8 @@ impl<S: TrackingWriter> Harness<'_, S> {
         }
     }
 
-    async fn message(&mut self, pk: i64, sender: &str, ts: Micros) {
+    /// A message of `sender` at `ts`.
+    pub async fn message(&mut self, pk: i64, sender: &str, ts: Micros) {
         let m = self
             .store
             .insert_message(NewMessage {
@@ -179,7 +208,8 @@ impl<S: TrackingWriter> Harness<'_, S> {
         });
     }
 
-    async fn action(
+    /// An action (tool call) with its duration, span and error.
+    pub async fn action(
         &mut self,
         pk: i64,
         name: &str,
@@ -221,7 +251,8 @@ impl<S: TrackingWriter> Harness<'_, S> {
         });
     }
 
-    async fn button(&mut self, pk: i64, ts: Micros) {
+    /// A button press.
+    pub async fn button(&mut self, pk: i64, ts: Micros) {
         let b = self
             .store
             .insert_button(NewButton {
@@ -245,7 +276,8 @@ impl<S: TrackingWriter> Harness<'_, S> {
         });
     }
 
-    async fn feedback(&mut self, pk: i64, sentiment: &str, at: Micros) {
+    /// Conversation feedback from the customer.
+    pub async fn feedback(&mut self, pk: i64, sentiment: &str, at: Micros) {
         let f = self
             .store
             .insert_feedback(NewFeedback {
@@ -482,7 +514,7 @@ where
         rt.block_on(async {
             let (store, _guard) = make().await;
             let agent = store.create_agent("a".into(), 0).await.expect("create agent").id;
-            let mut h = Harness { store: &store, agent, data: Dataset::default(), pks: HashMap::new() };
+            let mut h = RefWriter::new(&store, agent);
             let mut pks = Vec::new();
             for (i, mut c) in convs.into_iter().enumerate() {
                 c.id = format!("c{i}");
