@@ -76,6 +76,8 @@ pub struct Shared<S: Store> {
     pub ingest_limiter: Option<crate::routes::spans::IngestLimiter>,
     /// Where CPU-heavy request work runs, off the request threads.
     pub cpu: crate::cpu::CpuGate,
+    /// The stores' last lasting storage failure, for `/readyz`.
+    pub write_health: crate::ready::WriteHealth,
 }
 
 /// Shared state of every handler: one pointer, cloned for each request.
@@ -171,7 +173,8 @@ pub fn fetch_geo_command(dir: &std::path::Path) -> String {
 /// The router over any store.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     routes::router(state.clone())
-        .layer(middleware::from_fn_with_state(state, crate::auth::sessions::<S>))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::sessions::<S>))
+        .layer(middleware::from_fn_with_state(state, crate::ready::track::<S>))
         .layer(middleware::from_fn(log_errors))
 }
 
@@ -206,6 +209,7 @@ pub async fn state<S: Store>(
         logins: LoginLimiter::default(),
         setup: Mutex::new(token.as_ref().map(|t| (t.hash, setup_expiry))),
         cpu: crate::cpu::CpuGate::for_this_machine(),
+        write_health: crate::ready::WriteHealth::default(),
     }));
     Ok((state, token.map(|t| t.secret)))
 }

@@ -5,7 +5,7 @@
 //!   never the page (a stale page asking for an old hash must not get HTML as JavaScript).
 //! - Every other path that is not the API (`/login`, `/agents/1`, `/share/<token>`, …) gets
 //!   `index.html` with `Cache-Control: no-cache`: the SPA routes it in the browser.
-//! - `/api/…` and `/healthz` never reach here as pages: an unknown API path stays a JSON 404.
+//! - `/api/…`, `/healthz` and `/readyz` never reach here as pages: an unknown API path stays a JSON 404.
 //!
 //! Answers are gzipped when the client takes it. Without the `dashboard` feature every non-API
 //! path is a JSON 404.
@@ -18,7 +18,7 @@ use crate::error::ApiError;
 
 /// True for paths that belong to the API, not the dashboard.
 fn is_api(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/") || path == "/healthz"
+    path == "/api" || path.starts_with("/api/") || path == "/healthz" || path == "/readyz"
 }
 
 #[cfg(feature = "dashboard")]

@@ -117,6 +117,15 @@ impl ApiError {
         ApiError::Internal { context: context.into(), source: Some(source.into()) }
     }
 
+    /// The lasting storage failure behind this error, if there is one (for `/readyz`).
+    fn storage_fault(&self) -> Option<crate::ready::StorageFault> {
+        let source: &(dyn std::error::Error + 'static) = match self {
+            ApiError::Internal { source: Some(s), .. } => s.as_ref(),
+            _ => return None,
+        };
+        source.downcast_ref::<StoreError>().and_then(crate::ready::StorageFault::of)
+    }
+
     /// The table: this error's code, status, body and extra header.
     fn row(&self) -> Row {
         use StatusCode as S;
@@ -219,6 +228,9 @@ impl IntoResponse for ApiError {
             res.headers_mut().insert(name, value);
         }
         res.extensions_mut().insert(ErrorCode(code, agentsight_store::chain(&self).to_string()));
+        if let Some(fault) = self.storage_fault() {
+            res.extensions_mut().insert(fault);
+        }
         res
     }
 }

@@ -36,6 +36,7 @@ pub mod error;
 pub mod extract;
 pub mod live;
 mod present;
+pub mod ready;
 mod routes;
 pub mod serve;
 

@@ -25,6 +25,9 @@ use crate::sqlerr;
 /// The archive's migrations (its own `user_version`); the n-th brings it to version n.
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/archive/0001_batches.sql")];
 
+/// The archive's schema version this build writes.
+pub(crate) const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
 /// The archive file of the main database at `main`: `agentsight.db` → `agentsight.archive.db`.
 pub(crate) fn path_of(main: &Path) -> PathBuf {
     main.with_extension("archive.db")

@@ -5,6 +5,7 @@
 
 mod archive;
 mod archiving;
+mod check;
 mod dashboard;
 mod dataplane;
 mod deltas;
@@ -51,6 +52,7 @@ use agentsight_store::{
     SpanWriter, TokenUsageRow, UsageFilter, UsageGroupBy, UsageGroupRow,
 };
 use agentsight_store::{Change, ChangeFeed, ChangeListener};
+pub use check::{DatabaseReport, check_databases};
 pub use migrate::SCHEMA_VERSION;
 pub use reads::build_list_filter;
 use rusqlite::{Connection, OpenFlags};

@@ -83,6 +83,20 @@ enum Command {
     /// restating stored costs with it.
     #[command(subcommand)]
     Prices(PricesCommand),
+    /// Check a data dir without changing it: both databases' integrity (read-only) and schema
+    /// versions against this build, the permissions of the dir (0700) and its databases (0600),
+    /// free disk space (a warning under 1 GiB) and the geolocation files. Prints one line a
+    /// finding, then `OK` (exit 0) or `PROBLEMS: n` (exit 1).
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Directory with the DB-IP geolocation files [default: <data-dir>/geo].
+    #[arg(long, env = "AGENTSIGHT_GEO_DIR")]
+    geo_dir: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataDir,
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,6 +387,18 @@ async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(a) => serve(a).await,
+        Command::Check(a) => {
+            let geo = a.geo_dir.unwrap_or_else(|| a.data.data_dir.join("geo"));
+            let findings = crate::check::check(&a.data.data_dir, &geo);
+            let (report, problems) = crate::check::render(&findings);
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(report.as_bytes())?;
+            stdout.flush()?;
+            if problems > 0 {
+                anyhow::bail!("{} has {problems} problem(s)", a.data.data_dir.display());
+            }
+            Ok(())
+        }
         Command::Agent(AgentCommand::Create { name, data }) => {
             let store = open(&data)?;
             let (agent, key) = create_agent_with_key(&store, &name).await?;

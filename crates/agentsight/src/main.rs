@@ -1,6 +1,7 @@
 //! The `agentsight` binary: parses the command line, sets up logging, runs the command.
 
 mod backend;
+mod check;
 mod cli;
 mod demo;
 

@@ -391,3 +391,68 @@ fn an_unknown_log_format_is_refused_naming_the_option() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--log-format") && err.contains("json"), "{err}");
 }
+
+/// `agentsight check --data-dir DIR`: its stdout and whether it succeeded.
+fn check(data: &std::path::Path) -> (String, bool) {
+    let out =
+        std::process::Command::new(common::BIN).args(["check", "--data-dir"]).arg(data).output().unwrap();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.success())
+}
+
+#[test]
+fn check_passes_a_healthy_data_dir_and_reports_what_it_looked_at() {
+    let dir = tempfile::tempdir().unwrap();
+    common::cli(dir.path(), &["agent", "create", "a"]);
+    let (out, ok) = check(dir.path());
+    assert!(ok, "{out}");
+    assert_eq!(out.lines().last(), Some("OK"), "{out}");
+    assert!(out.contains("agentsight.db: integrity ok"), "{out}");
+    assert!(out.contains("agentsight.archive.db: integrity ok"), "{out}");
+    assert!(out.contains("permissions: the data dir is private"), "{out}");
+    assert!(out.contains("disk: "), "{out}");
+    // No geolocation files in a fresh data dir: a warning naming the command, not a problem.
+    assert!(out.contains("geolocation: off") && out.contains("fetch-geo.sh"), "{out}");
+}
+
+#[test]
+fn check_names_an_archive_that_is_not_a_database_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    common::cli(dir.path(), &["agent", "create", "a"]);
+    let archive = dir.path().join("agentsight.archive.db");
+    for side in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("agentsight.archive.db{side}")));
+    }
+    std::fs::write(&archive, b"this is not an SQLite database, only garbage bytes of some length".repeat(64))
+        .unwrap();
+    let (out, ok) = check(dir.path());
+    assert!(!ok, "{out}");
+    let line = out.lines().find(|l| l.starts_with("PROBLEM")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains(&archive.display().to_string()), "{out}");
+    assert!(line.contains("not a database") || line.contains("corrupt"), "{out}");
+    assert!(out.contains("agentsight.db: integrity ok"), "the main database is fine: {out}");
+    assert_eq!(out.lines().last(), Some("PROBLEMS: 1"), "{out}");
+}
+
+#[test]
+fn check_says_upgrade_for_a_schema_newer_than_this_build() {
+    let dir = tempfile::tempdir().unwrap();
+    common::cli(dir.path(), &["agent", "create", "a"]);
+    let db = dir.path().join("agentsight.db");
+    rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 10_000).unwrap();
+    let (out, ok) = check(dir.path());
+    assert!(!ok, "{out}");
+    assert!(out.contains("schema version 10000 is newer") && out.contains("upgrade agentsight"), "{out}");
+    assert_eq!(out.lines().last(), Some("PROBLEMS: 1"), "{out}");
+}
+
+#[test]
+fn check_finds_a_data_dir_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    common::cli(dir.path(), &["agent", "create", "a"]);
+    std::fs::set_permissions(dir.path().join("agentsight.db"), std::fs::Permissions::from_mode(0o644))
+        .unwrap();
+    let (out, ok) = check(dir.path());
+    assert!(!ok, "{out}");
+    assert!(out.contains("mode 0644 lets others in; should be 0600"), "{out}");
+}

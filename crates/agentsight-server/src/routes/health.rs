@@ -1,9 +1,22 @@
-//! `GET /healthz`.
+//! `GET /healthz` (liveness) and `GET /readyz` (readiness, [`crate::ready`]).
 
+use agentsight_store::prelude::*;
 use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
+
+use crate::app::{AppState, Store};
 
 /// 200 while the server runs.
 pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// 200 `{"ready": true, "checks": {…}}` when the server can do its job, 503 with the same shape
+/// naming what is wrong otherwise (no credentials needed, as `/healthz`).
+pub(crate) async fn readyz<S: Store>(State(st): State<AppState<S>>) -> (StatusCode, Json<Value>) {
+    let phase = st.events.engine_status().await.phase;
+    let (ready, body) = crate::ready::readiness(&st.write_health, &phase, st.enrich.locate.is_some());
+    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

@@ -25,6 +25,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
     let upload_limit = state.settings.max_upload_body_bytes();
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz::<S>))
         .route(
             "/api/conversations/",
             post(tracking::upsert_conversation::<S>).get(conversations::list_conversations::<S>),

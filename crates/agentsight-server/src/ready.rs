@@ -1,0 +1,146 @@
+//! Readiness (`GET /readyz`): whether this server can do its job now, as opposed to `/healthz`
+//! (it runs).
+//!
+//! The stores are judged by what they last did, generically over any backend: a request that
+//! failed with a lasting storage failure ([`StoreError::Storage`]: disk full, read-only, corrupt,
+//! not a database, refused, I/O) makes the server not ready, naming the failure; a later write
+//! that succeeds clears it. The error middleware already logs such a failure at error level with
+//! its whole chain; [`StorageFault`] is what it leaves on the response for [`track`].
+
+use std::sync::Mutex;
+
+use agentsight_store::StoreError;
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::app::{AppState, Store};
+
+/// The lasting storage failure a response was caused by, attached to its extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageFault {
+    /// The kind, as [`agentsight_store::StorageFailure`] displays it (`disk full`, `corrupt`…).
+    pub kind: String,
+    /// What failed, with its causes (`storage failure (disk full): COMMIT: …`).
+    pub detail: String,
+}
+
+impl StorageFault {
+    /// The lasting storage failure `e` is, if it is one.
+    pub fn of(e: &StoreError) -> Option<StorageFault> {
+        match e {
+            StoreError::Storage { kind, .. } => {
+                Some(StorageFault { kind: kind.to_string(), detail: agentsight_store::chain(e).to_string() })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The last storage outcome seen: `Some` while the last lasting failure has not been followed by
+/// a successful write.
+#[derive(Debug, Default)]
+pub struct WriteHealth(Mutex<Option<(StorageFault, String)>>);
+
+impl WriteHealth {
+    /// Records a request's outcome: a storage fault sets it (with the request, `"POST /path"`),
+    /// a successful write clears it, anything else leaves it.
+    pub fn record(&self, request: &str, write: bool, success: bool, fault: Option<&StorageFault>) {
+        let mut last = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(f) = fault {
+            *last = Some((f.clone(), request.to_string()));
+        } else if write && success {
+            *last = None;
+        }
+    }
+
+    /// The fault in force, with the request that met it.
+    pub fn fault(&self) -> Option<(StorageFault, String)> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+/// The middleware feeding [`WriteHealth`] from every response.
+pub(crate) async fn track<S: Store>(State(state): State<AppState<S>>, req: Request, next: Next) -> Response {
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let request = format!("{} {}", req.method(), req.uri().path());
+    let res = next.run(req).await;
+    let fault = res.extensions().get::<StorageFault>();
+    state.write_health.record(&request, write, res.status().is_success(), fault);
+    res
+}
+
+/// The readiness verdict and its checks: `(ready, body)`.
+pub fn readiness(health: &WriteHealth, engine_phase: &str, geolocation: bool) -> (bool, Value) {
+    let (stores_ok, stores) = match health.fault() {
+        None => (true, json!({ "ok": true, "status": "writable" })),
+        Some((f, request)) => {
+            (false, json!({ "ok": false, "status": f.kind, "error": f.detail, "request": request }))
+        }
+    };
+    let (engine_ok, status) = match engine_phase {
+        "loading" => (false, "loading: metrics queries wait until it is loaded".to_string()),
+        "failed" => {
+            (true, "degraded: the index failed, metrics are answered by the slower fallback".to_string())
+        }
+        other => (true, other.to_string()),
+    };
+    let metrics = json!({ "ok": engine_ok, "phase": engine_phase, "status": status });
+    let geo = json!({ "ok": true, "status": if geolocation { "on" } else { "off" } });
+    let ready = stores_ok && engine_ok;
+    (
+        ready,
+        json!({ "ready": ready, "checks": { "stores": stores, "metrics_engine": metrics, "geolocation": geo } }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentsight_store::StorageFailure;
+
+    fn disk_full() -> StorageFault {
+        let e = StoreError::storage(StorageFailure::DiskFull, "COMMIT", std::io::Error::other("no space"));
+        StorageFault::of(&e).unwrap()
+    }
+
+    #[test]
+    fn only_lasting_storage_failures_are_faults() {
+        assert_eq!(disk_full().kind, "disk full");
+        assert!(disk_full().detail.contains("no space"), "{}", disk_full().detail);
+        assert!(StorageFault::of(&StoreError::unavailable("write queue is full")).is_none());
+        assert!(StorageFault::of(&StoreError::internal("bug")).is_none());
+    }
+
+    #[test]
+    fn a_storage_fault_makes_it_not_ready_until_a_write_succeeds() {
+        let h = WriteHealth::default();
+        assert!(readiness(&h, "ready", true).0);
+        h.record("POST /api/track/", true, false, Some(&disk_full()));
+        let (ready, body) = readiness(&h, "ready", true);
+        assert!(!ready);
+        assert_eq!(body["checks"]["stores"]["status"], "disk full");
+        assert_eq!(body["checks"]["stores"]["request"], "POST /api/track/");
+        // A read that succeeds, or a write refused, does not say the store can write again.
+        h.record("GET /api/conversations/", false, true, None);
+        h.record("POST /api/track/", true, false, None);
+        assert!(!readiness(&h, "ready", true).0);
+        h.record("POST /api/track/", true, true, None);
+        assert!(readiness(&h, "ready", true).0);
+    }
+
+    #[test]
+    fn a_loading_engine_is_not_ready_a_failed_one_is_degraded_and_geolocation_only_reported() {
+        let h = WriteHealth::default();
+        let (ready, body) = readiness(&h, "loading", true);
+        assert!(!ready);
+        assert_eq!(body["checks"]["metrics_engine"]["ok"], false);
+        let (ready, body) = readiness(&h, "failed", false);
+        assert!(ready);
+        assert!(body["checks"]["metrics_engine"]["status"].as_str().unwrap().starts_with("degraded"));
+        assert_eq!(body["checks"]["geolocation"]["status"], "off");
+        assert_eq!(body["ready"], true);
+    }
+}
