@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, and the operator commands for agents, keys, users and prices.
+//! The command line: `serve`, `demo`, `backup`, `restore`, and the operator commands for agents, keys, users
+//! and prices.
 //!
 //! Operator commands open the database directly; SQLite's WAL lets them run while a server is
 //! serving the same data dir.
