@@ -5,6 +5,7 @@
 
 mod archive;
 mod archiving;
+pub mod backup;
 mod check;
 mod dashboard;
 mod dataplane;

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, and the operator commands for agents, keys, users and prices.
+//! The command line: `serve`, `demo`, `backup`, `restore`, and the operator commands for agents, keys, users
+//! and prices.
 //!
 //! Operator commands open the database directly; SQLite's WAL lets them run while a server is
 //! serving the same data dir.
@@ -88,6 +89,16 @@ enum Command {
     /// free disk space (a warning under 1 GiB) and the geolocation files. Prints one line a
     /// finding, then `OK` (exit 0) or `PROBLEMS: n` (exit 1).
     Check(CheckArgs),
+    /// Copy the data dir (main database, span archive, attachment files; agents, keys, users
+    /// and settings are in the database) into a new directory, consistently, while a server
+    /// runs and ingests: SQLite's online backup from a read connection, which does not block
+    /// the server. Shows progress on a terminal and prints what it wrote. The geolocation
+    /// files (`<data-dir>/geo`) are not copied.
+    Backup(BackupArgs),
+    /// Bring a backup into a new data dir (missing or empty: restore never overwrites a data
+    /// dir, in use by a server or not), checking both databases; then `serve` it. Span batches
+    /// archived after the backup's copy of the main database are projected at that start.
+    Restore(RestoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +106,24 @@ struct CheckArgs {
     /// Directory with the DB-IP geolocation files [default: <data-dir>/geo].
     #[arg(long, env = "AGENTSIGHT_GEO_DIR")]
     geo_dir: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataDir,
+}
+
+#[derive(Debug, Args)]
+struct BackupArgs {
+    /// The backup directory to create (0700, files 0600); an existing non-empty one is refused.
+    #[arg(long)]
+    to: PathBuf,
+    #[command(flatten)]
+    data: DataDir,
+}
+
+#[derive(Debug, Args)]
+struct RestoreArgs {
+    /// A directory written by `agentsight backup`.
+    #[arg(long)]
+    from: PathBuf,
     #[command(flatten)]
     data: DataDir,
 }
@@ -534,6 +563,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 pricing.table_date, r.changed, r.rows
             ))
         }
+        Command::Backup(a) => {
+            let (from, to) = (a.data.data_dir, a.to);
+            let what = format!("backing up {} to {}", from.display(), to.display());
+            let report = with_progress(move |p| agentsight_store_sqlite::backup::backup(&from, &to, p))
+                .await
+                .context(what)?;
+            print_report("Backed up", &report)?;
+            for key in &report.missing_attachments {
+                out(&format!("warning: attachment file {key} was missing from the data dir; not copied"))?;
+            }
+            Ok(())
+        }
+        Command::Restore(a) => {
+            let (from, to) = (a.from, a.data.data_dir);
+            let what = format!("restoring {} into {}", from.display(), to.display());
+            let report = with_progress(move |p| agentsight_store_sqlite::backup::restore(&from, &to, p))
+                .await
+                .context(what)?;
+            print_report("Restored", &report)
+        }
         Command::Demo(a) => {
             crate::demo::run(crate::demo::Options {
                 conversations: a.conversations,
@@ -546,6 +595,60 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
     }
+}
+
+/// Runs a backup or restore on a blocking thread, showing its progress on stderr when stderr is
+/// a terminal.
+async fn with_progress<F>(job: F) -> anyhow::Result<agentsight_store_sqlite::backup::BackupReport>
+where
+    F: FnOnce(
+            &mut dyn FnMut(agentsight_store_sqlite::backup::Progress),
+        ) -> agentsight_store::StoreResult<agentsight_store_sqlite::backup::BackupReport>
+        + Send
+        + 'static,
+{
+    use agentsight_store_sqlite::backup::Progress;
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use std::io::IsTerminal;
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(0), target);
+    if let Ok(style) = ProgressStyle::with_template("{msg:24} [{bar:32}] {pos}/{len}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let shown = bar.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        job(&mut |p| {
+            let (msg, done, total) = match p {
+                Progress::Database { file, done, total } => (format!("{file} (pages)"), done, total),
+                Progress::Attachments { done, total } => ("attachments (files)".to_string(), done, total),
+            };
+            if shown.message() != msg {
+                shown.set_message(msg);
+            }
+            shown.set_length(total);
+            shown.set_position(done);
+        })
+    })
+    .await
+    .context("the backup thread")?;
+    bar.finish_and_clear();
+    Ok(report?)
+}
+
+/// Prints what a backup or restore wrote.
+fn print_report(done: &str, r: &agentsight_store_sqlite::backup::BackupReport) -> anyhow::Result<()> {
+    out(&format!(
+        "{done} {} conversations, {} messages and {} attachment files ({} bytes):",
+        r.conversations, r.messages, r.attachment_files, r.attachment_bytes
+    ))?;
+    for (path, size) in &r.files {
+        out(&format!("  {}\t{size} bytes", path.display()))?;
+    }
+    Ok(())
 }
 
 /// A price in micro-USD per 1M tokens as USD (`0.15`, `2.50`, `0.075`).

@@ -456,3 +456,176 @@ fn check_finds_a_data_dir_others_can_read() {
     assert!(!ok, "{out}");
     assert!(out.contains("mode 0644 lets others in; should be 0600"), "{out}");
 }
+
+/// Runs the binary with `args`, returning its output (success or not).
+fn run(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(common::BIN).args(args).output().unwrap()
+}
+
+/// Every conversation the server at `base` lists, with its transcript, by id.
+async fn transcripts(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+) -> std::collections::BTreeMap<i64, serde_json::Value> {
+    let mut out = std::collections::BTreeMap::new();
+    for page in 1.. {
+        let url = format!("{base}/api/conversations/?page_size=100&page={page}");
+        let list = common::get_json(client, &url, key).await;
+        for c in list["results"].as_array().unwrap() {
+            let id = c["id"].as_i64().unwrap();
+            let t = common::get_json(client, &format!("{base}/api/conversations/{id}/"), key).await;
+            out.insert(id, t);
+        }
+        if list["next"].is_null() {
+            break;
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_writes_go_on_restores_into_a_server_with_the_same_data_and_keys() {
+    use base64::Engine as _;
+    use serde_json::json;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = common::last_line(&common::cli(&data, &["agent", "create", "a"]));
+    let mut server = common::serve(&data);
+    let client = reqwest::Client::new();
+    let post = {
+        let (client, base, key) = (client.clone(), server.base.clone(), key.clone());
+        move |path: &str, body: serde_json::Value| {
+            let (client, url, key) = (client.clone(), format!("{base}{path}"), key.clone());
+            async move {
+                let r = client
+                    .post(url)
+                    .header("Authorization", format!("Api-Key {key}"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success(), "{}", r.status());
+                r.json::<serde_json::Value>().await.unwrap()
+            }
+        }
+    };
+    for i in 0..5 {
+        post("/api/conversations/", json!({"conversation_id": format!("c{i}")})).await;
+        for (sender, text) in [("end_user", "hello"), ("agent", "hi, how can I help?")] {
+            post(
+                "/api/track/",
+                json!({"conversation_id": format!("c{i}"), "sender": sender, "content": text,
+                "timestamp": "2026-05-01T10:00:00Z", "conversation": null, "metadata": {}}),
+            )
+            .await;
+        }
+    }
+    let file = b"%PDF-1.4 backed up".to_vec();
+    let c0 = post("/api/conversations/", json!({"conversation_id": "c0"})).await["id"].as_i64().unwrap();
+    post(
+        "/api/attachments/",
+        json!({"conversation": c0, "sender": "end_user", "attachments": [
+        {"filename": "d.pdf", "mime_type": "application/pdf",
+         "data": base64::engine::general_purpose::STANDARD.encode(&file)}]}),
+    )
+    .await;
+
+    // A writer keeps ingesting while the backup runs (bounded: at most 2,000 conversations).
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (stop, post) = (stop.clone(), post.clone());
+        async move {
+            let mut n = 0;
+            while n < 2000 && !stop.load(Ordering::Relaxed) {
+                post(
+                    "/api/track/",
+                    json!({"conversation_id": format!("w{n}"), "sender": "end_user",
+                    "content": format!("message {n}"), "timestamp": "2026-05-02T10:00:00Z",
+                    "conversation": null, "metadata": {}}),
+                )
+                .await;
+                n += 1;
+            }
+            n
+        }
+    });
+    let backup = dir.path().join("backup");
+    let out = tokio::task::spawn_blocking({
+        let (data, backup) = (data.clone(), backup.clone());
+        move || common::cli(&data, &["backup", "--to", backup.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert!(written > 0);
+    let counts: Vec<u64> =
+        out.lines().next().unwrap().split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert!(out.contains("agentsight.db") && out.contains("agentsight.archive.db"), "{out}");
+    let (conversations, messages, files) = (counts[0], counts[1], counts[2]);
+    assert!(conversations >= 5 && messages >= 10, "{out}");
+    assert_eq!(files, 1, "{out}");
+
+    // Nothing is overwritten: not the backup, not a live data dir, not a non-empty one.
+    let again = run(&["backup", "--to", backup.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+    assert!(!again.status.success());
+    let live = run(&["restore", "--from", backup.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+    assert!(!live.status.success());
+    assert!(String::from_utf8_lossy(&live.stderr).contains("not empty"), "{live:?}");
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "keep me").unwrap();
+    let full = run(&["restore", "--from", backup.to_str().unwrap(), "--data-dir", other.to_str().unwrap()]);
+    assert!(!full.status.success());
+    assert_eq!(std::fs::read_to_string(other.join("notes.txt")).unwrap(), "keep me");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(&backup).unwrap().mode() & 0o777, 0o700);
+        assert_eq!(std::fs::metadata(backup.join("agentsight.db")).unwrap().mode() & 0o777, 0o600);
+    }
+
+    let restored = dir.path().join("restored");
+    let out = common::cli(&restored, &["restore", "--from", backup.to_str().unwrap()]);
+    assert!(out.contains(&format!("Restored {conversations} conversations, {messages} messages")), "{out}");
+    let mut second = common::serve(&restored);
+
+    // The restored server holds exactly what the backup counted, each transcript as the
+    // original server serves it, the attachment's bytes, and the old key works (every read
+    // here uses it, and it still writes).
+    let original = transcripts(&client, &server.base, &key).await;
+    let copy = transcripts(&client, &second.base, &key).await;
+    assert_eq!(copy.len() as u64, conversations);
+    let mut restored_messages = 0;
+    for (id, t) in &copy {
+        assert_eq!(Some(t), original.get(id), "conversation {id}");
+        restored_messages += t["messages"].as_array().unwrap().len() as u64;
+    }
+    assert_eq!(restored_messages, messages);
+    let listing =
+        common::get_json(&client, &format!("{}/api/conversations/{c0}/attachments/", second.base), &key)
+            .await;
+    let url = listing["messages"][0]["attachments"][0]["file_url"].as_str().unwrap().to_string();
+    let url = if url.starts_with("http") { url } else { format!("{}{url}", second.base) };
+    let got = client.get(url).header("Authorization", format!("Api-Key {key}")).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), file.as_slice());
+    let r = client
+        .post(format!("{}/api/conversations/", second.base))
+        .header("Authorization", format!("Api-Key {key}"))
+        .json(&json!({"conversation_id": "after-restore"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+
+    for s in [&mut server, &mut second] {
+        s.child.kill().unwrap();
+        s.child.wait().unwrap();
+    }
+}
