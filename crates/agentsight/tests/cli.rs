@@ -392,10 +392,15 @@ fn an_unknown_log_format_is_refused_naming_the_option() {
     assert!(err.contains("--log-format") && err.contains("json"), "{err}");
 }
 
-/// `agentsight check --data-dir DIR`: its stdout and whether it succeeded.
+/// `agentsight check --data-dir DIR`: its stdout and whether it succeeded. The geolocation
+/// directory is the data dir's own (the test script exports `AGENTSIGHT_GEO_DIR` for others).
 fn check(data: &std::path::Path) -> (String, bool) {
-    let out =
-        std::process::Command::new(common::BIN).args(["check", "--data-dir"]).arg(data).output().unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .args(["check", "--data-dir"])
+        .arg(data)
+        .env_remove("AGENTSIGHT_GEO_DIR")
+        .output()
+        .unwrap();
     (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.success())
 }
 
