@@ -8,6 +8,7 @@
 //! its whole chain; [`StorageFault`] is what it leaves on the response for [`track`].
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use agentsight_store::StoreError;
 use axum::extract::{Request, State};
@@ -40,35 +41,50 @@ impl StorageFault {
 }
 
 /// The last storage outcome seen: `Some` while the last lasting failure has not been followed by
-/// a successful write.
+/// a successful write. Every response passes through [`WriteHealth::record`], so the common case
+/// (no fault in force) costs one atomic load: the lock is taken only to set or clear a fault.
 #[derive(Debug, Default)]
-pub struct WriteHealth(Mutex<Option<(StorageFault, String)>>);
+pub struct WriteHealth {
+    /// Whether `last` holds a fault (written under its lock).
+    faulted: AtomicBool,
+    last: Mutex<Option<(StorageFault, String)>>,
+}
 
 impl WriteHealth {
-    /// Records a request's outcome: a storage fault sets it (with the request, `"POST /path"`),
-    /// a successful write clears it, anything else leaves it.
-    pub fn record(&self, request: &str, write: bool, success: bool, fault: Option<&StorageFault>) {
-        let mut last = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    /// Records a request's outcome: a storage fault sets it (with the request, `"POST /path"`,
+    /// made only then), a successful write clears it, anything else leaves it.
+    pub fn record(
+        &self,
+        request: impl FnOnce() -> String,
+        write: bool,
+        success: bool,
+        fault: Option<&StorageFault>,
+    ) {
         if let Some(f) = fault {
-            *last = Some((f.clone(), request.to_string()));
-        } else if write && success {
+            let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            *last = Some((f.clone(), request()));
+            self.faulted.store(true, Ordering::Release);
+        } else if write && success && self.faulted.load(Ordering::Acquire) {
+            let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             *last = None;
+            self.faulted.store(false, Ordering::Release);
         }
     }
 
     /// The fault in force, with the request that met it.
     pub fn fault(&self) -> Option<(StorageFault, String)> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 }
 
 /// The middleware feeding [`WriteHealth`] from every response.
 pub(crate) async fn track<S: Store>(State(state): State<AppState<S>>, req: Request, next: Next) -> Response {
     let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let request = format!("{} {}", req.method(), req.uri().path());
+    // Cheap clones (the URI's bytes are shared); the text is made only for a fault.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let res = next.run(req).await;
     let fault = res.extensions().get::<StorageFault>();
-    state.write_health.record(&request, write, res.status().is_success(), fault);
+    state.write_health.record(|| format!("{method} {}", uri.path()), write, res.status().is_success(), fault);
     res
 }
 
@@ -118,16 +134,16 @@ mod tests {
     fn a_storage_fault_makes_it_not_ready_until_a_write_succeeds() {
         let h = WriteHealth::default();
         assert!(readiness(&h, "ready", true).0);
-        h.record("POST /api/track/", true, false, Some(&disk_full()));
+        h.record(|| "POST /api/track/".into(), true, false, Some(&disk_full()));
         let (ready, body) = readiness(&h, "ready", true);
         assert!(!ready);
         assert_eq!(body["checks"]["stores"]["status"], "disk full");
         assert_eq!(body["checks"]["stores"]["request"], "POST /api/track/");
         // A read that succeeds, or a write refused, does not say the store can write again.
-        h.record("GET /api/conversations/", false, true, None);
-        h.record("POST /api/track/", true, false, None);
+        h.record(|| "GET /api/conversations/".into(), false, true, None);
+        h.record(|| "POST /api/track/".into(), true, false, None);
         assert!(!readiness(&h, "ready", true).0);
-        h.record("POST /api/track/", true, true, None);
+        h.record(|| "POST /api/track/".into(), true, true, None);
         assert!(readiness(&h, "ready", true).0);
     }
 
