@@ -16,7 +16,7 @@ impl CpuGate {
         CpuGate(Arc::new(tokio::sync::Semaphore::new(permits.max(1))))
     }
 
-    /// One fewer than the CPUs, at least one: the same parallelism the request threads had.
+    /// One fewer than the CPUs, at least one (the default number of request threads).
     pub fn for_this_machine() -> CpuGate {
         CpuGate::new(std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)))
     }

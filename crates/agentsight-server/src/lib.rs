@@ -8,9 +8,10 @@
 //! SDK ──HTTP, Authorization: Api-Key──▶ axum router
 //!   ├─ auth (extract.rs): key hash → principal (agent, role), cached for a second
 //!   ├─ body (extract.rs): size limit → JSON → wire type (agentsight-protocol); errors name the field
-//!   ├─ core (agentsight-core::tracking): wire type → validated command, or 400 naming every field
-//!   └─ store (agentsight-store-sqlite): the writer thread commits queued commands in groups;
-//!      the handler answers 200/201 with the row's integer id only after the commit (durable)
+//!   ├─ write path (agentsight-ingest): validated command (agentsight-core), or 400 naming every
+//!   │  field; enrichment (geolocation)
+//!   └─ event store (the binary's choice; SQLite: one writer thread commits queued commands in
+//!      groups): the handler answers 200/201 with the row's integer id only after the commit
 //! ```
 //!
 //! Dashboard requests carry a session cookie (resolved once by [`auth::sessions`]; writes need
