@@ -403,6 +403,31 @@ describe("the dashboard", () => {
       await overviewLoaded(p);
       await p.waitForSelector('[data-chart="map"][data-rendered="1"]');
       await sleep(600);
+      // The layout at this width: the top bar is one row (on a phone, with the agent switcher,
+      // a row that scrolls sideways), nothing runs off the page sideways, and the add-filter
+      // field shows its whole placeholder.
+      const layout = await p.evaluate(() => {
+        const bar = document.querySelector(".topbar-inner") as HTMLElement;
+        // Rows: the items' vertical centres, those within 8 px of each other counted once.
+        const centres = [...bar.children]
+          .map((el) => el.getBoundingClientRect())
+          .filter((r) => r.width > 0 && r.height > 0)
+          .map((r) => r.top + r.height / 2)
+          .sort((a, b) => a - b);
+        const rows = centres.filter((c, i) => i === 0 || c - centres[i - 1] > 8).length;
+        const input = document.querySelector("#filter-value") as HTMLInputElement;
+        const cs = getComputedStyle(input);
+        const ctx2d = document.createElement("canvas").getContext("2d")!;
+        ctx2d.font = cs.font;
+        const room = input.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+        return {
+          barRows: rows,
+          barScrolls: bar.scrollWidth <= bar.clientWidth || getComputedStyle(bar).overflowX === "auto",
+          pageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+          placeholderFits: ctx2d.measureText(input.placeholder).width <= room,
+        };
+      });
+      expect(layout).toEqual({ barRows: 1, barScrolls: true, pageOverflow: 0, placeholderFits: true });
       await shoot(p, `overview-${width}`);
       await p.goto(`${server.base}/agents/${demoId}/conversations`);
       await p.waitForSelector('[data-table="conversations"] tbody tr');

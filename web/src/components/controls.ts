@@ -10,6 +10,7 @@ import {
   type FilterKey,
   effectiveRange,
   environmentOptions,
+  filterValueOptions,
   withFilter,
 } from "../state/dashboard-state";
 import { RANGE_PRESETS, type RangePreset, browserTimeZone, isDay, timeZones } from "../state/dates";
@@ -107,12 +108,9 @@ export function controls(c: ControlsSpec): TemplateResult {
           ${FILTER_KEYS.filter((k) => k !== "environment").map((k) => html`<option value=${k}>${FILTER_LABELS[k]}</option>`)}
         </select>
         <label class="sr-only" for="filter-value">Value</label>
-        <input id="filter-value" name="value" type="text" list="filter-values" placeholder="value or unknown" maxlength="255" />
+        <input id="filter-value" name="value" type="text" list="filter-values" placeholder="value" maxlength="255" />
         <datalist id="filter-values">
-          ${Object.values(c.suggestions)
-            .flat()
-            .filter((v, i, a) => a.indexOf(v) === i)
-            .map((v) => html`<option value=${v}></option>`)}
+          ${filterValueOptions(c.suggestions).map((v) => html`<option value=${v}></option>`)}
         </datalist>
         <button class="btn small" type="submit">Add filter</button>
       </form>

@@ -16,9 +16,11 @@ export function agentTitle(a: { name: string; branding?: Branding | null }): str
   return a.branding?.display_name?.trim() || a.name;
 }
 
-function brand(title: string, b: Branding | null, href: string): TemplateResult {
+/** The agent's mark and name; `compact` bars show only the mark on a phone (the page's heading
+ * names the agent there), keeping the name for screen readers. */
+function brand(title: string, b: Branding | null, href: string, compact = false): TemplateResult {
   const logo = b ? logoSrc(b) : null;
-  return html`<a class="brand" href=${href}>
+  return html`<a class=${compact ? "brand compact" : "brand"} href=${href} title=${title}>
     ${logo ? html`<img src=${logo} alt="" />` : html`<span class="dot" aria-hidden="true"></span>`}
     <span>${title}</span>
   </a>`;
@@ -46,7 +48,7 @@ export function topbar(ctx: AppContext, agent: Agent | null, section: Section): 
   const cur = (s: Section) => (s === section ? "page" : undefined);
   return html`<header class="topbar">
     <div class="topbar-inner">
-      ${agent ? brand(agentTitle(agent), agent.branding, paths.overview(agent.id)) : brand("AgentSight", null, "/")}
+      ${agent ? brand(agentTitle(agent), agent.branding, paths.overview(agent.id), true) : brand("AgentSight", null, "/", true)}
       ${agent
         ? html`<nav class="nav" aria-label="Agent">
             <a href=${paths.overview(agent.id, keep)} aria-current=${cur("overview") ?? "false"}>Overview</a>

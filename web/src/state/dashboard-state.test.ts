@@ -3,6 +3,7 @@ import {
   dashboardSearch,
   environmentOptions,
   filterValue,
+  filterValueOptions,
   listParams,
   metricsParams,
   parseDashboard,
@@ -132,5 +133,15 @@ describe("environmentOptions", () => {
     const o = environmentOptions(["production", "unknown", "production"], "qa");
     expect(o.map((x) => x.value)).toEqual(["", "production", "qa", "unknown"]);
     expect(pick(o)).toEqual(["qa"]);
+  });
+});
+
+describe("filterValueOptions", () => {
+  it("lists each seen value once, in order, then unknown", () => {
+    expect(filterValueOptions({ source: ["web", "app"], device: ["mobile", "web"] })).toEqual(["web", "app", "mobile", "unknown"]);
+  });
+  it("offers unknown once even when the data names it, and when there is nothing else", () => {
+    expect(filterValueOptions({ source: ["Unknown", "web", ""] })).toEqual(["web", "unknown"]);
+    expect(filterValueOptions({})).toEqual(["unknown"]);
   });
 });

@@ -158,6 +158,20 @@ export function environmentOptions(environments: string[], selected: string | un
   return opts;
 }
 
+/**
+ * The add-filter field's suggestions: the values seen in the data (each once, in order), then
+ * `unknown`, the value that matches conversations with none set (the field's placeholder is
+ * only "value", so the suggestion is where a user finds it).
+ */
+export function filterValueOptions(suggestions: Partial<Record<string, string[]>>): string[] {
+  const seen = Object.values(suggestions)
+    .flat()
+    .filter((v): v is string => typeof v === "string" && v !== "");
+  const out = seen.filter((v, i, a) => a.indexOf(v) === i && v.toLowerCase() !== "unknown");
+  out.push("unknown");
+  return out;
+}
+
 /** The filter value a chart's group stands for: its value, or `unknown` for the null group. */
 export function filterValue(v: string | null | undefined): string {
   return v === null || v === undefined || v === "" ? "unknown" : v;
