@@ -6,10 +6,10 @@
 #   scripts/clickhouse-test-server.sh stop DIR
 #
 # `start` runs SHARDS servers (default 1, at most 10), each with a self-contained config in
-# DIR/shardI (data, logs and users there): shard I listens on the loopback address 127.0.0.(I+1)
-# only, HTTP on PORT, its native protocol on PORT+1 and interserver traffic on PORT+2. The
-# shards share the ports as production nodes do (each on its own host), so that the store finds
-# every shard's HTTP endpoint as the entry URL's port on the address system.clusters lists. Every config
+# DIR/shardI (data, logs and users there, listening on 127.0.0.1 only): shard I answers HTTP on
+# PORT+I, its native protocol on PORT+10+I and interserver traffic on PORT+20+I, so a shard's
+# HTTP port is the port system.clusters lists for it minus 10. (Shards on one host need ports of
+# their own: ClickHouse takes any loopback address with its own native port for itself.) Every config
 # lists all shards as the cluster `agentsight` (remote_servers; no ZooKeeper) and takes the
 # repository's deploy/clickhouse/{config.d,users.d}/agentsight-small.xml, the settings that keep
 # an idle server small. The database `agentsight_test` is created on each shard, and
@@ -55,8 +55,8 @@ start)
         exit 1
     fi
     for ((i = 0; i < shards; i++)); do
-        if curl -fsS -m 2 "http://127.0.0.$((i + 1)):$port/ping" >/dev/null 2>&1; then
-            echo "a server already answers on 127.0.0.$((i + 1)):$port: choose another PORT" >&2
+        if curl -fsS -m 2 "http://127.0.0.1:$((port + i))/ping" >/dev/null 2>&1; then
+            echo "a server already answers on 127.0.0.1:$((port + i)): choose another PORT" >&2
             exit 1
         fi
     done
@@ -64,7 +64,7 @@ start)
     dir="$(cd "$dir" && pwd)"
     cluster=""
     for ((i = 0; i < shards; i++)); do
-        cluster+="<shard><replica><host>127.0.0.$((i + 1))</host><port>$((port + 1))</port></replica></shard>"
+        cluster+="<shard><replica><host>127.0.0.1</host><port>$((port + 10 + i))</port></replica></shard>"
     done
     for ((i = 0; i < shards; i++)); do
         s="$dir/shard$i"
@@ -75,11 +75,11 @@ start)
 <?xml version="1.0"?>
 <yandex>
     <logger><level>warning</level><log>$s/log/server.log</log><errorlog>$s/log/error.log</errorlog><size>10M</size><count>2</count></logger>
-    <listen_host>127.0.0.$((i + 1))</listen_host>
-    <http_port>$port</http_port>
-    <tcp_port>$((port + 1))</tcp_port>
-    <interserver_http_port>$((port + 2))</interserver_http_port>
-    <interserver_http_host>127.0.0.$((i + 1))</interserver_http_host>
+    <listen_host>127.0.0.1</listen_host>
+    <http_port>$((port + i))</http_port>
+    <tcp_port>$((port + 10 + i))</tcp_port>
+    <interserver_http_port>$((port + 20 + i))</interserver_http_port>
+    <interserver_http_host>127.0.0.1</interserver_http_host>
     <path>$s/data/</path>
     <tmp_path>$s/tmp/</tmp_path>
     <user_files_path>$s/user_files/</user_files_path>
@@ -109,7 +109,7 @@ XML
         echo $! >"$s/server.pid"
     done
     for ((i = 0; i < shards; i++)); do
-        url="http://127.0.0.$((i + 1)):$port/"
+        url="http://127.0.0.1:$((port + i))/"
         for _ in $(seq 1 300); do
             if ! kill -0 "$(cat "$dir/shard$i/server.pid")" 2>/dev/null || [ "$(curl -fsS "${url}ping" 2>/dev/null)" = "Ok." ]; then
                 break
