@@ -3,7 +3,8 @@
 no row in the "Store contract coverage" table of docs/architecture.md, when a row names a
 contract test function (outside parentheses) that crates/agentsight-store/src/testkit/ does not
 define, or when a row's Backends cell names PostgreSQL although none of its tests is in
-`config_contract_tests!` (the configuration tests, which store-postgres runs), or the reverse."""
+`config_contract_tests!` (the configuration tests, which store-postgres runs), or the reverse,
+and likewise for ClickHouse and `tracking_contract_tests!` (which store-clickhouse runs)."""
 import pathlib
 import re
 import sys
@@ -24,6 +25,8 @@ macro = re.search(r"macro_rules! config_contract_tests \{.*?@each \$make;(.*?)\)
 if not macro:
     sys.exit("crates/agentsight-store/src/testkit/ has no config_contract_tests! macro")
 config_tests = set(re.findall(r"[a-z_][a-z0-9_]*", macro.group(1)))
+tracking = re.search(r"macro_rules! tracking_contract_tests \{.*?@each \$make;(.*?)\);", kit, re.S)
+tracking_tests = set(re.findall(r"[a-z_][a-z0-9_]*", tracking.group(1))) if tracking else set()
 rows = {}
 wrong_backends = []
 for line in table.splitlines():
@@ -33,6 +36,8 @@ for line in table.splitlines():
         rows[m.group(1)] = re.findall(r"`([a-z_][a-z0-9_]*)`", re.sub(r"\([^)]*\)", "", cells[-1]))
         if len(cells) >= 3 and ("PostgreSQL" in cells[1]) != bool(config_tests & set(rows[m.group(1)])):
             wrong_backends.append(m.group(1))
+        if len(cells) >= 3 and ("ClickHouse" in cells[1]) != bool(tracking_tests & set(rows[m.group(1)])):
+            wrong_backends.append(m.group(1))
 
 missing = [m for m in methods if m not in rows]
 empty = [m for m in methods if m in rows and not rows[m]]
@@ -41,7 +46,7 @@ for what, names in (
     ("no row", missing),
     ("no test named", empty),
     ("not a testkit function", unknown),
-    ("Backends cell disagrees with config_contract_tests!", wrong_backends),
+    ("Backends cell disagrees with config_contract_tests! or tracking_contract_tests!", wrong_backends),
 ):
     if names:
         print(f"store contract coverage: {what}: {', '.join(names)}", file=sys.stderr)

@@ -78,6 +78,20 @@ PG_TEST_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 AGENTSIGHT_TEST_POSTGRES="$(scripts/postgres-test-server.sh start "$PG_TEST_DIR" "$PG_TEST_PORT")"
 export AGENTSIGHT_TEST_POSTGRES
 
+step "ClickHouse for the event store's tests (Debian's clickhouse-server, two throwaway shards)"
+if ! command -v clickhouse-server >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "Debian's clickhouse-server is missing: sudo apt-get install -y clickhouse-server clickhouse-client" >&2
+        exit 1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
+fi
+CH_TEST_DIR="$(mktemp -d)"
+trap 'scripts/postgres-test-server.sh stop "$PG_TEST_DIR" >/dev/null 2>&1 || true; rm -rf "$PG_TEST_DIR"; scripts/clickhouse-test-server.sh stop "$CH_TEST_DIR" >/dev/null 2>&1 || true; rm -rf "$CH_TEST_DIR"' EXIT
+CH_TEST_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+AGENTSIGHT_TEST_CLICKHOUSE="$(scripts/clickhouse-test-server.sh start "$CH_TEST_DIR" "$CH_TEST_PORT" 2)"
+export AGENTSIGHT_TEST_CLICKHOUSE
+
 step "Rust tests: unit, store contract, metrics vs reference, API, CLI, SIGKILL durability, geolocation"
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     echo "cargo-nextest is required (cargo install cargo-nextest --locked)" >&2

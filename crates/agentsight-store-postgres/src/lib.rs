@@ -81,6 +81,38 @@ impl PostgresOptions {
     }
 }
 
+impl PostgresOptions {
+    /// A connection pool with these options (connections are made on demand); the event store
+    /// on ClickHouse (agentsight-store-clickhouse) shares this setup. A bad connection string or
+    /// an unusable schema name is `Internal`.
+    pub fn pool(&self) -> StoreResult<Pool> {
+        let opts = self;
+        let mut cfg: tokio_postgres::Config =
+            opts.url.parse().map_err(|e| StoreError::internal_from("PostgreSQL connection string", e))?;
+        if let Some(schema) = &opts.schema {
+            if !valid_schema(schema) {
+                return Err(StoreError::internal(format!(
+                    "PostgreSQL schema {schema:?}: use [a-z_][a-z0-9_]*, at most {MAX_SCHEMA_LEN} characters"
+                )));
+            }
+            cfg.options(format!("-c search_path={schema}"));
+        }
+        if cfg.get_connect_timeout().is_none() {
+            cfg.connect_timeout(opts.connect_timeout);
+        }
+        let manager =
+            Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        Pool::builder(manager)
+            .max_size(opts.max_connections)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(opts.connect_timeout))
+            .create_timeout(Some(opts.connect_timeout))
+            .recycle_timeout(Some(opts.connect_timeout))
+            .build()
+            .map_err(|e| StoreError::internal_from("PostgreSQL pool", e))
+    }
+}
+
 /// True for a name usable unquoted as a schema.
 fn valid_schema(s: &str) -> bool {
     let mut chars = s.chars();
@@ -106,29 +138,7 @@ impl PostgresStore {
     /// `Unavailable`; a bad connection string, an unusable schema name or a schema newer than
     /// this build is `Internal`.
     pub async fn connect(opts: PostgresOptions) -> StoreResult<Self> {
-        let mut cfg: tokio_postgres::Config =
-            opts.url.parse().map_err(|e| StoreError::internal_from("PostgreSQL connection string", e))?;
-        if let Some(schema) = &opts.schema {
-            if !valid_schema(schema) {
-                return Err(StoreError::internal(format!(
-                    "PostgreSQL schema {schema:?}: use [a-z_][a-z0-9_]*, at most {MAX_SCHEMA_LEN} characters"
-                )));
-            }
-            cfg.options(format!("-c search_path={schema}"));
-        }
-        if cfg.get_connect_timeout().is_none() {
-            cfg.connect_timeout(opts.connect_timeout);
-        }
-        let manager =
-            Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(opts.max_connections)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(opts.connect_timeout))
-            .create_timeout(Some(opts.connect_timeout))
-            .recycle_timeout(Some(opts.connect_timeout))
-            .build()
-            .map_err(|e| StoreError::internal_from("PostgreSQL pool", e))?;
+        let pool = opts.pool()?;
         migrate::migrate(&pool).await?;
         Ok(PostgresStore { pool })
     }
@@ -198,7 +208,7 @@ fn is_connection_failure(e: &tokio_postgres::Error) -> bool {
 /// Maps a PostgreSQL error: a unique violation of a named field is a `Conflict` on it; a lost
 /// or refused connection, a server shutting down or too busy, a serialization failure or a
 /// deadlock is `Unavailable`; anything else is `Internal`.
-pub(crate) fn pgerr(e: tokio_postgres::Error) -> StoreError {
+pub fn pgerr(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
         let code = db.code();
         if *code == SqlState::UNIQUE_VIOLATION
@@ -227,7 +237,7 @@ pub(crate) fn pgerr(e: tokio_postgres::Error) -> StoreError {
 }
 
 /// Maps a pool error: no connection in time or a refused connection is `Unavailable`.
-pub(crate) fn poolerr(e: PoolError) -> StoreError {
+pub fn poolerr(e: PoolError) -> StoreError {
     match e {
         PoolError::Backend(e) => pgerr(e),
         PoolError::Timeout(t) => {

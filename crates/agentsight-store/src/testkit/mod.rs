@@ -8,11 +8,13 @@
 //! method to the functions that cover it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod composed;
 mod dataplane;
 mod metrics;
 mod property;
 mod spans;
 
+pub use composed::*;
 pub use dataplane::*;
 pub use metrics::*;
 pub use property::*;
@@ -27,9 +29,9 @@ use agentsight_core::tracking::{
 use agentsight_core::dashboard::{Logo, UserRole};
 
 use crate::{
-    AgentStore, AttachmentsInsert, BrandingPatch, Change, ChangeListener, Committed, ConfigStore,
+    AgentStore, AttachmentsInsert, BrandingPatch, Change, ChangeFeed, ChangeListener, Committed, ConfigStore,
     ConversationFilter, Dimension, EventStore, NewShare, NewUser, PageRequest, StoreError, StoredFile,
-    UserPatch,
+    TrackingReader, TrackingWriter, UserPatch,
 };
 
 /// A store under test: every store trait.
@@ -66,7 +68,7 @@ fn message(agent_id: i64, conversation: ConversationRef, sender: &str, t: i64) -
 
 /// Upserts merge: nulls never erase, metadata replaces, `is_used` is sticky, ids are stable
 /// and positive.
-pub async fn upsert_merges_and_is_sticky(s: impl ContractStore) {
+pub async fn upsert_merges_and_is_sticky(s: impl AgentStore + TrackingWriter + TrackingReader) {
     let a = agent(&s, "a").await;
     let f = ConversationFields {
         customer_id: Some("u1".into()),
@@ -94,7 +96,7 @@ pub async fn upsert_merges_and_is_sticky(s: impl ContractStore) {
 
 /// Messages resolve their conversation by pk (only the agent's) or by id (creating it), mark
 /// it used and extend its end; the transcript orders by event time, then arrival.
-pub async fn messages_resolve_and_order(s: impl ContractStore) {
+pub async fn messages_resolve_and_order(s: impl AgentStore + TrackingWriter + TrackingReader) {
     let a = agent(&s, "a").await;
     let b = agent(&s, "b").await;
     let m1 =
@@ -122,7 +124,7 @@ pub async fn messages_resolve_and_order(s: impl ContractStore) {
 
 /// Actions share the transcript; feedback needs an existing conversation; attachments follow
 /// their message.
-pub async fn actions_feedback_and_attachments(s: impl ContractStore) {
+pub async fn actions_feedback_and_attachments(s: impl AgentStore + TrackingWriter + TrackingReader) {
     let a = agent(&s, "a").await;
     let act = s
         .insert_action(NewAction {
@@ -178,7 +180,7 @@ pub async fn actions_feedback_and_attachments(s: impl ContractStore) {
 }
 
 /// Listing filters, soft delete and paging.
-pub async fn listing_filters_and_soft_delete(s: impl ContractStore) {
+pub async fn listing_filters_and_soft_delete(s: impl AgentStore + TrackingWriter + TrackingReader) {
     let a = agent(&s, "a").await;
     for i in 0..5 {
         let f = ConversationFields {
@@ -418,6 +420,47 @@ pub async fn dashboard_filters_and_export(s: impl ContractStore) {
     assert!(s.export_entries(a.agent_id + 1, vec![c1.id]).await.unwrap().is_empty(), "scoped to the agent");
 }
 
+/// `ChangeFeed` for the tracking writes alone (the first half of
+/// [`change_feed_reports_committed_writes`], for an event store without spans yet): an upsert
+/// and a message are reported once each, with their agent and kind, before their caller is
+/// answered; a refused write is not.
+pub async fn change_feed_reports_tracking_writes(s: impl AgentStore + TrackingWriter + ChangeFeed) {
+    struct Heard(std::sync::Mutex<Vec<Committed>>);
+    impl ChangeListener for Heard {
+        fn committed(&self, changes: &[Committed]) {
+            self.0.lock().unwrap().extend_from_slice(changes);
+        }
+    }
+    let a = agent(&s, "a").await;
+    let b = agent(&s, "b").await;
+    let heard = std::sync::Arc::new(Heard(std::sync::Mutex::new(Vec::new())));
+    s.listen(heard.clone());
+    let sum = |v: &[Committed], agent: i64, change: Change| {
+        v.iter().filter(|c| c.agent_id == agent && c.change == change).map(|c| c.count).sum::<u64>()
+    };
+    let up = s
+        .upsert_conversation(upsert(a.agent_id, "c", ConversationFields::default(), true, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        sum(&heard.0.lock().unwrap(), a.agent_id, Change::Conversation),
+        1,
+        "reported before the answer"
+    );
+    s.insert_message(message(a.agent_id, ConversationRef::Pk(up.row.id), "end_user", 11)).await.unwrap();
+    s.insert_message(message(a.agent_id, ConversationRef::Id("new".into()), "end_user", 12)).await.unwrap();
+    let refused = s.insert_message(message(b.agent_id, ConversationRef::Pk(up.row.id), "agent", 12)).await;
+    assert!(refused.is_err(), "another agent's conversation");
+    let h = std::mem::take(&mut *heard.0.lock().unwrap());
+    assert_eq!(
+        sum(&h, a.agent_id, Change::Conversation),
+        1,
+        "a conversation made by a message counts as one: {h:?}"
+    );
+    assert_eq!(sum(&h, a.agent_id, Change::Message), 2, "{h:?}");
+    assert!(h.iter().all(|c| c.agent_id == a.agent_id), "a refused write is not reported: {h:?}");
+}
+
 /// `ChangeFeed`: every committed write is reported once, with its agent and kind, before its
 /// caller is answered; a refused write is not; a span batch's projection reports the
 /// conversations it created and the messages it projected.
@@ -470,6 +513,26 @@ macro_rules! config_contract_tests {
             users_sessions_and_the_last_admin,
             shares_branding_and_renames,
             admin_environments_and_escalation);
+    };
+}
+
+/// Instantiates the contract tests of [`TrackingWriter`], [`TrackingReader`] and (for the
+/// tracking writes) [`ChangeFeed`], for an event store that implements those so far:
+/// `tracking_contract_tests!(async_fn_making_a_fresh_store)`, the store being an
+/// [`AgentStore`] too (see [`Composed`]). A backend that runs
+/// [`contract_tests!`](crate::contract_tests) runs all of them but
+/// [`change_feed_reports_tracking_writes`], whose checks
+/// [`change_feed_reports_committed_writes`] mostly makes too.
+#[macro_export]
+macro_rules! tracking_contract_tests {
+    ($make:path) => {
+        $crate::contract_tests!(@each $make;
+            upsert_merges_and_is_sticky,
+            messages_resolve_and_order,
+            actions_feedback_and_attachments,
+            listing_filters_and_soft_delete,
+            tracking_buttons_and_lookups,
+            change_feed_reports_tracking_writes);
     };
 }
 

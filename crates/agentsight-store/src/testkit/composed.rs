@@ -1,0 +1,135 @@
+//! A store made of a configuration store and an event store that is only part of one, for the
+//! contract tests of backends that implement some event traits so far (the ClickHouse event
+//! store): the agents come from `config`, the events go to `events`.
+
+use std::sync::Arc;
+
+use agentsight_core::keys::Role;
+use agentsight_core::time::Micros;
+use agentsight_core::tracking::{
+    ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
+};
+
+use crate::{
+    ActionLogRow, AgentRow, AgentStore, AttachmentRow, AttachmentsInsert, ButtonRow, ChangeFeed,
+    ChangeListener, ConversationFilter, ConversationRow, EnvironmentRow, FeedbackRow, KeyRow, MessageRow,
+    PageRequest, Principal, StoreResult, TrackingReader, TrackingWriter, Transcript, Upserted,
+};
+
+/// Agents from `config`, events in `events`.
+#[derive(Clone)]
+pub struct Composed<C, E> {
+    /// The configuration store (agents).
+    pub config: C,
+    /// The event store under test.
+    pub events: E,
+}
+
+impl<C: AgentStore, E: Send + Sync> AgentStore for Composed<C, E> {
+    async fn authenticate(&self, key_hash: [u8; 32]) -> StoreResult<Option<Principal>> {
+        self.config.authenticate(key_hash).await
+    }
+    async fn environments(&self, agent_id: i64) -> StoreResult<Vec<EnvironmentRow>> {
+        self.config.environments(agent_id).await
+    }
+    async fn create_agent(&self, name: String, now: Micros) -> StoreResult<AgentRow> {
+        self.config.create_agent(name, now).await
+    }
+    async fn list_agents(&self) -> StoreResult<Vec<AgentRow>> {
+        self.config.list_agents().await
+    }
+    async fn agent(&self, id: i64) -> StoreResult<Option<AgentRow>> {
+        self.config.agent(id).await
+    }
+    async fn rename_agent(&self, id: i64, name: String) -> StoreResult<Option<AgentRow>> {
+        self.config.rename_agent(id, name).await
+    }
+    async fn create_key(
+        &self,
+        agent_id: i64,
+        role: Role,
+        prefix: String,
+        hash: [u8; 32],
+        now: Micros,
+    ) -> StoreResult<KeyRow> {
+        self.config.create_key(agent_id, role, prefix, hash, now).await
+    }
+    async fn list_keys(&self) -> StoreResult<Vec<KeyRow>> {
+        self.config.list_keys().await
+    }
+    async fn escalation_tools(&self, agent_id: i64) -> StoreResult<Option<Vec<String>>> {
+        self.config.escalation_tools(agent_id).await
+    }
+    async fn set_escalation_tools(&self, agent_id: i64, tools: Option<Vec<String>>) -> StoreResult<bool> {
+        self.config.set_escalation_tools(agent_id, tools).await
+    }
+    async fn create_environment(
+        &self,
+        agent_id: i64,
+        slug: String,
+        name: String,
+        is_production: bool,
+        now: Micros,
+    ) -> StoreResult<EnvironmentRow> {
+        self.config.create_environment(agent_id, slug, name, is_production, now).await
+    }
+    async fn revoke_key(&self, key_id: i64, now: Micros) -> StoreResult<bool> {
+        self.config.revoke_key(key_id, now).await
+    }
+}
+
+impl<C: Send + Sync, E: TrackingWriter> TrackingWriter for Composed<C, E> {
+    async fn upsert_conversation(&self, c: ConversationUpsert) -> StoreResult<Upserted> {
+        self.events.upsert_conversation(c).await
+    }
+    async fn insert_message(&self, m: NewMessage) -> StoreResult<MessageRow> {
+        self.events.insert_message(m).await
+    }
+    async fn insert_action(&self, a: NewAction) -> StoreResult<ActionLogRow> {
+        self.events.insert_action(a).await
+    }
+    async fn insert_button(&self, b: NewButton) -> StoreResult<ButtonRow> {
+        self.events.insert_button(b).await
+    }
+    async fn insert_attachments(&self, a: AttachmentsInsert) -> StoreResult<Vec<AttachmentRow>> {
+        self.events.insert_attachments(a).await
+    }
+    async fn insert_feedback(&self, f: NewFeedback) -> StoreResult<FeedbackRow> {
+        self.events.insert_feedback(f).await
+    }
+    async fn patch_conversation(
+        &self,
+        agent_id: i64,
+        pk: i64,
+        patch: ConversationPatch,
+        now: Micros,
+    ) -> StoreResult<Option<ConversationRow>> {
+        self.events.patch_conversation(agent_id, pk, patch, now).await
+    }
+}
+
+impl<C: Send + Sync, E: TrackingReader> TrackingReader for Composed<C, E> {
+    async fn conversation(&self, agent_id: i64, r: ConversationRef) -> StoreResult<Option<ConversationRow>> {
+        self.events.conversation(agent_id, r).await
+    }
+    async fn list_conversations(
+        &self,
+        agent_id: i64,
+        filter: ConversationFilter,
+        page: PageRequest,
+    ) -> StoreResult<(i64, Vec<ConversationRow>)> {
+        self.events.list_conversations(agent_id, filter, page).await
+    }
+    async fn transcript(&self, agent_id: i64, pk: i64) -> StoreResult<Option<Transcript>> {
+        self.events.transcript(agent_id, pk).await
+    }
+    async fn attachment(&self, agent_id: i64, id: i64) -> StoreResult<Option<AttachmentRow>> {
+        self.events.attachment(agent_id, id).await
+    }
+}
+
+impl<C: Send + Sync, E: ChangeFeed> ChangeFeed for Composed<C, E> {
+    fn listen(&self, listener: Arc<dyn ChangeListener>) {
+        self.events.listen(listener)
+    }
+}
