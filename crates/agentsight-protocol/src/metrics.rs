@@ -238,6 +238,10 @@ pub struct EngineStatus {
     pub phase: String,
     /// Approximate memory the engine holds for metrics, in bytes.
     pub approx_bytes: u64,
+    /// A lasting storage failure the engine met (a damaged or unreadable file: the operator
+    /// must act), said in full; absent when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
     /// Figures only this engine has, flattened into the answer (SQLite: `loads`, the index loads
     /// finished since start; `spans_archived_batch` and `spans_projected_batch`, the last span
     /// batch acknowledged and the last projected, reads waiting while the second is behind).

@@ -88,20 +88,33 @@ pub(crate) async fn track<S: Store>(State(state): State<AppState<S>>, req: Reque
     res
 }
 
-/// The readiness verdict and its checks: `(ready, body)`.
-pub fn readiness(health: &WriteHealth, engine_phase: &str, geolocation: bool) -> (bool, Value) {
+/// The readiness verdict and its checks: `(ready, body)`. `engine_fault` is a lasting storage
+/// failure the metrics engine met (a damaged file found while loading): not ready, named, with
+/// the command that finds the damage.
+pub fn readiness(
+    health: &WriteHealth,
+    engine_phase: &str,
+    engine_fault: Option<&str>,
+    geolocation: bool,
+) -> (bool, Value) {
     let (stores_ok, stores) = match health.fault() {
         None => (true, json!({ "ok": true, "status": "writable" })),
         Some((f, request)) => {
             (false, json!({ "ok": false, "status": f.kind, "error": f.detail, "request": request }))
         }
     };
-    let (engine_ok, status) = match engine_phase {
-        "loading" => (false, "loading: metrics queries wait until it is loaded".to_string()),
-        "failed" => {
+    let (engine_ok, status) = match (engine_phase, engine_fault) {
+        (_, Some(fault)) => (
+            false,
+            format!(
+                "{fault}; `agentsight check --data-dir DIR` finds the damage, `agentsight restore` brings back a backup"
+            ),
+        ),
+        ("loading", None) => (false, "loading: metrics queries wait until it is loaded".to_string()),
+        ("failed", None) => {
             (true, "degraded: the index failed, metrics are answered by the slower fallback".to_string())
         }
-        other => (true, other.to_string()),
+        (other, None) => (true, other.to_string()),
     };
     let metrics = json!({ "ok": engine_ok, "phase": engine_phase, "status": status });
     let geo = json!({ "ok": true, "status": if geolocation { "on" } else { "off" } });
@@ -133,30 +146,42 @@ mod tests {
     #[test]
     fn a_storage_fault_makes_it_not_ready_until_a_write_succeeds() {
         let h = WriteHealth::default();
-        assert!(readiness(&h, "ready", true).0);
+        assert!(readiness(&h, "ready", None, true).0);
         h.record(|| "POST /api/track/".into(), true, false, Some(&disk_full()));
-        let (ready, body) = readiness(&h, "ready", true);
+        let (ready, body) = readiness(&h, "ready", None, true);
         assert!(!ready);
         assert_eq!(body["checks"]["stores"]["status"], "disk full");
         assert_eq!(body["checks"]["stores"]["request"], "POST /api/track/");
         // A read that succeeds, or a write refused, does not say the store can write again.
         h.record(|| "GET /api/conversations/".into(), false, true, None);
         h.record(|| "POST /api/track/".into(), true, false, None);
-        assert!(!readiness(&h, "ready", true).0);
+        assert!(!readiness(&h, "ready", None, true).0);
         h.record(|| "POST /api/track/".into(), true, true, None);
-        assert!(readiness(&h, "ready", true).0);
+        assert!(readiness(&h, "ready", None, true).0);
     }
 
     #[test]
     fn a_loading_engine_is_not_ready_a_failed_one_is_degraded_and_geolocation_only_reported() {
         let h = WriteHealth::default();
-        let (ready, body) = readiness(&h, "loading", true);
+        let (ready, body) = readiness(&h, "loading", None, true);
         assert!(!ready);
         assert_eq!(body["checks"]["metrics_engine"]["ok"], false);
-        let (ready, body) = readiness(&h, "failed", false);
+        let (ready, body) = readiness(&h, "failed", None, false);
         assert!(ready);
         assert!(body["checks"]["metrics_engine"]["status"].as_str().unwrap().starts_with("degraded"));
         assert_eq!(body["checks"]["geolocation"]["status"], "off");
         assert_eq!(body["ready"], true);
+    }
+
+    #[test]
+    fn an_engine_that_met_a_damaged_file_is_not_ready_and_names_it() {
+        let h = WriteHealth::default();
+        let fault = "corrupt: reading /srv/data/agentsight.db for the metrics index: database disk image is malformed";
+        let (ready, body) = readiness(&h, "failed", Some(fault), true);
+        assert!(!ready);
+        let engine = &body["checks"]["metrics_engine"];
+        assert_eq!(engine["ok"], false);
+        let status = engine["status"].as_str().unwrap();
+        assert!(status.starts_with(fault) && status.contains("agentsight check"), "{status}");
     }
 }

@@ -81,6 +81,9 @@ struct State {
     applied: i64,
     buffered: Vec<Batch>,
     loads: u64,
+    /// The lasting storage failure the last load met (a damaged or unreadable file), said in
+    /// full; cleared by a load that succeeds.
+    fault: Option<String>,
 }
 
 type Agents = HashMap<i64, Arc<RwLock<AgentIndex>>>;
@@ -137,6 +140,7 @@ impl MetricsIndex {
                 applied: seq,
                 buffered: Vec::new(),
                 loads: 0,
+                fault: None,
             }),
             cond: Condvar::new(),
             apply: Mutex::new(()),
@@ -154,6 +158,11 @@ impl MetricsIndex {
     pub(crate) fn phase(&self) -> (IndexPhase, u64) {
         let st = lock(&self.shared.state);
         (st.phase, st.loads)
+    }
+
+    /// The lasting storage failure the last load met, if any (see [`State::fault`]).
+    pub(crate) fn fault(&self) -> Option<String> {
+        lock(&self.shared.state).fault.clone()
     }
 
     /// Waits until the index is ready (tests, benchmarks); false after `timeout`.
@@ -250,6 +259,9 @@ fn reload(shared: &Arc<Shared>) {
                 if st.generation == generation {
                     st.running = false;
                     st.phase = IndexPhase::Failed;
+                    st.fault = e.lasting.map(|kind| {
+                        format!("{kind}: reading {} for the metrics index: {}", s.path.display(), e.message)
+                    });
                     s.cond.notify_all();
                 }
             }
@@ -288,6 +300,7 @@ fn install(s: &Arc<Shared>, generation: u64, seq: i64, agents: Agents, started: 
         st.applied = b.seq;
     }
     st.phase = IndexPhase::Ready;
+    st.fault = None;
     st.loads += 1;
     s.cond.notify_all();
     tracing::info!(
@@ -388,27 +401,51 @@ const CHUNK: usize = 16_384;
 /// Reads every metric fact of every agent in one read transaction; returns its
 /// `write_log.seq` and the indexes. One thread steps through SQLite while this one builds the
 /// indexes from what it sent (the two halves take about the same time).
-fn load(path: &std::path::Path) -> Result<(i64, Agents), String> {
+/// Why a load failed: the message, and the lasting storage failure it is, if it is one (a
+/// damaged file is not retried into health: readiness reports it).
+#[derive(Debug)]
+struct LoadError {
+    message: String,
+    lasting: Option<agentsight_store::StorageFailure>,
+}
+
+impl LoadError {
+    fn sql(e: rusqlite::Error) -> LoadError {
+        LoadError { lasting: crate::lasting(&e), message: e.to_string() }
+    }
+
+    fn other(message: String) -> LoadError {
+        LoadError { message, lasting: None }
+    }
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn load(path: &std::path::Path) -> Result<(i64, Agents), LoadError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(LoadError::sql)?;
     // A full scan through memory-mapped pages would count the whole file as this process's
     // resident memory; read it through the page cache instead.
-    conn.pragma_update(None, "mmap_size", 0).map_err(|e| e.to_string())?;
-    conn.busy_timeout(Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    conn.pragma_update(None, "mmap_size", 0).map_err(LoadError::sql)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(LoadError::sql)?;
     let started = Instant::now();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
     let reader = std::thread::Builder::new()
         .name("agentsight-index-read".into())
-        .spawn(move || -> Result<i64, String> {
-            conn.execute_batch("BEGIN").map_err(|e| e.to_string())?;
-            let result = read_rows(&conn, &tx).map_err(|e| e.to_string());
+        .spawn(move || -> Result<i64, LoadError> {
+            conn.execute_batch("BEGIN").map_err(LoadError::sql)?;
+            let result = read_rows(&conn, &tx).map_err(LoadError::sql);
             let _ = conn.execute_batch("COMMIT");
             result
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| LoadError::other(e.to_string()))?;
     let mut agents: HashMap<i64, AgentIndex> = HashMap::new();
     let mut fail: Option<String> = None;
     for chunk in rx {
@@ -428,9 +465,9 @@ fn load(path: &std::path::Path) -> Result<(i64, Agents), String> {
             }
         }
     }
-    let seq = reader.join().map_err(|_| "the index reader panicked".to_string())??;
+    let seq = reader.join().map_err(|_| LoadError::other("the index reader panicked".to_string()))??;
     if let Some(e) = fail {
-        return Err(format!("the stored rows contradict each other: {e}"));
+        return Err(LoadError::other(format!("the stored rows contradict each other: {e}")));
     }
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "metrics index: rows read and applied");
     Ok((seq, agents.into_iter().map(|(k, v)| (k, Arc::new(RwLock::new(v)))).collect()))

@@ -191,7 +191,7 @@ pub(crate) fn open_writer(
     checkpoint_pages: i64,
     what: &str,
 ) -> StoreResult<Connection> {
-    let failed = |e| sqlerr_in(format!("opening {what}"), e);
+    let failed = |e| sqlerr_in(format!("opening {what} {}", path.display()), e);
     let conn = Connection::open(path).map_err(failed)?;
     configure(&conn).map_err(failed)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(failed)?;
@@ -279,6 +279,8 @@ pub struct IndexStatus {
     pub loads: u64,
     /// Approximate bytes held.
     pub approx_bytes: usize,
+    /// The lasting storage failure the last load met (a damaged file), if any.
+    pub fault: Option<String>,
 }
 
 /// What [`SqliteStore::start`] found to recover.
@@ -390,7 +392,7 @@ impl SqliteStore {
     /// The metrics index's state.
     pub fn index_status(&self) -> IndexStatus {
         match &self.inner.index {
-            None => IndexStatus { phase: "off", loads: 0, approx_bytes: 0 },
+            None => IndexStatus { phase: "off", loads: 0, approx_bytes: 0, fault: None },
             Some(ix) => {
                 let (phase, loads) = ix.phase();
                 IndexStatus {
@@ -401,6 +403,7 @@ impl SqliteStore {
                     },
                     loads,
                     approx_bytes: ix.approx_bytes(),
+                    fault: ix.fault(),
                 }
             }
         }
@@ -994,11 +997,13 @@ impl MetricsReader for SqliteStore {
             phase: "off",
             loads: 0,
             approx_bytes: 0,
+            fault: None,
         });
         EngineStatus {
             engine: if s.phase == "off" { "sqlite-raw" } else { "sqlite-index" }.to_string(),
             phase: s.phase.to_string(),
             approx_bytes: s.approx_bytes as u64,
+            fault: s.fault,
             details: [
                 ("loads".to_string(), i64::try_from(s.loads).unwrap_or(i64::MAX)),
                 ("spans_archived_batch".to_string(), archived),
@@ -1274,9 +1279,10 @@ mod tests {
         );
         let text = agentsight_store::chain(&e).to_string();
         assert!(
-            text.starts_with(
-                "storage failure (not a database): opening the database: file is not a database"
-            ),
+            text.starts_with(&format!(
+                "storage failure (not a database): opening the database {}: file is not a database",
+                path.display()
+            )),
             "{text}"
         );
     }

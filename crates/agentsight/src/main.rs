@@ -12,13 +12,16 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Runs the command; an error is printed with its chain of causes (`error: what: why: …`) and
-/// the process exits with status 1.
+/// Runs the command; an error is printed with its chain of causes (`error: what: why: …`), then
+/// what to do about it when the error says (`next: …`), and the process exits with status 1.
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            if let Some(step) = e.downcast_ref::<backend::NextStep>() {
+                eprintln!("next: {}", step.next);
+            }
             std::process::ExitCode::FAILURE
         }
     }

@@ -283,12 +283,48 @@ fn a_failure_is_printed_with_its_whole_chain_of_causes() {
     let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("{stderr}"));
     assert!(
         line.starts_with(&format!(
-            "error: opening the database in {}: storage failure (not a database): opening the database: \
-             file is not a database",
-            dir.path().display()
+            "error: opening the database in {dir}: storage failure (not a database): opening the database \
+             {dir}/agentsight.db: file is not a database",
+            dir = dir.path().display()
         )),
         "{line}"
     );
+    // Then what to do about it, naming the data dir.
+    let next = stderr.lines().find(|l| l.starts_with("next: ")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(next.contains(&format!("agentsight check --data-dir {}", dir.path().display())), "{next}");
+    assert!(next.contains("agentsight restore"), "{next}");
+}
+
+/// A damaged archive (the main database sound) is named as the file that is damaged, with the
+/// next step; so is a main database cut short.
+#[test]
+fn a_damaged_file_is_named_at_start_with_what_to_do() {
+    for (file, keep) in [("agentsight.archive.db", 4096), ("agentsight.db", 8192)] {
+        let dir = tempfile::tempdir().unwrap();
+        let made = run(&["agent", "create", "bot", "--data-dir", dir.path().to_str().unwrap()]);
+        assert!(made.status.success(), "{made:?}");
+        let path = dir.path().join(file);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() > keep, "{file} is only {} bytes", bytes.len());
+        std::fs::write(&path, &bytes[..keep]).unwrap();
+        let out = std::process::Command::new(common::BIN)
+            .args(["agent", "list", "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("{stderr}"));
+        assert!(line.contains(&path.display().to_string()), "{file}: {line}");
+        assert!(
+            line.contains("storage failure (corrupt)") || line.contains("storage failure (not a database)"),
+            "{line}"
+        );
+        assert!(
+            stderr.lines().any(|l| l.starts_with("next: ") && l.contains("agentsight check")),
+            "{stderr}"
+        );
+    }
 }
 
 /// `serve` on an address already taken fails with the address and the OS's reason.
@@ -633,4 +669,58 @@ async fn a_backup_taken_while_writes_go_on_restores_into_a_server_with_the_same_
         s.child.kill().unwrap();
         s.child.wait().unwrap();
     }
+}
+
+/// A database damaged inside (its `messages` table unreadable) still opens, and the server
+/// starts: the metrics index's load meets the damage, and `/readyz` answers 503 naming the file,
+/// the kind of failure and the command that finds it, instead of "ready".
+#[tokio::test]
+async fn damage_the_metrics_index_meets_makes_the_server_not_ready_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    common::cli(dir.path(), &["demo", "--conversations", "400", "--days", "7"]);
+    let db = dir.path().join("agentsight.db");
+    // The root pages of `messages` and of its indexes filled with garbage: every read of the
+    // table fails as corrupt, while the schema and the tables read at start are whole.
+    let (roots, page_size): (Vec<i64>, i64) = {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let mut q = c
+            .prepare("SELECT rootpage FROM sqlite_master WHERE tbl_name = 'messages' AND rootpage > 0")
+            .unwrap();
+        let roots = q.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let size = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        (roots, size)
+    };
+    assert!(!roots.is_empty());
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = usize::try_from(page_size).unwrap();
+    for root in roots {
+        let at = usize::try_from(root - 1).unwrap() * page;
+        for (i, b) in bytes[at..at + page].iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(31).wrapping_add(7);
+        }
+    }
+    std::fs::write(&db, &bytes).unwrap();
+
+    let mut server = common::serve(dir.path());
+    let client = reqwest::Client::new();
+    let mut last = serde_json::Value::Null;
+    for _ in 0..200 {
+        let r = client.get(format!("{}/readyz", server.base)).send().await.unwrap();
+        let status = r.status();
+        last = r.json().await.unwrap();
+        if last["checks"]["metrics_engine"]["phase"] != "loading" {
+            assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{last}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let engine = &last["checks"]["metrics_engine"];
+    assert_eq!(engine["ok"], false, "{last}");
+    let said = engine["status"].as_str().unwrap();
+    assert!(said.starts_with("corrupt: "), "{said}");
+    assert!(said.contains(&db.display().to_string()), "{said}");
+    assert!(said.contains("agentsight check"), "{said}");
+    assert_eq!(last["ready"], false);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
 }

@@ -16,7 +16,12 @@ pub(crate) async fn healthz() -> Json<Value> {
 /// 200 `{"ready": true, "checks": {…}}` when the server can do its job, 503 with the same shape
 /// naming what is wrong otherwise (no credentials needed, as `/healthz`).
 pub(crate) async fn readyz<S: Store>(State(st): State<AppState<S>>) -> (StatusCode, Json<Value>) {
-    let phase = st.events.engine_status().await.phase;
-    let (ready, body) = crate::ready::readiness(&st.write_health, &phase, st.enrich.locate.is_some());
+    let engine = st.events.engine_status().await;
+    let (ready, body) = crate::ready::readiness(
+        &st.write_health,
+        &engine.phase,
+        engine.fault.as_deref(),
+        st.enrich.locate.is_some(),
+    );
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }
