@@ -41,6 +41,9 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod dataplane;
+mod export;
+mod feed;
 mod http;
 mod registry;
 mod schema;
@@ -143,6 +146,9 @@ struct Inner {
     ids: tokio::sync::Mutex<(i64, i64)>,
     cache: Mutex<Cache>,
     listeners: RwLock<Vec<Arc<dyn ChangeListener>>>,
+    /// The data plane's state and the change feed across nodes.
+    dp: dataplane::State,
+    feed: feed::Feed,
 }
 
 /// The event store on ClickHouse and PostgreSQL. Cheap to clone.
@@ -179,7 +185,9 @@ impl ClickHouseEventStore {
         };
         schema::migrate(&pool, &layout).await?;
         let batcher = batch::Batcher::start(entry.clone(), schema::TABLES, ch.batch);
-        Ok(ClickHouseEventStore {
+        let dp = dataplane::State::new(&entry, ch.cluster.is_some());
+        let (feed, feed_start) = feed::Feed::new(&pool, &pg).await?;
+        let store = ClickHouseEventStore {
             inner: Arc::new(Inner {
                 pg: pool,
                 ch: entry,
@@ -187,8 +195,12 @@ impl ClickHouseEventStore {
                 ids: tokio::sync::Mutex::new((0, 0)),
                 cache: Mutex::new(Cache::default()),
                 listeners: RwLock::new(Vec::new()),
+                dp,
+                feed,
             }),
-        })
+        };
+        feed_start.run(Arc::downgrade(&store.inner));
+        Ok(store)
     }
 
     /// How many `INSERT`s into the ClickHouse table `table` this node has made (for operators
@@ -225,6 +237,8 @@ impl ClickHouseEventStore {
         for l in listeners.iter() {
             l.committed(changes);
         }
+        drop(listeners);
+        self.inner.feed.publish(changes);
     }
 }
 

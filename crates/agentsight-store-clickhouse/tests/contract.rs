@@ -160,6 +160,8 @@ mod single_server {
     }
 
     agentsight_store::tracking_contract_tests!(fresh);
+    agentsight_store::data_plane_contract_tests!(fresh);
+    agentsight_store::export_contract_tests!(fresh);
 }
 
 mod cluster {
@@ -171,6 +173,8 @@ mod cluster {
     }
 
     agentsight_store::tracking_contract_tests!(fresh);
+    agentsight_store::data_plane_contract_tests!(fresh);
+    agentsight_store::export_contract_tests!(fresh);
 }
 
 fn upsert(agent_id: i64, id: &str, t: i64) -> ConversationUpsert {
