@@ -131,7 +131,7 @@ impl Feed {
             .map_err(pgerr)?;
         let node = std::collections::hash_map::RandomState::new().build_hasher().finish();
         let mut config = pg.config()?;
-        config.application_name(&format!("agentsight feed {node:016x}"));
+        config.application_name(format!("agentsight feed {node:016x}"));
         let (tx, rx) = mpsc::unbounded_channel();
         let (stop_tx, stop) = oneshot::channel();
         let connections = std::sync::Arc::new(AtomicU64::new(0));
