@@ -2,8 +2,9 @@
 //! shards behind `Distributed` tables), what must be unique across nodes or read back exactly
 //! right after a change in PostgreSQL, so that any number of stateless `serve` nodes can share
 //! one store. Work in progress: [`ClickHouseEventStore`] implements [`TrackingWriter`],
-//! [`TrackingReader`] and [`ChangeFeed`] (in-process listeners) so far, with the semantics of the
-//! embedded SQLite store, and `agentsight serve` cannot select it yet.
+//! [`TrackingReader`], [`DataPlane`](agentsight_store::DataPlane),
+//! [`ExportReader`](agentsight_store::ExportReader) and [`ChangeFeed`] (across nodes) so far,
+//! with the semantics of the embedded SQLite store, and `agentsight serve` cannot select it yet.
 //!
 //! # Design
 //!
@@ -33,8 +34,13 @@
 //!   columns in PostgreSQL; a filter on events (`action_name`, `message_contains`, feedback,
 //!   escalation, …) first asks ClickHouse for the agent's matching conversation pks and hands
 //!   them to PostgreSQL, which is exact but grows with the agent's matching conversations.
-//! * **Change feed**: listeners of this process hear of the writes of this process, after
-//!   ClickHouse took them. Writes of other nodes are not reported (yet).
+//! * **Data plane** (votes, feedback changes, action definitions, message metadata): each kind
+//!   of change lives where it reads back exactly on every node once acknowledged; the module
+//!   docs of `dataplane.rs` say which and why. Conversation feedback is versioned in
+//!   ClickHouse: read it through `feedbacks_now`.
+//! * **Change feed**: listeners of this process hear of its writes after ClickHouse took them,
+//!   before the caller is answered; the other nodes' listeners hear of them through PostgreSQL
+//!   `NOTIFY` (see `feed.rs`).
 //!
 //! Connections are plain (no TLS): keep PostgreSQL and ClickHouse on a trusted network.
 
