@@ -2,8 +2,9 @@
 //! shards behind `Distributed` tables), what must be unique across nodes or read back exactly
 //! right after a change in PostgreSQL, so that any number of stateless `serve` nodes can share
 //! one store. Work in progress: [`ClickHouseEventStore`] implements [`TrackingWriter`],
-//! [`TrackingReader`] and [`ChangeFeed`] (in-process listeners) so far, with the semantics of the
-//! embedded SQLite store, and `agentsight serve` cannot select it yet.
+//! [`TrackingReader`], [`DataPlane`](agentsight_store::DataPlane),
+//! [`ExportReader`](agentsight_store::ExportReader) and [`ChangeFeed`] (across nodes) so far,
+//! with the semantics of the embedded SQLite store, and `agentsight serve` cannot select it yet.
 //!
 //! # Design
 //!
@@ -33,14 +34,22 @@
 //!   columns in PostgreSQL; a filter on events (`action_name`, `message_contains`, feedback,
 //!   escalation, …) first asks ClickHouse for the agent's matching conversation pks and hands
 //!   them to PostgreSQL, which is exact but grows with the agent's matching conversations.
-//! * **Change feed**: listeners of this process hear of the writes of this process, after
-//!   ClickHouse took them. Writes of other nodes are not reported (yet).
+//! * **Data plane** (votes, feedback changes, action definitions, message metadata): each kind
+//!   of change lives where it reads back exactly on every node once acknowledged; the module
+//!   docs of `dataplane.rs` say which and why. Conversation feedback is versioned in
+//!   ClickHouse: read it through `feedbacks_now`.
+//! * **Change feed**: listeners of this process hear of its writes after ClickHouse took them,
+//!   before the caller is answered; the other nodes' listeners hear of them through PostgreSQL
+//!   `NOTIFY` (see `feed.rs`).
 //!
 //! Connections are plain (no TLS): keep PostgreSQL and ClickHouse on a trusted network.
 
 #![warn(missing_docs)]
 
 mod batch;
+mod dataplane;
+mod export;
+mod feed;
 mod http;
 mod registry;
 mod schema;
@@ -143,6 +152,9 @@ struct Inner {
     ids: tokio::sync::Mutex<(i64, i64)>,
     cache: Mutex<Cache>,
     listeners: RwLock<Vec<Arc<dyn ChangeListener>>>,
+    /// The data plane's state and the change feed across nodes.
+    dp: dataplane::State,
+    feed: feed::Feed,
 }
 
 /// The event store on ClickHouse and PostgreSQL. Cheap to clone.
@@ -179,7 +191,9 @@ impl ClickHouseEventStore {
         };
         schema::migrate(&pool, &layout).await?;
         let batcher = batch::Batcher::start(entry.clone(), schema::TABLES, ch.batch);
-        Ok(ClickHouseEventStore {
+        let dp = dataplane::State::new(&entry, ch.cluster.is_some());
+        let (feed, feed_start) = feed::Feed::new(&pool, &pg).await?;
+        let store = ClickHouseEventStore {
             inner: Arc::new(Inner {
                 pg: pool,
                 ch: entry,
@@ -187,8 +201,12 @@ impl ClickHouseEventStore {
                 ids: tokio::sync::Mutex::new((0, 0)),
                 cache: Mutex::new(Cache::default()),
                 listeners: RwLock::new(Vec::new()),
+                dp,
+                feed,
             }),
-        })
+        };
+        feed_start.run(Arc::downgrade(&store.inner));
+        Ok(store)
     }
 
     /// How many `INSERT`s into the ClickHouse table `table` this node has made (for operators
@@ -225,6 +243,8 @@ impl ClickHouseEventStore {
         for l in listeners.iter() {
             l.committed(changes);
         }
+        drop(listeners);
+        self.inner.feed.publish(changes);
     }
 }
 

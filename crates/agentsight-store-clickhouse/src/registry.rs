@@ -275,7 +275,7 @@ pub(crate) async fn next_id_block(c: &impl GenericClient) -> StoreResult<i64> {
     r.try_get(0).map_err(pgerr)
 }
 
-const ATTACHMENT_COLUMNS: &str =
+pub(crate) const ATTACHMENT_COLUMNS: &str =
     "id, conversation_pk, message_id, sender, filename, mime_type, size_bytes, storage_key, metadata, ts";
 
 pub(crate) fn attachment_row(r: &Row) -> StoreResult<AttachmentRow> {

@@ -48,11 +48,15 @@ const BUTTONS: Table = Table {
     engine: "MergeTree ORDER BY (agent_id, conversation_pk, ts, id)",
 };
 
+/// Conversation feedback, every version of it: an insert is version 0; a change or a delete
+/// (`is_deleted` = 1) writes the next version (see dataplane.rs). Read the current rows with
+/// `FINAL` and `is_deleted = 0` outside it (`ClickHouseEventStore::feedbacks_now`).
 const FEEDBACKS: Table = Table {
     name: "feedbacks",
     columns: "agent_id Int64, conversation_pk Int64, id Int64, sentiment String, source String,
-        comment Nullable(String), metadata String, created_at Int64",
-    engine: "MergeTree ORDER BY (agent_id, conversation_pk, created_at, id)",
+        comment Nullable(String), metadata String, created_at Int64, updated_at Nullable(Int64),
+        is_deleted UInt8, version Int64",
+    engine: "ReplacingMergeTree(version) ORDER BY (agent_id, conversation_pk, created_at, id)",
 };
 
 /// Every version of each conversation row written to PostgreSQL; `FINAL` (or `argMax` on
@@ -80,7 +84,10 @@ struct Migration {
 
 /// The migrations, in order; the n-th brings the schema to version n. Never edit one that shipped.
 const MIGRATIONS: &[Migration] = &[Migration {
-    postgres: include_str!("../migrations/0001_registry.sql"),
+    postgres: concat!(
+        include_str!("../migrations/0001_registry.sql"),
+        include_str!("../migrations/0001_dataplane.sql")
+    ),
     clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS],
 }];
 

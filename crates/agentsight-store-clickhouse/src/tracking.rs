@@ -101,7 +101,7 @@ struct Pk {
 }
 
 /// `%s%` for `ILIKE … ` with `%`, `_` and `\` escaped (PostgreSQL's default escape is `\`).
-fn like_contains(s: &str) -> String {
+pub(crate) fn like_contains(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('%');
     for ch in s.chars() {
@@ -124,9 +124,9 @@ fn metadata_text(v: &str) -> String {
     )
 }
 
-type Param = Box<dyn ToSql + Sync + Send>;
+pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
 
-fn refs(p: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+pub(crate) fn refs(p: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
     p.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect()
 }
 
@@ -233,7 +233,7 @@ impl ClickHouseEventStore {
     }
 
     /// Registry rows completed with what the events say.
-    async fn complete(&self, agent_id: i64, regs: Vec<Reg>) -> StoreResult<Vec<ConversationRow>> {
+    pub(crate) async fn complete(&self, agent_id: i64, regs: Vec<Reg>) -> StoreResult<Vec<ConversationRow>> {
         let pks: Vec<i64> = regs.iter().map(|r| r.row.id).collect();
         let stats = self.stats(agent_id, &pks).await?;
         Ok(regs
@@ -269,7 +269,11 @@ impl ClickHouseEventStore {
     }
 
     /// The `WHERE` clause over `event_conversations` and its values for a filter.
-    async fn list_filter(&self, agent_id: i64, f: &ConversationFilter) -> StoreResult<(String, Vec<Param>)> {
+    pub(crate) async fn list_filter(
+        &self,
+        agent_id: i64,
+        f: &ConversationFilter,
+    ) -> StoreResult<(String, Vec<Param>)> {
         let mut clauses: Vec<String> = Vec::new();
         let mut params: Vec<Param> = Vec::new();
         // Binds a value, answering its placeholder.
@@ -356,6 +360,9 @@ impl ClickHouseEventStore {
         }
         // Filters on events: the matching pks from ClickHouse.
         let mut on_events: Vec<(bool, &str, String)> = Vec::new();
+        // Conversation feedback: its current versions (see dataplane.rs).
+        let feedbacks = self.feedbacks_now(&format!("agent_id = {agent_id}"));
+        let feedbacks = feedbacks.as_str();
         if let Some(a) = &f.action_name {
             on_events.push((true, "action_logs", format!("action_name = {}", quote(a))));
         }
@@ -370,13 +377,13 @@ impl ClickHouseEventStore {
             on_events.push((b, "messages", "kind = 0".into()));
         }
         if let Some(b) = f.has_feedback {
-            on_events.push((b, "feedbacks", "1".into()));
+            on_events.push((b, feedbacks, "1".into()));
         }
         if let Some(s) = &f.feedback_sentiment {
-            on_events.push((true, "feedbacks", format!("sentiment = {}", quote(s))));
+            on_events.push((true, feedbacks, format!("sentiment = {}", quote(s))));
         }
         if let Some(s) = &f.feedback_source {
-            on_events.push((true, "feedbacks", format!("source = {}", quote(s))));
+            on_events.push((true, feedbacks, format!("source = {}", quote(s))));
         }
         if let Some(b) = f.has_action {
             on_events.push((b, "action_logs", "1".into()));
@@ -447,6 +454,7 @@ impl TrackingWriter for ClickHouseEventStore {
 
     async fn insert_action(&self, a: NewAction) -> StoreResult<ActionLogRow> {
         let pk = self.entry_conversation(a.agent_id, &a.conversation, a.event_time, a.received_at).await?;
+        self.ensure_action(a.agent_id, &a.action_name, a.received_at).await?;
         let ids = self.ids(2).await?;
         let (entry, id) = (ids[0], ids[1]);
         let message = json!({
@@ -692,7 +700,8 @@ impl TrackingReader for ClickHouseEventStore {
         );
         let q_feedbacks = format!(
             "SELECT id, conversation_pk, sentiment, source, comment, metadata, created_at
-             FROM feedbacks WHERE {scope} ORDER BY created_at, id"
+             FROM {} WHERE {scope} ORDER BY created_at, id",
+            self.feedbacks_now(&scope)
         );
         let (messages, actions, buttons, feedbacks) = tokio::try_join!(
             ch.rows::<ChMessage>(&q_messages),
@@ -704,20 +713,23 @@ impl TrackingReader for ClickHouseEventStore {
         conversation.message_count = messages.iter().filter(|m| m.kind == 0).count() as i64;
         conversation.ended_at = conversation.ended_at.or(messages.iter().map(|m| m.ts).max());
         let conversation_id = conversation.conversation_id.clone();
+        let mut messages: Vec<MessageRow> = messages
+            .into_iter()
+            .map(|m| MessageRow {
+                id: m.id,
+                conversation_pk: m.conversation_pk,
+                kind: kind_from(m.kind),
+                sender: m.sender,
+                content: m.content,
+                metadata: m.metadata,
+                ts: m.ts,
+            })
+            .collect();
+        // Metadata replaced since (dataplane.rs).
+        self.overlay_metadata(&[pk], &mut messages).await?;
         Ok(Some(Transcript {
             conversation,
-            messages: messages
-                .into_iter()
-                .map(|m| MessageRow {
-                    id: m.id,
-                    conversation_pk: m.conversation_pk,
-                    kind: kind_from(m.kind),
-                    sender: m.sender,
-                    content: m.content,
-                    metadata: m.metadata,
-                    ts: m.ts,
-                })
-                .collect(),
+            messages,
             actions: actions
                 .into_iter()
                 .map(|a| ActionLogRow {

@@ -160,6 +160,8 @@ mod single_server {
     }
 
     agentsight_store::tracking_contract_tests!(fresh);
+    agentsight_store::data_plane_contract_tests!(fresh);
+    agentsight_store::export_contract_tests!(fresh);
 }
 
 mod cluster {
@@ -171,6 +173,8 @@ mod cluster {
     }
 
     agentsight_store::tracking_contract_tests!(fresh);
+    agentsight_store::data_plane_contract_tests!(fresh);
+    agentsight_store::export_contract_tests!(fresh);
 }
 
 fn upsert(agent_id: i64, id: &str, t: i64) -> ConversationUpsert {
@@ -338,4 +342,242 @@ async fn an_unreachable_clickhouse_is_unavailable() {
         Err(StoreError::Unavailable { .. }) => {}
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+/// Collects what a store's listeners hear, and wakes a waiting test.
+struct Heard {
+    tx: tokio::sync::mpsc::UnboundedSender<agentsight_store::Committed>,
+}
+
+impl agentsight_store::ChangeListener for Heard {
+    fn committed(&self, changes: &[agentsight_store::Committed]) {
+        for c in changes {
+            let _ = self.tx.send(*c);
+        }
+    }
+}
+
+fn listen(node: &ClickHouseEventStore) -> tokio::sync::mpsc::UnboundedReceiver<agentsight_store::Committed> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    node.listen(std::sync::Arc::new(Heard { tx }));
+    rx
+}
+
+/// Waits (at most a minute, a guard against a hang, not a timing assertion) until the
+/// listener has heard `want` writes of `change` for `agent`.
+async fn hear(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<agentsight_store::Committed>,
+    agent: i64,
+    change: agentsight_store::Change,
+    want: u64,
+) {
+    let mut got = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while got < want {
+        let c = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("heard {got} of {want} {change:?} writes"))
+            .unwrap();
+        if c.agent_id == agent && c.change == change {
+            got += c.count;
+        }
+    }
+    assert_eq!(got, want);
+}
+
+/// Waits until the node's change feed has connected `n` times in all.
+async fn feed_connected(node: &ClickHouseEventStore, n: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while node.feed_connections() < n {
+        assert!(tokio::time::Instant::now() < deadline, "the change feed did not connect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The change feed across nodes: a write committed through node A reaches the listeners of
+/// node B (by PostgreSQL NOTIFY), with its agent, kind and count, and A's listeners hear it
+/// once (not again through the notification). After B's LISTEN connection is killed on the
+/// server (as a PostgreSQL restart does), B connects again and hears A's next writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_on_one_node_is_heard_on_another() {
+    let f = Fresh::new().await;
+    let a = compose(&f, f.cluster()).await;
+    let b = ClickHouseEventStore::connect(f.pg(), f.cluster()).await.unwrap();
+    feed_connected(&a.events, 1).await;
+    feed_connected(&b, 1).await;
+    let mut on_a = listen(&a.events);
+    let mut on_b = listen(&b);
+    let agent = a.create_agent("a".into(), 1).await.unwrap().id;
+    let pk = a.upsert_conversation(upsert(agent, "c", 1)).await.unwrap().row.id;
+    for i in 0..3 {
+        a.insert_message(message(agent, ConversationRef::Pk(pk), 10 + i)).await.unwrap();
+    }
+    hear(&mut on_b, agent, agentsight_store::Change::Conversation, 1).await;
+    hear(&mut on_b, agent, agentsight_store::Change::Message, 3).await;
+    // B's own write is heard on A.
+    b.insert_message(message(agent, ConversationRef::Pk(pk), 20)).await.unwrap();
+    hear(&mut on_a, agent, agentsight_store::Change::Conversation, 1).await;
+    hear(&mut on_a, agent, agentsight_store::Change::Message, 3 + 1).await;
+    // A heard its own writes once: nothing more is queued for it now that B's arrived.
+    assert!(on_a.try_recv().is_err(), "a node skips its own notifications");
+
+    // The server ends B's LISTEN connection; B connects again.
+    let (admin, conn) = tokio_postgres::connect(&f.pg_url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'agentsight feed %'
+             AND query LIKE $1",
+            &[&format!("LISTEN \"agentsight_events_{}\"", f.schema)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(killed.len(), 2, "both nodes' LISTEN connections");
+    feed_connected(&b, 2).await;
+    feed_connected(&a.events, 2).await;
+    a.insert_message(message(agent, ConversationRef::Pk(pk), 30)).await.unwrap();
+    hear(&mut on_b, agent, agentsight_store::Change::Message, 1).await;
+}
+
+fn feedback(agent_id: i64, pk: i64, sentiment: &str, at: i64) -> agentsight_core::tracking::NewFeedback {
+    agentsight_core::tracking::NewFeedback {
+        agent_id,
+        conversation: ConversationRef::Pk(pk),
+        sentiment: sentiment.into(),
+        source: agentsight_core::tracking::FeedbackSource::Customer,
+        comment: None,
+        metadata: "{}".into(),
+        created_at: at,
+    }
+}
+
+fn change(
+    sentiment: Option<&str>,
+    comment: Option<&str>,
+    now: i64,
+) -> agentsight_core::dataplane::FeedbackChange {
+    agentsight_core::dataplane::FeedbackChange {
+        sentiment: sentiment.map(Into::into),
+        comment: comment.map(Into::into),
+        topic: None,
+        reason: None,
+        now,
+    }
+}
+
+/// What the data plane changes reads back at once on another node: a conversation feedback
+/// changed on A is changed on B (its transcript, the listing's sentiment filter, the export's
+/// latest feedback), deleted on B it is gone on A; concurrent changes of one record from both
+/// nodes apply one after the other (none is lost); metadata replaced on A is B's in the
+/// transcript, the message, the export's entries and the message metadata keys; an action
+/// definition renamed on A makes its old name new again when B tracks it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_plane_changes_read_back_on_another_node() {
+    let f = Fresh::new().await;
+    let a = compose(&f, f.cluster()).await;
+    let b = ClickHouseEventStore::connect(f.pg(), f.cluster()).await.unwrap();
+    let agent = a.create_agent("a".into(), 1).await.unwrap().id;
+    let pk = a.upsert_conversation(upsert(agent, "c", 1)).await.unwrap().row.id;
+    let fb = a.insert_feedback(feedback(agent, pk, "negative", 5)).await.unwrap();
+    let up = a.update_feedback(agent, fb.id, change(Some("positive"), None, 6)).await.unwrap().unwrap();
+    assert_eq!((up.sentiment.as_str(), up.updated_at), ("positive", 6));
+    let t = b.transcript(agent, pk).await.unwrap().unwrap();
+    assert_eq!(t.feedbacks.iter().map(|x| x.sentiment.as_str()).collect::<Vec<_>>(), ["positive"]);
+    let page = agentsight_store::PageRequest { page: 1, page_size: 10 };
+    let by = |s: &str| agentsight_store::ConversationFilter {
+        feedback_sentiment: Some(s.into()),
+        ..Default::default()
+    };
+    assert_eq!(b.list_conversations(agent, by("positive"), page).await.unwrap().0, 1);
+    assert_eq!(
+        b.list_conversations(agent, by("negative"), page).await.unwrap().0,
+        0,
+        "the old version is gone"
+    );
+    let export = b.export_conversations(agent, Default::default(), None, 10).await.unwrap();
+    assert_eq!(export.rows[0].latest_feedback.as_deref(), Some("positive"));
+
+    // Both nodes change the record at once, each a different field: both changes stay.
+    let tasks: Vec<_> = (0..8i64)
+        .map(|i| {
+            let node = if i % 2 == 0 { a.events.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                let c = if i % 2 == 0 {
+                    change(Some(["neutral", "positive"][(i / 2 % 2) as usize]), None, 10 + i)
+                } else {
+                    change(None, Some(&format!("comment {i}")), 10 + i)
+                };
+                node.update_feedback(agent, fb.id, c).await.unwrap().unwrap()
+            })
+        })
+        .collect();
+    let mut last_comment = None;
+    for t in tasks {
+        let r = t.await.unwrap();
+        if r.comment.is_some() {
+            last_comment = r.comment.clone();
+        }
+    }
+    let now = b.feedback(agent, fb.id).await.unwrap().unwrap();
+    assert!(now.comment.is_some() && last_comment.is_some(), "a comment change is never lost: {now:?}");
+    let all = b.list_feedback(agent, Default::default(), page).await.unwrap();
+    assert_eq!(all.0, 1, "one record, however many versions: {all:?}");
+    assert!(b.delete_feedback(agent, fb.id).await.unwrap());
+    assert!(a.feedback(agent, fb.id).await.unwrap().is_none());
+    assert!(a.transcript(agent, pk).await.unwrap().unwrap().feedbacks.is_empty());
+    let has = agentsight_store::ConversationFilter { has_feedback: Some(true), ..Default::default() };
+    assert_eq!(a.list_conversations(agent, has, page).await.unwrap().0, 0);
+
+    // Message metadata.
+    let mut m = message(agent, ConversationRef::Pk(pk), 20);
+    m.metadata = r#"{"old":1}"#.into();
+    let m = a.insert_message(m).await.unwrap();
+    let mut nested = message(agent, ConversationRef::Pk(pk), 21);
+    nested.metadata = r#"{"deep":{"inner":1},"list":[{"x":2}]}"#.into();
+    a.insert_message(nested).await.unwrap();
+    assert_eq!(b.metadata_keys(agent, true).await.unwrap(), ["deep", "list", "old"]);
+    a.set_message_metadata(agent, m.id, r#"{"new":"x"}"#.into()).await.unwrap().unwrap();
+    assert_eq!(b.message(agent, m.id).await.unwrap().unwrap().message.metadata, r#"{"new":"x"}"#);
+    let t = b.transcript(agent, pk).await.unwrap().unwrap();
+    assert_eq!(t.messages.iter().find(|x| x.id == m.id).unwrap().metadata, r#"{"new":"x"}"#);
+    let entries = b.export_entries(agent, vec![pk]).await.unwrap();
+    assert_eq!(entries.iter().find(|x| x.id == m.id).unwrap().metadata, r#"{"new":"x"}"#);
+    assert_eq!(
+        b.metadata_keys(agent, true).await.unwrap(),
+        ["deep", "list", "new"],
+        "the replaced keys are gone"
+    );
+
+    // Action definitions.
+    let def = |name: Option<&str>| agentsight_core::dataplane::ActionDef {
+        name: name.map(Into::into),
+        ..Default::default()
+    };
+    let lookup = a.create_action(agent, def(Some("lookup")), 30).await.unwrap();
+    assert!(matches!(
+        b.create_action(agent, def(Some("lookup")), 31).await,
+        Err(StoreError::Conflict { field: "name", .. })
+    ));
+    a.update_action(agent, lookup.id, def(Some("find")), 32).await.unwrap().unwrap();
+    let act = agentsight_core::tracking::NewAction {
+        agent_id: agent,
+        conversation: ConversationRef::Pk(pk),
+        action_name: "lookup".into(),
+        event_time: 33,
+        started_at: None,
+        ended_at: None,
+        duration_ms: None,
+        tools_used: None,
+        response: None,
+        error_msg: None,
+        metadata: "{}".into(),
+        received_at: 33,
+    };
+    b.insert_action(act).await.unwrap();
+    let (n, defs) = a.list_actions(agent, Default::default(), page).await.unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        defs.iter().map(|d| (d.name.as_str(), d.log_count)).collect::<Vec<_>>(),
+        [("find", 0), ("lookup", 1)]
+    );
 }

@@ -87,6 +87,24 @@ impl PostgresOptions {
     /// an unusable schema name is `Internal`.
     pub fn pool(&self) -> StoreResult<Pool> {
         let opts = self;
+        let cfg = opts.config()?;
+        let manager =
+            Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        Pool::builder(manager)
+            .max_size(opts.max_connections)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(opts.connect_timeout))
+            .create_timeout(Some(opts.connect_timeout))
+            .recycle_timeout(Some(opts.connect_timeout))
+            .build()
+            .map_err(|e| StoreError::internal_from("PostgreSQL pool", e))
+    }
+
+    /// The connection settings the pool uses (the schema as the search path, the connect
+    /// timeout), for a connection of its own (the event store's LISTEN connection). A bad
+    /// connection string or an unusable schema name is `Internal`.
+    pub fn config(&self) -> StoreResult<tokio_postgres::Config> {
+        let opts = self;
         let mut cfg: tokio_postgres::Config =
             opts.url.parse().map_err(|e| StoreError::internal_from("PostgreSQL connection string", e))?;
         if let Some(schema) = &opts.schema {
@@ -100,16 +118,7 @@ impl PostgresOptions {
         if cfg.get_connect_timeout().is_none() {
             cfg.connect_timeout(opts.connect_timeout);
         }
-        let manager =
-            Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        Pool::builder(manager)
-            .max_size(opts.max_connections)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(opts.connect_timeout))
-            .create_timeout(Some(opts.connect_timeout))
-            .recycle_timeout(Some(opts.connect_timeout))
-            .build()
-            .map_err(|e| StoreError::internal_from("PostgreSQL pool", e))
+        Ok(cfg)
     }
 }
 

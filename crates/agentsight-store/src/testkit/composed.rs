@@ -10,6 +10,12 @@ use agentsight_core::tracking::{
     ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
 };
 
+use agentsight_core::dataplane::{ActionDef, FeedbackChange, NewVote};
+
+use crate::{
+    ActionFilter, ActionLogItem, ActionRow, DataPlane, ExportCursor, ExportPage, ExportReader,
+    FeedbackFilter, FeedbackItem, MessageDetail,
+};
 use crate::{
     ActionLogRow, AgentRow, AgentStore, AttachmentRow, AttachmentsInsert, ButtonRow, ChangeFeed,
     ChangeListener, ConversationFilter, ConversationRow, EnvironmentRow, FeedbackRow, KeyRow, MessageRow,
@@ -131,5 +137,100 @@ impl<C: Send + Sync, E: TrackingReader> TrackingReader for Composed<C, E> {
 impl<C: Send + Sync, E: ChangeFeed> ChangeFeed for Composed<C, E> {
     fn listen(&self, listener: Arc<dyn ChangeListener>) {
         self.events.listen(listener)
+    }
+}
+
+impl<C: Send + Sync, E: DataPlane> DataPlane for Composed<C, E> {
+    async fn insert_vote(&self, v: NewVote) -> StoreResult<(FeedbackItem, bool)> {
+        self.events.insert_vote(v).await
+    }
+    async fn list_feedback(
+        &self,
+        agent_id: i64,
+        filter: FeedbackFilter,
+        page: PageRequest,
+    ) -> StoreResult<(i64, Vec<FeedbackItem>)> {
+        self.events.list_feedback(agent_id, filter, page).await
+    }
+    async fn feedback(&self, agent_id: i64, id: i64) -> StoreResult<Option<FeedbackItem>> {
+        self.events.feedback(agent_id, id).await
+    }
+    async fn update_feedback(
+        &self,
+        agent_id: i64,
+        id: i64,
+        change: FeedbackChange,
+    ) -> StoreResult<Option<FeedbackItem>> {
+        self.events.update_feedback(agent_id, id, change).await
+    }
+    async fn delete_feedback(&self, agent_id: i64, id: i64) -> StoreResult<bool> {
+        self.events.delete_feedback(agent_id, id).await
+    }
+    async fn create_action(&self, agent_id: i64, def: ActionDef, now: Micros) -> StoreResult<ActionRow> {
+        self.events.create_action(agent_id, def, now).await
+    }
+    async fn list_actions(
+        &self,
+        agent_id: i64,
+        filter: ActionFilter,
+        page: PageRequest,
+    ) -> StoreResult<(i64, Vec<ActionRow>)> {
+        self.events.list_actions(agent_id, filter, page).await
+    }
+    async fn action(&self, agent_id: i64, id: i64) -> StoreResult<Option<ActionRow>> {
+        self.events.action(agent_id, id).await
+    }
+    async fn update_action(
+        &self,
+        agent_id: i64,
+        id: i64,
+        def: ActionDef,
+        now: Micros,
+    ) -> StoreResult<Option<ActionRow>> {
+        self.events.update_action(agent_id, id, def, now).await
+    }
+    async fn action_logs(
+        &self,
+        agent_id: i64,
+        id: i64,
+        limit: i64,
+    ) -> StoreResult<Option<Vec<ActionLogItem>>> {
+        self.events.action_logs(agent_id, id, limit).await
+    }
+    async fn message(&self, agent_id: i64, id: i64) -> StoreResult<Option<MessageDetail>> {
+        self.events.message(agent_id, id).await
+    }
+    async fn set_message_metadata(
+        &self,
+        agent_id: i64,
+        id: i64,
+        metadata: String,
+    ) -> StoreResult<Option<MessageDetail>> {
+        self.events.set_message_metadata(agent_id, id, metadata).await
+    }
+    async fn metadata_keys(&self, agent_id: i64, messages: bool) -> StoreResult<Vec<String>> {
+        self.events.metadata_keys(agent_id, messages).await
+    }
+    async fn metadata_values(&self, agent_id: i64, key: String, limit: i64) -> StoreResult<Vec<String>> {
+        self.events.metadata_values(agent_id, key, limit).await
+    }
+}
+
+impl<C: Send + Sync, E: ExportReader> ExportReader for Composed<C, E> {
+    async fn export_conversations(
+        &self,
+        agent_id: i64,
+        filter: ConversationFilter,
+        after: Option<ExportCursor>,
+        limit: i64,
+    ) -> StoreResult<ExportPage> {
+        self.events.export_conversations(agent_id, filter, after, limit).await
+    }
+    async fn export_entries(
+        &self,
+        agent_id: i64,
+        conversation_pks: Vec<i64>,
+    ) -> StoreResult<Vec<MessageRow>> {
+        self.events.export_entries(agent_id, conversation_pks).await
     }
 }

@@ -336,7 +336,9 @@ pub async fn shares_branding_and_renames(s: impl ConfigStore) {
 }
 
 /// The dashboard's filters (country, unknown dimensions, escalation) and the export's pages.
-pub async fn dashboard_filters_and_export(s: impl ContractStore) {
+pub async fn dashboard_filters_and_export(
+    s: impl AgentStore + TrackingWriter + TrackingReader + crate::ExportReader,
+) {
     let a = agent(&s, "a").await;
     let with_device = ConversationFields { device: Some("mobile".into()), ..Default::default() };
     let c1 = s.upsert_conversation(upsert(a.agent_id, "c1", with_device, true, 10)).await.unwrap().row;
@@ -533,6 +535,35 @@ macro_rules! tracking_contract_tests {
             listing_filters_and_soft_delete,
             tracking_buttons_and_lookups,
             change_feed_reports_tracking_writes);
+    };
+}
+
+/// Instantiates the contract tests of [`DataPlane`](crate::DataPlane) for an event store
+/// that implements it (and [`TrackingWriter`]) but not yet every event trait:
+/// `data_plane_contract_tests!(async_fn_making_a_fresh_store)`, the store being an
+/// [`AgentStore`] too (see [`Composed`]). [`contract_tests!`](crate::contract_tests) runs them
+/// all.
+#[macro_export]
+macro_rules! data_plane_contract_tests {
+    ($make:path) => {
+        $crate::contract_tests!(@each $make;
+            data_plane_feedback_of_three_kinds,
+            data_plane_actions_and_logs,
+            data_plane_messages_and_metadata);
+    };
+}
+
+/// Instantiates the contract tests of [`ExportReader`](crate::ExportReader) (with the
+/// dashboard's listing filters they share) for an event store that implements it and the
+/// tracking traits but not yet every event trait:
+/// `export_contract_tests!(async_fn_making_a_fresh_store)`, the store being an [`AgentStore`]
+/// too (see [`Composed`]). [`contract_tests!`](crate::contract_tests) runs them all.
+#[macro_export]
+macro_rules! export_contract_tests {
+    ($make:path) => {
+        $crate::contract_tests!(@each $make;
+            dashboard_filters_and_export,
+            export_reader_pages_cover_every_row_once);
     };
 }
 
