@@ -44,6 +44,7 @@ mod batch;
 mod http;
 mod registry;
 mod schema;
+mod spans;
 mod tracking;
 
 use std::collections::{HashMap, HashSet};

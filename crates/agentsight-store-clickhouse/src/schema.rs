@@ -70,7 +70,8 @@ const CONVERSATIONS: Table = Table {
 };
 
 /// The tables the batcher inserts into.
-pub(crate) const TABLES: &[&str] = &["messages", "action_logs", "buttons", "feedbacks", "conversations"];
+pub(crate) const TABLES: &[&str] =
+    &["messages", "action_logs", "buttons", "feedbacks", "conversations", "spans"];
 
 /// One migration: PostgreSQL SQL and ClickHouse tables.
 struct Migration {
@@ -80,8 +81,11 @@ struct Migration {
 
 /// The migrations, in order; the n-th brings the schema to version n. Never edit one that shipped.
 const MIGRATIONS: &[Migration] = &[Migration {
-    postgres: include_str!("../migrations/0001_registry.sql"),
-    clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS],
+    postgres: concat!(
+        include_str!("../migrations/0001_registry.sql"),
+        include_str!("../migrations/0001_spans.sql")
+    ),
+    clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS, crate::spans::SPANS],
 }];
 
 /// The schema version this build writes.

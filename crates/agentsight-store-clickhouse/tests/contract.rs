@@ -1,4 +1,4 @@
-//! The store contract suite's tracking tests against real servers, on one ClickHouse server and
+//! The store contract suite's tracking and span tests against real servers, on one ClickHouse server and
 //! on the shards of a cluster, and this backend's own: two nodes racing to create one
 //! conversation, the batching of concurrent inserts, an insert's error reaching every caller of
 //! its batch, nodes migrating at once, an unreachable server answered as `Unavailable`.
@@ -160,6 +160,7 @@ mod single_server {
     }
 
     agentsight_store::tracking_contract_tests!(fresh);
+    agentsight_store::span_contract_tests!(fresh);
 }
 
 mod cluster {
@@ -171,6 +172,7 @@ mod cluster {
     }
 
     agentsight_store::tracking_contract_tests!(fresh);
+    agentsight_store::span_contract_tests!(fresh);
 }
 
 fn upsert(agent_id: i64, id: &str, t: i64) -> ConversationUpsert {
