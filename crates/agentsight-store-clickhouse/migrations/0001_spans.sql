@@ -26,7 +26,7 @@ CREATE INDEX event_spans_turns ON event_spans (agent_id, conversation_id, span_i
 -- Children waiting for their turn (few).
 CREATE INDEX event_spans_held ON event_spans (agent_id, conversation_id, turn_id) WHERE state = 0;
 
--- Span batches are numbered in the order their writes committed (per node; see src/spans.rs).
+-- Span batch ids (a receipt's `batch_id`; the spans' `batch_id` in ClickHouse).
 CREATE SEQUENCE event_span_batches;
 
 -- Token usage: one row per (conversation, turn, model), or per LLM call outside any turn

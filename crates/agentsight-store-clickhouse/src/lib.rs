@@ -2,8 +2,10 @@
 //! shards behind `Distributed` tables), what must be unique across nodes or read back exactly
 //! right after a change in PostgreSQL, so that any number of stateless `serve` nodes can share
 //! one store. Work in progress: [`ClickHouseEventStore`] implements [`TrackingWriter`],
-//! [`TrackingReader`] and [`ChangeFeed`] (in-process listeners) so far, with the semantics of the
-//! embedded SQLite store, and `agentsight serve` cannot select it yet.
+//! [`TrackingReader`], [`SpanWriter`](agentsight_store::SpanWriter),
+//! [`SpanReader`](agentsight_store::SpanReader) (see the `spans` module) and [`ChangeFeed`]
+//! (in-process listeners) so far, with the semantics of the embedded SQLite store, and
+//! `agentsight serve` cannot select it yet.
 //!
 //! # Design
 //!

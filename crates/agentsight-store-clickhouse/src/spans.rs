@@ -1430,7 +1430,9 @@ mod tests {
         ] {
             add_usage(&mut usage, 7, &s, &c, None);
         }
-        let got: Vec<(&str, &str, i64, i64, Option<i64>, i64, i64)> = usage
+        // (turn key, model, calls, input, cost, first start, last end)
+        type Merged<'a> = (&'a str, &'a str, i64, i64, Option<i64>, i64, i64);
+        let got: Vec<Merged<'_>> = usage
             .iter()
             .map(|u| {
                 (
