@@ -4,8 +4,8 @@ no row in the "Store contract coverage" table of docs/architecture.md, when a ro
 contract test function (outside parentheses) that crates/agentsight-store/src/testkit/ does not
 define, or when a row's Backends cell names PostgreSQL although none of its tests is in
 `config_contract_tests!` (the configuration tests, which store-postgres runs), or the reverse,
-and likewise for ClickHouse and the macros store-clickhouse runs (`tracking_contract_tests!`,
-`data_plane_contract_tests!`, `export_contract_tests!`)."""
+and likewise for ClickHouse and the testkit macros crates/agentsight-store-clickhouse/tests/
+invoke (`tracking_contract_tests!`, `span_contract_tests!`)."""
 import pathlib
 import re
 import sys
@@ -26,13 +26,14 @@ macro = re.search(r"macro_rules! config_contract_tests \{.*?@each \$make;(.*?)\)
 if not macro:
     sys.exit("crates/agentsight-store/src/testkit/ has no config_contract_tests! macro")
 config_tests = set(re.findall(r"[a-z_][a-z0-9_]*", macro.group(1)))
-# The macros store-clickhouse runs (tests/contract.rs).
-CLICKHOUSE_MACROS = ("tracking_contract_tests", "data_plane_contract_tests", "export_contract_tests")
+# The ClickHouse store runs the testkit macros its tests/ invoke (tracking_contract_tests!,
+# span_contract_tests!, ...).
+ch_tests = "".join(p.read_text() for p in (root / "crates/agentsight-store-clickhouse/tests").glob("*.rs"))
 tracking_tests = set()
-for name in CLICKHOUSE_MACROS:
-    found = re.search(rf"macro_rules! {name} \{{.*?@each \$make;(.*?)\);", kit, re.S)
-    if found:
-        tracking_tests |= set(re.findall(r"[a-z_][a-z0-9_]*", found.group(1)))
+for name in sorted(set(re.findall(r"agentsight_store::([a-z_]+_contract_tests)!", ch_tests))):
+    m = re.search(rf"macro_rules! {name} \{{.*?@each \$make;(.*?)\);", kit, re.S)
+    if m:
+        tracking_tests |= set(re.findall(r"[a-z_][a-z0-9_]*", m.group(1)))
 rows = {}
 wrong_backends = []
 for line in table.splitlines():
@@ -52,7 +53,7 @@ for what, names in (
     ("no row", missing),
     ("no test named", empty),
     ("not a testkit function", unknown),
-    ("Backends cell disagrees with config_contract_tests! or the ClickHouse macros", wrong_backends),
+    ("Backends cell disagrees with config_contract_tests! or the macros store-clickhouse runs", wrong_backends),
 ):
     if names:
         print(f"store contract coverage: {what}: {', '.join(names)}", file=sys.stderr)

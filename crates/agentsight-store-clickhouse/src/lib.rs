@@ -2,9 +2,11 @@
 //! shards behind `Distributed` tables), what must be unique across nodes or read back exactly
 //! right after a change in PostgreSQL, so that any number of stateless `serve` nodes can share
 //! one store. Work in progress: [`ClickHouseEventStore`] implements [`TrackingWriter`],
-//! [`TrackingReader`], [`DataPlane`](agentsight_store::DataPlane),
-//! [`ExportReader`](agentsight_store::ExportReader) and [`ChangeFeed`] (across nodes) so far,
-//! with the semantics of the embedded SQLite store, and `agentsight serve` cannot select it yet.
+//! [`TrackingReader`], [`SpanWriter`](agentsight_store::SpanWriter),
+//! [`SpanReader`](agentsight_store::SpanReader) (see the `spans` module),
+//! [`DataPlane`](agentsight_store::DataPlane), [`ExportReader`](agentsight_store::ExportReader)
+//! and [`ChangeFeed`] (across nodes) so far, with the semantics of the embedded SQLite store,
+//! and `agentsight serve` cannot select it yet.
 //!
 //! # Design
 //!
@@ -53,6 +55,7 @@ mod feed;
 mod http;
 mod registry;
 mod schema;
+mod spans;
 mod tracking;
 
 use std::collections::{HashMap, HashSet};

@@ -76,6 +76,16 @@ impl Reg {
 /// The upsert with the merge rules of `TrackingWriter::upsert_conversation`, in one statement
 /// (two nodes racing agree on one row); answers the row and whether this call created it.
 pub(crate) async fn upsert(c: &impl GenericClient, u: &ConversationUpsert) -> StoreResult<(Reg, bool)> {
+    upsert_lowering(c, u, None).await
+}
+
+/// [`upsert`], moving an existing row's `started_at` back to `lower_to` when that is earlier
+/// (a span block: its earliest event).
+pub(crate) async fn upsert_lowering(
+    c: &impl GenericClient,
+    u: &ConversationUpsert,
+    lower_to: Option<Micros>,
+) -> StoreResult<(Reg, bool)> {
     let f = &u.fields;
     let loc = f.location.as_ref();
     let row = c
@@ -101,6 +111,7 @@ pub(crate) async fn upsert(c: &impl GenericClient, u: &ConversationUpsert) -> St
                     city = CASE WHEN EXCLUDED.country IS NULL THEN t.city ELSE EXCLUDED.city END,
                     latitude = CASE WHEN EXCLUDED.country IS NULL THEN t.latitude ELSE EXCLUDED.latitude END,
                     longitude = CASE WHEN EXCLUDED.country IS NULL THEN t.longitude ELSE EXCLUDED.longitude END,
+                    started_at = CASE WHEN $19::BIGINT < t.started_at THEN $19 ELSE t.started_at END,
                     version = t.version + 1
                  RETURNING {REG_COLUMNS}, (xmax = 0) AS created"
             ),
@@ -123,6 +134,7 @@ pub(crate) async fn upsert(c: &impl GenericClient, u: &ConversationUpsert) -> St
                 &loc.and_then(|l| l.city.as_ref()),
                 &loc.and_then(|l| l.latitude),
                 &loc.and_then(|l| l.longitude),
+                &lower_to,
             ],
         )
         .await

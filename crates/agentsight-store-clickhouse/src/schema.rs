@@ -74,7 +74,8 @@ const CONVERSATIONS: Table = Table {
 };
 
 /// The tables the batcher inserts into.
-pub(crate) const TABLES: &[&str] = &["messages", "action_logs", "buttons", "feedbacks", "conversations"];
+pub(crate) const TABLES: &[&str] =
+    &["messages", "action_logs", "buttons", "feedbacks", "conversations", "spans"];
 
 /// One migration: PostgreSQL SQL and ClickHouse tables.
 struct Migration {
@@ -86,9 +87,10 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[Migration {
     postgres: concat!(
         include_str!("../migrations/0001_registry.sql"),
-        include_str!("../migrations/0001_dataplane.sql")
+        include_str!("../migrations/0001_dataplane.sql"),
+        include_str!("../migrations/0001_spans.sql")
     ),
-    clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS],
+    clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS, crate::spans::SPANS],
 }];
 
 /// The schema version this build writes.

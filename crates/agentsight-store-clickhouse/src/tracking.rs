@@ -38,6 +38,56 @@ fn kind_from(code: u8) -> MessageKind {
     }
 }
 
+/// The ClickHouse row of a message (the 0.0.x path and a span batch's turns write the same).
+pub(crate) fn message_row(m: &NewMessage, pk: i64, id: i64) -> serde_json::Value {
+    json!({
+        "agent_id": m.agent_id, "conversation_pk": pk, "id": id, "kind": kind_code(MessageKind::Message),
+        "sender": m.sender, "content": m.content, "metadata": m.metadata, "ts": m.event_time,
+        "received_at": m.received_at,
+    })
+}
+
+/// The ClickHouse rows of an action: its transcript entry (id `entry`) and its log (id `id`).
+pub(crate) fn action_rows(
+    a: &NewAction,
+    pk: i64,
+    entry: i64,
+    id: i64,
+) -> (serde_json::Value, serde_json::Value) {
+    let message = json!({
+        "agent_id": a.agent_id, "conversation_pk": pk, "id": entry, "kind": kind_code(MessageKind::Action),
+        "sender": "agent", "content": format!("Action {} performed", a.action_name),
+        "metadata": a.metadata, "ts": a.event_time, "received_at": a.received_at,
+    });
+    let log = json!({
+        "agent_id": a.agent_id, "conversation_pk": pk, "id": id, "message_id": entry,
+        "action_name": a.action_name, "started_at": a.started_at, "ended_at": a.ended_at,
+        "duration_ms": a.duration_ms, "tools_used": a.tools_used, "response": a.response,
+        "error_msg": a.error_msg, "metadata": a.metadata, "ts": a.event_time,
+    });
+    (message, log)
+}
+
+/// The ClickHouse rows of a button press: its transcript entry (id `entry`) and its row (id `id`).
+pub(crate) fn button_rows(
+    b: &NewButton,
+    pk: i64,
+    entry: i64,
+    id: i64,
+) -> (serde_json::Value, serde_json::Value) {
+    let message = json!({
+        "agent_id": b.agent_id, "conversation_pk": pk, "id": entry, "kind": kind_code(MessageKind::Button),
+        "sender": "end_user", "content": b.label, "metadata": b.metadata, "ts": b.event_time,
+        "received_at": b.received_at,
+    });
+    let row = json!({
+        "agent_id": b.agent_id, "conversation_pk": pk, "id": id, "message_id": entry,
+        "button_event": b.button_event, "label": b.label, "value": b.value, "metadata": b.metadata,
+        "ts": b.event_time,
+    });
+    (message, row)
+}
+
 #[derive(Deserialize)]
 struct ChMessage {
     id: i64,
@@ -116,7 +166,7 @@ pub(crate) fn like_contains(s: &str) -> String {
 
 /// The text a JSON value matches in a metadata filter: strings as themselves, integers in
 /// decimal, booleans as `true`/`false` (SQLite's rule), for the jsonb value `v`.
-fn metadata_text(v: &str) -> String {
+pub(crate) fn metadata_text(v: &str) -> String {
     format!(
         "(CASE jsonb_typeof({v}) WHEN 'string' THEN {v} #>> '{{}}' \
          WHEN 'number' THEN (CASE WHEN ({v} #>> '{{}}') ~ '^-?[0-9]+$' THEN {v} #>> '{{}}' END) \
@@ -435,10 +485,7 @@ impl TrackingWriter for ClickHouseEventStore {
     async fn insert_message(&self, m: NewMessage) -> StoreResult<MessageRow> {
         let pk = self.entry_conversation(m.agent_id, &m.conversation, m.event_time, m.received_at).await?;
         let id = self.ids(1).await?[0];
-        let row = json!({
-            "agent_id": m.agent_id, "conversation_pk": pk, "id": id, "kind": 0, "sender": m.sender,
-            "content": m.content, "metadata": m.metadata, "ts": m.event_time, "received_at": m.received_at,
-        });
+        let row = message_row(&m, pk, id);
         self.inner.batcher.insert("messages", &[row]).await?;
         self.report(&[Committed { agent_id: m.agent_id, change: Change::Message, count: 1 }]);
         Ok(MessageRow {
@@ -457,17 +504,7 @@ impl TrackingWriter for ClickHouseEventStore {
         self.ensure_action(a.agent_id, &a.action_name, a.received_at).await?;
         let ids = self.ids(2).await?;
         let (entry, id) = (ids[0], ids[1]);
-        let message = json!({
-            "agent_id": a.agent_id, "conversation_pk": pk, "id": entry, "kind": kind_code(MessageKind::Action),
-            "sender": "agent", "content": format!("Action {} performed", a.action_name),
-            "metadata": a.metadata, "ts": a.event_time, "received_at": a.received_at,
-        });
-        let log = json!({
-            "agent_id": a.agent_id, "conversation_pk": pk, "id": id, "message_id": entry,
-            "action_name": a.action_name, "started_at": a.started_at, "ended_at": a.ended_at,
-            "duration_ms": a.duration_ms, "tools_used": a.tools_used, "response": a.response,
-            "error_msg": a.error_msg, "metadata": a.metadata, "ts": a.event_time,
-        });
+        let (message, log) = action_rows(&a, pk, entry, id);
         let (entries, rows) = ([message], [log]);
         tokio::try_join!(
             self.inner.batcher.insert("messages", &entries),
@@ -494,16 +531,7 @@ impl TrackingWriter for ClickHouseEventStore {
         let pk = self.entry_conversation(b.agent_id, &b.conversation, b.event_time, b.received_at).await?;
         let ids = self.ids(2).await?;
         let (entry, id) = (ids[0], ids[1]);
-        let message = json!({
-            "agent_id": b.agent_id, "conversation_pk": pk, "id": entry, "kind": kind_code(MessageKind::Button),
-            "sender": "end_user", "content": b.label, "metadata": b.metadata, "ts": b.event_time,
-            "received_at": b.received_at,
-        });
-        let row = json!({
-            "agent_id": b.agent_id, "conversation_pk": pk, "id": id, "message_id": entry,
-            "button_event": b.button_event, "label": b.label, "value": b.value, "metadata": b.metadata,
-            "ts": b.event_time,
-        });
+        let (message, row) = button_rows(&b, pk, entry, id);
         let (entries, rows) = ([message], [row]);
         tokio::try_join!(
             self.inner.batcher.insert("messages", &entries),

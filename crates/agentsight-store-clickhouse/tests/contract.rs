@@ -1,4 +1,4 @@
-//! The store contract suite's tracking tests against real servers, on one ClickHouse server and
+//! The store contract suite's tracking and span tests against real servers, on one ClickHouse server and
 //! on the shards of a cluster, and this backend's own: two nodes racing to create one
 //! conversation, the batching of concurrent inserts, an insert's error reaching every caller of
 //! its batch, nodes migrating at once, an unreachable server answered as `Unavailable`.
@@ -162,6 +162,7 @@ mod single_server {
     agentsight_store::tracking_contract_tests!(fresh);
     agentsight_store::data_plane_contract_tests!(fresh);
     agentsight_store::export_contract_tests!(fresh);
+    agentsight_store::span_contract_tests!(fresh);
 }
 
 mod cluster {
@@ -175,6 +176,7 @@ mod cluster {
     agentsight_store::tracking_contract_tests!(fresh);
     agentsight_store::data_plane_contract_tests!(fresh);
     agentsight_store::export_contract_tests!(fresh);
+    agentsight_store::span_contract_tests!(fresh);
 }
 
 fn upsert(agent_id: i64, id: &str, t: i64) -> ConversationUpsert {
@@ -580,4 +582,118 @@ async fn data_plane_changes_read_back_on_another_node() {
         defs.iter().map(|d| (d.name.as_str(), d.log_count)).collect::<Vec<_>>(),
         [("find", 0), ("lookup", 1)]
     );
+}
+
+/// A block of a turn and one tool call of it, for conversation `cid` (span ids from `n`).
+fn turn_and_tool(cid: &str, n: u64) -> serde_json::Value {
+    use agentsight_store::testkit::{tool_json, turn_json};
+    let (turn, tool) = (format!("{:016x}", n), format!("{:016x}", n + 1));
+    serde_json::json!({"conversation_id": cid, "spans": [
+        turn_json(&turn, "2026-08-15T10:00:00+00:00", None),
+        tool_json(&tool, &turn, "2026-08-15T10:00:01+00:00")]})
+}
+
+/// Two nodes receiving the same conversations at once, each turn at one node and its tool call
+/// at the other, every batch twice (the SDK's retry): each span is stored once, and no child is
+/// left held, whatever the interleaving (the per-conversation lock and the key table decide
+/// across nodes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_store_each_span_once_and_release_every_child() {
+    use agentsight_store::testkit::span_batch;
+    use agentsight_store::{SpanFilter, SpanState};
+    let f = Fresh::new().await;
+    let one = compose(&f, f.cluster()).await;
+    let two = ClickHouseEventStore::connect(f.pg(), f.cluster()).await.unwrap();
+    let a = one.create_agent("a".into(), 1).await.unwrap();
+    let scope = agentsight_core::tracking::AgentScope { agent_id: a.id, environments: a.environments };
+    let mut tasks = Vec::new();
+    for c in 0..6u64 {
+        let block = turn_and_tool(&format!("c{c}"), 0x100 * (c + 1));
+        let (turn, tool) = (block["spans"][0].clone(), block["spans"][1].clone());
+        for (i, span) in [turn, tool].into_iter().enumerate() {
+            for copy in 0..2 {
+                let node = if (i + copy) % 2 == 0 { one.events.clone() } else { two.clone() };
+                let blocks =
+                    serde_json::json!([{"conversation_id": format!("c{c}"), "spans": [span.clone()]}]);
+                let (batch, body) = span_batch(&scope, blocks, 10);
+                tasks.push(tokio::spawn(async move {
+                    let r = node.ingest_spans(batch, body).await.unwrap();
+                    let accepted = r.accepted;
+                    r.projected.await.unwrap();
+                    accepted
+                }));
+            }
+        }
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += t.await.unwrap();
+    }
+    assert_eq!(accepted, 12, "12 spans, each stored once of its two sends");
+    let page = agentsight_store::PageRequest { page: 1, page_size: 100 };
+    let (n, rows) = two.list_spans(a.id, SpanFilter::default(), page, false).await.unwrap();
+    assert_eq!(n, 12);
+    assert!(rows.iter().all(|r| r.state == SpanState::Projected), "{rows:?}");
+    for c in 0..6 {
+        let conv = one.conversation(a.id, ConversationRef::Id(format!("c{c}"))).await.unwrap().unwrap();
+        let t = one.transcript(a.id, conv.id).await.unwrap().unwrap();
+        assert_eq!((t.actions.len(), t.conversation.message_count), (1, 2), "c{c}: {t:?}");
+    }
+}
+
+/// Concurrent span batches join few ClickHouse inserts: 6 batches of a turn and a tool call
+/// each, with a cap of 6 rows (and an interval too long to matter), make 2 inserts into `spans`
+/// (2 rows a batch), 3 into `messages` (two messages and an action entry a batch), 1 into
+/// `action_logs` and 1 into `conversations`, where unjoined they would make 6 each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_span_batches_are_batched() {
+    use agentsight_store::testkit::span_batch;
+    let f = Fresh::new().await;
+    let setup = compose(&f, f.single()).await;
+    let a = setup.create_agent("a".into(), 1).await.unwrap();
+    let scope = agentsight_core::tracking::AgentScope { agent_id: a.id, environments: a.environments };
+    let batch = BatchOptions { interval: Duration::from_secs(600), max_rows: 6, ..Default::default() };
+    let node = ClickHouseEventStore::connect(f.pg(), f.single().batch(batch)).await.unwrap();
+    let tasks: Vec<_> = (0..6u64)
+        .map(|c| {
+            let node = node.clone();
+            let (b, body) =
+                span_batch(&scope, serde_json::json!([turn_and_tool(&format!("c{c}"), 0x10 * (c + 1))]), 5);
+            tokio::spawn(async move { node.ingest_spans(b, body).await.map(|r| r.accepted) })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), 2);
+    }
+    let inserts: Vec<u64> =
+        ["spans", "messages", "action_logs", "conversations"].iter().map(|t| node.inserts(t)).collect();
+    assert_eq!(inserts, [2, 3, 1, 1]);
+    let (n, _) = setup
+        .events
+        .list_spans(a.id, Default::default(), agentsight_store::PageRequest { page: 1, page_size: 50 }, false)
+        .await
+        .unwrap();
+    assert_eq!(n, 12);
+}
+
+/// A tool call projected from a span batch defines its action's name, as a tracked action does
+/// (the data plane lists it, with its log).
+#[tokio::test]
+async fn a_projected_tool_call_defines_its_action() {
+    use agentsight_store::testkit::span_batch;
+    let f = Fresh::new().await;
+    let store = compose(&f, f.single()).await;
+    let a = store.create_agent("a".into(), 1).await.unwrap();
+    let scope = agentsight_core::tracking::AgentScope { agent_id: a.id, environments: a.environments };
+    let (b, body) = span_batch(&scope, serde_json::json!([turn_and_tool("c1", 0x40)]), 5);
+    let r = store.events.ingest_spans(b, body).await.unwrap();
+    r.projected.await.unwrap();
+    let (n, actions) = store
+        .events
+        .list_actions(a.id, Default::default(), agentsight_store::PageRequest { page: 1, page_size: 50 })
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "{actions:?}");
+    let logs = store.events.action_logs(a.id, actions[0].id, 10).await.unwrap().unwrap();
+    assert_eq!(logs.len(), 1);
 }

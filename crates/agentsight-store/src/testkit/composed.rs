@@ -21,6 +21,11 @@ use crate::{
     ChangeListener, ConversationFilter, ConversationRow, EnvironmentRow, FeedbackRow, KeyRow, MessageRow,
     PageRequest, Principal, StoreResult, TrackingReader, TrackingWriter, Transcript, Upserted,
 };
+use crate::{
+    AgentRef, IngestReceipt, Restated, SpanFilter, SpanReader, SpanRow, SpanWriter, TokenUsageRow,
+    UsageFilter, UsageGroupBy, UsageGroupRow,
+};
+use agentsight_core::metrics::query::MetricsQuery;
 
 /// Agents from `config`, events in `events`.
 #[derive(Clone)]
@@ -232,5 +237,64 @@ impl<C: Send + Sync, E: ExportReader> ExportReader for Composed<C, E> {
         conversation_pks: Vec<i64>,
     ) -> StoreResult<Vec<MessageRow>> {
         self.events.export_entries(agent_id, conversation_pks).await
+    }
+}
+
+impl<C: Send + Sync, E: SpanWriter> SpanWriter for Composed<C, E> {
+    async fn ingest_spans(
+        &self,
+        batch: agentsight_core::spans::SpanIngest,
+        body: agentsight_core::archive::ArchivedBody,
+    ) -> StoreResult<IngestReceipt> {
+        self.events.ingest_spans(batch, body).await
+    }
+    async fn restate_costs(
+        &self,
+        agent_id: Option<i64>,
+        pricing: agentsight_core::prices::Pricing,
+        now: Micros,
+    ) -> StoreResult<Restated> {
+        self.events.restate_costs(agent_id, pricing, now).await
+    }
+}
+
+impl<C: Send + Sync, E: SpanReader> SpanReader for Composed<C, E> {
+    async fn list_spans(
+        &self,
+        agent_id: i64,
+        filter: SpanFilter,
+        page: PageRequest,
+        payload: bool,
+    ) -> StoreResult<(i64, Vec<SpanRow>)> {
+        self.events.list_spans(agent_id, filter, page, payload).await
+    }
+    async fn span(&self, agent_id: i64, id: i64, payload: bool) -> StoreResult<Option<SpanRow>> {
+        self.events.span(agent_id, id, payload).await
+    }
+    async fn trace(&self, agent_id: i64, trace_id: String, limit: i64) -> StoreResult<(Vec<SpanRow>, bool)> {
+        self.events.trace(agent_id, trace_id, limit).await
+    }
+    async fn list_token_usage(
+        &self,
+        agent_id: i64,
+        filter: UsageFilter,
+        page: PageRequest,
+    ) -> StoreResult<(i64, Vec<TokenUsageRow>)> {
+        self.events.list_token_usage(agent_id, filter, page).await
+    }
+    async fn llm_metrics(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+    ) -> StoreResult<agentsight_protocol::v01::LlmMetricsResponse> {
+        self.events.llm_metrics(agent, q).await
+    }
+    async fn usage_summary(
+        &self,
+        agent_id: i64,
+        filter: UsageFilter,
+        group_by: UsageGroupBy,
+    ) -> StoreResult<Vec<UsageGroupRow>> {
+        self.events.usage_summary(agent_id, filter, group_by).await
     }
 }

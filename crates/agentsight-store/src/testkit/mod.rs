@@ -466,7 +466,9 @@ pub async fn change_feed_reports_tracking_writes(s: impl AgentStore + TrackingWr
 /// `ChangeFeed`: every committed write is reported once, with its agent and kind, before its
 /// caller is answered; a refused write is not; a span batch's projection reports the
 /// conversations it created and the messages it projected.
-pub async fn change_feed_reports_committed_writes(s: impl ContractStore) {
+pub async fn change_feed_reports_committed_writes(
+    s: impl AgentStore + TrackingWriter + crate::SpanWriter + ChangeFeed,
+) {
     struct Heard(std::sync::Mutex<Vec<Committed>>);
     impl ChangeListener for Heard {
         fn committed(&self, changes: &[Committed]) {
@@ -564,6 +566,23 @@ macro_rules! export_contract_tests {
         $crate::contract_tests!(@each $make;
             dashboard_filters_and_export,
             export_reader_pages_cover_every_row_once);
+    };
+}
+
+/// Instantiates the contract tests of [`SpanWriter`](crate::SpanWriter),
+/// [`SpanReader`](crate::SpanReader) and the change feed of both planes
+/// ([`change_feed_reports_committed_writes`]), for an event store that implements those and
+/// the tracking traits so far: `span_contract_tests!(async_fn_making_a_fresh_store)`, the store
+/// being an [`AgentStore`] too (see [`Composed`]). A backend that runs
+/// [`contract_tests!`](crate::contract_tests) runs all of them.
+#[macro_export]
+macro_rules! span_contract_tests {
+    ($make:path) => {
+        $crate::contract_tests!(@each $make;
+            span_writer_ingest_resend_held_incomplete,
+            span_writer_restate_costs,
+            span_reader_lists_filters_and_sums,
+            change_feed_reports_committed_writes);
     };
 }
 
