@@ -4,7 +4,8 @@ no row in the "Store contract coverage" table of docs/architecture.md, when a ro
 contract test function (outside parentheses) that crates/agentsight-store/src/testkit/ does not
 define, or when a row's Backends cell names PostgreSQL although none of its tests is in
 `config_contract_tests!` (the configuration tests, which store-postgres runs), or the reverse,
-and likewise for ClickHouse and `tracking_contract_tests!` (which store-clickhouse runs)."""
+and likewise for ClickHouse and `tracking_contract_tests!` with `metrics_contract_tests!` (which
+store-clickhouse runs)."""
 import pathlib
 import re
 import sys
@@ -27,6 +28,13 @@ if not macro:
 config_tests = set(re.findall(r"[a-z_][a-z0-9_]*", macro.group(1)))
 tracking = re.search(r"macro_rules! tracking_contract_tests \{.*?@each \$make;(.*?)\);", kit, re.S)
 tracking_tests = set(re.findall(r"[a-z_][a-z0-9_]*", tracking.group(1))) if tracking else set()
+# metrics_contract_tests! (which store-clickhouse runs too): its @each list, and the property.
+metrics = re.search(r"macro_rules! metrics_contract_tests \{(.*?)\n\}", kit, re.S)
+if metrics:
+    listed = re.search(r"@each \$make;(.*?)\);", metrics.group(1), re.S)
+    tracking_tests |= set(re.findall(r"[a-z_][a-z0-9_]*", listed.group(1))) if listed else set()
+    if "metrics_agree_with_reference" in metrics.group(1):
+        tracking_tests.add("metrics_agree_with_reference")
 rows = {}
 wrong_backends = []
 for line in table.splitlines():

@@ -42,6 +42,7 @@
 
 mod batch;
 mod http;
+mod metrics;
 mod registry;
 mod schema;
 mod tracking;

@@ -10,10 +10,14 @@ use agentsight_core::tracking::{
     ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
 };
 
+use agentsight_core::metrics::query::MetricsQuery;
+use agentsight_core::metrics::series::{Interval, SeriesMetric};
+
 use crate::{
-    ActionLogRow, AgentRow, AgentStore, AttachmentRow, AttachmentsInsert, ButtonRow, ChangeFeed,
-    ChangeListener, ConversationFilter, ConversationRow, EnvironmentRow, FeedbackRow, KeyRow, MessageRow,
-    PageRequest, Principal, StoreResult, TrackingReader, TrackingWriter, Transcript, Upserted,
+    ActionLogRow, AgentRef, AgentRow, AgentStore, AttachmentRow, AttachmentsInsert, ButtonRow, ChangeFeed,
+    ChangeListener, ConversationFilter, ConversationRow, EngineStatus, EnvironmentRow, FeedbackRow, KeyRow,
+    LiveResponse, MessageRow, MetricsReader, OverviewResponse, PageRequest, Principal, StoreResult,
+    TimeseriesResponse, TrackingReader, TrackingWriter, Transcript, Upserted,
 };
 
 /// Agents from `config`, events in `events`.
@@ -131,5 +135,31 @@ impl<C: Send + Sync, E: TrackingReader> TrackingReader for Composed<C, E> {
 impl<C: Send + Sync, E: ChangeFeed> ChangeFeed for Composed<C, E> {
     fn listen(&self, listener: Arc<dyn ChangeListener>) {
         self.events.listen(listener)
+    }
+}
+
+impl<C: Send + Sync, E: MetricsReader> MetricsReader for Composed<C, E> {
+    async fn overview(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+        escalation: Vec<String>,
+    ) -> StoreResult<OverviewResponse> {
+        self.events.overview(agent, q, escalation).await
+    }
+    async fn timeseries(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+        metric: SeriesMetric,
+        interval: Interval,
+    ) -> StoreResult<TimeseriesResponse> {
+        self.events.timeseries(agent, q, metric, interval).await
+    }
+    async fn live(&self, agent: AgentRef, now: Micros) -> StoreResult<LiveResponse> {
+        self.events.live(agent, now).await
+    }
+    async fn engine_status(&self) -> EngineStatus {
+        self.events.engine_status().await
     }
 }
