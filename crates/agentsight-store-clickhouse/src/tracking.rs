@@ -533,10 +533,7 @@ impl TrackingWriter for ClickHouseEventStore {
                 match found.into_iter().next() {
                     Some(f) => (f.conversation_pk, Some(*mid), a.sender.clone().or(Some(f.sender))),
                     None => {
-                        return Err(StoreError::UnknownReference {
-                            field: "message",
-                            value: mid.to_string(),
-                        });
+                        return Err(StoreError::UnknownReference { field: "message", value: mid.to_string() });
                     }
                 }
             }
