@@ -2,8 +2,9 @@
 //! shards behind `Distributed` tables), what must be unique across nodes or read back exactly
 //! right after a change in PostgreSQL, so that any number of stateless `serve` nodes can share
 //! one store. Work in progress: [`ClickHouseEventStore`] implements [`TrackingWriter`],
-//! [`TrackingReader`] and [`ChangeFeed`] (in-process listeners) so far, with the semantics of the
-//! embedded SQLite store, and `agentsight serve` cannot select it yet.
+//! [`TrackingReader`], [`ChangeFeed`] (in-process listeners) and
+//! [`MetricsReader`](agentsight_store::MetricsReader) (aggregated in ClickHouse) so far, with the
+//! semantics of the embedded SQLite store, and `agentsight serve` cannot select it yet.
 //!
 //! # Design
 //!

@@ -138,19 +138,16 @@ impl Sql {
 
     /// A `WHERE` over `conversations` keeping the current version of the agent's conversations
     /// that are not deleted and match the filters (and started in range when `in_range`).
-    /// `candidates` is a superset of their pks (a `SELECT conversation_pk …`), or `None`.
-    fn current(&self, in_range: bool, candidates: Option<String>) -> String {
+    fn current(&self, in_range: bool) -> String {
         let a = self.agent;
         let range = if in_range { self.started_in_range() } else { String::new() };
         // Any version matching the range and filters: a superset of the current ones that do.
-        let candidates = candidates.or_else(|| {
-            (in_range || !self.filters.is_empty()).then(|| {
-                format!(
-                    "SELECT conversation_pk FROM {} WHERE agent_id = {a}{range}{}",
-                    self.t("conversations"),
-                    self.filters
-                )
-            })
+        let candidates = (in_range || !self.filters.is_empty()).then(|| {
+            format!(
+                "SELECT conversation_pk FROM {} WHERE agent_id = {a}{range}{}",
+                self.t("conversations"),
+                self.filters
+            )
         });
         let within = candidates.map(|c| format!(" AND conversation_pk IN ({c})")).unwrap_or_default();
         format!(
@@ -176,7 +173,7 @@ impl Sql {
         } else {
             format!(
                 " AND conversation_pk IN (SELECT conversation_pk FROM {convs} WHERE {})",
-                self.current(false, None)
+                self.current(false)
             )
         }
     }
@@ -262,7 +259,7 @@ impl Sql {
             escalated = self.escalated(escalation),
             convs = self.t("conversations"),
             messages = self.t("messages"),
-            current = self.current(true, None),
+            current = self.current(true),
         )
     }
 
@@ -283,7 +280,7 @@ impl Sql {
              GROUP BY dim, a, b",
             convs = self.t("conversations"),
             day = self.local_date("started_at"),
-            current = self.current(true, None),
+            current = self.current(true),
         )
     }
 
@@ -302,29 +299,36 @@ impl Sql {
         )
     }
 
-    /// Per conversation with an agent message in range: its bot responses in range, as the
-    /// arrays `rts` (the agent message's time) and `rus` (the response time), and their count
-    /// `n` and sum `s`. A response is an agent message whose predecessor by (time, id) is an
-    /// `end_user` message.
+    /// Per matching conversation with an agent message in range: its bot responses in range,
+    /// as the arrays `rts` (the agent message's time) and `rus` (the response time), and their
+    /// count `n` and sum `s`. A response is an agent message whose predecessor by (time, id) is
+    /// an `end_user` message: the conversation's messages up to the range's end sorted by
+    /// (time, id, sender code), and the same arrays shifted by one (lambdas that capture no
+    /// column: a captured array would be copied for every element).
     fn responses_per_conversation(&self) -> String {
         let a = self.agent;
-        let messages = self.t("messages");
         format!(
-            "SELECT conversation_pk, arraySort(groupArray((ts, id, sender))) AS m,
-                arrayFilter(i -> i > 1 AND m[i].3 = 'agent' AND m[i - 1].3 = 'end_user' AND m[i].1 >= {start},
-                    arrayEnumerate(m)) AS idx,
-                arrayMap(i -> m[i].1, idx) AS rts, arrayMap(i -> m[i].1 - m[i - 1].1, idx) AS rus,
-                toInt64(length(idx)) AS n, toInt64(arraySum(rus)) AS s
+            "SELECT conversation_pk,
+                arraySort(groupArray((ts, id, multiIf(sender = 'end_user', 1, sender = 'agent', 2, 0)))) AS m,
+                arrayMap(x -> x.1, m) AS t, arrayMap(x -> x.3, m) AS w,
+                arrayPushFront(arrayPopBack(t), 0) AS prev_t, arrayPushFront(arrayPopBack(w), 0) AS prev_w,
+                arrayMap((wi, pw, ti) -> toUInt8(wi = 2 AND pw = 1 AND ti >= {start}), w, prev_w, t) AS hit,
+                arrayFilter((ti, h) -> h = 1, t, hit) AS rts,
+                arrayFilter((d, h) -> h = 1, arrayMap((ti, pt) -> ti - pt, t, prev_t), hit) AS rus,
+                toInt64(length(rts)) AS n, toInt64(arraySum(rus)) AS s
              FROM {messages}
-             WHERE agent_id = {a} AND kind = 0 AND ts < {end} AND conversation_pk IN ({with_reply})
+             WHERE agent_id = {a} AND kind = 0 AND ts < {end} AND conversation_pk IN ({with_reply}){matched}
              GROUP BY conversation_pk",
+            messages = self.t("messages"),
             start = self.start,
             end = self.end,
             with_reply = self.with_agent_message(),
+            matched = self.events_match(),
         )
     }
 
-    /// The pks with an agent message in range.
+    /// The pks with an agent message in range (a conversation's earlier messages are read only
+    /// for these).
     fn with_agent_message(&self) -> String {
         format!(
             "SELECT conversation_pk FROM {} WHERE agent_id = {} AND kind = 0 AND sender = 'agent'{}",
@@ -334,18 +338,16 @@ impl Sql {
         )
     }
 
-    /// `FROM … WHERE …` joining the matching conversations' current rows with their responses.
-    fn responses_from(&self) -> String {
-        format!(
-            "FROM {convs} ANY INNER JOIN ({per}) USING conversation_pk WHERE {current}",
-            convs = self.t("conversations"),
-            per = self.responses_per_conversation(),
-            current = self.current(false, Some(self.with_agent_message())),
-        )
-    }
+    /// Each shard finishes its conversations' `GROUP BY` (a conversation's messages are all on
+    /// one shard), so only per-conversation results reach the initiator.
+    const SHARD_LOCAL_GROUPS: &str = "SETTINGS distributed_group_by_no_merge = 1";
 
     fn responses_total(&self) -> String {
-        format!("SELECT toInt64(sum(n)) AS n, toInt64(sum(s)) AS s {}", self.responses_from())
+        format!(
+            "SELECT toInt64(sum(n)) AS n, toInt64(sum(s)) AS s FROM ({}) {}",
+            self.responses_per_conversation(),
+            Self::SHARD_LOCAL_GROUPS
+        )
     }
 
     /// Tools in range but `token_usage`, by name.
@@ -387,13 +389,14 @@ impl Sql {
                 key = self.bucket_key("started_at", interval),
                 count = if metric == SeriesMetric::Conversations { "count()" } else { "sum(is_used)" },
                 t = self.t("conversations"),
-                current = self.current(true, None),
+                current = self.current(true),
             ),
             SeriesMetric::BotResponses | SeriesMetric::AvgBotResponseTimeMs => format!(
                 "SELECT {key} AS bucket, min(rt) AS rep, toInt64(count()) AS n, toInt64(sum(ru)) AS s
-                 FROM (SELECT rts, rus {from}) ARRAY JOIN rts AS rt, rus AS ru GROUP BY bucket",
+                 FROM ({per}) ARRAY JOIN rts AS rt, rus AS ru GROUP BY bucket {local}",
                 key = self.bucket_key("rt", interval),
-                from = self.responses_from(),
+                per = self.responses_per_conversation(),
+                local = Self::SHARD_LOCAL_GROUPS,
             ),
             SeriesMetric::ToolCalls => format!(
                 "SELECT {key} AS bucket, min(ts) AS rep, toInt64(count()) AS n, toInt64(0) AS s FROM {t}
