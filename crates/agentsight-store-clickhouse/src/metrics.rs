@@ -344,7 +344,7 @@ impl Sql {
 
     fn responses_total(&self) -> String {
         format!(
-            "SELECT toInt64(sum(n)) AS n, toInt64(sum(s)) AS s FROM ({}) {}",
+            "SELECT toInt64(sum(n)) AS responses, toInt64(sum(s)) AS response_sum FROM ({}) {}",
             self.responses_per_conversation(),
             Self::SHARD_LOCAL_GROUPS
         )
@@ -450,8 +450,8 @@ struct MessageGroup {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Responses {
-    n: u64,
-    s: i64,
+    responses: u64,
+    response_sum: i64,
 }
 
 #[derive(Deserialize)]
@@ -527,7 +527,7 @@ impl ClickHouseEventStore {
         p.ratings = (t.ratings, t.rating_sum.unwrap_or(0.0));
         p.durations = (t.durations, i128::from(t.duration_sum));
         let r = responses.into_iter().next().unwrap_or_default();
-        p.responses = (r.n, i128::from(r.s));
+        p.responses = (r.responses, i128::from(r.response_sum));
         let day_index = |d: NaiveDate| usize::try_from((d - q.from).num_days()).ok();
         for g in groups {
             match g.dim.as_str() {
