@@ -5,7 +5,7 @@ contract test function (outside parentheses) that crates/agentsight-store/src/te
 define, or when a row's Backends cell names PostgreSQL although none of its tests is in
 `config_contract_tests!` (the configuration tests, which store-postgres runs), or the reverse,
 and likewise for ClickHouse and the testkit macros crates/agentsight-store-clickhouse/tests/
-invoke (`tracking_contract_tests!`, `span_contract_tests!`)."""
+invoke (`tracking_contract_tests!`, `span_contract_tests!`, `metrics_contract_tests!`, …)."""
 import pathlib
 import re
 import sys
@@ -34,6 +34,11 @@ for name in sorted(set(re.findall(r"agentsight_store::([a-z_]+_contract_tests)!"
     m = re.search(rf"macro_rules! {name} \{{.*?@each \$make;(.*?)\);", kit, re.S)
     if m:
         tracking_tests |= set(re.findall(r"[a-z_][a-z0-9_]*", m.group(1)))
+# metrics_contract_tests! also runs the metrics property, outside its @each list.
+metrics = re.search(r"macro_rules! metrics_contract_tests \{(.*?)\n\}", kit, re.S)
+if metrics:
+    if "metrics_agree_with_reference" in metrics.group(1):
+        tracking_tests.add("metrics_agree_with_reference")
 rows = {}
 wrong_backends = []
 for line in table.splitlines():

@@ -4,9 +4,10 @@
 //! one store. Work in progress: [`ClickHouseEventStore`] implements [`TrackingWriter`],
 //! [`TrackingReader`], [`SpanWriter`](agentsight_store::SpanWriter),
 //! [`SpanReader`](agentsight_store::SpanReader) (see the `spans` module),
-//! [`DataPlane`](agentsight_store::DataPlane), [`ExportReader`](agentsight_store::ExportReader)
-//! and [`ChangeFeed`] (across nodes) so far, with the semantics of the embedded SQLite store,
-//! and `agentsight serve` cannot select it yet.
+//! [`DataPlane`](agentsight_store::DataPlane), [`ExportReader`](agentsight_store::ExportReader),
+//! [`MetricsReader`](agentsight_store::MetricsReader) (aggregated in ClickHouse) and
+//! [`ChangeFeed`] (across nodes), with the semantics of the embedded SQLite store; `agentsight
+//! serve` cannot select it yet.
 //!
 //! # Design
 //!
@@ -53,6 +54,7 @@ mod dataplane;
 mod export;
 mod feed;
 mod http;
+mod metrics;
 mod registry;
 mod schema;
 mod spans;

@@ -60,7 +60,7 @@ impl Reg {
     /// This version of the row as a row of ClickHouse's `conversations`.
     pub(crate) fn clickhouse_row(&self) -> Value {
         let c = &self.row;
-        json!({
+        let mut row = json!({
             "conversation_pk": c.id, "agent_id": c.agent_id, "conversation_id": c.conversation_id,
             "name": c.name, "customer_id": c.customer_id, "customer_ip_address": c.customer_ip_address,
             "country": c.country, "region": c.region, "city": c.city, "latitude": c.latitude,
@@ -69,7 +69,9 @@ impl Reg {
             "is_marked": u8::from(c.is_marked), "is_deleted": u8::from(c.is_deleted),
             "deleted_at": c.deleted_at, "started_at": c.started_at, "ended_at": c.ended_at,
             "created_at": c.created_at, "updated_at": c.updated_at, "version": self.version,
-        })
+        });
+        crate::metrics::add_metric_columns(&mut row, c.metadata.as_deref());
+        row
     }
 }
 

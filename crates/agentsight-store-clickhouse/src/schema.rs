@@ -60,7 +60,8 @@ const FEEDBACKS: Table = Table {
 };
 
 /// Every version of each conversation row written to PostgreSQL; `FINAL` (or `argMax` on
-/// `version`) reads the latest.
+/// `version`) reads the latest. The last four columns are what the metrics read of `metadata`,
+/// decoded at write time (18.16 has no exact JSON functions): see `metrics.rs`.
 const CONVERSATIONS: Table = Table {
     name: "conversations",
     columns: "conversation_pk Int64, agent_id Int64, conversation_id String, name Nullable(String),
@@ -69,7 +70,8 @@ const CONVERSATIONS: Table = Table {
         longitude Nullable(Float64), device Nullable(String), source Nullable(String),
         language Nullable(String), environment Nullable(String), metadata Nullable(String),
         is_used UInt8, is_marked UInt8, is_deleted UInt8, deleted_at Nullable(Int64), started_at Int64,
-        ended_at Nullable(Int64), created_at Int64, updated_at Int64, version Int64",
+        ended_at Nullable(Int64), created_at Int64, updated_at Int64, version Int64,
+        meta_keys Array(String), meta_texts Array(String), fb_meta Int8, fb_rating Nullable(Float64)",
     engine: "ReplacingMergeTree(version) ORDER BY (agent_id, conversation_pk)",
 };
 

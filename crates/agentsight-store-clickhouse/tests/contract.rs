@@ -1,4 +1,4 @@
-//! The store contract suite's tracking and span tests against real servers, on one ClickHouse server and
+//! The store contract suite's tracking, data-plane, export, span and metrics tests against real servers, on one ClickHouse server and
 //! on the shards of a cluster, and this backend's own: two nodes racing to create one
 //! conversation, the batching of concurrent inserts, an insert's error reaching every caller of
 //! its batch, nodes migrating at once, an unreachable server answered as `Unavailable`.
@@ -145,6 +145,15 @@ impl Drop for Fresh {
 
 type Store = Composed<PostgresStore, ClickHouseEventStore>;
 
+/// Batches sent after 1 ms: the metrics tests write one row at a time, each waiting for its
+/// batch.
+const FAST: BatchOptions = BatchOptions {
+    interval: Duration::from_millis(1),
+    max_rows: 10_000,
+    max_bytes: 16 << 20,
+    max_queued: 100_000,
+};
+
 async fn compose(f: &Fresh, ch: ClickHouseOptions) -> Store {
     let config = PostgresStore::connect(f.pg()).await.unwrap();
     let events = ClickHouseEventStore::connect(f.pg(), ch).await.unwrap();
@@ -163,6 +172,13 @@ mod single_server {
     agentsight_store::data_plane_contract_tests!(fresh);
     agentsight_store::export_contract_tests!(fresh);
     agentsight_store::span_contract_tests!(fresh);
+
+    async fn fresh_fast() -> (Store, Fresh) {
+        let f = Fresh::new().await;
+        (compose(&f, f.single().batch(FAST)).await, f)
+    }
+
+    agentsight_store::metrics_contract_tests!(fresh_fast);
 }
 
 mod cluster {
@@ -177,6 +193,13 @@ mod cluster {
     agentsight_store::data_plane_contract_tests!(fresh);
     agentsight_store::export_contract_tests!(fresh);
     agentsight_store::span_contract_tests!(fresh);
+
+    async fn fresh_fast() -> (Store, Fresh) {
+        let f = Fresh::new().await;
+        (compose(&f, f.cluster().batch(FAST)).await, f)
+    }
+
+    agentsight_store::metrics_contract_tests!(fresh_fast);
 }
 
 fn upsert(agent_id: i64, id: &str, t: i64) -> ConversationUpsert {

@@ -260,7 +260,12 @@ fn reload(shared: &Arc<Shared>) {
                     st.running = false;
                     st.phase = IndexPhase::Failed;
                     st.fault = e.lasting.map(|kind| {
-                        format!("{kind}: reading {} for the metrics index: {}", s.path.display(), e.message)
+                        format!(
+                            "{kind}: reading {} for the metrics index: {}; `agentsight check --data-dir DIR` \
+                             finds the damage, `agentsight restore` brings back a backup",
+                            s.path.display(),
+                            e.message
+                        )
                     });
                     s.cond.notify_all();
                 }

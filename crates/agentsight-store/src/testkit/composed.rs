@@ -16,16 +16,19 @@ use crate::{
     ActionFilter, ActionLogItem, ActionRow, DataPlane, ExportCursor, ExportPage, ExportReader,
     FeedbackFilter, FeedbackItem, MessageDetail,
 };
-use crate::{
-    ActionLogRow, AgentRow, AgentStore, AttachmentRow, AttachmentsInsert, ButtonRow, ChangeFeed,
-    ChangeListener, ConversationFilter, ConversationRow, EnvironmentRow, FeedbackRow, KeyRow, MessageRow,
-    PageRequest, Principal, StoreResult, TrackingReader, TrackingWriter, Transcript, Upserted,
-};
-use crate::{
-    AgentRef, IngestReceipt, Restated, SpanFilter, SpanReader, SpanRow, SpanWriter, TokenUsageRow,
-    UsageFilter, UsageGroupBy, UsageGroupRow,
-};
 use agentsight_core::metrics::query::MetricsQuery;
+use agentsight_core::metrics::series::{Interval, SeriesMetric};
+
+use crate::{
+    ActionLogRow, AgentRef, AgentRow, AgentStore, AttachmentRow, AttachmentsInsert, ButtonRow, ChangeFeed,
+    ChangeListener, ConversationFilter, ConversationRow, EngineStatus, EnvironmentRow, FeedbackRow, KeyRow,
+    LiveResponse, MessageRow, MetricsReader, OverviewResponse, PageRequest, Principal, StoreResult,
+    TimeseriesResponse, TrackingReader, TrackingWriter, Transcript, Upserted,
+};
+use crate::{
+    IngestReceipt, Restated, SpanFilter, SpanReader, SpanRow, SpanWriter, TokenUsageRow, UsageFilter,
+    UsageGroupBy, UsageGroupRow,
+};
 
 /// Agents from `config`, events in `events`.
 #[derive(Clone)]
@@ -296,5 +299,31 @@ impl<C: Send + Sync, E: SpanReader> SpanReader for Composed<C, E> {
         group_by: UsageGroupBy,
     ) -> StoreResult<Vec<UsageGroupRow>> {
         self.events.usage_summary(agent_id, filter, group_by).await
+    }
+}
+
+impl<C: Send + Sync, E: MetricsReader> MetricsReader for Composed<C, E> {
+    async fn overview(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+        escalation: Vec<String>,
+    ) -> StoreResult<OverviewResponse> {
+        self.events.overview(agent, q, escalation).await
+    }
+    async fn timeseries(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+        metric: SeriesMetric,
+        interval: Interval,
+    ) -> StoreResult<TimeseriesResponse> {
+        self.events.timeseries(agent, q, metric, interval).await
+    }
+    async fn live(&self, agent: AgentRef, now: Micros) -> StoreResult<LiveResponse> {
+        self.events.live(agent, now).await
+    }
+    async fn engine_status(&self) -> EngineStatus {
+        self.events.engine_status().await
     }
 }

@@ -40,13 +40,45 @@ fn message(scope: &AgentScope, cid: &str, sender: &str, ts: &str) -> agentsight_
 /// `MetricsReader`: the overview counts messages, conversations and bot response times; a
 /// time series buckets them by local day; `live` counts the conversations active in the last
 /// five minutes and the messages per minute; `engine_status` names the engine and has every
-/// acknowledged span batch projected.
+/// acknowledged span batch projected. (The checks of
+/// [`metrics_reader_overview_series_live`], then a span batch.)
 pub async fn metrics_reader_overview_series_live_status<S>(s: S)
 where
     S: MetricsReader + TrackingWriter + SpanWriter + AgentStore,
 {
-    let a = scope(&s, "a").await;
-    let b = scope(&s, "b").await;
+    let a = overview_series_live(&s).await;
+    let (batch, body) = span_batch(
+        &a,
+        json!([{"conversation_id": "k", "spans": [
+        turn_json("00000000000000a1", "2026-05-01T10:00:00+00:00", None)]}]),
+        1,
+    );
+    let r = s.ingest_spans(batch, body).await.unwrap();
+    let id = r.batch_id;
+    r.projected.await.unwrap();
+    let st = s.engine_status().await;
+    assert!(!st.engine.is_empty() && !st.phase.is_empty(), "{st:?}");
+    assert!(id > 0);
+}
+
+/// The checks of [`metrics_reader_overview_series_live_status`] without span ingest, for an
+/// event store that implements [`MetricsReader`] but not [`SpanWriter`] (yet): the overview,
+/// time series and live figures of a fixture, and an `engine_status` that names its engine.
+pub async fn metrics_reader_overview_series_live<S>(s: S)
+where
+    S: MetricsReader + TrackingWriter + AgentStore,
+{
+    overview_series_live(&s).await;
+    let st = s.engine_status().await;
+    assert!(!st.engine.is_empty() && !st.phase.is_empty(), "{st:?}");
+}
+
+async fn overview_series_live<S>(s: &S) -> AgentScope
+where
+    S: MetricsReader + TrackingWriter + AgentStore,
+{
+    let a = scope(s, "a").await;
+    let b = scope(s, "b").await;
     for (cid, sender, ts) in [
         ("c1", "end_user", "2026-05-01T10:00:00Z"),
         ("c1", "agent", "2026-05-01T10:00:04Z"),
@@ -95,19 +127,7 @@ where
     let later = s.live(agent, t("2026-05-01T12:00:00Z")).await.unwrap();
     assert_eq!(later.active_conversations, 0);
     assert_eq!(later.messages_per_minute.iter().map(|m| m.messages).sum::<u64>(), 0);
-
-    let (batch, body) = span_batch(
-        &a,
-        json!([{"conversation_id": "k", "spans": [
-        turn_json("00000000000000a1", "2026-05-01T10:00:00+00:00", None)]}]),
-        1,
-    );
-    let r = s.ingest_spans(batch, body).await.unwrap();
-    let id = r.batch_id;
-    r.projected.await.unwrap();
-    let st = s.engine_status().await;
-    assert!(!st.engine.is_empty() && !st.phase.is_empty(), "{st:?}");
-    assert!(id > 0);
+    a
 }
 
 /// `ExportReader::export_conversations` pages by an opaque cursor: with more conversations than

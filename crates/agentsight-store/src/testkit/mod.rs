@@ -586,6 +586,27 @@ macro_rules! span_contract_tests {
     };
 }
 
+/// Instantiates the contract tests of [`MetricsReader`](crate::MetricsReader) for an event
+/// store that implements it with [`TrackingWriter`] (and an [`AgentStore`], see [`Composed`])
+/// but not every event trait: `metrics_contract_tests!(async_fn_making_a_fresh_store)` runs
+/// [`metrics_reader_overview_series_live`], [`metrics_edges_filters_zones_and_empty_ranges`]
+/// and the property [`metrics_agree_with_reference`] (a fresh store for each case). A backend
+/// that runs [`contract_tests!`](crate::contract_tests) covers the same ground with
+/// [`metrics_reader_overview_series_live_status`] and its own property test.
+#[macro_export]
+macro_rules! metrics_contract_tests {
+    ($make:path) => {
+        $crate::contract_tests!(@each $make;
+            metrics_reader_overview_series_live,
+            metrics_edges_filters_zones_and_empty_ranges);
+
+        #[test]
+        fn metrics_agree_with_reference() {
+            $crate::testkit::metrics_agree_with_reference_alone($make);
+        }
+    };
+}
+
 /// Instantiates the contract tests that need an [`EventStore`] (and the [`ConfigStore`] to set
 /// up their agents) for a backend that is both: `contract_tests!(async_fn_making_a_fresh_store)`.
 /// Such a backend runs [`config_contract_tests!`](crate::config_contract_tests) too.
