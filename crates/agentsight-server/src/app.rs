@@ -224,7 +224,11 @@ pub async fn state<S: Store>(
 impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
     /// Binds the listener to `settings.listen` and builds the router over `stores`, opened by
     /// the caller (the binary chooses the backends), with `enrich` applied at ingest.
-    pub async fn build(settings: Settings, stores: Stores<C, E>, enrich: Enrichment) -> Result<Self, StartError> {
+    pub async fn build(
+        settings: Settings,
+        stores: Stores<C, E>,
+        enrich: Enrichment,
+    ) -> Result<Self, StartError> {
         Self::build_on(settings, stores, enrich, None).await
     }
 

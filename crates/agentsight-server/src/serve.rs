@@ -109,14 +109,21 @@ pub async fn serve(
     drop(listener);
     let open = max_connections - slots.available_permits();
     if open > 0 {
-        tracing::info!(open, timeout_s = shutdown_timeout.as_secs(), "draining: open connections finish their requests");
+        tracing::info!(
+            open,
+            timeout_s = shutdown_timeout.as_secs(),
+            "draining: open connections finish their requests"
+        );
     }
     let cut = match tokio::time::timeout(shutdown_timeout, graceful.shutdown()).await {
         Ok(()) => 0,
         Err(_) => {
             let left = max_connections - slots.available_permits();
-            tracing::warn!(connections = left, timeout_s = shutdown_timeout.as_secs(),
-                "shutdown timeout reached: cutting the connections still open");
+            tracing::warn!(
+                connections = left,
+                timeout_s = shutdown_timeout.as_secs(),
+                "shutdown timeout reached: cutting the connections still open"
+            );
             let _ = cut_tx.send(true);
             left
         }

@@ -792,7 +792,10 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
             drained.cut
         );
     } else {
-        tracing::info!(connections_drained = drained.open, "stopped cleanly: every request finished, every write committed");
+        tracing::info!(
+            connections_drained = drained.open,
+            "stopped cleanly: every request finished, every write committed"
+        );
     }
     Ok(())
 }
