@@ -133,6 +133,9 @@ impl Settings {
         if self.header_read_timeout.is_zero() {
             problems.push("the header timeout must be positive".to_string());
         }
+        if self.shutdown_timeout.is_zero() {
+            problems.push("the shutdown timeout must be positive".to_string());
+        }
         if self.max_connections == 0 {
             problems.push("max connections must be at least 1".to_string());
         }
