@@ -49,11 +49,12 @@ MAX_CONVERSATIONS = 3000
 SDK00_LOAD = """
 import os, time
 from agentsight import conversation_tracker as t
-sent, failed = [], []
+sent, failed, times = [], [], []
 i = 0
 while i < P["limit"] and not os.path.exists(P["stop"]):
     cid = f'{P["prefix"]}-{i:05d}'
     sent.append(cid)
+    t0 = time.time()
     try:
         t.get_or_create_conversation(cid)
         t.track_human_message(f"q {cid}")
@@ -62,27 +63,30 @@ while i < P["limit"] and not os.path.exists(P["stop"]):
             failed.append(cid)
     except Exception as e:  # the SDK gave up on this conversation
         failed.append(cid)
+    times.append((t0, time.time()))
     i += 1
     time.sleep(P["pause"])
-emit({"sent": sent, "failed": failed})
+emit({"sent": sent, "failed": failed, "times": times})
 """
 
 SDK01_LOAD = """
 import os, time
 start()
-sent = []
+sent, times = [], []
 i = 0
 while i < P["limit"] and not os.path.exists(P["stop"]):
     cid = f'{P["prefix"]}-{i:05d}'
+    t0 = time.time()
     with conversation(cid):
         with turn():
             agentsight.user_message(f"q {cid}")
             agentsight.agent_message(f"a {cid}")
     sent.append(cid)
+    times.append((t0, time.time()))
     i += 1
     time.sleep(P["pause"])
 agentsight.shutdown()
-emit({"sent": sent, "failed": []})
+emit({"sent": sent, "failed": [], "times": times})
 """
 
 # Runs `argv[2:]` with the socket `argv[1]` as fd 3 and the variables of systemd's socket
@@ -243,11 +247,14 @@ def _restart_under_load(binary: Path, tmp: Path, activated: bool) -> dict:
             _run_in_thread(lambda: run01.run(SDK01_LOAD, key=key01, env=env, timeout=600,
                                              params={**common, "prefix": f"{tag}-01x"}), results, "0.1.4"),
         ]
+        outages = []  # (SIGTERM sent, next process answering), wall clock as the SDKs record it
         for _ in range(RESTARTS):
             time.sleep(LOAD_BEFORE_RESTART_S)
+            down = time.time()
             stopped_logs.append(server.stop())
             time.sleep(RESTART_PAUSE_S)
             server.start()
+            outages.append((down, time.time()))
         time.sleep(LOAD_BEFORE_RESTART_S)
         stop_file.write_text("stop")
         for t in threads:
@@ -258,7 +265,7 @@ def _restart_under_load(binary: Path, tmp: Path, activated: bool) -> dict:
                 raise r
         stored = {"0.0.44": _stored(server, key00), "0.1.4": _stored(server, key01)}
         stopped_logs.append(server.stop())
-        return {"sent": results, "stored": stored, "logs": stopped_logs, "server": server}
+        return {"sent": results, "stored": stored, "logs": stopped_logs, "server": server, "outages": outages}
     finally:
         server.close()
 
@@ -283,7 +290,11 @@ def test_restarts_on_a_passed_socket_under_load_from_both_sdks_lose_nothing(tmp_
         sent, failed = run["sent"][sdk]["sent"], run["sent"][sdk]["failed"]
         stored = run["stored"][sdk]
         missing, wrong = _missing_and_wrong(sent, stored)
-        assert len(sent) > 50 * (RESTARTS + 1), f"{sdk}: too little load to mean anything: {len(sent)}"
+        # Every restart caught this SDK sending: a conversation was being sent (0.0.44) or
+        # made (0.1.4, exported every 100 ms) between the SIGTERM and the next process's answer.
+        times = run["sent"][sdk]["times"]
+        for down, up in run["outages"]:
+            assert any(t0 < up and t1 > down for t0, t1 in times), f"{sdk} sent nothing during the outage {down}..{up}"
         assert not failed, f"{sdk}: the SDK gave up on {len(failed)} conversations: {failed[:10]}"
         assert not missing, f"{sdk}: {len(missing)} of {len(sent)} conversations missing: {missing[:10]}"
         assert not wrong, f"{sdk}: messages missing or duplicated in {wrong[:5]}: {[stored[c] for c in wrong[:5]]}"
