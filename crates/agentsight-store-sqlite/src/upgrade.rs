@@ -29,12 +29,11 @@ fn version_of(path: &Path, db: &'static str) -> StoreResult<Option<usize>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(crate::io_failure(format!("reading {}", path.display()), e)),
     }
-    let conn =
-        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|e| crate::sqlerr_in(format!("opening {}", path.display()), e))?;
-    let v = conn
-        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-        .map_err(|source| MigrationError::Version { db, source })?;
+    // A file that is not a database (or is damaged) fails here as it would at the writer's open.
+    let failed = |e| crate::sqlerr_in(format!("opening the {db}"), e);
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(failed)?;
+    let v = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).map_err(failed)?;
     Ok(Some(usize::try_from(v).unwrap_or(usize::MAX)))
 }
 
