@@ -57,6 +57,9 @@ fi
 step "release build (the binary the SDK suite and the benchmarks run)"
 cargo build --release --locked -p agentsight -p agentsight-loadgen
 
+step "deploy/: the systemd units pass systemd-analyze verify (Debian's systemd)"
+scripts/check-deploy-units.sh "$CARGO_TARGET_DIR/release/agentsight"
+
 step "geolocation data (DB-IP Lite, fetched once with npm and verified)"
 # The directory `agentsight serve` reads when started here (README): <data-dir>/geo, with the
 # data dir ./data unless AGENTSIGHT_DATA_DIR says otherwise. Absolute, for tests in other dirs.

@@ -78,6 +78,9 @@ pub struct Shared<S: Store> {
     pub cpu: crate::cpu::CpuGate,
     /// The stores' last lasting storage failure, for `/readyz`.
     pub write_health: crate::ready::WriteHealth,
+    /// Becomes true when the server begins to shut down: long-lived responses (the live
+    /// feed's event streams) end then, so they do not hold the drain.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// Shared state of every handler: one pointer, cloned for each request.
@@ -121,6 +124,9 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// A listening socket passed in (socket activation) could not be used.
+    #[error("using the listening socket passed in")]
+    Listener(#[source] std::io::Error),
     /// The store failed while the application was starting (asking whether an admin exists).
     #[error("starting")]
     Store(#[source] StoreError),
@@ -132,8 +138,8 @@ pub struct App<S: Store> {
     router: Router,
     stores: Stores<S::Config, S::Events>,
     setup_token: Option<String>,
-    header_read_timeout: std::time::Duration,
-    max_connections: usize,
+    limits: crate::serve::Limits,
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// Ingest enrichment for these settings: geolocation from `settings.geo_dir()` when its files
@@ -210,17 +216,29 @@ pub async fn state<S: Store>(
         setup: Mutex::new(token.as_ref().map(|t| (t.hash, setup_expiry))),
         cpu: crate::cpu::CpuGate::for_this_machine(),
         write_health: crate::ready::WriteHealth::default(),
+        stopping: tokio::sync::watch::Sender::new(false),
     }));
     Ok((state, token.map(|t| t.secret)))
 }
 
 impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
-    /// Binds the listener and builds the router over `stores`, opened by the caller (the binary
-    /// chooses the backends), with `enrich` applied at ingest.
+    /// Binds the listener to `settings.listen` and builds the router over `stores`, opened by
+    /// the caller (the binary chooses the backends), with `enrich` applied at ingest.
     pub async fn build(
+        settings: Settings,
+        stores: Stores<C, E>,
+        enrich: Enrichment,
+    ) -> Result<Self, StartError> {
+        Self::build_on(settings, stores, enrich, None).await
+    }
+
+    /// As [`App::build`], serving on `listener` when given (a listening socket passed in by
+    /// systemd's socket activation: `settings.listen` is then not bound).
+    pub async fn build_on(
         mut settings: Settings,
         stores: Stores<C, E>,
         enrich: Enrichment,
+        listener: Option<std::net::TcpListener>,
     ) -> Result<Self, StartError> {
         settings.validate().map_err(StartError::Settings)?;
         settings.public_url = settings
@@ -231,13 +249,26 @@ impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
             .map_err(StartError::Settings)?;
         let path = settings.attachments_dir();
         let blobs = Blobs::new(path.clone()).map_err(|source| StartError::Attachments { path, source })?;
-        let addr = settings.listen;
-        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
-        let (header_read_timeout, max_connections) = (settings.header_read_timeout, settings.max_connections);
+        let listener = match listener {
+            Some(l) => {
+                l.set_nonblocking(true).map_err(StartError::Listener)?;
+                TcpListener::from_std(l).map_err(StartError::Listener)?
+            }
+            None => {
+                let addr = settings.listen;
+                TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?
+            }
+        };
+        let limits = crate::serve::Limits {
+            header_read_timeout: settings.header_read_timeout,
+            max_connections: settings.max_connections,
+            shutdown_timeout: settings.shutdown_timeout,
+        };
         let (state, setup_token) = state::<Stores<C, E>>(stores.clone(), settings, blobs, enrich)
             .await
             .map_err(StartError::Store)?;
-        Ok(App { listener, router: router(state), stores, setup_token, header_read_timeout, max_connections })
+        let stopping = state.stopping.clone();
+        Ok(App { listener, router: router(state), stores, setup_token, limits, stopping })
     }
 
     /// The bound address (the real port when the settings asked for port 0).
@@ -265,17 +296,23 @@ impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
         &self.stores.events
     }
 
-    /// Serves until `shutdown` resolves, then finishes requests in flight and lets the writer
-    /// commit what was queued.
+    /// Serves until `shutdown` resolves, then drains: stops accepting, ends the live feed's
+    /// event streams, lets requests in flight finish (for at most the settings'
+    /// `shutdown_timeout`; connections still open then are cut) and lets the writers commit
+    /// what was queued (the SQLite store then checkpoints its WAL into the database file).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let App { listener, router, stores, header_read_timeout, max_connections, .. } = self;
-        crate::serve::serve(listener, router, header_read_timeout, max_connections, shutdown).await?;
+    ) -> std::io::Result<crate::serve::Drained> {
+        let App { listener, router, stores, limits, stopping, .. } = self;
+        let shutdown = async move {
+            shutdown.await;
+            stopping.send_replace(true);
+        };
+        let drained = crate::serve::serve(listener, router, limits, shutdown).await?;
         // Dropping the last handle of a store may join its writer after it drained its queue.
         tokio::task::spawn_blocking(move || drop(stores)).await.map_err(std::io::Error::other)?;
-        Ok(())
+        Ok(drained)
     }
 }
 

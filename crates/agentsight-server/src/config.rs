@@ -34,6 +34,9 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// Connections open at once; at the cap new clients wait in the listen queue.
     pub max_connections: usize,
+    /// Once shutdown begins, how long open connections have to finish the requests they are
+    /// answering; those still open then are cut.
+    pub shutdown_timeout: Duration,
     /// The server's address as clients reach it (`https://agentsight.example.com`, no trailing
     /// `/`), for the links it writes (pagination); `None`: the request's `Host`.
     pub public_url: Option<String>,
@@ -61,6 +64,9 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
 /// Default `max_connections`: well below the usual soft limit of 1024 file descriptors, which
 /// the databases and attachment files share.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default `shutdown_timeout`: a request's longest ordinary time (a large export) with room to
+/// spare, and well below systemd's stop timeout in `deploy/agentsight.service` (45 s).
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Default ingest batches per second and agent (the SDK sends one batch every 5 s per process).
 pub const DEFAULT_INGEST_RATE: u32 = 200;
@@ -83,6 +89,7 @@ impl Settings {
             ingest_burst: DEFAULT_INGEST_BURST,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             public_url: None,
             setup_link_ttl: Duration::from_micros(
                 agentsight_core::dashboard::SETUP_TOKEN_TTL_MICROS.unsigned_abs(),
@@ -125,6 +132,9 @@ impl Settings {
         }
         if self.header_read_timeout.is_zero() {
             problems.push("the header timeout must be positive".to_string());
+        }
+        if self.shutdown_timeout.is_zero() {
+            problems.push("the shutdown timeout must be positive".to_string());
         }
         if self.max_connections == 0 {
             problems.push("max connections must be at least 1".to_string());

@@ -10,6 +10,11 @@
 //!   new clients wait in the kernel's listen queue and are served as soon as a connection
 //!   closes (at the latest when an idle one reaches the timeout), instead of the process running
 //!   out of file descriptors and failing every accept.
+//! * When `shutdown` resolves the loop stops accepting and lets go of the listening socket
+//!   (connections not yet accepted stay in the kernel's queue: with a socket passed in by
+//!   systemd, the next process serves them). Idle connections are closed, each connection
+//!   finishes the request it is answering and then closes, for at most `shutdown_timeout`;
+//!   connections still open then are cut.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,16 +32,39 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::{Service, ServiceExt};
 
+/// How the accept loop treats connections.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time to send a request head (also the idle keep-alive timeout).
+    pub header_read_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// Time open connections have to finish their requests once shutdown began.
+    pub shutdown_timeout: Duration,
+}
+
+/// What became of the connections open when shutdown began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    /// Connections open when the loop stopped accepting.
+    pub open: usize,
+    /// Those still open at `shutdown_timeout`, cut then.
+    pub cut: usize,
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then lets open connections finish
-/// their requests.
+/// their requests, for at most `limits.shutdown_timeout`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    header_read_timeout: Duration,
-    max_connections: usize,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+) -> std::io::Result<Drained> {
+    let Limits { header_read_timeout, max_connections, shutdown_timeout } = limits;
+    let max_connections = max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    // Told when the drain's time is up: connections still open are dropped (closed) then.
+    let (cut_tx, cut_rx) = tokio::sync::watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
     // The peer address feeds the sign-in rate limit.
@@ -65,16 +93,45 @@ pub async fn serve(
         let service =
             TowerToHyperService::new(service.map_request(|req: Request<Incoming>| req.map(Body::new)));
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let mut cut = cut_rx.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, "connection closed: {e}");
+            tokio::select! {
+                r = conn => if let Err(e) = r {
+                    tracing::debug!(%peer, "connection closed: {e}");
+                },
+                _ = cut.wait_for(|cut| *cut) => tracing::debug!(%peer, "connection cut at the shutdown timeout"),
             }
             drop(slot);
         });
     }
+    // Stop accepting: what the kernel queued and we did not accept stays queued for whoever
+    // holds the socket next (systemd keeps a socket it passed in open).
     drop(listener);
-    graceful.shutdown().await;
-    Ok(())
+    let open = max_connections - slots.available_permits();
+    if open > 0 {
+        tracing::info!(
+            open,
+            timeout_s = shutdown_timeout.as_secs(),
+            "draining: open connections finish their requests"
+        );
+    }
+    let cut = match tokio::time::timeout(shutdown_timeout, graceful.shutdown()).await {
+        Ok(()) => 0,
+        Err(_) => {
+            let left = max_connections - slots.available_permits();
+            tracing::warn!(
+                connections = left,
+                timeout_s = shutdown_timeout.as_secs(),
+                "shutdown timeout reached: cutting the connections still open"
+            );
+            let _ = cut_tx.send(true);
+            left
+        }
+    };
+    // Every connection task has ended (and let go of the router and its stores).
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
+    Ok(Drained { open, cut })
 }
 
 /// A failed accept: a connection reset before it was taken is nothing; anything else (out of

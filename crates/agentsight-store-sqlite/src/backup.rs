@@ -91,32 +91,7 @@ pub fn backup(data_dir: &Path, to: &Path, progress: &mut dyn FnMut(Progress)) ->
     }
     require_empty_dir(to, "to")?;
     private_dir(to).map_err(|e| io_failure(format!("creating {}", to.display()), e))?;
-    let mut report = BackupReport::default();
-
-    // 1. The main database, then its counts and attachment keys from the copy.
-    let main_copy = to.join(MAIN_DB);
-    copy_database(&main, &main_copy, MAIN_DB, progress)?;
-    let keys = {
-        let conn = Connection::open_with_flags(&main_copy, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| sqlerr_in("opening the copy", e))?;
-        let count = |table: &str| -> StoreResult<u64> {
-            conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
-                .map(|n| n.max(0) as u64)
-                .map_err(|e| sqlerr_in(format!("counting the copy's {table}"), e))
-        };
-        report.conversations = count("conversations")?;
-        report.messages = count("messages")?;
-        attachment_keys(&conn)?
-    };
-    report.files.push((main_copy.clone(), file_size(&main_copy)?));
-
-    // 2. The archive, never behind the main copy.
-    let archive = data_dir.join(ARCHIVE_DB);
-    if archive.is_file() {
-        let archive_copy = to.join(ARCHIVE_DB);
-        copy_database(&archive, &archive_copy, ARCHIVE_DB, progress)?;
-        report.files.push((archive_copy.clone(), file_size(&archive_copy)?));
-    }
+    let (mut report, keys) = copy_databases(&main, to, progress)?;
 
     // 3. The files the main copy's rows name.
     let from_root = data_dir.join(ATTACHMENTS_DIR);
@@ -141,6 +116,53 @@ pub fn backup(data_dir: &Path, to: &Path, progress: &mut dyn FnMut(Progress)) ->
     }
     sync_dir(to)?;
     Ok(report)
+}
+
+/// Copies the main database at `main` and its span archive beside it (when there is one) into
+/// the new directory `to`, as [`backup`] does, without the attachment files: the copy a server
+/// takes before it migrates the schema (a migration changes the databases, never the files).
+pub(crate) fn backup_databases(main: &Path, to: &Path) -> StoreResult<BackupReport> {
+    require_empty_dir(to, "to")?;
+    private_dir(to).map_err(|e| io_failure(format!("creating {}", to.display()), e))?;
+    let (report, _keys) = copy_databases(main, to, &mut |_| {})?;
+    sync_dir(to)?;
+    Ok(report)
+}
+
+/// Steps 1 and 2 of [`backup`]: the main database `main`, then its archive, into `to` (which
+/// exists); the report so far and the storage keys of the attachment rows of the main copy.
+fn copy_databases(
+    main: &Path,
+    to: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> StoreResult<(BackupReport, Vec<String>)> {
+    let mut report = BackupReport::default();
+
+    // 1. The main database, then its counts and attachment keys from the copy.
+    let main_copy = to.join(MAIN_DB);
+    copy_database(main, &main_copy, MAIN_DB, progress)?;
+    let keys = {
+        let conn = Connection::open_with_flags(&main_copy, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| sqlerr_in("opening the copy", e))?;
+        let count = |table: &str| -> StoreResult<u64> {
+            conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
+                .map(|n| n.max(0) as u64)
+                .map_err(|e| sqlerr_in(format!("counting the copy's {table}"), e))
+        };
+        report.conversations = count("conversations")?;
+        report.messages = count("messages")?;
+        attachment_keys(&conn)?
+    };
+    report.files.push((main_copy.clone(), file_size(&main_copy)?));
+
+    // 2. The archive, never behind the main copy.
+    let archive = crate::archive::path_of(main);
+    if archive.is_file() {
+        let archive_copy = to.join(ARCHIVE_DB);
+        copy_database(&archive, &archive_copy, ARCHIVE_DB, progress)?;
+        report.files.push((archive_copy.clone(), file_size(&archive_copy)?));
+    }
+    Ok((report, keys))
 }
 
 /// Brings the backup in `from` (made by [`backup`]) into the new data dir `data_dir`. The

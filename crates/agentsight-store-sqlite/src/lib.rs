@@ -17,6 +17,7 @@ mod migrate;
 mod reads;
 mod spans;
 mod traces;
+pub mod upgrade;
 mod writer;
 mod writes;
 
@@ -300,12 +301,17 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating and migrating if needed) the database and starts the writer.
+    /// Opens (creating and migrating if needed) the database and starts the writer. A database
+    /// or archive of a newer schema is refused untouched; one with data that needs migrating is
+    /// first backed up into `<data-dir>/backups/` ([`upgrade`]).
     pub fn open(opts: SqliteOptions) -> StoreResult<SqliteStore> {
         if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             agentsight_store::private::private_dir(dir)
                 .map_err(|e| io_failure(format!("creating {}", dir.display()), e))?;
         }
+        // A newer schema is refused before anything is written; an older one with data is
+        // backed up before it is migrated.
+        upgrade::before_migrating(&opts.path)?;
         let archive_path = archive::path_of(&opts.path);
         for file in [&opts.path, &archive_path] {
             agentsight_store::private::private_db_file(file)

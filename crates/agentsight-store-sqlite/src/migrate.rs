@@ -15,11 +15,18 @@ pub enum MigrationError {
         #[source]
         source: rusqlite::Error,
     },
-    /// The file was written by a newer build.
-    #[error("{db} schema version {found} is newer than this binary ({latest}); upgrade agentsight")]
+    /// The file was written by a newer build: refused, and left as it is.
+    #[error(
+        "the {db} {path} has schema version {found}, newer than this agentsight knows ({latest}): a newer \
+         agentsight wrote it. Run that newer version, or restore a backup made before the upgrade \
+         (`agentsight restore`; a server keeps one in <data-dir>/backups/ from before each \
+         migration). The file was not changed"
+    )]
     TooNew {
         /// "database" or "archive".
         db: &'static str,
+        /// The file.
+        path: String,
         /// The file's version.
         found: usize,
         /// The newest version this build knows.
@@ -78,7 +85,7 @@ impl From<MigrationError> for StoreError {
 }
 
 /// The migrations, in order; the n-th brings the schema to version n. Never edit one that shipped.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_metrics_index.sql"),
     include_str!("../migrations/0003_dashboard.sql"),
@@ -148,7 +155,8 @@ pub(crate) fn schema_version(
         .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
         .map_err(|source| MigrationError::Version { db, source })? as usize;
     if current > latest {
-        return Err(MigrationError::TooNew { db, found: current, latest });
+        let path = conn.path().filter(|p| !p.is_empty()).unwrap_or("(in memory)").to_string();
+        return Err(MigrationError::TooNew { db, path, found: current, latest });
     }
     Ok(current)
 }

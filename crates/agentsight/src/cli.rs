@@ -44,6 +44,11 @@ impl Cli {
         self.log_format
     }
 
+    /// Whether the command is `serve` (which takes a listening socket passed in by systemd).
+    pub fn is_serve(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+
     /// Threads serving HTTP: `serve --workers`, by default one fewer than the CPUs (at least
     /// one), so the single writer thread keeps a core of its own.
     pub fn worker_threads(&self) -> usize {
@@ -65,7 +70,17 @@ struct DataDir {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start the server (embedded SQLite; creates and migrates the database on first start).
+    /// Start the server (embedded SQLite; creates and migrates the database on first start,
+    /// backing it up into `<data-dir>/backups/` before migrating a database that has data).
+    ///
+    /// Socket activation: when systemd passes a listening TCP socket (LISTEN_FDS=1 and
+    /// LISTEN_PID naming this process, the socket as fd 3; see deploy/agentsight.socket) the
+    /// server serves on it and `--listen` is not used. Connections that arrive while the
+    /// server restarts then wait in the socket's queue and are served by the next process.
+    ///
+    /// On SIGTERM or SIGINT the server stops accepting, ends the live feed's event streams,
+    /// lets the requests in flight finish (at most `--shutdown-timeout`), commits everything
+    /// queued, checkpoints the database and exits 0.
     Serve(ServeArgs),
     /// Manage agents (one per chatbot).
     #[command(subcommand)]
@@ -171,9 +186,14 @@ struct DemoArgs {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on; not used when systemd passes in a listening socket (see above).
     #[arg(long, env = "AGENTSIGHT_LISTEN", default_value = "127.0.0.1:8000")]
     listen: SocketAddr,
+    /// Seconds the requests in flight have to finish after SIGTERM or SIGINT; connections
+    /// still open then are cut. Keep systemd's TimeoutStopSec above it.
+    #[arg(long, env = "AGENTSIGHT_SHUTDOWN_TIMEOUT", default_value_t = agentsight_server::config::DEFAULT_SHUTDOWN_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    shutdown_timeout: u64,
     #[command(flatten)]
     data: DataDir,
     /// Skip the fsync at each commit: an acknowledged write then survives a crash of the
@@ -412,10 +432,28 @@ async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Runs the parsed command.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// The listening socket systemd passed in (socket activation: `LISTEN_FDS=1` and `LISTEN_PID`
+/// naming this process; the socket is fd 3), if any. Call it before any other thread starts:
+/// it unsets those variables, as the protocol asks.
+pub fn passed_listener() -> anyhow::Result<Option<std::net::TcpListener>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    match fds.len() {
+        0 => Ok(None),
+        1 => fds.take_tcp_listener(0).context(
+            "socket activation: fd 3 (LISTEN_FDS=1) must be a listening TCP socket \
+             (ListenStream=address:port in the socket unit)",
+        ),
+        n => bail!(
+            "socket activation passed {n} sockets (LISTEN_FDS={n}); agentsight serves one: \
+             give the socket unit a single ListenStream"
+        ),
+    }
+}
+
+/// Runs the parsed command; `serve` serves on `passed` when systemd passed a socket in.
+pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(a) => serve(a).await,
+        Command::Serve(a) => serve(a, passed).await,
         Command::Check(a) => {
             let geo = a.geo_dir.unwrap_or_else(|| a.data.data_dir.join("geo"));
             let findings = crate::check::check(&a.data.data_dir, &geo);
@@ -700,7 +738,7 @@ async fn find_agent(store: &SqliteStore, id_or_name: &str) -> anyhow::Result<Age
         .with_context(|| format!("no agent with id or name '{id_or_name}'"))
 }
 
-async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::Result<()> {
     let settings = Settings {
         listen: a.listen,
         data_dir: a.data.data_dir.clone(),
@@ -714,12 +752,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         ingest_burst: a.ingest_burst,
         header_read_timeout: std::time::Duration::from_secs(a.header_timeout),
         max_connections: a.max_connections,
+        shutdown_timeout: std::time::Duration::from_secs(a.shutdown_timeout),
         public_url: a.public_url.clone(),
         ..Settings::new(&a.data.data_dir)
     };
+    let activated = passed.is_some();
     let enrich = agentsight_server::app::enrichment(&settings);
     let stores = crate::backend::start(&settings, &enrich).await?;
-    let app = App::build(settings, stores, enrich).await.context("starting the server")?;
+    let app = App::build_on(settings, stores, enrich, passed).await.context("starting the server")?;
     let url = format!("http://{}", app.local_addr());
     if app.config().list_agents().await?.is_empty() {
         let (agent, key) = create_agent_with_key(app.config(), "default").await?;
@@ -741,14 +781,27 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             agentsight_core::dashboard::SETUP_TOKEN_TTL_MICROS / 3_600_000_000
         ))?;
     }
+    let socket = if activated { "the socket systemd passed in (fd 3)" } else { "--listen" };
     out(&format!("AgentSight listening on {url} (data in {})", a.data.data_dir.display()))?;
-    tracing::info!(%url, "listening");
-    app.run_until_stopped(shutdown_signal()).await.context("serving")?;
-    tracing::info!("stopped cleanly");
+    tracing::info!(%url, socket, "listening");
+    let drained = app.run_until_stopped(shutdown_signal(a.shutdown_timeout)).await.context("serving")?;
+    if drained.cut > 0 {
+        tracing::warn!(
+            cut = drained.cut,
+            "stopped: every write committed; {} connection(s) still open at --shutdown-timeout were cut",
+            drained.cut
+        );
+    } else {
+        tracing::info!(
+            connections_drained = drained.open,
+            "stopped cleanly: every request finished, every write committed"
+        );
+    }
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves at the first SIGTERM (systemd's stop) or SIGINT (Ctrl-C), saying which.
+async fn shutdown_signal(timeout_s: u64) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -763,11 +816,14 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
+    let signal = tokio::select! {
+        () = ctrl_c => "SIGINT",
+        () = term => "SIGTERM",
+    };
+    tracing::info!(
+        signal,
+        "shutting down: accepting no new connections; requests in flight finish (at most {timeout_s} s)"
+    );
 }
 
 #[cfg(test)]

@@ -30,12 +30,15 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<()> {
     let args = cli::Cli::parse();
     init_logging(args.log_format());
+    // Before the runtime's threads start: taking a socket passed in unsets LISTEN_FDS and
+    // LISTEN_PID, and the environment must not change while another thread may read it.
+    let passed = if args.is_serve() { cli::passed_listener()? } else { None };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.worker_threads())
         .thread_name("agentsight-http")
         .enable_all()
         .build()?;
-    runtime.block_on(cli::run(args))
+    runtime.block_on(cli::run(args, passed))
 }
 
 /// Logs to stderr, filtered by `AGENTSIGHT_LOG` (default `info`), as text or JSON lines. Colour

@@ -1,6 +1,7 @@
 //! `GET /api/dash/live/`: the live feed as Server-Sent Events — `update` after committed writes
 //! of the agent (at most one a second, coalesced), `live` (the `/api/metrics/live/` body) at
-//! connect and every 5 s, `: ping` every 15 s.
+//! connect and every 5 s, `: ping` every 15 s. A stream ends when the server begins to shut
+//! down (the browser reconnects, to the next process, after the `retry` it was given).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -33,6 +34,7 @@ struct Feed<S: Store> {
     seen: Totals,
     last_update: Option<Instant>,
     tick: Interval,
+    stopping: watch::Receiver<bool>,
 }
 
 fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
@@ -43,9 +45,12 @@ fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
 }
 
 impl<S: Store> Feed<S> {
-    /// The next event, or `None` when the stream ends (access gone, hub closed).
+    /// The next event, or `None` when the stream ends (access gone, hub closed, server
+    /// stopping).
     async fn next(&mut self) -> Option<Event> {
         tokio::select! {
+            // (The `Ref` `wait_for` returns holds a lock: dropped at once.)
+            () = async { drop(self.stopping.wait_for(|stopping| *stopping).await) } => None,
             changed = self.rx.changed() => {
                 changed.ok()?;
                 if let Some(at) = self.last_update {
@@ -86,7 +91,8 @@ pub(crate) async fn live_feed<S: Store>(
     let seen = *rx.borrow_and_update();
     let mut tick = tokio::time::interval(LIVE_EVERY);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let feed = Feed { st, access, rx, seen, last_update: None, tick };
+    let stopping = st.stopping.subscribe();
+    let feed = Feed { st, access, rx, seen, last_update: None, tick, stopping };
     let first = futures::stream::once(async { Ok(Event::default().retry(Duration::from_secs(3))) });
     let rest = futures::stream::unfold(feed, |mut f| async move { f.next().await.map(|e| (Ok(e), f)) });
     Ok(Sse::new(futures::StreamExt::chain(first, rest))

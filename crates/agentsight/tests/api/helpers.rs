@@ -55,6 +55,15 @@ async fn key_for(app: &SqliteApp, agent_id: i64, role: Role) -> String {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_until(configure, std::future::pending()).await.0
+}
+
+/// The app, running until `shutdown` resolves (then it drains, as at SIGTERM); the task that
+/// runs it.
+pub async fn spawn_app_until(
+    configure: impl FnOnce(&mut Settings),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (TestApp, tokio::task::JoinHandle<std::io::Result<agentsight_server::serve::Drained>>) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let mut settings = Settings::new(&data_dir);
@@ -69,8 +78,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let base = format!("http://{}", app.local_addr());
     let store = app.events().clone();
     let setup_token = app.setup_token().map(str::to_string);
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp {
+    let running = tokio::spawn(app.run_until_stopped(shutdown));
+    let app = TestApp {
         base,
         client: Client::new(),
         store,
@@ -82,7 +91,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         other_key,
         data_dir,
         _dir: dir,
-    }
+    };
+    (app, running)
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -11,6 +11,7 @@ mod helpers;
 mod isolation;
 mod metrics;
 mod ready;
+mod shutdown;
 mod spans;
 mod tracking;
 mod validation;
