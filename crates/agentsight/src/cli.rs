@@ -222,6 +222,14 @@ struct ServeArgs {
     /// of the request's Host header.
     #[arg(long, env = "AGENTSIGHT_PUBLIC_URL", value_parser = agentsight_server::config::parse_public_url)]
     public_url: Option<String>,
+    /// A reverse proxy whose X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host are
+    /// believed: an address or a CIDR network (repeat the flag, or comma-separate in the
+    /// environment variable). From any other peer those headers are ignored. The client's
+    /// address (sign-in rate limit, logs) is then the right-most untrusted address of
+    /// X-Forwarded-For, and session cookies get Secure when the proxy says https. Default: none.
+    #[arg(long = "trusted-proxy", value_name = "ADDR|CIDR", env = "AGENTSIGHT_TRUSTED_PROXY",
+          value_delimiter = ',', value_parser = agentsight_server::proxy::parse_trusted_proxy)]
+    trusted_proxies: Vec<agentsight_server::proxy::IpNet>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -715,6 +723,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         header_read_timeout: std::time::Duration::from_secs(a.header_timeout),
         max_connections: a.max_connections,
         public_url: a.public_url.clone(),
+        trusted_proxies: a.trusted_proxies.clone(),
         ..Settings::new(&a.data.data_dir)
     };
     let enrich = agentsight_server::app::enrichment(&settings);
@@ -743,6 +752,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     }
     out(&format!("AgentSight listening on {url} (data in {})", a.data.data_dir.display()))?;
     tracing::info!(%url, "listening");
+    if !a.trusted_proxies.is_empty() {
+        let proxies: Vec<String> = a.trusted_proxies.iter().map(ToString::to_string).collect();
+        tracing::info!(trusted_proxies = %proxies.join(","), "X-Forwarded-* believed from these peers only");
+    }
     app.run_until_stopped(shutdown_signal()).await.context("serving")?;
     tracing::info!("stopped cleanly");
     Ok(())
