@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: lints, the web dashboard (typecheck, Vitest, build,
 # web/dist matches its sources), Rust unit/API/durability tests (nextest), the real AgentSight
-# SDKs 0.0.44 and 0.1.4 (with openai) from PyPI driving the release binary (pytest), then the dashboard end to end in
+# SDKs 0.0.44 and 0.1.4 (with openai) from PyPI driving the release binary (pytest), also through
+# deploy/nginx.conf with TLS (Debian's nginx, installed when missing), then the dashboard end to end in
 # Debian's Chromium (playwright-core) against that binary.
 #
 #   ./scripts/test.sh
@@ -107,7 +108,23 @@ VENV="$(scripts/setup-sdk-venv.sh | tail -n 1)"
 export AGENTSIGHT_BIN="$CARGO_TARGET_DIR/release/agentsight"
 "$VENV/bin/python" -m pytest tests/sdk -q -p no:cacheprovider
 
-step "the real SDK 0.1.4 (spans, data plane, openai instrumentation) and the cross-SDK parity test"
+step "nginx and openssl for the TLS proxy test (deploy/nginx.conf in front of the release binary)"
+if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ] || ! command -v openssl >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "Debian's nginx or openssl is missing: sudo apt-get install -y nginx openssl" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx openssl >/dev/null
+    # The package may start its system service; the test runs its own nginx on other ports.
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+        systemctl disable --now nginx >/dev/null 2>&1 || true
+    elif [ -f /run/nginx.pid ]; then
+        /usr/sbin/nginx -s stop >/dev/null 2>&1 || true
+    fi
+fi
+
+step "the real SDK 0.1.4 (spans, data plane, openai instrumentation), the cross-SDK parity test, and the TLS proxy (deploy/nginx.conf)"
 VENV01="$(scripts/setup-sdk-venv.sh 0.1.4 | tail -n 1)"
 AGENTSIGHT_SDK00_PYTHON="$VENV/bin/python" "$VENV01/bin/python" -m pytest tests/sdk01 -q -p no:cacheprovider
 

@@ -180,8 +180,9 @@ pub fn fetch_geo_command(dir: &std::path::Path) -> String {
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     routes::router(state.clone())
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::sessions::<S>))
-        .layer(middleware::from_fn_with_state(state, crate::ready::track::<S>))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::ready::track::<S>))
         .layer(middleware::from_fn(log_errors))
+        .layer(middleware::from_fn_with_state(state, crate::proxy::forwarded::<S>))
 }
 
 /// A shared state over a store, with a setup token when no admin exists yet (returned once,
@@ -323,6 +324,9 @@ impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
 async fn log_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // The client as `--trusted-proxy` lets the server see it (`-` when the peer is unknown).
+    let client =
+        req.extensions().get::<crate::proxy::Client>().map_or("-".to_string(), |c| c.addr.to_string());
     let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
         || req
             .headers()
@@ -336,9 +340,9 @@ async fn log_errors(req: Request, next: Next) -> Response {
     }
     if let Some(ErrorCode(code, detail)) = res.extensions().get::<ErrorCode>() {
         if res.status().is_server_error() {
-            tracing::error!(%method, %path, status = res.status().as_u16(), code, detail, "request failed");
+            tracing::error!(%method, %path, %client, status = res.status().as_u16(), code, detail, "request failed");
         } else {
-            tracing::debug!(%method, %path, status = res.status().as_u16(), code, detail, "request refused");
+            tracing::debug!(%method, %path, %client, status = res.status().as_u16(), code, detail, "request refused");
         }
     }
     res

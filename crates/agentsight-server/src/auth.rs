@@ -9,7 +9,7 @@
 
 use agentsight_store::prelude::*;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use agentsight_core::dashboard::{self, UserRole};
 use agentsight_core::keys::Role;
 use agentsight_core::time::now_micros;
 use agentsight_store::{AgentRef, AgentRow, SessionRow, ShareRow};
-use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
+use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -53,14 +53,6 @@ impl Signed {
     pub fn sees(&self, agent_id: i64) -> bool {
         self.session.user.role == UserRole::Admin || self.session.user.agents.contains(&agent_id)
     }
-}
-
-/// True when the request came over https (directly or through a proxy that says so).
-pub fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').next().is_some_and(|p| p.trim().eq_ignore_ascii_case("https")))
 }
 
 /// The `Set-Cookie` value that stores a session token (or, with `None`, deletes it).
@@ -114,7 +106,7 @@ pub async fn sessions<S: Store>(State(st): State<AppState<S>>, mut req: Request,
         session.refreshed_at = now;
         session.expires_at = expires;
     }
-    let secure = is_https(req.headers());
+    let secure = crate::proxy::secure_cookies(&st.settings, req.extensions());
     req.extensions_mut().insert(Arc::new(Signed { session, secret: secret.clone() }));
     let mut res = next.run(req).await;
     if refresh && !res.headers().contains_key(header::SET_COOKIE) {
@@ -457,9 +449,10 @@ impl LoginLimiter {
     }
 }
 
-/// The TCP peer of a request, when the server recorded it.
-pub fn client_addr(parts_or_ext: &axum::http::Extensions) -> Option<IpAddr> {
-    parts_or_ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+/// The client's address: the TCP peer, or the address a trusted proxy reports for it
+/// ([`crate::proxy::Client`]); `None` when the server did not record the peer.
+pub fn client_addr(ext: &axum::http::Extensions) -> Option<IpAddr> {
+    ext.get::<crate::proxy::Client>().map(|c| c.addr)
 }
 
 #[cfg(test)]

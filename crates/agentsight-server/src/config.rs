@@ -40,6 +40,9 @@ pub struct Settings {
     /// The server's address as clients reach it (`https://agentsight.example.com`, no trailing
     /// `/`), for the links it writes (pagination); `None`: the request's `Host`.
     pub public_url: Option<String>,
+    /// Peers (reverse proxies) whose `X-Forwarded-For`/`-Proto`/`-Host` are believed; from any
+    /// other peer those headers are ignored (`crate::proxy`). Empty: none.
+    pub trusted_proxies: Vec<crate::proxy::IpNet>,
     /// How long the setup link printed at start works
     /// (`agentsight_core::dashboard::SETUP_TOKEN_TTL_MICROS`).
     pub setup_link_ttl: Duration,
@@ -91,6 +94,7 @@ impl Settings {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             public_url: None,
+            trusted_proxies: Vec::new(),
             setup_link_ttl: Duration::from_micros(
                 agentsight_core::dashboard::SETUP_TOKEN_TTL_MICROS.unsigned_abs(),
             ),

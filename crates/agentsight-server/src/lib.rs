@@ -37,6 +37,7 @@ pub mod error;
 pub mod extract;
 pub mod live;
 mod present;
+pub mod proxy;
 pub mod ready;
 mod routes;
 pub mod serve;

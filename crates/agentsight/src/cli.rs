@@ -242,6 +242,14 @@ struct ServeArgs {
     /// of the request's Host header.
     #[arg(long, env = "AGENTSIGHT_PUBLIC_URL", value_parser = agentsight_server::config::parse_public_url)]
     public_url: Option<String>,
+    /// A reverse proxy whose X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host are
+    /// believed: an address or a CIDR network (repeat the flag, or comma-separate in the
+    /// environment variable). From any other peer those headers are ignored. The client's
+    /// address (sign-in rate limit, logs) is then the right-most untrusted address of
+    /// X-Forwarded-For, and session cookies get Secure when the proxy says https. Default: none.
+    #[arg(long = "trusted-proxy", value_name = "ADDR|CIDR", env = "AGENTSIGHT_TRUSTED_PROXY",
+          value_delimiter = ',', value_parser = agentsight_server::proxy::parse_trusted_proxy)]
+    trusted_proxies: Vec<agentsight_server::proxy::IpNet>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -754,6 +762,7 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
         max_connections: a.max_connections,
         shutdown_timeout: std::time::Duration::from_secs(a.shutdown_timeout),
         public_url: a.public_url.clone(),
+        trusted_proxies: a.trusted_proxies.clone(),
         ..Settings::new(&a.data.data_dir)
     };
     let activated = passed.is_some();
@@ -784,6 +793,10 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
     let socket = if activated { "the socket systemd passed in (fd 3)" } else { "--listen" };
     out(&format!("AgentSight listening on {url} (data in {})", a.data.data_dir.display()))?;
     tracing::info!(%url, socket, "listening");
+    if !a.trusted_proxies.is_empty() {
+        let proxies: Vec<String> = a.trusted_proxies.iter().map(ToString::to_string).collect();
+        tracing::info!(trusted_proxies = %proxies.join(","), "X-Forwarded-* believed from these peers only");
+    }
     let drained = app.run_until_stopped(shutdown_signal(a.shutdown_timeout)).await.context("serving")?;
     if drained.cut > 0 {
         tracing::warn!(

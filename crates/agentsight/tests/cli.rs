@@ -428,6 +428,28 @@ fn an_unknown_log_format_is_refused_naming_the_option() {
     assert!(err.contains("--log-format") && err.contains("json"), "{err}");
 }
 
+#[test]
+fn a_bad_trusted_proxy_is_refused_at_start_naming_the_flag_and_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, env, want) in [
+        (vec!["--trusted-proxy", "10.0.0.5/8"], None, "write 10.0.0.0/8 for the network"),
+        (vec!["--trusted-proxy", "proxy.example.com"], None, "'proxy.example.com' is not an IP address"),
+        (vec![], Some("127.0.0.2,10.0.0.0/33"), "'10.0.0.0/33' is not an IP address"),
+    ] {
+        let mut cmd = std::process::Command::new(common::BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.path()).args(&args);
+        cmd.env_remove("AGENTSIGHT_TRUSTED_PROXY");
+        if let Some(v) = env {
+            cmd.env("AGENTSIGHT_TRUSTED_PROXY", v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--trusted-proxy") && err.contains(want), "{err}");
+    }
+    assert!(!dir.path().join("agentsight.db").exists(), "nothing was started");
+}
+
 /// `agentsight check --data-dir DIR`: its stdout and whether it succeeded. The geolocation
 /// directory is the data dir's own (the test script exports `AGENTSIGHT_GEO_DIR` for others).
 fn check(data: &std::path::Path) -> (String, bool) {

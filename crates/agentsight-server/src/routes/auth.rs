@@ -8,15 +8,16 @@ use agentsight_store::prelude::*;
 use agentsight_store::{NewUser, UserPatch, UserRow};
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::dash::user_response;
 use crate::app::{AppState, Store};
-use crate::auth::{User, client_addr, is_https, session_cookie};
+use crate::auth::{User, client_addr, session_cookie};
 use crate::error::ApiError;
 use crate::extract::{parse_json, read_body};
+use crate::proxy::{SecureCookies, secure_cookies};
 
 /// Hashes on the blocking pool (argon2 takes tens of milliseconds on purpose).
 pub(crate) async fn hash_password(password: String) -> Result<String, ApiError> {
@@ -75,7 +76,7 @@ pub(crate) async fn setup<S: Store>(
     State(st): State<AppState<S>>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let secure = is_https(req.headers());
+    let secure = secure_cookies(&st.settings, req.extensions());
     let p: wire::SetupPayload = strict_json(req).await?;
     let (email, role) = dashboard::validate_new_user(&p.email, &p.password, "admin")?;
     let refused = ApiError::Forbidden("This setup link is invalid or was already used.");
@@ -125,7 +126,7 @@ pub(crate) async fn login<S: Store>(
     State(st): State<AppState<S>>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let secure = is_https(req.headers());
+    let secure = secure_cookies(&st.settings, req.extensions());
     let client = client_addr(req.extensions());
     let p: wire::LoginPayload = strict_json(req).await?;
     // Validated before it is counted: the limiter keys only valid, bounded addresses.
@@ -151,12 +152,12 @@ pub(crate) async fn login<S: Store>(
 /// `POST /api/auth/logout/`.
 pub(crate) async fn logout<S: Store>(
     State(st): State<AppState<S>>,
+    SecureCookies(secure): SecureCookies,
     User(s): User,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     st.config.delete_session(dashboard::token_hash(&s.secret)).await?;
     let mut res = Json(json!({})).into_response();
-    res.headers_mut().append(header::SET_COOKIE, session_cookie(None, is_https(&headers)));
+    res.headers_mut().append(header::SET_COOKIE, session_cookie(None, secure));
     Ok(res)
 }
 

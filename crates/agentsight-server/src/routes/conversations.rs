@@ -199,7 +199,8 @@ pub(crate) async fn dashboard_query<S: Store>(
 }
 
 /// The link to another page of a listing: under the configured public URL, else under the
-/// request's `Host` (which the client chose).
+/// scheme and host the request came with (`X-Forwarded-Proto`/`-Host` from a trusted proxy,
+/// else `http` and the `Host` header, which the client chose).
 pub(crate) fn page_url(
     public_url: Option<&str>,
     headers: &HeaderMap,
@@ -208,9 +209,7 @@ pub(crate) fn page_url(
 ) -> String {
     let origin = match public_url {
         Some(base) => base.to_string(),
-        None => {
-            format!("http://{}", headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost"))
-        }
+        None => crate::proxy::request_origin(headers),
     };
     let mut pairs: Vec<(String, String)> = uri
         .query()
