@@ -82,7 +82,9 @@ for t in "${targets[@]}"; do
         echo "== $t: fuzzing for ${seconds}s ($jobs job(s)), corpus $corpus"
         log="$(mktemp)"
         set +e
-        "$bin_dir/$t" "${limits[@]}" -max_total_time="$seconds" -jobs="$jobs" -workers="$jobs" \
+        parallel=()
+        [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
+        "$bin_dir/$t" "${limits[@]}" -max_total_time="$seconds" "${parallel[@]}" \
             -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "${replay[@]}" >"$log" 2>&1
         status=$?
         set -e
