@@ -82,9 +82,12 @@ for t in "${targets[@]}"; do
         echo "== $t: fuzzing for ${seconds}s ($jobs job(s)), corpus $corpus"
         log="$(mktemp)"
         set +e
+        # Span batches are reached whole only with room for several blocks and spans.
+        max_len=()
+        case "$t" in span_batch|gzip_body) max_len=(-max_len=65536) ;; esac
         parallel=()
         [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
-        "$bin_dir/$t" "${limits[@]}" -max_total_time="$seconds" "${parallel[@]}" \
+        "$bin_dir/$t" "${limits[@]}" -max_total_time="$seconds" "${max_len[@]}" "${parallel[@]}" \
             -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "${replay[@]}" >"$log" 2>&1
         status=$?
         set -e
