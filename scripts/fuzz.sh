@@ -85,9 +85,13 @@ for t in "${targets[@]}"; do
         # Span batches are reached whole only with room for several blocks and spans.
         max_len=()
         case "$t" in span_batch|gzip_body) max_len=(-max_len=65536) ;; esac
+        # The names and values the parsers look for (fuzz/seeds/make-seeds.py writes them).
+        dict=()
+        dict_file="fuzz/dicts/${t/gzip_body/span_batch}.dict"
+        [ -f "$dict_file" ] && dict=(-dict="$dict_file")
         parallel=()
         [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
-        "$bin_dir/$t" "${limits[@]}" -max_total_time="$seconds" "${max_len[@]}" "${parallel[@]}" \
+        "$bin_dir/$t" "${limits[@]}" -max_total_time="$seconds" "${max_len[@]}" "${dict[@]}" "${parallel[@]}" \
             -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "${replay[@]}" >"$log" 2>&1
         status=$?
         set -e
@@ -96,7 +100,7 @@ for t in "${targets[@]}"; do
         grep -E '^#[0-9]+\s+(DONE|INITED)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" || true
         if [ "$status" -ne 0 ] || grep -qE '^==[0-9]+== ERROR|^SUMMARY: libFuzzer|panicked at' "$log"; then
             grep -E -A 30 'panicked at|==[0-9]+== ERROR|SUMMARY' "$log" | head -n 60 >&2
-            echo "$t: a finding, its input is in $artifacts/ (docs/fuzzing.md says what to do with it)" >&2
+            echo "$t: a finding (exit status $status), its input is in $artifacts/ (docs/fuzzing.md says what to do with it)" >&2
             rm -f "$log"
             exit 1
         fi

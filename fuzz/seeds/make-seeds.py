@@ -163,3 +163,75 @@ put("base64_data", "logo-svg", b"\x00data:image/svg+xml;base64,PHN2Zy8+")
 put("base64_data", "file", b"\x01a.txt\x00text/plain\x00aGVsbG8=")
 put("base64_data", "file-png", b"\x01dir/p.png\x00image/png\x00" + png.encode())
 put("base64_data", "file-bare", b"\x01aGVsbG8gd29ybGQ=")
+
+
+# Dictionaries (libFuzzer -dict=fuzz/dicts/<target>.dict): the names and values the parsers look
+# for, so mutations spell them.
+QUERY_NAMES = """action_name comment_contains conversation conversation_id cost_source country created_at_after
+created_at_before currency customer_id customer_id__icontains customer_ip_address device display_name env environment
+escalated feedback_sentiment feedback_source full group_by has_action has_comment has_feedback has_messages has_ticket
+include_deleted include_tickets incomplete interval is_marked is_used kind language message message_contains metadata
+metadata_key metadata_value metric model name name__icontains ordering page page_size parent_span_id payload q reason
+search sentiment source span_id started_at_after started_at_before status topic trace_id turn_id tz from to""".split()
+VALUES = """true false yes no 1 0 unknown prod dev production development -started_at started_at -updated_at
+updated_at -created_at created_at model day week hour usd eur backend unpriced reported customer platform positive
+negative neutral mobile desktop web en de UTC Europe/Berlin America/St_Johns Asia/Kathmandu 1970-01-01 9999-12-31
+2026-08-15 2026-08-15T10:00:00Z 2026-08-15T10:00:00.5+05:45 9999-12-31T23:59:59.999999Z 00000000000000a1
+0123456789abcdef0123456789abcdef None null conversations messages""".split()
+ATTRS = """agentsight.conversation.id agentsight.span.kind agentsight.turn.id agentsight.turn.complete
+agentsight.turn.incomplete_reason agentsight.message agentsight.message.sender agentsight.message.content
+agentsight.message.metadata agentsight.metadata agentsight.tool.name agentsight.tool.arguments agentsight.tool.response
+agentsight.tool.error gen_ai.system gen_ai.request.model gen_ai.usage.input_tokens gen_ai.usage.output_tokens
+agentsight.llm.cache_read_tokens agentsight.llm.cache_write_tokens agentsight.llm.reasoning_tokens
+agentsight.llm.audio_input_tokens agentsight.llm.audio_output_tokens agentsight.llm.embedding_tokens
+agentsight.llm.usage_reported agentsight.llm.error agentsight.button.event agentsight.button.label
+agentsight.button.value turn tool llm button end_user agent ok error span_id trace_id parent_span_id started_at
+ended_at duration_ms attributes events timestamp otel sdk conversations spans""".split()
+
+
+def keys_of(v, out):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            out.add(k)
+            keys_of(x, out)
+    elif isinstance(v, list):
+        for x in v:
+            keys_of(x, out)
+
+
+def dict_entry(w):
+    """A libFuzzer dictionary entry: quoted; a backslash, a quote and bytes outside ASCII escaped."""
+    out = []
+    for b in w.encode():
+        c = chr(b)
+        if c in '\\"':
+            out.append("\\" + c)
+        elif 32 <= b < 127:
+            out.append(c)
+        else:
+            out.append(f"\\x{b:02X}")
+    return '"' + "".join(out) + '"'
+
+
+def dict_file(target, words):
+    d = os.path.join(HERE, "..", "dicts")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, target + ".dict"), "w") as f:
+        for w in sorted(set(words)):
+            f.write(dict_entry(w) + "\n")
+
+
+json_keys = set()
+for bodies in JSON.values():
+    keys_of(bodies, json_keys)
+dict_file("json_bodies", [f'"{k}":' for k in json_keys] + VALUES + ["{}", "[]", "\\u0000", "1e999", "-0"])
+dict_file("query", [n + "=" for n in QUERY_NAMES] + VALUES + ["&", "%3A", "%2C", ":", ","])
+batch_keys = set()
+keys_of(list(batches.values()), batch_keys)
+span_words = [f'"{k}":' for k in batch_keys | set(ATTRS)] + VALUES + ["{}", "[]", "1e999", "-1", "18446744073709551616"]
+dict_file("span_batch", span_words)
+dict_file("multipart", ["--XBOUNDARY", "--XBOUNDARY--", "\r\n", "Content-Disposition: form-data; ", "name=",
+                        "filename=", "Content-Type: ", "attachment_0", "conversation", "conversation_id", "message",
+                        "timestamp", "sender", "metadata", "mode", "None", "image/png", "text/plain"] + VALUES)
+dict_file("base64_data", ["data:", ";base64,", "image/png", "image/svg+xml", "image/jpeg", "image/webp", "=", "==",
+                          "\x00", "text/plain", "../", "attachment"])
