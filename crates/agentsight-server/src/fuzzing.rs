@@ -331,6 +331,18 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "not a 4xx")]
+    fn the_oracle_fails_on_a_5xx() {
+        check("oracle", Err(ApiError::internal("a bug")));
+    }
+
+    #[test]
+    fn the_oracle_passes_a_4xx() {
+        check("oracle", Err(ApiError::field("x", "bad")));
+        check("oracle", Err(ApiError::TooLarge { field: None, limit: 1 }));
+    }
+
+    #[test]
     fn the_seeds_are_valid_examples() {
         // Most seeds are accepted whole, so fuzzing starts from inputs that reach validation's end.
         for &(name, run) in TARGETS {
