@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: lints, the web dashboard (typecheck, Vitest, build,
-# web/dist matches its sources), Rust unit/API/durability tests (nextest), the real AgentSight
+# web/dist matches its sources), Rust unit/API/durability tests (nextest), a short run of each fuzz
+# target (scripts/fuzz.sh), the real AgentSight
 # SDKs 0.0.44 and 0.1.4 (with openai) from PyPI driving the release binary (pytest), also through
 # deploy/nginx.conf with TLS (Debian's nginx, installed when missing), then the dashboard end to end in
 # Debian's Chromium (playwright-core) against that binary.
@@ -102,6 +103,9 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
     exit 1
 fi
 cargo nextest run --workspace --locked --no-fail-fast
+
+step "fuzz targets (docs/fuzzing.md): build, replay seeds and regressions, 15 s of fuzzing each"
+scripts/fuzz.sh --seconds 15
 
 step "the real SDK 0.0.44 against the release binary (tracking, reads, metrics)"
 VENV="$(scripts/setup-sdk-venv.sh | tail -n 1)"

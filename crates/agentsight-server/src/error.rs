@@ -191,8 +191,8 @@ impl ApiError {
         }
     }
 
-    #[cfg(test)]
-    fn status(&self) -> StatusCode {
+    /// The status a request failing with this error is answered with.
+    pub fn status(&self) -> StatusCode {
         self.row().status
     }
 

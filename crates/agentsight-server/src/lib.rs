@@ -35,6 +35,7 @@ pub mod config;
 pub mod cpu;
 pub mod error;
 pub mod extract;
+pub mod fuzzing;
 pub mod live;
 mod present;
 pub mod proxy;

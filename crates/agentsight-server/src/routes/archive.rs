@@ -9,7 +9,7 @@ use agentsight_core::prices::{self, EUR_PER_USD};
 use agentsight_core::spans::{parse_span_id, span_id_hex};
 use agentsight_core::time::to_iso;
 use agentsight_protocol::{self as wire, v01};
-use agentsight_store::{SpanFilter, SpanRow, TokenUsageRow, UsageFilter, UsageGroupBy};
+use agentsight_store::{PageRequest, SpanFilter, SpanRow, TokenUsageRow, UsageFilter, UsageGroupBy};
 use axum::Json;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::HeaderMap;
@@ -83,6 +83,36 @@ pub(crate) fn span_response(s: &SpanRow) -> v01::SpanResponse {
     }
 }
 
+/// `GET /api/spans/`'s query: the filter, the page, and whether to read payloads.
+pub(crate) fn span_query(q: &Params) -> Result<(SpanFilter, PageRequest, bool), ValidationErrors> {
+    let mut e = ValidationErrors::default();
+    let descending = match text(q, "ordering").as_deref() {
+        None | Some("started_at") => false,
+        Some("-started_at") => true,
+        Some(_) => {
+            e.add("ordering", "Use started_at or -started_at.");
+            false
+        }
+    };
+    let filter = SpanFilter {
+        conversation: pk_param(&mut e, q, "conversation"),
+        conversation_id: text(q, "conversation_id"),
+        environment: env_param(q),
+        kind: text(q, "kind").map(|k| k.to_ascii_lowercase()),
+        name: text(q, "name"),
+        parent_span_id: span_id_param(&mut e, q, "parent_span_id"),
+        span_id: span_id_param(&mut e, q, "span_id"),
+        status: text(q, "status").map(|k| k.to_ascii_lowercase()),
+        trace_id: text(q, "trace_id").map(|k| k.to_ascii_lowercase()),
+        started_at_after: parse_instant(&mut e, q, "started_at_after", false),
+        started_at_before: parse_instant(&mut e, q, "started_at_before", true),
+        descending,
+    };
+    let payload = want_payload(&mut e, q);
+    let page = parse_page(&mut e, q);
+    e.into_result((filter, page, payload))
+}
+
 /// `GET /api/spans/?payload=&filters…`: archived spans, oldest first (`ordering=-started_at`
 /// for newest first).
 pub(crate) async fn list_spans<S: Store>(
@@ -92,32 +122,7 @@ pub(crate) async fn list_spans<S: Store>(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<Params>,
 ) -> Result<Json<wire::Page<v01::SpanResponse>>, ApiError> {
-    let mut e = ValidationErrors::default();
-    let descending = match text(&q, "ordering").as_deref() {
-        None | Some("started_at") => false,
-        Some("-started_at") => true,
-        Some(_) => {
-            e.add("ordering", "Use started_at or -started_at.");
-            false
-        }
-    };
-    let filter = SpanFilter {
-        conversation: pk_param(&mut e, &q, "conversation"),
-        conversation_id: text(&q, "conversation_id"),
-        environment: env_param(&q),
-        kind: text(&q, "kind").map(|k| k.to_ascii_lowercase()),
-        name: text(&q, "name"),
-        parent_span_id: span_id_param(&mut e, &q, "parent_span_id"),
-        span_id: span_id_param(&mut e, &q, "span_id"),
-        status: text(&q, "status").map(|k| k.to_ascii_lowercase()),
-        trace_id: text(&q, "trace_id").map(|k| k.to_ascii_lowercase()),
-        started_at_after: parse_instant(&mut e, &q, "started_at_after", false),
-        started_at_before: parse_instant(&mut e, &q, "started_at_before", true),
-        descending,
-    };
-    let payload = want_payload(&mut e, &q);
-    let page = parse_page(&mut e, &q);
-    e.into_result(())?;
+    let (filter, page, payload) = span_query(&q)?;
     let (count, rows) = st.events.list_spans(key.agent_id(), filter, page, payload).await?;
     let results = rows.iter().map(span_response).collect();
     Ok(Json(page_of(st.settings.public_url.as_deref(), &headers, &uri, page, count, results)))
@@ -234,6 +239,34 @@ fn usage_response(u: &TokenUsageRow) -> v01::TokenUsageResponse {
     }
 }
 
+/// `GET /api/token-usage/`'s query: the filter and the page.
+pub(crate) fn usage_query(q: &Params) -> Result<(UsageFilter, PageRequest), ValidationErrors> {
+    let mut e = ValidationErrors::default();
+    let filter = usage_filter(&mut e, q);
+    let page = parse_page(&mut e, q);
+    e.into_result((filter, page))
+}
+
+/// `GET /api/token-usage/summary/`'s query: the filter, the grouping and the currency.
+pub(crate) fn summary_query(q: &Params) -> Result<(UsageFilter, UsageGroupBy, String), ValidationErrors> {
+    let mut e = ValidationErrors::default();
+    let filter = usage_filter(&mut e, q);
+    let group_by = match text(q, "group_by").unwrap_or_else(|| "model".into()).to_ascii_lowercase().as_str() {
+        "model" => UsageGroupBy::Model,
+        "conversation" => UsageGroupBy::Conversation,
+        "day" => UsageGroupBy::Day,
+        _ => {
+            e.add("group_by", "Use model, conversation or day.");
+            UsageGroupBy::Model
+        }
+    };
+    let currency = text(q, "currency").unwrap_or_else(|| "usd".into()).to_ascii_lowercase();
+    if currency != "usd" && currency != "eur" {
+        e.add("currency", "Use usd or eur.");
+    }
+    e.into_result((filter, group_by, currency))
+}
+
 /// `GET /api/token-usage/` (paged, newest first).
 pub(crate) async fn list_token_usage<S: Store>(
     State(st): State<AppState<S>>,
@@ -242,10 +275,7 @@ pub(crate) async fn list_token_usage<S: Store>(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<Params>,
 ) -> Result<Json<wire::Page<v01::TokenUsageResponse>>, ApiError> {
-    let mut e = ValidationErrors::default();
-    let filter = usage_filter(&mut e, &q);
-    let page = parse_page(&mut e, &q);
-    e.into_result(())?;
+    let (filter, page) = usage_query(&q)?;
     let (count, rows) = st.events.list_token_usage(key.agent_id(), filter, page).await?;
     Ok(Json(page_of(
         st.settings.public_url.as_deref(),
@@ -263,23 +293,7 @@ pub(crate) async fn usage_summary<S: Store>(
     key: ReadKey,
     Query(q): Query<Params>,
 ) -> Result<Json<v01::UsageSummaryResponse>, ApiError> {
-    let mut e = ValidationErrors::default();
-    let filter = usage_filter(&mut e, &q);
-    let group_by = match text(&q, "group_by").unwrap_or_else(|| "model".into()).to_ascii_lowercase().as_str()
-    {
-        "model" => UsageGroupBy::Model,
-        "conversation" => UsageGroupBy::Conversation,
-        "day" => UsageGroupBy::Day,
-        _ => {
-            e.add("group_by", "Use model, conversation or day.");
-            UsageGroupBy::Model
-        }
-    };
-    let currency = text(&q, "currency").unwrap_or_else(|| "usd".into()).to_ascii_lowercase();
-    if currency != "usd" && currency != "eur" {
-        e.add("currency", "Use usd or eur.");
-    }
-    e.into_result(())?;
+    let (filter, group_by, currency) = summary_query(&q)?;
     let groups = st.events.usage_summary(key.agent_id(), filter, group_by).await?;
     let results = groups
         .into_iter()

@@ -23,12 +23,12 @@ use crate::extract::{WriteKey, parse_json, read_body};
 use crate::present;
 
 /// An upload, whatever shape it came in.
-struct Upload {
+pub(crate) struct Upload {
     target: AttachmentTarget,
     sender: Option<String>,
     metadata: String,
     event_time: i64,
-    files: Vec<UploadedFile>,
+    pub(crate) files: Vec<UploadedFile>,
 }
 
 /// The longest plain (non-file) multipart field we read.
@@ -91,7 +91,11 @@ pub(crate) async fn upload_attachments<S: Store>(
     }
 }
 
-fn from_json(p: &wire::AttachmentsPayload, max_bytes: usize, received: i64) -> Result<Upload, ApiError> {
+pub(crate) fn from_json(
+    p: &wire::AttachmentsPayload,
+    max_bytes: usize,
+    received: i64,
+) -> Result<Upload, ApiError> {
     let mut e = ValidationErrors::default();
     let target = e.check(
         "conversation",
@@ -127,7 +131,11 @@ fn from_json(p: &wire::AttachmentsPayload, max_bytes: usize, received: i64) -> R
     })
 }
 
-async fn from_multipart(mut mp: Multipart, max_bytes: usize, received: i64) -> Result<Upload, ApiError> {
+pub(crate) async fn from_multipart(
+    mut mp: Multipart,
+    max_bytes: usize,
+    received: i64,
+) -> Result<Upload, ApiError> {
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut files: Vec<UploadedFile> = Vec::new();
     let mut e = ValidationErrors::default();

@@ -257,7 +257,7 @@ pub(crate) fn parse_page(e: &mut ValidationErrors, q: &Params) -> PageRequest {
 }
 
 /// `full=true`: rows with their transcripts (messages, attachments, action logs, feedback).
-fn full_param(q: &Params) -> Result<bool, ApiError> {
+pub(crate) fn full_param(q: &Params) -> Result<bool, ApiError> {
     let mut e = ValidationErrors::default();
     let full = parse_bool(&mut e, q, "full").unwrap_or(false);
     e.into_result(full).map_err(ApiError::from)

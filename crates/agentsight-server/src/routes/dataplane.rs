@@ -8,7 +8,8 @@ use agentsight_core::tracking::FeedbackSource;
 use agentsight_protocol::{self as wire, v01};
 use agentsight_store::prelude::*;
 use agentsight_store::{
-    ActionFilter, ActionRow, FeedbackFilter, FeedbackItem, MessageDetail, MessageKind, StoreError,
+    ActionFilter, ActionRow, FeedbackFilter, FeedbackItem, MessageDetail, MessageKind, PageRequest,
+    StoreError,
 };
 use axum::Json;
 use axum::extract::{OriginalUri, Path, Query, State};
@@ -87,22 +88,16 @@ pub(crate) async fn create_feedback<S: Store>(
     }
 }
 
-/// `GET /api/feedbacks/`: every kind, newest first, with `counts.all`.
-pub(crate) async fn list_feedback<S: Store>(
-    State(st): State<AppState<S>>,
-    key: ReadKey,
-    headers: HeaderMap,
-    OriginalUri(uri): OriginalUri,
-    Query(q): Query<Params>,
-) -> Result<Json<v01::FeedbackPage>, ApiError> {
+/// `GET /api/feedbacks/`'s query: the filter and the page.
+pub(crate) fn feedback_query(q: &Params) -> Result<(FeedbackFilter, PageRequest), ValidationErrors> {
     let mut e = ValidationErrors::default();
-    let kind = text(&q, "kind").map(|k| k.to_ascii_lowercase());
+    let kind = text(q, "kind").map(|k| k.to_ascii_lowercase());
     if let Some(k) = &kind
         && !["conversation", "message", "agent"].contains(&k.as_str())
     {
         e.add("kind", "Use conversation, message or agent.");
     }
-    let ascending = match text(&q, "ordering").as_deref() {
+    let ascending = match text(q, "ordering").as_deref() {
         None | Some("-created_at") => false,
         Some("created_at") => true,
         Some(_) => {
@@ -112,25 +107,36 @@ pub(crate) async fn list_feedback<S: Store>(
     };
     let filter = FeedbackFilter {
         kind,
-        sentiment: text(&q, "sentiment")
+        sentiment: text(q, "sentiment")
             .and_then(|s| e.check("sentiment", agentsight_core::normalize::sentiment(&s))),
-        conversation: pk_param(&mut e, &q, "conversation"),
-        conversation_id: text(&q, "conversation_id"),
-        message: pk_param(&mut e, &q, "message"),
-        has_comment: parse_bool(&mut e, &q, "has_comment"),
-        comment_contains: text(&q, "comment_contains").or_else(|| text(&q, "search")),
-        topic: text(&q, "topic"),
-        reason: text(&q, "reason"),
-        environment: text(&q, "environment").or_else(|| text(&q, "env")),
-        created_at_after: parse_instant(&mut e, &q, "created_at_after", false),
-        created_at_before: parse_instant(&mut e, &q, "created_at_before", true),
+        conversation: pk_param(&mut e, q, "conversation"),
+        conversation_id: text(q, "conversation_id"),
+        message: pk_param(&mut e, q, "message"),
+        has_comment: parse_bool(&mut e, q, "has_comment"),
+        comment_contains: text(q, "comment_contains").or_else(|| text(q, "search")),
+        topic: text(q, "topic"),
+        reason: text(q, "reason"),
+        environment: text(q, "environment").or_else(|| text(q, "env")),
+        created_at_after: parse_instant(&mut e, q, "created_at_after", false),
+        created_at_before: parse_instant(&mut e, q, "created_at_before", true),
         ascending,
     };
-    if parse_bool(&mut e, &q, "include_tickets") == Some(true) || text(&q, "has_ticket").is_some() {
+    if parse_bool(&mut e, q, "include_tickets") == Some(true) || text(q, "has_ticket").is_some() {
         e.add("include_tickets", "Tickets are not available to API keys.");
     }
-    let page = parse_page(&mut e, &q);
-    e.into_result(())?;
+    let page = parse_page(&mut e, q);
+    e.into_result((filter, page))
+}
+
+/// `GET /api/feedbacks/`: every kind, newest first, with `counts.all`.
+pub(crate) async fn list_feedback<S: Store>(
+    State(st): State<AppState<S>>,
+    key: ReadKey,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Query(q): Query<Params>,
+) -> Result<Json<v01::FeedbackPage>, ApiError> {
+    let (filter, page) = feedback_query(&q)?;
     let (count, rows) = st.events.list_feedback(key.agent_id(), filter, page).await?;
     let results = rows.iter().map(feedback_response).collect();
     Ok(Json(v01::FeedbackPage {
@@ -203,6 +209,19 @@ pub(crate) async fn create_action<S: Store>(
     Ok((StatusCode::CREATED, Json(action_response(&a))))
 }
 
+/// `GET /api/actions/`'s query: the filter and the page.
+pub(crate) fn action_query(q: &Params) -> Result<(ActionFilter, PageRequest), ValidationErrors> {
+    let mut e = ValidationErrors::default();
+    let filter = ActionFilter {
+        name: text(q, "name"),
+        name_contains: text(q, "name__icontains"),
+        display_name: text(q, "display_name"),
+        search: text(q, "search"),
+    };
+    let page = parse_page(&mut e, q);
+    e.into_result((filter, page))
+}
+
 /// `GET /api/actions/` (paged, by name).
 pub(crate) async fn list_actions<S: Store>(
     State(st): State<AppState<S>>,
@@ -211,15 +230,7 @@ pub(crate) async fn list_actions<S: Store>(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<Params>,
 ) -> Result<Json<wire::Page<v01::ActionResponse>>, ApiError> {
-    let mut e = ValidationErrors::default();
-    let filter = ActionFilter {
-        name: text(&q, "name"),
-        name_contains: text(&q, "name__icontains"),
-        display_name: text(&q, "display_name"),
-        search: text(&q, "search"),
-    };
-    let page = parse_page(&mut e, &q);
-    e.into_result(())?;
+    let (filter, page) = action_query(&q)?;
     let (count, rows) = st.events.list_actions(key.agent_id(), filter, page).await?;
     Ok(Json(page_of(
         st.settings.public_url.as_deref(),

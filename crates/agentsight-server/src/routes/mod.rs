@@ -1,11 +1,11 @@
 //! The route table. Paths end in `/` exactly as the SDKs call them (no slash appending).
 
-mod archive;
-mod attachments;
+pub(crate) mod archive;
+pub(crate) mod attachments;
 mod auth;
-mod conversations;
+pub(crate) mod conversations;
 mod dash;
-mod dataplane;
+pub(crate) mod dataplane;
 mod export;
 mod health;
 mod live;

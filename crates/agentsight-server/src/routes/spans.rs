@@ -123,7 +123,7 @@ pub(crate) async fn ingest_spans<S: Store>(
 
 /// A span batch's body read, validated whole and enriched: the batch to store and the body as it
 /// will be archived (a gzip body as the client sent it).
-fn read_batch(
+pub(crate) fn read_batch(
     raw: &[u8],
     gzip: bool,
     limit: usize,
