@@ -414,7 +414,7 @@ describe("the dashboard", () => {
           .filter((r) => r.width > 0 && r.height > 0)
           .map((r) => r.top + r.height / 2)
           .sort((a, b) => a - b);
-        const rows = centres.filter((c, i) => i === 0 || c - centres[i - 1] > 8).length;
+        const rows = centres.filter((c, i) => i === 0 || c - (centres[i - 1] ?? -Infinity) > 8).length;
         const input = document.querySelector("#filter-value") as HTMLInputElement;
         const cs = getComputedStyle(input);
         const ctx2d = document.createElement("canvas").getContext("2d")!;
