@@ -30,7 +30,7 @@ fn version_of(path: &Path, db: &'static str) -> StoreResult<Option<usize>> {
         Err(e) => return Err(crate::io_failure(format!("reading {}", path.display()), e)),
     }
     // A file that is not a database (or is damaged) fails here as it would at the writer's open.
-    let failed = |e| crate::sqlerr_in(format!("opening the {db}"), e);
+    let failed = |e| crate::sqlerr_in(format!("opening the {db} {}", path.display()), e);
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(failed)?;
     let v = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).map_err(failed)?;

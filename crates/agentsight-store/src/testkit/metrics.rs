@@ -40,8 +40,7 @@ fn message(scope: &AgentScope, cid: &str, sender: &str, ts: &str) -> agentsight_
 /// `MetricsReader`: the overview counts messages, conversations and bot response times; a
 /// time series buckets them by local day; `live` counts the conversations active in the last
 /// five minutes and the messages per minute; `engine_status` names the engine and has every
-/// acknowledged span batch projected. (The checks of
-/// [`metrics_reader_overview_series_live`], then a span batch.)
+/// acknowledged span batch projected.
 pub async fn metrics_reader_overview_series_live_status<S>(s: S)
 where
     S: MetricsReader + TrackingWriter + SpanWriter + AgentStore,
@@ -59,18 +58,6 @@ where
     let st = s.engine_status().await;
     assert!(!st.engine.is_empty() && !st.phase.is_empty(), "{st:?}");
     assert!(id > 0);
-}
-
-/// The checks of [`metrics_reader_overview_series_live_status`] without span ingest, for an
-/// event store that implements [`MetricsReader`] but not [`SpanWriter`] (yet): the overview,
-/// time series and live figures of a fixture, and an `engine_status` that names its engine.
-pub async fn metrics_reader_overview_series_live<S>(s: S)
-where
-    S: MetricsReader + TrackingWriter + AgentStore,
-{
-    overview_series_live(&s).await;
-    let st = s.engine_status().await;
-    assert!(!st.engine.is_empty() && !st.phase.is_empty(), "{st:?}");
 }
 
 async fn overview_series_live<S>(s: &S) -> AgentScope

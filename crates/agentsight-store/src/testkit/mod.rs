@@ -532,6 +532,7 @@ macro_rules! tracking_contract_tests {
     ($make:path) => {
         $crate::contract_tests!(@each $make;
             upsert_merges_and_is_sticky,
+            change_feed_reports_tracking_writes,
             messages_resolve_and_order,
             actions_feedback_and_attachments,
             listing_filters_and_soft_delete,
@@ -587,17 +588,17 @@ macro_rules! span_contract_tests {
 }
 
 /// Instantiates the contract tests of [`MetricsReader`](crate::MetricsReader) for an event
-/// store that implements it with [`TrackingWriter`] (and an [`AgentStore`], see [`Composed`])
-/// but not every event trait: `metrics_contract_tests!(async_fn_making_a_fresh_store)` runs
-/// [`metrics_reader_overview_series_live`], [`metrics_edges_filters_zones_and_empty_ranges`]
+/// store that implements it with [`TrackingWriter`] and [`SpanWriter`](crate::SpanWriter) (and
+/// an [`AgentStore`], see [`Composed`]), run apart from the other event traits' macros: `metrics_contract_tests!(async_fn_making_a_fresh_store)` runs
+/// [`metrics_reader_overview_series_live_status`], [`metrics_edges_filters_zones_and_empty_ranges`]
 /// and the property [`metrics_agree_with_reference`] (a fresh store for each case). A backend
-/// that runs [`contract_tests!`](crate::contract_tests) covers the same ground with
-/// [`metrics_reader_overview_series_live_status`] and its own property test.
+/// that runs [`contract_tests!`](crate::contract_tests) runs the first two there, and its own
+/// property test.
 #[macro_export]
 macro_rules! metrics_contract_tests {
     ($make:path) => {
         $crate::contract_tests!(@each $make;
-            metrics_reader_overview_series_live,
+            metrics_reader_overview_series_live_status,
             metrics_edges_filters_zones_and_empty_ranges);
 
         #[test]
@@ -627,6 +628,7 @@ macro_rules! contract_tests {
             data_plane_actions_and_logs,
             data_plane_messages_and_metadata,
             metrics_reader_overview_series_live_status,
+            metrics_edges_filters_zones_and_empty_ranges,
             export_reader_pages_cover_every_row_once,
             change_feed_reports_committed_writes);
     };
