@@ -148,18 +148,21 @@ enum Command {
     /// restating stored costs with it.
     #[command(subcommand)]
     Prices(PricesCommand),
-    /// Check a data dir (the embedded store only) without changing it: both databases' integrity (read-only) and schema
+    /// Check a data dir (the embedded store only) without changing it: both databases'
+    /// integrity (read-only) and schema
     /// versions against this build, the permissions of the dir (0700) and its databases (0600),
     /// free disk space (a warning under 1 GiB) and the geolocation files. Prints one line a
     /// finding, then `OK` (exit 0) or `PROBLEMS: n` (exit 1).
     Check(CheckArgs),
-    /// Copy the data dir (the embedded store only: main database, span archive, attachment files; agents, keys, users
+    /// Copy the data dir (the embedded store only: main database, span archive, attachment
+    /// files; agents, keys, users
     /// and settings are in the database) into a new directory, consistently, while a server
     /// runs and ingests: SQLite's online backup from a read connection, which does not block
     /// the server. Shows progress on a terminal and prints what it wrote. The geolocation
     /// files (`<data-dir>/geo`) are not copied.
     Backup(BackupArgs),
-    /// Bring a backup into a new data dir (the embedded store only; missing or empty: restore never overwrites a data
+    /// Bring a backup into a new data dir (the embedded store only; missing or empty: restore
+    /// never overwrites a data
     /// dir, in use by a server or not), checking both databases; then `serve` it. Span batches
     /// archived after the backup's copy of the main database are projected at that start.
     Restore(RestoreArgs),
