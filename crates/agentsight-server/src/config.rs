@@ -21,6 +21,9 @@ pub struct Settings {
     pub max_attachment_bytes: usize,
     /// Where the geolocation databases are (`None`: `<data-dir>/geo`).
     pub geo_dir: Option<PathBuf>,
+    /// Where attachment files are written (`None`: `<data-dir>/attachments`); set when the
+    /// stores are not in a data dir (scale-out), where it is a directory of this node.
+    pub attachments_dir: Option<PathBuf>,
     /// Keep `customer_ip_address`; when false only its location is stored.
     pub store_ip: bool,
     /// Answer metrics from the in-memory index (loaded at start); when false, from raw rows.
@@ -86,6 +89,7 @@ impl Settings {
             max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
             max_attachment_bytes: limits::DEFAULT_MAX_ATTACHMENT_BYTES,
             geo_dir: None,
+            attachments_dir: None,
             store_ip: true,
             metrics_index: true,
             ingest_rate: DEFAULT_INGEST_RATE,
@@ -113,7 +117,7 @@ impl Settings {
 
     /// Where attachment files live.
     pub fn attachments_dir(&self) -> PathBuf {
-        self.data_dir.join("attachments")
+        self.attachments_dir.clone().unwrap_or_else(|| self.data_dir.join("attachments"))
     }
 
     /// The largest attachment upload request: every file at the limit, base64-encoded, plus slack.

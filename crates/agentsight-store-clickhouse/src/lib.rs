@@ -7,7 +7,7 @@
 //! [`DataPlane`](agentsight_store::DataPlane), [`ExportReader`](agentsight_store::ExportReader),
 //! [`MetricsReader`](agentsight_store::MetricsReader) (aggregated in ClickHouse) and
 //! [`ChangeFeed`] (across nodes), with the semantics of the embedded SQLite store; `agentsight
-//! serve` cannot select it yet.
+//! serve --postgres … --clickhouse …` runs on it.
 //!
 //! # Design
 //!

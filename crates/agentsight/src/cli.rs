@@ -1,19 +1,21 @@
 //! The command line: `serve`, `demo`, `backup`, `restore`, and the operator commands for agents, keys, users
 //! and prices.
 //!
-//! Operator commands open the database directly; SQLite's WAL lets them run while a server is
-//! serving the same data dir.
+//! Operator commands open the stores directly: the data dir's database (SQLite's WAL lets them
+//! run while a server is serving the same data dir), or with `--postgres` and `--clickhouse`
+//! the scale-out stores that every node shares (`crate::backend`).
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::backend::{Given, Target, with_config, with_stores};
 use agentsight_core::keys::{self, Role};
 use agentsight_core::time::{now_micros, to_iso};
+use agentsight_server::app::Stores;
 use agentsight_server::{App, Settings};
 use agentsight_store::prelude::*;
-use agentsight_store::{AgentRow, NewUser};
-use agentsight_store_sqlite::SqliteStore;
+use agentsight_store::{AgentRow, ConfigStore, EventStore, NewUser, StoreError};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -60,18 +62,65 @@ impl Cli {
     }
 }
 
+/// Where the stores are: a data dir (the embedded SQLite store), or PostgreSQL and ClickHouse
+/// (scale-out: `--postgres` and `--clickhouse`, both or neither).
 #[derive(Debug, Args, Clone)]
 struct DataDir {
     /// Directory holding the database (`agentsight.db`), the span archive
-    /// (`agentsight.archive.db`) and attachment files; created 0700, its files 0600.
-    #[arg(long, env = "AGENTSIGHT_DATA_DIR", default_value = "./data", global = true)]
-    data_dir: PathBuf,
+    /// (`agentsight.archive.db`) and attachment files; created 0700, its files 0600
+    /// [default: ./data]. Not with --postgres/--clickhouse.
+    #[arg(long, env = "AGENTSIGHT_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Scale-out (in progress): the configuration (agents, keys, users, settings) and the
+    /// events' conversation registry in this PostgreSQL database, e.g.
+    /// `postgres://agentsight:PASSWORD@db.internal:5432/agentsight` (the environment variable
+    /// keeps a password out of the process list). Needs --clickhouse; shared by every node.
+    #[arg(long, env = "AGENTSIGHT_POSTGRES", value_name = "URL", global = true, hide_env_values = true)]
+    postgres: Option<String>,
+    /// Scale-out (in progress): the events in ClickHouse (18.16 or later), its HTTP URL with
+    /// the database, e.g. `http://ch.internal:8123/?database=agentsight` (`user` and
+    /// `password` go in the query too). Needs --postgres; shared by every node.
+    #[arg(long, env = "AGENTSIGHT_CLICKHOUSE", value_name = "URL", global = true, hide_env_values = true)]
+    clickhouse: Option<String>,
+    /// The ClickHouse cluster (of the servers' `remote_servers`) to shard the events over:
+    /// `<table>_local` on every node and `Distributed` tables over them. Without it, one server.
+    #[arg(long, env = "AGENTSIGHT_CLICKHOUSE_CLUSTER", value_name = "NAME", global = true)]
+    clickhouse_cluster: Option<String>,
+    /// The HTTP URL of a node of the cluster, once per node in the order `system.clusters`
+    /// lists them (by shard, then replica), when the nodes do not all answer HTTP on the port
+    /// of --clickhouse [default: the host the cluster lists, the port of --clickhouse].
+    #[arg(
+        long = "clickhouse-shard",
+        env = "AGENTSIGHT_CLICKHOUSE_SHARDS",
+        value_name = "URL",
+        value_delimiter = ',',
+        global = true,
+        hide_env_values = true
+    )]
+    clickhouse_shards: Vec<String>,
+}
+
+impl DataDir {
+    /// The backends these flags name (see [`Target::of`]).
+    fn target(&self) -> anyhow::Result<Target> {
+        Target::of(&Given {
+            data_dir: self.data_dir.clone(),
+            postgres: self.postgres.clone(),
+            clickhouse: self.clickhouse.clone(),
+            cluster: self.clickhouse_cluster.clone(),
+            shards: self.clickhouse_shards.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the server (embedded SQLite; creates and migrates the database on first start,
     /// backing it up into `<data-dir>/backups/` before migrating a database that has data).
+    ///
+    /// Scale-out (in progress): with --postgres and --clickhouse (and --attachments-dir) the
+    /// server keeps nothing of its own but attachment files: any number of nodes serve the
+    /// same agents, conversations and metrics. The tables are created or migrated at start.
     ///
     /// Socket activation: when systemd passes a listening TCP socket (LISTEN_FDS=1 and
     /// LISTEN_PID naming this process, the socket as fd 3; see deploy/agentsight.socket) the
@@ -99,18 +148,21 @@ enum Command {
     /// restating stored costs with it.
     #[command(subcommand)]
     Prices(PricesCommand),
-    /// Check a data dir without changing it: both databases' integrity (read-only) and schema
+    /// Check a data dir (the embedded store only) without changing it: both databases'
+    /// integrity (read-only) and schema
     /// versions against this build, the permissions of the dir (0700) and its databases (0600),
     /// free disk space (a warning under 1 GiB) and the geolocation files. Prints one line a
     /// finding, then `OK` (exit 0) or `PROBLEMS: n` (exit 1).
     Check(CheckArgs),
-    /// Copy the data dir (main database, span archive, attachment files; agents, keys, users
+    /// Copy the data dir (the embedded store only: main database, span archive, attachment
+    /// files; agents, keys, users
     /// and settings are in the database) into a new directory, consistently, while a server
     /// runs and ingests: SQLite's online backup from a read connection, which does not block
     /// the server. Shows progress on a terminal and prints what it wrote. The geolocation
     /// files (`<data-dir>/geo`) are not copied.
     Backup(BackupArgs),
-    /// Bring a backup into a new data dir (missing or empty: restore never overwrites a data
+    /// Bring a backup into a new data dir (the embedded store only; missing or empty: restore
+    /// never overwrites a data
     /// dir, in use by a server or not), checking both databases; then `serve` it. Span batches
     /// archived after the backup's copy of the main database are projected at that start.
     Restore(RestoreArgs),
@@ -196,19 +248,27 @@ struct ServeArgs {
     shutdown_timeout: u64,
     #[command(flatten)]
     data: DataDir,
+    /// Scale-out only: the directory of this node where attachment files are written
+    /// (created 0700). Nodes do not share it yet, so an attachment is readable only through
+    /// the node that received it; give every node a persistent directory of its own
+    /// (the embedded store keeps them in `<data-dir>/attachments`).
+    #[arg(long, env = "AGENTSIGHT_ATTACHMENTS_DIR", value_name = "DIR")]
+    attachments_dir: Option<PathBuf>,
     /// Skip the fsync at each commit: an acknowledged write then survives a crash of the
-    /// process but not a power loss.
+    /// process but not a power loss (the embedded store only).
     #[arg(long, env = "AGENTSIGHT_NO_FSYNC")]
     no_fsync: bool,
     /// Directory with the DB-IP geolocation files (`scripts/fetch-geo.sh` installs them)
-    /// [default: <data-dir>/geo]. Without them the server runs and countries are unknown.
+    /// [default: <data-dir>/geo; scale-out: none]. Without them the server runs and countries
+    /// are unknown.
     #[arg(long, env = "AGENTSIGHT_GEO_DIR")]
     geo_dir: Option<PathBuf>,
     /// Keep `customer_ip_address` as sent; `--store-ip=false` keeps only its location.
     #[arg(long, env = "AGENTSIGHT_STORE_IP", default_value_t = true, action = clap::ArgAction::Set)]
     store_ip: bool,
     /// Answer metrics from the in-memory index, loaded in the background at start (about 40
-    /// bytes per message; see docs/benchmarks.md); `--metrics-index=false` reads raw rows.
+    /// bytes per message; see docs/benchmarks.md); `--metrics-index=false` reads raw rows. The
+    /// embedded store only: ClickHouse aggregates every query.
     #[arg(long, env = "AGENTSIGHT_METRICS_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
     metrics_index: bool,
     /// Threads serving HTTP [default: CPUs - 1, at least 1; the writer thread takes the last].
@@ -397,45 +457,56 @@ async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
             let password = read_password(password_stdin)?;
             let (email, role) = agentsight_core::dashboard::validate_new_user(&email, &password, role)
                 .map_err(|e| anyhow::anyhow!("invalid user: {:?}", e.0))?;
-            let store = open(&data)?;
-            let mut ids = Vec::new();
-            for a in &agents {
-                ids.push(find_agent(&store, a).await?.id);
-            }
-            let password_hash =
-                agentsight_core::dashboard::hash_password(&password).map_err(anyhow::Error::msg)?;
-            let user = store
-                .create_user(NewUser { email, password_hash, role, agents: ids, created_at: now_micros() })
-                .await?;
-            out(&format!("Created {} '{}' (id {}).", user.role.as_str(), user.email, user.id))
+            with_config!(data.target()?, |store| {
+                let mut ids = Vec::new();
+                for a in &agents {
+                    ids.push(find_agent(&store, a).await?.id);
+                }
+                let password_hash =
+                    agentsight_core::dashboard::hash_password(&password).map_err(anyhow::Error::msg)?;
+                let user = store
+                    .create_user(NewUser {
+                        email,
+                        password_hash,
+                        role,
+                        agents: ids,
+                        created_at: now_micros(),
+                    })
+                    .await?;
+                out(&format!("Created {} '{}' (id {}).", user.role.as_str(), user.email, user.id))
+            })
         }
         UserCommand::List { data } => {
-            let store = open(&data)?;
-            out("ID\tEMAIL\tROLE\tAGENTS\tCREATED")?;
-            for u in store.list_users().await? {
-                let agents = if u.role == agentsight_core::dashboard::UserRole::Admin {
-                    "all".to_string()
-                } else {
-                    u.agents.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",")
-                };
-                out(&format!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    u.id,
-                    u.email,
-                    u.role.as_str(),
-                    agents,
-                    to_iso(u.created_at)
-                ))?;
-            }
-            Ok(())
+            with_config!(data.target()?, |store| {
+                out("ID\tEMAIL\tROLE\tAGENTS\tCREATED")?;
+                for u in store.list_users().await? {
+                    let agents = if u.role == agentsight_core::dashboard::UserRole::Admin {
+                        "all".to_string()
+                    } else {
+                        u.agents.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",")
+                    };
+                    out(&format!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        u.id,
+                        u.email,
+                        u.role.as_str(),
+                        agents,
+                        to_iso(u.created_at)
+                    ))?;
+                }
+                Ok(())
+            })
         }
         UserCommand::Delete { email, data } => {
-            let store = open(&data)?;
-            let email = email.trim().to_lowercase();
-            let (user, _) =
-                store.user_by_email(email.clone()).await?.with_context(|| format!("no user '{email}'"))?;
-            store.delete_user(user.id).await?;
-            out(&format!("Deleted user '{email}'."))
+            with_config!(data.target()?, |store| {
+                let email = email.trim().to_lowercase();
+                let (user, _) = store
+                    .user_by_email(email.clone())
+                    .await?
+                    .with_context(|| format!("no user '{email}'"))?;
+                store.delete_user(user.id).await?;
+                out(&format!("Deleted user '{email}'."))
+            })
         }
     }
 }
@@ -463,116 +534,130 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
     match cli.command {
         Command::Serve(a) => serve(a, passed).await,
         Command::Check(a) => {
-            let geo = a.geo_dir.unwrap_or_else(|| a.data.data_dir.join("geo"));
-            let findings = crate::check::check(&a.data.data_dir, &geo);
+            let dir = a.data.target()?.sqlite_only(
+                "check",
+                "PostgreSQL and ClickHouse check their own files; a node's readiness is `GET /readyz`",
+            )?;
+            let geo = a.geo_dir.unwrap_or_else(|| dir.join("geo"));
+            let findings = crate::check::check(&dir, &geo);
             let (report, problems) = crate::check::render(&findings);
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(report.as_bytes())?;
             stdout.flush()?;
             if problems > 0 {
-                anyhow::bail!("{} has {problems} problem(s)", a.data.data_dir.display());
+                anyhow::bail!("{} has {problems} problem(s)", dir.display());
             }
             Ok(())
         }
         Command::Agent(AgentCommand::Create { name, data }) => {
-            let store = open(&data)?;
-            let (agent, key) = create_agent_with_key(&store, &name).await?;
-            out(&format!("Created agent '{}' (id {}) with a write key (shown once):", agent.name, agent.id))?;
-            out(&key)
+            with_config!(data.target()?, |store| {
+                let (agent, key) = create_agent_with_key(&store, &name).await?;
+                out(&format!(
+                    "Created agent '{}' (id {}) with a write key (shown once):",
+                    agent.name, agent.id
+                ))?;
+                out(&key)
+            })
         }
         Command::Agent(AgentCommand::Env { agent, add, name, production, data }) => {
-            let store = open(&data)?;
-            let agent = find_agent(&store, &agent).await?;
-            if let Some(slug) = add {
-                let slug = agentsight_core::normalize::environment_slug(&slug)
-                    .map_err(|e| anyhow::anyhow!("invalid environment slug: {e}"))?;
-                let title = name.unwrap_or_else(|| slug.clone());
-                store.create_environment(agent.id, slug, title, production, now_micros()).await?;
-            }
-            for e in store.environments(agent.id).await? {
-                out(&format!(
-                    "{}\t{}{}",
-                    e.slug,
-                    e.name,
-                    if e.is_production { "\t(production)" } else { "" }
-                ))?;
-            }
-            Ok(())
+            with_config!(data.target()?, |store| {
+                let agent = find_agent(&store, &agent).await?;
+                if let Some(slug) = add {
+                    let slug = agentsight_core::normalize::environment_slug(&slug)
+                        .map_err(|e| anyhow::anyhow!("invalid environment slug: {e}"))?;
+                    let title = name.unwrap_or_else(|| slug.clone());
+                    store.create_environment(agent.id, slug, title, production, now_micros()).await?;
+                }
+                for e in store.environments(agent.id).await? {
+                    out(&format!(
+                        "{}\t{}{}",
+                        e.slug,
+                        e.name,
+                        if e.is_production { "\t(production)" } else { "" }
+                    ))?;
+                }
+                Ok(())
+            })
         }
         Command::Agent(AgentCommand::Escalation { agent, set, reset, data }) => {
-            let store = open(&data)?;
-            let agent = find_agent(&store, &agent).await?;
-            if let Some(tools) = set {
-                let tools = agentsight_core::metrics::validate_escalation_tools(&tools)
-                    .map_err(|e| anyhow::anyhow!("invalid escalation tools: {:?}", e.0))?;
-                store.set_escalation_tools(agent.id, Some(tools)).await?;
-            } else if reset {
-                store.set_escalation_tools(agent.id, None).await?;
-            }
-            let (tools, default) = match store.escalation_tools(agent.id).await? {
-                Some(t) => (t, false),
-                None => (
-                    agentsight_core::metrics::DEFAULT_ESCALATION_TOOLS
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect(),
-                    true,
-                ),
-            };
-            out(&format!(
-                "Escalation tools of agent '{}'{}: {}",
-                agent.name,
-                if default { " (default)" } else { "" },
-                tools.join(",")
-            ))
+            with_config!(data.target()?, |store| {
+                let agent = find_agent(&store, &agent).await?;
+                if let Some(tools) = set {
+                    let tools = agentsight_core::metrics::validate_escalation_tools(&tools)
+                        .map_err(|e| anyhow::anyhow!("invalid escalation tools: {:?}", e.0))?;
+                    store.set_escalation_tools(agent.id, Some(tools)).await?;
+                } else if reset {
+                    store.set_escalation_tools(agent.id, None).await?;
+                }
+                let (tools, default) = match store.escalation_tools(agent.id).await? {
+                    Some(t) => (t, false),
+                    None => (
+                        agentsight_core::metrics::DEFAULT_ESCALATION_TOOLS
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect(),
+                        true,
+                    ),
+                };
+                out(&format!(
+                    "Escalation tools of agent '{}'{}: {}",
+                    agent.name,
+                    if default { " (default)" } else { "" },
+                    tools.join(",")
+                ))
+            })
         }
         Command::Agent(AgentCommand::List { data }) => {
-            let store = open(&data)?;
-            out("ID\tNAME\tENVIRONMENTS\tCREATED")?;
-            for a in store.list_agents().await? {
-                out(&format!(
-                    "{}\t{}\t{}\t{}",
-                    a.id,
-                    a.name,
-                    a.environments.join(","),
-                    to_iso(a.created_at)
-                ))?;
-            }
-            Ok(())
+            with_config!(data.target()?, |store| {
+                out("ID\tNAME\tENVIRONMENTS\tCREATED")?;
+                for a in store.list_agents().await? {
+                    out(&format!(
+                        "{}\t{}\t{}\t{}",
+                        a.id,
+                        a.name,
+                        a.environments.join(","),
+                        to_iso(a.created_at)
+                    ))?;
+                }
+                Ok(())
+            })
         }
         Command::Key(KeyCommand::Create { agent, role, data }) => {
-            let store = open(&data)?;
-            let agent = find_agent(&store, &agent).await?;
-            let role = match role {
-                RoleArg::Write => Role::Write,
-                RoleArg::Read => Role::Read,
-            };
-            let key = create_key(&store, agent.id, role).await?;
-            out(&format!("Created a {} key for agent '{}' (shown once):", role.as_str(), agent.name))?;
-            out(&key)
+            with_config!(data.target()?, |store| {
+                let agent = find_agent(&store, &agent).await?;
+                let role = match role {
+                    RoleArg::Write => Role::Write,
+                    RoleArg::Read => Role::Read,
+                };
+                let key = create_key(&store, agent.id, role).await?;
+                out(&format!("Created a {} key for agent '{}' (shown once):", role.as_str(), agent.name))?;
+                out(&key)
+            })
         }
         Command::Key(KeyCommand::List { data }) => {
-            let store = open(&data)?;
-            out("ID\tAGENT\tROLE\tPREFIX\tCREATED\tREVOKED")?;
-            for k in store.list_keys().await? {
-                out(&format!(
-                    "{}\t{}\t{}\t{}…\t{}\t{}",
-                    k.id,
-                    k.agent_name,
-                    k.role.as_str(),
-                    k.prefix,
-                    to_iso(k.created_at),
-                    k.revoked_at.map(to_iso).unwrap_or_else(|| "-".into())
-                ))?;
-            }
-            Ok(())
+            with_config!(data.target()?, |store| {
+                out("ID\tAGENT\tROLE\tPREFIX\tCREATED\tREVOKED")?;
+                for k in store.list_keys().await? {
+                    out(&format!(
+                        "{}\t{}\t{}\t{}…\t{}\t{}",
+                        k.id,
+                        k.agent_name,
+                        k.role.as_str(),
+                        k.prefix,
+                        to_iso(k.created_at),
+                        k.revoked_at.map(to_iso).unwrap_or_else(|| "-".into())
+                    ))?;
+                }
+                Ok(())
+            })
         }
         Command::Key(KeyCommand::Revoke { id, data }) => {
-            let store = open(&data)?;
-            if !store.revoke_key(id, now_micros()).await? {
-                bail!("no active key with id {id}");
-            }
-            out(&format!("Revoked key {id}."))
+            with_config!(data.target()?, |store| {
+                if !store.revoke_key(id, now_micros()).await? {
+                    bail!("no active key with id {id}");
+                }
+                out(&format!("Revoked key {id}."))
+            })
         }
         Command::User(cmd) => user_command(cmd).await,
         Command::Prices(PricesCommand::List) => {
@@ -596,21 +681,29 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
             Ok(())
         }
         Command::Prices(PricesCommand::Restate { agent, data }) => {
-            let store = open(&data)?;
-            let agent = match agent {
-                Some(a) => Some(find_agent(&store, &a).await?),
-                None => None,
-            };
-            let pricing = agentsight_core::prices::CURRENT;
-            let r = store.restate_costs(agent.as_ref().map(|a| a.id), pricing, now_micros()).await?;
-            let whose = agent.map(|a| format!("agent '{}'", a.name)).unwrap_or_else(|| "every agent".into());
-            out(&format!(
-                "Restated the token costs of {whose} with the price table of {}: {} of {} usage rows changed.",
-                pricing.table_date, r.changed, r.rows
-            ))
+            with_stores!(data.target()?, |stores| {
+                let agent = match agent {
+                    Some(a) => Some(find_agent(&stores.config, &a).await?),
+                    None => None,
+                };
+                let pricing = agentsight_core::prices::CURRENT;
+                let r =
+                    stores.events.restate_costs(agent.as_ref().map(|a| a.id), pricing, now_micros()).await?;
+                let whose =
+                    agent.map(|a| format!("agent '{}'", a.name)).unwrap_or_else(|| "every agent".into());
+                out(&format!(
+                    "Restated the token costs of {whose} with the price table of {}: {} of {} usage rows changed.",
+                    pricing.table_date, r.changed, r.rows
+                ))
+            })
         }
         Command::Backup(a) => {
-            let (from, to) = (a.data.data_dir, a.to);
+            let from = a.data.target()?.sqlite_only(
+                "backup",
+                "back up PostgreSQL (pg_dump) and ClickHouse (its BACKUP, or a copy of each shard's data) \
+                 with their own tools",
+            )?;
+            let to = a.to;
             let what = format!("backing up {} to {}", from.display(), to.display());
             let report = with_progress(move |p| agentsight_store_sqlite::backup::backup(&from, &to, p))
                 .await
@@ -622,7 +715,12 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
             Ok(())
         }
         Command::Restore(a) => {
-            let (from, to) = (a.from, a.data.data_dir);
+            let to = a.data.target()?.sqlite_only(
+                "restore",
+                "restore PostgreSQL and ClickHouse with their own tools; a backup of a data dir is served \
+                 by `agentsight serve --data-dir`",
+            )?;
+            let from = a.from;
             let what = format!("restoring {} into {}", from.display(), to.display());
             let report = with_progress(move |p| agentsight_store_sqlite::backup::restore(&from, &to, p))
                 .await
@@ -630,14 +728,17 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
             print_report("Restored", &report)
         }
         Command::Demo(a) => {
-            crate::demo::run(crate::demo::Options {
-                conversations: a.conversations,
-                days: a.days,
-                agent: a.agent,
-                seed: a.seed,
-                data_dir: a.data.data_dir,
-                geo_dir: a.geo_dir,
-            })
+            let target = a.data.target()?;
+            crate::demo::run(
+                crate::demo::Options {
+                    conversations: a.conversations,
+                    days: a.days,
+                    agent: a.agent,
+                    seed: a.seed,
+                    geo_dir: a.geo_dir,
+                },
+                target,
+            )
             .await
         }
     }
@@ -714,11 +815,7 @@ fn out(line: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open(data: &DataDir) -> anyhow::Result<SqliteStore> {
-    crate::backend::open(&Settings::new(&data.data_dir))
-}
-
-async fn create_key(store: &SqliteStore, agent_id: i64, role: Role) -> anyhow::Result<String> {
+async fn create_key(store: &impl ConfigStore, agent_id: i64, role: Role) -> anyhow::Result<String> {
     let k = keys::generate();
     store
         .create_key(agent_id, role, k.prefix.clone(), k.hash, now_micros())
@@ -727,7 +824,7 @@ async fn create_key(store: &SqliteStore, agent_id: i64, role: Role) -> anyhow::R
     Ok(k.secret)
 }
 
-async fn create_agent_with_key(store: &SqliteStore, name: &str) -> anyhow::Result<(AgentRow, String)> {
+async fn create_agent_with_key(store: &impl ConfigStore, name: &str) -> anyhow::Result<(AgentRow, String)> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 255 {
         bail!("an agent name must have 1 to 255 characters");
@@ -737,7 +834,7 @@ async fn create_agent_with_key(store: &SqliteStore, name: &str) -> anyhow::Resul
     Ok((agent, key))
 }
 
-async fn find_agent(store: &SqliteStore, id_or_name: &str) -> anyhow::Result<AgentRow> {
+async fn find_agent(store: &impl ConfigStore, id_or_name: &str) -> anyhow::Result<AgentRow> {
     let agents = store.list_agents().await?;
     let by_id = id_or_name.parse::<i64>().ok();
     agents
@@ -747,9 +844,38 @@ async fn find_agent(store: &SqliteStore, id_or_name: &str) -> anyhow::Result<Age
 }
 
 async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::Result<()> {
+    let target = a.data.target()?;
+    let data_dir = match &target {
+        Target::Sqlite(dir) => {
+            if let Some(dir) = &a.attachments_dir {
+                bail!(
+                    "--attachments-dir ({}) is for scale-out (--postgres and --clickhouse); the embedded \
+                     store keeps attachment files in <data-dir>/attachments, where backups find them",
+                    dir.display()
+                );
+            }
+            dir.clone()
+        }
+        Target::ScaleOut(_) => {
+            if a.no_fsync {
+                bail!(
+                    "--no-fsync applies to the embedded SQLite store only, not to --postgres and --clickhouse"
+                );
+            }
+            match &a.attachments_dir {
+                Some(dir) => dir.clone(),
+                None => bail!(
+                    "--attachments-dir DIR (or AGENTSIGHT_ATTACHMENTS_DIR) is needed with --postgres and \
+                     --clickhouse: attachment files are still kept on the node that received them, in a \
+                     persistent directory of its own (e.g. /var/lib/agentsight/attachments)"
+                ),
+            }
+        }
+    };
     let settings = Settings {
         listen: a.listen,
-        data_dir: a.data.data_dir.clone(),
+        data_dir: data_dir.clone(),
+        attachments_dir: a.attachments_dir.clone(),
         fsync: !a.no_fsync,
         max_body_bytes: a.max_body_bytes,
         max_attachment_bytes: a.max_attachment_bytes,
@@ -763,22 +889,51 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
         shutdown_timeout: std::time::Duration::from_secs(a.shutdown_timeout),
         public_url: a.public_url.clone(),
         trusted_proxies: a.trusted_proxies.clone(),
-        ..Settings::new(&a.data.data_dir)
+        ..Settings::new(&data_dir)
     };
+    let located = target.describe();
+    match target {
+        Target::Sqlite(_) => {
+            let enrich = agentsight_server::app::enrichment(&settings);
+            let stores = crate::backend::start(&settings, &enrich).await?;
+            run_serve(a, settings, stores, enrich, passed, &located).await
+        }
+        Target::ScaleOut(so) => {
+            let enrich = crate::backend::scale_out_enrichment(&settings);
+            let stores = so.stores().await?;
+            run_serve(a, settings, stores, enrich, passed, &located).await
+        }
+    }
+}
+
+/// Serves on the stores the binary opened (SQLite, or PostgreSQL and ClickHouse), until
+/// SIGTERM or SIGINT; `located` says where the data is, for the start-up line.
+async fn run_serve<C: ConfigStore, E: EventStore>(
+    a: ServeArgs,
+    settings: Settings,
+    stores: Stores<C, E>,
+    enrich: agentsight_core::tracking::Enrichment,
+    passed: Option<std::net::TcpListener>,
+    located: &str,
+) -> anyhow::Result<()> {
     let activated = passed.is_some();
-    let enrich = agentsight_server::app::enrichment(&settings);
-    let stores = crate::backend::start(&settings, &enrich).await?;
     let app = App::build_on(settings, stores, enrich, passed).await.context("starting the server")?;
     let url = format!("http://{}", app.local_addr());
     if app.config().list_agents().await?.is_empty() {
-        let (agent, key) = create_agent_with_key(app.config(), "default").await?;
-        out(&format!(
-            "Created the first agent '{}' (id {}) and a write key for it (shown once).",
-            agent.name, agent.id
-        ))?;
-        out("Point the AgentSight SDK at this server:")?;
-        out(&format!("  export AGENTSIGHT_API_ENDPOINT={url}"))?;
-        out(&format!("  export AGENTSIGHT_API_KEY={key}"))?;
+        match create_agent_with_key(app.config(), "default").await {
+            Ok((agent, key)) => {
+                out(&format!(
+                    "Created the first agent '{}' (id {}) and a write key for it (shown once).",
+                    agent.name, agent.id
+                ))?;
+                out("Point the AgentSight SDK at this server:")?;
+                out(&format!("  export AGENTSIGHT_API_ENDPOINT={url}"))?;
+                out(&format!("  export AGENTSIGHT_API_KEY={key}"))?;
+            }
+            // Another node sharing the configuration created it at the same moment.
+            Err(e) if matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Conflict { .. })) => {}
+            Err(e) => return Err(e),
+        }
     }
     if let Some(token) = app.setup_token() {
         let base = a.public_url.as_deref().unwrap_or(&url);
@@ -791,7 +946,7 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
         ))?;
     }
     let socket = if activated { "the socket systemd passed in (fd 3)" } else { "--listen" };
-    out(&format!("AgentSight listening on {url} (data in {})", a.data.data_dir.display()))?;
+    out(&format!("AgentSight listening on {url} ({located})"))?;
     tracing::info!(%url, socket, "listening");
     if !a.trusted_proxies.is_empty() {
         let proxies: Vec<String> = a.trusted_proxies.iter().map(ToString::to_string).collect();

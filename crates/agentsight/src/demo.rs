@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::backend::{DEFAULT_DATA_DIR, Target};
 use agentsight_core::keys::{self, Role};
 use agentsight_core::time::{Micros, now_micros};
 use agentsight_core::tracking::{AgentScope, FeedbackSource};
@@ -25,8 +26,7 @@ use agentsight_protocol::{self as wire, PkRef};
 use agentsight_server::Settings;
 use agentsight_server::app::enrichment;
 use agentsight_store::AgentRow;
-use agentsight_store::prelude::*;
-use agentsight_store_sqlite::SqliteStore;
+use agentsight_store::{ConfigStore, EventStore};
 use anyhow::{Context, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -53,24 +53,45 @@ pub struct Options {
     pub agent: String,
     /// Random seed.
     pub seed: u64,
-    /// Data directory.
-    pub data_dir: PathBuf,
-    /// Geolocation files (`None`: `<data-dir>/geo`).
+    /// Geolocation files (`None`: `<data-dir>/geo`; with scale-out, none).
     pub geo_dir: Option<PathBuf>,
 }
 
-/// Runs `agentsight demo`.
-pub async fn run(o: Options) -> anyhow::Result<()> {
+/// Runs `agentsight demo` on the stores of `target`.
+pub async fn run(o: Options, target: Target) -> anyhow::Result<()> {
     if o.days == 0 || o.days > 3660 {
         bail!("--days must be between 1 and 3660");
     }
-    let mut settings = Settings::new(&o.data_dir);
-    settings.geo_dir = o.geo_dir.clone();
-    // Demo data need not survive a power loss: commit without fsync.
-    settings.fsync = false;
-    let store = crate::backend::open(&settings)?;
-    let enrich = Arc::new(enrichment(&settings));
-    let (agent, new_key) = find_or_create_agent(&store, &o.agent).await?;
+    match target {
+        Target::Sqlite(dir) => {
+            let mut settings = Settings::new(&dir);
+            settings.geo_dir = o.geo_dir.clone();
+            // Demo data need not survive a power loss: commit without fsync.
+            settings.fsync = false;
+            let store = crate::backend::open(&settings)?;
+            let enrich = enrichment(&settings);
+            fill(o, store.clone(), store, enrich).await
+        }
+        Target::ScaleOut(so) => {
+            let mut settings = Settings::new(DEFAULT_DATA_DIR);
+            settings.geo_dir = o.geo_dir.clone();
+            let enrich = crate::backend::scale_out_enrichment(&settings);
+            let stores = so.stores().await?;
+            fill(o, stores.config, stores.events, enrich).await
+        }
+    }
+}
+
+/// Writes the demo data through `store`, with the agent from `config`.
+async fn fill<C: ConfigStore, E: EventStore>(
+    o: Options,
+    config: C,
+    store: E,
+    enrich: Enrichment,
+) -> anyhow::Result<()> {
+    let enrich = Arc::new(enrich);
+    let (agent, new_key) = find_or_create_agent(&config, &o.agent).await?;
+    drop(config);
     let scope = Arc::new(AgentScope { agent_id: agent.id, environments: agent.environments.clone() });
     let now = now_micros();
     let world = Arc::new(World {
@@ -127,7 +148,10 @@ fn out(line: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn find_or_create_agent(store: &SqliteStore, name: &str) -> anyhow::Result<(AgentRow, Option<String>)> {
+async fn find_or_create_agent(
+    store: &impl ConfigStore,
+    name: &str,
+) -> anyhow::Result<(AgentRow, Option<String>)> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 255 {
         bail!("an agent name must have 1 to 255 characters");
@@ -259,8 +283,8 @@ fn api(e: IngestError) -> anyhow::Error {
 
 /// Sends a conversation's payloads in order, as the SDK's `send_tracked_data` would: the pk
 /// returned by `get_or_create_conversation` goes into `conversation` of every later item.
-async fn write_plan(
-    store: &SqliteStore,
+async fn write_plan<E: EventStore>(
+    store: &E,
     enrich: &Enrichment,
     scope: &AgentScope,
     plan: Plan,

@@ -746,3 +746,66 @@ async fn damage_the_metrics_index_meets_makes_the_server_not_ready_and_says_wher
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 }
+
+/// Runs the binary with `args` (and `env`), none of the caller's `AGENTSIGHT_*` settings, and
+/// returns its stderr, asserting that it failed.
+fn refused(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = std::process::Command::new(common::BIN);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AGENTSIGHT_")) {
+        cmd.env_remove(k);
+    }
+    let out = cmd.args(args).envs(env.iter().copied()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{args:?} succeeded: {stderr}");
+    stderr
+}
+
+#[test]
+fn the_scale_out_flags_are_both_or_neither_and_refused_where_they_do_not_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // Nothing listens on port 1: a command that got as far as connecting would say so.
+    let (pg, ch) =
+        ("postgres://agentsight@127.0.0.1:1/agentsight", "http://127.0.0.1:1/?database=agentsight");
+    let e = refused(&["agent", "list", "--postgres", pg], &[]);
+    assert!(e.contains("--postgres needs --clickhouse"), "{e}");
+    let e = refused(&["key", "list"], &[("AGENTSIGHT_CLICKHOUSE", ch)]);
+    assert!(e.contains("--clickhouse needs --postgres"), "{e}");
+    let e = refused(&["user", "list", "--postgres", pg, "--clickhouse", ch, "--data-dir", d], &[]);
+    assert!(e.contains("cannot be combined with --postgres and --clickhouse"), "{e}");
+    let e = refused(&["agent", "list", "--clickhouse-cluster", "c"], &[]);
+    assert!(e.contains("need --clickhouse"), "{e}");
+    for args in [vec!["backup", "--to", d], vec!["restore", "--from", d], vec!["check"]] {
+        let mut args = args.clone();
+        args.extend(["--postgres", pg, "--clickhouse", ch]);
+        let e = refused(&args, &[]);
+        assert!(e.contains(&format!("`agentsight {}` works on the embedded SQLite store", args[0])), "{e}");
+    }
+    let e = refused(&["serve", "--postgres", pg, "--clickhouse", ch], &[]);
+    assert!(e.contains("--attachments-dir DIR (or AGENTSIGHT_ATTACHMENTS_DIR) is needed"), "{e}");
+    let e = refused(&["serve", "--data-dir", d, "--attachments-dir", d], &[]);
+    assert!(e.contains("--attachments-dir") && e.contains("is for scale-out"), "{e}");
+    let e =
+        refused(&["serve", "--postgres", pg, "--clickhouse", ch, "--attachments-dir", d, "--no-fsync"], &[]);
+    assert!(e.contains("--no-fsync applies to the embedded SQLite store only"), "{e}");
+    // Both given: the command tries PostgreSQL, and says which store did not open.
+    let e = refused(&["agent", "list"], &[("AGENTSIGHT_POSTGRES", pg), ("AGENTSIGHT_CLICKHOUSE", ch)]);
+    assert!(e.contains("opening the configuration store in PostgreSQL (--postgres)"), "{e}");
+    // Nothing was written into the data dir by any of these.
+    assert_eq!(std::fs::read_dir(d).unwrap().count(), 0);
+}
+
+#[test]
+fn serve_help_names_the_scale_out_flags() {
+    let out = std::process::Command::new(common::BIN).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--postgres <URL>",
+        "--clickhouse <URL>",
+        "--clickhouse-cluster <NAME>",
+        "--clickhouse-shard <URL>",
+        "--attachments-dir <DIR>",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from serve --help:\n{help}");
+    }
+}
