@@ -927,7 +927,9 @@ async fn run_serve<C: ConfigStore, E: EventStore>(
                     agent.name, agent.id
                 ))?;
                 out("Point the AgentSight SDK at this server:")?;
-                out(&format!("  export AGENTSIGHT_API_ENDPOINT={url}"))?;
+                // Behind a proxy the SDK reaches the public address, not the loopback one.
+                let endpoint = a.public_url.as_deref().unwrap_or(&url);
+                out(&format!("  export AGENTSIGHT_API_ENDPOINT={endpoint}"))?;
                 out(&format!("  export AGENTSIGHT_API_KEY={key}"))?;
             }
             // Another node sharing the configuration created it at the same moment.

@@ -41,13 +41,16 @@ fn run() -> anyhow::Result<()> {
     runtime.block_on(cli::run(args, passed))
 }
 
-/// Logs to stderr, filtered by `AGENTSIGHT_LOG` (default `info`), as text or JSON lines. Colour
+/// Logs to stderr, filtered by `AGENTSIGHT_LOG` (default `info`, PostgreSQL's notices left
+/// out), as text or JSON lines. Colour
 /// codes only when stderr is a terminal and `NO_COLOR` is unset or empty: a pipe, a file or a
 /// journal gets plain text.
 fn init_logging(format: cli::LogFormat) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTSIGHT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // tokio-postgres logs the server's notices at info ("relation … already exists,
+        // skipping" at every start of a scale-out node): warnings and up only.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn"));
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let ansi = std::io::stderr().is_terminal() && !no_color;
     let builder =

@@ -44,6 +44,19 @@ fn serve_on_an_empty_data_dir_creates_a_first_agent_and_says_how_to_connect() {
     server.child.wait().unwrap();
 }
 
+/// Behind a proxy (`--public-url`), the first start tells the SDK the public address, as the
+/// setup link does, not the loopback one the server listens on.
+#[test]
+fn serve_with_a_public_url_points_the_sdk_and_the_setup_link_at_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = common::serve_with(dir.path(), &["--public-url", "https://agentsight.example.com"]);
+    let head = server.stdout_head.join("\n");
+    assert!(head.contains("export AGENTSIGHT_API_ENDPOINT=https://agentsight.example.com\n"), "{head}");
+    assert!(head.contains("Open https://agentsight.example.com/setup?token="), "{head}");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
 #[tokio::test]
 async fn a_key_revoked_while_the_server_runs_stops_working_and_sigterm_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();

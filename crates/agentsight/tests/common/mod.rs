@@ -37,9 +37,16 @@ pub struct Server {
 /// the child and waits for it.
 #[allow(clippy::zombie_processes)]
 pub fn serve(data: &Path) -> Server {
+    serve_with(data, &[])
+}
+
+/// [`serve`] with more arguments.
+#[allow(clippy::zombie_processes)]
+pub fn serve_with(data: &Path, args: &[&str]) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
+        .args(args)
         .env("AGENTSIGHT_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
