@@ -39,7 +39,7 @@ use agentsight_core::metrics::query::{DimFilter, MetricsQuery};
 use agentsight_core::metrics::reference::metadata_text;
 use agentsight_core::metrics::series::{Buckets, Interval, SeriesMetric};
 use agentsight_core::time::{Micros, to_iso};
-use agentsight_protocol::metrics::{MinuteCount, SeriesPoint, ToolRow};
+use agentsight_protocol::metrics::{MinuteCount, ToolRow};
 use agentsight_store::{
     AgentRef, EngineStatus, LiveResponse, MetricsReader, OverviewResponse, StoreResult, TimeseriesResponse,
 };
@@ -610,28 +610,7 @@ impl MetricsReader for ClickHouseEventStore {
                 sums[i] += i128::from(g.s);
             }
         }
-        let points = buckets
-            .labels()
-            .iter()
-            .enumerate()
-            .map(|(i, start)| SeriesPoint {
-                start: start.clone(),
-                value: match metric {
-                    SeriesMetric::AvgBotResponseTimeMs => {
-                        (counts[i] > 0).then(|| sums[i] as f64 / counts[i] as f64 / 1000.0)
-                    }
-                    _ => Some(counts[i] as f64),
-                },
-            })
-            .collect();
-        Ok(TimeseriesResponse {
-            agent,
-            range: q.range_ref(),
-            filters: q.filters.to_json(),
-            metric: metric.name().to_string(),
-            interval: interval.name().to_string(),
-            points,
-        })
+        Ok(agentsight_core::metrics::series::response(agent, &q, metric, interval, &buckets, &counts, &sums))
     }
 
     async fn live(&self, agent: AgentRef, now: Micros) -> StoreResult<LiveResponse> {

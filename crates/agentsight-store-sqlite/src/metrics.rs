@@ -8,7 +8,7 @@ use agentsight_core::metrics::query::{DimFilter, MetricsQuery};
 use agentsight_core::metrics::series::{Buckets, Interval, SeriesMetric};
 use agentsight_core::time::to_iso;
 use agentsight_protocol::metrics::{
-    AgentRef, LiveResponse, MinuteCount, OverviewResponse, SeriesPoint, TimeseriesResponse, ToolRow,
+    AgentRef, LiveResponse, MinuteCount, OverviewResponse, TimeseriesResponse, ToolRow,
 };
 use agentsight_store::StoreResult;
 use rusqlite::types::Value;
@@ -268,28 +268,7 @@ pub(crate) fn timeseries(
             },
         )?,
     }
-    let points = buckets
-        .labels()
-        .iter()
-        .enumerate()
-        .map(|(i, start)| SeriesPoint {
-            start: start.clone(),
-            value: match metric {
-                SeriesMetric::AvgBotResponseTimeMs => {
-                    (counts[i] > 0).then(|| sums[i] as f64 / counts[i] as f64 / 1000.0)
-                }
-                _ => Some(counts[i] as f64),
-            },
-        })
-        .collect();
-    Ok(TimeseriesResponse {
-        agent,
-        range: q.range_ref(),
-        filters: q.filters.to_json(),
-        metric: metric.name().to_string(),
-        interval: interval.name().to_string(),
-        points,
-    })
+    Ok(agentsight_core::metrics::series::response(agent, q, metric, interval, &buckets, &counts, &sums))
 }
 
 /// Live activity: conversations with any entry in the last 5 minutes, messages per minute.

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use agentsight_protocol::metrics::{AgentRef, OverviewResponse, SeriesPoint, TimeseriesResponse, ToolRow};
+use agentsight_protocol::metrics::{AgentRef, OverviewResponse, TimeseriesResponse, ToolRow};
 use chrono::{DateTime, Datelike, Offset, Timelike, Utc};
 use serde_json::Value;
 
@@ -864,28 +864,7 @@ impl AgentIndex {
                 }
             }
         }
-        let points = buckets
-            .labels()
-            .iter()
-            .enumerate()
-            .map(|(i, start)| SeriesPoint {
-                start: start.clone(),
-                value: match metric {
-                    SeriesMetric::AvgBotResponseTimeMs => {
-                        (counts[i] > 0).then(|| sums[i] as f64 / counts[i] as f64 / 1000.0)
-                    }
-                    _ => Some(counts[i] as f64),
-                },
-            })
-            .collect();
-        Some(TimeseriesResponse {
-            agent,
-            range: q.range_ref(),
-            filters: q.filters.to_json(),
-            metric: metric.name().to_string(),
-            interval: interval.name().to_string(),
-            points,
-        })
+        Some(super::series::response(agent, q, metric, interval, &buckets, &counts, &sums))
     }
 }
 

@@ -196,6 +196,42 @@ impl<'q> Buckets<'q> {
     }
 }
 
+/// The time series answer from per-bucket figures (`counts[i]`, and for the response time the
+/// sum of the bucket's microseconds `sums[i]`): what every metrics engine answers once it has
+/// counted. A response-time bucket without responses is null (no value), a count is its count.
+pub fn response(
+    agent: agentsight_protocol::metrics::AgentRef,
+    q: &MetricsQuery,
+    metric: SeriesMetric,
+    interval: Interval,
+    buckets: &Buckets<'_>,
+    counts: &[u64],
+    sums: &[i128],
+) -> agentsight_protocol::metrics::TimeseriesResponse {
+    let points = buckets
+        .labels()
+        .iter()
+        .enumerate()
+        .map(|(i, start)| agentsight_protocol::metrics::SeriesPoint {
+            start: start.clone(),
+            value: match metric {
+                SeriesMetric::AvgBotResponseTimeMs => {
+                    (counts[i] > 0).then(|| sums[i] as f64 / counts[i] as f64 / 1000.0)
+                }
+                _ => Some(counts[i] as f64),
+            },
+        })
+        .collect();
+    agentsight_protocol::metrics::TimeseriesResponse {
+        agent,
+        range: q.range_ref(),
+        filters: q.filters.to_json(),
+        metric: metric.name().to_string(),
+        interval: interval.name().to_string(),
+        points,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
