@@ -184,6 +184,35 @@ pub fn pico_to_f64(pico: i64) -> f64 {
     pico as f64 / 1e12
 }
 
+/// LLM totals made whole: `total_tokens` from the counted kinds (reasoning and audio tokens are
+/// part of output and input already) and `cost_usd` from the exact pico-USD sum. Every event
+/// store's `/api/metrics/llm/` answer goes through it.
+pub fn finish_totals(
+    mut t: agentsight_protocol::v01::LlmTotals,
+    pico: i64,
+) -> agentsight_protocol::v01::LlmTotals {
+    t.total_tokens =
+        t.input_tokens + t.output_tokens + t.cache_read_tokens + t.cache_write_tokens + t.embedding_tokens;
+    t.cost_usd = pico_to_decimal(pico);
+    t
+}
+
+/// Adds `b`'s counts to `a` (not `total_tokens` or `cost_usd`: [`finish_totals`] makes those).
+pub fn add_totals(a: &mut agentsight_protocol::v01::LlmTotals, b: &agentsight_protocol::v01::LlmTotals) {
+    a.calls += b.calls;
+    a.errors += b.errors;
+    a.unreported_calls += b.unreported_calls;
+    a.unpriced_calls += b.unpriced_calls;
+    a.input_tokens += b.input_tokens;
+    a.output_tokens += b.output_tokens;
+    a.cache_read_tokens += b.cache_read_tokens;
+    a.cache_write_tokens += b.cache_write_tokens;
+    a.embedding_tokens += b.embedding_tokens;
+    a.reasoning_tokens += b.reasoning_tokens;
+    a.audio_input_tokens += b.audio_input_tokens;
+    a.audio_output_tokens += b.audio_output_tokens;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1111,13 +1111,6 @@ const LLM_SUMS: &str = "coalesce(sum(u.calls), 0)::bigint, coalesce(sum(u.error_
     coalesce(sum(u.audio_input_tokens), 0)::bigint, coalesce(sum(u.audio_output_tokens), 0)::bigint,
     coalesce(sum(u.cost_pico), 0)::bigint";
 
-fn finish(mut t: LlmTotals, pico: i64) -> LlmTotals {
-    t.total_tokens =
-        t.input_tokens + t.output_tokens + t.cache_read_tokens + t.cache_write_tokens + t.embedding_tokens;
-    t.cost_usd = prices::pico_to_decimal(pico);
-    t
-}
-
 /// Totals read from column `first` on, and their exact cost in pico-USD.
 fn llm_totals(r: &Row, first: usize) -> StoreResult<(LlmTotals, i64)> {
     let g = |i: usize| r.try_get::<_, i64>(first + i).map_err(pgerr);
@@ -1138,22 +1131,7 @@ fn llm_totals(r: &Row, first: usize) -> StoreResult<(LlmTotals, i64)> {
         cost_usd: String::new(),
     };
     let pico = g(12)?;
-    Ok((finish(t, pico), pico))
-}
-
-fn add_totals(a: &mut LlmTotals, b: &LlmTotals) {
-    a.calls += b.calls;
-    a.errors += b.errors;
-    a.unreported_calls += b.unreported_calls;
-    a.unpriced_calls += b.unpriced_calls;
-    a.input_tokens += b.input_tokens;
-    a.output_tokens += b.output_tokens;
-    a.cache_read_tokens += b.cache_read_tokens;
-    a.cache_write_tokens += b.cache_write_tokens;
-    a.embedding_tokens += b.embedding_tokens;
-    a.reasoning_tokens += b.reasoning_tokens;
-    a.audio_input_tokens += b.audio_input_tokens;
-    a.audio_output_tokens += b.audio_output_tokens;
+    Ok((prices::finish_totals(t, pico), pico))
 }
 
 /// The metrics filters over `event_conversations c` (as the embedded store's: not deleted, each
@@ -1302,7 +1280,7 @@ impl SpanReader for ClickHouseEventStore {
         let mut all = LlmTotals::default();
         let mut all_pico = 0i64;
         for (m, pico) in &models {
-            add_totals(&mut all, &m.totals);
+            prices::add_totals(&mut all, &m.totals);
             all_pico += pico;
         }
         // Local days: their bounds come from the time zone (DST-correct); SQL sums each day.
@@ -1312,7 +1290,7 @@ impl SpanReader for ClickHouseEventStore {
             .iter()
             .map(|d| LlmDayRow {
                 date: d.format("%Y-%m-%d").to_string(),
-                totals: finish(LlmTotals::default(), 0),
+                totals: prices::finish_totals(LlmTotals::default(), 0),
             })
             .collect();
         let idx: Vec<i64> = (0..days.len() as i64).collect();
@@ -1343,7 +1321,7 @@ impl SpanReader for ClickHouseEventStore {
             range: q.range_ref(),
             filters: q.filters.to_json(),
             price_table: prices::PRICE_TABLE_DATE.to_string(),
-            totals: finish(all, all_pico),
+            totals: prices::finish_totals(all, all_pico),
             by_model: models.into_iter().map(|(m, _)| m).collect(),
             daily,
         })

@@ -39,29 +39,7 @@ fn totals(r: &Row<'_>, first: usize) -> rusqlite::Result<(LlmTotals, i64)> {
         cost_usd: String::new(),
     };
     let pico = g(12)?;
-    Ok((finish(t, pico), pico))
-}
-
-fn finish(mut t: LlmTotals, pico: i64) -> LlmTotals {
-    t.total_tokens =
-        t.input_tokens + t.output_tokens + t.cache_read_tokens + t.cache_write_tokens + t.embedding_tokens;
-    t.cost_usd = prices::pico_to_decimal(pico);
-    t
-}
-
-fn add(a: &mut LlmTotals, b: &LlmTotals) {
-    a.calls += b.calls;
-    a.errors += b.errors;
-    a.unreported_calls += b.unreported_calls;
-    a.unpriced_calls += b.unpriced_calls;
-    a.input_tokens += b.input_tokens;
-    a.output_tokens += b.output_tokens;
-    a.cache_read_tokens += b.cache_read_tokens;
-    a.cache_write_tokens += b.cache_write_tokens;
-    a.embedding_tokens += b.embedding_tokens;
-    a.reasoning_tokens += b.reasoning_tokens;
-    a.audio_input_tokens += b.audio_input_tokens;
-    a.audio_output_tokens += b.audio_output_tokens;
+    Ok((prices::finish_totals(t, pico), pico))
 }
 
 pub(crate) fn llm(conn: &Connection, agent: AgentRef, q: &MetricsQuery) -> StoreResult<LlmMetricsResponse> {
@@ -90,7 +68,7 @@ pub(crate) fn llm(conn: &Connection, agent: AgentRef, q: &MetricsQuery) -> Store
     let mut all = LlmTotals::default();
     let mut all_pico = 0i64;
     for (m, pico) in &models {
-        add(&mut all, &m.totals);
+        prices::add_totals(&mut all, &m.totals);
         all_pico += pico;
     }
     // Local days: their bounds come from the time zone (DST-correct); SQL sums each day.
@@ -99,7 +77,7 @@ pub(crate) fn llm(conn: &Connection, agent: AgentRef, q: &MetricsQuery) -> Store
         .iter()
         .map(|d| LlmDayRow {
             date: d.format("%Y-%m-%d").to_string(),
-            totals: finish(LlmTotals::default(), 0),
+            totals: prices::finish_totals(LlmTotals::default(), 0),
         })
         .collect();
     // Days in chunks, to stay well under SQLite's bound-parameter limit.
@@ -136,7 +114,7 @@ pub(crate) fn llm(conn: &Connection, agent: AgentRef, q: &MetricsQuery) -> Store
         range: q.range_ref(),
         filters: q.filters.to_json(),
         price_table: PRICE_TABLE_DATE.to_string(),
-        totals: finish(all, all_pico),
+        totals: prices::finish_totals(all, all_pico),
         by_model: models.into_iter().map(|(m, _)| m).collect(),
         daily,
     })
