@@ -31,8 +31,8 @@ use std::collections::{BTreeSet, HashMap};
 use agentsight_core::dataplane::{ActionDef, FeedbackChange, NewVote, VoteTarget};
 use agentsight_core::time::Micros;
 use agentsight_store::{
-    ActionFilter, ActionLogItem, ActionLogRow, ActionRow, AttachmentRow, ButtonRow, Change, Committed,
-    DataPlane, FeedbackFilter, FeedbackItem, MessageDetail, MessageKind, MessageRow, PageRequest, StoreError,
+    ActionFilter, ActionLogItem, ActionRow, AttachmentRow, ButtonRow, Change, Committed, DataPlane,
+    FeedbackFilter, FeedbackItem, MessageDetail, MessageKind, MessageRow, PageRequest, StoreError,
     StoreResult,
 };
 use agentsight_store_postgres::pgerr;
@@ -44,7 +44,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::http::{Http, int_list, quote};
 use crate::registry::{self, ATTACHMENT_COLUMNS};
-use crate::tracking::like_contains;
+use crate::tracking::{ACTION_LOG_COLUMNS, ChAction, like_contains};
 use crate::{ClickHouseEventStore, bad_row};
 
 /// Metadata keys answered at most (as SQLite).
@@ -115,44 +115,6 @@ impl ChMessage {
             kind: kind_of(self.kind),
             sender: self.sender,
             content: self.content,
-            metadata: self.metadata,
-            ts: self.ts,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct ChLog {
-    id: i64,
-    message_id: i64,
-    conversation_pk: i64,
-    action_name: String,
-    started_at: Option<i64>,
-    ended_at: Option<i64>,
-    duration_ms: Option<i64>,
-    tools_used: Option<String>,
-    response: Option<String>,
-    error_msg: Option<String>,
-    metadata: String,
-    ts: i64,
-}
-
-const LOG_READ: &str = "id, message_id, conversation_pk, action_name, started_at, ended_at, duration_ms,
-    tools_used, response, error_msg, metadata, ts";
-
-impl ChLog {
-    fn row(self) -> ActionLogRow {
-        ActionLogRow {
-            id: self.id,
-            message_id: self.message_id,
-            conversation_pk: self.conversation_pk,
-            action_name: self.action_name,
-            started_at: self.started_at,
-            ended_at: self.ended_at,
-            duration_ms: self.duration_ms,
-            tools_used: self.tools_used,
-            response: self.response,
-            error_msg: self.error_msg,
             metadata: self.metadata,
             ts: self.ts,
         }
@@ -505,12 +467,12 @@ impl ClickHouseEventStore {
         self.overlay_metadata(&[pk], std::slice::from_mut(&mut message)).await?;
         let scope = format!("agent_id = {agent_id} AND conversation_pk = {pk} AND message_id = {id}");
         let ch = &self.inner.ch;
-        let q_log = format!("SELECT {LOG_READ} FROM action_logs WHERE {scope} LIMIT 1");
+        let q_log = format!("SELECT {ACTION_LOG_COLUMNS} FROM action_logs WHERE {scope} LIMIT 1");
         let q_button = format!(
             "SELECT id, message_id, conversation_pk, button_event, label, value, metadata, ts FROM buttons
              WHERE {scope} LIMIT 1"
         );
-        let (logs, buttons) = tokio::try_join!(ch.rows::<ChLog>(&q_log), ch.rows::<ChButton>(&q_button))?;
+        let (logs, buttons) = tokio::try_join!(ch.rows::<ChAction>(&q_log), ch.rows::<ChButton>(&q_button))?;
         let client = self.client().await?;
         let Some(conversation) = registry::by_pk(&**client, agent_id, pk).await? else {
             return Ok(None);
@@ -537,7 +499,7 @@ impl ClickHouseEventStore {
             message,
             conversation_id: conversation.row.conversation_id,
             attachments,
-            action: logs.into_iter().next().map(ChLog::row),
+            action: logs.into_iter().next().map(ChAction::row),
             button: buttons.into_iter().next().map(|b| ButtonRow {
                 id: b.id,
                 message_id: b.message_id,
@@ -982,11 +944,11 @@ impl DataPlane for ClickHouseEventStore {
         limit: i64,
     ) -> StoreResult<Option<Vec<ActionLogItem>>> {
         let Some(a) = self.action_def(agent_id, id).await? else { return Ok(None) };
-        let logs: Vec<ChLog> = self
+        let logs: Vec<ChAction> = self
             .inner
             .ch
             .rows(&format!(
-                "SELECT {LOG_READ} FROM action_logs WHERE agent_id = {agent_id} AND action_name = {}
+                "SELECT {ACTION_LOG_COLUMNS} FROM action_logs WHERE agent_id = {agent_id} AND action_name = {}
                  ORDER BY ts DESC, id DESC LIMIT {}",
                 quote(&a.name),
                 limit.max(0)

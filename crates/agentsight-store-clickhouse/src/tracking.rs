@@ -99,11 +99,12 @@ struct ChMessage {
     ts: i64,
 }
 
+/// An `action_logs` row as ClickHouse returns it (its columns: [`ACTION_LOG_COLUMNS`]).
 #[derive(Deserialize)]
-struct ChAction {
+pub(crate) struct ChAction {
     id: i64,
     message_id: i64,
-    conversation_pk: i64,
+    pub(crate) conversation_pk: i64,
     action_name: String,
     started_at: Option<i64>,
     ended_at: Option<i64>,
@@ -113,6 +114,29 @@ struct ChAction {
     error_msg: Option<String>,
     metadata: String,
     ts: i64,
+}
+
+/// The columns [`ChAction`] reads.
+pub(crate) const ACTION_LOG_COLUMNS: &str = "id, message_id, conversation_pk, action_name, started_at, ended_at, \
+    duration_ms, tools_used, response, error_msg, metadata, ts";
+
+impl ChAction {
+    pub(crate) fn row(self) -> ActionLogRow {
+        ActionLogRow {
+            id: self.id,
+            message_id: self.message_id,
+            conversation_pk: self.conversation_pk,
+            action_name: self.action_name,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            duration_ms: self.duration_ms,
+            tools_used: self.tools_used,
+            response: self.response,
+            error_msg: self.error_msg,
+            metadata: self.metadata,
+            ts: self.ts,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -718,10 +742,7 @@ impl TrackingReader for ClickHouseEventStore {
         let q_messages = format!(
             "SELECT id, conversation_pk, kind, sender, content, metadata, ts FROM messages WHERE {scope} ORDER BY ts, id"
         );
-        let q_actions = format!(
-            "SELECT id, message_id, conversation_pk, action_name, started_at, ended_at, duration_ms,
-                tools_used, response, error_msg, metadata, ts FROM action_logs WHERE {scope} ORDER BY ts, id"
-        );
+        let q_actions = format!("SELECT {ACTION_LOG_COLUMNS} FROM action_logs WHERE {scope} ORDER BY ts, id");
         let q_buttons = format!(
             "SELECT id, message_id, conversation_pk, button_event, label, value, metadata, ts
              FROM buttons WHERE {scope} ORDER BY ts, id"
@@ -758,23 +779,7 @@ impl TrackingReader for ClickHouseEventStore {
         Ok(Some(Transcript {
             conversation,
             messages,
-            actions: actions
-                .into_iter()
-                .map(|a| ActionLogRow {
-                    id: a.id,
-                    message_id: a.message_id,
-                    conversation_pk: a.conversation_pk,
-                    action_name: a.action_name,
-                    started_at: a.started_at,
-                    ended_at: a.ended_at,
-                    duration_ms: a.duration_ms,
-                    tools_used: a.tools_used,
-                    response: a.response,
-                    error_msg: a.error_msg,
-                    metadata: a.metadata,
-                    ts: a.ts,
-                })
-                .collect(),
+            actions: actions.into_iter().map(ChAction::row).collect(),
             buttons: buttons
                 .into_iter()
                 .map(|b| ButtonRow {
