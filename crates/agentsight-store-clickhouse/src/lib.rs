@@ -194,7 +194,7 @@ impl ClickHouseEventStore {
                 schema::Layout::cluster(&entry, name, shards).await?
             }
         };
-        schema::migrate(&pool, &layout).await?;
+        schema::migrate(&pool, &layout, &entry).await?;
         let batcher = batch::Batcher::start(entry.clone(), schema::TABLES, ch.batch);
         let dp = dataplane::State::new(&entry, ch.cluster.is_some());
         let (feed, feed_start) = feed::Feed::new(&pool, &pg).await?;

@@ -86,14 +86,24 @@ struct Migration {
 }
 
 /// The migrations, in order; the n-th brings the schema to version n. Never edit one that shipped.
-const MIGRATIONS: &[Migration] = &[Migration {
-    postgres: concat!(
-        include_str!("../migrations/0001_registry.sql"),
-        include_str!("../migrations/0001_dataplane.sql"),
-        include_str!("../migrations/0001_spans.sql")
-    ),
-    clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS, crate::spans::SPANS],
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        postgres: concat!(
+            include_str!("../migrations/0001_registry.sql"),
+            include_str!("../migrations/0001_dataplane.sql"),
+            include_str!("../migrations/0001_spans.sql")
+        ),
+        clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS, crate::spans::SPANS],
+    },
+    Migration {
+        // Language tags in their canonical BCP-47 case: a data step, [`canonical_languages`].
+        postgres: "",
+        clickhouse: &[],
+    },
+];
+
+/// The migration that puts stored language tags in their canonical case.
+const LANGUAGE_CASE: usize = 2;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -182,7 +192,7 @@ impl Layout {
 
 /// Applies every migration newer than the recorded version; answers the version in force.
 /// Refuses a schema newer than this build.
-pub(crate) async fn migrate(pool: &Pool, layout: &Layout) -> StoreResult<usize> {
+pub(crate) async fn migrate(pool: &Pool, layout: &Layout, entry: &Http) -> StoreResult<usize> {
     let mut client = pool.get().await.map_err(poolerr)?;
     let tx = client.transaction().await.map_err(pgerr)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK]).await.map_err(pgerr)?;
@@ -215,9 +225,66 @@ pub(crate) async fn migrate(pool: &Pool, layout: &Layout) -> StoreResult<usize> 
         for t in m.clickhouse {
             layout.create(t).await.map_err(|e| e.context(format!("ClickHouse event migration {version}")))?;
         }
+        if i + 1 == LANGUAGE_CASE {
+            let rows = canonical_languages(&tx, entry)
+                .await
+                .map_err(|e| e.context(format!("event migration {version}: language tags")))?;
+            tracing::info!(rows, "language tags put in their canonical case");
+        }
         tx.execute("INSERT INTO event_migrations (version) VALUES ($1)", &[&version]).await.map_err(pgerr)?;
         tracing::info!(version, "applied event store migration");
     }
     tx.commit().await.map_err(pgerr)?;
     Ok(MIGRATIONS.len())
+}
+
+/// Rewrites every registry `language` that ingest would store differently today (tags in their
+/// canonical BCP-47 case) as a new version of its row, copied to ClickHouse's `conversations`
+/// before the migration's transaction commits (a migration cut short writes the same version
+/// again, which `ReplacingMergeTree` keeps once). Answers how many rows changed.
+async fn canonical_languages(tx: &deadpool_postgres::Transaction<'_>, ch: &Http) -> StoreResult<u64> {
+    /// Rows rewritten and copied per round.
+    const ROUND: i64 = 5_000;
+    let stored: Vec<String> = tx
+        .query("SELECT DISTINCT language FROM event_conversations WHERE language IS NOT NULL", &[])
+        .await
+        .map_err(pgerr)?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(pgerr)?;
+    let mut changed = 0;
+    for old in stored {
+        // A value ingest refuses today (too long) is left as it is.
+        let Ok(new) = agentsight_core::normalize::language(&old) else { continue };
+        if new == old {
+            continue;
+        }
+        loop {
+            let rows = tx
+                .query(
+                    &format!(
+                        "UPDATE event_conversations SET language = $1, version = version + 1
+                         WHERE id IN (SELECT id FROM event_conversations WHERE language = $2 LIMIT $3)
+                         RETURNING {}",
+                        crate::registry::REG_COLUMNS
+                    ),
+                    &[&new, &old, &ROUND],
+                )
+                .await
+                .map_err(pgerr)?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut body = Vec::new();
+            for r in &rows {
+                serde_json::to_writer(&mut body, &crate::registry::reg(r)?.clickhouse_row())
+                    .map_err(|e| StoreError::internal_from("encoding a conversation row", e))?;
+                body.push(b'\n');
+            }
+            ch.insert("conversations", body).await?;
+            changed += rows.len() as u64;
+        }
+    }
+    Ok(changed)
 }
