@@ -368,7 +368,7 @@ async fn an_unreachable_clickhouse_is_unavailable() {
     };
     let opts = ClickHouseOptions::new(format!("http://127.0.0.1:{port}/?database=none"));
     match ClickHouseEventStore::connect(f.pg(), opts).await {
-        Err(StoreError::Unavailable { .. }) => {}
+        Err(e @ StoreError::Unavailable { .. }) => assert_eq!(e.unavailable_dependency(), Some("clickhouse")),
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }
