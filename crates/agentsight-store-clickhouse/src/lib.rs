@@ -50,6 +50,7 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod bounds;
 mod dataplane;
 mod export;
 mod feed;
