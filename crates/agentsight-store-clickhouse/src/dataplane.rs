@@ -197,6 +197,20 @@ fn bind(params: &mut Vec<Param>, p: Param) -> String {
     format!("${}", params.len())
 }
 
+/// The two queries of a message read by id: its conversation from `message_ids` (sorted by
+/// agent and id), then the row within that conversation of `messages` (sorted by agent and
+/// conversation), so neither reads more than a few granules however many messages the agent has.
+fn message_by_id_sql(agent_id: i64, id: i64) -> (String, impl Fn(i64) -> String) {
+    let q_pk =
+        format!("SELECT conversation_pk FROM message_ids WHERE agent_id = {agent_id} AND id = {id} LIMIT 1");
+    let q_row = move |pk: i64| {
+        format!(
+            "SELECT {MESSAGE_READ} FROM messages WHERE agent_id = {agent_id} AND conversation_pk = {pk} AND id = {id} LIMIT 1"
+        )
+    };
+    (q_pk, q_row)
+}
+
 /// The top-level keys of a JSON object text (none for anything else).
 fn object_keys(text: &str, into: &mut BTreeSet<String>) {
     if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(text) {
@@ -415,15 +429,18 @@ impl ClickHouseEventStore {
         r.as_ref().map(action_row).transpose()
     }
 
-    /// The message `id` of the agent as stored in ClickHouse (metadata not yet replaced).
+    /// The message `id` of the agent as stored in ClickHouse (metadata not yet replaced): its
+    /// conversation from `message_ids`, then that conversation's rows (both through the
+    /// primary key; see [`message_by_id_sql`]).
     async fn message_row(&self, agent_id: i64, id: i64) -> StoreResult<Option<MessageRow>> {
-        let rows: Vec<ChMessage> = self
-            .inner
-            .ch
-            .rows(&format!(
-                "SELECT {MESSAGE_READ} FROM messages WHERE agent_id = {agent_id} AND id = {id} LIMIT 1"
-            ))
-            .await?;
+        #[derive(Deserialize)]
+        struct Pk {
+            conversation_pk: i64,
+        }
+        let (q_pk, q_row) = message_by_id_sql(agent_id, id);
+        let pk: Vec<Pk> = self.inner.ch.rows(&q_pk).await?;
+        let Some(pk) = pk.first() else { return Ok(None) };
+        let rows: Vec<ChMessage> = self.inner.ch.rows(&q_row(pk.conversation_pk)).await?;
         Ok(rows.into_iter().next().map(ChMessage::row))
     }
 
@@ -1051,6 +1068,19 @@ impl DataPlane for ClickHouseEventStore {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// Both queries of a read by id name a prefix of their table's sort key: `(agent_id, id)`
+    /// of `message_ids`, `(agent_id, conversation_pk)` of `messages`.
+    #[test]
+    fn a_message_by_id_is_read_through_the_sort_keys() {
+        let (q_pk, q_row) = message_by_id_sql(7, 9);
+        assert!(q_pk.contains("FROM message_ids WHERE agent_id = 7 AND id = 9 LIMIT 1"), "{q_pk}");
+        let q_row = q_row(3);
+        assert!(
+            q_row.contains("FROM messages WHERE agent_id = 7 AND conversation_pk = 3 AND id = 9"),
+            "{q_row}"
+        );
+    }
 
     #[test]
     fn keys_unescape_and_objects_list_top_level_keys() {
