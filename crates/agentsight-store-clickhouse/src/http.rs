@@ -62,10 +62,11 @@ pub(crate) fn map_exception(status: u16, message: String, doing: &str) -> StoreE
     }
 }
 
-/// Maps a transport failure: no connection, a connection dropped (a server stopping) or no
-/// answer in time is `Unavailable`, naming ClickHouse.
+/// Maps a transport failure: no connection, a connection dropped (a server stopping, also
+/// while the answer is read: reqwest calls that a decode error) or no answer in time is
+/// `Unavailable`, naming ClickHouse.
 fn map_transport(e: reqwest::Error, doing: &str) -> StoreError {
-    if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() {
+    if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.is_decode() {
         StoreError::dependency_unavailable(DEPENDENCY, format!("ClickHouse: {doing}"), e)
     } else {
         StoreError::internal_from(format!("ClickHouse: {doing}"), e)
@@ -174,8 +175,12 @@ impl Http {
         text.lines()
             .filter(|l| !l.is_empty())
             .map(|l| {
-                serde_json::from_str(l)
-                    .map_err(|e| StoreError::internal_from(format!("ClickHouse: {doing}: decoding a row"), e))
+                serde_json::from_str(l).map_err(|e| match code_of(l) {
+                    // An exception after the answer began (status 200 already sent): a shard
+                    // that went away mid-query, say.
+                    Some(_) => map_exception(200, l.to_string(), doing),
+                    None => StoreError::internal_from(format!("ClickHouse: {doing}: decoding a row"), e),
+                })
             })
             .collect()
     }
