@@ -50,9 +50,11 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod bounds;
 mod dataplane;
 mod export;
 mod feed;
+mod health;
 mod http;
 mod metrics;
 mod registry;
@@ -152,6 +154,9 @@ impl Cache {
 struct Inner {
     pg: Pool,
     ch: http::Http,
+    /// Every ClickHouse server the store reaches (the entry alone, or each node of the
+    /// cluster), for the readiness probe.
+    servers: Vec<http::Http>,
     batcher: batch::Batcher,
     /// The next id and the end of the block (exclusive).
     ids: tokio::sync::Mutex<(i64, i64)>,
@@ -195,6 +200,10 @@ impl ClickHouseEventStore {
             }
         };
         schema::migrate(&pool, &layout, &entry).await?;
+        let servers = match &layout {
+            schema::Layout::Single(h) => vec![h.clone()],
+            schema::Layout::Cluster { hosts, .. } => hosts.clone(),
+        };
         let batcher = batch::Batcher::start(entry.clone(), schema::TABLES, ch.batch);
         let dp = dataplane::State::new(&entry, ch.cluster.is_some());
         let (feed, feed_start) = feed::Feed::new(&pool, &pg).await?;
@@ -202,6 +211,7 @@ impl ClickHouseEventStore {
             inner: Arc::new(Inner {
                 pg: pool,
                 ch: entry,
+                servers,
                 batcher,
                 ids: tokio::sync::Mutex::new((0, 0)),
                 cache: Mutex::new(Cache::default()),

@@ -75,14 +75,30 @@ const CONVERSATIONS: Table = Table {
     engine: "ReplacingMergeTree(version) ORDER BY (agent_id, conversation_pk)",
 };
 
+/// Every message row's id and conversation, ordered by id: a message read by id
+/// (`DataPlane::message`, votes, `set_message_metadata`) finds its conversation here through the
+/// primary key, then reads that conversation's range of `messages` (whose sort key starts with
+/// agent and conversation) instead of all the agent's messages. Written with every `messages`
+/// insert (`Batcher::insert`).
+const MESSAGE_IDS: Table = Table {
+    name: "message_ids",
+    columns: "agent_id Int64, id Int64, conversation_pk Int64",
+    engine: "MergeTree ORDER BY (agent_id, id)",
+};
+
 /// The tables the batcher inserts into.
 pub(crate) const TABLES: &[&str] =
-    &["messages", "action_logs", "buttons", "feedbacks", "conversations", "spans"];
+    &["messages", "action_logs", "buttons", "feedbacks", "conversations", "spans", "message_ids"];
 
-/// One migration: PostgreSQL SQL and ClickHouse tables.
+/// Rows a migration copies from one ClickHouse table into another it created: `(target,
+/// source, columns)`.
+type Backfill = (&'static str, &'static str, &'static str);
+
+/// One migration: PostgreSQL SQL, ClickHouse tables, then ClickHouse backfills.
 struct Migration {
     postgres: &'static str,
     clickhouse: &'static [Table],
+    backfill: &'static [Backfill],
 }
 
 /// The migrations, in order; the n-th brings the schema to version n. Never edit one that shipped.
@@ -94,16 +110,23 @@ const MIGRATIONS: &[Migration] = &[
             include_str!("../migrations/0001_spans.sql")
         ),
         clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS, crate::spans::SPANS],
+        backfill: &[],
+    },
+    Migration {
+        postgres: "",
+        clickhouse: &[MESSAGE_IDS],
+        backfill: &[("message_ids", "messages", "agent_id, id, conversation_pk")],
     },
     Migration {
         // Language tags in their canonical BCP-47 case: a data step, [`canonical_languages`].
         postgres: "",
         clickhouse: &[],
+        backfill: &[],
     },
 ];
 
 /// The migration that puts stored language tags in their canonical case.
-const LANGUAGE_CASE: usize = 2;
+const LANGUAGE_CASE: usize = 3;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -153,6 +176,28 @@ impl Layout {
             )));
         };
         Ok(Layout::Cluster { name: cluster.to_string(), hosts })
+    }
+
+    /// Copies `columns` of every row of `source` into `target` (each node's local rows into its
+    /// local table on a cluster). Run again after a cut-short migration, it copies them again:
+    /// only for tables where a repeated row does no harm (`message_ids` is read with `LIMIT 1`).
+    async fn backfill(&self, (target, source, columns): Backfill) -> StoreResult<()> {
+        match self {
+            Layout::Single(http) => {
+                http.execute(&format!("INSERT INTO {target} ({columns}) SELECT {columns} FROM {source}"))
+                    .await
+            }
+            Layout::Cluster { hosts, .. } => {
+                for h in hosts {
+                    h.execute(&format!(
+                        "INSERT INTO {target}_local ({columns}) SELECT {columns} FROM {source}_local"
+                    ))
+                    .await
+                    .map_err(|e| e.context(format!("on {}", h.host())))?;
+                }
+                Ok(())
+            }
+        }
     }
 
     async fn create(&self, t: &Table) -> StoreResult<()> {
@@ -224,6 +269,12 @@ pub(crate) async fn migrate(pool: &Pool, layout: &Layout, entry: &Http) -> Store
             .map_err(|e| pgerr(e).context(format!("PostgreSQL event migration {version}")))?;
         for t in m.clickhouse {
             layout.create(t).await.map_err(|e| e.context(format!("ClickHouse event migration {version}")))?;
+        }
+        for b in m.backfill {
+            layout
+                .backfill(*b)
+                .await
+                .map_err(|e| e.context(format!("ClickHouse event migration {version}")))?;
         }
         if i + 1 == LANGUAGE_CASE {
             let rows = canonical_languages(&tx, entry)

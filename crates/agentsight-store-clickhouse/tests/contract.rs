@@ -358,7 +358,7 @@ async fn nodes_starting_at_once_migrate_once() {
     }
 }
 
-/// Migration 2 puts the language tags stored before it in their canonical BCP-47 case, in the
+/// Event migration 3 puts the language tags stored before it in their canonical BCP-47 case, in the
 /// PostgreSQL registry and in ClickHouse's copy of the rows, on every shard.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_language_tags_take_their_canonical_case() {
@@ -376,7 +376,7 @@ async fn stored_language_tags_take_their_canonical_case() {
     let (client, conn) = tokio_postgres::connect(&f.pg_url, NoTls).await.unwrap();
     tokio::spawn(conn);
     client
-        .execute(&format!("DELETE FROM {}.event_migrations WHERE version >= 2", f.schema), &[])
+        .execute(&format!("DELETE FROM {}.event_migrations WHERE version >= 3", f.schema), &[])
         .await
         .unwrap();
 
@@ -407,7 +407,7 @@ async fn an_unreachable_clickhouse_is_unavailable() {
     };
     let opts = ClickHouseOptions::new(format!("http://127.0.0.1:{port}/?database=none"));
     match ClickHouseEventStore::connect(f.pg(), opts).await {
-        Err(StoreError::Unavailable { .. }) => {}
+        Err(e @ StoreError::Unavailable { .. }) => assert_eq!(e.unavailable_dependency(), Some("clickhouse")),
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }
