@@ -79,6 +79,8 @@ class Trigger:
     when: str
     delay: float
     fire: Callable[[], None]
+    # The request it fired on (its status: None when the kill cut it off).
+    record: "Record | None" = None
 
 
 class RecordingProxy:
@@ -128,6 +130,7 @@ class RecordingProxy:
         ingest = h.command == "POST" and h.path.startswith("/api/ingest/")
         rec = Record(h.command, h.path, body, h.headers.get("Content-Encoding"), None, time.time())
         if ingest and (t := self._take("ingest")):
+            t.record = rec
             threading.Timer(t.delay, t.fire).start()
         headers = {k: v for k, v in h.headers.items() if k.lower() not in ("host", "connection", "keep-alive")}
         try:

@@ -79,6 +79,7 @@ def test_kill_9_at_random_points_under_both_sdks_loses_and_doubles_nothing(tmp_p
     stop = tmp_path / "stop"
     began = time.monotonic()
     done: list[dict] = []
+    triggers: list[ch.Trigger] = []
     try:
         server.start()
         threads, results = ch.load(server, proxy, tmp_path, key00, key01, f"chaos{SEED % 100000}", stop, 100_000)
@@ -89,7 +90,9 @@ def test_kill_9_at_random_points_under_both_sdks_loses_and_doubles_nothing(tmp_p
             at = time.time()
             if kind in ("ingest", "projection"):
                 delay = rng.uniform(0, 0.004 if kind == "ingest" else 0.002)
-                proxy.arm(ch.Trigger("ingest" if kind == "ingest" else "acked", delay, server.kill))
+                trigger = ch.Trigger("ingest" if kind == "ingest" else "acked", delay, server.kill)
+                triggers.append(trigger)
+                proxy.arm(trigger)
                 if not server.killed.wait(timeout=30):
                     proxy.disarm()
                     pytest.fail(f"kill {i} ({kind}): no span batch reached the proxy in 30 s\n{server.log_tail()}")
@@ -126,6 +129,8 @@ def test_kill_9_at_random_points_under_both_sdks_loses_and_doubles_nothing(tmp_p
         proxy.close()
         server.close()
     report = {"seed": SEED, "kills": len(done), "by_kind": {k: sum(d["kind"] == k for d in done) for k in KINDS},
+              "ingest_kills_that_cut_off_the_batch": sum(1 for t in triggers if t.when == "ingest" and t.record
+                                                         and t.record.status is None),
               "startup_kills_before_listening": sum(1 for d in done if d["kind"] == "startup" and not d["listening"]),
               "starts_that_replayed_span_batches": replays, "load_seconds": round(load_s, 1),
               "requests": len(records), "sdk": sdk, **verdict.summary()}
