@@ -83,6 +83,12 @@ def test_kill_9_at_random_points_under_both_sdks_loses_and_doubles_nothing(tmp_p
     try:
         server.start()
         threads, results = ch.load(server, proxy, tmp_path, key00, key01, f"chaos{SEED % 100000}", stop, 100_000)
+        # Both SDKs past their start (0.1.4's init reads /api/me/ once) before the first kill.
+        deadline = time.monotonic() + 120
+        while not (any(r.acked and r.path.startswith("/api/ingest/") for r in proxy.snapshot())
+                   and any(r.acked and r.path.startswith("/api/track/") for r in proxy.snapshot())):
+            assert time.monotonic() < deadline, f"the SDKs sent nothing acknowledged in 120 s\n{server.log_tail()}"
+            time.sleep(0.05)
         i = 0
         while i < len(kinds):
             kind = kinds[i]
