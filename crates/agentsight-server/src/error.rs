@@ -63,6 +63,11 @@ pub enum ApiError {
     /// The store cannot take the request now ([`StoreError::Unavailable`]); retry.
     #[error("unavailable")]
     Unavailable(#[source] StoreError),
+    /// The disk under the store (its database, the span archive, the attachment files) is full:
+    /// nothing was stored. Not a crash and not "busy": the same request succeeds once an operator
+    /// frees space, without a restart (a [`StoreError::Storage`] of kind disk full).
+    #[error("disk full")]
+    DiskFull(#[source] StoreError),
     /// A bug or an I/O failure (a lasting storage failure among them); the body says nothing
     /// more, the log says all of it.
     #[error("internal: {context}")]
@@ -89,6 +94,9 @@ fn display_name(dependency: &str) -> &str {
         other => other,
     }
 }
+/// `Retry-After` (seconds) of a 503 for a full disk: space comes back when an operator acts, so
+/// clients are asked to wait longer than for a busy queue.
+pub const DISK_FULL_RETRY_AFTER_S: u64 = 10;
 
 /// The error's code and the error with its causes (`"…: …"`), attached to the response for the
 /// logging middleware.
@@ -132,10 +140,23 @@ impl ApiError {
         ApiError::Internal { context: context.into(), source: Some(source.into()) }
     }
 
+    /// A file-system error of the server's own files (attachments): out of space (or quota) is
+    /// [`ApiError::DiskFull`], anything else [`ApiError::Internal`]; `e` is kept as the cause.
+    pub fn io(context: &'static str, e: std::io::Error) -> ApiError {
+        use std::io::ErrorKind as K;
+        match e.kind() {
+            K::StorageFull | K::QuotaExceeded => {
+                StoreError::storage(agentsight_store::StorageFailure::DiskFull, context, e).into()
+            }
+            _ => ApiError::internal_from(context, e),
+        }
+    }
+
     /// The lasting storage failure behind this error, if there is one (for `/readyz`).
     fn storage_fault(&self) -> Option<crate::ready::StorageFault> {
         let source: &(dyn std::error::Error + 'static) = match self {
             ApiError::Internal { source: Some(s), .. } => s.as_ref(),
+            ApiError::DiskFull(e) => return crate::ready::StorageFault::of(e),
             _ => return None,
         };
         source.downcast_ref::<StoreError>().and_then(crate::ready::StorageFault::of)
@@ -213,6 +234,14 @@ impl ApiError {
                         })),
                     )
                 },
+            },
+            ApiError::DiskFull(_) => Row {
+                header: Some((header::RETRY_AFTER, HeaderValue::from(DISK_FULL_RETRY_AFTER_S))),
+                ..row(
+                    "disk_full",
+                    S::SERVICE_UNAVAILABLE,
+                    detail("The server's disk is full; nothing was stored. Retry once space is freed."),
+                )
             },
             ApiError::Internal { .. } => {
                 row("internal", S::INTERNAL_SERVER_ERROR, detail("Internal server error."))
@@ -342,6 +371,9 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict { field, message } => ApiError::field(field, message),
             e @ StoreError::Unavailable { .. } => ApiError::Unavailable(e),
+            e @ StoreError::Storage { kind: agentsight_store::StorageFailure::DiskFull, .. } => {
+                ApiError::DiskFull(e)
+            }
             e @ (StoreError::Storage { .. } | StoreError::Internal { .. }) => {
                 ApiError::internal_from("store", e)
             }
@@ -402,18 +434,53 @@ mod tests {
 
     /// A lasting storage failure is a 500 (as every store failure but "busy" was), never the
     /// 503 that says "busy"; its log line carries the whole chain down to the OS's message.
+    /// A full disk is a 503 with its own code and a longer `Retry-After` than "busy", never a
+    /// 500; its log line carries the whole chain down to the OS's message, and the response
+    /// carries the fault `/readyz` reports.
     #[test]
-    fn a_full_disk_is_not_busy_and_its_log_line_has_the_whole_chain() {
+    fn a_full_disk_is_a_503_naming_it_with_retry_after_and_its_log_line_has_the_whole_chain() {
         let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
         let cause = full.to_string();
         let e = StoreError::storage(StorageFailure::DiskFull, "COMMIT", full);
         assert!(!e.is_unavailable());
-        let r = ApiError::from(e).into_response();
-        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(r.headers().get(header::RETRY_AFTER).is_none());
+        let e = ApiError::from(e);
+        assert_eq!(
+            e.body(),
+            json!({"detail": "The server's disk is full; nothing was stored. Retry once space is freed.", "code": "disk_full"})
+        );
+        let r = e.into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], DISK_FULL_RETRY_AFTER_S.to_string().as_str());
         let logged = r.extensions().get::<ErrorCode>().unwrap();
-        assert_eq!(logged.0, "internal");
-        assert_eq!(logged.1, format!("internal: store: storage failure (disk full): COMMIT: {cause}"));
+        assert_eq!(logged.0, "disk_full");
+        assert_eq!(logged.1, format!("disk full: storage failure (disk full): COMMIT: {cause}"));
+        let fault = r.extensions().get::<crate::ready::StorageFault>().expect("the fault for /readyz");
+        assert_eq!(fault.kind, "disk full");
+    }
+
+    /// The attachment files' writes: out of space (ENOSPC, EDQUOT) is the same 503; any other
+    /// I/O failure stays an opaque 500.
+    #[test]
+    fn an_attachment_write_out_of_space_is_disk_full_and_other_io_errors_are_internal() {
+        for kind in [std::io::ErrorKind::StorageFull, std::io::ErrorKind::QuotaExceeded] {
+            let e = ApiError::io("writing attachment", std::io::Error::from(kind));
+            assert_eq!(
+                (e.status(), super::code(&e)),
+                (StatusCode::SERVICE_UNAVAILABLE, "disk_full"),
+                "{kind:?}"
+            );
+        }
+        let enospc = ApiError::io("writing attachment", std::io::Error::from_raw_os_error(28));
+        assert_eq!(super::code(&enospc), "disk_full");
+        let other = ApiError::io("writing attachment", std::io::Error::other("bad sector"));
+        assert_eq!((other.status(), super::code(&other)), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
+        // Other lasting storage failures are not "full": they stay 500s.
+        let ro = ApiError::from(StoreError::storage(
+            StorageFailure::ReadOnly,
+            "COMMIT",
+            std::io::Error::other("ro"),
+        ));
+        assert_eq!(ro.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     /// Walks every variant through the table. `index` has no wildcard: a new variant does not
@@ -436,6 +503,7 @@ mod tests {
             ("throttled", StatusCode::TOO_MANY_REQUESTS),
             ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
             ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+            ("disk_full", StatusCode::SERVICE_UNAVAILABLE),
         ];
         fn index(e: &ApiError) -> usize {
             match e {
@@ -453,6 +521,7 @@ mod tests {
                 ApiError::Throttled(_) => 11,
                 ApiError::Unavailable(_) => 12,
                 ApiError::Internal { .. } => 13,
+                ApiError::DiskFull(_) => 14,
             }
         }
         let samples = vec![
@@ -475,6 +544,11 @@ mod tests {
             ApiError::Throttled(2),
             ApiError::from(StoreError::unavailable("write queue is full")),
             ApiError::internal("handler panicked"),
+            ApiError::from(StoreError::storage(
+                StorageFailure::DiskFull,
+                "COMMIT",
+                std::io::Error::other("full"),
+            )),
         ];
         let mut seen = vec![false; expected.len()];
         for e in samples {

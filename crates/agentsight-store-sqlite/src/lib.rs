@@ -100,6 +100,12 @@ impl SqliteOptions {
 /// file refused, I/O): an operator must act, retrying does not help.
 pub(crate) fn lasting(e: &rusqlite::Error) -> Option<StorageFailure> {
     use rusqlite::ErrorCode as C;
+    // The shared-memory index (`*-shm`) could not grow: on a full file system.
+    if let rusqlite::Error::SqliteFailure(f, _) = e
+        && f.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE
+    {
+        return Some(StorageFailure::DiskFull);
+    }
     Some(match e.sqlite_error_code()? {
         C::DiskFull => StorageFailure::DiskFull,
         C::ReadOnly => StorageFailure::ReadOnly,
@@ -1243,6 +1249,7 @@ mod tests {
             (ffi::SQLITE_CORRUPT, StorageFailure::Corrupt),
             (ffi::SQLITE_NOTADB, StorageFailure::NotADatabase),
             (ffi::SQLITE_IOERR, StorageFailure::Io),
+            (ffi::SQLITE_IOERR_SHMSIZE, StorageFailure::DiskFull),
         ] {
             match sqlerr_in("COMMIT", failure(code, "it failed")) {
                 StoreError::Storage { kind: k, ref source, .. } => {

@@ -20,7 +20,11 @@
 //! when its projection was lost. When a group fails, its projections run again one by one, each
 //! in a transaction of its own; one that fails alone is recorded as failed (`span_log_failures`)
 //! and skipped, so one bad batch cannot stop the others. If even that record cannot be written,
-//! projecting stops until the next start, which projects again from the archive.
+//! projecting stops until the next start, which projects again from the archive. A projection
+//! that fails alone because the disk is full is neither: the batch is fine and was acknowledged,
+//! so it *stalls* ([`State::stalled`]) with every projection queued after it, in order, and is
+//! tried again every [`STALLED_RETRY_AFTER`] and before every group until it commits; writes
+//! meanwhile go on (and fail with the same full disk until space is freed).
 //!
 //! Every job runs on the thread's [`WriteContext`]: its connection, what it caches about its
 //! database (the main writer's [`crate::writes::Cache`], the archive writer's
@@ -28,6 +32,7 @@
 //! it at start and passes it `&mut` to each job; [`WriteContext::forget`] empties it (all but
 //! the connection) after a rollback and when another process wrote.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
@@ -35,7 +40,8 @@ use std::thread::JoinHandle;
 use agentsight_core::spans::SpanIngest;
 use agentsight_core::time::now_micros;
 use agentsight_store::{
-    BoxError, Change, ChangeListener, Committed, IngestOutcome, StoreError, StoreResult, chain,
+    BoxError, Change, ChangeListener, Committed, IngestOutcome, StorageFailure, StoreError, StoreResult,
+    chain,
 };
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -342,6 +348,18 @@ struct State {
     synchronous_full: Option<bool>,
     /// Set when a failed projection could not even be recorded: projections wait for a restart.
     halted: Option<String>,
+    /// Projections that failed on a full disk, oldest first, with every projection queued after
+    /// them: tried again, in order, until they commit (a full disk is not the batch's fault).
+    stalled: VecDeque<Projection>,
+}
+
+/// How often stalled projections ([`State::stalled`]) are tried again while the writer has
+/// nothing else to do.
+pub(crate) const STALLED_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether `e` is a full disk (or quota): the failure that passes once space is freed.
+fn disk_full(e: &StoreError) -> bool {
+    matches!(e, StoreError::Storage { kind: StorageFailure::DiskFull, .. })
 }
 
 /// How long the writer waits with nothing to do before it checkpoints what it wrote since its
@@ -369,7 +387,7 @@ fn run<C: Caches>(conn: Connection, rx: Receiver<Job<C>>, ctx: Config) {
     let mut cx = WriteContext::<C>::new(conn);
     let mut group: Vec<Job<C>> = Vec::with_capacity(MAX_GROUP);
     let mut seen_version: Option<i64> = None;
-    let mut st = State { ctx, synchronous_full: None, halted: None };
+    let mut st = State { ctx, synchronous_full: None, halted: None, stalled: VecDeque::new() };
     // Groups committed since the last checkpoint of the writer's own.
     let mut dirty = false;
     loop {
@@ -377,6 +395,15 @@ fn run<C: Caches>(conn: Connection, rx: Receiver<Job<C>>, ctx: Config) {
         // more projections ([`linger`]); one that had to be waited for is done at once.
         let (first, busy) = match rx.try_recv() {
             Ok(j) => (j, true),
+            Err(_) if !st.stalled.is_empty() => match rx.recv_timeout(STALLED_RETRY_AFTER) {
+                Ok(j) => (j, false),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    retry_stalled(&mut cx, &mut st);
+                    dirty = true;
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            },
             Err(_) if dirty => match rx.recv_timeout(IDLE_CHECKPOINT_AFTER) {
                 Ok(j) => (j, false),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
@@ -410,6 +437,10 @@ fn run<C: Caches>(conn: Connection, rx: Receiver<Job<C>>, ctx: Config) {
         }
         run_group(&mut cx, &mut st, &mut group);
         dirty = true;
+    }
+    // Stalled projections were archived: the next start projects them.
+    for p in st.stalled.drain(..) {
+        (p.done)(Projected::Deferred("the disk was full when the store closed".into()));
     }
     // A clean stop: everything queued is committed; the database file takes it all.
     checkpoint(&cx.conn, "TRUNCATE");
@@ -556,9 +587,13 @@ impl std::error::Error for CauseOf {
 }
 
 /// Runs a group in one transaction, in the order queued, and answers everyone in it; a failed
-/// group's projections run again one by one.
+/// group's projections run again one by one. Stalled projections are tried first; while some
+/// remain, the group's projections wait behind them.
 fn run_group<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, group: &mut Vec<Job<C>>) {
     let n = group.len();
+    if !st.stalled.is_empty() {
+        retry_stalled(cx, st);
+    }
     let mut jobs: Vec<(Option<WriteFn<C>>, Option<Projection>)> = Vec::with_capacity(n);
     for job in group.drain(..) {
         match job {
@@ -567,6 +602,7 @@ fn run_group<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, group: &mut Ve
                 let why = st.halted.clone().unwrap_or_default();
                 (p.done)(Projected::Deferred(why));
             }
+            Job::Project(p) if !st.stalled.is_empty() => st.stalled.push_back(p),
             Job::Project(p) => jobs.push((None, Some(p))),
         }
     }
@@ -627,11 +663,42 @@ fn run_group<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, group: &mut Ve
 }
 
 /// A projection of a failed group, again in a transaction of its own; recorded as failed when
-/// it fails alone.
+/// it fails alone, stalled ([`State::stalled`]) when that is for a full disk or others already
+/// wait.
 fn project_alone<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, p: Projection) {
+    if !st.stalled.is_empty() {
+        return st.stalled.push_back(p);
+    }
+    if let Some(p) = project_one(cx, st, p) {
+        tracing::warn!(
+            batch = p.id,
+            "the disk is full: span projection waits (reads wait for it) and is tried again every second"
+        );
+        st.stalled.push_back(p);
+    }
+}
+
+/// Tries the stalled projections again, oldest first, until one still finds the disk full.
+fn retry_stalled<C: Caches>(cx: &mut WriteContext<C>, st: &mut State) {
+    let before = st.stalled.len();
+    while let Some(p) = st.stalled.pop_front() {
+        if let Some(p) = project_one(cx, st, p) {
+            st.stalled.push_front(p);
+            break;
+        }
+    }
+    if before > 0 && st.stalled.is_empty() {
+        tracing::info!(batches = before, "span projection resumed: the stalled batches are projected");
+    }
+}
+
+/// One projection in a transaction of its own: done, recorded as failed, or deferred (halted);
+/// given back when it failed on a full disk.
+fn project_one<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, p: Projection) -> Option<Projection> {
     if let Some(why) = &st.halted {
         let why = why.clone();
-        return (p.done)(Projected::Deferred(why));
+        (p.done)(Projected::Deferred(why));
+        return None;
     }
     let mut out = None;
     let retried = set_synchronous(&cx.conn, st, false).and_then(|()| {
@@ -647,9 +714,11 @@ fn project_alone<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, p: Project
                 projection_changes(p.batch.agent_id, &out, &mut changes);
                 listeners.tell(&changes);
             }
-            return finish(st, p, Projected::Done(out));
+            finish(st, p, Projected::Done(out));
+            return None;
         }
         (Ok(()), None) => "no outcome".to_string(),
+        (Err(e), _) if disk_full(&e) => return Some(p),
         (Err(e), _) => chain(&e).to_string(),
     };
     tracing::error!(batch = p.id, error = %error, "a span batch could not be projected; it stays in the archive");
@@ -657,6 +726,7 @@ fn project_alone<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, p: Project
         transaction(cx, None, |cx| crate::archive::record_failure(&cx.conn, p.id, &error, now_micros()));
     match recorded {
         Ok(()) => finish(st, p, Projected::Failed(error)),
+        Err(e) if disk_full(&e) => return Some(p),
         Err(e) => {
             let why = format!(
                 "projection stopped until the next start: batch {} failed ({error}) and could not be recorded ({})",
@@ -668,6 +738,7 @@ fn project_alone<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, p: Project
             (p.done)(Projected::Deferred(why));
         }
     }
+    None
 }
 
 /// Seals the trace segments the committed spans fill (`crate::traces`), in a transaction of its
@@ -744,6 +815,95 @@ mod tests {
             chain(&commit_failed(&constraint)).to_string(),
             "store unavailable: commit failed: store failure: SQLite: UNIQUE failed"
         );
+    }
+
+    /// A writer whose projection writes a 64 KiB row per batch (so a database at its size limit
+    /// cannot take it: SQLite's own SQLITE_FULL, by `PRAGMA max_page_count`).
+    #[derive(Default)]
+    struct Filler;
+
+    impl Caches for Filler {
+        fn clear(&mut self) {}
+
+        fn project(cx: &mut WriteContext<Self>, batch: &SpanIngest, _: &Plan) -> StoreResult<IngestOutcome> {
+            cx.conn
+                .execute(
+                    "INSERT INTO filler (batch, bytes) VALUES (?1, zeroblob(65536))",
+                    [batch.received_at],
+                )
+                .map_err(crate::sqlerr)?;
+            Ok(IngestOutcome::default())
+        }
+    }
+
+    /// Runs `f` on the writer and waits for its group's commit.
+    fn write<T: Send + 'static>(
+        w: &Writer<Filler>,
+        f: impl FnOnce(&mut WriteContext<Filler>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        w.submit_then(Notify::Nothing, f, move |r| drop(tx.send(r))).unwrap();
+        // A write its failed group never reached is dropped (its caller is told "unavailable").
+        rx.recv().unwrap_or_else(|_| Err(StoreError::unavailable("dropped")))
+    }
+
+    fn limit_pages(cx: &mut WriteContext<Filler>, pages: Option<i64>) -> StoreResult<()> {
+        let n = match pages {
+            Some(n) => n,
+            None => cx.conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(crate::sqlerr)?,
+        };
+        cx.conn.query_row(&format!("PRAGMA max_page_count = {n}"), [], |_| Ok(())).map_err(crate::sqlerr)
+    }
+
+    /// A projection that meets a full disk is not recorded as failed (its batch was acknowledged
+    /// and is fine): it and the projections queued after it wait, writes go on, and once space is
+    /// back the next group projects them, in order, without a restart.
+    #[test]
+    fn a_projection_on_a_full_disk_waits_and_is_projected_once_space_is_back() {
+        let (conn, _dir) = crate::migrate::test_db();
+        conn.execute_batch("CREATE TABLE filler (batch INTEGER NOT NULL, bytes BLOB NOT NULL)").unwrap();
+        let progress = Arc::new(Progress::new(0));
+        let config = Config {
+            fsync: false,
+            feed: None,
+            progress: Some(progress.clone()),
+            segments: None,
+            listeners: None,
+        };
+        let w = Writer::<Filler>::start("test-writer", conn, 64, config).unwrap();
+        write(&w, |cx| limit_pages(cx, None)).unwrap();
+        let (told_tx, told) = std::sync::mpsc::channel::<(i64, String)>();
+        let queue = w.queue().unwrap();
+        for id in [1, 2] {
+            let told_tx = told_tx.clone();
+            let batch =
+                SpanIngest { agent_id: 1, sdk_version: None, blocks: vec![], received_at: id, body_len: 0 };
+            let done = Box::new(move |how: Projected| drop(told_tx.send((id, format!("{how:?}")))));
+            assert!(queue.project(Projection { id, batch, plan: Plan::default(), done }).is_ok());
+        }
+        let state = |cx: &mut WriteContext<Filler>| {
+            let q = |sql: &str| cx.conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map_err(crate::sqlerr);
+            Ok((
+                q("SELECT count(*) FROM filler")?,
+                q("SELECT count(*) FROM span_log_failures")?,
+                q("SELECT projected FROM span_log")?,
+            ))
+        };
+        // The disk is full. A write queued behind the projections: in their group it is dropped
+        // with the group; either way they have been tried once it returns.
+        let _ = write(&w, |_| Ok(()));
+        // A write that needs no space commits; both projections wait.
+        assert_eq!(write(&w, state).unwrap(), (0, 0, 0));
+        assert!(told.try_recv().is_err(), "a stalled projection's caller is told nothing yet");
+        assert_eq!(progress.marks().1, 0);
+        // Space is back: the next group projects them, oldest first.
+        write(&w, |cx| limit_pages(cx, Some(1 << 30))).unwrap();
+        assert_eq!(write(&w, state).unwrap(), (2, 0, 2));
+        let first = told.recv().unwrap();
+        let second = told.recv().unwrap();
+        assert_eq!((first.0, second.0), (1, 2));
+        assert!(first.1.starts_with("Done") && second.1.starts_with("Done"), "{first:?} {second:?}");
+        assert_eq!(progress.marks().1, 2);
     }
 
     /// A group that rolls back leaves nothing behind in the write context: a conversation it

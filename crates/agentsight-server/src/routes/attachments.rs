@@ -66,7 +66,7 @@ pub(crate) async fn upload_attachments<S: Store>(
             }),
             Err(e) => {
                 st.blobs.discard(&stored.iter().map(|s| s.storage_key.clone()).collect::<Vec<_>>()).await;
-                return Err(ApiError::internal_from("writing attachment", e));
+                return Err(ApiError::io("writing attachment", e));
             }
         }
     }

@@ -69,7 +69,7 @@ async fn a_write_the_disk_refuses_makes_it_not_ready_until_a_write_succeeds() {
         let _limit = NoFileWrites::start();
         app.post("/api/conversations/", &json!({ "conversation_id": "refused" })).await
     };
-    assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let (refused_status, retry_after) = (refused.status(), refused.headers().get("retry-after").cloned());
 
     let (status, body) = readyz(&app).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
@@ -79,6 +79,13 @@ async fn a_write_the_disk_refuses_makes_it_not_ready_until_a_write_succeeds() {
     // SQLite reports a refused write as an I/O error (or a full disk for a short write).
     let kind = stores["status"].as_str().unwrap();
     assert!(kind == "I/O error" || kind == "disk full", "{body}");
+    // A full disk is a 503 asking to retry later (error.rs); any other lasting failure a 500.
+    if kind == "disk full" {
+        assert_eq!(refused_status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(retry_after.is_some(), "a 503 for a full disk says when to retry");
+    } else {
+        assert_eq!(refused_status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
     assert!(stores["error"].as_str().unwrap().contains("storage failure"), "{body}");
     assert_eq!(stores["request"], "POST /api/conversations/");
     // Reads that succeed do not make it ready again.
