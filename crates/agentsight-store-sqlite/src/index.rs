@@ -148,6 +148,8 @@ struct Shared {
     stop: AtomicBool,
     /// Wakes the periodic snapshot thread (`stop` set, or a snapshot wanted).
     wake: (Mutex<()>, Condvar),
+    /// Held while a snapshot is written: one at a time, renamed in the order taken.
+    snapshotting: Mutex<()>,
     agents: RwLock<Agents>,
     state: Mutex<State>,
     cond: Condvar,
@@ -218,6 +220,7 @@ impl MetricsIndex {
             journal: Mutex::new(None),
             stop: AtomicBool::new(false),
             wake: (Mutex::new(()), Condvar::new()),
+            snapshotting: Mutex::new(()),
             agents: RwLock::new(HashMap::new()),
             state: Mutex::new(State {
                 phase: IndexPhase::Loading,
@@ -1002,8 +1005,11 @@ fn load_snapshot(s: &Shared) -> Result<(i64, Agents, u64), String> {
 /// Writes the snapshot file (when the index is ready) and prunes the journal before it.
 /// Batches wait while the index is written (queries do not: they read it meanwhile).
 fn write_snapshot(s: &Shared) -> Result<Option<i64>, String> {
+    let _one = lock(&s.snapshotting);
     let started = Instant::now();
-    let tmp = s.snapshot_path.with_extension(format!("index.tmp{}", std::process::id()));
+    static TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = TMP.fetch_add(1, Ordering::Relaxed);
+    let tmp = s.snapshot_path.with_extension(format!("index.tmp{}-{n}", std::process::id()));
     let (seq, bytes) = {
         let _applying = lock(&s.apply);
         let seq = {
