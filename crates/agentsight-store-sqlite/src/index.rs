@@ -925,6 +925,29 @@ fn catch_up(s: &Shared, upto: i64) -> Result<u64, String> {
     Ok(batches.len() as u64)
 }
 
+/// [`catch_up`] to the database's seq when another process wrote beyond what this one did.
+fn catch_up_with_database(s: &Shared) -> Result<(), String> {
+    if lock(&s.state).phase != IndexPhase::Ready {
+        return Ok(());
+    }
+    let db_seq = {
+        let mut conn = lock(&s.journal);
+        if conn.is_none() {
+            *conn = Some(open_read(&s.path).map_err(|e| e.to_string())?);
+        }
+        let c = conn.as_ref().ok_or("no journal connection")?;
+        c.query_row("SELECT seq FROM write_log WHERE id = 1", [], |r| r.get::<_, i64>(0))
+            .map_err(|e| e.to_string())?
+    };
+    if db_seq > s.committing.load(Ordering::SeqCst) {
+        let groups = catch_up(s, db_seq)?;
+        if groups > 0 {
+            tracing::info!(db_seq, groups, "metrics index: applied another process's writes from the journal");
+        }
+    }
+    Ok(())
+}
+
 /// The CRC-32 of the journal's group `seq`, if it is there: ties a snapshot taken at `seq` to
 /// this database's history (another database at the same seq has another group there).
 fn anchor(conn: &Connection, seq: i64) -> Result<Option<u32>, String> {
@@ -1123,6 +1146,12 @@ fn run_snapshots(s: &Arc<Shared>) {
         }
         if s.stop.load(Ordering::SeqCst) {
             return;
+        }
+        // Another process's writes are applied as they come, not only when a query or this
+        // process's next write notices them (and the journal gets pruned behind them).
+        if let Err(e) = catch_up_with_database(s) {
+            tracing::info!(error = %e, "metrics index: another process changed the data; rebuilding");
+            reload(s);
         }
         let due = {
             let mut st = lock(&s.state);
