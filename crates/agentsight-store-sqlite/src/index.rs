@@ -942,7 +942,11 @@ fn catch_up_with_database(s: &Shared) -> Result<(), String> {
     if db_seq > s.committing.load(Ordering::SeqCst) {
         let groups = catch_up(s, db_seq)?;
         if groups > 0 {
-            tracing::info!(db_seq, groups, "metrics index: applied another process's writes from the journal");
+            tracing::info!(
+                db_seq,
+                groups,
+                "metrics index: applied another process's writes from the journal"
+            );
         }
     }
     Ok(())
