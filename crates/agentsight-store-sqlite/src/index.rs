@@ -1096,10 +1096,10 @@ fn write_snapshot(s: &Shared) -> Result<Option<i64>, String> {
         }
     };
     std::fs::rename(&tmp, &s.snapshot_path).map_err(|e| format!("renaming {}: {e}", tmp.display()))?;
-    if let Some(dir) = s.snapshot_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+    if let Some(dir) = s.snapshot_path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
     }
     {
         let mut st = lock(&s.state);
