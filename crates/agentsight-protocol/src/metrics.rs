@@ -243,7 +243,10 @@ pub struct EngineStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
     /// Figures only this engine has, flattened into the answer (SQLite: `loads`, the index loads
-    /// finished since start; `spans_archived_batch` and `spans_projected_batch`, the last span
+    /// finished since start, `full_loads` of them reading every row; `from_snapshot` (1/0), the
+    /// last load started from the snapshot file, and `replayed_groups`, the journal's write
+    /// groups it replayed; `journal_groups`, groups of other processes applied since;
+    /// `snapshot_seq` and `snapshots_written`; `spans_archived_batch` and `spans_projected_batch`, the last span
     /// batch acknowledged and the last projected, reads waiting while the second is behind).
     #[serde(flatten)]
     pub details: std::collections::BTreeMap<String, i64>,

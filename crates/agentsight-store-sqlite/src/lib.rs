@@ -77,6 +77,10 @@ pub struct SqliteOptions {
     pub write_queue: usize,
     /// Keep the in-memory metrics index (the server does; the CLI and `demo` don't need it).
     pub metrics_index: bool,
+    /// With the index: write its snapshot file (`<db>.index`) by itself — after a full load,
+    /// periodically and at the stop — and start from it. Tests that write it by hand
+    /// ([`SqliteStore::write_index_snapshot`]) turn the automatic writes off.
+    pub index_snapshots: bool,
     /// Span batches archived and not yet projected, in bytes of their JSON, at most: a batch
     /// that would go over waits for its archive write until the projection catches up.
     pub projection_backlog_bytes: usize,
@@ -91,6 +95,7 @@ impl SqliteOptions {
             readers: 8,
             write_queue: 16_384,
             metrics_index: false,
+            index_snapshots: true,
             projection_backlog_bytes: DEFAULT_PROJECTION_BACKLOG_BYTES,
         }
     }
@@ -264,6 +269,18 @@ struct Inner {
     path: PathBuf,
     /// Who hears of committed writes (the main writer tells them).
     listeners: Arc<writer::Listeners>,
+    /// Last: dropped after the writers stopped, it writes the index's snapshot at the stop.
+    _final_snapshot: Option<FinalSnapshot>,
+}
+
+/// Writes the metrics index's snapshot when the store is dropped (a clean stop), after the
+/// writer committed and handed over everything queued.
+struct FinalSnapshot(index::MetricsIndex);
+
+impl Drop for FinalSnapshot {
+    fn drop(&mut self) {
+        self.0.final_snapshot();
+    }
 }
 
 /// Which plan answers a metrics query.
@@ -288,6 +305,35 @@ pub struct IndexStatus {
     pub approx_bytes: usize,
     /// The lasting storage failure the last load met (a damaged file), if any.
     pub fault: Option<String>,
+    /// The last load started from the snapshot file (`agentsight.index`), not from every row.
+    pub from_snapshot: bool,
+    /// Journal groups that load replayed after the snapshot.
+    pub replayed: u64,
+    /// Journal groups applied since start for writes of other processes (the CLI, `demo`).
+    pub caught_up: u64,
+    /// Loads since start that read every row.
+    pub full_loads: u64,
+    /// The write group the snapshot file holds as last read or written (-1: none).
+    pub snapshot_seq: i64,
+    /// Snapshots written since start.
+    pub snapshots: u64,
+}
+
+impl IndexStatus {
+    fn off() -> IndexStatus {
+        IndexStatus {
+            phase: "off",
+            loads: 0,
+            approx_bytes: 0,
+            fault: None,
+            from_snapshot: false,
+            replayed: 0,
+            caught_up: 0,
+            full_loads: 0,
+            snapshot_seq: -1,
+            snapshots: 0,
+        }
+    }
 }
 
 /// What [`SqliteStore::start`] found to recover.
@@ -341,7 +387,7 @@ impl SqliteStore {
         let (index, feed) = if opts.metrics_index {
             let seq: i64 =
                 conn.query_row("SELECT seq FROM write_log WHERE id = 1", [], |r| r.get(0)).map_err(sqlerr)?;
-            let (index, feed) = index::MetricsIndex::start(opts.path.clone(), seq)
+            let (index, feed) = index::MetricsIndex::start(opts.path.clone(), seq, opts.index_snapshots)
                 .map_err(|e| StoreError::internal_from("starting the metrics index", e))?;
             (Some(index), Some(feed))
         } else {
@@ -390,13 +436,14 @@ impl SqliteStore {
                 archive,
                 writer,
                 readers,
-                index,
+                index: index.clone(),
                 progress,
                 segments,
                 backlog: Arc::new(tokio::sync::Semaphore::new(backlog_limit as usize)),
                 backlog_limit,
                 path: opts.path,
                 listeners,
+                _final_snapshot: index.filter(|_| opts.index_snapshots).map(FinalSnapshot),
             }),
         })
     }
@@ -404,9 +451,10 @@ impl SqliteStore {
     /// The metrics index's state.
     pub fn index_status(&self) -> IndexStatus {
         match &self.inner.index {
-            None => IndexStatus { phase: "off", loads: 0, approx_bytes: 0, fault: None },
+            None => IndexStatus::off(),
             Some(ix) => {
                 let (phase, loads) = ix.phase();
+                let p = ix.persist_status();
                 IndexStatus {
                     phase: match phase {
                         index::IndexPhase::Loading => "loading",
@@ -416,9 +464,25 @@ impl SqliteStore {
                     loads,
                     approx_bytes: ix.approx_bytes(),
                     fault: ix.fault(),
+                    from_snapshot: p.loaded.snapshot,
+                    replayed: p.loaded.replayed,
+                    caught_up: p.caught_up,
+                    full_loads: p.full_loads,
+                    snapshot_seq: p.snapshot_seq,
+                    snapshots: p.snapshots,
                 }
             }
         }
+    }
+
+    /// Writes the metrics index's snapshot file now (it is also written periodically and at a
+    /// clean stop); the write group it holds, or `None` when the index is off or not ready.
+    pub async fn write_index_snapshot(&self) -> StoreResult<Option<i64>> {
+        let Some(ix) = self.inner.index.clone() else { return Ok(None) };
+        tokio::task::spawn_blocking(move || ix.snapshot())
+            .await
+            .map_err(|e| StoreError::internal_from("writing the index snapshot", e))?
+            .map_err(StoreError::internal)
     }
 
     /// Waits until the metrics index is ready; false on timeout or when it is off.
@@ -1005,12 +1069,9 @@ impl MetricsReader for SqliteStore {
     async fn engine_status(&self) -> EngineStatus {
         let (archived, projected) = self.inner.progress.marks();
         let me = self.clone();
-        let s = tokio::task::spawn_blocking(move || me.index_status()).await.unwrap_or(IndexStatus {
-            phase: "off",
-            loads: 0,
-            approx_bytes: 0,
-            fault: None,
-        });
+        let s = tokio::task::spawn_blocking(move || me.index_status())
+            .await
+            .unwrap_or_else(|_| IndexStatus::off());
         EngineStatus {
             engine: if s.phase == "off" { "sqlite-raw" } else { "sqlite-index" }.to_string(),
             phase: s.phase.to_string(),
@@ -1018,6 +1079,12 @@ impl MetricsReader for SqliteStore {
             fault: s.fault,
             details: [
                 ("loads".to_string(), i64::try_from(s.loads).unwrap_or(i64::MAX)),
+                ("full_loads".to_string(), i64::try_from(s.full_loads).unwrap_or(i64::MAX)),
+                ("from_snapshot".to_string(), i64::from(s.from_snapshot)),
+                ("replayed_groups".to_string(), i64::try_from(s.replayed).unwrap_or(i64::MAX)),
+                ("journal_groups".to_string(), i64::try_from(s.caught_up).unwrap_or(i64::MAX)),
+                ("snapshot_seq".to_string(), s.snapshot_seq),
+                ("snapshots_written".to_string(), i64::try_from(s.snapshots).unwrap_or(i64::MAX)),
                 ("spans_archived_batch".to_string(), archived),
                 ("spans_projected_batch".to_string(), projected),
             ]

@@ -95,6 +95,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_action_logs_by_name.sql"),
     include_str!("../migrations/0008_span_log.sql"),
     include_str!("../migrations/0009_language_case.sql"),
+    include_str!("../migrations/0010_index_journal.sql"),
 ];
 
 /// The migration that moves the span chunks into the archive database (see [`copy_chunks`]).

@@ -498,8 +498,9 @@ fn set_synchronous(conn: &Connection, st: &mut State, full: bool) -> StoreResult
 
 /// One transaction: `BEGIN IMMEDIATE`, `body`, the metrics bookkeeping, `COMMIT`; on failure the
 /// transaction is rolled back and the write context forgotten ([`WriteContext::forget`]). A transaction that changed
-/// metric facts counts itself in `write_log.seq` and, once committed, hands its changes (with
-/// the touched conversations read back inside the transaction) to the metrics index, before
+/// metric facts counts itself in `write_log.seq`, journals its changes under that seq (with
+/// the touched conversations read back inside the transaction; every process does, so a server
+/// replays what the CLI wrote) and, once committed, hands them to the metrics index, before
 /// any caller is answered, so a caller's next metrics query waits for them.
 fn transaction<C: Caches>(
     cx: &mut WriteContext<C>,
@@ -518,11 +519,13 @@ fn transaction<C: Caches>(
                 .prepare_cached("UPDATE write_log SET seq = seq + 1 WHERE id = 1 RETURNING seq")
                 .and_then(|mut s| s.query_row([], |r| r.get(0)))
                 .map_err(|e| sqlerr_in("counting the write group", e))?;
+            let convs = crate::deltas::read_states(&cx.conn, &pending.touched)
+                .map_err(|e| sqlerr_in("reading the touched conversations", e))?;
+            let b = Batch { seq, convs, entries: pending.entries };
+            crate::index::journal(&cx.conn, &b).map_err(|e| sqlerr_in("journaling the write group", e))?;
             if let Some(feed) = feed {
-                let convs = crate::deltas::read_states(&cx.conn, &pending.touched)
-                    .map_err(|e| sqlerr_in("reading the touched conversations", e))?;
                 feed.committing(seq);
-                batch = Some(Batch { seq, convs, entries: pending.entries });
+                batch = Some(b);
             }
         }
         run_cached(&cx.conn, "COMMIT").map_err(|e| sqlerr_in("COMMIT", e))

@@ -254,7 +254,29 @@ async fn fresh(metrics_index: bool) -> (SqliteStore, tempfile::TempDir) {
     let mut opts = SqliteOptions::new(dir.path().join("m.db"));
     opts.fsync = false;
     opts.metrics_index = metrics_index;
-    (SqliteStore::open(opts).unwrap(), dir)
+    opts.index_snapshots = false;
+    let store = SqliteStore::open(opts).unwrap();
+    if metrics_index {
+        // A snapshot of the empty index: a store opened later replays every write group of
+        // the case from the journal.
+        assert!(store.wait_index_ready(std::time::Duration::from_secs(10)).await);
+        assert_eq!(store.write_index_snapshot().await.unwrap(), Some(0));
+    }
+    (store, dir)
+}
+
+/// Another store on the same file with the index (writing no snapshot by itself).
+fn reopen(path: &std::path::Path) -> SqliteStore {
+    let mut opts = SqliteOptions::new(path);
+    opts.fsync = false;
+    opts.metrics_index = true;
+    opts.index_snapshots = false;
+    SqliteStore::open(opts).unwrap()
+}
+
+fn write_seq(path: &std::path::Path) -> i64 {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.query_row("SELECT seq FROM write_log", [], |r| r.get(0)).unwrap()
 }
 
 /// The generic property of the store contract with the metrics index on: what the API answers
@@ -289,15 +311,28 @@ fn the_store_agrees_with_the_reference_with_the_metrics_index() {
                     );
                 }
             }
-            let mut opts = SqliteOptions::new(store.path());
-            opts.fsync = false;
-            opts.metrics_index = true;
-            let other = SqliteStore::open(opts).unwrap();
-            let reloaded = other
-                .overview_with(MetricsPlan::Index, e.agent.clone(), e.query.clone(), escalation)
-                .await
-                .unwrap();
-            testkit::assert_same("a reloaded index", &reloaded, e.want);
+            let index_of = async |s: &SqliteStore, what: &str| {
+                let got = s
+                    .overview_with(MetricsPlan::Index, e.agent.clone(), e.query.clone(), escalation.clone())
+                    .await
+                    .unwrap();
+                testkit::assert_same(what, &got, e.want);
+                s.index_status()
+            };
+            // The empty snapshot and every group of the case replayed from the journal.
+            let groups = write_seq(store.path());
+            let replayed = reopen(store.path());
+            let st = index_of(&replayed, "the empty snapshot and the journal replayed").await;
+            assert!(st.from_snapshot && st.full_loads == 0, "{st:?}");
+            assert_eq!(st.replayed, groups as u64);
+            // A snapshot of everything, read back with nothing to replay.
+            assert_eq!(replayed.write_index_snapshot().await.unwrap(), Some(groups));
+            let st = index_of(&reopen(store.path()), "a snapshot read back").await;
+            assert!(st.from_snapshot && st.replayed == 0 && st.snapshot_seq == groups, "{st:?}");
+            // Without the file: every row read.
+            std::fs::remove_file(store.path().with_extension("index")).unwrap();
+            let st = index_of(&reopen(store.path()), "a full load").await;
+            assert!(!st.from_snapshot && st.full_loads == 1, "{st:?}");
         },
     );
 }
@@ -312,7 +347,7 @@ fn the_store_agrees_with_the_reference_without_the_metrics_index() {
 }
 
 #[tokio::test]
-async fn the_index_rebuilds_itself_after_another_process_writes() {
+async fn the_index_applies_another_process_writes_from_the_journal() {
     let mut h = Harness::new().await;
     let pk = h.conversation(conv("c1", "2026-05-01T10:00:00Z")).await;
     h.message(pk, "end_user", t("2026-05-01T10:00:01Z")).await;
@@ -328,14 +363,111 @@ async fn the_index_rebuilds_itself_after_another_process_writes() {
     let mut other = testkit::RefWriter::new(&cli, h.agent);
     let pk2 = other.conversation(conv("c2", "2026-05-01T11:00:00Z")).await;
     other.message(pk2, "agent", t("2026-05-01T11:00:05Z")).await;
-    h.data.conversations.extend(other.data.conversations);
-    h.data.entries.extend(other.data.entries);
+    h.data.conversations.extend(std::mem::take(&mut other.data.conversations));
+    h.data.entries.extend(std::mem::take(&mut other.data.entries));
 
-    // The next query sees the foreign write, answers from raw rows and rebuilds the index.
+    // The next query sees the foreign write and applies its groups from the journal: no load.
     let (first, want) = h.overview(&day).await;
     assert_same("index after the foreign write", &first, &want);
-    assert!(h.store.wait_index_ready(std::time::Duration::from_secs(10)).await);
-    assert!(h.store.index_status().loads > loads, "the index was rebuilt");
+    let st = h.store.index_status();
+    assert_eq!(st.loads, loads, "no load: {st:?}");
+    assert_eq!(st.full_loads, 1, "{st:?}");
+    assert_eq!(st.caught_up, 2, "the conversation's group and the message's: {st:?}");
     h.check(&day).await;
     assert_eq!(h.overview(&day).await.0.total_messages, 2);
+
+    // Interleaved with this process's own writes, the foreign groups fill the gap.
+    let pk3 = other.conversation(conv("c3", "2026-05-01T12:00:00Z")).await;
+    h.message(pk, "agent", t("2026-05-01T10:00:09Z")).await;
+    other.message(pk3, "end_user", t("2026-05-01T12:00:01Z")).await;
+    h.message(pk, "end_user", t("2026-05-01T10:00:20Z")).await;
+    h.data.conversations.extend(std::mem::take(&mut other.data.conversations));
+    h.data.entries.extend(std::mem::take(&mut other.data.entries));
+    h.check(&day).await;
+    let st = h.store.index_status();
+    assert_eq!((st.loads, st.full_loads), (loads, 1), "{st:?}");
+    assert_eq!(st.caught_up, 4, "{st:?}");
+    assert_eq!(h.overview(&day).await.0.total_messages, 5);
+}
+
+#[tokio::test]
+async fn a_hole_in_the_journal_rebuilds_the_index() {
+    let mut h = Harness::new().await;
+    let pk = h.conversation(conv("c1", "2026-05-01T10:00:00Z")).await;
+    h.message(pk, "end_user", t("2026-05-01T10:00:01Z")).await;
+    let day = [("from", "2026-05-01"), ("to", "2026-05-01")];
+    h.check(&day).await;
+    let mut opts = SqliteOptions::new(h.store.path());
+    opts.fsync = false;
+    let cli = SqliteStore::open(opts).unwrap();
+    let mut other = testkit::RefWriter::new(&cli, h.agent);
+    let pk2 = other.conversation(conv("c2", "2026-05-01T11:00:00Z")).await;
+    other.message(pk2, "agent", t("2026-05-01T11:00:05Z")).await;
+    h.data.conversations.extend(other.data.conversations);
+    h.data.entries.extend(other.data.entries);
+    // A build without the journal wrote the last group (or it was deleted).
+    let c = rusqlite::Connection::open(h.store.path()).unwrap();
+    c.execute("DELETE FROM index_journal WHERE seq = (SELECT max(seq) FROM index_journal)", []).unwrap();
+    h.check(&day).await;
+    assert!(h.store.wait_index_ready(std::time::Duration::from_secs(10)).await);
+    assert_eq!(h.store.index_status().full_loads, 2, "rebuilt");
+    h.check(&day).await;
+}
+
+/// A store that stops without its final snapshot (kill -9) leaves the last periodic one and
+/// the journal: the next start reads the first and replays the groups after it, updates,
+/// deletions, feedback and out-of-order messages of conversations already in the snapshot
+/// included. A damaged snapshot is not used.
+#[tokio::test]
+async fn after_an_unclean_stop_the_snapshot_and_the_journal_give_the_same_numbers() {
+    let mut h = Harness::new().await;
+    let day = [("from", "2026-05-01"), ("to", "2026-05-01")];
+    let a = h.conversation(conv("a", "2026-05-01T10:00:00Z")).await;
+    let b = h.conversation(conv("b", "2026-05-01T11:00:00Z")).await;
+    h.message(a, "end_user", t("2026-05-01T10:00:01Z")).await;
+    h.message(a, "agent", t("2026-05-01T10:00:09Z")).await;
+    h.message(b, "end_user", t("2026-05-01T11:00:01Z")).await;
+    h.action(b, "open_ticket", t("2026-05-01T11:00:02Z"), Some(5), None, None).await;
+    h.check(&day).await;
+    let at = h.store.write_index_snapshot().await.unwrap().unwrap();
+    // After the snapshot: an out-of-order message (fixes a stored response time), feedback,
+    // an update, a deletion, a new conversation, a button.
+    h.message(a, "end_user", t("2026-05-01T10:00:05Z")).await;
+    h.feedback(a, "negative", t("2026-05-01T10:01:00Z")).await;
+    h.update(b, Some("desktop"), Some(json!({"plan": "pro", "feedback": "positive"}))).await;
+    let c = h.conversation(conv("c", "2026-05-01T12:00:00Z")).await;
+    h.message(c, "end_user", t("2026-05-01T12:00:01Z")).await;
+    h.button(c, t("2026-05-01T12:00:03Z")).await;
+    h.delete(a).await;
+    h.check(&day).await;
+    let (want, _) = h.overview(&day).await;
+    let groups = write_seq(h.store.path()) - at;
+    assert!(groups >= 7, "{groups}");
+    let path = h.store.path().to_path_buf();
+    let agent = AgentRef { id: h.agent, name: "a".into() };
+    let w = std::mem::replace(&mut h.w, testkit::RefWriter::new(Box::new(reopen(&path)), 0));
+    std::mem::forget(w); // no final snapshot, as after kill -9
+
+    let esc: Vec<String> = DEFAULT_ESCALATION_TOOLS.iter().map(|s| s.to_string()).collect();
+    let restarted = reopen(&path);
+    let got =
+        restarted.overview_with(MetricsPlan::Index, agent.clone(), parse(&day), esc.clone()).await.unwrap();
+    assert_same("snapshot + journal", &got, &want);
+    let st = restarted.index_status();
+    assert!(st.from_snapshot && st.full_loads == 0, "{st:?}");
+    assert_eq!((st.snapshot_seq, st.replayed), (at, groups as u64), "{st:?}");
+
+    // One flipped byte: the CRC refuses the file and every row is read instead.
+    let file = path.with_extension("index");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&file, &bytes).unwrap();
+    let damaged = reopen(&path);
+    let got =
+        damaged.overview_with(MetricsPlan::Index, agent.clone(), parse(&day), esc.clone()).await.unwrap();
+    assert_same("after a damaged snapshot", &got, &want);
+    let st = damaged.index_status();
+    assert!(!st.from_snapshot && st.full_loads == 1, "{st:?}");
+    assert_eq!(got.human_escalation.conversations, 1);
 }

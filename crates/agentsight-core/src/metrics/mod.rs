@@ -3,6 +3,7 @@
 //! against.
 
 pub mod build;
+pub mod codec;
 pub mod feedback;
 pub mod index;
 pub mod query;
