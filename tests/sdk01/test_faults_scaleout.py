@@ -127,12 +127,16 @@ class OwnServers:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if requests.get(url, timeout=1).text.strip() == "Ok.":
-                    return
+                with requests.Session() as sess:
+                    sess.trust_env = False
+                    if sess.get(url, timeout=1).content.strip() == b"Ok.":
+                        return
             except requests.RequestException:
                 pass
             time.sleep(0.1)
-        pytest.fail(f"ClickHouse shard {i} did not answer again within 60 s")
+        tails = "\n".join(f"--- {f}\n" + "\n".join(f.read_text(errors="replace").splitlines()[-15:])
+                          for f in (s / "log" / "stdout.log", s / "log" / "error.log") if f.exists())
+        pytest.fail(f"ClickHouse shard {i} did not answer again within 60 s (exit {proc.poll()})\n{tails}")
 
     def close(self) -> None:
         subprocess.run([str(CH_SCRIPT), "stop", str(self.ch_dir)], capture_output=True, timeout=120)
@@ -237,6 +241,13 @@ class Writer(threading.Thread):
         self.seq = 0
 
     def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as e:  # noqa: BLE001 - recorded for the failure message
+            self.answers.append(Answer(time.monotonic(), self.index, "-", "-", -1, None, repr(e).encode(), b""))
+            raise
+
+    def _run(self) -> None:
         s = requests.Session()
         s.trust_env = False
         hdrs = {"Authorization": f"Api-Key {self.key}", "Content-Type": "application/json"}
@@ -247,7 +258,7 @@ class Writer(threading.Thread):
             else:
                 content = f"{self.tag} direct {self.index} {self.seq}"
                 payload = json.dumps({
-                    "content": content, "sender": "user", "conversation": None, "metadata": {},
+                    "content": content, "sender": "end_user", "conversation": None, "metadata": {},
                     "conversation_id": f"{self.tag}-direct-{self.index}-{self.seq // 10}",
                     "timestamp": dt.datetime.now(dt.timezone.utc).isoformat()}).encode()
                 method, path = "POST", "/api/track/"
@@ -299,6 +310,23 @@ emit({"conversations": i})
 """
 
 
+WRITERS: list = []  # the running test's writers, for failure messages
+
+
+def summary() -> str:
+    """What the direct writers saw so far: statuses, and the last answer that was not a 2xx."""
+    out = []
+    for w in WRITERS:
+        got = list(w.answers)
+        counts: dict = {}
+        for a in got:
+            counts[a.status] = counts.get(a.status, 0) + 1
+        bad = [a for a in got if a.status not in (200, 201)]
+        last = f"; last refusal {bad[-1].status} {bad[-1].body[:300]!r}" if bad else ""
+        out.append(f"node {w.index}: {counts}{last}")
+    return "\n".join(out)
+
+
 def wait_for(fn, what: str, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -306,7 +334,7 @@ def wait_for(fn, what: str, timeout: float = 60.0):
         if v:
             return v
         time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+    pytest.fail(f"timed out after {timeout} s waiting for {what}\n{summary()}")
 
 
 def readyz(node: so.Node) -> tuple[int, dict]:
@@ -389,6 +417,7 @@ def test_dependency_outages_and_a_killed_node_lose_nothing_acknowledged(tmp_path
         recorder = Recorder(nodes)
         tag = uuid.uuid4().hex[:8]
         writers = [Writer(n, i, key, tag) for i, n in enumerate(nodes)]
+        WRITERS[:] = writers
         for w in writers:
             w.start()
 
@@ -414,7 +443,8 @@ def test_dependency_outages_and_a_killed_node_lose_nothing_acknowledged(tmp_path
         def start_while_pg_down() -> None:
             """A node started while PostgreSQL is down exits at once, naming it."""
             res = subprocess.run([str(binary), "serve", "--listen", f"127.0.0.1:{h.free_port()}",
-                                  "--geo-dir", h.geo_dir(), *backends.flags()],
+                                  "--geo-dir", h.geo_dir(), *backends.flags(),
+                                  "--attachments-dir", str(tmp_path / "attachments-c")],
                                  capture_output=True, text=True, timeout=120, env=so._env())
             assert res.returncode != 0, "serve started although PostgreSQL is down"
             assert "PostgreSQL" in res.stderr + res.stdout, res.stderr[-2000:]
