@@ -50,6 +50,7 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod blobs;
 mod dataplane;
 mod export;
 mod feed;
@@ -69,6 +70,7 @@ use agentsight_store_postgres::{PostgresOptions, poolerr};
 use deadpool_postgres::Pool;
 
 pub use batch::BatchOptions;
+pub use blobs::{CHUNK_BYTES, PostgresBlobs};
 pub use http::{ClickHouseError, quote};
 pub use schema::SCHEMA_VERSION;
 

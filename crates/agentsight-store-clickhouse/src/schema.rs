@@ -93,6 +93,10 @@ const MIGRATIONS: &[Migration] = &[Migration {
         include_str!("../migrations/0001_spans.sql")
     ),
     clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS, crate::spans::SPANS],
+}, Migration {
+    // Attachment bytes shared by every node (blobs.rs).
+    postgres: include_str!("../migrations/0002_blobs.sql"),
+    clickhouse: &[],
 }];
 
 /// The schema version this build writes.

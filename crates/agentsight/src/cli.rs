@@ -118,9 +118,9 @@ enum Command {
     /// Start the server (embedded SQLite; creates and migrates the database on first start,
     /// backing it up into `<data-dir>/backups/` before migrating a database that has data).
     ///
-    /// Scale-out (in progress): with --postgres and --clickhouse (and --attachments-dir) the
-    /// server keeps nothing of its own but attachment files: any number of nodes serve the
-    /// same agents, conversations and metrics. The tables are created or migrated at start.
+    /// Scale-out (in progress): with --postgres and --clickhouse the server keeps nothing of
+    /// its own: any number of nodes serve the same agents, conversations, metrics and
+    /// attachments (their bytes in PostgreSQL). The tables are created or migrated at start.
     ///
     /// Socket activation: when systemd passes a listening TCP socket (LISTEN_FDS=1 and
     /// LISTEN_PID naming this process, the socket as fd 3; see deploy/agentsight.socket) the
@@ -248,10 +248,10 @@ struct ServeArgs {
     shutdown_timeout: u64,
     #[command(flatten)]
     data: DataDir,
-    /// Scale-out only: the directory of this node where attachment files are written
-    /// (created 0700). Nodes do not share it yet, so an attachment is readable only through
-    /// the node that received it; give every node a persistent directory of its own
-    /// (the embedded store keeps them in `<data-dir>/attachments`).
+    /// Scale-out only, optional: keep attachment files in this directory (created 0700)
+    /// instead of PostgreSQL, where they are by default. Every node must then see the same
+    /// files (a shared file system), or an attachment reads back only through the node that
+    /// received it (the embedded store keeps them in `<data-dir>/attachments`).
     #[arg(long, env = "AGENTSIGHT_ATTACHMENTS_DIR", value_name = "DIR")]
     attachments_dir: Option<PathBuf>,
     /// Skip the fsync at each commit: an acknowledged write then survives a crash of the
@@ -862,14 +862,9 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
                     "--no-fsync applies to the embedded SQLite store only, not to --postgres and --clickhouse"
                 );
             }
-            match &a.attachments_dir {
-                Some(dir) => dir.clone(),
-                None => bail!(
-                    "--attachments-dir DIR (or AGENTSIGHT_ATTACHMENTS_DIR) is needed with --postgres and \
-                     --clickhouse: attachment files are still kept on the node that received them, in a \
-                     persistent directory of its own (e.g. /var/lib/agentsight/attachments)"
-                ),
-            }
+            // The node keeps nothing in a data dir: attachment bytes go to PostgreSQL, or to
+            // --attachments-dir when given (the only path the server then uses).
+            a.attachments_dir.clone().unwrap_or_default()
         }
     };
     let settings = Settings {
@@ -896,12 +891,16 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
         Target::Sqlite(_) => {
             let enrich = agentsight_server::app::enrichment(&settings);
             let stores = crate::backend::start(&settings, &enrich).await?;
-            run_serve(a, settings, stores, enrich, passed, &located).await
+            run_serve(a, settings, stores, enrich, passed, None, &located).await
         }
         Target::ScaleOut(so) => {
             let enrich = crate::backend::scale_out_enrichment(&settings);
             let stores = so.stores().await?;
-            run_serve(a, settings, stores, enrich, passed, &located).await
+            let blobs: Option<std::sync::Arc<dyn agentsight_store::BlobStore>> = match &a.attachments_dir {
+                Some(_) => None,
+                None => Some(std::sync::Arc::new(stores.events.blobs())),
+            };
+            run_serve(a, settings, stores, enrich, passed, blobs, &located).await
         }
     }
 }
@@ -914,10 +913,11 @@ async fn run_serve<C: ConfigStore, E: EventStore>(
     stores: Stores<C, E>,
     enrich: agentsight_core::tracking::Enrichment,
     passed: Option<std::net::TcpListener>,
+    blobs: Option<std::sync::Arc<dyn agentsight_store::BlobStore>>,
     located: &str,
 ) -> anyhow::Result<()> {
     let activated = passed.is_some();
-    let app = App::build_on(settings, stores, enrich, passed).await.context("starting the server")?;
+    let app = App::build_on(settings, stores, enrich, passed, blobs).await.context("starting the server")?;
     let url = format!("http://{}", app.local_addr());
     if app.config().list_agents().await?.is_empty() {
         match create_agent_with_key(app.config(), "default").await {

@@ -794,8 +794,10 @@ fn the_scale_out_flags_are_both_or_neither_and_refused_where_they_do_not_apply()
         let e = refused(&args, &[]);
         assert!(e.contains(&format!("`agentsight {}` works on the embedded SQLite store", args[0])), "{e}");
     }
+    // No --attachments-dir needed (attachment bytes go to PostgreSQL): serve gets as far as
+    // connecting.
     let e = refused(&["serve", "--postgres", pg, "--clickhouse", ch], &[]);
-    assert!(e.contains("--attachments-dir DIR (or AGENTSIGHT_ATTACHMENTS_DIR) is needed"), "{e}");
+    assert!(e.contains("opening the configuration store in PostgreSQL (--postgres)"), "{e}");
     let e = refused(&["serve", "--data-dir", d, "--attachments-dir", d], &[]);
     assert!(e.contains("--attachments-dir") && e.contains("is for scale-out"), "{e}");
     let e =
