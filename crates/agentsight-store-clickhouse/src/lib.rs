@@ -55,6 +55,7 @@ mod dataplane;
 mod export;
 mod feed;
 mod http;
+mod import;
 mod metrics;
 mod registry;
 mod schema;

@@ -94,8 +94,8 @@ const MIGRATIONS: &[Migration] = &[Migration {
     ),
     clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS, crate::spans::SPANS],
 }, Migration {
-    // Attachment bytes shared by every node (blobs.rs).
-    postgres: include_str!("../migrations/0002_blobs.sql"),
+    // Attachment bytes shared by every node (blobs.rs), and the progress of `agentsight migrate` (import.rs).
+    postgres: include_str!("../migrations/0002_blobs_import.sql"),
     clickhouse: &[],
 }];
 

@@ -166,6 +166,32 @@ enum Command {
     /// dir, in use by a server or not), checking both databases; then `serve` it. Span batches
     /// archived after the backup's copy of the main database are projected at that start.
     Restore(RestoreArgs),
+    /// Copy a single box (the data dir of --data-dir) into the scale-out deployment of
+    /// --postgres and --clickhouse [--clickhouse-cluster NAME]: agents, environments, keys
+    /// (their stored hashes: the keys keep working), users, share links, branding, then every
+    /// agent's conversations, messages, actions, buttons, feedback, votes, token usage and
+    /// attachments, with their ids (ids the SDK holds stay valid). Not copied: sign-in
+    /// sessions, and the 0.1.x span rows (what they were projected into is). The target must
+    /// be new (no agents) before the first run. Reads one snapshot of the data dir (it may be
+    /// served meanwhile; rows added later are copied by the next run, changes to rows already
+    /// copied are not: stop the server for the last run). Resumes where a stopped run ended;
+    /// a repeated run copies nothing twice. Shows progress on a terminal, plain lines otherwise.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    /// Rows per chunk (one ClickHouse insert or PostgreSQL transaction, and the unit a
+    /// stopped run resumes from).
+    #[arg(long, default_value_t = crate::migrate::DEFAULT_CHUNK_ROWS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    chunk_rows: u64,
+    /// Test hook: stop (exit 1) after this many ClickHouse chunks went in, before they are
+    /// recorded, as a run killed at the worst moment.
+    #[arg(long, hide = true)]
+    stop_after_chunks: Option<u64>,
+    #[command(flatten)]
+    data: DataDir,
 }
 
 #[derive(Debug, Args)]
@@ -727,6 +753,7 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
                 .context(what)?;
             print_report("Restored", &report)
         }
+        Command::Migrate(a) => migrate(a).await,
         Command::Demo(a) => {
             let target = a.data.target()?;
             crate::demo::run(
@@ -742,6 +769,64 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
             .await
         }
     }
+}
+
+/// `agentsight migrate`: the data dir into the scale-out deployment.
+async fn migrate(a: MigrateArgs) -> anyhow::Result<()> {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use std::io::IsTerminal;
+    let Some(dir) = a.data.data_dir.clone() else {
+        bail!("--data-dir DIR names the single box to copy (the data dir its `agentsight serve` used)");
+    };
+    let target = Target::of(&Given {
+        data_dir: None,
+        postgres: a.data.postgres.clone(),
+        clickhouse: a.data.clickhouse.clone(),
+        cluster: a.data.clickhouse_cluster.clone(),
+        shards: a.data.clickhouse_shards.clone(),
+    })?;
+    let Target::ScaleOut(so) = target else {
+        bail!(
+            "migrate needs the deployment to copy into: --postgres URL --clickhouse URL [--clickhouse-cluster NAME] \
+             (or AGENTSIGHT_POSTGRES and AGENTSIGHT_CLICKHOUSE)"
+        );
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let bar = ProgressBar::with_draw_target(
+        Some(0),
+        if terminal { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+    );
+    if let Ok(style) = ProgressStyle::with_template("{msg:32} [{bar:32}] {pos}/{len}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let opts = crate::migrate::Options {
+        data_dir: dir.clone(),
+        chunk_rows: usize::try_from(a.chunk_rows).unwrap_or(crate::migrate::DEFAULT_CHUNK_ROWS),
+        stop_after_chunks: a.stop_after_chunks,
+    };
+    let mut shown = |step: &str, agent: i64, done: u64, total: u64| {
+        let msg = if agent == 0 { step.to_string() } else { format!("agent {agent} {step}") };
+        if terminal {
+            bar.set_message(msg);
+            bar.set_length(total);
+            bar.set_position(done);
+        } else {
+            eprintln!("migrate: {msg}: {done}/{total}");
+        }
+    };
+    let report = crate::migrate::run(opts, &so, &mut shown)
+        .await
+        .with_context(|| format!("copying {} into PostgreSQL and ClickHouse (run it again to resume)", dir.display()));
+    bar.finish_and_clear();
+    let report = report?;
+    out(&format!("Copied {} into {}:", dir.display(), Target::ScaleOut(so).describe()))?;
+    for (what, n) in &report.copied {
+        out(&format!("  {what}\t{n} rows"))?;
+    }
+    for key in &report.missing_files {
+        out(&format!("warning: attachment file {key} was missing from the data dir; its row was not copied"))?;
+    }
+    out("Done: start `agentsight serve` with the same --postgres and --clickhouse flags on every node.")
 }
 
 /// Runs a backup or restore on a blocking thread, showing its progress on stderr when stderr is

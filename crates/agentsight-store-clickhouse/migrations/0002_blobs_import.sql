@@ -12,3 +12,13 @@ CREATE TABLE event_blob_chunks (
     data    BYTEA NOT NULL,
     PRIMARY KEY (blob_id, seq)
 );
+
+-- `agentsight migrate` (import.rs): how far the copy from a single box got, per step and agent
+-- (the highest source id copied), so a re-run resumes there.
+CREATE TABLE event_import_progress (
+    step       TEXT NOT NULL,
+    agent_id   BIGINT NOT NULL,
+    high_water BIGINT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (step, agent_id)
+);
