@@ -78,7 +78,13 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
         key = h.last_nonempty_line(so._cli(binary, "agent", "create", AGENT, "--data-dir", str(data_dir)))
         demo_key = h.last_nonempty_line(so._cli(binary, "demo", "--conversations", "80", "--days", "2",
                                                 "--agent", "demo", "--data-dir", str(data_dir)))
-        assert h.KEY_RE.match(key) and h.KEY_RE.match(demo_key)
+        read_key = h.last_nonempty_line(so._cli(binary, "key", "create", "--agent", AGENT, "--role", "read",
+                                                "--data-dir", str(data_dir)))
+        assert h.KEY_RE.match(key) and h.KEY_RE.match(demo_key) and h.KEY_RE.match(read_key)
+        res = subprocess.run([str(binary), "user", "create", "viewer@example.com", "--role", "viewer", "--agent", AGENT,
+                              "--password-stdin", "--data-dir", str(data_dir)], input="correct horse battery\n",
+                             capture_output=True, text=True, timeout=60, env=so._env())
+        assert res.returncode == 0, res.stderr
 
         lite = so.Node(binary, ["--data-dir", str(data_dir)], tmp_path / "sqlite.log")
         nodes.append(lite)
@@ -133,6 +139,12 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
         assert again.returncode == 0, f"{again.stdout}\n{again.stderr}"
         assert set(_copied(again.stdout).values()) == {0}, again.stdout
 
+        # Another box into the same deployment is refused (its ids would collide).
+        other = tmp_path / "other"
+        so._cli(binary, "agent", "create", "other", "--data-dir", str(other))
+        refused = _migrate(binary, other, backends)
+        assert refused.returncode != 0 and "holds a copy of another data dir" in refused.stderr, refused.stderr
+
         # Nothing duplicated: the cluster holds what the box held.
         ch = backends.shards[0] + f"?database={backends.name}"
         for table in ("messages", "action_logs", "buttons", "feedbacks"):
@@ -157,6 +169,14 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
         want_bytes = {"big.bin": random.Random(1).randbytes(big), "notes.txt": random.Random(2).randbytes(1000)}
         for name, att_id in atts.items():
             assert _download(b, key, att_id) == want_bytes[name], name
+
+        # The read key and the user's password work on the deployment.
+        assert b.get(read_key, "/api/conversations/", {"page_size": 100}) == want[AGENT][1]["listing"]
+        with requests.Session() as s:
+            r = s.post(f"{a.base_url}/api/auth/login/", json={"email": "viewer@example.com",
+                                                               "password": "correct horse battery"}, timeout=30)
+            assert r.status_code == 200, f"sign-in after migrate: {r.status_code} {r.text}"
+            assert s.get(f"{a.base_url}/api/auth/me/", timeout=30).json()["email"] == "viewer@example.com"
 
         # The old key sends again (through node A); new ids are above the copied ones.
         p_new = {"t0": dt.datetime.now(dt.timezone.utc).isoformat(),

@@ -248,6 +248,17 @@ pub async fn run(
              started on it"
         );
     }
+    // Which box the target holds a copy of: the creation time of its first agent, recorded by
+    // the first run; a run from another data dir is refused (its ids would collide).
+    let origin = src.count("SELECT coalesce(min(created_at), 0) FROM agents", &[])?;
+    let recorded = events.import_high_water("source", 0).await?;
+    if marks > 0 && recorded != origin {
+        bail!(
+            "the target holds a copy of another data dir (its first agent was created at {recorded} µs, this \
+             one's at {origin}): migrate one single box into a new, empty deployment"
+        );
+    }
+    events.import_mark("source", 0, origin).await?;
     let mut report = Report::default();
     let chunk = opts.chunk_rows.max(1);
     let mut chunks_in = 0u64;

@@ -803,6 +803,13 @@ fn the_scale_out_flags_are_both_or_neither_and_refused_where_they_do_not_apply()
     let e =
         refused(&["serve", "--postgres", pg, "--clickhouse", ch, "--attachments-dir", d, "--no-fsync"], &[]);
     assert!(e.contains("--no-fsync applies to the embedded SQLite store only"), "{e}");
+    // migrate: the box to copy (--data-dir) and the deployment (--postgres, --clickhouse).
+    let e = refused(&["migrate", "--postgres", pg, "--clickhouse", ch], &[]);
+    assert!(e.contains("--data-dir DIR names the single box to copy"), "{e}");
+    let e = refused(&["migrate", "--data-dir", d], &[]);
+    assert!(e.contains("migrate needs the deployment to copy into: --postgres URL --clickhouse URL"), "{e}");
+    let e = refused(&["migrate", "--data-dir", d, "--postgres", pg, "--clickhouse", ch], &[]);
+    assert!(e.contains("is not a data dir: it has no agentsight.db"), "{e}");
     // Both given: the command tries PostgreSQL, and says which store did not open.
     let e = refused(&["agent", "list"], &[("AGENTSIGHT_POSTGRES", pg), ("AGENTSIGHT_CLICKHOUSE", ch)]);
     assert!(e.contains("opening the configuration store in PostgreSQL (--postgres)"), "{e}");
