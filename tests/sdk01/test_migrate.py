@@ -176,7 +176,8 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
             r = s.post(f"{a.base_url}/api/auth/login/", json={"email": "viewer@example.com",
                                                                "password": "correct horse battery"}, timeout=30)
             assert r.status_code == 200, f"sign-in after migrate: {r.status_code} {r.text}"
-            assert s.get(f"{a.base_url}/api/auth/me/", timeout=30).json()["email"] == "viewer@example.com"
+            me = s.get(f"{a.base_url}/api/auth/me/", timeout=30).json()
+            assert me["user"]["email"] == "viewer@example.com", me
 
         # The old key sends again (through node A); new ids are above the copied ones.
         p_new = {"t0": dt.datetime.now(dt.timezone.utc).isoformat(),

@@ -254,7 +254,10 @@ impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
             Some(b) => b,
             None => {
                 let path = settings.attachments_dir();
-                Arc::new(FileBlobs::new(path.clone()).map_err(|source| StartError::Attachments { path, source })?)
+                Arc::new(
+                    FileBlobs::new(path.clone())
+                        .map_err(|source| StartError::Attachments { path, source })?,
+                )
             }
         };
         let listener = match listener {

@@ -34,10 +34,9 @@ fn io(e: StoreError) -> std::io::Error {
 }
 
 fn blob_id(key: &str) -> std::io::Result<i64> {
-    key.strip_prefix(PREFIX)
-        .and_then(|id| id.parse::<i64>().ok())
-        .filter(|id| *id > 0)
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad storage key {key:?}")))
+    key.strip_prefix(PREFIX).and_then(|id| id.parse::<i64>().ok()).filter(|id| *id > 0).ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad storage key {key:?}"))
+    })
 }
 
 impl PostgresBlobs {
@@ -47,9 +46,10 @@ impl PostgresBlobs {
         let tx = client.transaction().await.map_err(pgerr)?;
         let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
         let id: i64 = tx
-            .query_one("INSERT INTO event_blobs (agent_id, size_bytes) VALUES ($1, $2) RETURNING id", &[
-                &agent_id, &size,
-            ])
+            .query_one(
+                "INSERT INTO event_blobs (agent_id, size_bytes) VALUES ($1, $2) RETURNING id",
+                &[&agent_id, &size],
+            )
             .await
             .map_err(pgerr)?
             .get(0);
@@ -101,7 +101,10 @@ impl PostgresBlobs {
             return Ok(());
         }
         let client = self.pool.get().await.map_err(|e| io(poolerr(e)))?;
-        client.execute("DELETE FROM event_blobs WHERE id = ANY($1)", &[&ids]).await.map_err(|e| io(pgerr(e)))?;
+        client
+            .execute("DELETE FROM event_blobs WHERE id = ANY($1)", &[&ids])
+            .await
+            .map_err(|e| io(pgerr(e)))?;
         Ok(())
     }
 }

@@ -79,9 +79,10 @@ impl ClickHouseEventStore {
     pub async fn import_high_water(&self, step: &str, agent_id: i64) -> StoreResult<i64> {
         let c = self.client().await?;
         let r = c
-            .query_opt("SELECT high_water FROM event_import_progress WHERE step = $1 AND agent_id = $2", &[
-                &step, &agent_id,
-            ])
+            .query_opt(
+                "SELECT high_water FROM event_import_progress WHERE step = $1 AND agent_id = $2",
+                &[&step, &agent_id],
+            )
             .await
             .map_err(pgerr)?;
         Ok(r.map_or(0, |r| r.get(0)))
@@ -111,8 +112,10 @@ impl ClickHouseEventStore {
                  SELECT {cols} FROM jsonb_populate_recordset(NULL::{table}, $1::text::jsonb)
                  ON CONFLICT DO NOTHING"
             );
-            let json = serde_json::to_string(rows).map_err(|e| StoreError::internal_from("import: encoding", e))?;
-            inserted = tx.execute(&sql, &[&json]).await.map_err(|e| pgerr(e).context(format!("copying {table}")))?;
+            let json =
+                serde_json::to_string(rows).map_err(|e| StoreError::internal_from("import: encoding", e))?;
+            inserted =
+                tx.execute(&sql, &[&json]).await.map_err(|e| pgerr(e).context(format!("copying {table}")))?;
         }
         tx.execute(
             "INSERT INTO event_import_progress (step, agent_id, high_water) VALUES ($1, $2, $3)
@@ -140,10 +143,9 @@ impl ClickHouseEventStore {
         rows: &[Value],
         skip_existing: bool,
     ) -> StoreResult<usize> {
-        let &(_, id_col) = CLICKHOUSE_TABLES
-            .iter()
-            .find(|(t, _)| *t == table)
-            .ok_or_else(|| StoreError::internal(format!("import: not a ClickHouse table of the copy: {table}")))?;
+        let &(_, id_col) = CLICKHOUSE_TABLES.iter().find(|(t, _)| *t == table).ok_or_else(|| {
+            StoreError::internal(format!("import: not a ClickHouse table of the copy: {table}"))
+        })?;
         let id_of = |r: &Value| r.get(id_col).and_then(Value::as_i64);
         let ids: Vec<i64> = rows.iter().filter_map(id_of).collect();
         if ids.is_empty() {
@@ -172,7 +174,8 @@ impl ClickHouseEventStore {
             if id_of(r).is_some_and(|id| there.contains(&id)) {
                 continue;
             }
-            serde_json::to_writer(&mut buf, r).map_err(|e| StoreError::internal_from("import: encoding", e))?;
+            serde_json::to_writer(&mut buf, r)
+                .map_err(|e| StoreError::internal_from("import: encoding", e))?;
             buf.push(b'\n');
             n += 1;
         }

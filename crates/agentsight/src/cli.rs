@@ -814,9 +814,9 @@ async fn migrate(a: MigrateArgs) -> anyhow::Result<()> {
             eprintln!("migrate: {msg}: {done}/{total}");
         }
     };
-    let report = crate::migrate::run(opts, &so, &mut shown)
-        .await
-        .with_context(|| format!("copying {} into PostgreSQL and ClickHouse (run it again to resume)", dir.display()));
+    let report = crate::migrate::run(opts, &so, &mut shown).await.with_context(|| {
+        format!("copying {} into PostgreSQL and ClickHouse (run it again to resume)", dir.display())
+    });
     bar.finish_and_clear();
     let report = report?;
     out(&format!("Copied {} into {}:", dir.display(), Target::ScaleOut(so).describe()))?;
@@ -824,7 +824,9 @@ async fn migrate(a: MigrateArgs) -> anyhow::Result<()> {
         out(&format!("  {what}\t{n} rows"))?;
     }
     for key in &report.missing_files {
-        out(&format!("warning: attachment file {key} was missing from the data dir; its row was not copied"))?;
+        out(&format!(
+            "warning: attachment file {key} was missing from the data dir; its row was not copied"
+        ))?;
     }
     out("Done: start `agentsight serve` with the same --postgres and --clickhouse flags on every node.")
 }

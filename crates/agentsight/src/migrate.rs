@@ -197,7 +197,7 @@ impl Source {
     fn rows(&self, sql: &str, params: &[i64]) -> anyhow::Result<Vec<Value>> {
         let conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut stmt = conn.prepare(sql).with_context(|| format!("reading the data dir: {sql}"))?;
-        let names: Vec<String> = stmt.column_names().into_iter().map(str::to_string).collect();
+        let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
         let mut out = Vec::new();
         let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
         while let Some(r) = rows.next()? {
@@ -276,17 +276,20 @@ pub async fn run(
                 }
             }
         }
-        let n = events.import_postgres(table, &rows, &format!("config:{table}"), 0, rows.len() as i64).await?;
+        let n =
+            events.import_postgres(table, &rows, &format!("config:{table}"), 0, rows.len() as i64).await?;
         report.copied.push(((*table).to_string(), n));
         progress(table, 0, rows.len() as u64, rows.len() as u64);
     }
 
-    let agents: Vec<i64> = src.rows("SELECT id FROM agents ORDER BY id", &[])?.iter().map(|r| id_of(r, "id")).collect();
+    let agents: Vec<i64> =
+        src.rows("SELECT id FROM agents ORDER BY id", &[])?.iter().map(|r| id_of(r, "id")).collect();
     for step in STEPS {
         let mut copied = 0u64;
         for &agent in &agents {
             let mut hw = events.import_high_water(step.name, agent).await?;
-            let total = src.count(&format!("SELECT count(*) FROM {} WHERE agent_id = ?1", step.source), &[agent])?;
+            let total =
+                src.count(&format!("SELECT count(*) FROM {} WHERE agent_id = ?1", step.source), &[agent])?;
             let mut done = src.count(
                 &format!("SELECT count(*) FROM {} WHERE agent_id = ?1 AND id <= ?2", step.source),
                 &[agent, hw],
@@ -314,13 +317,16 @@ pub async fn run(
                         events.import_mark(step.name, agent, last).await?;
                     }
                     Sink::Conversations => {
-                        let ch: Vec<Value> = rows.iter().map(ClickHouseEventStore::import_conversation_row).collect();
+                        let ch: Vec<Value> =
+                            rows.iter().map(ClickHouseEventStore::import_conversation_row).collect();
                         events.import_clickhouse("conversations", agent, &ch, first).await?;
                         stop_hook(&mut chunks_in, opts.stop_after_chunks)?;
                         for r in &mut rows {
                             r["version"] = 1.into();
                         }
-                        copied += events.import_postgres("event_conversations", &rows, step.name, agent, last).await?;
+                        copied += events
+                            .import_postgres("event_conversations", &rows, step.name, agent, last)
+                            .await?;
                     }
                     Sink::Attachments => {
                         let mut keep = Vec::with_capacity(rows.len());
@@ -339,7 +345,9 @@ pub async fn run(
                                 None => report.missing_files.push(key),
                             }
                         }
-                        copied += events.import_postgres("event_attachments", &keep, step.name, agent, last).await?;
+                        copied += events
+                            .import_postgres("event_attachments", &keep, step.name, agent, last)
+                            .await?;
                     }
                 }
                 first = false;
@@ -365,7 +373,9 @@ pub async fn run(
 fn stop_hook(chunks_in: &mut u64, stop_after: Option<u64>) -> anyhow::Result<()> {
     *chunks_in += 1;
     if stop_after.is_some_and(|n| *chunks_in >= n) {
-        bail!("stopped by --stop-after-chunks after {chunks_in} ClickHouse chunks, before recording the last one");
+        bail!(
+            "stopped by --stop-after-chunks after {chunks_in} ClickHouse chunks, before recording the last one"
+        );
     }
     Ok(())
 }
