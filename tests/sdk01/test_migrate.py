@@ -33,6 +33,22 @@ import test_scaleout as so
 AGENT = "migrate-main"
 
 
+# 0.1.4 with an LLM call: a token usage row to copy.
+LLM01 = """
+import agentsight
+from agentsight import conversation, turn
+from agentsight.sdk.instrumentation import record_llm_call
+assert agentsight.init(auto_instrument=False, export_interval_ms=100), "agentsight.init() refused the key"
+with conversation(P["cid"], customer_id="llm"):
+    with turn():
+        agentsight.user_message("Summarise my order")
+        record_llm_call("openai", "gpt-4o-mini", input_tokens=80, output_tokens=45)
+        agentsight.agent_message("Done.")
+agentsight.shutdown()
+emit({"ok": True})
+"""
+
+
 def _migrate(binary, data_dir, backends, *extra) -> subprocess.CompletedProcess:
     return subprocess.run([str(binary), "migrate", "--data-dir", str(data_dir), *backends.flags(), *extra],
                           capture_output=True, text=True, timeout=600, env=so._env())
@@ -62,7 +78,10 @@ def _all_transcripts(node: so.Node, key: str) -> dict:
 
 def _state(node: so.Node, key: str, day: dt.date) -> dict:
     page = node.get(key, "/api/conversations/", {"page_size": 100})
-    return {"overviews": so.overviews(node, key, day), "listing": page, "transcripts": _all_transcripts(node, key)}
+    span = {"from": (day - dt.timedelta(days=2)).isoformat(), "to": (day + dt.timedelta(days=1)).isoformat()}
+    return {"overviews": so.overviews(node, key, day), "listing": page, "transcripts": _all_transcripts(node, key),
+            "usage": node.get(key, "/api/token-usage/", {"page_size": 100}),
+            "llm": node.get(key, "/api/metrics/llm/", {**span, "tz": "Asia/Kolkata"})}
 
 
 def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
@@ -103,6 +122,8 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
         r = h.SdkRunner(endpoint, work, py00).run(so.SDK00_ATTACHMENTS, key=key,
                                                   params={"cid": f"{tag}-attachments", "big": big}, env=env)
         assert r["errors"] == 0, r
+        h.SdkRunner(endpoint, work, c01.sdk_python01()).run(LLM01, key=key, params={"cid": f"{tag}-llm"}, env=env)
+        c01.wait_for(lambda: lite.get(key, "/api/token-usage/", {"page_size": 100})["results"], what="a usage row")
 
         today = dt.datetime.now(dt.timezone.utc).date()
         want = {AGENT: (key, _state(lite, key, start.date())), "demo": (demo_key, _state(lite, demo_key, today))}
@@ -121,7 +142,7 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
                             "token_usage", "api_keys")}
         max_message_id = db.execute("SELECT max(id) FROM messages").fetchone()[0]
         db.close()
-        assert source["messages"] > 500 and source["attachments"] == 2, source
+        assert source["messages"] > 500 and source["attachments"] == 2 and source["token_usage"] == 1, source
 
         # A run stopped midway (after a ClickHouse chunk went in, before it was recorded).
         stopped = _migrate(binary, data_dir, backends, "--chunk-rows", "100", "--stop-after-chunks", "7")
@@ -163,6 +184,8 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
                 for z in state["overviews"]:
                     assert got["overviews"][z] == state["overviews"][z], f"{node.base_url} {agent}: overview {z}"
                 assert got["listing"] == state["listing"], f"{node.base_url} {agent}: listing"
+                assert got["usage"] == state["usage"], f"{node.base_url} {agent}: token usage"
+                assert got["llm"] == state["llm"], f"{node.base_url} {agent}: LLM metrics"
                 for cid, t in state["transcripts"].items():
                     assert got["transcripts"][cid] == t, f"{node.base_url} {agent}: transcript of {cid}"
         # The attachments, by their old ids, byte for byte.
