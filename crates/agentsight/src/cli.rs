@@ -176,6 +176,8 @@ enum Command {
     /// served meanwhile; rows added later are copied by the next run, changes to rows already
     /// copied are not: stop the server for the last run). Resumes where a stopped run ended;
     /// a repeated run copies nothing twice. Shows progress on a terminal, plain lines otherwise.
+    /// Here --data-dir (required, no default) is the source and goes with --postgres and
+    /// --clickhouse.
     Migrate(MigrateArgs),
 }
 
