@@ -300,7 +300,9 @@ pub async fn run(
             loop {
                 let mut rows = src.rows(
                     &format!(
-                        "SELECT {} FROM {} WHERE agent_id = ?1 AND id > ?2 ORDER BY id LIMIT {limit}",
+                        // By rowid from the mark (no index: one agent's index would be sorted
+                        // again for every chunk).
+                        "SELECT {} FROM {} NOT INDEXED WHERE agent_id = ?1 AND id > ?2 ORDER BY id LIMIT {limit}",
                         step.columns, step.source
                     ),
                     &[agent, hw],
