@@ -31,6 +31,7 @@ from conftest import h
 import test_scaleout as so
 
 AGENT = "migrate-main"
+IMPORT_LOCK = 0x616773696D706F72  # the copy's advisory lock (import.rs)
 
 
 # 0.1.4 with an LLM call: a token usage row to copy.
@@ -151,6 +152,20 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
         assert "run it again to resume" in stopped.stderr, stopped.stderr
         # Not a terminal: progress as plain lines.
         assert "migrate: agent " in stopped.stderr, stopped.stderr
+        # While another copy holds the lock (here a psql session), a run is refused.
+        holder = subprocess.Popen(["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", backends.postgres],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        holder.stdin.write(f"SELECT pg_advisory_lock({IMPORT_LOCK});\n\\echo held\n")
+        holder.stdin.flush()
+        line = ""
+        while "held" not in line:
+            line = holder.stdout.readline()
+            assert line, "psql ended before it took the lock"
+        busy = _migrate(binary, data_dir, backends)
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        assert busy.returncode != 0 and "another `agentsight migrate` is copying" in busy.stderr, busy.stderr
+
         # The rerun resumes and finishes; a third run copies nothing.
         done = _migrate(binary, data_dir, backends, "--chunk-rows", "100")
         assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"

@@ -64,7 +64,28 @@ fn column_name(c: &str) -> StoreResult<&str> {
     }
 }
 
+/// The advisory lock one copy holds while it runs (any fixed key: "agentsight import").
+const IMPORT_LOCK: i64 = 0x6167_7369_6d70_6f72;
+
+/// Held while a copy runs: a PostgreSQL session holding [`IMPORT_LOCK`]; dropping it ends the
+/// session's hold (the connection is closed, not returned to the pool).
+pub struct ImportLock {
+    _client: deadpool_postgres::ClientWrapper,
+}
+
 impl ClickHouseEventStore {
+    /// Takes the copy's lock on a connection of its own, or answers `None` when another copy
+    /// into this deployment holds it (two at once would insert the same ClickHouse chunks).
+    pub async fn import_lock(&self) -> StoreResult<Option<ImportLock>> {
+        let client = self.client().await?;
+        let got: bool =
+            client.query_one("SELECT pg_try_advisory_lock($1)", &[&IMPORT_LOCK]).await.map_err(pgerr)?.get(0);
+        if !got {
+            return Ok(None);
+        }
+        Ok(Some(ImportLock { _client: deadpool_postgres::Client::take(client) }))
+    }
+
     /// Whether the target holds no agent and no copy was started: the copy refuses to mix a
     /// single box into a deployment that already has data of its own.
     pub async fn import_target_state(&self) -> StoreResult<(i64, i64)> {

@@ -73,6 +73,7 @@ use deadpool_postgres::Pool;
 pub use batch::BatchOptions;
 pub use blobs::{CHUNK_BYTES, PostgresBlobs};
 pub use http::{ClickHouseError, quote};
+pub use import::ImportLock;
 pub use schema::SCHEMA_VERSION;
 
 /// How long a ClickHouse request may take before the store answers `Unavailable`.

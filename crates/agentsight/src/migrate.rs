@@ -240,6 +240,9 @@ pub async fn run(
     drop(target.config().await?);
     let events = target.events().await?;
     let blobs = events.blobs();
+    let Some(_lock) = events.import_lock().await? else {
+        bail!("another `agentsight migrate` is copying into this deployment: wait for it to end");
+    };
     let (agents_there, marks) = events.import_target_state().await?;
     if agents_there > 0 && marks == 0 {
         bail!(
