@@ -19,8 +19,10 @@ Needs AGENTSIGHT_TEST_POSTGRES and AGENTSIGHT_TEST_CLICKHOUSE (scripts/test.sh s
 servers and sets them) and fails without them. The test works in a PostgreSQL database and a
 ClickHouse database (on every shard) of its own, dropped at the end.
 
-Attachments are not sent: their files are still kept by the node that received them
-(`--attachments-dir`), so through alternating nodes half of them would not be readable.
+Attachments: after the comparison, 0.0.44 uploads files (base64 linked to a message, and
+multipart standalone; one of 2.5 MiB, three 1 MiB chunks in PostgreSQL) through node A alone, and
+node B lists them and downloads every one byte for byte: the bytes live in PostgreSQL, not on
+the node that took them.
 """
 
 from __future__ import annotations
@@ -379,6 +381,48 @@ def overviews(node: Node, key: str, day: dt.date) -> dict:
     return strip_ids(out)
 
 
+# 0.0.44 uploads through one node: a 2.5 MiB file linked to a message (base64) and a small
+# standalone one (multipart); the bytes are made from a seed, the test makes the same.
+SDK00_ATTACHMENTS = """
+import base64, random
+from agentsight import conversation_tracker as t
+def blob(seed, n):
+    return random.Random(seed).randbytes(n)
+t.get_or_create_conversation(P["cid"])
+t.track_human_message("see the log", attachments=[
+    {"filename": "big.bin", "mime_type": "application/octet-stream",
+     "data": base64.b64encode(blob(1, P["big"])).decode()}])
+t.track_attachments([{"filename": "notes.txt", "mime_type": "text/plain", "data": blob(2, 1000)}],
+                    sender="agent", mode="form_data")
+r = t.send_tracked_data()
+emit({"errors": r["summary"]["errors"], "attachments": r["summary"]["attachments"]})
+"""
+
+
+def attachments_cross_nodes(a: Node, b: Node, key: str, tmp_path: Path, py00: str, tag: str) -> None:
+    """Files sent by 0.0.44 through node `a` download byte for byte through node `b`."""
+    import random
+    big = 2 * 1024 * 1024 + 512 * 1024
+    want = {"big.bin": random.Random(1).randbytes(big), "notes.txt": random.Random(2).randbytes(1000)}
+    cid = f"{tag}-attachments"
+    work = tmp_path / "scenarios-attachments"
+    work.mkdir()
+    r = h.SdkRunner(Endpoint(a.base_url, key, [a]), work, py00).run(
+        SDK00_ATTACHMENTS, key=key, params={"cid": cid, "big": big}, env={"AGENTSIGHT_LOG_LEVEL": "WARNING"})
+    assert r["errors"] == 0, r
+    pk = b.get(key, "/api/conversations/lookup/", {"conversation_id": cid})["id"]
+    listing = b.get(key, f"/api/conversations/{pk}/attachments/")
+    got = {att["filename"]: att for g in listing["messages"] for att in g["attachments"]}
+    assert set(got) == set(want), listing
+    for name, data in want.items():
+        att = got[name]
+        assert att["size_bytes"] == len(data), att
+        res = requests.get(f"{b.base_url}/api/attachments/{att['id']}/download/",
+                           headers={"Authorization": f"Api-Key {key}"}, timeout=30)
+        assert res.status_code == 200, f"{name} through node B: {res.status_code} {res.text[:300]}"
+        assert res.content == data, f"{name}: node B's bytes differ from what was sent to node A"
+
+
 def test_two_scale_out_nodes_answer_what_one_sqlite_node_answers(tmp_path):
     binary = h.server_binary()
     assert binary.is_file(), f"build the release binary first: {binary}"
@@ -397,8 +441,7 @@ def test_two_scale_out_nodes_answer_what_one_sqlite_node_answers(tmp_path):
         assert AGENT in _cli(binary, "agent", "list", *backends.flags())
 
         for name in ("a", "b"):
-            flags = [*backends.flags(), "--attachments-dir", str(tmp_path / f"attachments-{name}")]
-            nodes.append(Node(binary, flags, tmp_path / f"node-{name}.log"))
+            nodes.append(Node(binary, backends.flags(), tmp_path / f"node-{name}.log"))
         lite = Node(binary, ["--data-dir", str(data_dir)], tmp_path / "sqlite.log")
         nodes.append(lite)
         a, b = nodes[0], nodes[1]
@@ -441,6 +484,7 @@ def test_two_scale_out_nodes_answer_what_one_sqlite_node_answers(tmp_path):
             got_overview = overviews(node, so_key, start.date())
             for k in want_overview:
                 assert got_overview[k] == want_overview[k], f"{node.base_url}: overview {k}"
+        attachments_cross_nodes(a, b, so_key, tmp_path, py00, tag)
         print(f"sends per node {proxy.per_node}; {len(cids)} conversations, "
               f"{want_overview['UTC']['total_messages']} messages, {want_overview['UTC']['bot_responses']} bot "
               f"responses averaging {want_overview['UTC']['avg_bot_response_time_ms']} ms: equal on both nodes")

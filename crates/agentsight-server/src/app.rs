@@ -5,7 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use agentsight_store::{ConfigStore, EventStore, StoreError};
+use agentsight_store::{BlobStore, ConfigStore, EventStore, StoreError};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -14,7 +14,7 @@ use axum::response::Response;
 use tokio::net::TcpListener;
 
 use crate::auth::LoginLimiter;
-use crate::blobs::Blobs;
+use crate::blobs::FileBlobs;
 use crate::config::Settings;
 use crate::error::ErrorCode;
 use crate::extract::KeyCache;
@@ -59,8 +59,8 @@ pub struct Shared<S: Store> {
     pub events: S::Events,
     /// Validated settings.
     pub settings: Settings,
-    /// Attachment files.
-    pub blobs: Blobs,
+    /// Attachment bytes (files in the data dir, or PostgreSQL on scale-out).
+    pub blobs: Arc<dyn BlobStore>,
     /// Recently verified keys.
     pub keys: KeyCache,
     /// Geolocation and IP retention at ingest.
@@ -190,7 +190,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
 pub async fn state<S: Store>(
     stores: Stores<S::Config, S::Events>,
     settings: Settings,
-    blobs: Blobs,
+    blobs: Arc<dyn BlobStore>,
     enrich: Enrichment,
 ) -> Result<(AppState<S>, Option<String>), StoreError> {
     let ttl = i64::try_from(settings.setup_link_ttl.as_micros()).unwrap_or(i64::MAX);
@@ -230,16 +230,18 @@ impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
         stores: Stores<C, E>,
         enrich: Enrichment,
     ) -> Result<Self, StartError> {
-        Self::build_on(settings, stores, enrich, None).await
+        Self::build_on(settings, stores, enrich, None, None).await
     }
 
     /// As [`App::build`], serving on `listener` when given (a listening socket passed in by
-    /// systemd's socket activation: `settings.listen` is then not bound).
+    /// systemd's socket activation: `settings.listen` is then not bound), with attachment bytes
+    /// in `blobs` when given (else files in `settings.attachments_dir()`).
     pub async fn build_on(
         mut settings: Settings,
         stores: Stores<C, E>,
         enrich: Enrichment,
         listener: Option<std::net::TcpListener>,
+        blobs: Option<Arc<dyn BlobStore>>,
     ) -> Result<Self, StartError> {
         settings.validate().map_err(StartError::Settings)?;
         settings.public_url = settings
@@ -248,8 +250,16 @@ impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
             .map(crate::config::parse_public_url)
             .transpose()
             .map_err(StartError::Settings)?;
-        let path = settings.attachments_dir();
-        let blobs = Blobs::new(path.clone()).map_err(|source| StartError::Attachments { path, source })?;
+        let blobs = match blobs {
+            Some(b) => b,
+            None => {
+                let path = settings.attachments_dir();
+                Arc::new(
+                    FileBlobs::new(path.clone())
+                        .map_err(|source| StartError::Attachments { path, source })?,
+                )
+            }
+        };
         let listener = match listener {
             Some(l) => {
                 l.set_nonblocking(true).map_err(StartError::Listener)?;

@@ -1,24 +1,43 @@
-//! Attachment files on disk under `<data-dir>/attachments/<agent>/`, written and fsynced before
-//! their rows are committed, so an acknowledged upload is durable. Directories are 0700 and
-//! files 0600 (`agentsight_store_sqlite::private`).
+//! Attachment files on disk under `<data-dir>/attachments/<agent>/` (the embedded store's
+//! [`BlobStore`], or `--attachments-dir` on a scale-out node), written and fsynced before their
+//! rows are committed, so an acknowledged upload is durable. Directories are 0700 and files
+//! 0600 (`agentsight_store::private`).
 
 use std::path::PathBuf;
 
 use agentsight_store::private::{FILE_MODE, private_dir};
+use agentsight_store::{BlobFuture, BlobStore};
 
 use rand::RngCore;
 use tokio::io::AsyncWriteExt;
 
 /// The attachment file store.
-pub struct Blobs {
+pub struct FileBlobs {
     root: PathBuf,
 }
 
-impl Blobs {
+impl BlobStore for FileBlobs {
+    fn put<'a>(&'a self, agent_id: i64, data: &'a [u8]) -> BlobFuture<'a, String> {
+        Box::pin(self.put(agent_id, data))
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BlobFuture<'a, Vec<u8>> {
+        Box::pin(self.get(key))
+    }
+
+    fn discard<'a>(&'a self, keys: &'a [String]) -> BlobFuture<'a, ()> {
+        Box::pin(async move {
+            self.discard(keys).await;
+            Ok(())
+        })
+    }
+}
+
+impl FileBlobs {
     /// Uses (creating) `root`.
-    pub fn new(root: PathBuf) -> std::io::Result<Blobs> {
+    pub fn new(root: PathBuf) -> std::io::Result<FileBlobs> {
         private_dir(&root)?;
-        Ok(Blobs { root })
+        Ok(FileBlobs { root })
     }
 
     /// Writes `data` durably and returns its storage key (a relative path).

@@ -144,6 +144,15 @@ impl ApiError {
     /// [`ApiError::DiskFull`], anything else [`ApiError::Internal`]; `e` is kept as the cause.
     pub fn io(context: &'static str, e: std::io::Error) -> ApiError {
         use std::io::ErrorKind as K;
+        // A store's own error carried as an io::Error (the PostgreSQL blob store): its mapping.
+        if e.get_ref().is_some_and(|inner| inner.is::<StoreError>()) {
+            if let Some(inner) = e.into_inner() {
+                if let Ok(store) = inner.downcast::<StoreError>() {
+                    return ApiError::from(store.context(context));
+                }
+            }
+            return ApiError::internal(context);
+        }
         match e.kind() {
             K::StorageFull | K::QuotaExceeded => {
                 StoreError::storage(agentsight_store::StorageFailure::DiskFull, context, e).into()

@@ -51,11 +51,13 @@
 
 mod batch;
 mod bounds;
+mod blobs;
 mod dataplane;
 mod export;
 mod feed;
 mod health;
 mod http;
+mod import;
 mod metrics;
 mod registry;
 mod schema;
@@ -71,7 +73,9 @@ use agentsight_store_postgres::{PostgresOptions, poolerr};
 use deadpool_postgres::Pool;
 
 pub use batch::BatchOptions;
+pub use blobs::{CHUNK_BYTES, PostgresBlobs};
 pub use http::{ClickHouseError, quote};
+pub use import::ImportLock;
 pub use schema::SCHEMA_VERSION;
 
 /// How long a ClickHouse request may take before the store answers `Unavailable`.

@@ -113,6 +113,12 @@ const MIGRATIONS: &[Migration] = &[
         backfill: &[],
     },
     Migration {
+        // Attachment bytes shared by every node (blobs.rs), and the progress of `agentsight migrate` (import.rs).
+        postgres: include_str!("../migrations/0002_blobs_import.sql"),
+        clickhouse: &[],
+        backfill: &[],
+    },
+    Migration {
         postgres: "",
         clickhouse: &[MESSAGE_IDS],
         backfill: &[("message_ids", "messages", "agent_id, id, conversation_pk")],
@@ -126,7 +132,7 @@ const MIGRATIONS: &[Migration] = &[
 ];
 
 /// The migration that puts stored language tags in their canonical case.
-const LANGUAGE_CASE: usize = 3;
+const LANGUAGE_CASE: usize = 4;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

@@ -358,7 +358,7 @@ async fn nodes_starting_at_once_migrate_once() {
     }
 }
 
-/// Event migration 3 puts the language tags stored before it in their canonical BCP-47 case, in the
+/// Event migration 4 puts the language tags stored before it in their canonical BCP-47 case, in the
 /// PostgreSQL registry and in ClickHouse's copy of the rows, on every shard.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_language_tags_take_their_canonical_case() {
@@ -376,7 +376,7 @@ async fn stored_language_tags_take_their_canonical_case() {
     let (client, conn) = tokio_postgres::connect(&f.pg_url, NoTls).await.unwrap();
     tokio::spawn(conn);
     client
-        .execute(&format!("DELETE FROM {}.event_migrations WHERE version >= 3", f.schema), &[])
+        .execute(&format!("DELETE FROM {}.event_migrations WHERE version >= 4", f.schema), &[])
         .await
         .unwrap();
 
@@ -762,4 +762,38 @@ async fn a_projected_tool_call_defines_its_action() {
     assert_eq!(n, 1, "{actions:?}");
     let logs = store.events.action_logs(a.id, actions[0].id, 10).await.unwrap().unwrap();
     assert_eq!(logs.len(), 1);
+}
+
+/// Attachment bytes stored through one node read back byte for byte through another (two
+/// stores, two pools on one database): a 21 MiB file (22 chunks, the last partial), an empty
+/// one, and one byte; a discarded blob is gone for both; a key neither made is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachment_bytes_written_on_one_node_read_back_on_another() {
+    use agentsight_store::BlobStore;
+    use agentsight_store_clickhouse::CHUNK_BYTES;
+    let f = Fresh::new().await;
+    let one = ClickHouseEventStore::connect(f.pg(), f.single()).await.unwrap();
+    let two = ClickHouseEventStore::connect(f.pg(), f.single()).await.unwrap();
+    let (w, r): (Box<dyn BlobStore>, Box<dyn BlobStore>) = (Box::new(one.blobs()), Box::new(two.blobs()));
+    let big: Vec<u8> = (0..21 * CHUNK_BYTES + 12_345).map(|i| (i * 7 + i / 1021) as u8).collect();
+    let files = [big, Vec::new(), vec![0xff]];
+    let mut keys = Vec::new();
+    for (i, data) in files.iter().enumerate() {
+        keys.push(w.put(1 + i as i64, data).await.unwrap());
+    }
+    assert_eq!(keys.iter().collect::<std::collections::HashSet<_>>().len(), 3, "{keys:?}");
+    for (k, data) in keys.iter().zip(&files) {
+        let got = r.get(k).await.unwrap();
+        assert!(got == *data, "{k}: {} bytes read, {} written", got.len(), data.len());
+    }
+    r.discard(&keys[..1]).await.unwrap();
+    for store in [&w, &r] {
+        assert_eq!(store.get(&keys[0]).await.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(store.get(&keys[2]).await.unwrap(), vec![0xff]);
+        for bad in ["../etc/passwd", "pg/x", "pg/-1", "1/abc"] {
+            assert_eq!(store.get(bad).await.unwrap_err().kind(), std::io::ErrorKind::InvalidInput, "{bad}");
+        }
+    }
+    // Discarding a missing or foreign key is no error.
+    w.discard(&[keys[0].clone(), "1/abc".into()]).await.unwrap();
 }

@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod blobs;
 pub mod private;
 mod rows;
 #[cfg(feature = "testkit")]
@@ -36,6 +37,7 @@ use agentsight_core::tracking::{
 pub use agentsight_protocol::metrics::{
     AgentRef, EngineStatus, LiveResponse, OverviewResponse, TimeseriesResponse,
 };
+pub use blobs::{BlobFuture, BlobStore};
 pub use rows::*;
 
 /// A boxed error kept as the source of a [`StoreError`].

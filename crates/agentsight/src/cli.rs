@@ -118,9 +118,9 @@ enum Command {
     /// Start the server (embedded SQLite; creates and migrates the database on first start,
     /// backing it up into `<data-dir>/backups/` before migrating a database that has data).
     ///
-    /// Scale-out (in progress): with --postgres and --clickhouse (and --attachments-dir) the
-    /// server keeps nothing of its own but attachment files: any number of nodes serve the
-    /// same agents, conversations and metrics. The tables are created or migrated at start.
+    /// Scale-out (in progress): with --postgres and --clickhouse the server keeps nothing of
+    /// its own: any number of nodes serve the same agents, conversations, metrics and
+    /// attachments (their bytes in PostgreSQL). The tables are created or migrated at start.
     ///
     /// Socket activation: when systemd passes a listening TCP socket (LISTEN_FDS=1 and
     /// LISTEN_PID naming this process, the socket as fd 3; see deploy/agentsight.socket) the
@@ -166,6 +166,34 @@ enum Command {
     /// dir, in use by a server or not), checking both databases; then `serve` it. Span batches
     /// archived after the backup's copy of the main database are projected at that start.
     Restore(RestoreArgs),
+    /// Copy a single box (the data dir of --data-dir) into the scale-out deployment of
+    /// --postgres and --clickhouse [--clickhouse-cluster NAME]: agents, environments, keys
+    /// (their stored hashes: the keys keep working), users, share links, branding, then every
+    /// agent's conversations, messages, actions, buttons, feedback, votes, token usage and
+    /// attachments, with their ids (ids the SDK holds stay valid). Not copied: sign-in
+    /// sessions, and the 0.1.x span rows (what they were projected into is). The target must
+    /// be new (no agents) before the first run. Reads one snapshot of the data dir (it may be
+    /// served meanwhile; rows added later are copied by the next run, changes to rows already
+    /// copied are not: stop the server for the last run). Resumes where a stopped run ended;
+    /// a repeated run copies nothing twice. Shows progress on a terminal, plain lines otherwise.
+    /// Here --data-dir (required, no default) is the source and goes with --postgres and
+    /// --clickhouse.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    /// Rows per chunk (one ClickHouse insert or PostgreSQL transaction, and the unit a
+    /// stopped run resumes from).
+    #[arg(long, default_value_t = crate::migrate::DEFAULT_CHUNK_ROWS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    chunk_rows: u64,
+    /// Test hook: stop (exit 1) after this many ClickHouse chunks went in, before they are
+    /// recorded, as a run killed at the worst moment.
+    #[arg(long, hide = true)]
+    stop_after_chunks: Option<u64>,
+    #[command(flatten)]
+    data: DataDir,
 }
 
 #[derive(Debug, Args)]
@@ -248,10 +276,10 @@ struct ServeArgs {
     shutdown_timeout: u64,
     #[command(flatten)]
     data: DataDir,
-    /// Scale-out only: the directory of this node where attachment files are written
-    /// (created 0700). Nodes do not share it yet, so an attachment is readable only through
-    /// the node that received it; give every node a persistent directory of its own
-    /// (the embedded store keeps them in `<data-dir>/attachments`).
+    /// Scale-out only, optional: keep attachment files in this directory (created 0700)
+    /// instead of PostgreSQL, where they are by default. Every node must then see the same
+    /// files (a shared file system), or an attachment reads back only through the node that
+    /// received it (the embedded store keeps them in `<data-dir>/attachments`).
     #[arg(long, env = "AGENTSIGHT_ATTACHMENTS_DIR", value_name = "DIR")]
     attachments_dir: Option<PathBuf>,
     /// Skip the fsync at each commit: an acknowledged write then survives a crash of the
@@ -727,6 +755,7 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
                 .context(what)?;
             print_report("Restored", &report)
         }
+        Command::Migrate(a) => migrate(a).await,
         Command::Demo(a) => {
             let target = a.data.target()?;
             crate::demo::run(
@@ -742,6 +771,66 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
             .await
         }
     }
+}
+
+/// `agentsight migrate`: the data dir into the scale-out deployment.
+async fn migrate(a: MigrateArgs) -> anyhow::Result<()> {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use std::io::IsTerminal;
+    let Some(dir) = a.data.data_dir.clone() else {
+        bail!("--data-dir DIR names the single box to copy (the data dir its `agentsight serve` used)");
+    };
+    let target = Target::of(&Given {
+        data_dir: None,
+        postgres: a.data.postgres.clone(),
+        clickhouse: a.data.clickhouse.clone(),
+        cluster: a.data.clickhouse_cluster.clone(),
+        shards: a.data.clickhouse_shards.clone(),
+    })?;
+    let Target::ScaleOut(so) = target else {
+        bail!(
+            "migrate needs the deployment to copy into: --postgres URL --clickhouse URL [--clickhouse-cluster NAME] \
+             (or AGENTSIGHT_POSTGRES and AGENTSIGHT_CLICKHOUSE)"
+        );
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let bar = ProgressBar::with_draw_target(
+        Some(0),
+        if terminal { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+    );
+    if let Ok(style) = ProgressStyle::with_template("{msg:32} [{bar:32}] {pos}/{len}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let opts = crate::migrate::Options {
+        data_dir: dir.clone(),
+        chunk_rows: usize::try_from(a.chunk_rows).unwrap_or(crate::migrate::DEFAULT_CHUNK_ROWS),
+        stop_after_chunks: a.stop_after_chunks,
+    };
+    let mut shown = |step: &str, agent: i64, done: u64, total: u64| {
+        let msg = if agent == 0 { step.to_string() } else { format!("agent {agent} {step}") };
+        if terminal {
+            bar.set_message(msg);
+            bar.set_length(total);
+            bar.set_position(done);
+        } else {
+            eprintln!("migrate: {msg}: {done}/{total}");
+        }
+    };
+    let report = crate::migrate::run(opts, &so, &mut shown).await.with_context(|| {
+        format!("copying {} into PostgreSQL and ClickHouse (run it again to resume)", dir.display())
+    });
+    bar.finish_and_clear();
+    let report = report?;
+    out(&format!("Copied {} into {}:", dir.display(), Target::ScaleOut(so).describe()))?;
+    for (what, n) in &report.copied {
+        out(&format!("  {what}\t{n} rows"))?;
+    }
+    for key in &report.missing_files {
+        out(&format!(
+            "warning: attachment file {key} was missing from the data dir; its row was not copied"
+        ))?;
+    }
+    out("Done: start `agentsight serve` with the same --postgres and --clickhouse flags on every node.")
 }
 
 /// Runs a backup or restore on a blocking thread, showing its progress on stderr when stderr is
@@ -862,14 +951,9 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
                     "--no-fsync applies to the embedded SQLite store only, not to --postgres and --clickhouse"
                 );
             }
-            match &a.attachments_dir {
-                Some(dir) => dir.clone(),
-                None => bail!(
-                    "--attachments-dir DIR (or AGENTSIGHT_ATTACHMENTS_DIR) is needed with --postgres and \
-                     --clickhouse: attachment files are still kept on the node that received them, in a \
-                     persistent directory of its own (e.g. /var/lib/agentsight/attachments)"
-                ),
-            }
+            // The node keeps nothing in a data dir: attachment bytes go to PostgreSQL, or to
+            // --attachments-dir when given (the only path the server then uses).
+            a.attachments_dir.clone().unwrap_or_default()
         }
     };
     let settings = Settings {
@@ -896,12 +980,16 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
         Target::Sqlite(_) => {
             let enrich = agentsight_server::app::enrichment(&settings);
             let stores = crate::backend::start(&settings, &enrich).await?;
-            run_serve(a, settings, stores, enrich, passed, &located).await
+            run_serve(a, settings, stores, enrich, passed, None, &located).await
         }
         Target::ScaleOut(so) => {
             let enrich = crate::backend::scale_out_enrichment(&settings);
             let stores = so.stores().await?;
-            run_serve(a, settings, stores, enrich, passed, &located).await
+            let blobs: Option<std::sync::Arc<dyn agentsight_store::BlobStore>> = match &a.attachments_dir {
+                Some(_) => None,
+                None => Some(std::sync::Arc::new(stores.events.blobs())),
+            };
+            run_serve(a, settings, stores, enrich, passed, blobs, &located).await
         }
     }
 }
@@ -914,10 +1002,11 @@ async fn run_serve<C: ConfigStore, E: EventStore>(
     stores: Stores<C, E>,
     enrich: agentsight_core::tracking::Enrichment,
     passed: Option<std::net::TcpListener>,
+    blobs: Option<std::sync::Arc<dyn agentsight_store::BlobStore>>,
     located: &str,
 ) -> anyhow::Result<()> {
     let activated = passed.is_some();
-    let app = App::build_on(settings, stores, enrich, passed).await.context("starting the server")?;
+    let app = App::build_on(settings, stores, enrich, passed, blobs).await.context("starting the server")?;
     let url = format!("http://{}", app.local_addr());
     if app.config().list_agents().await?.is_empty() {
         match create_agent_with_key(app.config(), "default").await {

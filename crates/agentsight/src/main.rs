@@ -4,6 +4,7 @@ mod backend;
 mod check;
 mod cli;
 mod demo;
+mod migrate;
 
 use clap::Parser;
 

@@ -794,13 +794,22 @@ fn the_scale_out_flags_are_both_or_neither_and_refused_where_they_do_not_apply()
         let e = refused(&args, &[]);
         assert!(e.contains(&format!("`agentsight {}` works on the embedded SQLite store", args[0])), "{e}");
     }
+    // No --attachments-dir needed (attachment bytes go to PostgreSQL): serve gets as far as
+    // connecting.
     let e = refused(&["serve", "--postgres", pg, "--clickhouse", ch], &[]);
-    assert!(e.contains("--attachments-dir DIR (or AGENTSIGHT_ATTACHMENTS_DIR) is needed"), "{e}");
+    assert!(e.contains("opening the configuration store in PostgreSQL (--postgres)"), "{e}");
     let e = refused(&["serve", "--data-dir", d, "--attachments-dir", d], &[]);
     assert!(e.contains("--attachments-dir") && e.contains("is for scale-out"), "{e}");
     let e =
         refused(&["serve", "--postgres", pg, "--clickhouse", ch, "--attachments-dir", d, "--no-fsync"], &[]);
     assert!(e.contains("--no-fsync applies to the embedded SQLite store only"), "{e}");
+    // migrate: the box to copy (--data-dir) and the deployment (--postgres, --clickhouse).
+    let e = refused(&["migrate", "--postgres", pg, "--clickhouse", ch], &[]);
+    assert!(e.contains("--data-dir DIR names the single box to copy"), "{e}");
+    let e = refused(&["migrate", "--data-dir", d], &[]);
+    assert!(e.contains("migrate needs the deployment to copy into: --postgres URL --clickhouse URL"), "{e}");
+    let e = refused(&["migrate", "--data-dir", d, "--postgres", pg, "--clickhouse", ch], &[]);
+    assert!(e.contains("is not a data dir: it has no agentsight.db"), "{e}");
     // Both given: the command tries PostgreSQL, and says which store did not open.
     let e = refused(&["agent", "list"], &[("AGENTSIGHT_POSTGRES", pg), ("AGENTSIGHT_CLICKHOUSE", ch)]);
     assert!(e.contains("opening the configuration store in PostgreSQL (--postgres)"), "{e}");

@@ -65,7 +65,7 @@ pub(crate) async fn upload_attachments<S: Store>(
                 storage_key: k,
             }),
             Err(e) => {
-                st.blobs.discard(&stored.iter().map(|s| s.storage_key.clone()).collect::<Vec<_>>()).await;
+                discard(&st, &stored.iter().map(|s| s.storage_key.clone()).collect::<Vec<_>>()).await;
                 return Err(ApiError::io("writing attachment", e));
             }
         }
@@ -85,9 +85,17 @@ pub(crate) async fn upload_attachments<S: Store>(
             Ok((StatusCode::CREATED, Json(json!({ "count": items.len(), "attachments": items }))))
         }
         Err(e) => {
-            st.blobs.discard(&keys).await;
+            discard(&st, &keys).await;
             Err(super::dataplane::message_not_found(e))
         }
+    }
+}
+
+/// Removes the bytes of an upload whose rows were not stored (a failure is logged: the bytes
+/// are unreachable without their rows).
+async fn discard<S: Store>(st: &AppState<S>, keys: &[String]) {
+    if let Err(e) = st.blobs.discard(keys).await {
+        tracing::warn!(error = %e, count = keys.len(), "could not remove the bytes of an attachment upload that failed");
     }
 }
 

@@ -1,0 +1,254 @@
+//! Copying a single box into this store with the source's ids (`agentsight migrate`): rows
+//! arrive as JSON objects keyed by column name, already in this store's form, and are written
+//! as given, so conversation pks, message ids and key hashes stay what clients hold.
+//!
+//! Resuming: the caller copies each (step, agent) in chunks in id order and records the last
+//! id of a chunk as the step's high-water mark (`event_import_progress`). A PostgreSQL chunk
+//! and its mark commit in one transaction (and skip rows already there), so nothing is copied
+//! twice. ClickHouse has no transaction: a chunk is inserted, then its mark committed; a run
+//! stopped between the two left the chunk's rows without the mark, so the first ClickHouse
+//! chunk of a (step, agent) in a run is first compared with what the table already holds
+//! ([`ClickHouseEventStore::import_clickhouse`] with `skip_existing`) and only missing rows go in.
+
+use std::collections::HashSet;
+
+use agentsight_store::{StoreError, StoreResult};
+use agentsight_store_postgres::pgerr;
+use serde_json::Value;
+
+use crate::{ClickHouseEventStore, ID_BLOCK};
+
+/// The PostgreSQL tables the copy writes (configuration and the event store's own).
+const POSTGRES_TABLES: &[&str] = &[
+    "agents",
+    "environments",
+    "api_keys",
+    "users",
+    "user_agents",
+    "shares",
+    "agent_branding",
+    "event_conversations",
+    "event_attachments",
+    "event_votes",
+    "event_actions",
+    "event_token_usage",
+];
+
+/// The ClickHouse tables the copy writes, with the column that names a row.
+const CLICKHOUSE_TABLES: &[(&str, &str)] = &[
+    ("conversations", "conversation_pk"),
+    ("messages", "id"),
+    ("action_logs", "id"),
+    ("buttons", "id"),
+    ("feedbacks", "id"),
+];
+
+/// Sequences and identities moved above the copied ids when the copy ends.
+const SEQUENCED: &[&str] = &[
+    "agents",
+    "environments",
+    "api_keys",
+    "users",
+    "shares",
+    "event_conversations",
+    "event_attachments",
+    "event_actions",
+    "event_token_usage",
+];
+
+fn column_name(c: &str) -> StoreResult<&str> {
+    if !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+        Ok(c)
+    } else {
+        Err(StoreError::internal(format!("import: bad column name {c:?}")))
+    }
+}
+
+/// The advisory lock one copy holds while it runs (any fixed key: "agentsight import").
+const IMPORT_LOCK: i64 = 0x6167_7369_6d70_6f72;
+
+/// Held while a copy runs: a PostgreSQL session holding [`IMPORT_LOCK`]; dropping it ends the
+/// session's hold (the connection is closed, not returned to the pool).
+pub struct ImportLock {
+    _client: deadpool_postgres::ClientWrapper,
+}
+
+impl ClickHouseEventStore {
+    /// Takes the copy's lock on a connection of its own, or answers `None` when another copy
+    /// into this deployment holds it (two at once would insert the same ClickHouse chunks).
+    pub async fn import_lock(&self) -> StoreResult<Option<ImportLock>> {
+        let client = self.client().await?;
+        let got: bool =
+            client.query_one("SELECT pg_try_advisory_lock($1)", &[&IMPORT_LOCK]).await.map_err(pgerr)?.get(0);
+        if !got {
+            return Ok(None);
+        }
+        Ok(Some(ImportLock { _client: deadpool_postgres::Client::take(client) }))
+    }
+
+    /// Whether the target holds no agent and no copy was started: the copy refuses to mix a
+    /// single box into a deployment that already has data of its own.
+    pub async fn import_target_state(&self) -> StoreResult<(i64, i64)> {
+        let c = self.client().await?;
+        let agents: i64 = c.query_one("SELECT count(*) FROM agents", &[]).await.map_err(pgerr)?.get(0);
+        let marks: i64 =
+            c.query_one("SELECT count(*) FROM event_import_progress", &[]).await.map_err(pgerr)?.get(0);
+        Ok((agents, marks))
+    }
+
+    /// The high-water mark of `step` for `agent_id` (the last source id copied; 0 if none).
+    pub async fn import_high_water(&self, step: &str, agent_id: i64) -> StoreResult<i64> {
+        let c = self.client().await?;
+        let r = c
+            .query_opt(
+                "SELECT high_water FROM event_import_progress WHERE step = $1 AND agent_id = $2",
+                &[&step, &agent_id],
+            )
+            .await
+            .map_err(pgerr)?;
+        Ok(r.map_or(0, |r| r.get(0)))
+    }
+
+    /// Inserts `rows` into the PostgreSQL table `table` with the ids they carry (rows whose
+    /// key or a unique value is already there are skipped), and records `high_water` for
+    /// (`step`, `agent_id`), in one transaction. Answers the rows inserted.
+    pub async fn import_postgres(
+        &self,
+        table: &str,
+        rows: &[Value],
+        step: &str,
+        agent_id: i64,
+        high_water: i64,
+    ) -> StoreResult<u64> {
+        if !POSTGRES_TABLES.contains(&table) {
+            return Err(StoreError::internal(format!("import: not a table of the copy: {table}")));
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pgerr)?;
+        let mut inserted = 0;
+        if let Some(Value::Object(first)) = rows.first() {
+            let cols = first.keys().map(|k| column_name(k)).collect::<StoreResult<Vec<_>>>()?.join(", ");
+            let sql = format!(
+                "INSERT INTO {table} ({cols}) OVERRIDING SYSTEM VALUE
+                 SELECT {cols} FROM jsonb_populate_recordset(NULL::{table}, $1::text::jsonb)
+                 ON CONFLICT DO NOTHING"
+            );
+            let json =
+                serde_json::to_string(rows).map_err(|e| StoreError::internal_from("import: encoding", e))?;
+            inserted =
+                tx.execute(&sql, &[&json]).await.map_err(|e| pgerr(e).context(format!("copying {table}")))?;
+        }
+        tx.execute(
+            "INSERT INTO event_import_progress (step, agent_id, high_water) VALUES ($1, $2, $3)
+             ON CONFLICT (step, agent_id) DO UPDATE SET high_water = EXCLUDED.high_water, updated_at = now()",
+            &[&step, &agent_id, &high_water],
+        )
+        .await
+        .map_err(pgerr)?;
+        tx.commit().await.map_err(pgerr)?;
+        Ok(inserted)
+    }
+
+    /// Records `high_water` for (`step`, `agent_id`) (after a ClickHouse chunk went in).
+    pub async fn import_mark(&self, step: &str, agent_id: i64, high_water: i64) -> StoreResult<()> {
+        self.import_postgres("agents", &[], step, agent_id, high_water).await.map(drop)
+    }
+
+    /// Inserts `rows` into the ClickHouse table `table` as given. With `skip_existing`, rows
+    /// whose id the table already holds for `agent_id` are left out (a chunk a stopped run
+    /// inserted without recording it). Answers the rows inserted.
+    pub async fn import_clickhouse(
+        &self,
+        table: &str,
+        agent_id: i64,
+        rows: &[Value],
+        skip_existing: bool,
+    ) -> StoreResult<usize> {
+        let &(_, id_col) = CLICKHOUSE_TABLES.iter().find(|(t, _)| *t == table).ok_or_else(|| {
+            StoreError::internal(format!("import: not a ClickHouse table of the copy: {table}"))
+        })?;
+        let id_of = |r: &Value| r.get(id_col).and_then(Value::as_i64);
+        let ids: Vec<i64> = rows.iter().filter_map(id_of).collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let there: HashSet<i64> = if skip_existing {
+            #[derive(serde::Deserialize)]
+            struct Id {
+                id: i64,
+            }
+            let (lo, hi) = (ids.iter().min().copied().unwrap_or(0), ids.iter().max().copied().unwrap_or(0));
+            let got: Vec<Id> = self
+                .inner
+                .ch
+                .rows(&format!(
+                    "SELECT DISTINCT {id_col} AS id FROM {table} WHERE agent_id = {agent_id} AND {id_col} >= {lo} AND {id_col} <= {hi}"
+                ))
+                .await?;
+            got.into_iter().map(|r| r.id).collect()
+        } else {
+            HashSet::new()
+        };
+        let mut buf = Vec::new();
+        let mut n = 0;
+        for r in rows {
+            if id_of(r).is_some_and(|id| there.contains(&id)) {
+                continue;
+            }
+            serde_json::to_writer(&mut buf, r)
+                .map_err(|e| StoreError::internal_from("import: encoding", e))?;
+            buf.push(b'\n');
+            n += 1;
+        }
+        if n > 0 {
+            self.inner.ch.insert(table, buf).await.map_err(|e| e.context(format!("copying {table}")))?;
+        }
+        Ok(n)
+    }
+
+    /// The ClickHouse `conversations` row (version 1, with the metric columns decoded from
+    /// its metadata) of a registry row given as a JSON object in `event_conversations`' form.
+    pub fn import_conversation_row(pg_row: &Value) -> Value {
+        let mut row = pg_row.clone();
+        if let Value::Object(o) = &mut row {
+            if let Some(id) = o.remove("id") {
+                o.insert("conversation_pk".into(), id);
+            }
+            for flag in ["is_used", "is_marked", "is_deleted"] {
+                let on = o.get(flag).and_then(Value::as_bool).unwrap_or(false);
+                o.insert(flag.into(), u8::from(on).into());
+            }
+            o.insert("version".into(), 1.into());
+        }
+        let metadata = pg_row.get("metadata").and_then(Value::as_str).map(str::to_string);
+        crate::metrics::add_metric_columns(&mut row, metadata.as_deref());
+        row
+    }
+
+    /// Ends a copy: every id allocator moves above the ids copied (the event id blocks above
+    /// `max_event_id`, the largest message, action log, button, feedback or vote id), so new
+    /// rows never take a copied id.
+    pub async fn import_finish(&self, max_event_id: i64) -> StoreResult<()> {
+        let c = self.client().await?;
+        for t in SEQUENCED {
+            c.execute(
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT max(id) FROM {t}))
+                     WHERE EXISTS (SELECT 1 FROM {t})"
+                ),
+                &[],
+            )
+            .await
+            .map_err(|e| pgerr(e).context(format!("moving the id sequence of {t}")))?;
+        }
+        // Blocks are taken with nextval: the next one starts above max_event_id.
+        let block = max_event_id / ID_BLOCK + 1;
+        c.execute(
+            "SELECT setval('event_id_blocks', greatest($1, (SELECT last_value FROM event_id_blocks)))",
+            &[&block],
+        )
+        .await
+        .map_err(pgerr)?;
+        Ok(())
+    }
+}
