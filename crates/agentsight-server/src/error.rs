@@ -146,10 +146,8 @@ impl ApiError {
         use std::io::ErrorKind as K;
         // A store's own error carried as an io::Error (the PostgreSQL blob store): its mapping.
         if e.get_ref().is_some_and(|inner| inner.is::<StoreError>()) {
-            if let Some(inner) = e.into_inner() {
-                if let Ok(store) = inner.downcast::<StoreError>() {
-                    return ApiError::from(store.context(context));
-                }
+            if let Some(Ok(store)) = e.into_inner().map(|inner| inner.downcast::<StoreError>()) {
+                return ApiError::from(store.context(context));
             }
             return ApiError::internal(context);
         }
@@ -483,6 +481,11 @@ mod tests {
         assert_eq!(super::code(&enospc), "disk_full");
         let other = ApiError::io("writing attachment", std::io::Error::other("bad sector"));
         assert_eq!((other.status(), super::code(&other)), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
+        // The PostgreSQL blob store carries its StoreError inside the io::Error: its own mapping.
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let down = StoreError::dependency_unavailable("postgresql", "PostgreSQL", refused);
+        let e = ApiError::io("writing attachment", std::io::Error::other(down));
+        assert_eq!((e.status(), super::code(&e)), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
         // Other lasting storage failures are not "full": they stay 500s.
         let ro = ApiError::from(StoreError::storage(
             StorageFailure::ReadOnly,
