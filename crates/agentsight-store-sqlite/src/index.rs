@@ -37,6 +37,8 @@ pub(crate) struct Batch {
     pub convs: Vec<(i64, ConvState)>,
     /// Entries in write order: (agent, delta).
     pub entries: Vec<(i64, Delta)>,
+    /// Conversations removed for good: (agent, pk).
+    pub removed: Vec<(i64, i64)>,
 }
 
 /// The writer's end: where committed batches go.
@@ -362,16 +364,23 @@ fn run_indexer(s: &Arc<Shared>, rx: Receiver<Batch>) {
     }
 }
 
-/// Applies a batch: each agent's conversations, then its entries, under its lock once.
+/// Applies a batch: each agent's removals, then its conversations, then its entries, under its
+/// lock once. Removals come first: a conversation made later in the group may have been given
+/// a removed one's pk (an entry written earlier in the group to a conversation it removed is
+/// then unknown, and the index is rebuilt).
 fn apply(s: &Shared, b: &Batch) -> Result<(), String> {
-    let mut by_agent: HashMap<i64, (Vec<&ConvState>, Vec<&Delta>)> = HashMap::new();
+    type Work<'a> = (Vec<&'a ConvState>, Vec<&'a Delta>, Vec<i64>);
+    let mut by_agent: HashMap<i64, Work<'_>> = HashMap::new();
     for (agent, c) in &b.convs {
         by_agent.entry(*agent).or_default().0.push(c);
     }
     for (agent, d) in &b.entries {
         by_agent.entry(*agent).or_default().1.push(d);
     }
-    for (agent, (convs, entries)) in by_agent {
+    for (agent, pk) in &b.removed {
+        by_agent.entry(*agent).or_default().2.push(*pk);
+    }
+    for (agent, (convs, entries, removed)) in by_agent {
         let a = {
             let existing = read(&s.agents).get(&agent).cloned();
             match existing {
@@ -383,6 +392,9 @@ fn apply(s: &Shared, b: &Batch) -> Result<(), String> {
             }
         };
         let mut a = write(&a);
+        for pk in removed {
+            a.remove(pk);
+        }
         for c in convs {
             a.conversation(c);
         }

@@ -10,6 +10,7 @@ mod check;
 mod dashboard;
 mod dataplane;
 mod deltas;
+mod erasure;
 mod index;
 mod llm_metrics;
 mod metrics;

@@ -491,7 +491,7 @@ fn transaction<C: Caches>(
                 let convs = crate::deltas::read_states(&cx.conn, &pending.touched)
                     .map_err(|e| sqlerr_in("reading the touched conversations", e))?;
                 feed.committing(seq);
-                batch = Some(Batch { seq, convs, entries: pending.entries });
+                batch = Some(Batch { seq, convs, entries: pending.entries, removed: pending.removed });
             }
         }
         run_cached(&cx.conn, "COMMIT").map_err(|e| sqlerr_in("COMMIT", e))
