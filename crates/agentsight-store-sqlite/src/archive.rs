@@ -50,9 +50,6 @@ const ARCHIVE_AUTOCHECKPOINT_PAGES: i64 = 32_768;
 
 fn migrate(conn: &Connection) -> Result<(), crate::migrate::MigrationError> {
     let current = crate::migrate::schema_version(conn, MIGRATIONS.len(), "archive")?;
-    if current == 0 {
-        crate::migrate::incremental_vacuum_if_new(conn, "archive")?;
-    }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         conn.execute_batch(&format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1))
             .map_err(|source| crate::migrate::MigrationError::Step { db: "archive", step: i + 1, source })?;

@@ -64,8 +64,15 @@ fn find(conn: &Connection, agent_id: i64, which: &EraseSelector, after: i64, lim
 }
 
 /// Gives freed pages back to the file system (a no-op unless `auto_vacuum = INCREMENTAL`).
+/// The statement frees a page per step: it is stepped to its end.
 fn give_back(conn: &Connection) -> StoreResult<()> {
-    conn.execute_batch("PRAGMA incremental_vacuum").map_err(|e| sqlerr_in("incremental vacuum", e))
+    let vacuum = || -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare_cached("PRAGMA incremental_vacuum")?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
+        Ok(())
+    };
+    vacuum().map_err(|e| sqlerr_in("incremental vacuum", e))
 }
 
 /// The archive's part of a step: the spans of these conversations, the releases naming them,

@@ -166,9 +166,6 @@ pub(crate) fn schema_version(
 /// The span archive must be attached as `archive` (migration 0008 moves data into it).
 pub fn migrate(conn: &mut Connection) -> Result<usize, MigrationError> {
     let current = schema_version(conn, MIGRATIONS.len(), "database")?;
-    if current == 0 {
-        incremental_vacuum_if_new(conn, "database")?;
-    }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         if i + 1 == SPAN_LOG {
             copy_chunks(conn)?;
@@ -187,21 +184,6 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, MigrationError> {
         tracing::info!(version = i + 1, "applied migration");
     }
     Ok(MIGRATIONS.len())
-}
-
-/// Makes a database without tables return the pages removals free to the file system on
-/// `PRAGMA incremental_vacuum` (`auto_vacuum = INCREMENTAL`, which SQLite lets a database take
-/// only before its first table). A database made before stays as it is (`NONE`): the pages a
-/// removal frees are reused by later writes, and `VACUUM` (offline) returns them.
-pub(crate) fn incremental_vacuum_if_new(conn: &Connection, db: &'static str) -> Result<(), MigrationError> {
-    let tables: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-        .map_err(|source| MigrationError::Step { db, step: 0, source })?;
-    if tables == 0 {
-        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
-            .map_err(|source| MigrationError::Step { db, step: 0, source })?;
-    }
-    Ok(())
 }
 
 /// An in-memory database at the current schema, its archive (in the returned directory)
