@@ -15,9 +15,6 @@ use crate::StoreResult;
 /// on SQLite: a step never holds the writer for long, so ingest goes on between steps).
 pub const MAX_ERASE_STEP: usize = 500;
 
-/// The longest retention an agent may have, in days (100 years).
-pub const MAX_RETENTION_DAYS: u32 = 36_500;
-
 /// The cut-off of a retention of `days` at `now`: conversations whose last event is strictly
 /// before it are removed ([`EraseSelector::LastEventBefore`]).
 pub fn retention_cutoff(now: Micros, days: u32) -> Micros {
