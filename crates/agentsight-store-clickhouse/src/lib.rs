@@ -51,6 +51,7 @@
 
 mod batch;
 mod dataplane;
+mod erasure;
 mod export;
 mod feed;
 mod http;
@@ -160,6 +161,9 @@ struct Inner {
     /// The data plane's state and the change feed across nodes.
     dp: dataplane::State,
     feed: feed::Feed,
+    /// Every ClickHouse node (the entry alone on one server): removals mutate each node's
+    /// tables (`erasure.rs`).
+    hosts: Vec<http::Http>,
 }
 
 /// The event store on ClickHouse and PostgreSQL. Cheap to clone.
@@ -195,6 +199,10 @@ impl ClickHouseEventStore {
             }
         };
         schema::migrate(&pool, &layout).await?;
+        let hosts = match &layout {
+            schema::Layout::Single(h) => vec![h.clone()],
+            schema::Layout::Cluster { hosts, .. } => hosts.clone(),
+        };
         let batcher = batch::Batcher::start(entry.clone(), schema::TABLES, ch.batch);
         let dp = dataplane::State::new(&entry, ch.cluster.is_some());
         let (feed, feed_start) = feed::Feed::new(&pool, &pg).await?;
@@ -208,6 +216,7 @@ impl ClickHouseEventStore {
                 listeners: RwLock::new(Vec::new()),
                 dp,
                 feed,
+                hosts,
             }),
         };
         feed_start.run(Arc::downgrade(&store.inner));

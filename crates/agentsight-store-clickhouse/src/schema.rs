@@ -93,7 +93,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
         include_str!("../migrations/0001_spans.sql")
     ),
     clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS, crate::spans::SPANS],
-}];
+}, Migration { postgres: include_str!("../migrations/0002_erasure.sql"), clickhouse: &[] }];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

@@ -12,9 +12,10 @@ use serde_json::json;
 
 use super::{Conv, RefWriter, feedback_command, llm_json, span_batch, tool_json, turn_json};
 use crate::{
-    AgentRef, AgentStore, AttachmentsInsert, ConfigStore, ConversationFilter, EraseSelector, Erased, ErasureKind,
-    ErasureRecord, EventStore, FeedbackFilter, MAX_ERASE_STEP, MetricsReader, PageRequest, SpanFilter,
-    StoredFile, TrackingReader, UsageFilter, erase_all, retention_cutoff,
+    AgentRef, AgentStore, AttachmentsInsert, ConfigStore, ConversationFilter, DataPlane, EraseSelector, Erased,
+    Erasure, ErasureKind, ErasureRecord, ExportReader, FeedbackFilter, MAX_ERASE_STEP, MetricsReader,
+    PageRequest, SpanFilter, SpanReader, SpanWriter, StoredFile, TrackingReader, TrackingWriter, UsageFilter,
+    erase_all, retention_cutoff,
 };
 
 const PAGE: PageRequest = PageRequest { page: 1, page_size: 100 };
@@ -83,7 +84,15 @@ fn forget<D>(w: &mut RefWriter<D>, pks: &[i64]) {
 /// the audit log keeps what was done and by whom.
 pub async fn erasure_of_a_customer_removes_everything_of_theirs<S>(s: S)
 where
-    S: ConfigStore + EventStore,
+    S: AgentStore
+        + TrackingWriter
+        + TrackingReader
+        + DataPlane
+        + SpanWriter
+        + SpanReader
+        + MetricsReader
+        + ExportReader
+        + Erasure,
 {
     let a = scope(&s, "a").await;
     let b = scope(&s, "b").await;
@@ -235,7 +244,7 @@ where
 /// turns off; an unknown agent is refused.
 pub async fn retention_cutoff_at_the_boundary<S>(s: S)
 where
-    S: ConfigStore + EventStore,
+    S: AgentStore + TrackingWriter + TrackingReader + MetricsReader + Erasure,
 {
     let a = scope(&s, "a").await;
     let b = scope(&s, "b").await;
