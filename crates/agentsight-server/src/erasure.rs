@@ -16,20 +16,22 @@ use crate::app::{Shared, Store};
 use crate::blobs::Blobs;
 
 /// Removes every conversation of the agent that `which` selects, with everything of theirs and
-/// their attachment files, and records it in the audit log as `kind` done by `actor`. An erase
+/// their attachment files (in `blobs`, when this process has the directory), and records it in the audit log as `kind` done by `actor`. An erase
 /// is recorded even when it found nothing (the request is what is audited); a retention run
 /// only when it removed something.
 pub async fn erase<C: ConfigStore, E: EventStore>(
     config: &C,
     events: &E,
-    blobs: &Blobs,
+    blobs: Option<&Blobs>,
     agent_id: i64,
     which: EraseSelector,
     kind: ErasureKind,
     actor: String,
 ) -> StoreResult<Erased> {
     let erased = erase_all(events, agent_id, which, |_| ()).await?;
-    blobs.discard(&erased.attachment_keys).await;
+    if let Some(blobs) = blobs {
+        blobs.discard(&erased.attachment_keys).await;
+    }
     if kind == ErasureKind::Erase || erased.conversations > 0 {
         config
             .record_erasure(ErasureRecord {
@@ -58,7 +60,8 @@ pub async fn retention_pass<C: ConfigStore, E: EventStore>(
     for (agent_id, days) in config.retentions().await? {
         let which = EraseSelector::LastEventBefore(retention_cutoff(now, days));
         let erased =
-            erase(config, events, blobs, agent_id, which, ErasureKind::Retention, "retention".into()).await?;
+            erase(config, events, Some(blobs), agent_id, which, ErasureKind::Retention, "retention".into())
+                .await?;
         if erased.conversations > 0 {
             tracing::info!(
                 agent_id,

@@ -32,7 +32,7 @@ pub(crate) async fn erase_customer<S: Store>(
     let erased = crate::erasure::erase(
         &st.config,
         &st.events,
-        &st.blobs,
+        Some(&st.blobs),
         access.agent_id(),
         EraseSelector::Customer(customer),
         ErasureKind::Erase,
