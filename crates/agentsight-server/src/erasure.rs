@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use agentsight_core::time::{Micros, now_micros};
 use agentsight_store::prelude::*;
-use agentsight_store::{EraseSelector, Erased, ErasureKind, ErasureRecord, StoreResult, erase_all, retention_cutoff};
+use agentsight_store::{
+    EraseSelector, Erased, ErasureKind, ErasureRecord, StoreResult, erase_all, retention_cutoff,
+};
 
 use crate::app::{Shared, Store};
 use crate::blobs::Blobs;

@@ -11,7 +11,9 @@
 
 use std::time::{Duration, Instant};
 
-use agentsight_store::{Change, Committed, EraseSelector, Erased, Erasure, MAX_ERASE_STEP, StoreError, StoreResult};
+use agentsight_store::{
+    Change, Committed, EraseSelector, Erased, Erasure, MAX_ERASE_STEP, StoreError, StoreResult,
+};
 use agentsight_store_postgres::pgerr;
 use serde::Deserialize;
 
@@ -138,7 +140,8 @@ impl Erasure for ClickHouseEventStore {
                             int_list(&candidates)
                         ))
                         .await?;
-                    let recent: std::collections::HashSet<i64> = recent.iter().map(|p| p.conversation_pk).collect();
+                    let recent: std::collections::HashSet<i64> =
+                        recent.iter().map(|p| p.conversation_pk).collect();
                     let out: Vec<i64> = candidates.into_iter().filter(|pk| !recent.contains(pk)).collect();
                     if !out.is_empty() {
                         return Ok(out);

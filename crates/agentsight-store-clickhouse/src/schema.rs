@@ -86,14 +86,17 @@ struct Migration {
 }
 
 /// The migrations, in order; the n-th brings the schema to version n. Never edit one that shipped.
-const MIGRATIONS: &[Migration] = &[Migration {
-    postgres: concat!(
-        include_str!("../migrations/0001_registry.sql"),
-        include_str!("../migrations/0001_dataplane.sql"),
-        include_str!("../migrations/0001_spans.sql")
-    ),
-    clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS, crate::spans::SPANS],
-}, Migration { postgres: include_str!("../migrations/0002_erasure.sql"), clickhouse: &[] }];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        postgres: concat!(
+            include_str!("../migrations/0001_registry.sql"),
+            include_str!("../migrations/0001_dataplane.sql"),
+            include_str!("../migrations/0001_spans.sql")
+        ),
+        clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS, crate::spans::SPANS],
+    },
+    Migration { postgres: include_str!("../migrations/0002_erasure.sql"), clickhouse: &[] },
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

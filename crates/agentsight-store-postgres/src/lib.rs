@@ -278,7 +278,11 @@ impl agentsight_store::RetentionStore for PostgresStore {
         write_tx!(self, |tx| retention::record_erasure(&tx, r))
     }
 
-    async fn erasures(&self, agent_id: Option<i64>, limit: i64) -> StoreResult<Vec<agentsight_store::ErasureRecord>> {
+    async fn erasures(
+        &self,
+        agent_id: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<agentsight_store::ErasureRecord>> {
         read_conn!(self, |c| retention::erasures(&c, agent_id, limit))
     }
 }

@@ -13,7 +13,11 @@ pub(crate) async fn retention_days(c: &impl GenericClient, agent_id: i64) -> Sto
     Ok(get::<Option<i32>>(&r, 0)?.map(|d| d.max(0) as u32))
 }
 
-pub(crate) async fn set_retention_days(c: &impl GenericClient, agent_id: i64, days: Option<u32>) -> StoreResult<bool> {
+pub(crate) async fn set_retention_days(
+    c: &impl GenericClient,
+    agent_id: i64,
+    days: Option<u32>,
+) -> StoreResult<bool> {
     let days = days.map(|d| i32::try_from(d).unwrap_or(i32::MAX));
     Ok(exec(c, "UPDATE agents SET retention_days = $2 WHERE id = $1", &[&agent_id, &days]).await? == 1)
 }

@@ -38,7 +38,13 @@ fn owned(conn: &Connection, agent_id: i64, pks: &[i64]) -> StoreResult<Vec<(i64,
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sqlerr)
 }
 
-fn find(conn: &Connection, agent_id: i64, which: &EraseSelector, after: i64, limit: usize) -> StoreResult<Vec<i64>> {
+fn find(
+    conn: &Connection,
+    agent_id: i64,
+    which: &EraseSelector,
+    after: i64,
+    limit: usize,
+) -> StoreResult<Vec<i64>> {
     let limit = limit.min(MAX_ERASE_STEP) as i64;
     let collect = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> StoreResult<Vec<i64>> {
         let mut stmt = conn.prepare_cached(sql).map_err(sqlerr)?;
@@ -113,7 +119,12 @@ fn erase_archive(conn: &Connection, agent_id: i64, cids: &[String], projected: i
         )
         .map_err(sqlerr)?;
     for b in batches {
-        if empty.query_row(params![b, projected], |r| r.get::<_, i64>(0)).optional().map_err(sqlerr)?.is_some() {
+        if empty
+            .query_row(params![b, projected], |r| r.get::<_, i64>(0))
+            .optional()
+            .map_err(sqlerr)?
+            .is_some()
+        {
             conn.execute("DELETE FROM releases WHERE batch_id = ?1", [b]).map_err(sqlerr)?;
         }
     }
@@ -129,9 +140,11 @@ fn erase_main(cx: &mut MainContext, agent_id: i64, pks: &[i64]) -> StoreResult<E
     let l = list(&found);
     let conn = &cx.conn;
     let messages: i64 = conn
-        .query_row(&format!("SELECT count(*) FROM messages WHERE conversation_pk IN ({l}) AND kind = 0"), [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            &format!("SELECT count(*) FROM messages WHERE conversation_pk IN ({l}) AND kind = 0"),
+            [],
+            |r| r.get(0),
+        )
         .map_err(sqlerr)?;
     let attachment_keys = conn
         .prepare(&format!("SELECT storage_key FROM attachments WHERE conversation_pk IN ({l}) ORDER BY id"))
@@ -182,8 +195,12 @@ impl Erasure for SqliteStore {
         }
         // `read` waits for every acknowledged span batch to be projected first.
         let lookup = pks.clone();
-        let cids: Vec<String> =
-            self.read(move |conn| owned(conn, agent_id, &lookup)).await?.into_iter().map(|(_, c)| c).collect();
+        let cids: Vec<String> = self
+            .read(move |conn| owned(conn, agent_id, &lookup))
+            .await?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
         if cids.is_empty() {
             return Ok(Erased::default());
         }
@@ -256,14 +273,20 @@ impl RetentionStore for SqliteStore {
                 .query_row(
                     "INSERT INTO erasures (at, agent_id, kind, actor, conversations, messages)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-                    params![r.at, r.agent_id, r.kind.as_str(), r.actor, r.conversations as i64, r.messages as i64],
+                    params![
+                        r.at,
+                        r.agent_id,
+                        r.kind.as_str(),
+                        r.actor,
+                        r.conversations as i64,
+                        r.messages as i64
+                    ],
                     |row| row.get(0),
                 )
                 .map_err(|e| match e.sqlite_error_code() {
-                    Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::UnknownReference {
-                        field: "agent",
-                        value: r.agent_id.to_string(),
-                    },
+                    Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                        StoreError::UnknownReference { field: "agent", value: r.agent_id.to_string() }
+                    }
                     _ => sqlerr(e),
                 })?;
             Ok(ErasureRecord { id, ..r })
@@ -277,7 +300,9 @@ impl RetentionStore for SqliteStore {
                 "SELECT id, at, agent_id, kind, actor, conversations, messages FROM erasures
                  WHERE ?1 IS NULL OR agent_id = ?1 ORDER BY id DESC LIMIT ?2",
             )
-            .and_then(|mut s| s.query_map(params![agent_id, limit], record)?.collect::<rusqlite::Result<Vec<_>>>())
+            .and_then(|mut s| {
+                s.query_map(params![agent_id, limit], record)?.collect::<rusqlite::Result<Vec<_>>>()
+            })
             .map_err(sqlerr)
         })
         .await

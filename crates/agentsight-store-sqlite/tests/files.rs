@@ -91,10 +91,8 @@ async fn a_removal_gives_the_disk_space_back() {
         };
         store.insert_message(m).await.unwrap();
     }
-    let mode: i64 = rusqlite::Connection::open(&db)
-        .unwrap()
-        .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
-        .unwrap();
+    let mode: i64 =
+        rusqlite::Connection::open(&db).unwrap().query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, 2, "incremental");
     tokio::task::spawn_blocking(move || drop(store)).await.unwrap();
     let before = std::fs::metadata(&db).unwrap().len();
@@ -103,7 +101,10 @@ async fn a_removal_gives_the_disk_space_back() {
     assert_eq!(erased.conversations, 500);
     tokio::task::spawn_blocking(move || drop(store)).await.unwrap();
     let after = std::fs::metadata(&db).unwrap().len();
-    let free: i64 = rusqlite::Connection::open(&db).unwrap().query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+    let free: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(free, 0, "no free page is left in the file");
     println!("database file: {before} bytes with 1,000 conversations, {after} after removing 500");
     assert!(after < before * 6 / 10, "the file shrank: {before} → {after}");

@@ -667,7 +667,9 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
                         "Retention of agent '{}': {d} days after a conversation's last event",
                         agent.name
                     )),
-                    None => out(&format!("Retention of agent '{}': off (conversations are kept)", agent.name)),
+                    None => {
+                        out(&format!("Retention of agent '{}': off (conversations are kept)", agent.name))
+                    }
                 }
             })
         }
@@ -680,7 +682,10 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
                 Target::ScaleOut(_) => attachments_dir,
             };
             let blobs = files
-                .map(|d| agentsight_server::blobs::Blobs::new(d.clone()).with_context(|| format!("{}", d.display())))
+                .map(|d| {
+                    agentsight_server::blobs::Blobs::new(d.clone())
+                        .with_context(|| format!("{}", d.display()))
+                })
                 .transpose()?;
             with_stores!(target, |stores| {
                 let agent = find_agent(&stores.config, &agent).await?;

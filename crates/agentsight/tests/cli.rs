@@ -857,7 +857,8 @@ async fn erase_from_the_cli_while_the_server_runs_is_reflected_in_its_metrics() 
     let post = |path: &str, body: serde_json::Value| {
         let (client, url, key) = (client.clone(), format!("{}{path}", server.base), key.clone());
         async move {
-            let r = client.post(url).header("Authorization", format!("Api-Key {key}")).json(&body).send().await;
+            let r =
+                client.post(url).header("Authorization", format!("Api-Key {key}")).json(&body).send().await;
             assert!(r.unwrap().status().is_success());
         }
     };

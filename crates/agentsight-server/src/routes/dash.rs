@@ -161,9 +161,7 @@ pub(crate) async fn patch_agent<S: Store>(
     let retention = match p.retention_days {
         None => None,
         Some(None) => Some(None),
-        Some(Some(d)) => {
-            e.check("retention_days", agentsight_core::tracking::retention_days(d)).map(Some)
-        }
+        Some(Some(d)) => e.check("retention_days", agentsight_core::tracking::retention_days(d)).map(Some),
     };
     e.into_result(())?;
     if let Some(name) = name {
@@ -440,7 +438,9 @@ pub(crate) async fn list_erasures<S: Store>(
     _: Admin,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Result<Json<Vec<wire::ErasureResponse>>, ApiError> {
-    let agent = q.get("agent").map(|a| parse_pk(a).map_err(|_| ApiError::field("agent", "A valid integer is required.")));
+    let agent = q
+        .get("agent")
+        .map(|a| parse_pk(a).map_err(|_| ApiError::field("agent", "A valid integer is required.")));
     let agent = agent.transpose()?;
     let rows = st.config.erasures(agent, MAX_ERASURES_LISTED).await?;
     Ok(Json(

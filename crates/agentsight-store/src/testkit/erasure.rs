@@ -12,8 +12,8 @@ use serde_json::json;
 
 use super::{Conv, RefWriter, feedback_command, llm_json, span_batch, tool_json, turn_json};
 use crate::{
-    AgentRef, AgentStore, AttachmentsInsert, ConfigStore, ConversationFilter, DataPlane, EraseSelector, Erased,
-    Erasure, ErasureKind, ErasureRecord, ExportReader, FeedbackFilter, MAX_ERASE_STEP, MetricsReader,
+    AgentRef, AgentStore, AttachmentsInsert, ConfigStore, ConversationFilter, DataPlane, EraseSelector,
+    Erased, Erasure, ErasureKind, ErasureRecord, ExportReader, FeedbackFilter, MAX_ERASE_STEP, MetricsReader,
     PageRequest, SpanFilter, SpanReader, SpanWriter, StoredFile, TrackingReader, TrackingWriter, UsageFilter,
     erase_all, retention_cutoff,
 };
@@ -163,8 +163,10 @@ where
     bw.message(bx, "end_user", t("2026-08-15T09:00:01Z")).await;
     // The reference for the LLM metrics: the remaining conversation's alone, read before.
     let agent = AgentRef { id: a.agent_id, name: "a".into() };
-    let llm_y =
-        s.llm_metrics(agent.clone(), q("2026-08-16", "2026-08-16", &[("customer_id", "cust-y")])).await.unwrap();
+    let llm_y = s
+        .llm_metrics(agent.clone(), q("2026-08-16", "2026-08-16", &[("customer_id", "cust-y")]))
+        .await
+        .unwrap();
     assert_eq!(llm_y.totals.calls, 1, "the reference sees s-y's call only");
 
     // The finder: the customer's conversations of this agent, a page at a time.
@@ -235,7 +237,6 @@ where
     let again = erase_all(&s, a.agent_id, which, |_| ()).await.unwrap();
     assert_eq!(again, Erased::default());
     overview_is_reference(&s, &w, "2026-08-15", "2026-08-15", "after a repeat").await;
-
 }
 
 /// Retention: a conversation goes when its last event (start, explicit end, latest message,
@@ -263,7 +264,8 @@ where
     let quiet = w.conversation(conv("quiet", "2026-08-19T23:59:59Z", None)).await;
     let new = w.conversation(conv("new", "2026-08-21T10:00:00Z", None)).await;
     w.message(new, "end_user", t("2026-08-21T10:00:01Z")).await;
-    let theirs = RefWriter::new(&s, b.agent_id).conversation(conv("b-old", "2026-08-01T00:00:00Z", None)).await;
+    let theirs =
+        RefWriter::new(&s, b.agent_id).conversation(conv("b-old", "2026-08-01T00:00:00Z", None)).await;
 
     let which = EraseSelector::LastEventBefore(cut);
     let mut found = s.conversations_to_erase(a.agent_id, which.clone(), 0, MAX_ERASE_STEP).await.unwrap();
@@ -316,9 +318,14 @@ pub async fn retention_settings_and_audit_log(s: impl ConfigStore) {
         .await
         .unwrap();
     assert!(r.id > 0);
-    s.record_erasure(ErasureRecord { kind: ErasureKind::Retention, actor: "retention".into(), at: 78, ..r.clone() })
-        .await
-        .unwrap();
+    s.record_erasure(ErasureRecord {
+        kind: ErasureKind::Retention,
+        actor: "retention".into(),
+        at: 78,
+        ..r.clone()
+    })
+    .await
+    .unwrap();
     let log = s.erasures(Some(a.id), 10).await.unwrap();
     assert_eq!(log.iter().map(|r| r.kind).collect::<Vec<_>>(), [ErasureKind::Retention, ErasureKind::Erase]);
     assert_eq!(log[1], r);

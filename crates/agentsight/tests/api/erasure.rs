@@ -47,13 +47,19 @@ async fn erasing_a_customer_removes_their_conversations_and_files_at_once_and_a_
     assert_eq!(r.status(), 201);
     assert_eq!(files_of(&app, app.agent_a), 1);
     let before: Value = app.get_json(&format!("/api/metrics/overview/?{DAY}")).await;
-    assert_eq!((before["total_conversations"].as_u64(), before["total_messages"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(
+        (before["total_conversations"].as_u64(), before["total_messages"].as_u64()),
+        (Some(2), Some(3))
+    );
 
     // A read key may not; another agent's key erases nothing of this agent's.
     assert_eq!(app.erase_as(&app.read_key, "cust-x").await.status(), 403);
     let r = app.erase_as(&app.other_key, "cust-x").await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({"conversations": 0, "messages": 0, "attachments": 0}));
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"conversations": 0, "messages": 0, "attachments": 0})
+    );
     // A blank id is a 400 naming the field.
     let r = app.erase_as(&app.key, "%20").await;
     assert_eq!(r.status(), 400);
@@ -61,7 +67,10 @@ async fn erasing_a_customer_removes_their_conversations_and_files_at_once_and_a_
 
     let r = app.erase_as(&app.key, "cust-x").await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({"conversations": 1, "messages": 2, "attachments": 1}));
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"conversations": 1, "messages": 2, "attachments": 1})
+    );
     // At once: the metrics (from the in-memory index), the conversation, the file.
     let after: Value = app.get_json(&format!("/api/metrics/overview/?{DAY}")).await;
     assert_eq!((after["total_conversations"].as_u64(), after["total_messages"].as_u64()), (Some(1), Some(1)));
@@ -96,7 +105,10 @@ async fn erasing_a_customer_removes_their_conversations_and_files_at_once_and_a_
     assert_eq!(theirs.as_array().unwrap().len(), 1);
     let bad = app.dash_get(&admin, "/api/dash/erasures/?agent=x").await;
     assert_eq!(bad.status(), 400);
-    assert!(app.get_as(&app.key, "/api/dash/erasures/").await.status().is_client_error(), "keys may not read it");
+    assert!(
+        app.get_as(&app.key, "/api/dash/erasures/").await.status().is_client_error(),
+        "keys may not read it"
+    );
 }
 
 #[tokio::test]
