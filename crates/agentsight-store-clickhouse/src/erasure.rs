@@ -8,6 +8,12 @@
 //! transaction: the registry rows, token usage, span keys, votes, replaced message metadata and
 //! attachment rows. In that order, a step cut short is finished by the next run (the finder
 //! reads the registry, which goes last).
+//!
+//! Not yet: the node that removes empties its cache of conversation pks, other nodes are not
+//! told; a node that cached an erased conversation's pk and receives a new entry for the same
+//! conversation id within its cache's life writes it under the old pk, which no registry row
+//! names any more (the entry is then invisible). A mutation rewrites every part holding a
+//! removed row, so retention over a large table costs I/O in proportion to its parts.
 
 use std::time::{Duration, Instant};
 
