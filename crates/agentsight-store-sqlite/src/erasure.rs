@@ -38,6 +38,16 @@ fn owned(conn: &Connection, agent_id: i64, pks: &[i64]) -> StoreResult<Vec<(i64,
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sqlerr)
 }
 
+/// Conversations of agent ?1 above pk ?2 whose last event is before ?3, at most ?4.
+const RETENTION_SQL: &str = "SELECT c.id FROM conversations c INDEXED BY conversations_agent_started
+     WHERE c.agent_id = ?1 AND c.started_at < ?3 AND c.id > ?2 AND coalesce(c.ended_at, 0) < ?3
+       AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_pk = c.id AND m.ts >= ?3)
+     LIMIT ?4";
+
+/// Conversations of agent ?1 and customer ?2 above pk ?3, at most ?4, by pk.
+const CUSTOMER_SQL: &str =
+    "SELECT id FROM conversations WHERE agent_id = ?1 AND customer_id = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
+
 fn find(
     conn: &Connection,
     agent_id: i64,
@@ -53,19 +63,14 @@ fn find(
     };
     match which {
         // The last event: the start, the explicit end, the latest entry (message, action or
-        // button), whichever is latest; strictly before the cut-off.
-        EraseSelector::LastEventBefore(before) => collect(
-            "SELECT c.id FROM conversations c
-             WHERE c.agent_id = ?1 AND c.id > ?2 AND c.started_at < ?3 AND coalesce(c.ended_at, 0) < ?3
-               AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_pk = c.id AND m.ts >= ?3)
-             ORDER BY c.id LIMIT ?4",
-            &[&agent_id, &after, before, &limit],
-        ),
-        EraseSelector::Customer(customer) => collect(
-            "SELECT id FROM conversations WHERE agent_id = ?1 AND customer_id = ?2 AND id > ?3
-             ORDER BY id LIMIT ?4",
-            &[&agent_id, customer, &after, &limit],
-        ),
+        // button), whichever is latest; strictly before the cut-off. In start order (the
+        // index's: no sort, and a run that finds little reads little), sorted here.
+        EraseSelector::LastEventBefore(before) => {
+            let mut pks = collect(RETENTION_SQL, &[&agent_id, &after, before, &limit])?;
+            pks.sort_unstable();
+            Ok(pks)
+        }
+        EraseSelector::Customer(customer) => collect(CUSTOMER_SQL, &[&agent_id, customer, &after, &limit]),
     }
 }
 
@@ -306,5 +311,32 @@ impl RetentionStore for SqliteStore {
             .map_err(sqlerr)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    /// A retention run reads the agent's conversations started before the cut-off from their
+    /// index, in its order (no sort of them all), and each one's entries after the cut-off from
+    /// the transcript index; a customer's, from theirs.
+    #[test]
+    fn the_finders_read_indexes_without_sorting() {
+        let (conn, _dir) = crate::migrate::test_db();
+        let plan = |sql: &str| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = stmt.query_map(rusqlite::params![1, 0, 5, 500], |r| r.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let retention = plan(super::RETENTION_SQL);
+        assert!(retention.contains("conversations_agent_started"), "{retention}");
+        assert!(retention.contains("messages_conversation"), "{retention}");
+        assert!(!retention.contains("TEMP B-TREE"), "{retention}");
+        let customer = plan(super::CUSTOMER_SQL);
+        assert!(
+            customer.contains("conversations_agent_customer") && !customer.contains("TEMP B-TREE"),
+            "{customer}"
+        );
     }
 }

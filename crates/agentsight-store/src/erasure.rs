@@ -57,7 +57,11 @@ pub enum EraseSelector {
 /// usage. The metrics reflect a removal as soon as the step's call returns.
 pub trait Erasure: Send + Sync {
     /// Up to `limit` pks of the agent's conversations selected by `which` with a pk above
-    /// `after`, ascending (soft-deleted ones included).
+    /// `after`, ascending (soft-deleted ones included). For [`EraseSelector::Customer`] they are
+    /// the smallest such pks, so a caller pages with `after`. For
+    /// [`EraseSelector::LastEventBefore`] a backend may return any of them (in the order of its
+    /// index on start times, which a retention run that finds little reads cheaply): a caller
+    /// pages by removing what it got and asking again ([`erase_all`] does).
     fn conversations_to_erase(
         &self,
         agent_id: i64,
@@ -89,9 +93,16 @@ pub async fn erase_all<E: Erasure>(
         let pks = store.conversations_to_erase(agent_id, which.clone(), after, MAX_ERASE_STEP).await?;
         let Some(last) = pks.last().copied() else { break };
         let step = store.erase_conversations(agent_id, pks).await?;
+        let removed = step.conversations;
         step_done(&step);
         total.add(step);
-        after = last;
+        match which {
+            EraseSelector::Customer(_) => after = last,
+            // What was found is gone: ask again from the start. A step that removed nothing
+            // (someone else removed them meanwhile) ends the run rather than spin.
+            EraseSelector::LastEventBefore(_) if removed == 0 => break,
+            EraseSelector::LastEventBefore(_) => {}
+        }
     }
     Ok(total)
 }

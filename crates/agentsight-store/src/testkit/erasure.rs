@@ -274,7 +274,7 @@ where
     want.sort_unstable();
     assert_eq!(found, want, "old (last message a µs before) and quiet (started a second before)");
     let first = s.conversations_to_erase(a.agent_id, which.clone(), 0, 1).await.unwrap();
-    assert_eq!(first, [want[0]], "a page of one");
+    assert!(first.len() == 1 && want.contains(&first[0]), "a page of one: {first:?}");
     let erased = erase_all(&s, a.agent_id, which.clone(), |_| ()).await.unwrap();
     assert_eq!((erased.conversations, erased.messages), (2, 1));
     forget(&mut w, &want);
