@@ -3,17 +3,19 @@
 #
 #   scripts/postgres-test-server.sh start DIR PORT   # prints the connection URL
 #   scripts/postgres-test-server.sh stop DIR [PORT]
+#   scripts/postgres-test-server.sh resume DIR PORT  # starts a stopped server of DIR again
 #
 # `start` initializes a cluster in DIR/data (DIR must not hold one yet), starts it on
 # 127.0.0.1:PORT with its socket in DIR and durability off (fsync, synchronous commit: test
 # data only), creates the database `agentsight_test` and prints
 # postgres://postgres@127.0.0.1:PORT/agentsight_test (trust authentication, loopback only).
-# The tests read that URL from AGENTSIGHT_TEST_POSTGRES. `stop` stops the server; DIR stays.
+# The tests read that URL from AGENTSIGHT_TEST_POSTGRES. `stop` stops the server; DIR stays, and
+# `resume` starts it again with the same settings (the fault tests stop PostgreSQL under load).
 # PostgreSQL refuses to run as root: as root the server runs as the `postgres` system user.
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start DIR PORT | stop DIR [PORT]" >&2
+    echo "usage: $0 start DIR PORT | stop DIR [PORT] | resume DIR PORT" >&2
     exit 2
 }
 
@@ -46,6 +48,16 @@ as_pg() {
     fi
 }
 
+# Starts the cluster of DIR/data on PORT.
+pg_start() {
+    as_pg "$bindir/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $2 -k $1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        start >/dev/null || {
+        cat "$1/server.log" >&2
+        exit 1
+    }
+}
+
 case "$cmd" in
 start)
     [ $# -eq 3 ] || usage
@@ -70,14 +82,14 @@ start)
         cat "$dir/initdb.log" >&2
         exit 1
     }
-    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-        start >/dev/null || {
-        cat "$dir/server.log" >&2
-        exit 1
-    }
+    pg_start "$dir" "$port"
     as_pg "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres agentsight_test
     echo "postgres://postgres@127.0.0.1:$port/agentsight_test"
+    ;;
+resume)
+    [ $# -eq 3 ] || usage
+    [ -d "$dir/data" ] || { echo "$dir/data does not exist: use start" >&2; exit 1; }
+    pg_start "$(cd "$dir" && pwd)" "$3"
     ;;
 stop)
     [ $# -le 3 ] || usage

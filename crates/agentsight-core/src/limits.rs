@@ -40,6 +40,11 @@ pub const DEFAULT_MAX_ATTACHMENT_BYTES: usize = 20 * 1024 * 1024;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Page size of list endpoints (default and maximum).
 pub const MAX_PAGE_SIZE: i64 = 100;
+/// Rows a page of `GET /api/feedbacks/` may start after (`(page - 1) × page_size`): the list
+/// merges two sources (conversation feedback in the event store, votes in the registry) by
+/// time, so a deep page costs as much as every row before it; beyond, narrow the list with
+/// `created_at_before` / `created_at_after` instead (a 400 naming `page`).
+pub const MAX_FEEDBACK_OFFSET: i64 = 10_000;
 /// `key:value` pairs in one `metadata=` filter of the conversation list (each is a term of
 /// the SQL query; thousands exceed SQLite's expression depth).
 pub const MAX_METADATA_FILTER_PAIRS: usize = 20;

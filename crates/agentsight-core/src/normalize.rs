@@ -35,20 +35,19 @@ pub fn source(v: &str) -> Result<String, String> {
     Ok(s)
 }
 
-/// `language`: trimmed; a BCP-47-looking tag has its primary subtag lower-cased (`EN-us` → `en-us`
-/// keeps the region as sent: `en-US` stays `en-US`).
+/// `language`: trimmed, `_` read as `-`; a well-formed BCP-47 tag (RFC 5646) in its canonical
+/// case: language subtag lower-case, script title-case, region upper-case (`en_us` → `en-US`,
+/// `zh-hant-tw` → `zh-Hant-TW`, `EN` → `en`). Text that is not a tag is kept as sent (trimmed).
+/// Idempotent, so stored values, filter values and a re-normalization agree.
 pub fn language(v: &str) -> Result<String, String> {
     let t = v.trim();
     check_chars(t, limits::MAX_LANGUAGE_CHARS)?;
-    let (primary, rest) = match t.find(['-', '_']) {
-        Some(i) => (&t[..i], &t[i..]),
-        None => (t, ""),
-    };
-    if !primary.is_empty() && primary.chars().all(|c| c.is_ascii_alphabetic()) && primary.len() <= 8 {
-        Ok(format!("{}{}", primary.to_ascii_lowercase(), rest.replace('_', "-")))
-    } else {
-        Ok(t.to_string())
-    }
+    Ok(canonical_language(t).unwrap_or_else(|| t.to_string()))
+}
+
+/// The canonical form of `t` when it is a well-formed BCP-47 tag (with `_` read as `-`).
+fn canonical_language(t: &str) -> Option<String> {
+    oxilangtag::LanguageTag::parse_and_normalize(&t.replace('_', "-")).ok().map(|tag| tag.into_inner())
 }
 
 /// An environment slug: trimmed, lower-cased, `prod`/`dev` aliased; must be one of `known`.
@@ -132,6 +131,46 @@ mod tests {
         for f in [source, language] {
             let once = f(" Ab-CD ").unwrap();
             assert_eq!(f(&once).unwrap(), once);
+        }
+    }
+
+    #[test]
+    fn language_tags_take_their_canonical_case() {
+        for (sent, stored) in [
+            ("en-us", "en-US"),
+            ("en_US", "en-US"),
+            ("EN-US", "en-US"),
+            ("EN", "en"),
+            ("pt-br", "pt-BR"),
+            ("pt-BR", "pt-BR"),
+            ("zh-hant-tw", "zh-Hant-TW"),
+            ("SR-latn", "sr-Latn"),
+            ("es-419", "es-419"),
+            ("de-CH-1996", "de-CH-1996"),
+            ("en-US-x-TWAIN", "en-US-x-twain"),
+            ("i-KLINGON", "i-klingon"),
+        ] {
+            assert_eq!(language(sent).unwrap(), stored, "{sent}");
+        }
+        // Not a tag: kept as sent, trimmed (no case change, `_` kept).
+        for text in ["English (US)", "Español", "en--US", "EN_us_", "123"] {
+            assert_eq!(language(&format!(" {text} ")).unwrap(), text);
+        }
+        assert!(language(&"a".repeat(limits::MAX_LANGUAGE_CHARS + 1)).is_err());
+    }
+
+    proptest::proptest! {
+        /// Normalizing a stored value again changes nothing, whatever was sent, and any case of
+        /// a tag's letters lands on one value.
+        #[test]
+        fn language_normalization_is_idempotent_and_case_blind(v in "[ a-zA-Z0-9_-]{0,24}") {
+            if let Ok(once) = language(&v) {
+                proptest::prop_assert_eq!(language(&once).unwrap(), once.clone());
+                if canonical_language(v.trim()).is_some() {
+                    proptest::prop_assert_eq!(language(&v.to_uppercase()).unwrap(), once.clone());
+                    proptest::prop_assert_eq!(language(&v.to_lowercase()).unwrap(), once);
+                }
+            }
         }
     }
 

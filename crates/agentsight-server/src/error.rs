@@ -75,6 +75,21 @@ pub enum ApiError {
     },
 }
 
+/// `Retry-After` of a 503 for a busy store (a full write queue, a locked database).
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
+/// `Retry-After` of a 503 for a database server the store cannot reach (restarting, down):
+/// longer than busy, as a restart takes seconds.
+pub const DEPENDENCY_RETRY_AFTER_SECS: u64 = 2;
+
+/// How a dependency named by [`StoreError::unavailable_dependency`] is written in a `detail`.
+fn display_name(dependency: &str) -> &str {
+    match dependency {
+        "postgresql" => "PostgreSQL",
+        "clickhouse" => "ClickHouse",
+        other => other,
+    }
+}
+
 /// The error's code and the error with its causes (`"…: …"`), attached to the response for the
 /// logging middleware.
 #[derive(Debug, Clone)]
@@ -181,9 +196,23 @@ impl ApiError {
                     text(format!("Request was throttled. Expected available in {s} seconds.")),
                 )
             },
-            ApiError::Unavailable(_) => Row {
-                header: Some((header::RETRY_AFTER, HeaderValue::from_static("1"))),
-                ..row("unavailable", S::SERVICE_UNAVAILABLE, detail("The server is busy; retry shortly."))
+            ApiError::Unavailable(e) => match e.unavailable_dependency() {
+                None => Row {
+                    header: Some((header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_AFTER_SECS))),
+                    ..row("unavailable", S::SERVICE_UNAVAILABLE, detail("The server is busy; retry shortly."))
+                },
+                Some(dependency) => Row {
+                    header: Some((header::RETRY_AFTER, HeaderValue::from(DEPENDENCY_RETRY_AFTER_SECS))),
+                    ..row(
+                        "unavailable",
+                        S::SERVICE_UNAVAILABLE,
+                        Body::Json(json!({
+                            "detail": format!("{} is unavailable; retry shortly.", display_name(dependency)),
+                            "code": "unavailable",
+                            "dependency": dependency,
+                        })),
+                    )
+                },
             },
             ApiError::Internal { .. } => {
                 row("internal", S::INTERNAL_SERVER_ERROR, detail("Internal server error."))
@@ -352,6 +381,23 @@ mod tests {
             (logged.0, logged.1.as_str()),
             ("unavailable", "unavailable: store unavailable: write queue is full")
         );
+    }
+
+    /// A database server the store cannot reach is a 503 naming it (never a 500), with a
+    /// longer `Retry-After` than busy.
+    #[test]
+    fn an_unreachable_dependency_is_named_in_the_503() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let e = StoreError::dependency_unavailable("postgresql", "PostgreSQL", refused).context("track");
+        let api = ApiError::from(e);
+        assert_eq!(
+            api.body(),
+            json!({"detail": "PostgreSQL is unavailable; retry shortly.", "code": "unavailable", "dependency": "postgresql"})
+        );
+        let r = api.into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], DEPENDENCY_RETRY_AFTER_SECS.to_string().as_str());
+        assert_eq!(r.extensions().get::<ErrorCode>().unwrap().0, "unavailable");
     }
 
     /// A lasting storage failure is a 500 (as every store failure but "busy" was), never the

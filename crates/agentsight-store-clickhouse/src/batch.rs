@@ -74,8 +74,26 @@ impl Batcher {
     }
 
     /// Adds rows (each a JSON object) to the table's next batch and waits until ClickHouse took
-    /// it.
+    /// it. Rows of `messages` also go to `message_ids` (their id and conversation, for reads by
+    /// id), at once: the call returns when both took them.
     pub(crate) async fn insert(&self, table: &'static str, rows: &[serde_json::Value]) -> StoreResult<()> {
+        if table == "messages" && self.queues.contains_key("message_ids") {
+            let ids: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "agent_id": r["agent_id"], "id": r["id"], "conversation_pk": r["conversation_pk"]
+                    })
+                })
+                .collect();
+            tokio::try_join!(self.insert_into(table, rows), self.insert_into("message_ids", &ids))?;
+            return Ok(());
+        }
+        self.insert_into(table, rows).await
+    }
+
+    /// [`Batcher::insert`] into one table.
+    async fn insert_into(&self, table: &'static str, rows: &[serde_json::Value]) -> StoreResult<()> {
         if rows.is_empty() {
             return Ok(());
         }

@@ -49,6 +49,10 @@ use crate::{ClickHouseEventStore, bad_row};
 
 /// Metadata keys answered at most (as SQLite).
 const MAX_KEYS: usize = 1000;
+/// Replaced messages' ids left out of the message metadata keys' ClickHouse queries at most.
+const MAX_EXCLUDED: usize = 10_000;
+/// Distinct nested metadata texts the message metadata keys parse at most.
+const MAX_NESTED_TEXTS: usize = 10_000;
 
 /// What the data plane needs to know of the layout.
 pub(crate) struct State {
@@ -195,6 +199,41 @@ fn refs(p: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
 fn bind(params: &mut Vec<Param>, p: Param) -> String {
     params.push(p);
     format!("${}", params.len())
+}
+
+/// The two queries of a message read by id: its conversation from `message_ids` (sorted by
+/// agent and id), then the row within that conversation of `messages` (sorted by agent and
+/// conversation), so neither reads more than a few granules however many messages the agent has.
+fn message_by_id_sql(agent_id: i64, id: i64) -> (String, impl Fn(i64) -> String) {
+    let q_pk =
+        format!("SELECT conversation_pk FROM message_ids WHERE agent_id = {agent_id} AND id = {id} LIMIT 1");
+    let q_row = move |pk: i64| {
+        format!(
+            "SELECT {MESSAGE_READ} FROM messages WHERE agent_id = {agent_id} AND conversation_pk = {pk} AND id = {id} LIMIT 1"
+        )
+    };
+    (q_pk, q_row)
+}
+
+/// The two ClickHouse queries of the message metadata keys, each with a `LIMIT`: the keys of
+/// flat objects (no `{` after the first character: every key the pattern finds is a top-level
+/// key), and the distinct texts of nested ones (parsed by the node). `replaced` (the ids whose
+/// metadata was replaced) is left out when it holds at most [`MAX_EXCLUDED`] ids.
+fn message_keys_sql(agent_id: i64, replaced: &[i64]) -> (String, String) {
+    let mut scope = format!("agent_id = {agent_id} AND kind = 0");
+    if !replaced.is_empty() && replaced.len() <= MAX_EXCLUDED {
+        scope.push_str(&format!(" AND id NOT IN ({})", int_list(replaced)));
+    }
+    let flat = format!(
+        "SELECT DISTINCT arrayJoin(extractAll(metadata, {})) AS k FROM messages
+         WHERE {scope} AND position(substring(metadata, 2), '{{') = 0 ORDER BY k LIMIT {MAX_KEYS}",
+        quote(KEY_PATTERN)
+    );
+    let nested = format!(
+        "SELECT DISTINCT metadata FROM messages WHERE {scope} AND position(substring(metadata, 2), '{{') > 0
+         LIMIT {MAX_NESTED_TEXTS}"
+    );
+    (flat, nested)
 }
 
 /// The top-level keys of a JSON object text (none for anything else).
@@ -415,15 +454,18 @@ impl ClickHouseEventStore {
         r.as_ref().map(action_row).transpose()
     }
 
-    /// The message `id` of the agent as stored in ClickHouse (metadata not yet replaced).
+    /// The message `id` of the agent as stored in ClickHouse (metadata not yet replaced): its
+    /// conversation from `message_ids`, then that conversation's rows (both through the
+    /// primary key; see [`message_by_id_sql`]).
     async fn message_row(&self, agent_id: i64, id: i64) -> StoreResult<Option<MessageRow>> {
-        let rows: Vec<ChMessage> = self
-            .inner
-            .ch
-            .rows(&format!(
-                "SELECT {MESSAGE_READ} FROM messages WHERE agent_id = {agent_id} AND id = {id} LIMIT 1"
-            ))
-            .await?;
+        #[derive(Deserialize)]
+        struct Pk {
+            conversation_pk: i64,
+        }
+        let (q_pk, q_row) = message_by_id_sql(agent_id, id);
+        let pk: Vec<Pk> = self.inner.ch.rows(&q_pk).await?;
+        let Some(pk) = pk.first() else { return Ok(None) };
+        let rows: Vec<ChMessage> = self.inner.ch.rows(&q_row(pk.conversation_pk)).await?;
         Ok(rows.into_iter().next().map(ChMessage::row))
     }
 
@@ -515,25 +557,44 @@ impl ClickHouseEventStore {
     }
 
     /// Top-level keys of the agent's messages' metadata (kind 0), replaced metadata included.
+    /// Every read is bounded ([`message_keys_sql`]): the replaced metadata's keys come from
+    /// PostgreSQL's `jsonb` (at most [`MAX_KEYS`]), the ids of replaced messages (excluded from
+    /// ClickHouse's side) are read up to [`MAX_EXCLUDED`] (beyond, the original keys of the
+    /// replaced messages may be listed too), flat objects' keys are extracted in ClickHouse (at
+    /// most [`MAX_KEYS`]), and nested objects' texts are parsed here, at most
+    /// [`MAX_NESTED_TEXTS`] distinct ones (beyond, keys found only in the others are missed).
     async fn message_metadata_keys(&self, agent_id: i64) -> StoreResult<Vec<String>> {
-        let overlay = self
-            .client()
-            .await?
+        let client = self.client().await?;
+        let overlay_keys = client
             .query(
-                "SELECT message_id, metadata FROM event_message_metadata WHERE agent_id = $1 AND kind = 0",
+                &format!(
+                    "SELECT k FROM (SELECT DISTINCT k FROM event_message_metadata,
+                        jsonb_object_keys(CASE WHEN jsonb_typeof(metadata::jsonb) = 'object' THEN metadata::jsonb
+                                          ELSE '{{}}'::jsonb END) AS k
+                        WHERE agent_id = $1 AND kind = 0) d
+                     ORDER BY k COLLATE \"C\" LIMIT {MAX_KEYS}"
+                ),
                 &[&agent_id],
             )
             .await
             .map_err(pgerr)?;
+        let replaced = client
+            .query(
+                &format!(
+                    "SELECT message_id FROM event_message_metadata WHERE agent_id = $1 AND kind = 0 LIMIT {}",
+                    MAX_EXCLUDED + 1
+                ),
+                &[&agent_id],
+            )
+            .await
+            .map_err(pgerr)?
+            .iter()
+            .map(|r| r.try_get::<_, i64>(0).map_err(pgerr))
+            .collect::<StoreResult<Vec<i64>>>()?;
+        drop(client);
         let mut keys = BTreeSet::new();
-        let mut replaced = Vec::with_capacity(overlay.len());
-        for r in &overlay {
-            replaced.push(r.try_get::<_, i64>(0).map_err(pgerr)?);
-            object_keys(r.try_get(1).map_err(pgerr)?, &mut keys);
-        }
-        let mut scope = format!("agent_id = {agent_id} AND kind = 0");
-        if !replaced.is_empty() {
-            scope.push_str(&format!(" AND id NOT IN ({})", int_list(&replaced)));
+        for r in &overlay_keys {
+            keys.insert(r.try_get::<_, String>(0).map_err(pgerr)?);
         }
         #[derive(Deserialize)]
         struct K {
@@ -543,16 +604,7 @@ impl ClickHouseEventStore {
         struct M {
             metadata: String,
         }
-        // Flat objects (no `{` after the first character): every key the pattern finds is a
-        // top-level key. Nested ones are parsed here.
-        let flat = format!(
-            "SELECT DISTINCT arrayJoin(extractAll(metadata, {})) AS k FROM messages
-             WHERE {scope} AND position(substring(metadata, 2), '{{') = 0",
-            quote(KEY_PATTERN)
-        );
-        let nested = format!(
-            "SELECT DISTINCT metadata FROM messages WHERE {scope} AND position(substring(metadata, 2), '{{') > 0"
-        );
+        let (flat, nested) = message_keys_sql(agent_id, &replaced);
         let ch = &self.inner.ch;
         let (flat, nested) = tokio::try_join!(ch.rows::<K>(&flat), ch.rows::<M>(&nested))?;
         keys.extend(flat.into_iter().filter_map(|k| unescape_key(&k.k)));
@@ -1051,6 +1103,32 @@ impl DataPlane for ClickHouseEventStore {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// Both queries of a read by id name a prefix of their table's sort key: `(agent_id, id)`
+    /// of `message_ids`, `(agent_id, conversation_pk)` of `messages`.
+    #[test]
+    fn a_message_by_id_is_read_through_the_sort_keys() {
+        let (q_pk, q_row) = message_by_id_sql(7, 9);
+        assert!(q_pk.contains("FROM message_ids WHERE agent_id = 7 AND id = 9 LIMIT 1"), "{q_pk}");
+        let q_row = q_row(3);
+        assert!(
+            q_row.contains("FROM messages WHERE agent_id = 7 AND conversation_pk = 3 AND id = 9"),
+            "{q_row}"
+        );
+    }
+
+    /// The metadata keys' queries are bounded: both have a `LIMIT`, and an overlay larger than
+    /// `MAX_EXCLUDED` is not sent as an id list.
+    #[test]
+    fn message_metadata_key_queries_are_bounded() {
+        let (flat, nested) = message_keys_sql(7, &[1, 2]);
+        assert!(flat.contains(&format!("LIMIT {MAX_KEYS}")) && flat.contains("id NOT IN (1,2)"), "{flat}");
+        assert!(nested.contains(&format!("LIMIT {MAX_NESTED_TEXTS}")), "{nested}");
+        let many: Vec<i64> = (0..=MAX_EXCLUDED as i64).collect();
+        let (flat, nested) = message_keys_sql(7, &many);
+        assert!(!flat.contains("NOT IN") && !nested.contains("NOT IN"));
+        assert!(flat.len() < 1000 && nested.len() < 1000);
+    }
 
     #[test]
     fn keys_unescape_and_objects_list_top_level_keys() {

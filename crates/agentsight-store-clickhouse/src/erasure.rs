@@ -28,7 +28,8 @@ use crate::http::{int_list, quote};
 
 /// The ClickHouse tables that hold a conversation's rows (all have `agent_id` and
 /// `conversation_pk`).
-const TABLES: &[&str] = &["messages", "action_logs", "buttons", "feedbacks", "conversations", "spans"];
+const TABLES: &[&str] =
+    &["messages", "message_ids", "action_logs", "buttons", "feedbacks", "conversations", "spans"];
 
 /// How long a step waits for its mutations before it answers `Unavailable` (the mutations go on;
 /// the next run of the same removal finds the conversations still registered and removes them).
@@ -62,7 +63,7 @@ impl ClickHouseEventStore {
     /// Deletes the rows of `pks` from every table on every node and waits for the mutations.
     async fn mutate_out(&self, agent_id: i64, pks: &[i64]) -> StoreResult<()> {
         let list = int_list(pks);
-        for host in &self.inner.hosts {
+        for host in &self.inner.servers {
             for t in TABLES {
                 host.execute(&format!(
                     "ALTER TABLE {} DELETE WHERE agent_id = {agent_id} AND conversation_pk IN ({list})",
@@ -73,7 +74,7 @@ impl ClickHouseEventStore {
         }
         let started = Instant::now();
         let mut pause = Duration::from_millis(10);
-        for host in &self.inner.hosts {
+        for host in &self.inner.servers {
             loop {
                 let left: Vec<Count> = host
                     .rows(&format!(

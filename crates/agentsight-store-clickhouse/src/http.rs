@@ -20,6 +20,9 @@ pub struct ClickHouseError {
     pub message: String,
 }
 
+/// How an unavailable ClickHouse is named to clients ([`StoreError::unavailable_dependency`]).
+pub(crate) const DEPENDENCY: &str = "clickhouse";
+
 /// Codes that say "busy or unreachable, retry later".
 const TRANSIENT: &[u32] = &[
     159, // TIMEOUT_EXCEEDED
@@ -47,18 +50,24 @@ pub(crate) fn map_exception(status: u16, message: String, doing: &str) -> StoreE
     let e = ClickHouseError { status, code, message: message.trim_end().to_string() };
     let doing = doing.to_string();
     match code {
-        Some(c) if TRANSIENT.contains(&c) => StoreError::unavailable_from(format!("ClickHouse: {doing}"), e),
+        Some(c) if TRANSIENT.contains(&c) => {
+            StoreError::dependency_unavailable(DEPENDENCY, format!("ClickHouse: {doing}"), e)
+        }
         Some(DISK_FULL) => StoreError::storage(StorageFailure::DiskFull, format!("ClickHouse: {doing}"), e),
         Some(READ_ONLY) => StoreError::storage(StorageFailure::ReadOnly, format!("ClickHouse: {doing}"), e),
-        _ if status == 503 => StoreError::unavailable_from(format!("ClickHouse: {doing}"), e),
+        _ if status == 503 => {
+            StoreError::dependency_unavailable(DEPENDENCY, format!("ClickHouse: {doing}"), e)
+        }
         _ => StoreError::internal_from(format!("ClickHouse: {doing}"), e),
     }
 }
 
-/// Maps a transport failure: no connection or no answer in time is `Unavailable`.
+/// Maps a transport failure: no connection, a connection dropped (a server stopping, also
+/// while the answer is read: reqwest calls that a decode error) or no answer in time is
+/// `Unavailable`, naming ClickHouse.
 fn map_transport(e: reqwest::Error, doing: &str) -> StoreError {
-    if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() {
-        StoreError::unavailable_from(format!("ClickHouse: {doing}"), e)
+    if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.is_decode() {
+        StoreError::dependency_unavailable(DEPENDENCY, format!("ClickHouse: {doing}"), e)
     } else {
         StoreError::internal_from(format!("ClickHouse: {doing}"), e)
     }
@@ -128,6 +137,11 @@ impl Http {
             .unwrap_or_else(|| "default".into())
     }
 
+    /// `host:port` of the URL, for messages.
+    pub fn host_port(&self) -> String {
+        format!("{}:{}", self.host(), self.url.port_or_known_default().unwrap_or_default())
+    }
+
     /// The host of the URL.
     pub fn host(&self) -> String {
         self.url.host_str().unwrap_or_default().to_string()
@@ -161,8 +175,12 @@ impl Http {
         text.lines()
             .filter(|l| !l.is_empty())
             .map(|l| {
-                serde_json::from_str(l)
-                    .map_err(|e| StoreError::internal_from(format!("ClickHouse: {doing}: decoding a row"), e))
+                serde_json::from_str(l).map_err(|e| match code_of(l) {
+                    // An exception after the answer began (status 200 already sent): a shard
+                    // that went away mid-query, say.
+                    Some(_) => map_exception(200, l.to_string(), doing),
+                    None => StoreError::internal_from(format!("ClickHouse: {doing}: decoding a row"), e),
+                })
             })
             .collect()
     }
@@ -182,7 +200,8 @@ impl Http {
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(StoreError::unavailable(format!("ClickHouse: ping answered {}", resp.status())))
+            let status = resp.status().as_u16();
+            Err(map_exception(status, format!("ping answered {status}"), "ping"))
         }
     }
 }
@@ -209,6 +228,13 @@ mod tests {
     fn exceptions_map_by_code() {
         let busy = map_exception(500, "Code: 202, e.displayText() = DB::Exception: Too many".into(), "q");
         assert!(busy.is_unavailable());
+        assert_eq!(busy.unavailable_dependency(), Some("clickhouse"));
+        let shard_down = map_exception(
+            500,
+            "Code: 279, e.displayText() = DB::Exception: All connection tries failed".into(),
+            "q",
+        );
+        assert_eq!(shard_down.unavailable_dependency(), Some("clickhouse"));
         let full = map_exception(500, "Code: 243, e.displayText() = DB::Exception: no space".into(), "q");
         assert!(matches!(full, StoreError::Storage { kind: StorageFailure::DiskFull, .. }));
         let bad = map_exception(400, "Code: 62, e.displayText() = DB::Exception: Syntax error".into(), "q");
@@ -216,5 +242,15 @@ mod tests {
         let ch = src.downcast_ref::<ClickHouseError>().unwrap();
         assert_eq!((ch.code, ch.status), (Some(62), 400));
         assert!(ch.message.contains("Syntax error"));
+    }
+
+    /// A server that is not there (a port nobody listens on) is `Unavailable`, naming ClickHouse.
+    #[tokio::test]
+    async fn a_refused_connection_names_clickhouse() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let http = Http::new(&format!("http://127.0.0.1:{port}/"), Duration::from_secs(5)).unwrap();
+        for e in [http.execute("SELECT 1").await.unwrap_err(), http.ping().await.unwrap_err()] {
+            assert_eq!(e.unavailable_dependency(), Some("clickhouse"), "{}", agentsight_store::chain(&e));
+        }
     }
 }

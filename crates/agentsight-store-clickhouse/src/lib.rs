@@ -50,10 +50,12 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod bounds;
 mod dataplane;
 mod erasure;
 mod export;
 mod feed;
+mod health;
 mod http;
 mod metrics;
 mod registry;
@@ -153,6 +155,10 @@ impl Cache {
 struct Inner {
     pg: Pool,
     ch: http::Http,
+    /// Every ClickHouse server the store reaches (the entry alone, or each node of the
+    /// cluster), for the readiness probe, and for removals, which mutate each node's tables
+    /// (`erasure.rs`).
+    servers: Vec<http::Http>,
     batcher: batch::Batcher,
     /// The next id and the end of the block (exclusive).
     ids: tokio::sync::Mutex<(i64, i64)>,
@@ -161,9 +167,6 @@ struct Inner {
     /// The data plane's state and the change feed across nodes.
     dp: dataplane::State,
     feed: feed::Feed,
-    /// Every ClickHouse node (the entry alone on one server): removals mutate each node's
-    /// tables (`erasure.rs`).
-    hosts: Vec<http::Http>,
 }
 
 /// The event store on ClickHouse and PostgreSQL. Cheap to clone.
@@ -198,8 +201,8 @@ impl ClickHouseEventStore {
                 schema::Layout::cluster(&entry, name, shards).await?
             }
         };
-        schema::migrate(&pool, &layout).await?;
-        let hosts = match &layout {
+        schema::migrate(&pool, &layout, &entry).await?;
+        let servers = match &layout {
             schema::Layout::Single(h) => vec![h.clone()],
             schema::Layout::Cluster { hosts, .. } => hosts.clone(),
         };
@@ -210,13 +213,13 @@ impl ClickHouseEventStore {
             inner: Arc::new(Inner {
                 pg: pool,
                 ch: entry,
+                servers,
                 batcher,
                 ids: tokio::sync::Mutex::new((0, 0)),
                 cache: Mutex::new(Cache::default()),
                 listeners: RwLock::new(Vec::new()),
                 dp,
                 feed,
-                hosts,
             }),
         };
         feed_start.run(Arc::downgrade(&store.inner));

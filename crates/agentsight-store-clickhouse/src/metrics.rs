@@ -650,16 +650,8 @@ impl MetricsReader for ClickHouseEventStore {
     }
 
     async fn engine_status(&self) -> EngineStatus {
-        let (phase, fault) = match self.inner.ch.ping().await {
-            Ok(()) => ("ready", None),
-            Err(e) => (
-                "failed",
-                Some(format!(
-                    "ClickHouse does not answer ({}); metrics, transcripts and ingest wait for it",
-                    agentsight_store::chain(&e)
-                )),
-            ),
-        };
+        let fault = crate::health::probe(&self.inner).await;
+        let phase = if fault.is_some() { "failed" } else { "ready" };
         EngineStatus {
             engine: "clickhouse".into(),
             phase: phase.into(),

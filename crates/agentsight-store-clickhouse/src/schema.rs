@@ -75,14 +75,30 @@ const CONVERSATIONS: Table = Table {
     engine: "ReplacingMergeTree(version) ORDER BY (agent_id, conversation_pk)",
 };
 
+/// Every message row's id and conversation, ordered by id: a message read by id
+/// (`DataPlane::message`, votes, `set_message_metadata`) finds its conversation here through the
+/// primary key, then reads that conversation's range of `messages` (whose sort key starts with
+/// agent and conversation) instead of all the agent's messages. Written with every `messages`
+/// insert (`Batcher::insert`).
+const MESSAGE_IDS: Table = Table {
+    name: "message_ids",
+    columns: "agent_id Int64, id Int64, conversation_pk Int64",
+    engine: "MergeTree ORDER BY (agent_id, id)",
+};
+
 /// The tables the batcher inserts into.
 pub(crate) const TABLES: &[&str] =
-    &["messages", "action_logs", "buttons", "feedbacks", "conversations", "spans"];
+    &["messages", "action_logs", "buttons", "feedbacks", "conversations", "spans", "message_ids"];
 
-/// One migration: PostgreSQL SQL and ClickHouse tables.
+/// Rows a migration copies from one ClickHouse table into another it created: `(target,
+/// source, columns)`.
+type Backfill = (&'static str, &'static str, &'static str);
+
+/// One migration: PostgreSQL SQL, ClickHouse tables, then ClickHouse backfills.
 struct Migration {
     postgres: &'static str,
     clickhouse: &'static [Table],
+    backfill: &'static [Backfill],
 }
 
 /// The migrations, in order; the n-th brings the schema to version n. Never edit one that shipped.
@@ -94,9 +110,24 @@ const MIGRATIONS: &[Migration] = &[
             include_str!("../migrations/0001_spans.sql")
         ),
         clickhouse: &[MESSAGES, ACTION_LOGS, BUTTONS, FEEDBACKS, CONVERSATIONS, crate::spans::SPANS],
+        backfill: &[],
     },
-    Migration { postgres: include_str!("../migrations/0002_erasure.sql"), clickhouse: &[] },
+    Migration {
+        postgres: "",
+        clickhouse: &[MESSAGE_IDS],
+        backfill: &[("message_ids", "messages", "agent_id, id, conversation_pk")],
+    },
+    Migration {
+        // Language tags in their canonical BCP-47 case: a data step, [`canonical_languages`].
+        postgres: "",
+        clickhouse: &[],
+        backfill: &[],
+    },
+    Migration { postgres: include_str!("../migrations/0004_erasure.sql"), clickhouse: &[], backfill: &[] },
 ];
+
+/// The migration that puts stored language tags in their canonical case.
+const LANGUAGE_CASE: usize = 3;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -148,6 +179,28 @@ impl Layout {
         Ok(Layout::Cluster { name: cluster.to_string(), hosts })
     }
 
+    /// Copies `columns` of every row of `source` into `target` (each node's local rows into its
+    /// local table on a cluster). Run again after a cut-short migration, it copies them again:
+    /// only for tables where a repeated row does no harm (`message_ids` is read with `LIMIT 1`).
+    async fn backfill(&self, (target, source, columns): Backfill) -> StoreResult<()> {
+        match self {
+            Layout::Single(http) => {
+                http.execute(&format!("INSERT INTO {target} ({columns}) SELECT {columns} FROM {source}"))
+                    .await
+            }
+            Layout::Cluster { hosts, .. } => {
+                for h in hosts {
+                    h.execute(&format!(
+                        "INSERT INTO {target}_local ({columns}) SELECT {columns} FROM {source}_local"
+                    ))
+                    .await
+                    .map_err(|e| e.context(format!("on {}", h.host())))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     async fn create(&self, t: &Table) -> StoreResult<()> {
         match self {
             Layout::Single(http) => {
@@ -185,7 +238,7 @@ impl Layout {
 
 /// Applies every migration newer than the recorded version; answers the version in force.
 /// Refuses a schema newer than this build.
-pub(crate) async fn migrate(pool: &Pool, layout: &Layout) -> StoreResult<usize> {
+pub(crate) async fn migrate(pool: &Pool, layout: &Layout, entry: &Http) -> StoreResult<usize> {
     let mut client = pool.get().await.map_err(poolerr)?;
     let tx = client.transaction().await.map_err(pgerr)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK]).await.map_err(pgerr)?;
@@ -218,9 +271,72 @@ pub(crate) async fn migrate(pool: &Pool, layout: &Layout) -> StoreResult<usize> 
         for t in m.clickhouse {
             layout.create(t).await.map_err(|e| e.context(format!("ClickHouse event migration {version}")))?;
         }
+        for b in m.backfill {
+            layout
+                .backfill(*b)
+                .await
+                .map_err(|e| e.context(format!("ClickHouse event migration {version}")))?;
+        }
+        if i + 1 == LANGUAGE_CASE {
+            let rows = canonical_languages(&tx, entry)
+                .await
+                .map_err(|e| e.context(format!("event migration {version}: language tags")))?;
+            tracing::info!(rows, "language tags put in their canonical case");
+        }
         tx.execute("INSERT INTO event_migrations (version) VALUES ($1)", &[&version]).await.map_err(pgerr)?;
         tracing::info!(version, "applied event store migration");
     }
     tx.commit().await.map_err(pgerr)?;
     Ok(MIGRATIONS.len())
+}
+
+/// Rewrites every registry `language` that ingest would store differently today (tags in their
+/// canonical BCP-47 case) as a new version of its row, copied to ClickHouse's `conversations`
+/// before the migration's transaction commits (a migration cut short writes the same version
+/// again, which `ReplacingMergeTree` keeps once). Answers how many rows changed.
+async fn canonical_languages(tx: &deadpool_postgres::Transaction<'_>, ch: &Http) -> StoreResult<u64> {
+    /// Rows rewritten and copied per round.
+    const ROUND: i64 = 5_000;
+    let stored: Vec<String> = tx
+        .query("SELECT DISTINCT language FROM event_conversations WHERE language IS NOT NULL", &[])
+        .await
+        .map_err(pgerr)?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(pgerr)?;
+    let mut changed = 0;
+    for old in stored {
+        // A value ingest refuses today (too long) is left as it is.
+        let Ok(new) = agentsight_core::normalize::language(&old) else { continue };
+        if new == old {
+            continue;
+        }
+        loop {
+            let rows = tx
+                .query(
+                    &format!(
+                        "UPDATE event_conversations SET language = $1, version = version + 1
+                         WHERE id IN (SELECT id FROM event_conversations WHERE language = $2 LIMIT $3)
+                         RETURNING {}",
+                        crate::registry::REG_COLUMNS
+                    ),
+                    &[&new, &old, &ROUND],
+                )
+                .await
+                .map_err(pgerr)?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut body = Vec::new();
+            for r in &rows {
+                serde_json::to_writer(&mut body, &crate::registry::reg(r)?.clickhouse_row())
+                    .map_err(|e| StoreError::internal_from("encoding a conversation row", e))?;
+                body.push(b'\n');
+            }
+            ch.insert("conversations", body).await?;
+            changed += rows.len() as u64;
+        }
+    }
+    Ok(changed)
 }

@@ -986,6 +986,12 @@ impl ClickHouseEventStore {
         if let Some(pk) = f.conversation {
             c.push(format!("conversation_pk = {pk}"));
         }
+        if f.conversation.is_some() || f.conversation_id.is_some() {
+            // The conversation's time range: a range of the primary key (see bounds.rs).
+            c.push(
+                self.conversation_span_window(agent_id, f.conversation, f.conversation_id.as_deref()).await?,
+            );
+        }
         for (col, v) in [
             ("conversation_id", &f.conversation_id),
             ("kind", &f.kind),

@@ -358,6 +358,45 @@ async fn nodes_starting_at_once_migrate_once() {
     }
 }
 
+/// Event migration 3 puts the language tags stored before it in their canonical BCP-47 case, in the
+/// PostgreSQL registry and in ClickHouse's copy of the rows, on every shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_language_tags_take_their_canonical_case() {
+    let f = Fresh::new().await;
+    let old = compose(&f, f.cluster()).await;
+    let agent = old.create_agent("a".into(), 1).await.unwrap().id;
+    // As a build before the migration stored them (the store keeps what ingest gives it).
+    let sent = [Some("pt-br"), Some("pt-BR"), Some("zh-hant-tw"), Some("English (US)"), None];
+    for (i, language) in sent.iter().enumerate() {
+        let mut u = upsert(agent, &format!("c{i}"), 100 + i as i64);
+        u.fields.language = language.map(String::from);
+        old.upsert_conversation(u).await.unwrap();
+    }
+    drop(old);
+    let (client, conn) = tokio_postgres::connect(&f.pg_url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+        .execute(&format!("DELETE FROM {}.event_migrations WHERE version >= 3", f.schema), &[])
+        .await
+        .unwrap();
+
+    let new = ClickHouseEventStore::connect(f.pg(), f.cluster()).await.unwrap();
+    let page = agentsight_store::PageRequest { page: 1, page_size: 10 };
+    let (_, rows) = new.list_conversations(agent, Default::default(), page).await.unwrap();
+    let mut stored: Vec<_> = rows.iter().map(|r| (r.conversation_id.clone(), r.language.clone())).collect();
+    stored.sort();
+    let want = [Some("pt-BR"), Some("pt-BR"), Some("zh-Hant-TW"), Some("English (US)"), None];
+    let want: Vec<_> = want.iter().enumerate().map(|(i, l)| (format!("c{i}"), l.map(String::from))).collect();
+    assert_eq!(stored, want);
+    // ClickHouse's current versions (what the metrics read) agree, on every shard together.
+    let languages = ch(
+        &f.url(0),
+        "SELECT language, count() FROM conversations FINAL WHERE language IS NOT NULL \
+         GROUP BY language ORDER BY language FORMAT TSV",
+    );
+    assert_eq!(languages, "English (US)\t1\npt-BR\t2\nzh-Hant-TW\t1\n");
+}
+
 /// A ClickHouse server that cannot be reached is `Unavailable` (retry later).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_clickhouse_is_unavailable() {
@@ -368,7 +407,7 @@ async fn an_unreachable_clickhouse_is_unavailable() {
     };
     let opts = ClickHouseOptions::new(format!("http://127.0.0.1:{port}/?database=none"));
     match ClickHouseEventStore::connect(f.pg(), opts).await {
-        Err(StoreError::Unavailable { .. }) => {}
+        Err(e @ StoreError::Unavailable { .. }) => assert_eq!(e.unavailable_dependency(), Some("clickhouse")),
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }

@@ -215,6 +215,9 @@ fn is_connection_failure(e: &tokio_postgres::Error) -> bool {
     false
 }
 
+/// How an unavailable PostgreSQL is named to clients ([`StoreError::unavailable_dependency`]).
+pub const DEPENDENCY: &str = "postgresql";
+
 /// Maps a PostgreSQL error: a unique violation of a named field is a `Conflict` on it; a lost
 /// or refused connection, a server shutting down or too busy, a serialization failure or a
 /// deadlock is `Unavailable`; anything else is `Internal`.
@@ -236,12 +239,12 @@ pub fn pgerr(e: tokio_postgres::Error) -> StoreError {
             SqlState::LOCK_NOT_AVAILABLE,
         ];
         if transient.contains(code) || code.code().starts_with("08") {
-            return StoreError::unavailable_from("PostgreSQL", e);
+            return StoreError::dependency_unavailable(DEPENDENCY, "PostgreSQL", e);
         }
         return StoreError::internal_from("PostgreSQL", e);
     }
     if is_connection_failure(&e) {
-        return StoreError::unavailable_from("PostgreSQL", e);
+        return StoreError::dependency_unavailable(DEPENDENCY, "PostgreSQL", e);
     }
     StoreError::internal_from("PostgreSQL", e)
 }
@@ -250,9 +253,11 @@ pub fn pgerr(e: tokio_postgres::Error) -> StoreError {
 pub fn poolerr(e: PoolError) -> StoreError {
     match e {
         PoolError::Backend(e) => pgerr(e),
-        PoolError::Timeout(t) => {
-            StoreError::unavailable(format!("PostgreSQL: no connection in time ({t:?})"))
-        }
+        PoolError::Timeout(t) => StoreError::dependency_unavailable(
+            DEPENDENCY,
+            "PostgreSQL",
+            std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no connection in time ({t:?})")),
+        ),
         PoolError::Closed => StoreError::unavailable("PostgreSQL: the pool is closed"),
         other => StoreError::internal_from("PostgreSQL pool", other),
     }

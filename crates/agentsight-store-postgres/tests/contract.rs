@@ -172,7 +172,7 @@ async fn an_unreachable_server_is_unavailable() {
     };
     let opts = PostgresOptions::new(format!("postgres://nobody@127.0.0.1:{port}/none"));
     match PostgresStore::connect(opts).await {
-        Err(StoreError::Unavailable { .. }) => {}
+        Err(e @ StoreError::Unavailable { .. }) => assert_eq!(e.unavailable_dependency(), Some("postgresql")),
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }

@@ -94,11 +94,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_trace_key.sql"),
     include_str!("../migrations/0007_action_logs_by_name.sql"),
     include_str!("../migrations/0008_span_log.sql"),
-    include_str!("../migrations/0009_retention.sql"),
+    include_str!("../migrations/0009_language_case.sql"),
+    include_str!("../migrations/0010_retention.sql"),
 ];
 
 /// The migration that moves the span chunks into the archive database (see [`copy_chunks`]).
 const SPAN_LOG: usize = 8;
+
+/// The migration that puts stored language tags in their canonical case (see
+/// [`canonical_languages`]).
+const LANGUAGE_CASE: usize = 9;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -135,6 +140,25 @@ fn copy_spans(conn: &Connection) -> Result<(), MigrationError> {
                     s.sdk_version, s.chunk_id, s.chunk_offset, s.chunk_len, s.received_at
              FROM spans s JOIN conversations c ON c.id = s.conversation_pk",
     )
+}
+
+/// Rewrites every stored `language` that ingest would store differently today (tags in their
+/// canonical BCP-47 case), one `UPDATE` per distinct value that changes.
+fn canonical_languages(tx: &Connection) -> rusqlite::Result<usize> {
+    let stored: Vec<String> = tx
+        .prepare("SELECT DISTINCT language FROM conversations WHERE language IS NOT NULL")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut changed = 0;
+    for old in stored {
+        // A value ingest refuses today (too long) is left as it is.
+        let Ok(new) = agentsight_core::normalize::language(&old) else { continue };
+        if new != old {
+            changed +=
+                tx.execute("UPDATE conversations SET language = ?1 WHERE language = ?2", [&new, &old])?;
+        }
+    }
+    Ok(changed)
 }
 
 /// Runs `insert` (a copy of `what` into the archive) in a transaction of its own.
@@ -178,6 +202,10 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, MigrationError> {
         if step == SPAN_LOG {
             // The trace segments of the spans already stored.
             crate::traces::seal(&tx).map_err(|e| MigrationError::Seal { step, source: Box::new(e) })?;
+        }
+        if step == LANGUAGE_CASE {
+            let rows = canonical_languages(&tx).map_err(failed)?;
+            tracing::info!(rows, "language tags put in their canonical case");
         }
         tx.pragma_update(None, "user_version", step as i64).map_err(failed)?;
         tx.commit().map_err(failed)?;
@@ -299,6 +327,27 @@ mod tests {
         for (trace, key) in keys {
             assert_eq!(key, crate::spans::trace_key(&trace), "{trace}");
         }
+    }
+
+    #[test]
+    fn stored_language_tags_take_their_canonical_case() {
+        let (mut c, _dir) = test_db_at(LANGUAGE_CASE - 1);
+        c.execute("INSERT INTO agents (id, name, created_at) VALUES (1, 'a', 0)", []).unwrap();
+        let sent = [Some("pt-br"), Some("pt-BR"), Some("zh-hant-tw"), Some("en"), Some("English (US)"), None];
+        for (i, l) in sent.iter().enumerate() {
+            c.execute(
+                "INSERT INTO conversations (id, agent_id, conversation_id, language, started_at, created_at, updated_at)
+                 VALUES (?1, 1, ?1, ?2, 0, 0, 0)",
+                rusqlite::params![i as i64 + 1, l],
+            )
+            .unwrap();
+        }
+        assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
+        let mut stmt = c.prepare("SELECT language FROM conversations ORDER BY id").unwrap();
+        let stored: Vec<Option<String>> =
+            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let want = [Some("pt-BR"), Some("pt-BR"), Some("zh-Hant-TW"), Some("en"), Some("English (US)"), None];
+        assert_eq!(stored, want.map(|l| l.map(String::from)));
     }
 
     #[test]

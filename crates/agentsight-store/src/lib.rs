@@ -97,6 +97,20 @@ pub enum StoreError {
     },
 }
 
+/// A server the store depends on (PostgreSQL, ClickHouse) that refused or dropped the
+/// connection, did not answer in time, is shutting down or has no room for another connection:
+/// kept as the source of a [`StoreError::Unavailable`] so that the HTTP layer can name it
+/// ([`StoreError::unavailable_dependency`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{dependency} unavailable")]
+pub struct DependencyUnavailable {
+    /// Which dependency, as the API names it (`postgresql`, `clickhouse`).
+    pub dependency: &'static str,
+    /// The cause.
+    #[source]
+    pub source: BoxError,
+}
+
 /// The lasting failures of [`StoreError::Storage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorageFailure {
@@ -136,6 +150,32 @@ impl StoreError {
     /// [`StoreError::Unavailable`] caused by `source`.
     pub fn unavailable_from(reason: impl Into<Cow<'static, str>>, source: impl Into<BoxError>) -> StoreError {
         StoreError::Unavailable { reason: reason.into(), source: Some(source.into()) }
+    }
+
+    /// [`StoreError::Unavailable`] because `dependency` (`postgresql`, `clickhouse`) cannot be
+    /// reached or cannot take the request now ([`DependencyUnavailable`]).
+    pub fn dependency_unavailable(
+        dependency: &'static str,
+        reason: impl Into<Cow<'static, str>>,
+        source: impl Into<BoxError>,
+    ) -> StoreError {
+        StoreError::unavailable_from(reason, DependencyUnavailable { dependency, source: source.into() })
+    }
+
+    /// The dependency an [`StoreError::Unavailable`] names somewhere in its chain of causes, if
+    /// any (`None` for every other error).
+    pub fn unavailable_dependency(&self) -> Option<&'static str> {
+        if !self.is_unavailable() {
+            return None;
+        }
+        let mut next = std::error::Error::source(self);
+        while let Some(e) = next {
+            if let Some(d) = e.downcast_ref::<DependencyUnavailable>() {
+                return Some(d.dependency);
+            }
+            next = e.source();
+        }
+        None
     }
 
     /// [`StoreError::Internal`] without a cause.
@@ -741,5 +781,24 @@ mod tests {
             chain(&outer).to_string(),
             "store failure: opening the store: store failure: reader task: panicked"
         );
+    }
+
+    /// A dependency named deep in the chain (an error shared by a batch, wrapped again, given
+    /// context) is still found; other errors name none.
+    #[test]
+    fn the_unavailable_dependency_is_found_through_the_chain() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let e = StoreError::dependency_unavailable("clickhouse", "ClickHouse: INSERT", refused);
+        assert_eq!(e.unavailable_dependency(), Some("clickhouse"));
+        let shared = std::sync::Arc::new(e);
+        let wrapped = StoreError::unavailable_from("batched insert into messages", shared).context("track");
+        assert_eq!(wrapped.unavailable_dependency(), Some("clickhouse"));
+        assert!(chain(&wrapped).to_string().contains("clickhouse unavailable"), "{}", chain(&wrapped));
+        assert_eq!(StoreError::unavailable("write queue is full").unavailable_dependency(), None);
+        let internal = StoreError::internal_from(
+            "x",
+            StoreError::dependency_unavailable("postgresql", "PostgreSQL", std::io::Error::other("gone")),
+        );
+        assert_eq!(internal.unavailable_dependency(), None, "only an Unavailable error names one");
     }
 }

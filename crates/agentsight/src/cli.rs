@@ -1,4 +1,4 @@
-//! The command line: `serve`, `demo`, `backup`, `restore`, and the operator commands for agents, keys, users
+//! The command line: `serve`, `demo`, `backup`, `restore`, `erase`, and the operator commands for agents, keys, users
 //! and prices.
 //!
 //! Operator commands open the stores directly: the data dir's database (SQLite's WAL lets them

@@ -3,6 +3,7 @@
 
 use agentsight_core::ValidationErrors;
 use agentsight_core::dataplane::{self, FeedbackCommand};
+use agentsight_core::limits::MAX_FEEDBACK_OFFSET;
 use agentsight_core::time::{now_micros, to_iso};
 use agentsight_core::tracking::FeedbackSource;
 use agentsight_protocol::{self as wire, v01};
@@ -125,6 +126,14 @@ pub(crate) fn feedback_query(q: &Params) -> Result<(FeedbackFilter, PageRequest)
         e.add("include_tickets", "Tickets are not available to API keys.");
     }
     let page = parse_page(&mut e, q);
+    if (page.page - 1).saturating_mul(page.page_size) > MAX_FEEDBACK_OFFSET {
+        e.add(
+            "page",
+            format!(
+                "Feedback pages end after {MAX_FEEDBACK_OFFSET} rows; narrow the list with created_at_before or created_at_after."
+            ),
+        );
+    }
     e.into_result((filter, page))
 }
 

@@ -313,6 +313,35 @@ where
     let (_, rows) = s.list_spans(a.agent_id, children, PAGE, false).await.unwrap();
     assert_eq!(rows.iter().map(|r| r.span_id).collect::<Vec<_>>(), [0xf6, 0xf5], "descending, newest first");
     assert_eq!(s.list_spans(b.agent_id, SpanFilter::default(), PAGE, false).await.unwrap().0, 0, "scoped");
+    // One conversation, by client id or pk (the pk and the id must agree), and only its spans.
+    let s2 = all[3].conversation_pk;
+    for f in [
+        SpanFilter { conversation_id: Some("s2".into()), ..Default::default() },
+        SpanFilter { conversation: Some(s2), ..Default::default() },
+        SpanFilter { conversation: Some(s2), conversation_id: Some("s2".into()), ..Default::default() },
+    ] {
+        let (n, rows) = s.list_spans(a.agent_id, f.clone(), PAGE, false).await.unwrap();
+        assert_eq!(
+            (n, rows.iter().map(|r| r.span_id).collect::<Vec<_>>()),
+            (3, vec![0xf4, 0xf5, 0xf6]),
+            "{f:?}"
+        );
+    }
+    for f in [
+        SpanFilter { conversation: Some(s2), conversation_id: Some("s1".into()), ..Default::default() },
+        SpanFilter { conversation: Some(s2 + 1_000_000), ..Default::default() },
+        SpanFilter { conversation_id: Some("none".into()), ..Default::default() },
+    ] {
+        assert_eq!(s.list_spans(a.agent_id, f.clone(), PAGE, false).await.unwrap().0, 0, "{f:?}");
+    }
+    assert_eq!(
+        s.list_spans(b.agent_id, SpanFilter { conversation: Some(s2), ..Default::default() }, PAGE, false)
+            .await
+            .unwrap()
+            .0,
+        0,
+        "another agent's conversation"
+    );
 
     // span: by row id, the text as sent only when asked.
     let one = s.span(a.agent_id, all[1].id, true).await.unwrap().unwrap();

@@ -114,6 +114,26 @@ async fn feedback_of_three_kinds_lists_updates_and_deletes() {
     assert!(r.json::<Value>().await.unwrap().get("topic").is_some());
 }
 
+/// A feedback page may start at most `MAX_FEEDBACK_OFFSET` rows in (a deep page costs as much
+/// as every row before it, on both backends): beyond, a 400 naming `page`; the last page
+/// allowed is answered.
+#[tokio::test]
+async fn deep_feedback_pages_are_refused_naming_page() {
+    use agentsight_core::limits::MAX_FEEDBACK_OFFSET;
+    let app = spawn_app().await;
+    let last = MAX_FEEDBACK_OFFSET / 100 + 1;
+    let ok = app.get_as(&app.key, &format!("/api/feedbacks/?page_size=100&page={last}")).await;
+    assert_ne!(ok.status(), 400, "the last page allowed is not refused");
+    for q in
+        [format!("page_size=100&page={}", last + 1), format!("page_size=1&page={}", MAX_FEEDBACK_OFFSET + 2)]
+    {
+        let r = app.get_as(&app.key, &format!("/api/feedbacks/?{q}")).await;
+        assert_eq!(r.status(), 400, "{q}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["page"][0].as_str().unwrap().contains("created_at_before"), "{q}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn actions_are_created_listed_patched_and_show_their_logs() {
     let app = spawn_app().await;

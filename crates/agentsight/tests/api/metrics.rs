@@ -193,3 +193,27 @@ async fn without_the_index_raw_rows_give_the_same_overview() {
         }
     }
 }
+
+/// Language tags count in their canonical BCP-47 case: `pt-br`, `PT_BR` and `pt-BR` are one row
+/// of the languages breakdown, and a filter in any case matches all three.
+#[tokio::test]
+async fn language_tags_in_any_case_are_one_value() {
+    let app = spawn_app().await;
+    for (cid, language) in [("l1", "pt-br"), ("l2", "PT_BR"), ("l3", "pt-BR"), ("l4", "zh-hant-tw")] {
+        app.conversation(cid, json!({"language": language, "timestamp": "2026-05-01T09:00:00Z"})).await;
+        app.message(cid, "end_user", "olá", "2026-05-01T10:00:00Z").await;
+    }
+    let o: Value = app.get_json(&format!("/api/metrics/overview/?{DAY}")).await;
+    let mut rows: Vec<(String, u64)> = o["languages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["language"].as_str().unwrap().to_string(), r["conversations"].as_u64().unwrap()))
+        .collect();
+    rows.sort();
+    assert_eq!(rows, [("pt-BR".to_string(), 3), ("zh-Hant-TW".to_string(), 1)]);
+    for filter in ["pt-br", "PT-BR", "pt_BR"] {
+        let o: Value = app.get_json(&format!("/api/metrics/overview/?{DAY}&language={filter}")).await;
+        assert_eq!(o["total_conversations"], 3, "{filter}");
+    }
+}

@@ -32,7 +32,7 @@ async fn upsert_is_idempotent_sticky_and_never_erases_with_null() {
     assert_eq!(second["customer_id"], "u1");
     assert_eq!(second["device"], "mobile");
     assert_eq!(second["metadata"], json!({"plan": "pro"}));
-    assert_eq!(second["language"], "en-us");
+    assert_eq!(second["language"], "en-US");
     assert_eq!(second["is_used"], true);
     let third: Value = app
         .post("/api/conversations/", &json!({"conversation_id": "c1", "is_used": false}))

@@ -1,4 +1,4 @@
--- 0009: per-agent retention and the audit log of removals (retention, a customer's erase).
+-- 0010: per-agent retention and the audit log of removals (retention, a customer's erase).
 
 -- Days an agent's conversations are kept after their last event; NULL keeps them for ever.
 ALTER TABLE agents ADD COLUMN retention_days INTEGER;
