@@ -1,2 +1,2 @@
 -- 4: a customer's erase finds their conversations without a scan of the agent's.
-CREATE INDEX event_conversations_customer ON event_conversations (agent_id, customer_id, id);
+CREATE INDEX IF NOT EXISTS event_conversations_customer ON event_conversations (agent_id, customer_id, id);
