@@ -4,6 +4,8 @@
 
 /// `conversation_id`, `customer_id`, and other identifiers.
 pub const MAX_ID_CHARS: usize = 255;
+/// An agent's retention, in days, at most (100 years); at least 1.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
 /// Conversation `name`.
 pub const MAX_NAME_CHARS: usize = 255;
 /// Conversation `source`.

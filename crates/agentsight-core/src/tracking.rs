@@ -343,6 +343,22 @@ fn opt_text(errs: &mut ValidationErrors, field: &str, v: Option<&str>, max: usiz
     errs.check(field, check_chars(t, max)).map(|_| t.to_string())
 }
 
+/// The customer id of an erase request (`DELETE /api/customers/{customer_id}/`, `agentsight
+/// erase`): trimmed as ingest trims it, not blank, at most [`limits::MAX_ID_CHARS`].
+pub fn customer_id_to_erase(v: &str) -> Result<String, ValidationErrors> {
+    let mut e = ValidationErrors::default();
+    check_required(&mut e, "customer_id", v, limits::MAX_ID_CHARS);
+    e.into_result(v.trim().to_string())
+}
+
+/// An agent's retention in days: 1 to [`limits::MAX_RETENTION_DAYS`].
+pub fn retention_days(v: i64) -> Result<u32, String> {
+    match u32::try_from(v) {
+        Ok(d) if (1..=limits::MAX_RETENTION_DAYS).contains(&d) => Ok(d),
+        _ => Err(format!("Ensure this value is between 1 and {}.", limits::MAX_RETENTION_DAYS)),
+    }
+}
+
 fn check_required(errs: &mut ValidationErrors, field: &str, v: &str, max: usize) {
     if v.trim().is_empty() {
         errs.add(field, "This field may not be blank.");
@@ -809,5 +825,18 @@ mod tests {
         Enrichment { locate: Some(locate), store_ip: true }.apply(&mut c);
         assert_eq!(c.fields.location, None);
         assert_eq!(c.fields.customer_ip_address.as_deref(), Some("198.51.100.1"));
+    }
+
+    #[test]
+    fn an_erase_request_names_a_customer_and_a_retention_is_bounded() {
+        assert_eq!(customer_id_to_erase("  cust-7 ").unwrap(), "cust-7");
+        let blank = customer_id_to_erase("   ").unwrap_err();
+        assert_eq!(blank.0.keys().cloned().collect::<Vec<_>>(), ["customer_id"]);
+        assert!(customer_id_to_erase(&"x".repeat(limits::MAX_ID_CHARS + 1)).is_err());
+        assert_eq!(retention_days(30), Ok(30));
+        assert_eq!(retention_days(i64::from(limits::MAX_RETENTION_DAYS)), Ok(limits::MAX_RETENTION_DAYS));
+        for bad in [0, -1, i64::from(limits::MAX_RETENTION_DAYS) + 1, i64::MAX] {
+            assert!(retention_days(bad).is_err(), "{bad}");
+        }
     }
 }

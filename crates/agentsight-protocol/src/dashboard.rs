@@ -100,6 +100,8 @@ pub struct AgentResponse {
     pub escalation_tools_default: bool,
     /// White-label settings.
     pub branding: BrandingResponse,
+    /// Days a conversation is kept after its last event; `null`: kept for ever.
+    pub retention_days: Option<u32>,
 }
 
 /// `POST /api/dash/agents/`.
@@ -136,6 +138,39 @@ pub struct PatchAgentPayload {
     pub escalation_tools: Option<Option<Vec<String>>>,
     /// Branding changes.
     pub branding: Option<BrandingPayload>,
+    /// Retention in days (1 to 36,500); `null` keeps conversations for ever.
+    #[serde(default, deserialize_with = "double")]
+    pub retention_days: Option<Option<i64>>,
+}
+
+/// What a removal removed: the answer of `DELETE /api/customers/{customer_id}/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErasedResponse {
+    /// Conversations removed.
+    pub conversations: u64,
+    /// Messages removed.
+    pub messages: u64,
+    /// Attachment files removed.
+    pub attachments: u64,
+}
+
+/// One record of the audit log of removals (`GET /api/dash/erasures/`): no personal data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErasureResponse {
+    /// Id.
+    pub id: i64,
+    /// When.
+    pub at: String,
+    /// The agent.
+    pub agent: i64,
+    /// `retention` or `erase`.
+    pub kind: String,
+    /// Who: `user:<id>`, `key:<id>`, `cli` or `retention`.
+    pub actor: String,
+    /// Conversations removed.
+    pub conversations: u64,
+    /// Messages removed.
+    pub messages: u64,
 }
 
 /// An API key without its secret.

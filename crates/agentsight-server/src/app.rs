@@ -279,6 +279,7 @@ impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
             .await
             .map_err(StartError::Store)?;
         let stopping = state.stopping.clone();
+        crate::erasure::spawn_retention(Arc::downgrade(&state.0), state.settings.retention_interval);
         Ok(App { listener, router: router(state), stores, setup_token, limits, stopping })
     }
 

@@ -49,6 +49,9 @@ pub struct Settings {
     /// How long the setup link printed at start works
     /// (`agentsight_core::dashboard::SETUP_TOKEN_TTL_MICROS`).
     pub setup_link_ttl: Duration,
+    /// How often the retention job runs (at start, then at this interval); zero: never
+    /// (`crate::erasure`).
+    pub retention_interval: Duration,
 }
 
 /// Checks and normalizes a public URL: `http` or `https`, a host, an optional path prefix, no
@@ -73,6 +76,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Default `shutdown_timeout`: a request's longest ordinary time (a large export) with room to
 /// spare, and well below systemd's stop timeout in `deploy/agentsight.service` (45 s).
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default `retention_interval`: every five minutes.
+pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Default ingest batches per second and agent (the SDK sends one batch every 5 s per process).
 pub const DEFAULT_INGEST_RATE: u32 = 200;
@@ -102,6 +108,7 @@ impl Settings {
             setup_link_ttl: Duration::from_micros(
                 agentsight_core::dashboard::SETUP_TOKEN_TTL_MICROS.unsigned_abs(),
             ),
+            retention_interval: DEFAULT_RETENTION_INTERVAL,
         }
     }
 

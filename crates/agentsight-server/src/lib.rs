@@ -33,6 +33,7 @@ pub mod auth;
 pub mod blobs;
 pub mod config;
 pub mod cpu;
+pub mod erasure;
 pub mod error;
 pub mod extract;
 pub mod fuzzing;

@@ -33,7 +33,7 @@ fn io(e: StoreError) -> std::io::Error {
     std::io::Error::other(e)
 }
 
-fn blob_id(key: &str) -> std::io::Result<i64> {
+pub(crate) fn blob_id(key: &str) -> std::io::Result<i64> {
     key.strip_prefix(PREFIX).and_then(|id| id.parse::<i64>().ok()).filter(|id| *id > 0).ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad storage key {key:?}"))
     })

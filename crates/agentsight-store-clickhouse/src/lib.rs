@@ -50,9 +50,10 @@
 #![warn(missing_docs)]
 
 mod batch;
-mod bounds;
 mod blobs;
+mod bounds;
 mod dataplane;
+mod erasure;
 mod export;
 mod feed;
 mod health;
@@ -159,7 +160,8 @@ struct Inner {
     pg: Pool,
     ch: http::Http,
     /// Every ClickHouse server the store reaches (the entry alone, or each node of the
-    /// cluster), for the readiness probe.
+    /// cluster), for the readiness probe, and for removals, which mutate each node's tables
+    /// (`erasure.rs`).
     servers: Vec<http::Http>,
     batcher: batch::Batcher,
     /// The next id and the end of the block (exclusive).

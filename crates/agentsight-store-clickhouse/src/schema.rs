@@ -129,6 +129,7 @@ const MIGRATIONS: &[Migration] = &[
         clickhouse: &[],
         backfill: &[],
     },
+    Migration { postgres: include_str!("../migrations/0005_erasure.sql"), clickhouse: &[], backfill: &[] },
 ];
 
 /// The migration that puts stored language tags in their canonical case.

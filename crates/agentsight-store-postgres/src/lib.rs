@@ -15,6 +15,7 @@
 mod agents;
 mod dashboard;
 mod migrate;
+mod retention;
 
 use std::time::Duration;
 
@@ -259,6 +260,35 @@ pub fn poolerr(e: PoolError) -> StoreError {
         ),
         PoolError::Closed => StoreError::unavailable("PostgreSQL: the pool is closed"),
         other => StoreError::internal_from("PostgreSQL pool", other),
+    }
+}
+
+impl agentsight_store::RetentionStore for PostgresStore {
+    async fn retention_days(&self, agent_id: i64) -> StoreResult<Option<u32>> {
+        read_conn!(self, |c| retention::retention_days(&c, agent_id))
+    }
+
+    async fn set_retention_days(&self, agent_id: i64, days: Option<u32>) -> StoreResult<bool> {
+        write_tx!(self, |tx| retention::set_retention_days(&tx, agent_id, days))
+    }
+
+    async fn retentions(&self) -> StoreResult<Vec<(i64, u32)>> {
+        read_conn!(self, |c| retention::retentions(&c))
+    }
+
+    async fn record_erasure(
+        &self,
+        r: agentsight_store::ErasureRecord,
+    ) -> StoreResult<agentsight_store::ErasureRecord> {
+        write_tx!(self, |tx| retention::record_erasure(&tx, r))
+    }
+
+    async fn erasures(
+        &self,
+        agent_id: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<agentsight_store::ErasureRecord>> {
+        read_conn!(self, |c| retention::erasures(&c, agent_id, limit))
     }
 }
 

@@ -19,11 +19,18 @@ pub(crate) struct Pending {
     pub touched: Vec<(i64, i64)>,
     /// Entries, in write order.
     pub entries: Vec<(i64, Delta)>,
+    /// Conversations (agent, pk) removed for good (retention, erase).
+    pub removed: Vec<(i64, i64)>,
 }
 
 impl Pending {
     pub(crate) fn is_empty(&self) -> bool {
-        self.touched.is_empty() && self.entries.is_empty()
+        self.touched.is_empty() && self.entries.is_empty() && self.removed.is_empty()
+    }
+
+    /// A conversation was removed with everything of it.
+    pub(crate) fn remove(&mut self, agent_id: i64, pk: i64) {
+        self.removed.push((agent_id, pk));
     }
 
     /// A conversation's row or feedback changed.

@@ -53,6 +53,8 @@ pub(crate) struct Batch {
     pub convs: Vec<(i64, ConvState)>,
     /// Entries in write order: (agent, delta).
     pub entries: Vec<(i64, Delta)>,
+    /// Conversations removed for good: (agent, pk).
+    pub removed: Vec<(i64, i64)>,
 }
 
 /// The writer's end: where committed batches go.
@@ -590,22 +592,31 @@ fn run_indexer(s: &Arc<Shared>, rx: Receiver<Batch>) {
     }
 }
 
-/// A batch's conversations and entries by agent.
-fn by_agent(b: &Batch) -> HashMap<i64, (Vec<&ConvState>, Vec<&Delta>)> {
-    let mut by_agent: HashMap<i64, (Vec<&ConvState>, Vec<&Delta>)> = HashMap::new();
+/// A batch's work by agent: its conversations, entries and removals.
+type Work<'a> = (Vec<&'a ConvState>, Vec<&'a Delta>, Vec<i64>);
+
+/// A batch's conversations, entries and removed conversations by agent.
+fn by_agent(b: &Batch) -> HashMap<i64, Work<'_>> {
+    let mut by_agent: HashMap<i64, Work<'_>> = HashMap::new();
     for (agent, c) in &b.convs {
         by_agent.entry(*agent).or_default().0.push(c);
     }
     for (agent, d) in &b.entries {
         by_agent.entry(*agent).or_default().1.push(d);
     }
+    for (agent, pk) in &b.removed {
+        by_agent.entry(*agent).or_default().2.push(*pk);
+    }
     by_agent
 }
 
 /// [`apply`] to indexes not yet shared (a replay at start).
 fn apply_owned(agents: &mut HashMap<i64, AgentIndex>, b: &Batch) -> Result<(), String> {
-    for (agent, (convs, entries)) in by_agent(b) {
+    for (agent, (convs, entries, removed)) in by_agent(b) {
         let a = agents.entry(agent).or_default();
+        for pk in removed {
+            a.remove(pk);
+        }
         for c in convs {
             a.conversation(c);
         }
@@ -616,9 +627,12 @@ fn apply_owned(agents: &mut HashMap<i64, AgentIndex>, b: &Batch) -> Result<(), S
     Ok(())
 }
 
-/// Applies a batch: each agent's conversations, then its entries, under its lock once.
+/// Applies a batch: each agent's removals, then its conversations, then its entries, under its
+/// lock once. Removals come first: a conversation made later in the group may have been given
+/// a removed one's pk (an entry written earlier in the group to a conversation it removed is
+/// then unknown, and the index is rebuilt).
 fn apply(s: &Shared, b: &Batch) -> Result<(), String> {
-    for (agent, (convs, entries)) in by_agent(b) {
+    for (agent, (convs, entries, removed)) in by_agent(b) {
         let a = {
             let existing = read(&s.agents).get(&agent).cloned();
             match existing {
@@ -630,6 +644,9 @@ fn apply(s: &Shared, b: &Batch) -> Result<(), String> {
             }
         };
         let mut a = write(&a);
+        for pk in removed {
+            a.remove(pk);
+        }
         for c in convs {
             a.conversation(c);
         }
@@ -820,6 +837,11 @@ fn encode_batch(b: &Batch) -> std::io::Result<Vec<u8>> {
         e.i64(*agent)?;
         codec::put_delta(&mut e, d)?;
     }
+    e.len(b.removed.len())?;
+    for (agent, pk) in &b.removed {
+        e.i64(*agent)?;
+        e.i64(*pk)?;
+    }
     Ok(e.finish()?.0)
 }
 
@@ -835,8 +857,13 @@ fn decode_batch(seq: i64, blob: &[u8]) -> std::io::Result<Batch> {
     for _ in 0..n {
         entries.push((d.i64()?, codec::get_delta(&mut d)?));
     }
+    let n = d.len(blob.len())?;
+    let mut removed = Vec::with_capacity(n);
+    for _ in 0..n {
+        removed.push((d.i64()?, d.i64()?));
+    }
     d.finish()?;
-    Ok(Batch { seq, convs, entries })
+    Ok(Batch { seq, convs, entries, removed })
 }
 
 /// Stores a write group's batch in the journal, inside the group's transaction (the writer of

@@ -10,6 +10,7 @@ mod check;
 mod dashboard;
 mod dataplane;
 mod deltas;
+mod erasure;
 mod index;
 mod llm_metrics;
 mod metrics;
@@ -206,6 +207,11 @@ pub(crate) fn open_writer(
     let failed = |e| sqlerr_in(format!("opening {what} {}", path.display()), e);
     let conn = Connection::open(path).map_err(failed)?;
     configure(&conn).map_err(failed)?;
+    // A new file gives the pages a removal frees back to the file system on
+    // `PRAGMA incremental_vacuum` (`crate::erasure`). SQLite takes this only before the file's
+    // first table, and before WAL mode: on a file made by an older version (`NONE`) it changes
+    // nothing, and freed pages are reused by later writes (`VACUUM`, offline, returns them).
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL").map_err(failed)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(failed)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::internal(format!("could not enable WAL on {what} (journal_mode={mode})")));

@@ -521,7 +521,7 @@ fn transaction<C: Caches>(
                 .map_err(|e| sqlerr_in("counting the write group", e))?;
             let convs = crate::deltas::read_states(&cx.conn, &pending.touched)
                 .map_err(|e| sqlerr_in("reading the touched conversations", e))?;
-            let b = Batch { seq, convs, entries: pending.entries };
+            let b = Batch { seq, convs, entries: pending.entries, removed: pending.removed };
             crate::index::journal(&cx.conn, &b).map_err(|e| sqlerr_in("journaling the write group", e))?;
             if let Some(feed) = feed {
                 feed.committing(seq);

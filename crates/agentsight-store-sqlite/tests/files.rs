@@ -66,3 +66,48 @@ async fn an_idle_writer_checkpoints_what_it_wrote() {
     }
     drop(store);
 }
+
+/// A new database is made with `auto_vacuum = INCREMENTAL`, so a removal gives its pages back to
+/// the file system: the file shrinks after an erase (sizes after a clean stop, WAL
+/// checkpointed). The figures are printed for the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_gives_the_disk_space_back() {
+    use agentsight_core::tracking::{ConversationRef, NewMessage};
+    use agentsight_store::{EraseSelector, erase_all};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agentsight.db");
+    let store = SqliteStore::open(SqliteOptions::new(&db)).unwrap();
+    let agent = store.create_agent("a".into(), 1).await.unwrap().id;
+    let text = "x".repeat(2_000);
+    for i in 0..1_000 {
+        let m = NewMessage {
+            agent_id: agent,
+            conversation: ConversationRef::Id(format!("c{i}")),
+            sender: "end_user".into(),
+            content: text.clone(),
+            metadata: "{}".into(),
+            event_time: 10 + i,
+            received_at: 10,
+        };
+        store.insert_message(m).await.unwrap();
+    }
+    let mode: i64 =
+        rusqlite::Connection::open(&db).unwrap().query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, 2, "incremental");
+    tokio::task::spawn_blocking(move || drop(store)).await.unwrap();
+    let before = std::fs::metadata(&db).unwrap().len();
+    let store = SqliteStore::open(SqliteOptions::new(&db)).unwrap();
+    let mut steps = 0;
+    let which = EraseSelector::LastEventBefore(610);
+    let erased = erase_all(&store, agent, which, |_| steps += 1).await.unwrap();
+    assert_eq!((erased.conversations, steps), (600, 2), "two steps of at most 500");
+    tokio::task::spawn_blocking(move || drop(store)).await.unwrap();
+    let after = std::fs::metadata(&db).unwrap().len();
+    let free: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(free, 0, "no free page is left in the file");
+    println!("database file: {before} bytes with 1,000 conversations, {after} after removing 600");
+    assert!(after < before * 6 / 10, "the file shrank: {before} → {after}");
+}

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod blobs;
+mod erasure;
 pub mod private;
 mod rows;
 #[cfg(feature = "testkit")]
@@ -38,6 +39,7 @@ pub use agentsight_protocol::metrics::{
     AgentRef, EngineStatus, LiveResponse, OverviewResponse, TimeseriesResponse,
 };
 pub use blobs::{BlobFuture, BlobStore};
+pub use erasure::*;
 pub use rows::*;
 
 /// A boxed error kept as the source of a [`StoreError`].
@@ -702,16 +704,24 @@ pub trait ChangeFeed: Send + Sync {
 /// Every storage trait, to bring their methods into scope (`use agentsight_store::prelude::*`).
 pub mod prelude {
     pub use crate::{
-        AgentStore, BrandingStore, ChangeFeed, ConfigStore, DataPlane, EventStore, ExportReader,
-        MetricsReader, ShareStore, SpanReader, SpanWriter, TrackingReader, TrackingWriter, UserStore,
+        AgentStore, BrandingStore, ChangeFeed, ConfigStore, DataPlane, Erasure, EventStore, ExportReader,
+        MetricsReader, RetentionStore, ShareStore, SpanReader, SpanWriter, TrackingReader, TrackingWriter,
+        UserStore,
     };
 }
 
 /// The configuration store: what operators set up (agents, environments, keys, escalation
-/// names, users, sessions, share links, branding). Small, read on every request, written
-/// rarely. Usable on its own: nothing in it refers to events.
-pub trait ConfigStore: AgentStore + UserStore + ShareStore + BrandingStore + Clone + 'static {}
-impl<T: AgentStore + UserStore + ShareStore + BrandingStore + Clone + 'static> ConfigStore for T {}
+/// names, users, sessions, share links, branding, retention and the audit log of removals).
+/// Small, read on every request, written rarely. Usable on its own: nothing in it refers to
+/// events.
+pub trait ConfigStore:
+    AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + Clone + 'static
+{
+}
+impl<T: AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + Clone + 'static> ConfigStore
+    for T
+{
+}
 
 /// The event store: what the agents send and everything read from it (tracking writes and
 /// reads, spans, the data plane, metrics, export). Usable on its own: agents are known to it
@@ -726,6 +736,7 @@ pub trait EventStore:
     + MetricsReader
     + ExportReader
     + ChangeFeed
+    + Erasure
     + Clone
     + 'static
 {
@@ -739,6 +750,7 @@ impl<
         + MetricsReader
         + ExportReader
         + ChangeFeed
+        + Erasure
         + Clone
         + 'static,
 > EventStore for T

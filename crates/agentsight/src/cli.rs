@@ -1,4 +1,4 @@
-//! The command line: `serve`, `demo`, `backup`, `restore`, and the operator commands for agents, keys, users
+//! The command line: `serve`, `demo`, `backup`, `restore`, `erase`, and the operator commands for agents, keys, users
 //! and prices.
 //!
 //! Operator commands open the stores directly: the data dir's database (SQLite's WAL lets them
@@ -179,6 +179,12 @@ enum Command {
     /// Here --data-dir (required, no default) is the source and goes with --postgres and
     /// --clickhouse.
     Migrate(MigrateArgs),
+    /// Erase a customer's data (GDPR art. 17): every conversation of that customer of the agent,
+    /// with its messages, actions, buttons, feedback, attachments (rows and files), spans and
+    /// token usage. The metrics reflect it at once (a server on the same data dir applies it from
+    /// its metrics journal); the audit log keeps when, which agent, `cli` and how much went, never the
+    /// customer's id. Running it again removes nothing more.
+    Erase(EraseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -338,6 +344,12 @@ struct ServeArgs {
     #[arg(long = "trusted-proxy", value_name = "ADDR|CIDR", env = "AGENTSIGHT_TRUSTED_PROXY",
           value_delimiter = ',', value_parser = agentsight_server::proxy::parse_trusted_proxy)]
     trusted_proxies: Vec<agentsight_server::proxy::IpNet>,
+    /// Seconds between runs of the retention job (at start, then at this interval), which
+    /// removes the conversations older than their agent's retention
+    /// (`agentsight agent retention`); 0 never runs it.
+    #[arg(long, env = "AGENTSIGHT_RETENTION_INTERVAL", default_value_t = agentsight_server::config::DEFAULT_RETENTION_INTERVAL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    retention_interval: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -387,6 +399,39 @@ enum AgentCommand {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Show or set how long an agent's conversations are kept: a running server removes, every
+    /// few minutes, each conversation whose last event (start, end, latest message, action or
+    /// button) is older than that, with everything of it. Without --days or --off, prints it.
+    Retention {
+        /// Agent id or name.
+        agent: String,
+        /// Keep conversations this many days after their last event (1 to 36500).
+        #[arg(long, conflicts_with = "off")]
+        days: Option<i64>,
+        /// Keep conversations for ever (the default).
+        #[arg(long)]
+        off: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+/// `agentsight erase`.
+#[derive(Debug, Args)]
+struct EraseArgs {
+    /// Agent id or name.
+    #[arg(long)]
+    agent: String,
+    /// The customer whose conversations go (their `customer_id`, as the SDK sent it).
+    #[arg(long)]
+    customer_id: String,
+    /// Scale-out only: this node's attachment directory, where files of the erased
+    /// conversations that this node received are deleted (the embedded store's are in
+    /// `<data-dir>/attachments`).
+    #[arg(long, env = "AGENTSIGHT_ATTACHMENTS_DIR", value_name = "DIR")]
+    attachments_dir: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataDir,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -632,6 +677,64 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
                     agent.name,
                     if default { " (default)" } else { "" },
                     tools.join(",")
+                ))
+            })
+        }
+        Command::Agent(AgentCommand::Retention { agent, days, off, data }) => {
+            with_config!(data.target()?, |store| {
+                let agent = find_agent(&store, &agent).await?;
+                if let Some(d) = days {
+                    let d = agentsight_core::tracking::retention_days(d)
+                        .map_err(|e| anyhow::anyhow!("invalid --days: {e}"))?;
+                    store.set_retention_days(agent.id, Some(d)).await?;
+                } else if off {
+                    store.set_retention_days(agent.id, None).await?;
+                }
+                match store.retention_days(agent.id).await? {
+                    Some(d) => out(&format!(
+                        "Retention of agent '{}': {d} days after a conversation's last event",
+                        agent.name
+                    )),
+                    None => {
+                        out(&format!("Retention of agent '{}': off (conversations are kept)", agent.name))
+                    }
+                }
+            })
+        }
+        Command::Erase(EraseArgs { agent, customer_id, attachments_dir, data }) => {
+            let customer = agentsight_core::tracking::customer_id_to_erase(&customer_id)
+                .map_err(|e| anyhow::anyhow!("invalid --customer-id: {:?}", e.0))?;
+            let target = data.target()?;
+            let files = match &target {
+                Target::Sqlite(dir) => Some(Settings::new(dir).attachments_dir()),
+                Target::ScaleOut(_) => attachments_dir,
+            };
+            // Files in a directory; on scale-out without one the bytes are in PostgreSQL and
+            // the event store removes them with the rows.
+            let blobs = files
+                .map(|d| {
+                    agentsight_server::blobs::FileBlobs::new(d.clone())
+                        .with_context(|| format!("{}", d.display()))
+                })
+                .transpose()?;
+            with_stores!(target, |stores| {
+                let agent = find_agent(&stores.config, &agent).await?;
+                let erased = agentsight_server::erasure::erase(
+                    &stores.config,
+                    &stores.events,
+                    blobs.as_ref().map(|b| b as &dyn agentsight_store::BlobStore),
+                    agent.id,
+                    agentsight_store::EraseSelector::Customer(customer),
+                    agentsight_store::ErasureKind::Erase,
+                    "cli".into(),
+                )
+                .await?;
+                out(&format!(
+                    "Erased {} conversation(s), {} message(s) and {} attachment file(s) of that customer from agent '{}'",
+                    erased.conversations,
+                    erased.messages,
+                    erased.attachment_keys.len(),
+                    agent.name
                 ))
             })
         }
@@ -973,6 +1076,7 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
         shutdown_timeout: std::time::Duration::from_secs(a.shutdown_timeout),
         public_url: a.public_url.clone(),
         trusted_proxies: a.trusted_proxies.clone(),
+        retention_interval: std::time::Duration::from_secs(a.retention_interval),
         ..Settings::new(&data_dir)
     };
     let located = target.describe();

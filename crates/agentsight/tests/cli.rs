@@ -831,3 +831,76 @@ fn serve_help_names_the_scale_out_flags() {
         assert!(help.contains(flag), "{flag} missing from serve --help:\n{help}");
     }
 }
+
+#[test]
+fn retention_is_set_shown_and_turned_off_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    common::cli(dir.path(), &["agent", "create", "bot"]);
+    let shown = common::cli(dir.path(), &["agent", "retention", "bot"]);
+    assert!(shown.contains("off"), "{shown}");
+    let set = common::cli(dir.path(), &["agent", "retention", "bot", "--days", "90"]);
+    assert!(set.contains("'bot': 90 days"), "{set}");
+    assert!(common::cli(dir.path(), &["agent", "retention", "bot"]).contains("90 days"));
+    let off = common::cli(dir.path(), &["agent", "retention", "bot", "--off"]);
+    assert!(off.contains("off"), "{off}");
+    for bad in ["0", "36501", "-1"] {
+        let out = std::process::Command::new(common::BIN)
+            .args(["agent", "retention", "bot", &format!("--days={bad}"), "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--days"), "{bad}: the flag is named");
+    }
+}
+
+/// `agentsight erase` beside a running server on the same data dir: the server's metrics
+/// reflect it (its metrics index sees another process wrote and reloads), and a repeat erases
+/// nothing more.
+#[tokio::test]
+async fn erase_from_the_cli_while_the_server_runs_is_reflected_in_its_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::last_line(&common::cli(dir.path(), &["agent", "create", "bot"]));
+    let mut server = common::serve(dir.path());
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        let (client, url, key) = (client.clone(), format!("{}{path}", server.base), key.clone());
+        async move {
+            let r =
+                client.post(url).header("Authorization", format!("Api-Key {key}")).json(&body).send().await;
+            assert!(r.unwrap().status().is_success());
+        }
+    };
+    for (id, customer) in [("c1", "cust-x"), ("c2", "cust-x"), ("c3", "cust-y")] {
+        post(
+            "/api/conversations/",
+            serde_json::json!({"conversation_id": id, "customer_id": customer, "timestamp": "2026-05-01T09:00:00Z"}),
+        )
+        .await;
+        post(
+            "/api/track/",
+            serde_json::json!({"conversation_id": id, "sender": "end_user", "content": "hi",
+                "timestamp": "2026-05-01T10:00:00Z", "conversation": null, "metadata": {}}),
+        )
+        .await;
+    }
+    let overview = format!("{}/api/metrics/overview/?from=2026-05-01&to=2026-05-01", server.base);
+    assert_eq!(common::get_json(&client, &overview, &key).await["total_conversations"], 3);
+    let out = common::cli(dir.path(), &["erase", "--agent", "bot", "--customer-id", "cust-x"]);
+    assert!(out.contains("Erased 2 conversation(s), 2 message(s)"), "{out}");
+    let started = Instant::now();
+    while common::get_json(&client, &overview, &key).await["total_conversations"] != 1 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the server never saw the erase");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let again = common::cli(dir.path(), &["erase", "--agent", "bot", "--customer-id", "cust-x"]);
+    assert!(again.contains("Erased 0 conversation(s)"), "{again}");
+    let bad = std::process::Command::new(common::BIN)
+        .args(["erase", "--agent", "bot", "--customer-id", " ", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("customer-id"));
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}

@@ -12,6 +12,7 @@ import type {
   CreatedKey,
   CreatedShare,
   DashUser,
+  Erasure,
   LiveResponse,
   OverviewResponse,
   Page,
@@ -107,12 +108,17 @@ export interface AgentPatch {
   name?: string;
   escalation_tools?: string[] | null;
   branding?: { display_name?: string | null; accent_color?: string | null; logo?: string | null };
+  retention_days?: number | null;
 }
 /** One agent. */
 export const getAgent = (id: number, signal?: AbortSignal) => request<Agent>(`/api/dash/agents/${id}/`, { signal });
 /** Changes an agent (admin). */
 export const updateAgent = (id: number, patch: AgentPatch) =>
   request<Agent>(`/api/dash/agents/${id}/`, { method: "PATCH", body: patch });
+
+/** The audit log of removals (retention, erase) of one agent, newest first (admin). */
+export const listErasures = (agent: number, signal?: AbortSignal) =>
+  request<Erasure[]>(`/api/dash/erasures/?agent=${agent}`, { signal });
 
 /** An agent's keys. */
 export const listKeys = (agent: number, signal?: AbortSignal) =>

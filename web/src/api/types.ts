@@ -249,6 +249,20 @@ export interface Agent {
   escalation_tools: string[];
   escalation_tools_default: boolean;
   branding: Branding;
+  /** Days a conversation is kept after its last event; null: kept for ever. */
+  retention_days: number | null;
+}
+
+/** One record of the audit log of removals (no personal data). */
+export interface Erasure {
+  id: number;
+  at: string;
+  agent: number;
+  kind: "retention" | "erase";
+  /** `key:<id>`, `user:<id>`, `cli` or `retention`. */
+  actor: string;
+  conversations: number;
+  messages: number;
 }
 
 /** An API key (the secret is never listed). */

@@ -541,6 +541,19 @@ impl AgentIndex {
         Ok(())
     }
 
+    /// A conversation was removed for good (retention, erase): it counts nowhere from now on.
+    /// Its slot stays as a deleted one that no pk names (so a later conversation given the same
+    /// pk starts afresh) until the index is next loaded.
+    pub fn remove(&mut self, pk: i64) {
+        if let Some(i) = self.by_pk.remove(&pk) {
+            let c = &mut self.convs[i as usize];
+            if !c.deleted {
+                c.deleted = true;
+                self.deleted += 1;
+            }
+        }
+    }
+
     /// Creates a conversation or replaces its row-level state.
     pub fn conversation(&mut self, s: &ConvState) {
         let i = match self.by_pk.get(&s.pk) {
@@ -1149,6 +1162,27 @@ mod tests {
         let o = ix.overview(&may5(), &[], agent()).unwrap();
         assert_eq!((o.total_conversations, o.total_messages, o.bot_responses), (1, 2, 1));
         assert_eq!(o.devices[0].conversations, 1);
+    }
+
+    #[test]
+    fn a_removed_conversation_leaves_every_metric_and_its_pk_may_start_afresh() {
+        let mut ix = AgentIndex::new();
+        ix.conversation(&conv(1, T));
+        ix.conversation(&conv(2, T));
+        for pk in [1, 2] {
+            ix.apply(&Delta::Message { pk, ts: T + 1, sender: Sender::EndUser, response_us: None }).unwrap();
+            ix.apply(&Delta::Message { pk, ts: T + 5, sender: Sender::Agent, response_us: Some(4) }).unwrap();
+        }
+        ix.remove(2);
+        ix.remove(2);
+        let o = ix.overview(&may5(), &[], agent()).unwrap();
+        assert_eq!((o.total_conversations, o.total_messages, o.bot_responses), (1, 2, 1));
+        assert_eq!(ix.apply(&Delta::Button { pk: 2, ts: T }), Err(IndexError::UnknownConversation(2)));
+        // SQLite may give the pk of a removed conversation to a new one: nothing old comes back.
+        ix.conversation(&conv(2, T));
+        ix.apply(&Delta::Message { pk: 2, ts: T + 9, sender: Sender::EndUser, response_us: None }).unwrap();
+        let o = ix.overview(&may5(), &[], agent()).unwrap();
+        assert_eq!((o.total_conversations, o.total_messages, o.bot_responses), (2, 3, 1));
     }
 
     #[test]

@@ -55,6 +55,7 @@ async fn agent_response<S: Store>(st: &AppState<S>, a: &AgentRow) -> Result<wire
         None => (DEFAULT_ESCALATION_TOOLS.iter().map(|s| s.to_string()).collect(), true),
     };
     let branding = st.config.branding(a.id).await?;
+    let retention_days = st.config.retention_days(a.id).await?;
     Ok(wire::AgentResponse {
         id: a.id,
         name: a.name.clone(),
@@ -63,6 +64,7 @@ async fn agent_response<S: Store>(st: &AppState<S>, a: &AgentRow) -> Result<wire
         escalation_tools,
         escalation_tools_default,
         branding: branding_response(a.id, &branding, None),
+        retention_days,
     })
 }
 
@@ -129,8 +131,8 @@ fn branding_patch(p: &wire::BrandingPayload, e: &mut ValidationErrors) -> Brandi
     out
 }
 
-/// `PATCH /api/dash/agents/{id}/` `{name?, escalation_tools?, branding?}`: everything is
-/// checked before anything is written.
+/// `PATCH /api/dash/agents/{id}/` `{name?, escalation_tools?, branding?, retention_days?}`:
+/// everything is checked before anything is written.
 pub(crate) async fn patch_agent<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
@@ -156,6 +158,11 @@ pub(crate) async fn patch_agent<S: Store>(
         },
     };
     let branding = p.branding.as_ref().map(|b| branding_patch(b, &mut e));
+    let retention = match p.retention_days {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(d)) => e.check("retention_days", agentsight_core::tracking::retention_days(d)).map(Some),
+    };
     e.into_result(())?;
     if let Some(name) = name {
         st.config.rename_agent(agent.id, name).await?.ok_or(ApiError::NotFound)?;
@@ -165,6 +172,9 @@ pub(crate) async fn patch_agent<S: Store>(
     }
     if let Some(b) = branding {
         st.config.set_branding(agent.id, b).await?.ok_or(ApiError::NotFound)?;
+    }
+    if let Some(days) = retention {
+        st.config.set_retention_days(agent.id, days).await?;
     }
     // A configuration change (escalation names, branding) is the configuration store's: the event
     // store's feed does not see it, so open dashboards are told here.
@@ -416,4 +426,34 @@ pub(crate) async fn share_info<S: Store>(
         branding: branding_response(share.agent_id, &branding, Some(&secret)),
         expires_at: share.expires_at.map(to_iso),
     }))
+}
+
+/// Records of the audit log shown at most.
+pub(crate) const MAX_ERASURES_LISTED: i64 = 200;
+
+/// `GET /api/dash/erasures/[?agent=ID]`: the audit log of removals (retention, erase), newest
+/// first (admins).
+pub(crate) async fn list_erasures<S: Store>(
+    State(st): State<AppState<S>>,
+    _: Admin,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<Vec<wire::ErasureResponse>>, ApiError> {
+    let agent = q
+        .get("agent")
+        .map(|a| parse_pk(a).map_err(|_| ApiError::field("agent", "A valid integer is required.")));
+    let agent = agent.transpose()?;
+    let rows = st.config.erasures(agent, MAX_ERASURES_LISTED).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| wire::ErasureResponse {
+                id: r.id,
+                at: to_iso(r.at),
+                agent: r.agent_id,
+                kind: r.kind.as_str().to_string(),
+                actor: r.actor,
+                conversations: r.conversations,
+                messages: r.messages,
+            })
+            .collect(),
+    ))
 }

@@ -4,6 +4,7 @@ pub(crate) mod archive;
 pub(crate) mod attachments;
 mod auth;
 pub(crate) mod conversations;
+mod customers;
 mod dash;
 pub(crate) mod dataplane;
 mod export;
@@ -40,6 +41,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/conversations/{pk}/mark/", post(conversations::mark_conversation::<S>))
         .route("/api/conversations/{pk}/update/", patch(conversations::update_conversation::<S>))
         .route("/api/conversations/{pk}/delete/", delete(conversations::delete_conversation::<S>))
+        .route("/api/customers/{customer_id}/", delete(customers::erase_customer::<S>))
         .route("/api/track/", post(tracking::track_message::<S>))
         .route("/api/track/{pk}/", get(dataplane::get_message::<S>).patch(dataplane::update_message::<S>))
         .route("/api/feedbacks/", post(dataplane::create_feedback::<S>).get(dataplane::list_feedback::<S>))
@@ -89,6 +91,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/dash/agents/{id}/shares/", get(dash::list_shares::<S>).post(dash::create_share::<S>))
         .route("/api/dash/shares/{id}/", delete(dash::revoke_share::<S>))
         .route("/api/dash/users/", get(dash::list_users::<S>).post(dash::create_user::<S>))
+        .route("/api/dash/erasures/", get(dash::list_erasures::<S>))
         .route("/api/dash/users/{id}/", patch(dash::patch_user::<S>).delete(dash::delete_user::<S>))
         .route("/api/dash/live/", get(live::live_feed::<S>))
         .route("/api/dash/export/conversations.csv", get(export::export_conversations::<S>))

@@ -40,8 +40,8 @@ pub(crate) struct Cache {
     written: HashMap<i64, Written>,
     /// `(agent, conversation_id) → pk` for conversations this writer has seen committed or is
     /// writing, so a message need not search the unique index again. Only the writer thread
-    /// writes; conversations are never hard-deleted, so an entry stays true once its group
-    /// commits.
+    /// writes; a conversation is hard-deleted only by a removal (`crate::erasure`), which
+    /// empties the caches, so an entry stays true once its group commits.
     conversation_pks: HashMap<i64, HashMap<String, i64>>,
     /// `pk → owner and whether used`, so a write by pk needs no ownership query and a transcript
     /// entry of a used conversation no `is_used` update.

@@ -327,3 +327,18 @@ impl<C: Send + Sync, E: MetricsReader> MetricsReader for Composed<C, E> {
         self.events.engine_status().await
     }
 }
+
+impl<C: Send + Sync, E: crate::Erasure> crate::Erasure for Composed<C, E> {
+    async fn conversations_to_erase(
+        &self,
+        agent_id: i64,
+        which: crate::EraseSelector,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<i64>> {
+        self.events.conversations_to_erase(agent_id, which, after, limit).await
+    }
+    async fn erase_conversations(&self, agent_id: i64, pks: Vec<i64>) -> StoreResult<crate::Erased> {
+        self.events.erase_conversations(agent_id, pks).await
+    }
+}

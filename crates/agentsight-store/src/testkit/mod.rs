@@ -10,12 +10,14 @@
 
 mod composed;
 mod dataplane;
+mod erasure;
 mod metrics;
 mod property;
 mod spans;
 
 pub use composed::*;
 pub use dataplane::*;
+pub use erasure::*;
 pub use metrics::*;
 pub use property::*;
 pub use spans::*;
@@ -516,7 +518,8 @@ macro_rules! config_contract_tests {
             keys_authenticate_until_revoked,
             users_sessions_and_the_last_admin,
             shares_branding_and_renames,
-            admin_environments_and_escalation);
+            admin_environments_and_escalation,
+            retention_settings_and_audit_log);
     };
 }
 
@@ -630,6 +633,8 @@ macro_rules! contract_tests {
             metrics_reader_overview_series_live_status,
             metrics_edges_filters_zones_and_empty_ranges,
             export_reader_pages_cover_every_row_once,
+            erasure_of_a_customer_removes_everything_of_theirs,
+            retention_cutoff_at_the_boundary,
             change_feed_reports_committed_writes);
     };
     (@each $make:path; $($name:ident),*) => {

@@ -7,6 +7,7 @@ mod assets;
 mod connections;
 mod dashboard;
 mod dataplane;
+mod erasure;
 mod helpers;
 mod isolation;
 mod metrics;

@@ -1,12 +1,13 @@
 // One agent's settings (admin): name, escalation tool names, white-label (display name, logo,
 // accent colour), API keys (create — shown once — and revoke), share links (create with an
-// optional expiry, revoke).
+// optional expiry, revoke), retention and the audit log of removals.
 
 import { html, nothing, render, type TemplateResult } from "lit-html";
 import { ApiError } from "../../api/client";
 import {
   createKey,
   createShare,
+  listErasures,
   listKeys,
   listShares,
   logoSrc,
@@ -15,7 +16,7 @@ import {
   updateAgent,
   type AgentPatch,
 } from "../../api/endpoints";
-import type { Agent, ApiKey, CreatedKey, CreatedShare, Share } from "../../api/types";
+import type { Agent, ApiKey, CreatedKey, CreatedShare, Erasure, Share } from "../../api/types";
 import { agentTitle, topbar } from "../../components/shell";
 import type { AppContext, View } from "../../context";
 import { paths } from "../../router";
@@ -33,10 +34,34 @@ export function parseToolList(text: string): string[] {
     .filter((s, i, a) => s !== "" && a.indexOf(s) === i);
 }
 
+/** The longest retention the server takes, in days. */
+export const MAX_RETENTION_DAYS = 36_500;
+
+/** The retention field's text as days (a whole number from 1 to {@link MAX_RETENTION_DAYS}),
+ * or the message saying why it is not one. */
+export function parseRetentionDays(text: string): { days: number } | { error: string } {
+  const t = text.trim();
+  if (!/^\d+$/.test(t)) return { error: "Enter a whole number of days." };
+  const days = Number(t);
+  if (days < 1 || days > MAX_RETENTION_DAYS) return { error: `Between 1 and ${MAX_RETENTION_DAYS} days.` };
+  return { days };
+}
+
+/** Who removed, as the audit log's actor reads to a person. */
+export function actorLabel(actor: string): string {
+  if (actor === "retention") return "retention job";
+  if (actor === "cli") return "command line";
+  const [kind, id] = actor.split(":");
+  if (kind === "key" && id) return `API key #${id}`;
+  if (kind === "user" && id) return `user #${id}`;
+  return actor;
+}
+
 /** Mounts the page of agent `id`. */
 export function mountAgentSettings(root: HTMLElement, ctx: AppContext, id: number): View {
   let keys: ApiKey[] | null = null;
   let shares: Share[] | null = null;
+  let erasures: Erasure[] | null = null;
   let newKey: CreatedKey | null = null;
   let newShare: CreatedShare | null = null;
   const errors: Record<string, string | null> = {};
@@ -45,7 +70,7 @@ export function mountAgentSettings(root: HTMLElement, ctx: AppContext, id: numbe
 
   async function loadLists(): Promise<void> {
     try {
-      [keys, shares] = await Promise.all([listKeys(id), listShares(id)]);
+      [keys, shares, erasures] = await Promise.all([listKeys(id), listShares(id), listErasures(id)]);
       errors.lists = null;
     } catch (e) {
       errors.lists = msg(e);
@@ -86,6 +111,17 @@ export function mountAgentSettings(root: HTMLElement, ctx: AppContext, id: numbe
       branding.logo = await readDataUrl(file);
     }
     await patch("branding", { branding }, "Branding saved.");
+  }
+
+  async function saveRetention(e: Event): Promise<void> {
+    e.preventDefault();
+    const r = parseRetentionDays(field(e.target as HTMLFormElement, "days"));
+    if ("error" in r) {
+      errors.retention = r.error;
+      draw();
+      return;
+    }
+    await patch("retention", { retention_days: r.days }, `Conversations are kept ${r.days} days.`);
   }
 
   async function addKey(role: "write" | "read"): Promise<void> {
@@ -191,6 +227,41 @@ export function mountAgentSettings(root: HTMLElement, ctx: AppContext, id: numbe
               @click=${() => void patch("esc", { escalation_tools: null }, "Default list restored.")}>Restore default</button>
           </form>
           ${err("esc")}
+        </section>
+
+        <section class="card" aria-labelledby="h-retention">
+          <h2 id="h-retention">Retention</h2>
+          <p class="muted">${a.retention_days === null
+            ? "Conversations are kept for ever."
+            : `Conversations are removed, with everything in them, ${a.retention_days} days after their last event.`}
+            The server checks every few minutes.</p>
+          <form class="row" @submit=${(e: Event) => void saveRetention(e)}>
+            <div class="field"><label for="ret-days">Keep for (days)</label>
+              <input id="ret-days" name="days" type="number" min="1" max=${MAX_RETENTION_DAYS} step="1" required
+                .value=${a.retention_days === null ? "" : String(a.retention_days)} /></div>
+            <button class="btn primary" type="submit">Save</button>
+            <button class="btn" type="button" ?disabled=${a.retention_days === null}
+              @click=${() => void patch("retention", { retention_days: null }, "Conversations are kept for ever.")}>Keep for ever</button>
+          </form>
+          ${err("retention")}
+          <h3 style="margin-top:16px">Removals</h3>
+          ${erasures
+            ? erasures.length === 0
+              ? html`<p class="muted">Nothing removed yet.</p>`
+              : html`<div class="table-wrap"><table class="list" data-table="erasures">
+                  <thead><tr><th scope="col">When</th><th scope="col">Why</th><th scope="col">By</th><th scope="col">Conversations</th><th scope="col" class="hide-sm">Messages</th></tr></thead>
+                  <tbody>
+                    ${erasures.map(
+                      (r) => html`<tr data-erasure=${r.id}>
+                        <td>${formatInstant(r.at, tz)}</td>
+                        <td>${r.kind === "erase" ? "customer's erase" : "retention"}</td>
+                        <td>${actorLabel(r.actor)}</td>
+                        <td>${r.conversations}</td><td class="hide-sm">${r.messages}</td>
+                      </tr>`,
+                    )}
+                  </tbody>
+                </table></div>`
+            : html`<p class="muted">Loading…</p>`}
         </section>
 
         <section class="card" aria-labelledby="h-brand">
