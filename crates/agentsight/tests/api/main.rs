@@ -10,6 +10,7 @@ mod dataplane;
 mod helpers;
 mod isolation;
 mod metrics;
+mod otlp;
 mod proxy;
 mod ready;
 mod shutdown;
