@@ -80,7 +80,7 @@ pub(crate) async fn export_traces<S: Store>(
         Err(e) => (Format::Protobuf, Err(e)),
     };
     match answer {
-        (f, Ok(resp)) => encoded(f, StatusCode::OK, &resp, |r| r.encode_to_vec(), |r| serde_json::to_vec(r)),
+        (f, Ok(resp)) => encoded(f, StatusCode::OK, &resp, |r| r.encode_to_vec(), serde_json::to_vec),
         (f, Err(e)) => error_response(f, e),
     }
 }
