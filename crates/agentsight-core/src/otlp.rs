@@ -1061,6 +1061,54 @@ mod tests {
     }
 
     #[test]
+    fn prompt_and_completion_events_and_messages_as_kvlists() {
+        // Semantic conventions 1.26/1.27: the history as JSON on `gen_ai.content.*` events.
+        let mut a = span(
+            1,
+            1,
+            0,
+            2,
+            json!({"gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o", "session.id": "v"}),
+        );
+        a.events = vec![
+            Event {
+                name: "gen_ai.content.prompt".into(),
+                time_ns: T0,
+                attributes: attrs(
+                    json!({"gen_ai.prompt": "[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"old style\"}]"}),
+                ),
+            },
+            Event {
+                name: "gen_ai.content.completion".into(),
+                time_ns: T0,
+                attributes: attrs(
+                    json!({"gen_ai.completion": "[{\"role\":\"assistant\",\"content\":\"ok\"}]"}),
+                ),
+            },
+        ];
+        // The new form sent as OTLP arrays/kvlists rather than JSON text.
+        let b = span(
+            2,
+            2,
+            10,
+            11,
+            json!({"gen_ai.operation.name": "chat", "session.id": "v",
+            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "kv"}]}],
+            "gen_ai.output.messages": [{"role": "assistant", "parts": [{"type": "text", "content": "list"}]}]}),
+        );
+        let m = map(&request(json!({}), vec![a, b]));
+        assert_eq!(
+            messages(&m).into_iter().map(|(_, s, c, t)| (s, c, t)).collect::<Vec<_>>(),
+            vec![
+                ("end_user".into(), "old style".into(), 0),
+                ("agent".into(), "ok".into(), 2),
+                ("end_user".into(), "kv".into(), 10),
+                ("agent".into(), "list".into(), 11),
+            ]
+        );
+    }
+
+    #[test]
     fn openllmetry_numbered_prompts_and_completions() {
         let chat = span(
             1,
