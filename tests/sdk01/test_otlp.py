@@ -98,9 +98,18 @@ print(json.dumps({"exports": results}))
 '''
 
 
+def export_otlp(base_url: str, key: str, cid: str, user: str, t0_ns: int) -> dict:
+    """The conversation of SCRIPT exported to `base_url` with `Authorization: Api-Key <key>`."""
+    return _export(base_url, cid, user, t0_ns, f"Authorization=Api-Key%20{key}")
+
+
 def export(server01, cid: str, user: str, t0_ns: int, headers: str) -> dict:
+    return _export(server01.base_url, cid, user, t0_ns, headers)
+
+
+def _export(base_url: str, cid: str, user: str, t0_ns: int, headers: str) -> dict:
     env = {
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{server01.base_url}/v1/traces",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{base_url}/v1/traces",
         "OTEL_EXPORTER_OTLP_HEADERS": headers,
         "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
         "OTEL_BSP_SCHEDULE_DELAY": "100",
