@@ -80,7 +80,17 @@ pub(crate) async fn export_traces<S: Store>(
         Err(e) => (Format::Protobuf, Err(e)),
     };
     match answer {
-        (f, Ok(resp)) => encoded(f, StatusCode::OK, &resp, |r| r.encode_to_vec(), serde_json::to_vec),
+        // A full success is `{}` in JSON (no `partialSuccess: null`), as in protobuf (empty).
+        (f, Ok(resp)) => encoded(
+            f,
+            StatusCode::OK,
+            &resp,
+            |r| r.encode_to_vec(),
+            |r| match r.partial_success {
+                None => Ok(b"{}".to_vec()),
+                Some(_) => serde_json::to_vec(r),
+            },
+        ),
         (f, Err(e)) => error_response(f, e),
     }
 }
