@@ -7,7 +7,8 @@ flags are the nodes. The SDKs send through a proxy that hands the requests to th
 turn (one request to A, the next to B), so a conversation created on one node gets its messages,
 tools and spans through the other. Then every transcript and the overview metrics are read from
 each node directly and must equal, field for field, what a SQLite `serve` answers for the same
-sends: the same scenarios, run again by the same SDKs against it.
+sends: the same scenarios, run again by the same SDKs against it. A GenAI conversation exported
+by the OpenTelemetry SDK to `POST /v1/traces` (tests/sdk01/test_otlp.py) is one of them.
 
 "The same sends" is exact because each scenario runs on a clock of its own: the SDK's timestamp
 function (0.0.44) or the clock OpenTelemetry stamps spans with (0.1.4) reads a time the scenario
@@ -43,6 +44,7 @@ import requests
 
 import conftest as c01
 from conftest import h
+from test_otlp import export_otlp
 
 PG_VAR = "AGENTSIGHT_TEST_POSTGRES"
 CH_VAR = "AGENTSIGHT_TEST_CLICKHOUSE"
@@ -448,6 +450,7 @@ def test_two_scale_out_nodes_answer_what_one_sqlite_node_answers(tmp_path):
         proxy = Alternate([a, b])
 
         tag = uuid.uuid4().hex[:8]
+        otlp_cid = f"{tag}-otlp"
         start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=2)
         p00 = {"t0": start.isoformat(), "conversations": conversations00(tag)}
         p01 = {"t0_ns": int((start + dt.timedelta(minutes=30)).timestamp()) * 1_000_000_000,
@@ -461,10 +464,14 @@ def test_two_scale_out_nodes_answer_what_one_sqlite_node_answers(tmp_path):
             assert r00 == {"errors": 0}, f"{label}: 0.0.44 sent with errors"
             h.SdkRunner(endpoint, work, c01.sdk_python01()).run(SDK01, key=key, params=p01,
                                                                 env={"AGENTSIGHT_LOG_LEVEL": "WARNING"})
+            # The OpenTelemetry exporter's GenAI conversation (tests/sdk01/test_otlp.py) over OTLP.
+            sent = export_otlp(endpoint.base_url, key, otlp_cid, f"{tag}-otlp-user",
+                               int((start + dt.timedelta(minutes=50)).timestamp()) * 1_000_000_000)
+            assert sent["exports"] and all(sent["exports"]), f"{label}: OTLP export failed {sent}"
         # Both nodes took a share of the scale-out sends.
         assert min(proxy.per_node) >= 10, proxy.per_node
 
-        cids = [c[0] for c in p00["conversations"] + p01["conversations"]]
+        cids = [c[0] for c in p00["conversations"] + p01["conversations"]] + [otlp_cid]
         want_transcripts = transcripts(lite, lite_key, cids)
         want_list = listing(lite, lite_key)
         want_overview = overviews(lite, lite_key, start.date())

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod limits;
 pub mod metrics;
 pub mod normalize;
+pub mod otlp;
 pub mod prices;
 pub mod spans;
 pub mod time;

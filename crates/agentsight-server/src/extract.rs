@@ -92,6 +92,15 @@ impl WriteKey {
 
 /// The key of the `Authorization` header, verified (401 when missing or unknown).
 pub(crate) async fn principal<S: Store>(parts: &Parts, state: &AppState<S>) -> Result<Arc<Authed>, ApiError> {
+    principal_with(parts, state, false).await
+}
+
+/// [`principal`], also taking `Authorization: Bearer <key>` when `bearer` (OTLP exporters).
+pub(crate) async fn principal_with<S: Store>(
+    parts: &Parts,
+    state: &AppState<S>,
+    bearer: bool,
+) -> Result<Arc<Authed>, ApiError> {
     let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
         // A share link's holder gets told what the link can do, not asked for a key.
         return Err(if crate::auth::has_share_token(parts) {
@@ -102,7 +111,7 @@ pub(crate) async fn principal<S: Store>(parts: &Parts, state: &AppState<S>) -> R
     };
     let value = header.to_str().map_err(|_| ApiError::Unauthenticated("Invalid API key."))?;
     let (scheme, key) = value.trim().split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("Api-Key") {
+    if !(scheme.eq_ignore_ascii_case("Api-Key") || bearer && scheme.eq_ignore_ascii_case("Bearer")) {
         return Err(ApiError::Unauthenticated("Use the header 'Authorization: Api-Key <key>'."));
     }
     let key = key.trim();

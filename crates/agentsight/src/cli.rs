@@ -308,14 +308,15 @@ struct ServeArgs {
     /// Threads serving HTTP [default: CPUs - 1, at least 1; the writer thread takes the last].
     #[arg(long, env = "AGENTSIGHT_WORKERS")]
     workers: Option<usize>,
-    /// Largest JSON request body in bytes.
+    /// Largest JSON request body in bytes (also an OTLP body at /v1/traces; gzip bodies once
+    /// inflated).
     #[arg(long, env = "AGENTSIGHT_MAX_BODY_BYTES", default_value_t = agentsight_core::limits::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
     /// Largest attachment file in bytes (larger ones get 413).
     #[arg(long, env = "AGENTSIGHT_MAX_ATTACHMENT_BYTES", default_value_t = agentsight_core::limits::DEFAULT_MAX_ATTACHMENT_BYTES)]
     max_attachment_bytes: usize,
-    /// `POST /api/ingest/` batches per second one agent may send (0: no limit); over it the
-    /// server answers 429 with Retry-After.
+    /// `POST /api/ingest/` batches (and `POST /v1/traces` requests) per second one agent may
+    /// send (0: no limit); over it the server answers 429 with Retry-After.
     #[arg(long, env = "AGENTSIGHT_INGEST_RATE", default_value_t = agentsight_server::config::DEFAULT_INGEST_RATE)]
     ingest_rate: u32,
     /// Ingest batches one agent may send at once above its rate.

@@ -11,6 +11,7 @@ mod export;
 mod health;
 mod live;
 mod metrics;
+mod otlp;
 pub(crate) mod spans;
 mod tracking;
 
@@ -66,6 +67,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/attachments/{id}/download/", get(attachments::download_attachment::<S>))
         .route("/api/me/", get(spans::get_me::<S>))
         .route("/api/ingest/", post(spans::ingest_spans::<S>))
+        .route("/v1/traces", post(otlp::export_traces::<S>))
         .route("/api/spans/", get(archive::list_spans::<S>))
         .route("/api/spans/{id}/", get(archive::get_span::<S>))
         .route("/api/traces/{trace_id}/", get(archive::get_trace::<S>))
