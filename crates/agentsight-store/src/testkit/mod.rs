@@ -12,12 +12,14 @@ mod composed;
 mod dataplane;
 mod metrics;
 mod property;
+mod resend;
 mod spans;
 
 pub use composed::*;
 pub use dataplane::*;
 pub use metrics::*;
 pub use property::*;
+pub use resend::*;
 pub use spans::*;
 
 use agentsight_core::keys::{self, Role};
@@ -537,6 +539,7 @@ macro_rules! tracking_contract_tests {
             actions_feedback_and_attachments,
             listing_filters_and_soft_delete,
             tracking_buttons_and_lookups,
+            resends_are_stored_once,
             change_feed_reports_tracking_writes);
     };
 }
@@ -621,6 +624,7 @@ macro_rules! contract_tests {
             listing_filters_and_soft_delete,
             dashboard_filters_and_export,
             tracking_buttons_and_lookups,
+            resends_are_stored_once,
             span_writer_ingest_resend_held_incomplete,
             span_writer_restate_costs,
             span_reader_lists_filters_and_sums,
