@@ -58,6 +58,7 @@ mod health;
 mod http;
 mod metrics;
 mod registry;
+mod resend;
 mod schema;
 mod spans;
 mod tracking;

@@ -123,6 +123,12 @@ const MIGRATIONS: &[Migration] = &[
         clickhouse: &[],
         backfill: &[],
     },
+    Migration {
+        // 0.0.x re-sends: the claims that store a timed message, action or button once.
+        postgres: include_str!("../migrations/0004_resends.sql"),
+        clickhouse: &[],
+        backfill: &[],
+    },
 ];
 
 /// The migration that puts stored language tags in their canonical case.
