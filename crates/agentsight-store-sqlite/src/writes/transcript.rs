@@ -227,9 +227,13 @@ const RESENT_BUTTON_SQL: &str =
        AND b.value = ?5 AND b.metadata = ?6
      ORDER BY m.id LIMIT 1";
 
-pub(crate) fn insert_message(cx: &mut MainContext, m: NewMessage) -> StoreResult<MessageRow> {
+/// Inserts a message; with `once`, a 0.0.x re-send of a stored one is answered with that one
+/// instead (the tracking POSTs; a span projection has its own key, and two spans may project
+/// equal entries).
+pub(crate) fn insert_message(cx: &mut MainContext, m: NewMessage, once: bool) -> StoreResult<MessageRow> {
     let pk = resolve(cx, m.agent_id, &m.conversation, Some((m.event_time, m.received_at)))?;
-    if m.resendable()
+    if once
+        && m.resendable()
         && let Some(stored) = resent_message(cx, pk, &m)?
     {
         return Ok(stored);
@@ -267,9 +271,11 @@ pub(crate) fn insert_message(cx: &mut MainContext, m: NewMessage) -> StoreResult
     })
 }
 
-pub(crate) fn insert_action(cx: &mut MainContext, a: &NewAction) -> StoreResult<ActionLogRow> {
+/// Inserts an action; `once` as for [`insert_message`].
+pub(crate) fn insert_action(cx: &mut MainContext, a: &NewAction, once: bool) -> StoreResult<ActionLogRow> {
     let pk = resolve(cx, a.agent_id, &a.conversation, Some((a.event_time, a.received_at)))?;
-    if a.resendable()
+    if once
+        && a.resendable()
         && let Some(stored) = resent_action(cx, pk, a)?
     {
         return Ok(stored);
@@ -337,9 +343,11 @@ pub(crate) fn insert_action(cx: &mut MainContext, a: &NewAction) -> StoreResult<
     })
 }
 
-pub(crate) fn insert_button(cx: &mut MainContext, b: &NewButton) -> StoreResult<ButtonRow> {
+/// Inserts a button press; `once` as for [`insert_message`].
+pub(crate) fn insert_button(cx: &mut MainContext, b: &NewButton, once: bool) -> StoreResult<ButtonRow> {
     let pk = resolve(cx, b.agent_id, &b.conversation, Some((b.event_time, b.received_at)))?;
-    if b.resendable()
+    if once
+        && b.resendable()
         && let Some(stored) = resent_button(cx, pk, b)?
     {
         return Ok(stored);
