@@ -4,8 +4,8 @@
 -- claim (ON CONFLICT DO NOTHING; a concurrent twin waits on the key until the first commits)
 -- and is answered with the stored ids instead of being stored twice. `entry_id` is the
 -- transcript entry (the `messages` row), `event_id` the action log or button (the entry for a
--- message).
-CREATE TABLE event_resends (
+-- message). IF NOT EXISTS: a test rewinds `event_migrations` to rerun an earlier data step.
+CREATE TABLE IF NOT EXISTS event_resends (
     conversation_pk BIGINT NOT NULL,
     kind            SMALLINT NOT NULL,
     event_time      BIGINT NOT NULL,
