@@ -137,3 +137,56 @@ impl ClickHouseEventStore {
         Ok(Claimed::Written)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use agentsight_core::tracking::ConversationRef;
+
+    use super::*;
+
+    fn action() -> NewAction {
+        NewAction {
+            agent_id: 1,
+            conversation: ConversationRef::Pk(1),
+            action_name: "a".into(),
+            event_time: 5,
+            started_at: None,
+            ended_at: None,
+            duration_ms: None,
+            tools_used: None,
+            response: None,
+            error_msg: None,
+            metadata: "{}".into(),
+            received_at: 9,
+        }
+    }
+
+    /// The digest tells fields apart: an absent field from an empty one, and text that moved
+    /// from one field to the next.
+    #[test]
+    fn digests_tell_fields_apart() {
+        let base = action_digest(&action());
+        assert_eq!(
+            base,
+            action_digest(&NewAction { received_at: 99, ..action() }),
+            "receipt time is no content"
+        );
+        assert_ne!(base, action_digest(&NewAction { response: Some(String::new()), ..action() }));
+        assert_ne!(
+            action_digest(&NewAction { response: Some(String::new()), ..action() }),
+            action_digest(&NewAction { error_msg: Some(String::new()), ..action() })
+        );
+        assert_ne!(base, action_digest(&NewAction { duration_ms: Some(0), ..action() }));
+        let button = |label: &str, value: &str| NewButton {
+            agent_id: 1,
+            conversation: ConversationRef::Pk(1),
+            button_event: "click".into(),
+            label: label.into(),
+            value: value.into(),
+            metadata: "{}".into(),
+            event_time: 5,
+            received_at: 9,
+        };
+        assert_ne!(button_digest(&button("ab", "c")), button_digest(&button("a", "bc")));
+    }
+}
