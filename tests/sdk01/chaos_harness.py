@@ -383,8 +383,9 @@ class Verdict:
     unanswered: int = 0
     missing: list = field(default_factory=list)
     duplicated: list = field(default_factory=list)
-    # Duplicates of a 0.0.44 message sent again after an attempt the server never answered.
-    resent_duplicates: list = field(default_factory=list)
+    # 0.0.44 messages and actions sent again after an attempt the server never answered: the
+    # re-sends the server must store once (docs/sdk-protocol.md).
+    resent00: int = 0
 
     def summary(self) -> dict:
         return {
@@ -393,7 +394,7 @@ class Verdict:
                              "turns_01x": self.acked_turns01},
             "unanswered_requests": self.unanswered,
             "missing": len(self.missing), "duplicated": len(self.duplicated),
-            "resent_duplicates_00x": len(self.resent_duplicates),
+            "resent_after_no_answer_00x": self.resent00,
         }
 
 
@@ -434,20 +435,15 @@ def verify(records: list[Record], base_url: str, key00: str, key01: str) -> Verd
         pk = pk_or_none if isinstance(pk_or_none, int) else ids00.get(cid)
         if entry not in [c for _, c in texts00.get(pk, [])]:
             v.missing.append(f"0.0.44 entry {entry!r} (conversation {pk})")
-    # Entries sent again after an attempt the server never answered, by conversation pk.
-    resent = set()
-    for body, tries in attempts.items():
-        if len(tries) > 1 and any(t.status is None for t in tries):
-            doc = tries[0].json()
-            resent.add((doc.get("conversation"), _entry(doc)))
+    # Entries sent again after an attempt the server never answered (each must be stored once).
+    v.resent00 = sum(1 for tries in attempts.values() if len(tries) > 1 and any(t.status is None for t in tries))
     for pk, entries in texts00.items():
         seen: dict[str, int] = {}
         for _, content in entries:
             seen[content] = seen.get(content, 0) + 1
         for content, n in seen.items():
             if n > 1:
-                (v.resent_duplicates if (pk, content) in resent else v.duplicated).append(
-                    f"0.0.44 {content!r} stored {n} times (conversation {pk})")
+                v.duplicated.append(f"0.0.44 {content!r} stored {n} times (conversation {pk})")
     # ---- 0.1.4: span batches
     acked_spans: dict[str, set[str]] = {}
     acked_turns: set[str] = set()

@@ -20,9 +20,10 @@ The kills (SIGKILL, `kill -9`), each at a seeded random point of one of four kin
 * `startup`: 0–300 ms after a process was started (it replays the batches a `projection` kill
   left unprojected; every `startup` kill follows one).
 
-Allowed and reported (`resent_duplicates_00x`): a 0.0.44 message or action stored twice because
-the server committed it just before a kill, its answer never left, and the SDK sent it again
-(0.0.44's POSTs carry no idempotency key; docs/chaos.md).
+No duplicate is allowed, also not of a 0.0.44 message or action the server committed just
+before a kill, whose answer never left, and which the SDK sent again: the re-send (same body,
+same client `timestamp`) is answered with the stored item (docs/sdk-protocol.md). The report
+counts such re-sends (`resent_after_no_answer_00x`).
 
 Then a clean stop, `agentsight check` on the data dir (no damage), and a start that reads
 everything back through the API: `chaos_harness.verify`. The number of kills, the pace and the
@@ -145,11 +146,6 @@ def test_kill_9_at_random_points_under_both_sdks_loses_and_doubles_nothing(tmp_p
     assert verdict.acked_messages00 > 0 and verdict.acked_spans01 > 0, report
     assert not verdict.missing, f"seed {SEED}: acknowledged and missing: {verdict.missing[:20]}\n{report}"
     assert not verdict.duplicated, f"seed {SEED}: stored twice: {verdict.duplicated[:20]}\n{report}"
-    # Allowed, and reported: a 0.0.44 message or action the server committed just before a kill,
-    # whose answer never left, sent again by the SDK (its POSTs carry no idempotency key; see
-    # docs/chaos.md). Stored twice at most, never more.
-    assert all(" stored 2 times " in d for d in verdict.resent_duplicates), verdict.resent_duplicates
-    assert len(verdict.resent_duplicates) <= verdict.unanswered, report
 
 
 def test_the_comparison_finds_a_lost_and_a_doubled_event(tmp_path):

@@ -146,6 +146,36 @@ pub struct NewMessage {
     pub received_at: Micros,
 }
 
+impl NewMessage {
+    /// Whether a re-send of this message is recognised ([`is_resendable`]).
+    pub fn resendable(&self) -> bool {
+        is_resendable(self.event_time, self.received_at)
+    }
+}
+
+impl NewAction {
+    /// Whether a re-send of this action is recognised ([`is_resendable`]).
+    pub fn resendable(&self) -> bool {
+        is_resendable(self.event_time, self.received_at)
+    }
+}
+
+impl NewButton {
+    /// Whether a re-send of this click is recognised ([`is_resendable`]).
+    pub fn resendable(&self) -> bool {
+        is_resendable(self.event_time, self.received_at)
+    }
+}
+
+/// A 0.0.x message, action or button whose client gave its event time (`timestamp`, the moment
+/// it was tracked, not sent) is the same item when it comes again with the same conversation,
+/// event time and content: the SDK re-sends it after a network error, and the stores answer the
+/// stored item instead of storing it twice (docs/sdk-protocol.md). An item without a client time
+/// (its event time is its receipt time) is never taken for a re-send.
+pub fn is_resendable(event_time: Micros, received_at: Micros) -> bool {
+    event_time != received_at
+}
+
 /// `POST /api/action_logs/`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAction {

@@ -217,6 +217,11 @@ impl Erasure for ClickHouseEventStore {
                 tx.execute(sql, &[&agent_id, &cids]).await.map_err(pgerr)?;
             }
         }
+        // The 0.0.x re-send claims (resend.rs): a later re-send must not be answered with a
+        // removed id.
+        tx.execute("DELETE FROM event_resends WHERE conversation_pk = ANY($1)", &[&found])
+            .await
+            .map_err(pgerr)?;
         tx.commit().await.map_err(pgerr)?;
         // This node's cache of (agent, conversation id) → pk would name rows that are gone.
         *self.cache() = crate::Cache::default();

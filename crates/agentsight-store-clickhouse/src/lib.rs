@@ -61,6 +61,7 @@ mod http;
 mod import;
 mod metrics;
 mod registry;
+mod resend;
 mod schema;
 mod spans;
 mod tracking;

@@ -130,6 +130,12 @@ const MIGRATIONS: &[Migration] = &[
         backfill: &[],
     },
     Migration { postgres: include_str!("../migrations/0005_erasure.sql"), clickhouse: &[], backfill: &[] },
+    Migration {
+        // 0.0.x re-sends: the claims that store a timed message, action or button once.
+        postgres: include_str!("../migrations/0006_resends.sql"),
+        clickhouse: &[],
+        backfill: &[],
+    },
 ];
 
 /// The migration that puts stored language tags in their canonical case.

@@ -20,6 +20,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::http::{int_list, quote};
 use crate::registry::{self, REG_COLUMNS, Reg};
+use crate::resend::{self, Claimed};
 use crate::{ClickHouseEventStore, bad_row};
 
 fn kind_code(k: MessageKind) -> u8 {
@@ -35,6 +36,38 @@ fn kind_from(code: u8) -> MessageKind {
         1 => MessageKind::Action,
         2 => MessageKind::Button,
         _ => MessageKind::Message,
+    }
+}
+
+/// The answer for an action stored as entry `entry`, log `id`.
+fn action_log(a: NewAction, pk: i64, entry: i64, id: i64) -> ActionLogRow {
+    ActionLogRow {
+        id,
+        message_id: entry,
+        conversation_pk: pk,
+        action_name: a.action_name,
+        started_at: a.started_at,
+        ended_at: a.ended_at,
+        duration_ms: a.duration_ms,
+        tools_used: a.tools_used,
+        response: a.response,
+        error_msg: a.error_msg,
+        metadata: a.metadata,
+        ts: a.event_time,
+    }
+}
+
+/// The answer for a button press stored as entry `entry`, row `id`.
+fn button_row(b: NewButton, pk: i64, entry: i64, id: i64) -> ButtonRow {
+    ButtonRow {
+        id,
+        message_id: entry,
+        conversation_pk: pk,
+        button_event: b.button_event,
+        label: b.label,
+        value: b.value,
+        metadata: b.metadata,
+        ts: b.event_time,
     }
 }
 
@@ -510,7 +543,32 @@ impl TrackingWriter for ClickHouseEventStore {
         let pk = self.entry_conversation(m.agent_id, &m.conversation, m.event_time, m.received_at).await?;
         let id = self.ids(1).await?[0];
         let row = message_row(&m, pk, id);
-        self.inner.batcher.insert("messages", &[row]).await?;
+        let write = self.inner.batcher.insert("messages", std::slice::from_ref(&row));
+        let id = if m.resendable() {
+            let key = resend::Key {
+                conversation_pk: pk,
+                kind: 0,
+                event_time: m.event_time,
+                digest: resend::message_digest(&m),
+            };
+            match self.write_once(key, id, id, write).await? {
+                Claimed::Written => id,
+                Claimed::Stored(entry, _) => {
+                    return Ok(MessageRow {
+                        id: entry,
+                        conversation_pk: pk,
+                        kind: MessageKind::Message,
+                        sender: m.sender,
+                        content: m.content,
+                        metadata: m.metadata,
+                        ts: m.event_time,
+                    });
+                }
+            }
+        } else {
+            write.await?;
+            id
+        };
         self.report(&[Committed { agent_id: m.agent_id, change: Change::Message, count: 1 }]);
         Ok(MessageRow {
             id,
@@ -530,25 +588,30 @@ impl TrackingWriter for ClickHouseEventStore {
         let (entry, id) = (ids[0], ids[1]);
         let (message, log) = action_rows(&a, pk, entry, id);
         let (entries, rows) = ([message], [log]);
-        tokio::try_join!(
-            self.inner.batcher.insert("messages", &entries),
-            self.inner.batcher.insert("action_logs", &rows)
-        )?;
+        let write = async {
+            tokio::try_join!(
+                self.inner.batcher.insert("messages", &entries),
+                self.inner.batcher.insert("action_logs", &rows)
+            )
+            .map(|_| ())
+        };
+        let (entry, id) = if a.resendable() {
+            let key = resend::Key {
+                conversation_pk: pk,
+                kind: 1,
+                event_time: a.event_time,
+                digest: resend::action_digest(&a),
+            };
+            match self.write_once(key, entry, id, write).await? {
+                Claimed::Written => (entry, id),
+                Claimed::Stored(entry, id) => return Ok(action_log(a, pk, entry, id)),
+            }
+        } else {
+            write.await?;
+            (entry, id)
+        };
         self.report(&[Committed { agent_id: a.agent_id, change: Change::Other, count: 1 }]);
-        Ok(ActionLogRow {
-            id,
-            message_id: entry,
-            conversation_pk: pk,
-            action_name: a.action_name,
-            started_at: a.started_at,
-            ended_at: a.ended_at,
-            duration_ms: a.duration_ms,
-            tools_used: a.tools_used,
-            response: a.response,
-            error_msg: a.error_msg,
-            metadata: a.metadata,
-            ts: a.event_time,
-        })
+        Ok(action_log(a, pk, entry, id))
     }
 
     async fn insert_button(&self, b: NewButton) -> StoreResult<ButtonRow> {
@@ -557,21 +620,30 @@ impl TrackingWriter for ClickHouseEventStore {
         let (entry, id) = (ids[0], ids[1]);
         let (message, row) = button_rows(&b, pk, entry, id);
         let (entries, rows) = ([message], [row]);
-        tokio::try_join!(
-            self.inner.batcher.insert("messages", &entries),
-            self.inner.batcher.insert("buttons", &rows)
-        )?;
+        let write = async {
+            tokio::try_join!(
+                self.inner.batcher.insert("messages", &entries),
+                self.inner.batcher.insert("buttons", &rows)
+            )
+            .map(|_| ())
+        };
+        let (entry, id) = if b.resendable() {
+            let key = resend::Key {
+                conversation_pk: pk,
+                kind: 2,
+                event_time: b.event_time,
+                digest: resend::button_digest(&b),
+            };
+            match self.write_once(key, entry, id, write).await? {
+                Claimed::Written => (entry, id),
+                Claimed::Stored(entry, id) => return Ok(button_row(b, pk, entry, id)),
+            }
+        } else {
+            write.await?;
+            (entry, id)
+        };
         self.report(&[Committed { agent_id: b.agent_id, change: Change::Other, count: 1 }]);
-        Ok(ButtonRow {
-            id,
-            message_id: entry,
-            conversation_pk: pk,
-            button_event: b.button_event,
-            label: b.label,
-            value: b.value,
-            metadata: b.metadata,
-            ts: b.event_time,
-        })
+        Ok(button_row(b, pk, entry, id))
     }
 
     async fn insert_attachments(&self, a: AttachmentsInsert) -> StoreResult<Vec<AttachmentRow>> {

@@ -648,16 +648,20 @@ impl TrackingWriter for SqliteStore {
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<MessageRow> {
-        self.write_in(Notify::Agent(m.agent_id, Change::Message), move |cx| writes::insert_message(cx, m))
-            .await
+        self.write_in(Notify::Agent(m.agent_id, Change::Message), move |cx| {
+            writes::insert_message(cx, m, true)
+        })
+        .await
     }
 
     async fn insert_action(&self, a: NewAction) -> StoreResult<ActionLogRow> {
-        self.write_in(Notify::Agent(a.agent_id, Change::Other), move |cx| writes::insert_action(cx, &a)).await
+        self.write_in(Notify::Agent(a.agent_id, Change::Other), move |cx| writes::insert_action(cx, &a, true))
+            .await
     }
 
     async fn insert_button(&self, b: NewButton) -> StoreResult<ButtonRow> {
-        self.write_in(Notify::Agent(b.agent_id, Change::Other), move |cx| writes::insert_button(cx, &b)).await
+        self.write_in(Notify::Agent(b.agent_id, Change::Other), move |cx| writes::insert_button(cx, &b, true))
+            .await
     }
 
     async fn insert_attachments(&self, a: AttachmentsInsert) -> StoreResult<Vec<AttachmentRow>> {

@@ -72,6 +72,7 @@ fn project_turn_messages(cx: &mut MainContext, b: &SpanIngest, pk: i64, t: &Turn
                 event_time: m.ts,
                 received_at: b.received_at,
             },
+            false,
         )?;
     }
     Ok(())
@@ -103,6 +104,7 @@ fn project_child(
                     metadata: t.metadata.clone(),
                     received_at: b.received_at,
                 },
+                false,
             )?;
         }
         SpanEffect::Button(x) => {
@@ -118,6 +120,7 @@ fn project_child(
                     event_time: s.started_at,
                     received_at: b.received_at,
                 },
+                false,
             )?;
         }
         SpanEffect::Llm(c) => add_usage(&cx.conn, b, pk, s, c, turn)?,

@@ -134,8 +134,110 @@ fn fix_successor(
     Ok(())
 }
 
-pub(crate) fn insert_message(cx: &mut MainContext, m: NewMessage) -> StoreResult<MessageRow> {
+/// The stored message a re-send repeats (same conversation, event time, sender, content and
+/// metadata; `NewMessage::resendable`), found through `messages_conversation` in the writer's
+/// transaction, before the insert.
+fn resent_message(cx: &mut MainContext, pk: i64, m: &NewMessage) -> StoreResult<Option<MessageRow>> {
+    one(
+        &cx.conn,
+        RESENT_MESSAGE_SQL,
+        params![pk, m.event_time, m.sender, m.content, m.metadata],
+        reads::message_row,
+    )
+    .optional()
+    .map_err(sqlerr)
+}
+
+const RESENT_MESSAGE_SQL: &str =
+    "SELECT id, conversation_pk, kind, sender, content, metadata, ts FROM messages
+     WHERE conversation_pk = ?1 AND ts = ?2 AND kind = 0 AND sender = ?3 AND content = ?4 AND metadata = ?5
+     ORDER BY id LIMIT 1";
+
+/// The stored action log a re-send repeats: every field of the action equal.
+fn resent_action(cx: &mut MainContext, pk: i64, a: &NewAction) -> StoreResult<Option<ActionLogRow>> {
+    one(
+        &cx.conn,
+        RESENT_ACTION_SQL,
+        params![
+            pk,
+            a.event_time,
+            a.action_name,
+            a.metadata,
+            a.started_at,
+            a.ended_at,
+            a.duration_ms,
+            a.tools_used,
+            a.response,
+            a.error_msg
+        ],
+        |r| {
+            Ok(ActionLogRow {
+                id: r.get(0)?,
+                message_id: r.get(1)?,
+                conversation_pk: pk,
+                action_name: a.action_name.clone(),
+                started_at: a.started_at,
+                ended_at: a.ended_at,
+                duration_ms: a.duration_ms,
+                tools_used: a.tools_used.clone(),
+                response: a.response.clone(),
+                error_msg: a.error_msg.clone(),
+                metadata: a.metadata.clone(),
+                ts: a.event_time,
+            })
+        },
+    )
+    .optional()
+    .map_err(sqlerr)
+}
+
+const RESENT_ACTION_SQL: &str =
+    "SELECT a.id, a.message_id FROM messages m JOIN action_logs a ON a.message_id = m.id
+     WHERE m.conversation_pk = ?1 AND m.ts = ?2 AND m.kind = 1 AND a.action_name = ?3 AND a.metadata = ?4
+       AND a.started_at IS ?5 AND a.ended_at IS ?6 AND a.duration_ms IS ?7 AND a.tools_used IS ?8
+       AND a.response IS ?9 AND a.error_msg IS ?10
+     ORDER BY m.id LIMIT 1";
+
+/// The stored button click a re-send repeats: every field of the click equal.
+fn resent_button(cx: &mut MainContext, pk: i64, b: &NewButton) -> StoreResult<Option<ButtonRow>> {
+    one(
+        &cx.conn,
+        RESENT_BUTTON_SQL,
+        params![pk, b.event_time, b.button_event, b.label, b.value, b.metadata],
+        |r| {
+            Ok(ButtonRow {
+                id: r.get(0)?,
+                message_id: r.get(1)?,
+                conversation_pk: pk,
+                button_event: b.button_event.clone(),
+                label: b.label.clone(),
+                value: b.value.clone(),
+                metadata: b.metadata.clone(),
+                ts: b.event_time,
+            })
+        },
+    )
+    .optional()
+    .map_err(sqlerr)
+}
+
+const RESENT_BUTTON_SQL: &str =
+    "SELECT b.id, b.message_id FROM messages m JOIN buttons b ON b.message_id = m.id
+     WHERE m.conversation_pk = ?1 AND m.ts = ?2 AND m.kind = 2 AND b.button_event = ?3 AND b.label = ?4
+       AND b.value = ?5 AND b.metadata = ?6
+     ORDER BY m.id LIMIT 1";
+
+/// Inserts a message; with `once`, a 0.0.x re-send of a stored one is answered with that one
+/// instead (the tracking POSTs; a span projection has its own key, and two spans may project
+/// equal entries).
+pub(crate) fn insert_message(cx: &mut MainContext, m: NewMessage, once: bool) -> StoreResult<MessageRow> {
     let pk = resolve(cx, m.agent_id, &m.conversation, Some((m.event_time, m.received_at)))?;
+    if once
+        && m.resendable()
+        && let Some(stored) = resent_message(cx, pk, &m)?
+    {
+        return Ok(stored);
+    }
     let (response_us, out_of_order) = response_of(cx, pk, m.event_time, &m.sender)?;
     let id = insert_entry(
         cx,
@@ -169,8 +271,15 @@ pub(crate) fn insert_message(cx: &mut MainContext, m: NewMessage) -> StoreResult
     })
 }
 
-pub(crate) fn insert_action(cx: &mut MainContext, a: &NewAction) -> StoreResult<ActionLogRow> {
+/// Inserts an action; `once` as for [`insert_message`].
+pub(crate) fn insert_action(cx: &mut MainContext, a: &NewAction, once: bool) -> StoreResult<ActionLogRow> {
     let pk = resolve(cx, a.agent_id, &a.conversation, Some((a.event_time, a.received_at)))?;
+    if once
+        && a.resendable()
+        && let Some(stored) = resent_action(cx, pk, a)?
+    {
+        return Ok(stored);
+    }
     ensure_action(cx, a.agent_id, &a.action_name, a.received_at)?;
     let content = format!("Action {} performed", a.action_name);
     let entry = insert_entry(
@@ -234,8 +343,15 @@ pub(crate) fn insert_action(cx: &mut MainContext, a: &NewAction) -> StoreResult<
     })
 }
 
-pub(crate) fn insert_button(cx: &mut MainContext, b: &NewButton) -> StoreResult<ButtonRow> {
+/// Inserts a button press; `once` as for [`insert_message`].
+pub(crate) fn insert_button(cx: &mut MainContext, b: &NewButton, once: bool) -> StoreResult<ButtonRow> {
     let pk = resolve(cx, b.agent_id, &b.conversation, Some((b.event_time, b.received_at)))?;
+    if once
+        && b.resendable()
+        && let Some(stored) = resent_button(cx, pk, b)?
+    {
+        return Ok(stored);
+    }
     let entry = insert_entry(
         cx,
         Entry {
@@ -311,4 +427,32 @@ fn ensure_action(cx: &mut MainContext, agent_id: i64, name: &str, now: Micros) -
     .map_err(sqlerr)?;
     cx.cache.remember_action(key);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The re-send look-ups run for every timed 0.0.x write: each must seek the conversation's
+    /// index at one event time (and the joined row by its unique `message_id`), never scan.
+    #[test]
+    fn resend_lookups_seek_the_conversation_index() {
+        let (c, _dir) = crate::migrate::test_db();
+        for (sql, n) in [(RESENT_MESSAGE_SQL, 5), (RESENT_ACTION_SQL, 10), (RESENT_BUTTON_SQL, 6)] {
+            let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let params: Vec<rusqlite::types::Value> =
+                (0..n).map(|_| rusqlite::types::Value::Integer(1)).collect();
+            let plan = stmt
+                .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+                .join("; ");
+            assert!(
+                plan.contains("INDEX messages_conversation (conversation_pk=? AND ts=? AND kind=?)"),
+                "{plan}"
+            );
+            assert!(!plan.contains("SCAN") && !plan.contains("TEMP B-TREE"), "{plan}");
+        }
+    }
 }

@@ -13,6 +13,7 @@ mod dataplane;
 mod erasure;
 mod metrics;
 mod property;
+mod resend;
 mod spans;
 
 pub use composed::*;
@@ -20,6 +21,7 @@ pub use dataplane::*;
 pub use erasure::*;
 pub use metrics::*;
 pub use property::*;
+pub use resend::*;
 pub use spans::*;
 
 use agentsight_core::keys::{self, Role};
@@ -540,6 +542,7 @@ macro_rules! tracking_contract_tests {
             actions_feedback_and_attachments,
             listing_filters_and_soft_delete,
             tracking_buttons_and_lookups,
+            resends_are_stored_once,
             change_feed_reports_tracking_writes);
     };
 }
@@ -624,6 +627,7 @@ macro_rules! contract_tests {
             listing_filters_and_soft_delete,
             dashboard_filters_and_export,
             tracking_buttons_and_lookups,
+            resends_are_stored_once,
             span_writer_ingest_resend_held_incomplete,
             span_writer_restate_costs,
             span_reader_lists_filters_and_sums,

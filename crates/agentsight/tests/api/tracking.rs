@@ -329,3 +329,54 @@ async fn page_links_use_the_configured_public_url_and_not_the_host_header() {
         assert_eq!(page["next"], want, "public URL {public:?}");
     }
 }
+
+/// 0.0.x re-sends (docs/sdk-protocol.md): the SDK retries a POST after a network error with the
+/// same body (`timestamp` is when the item was tracked). The retry is answered like the first
+/// attempt (same status and body, same id) and nothing is stored twice; a message without a
+/// `timestamp` is never taken for a re-send.
+#[tokio::test]
+async fn a_resent_message_action_or_button_is_answered_as_stored_and_stored_once() {
+    let app = spawn_app().await;
+    let pk = app.conversation("r1", json!({})).await;
+    let posts = [
+        (
+            "/api/track/",
+            json!({"conversation": pk, "conversation_id": "r1", "sender": "end_user", "content": "hi",
+                "metadata": {"a": 1}, "timestamp": "2026-05-01T10:00:00.123456Z"}),
+        ),
+        (
+            "/api/action_logs/",
+            json!({"conversation": pk, "conversation_id": "r1", "action_name": "lookup", "duration_ms": 5,
+                "response": "ok", "metadata": {}, "timestamp": "2026-05-01T10:00:01Z"}),
+        ),
+        (
+            "/api/buttons/",
+            json!({"conversation": pk, "button_event": "feedback", "label": "Yes", "value": "yes",
+                "metadata": {}, "timestamp": "2026-05-01T10:00:02Z"}),
+        ),
+    ];
+    for (path, body) in &posts {
+        let first = app.post(path, body).await;
+        assert_eq!(first.status(), 201, "{path}");
+        let first: Value = first.json().await.unwrap();
+        let again = app.post(path, body).await;
+        assert_eq!(again.status(), 201, "{path}");
+        let again: Value = again.json().await.unwrap();
+        assert_eq!(again, first, "{path}");
+    }
+    let t = app.get_json(&format!("/api/conversations/{pk}/")).await;
+    let m = t["messages"].as_array().unwrap();
+    assert_eq!(m.len(), 3, "{m:?}");
+    assert_eq!(t["message_count"], 1);
+    // One microsecond later is another message.
+    let mut later = posts[0].1.clone();
+    later["timestamp"] = json!("2026-05-01T10:00:00.123457Z");
+    assert_eq!(app.post("/api/track/", &later).await.status(), 201);
+    // No timestamp: stored each time.
+    let untimed = json!({"conversation": pk, "conversation_id": "r1", "sender": "agent", "content": "same"});
+    let u1: Value = app.post("/api/track/", &untimed).await.json().await.unwrap();
+    let u2: Value = app.post("/api/track/", &untimed).await.json().await.unwrap();
+    assert_ne!(u1["id"], u2["id"]);
+    let t = app.get_json(&format!("/api/conversations/{pk}/")).await;
+    assert_eq!(t["message_count"], 4);
+}
