@@ -173,6 +173,8 @@ pub(crate) fn record_failure(conn: &Connection, id: i64, error: &str, at: i64) -
 pub(crate) struct Progress {
     acked: AtomicI64,
     projected: watch::Sender<i64>,
+    /// Projections wait for a full disk to have room again: reads do not wait for them.
+    stalled: std::sync::atomic::AtomicBool,
 }
 
 /// How long a read waits for the projection before it gives up (503).
@@ -181,7 +183,18 @@ pub(crate) const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(30);
 impl Progress {
     /// Everything up to `projected` is projected (what the main database records).
     pub(crate) fn new(projected: i64) -> Progress {
-        Progress { acked: AtomicI64::new(projected), projected: watch::Sender::new(projected) }
+        Progress {
+            acked: AtomicI64::new(projected),
+            projected: watch::Sender::new(projected),
+            stalled: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Projections are (or no longer are) waiting for a full disk. While they are, a read
+    /// answers with what is projected instead of waiting for batches that cannot be projected
+    /// until an operator frees space (it would only end in a 503 after [`CATCH_UP_TIMEOUT`]).
+    pub(crate) fn set_stalled(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
     }
 
     /// Batch `id` is archived and its projection queued: reads from now on wait for it.
@@ -206,7 +219,7 @@ impl Progress {
     /// Waits until every batch acknowledged before this call is projected.
     pub(crate) async fn caught_up(&self) -> StoreResult<()> {
         let target = self.acked.load(Ordering::SeqCst);
-        if *self.projected.borrow() >= target {
+        if *self.projected.borrow() >= target || self.stalled.load(Ordering::SeqCst) {
             return Ok(());
         }
         let mut rx = self.projected.subscribe();
@@ -229,6 +242,18 @@ mod tests {
     fn the_archive_lies_beside_the_database() {
         assert_eq!(path_of(Path::new("/d/agentsight.db")), Path::new("/d/agentsight.archive.db"));
         assert_eq!(uri(Path::new("/a b/x?%#.db"), true), "file:/a b/x%3F%25%23.db?mode=ro");
+    }
+
+    /// Projections stalled on a full disk: a read answers with what is projected at once; once
+    /// they are no longer stalled, reads wait for them again.
+    #[tokio::test]
+    async fn a_read_does_not_wait_for_projections_stalled_on_a_full_disk() {
+        let p = Progress::new(4);
+        p.acked(6);
+        p.set_stalled(true);
+        tokio::time::timeout(Duration::from_secs(5), p.caught_up()).await.unwrap().unwrap();
+        p.set_stalled(false);
+        assert!(tokio::time::timeout(Duration::from_millis(50), p.caught_up()).await.is_err());
     }
 
     #[tokio::test]

@@ -304,11 +304,20 @@ impl MetricsIndex {
         }
         let started = Instant::now();
         match write_snapshot(s) {
-            Ok(Some(seq)) => tracing::info!(
-                seq,
-                ms = started.elapsed().as_millis() as u64,
-                "metrics index: snapshot written at the stop"
-            ),
+            Ok(Some(seq)) => {
+                tracing::info!(
+                    seq,
+                    ms = started.elapsed().as_millis() as u64,
+                    "metrics index: snapshot written at the stop"
+                );
+                // Pruning the journal wrote to the WAL after the stop's checkpoint: copy it into
+                // the database again, so a clean stop leaves an empty WAL.
+                let checkpoint = Connection::open(&s.path)
+                    .and_then(|c| c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())));
+                if let Err(e) = checkpoint {
+                    tracing::warn!(error = %e, "metrics index: checkpoint after the stop's snapshot failed");
+                }
+            }
             Ok(None) => tracing::info!("metrics index: not ready at the stop; no snapshot written"),
             Err(e) => tracing::warn!(error = %e, "metrics index: the snapshot at the stop failed"),
         }

@@ -675,8 +675,11 @@ fn project_alone<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, p: Project
     if let Some(p) = project_one(cx, st, p) {
         tracing::warn!(
             batch = p.id,
-            "the disk is full: span projection waits (reads wait for it) and is tried again every second"
+            "the disk is full: span projection waits (reads answer with what is projected) and is tried again every second"
         );
+        if let Some(progress) = &st.ctx.progress {
+            progress.set_stalled(true);
+        }
         st.stalled.push_back(p);
     }
 }
@@ -691,6 +694,9 @@ fn retry_stalled<C: Caches>(cx: &mut WriteContext<C>, st: &mut State) {
         }
     }
     if before > 0 && st.stalled.is_empty() {
+        if let Some(progress) = &st.ctx.progress {
+            progress.set_stalled(false);
+        }
         tracing::info!(batches = before, "span projection resumed: the stalled batches are projected");
     }
 }
