@@ -106,15 +106,7 @@ async fn export<S: Store>(
     if let Some(l) = &st.ingest_limiter {
         l.check(key.0.principal.agent_id).map_err(|s| ApiError::Throttled(s.max(1)))?;
     }
-    let gzip = match req.headers().get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim()) {
-        None | Some("" | "identity") => false,
-        Some(e) if e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip") => true,
-        Some(e) => {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "Unsupported Content-Encoding \"{e}\"; send gzip or no encoding."
-            )));
-        }
-    };
+    let gzip = super::spans::gzip_encoded(req.headers())?;
     let limit = st.settings.max_body_bytes;
     let raw = read_body(req, limit).await?;
     let (enrich, scope) = (st.enrich.clone(), key.0.scope.clone());

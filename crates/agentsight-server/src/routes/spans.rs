@@ -90,15 +90,7 @@ pub(crate) async fn ingest_spans<S: Store>(
             )));
         }
     }
-    let gzip = match req.headers().get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim()) {
-        None | Some("" | "identity") => false,
-        Some(e) if e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip") => true,
-        Some(e) => {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "Unsupported Content-Encoding \"{e}\"; send gzip or no encoding."
-            )));
-        }
-    };
+    let gzip = gzip_encoded(req.headers())?;
     // The body is kept as received for the archive (a gzip body stays the client's gzip); the
     // limit applies to the JSON, decompressed, so a small bomb cannot grow past it.
     let limit = st.settings.max_body_bytes;
@@ -148,6 +140,18 @@ pub(crate) fn read_batch(
     };
     let p: wire::IngestPayload<'_> = parse_json(text.as_bytes())?;
     Ok((agentsight_ingest::read_span_batch(enrich, scope, &text, &p, received)?, body))
+}
+
+/// Whether the body is gzip (`Content-Encoding: gzip`/`x-gzip`; none or `identity`: plain); any
+/// other encoding is a 415. Shared by the span batches and OTLP.
+pub(crate) fn gzip_encoded(headers: &axum::http::HeaderMap) -> Result<bool, ApiError> {
+    match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim()) {
+        None | Some("" | "identity") => Ok(false),
+        Some(e) if e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip") => Ok(true),
+        Some(e) => Err(ApiError::UnsupportedMediaType(format!(
+            "Unsupported Content-Encoding \"{e}\"; send gzip or no encoding."
+        ))),
+    }
 }
 
 #[cfg(test)]
