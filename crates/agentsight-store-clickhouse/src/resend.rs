@@ -15,11 +15,23 @@ use sha2::{Digest, Sha256};
 use crate::ClickHouseEventStore;
 
 /// What a re-send claim found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Claimed {
     /// Nothing before: the item was written (and its claim committed).
     Written,
     /// Stored before: its `(entry_id, event_id)`.
     Stored(i64, i64),
+}
+
+impl Claimed {
+    /// The `(entry_id, event_id)` the item has: the ones given when this call wrote it, else
+    /// the stored ones.
+    pub(crate) fn ids(&self, entry_id: i64, event_id: i64) -> (i64, i64) {
+        match *self {
+            Claimed::Written => (entry_id, event_id),
+            Claimed::Stored(entry, event) => (entry, event),
+        }
+    }
 }
 
 /// The claim key's content part: every field but the conversation and the event time, each
@@ -98,10 +110,11 @@ pub(crate) struct Key {
 impl ClickHouseEventStore {
     /// Writes an item once: claims `key` for `(entry_id, event_id)`, runs `write` (the
     /// ClickHouse insert) and commits the claim after it; or, when the key was claimed before,
-    /// answers the stored ids without writing. A failed write rolls the claim back.
+    /// answers the stored ids without writing. A failed write rolls the claim back. Without a
+    /// key (an item that cannot be told from a resend) it only writes.
     pub(crate) async fn write_once<F>(
         &self,
-        key: Key,
+        key: Option<Key>,
         entry_id: i64,
         event_id: i64,
         write: F,
@@ -109,6 +122,10 @@ impl ClickHouseEventStore {
     where
         F: Future<Output = StoreResult<()>>,
     {
+        let Some(key) = key else {
+            write.await?;
+            return Ok(Claimed::Written);
+        };
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pgerr)?;
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =

@@ -544,34 +544,18 @@ impl TrackingWriter for ClickHouseEventStore {
         let id = self.ids(1).await?[0];
         let row = message_row(&m, pk, id);
         let write = self.inner.batcher.insert("messages", std::slice::from_ref(&row));
-        let id = if m.resendable() {
-            let key = resend::Key {
-                conversation_pk: pk,
-                kind: 0,
-                event_time: m.event_time,
-                digest: resend::message_digest(&m),
-            };
-            match self.write_once(key, id, id, write).await? {
-                Claimed::Written => id,
-                Claimed::Stored(entry, _) => {
-                    return Ok(MessageRow {
-                        id: entry,
-                        conversation_pk: pk,
-                        kind: MessageKind::Message,
-                        sender: m.sender,
-                        content: m.content,
-                        metadata: m.metadata,
-                        ts: m.event_time,
-                    });
-                }
-            }
-        } else {
-            write.await?;
-            id
-        };
-        self.report(&[Committed { agent_id: m.agent_id, change: Change::Message, count: 1 }]);
+        let key = m.resendable().then(|| resend::Key {
+            conversation_pk: pk,
+            kind: 0,
+            event_time: m.event_time,
+            digest: resend::message_digest(&m),
+        });
+        let claimed = self.write_once(key, id, id, write).await?;
+        if claimed == Claimed::Written {
+            self.report(&[Committed { agent_id: m.agent_id, change: Change::Message, count: 1 }]);
+        }
         Ok(MessageRow {
-            id,
+            id: claimed.ids(id, id).0,
             conversation_pk: pk,
             kind: MessageKind::Message,
             sender: m.sender,
@@ -595,22 +579,17 @@ impl TrackingWriter for ClickHouseEventStore {
             )
             .map(|_| ())
         };
-        let (entry, id) = if a.resendable() {
-            let key = resend::Key {
-                conversation_pk: pk,
-                kind: 1,
-                event_time: a.event_time,
-                digest: resend::action_digest(&a),
-            };
-            match self.write_once(key, entry, id, write).await? {
-                Claimed::Written => (entry, id),
-                Claimed::Stored(entry, id) => return Ok(action_log(a, pk, entry, id)),
-            }
-        } else {
-            write.await?;
-            (entry, id)
-        };
-        self.report(&[Committed { agent_id: a.agent_id, change: Change::Other, count: 1 }]);
+        let key = a.resendable().then(|| resend::Key {
+            conversation_pk: pk,
+            kind: 1,
+            event_time: a.event_time,
+            digest: resend::action_digest(&a),
+        });
+        let claimed = self.write_once(key, entry, id, write).await?;
+        if claimed == Claimed::Written {
+            self.report(&[Committed { agent_id: a.agent_id, change: Change::Other, count: 1 }]);
+        }
+        let (entry, id) = claimed.ids(entry, id);
         Ok(action_log(a, pk, entry, id))
     }
 
@@ -627,22 +606,17 @@ impl TrackingWriter for ClickHouseEventStore {
             )
             .map(|_| ())
         };
-        let (entry, id) = if b.resendable() {
-            let key = resend::Key {
-                conversation_pk: pk,
-                kind: 2,
-                event_time: b.event_time,
-                digest: resend::button_digest(&b),
-            };
-            match self.write_once(key, entry, id, write).await? {
-                Claimed::Written => (entry, id),
-                Claimed::Stored(entry, id) => return Ok(button_row(b, pk, entry, id)),
-            }
-        } else {
-            write.await?;
-            (entry, id)
-        };
-        self.report(&[Committed { agent_id: b.agent_id, change: Change::Other, count: 1 }]);
+        let key = b.resendable().then(|| resend::Key {
+            conversation_pk: pk,
+            kind: 2,
+            event_time: b.event_time,
+            digest: resend::button_digest(&b),
+        });
+        let claimed = self.write_once(key, entry, id, write).await?;
+        if claimed == Claimed::Written {
+            self.report(&[Committed { agent_id: b.agent_id, change: Change::Other, count: 1 }]);
+        }
+        let (entry, id) = claimed.ids(entry, id);
         Ok(button_row(b, pk, entry, id))
     }
 
