@@ -257,7 +257,7 @@ impl Sql {
                 toInt64(sumIf(ifNull(ended_at, last_entry) - started_at, has_message = 1)) AS duration_sum
              FROM {convs}
              ANY LEFT JOIN (SELECT conversation_pk, max(ts) AS last_entry, toUInt8(countIf(kind = 0) > 0) AS has_message
-                FROM {messages} WHERE agent_id = {a} AND conversation_pk IN ({in_range}) GROUP BY conversation_pk)
+                FROM {messages} WHERE agent_id = {a} AND conversation_pk IN ({in_range}) GROUP BY conversation_pk) AS entries
              USING conversation_pk
              WHERE {current}",
             escalated = self.escalated(escalation),
