@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: lints, the web dashboard (typecheck, Vitest, build,
-# web/dist matches its sources), Rust unit/API/durability tests (nextest), a short run of each fuzz
+# web/dist matches its sources), Rust unit/API/durability tests (nextest; the PostgreSQL and
+# ClickHouse stores against throwaway Debian servers, the ClickHouse store again against chdb, i.e.
+# current ClickHouse), a short run of each fuzz
 # target (scripts/fuzz.sh), the real AgentSight
 # SDKs 0.0.44 and 0.1.4 (with openai) from PyPI driving the release binary (pytest), also through
 # deploy/nginx.conf with TLS (Debian's nginx, installed when missing), then the dashboard end to end in
