@@ -182,12 +182,17 @@ pub fn fetch_geo_command(dir: &std::path::Path) -> String {
 
 /// The router over any store.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
-    routes::router(state.clone())
+    let router = routes::router(state.clone())
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::sessions::<S>))
         .layer(middleware::from_fn_with_state(state.clone(), crate::ready::track::<S>))
-        .layer(middleware::from_fn(log_errors))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::telemetry::observe::<S>))
-        .layer(middleware::from_fn_with_state(state, crate::proxy::forwarded::<S>))
+        .layer(middleware::from_fn(log_errors));
+    // Requests are counted only when `GET /metrics` is served: off, it costs nothing.
+    let router = if state.settings.prometheus_token.is_some() {
+        router.layer(middleware::from_fn_with_state(state.clone(), crate::telemetry::observe::<S>))
+    } else {
+        router
+    };
+    router.layer(middleware::from_fn_with_state(state, crate::proxy::forwarded::<S>))
 }
 
 /// A shared state over a store, with a setup token when no admin exists yet (returned once,

@@ -7,6 +7,7 @@
 //!   status, their latency, and the ingest requests accepted or rejected per plane with the
 //!   rejection's reason ([`crate::error::Rejection`], one per row of the error table). Atomic
 //!   counters of `prometheus-client`; a request costs a read lock and a hash lookup per family.
+//!   The middleware is left out of the router when no token is set: off, it costs nothing.
 //! - read at each scrape: the event store's queues and projection backlog
 //!   ([`agentsight_store::StatsReader`]), its metrics engine (the same
 //!   [`agentsight_store::EngineStatus`] as `GET /api/metrics/status/`), readiness (the same
@@ -195,13 +196,20 @@ impl Telemetry {
     }
 }
 
-/// The middleware counting every request (outside the router's own layers, inside the proxy's).
+/// The middleware counting every request (outside the router's own layers, inside the proxy's),
+/// present only when a token is set (`app::router`).
 pub async fn observe<S: Store>(State(st): State<AppState<S>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    // A clone of the template's `Arc`, not a copy of the text.
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let res = next.run(req).await;
-    st.telemetry.record(&method, route.as_deref(), &res, start.elapsed().as_secs_f64());
+    st.telemetry.record(
+        &method,
+        route.as_ref().map(MatchedPath::as_str),
+        &res,
+        start.elapsed().as_secs_f64(),
+    );
     res
 }
 
