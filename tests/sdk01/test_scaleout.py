@@ -437,7 +437,7 @@ def outcomes(samples: dict) -> dict:
     return out
 
 
-def metrics_of_the_same_load(a: Node, b: Node, lite: Node) -> None:
+def metrics_of_the_same_load(a: Node, b: Node, lite: Node) -> dict:
     """The two scale-out nodes together counted the ingest requests the SQLite node counted for
     the same sends, plane by plane; their scrapes show the ClickHouse batcher's queues."""
     sa, sb, sl = scrape(a), scrape(b), scrape(lite)
@@ -458,6 +458,7 @@ def metrics_of_the_same_load(a: Node, b: Node, lite: Node) -> None:
         assert s[("process_resident_memory_bytes", frozenset())] > 0
     assert sl[("agentsight_projection_backlog_batches", frozenset())] == 0
     assert sl[("agentsight_store_queue_depth", frozenset({("queue", "writer")}))] == 0
+    return want
 
 
 def attachments_cross_nodes(a: Node, b: Node, key: str, tmp_path: Path, py00: str, tag: str) -> None:
@@ -552,11 +553,12 @@ def test_two_scale_out_nodes_answer_what_one_sqlite_node_answers(tmp_path):
             got_overview = overviews(node, so_key, start.date())
             for k in want_overview:
                 assert got_overview[k] == want_overview[k], f"{node.base_url}: overview {k}"
-        metrics_of_the_same_load(a, b, lite)
+        counted = metrics_of_the_same_load(a, b, lite)
         attachments_cross_nodes(a, b, so_key, tmp_path, py00, tag)
         print(f"sends per node {proxy.per_node}; {len(cids)} conversations, "
               f"{want_overview['UTC']['total_messages']} messages, {want_overview['UTC']['bot_responses']} bot "
-              f"responses averaging {want_overview['UTC']['avg_bot_response_time_ms']} ms: equal on both nodes")
+              f"responses averaging {want_overview['UTC']['avg_bot_response_time_ms']} ms: equal on both nodes; "
+              f"ingest requests counted by /metrics, the same on both sides: {counted}")
     finally:
         if proxy:
             proxy.close()
