@@ -20,6 +20,11 @@ Needs AGENTSIGHT_TEST_POSTGRES and AGENTSIGHT_TEST_CLICKHOUSE (scripts/test.sh s
 servers and sets them) and fails without them. The test works in a PostgreSQL database and a
 ClickHouse database (on every shard) of its own, dropped at the end.
 
+Metrics for Prometheus: every node runs with `--prometheus-token`; after the comparison the
+ingest outcomes of `GET /metrics` (accepted and rejected requests per plane and reason), summed
+over the two scale-out nodes, must equal the SQLite node's for the same sends, and the nodes'
+scrapes show the ClickHouse batcher's queues.
+
 Attachments: after the comparison, 0.0.44 uploads files (base64 linked to a message, and
 multipart standalone; one of 2.5 MiB, three 1 MiB chunks in PostgreSQL) through node A alone, and
 node B lists them and downloads every one byte for byte: the bytes live in PostgreSQL, not on
@@ -401,6 +406,61 @@ emit({"errors": r["summary"]["errors"], "attachments": r["summary"]["attachments
 """
 
 
+# Every node serves `GET /metrics` to this token (`serve --prometheus-token`).
+SCRAPE_TOKEN = "scaleout-scrape-token-0123456789"
+
+
+def scrape(node: Node) -> dict:
+    """`GET /metrics` of a node, parsed: (name, frozenset of label pairs) → value."""
+    r = requests.get(node.base_url + "/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"}, timeout=30)
+    assert r.status_code == 200, f"{node.base_url}/metrics: {r.status_code} {r.text[:300]}"
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4"), r.headers
+    out = {}
+    for line in r.text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, value = line.rsplit(" ", 1)
+        name, _, rest = series.partition("{")
+        labels = frozenset(tuple(p.split("=", 1)) for p in rest.rstrip("}").replace('"', "").split(",") if p)
+        out[(name, labels)] = float(value)
+    return out
+
+
+def outcomes(samples: dict) -> dict:
+    """The ingest outcomes of a scrape: (accepted|rejected, plane, reason) → count."""
+    out = {}
+    for (name, labels), v in samples.items():
+        kind = {"agentsight_events_accepted_total": "accepted", "agentsight_events_rejected_total": "rejected"}
+        if name in kind:
+            d = dict(labels)
+            out[(kind[name], d["plane"], d.get("reason", ""))] = v
+    return out
+
+
+def metrics_of_the_same_load(a: Node, b: Node, lite: Node) -> dict:
+    """The two scale-out nodes together counted the ingest requests the SQLite node counted for
+    the same sends, plane by plane; their scrapes show the ClickHouse batcher's queues."""
+    sa, sb, sl = scrape(a), scrape(b), scrape(lite)
+    both = outcomes(sa)
+    for k, v in outcomes(sb).items():
+        both[k] = both.get(k, 0) + v
+    want = outcomes(sl)
+    assert both == want, f"scale-out nodes {both} != sqlite {want}"
+    for plane in ("tracking", "spans", "otlp"):
+        assert want.get(("accepted", plane, ""), 0) > 0, f"no {plane} events accepted: {want}"
+    for s in (sa, sb):
+        assert s[("agentsight_metrics_engine_info", frozenset({("engine", "clickhouse"), ("phase", "ready")}))] == 1
+        queue = frozenset({("queue", "messages")})
+        assert s[("agentsight_store_queue_depth", queue)] == 0
+        assert s[("agentsight_store_group_size_count", queue)] >= 1
+        assert s[("agentsight_store_groups_failed_total", queue)] == 0
+        assert not any(n.startswith("agentsight_projection_backlog") for n, _ in s), "ClickHouse has no backlog"
+        assert s[("process_resident_memory_bytes", frozenset())] > 0
+    assert sl[("agentsight_projection_backlog_batches", frozenset())] == 0
+    assert sl[("agentsight_store_queue_depth", frozenset({("queue", "writer")}))] == 0
+    return want
+
+
 def attachments_cross_nodes(a: Node, b: Node, key: str, tmp_path: Path, py00: str, tag: str) -> None:
     """Files sent by 0.0.44 through node `a` download byte for byte through node `b`."""
     import random
@@ -443,8 +503,10 @@ def test_two_scale_out_nodes_answer_what_one_sqlite_node_answers(tmp_path):
         assert AGENT in _cli(binary, "agent", "list", *backends.flags())
 
         for name in ("a", "b"):
-            nodes.append(Node(binary, backends.flags(), tmp_path / f"node-{name}.log"))
-        lite = Node(binary, ["--data-dir", str(data_dir)], tmp_path / "sqlite.log")
+            nodes.append(Node(binary, [*backends.flags(), "--prometheus-token", SCRAPE_TOKEN],
+                              tmp_path / f"node-{name}.log"))
+        lite = Node(binary, ["--data-dir", str(data_dir), "--prometheus-token", SCRAPE_TOKEN],
+                    tmp_path / "sqlite.log")
         nodes.append(lite)
         a, b = nodes[0], nodes[1]
         proxy = Alternate([a, b])
@@ -491,10 +553,12 @@ def test_two_scale_out_nodes_answer_what_one_sqlite_node_answers(tmp_path):
             got_overview = overviews(node, so_key, start.date())
             for k in want_overview:
                 assert got_overview[k] == want_overview[k], f"{node.base_url}: overview {k}"
+        counted = metrics_of_the_same_load(a, b, lite)
         attachments_cross_nodes(a, b, so_key, tmp_path, py00, tag)
         print(f"sends per node {proxy.per_node}; {len(cids)} conversations, "
               f"{want_overview['UTC']['total_messages']} messages, {want_overview['UTC']['bot_responses']} bot "
-              f"responses averaging {want_overview['UTC']['avg_bot_response_time_ms']} ms: equal on both nodes")
+              f"responses averaging {want_overview['UTC']['avg_bot_response_time_ms']} ms: equal on both nodes; "
+              f"ingest requests counted by /metrics, the same on both sides: {counted}")
     finally:
         if proxy:
             proxy.close()

@@ -66,6 +66,9 @@ pub struct Enrichment {
     pub locate: Option<Locator>,
     /// Keep the address itself (`--store-ip`); when false only its location is stored.
     pub store_ip: bool,
+    /// The geolocation database files behind `locate` and when each was built (Unix seconds),
+    /// for monitoring; empty when geolocation is off.
+    pub databases: Vec<(String, u64)>,
 }
 
 impl std::fmt::Debug for Enrichment {
@@ -73,6 +76,7 @@ impl std::fmt::Debug for Enrichment {
         f.debug_struct("Enrichment")
             .field("locate", &self.locate.is_some())
             .field("store_ip", &self.store_ip)
+            .field("databases", &self.databases)
             .finish()
     }
 }
@@ -848,11 +852,11 @@ mod tests {
             (ip.to_string() == "203.0.113.7").then(|| Location { country: "HR".into(), ..Default::default() })
         });
         let mut c = upsert("203.0.113.7");
-        Enrichment { locate: Some(locate.clone()), store_ip: false }.apply(&mut c);
+        Enrichment { locate: Some(locate.clone()), store_ip: false, databases: vec![] }.apply(&mut c);
         assert_eq!(c.fields.location.as_ref().map(|l| l.country.as_str()), Some("HR"));
         assert_eq!(c.fields.customer_ip_address, None);
         let mut c = upsert("198.51.100.1");
-        Enrichment { locate: Some(locate), store_ip: true }.apply(&mut c);
+        Enrichment { locate: Some(locate), store_ip: true, databases: vec![] }.apply(&mut c);
         assert_eq!(c.fields.location, None);
         assert_eq!(c.fields.customer_ip_address.as_deref(), Some("198.51.100.1"));
     }

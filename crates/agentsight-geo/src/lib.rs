@@ -163,6 +163,14 @@ impl GeoDb {
         }
     }
 
+    /// Each file's name and its build time (mmdb metadata `build_epoch`, Unix seconds).
+    pub fn builds(&self) -> [(&'static str, u64); 2] {
+        [
+            (self.v4.name, self.v4.reader.metadata().build_epoch),
+            (self.v6.name, self.v6.reader.metadata().build_epoch),
+        ]
+    }
+
     /// One line for logs: the file names, their build times (mmdb metadata `build_epoch`) and
     /// search-tree node counts.
     pub fn describe(&self) -> String {

@@ -81,6 +81,8 @@ pub struct Shared<S: Store> {
     /// Becomes true when the server begins to shut down: long-lived responses (the live
     /// feed's event streams) end then, so they do not hold the drain.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Requests and ingest outcomes counted for `GET /metrics`.
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 /// Shared state of every handler: one pointer, cloned for each request.
@@ -146,9 +148,11 @@ pub struct App<S: Store> {
 /// are there (said once in the log either way), and the IP retention setting.
 pub fn enrichment(settings: &Settings) -> Enrichment {
     let dir = settings.geo_dir();
+    let mut databases = Vec::new();
     let locate: Option<Locator> = match agentsight_geo::GeoDb::open(&dir) {
         Ok(db) => {
             tracing::info!(geo = %db.describe(), "geolocation on");
+            databases = db.builds().iter().map(|(name, built)| (name.to_string(), *built)).collect();
             let db = Arc::new(db);
             Some(Arc::new(move |ip| db.lookup(ip)))
         }
@@ -163,7 +167,7 @@ pub fn enrichment(settings: &Settings) -> Enrichment {
             None
         }
     };
-    Enrichment { locate, store_ip: settings.store_ip }
+    Enrichment { locate, store_ip: settings.store_ip, databases }
 }
 
 /// The command that installs the geolocation files into `dir` (made absolute, so it works from
@@ -178,11 +182,17 @@ pub fn fetch_geo_command(dir: &std::path::Path) -> String {
 
 /// The router over any store.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
-    routes::router(state.clone())
+    let router = routes::router(state.clone())
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::sessions::<S>))
         .layer(middleware::from_fn_with_state(state.clone(), crate::ready::track::<S>))
-        .layer(middleware::from_fn(log_errors))
-        .layer(middleware::from_fn_with_state(state, crate::proxy::forwarded::<S>))
+        .layer(middleware::from_fn(log_errors));
+    // Requests are counted only when `GET /metrics` is served: off, it costs nothing.
+    let router = if state.settings.prometheus_token.is_some() {
+        router.layer(middleware::from_fn_with_state(state.clone(), crate::telemetry::observe::<S>))
+    } else {
+        router
+    };
+    router.layer(middleware::from_fn_with_state(state, crate::proxy::forwarded::<S>))
 }
 
 /// A shared state over a store, with a setup token when no admin exists yet (returned once,
@@ -218,6 +228,7 @@ pub async fn state<S: Store>(
         cpu: crate::cpu::CpuGate::for_this_machine(),
         write_health: crate::ready::WriteHealth::default(),
         stopping: tokio::sync::watch::Sender::new(false),
+        telemetry: crate::telemetry::Telemetry::default(),
     }));
     Ok((state, token.map(|t| t.secret)))
 }

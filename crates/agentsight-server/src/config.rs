@@ -52,6 +52,42 @@ pub struct Settings {
     /// How often the retention job runs (at start, then at this interval); zero: never
     /// (`crate::erasure`).
     pub retention_interval: Duration,
+    /// The bearer token `GET /metrics` (Prometheus) requires; `None`: the route answers 404.
+    pub prometheus_token: Option<ScrapeToken>,
+}
+
+/// The secret a Prometheus scrape sends as `Authorization: Bearer …`, kept as its SHA-256 only
+/// and compared in constant time; its `Debug` prints no part of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScrapeToken([u8; 32]);
+
+impl ScrapeToken {
+    /// The token `secret`: 16 to 512 printable ASCII characters without spaces (it goes into an
+    /// HTTP header as it is).
+    pub fn parse(secret: &str) -> Result<ScrapeToken, String> {
+        if !(16..=512).contains(&secret.len()) || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("the Prometheus token must be 16 to 512 printable ASCII characters, without \
+                        spaces (e.g. `openssl rand -hex 32`)"
+                .to_string());
+        }
+        Ok(ScrapeToken(sha256(secret)))
+    }
+
+    /// Whether `given` is the token (exactly: case matters).
+    pub fn matches(&self, given: &str) -> bool {
+        agentsight_core::keys::hashes_equal(&sha256(given), &self.0)
+    }
+}
+
+fn sha256(s: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes()).into()
+}
+
+impl std::fmt::Debug for ScrapeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ScrapeToken(redacted)")
+    }
 }
 
 /// Checks and normalizes a public URL: `http` or `https`, a host, an optional path prefix, no
@@ -109,6 +145,7 @@ impl Settings {
                 agentsight_core::dashboard::SETUP_TOKEN_TTL_MICROS.unsigned_abs(),
             ),
             retention_interval: DEFAULT_RETENTION_INTERVAL,
+            prometheus_token: None,
         }
     }
 
@@ -164,6 +201,19 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scrape_token_is_checked_and_never_printed() {
+        let secret = "0123456789abcdef-secret";
+        let t = ScrapeToken::parse(secret).unwrap();
+        assert!(t.matches(secret));
+        assert!(!t.matches("0123456789abcdef-secreT"));
+        assert!(!t.matches(""));
+        assert!(!format!("{t:?}").contains("0123"), "{t:?}");
+        for bad in ["short", "has a space in it, long enough", &"x".repeat(513), "tab\tinside-a-long-token"] {
+            assert!(ScrapeToken::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_public_url_is_http_or_https_with_a_host_and_loses_its_trailing_slash() {

@@ -103,6 +103,24 @@ pub const DISK_FULL_RETRY_AFTER_S: u64 = 10;
 #[derive(Debug, Clone)]
 pub struct ErrorCode(pub &'static str, pub String);
 
+/// Why an ingest request was refused (`agentsight_events_rejected_total{reason}` of `GET
+/// /metrics`), attached to every error response: one reason per row of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection(pub &'static str);
+
+/// The rejection reasons, each with the statuses of the errors it covers (docs/operations.md).
+pub const REJECTION_REASONS: &[&str] = &[
+    "invalid",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "too_large",
+    "rate_limited",
+    "unavailable",
+    "disk_full",
+    "internal",
+];
+
 /// A response body, as a row of the table gives it.
 enum Body {
     /// `{"detail": "…", "code": "…"}`, the row's code.
@@ -256,6 +274,27 @@ impl ApiError {
         }
     }
 
+    /// Why a request failing with this error was refused, one of [`REJECTION_REASONS`]: the
+    /// client's data (`invalid`: 400 and 415), its credentials (`unauthorized`: 401,
+    /// `forbidden`: 403), the address (`not_found`), the size (`too_large`), its rate
+    /// (`rate_limited`: 429), or the server (`unavailable` and `disk_full`: 503, `internal`: 500).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::Fields(_)
+            | ApiError::BadRequest(_)
+            | ApiError::IngestRejected(_)
+            | ApiError::UnsupportedMediaType(_) => "invalid",
+            ApiError::Unauthenticated(_) | ApiError::ShareInvalid => "unauthorized",
+            ApiError::Forbidden(_) | ApiError::CsrfFailed => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::TooLarge { .. } => "too_large",
+            ApiError::TooManyAttempts(_) | ApiError::Throttled(_) => "rate_limited",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::DiskFull(_) => "disk_full",
+            ApiError::Internal { .. } => "internal",
+        }
+    }
+
     /// The status a request failing with this error is answered with.
     pub fn status(&self) -> StatusCode {
         self.row().status
@@ -287,12 +326,14 @@ fn body_of(code: &'static str, body: Body) -> Value {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let reason = self.reason();
         let Row { code, status, body, header } = self.row();
         let mut res = (status, Json(body_of(code, body))).into_response();
         if let Some((name, value)) = header {
             res.headers_mut().insert(name, value);
         }
         res.extensions_mut().insert(ErrorCode(code, agentsight_store::chain(&self).to_string()));
+        res.extensions_mut().insert(Rejection(reason));
         if let Some(fault) = self.storage_fault() {
             res.extensions_mut().insert(fault);
         }
@@ -500,22 +541,22 @@ mod tests {
     /// of it.
     #[test]
     fn every_variant_has_a_row_of_the_table() {
-        let expected: &[(&str, StatusCode)] = &[
-            ("invalid_fields", StatusCode::BAD_REQUEST),
-            ("bad_request", StatusCode::BAD_REQUEST),
-            ("not_authenticated", StatusCode::UNAUTHORIZED),
-            ("permission_denied", StatusCode::FORBIDDEN),
-            ("csrf_failed", StatusCode::FORBIDDEN),
-            ("share_invalid", StatusCode::UNAUTHORIZED),
-            ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
-            ("not_found", StatusCode::NOT_FOUND),
-            ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
-            ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
-            ("invalid_blocks", StatusCode::BAD_REQUEST),
-            ("throttled", StatusCode::TOO_MANY_REQUESTS),
-            ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
-            ("internal", StatusCode::INTERNAL_SERVER_ERROR),
-            ("disk_full", StatusCode::SERVICE_UNAVAILABLE),
+        let expected: &[(&str, StatusCode, &str)] = &[
+            ("invalid_fields", StatusCode::BAD_REQUEST, "invalid"),
+            ("bad_request", StatusCode::BAD_REQUEST, "invalid"),
+            ("not_authenticated", StatusCode::UNAUTHORIZED, "unauthorized"),
+            ("permission_denied", StatusCode::FORBIDDEN, "forbidden"),
+            ("csrf_failed", StatusCode::FORBIDDEN, "forbidden"),
+            ("share_invalid", StatusCode::UNAUTHORIZED, "unauthorized"),
+            ("rate_limited", StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ("not_found", StatusCode::NOT_FOUND, "not_found"),
+            ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid"),
+            ("invalid_blocks", StatusCode::BAD_REQUEST, "invalid"),
+            ("throttled", StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ("unavailable", StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ("internal", StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ("disk_full", StatusCode::SERVICE_UNAVAILABLE, "disk_full"),
         ];
         fn index(e: &ApiError) -> usize {
             match e {
@@ -565,9 +606,11 @@ mod tests {
         let mut seen = vec![false; expected.len()];
         for e in samples {
             let i = index(&e);
-            let (code, status) = expected[i];
+            let (code, status, reason) = expected[i];
             let body = e.body();
             assert_eq!((e.row().code, e.status()), (code, status), "{e:?}");
+            assert_eq!(e.reason(), reason, "{e:?}");
+            assert!(REJECTION_REASONS.contains(&reason));
             assert_eq!(super::code(&e), code);
             if let Some(c) = body.get("code") {
                 assert_eq!(c, code, "a detail body carries the row's code: {body}");
@@ -575,10 +618,11 @@ mod tests {
             let r = e.into_response();
             assert_eq!(r.status(), status);
             assert_eq!(r.extensions().get::<ErrorCode>().map(|c| c.0), Some(code));
+            assert_eq!(r.extensions().get::<Rejection>(), Some(&Rejection(reason)));
             seen[i] = true;
         }
         let missing: Vec<&str> =
-            seen.iter().zip(expected).filter(|(s, _)| !**s).map(|(_, (code, _))| *code).collect();
+            seen.iter().zip(expected).filter(|(s, _)| !**s).map(|(_, (code, _, _))| *code).collect();
         assert!(missing.is_empty(), "variants without a sample: {missing:?}");
     }
 

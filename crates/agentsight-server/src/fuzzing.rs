@@ -42,7 +42,7 @@ pub fn json_body(kind: u8, body: &[u8]) -> Result<(), ApiError> {
         0 => {
             let p: wire::ConversationPayload = parse_json(body)?;
             let mut cmd = tracking::validate_conversation(&scope, &p, NOW)?;
-            Enrichment { locate: None, store_ip: false }.apply(&mut cmd);
+            Enrichment { locate: None, store_ip: false, databases: vec![] }.apply(&mut cmd);
         }
         // POST /api/track/
         1 => {

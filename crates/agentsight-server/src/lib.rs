@@ -43,6 +43,7 @@ pub mod proxy;
 pub mod ready;
 mod routes;
 pub mod serve;
+pub mod telemetry;
 
 pub use app::{App, AppState, Shared, StartError, Store};
 pub use config::Settings;

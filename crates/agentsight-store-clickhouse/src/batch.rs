@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use agentsight_store::{StoreError, StoreResult};
+use agentsight_store::{GroupSizes, QueueStats, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::http::Http;
@@ -52,6 +52,9 @@ struct Pending {
 pub(crate) struct Batcher {
     queues: HashMap<&'static str, mpsc::Sender<Pending>>,
     inserts: Arc<HashMap<&'static str, AtomicU64>>,
+    /// Callers per insert, by table (failed inserts counted too).
+    groups: Arc<HashMap<&'static str, GroupSizes>>,
+    tables: Vec<&'static str>,
 }
 
 impl Batcher {
@@ -59,13 +62,32 @@ impl Batcher {
     pub(crate) fn start(http: Http, tables: &[&'static str], opts: BatchOptions) -> Batcher {
         let inserts: Arc<HashMap<&'static str, AtomicU64>> =
             Arc::new(tables.iter().map(|t| (*t, AtomicU64::new(0))).collect());
+        let groups: Arc<HashMap<&'static str, GroupSizes>> =
+            Arc::new(tables.iter().map(|t| (*t, GroupSizes::default())).collect());
         let mut queues = HashMap::new();
         for &table in tables {
             let (tx, rx) = mpsc::channel(opts.max_queued.max(1));
-            tokio::spawn(run(http.clone(), table, rx, opts, inserts.clone()));
+            tokio::spawn(run(http.clone(), table, rx, opts, inserts.clone(), groups.clone()));
             queues.insert(table, tx);
         }
-        Batcher { queues, inserts }
+        Batcher { queues, inserts, groups, tables: tables.to_vec() }
+    }
+
+    /// Each table's queue (callers waiting for the next insert) and its inserts so far.
+    pub(crate) fn stats(&self) -> Vec<QueueStats> {
+        self.tables
+            .iter()
+            .filter_map(|t| {
+                let (queue, sizes) = (self.queues.get(t)?, self.groups.get(t)?);
+                Some(QueueStats {
+                    name: (*t).to_string(),
+                    depth: (queue.max_capacity() - queue.capacity()) as u64,
+                    capacity: queue.max_capacity() as u64,
+                    groups: sizes.snapshot(),
+                    failed_groups: sizes.failed(),
+                })
+            })
+            .collect()
     }
 
     /// How many `INSERT`s into `table` ClickHouse has taken so far.
@@ -135,6 +157,7 @@ async fn run(
     mut rx: mpsc::Receiver<Pending>,
     opts: BatchOptions,
     inserts: Arc<HashMap<&'static str, AtomicU64>>,
+    groups: Arc<HashMap<&'static str, GroupSizes>>,
 ) {
     while let Some(first) = rx.recv().await {
         let deadline = tokio::time::Instant::now() + opts.interval;
@@ -151,6 +174,12 @@ async fn run(
             }
         }
         let result = http.insert(table, rows).await.map_err(Arc::new);
+        if let Some(g) = groups.get(table) {
+            g.record(waiting.len());
+            if result.is_err() {
+                g.record_failure();
+            }
+        }
         if result.is_ok()
             && let Some(n) = inserts.get(table)
         {

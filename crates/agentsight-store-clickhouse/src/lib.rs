@@ -276,6 +276,14 @@ impl ChangeFeed for ClickHouseEventStore {
     }
 }
 
+impl agentsight_store::StatsReader for ClickHouseEventStore {
+    /// The batching inserter's queue of each table (callers waiting for the next `INSERT`, and
+    /// callers per insert). No projection backlog: a span batch is projected before its answer.
+    fn store_stats(&self) -> agentsight_store::StoreStats {
+        agentsight_store::StoreStats { queues: self.inner.batcher.stats(), projection_backlog: None }
+    }
+}
+
 /// An internal error for a row that does not decode.
 pub(crate) fn bad_row(what: &str) -> StoreError {
     StoreError::internal(format!("ClickHouse: unexpected {what}"))

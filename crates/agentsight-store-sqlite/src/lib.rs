@@ -841,6 +841,25 @@ impl ChangeFeed for SqliteStore {
     }
 }
 
+impl agentsight_store::StatsReader for SqliteStore {
+    /// The main writer's queue (`writer`: every 0.0.x write and data-plane change, and the span
+    /// projections) and the archive writer's (`archive`: span batches), and the span batches
+    /// archived and not yet projected.
+    fn store_stats(&self) -> agentsight_store::StoreStats {
+        let (archived, projected) = self.inner.progress.marks();
+        let limit = u64::from(self.inner.backlog_limit);
+        let free = self.inner.backlog.available_permits() as u64;
+        agentsight_store::StoreStats {
+            queues: vec![self.inner.writer.stats("writer"), self.inner.archive.stats("archive")],
+            projection_backlog: Some(agentsight_store::ProjectionBacklog {
+                batches: u64::try_from(archived.saturating_sub(projected)).unwrap_or(0),
+                bytes: limit.saturating_sub(free) << 10,
+                limit_bytes: limit << 10,
+            }),
+        }
+    }
+}
+
 impl SpanWriter for SqliteStore {
     async fn ingest_spans(&self, batch: SpanIngest, body: ArchivedBody) -> StoreResult<IngestReceipt> {
         let closed = || StoreError::unavailable("the store is closing");

@@ -34,14 +34,15 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
 use agentsight_core::spans::SpanIngest;
 use agentsight_core::time::now_micros;
 use agentsight_store::{
-    BoxError, Change, ChangeListener, Committed, IngestOutcome, StorageFailure, StoreError, StoreResult,
-    chain,
+    BoxError, Change, ChangeListener, Committed, GroupSizes, IngestOutcome, QueueStats, StorageFailure,
+    StoreError, StoreResult, chain,
 };
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -213,20 +214,57 @@ pub(crate) struct Config {
     pub(crate) listeners: Option<Arc<Listeners>>,
 }
 
+/// What the writer counts as it works, for [`agentsight_store::StatsReader`]: atomics only.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Jobs queued and not yet taken into a group (a job is counted before it is sent, so this
+    /// never goes below what is in the channel).
+    queued: AtomicI64,
+    /// The queue's capacity.
+    capacity: usize,
+    /// Jobs per group run (committed or rolled back).
+    groups: GroupSizes,
+}
+
+impl Counters {
+    /// The queue `name` now.
+    pub(crate) fn stats(&self, name: &str) -> QueueStats {
+        QueueStats {
+            name: name.to_string(),
+            depth: u64::try_from(self.queued.load(Ordering::Relaxed)).unwrap_or(0),
+            capacity: self.capacity as u64,
+            groups: self.groups.snapshot(),
+            failed_groups: self.groups.failed(),
+        }
+    }
+
+    /// Counts a job about to be sent (before, so the count never lags the channel).
+    fn sending(&self) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes back [`Counters::sending`] for a job that was not sent.
+    fn not_sent(&self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A handle to the writer thread.
 pub(crate) struct Writer<C> {
     tx: Option<SyncSender<Job<C>>>,
     thread: Option<JoinHandle<()>>,
+    counters: Arc<Counters>,
 }
 
 /// Queues jobs from another thread (the archive's writer hands projections over with it).
 pub(crate) struct Queue<C> {
     tx: SyncSender<Job<C>>,
+    counters: Arc<Counters>,
 }
 
 impl<C> Clone for Queue<C> {
     fn clone(&self) -> Self {
-        Queue { tx: self.tx.clone() }
+        Queue { tx: self.tx.clone(), counters: self.counters.clone() }
     }
 }
 
@@ -234,9 +272,13 @@ impl<C: Caches> Queue<C> {
     /// Queues a projection, waiting while the queue is full; gives it back if the writer has
     /// stopped.
     pub(crate) fn project(&self, p: Projection) -> Result<(), Projection> {
-        self.tx.send(Job::Project(p)).map_err(|e| match e.0 {
-            Job::Project(p) => p,
-            Job::Write(_) => unreachable!("a projection was sent"),
+        self.counters.sending();
+        self.tx.send(Job::Project(p)).map_err(|e| {
+            self.counters.not_sent();
+            match e.0 {
+                Job::Project(p) => p,
+                Job::Write(_) => unreachable!("a projection was sent"),
+            }
         })
     }
 
@@ -258,7 +300,10 @@ impl<C: Caches> Queue<C> {
             let done: Completion = Box::new(|_| {});
             (outcome, done, None)
         }));
-        let _ = self.tx.try_send(job);
+        self.counters.sending();
+        if self.tx.try_send(job).is_err() {
+            self.counters.not_sent();
+        }
     }
 }
 
@@ -271,13 +316,20 @@ impl<C: Caches> Writer<C> {
         ctx: Config,
     ) -> std::io::Result<Writer<C>> {
         let (tx, rx) = sync_channel::<Job<C>>(capacity);
-        let thread = std::thread::Builder::new().name(name.into()).spawn(move || run(conn, rx, ctx))?;
-        Ok(Writer { tx: Some(tx), thread: Some(thread) })
+        let counters = Arc::new(Counters { capacity, ..Counters::default() });
+        let c = counters.clone();
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || run(conn, rx, ctx, &c))?;
+        Ok(Writer { tx: Some(tx), thread: Some(thread), counters })
     }
 
     /// A queue to this writer (it stops once this handle and every queue are dropped).
     pub(crate) fn queue(&self) -> Option<Queue<C>> {
-        self.tx.clone().map(|tx| Queue { tx })
+        self.tx.clone().map(|tx| Queue { tx, counters: self.counters.clone() })
+    }
+
+    /// The queue `name` and its groups now.
+    pub(crate) fn stats(&self, name: &str) -> QueueStats {
+        self.counters.stats(name)
     }
 
     /// Queues `f` and waits for the group commit that includes it; `notify` is reported to the
@@ -323,7 +375,12 @@ impl<C: Caches> Writer<C> {
             }
         }));
         let tx = self.tx.as_ref().ok_or_else(|| StoreError::unavailable("store is closed"))?;
-        match tx.try_send(job) {
+        self.counters.sending();
+        let sent = tx.try_send(job);
+        if sent.is_err() {
+            self.counters.not_sent();
+        }
+        match sent {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(StoreError::unavailable("write queue is full")),
             Err(TrySendError::Disconnected(_)) => Err(StoreError::unavailable("writer has stopped")),
@@ -383,7 +440,7 @@ fn checkpoint(conn: &Connection, mode: &str) {
     }
 }
 
-fn run<C: Caches>(conn: Connection, rx: Receiver<Job<C>>, ctx: Config) {
+fn run<C: Caches>(conn: Connection, rx: Receiver<Job<C>>, ctx: Config, counters: &Counters) {
     let mut cx = WriteContext::<C>::new(conn);
     let mut group: Vec<Job<C>> = Vec::with_capacity(MAX_GROUP);
     let mut seen_version: Option<i64> = None;
@@ -435,7 +492,8 @@ fn run<C: Caches>(conn: Connection, rx: Receiver<Job<C>>, ctx: Config) {
         if busy {
             linger(&rx, &mut group);
         }
-        run_group(&mut cx, &mut st, &mut group);
+        counters.queued.fetch_sub(group.len() as i64, Ordering::Relaxed);
+        run_group(&mut cx, &mut st, &mut group, &counters.groups);
         dirty = true;
     }
     // Stalled projections were archived: the next start projects them.
@@ -592,7 +650,12 @@ impl std::error::Error for CauseOf {
 /// Runs a group in one transaction, in the order queued, and answers everyone in it; a failed
 /// group's projections run again one by one. Stalled projections are tried first; while some
 /// remain, the group's projections wait behind them.
-fn run_group<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, group: &mut Vec<Job<C>>) {
+fn run_group<C: Caches>(
+    cx: &mut WriteContext<C>,
+    st: &mut State,
+    group: &mut Vec<Job<C>>,
+    sizes: &GroupSizes,
+) {
     let n = group.len();
     if !st.stalled.is_empty() {
         retry_stalled(cx, st);
@@ -612,6 +675,7 @@ fn run_group<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, group: &mut Ve
     if jobs.is_empty() {
         return;
     }
+    sizes.record(jobs.len());
     let has_writes = jobs.iter().any(|(w, _)| w.is_some());
     let mut done: Vec<Completion> = Vec::with_capacity(n);
     let mut outcomes: Vec<IngestOutcome> = Vec::new();
@@ -654,6 +718,7 @@ fn run_group<C: Caches>(cx: &mut WriteContext<C>, st: &mut State, group: &mut Ve
         }
         Err(e) => {
             tracing::error!(error = %chain(&e), jobs = n, "group commit failed");
+            sizes.record_failure();
             let e = Arc::new(e);
             for d in done {
                 d(Err(commit_failed(&e)));

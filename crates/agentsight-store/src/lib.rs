@@ -19,6 +19,7 @@ pub mod blobs;
 mod erasure;
 pub mod private;
 mod rows;
+pub mod stats;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
@@ -41,6 +42,7 @@ pub use agentsight_protocol::metrics::{
 pub use blobs::{BlobFuture, BlobStore};
 pub use erasure::*;
 pub use rows::*;
+pub use stats::{GroupSizes, GroupSizesSnapshot, ProjectionBacklog, QueueStats, StoreStats};
 
 /// A boxed error kept as the source of a [`StoreError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -701,12 +703,19 @@ pub trait ChangeFeed: Send + Sync {
     fn listen(&self, listener: std::sync::Arc<dyn ChangeListener>);
 }
 
+/// What the event store tells operators about its own work (`GET /metrics`).
+pub trait StatsReader: Send + Sync {
+    /// Its write queues and the projection backlog now. Cheap and never blocking (counters the
+    /// store keeps as it works): called at every scrape.
+    fn store_stats(&self) -> StoreStats;
+}
+
 /// Every storage trait, to bring their methods into scope (`use agentsight_store::prelude::*`).
 pub mod prelude {
     pub use crate::{
         AgentStore, BrandingStore, ChangeFeed, ConfigStore, DataPlane, Erasure, EventStore, ExportReader,
-        MetricsReader, RetentionStore, ShareStore, SpanReader, SpanWriter, TrackingReader, TrackingWriter,
-        UserStore,
+        MetricsReader, RetentionStore, ShareStore, SpanReader, SpanWriter, StatsReader, TrackingReader,
+        TrackingWriter, UserStore,
     };
 }
 
@@ -737,6 +746,7 @@ pub trait EventStore:
     + ExportReader
     + ChangeFeed
     + Erasure
+    + StatsReader
     + Clone
     + 'static
 {
@@ -751,6 +761,7 @@ impl<
         + ExportReader
         + ChangeFeed
         + Erasure
+        + StatsReader
         + Clone
         + 'static,
 > EventStore for T

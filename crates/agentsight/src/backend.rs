@@ -223,7 +223,7 @@ pub fn scale_out_enrichment(settings: &Settings) -> Enrichment {
         "geolocation off: countries and cities of new conversations are unknown; give every node \
          --geo-dir DIR with the files `scripts/fetch-geo.sh --geo-dir DIR` installs"
     );
-    Enrichment { locate: None, store_ip: settings.store_ip }
+    Enrichment { locate: None, store_ip: settings.store_ip, databases: vec![] }
 }
 
 /// The SQLite options for these settings; with `metrics_index` the store keeps the in-memory

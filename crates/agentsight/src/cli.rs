@@ -351,6 +351,14 @@ struct ServeArgs {
     #[arg(long, env = "AGENTSIGHT_RETENTION_INTERVAL", default_value_t = agentsight_server::config::DEFAULT_RETENTION_INTERVAL.as_secs(),
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     retention_interval: u64,
+    /// Serve `GET /metrics` (the Prometheus text format: requests, ingest outcomes, the
+    /// store's queues, the metrics engine, memory) to scrapes that send `Authorization: Bearer
+    /// TOKEN`; without it `/metrics` answers 404. 16 to 512 printable characters without
+    /// spaces (e.g. `openssl rand -hex 32`); prefer the environment variable, as a flag shows
+    /// in the process list. Never logged.
+    #[arg(long, env = "AGENTSIGHT_PROMETHEUS_TOKEN", value_name = "TOKEN", hide_env_values = true,
+          value_parser = agentsight_server::config::ScrapeToken::parse)]
+    prometheus_token: Option<agentsight_server::config::ScrapeToken>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1078,6 +1086,7 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
         public_url: a.public_url.clone(),
         trusted_proxies: a.trusted_proxies.clone(),
         retention_interval: std::time::Duration::from_secs(a.retention_interval),
+        prometheus_token: a.prometheus_token.clone(),
         ..Settings::new(&data_dir)
     };
     let located = target.describe();

@@ -817,6 +817,63 @@ fn the_scale_out_flags_are_both_or_neither_and_refused_where_they_do_not_apply()
     assert_eq!(std::fs::read_dir(d).unwrap().count(), 0);
 }
 
+/// `serve` takes the Prometheus token from the environment, serves `/metrics` with it, and
+/// writes it nowhere: not in its output at debug level, not in `--help`. A short token is refused
+/// at start, naming the rule.
+#[tokio::test]
+async fn the_prometheus_token_comes_from_the_environment_and_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "prom-token-from-env-5f0c2a9e81d4";
+    let log = dir.path().join("serve.log");
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("AGENTSIGHT_PROMETHEUS_TOKEN", token)
+        .env("AGENTSIGHT_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let mut out = String::new();
+    let base = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        out.push_str(&line);
+        out.push('\n');
+        if let Some(rest) = line.strip_prefix("AgentSight listening on ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let client = reqwest::Client::new();
+    let scrape = client.get(format!("{base}/metrics")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(scrape.status(), 200);
+    assert!(scrape.text().await.unwrap().contains("agentsight_build_info"));
+    let refused =
+        client.get(format!("{base}/metrics")).bearer_auth("not-the-token-at-all").send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+    for rest in lines {
+        out.push_str(&rest.unwrap());
+    }
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("DEBUG"), "the log was at debug level");
+    assert!(!logged.contains(token) && !out.contains(token), "the token was printed");
+    let help = std::process::Command::new(common::BIN)
+        .args(["serve", "--help"])
+        .env("AGENTSIGHT_PROMETHEUS_TOKEN", token)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&help.stdout).contains(token), "--help shows the env value");
+    let short = std::process::Command::new(common::BIN)
+        .args(["serve", "--prometheus-token", "short", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("16 to 512 printable"), "{short:?}");
+}
+
 #[test]
 fn serve_help_names_the_scale_out_flags() {
     let out = std::process::Command::new(common::BIN).args(["serve", "--help"]).output().unwrap();
@@ -827,6 +884,8 @@ fn serve_help_names_the_scale_out_flags() {
         "--clickhouse-cluster <NAME>",
         "--clickhouse-shard <URL>",
         "--attachments-dir <DIR>",
+        "--prometheus-token <TOKEN>",
+        "AGENTSIGHT_PROMETHEUS_TOKEN",
     ] {
         assert!(help.contains(flag), "{flag} missing from serve --help:\n{help}");
     }

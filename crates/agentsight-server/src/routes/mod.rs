@@ -28,6 +28,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz::<S>))
+        .route("/metrics", get(crate::telemetry::scrape::<S>))
         .route(
             "/api/conversations/",
             post(tracking::upsert_conversation::<S>).get(conversations::list_conversations::<S>),

@@ -148,6 +148,12 @@ impl<C: Send + Sync, E: ChangeFeed> ChangeFeed for Composed<C, E> {
     }
 }
 
+impl<C: Send + Sync, E: crate::StatsReader> crate::StatsReader for Composed<C, E> {
+    fn store_stats(&self) -> crate::StoreStats {
+        self.events.store_stats()
+    }
+}
+
 impl<C: Send + Sync, E: DataPlane> DataPlane for Composed<C, E> {
     async fn insert_vote(&self, v: NewVote) -> StoreResult<(FeedbackItem, bool)> {
         self.events.insert_vote(v).await

@@ -510,6 +510,52 @@ pub async fn change_feed_reports_committed_writes(
     assert!(h.iter().all(|c| c.agent_id == b.agent_id && c.count > 0), "{h:?}");
 }
 
+/// `StatsReader`: every write the store acknowledged went through one of its queues and was
+/// counted in a group of them; once the callers are answered nothing waits in a queue; the
+/// counts only grow; a projection backlog, where there is one, is empty once the batches are
+/// projected.
+pub async fn store_stats_count_the_writes_committed(
+    s: impl AgentStore + TrackingWriter + crate::SpanWriter + crate::StatsReader,
+) {
+    let a = agent(&s, "a").await;
+    let before = s.store_stats();
+    assert!(!before.queues.is_empty(), "a store writes through at least one queue");
+    let writes = |st: &crate::StoreStats| st.queues.iter().map(|q| q.groups.sum).sum::<u64>();
+    let groups = |st: &crate::StoreStats| st.queues.iter().map(|q| q.groups.count).sum::<u64>();
+    let up = s
+        .upsert_conversation(upsert(a.agent_id, "c", ConversationFields::default(), true, 10))
+        .await
+        .unwrap();
+    let n = 5u64;
+    for i in 0..n {
+        s.insert_message(message(a.agent_id, ConversationRef::Pk(up.row.id), "end_user", 11 + i as i64))
+            .await
+            .unwrap();
+    }
+    let blocks = serde_json::json!([{"conversation_id": "k", "spans": [
+        spans::turn_json("00000000000000a1", "2026-05-01T10:00:00+00:00", None)]}]);
+    let (batch, body) = spans::span_batch(&a, blocks, 20);
+    let r = s.ingest_spans(batch, body).await.unwrap();
+    r.projected.await.unwrap();
+    let after = s.store_stats();
+    // The upsert, the messages and the span batch (its archiving, its projection where apart).
+    let expected = 1 + n + 1;
+    assert!(writes(&after) - writes(&before) >= expected, "{before:?} → {after:?}");
+    assert!(groups(&after) > groups(&before), "{after:?}");
+    for q in &after.queues {
+        assert_eq!(q.depth, 0, "nothing waits once every caller is answered: {q:?}");
+        assert!(q.capacity > 0, "{q:?}");
+        assert_eq!(q.groups.buckets.iter().sum::<u64>(), q.groups.count, "{q:?}");
+        assert!(q.groups.sum >= q.groups.count, "a group holds at least one write: {q:?}");
+        let old = before.queues.iter().find(|o| o.name == q.name);
+        assert!(old.is_none_or(|o| o.groups.count <= q.groups.count), "counters only grow: {q:?}");
+    }
+    if let Some(b) = after.projection_backlog {
+        assert_eq!((b.batches, b.bytes), (0, 0), "every batch was projected: {b:?}");
+        assert!(b.limit_bytes > 0);
+    }
+}
+
 /// Instantiates the contract tests that need a [`ConfigStore`] and nothing else:
 /// `config_contract_tests!(async_fn_making_a_fresh_store)`, the function answering the store
 /// and a guard that lives as long as the test.
@@ -639,7 +685,8 @@ macro_rules! contract_tests {
             export_reader_pages_cover_every_row_once,
             erasure_of_a_customer_removes_everything_of_theirs,
             retention_cutoff_at_the_boundary,
-            change_feed_reports_committed_writes);
+            change_feed_reports_committed_writes,
+            store_stats_count_the_writes_committed);
     };
     (@each $make:path; $($name:ident),*) => {
         $(

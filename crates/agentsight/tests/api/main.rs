@@ -12,6 +12,7 @@ mod helpers;
 mod isolation;
 mod metrics;
 mod otlp;
+mod prometheus;
 mod proxy;
 mod ready;
 mod shutdown;
