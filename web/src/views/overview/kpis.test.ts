@@ -82,7 +82,7 @@ describe("kpiChange", () => {
   });
   it("shows no figure when the previous value is 0 or either is missing", () => {
     expect(kpiChange(10, 0, "relative", "up", "0")).toMatchObject({ direction: "none", verdict: "neutral", text: "no data before" });
-    expect(kpiChange(null, 2000, "relative", "down", "2 s").direction).toBe("none");
+    expect(kpiChange(null, 2000, "relative", "down", "2 s")).toMatchObject({ direction: "none", text: "no data now" });
     expect(kpiChange(1000, null, "relative", "down", "–").direction).toBe("none");
     expect(kpiChange(0.5, null, "points", "up", "–").direction).toBe("none");
     expect(kpiChange(0.2, 0, "points", "down", "0%")).toMatchObject({ direction: "up", text: "▲ 20 pts", verdict: "bad" });

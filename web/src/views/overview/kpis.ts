@@ -29,7 +29,7 @@ export type ChangeKind = "relative" | "points";
 export interface KpiChange {
   /** `none`: no figure (the previous value is 0 or missing, or the current one is). */
   direction: "up" | "down" | "same" | "none";
-  /** What the card shows: "▲ 12%", "▼ 3 pts", "= 0%", or "no data before". */
+  /** What the card shows: "▲ 12%", "▼ 3 pts", "= 0%", "no data before" or "no data now". */
   text: string;
   /** Whether the move is good (colour and words say it; `neutral` when neither or none). */
   verdict: "good" | "bad" | "neutral";
@@ -57,8 +57,9 @@ export function kpiChange(
   better: Better,
   previousText: string,
 ): KpiChange {
-  const none = (why: string): KpiChange => ({ direction: "none", text: "no data before", verdict: "neutral", label: why });
-  if (current === null || previous === null) return none("No change to show: no value in one of the two ranges.");
+  const none = (why: string, text = "no data before"): KpiChange => ({ direction: "none", text, verdict: "neutral", label: why });
+  if (current === null) return none("No change to show: no value in this range.", "no data now");
+  if (previous === null) return none("No change to show: no value in the compared range.");
   if (kind === "relative" && previous === 0) return none(`No percentage: the compared range had 0.`);
   const diff = current - previous;
   const amount = kind === "relative" ? `${figure((diff / previous) * 100)}%` : `${figure(diff * 100)} pts`;
