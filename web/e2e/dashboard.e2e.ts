@@ -490,7 +490,7 @@ describe("the dashboard", () => {
         direction: await el.getAttribute("data-change"),
         verdict: await el.getAttribute("data-verdict"),
         text: (await el.locator('[aria-hidden="true"]').first().innerText()).trim(),
-        words: (await el.locator(".sr-only").innerText()).trim(),
+        words: ((await el.locator(".sr-only").textContent()) ?? "").trim(),
         colour: await el.evaluate((e) => getComputedStyle(e).color),
       };
     };
