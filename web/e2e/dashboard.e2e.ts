@@ -507,7 +507,7 @@ describe("the dashboard", () => {
     // A rising escalation rate is bad, in percentage points.
     expect(await change("human_escalation_rate")).toMatchObject({ direction: "up", verdict: "bad", text: "▲ 33 pts", colour: vermillion });
     // No feedback in either range: no figure.
-    expect(await change("satisfaction_rate")).toMatchObject({ direction: "none", verdict: "neutral", text: "no data before" });
+    expect(await change("satisfaction_rate")).toMatchObject({ direction: "none", verdict: "neutral", text: "no data" });
     // Every card agrees with what the API's previous block gives through the same rules.
     const api = await server.api("GET", `/api/metrics/overview/?${new URLSearchParams({ from: minusDays(to, 6), to, tz: TZ, compare: "previous" })}`, { key });
     expect(api.json.previous.range).toEqual({ from: minusDays(to, 13), to: minusDays(to, 7), tz: TZ });
@@ -520,7 +520,7 @@ describe("the dashboard", () => {
     // The overlay: a toggle kept in the URL, naming the compared days.
     await page.click("[data-overlay]");
     await page.waitForURL((u) => u.searchParams.get("overlay") === "1");
-    await expect.poll(() => page.locator('[data-widget="daily"] .sub').innerText()).toBe(`dashed: ${minusDays(to, 13)} – ${minusDays(to, 7)}`);
+    await expect.poll(() => page.locator('[data-widget="daily"] .sub').innerText()).toBe(`dashed: the compared days, ${minusDays(to, 13)} – ${minusDays(to, 7)}`);
     expect(await page.getAttribute("[data-overlay]", "aria-pressed")).toBe("true");
     await page.waitForSelector('[data-chart="daily"][data-rendered="1"]');
 

@@ -70,7 +70,7 @@ export function dailyOption(daily: DailyRow[], grain: Grain = "day", previous?: 
         yAxisIndex: 1,
         data: prev.map((d) => (d ? d.conversations : null)),
         itemStyle: { color: SERIES.conversations },
-        lineStyle: { width: 2, type: "dotted", opacity: 0.85 },
+        lineStyle: { width: 2, type: "dashed", opacity: 0.85 },
         symbol: "none",
         connectNulls: false,
       },
@@ -79,8 +79,10 @@ export function dailyOption(daily: DailyRow[], grain: Grain = "day", previous?: 
   return {
     textStyle: TEXT,
     aria: { enabled: true, decal: { show: false } },
-    grid: { left: 8, right: 8, top: prev ? 56 : 36, bottom: 8, containLabel: true },
-    legend: { top: 0, left: 0, itemGap: 16, textStyle: { color: MUTED } },
+    grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+    // The compared lines stay out of the legend (one row on a phone too): the widget's subtitle
+    // says what the dashed lines are, and the tooltip names each one with its date.
+    legend: { top: 0, left: 0, itemGap: 16, textStyle: { color: MUTED }, data: ["Messages", "Conversations"] },
     tooltip: {
       trigger: "axis",
       formatter: (params: unknown) => tooltipText(params, daily, prev, grain),

@@ -202,6 +202,8 @@ describe("series rows and the compared overlay", () => {
     expect(pc?.data).toEqual([1, 2, null]);
     expect(pc?.yAxisIndex).toBe(1);
     expect(pm?.lineStyle.type).toBe("dashed");
+    expect(pc?.lineStyle.type).toBe("dashed");
+    expect(o.legend.data).toEqual(["Messages", "Conversations"]);
     const text = tooltipText(
       [
         { dataIndex: 1, seriesName: "Messages", value: 0 },

@@ -85,6 +85,7 @@ describe("kpiChange", () => {
     expect(kpiChange(null, 2000, "relative", "down", "2 s")).toMatchObject({ direction: "none", text: "no data now" });
     expect(kpiChange(1000, null, "relative", "down", "–").direction).toBe("none");
     expect(kpiChange(0.5, null, "points", "up", "–").direction).toBe("none");
+    expect(kpiChange(null, null, "points", "up", "–")).toMatchObject({ direction: "none", text: "no data" });
     expect(kpiChange(0.2, 0, "points", "down", "0%")).toMatchObject({ direction: "up", text: "▲ 20 pts", verdict: "bad" });
   });
 });

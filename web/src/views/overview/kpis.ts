@@ -29,7 +29,7 @@ export type ChangeKind = "relative" | "points";
 export interface KpiChange {
   /** `none`: no figure (the previous value is 0 or missing, or the current one is). */
   direction: "up" | "down" | "same" | "none";
-  /** What the card shows: "▲ 12%", "▼ 3 pts", "= 0%", "no data before" or "no data now". */
+  /** What the card shows: "▲ 12%", "▼ 3 pts", "= 0%", "no data before", "no data now" or "no data". */
   text: string;
   /** Whether the move is good (colour and words say it; `neutral` when neither or none). */
   verdict: "good" | "bad" | "neutral";
@@ -58,6 +58,7 @@ export function kpiChange(
   previousText: string,
 ): KpiChange {
   const none = (why: string, text = "no data before"): KpiChange => ({ direction: "none", text, verdict: "neutral", label: why });
+  if (current === null && previous === null) return none("No change to show: no value in either range.", "no data");
   if (current === null) return none("No change to show: no value in this range.", "no data now");
   if (previous === null) return none("No change to show: no value in the compared range.");
   if (kind === "relative" && previous === 0) return none(`No percentage: the compared range had 0.`);

@@ -254,7 +254,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
           ${widget({
             id: "daily",
             title: grainTitle(c?.grain ?? "day"),
-            sub: o?.previous && state.overlay ? `dashed: ${o.previous.range.from} – ${o.previous.range.to}` : undefined,
+            sub: o?.previous && state.overlay ? `dashed: the compared days, ${o.previous.range.from} – ${o.previous.range.to}` : undefined,
             actions: state.compare
               ? html`<button class="btn small" type="button" data-overlay aria-pressed=${state.overlay ? "true" : "false"}
                   title="Draw the compared range over this one" @click=${() => go({ ...state, overlay: !state.overlay })}>
