@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatCount, formatDuration, formatPercent } from "../src/format";
+import { kpis } from "../src/views/overview/kpis";
 import { Server, context, launch, minusDays, screenshotDir, sdk, sleep, today, until } from "./harness";
 import { LIVE_SCENARIO, MAIN_SCENARIO, WRITE_SCENARIO } from "./data";
 
@@ -440,6 +441,120 @@ describe("the dashboard", () => {
       await p.goto(server.base + href);
       await p.waitForSelector("[data-transcript] [data-entry]");
       await shoot(p, `transcript-${width}`);
+      expect(c.errors).toEqual([]);
+      await c.ctx.close();
+    }
+  });
+
+  it("compares with the previous period: arrows, their colour and words, the overlay, and a grain that follows the range", async () => {
+    // An agent with known numbers: 7 days ending today (the "7 days" preset) against the 7 before.
+    const s = await server.login(ADMIN.email, ADMIN.password);
+    const created = await server.api("POST", "/api/dash/agents/", { session: s }, { name: "compare-bot" });
+    expect(created.status).toBe(201);
+    const agentId = created.json.id as number;
+    const key = (await server.api("POST", `/api/dash/agents/${agentId}/keys/`, { session: s }, { role: "write" })).json.key as string;
+    const to = today(TZ);
+    const at = (day: string, hms: string) => `${day}T${hms}Z`; // noon UTC is the same day in Zagreb
+    const exchange = async (cid: string, day: string, minute: number, replySeconds: number, escalate = false) => {
+      const t0 = at(day, `12:${String(minute).padStart(2, "0")}:00`);
+      const c = await server.api("POST", "/api/conversations/", { key }, { conversation_id: cid, timestamp: t0 });
+      expect(c.status).toBeLessThan(300);
+      for (const [sender, ts] of [["end_user", t0], ["agent", at(day, `12:${String(minute).padStart(2, "0")}:0${replySeconds}`)]]) {
+        const r = await server.api("POST", "/api/track/", { key }, { conversation: c.json.id, sender, content: `${cid} ${sender}`, timestamp: ts });
+        expect(r.status, JSON.stringify(r.json)).toBe(201);
+      }
+      if (escalate) {
+        const r = await server.api("POST", "/api/action_logs/", { key }, { conversation: c.json.id, action_name: "fallback_to_human", timestamp: t0 });
+        expect(r.status).toBe(201);
+      }
+    };
+    // Previous 7 days: 2 conversations, 4 messages, replies in 4 s, no escalation.
+    await exchange("prev-1", minusDays(to, 9), 0, 4);
+    await exchange("prev-2", minusDays(to, 9), 10, 4);
+    // This week: 3 conversations, 6 messages, replies in 2 s, one escalated.
+    await exchange("now-1", minusDays(to, 2), 0, 2, true);
+    await exchange("now-2", minusDays(to, 2), 10, 2);
+    await exchange("now-3", minusDays(to, 1), 20, 2);
+
+    // The choice is a control whose value lands in the URL.
+    await page.goto(`${server.base}/agents/${agentId}?range=7d`);
+    await overviewLoaded(page);
+    expect(await page.locator('[data-kpi="total_messages"] .change').count()).toBe(0);
+    await page.selectOption("#compare", "previous");
+    await page.waitForURL((u) => u.searchParams.get("compare") === "previous");
+    await overviewLoaded(page);
+    await page.waitForSelector('[data-kpi="total_messages"] .change');
+    const change = async (id: string) => {
+      const el = page.locator(`[data-kpi="${id}"] .change`);
+      return {
+        direction: await el.getAttribute("data-change"),
+        verdict: await el.getAttribute("data-verdict"),
+        text: (await el.locator('[aria-hidden="true"]').first().innerText()).trim(),
+        words: ((await el.locator(".sr-only").textContent()) ?? "").trim(),
+        colour: await el.evaluate((e) => getComputedStyle(e).color),
+      };
+    };
+    const blue = "rgb(0, 95, 153)";
+    const vermillion = "rgb(178, 60, 0)";
+    expect(await change("total_messages")).toEqual({
+      direction: "up", verdict: "good", text: "▲ 50%", words: "Up 50% from 4 in the compared range, better.", colour: blue,
+    });
+    expect(await change("total_conversations")).toMatchObject({ direction: "up", verdict: "good", text: "▲ 50%" });
+    // A falling response time is good.
+    expect(await change("avg_bot_response_time_ms")).toEqual({
+      direction: "down", verdict: "good", text: "▼ 50%", words: "Down 50% from 4 s in the compared range, better.", colour: blue,
+    });
+    // A rising escalation rate is bad, in percentage points.
+    expect(await change("human_escalation_rate")).toMatchObject({ direction: "up", verdict: "bad", text: "▲ 33 pts", colour: vermillion });
+    // No feedback in either range: no figure.
+    expect(await change("satisfaction_rate")).toMatchObject({ direction: "none", verdict: "neutral", text: "no data" });
+    // Every card agrees with what the API's previous block gives through the same rules.
+    const api = await server.api("GET", `/api/metrics/overview/?${new URLSearchParams({ from: minusDays(to, 6), to, tz: TZ, compare: "previous" })}`, { key });
+    expect(api.json.previous.range).toEqual({ from: minusDays(to, 13), to: minusDays(to, 7), tz: TZ });
+    expect(api.json.previous.total_messages).toBe(4);
+    for (const k of kpis(api.json)) {
+      const got = await change(k.id);
+      expect([k.id, got.direction, got.text], k.id).toEqual([k.id, k.change?.direction, k.change?.text]);
+    }
+
+    // The overlay: a toggle kept in the URL, naming the compared days.
+    await page.click("[data-overlay]");
+    await page.waitForURL((u) => u.searchParams.get("overlay") === "1");
+    await expect.poll(() => page.locator('[data-widget="daily"] .sub').innerText()).toBe(`dashed: the compared days, ${minusDays(to, 13)} – ${minusDays(to, 7)}`);
+    expect(await page.getAttribute("[data-overlay]", "aria-pressed")).toBe("true");
+    await page.waitForSelector('[data-chart="daily"][data-rendered="1"]');
+
+    // The grain follows the range: a day by hour, a quarter by day, a year by week, more by month.
+    const title = async (from: string, until: string) => {
+      await page.goto(`${server.base}/agents/${agentId}?range=custom&from=${from}&to=${until}&compare=year`);
+      await overviewLoaded(page);
+      return (await page.locator("#h-daily").innerText()).trim();
+    };
+    expect(await title(to, to)).toBe("Messages and conversations per hour");
+    expect(await title(minusDays(to, 91), to)).toBe("Messages and conversations per day");
+    expect(await title(minusDays(to, 364), to)).toBe("Messages and conversations per week");
+    expect(await title(minusDays(to, 800), to)).toBe("Messages and conversations per month");
+    expect(admin.errors).toEqual([]);
+  });
+
+  it("takes the screenshots of the comparison (cards and overlaid chart) at 1440 and 375 px", async () => {
+    for (const width of [1440, 375]) {
+      const c = await context(browser, width, TZ);
+      await c.ctx.addCookies(await admin.ctx.cookies());
+      const p = await c.ctx.newPage();
+      await p.goto(`${server.base}/agents/${demoId}?range=7d&compare=previous&overlay=1`);
+      await overviewLoaded(p);
+      await p.waitForSelector('[data-kpi="total_messages"] .change');
+      await p.waitForSelector('[data-chart="daily"][data-rendered="1"]');
+      await sleep(600);
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow).toBe(0);
+      const box = await p.evaluate(() => {
+        const a = document.querySelector(".controls")!.getBoundingClientRect();
+        const b = document.querySelector('[data-widget="daily"]')!.getBoundingClientRect();
+        return { x: 0, y: Math.max(0, a.top + window.scrollY - 8), width: document.documentElement.clientWidth, height: b.bottom - a.top + 16 };
+      });
+      await p.screenshot({ path: join(screenshotDir(), `compare-${width}.png`), fullPage: true, clip: box });
       expect(c.errors).toEqual([]);
       await c.ctx.close();
     }

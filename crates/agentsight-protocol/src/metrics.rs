@@ -200,12 +200,17 @@ pub struct OverviewResponse {
     pub human_escalation: Escalation,
     /// Feedback.
     pub feedback: FeedbackSummary,
+    /// With `compare=`: the same overview for the compared range (its own `range`; no
+    /// `previous` of its own). Absent without `compare`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Box<OverviewResponse>>,
 }
 
 /// One point of a time series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesPoint {
-    /// Start of the bucket: local RFC 3339 with offset (hours) or `YYYY-MM-DD` (days, weeks).
+    /// Start of the bucket: local RFC 3339 with offset (hours) or `YYYY-MM-DD` (days, weeks,
+    /// months).
     pub start: String,
     /// The value; null where a mean has nothing to average.
     pub value: Option<f64>,
@@ -222,10 +227,13 @@ pub struct TimeseriesResponse {
     pub filters: serde_json::Map<String, serde_json::Value>,
     /// The metric.
     pub metric: String,
-    /// `hour` | `day` | `week`.
+    /// `hour` | `day` | `week` | `month`.
     pub interval: String,
     /// Every bucket of the range, oldest first.
     pub points: Vec<SeriesPoint>,
+    /// With `compare=`: the same series for the compared range. Absent without `compare`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Box<TimeseriesResponse>>,
 }
 
 /// `GET /api/metrics/status/`: which engine answers metrics queries and its state.

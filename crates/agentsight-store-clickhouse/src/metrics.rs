@@ -194,6 +194,7 @@ impl Sql {
         match interval {
             Interval::Day => format!("toDate({dt}, {tz})"),
             Interval::Week => format!("toMonday(toDate({dt}, {tz}))"),
+            Interval::Month => format!("toStartOfMonth(toDate({dt}, {tz}))"),
             // The local hour and the UTC offset (a repeated hour has two).
             Interval::Hour => format!(
                 "tuple(toDate({dt}, {tz}), toHour({dt}, {tz}), \

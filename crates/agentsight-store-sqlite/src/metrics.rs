@@ -198,7 +198,7 @@ fn each_row(
     Ok(())
 }
 
-/// One metric bucketed by local hour, day or week.
+/// One metric bucketed by local hour, day, week or month.
 pub(crate) fn timeseries(
     conn: &Connection,
     agent: AgentRef,

@@ -297,7 +297,7 @@ fn the_store_agrees_with_the_reference_with_the_metrics_index() {
                 testkit::assert_same(&format!("{plan:?}"), &got, e.want);
             }
             for metric in SeriesMetric::ALL {
-                for interval in [Interval::Hour, Interval::Day, Interval::Week] {
+                for interval in [Interval::Hour, Interval::Day, Interval::Week, Interval::Month] {
                     let series = |plan| {
                         store.timeseries_with(plan, e.agent.clone(), e.query.clone(), metric, interval)
                     };

@@ -483,7 +483,7 @@ pub trait MetricsReader: Send + Sync {
         q: MetricsQuery,
         escalation: Vec<String>,
     ) -> impl Future<Output = StoreResult<OverviewResponse>> + Send;
-    /// One metric of `q` in local hours, days or weeks.
+    /// One metric of `q` in local hours, days, weeks or months.
     fn timeseries(
         &self,
         agent: AgentRef,
@@ -496,6 +496,45 @@ pub trait MetricsReader: Send + Sync {
     fn live(&self, agent: AgentRef, now: Micros) -> impl Future<Output = StoreResult<LiveResponse>> + Send;
     /// Which engine answers and its state (for operators and benchmarks).
     fn engine_status(&self) -> impl Future<Output = EngineStatus> + Send;
+}
+
+/// The overview of `q` and, when `compared` is given (`compare=`, see
+/// `agentsight_core::metrics::query::parse_compare`), the overview of that range as its
+/// `previous`. The same reader answers both, so a comparison holds on every backend and plan
+/// exactly as the overview itself does.
+pub async fn overview_compared<S: MetricsReader + ?Sized>(
+    s: &S,
+    agent: AgentRef,
+    q: MetricsQuery,
+    compared: Option<MetricsQuery>,
+    escalation: Vec<String>,
+) -> StoreResult<OverviewResponse> {
+    let previous = match compared {
+        Some(c) => Some(Box::new(s.overview(agent.clone(), c, escalation.clone()).await?)),
+        None => None,
+    };
+    let mut o = s.overview(agent, q, escalation).await?;
+    o.previous = previous;
+    Ok(o)
+}
+
+/// One time series of `q` and, with `compared`, the same series of that range as its
+/// `previous` (as [`overview_compared`]).
+pub async fn timeseries_compared<S: MetricsReader + ?Sized>(
+    s: &S,
+    agent: AgentRef,
+    q: MetricsQuery,
+    compared: Option<MetricsQuery>,
+    metric: SeriesMetric,
+    interval: Interval,
+) -> StoreResult<TimeseriesResponse> {
+    let previous = match compared {
+        Some(c) => Some(Box::new(s.timeseries(agent.clone(), c, metric, interval).await?)),
+        None => None,
+    };
+    let mut t = s.timeseries(agent, q, metric, interval).await?;
+    t.previous = previous;
+    Ok(t)
 }
 
 /// Agents, their environments, keys and escalation settings.

@@ -45,6 +45,8 @@ export interface OverviewResponse {
   unique_users: number;
   human_escalation: { conversations: number; rate: number };
   feedback: FeedbackSummary;
+  /** With `compare=`: the same overview for the compared range (its own `range`). */
+  previous?: OverviewResponse;
 }
 
 /** One tool of the overview. */
@@ -80,9 +82,11 @@ export interface TimeseriesResponse {
   range: RangeRef;
   filters: Record<string, unknown>;
   metric: string;
-  interval: "hour" | "day" | "week";
-  /** `start`: local RFC 3339 with offset (hours) or `YYYY-MM-DD` (days, weeks). */
+  interval: "hour" | "day" | "week" | "month";
+  /** `start`: local RFC 3339 with offset (hours) or `YYYY-MM-DD` (days, weeks, months). */
   points: Array<{ start: string; value: number | null }>;
+  /** With `compare=`: the same series for the compared range. */
+  previous?: TimeseriesResponse;
 }
 
 /** `GET /api/metrics/live/`. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { FeedbackSummary, OverviewResponse, ToolRow } from "../api/types";
 import { barOption, breakdownIsEmpty, breakdownItems, pieOption } from "./breakdown-option";
 import { clickedFilter } from "./common";
-import { dailyIsEmpty, dailyOption, hourlyRows } from "./daily-option";
+import { alignByPosition, dailyIsEmpty, dailyOption, seriesRows, tooltipText } from "./daily-option";
 import { feedbackItems, feedbackOption } from "./feedback-option";
 import { heatmapCells, heatmapIsEmpty, heatmapOption } from "./heatmap-option";
 import { cityPoints, citySize, countryItems, mapIsEmpty, mapOption } from "./map-option";
@@ -167,17 +167,52 @@ describe("map on a narrow screen", () => {
   });
 });
 
-describe("hourly rows", () => {
+describe("series rows and the compared overlay", () => {
   it("pairs the two series by bucket and labels the local hour", () => {
     const m = [
       { start: "2026-11-24T00:00:00+01:00", value: 3 },
       { start: "2026-11-24T01:00:00+01:00", value: 0 },
     ];
     const c = [{ start: "2026-11-24T00:00:00+01:00", value: 1 }];
-    expect(hourlyRows(m, c)).toEqual([
-      { date: "00:00", messages: 3, conversations: 1 },
-      { date: "01:00", messages: 0, conversations: 0 },
+    expect(seriesRows(m, c)).toEqual([
+      { date: "2026-11-24T00:00:00+01:00", messages: 3, conversations: 1 },
+      { date: "2026-11-24T01:00:00+01:00", messages: 0, conversations: 0 },
     ]);
-    expect(((dailyOption(hourlyRows(m, c), true) as AnyObj).xAxis.axisLabel.formatter as (d: string) => string)("01:00")).toBe("01:00");
+    const o = dailyOption(seriesRows(m, c), "hour") as AnyObj;
+    expect((o.xAxis.axisLabel.formatter as (d: string) => string)("2026-11-24T01:00:00+01:00")).toBe("01:00");
+    expect(series(o)).toHaveLength(2);
+  });
+  it("labels weeks and months by their start", () => {
+    const rows = [{ date: "2026-01-15", messages: 1, conversations: 1 }];
+    const f = (g: "week" | "month") => ((dailyOption(rows, g) as AnyObj).xAxis.axisLabel.formatter as (d: string) => string)("2026-02-01");
+    expect(f("week")).toBe("1 Feb");
+    expect(f("month")).toBe("Feb 2026");
+  });
+  it("lays the compared range over the range by position, padding with nulls and dropping extras", () => {
+    const prev = [
+      { date: "2026-10-29", messages: 4, conversations: 1 },
+      { date: "2026-10-30", messages: 5, conversations: 2 },
+    ];
+    expect(alignByPosition(daily, prev)).toEqual([prev[0], prev[1], null]);
+    expect(alignByPosition(daily.slice(0, 1), prev)).toEqual([prev[0]]);
+    const o = dailyOption(daily, "day", prev) as AnyObj;
+    const [, , pm, pc] = series(o);
+    expect(pm?.name).toBe("Messages, compared");
+    expect(pm?.data).toEqual([4, 5, null]);
+    expect(pc?.data).toEqual([1, 2, null]);
+    expect(pc?.yAxisIndex).toBe(1);
+    expect(pm?.lineStyle.type).toBe("dashed");
+    expect(pc?.lineStyle.type).toBe("dashed");
+    expect(o.legend.data).toEqual(["Messages", "Conversations"]);
+    const text = tooltipText(
+      [
+        { dataIndex: 1, seriesName: "Messages", value: 0 },
+        { dataIndex: 1, seriesName: "Messages, compared", value: 5 },
+      ],
+      daily,
+      alignByPosition(daily, prev),
+      "day",
+    );
+    expect(text).toBe("2 Nov 2026<br/>Messages: <b>0</b><br/>Messages, compared (30 Oct 2026): <b>5</b>");
   });
 });

@@ -4,6 +4,7 @@
 import { html, nothing, type TemplateResult } from "lit-html";
 import { dimensionValueName } from "../charts/labels";
 import {
+  COMPARE_MODES,
   type DashboardState,
   FILTER_KEYS,
   FILTER_LABELS,
@@ -22,6 +23,8 @@ export interface ControlsSpec {
   /** Known values per dimension, offered while typing a filter. */
   suggestions: Partial<Record<FilterKey, string[]>>;
   go: (s: DashboardState) => void;
+  /** Show the comparison control (the overview). */
+  compare?: boolean;
   /** Extra things on the right of the bar (the live indicator). */
   extra?: TemplateResult | typeof nothing;
 }
@@ -48,6 +51,11 @@ export function controls(c: ControlsSpec): TemplateResult {
   const setTz = (e: Event) => {
     const v = (e.target as HTMLSelectElement).value;
     c.go({ ...s, tz: v === browserTz ? null : v });
+  };
+  const setCompare = (e: Event) => {
+    const v = (e.target as HTMLSelectElement).value;
+    const mode = COMPARE_MODES.find((m) => m.value === v)?.value ?? null;
+    c.go({ ...s, compare: mode, overlay: mode ? s.overlay : false });
   };
   const setEnv = (e: Event) => c.go(withFilter(s, "environment", (e.target as HTMLSelectElement).value || null));
   const addFilter = (e: Event) => {
@@ -91,6 +99,15 @@ export function controls(c: ControlsSpec): TemplateResult {
           )}
         </select>
       </span>
+      ${c.compare
+        ? html`<span class="group">
+            <label for="compare">Compare</label>
+            <select id="compare" @change=${setCompare}>
+              <option value="" ?selected=${s.compare === null}>Nothing</option>
+              ${COMPARE_MODES.map((m) => html`<option value=${m.value} ?selected=${s.compare === m.value}>${m.label}</option>`)}
+            </select>
+          </span>`
+        : nothing}
       <span class="spacer"></span>
       ${c.extra ?? nothing}
     </div>

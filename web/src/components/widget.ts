@@ -25,6 +25,8 @@ export interface WidgetSpec {
   body?: TemplateResult | typeof nothing;
   /** Shown under the body in every state (attribution). */
   footer?: TemplateResult | typeof nothing;
+  /** Extra buttons in the head, before PNG (a toggle). */
+  actions?: TemplateResult | typeof nothing;
 }
 
 /** The overlay of a state (nothing when ready). */
@@ -59,6 +61,7 @@ export function widget(w: WidgetSpec): TemplateResult {
       <h2 id="h-${w.id}">${w.title}</h2>
       ${w.sub ? html`<span class="sub">${w.sub}</span>` : nothing}
       <div class="actions">
+        ${w.actions ?? nothing}
         ${w.onPng && w.chart !== undefined
           ? html`<button class="btn small" ?disabled=${w.state !== "ready"} @click=${w.onPng}
               aria-label="Download ${w.title} as PNG" title="Download as PNG">PNG</button>`

@@ -16,7 +16,7 @@ const now = new Date("2026-11-24T12:00:00Z");
 
 describe("parseDashboard", () => {
   it("defaults to the last 30 days in the browser's zone with no filters", () => {
-    expect(parseDashboard(q(""))).toEqual({ range: "30d", from: null, to: null, tz: null, filters: {} });
+    expect(parseDashboard(q(""))).toEqual({ range: "30d", from: null, to: null, tz: null, filters: {}, compare: null, overlay: false });
   });
   it("reads the preset, zone and filters", () => {
     const s = parseDashboard(q("range=7d&tz=Europe/Zagreb&device=mobile&country=hr&source=web"));
@@ -26,11 +26,13 @@ describe("parseDashboard", () => {
       to: null,
       tz: "Europe/Zagreb",
       filters: { device: "mobile", country: "HR", source: "web" },
+      compare: null,
+      overlay: false,
     });
   });
   it("drops what is malformed instead of failing", () => {
     const s = parseDashboard(q("range=forever&tz=Mars/Olympus&from=2026-13-01&language=" + "x".repeat(300)));
-    expect(s).toEqual({ range: "30d", from: null, to: null, tz: null, filters: {} });
+    expect(s).toEqual({ range: "30d", from: null, to: null, tz: null, filters: {}, compare: null, overlay: false });
   });
   it("takes from/to without a range as a custom range", () => {
     expect(parseDashboard(q("from=2026-01-01&to=2026-01-31"))).toMatchObject({
@@ -41,6 +43,28 @@ describe("parseDashboard", () => {
   });
   it("ignores from/to under a preset", () => {
     expect(parseDashboard(q("range=today&from=2026-01-01"))).toMatchObject({ range: "today", from: null });
+  });
+});
+
+describe("compare", () => {
+  it("reads compare and overlay, and drops an unknown mode or an overlay without a comparison", () => {
+    expect(parseDashboard(q("compare=year&overlay=1"))).toMatchObject({ compare: "year", overlay: true });
+    expect(parseDashboard(q("compare=previous"))).toMatchObject({ compare: "previous", overlay: false });
+    expect(parseDashboard(q("compare=lastweek&overlay=1"))).toMatchObject({ compare: null, overlay: false });
+  });
+  it("keeps them in the URL after the zone, and asks the metrics API for the comparison", () => {
+    const s = parseDashboard(q("device=mobile&overlay=1&compare=previous&range=7d"));
+    expect(dashboardSearch(s).toString()).toBe("range=7d&compare=previous&overlay=1&device=mobile");
+    expect(metricsParams(s, now, "UTC")).toEqual({
+      from: "2026-11-18",
+      to: "2026-11-24",
+      tz: "UTC",
+      device: "mobile",
+      compare: "previous",
+    });
+    expect(metricsParams(parseDashboard(q("range=7d")), now, "UTC").compare).toBeUndefined();
+    const l = parseList(q(""));
+    expect(listParams(s, l, now, "UTC").compare).toBeUndefined();
   });
 });
 

@@ -33,7 +33,20 @@ export interface DashboardState {
   tz: string | null;
   /** Dimension filters. */
   filters: Filters;
+  /** The range the overview is compared with (`compare=`), null for none. */
+  compare: CompareMode | null;
+  /** The daily chart overlays the compared range (`overlay=1`; only with `compare`). */
+  overlay: boolean;
 }
+
+/** What the overview can be compared with (the metrics API's `compare=`). */
+export type CompareMode = "previous" | "year";
+
+/** The comparison choices, in the order the control shows them. */
+export const COMPARE_MODES: ReadonlyArray<{ value: CompareMode; label: string; short: string }> = [
+  { value: "previous", label: "Previous period", short: "vs previous period" },
+  { value: "year", label: "A year earlier", short: "vs a year earlier" },
+];
 
 /** The conversation list's own controls, on top of the dashboard state. */
 export interface ListState {
@@ -80,12 +93,16 @@ export function parseDashboard(params: URLSearchParams): DashboardState {
     const v = clean(params.get(k));
     if (v !== null) filters[k] = k === "country" ? v.toUpperCase() : v;
   }
+  const rawCompare = params.get("compare");
+  const compare = COMPARE_MODES.find((m) => m.value === rawCompare)?.value ?? null;
   return {
     range,
     from: range === "custom" ? goodFrom : null,
     to: range === "custom" ? goodTo : null,
     tz: tz !== null && isTimeZone(tz) ? tz : null,
     filters,
+    compare,
+    overlay: compare !== null && params.get("overlay") === "1",
   };
 }
 
@@ -111,6 +128,10 @@ export function dashboardSearch(s: DashboardState, list?: ListState): URLSearchP
     if (s.to) p.set("to", s.to);
   }
   if (s.tz) p.set("tz", s.tz);
+  if (s.compare) {
+    p.set("compare", s.compare);
+    if (s.overlay) p.set("overlay", "1");
+  }
   for (const k of FILTER_KEYS) {
     const v = s.filters[k];
     if (v !== undefined && v !== "") p.set(k, v);
@@ -184,7 +205,7 @@ export function effectiveRange(s: DashboardState, now: Date, browserTz: string):
   return { ...r, tz };
 }
 
-/** Query parameters of the metrics API for this state. */
+/** Query parameters of the metrics API for this state (with `compare` when one is chosen). */
 export function metricsParams(s: DashboardState, now: Date, browserTz: string): Record<string, string> {
   const r = effectiveRange(s, now, browserTz);
   const out: Record<string, string> = { from: r.from, to: r.to, tz: r.tz };
@@ -192,6 +213,7 @@ export function metricsParams(s: DashboardState, now: Date, browserTz: string): 
     const v = s.filters[k];
     if (v) out[k] = v;
   }
+  if (s.compare) out.compare = s.compare;
   return out;
 }
 

@@ -204,6 +204,7 @@ impl OverviewParts {
                     average: (self.ratings.0 > 0).then(|| self.ratings.1 / self.ratings.0 as f64),
                 },
             },
+            previous: None,
         }
     }
 }

@@ -1000,7 +1000,7 @@ impl AgentIndex {
         Some(p.assemble(q, agent))
     }
 
-    /// One metric by local hour, day or week, or `None` as for [`AgentIndex::overview`].
+    /// One metric by local hour, day, week or month, or `None` as for [`AgentIndex::overview`].
     pub fn timeseries(
         &self,
         q: &MetricsQuery,

@@ -133,6 +133,78 @@ impl MetricsQuery {
     }
 }
 
+/// The range a query is compared with (`compare=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// The same number of local days just before `from`.
+    Previous,
+    /// The same local dates a year earlier (29 February becomes the 28th).
+    Year,
+}
+
+impl Compare {
+    /// Every mode, in the order messages list them.
+    pub const ALL: [Compare; 2] = [Compare::Previous, Compare::Year];
+
+    /// The API name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compare::Previous => "previous",
+            Compare::Year => "year",
+        }
+    }
+}
+
+/// The same month and day a calendar year before `d`; 29 February becomes 28 February.
+pub fn year_before(d: NaiveDate) -> NaiveDate {
+    d.with_year(d.year() - 1).or_else(|| NaiveDate::from_ymd_opt(d.year() - 1, d.month(), 28)).unwrap_or(d)
+}
+
+impl MetricsQuery {
+    /// The range `mode` compares this one with, in the same zone and with the same filters; an
+    /// error (for the `compare` field) when that range leaves the limits a query has: days
+    /// before 1970-01-01, or more than [`MAX_RANGE_DAYS`] days.
+    pub fn compared(&self, mode: Compare) -> Result<MetricsQuery, String> {
+        let (from, to) = match mode {
+            Compare::Previous => (self.from - Duration::days(self.days()), self.from - Duration::days(1)),
+            Compare::Year => (year_before(self.from), year_before(self.to)),
+        };
+        if from.year() < crate::time::MIN_YEAR {
+            return Err(format!(
+                "the {} range ({from}..{to}) starts before {}-01-01",
+                mode.name(),
+                crate::time::MIN_YEAR
+            ));
+        }
+        if (to - from).num_days() + 1 > MAX_RANGE_DAYS {
+            return Err(format!(
+                "the {} range ({from}..{to}) is longer than {MAX_RANGE_DAYS} days",
+                mode.name()
+            ));
+        }
+        Ok(MetricsQuery { from, to, ..self.clone() })
+    }
+}
+
+/// Parses `compare` (`previous` or `year`; absent or empty: no comparison) into the mode and
+/// the compared query (see [`MetricsQuery::compared`]).
+pub fn parse_compare(
+    q: &MetricsQuery,
+    params: &HashMap<String, String>,
+) -> Result<Option<(Compare, MetricsQuery)>, ValidationErrors> {
+    let Some(v) = params.get("compare").map(|s| s.trim()).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let Some(mode) = Compare::ALL.iter().copied().find(|m| m.name() == v) else {
+        let v: String = v.chars().take(64).collect();
+        return Err(ValidationErrors::single(
+            "compare",
+            format!("unknown comparison '{v}'; use previous or year"),
+        ));
+    };
+    q.compared(mode).map(|c| Some((mode, c))).map_err(|m| ValidationErrors::single("compare", m))
+}
+
 fn dim(
     e: &mut ValidationErrors,
     q: &HashMap<String, String>,
@@ -323,6 +395,81 @@ mod tests {
         assert_eq!(local_day_bounds(&mut e, &q(&[])), (None, None));
         local_day_bounds(&mut e, &q(&[("from", "2026-05-02"), ("to", "2026-05-01")]));
         assert!(e.0.contains_key("from"));
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn compared(pairs: &[(&str, &str)]) -> Result<Option<(Compare, MetricsQuery)>, ValidationErrors> {
+        let m = parse(&q(pairs), &envs(), NOW).unwrap();
+        parse_compare(&m, &q(pairs))
+    }
+
+    #[test]
+    fn the_previous_range_is_as_many_local_days_just_before() {
+        let (mode, p) = compared(&[("from", "2026-03-01"), ("to", "2026-03-31"), ("compare", "previous")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(mode, Compare::Previous);
+        assert_eq!((p.from, p.to), (day("2026-01-29"), day("2026-02-28")));
+        assert_eq!(p.days(), 31);
+        let (_, p) = compared(&[("from", "2026-05-28"), ("to", "2026-05-28"), ("compare", " previous ")])
+            .unwrap()
+            .unwrap();
+        assert_eq!((p.from, p.to), (day("2026-05-27"), day("2026-05-27")));
+        // The zone and the filters are kept.
+        let (_, p) = compared(&[("tz", "Asia/Tokyo"), ("device", "mobile"), ("compare", "previous")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (p.tz, p.filters.device.clone()),
+            (chrono_tz::Asia::Tokyo, Some(DimFilter::Is("mobile".into())))
+        );
+        assert_eq!((p.to + Duration::days(30), p.days()), (day("2026-05-29"), 30));
+        assert_eq!(compared(&[("compare", "")]).unwrap(), None);
+        assert_eq!(compared(&[]).unwrap(), None);
+    }
+
+    #[test]
+    fn the_year_range_has_the_same_dates_and_29_february_becomes_the_28th() {
+        let year = |from: &str, to: &str| {
+            let (_, p) = compared(&[("from", from), ("to", to), ("compare", "year")]).unwrap().unwrap();
+            (p.from.to_string(), p.to.to_string())
+        };
+        assert_eq!(year("2026-05-01", "2026-05-31"), ("2025-05-01".into(), "2025-05-31".into()));
+        assert_eq!(year("2028-02-29", "2028-03-31"), ("2027-02-28".into(), "2027-03-31".into()));
+        assert_eq!(
+            year("2028-02-01", "2028-02-29"),
+            ("2027-02-01".into(), "2027-02-28".into()),
+            "one day shorter"
+        );
+        assert_eq!(year("2028-02-29", "2028-02-29"), ("2027-02-28".into(), "2027-02-28".into()));
+        assert_eq!(
+            year("2029-02-28", "2029-03-01"),
+            ("2028-02-28".into(), "2028-03-01".into()),
+            "one day longer"
+        );
+        assert_eq!(year_before(day("2026-12-31")), day("2025-12-31"));
+    }
+
+    #[test]
+    fn a_bad_or_out_of_limits_comparison_names_compare() {
+        let e = compared(&[("compare", "last_week")]).unwrap_err();
+        assert_eq!(e.0.keys().collect::<Vec<_>>(), ["compare"]);
+        assert_eq!(e.0["compare"][0], "unknown comparison 'last_week'; use previous or year");
+        let e =
+            compared(&[("from", "1970-01-01"), ("to", "1970-01-10"), ("compare", "previous")]).unwrap_err();
+        assert_eq!(e.0["compare"][0], "the previous range (1969-12-22..1969-12-31) starts before 1970-01-01");
+        let e = compared(&[("from", "1970-06-01"), ("to", "1970-06-30"), ("compare", "year")]).unwrap_err();
+        assert!(e.0.contains_key("compare"));
+        assert!(compared(&[("from", "1970-01-11"), ("to", "1970-01-20"), ("compare", "previous")]).is_ok());
+        // 3660 days that gain a 29 February a year earlier (2020's).
+        let long = parse(&q(&[("from", "2021-01-01"), ("to", "2031-01-08")]), &envs(), NOW).unwrap();
+        assert_eq!(long.days(), 3660);
+        let e = parse_compare(&long, &q(&[("compare", "year")])).unwrap_err();
+        assert_eq!(e.0["compare"][0], "the year range (2020-01-01..2030-01-08) is longer than 3660 days");
+        assert!(parse_compare(&long, &q(&[("compare", "previous")])).is_ok());
     }
 
     #[test]

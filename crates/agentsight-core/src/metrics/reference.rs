@@ -384,5 +384,20 @@ pub fn overview(d: &Dataset, q: &MetricsQuery, escalation: &[String], agent: Age
             satisfaction_rate: (pos + neu + neg > 0).then(|| pos as f64 / (pos + neu + neg) as f64),
             ratings: Ratings { count: r_n, average: (r_n > 0).then(|| r_sum / r_n as f64) },
         },
+        previous: None,
     }
+}
+
+/// The overview of `q` with, when a comparison is asked, the overview of the compared range
+/// (`docs/metrics.md`, *Comparison with another range*) as its `previous`.
+pub fn overview_compared(
+    d: &Dataset,
+    q: &MetricsQuery,
+    compared: Option<&MetricsQuery>,
+    escalation: &[String],
+    agent: AgentRef,
+) -> OverviewResponse {
+    let mut o = overview(d, q, escalation, agent.clone());
+    o.previous = compared.map(|c| Box::new(overview(d, c, escalation, agent)));
+    o
 }

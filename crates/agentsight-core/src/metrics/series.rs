@@ -1,5 +1,5 @@
 //! Time series for the charts that need another grain than the overview's days: local hours,
-//! days or ISO weeks (Monday first) of the query's time zone, zero-filled.
+//! days, ISO weeks (Monday first) or calendar months of the query's time zone, zero-filled.
 
 use std::collections::HashMap;
 
@@ -21,6 +21,8 @@ pub enum Interval {
     Day,
     /// Local ISO weeks, Monday to Sunday, labelled by their Monday (clipped to the range).
     Week,
+    /// Local calendar months, labelled by their first day (clipped to the range).
+    Month,
 }
 
 /// What a series counts.
@@ -71,6 +73,7 @@ impl Interval {
             Interval::Hour => "hour",
             Interval::Day => "day",
             Interval::Week => "week",
+            Interval::Month => "month",
         }
     }
 }
@@ -99,8 +102,9 @@ pub fn parse(
         "hour" => Interval::Hour,
         "day" | "" => Interval::Day,
         "week" => Interval::Week,
+        "month" => Interval::Month,
         other => {
-            e.add("interval", format!("unknown interval '{other}'; use hour, day or week"));
+            e.add("interval", format!("unknown interval '{other}'; use hour, day, week or month"));
             Interval::Day
         }
     };
@@ -111,6 +115,21 @@ pub fn parse(
         (Some(m), true) => Ok((m, interval)),
         _ => Err(e),
     }
+}
+
+/// Checks that a compared range (`compare=`) fits the interval as the range itself must (a year
+/// back may hold one day more); the error names `compare`.
+pub fn check_compared(compared: &MetricsQuery, interval: Interval) -> Result<(), ValidationErrors> {
+    if interval == Interval::Hour && compared.days() > MAX_HOURLY_DAYS {
+        return Err(ValidationErrors::single(
+            "compare",
+            format!(
+                "hourly series cover at most {MAX_HOURLY_DAYS} days; the compared range has {}",
+                compared.days()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The buckets of a range: their labels (local start as RFC 3339 with its offset) and a lookup
@@ -143,6 +162,10 @@ impl<'q> Buckets<'q> {
                 let monday = d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
                 (monday.max(self.q.from).and_time(chrono::NaiveTime::MIN), 0)
             }
+            Interval::Month => {
+                let first = naive.date().with_day(1).unwrap_or(naive.date());
+                (first.max(self.q.from).and_time(chrono::NaiveTime::MIN), 0)
+            }
         }
     }
 
@@ -153,7 +176,7 @@ impl<'q> Buckets<'q> {
         // Offsets are whole quarter hours, so a 15-minute walk meets every local hour's start.
         let step: Micros = match interval {
             Interval::Hour => 15 * 60 * 1_000_000,
-            Interval::Day | Interval::Week => 60 * 60 * 1_000_000,
+            Interval::Day | Interval::Week | Interval::Month => 60 * 60 * 1_000_000,
         };
         let mut t = start;
         while t < end {
@@ -166,7 +189,9 @@ impl<'q> Buckets<'q> {
                         .and_then(|o| k.0.and_local_timezone(o).single())
                         .map(|d| d.to_rfc3339())
                         .unwrap_or_else(|| k.0.to_string()),
-                    Interval::Day | Interval::Week => k.0.date().format("%Y-%m-%d").to_string(),
+                    Interval::Day | Interval::Week | Interval::Month => {
+                        k.0.date().format("%Y-%m-%d").to_string()
+                    }
                 };
                 b.labels.push(label);
             }
@@ -229,6 +254,7 @@ pub fn response(
         metric: metric.name().to_string(),
         interval: interval.name().to_string(),
         points,
+        previous: None,
     }
 }
 
@@ -269,13 +295,40 @@ mod tests {
     }
 
     #[test]
+    fn months_are_local_calendar_months_clipped_to_the_range() {
+        let r = q("2026-01-15", "2026-04-02", "America/New_York");
+        let b = Buckets::new(&r, Interval::Month);
+        assert_eq!(b.labels(), ["2026-01-15", "2026-02-01", "2026-03-01", "2026-04-01"]);
+        // 1 March 00:00 in New York is 05:00Z; a minute before is still February.
+        let t = |s: &str| crate::time::parse_timestamp(s).unwrap();
+        assert_eq!(b.of(t("2026-03-01T04:59:00Z")), Some(1));
+        assert_eq!(b.of(t("2026-03-01T05:00:00Z")), Some(2));
+        // April starts at 04:00Z (daylight time since 8 March).
+        assert_eq!(b.of(t("2026-04-01T03:59:59Z")), Some(2));
+        assert_eq!(b.of(t("2026-04-01T04:00:00Z")), Some(3));
+        let two_years = q("2025-01-01", "2026-12-31", "Pacific/Kiritimati");
+        let year = Buckets::new(&two_years, Interval::Month);
+        assert_eq!(year.len(), 24);
+        assert_eq!(year.labels()[23], "2026-12-01");
+    }
+
+    #[test]
     fn metric_and_interval_are_checked() {
         let r = q("2026-01-01", "2026-12-31", "UTC");
         let p = |m: &str, i: &str| -> HashMap<String, String> {
             [("metric", m), ("interval", i)].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
         };
         assert!(parse(&r, &p("messages", "day")).is_ok());
+        assert_eq!(parse(&r, &p("messages", "month")).unwrap().1, Interval::Month);
+        assert!(parse(&r, &p("messages", "year")).unwrap_err().0.contains_key("interval"));
         assert!(parse(&r, &p("messages", "hour")).unwrap_err().0.contains_key("interval"));
         assert!(parse(&r, &p("nope", "day")).unwrap_err().0.contains_key("metric"));
+        let days93 = q("2028-12-01", "2029-03-03", "UTC");
+        assert_eq!(days93.days(), 93);
+        assert!(parse(&days93, &p("messages", "hour")).is_ok());
+        let year = days93.compared(super::super::query::Compare::Year).unwrap();
+        assert_eq!(year.days(), 94, "2028 has a 29 February");
+        assert!(check_compared(&year, Interval::Hour).unwrap_err().0.contains_key("compare"));
+        assert!(check_compared(&year, Interval::Day).is_ok());
     }
 }

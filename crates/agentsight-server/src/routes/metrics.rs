@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use agentsight_core::metrics::{DEFAULT_ESCALATION_TOOLS, query, series, validate_escalation_tools};
 use agentsight_core::time::now_micros;
-use agentsight_store::{EngineStatus, LiveResponse, OverviewResponse, TimeseriesResponse};
+use agentsight_store::{
+    EngineStatus, LiveResponse, OverviewResponse, TimeseriesResponse, overview_compared, timeseries_compared,
+};
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
@@ -25,20 +27,22 @@ pub(crate) async fn escalation_list<S: Store>(
     })
 }
 
-/// `GET /api/metrics/overview/?from&to&tz&filters…` for the key's agent.
+/// `GET /api/metrics/overview/?from&to&tz&filters…[&compare=previous|year]` for the key's
+/// agent; with `compare`, the compared range's overview as `previous`.
 pub(crate) async fn get_overview<S: Store>(
     State(st): State<AppState<S>>,
     key: OverviewAccess,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<OverviewResponse>, ApiError> {
     let q = query::parse(&params, &key.environments, now_micros())?;
+    let compared = query::parse_compare(&q, &params)?.map(|(_, c)| c);
     let (escalation, _) = escalation_list(&st, key.agent_id()).await?;
     let agent = key.agent_ref();
-    Ok(Json(st.events.overview(agent, q, escalation).await?))
+    Ok(Json(overview_compared(&st.events, agent, q, compared, escalation).await?))
 }
 
-/// `GET /api/metrics/timeseries/?metric=…&interval=hour|day|week` plus the overview's range
-/// and filters.
+/// `GET /api/metrics/timeseries/?metric=…&interval=hour|day|week|month[&compare=…]` plus the
+/// overview's range and filters.
 pub(crate) async fn get_timeseries<S: Store>(
     State(st): State<AppState<S>>,
     key: OverviewAccess,
@@ -46,8 +50,12 @@ pub(crate) async fn get_timeseries<S: Store>(
 ) -> Result<Json<TimeseriesResponse>, ApiError> {
     let q = query::parse(&params, &key.environments, now_micros())?;
     let (metric, interval) = series::parse(&q, &params)?;
+    let compared = query::parse_compare(&q, &params)?.map(|(_, c)| c);
+    if let Some(c) = &compared {
+        series::check_compared(c, interval)?;
+    }
     let agent = key.agent_ref();
-    Ok(Json(st.events.timeseries(agent, q, metric, interval).await?))
+    Ok(Json(timeseries_compared(&st.events, agent, q, compared, metric, interval).await?))
 }
 
 /// `GET /api/metrics/llm/?from&to&tz&filters…`: LLM tokens by kind, cost, calls and errors,

@@ -435,7 +435,7 @@ async fn check_series<S: MetricsReader>(
     want: &OverviewResponse,
 ) {
     let tools: u64 = want.tools.iter().map(|t| t.calls).sum();
-    for interval in [Interval::Hour, Interval::Day, Interval::Week] {
+    for interval in [Interval::Hour, Interval::Day, Interval::Week, Interval::Month] {
         let mut bot = Vec::new();
         for metric in SeriesMetric::ALL {
             let s = store.timeseries(agent.clone(), q.clone(), metric, interval).await.expect("timeseries");
@@ -488,6 +488,56 @@ async fn check_series<S: MetricsReader>(
             }
         }
     }
+}
+
+/// Checks `compare=mode` for the range of `params`: the overview with its `previous` (through
+/// [`crate::overview_compared`], as the API answers it) equals the reference's overview of the
+/// range with, as `previous`, the reference's overview of the compared range; the daily series
+/// of messages with its `previous` equals the two overviews' daily rows.
+async fn check_compared<S: MetricsReader>(
+    store: &S,
+    data: &Dataset,
+    agent: &AgentRef,
+    escalation: &[String],
+    params: &[(&str, &str)],
+    mode: &str,
+) {
+    let q = parse(params);
+    let asked: HashMap<String, String> = [("compare".to_string(), mode.to_string())].into();
+    let (_, compared) = query::parse_compare(&q, &asked).expect("a comparison").expect("compare is set");
+    let want = reference::overview_compared(data, &q, Some(&compared), escalation, agent.clone());
+    let previous = want.previous.as_deref().expect("the reference's previous");
+    assert_eq!(previous.range, compared.range_ref());
+    let got = crate::overview_compared(
+        store,
+        agent.clone(),
+        q.clone(),
+        Some(compared.clone()),
+        escalation.to_vec(),
+    )
+    .await
+    .expect("overview");
+    assert_same(&format!("compare={mode}"), &got, &want);
+    let series = crate::timeseries_compared(
+        store,
+        agent.clone(),
+        q,
+        Some(compared),
+        SeriesMetric::Messages,
+        Interval::Day,
+    )
+    .await
+    .expect("timeseries");
+    let values =
+        |s: &crate::TimeseriesResponse| s.points.iter().map(|p| p.value.unwrap_or(-1.0)).collect::<Vec<_>>();
+    let daily = |o: &OverviewResponse| o.daily.iter().map(|d| d.messages as f64).collect::<Vec<_>>();
+    assert_eq!(values(&series), daily(&want), "compare={mode}: messages by day");
+    let prev = series.previous.as_deref().expect("the series' previous");
+    assert_eq!(
+        (&prev.range, values(prev)),
+        (&previous.range, daily(previous)),
+        "compare={mode}: previous by day"
+    );
 }
 
 /// The property: for [`PROPERTY_CASES`] random datasets, each written to a fresh store from
@@ -546,6 +596,16 @@ where
             let got = store.overview(agent.clone(), q.clone(), escalation.clone()).await.expect("overview");
             assert_same("the store", &got, &want);
             check_series(&store, &agent, &q, &want).await;
+            // The comparisons: the previous two days (with data), and a year back from 2027
+            // (the data's dates), the filters and zone of the case kept.
+            for (mode, from, to) in
+                [("previous", "2026-03-09", "2026-03-10"), ("year", "2027-03-07", "2027-03-10")]
+            {
+                let mut cp = params.clone();
+                cp[0] = ("from", from);
+                cp[1] = ("to", to);
+                check_compared(&store, &h.data, &agent, &escalation, &cp, mode).await;
+            }
             extra(&store, Expected { agent, query: &q, escalation: &escalation, want: &want }).await;
         });
         Ok(())
@@ -569,7 +629,8 @@ where
 /// against the reference's buckets: two filters at once (a dimension with metadata, `unknown`
 /// with a value), a conversation whose update moved it out of a filter, a soft delete, local
 /// days and hours across daylight-saving changes (New York's 23- and 25-hour days, Lord Howe's
-/// half-hour shift), a range with no data, and a filter that matches nothing.
+/// half-hour shift), a range with no data, a filter that matches nothing, and `compare=previous`
+/// and `compare=year` whose compared ranges hold the data, and calendar months.
 pub async fn metrics_edges_filters_zones_and_empty_ranges<S>(s: S)
 where
     S: TrackingWriter + AgentStore + MetricsReader,
@@ -701,6 +762,48 @@ where
             assert_eq!(got.len(), 23, "{what}: the spring-forward day has 23 hours");
         }
     }
+    // Calendar months across both of New York's changes: each bucket (the first clipped to the
+    // range) equals the reference's overview of its days.
+    let q = parse(&[("from", "2026-03-05"), ("to", "2026-11-30"), ("tz", "America/New_York")]);
+    for metric in [SeriesMetric::Messages, SeriesMetric::Conversations, SeriesMetric::BotResponses] {
+        let months =
+            s.timeseries(agent.clone(), q.clone(), metric, Interval::Month).await.expect("series by month");
+        let starts: Vec<String> = months.points.iter().map(|p| p.start.clone()).collect();
+        assert_eq!(starts.len(), 9, "March to November");
+        assert_eq!((starts[0].as_str(), starts[1].as_str()), ("2026-03-05", "2026-04-01"));
+        for (i, p) in months.points.iter().enumerate() {
+            let last = match starts.get(i + 1) {
+                Some(next) => {
+                    agentsight_core::time::parse_date(next).expect("a day").pred_opt().expect("a day")
+                }
+                None => q.to,
+            }
+            .to_string();
+            let m = parse(&[("from", &p.start), ("to", &last), ("tz", "America/New_York")]);
+            let want = reference::overview(&h.data, &m, &escalation, agent.clone());
+            let n = match metric {
+                SeriesMetric::Messages => want.total_messages,
+                SeriesMetric::Conversations => want.total_conversations,
+                _ => want.bot_responses,
+            };
+            assert_eq!(p.value, Some(n as f64), "{} in the month from {}", metric.name(), p.start);
+        }
+    }
+    // Comparisons whose compared range holds the data: the three days before, and a year back.
+    for (mode, from, to) in [("previous", "2026-11-03", "2026-11-05"), ("year", "2027-10-31", "2027-11-02")] {
+        let params = [("from", from), ("to", to), ("tz", "America/New_York")];
+        check_compared(&s, &h.data, &agent, &escalation, &params, mode).await;
+    }
+    let q = parse(&[("from", "2027-10-31"), ("to", "2027-11-02"), ("tz", "America/New_York")]);
+    let asked: HashMap<String, String> = [("compare".to_string(), "year".to_string())].into();
+    let year = query::parse_compare(&q, &asked).expect("a comparison").map(|(_, c)| c);
+    let o = crate::overview_compared(&s, agent.clone(), q, year, escalation.clone()).await.expect("overview");
+    let previous = o.previous.expect("previous");
+    assert_eq!(
+        (o.total_messages, previous.total_messages),
+        (0, 7),
+        "a year back holds New York's fall-back days"
+    );
     // By hand: the fall-back day has 25 hours, its two 01:00 hours apart.
     let q = parse(&[("from", "2026-11-01"), ("to", "2026-11-01"), ("tz", "America/New_York")]);
     let hours =

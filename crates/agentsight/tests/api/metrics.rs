@@ -217,3 +217,81 @@ async fn language_tags_in_any_case_are_one_value() {
         assert_eq!(o["total_conversations"], 3, "{filter}");
     }
 }
+
+/// `compare=previous|year`: the overview and the series carry the compared range's answer as
+/// `previous`, with its own range; a bad mode or a compared range out of limits is a 400 naming
+/// `compare`; without `compare` there is no `previous`.
+#[tokio::test]
+async fn compare_adds_the_previous_range_and_bad_modes_name_compare() {
+    let app = spawn_app().await;
+    // Two days in April (the previous two days of 3-4 May) and one in May 2025 (a year back).
+    app.message("p1", "end_user", "a", "2026-05-01T10:00:00Z").await;
+    app.message("p1", "agent", "b", "2026-05-01T10:00:04Z").await;
+    app.message("p2", "end_user", "c", "2026-05-02T10:00:00Z").await;
+    app.message("y1", "end_user", "d", "2025-05-03T10:00:00Z").await;
+    app.message("n1", "end_user", "e", "2026-05-03T10:00:00Z").await;
+    app.message("n1", "agent", "f", "2026-05-03T10:00:01Z").await;
+    let base = "from=2026-05-03&to=2026-05-04";
+    let o: Value = app.get_json(&format!("/api/metrics/overview/?{base}&compare=previous")).await;
+    assert_eq!(
+        (o["total_messages"].as_u64(), o["avg_bot_response_time_ms"].as_f64()),
+        (Some(2), Some(1000.0))
+    );
+    let p = &o["previous"];
+    assert_eq!(p["range"], json!({"from": "2026-05-01", "to": "2026-05-02", "tz": "UTC"}));
+    assert_eq!((p["total_messages"].as_u64(), p["total_conversations"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(p["avg_bot_response_time_ms"], 4000.0);
+    assert_eq!(p["daily"][0], json!({"date": "2026-05-01", "messages": 2, "conversations": 1}));
+    assert!(p.get("previous").is_none(), "no previous of the previous");
+    let plain = app.get_json(&format!("/api/metrics/overview/?{base}")).await;
+    assert!(plain.get("previous").is_none());
+    let mut without_previous = o.clone();
+    without_previous.as_object_mut().unwrap().remove("previous");
+    assert_eq!(without_previous, plain, "compare changes nothing else");
+
+    let y: Value = app.get_json(&format!("/api/metrics/overview/?{base}&compare=year")).await;
+    assert_eq!(y["previous"]["range"], json!({"from": "2025-05-03", "to": "2025-05-04", "tz": "UTC"}));
+    assert_eq!(y["previous"]["total_messages"], 1);
+
+    let s: Value = app
+        .get_json(&format!("/api/metrics/timeseries/?metric=messages&interval=day&{base}&compare=previous"))
+        .await;
+    assert_eq!(
+        s["points"],
+        json!([{"start": "2026-05-03", "value": 2.0}, {"start": "2026-05-04", "value": 0.0}])
+    );
+    assert_eq!(
+        s["previous"]["points"],
+        json!([{"start": "2026-05-01", "value": 2.0}, {"start": "2026-05-02", "value": 1.0}])
+    );
+    let months: Value = app
+        .get_json("/api/metrics/timeseries/?metric=messages&interval=month&from=2026-04-20&to=2026-05-31&compare=year")
+        .await;
+    assert_eq!(months["interval"], "month");
+    assert_eq!(
+        months["points"],
+        json!([{"start": "2026-04-20", "value": 0.0}, {"start": "2026-05-01", "value": 5.0}])
+    );
+    assert_eq!(
+        months["previous"]["points"],
+        json!([{"start": "2025-04-20", "value": 0.0}, {"start": "2025-05-01", "value": 1.0}])
+    );
+
+    for (path, query) in [
+        ("overview", "compare=last_week"),
+        ("overview", "from=1970-01-01&to=1970-01-31&compare=previous"),
+        ("overview", "from=1970-02-01&to=1970-02-28&compare=year"),
+        ("timeseries", "metric=messages&compare=yesterday"),
+        // 93 days fit an hourly series; a year back they are 94 (29 February 2028).
+        ("timeseries", "metric=messages&interval=hour&from=2028-12-01&to=2029-03-03&compare=year"),
+    ] {
+        let r = app.get_as(&app.key, &format!("/api/metrics/{path}/?{query}")).await;
+        assert_eq!(r.status(), 400, "{path}?{query}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            body.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["compare"],
+            "{path}?{query}: {body}"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { OverviewResponse } from "../../api/types";
-import { kpis } from "./kpis";
+import { kpiChange, kpis } from "./kpis";
 
 const sample: OverviewResponse = {
   agent: { id: 1, name: "bot" },
@@ -54,5 +54,61 @@ describe("kpis", () => {
     expect(k[4]).toMatchObject({ value: "–", raw: null, note: "no responses yet" });
     expect(k[5]?.value).toBe("–");
     expect(k[7]).toMatchObject({ value: "–", note: "no feedback yet" });
+  });
+});
+
+describe("kpiChange", () => {
+  it("gives the percent of the previous value, its direction, and whether that is good", () => {
+    expect(kpiChange(112, 100, "relative", "up", "100")).toEqual({
+      direction: "up",
+      text: "▲ 12%",
+      verdict: "good",
+      label: "Up 12% from 100 in the compared range, better.",
+    });
+    expect(kpiChange(97, 100, "relative", "up", "100")).toMatchObject({ direction: "down", text: "▼ 3%", verdict: "bad" });
+    // A falling response time is good; a longer conversation is neither.
+    expect(kpiChange(1500, 2000, "relative", "down", "2 s")).toMatchObject({ text: "▼ 25%", verdict: "good" });
+    expect(kpiChange(2100, 2000, "relative", "down", "2 s")).toMatchObject({ text: "▲ 5%", verdict: "bad" });
+    expect(kpiChange(90_000, 60_000, "relative", "neither", "1 min")).toMatchObject({ text: "▲ 50%", verdict: "neutral" });
+    expect(kpiChange(5, 5, "relative", "up", "5")).toMatchObject({ direction: "same", text: "= 0%", verdict: "neutral" });
+    expect(kpiChange(1001, 1000, "relative", "up", "1k")).toMatchObject({ direction: "up", text: "▲ 0.1%" });
+    expect(kpiChange(100_001, 100_000, "relative", "up", "100k")).toMatchObject({ direction: "up", text: "▲ 0%" });
+    expect(kpiChange(250, 100, "relative", "up", "100")).toMatchObject({ text: "▲ 150%" });
+  });
+  it("gives rates in percentage points", () => {
+    expect(kpiChange(0.15, 0.12, "points", "down", "12%")).toMatchObject({ direction: "up", text: "▲ 3 pts", verdict: "bad" });
+    expect(kpiChange(0.6, 0.8, "points", "up", "80%")).toMatchObject({ direction: "down", text: "▼ 20 pts", verdict: "bad" });
+    expect(kpiChange(0.125, 0.12, "points", "down", "12%")).toMatchObject({ text: "▲ 0.5 pts" });
+  });
+  it("shows no figure when the previous value is 0 or either is missing", () => {
+    expect(kpiChange(10, 0, "relative", "up", "0")).toMatchObject({ direction: "none", verdict: "neutral", text: "no data before" });
+    expect(kpiChange(null, 2000, "relative", "down", "2 s")).toMatchObject({ direction: "none", text: "no data now" });
+    expect(kpiChange(1000, null, "relative", "down", "–").direction).toBe("none");
+    expect(kpiChange(0.5, null, "points", "up", "–").direction).toBe("none");
+    expect(kpiChange(null, null, "points", "up", "–")).toMatchObject({ direction: "none", text: "no data" });
+    expect(kpiChange(0.2, 0, "points", "down", "0%")).toMatchObject({ direction: "up", text: "▲ 20 pts", verdict: "bad" });
+  });
+});
+
+describe("kpis with a previous range", () => {
+  it("puts each card's change on it, judged per KPI", () => {
+    const previous: OverviewResponse = {
+      ...sample,
+      total_messages: 10_000,
+      total_conversations: 800,
+      avg_bot_response_time_ms: 4000,
+      human_escalation: { conversations: 80, rate: 0.1 },
+      unique_users: 0,
+      avg_conversation_duration_ms: null,
+    };
+    const k = kpis({ ...sample, previous });
+    const by = Object.fromEntries(k.map((c) => [c.id, c.change]));
+    expect(by.total_messages).toMatchObject({ text: "▲ 23%", verdict: "good" });
+    expect(by.total_conversations).toMatchObject({ text: "= 0%", verdict: "neutral" });
+    expect(by.avg_bot_response_time_ms).toMatchObject({ text: "▼ 15%", verdict: "good", label: "Down 15% from 4 s in the compared range, better." });
+    expect(by.human_escalation_rate).toMatchObject({ text: "▲ 2 pts", verdict: "bad" });
+    expect(by.unique_users?.direction).toBe("none");
+    expect(by.avg_conversation_duration_ms?.direction).toBe("none");
+    expect(kpis(sample).every((c) => c.change === null)).toBe(true);
   });
 });

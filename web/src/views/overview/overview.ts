@@ -8,7 +8,8 @@ import type { Agent, OverviewResponse } from "../../api/types";
 import { barOption, breakdownIsEmpty, groups, pieOption, type Group } from "../../charts/breakdown-option";
 import { ChartHost, downloadDataUrl, ensureWorldMap } from "../../charts/chart-host";
 import type { ItemFilter } from "../../charts/common";
-import { dailyIsEmpty, dailyOption, hourlyRows } from "../../charts/daily-option";
+import { type DailyRow, dailyIsEmpty, dailyOption, seriesRows } from "../../charts/daily-option";
+import { type Grain, grainFor, grainTitle } from "../../charts/grain";
 import type { ChartOption } from "../../charts/echarts";
 import { feedbackOption } from "../../charts/feedback-option";
 import { heatmapIsEmpty, heatmapOption } from "../../charts/heatmap-option";
@@ -23,6 +24,7 @@ import { formatCount, formatDuration, formatExact, formatPercent, formatRating }
 import {
   type DashboardState,
   type FilterKey,
+  COMPARE_MODES,
   dashboardSearch,
   filterValue,
   metricsParams,
@@ -95,8 +97,8 @@ type ChartId = (typeof CHARTS)[number];
 export function mountOverview(root: HTMLElement, ctx: AppContext, frame: OverviewFrame): View {
   let state: DashboardState = parseDashboard(new URLSearchParams(location.search));
   let data: OverviewResponse | null = null;
-  /** For a one-day range: the same chart by local hour (null: by day). */
-  let hourly: OverviewResponse["daily"] | null = null;
+  /** The messages-and-conversations chart: its grain, rows, and the compared range's rows. */
+  let chart: { grain: Grain; rows: DailyRow[]; previous: DailyRow[] | null } | null = null;
   let loading = true;
   let error: string | null = null;
   let requested = "";
@@ -122,17 +124,26 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
     if (!data) loading = true;
     draw();
     try {
-      const oneDay = params.from === params.to;
+      // The grain follows the range (grain.ts); by day the overview's own rows are the chart.
+      const grain = grainFor(params as { from: string; to: string });
       const series = (metric: string) =>
-        getTimeseries(frame.agentId, { ...params, metric, interval: "hour" }, ac.signal).then((r) => r.points);
-      const [o, h] = await Promise.all([
+        getTimeseries(frame.agentId, { ...params, metric, interval: grain }, ac.signal);
+      const [o, s] = await Promise.all([
         getOverview(frame.agentId, params, ac.signal),
-        // The hourly chart is a nicety: without it the day's single bar is shown.
-        oneDay ? Promise.all([series("messages"), series("conversations")]).catch(() => null) : Promise.resolve(null),
+        // Another grain is a nicety: without it the chart falls back to days.
+        grain === "day"
+          ? Promise.resolve(null)
+          : Promise.all([series("messages"), series("conversations")]).catch(() => null),
       ]);
       if (ac.signal.aborted) return;
       data = o;
-      hourly = h ? hourlyRows(h[0], h[1]) : null;
+      chart = s
+        ? {
+            grain,
+            rows: seriesRows(s[0].points, s[1].points),
+            previous: s[0].previous && s[1].previous ? seriesRows(s[0].previous.points, s[1].previous.points) : null,
+          }
+        : { grain: "day", rows: o.daily, previous: o.previous?.daily ?? null };
       error = null;
     } catch (e) {
       if (isAbort(e)) return;
@@ -202,6 +213,8 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
         }
       : {};
     const cards = o ? kpis(o) : null;
+    const compareShort = COMPARE_MODES.find((m) => m.value === state.compare)?.short ?? "";
+    const c = chart;
     const kpiState = loading && !o ? "loading" : error ? "error" : "ready";
     const geoTotal = o ? o.countries.reduce((n, c) => n + c.conversations, 0) : 0;
     return html`${frame.header()}
@@ -213,6 +226,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
         </div>
         ${controls({
           state,
+          compare: true,
           environments: frame.environments,
           suggestions: sugg,
           go,
@@ -224,6 +238,14 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
               title=${k.raw === null ? "" : formatExact(k.raw)}>
               <div class="label">${k.label}</div>
               <div class="value">${kpiState === "ready" ? k.value : kpiState === "loading" ? "…" : "–"}</div>
+              ${kpiState === "ready" && k.change
+                ? html`<div class="change ${k.change.verdict}" data-change=${k.change.direction} data-verdict=${k.change.verdict}
+                    title=${k.change.label}>
+                    <span aria-hidden="true">${k.change.text}</span>
+                    <span class="sr-only">${k.change.label}</span>
+                    <span class="vs" aria-hidden="true">${compareShort}</span>
+                  </div>`
+                : nothing}
               <div class="note">${kpiState === "ready" ? k.note : ""}</div>
             </div>`,
           )}
@@ -231,9 +253,15 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
         <div class="grid">
           ${widget({
             id: "daily",
-            title: hourly ? "Messages and conversations per hour" : "Messages and conversations per day",
+            title: grainTitle(c?.grain ?? "day"),
+            sub: o?.previous && state.overlay ? `dashed: the compared days, ${o.previous.range.from} – ${o.previous.range.to}` : undefined,
+            actions: state.compare
+              ? html`<button class="btn small" type="button" data-overlay aria-pressed=${state.overlay ? "true" : "false"}
+                  title="Draw the compared range over this one" @click=${() => go({ ...state, overlay: !state.overlay })}>
+                  Overlay ${state.compare === "year" ? "a year earlier" : "previous"}</button>`
+              : nothing,
             size: "w8",
-            state: widgetState(o ? dailyIsEmpty(o.daily) : true),
+            state: widgetState(o ? dailyIsEmpty(o.daily) && !(state.overlay && o.previous && !dailyIsEmpty(o.previous.daily)) : true),
             empty: EMPTY.daily!,
             error: err,
             onRetry: retry,
@@ -396,8 +424,10 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
       if (empty) return;
       host(id)?.set(option());
     };
-    const h = hourly;
-    set("daily", dailyIsEmpty(o.daily), () => (h ? dailyOption(h, true) : dailyOption(o.daily)));
+    const c = chart;
+    const overlay = state.overlay && c?.previous ? c.previous : undefined;
+    const dailyEmpty = dailyIsEmpty(o.daily) && !(overlay && !dailyIsEmpty(overlay));
+    set("daily", dailyEmpty, () => (c ? dailyOption(c.rows, c.grain, overlay) : dailyOption(o.daily)));
     set("heatmap", heatmapIsEmpty(o.peak_hours), () => heatmapOption(o.peak_hours));
     set("tools", o.tools.length === 0, () => toolsOption(o.tools));
     set("feedback", o.feedback.total === 0, () => feedbackOption(o.feedback));
@@ -422,7 +452,10 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
       state = next;
       const params = JSON.stringify(metricsParams(state, new Date(), browserTimeZone()));
       if (params !== requested) void load();
-      else draw();
+      else {
+        draw();
+        void paint();
+      }
     },
     dispose() {
       abort?.abort();
@@ -444,7 +477,7 @@ function kpiPlaceholders() {
     "Avg conversation duration",
     "Human escalation rate",
     "Satisfaction",
-  ].map((label, i) => ({ id: `kpi-${i}`, label, value: "", raw: null as number | null, note: "" }));
+  ].map((label, i) => ({ id: `kpi-${i}`, label, value: "", raw: null as number | null, note: "", change: null }));
 }
 
 /** The agent's page title. */
