@@ -46,3 +46,4 @@ pub mod serve;
 
 pub use app::{App, AppState, Shared, StartError, Store};
 pub use config::Settings;
+pub use routes::openapi_document;
