@@ -295,6 +295,7 @@ pub struct ConversationResponse {
     /// Environment slug.
     pub environment: Option<String>,
     /// Metadata object.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, Value>))]
     pub metadata: Value,
     /// A real interaction (not only a widget view).
     pub is_used: bool,
@@ -339,6 +340,7 @@ pub struct ActionLogResponse {
     /// Error message (`""` when none).
     pub error_message: String,
     /// Metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, Value>))]
     pub metadata: Value,
 }
 
@@ -355,6 +357,7 @@ pub struct ButtonResponse {
     /// Value.
     pub value: String,
     /// Metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, Value>))]
     pub metadata: Value,
 }
 
@@ -402,6 +405,7 @@ pub struct MessageResponse {
     /// Set on action entries.
     pub action_name: Option<String>,
     /// Metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, Value>))]
     pub metadata: Value,
     /// Files linked to this message.
     pub attachments: Vec<AttachmentResponse>,
@@ -428,6 +432,7 @@ pub struct FeedbackResponse {
     /// Comment.
     pub comment: Option<String>,
     /// Metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, Value>))]
     pub metadata: Value,
     /// When it was recorded.
     pub created_at: String,

@@ -468,6 +468,7 @@ pub struct FeedbackItemResponse {
     /// Environment.
     pub environment: Option<String>,
     /// Metadata (0.0.x conversation feedback only; `{}` otherwise).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, Value>))]
     pub metadata: Value,
     /// Created.
     pub created_at: String,

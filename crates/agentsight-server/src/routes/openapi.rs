@@ -428,6 +428,50 @@ pub(crate) struct ActionQuery {
 /// Security requirement names.
 pub(crate) const API_KEY: &str = "api_key";
 
+/// Fields of answers that are left out when empty (`skip_serializing_if` in the protocol crate;
+/// a test keeps this list equal to the sources). Every other field of an answer is always there,
+/// `null` when it has no value.
+const MAY_BE_ABSENT: &[(&str, &str)] = &[
+    ("BlockRejection", "conversation_id"),
+    ("EngineStatus", "fault"),
+    ("ErrorDetail", "dependency"),
+    ("IngestRejection", "truncated"),
+    ("KeyResponse", "key"),
+    ("OtlpResponse", "partialSuccess"),
+    ("ShareResponse", "token"),
+    ("ShareResponse", "url"),
+    ("SpanResponse", "payload"),
+    ("UsageGroupResponse", "cost_eur"),
+];
+
+/// Schemas of what clients send (the rest are answers).
+fn is_request_schema(name: &str) -> bool {
+    name.ends_with("Payload") || matches!(name, "SdkInfo" | "MultipartUpload" | "PkRef")
+}
+
+/// utoipa leaves `Option` fields out of `required`; in an answer they are always present
+/// (`null` when empty), so each answer's properties are all required but [`MAY_BE_ABSENT`].
+fn require_answer_fields(name: &str, schema: &mut utoipa::openapi::schema::Schema) {
+    use utoipa::openapi::schema::Schema;
+    match schema {
+        Schema::Object(o) => {
+            for prop in o.properties.keys() {
+                if !o.required.contains(prop) && !MAY_BE_ABSENT.contains(&(name, prop.as_str())) {
+                    o.required.push(prop.clone());
+                }
+            }
+        }
+        Schema::AllOf(all) => {
+            for item in all.items.iter_mut() {
+                if let RefOr::T(s) = item {
+                    require_answer_fields(name, s);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The document, with the security schemes and the error table's answers added.
 #[derive(OpenApi)]
 #[openapi(
@@ -464,7 +508,7 @@ dashboard API. Generated from the server's types and handlers (docs/architecture
         dash::patch_user, dash::delete_user, live::live_feed, export::export_conversations,
         export::export_messages, dash::share_info,
     ),
-    components(schemas(ErrorDetail, FieldErrors, BadRequest)),
+    components(schemas(ErrorDetail, FieldErrors, BadRequest, agentsight_protocol::dashboard::LiveUpdate)),
     modifiers(&ErrorTable),
     tags(
         (name = "sdk-0.0.x", description = "The 0.0.x SDK: tracking writes and the read and manage API (docs/sdk-protocol.md, part A)."),
@@ -523,6 +567,14 @@ impl Modify for ErrorTable {
                 "A share link's token (or `?share=<token>`): the overview of one agent, read-only.",
             ))),
         );
+        for (name, schema) in components.schemas.iter_mut() {
+            if let RefOr::T(s) = schema
+                && !is_request_schema(name)
+            {
+                require_answer_fields(name, s);
+            }
+        }
+        unique_operation_ids(doc);
         let detail = || RefOr::Ref(Ref::from_schema_name("ErrorDetail"));
         let bad = || RefOr::Ref(Ref::from_schema_name("BadRequest"));
         for (path, item) in doc.paths.paths.iter_mut() {
@@ -580,6 +632,34 @@ impl Modify for ErrorTable {
                     detail(),
                 );
             }
+        }
+    }
+}
+
+/// Operation ids are the handlers' names: one handler documented for several methods (the
+/// tickets routes) gets the method appended to all but the first, so each id is unique, as
+/// OpenAPI requires.
+fn unique_operation_ids(doc: &mut utoipa::openapi::OpenApi) {
+    let mut seen = std::collections::HashSet::new();
+    for item in doc.paths.paths.values_mut() {
+        for (method, op) in [
+            ("get", &mut item.get),
+            ("post", &mut item.post),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+        ] {
+            let Some(op) = op.as_mut() else { continue };
+            let Some(id) = op.operation_id.clone() else { continue };
+            if seen.insert(id.clone()) {
+                continue;
+            }
+            let mut candidate = format!("{id}_{method}");
+            let mut n = 1;
+            while !seen.insert(candidate.clone()) {
+                n += 1;
+                candidate = format!("{id}_{method}_{n}");
+            }
+            op.operation_id = Some(candidate);
         }
     }
 }
@@ -701,6 +781,83 @@ mod tests {
                 m.to_uppercase()
             );
         }
+    }
+
+    /// `(struct, field)` of every `skip_serializing_if` field of the protocol crate's answers.
+    fn skipped_fields() -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for src in [
+            include_str!("../../../agentsight-protocol/src/v00.rs"),
+            include_str!("../../../agentsight-protocol/src/v01.rs"),
+            include_str!("../../../agentsight-protocol/src/dashboard.rs"),
+            include_str!("../../../agentsight-protocol/src/metrics.rs"),
+        ] {
+            let mut current = String::new();
+            let mut skip = false;
+            for line in src.lines() {
+                let t = line.trim();
+                if let Some(rest) = t.strip_prefix("pub struct ") {
+                    current = rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap().to_string();
+                } else if t.starts_with("#[serde(") && t.contains("skip_serializing_if") {
+                    skip = true;
+                } else if let Some(rest) = t.strip_prefix("pub ").filter(|_| skip) {
+                    out.push((current.clone(), rest.split(':').next().unwrap().to_string()));
+                    skip = false;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fields_left_out_when_empty_are_the_only_optional_ones_of_answers() {
+        let mut listed: Vec<(String, String)> = MAY_BE_ABSENT
+            .iter()
+            .filter(|(s, _)| !matches!(*s, "ErrorDetail" | "OtlpResponse"))
+            .map(|(s, f)| (s.to_string(), f.to_string()))
+            .collect();
+        let mut found = skipped_fields();
+        listed.sort();
+        found.sort();
+        assert_eq!(listed, found, "MAY_BE_ABSENT must list the protocol's skip_serializing_if fields");
+        let doc: serde_json::Value = serde_json::from_str(document_json()).unwrap();
+        let s = &doc["components"]["schemas"];
+        let required = |name: &str| -> Vec<String> {
+            serde_json::from_value(s[name]["required"].clone()).unwrap_or_default()
+        };
+        assert!(required("ConversationResponse").contains(&"name".to_string()), "an answer's null field");
+        assert!(!required("KeyResponse").contains(&"key".to_string()));
+        assert!(!required("ConversationPayload").contains(&"name".to_string()), "a request's optional field");
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = documented_ids();
+        let mut ids = doc.clone();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), doc.len(), "{doc:?}");
+    }
+
+    fn documented_ids() -> Vec<String> {
+        let doc: serde_json::Value = serde_json::from_str(document_json()).unwrap();
+        let mut out = Vec::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                out.push(op["operationId"].as_str().unwrap().to_string());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_committed_web_openapi_json_is_this_document() {
+        let committed = include_str!("../../../../web/openapi.json");
+        assert!(
+            committed.trim_end() == document_json(),
+            "web/openapi.json differs from the document the handlers make: run \
+             `cargo run -p agentsight -- openapi > web/openapi.json && (cd web && npm run gen)` and commit both"
+        );
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub(crate) async fn track_button<S: Store>(
 }
 
 /// `POST /api/conversation-feedbacks/`: 201 with the record (`source` is `customer`).
-#[utoipa::path(post, path = "/api/conversation-feedbacks/", tag = "sdk-0.0.x", security(("api_key" = [])), request_body = wire::FeedbackPayload, responses((status = 201, description = "Stored.", body = wire::FeedbackResponse)))]
+#[utoipa::path(post, path = "/api/conversation-feedbacks/", operation_id = "create_conversation_feedback", tag = "sdk-0.0.x", security(("api_key" = [])), request_body = wire::FeedbackPayload, responses((status = 201, description = "Stored.", body = wire::FeedbackResponse)))]
 pub(crate) async fn create_feedback<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
