@@ -3078,6 +3078,18 @@ export interface components {
             /** @description The turn it belongs to. */
             turn_id: string | null;
         };
+        /** @description One event of the live feed's stream, as a client reads it. */
+        SseEvent: {
+            /** @description JSON: a `LiveResponse` for `live`, a `LiveUpdate` for `update`. */
+            data?: string | null;
+            /** @description `live` or `update` (absent on the first event, which only sets `retry`). */
+            event?: string | null;
+            /**
+             * Format: int64
+             * @description Milliseconds a client waits before reconnecting (the first event).
+             */
+            retry?: number | null;
+        };
         /** @description `GET /api/metrics/timeseries/`. */
         TimeseriesResponse: {
             /** @description The agent. */
@@ -4092,7 +4104,10 @@ export interface operations {
     download_attachment: {
         parameters: {
             query?: {
-                /** @description The agent (required with a session). */
+                /**
+                 * @description The agent (required with a session).
+                 * @example 1
+                 */
                 agent?: number;
             };
             header?: never;
@@ -4991,7 +5006,10 @@ export interface operations {
             query: {
                 /** @description The client's conversation id. */
                 conversation_id: string;
-                /** @description The agent (required with a session). */
+                /**
+                 * @description The agent (required with a session).
+                 * @example 1
+                 */
                 agent?: number;
             };
             header?: never;
@@ -5259,7 +5277,10 @@ export interface operations {
             query?: {
                 /** @description With the transcript (default true). */
                 full?: boolean;
-                /** @description The agent (required with a session). */
+                /**
+                 * @description The agent (required with a session).
+                 * @example 1
+                 */
                 agent?: number;
             };
             header?: never;
@@ -5330,7 +5351,10 @@ export interface operations {
     list_conversation_attachments: {
         parameters: {
             query?: {
-                /** @description The agent (required with a session). */
+                /**
+                 * @description The agent (required with a session).
+                 * @example 1
+                 */
                 agent?: number;
             };
             header?: never;
@@ -5401,7 +5425,10 @@ export interface operations {
     delete_conversation: {
         parameters: {
             query?: {
-                /** @description The agent (required with a session). */
+                /**
+                 * @description The agent (required with a session).
+                 * @example 1
+                 */
                 agent?: number;
             };
             header?: never;
@@ -5472,7 +5499,10 @@ export interface operations {
     mark_conversation: {
         parameters: {
             query?: {
-                /** @description The agent (required with a session). */
+                /**
+                 * @description The agent (required with a session).
+                 * @example 1
+                 */
                 agent?: number;
             };
             header?: never;
@@ -5565,7 +5595,10 @@ export interface operations {
     rename_conversation: {
         parameters: {
             query?: {
-                /** @description The agent (required with a session). */
+                /**
+                 * @description The agent (required with a session).
+                 * @example 1
+                 */
                 agent?: number;
             };
             header?: never;
@@ -5658,7 +5691,10 @@ export interface operations {
     update_conversation: {
         parameters: {
             query?: {
-                /** @description The agent (required with a session). */
+                /**
+                 * @description The agent (required with a session).
+                 * @example 1
+                 */
                 agent?: number;
             };
             header?: never;
@@ -5751,7 +5787,10 @@ export interface operations {
     erase_customer: {
         parameters: {
             query?: {
-                /** @description The agent (required with a session). */
+                /**
+                 * @description The agent (required with a session).
+                 * @example 1
+                 */
                 agent?: number;
             };
             header?: never;
@@ -6519,7 +6558,10 @@ export interface operations {
     list_erasures: {
         parameters: {
             query?: {
-                /** @description The agent (required with a session). */
+                /**
+                 * @description The agent (required with a session).
+                 * @example 1
+                 */
                 agent?: number;
             };
             header?: never;
@@ -6927,7 +6969,10 @@ export interface operations {
     live_feed: {
         parameters: {
             query?: {
-                /** @description The agent (required with a session). */
+                /**
+                 * @description The agent (required with a session).
+                 * @example 1
+                 */
                 agent?: number;
             };
             header?: never;
@@ -6936,13 +6981,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-sent events: `update` (a `LiveUpdate`) after writes, and keep-alives. */
+            /** @description Server-sent events: first `retry`, then `live` (a `LiveResponse`) now and every few seconds, `update` (a `LiveUpdate`) after committed writes, and keep-alive comments. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["SseEvent"];
                 };
             };
             /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
@@ -7944,7 +7989,10 @@ export interface operations {
     get_live: {
         parameters: {
             query?: {
-                /** @description The agent (required with a session). */
+                /**
+                 * @description The agent (required with a session).
+                 * @example 1
+                 */
                 agent?: number;
             };
             header?: never;

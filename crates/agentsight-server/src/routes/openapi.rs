@@ -181,6 +181,18 @@ pub(crate) enum IngestBadRequest {
     Other(BadRequest),
 }
 
+/// One event of the live feed's stream, as a client reads it.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct SseEvent {
+    /// `live` or `update` (absent on the first event, which only sets `retry`).
+    event: Option<String>,
+    /// JSON: a `LiveResponse` for `live`, a `LiveUpdate` for `update`.
+    data: Option<String>,
+    /// Milliseconds a client waits before reconnecting (the first event).
+    retry: Option<i64>,
+}
+
 /// `agent=<id>`: which agent a dashboard session means (API keys and share links name their
 /// own; a different one is 404).
 #[derive(IntoParams)]
@@ -188,6 +200,7 @@ pub(crate) enum IngestBadRequest {
 #[allow(dead_code)]
 pub(crate) struct AgentQuery {
     /// The agent (required with a session).
+    #[param(example = 1)]
     agent: Option<i64>,
 }
 
@@ -441,6 +454,9 @@ const MAY_BE_ABSENT: &[(&str, &str)] = &[
     ("ShareResponse", "token"),
     ("ShareResponse", "url"),
     ("SpanResponse", "payload"),
+    ("SseEvent", "data"),
+    ("SseEvent", "event"),
+    ("SseEvent", "retry"),
     ("UsageGroupResponse", "cost_eur"),
 ];
 
@@ -797,7 +813,8 @@ mod tests {
             for line in src.lines() {
                 let t = line.trim();
                 if let Some(rest) = t.strip_prefix("pub struct ") {
-                    current = rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap().to_string();
+                    current =
+                        rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap().to_string();
                 } else if t.starts_with("#[serde(") && t.contains("skip_serializing_if") {
                     skip = true;
                 } else if let Some(rest) = t.strip_prefix("pub ").filter(|_| skip) {
@@ -813,7 +830,7 @@ mod tests {
     fn fields_left_out_when_empty_are_the_only_optional_ones_of_answers() {
         let mut listed: Vec<(String, String)> = MAY_BE_ABSENT
             .iter()
-            .filter(|(s, _)| !matches!(*s, "ErrorDetail" | "OtlpResponse"))
+            .filter(|(s, _)| !matches!(*s, "ErrorDetail" | "OtlpResponse" | "SseEvent"))
             .map(|(s, f)| (s.to_string(), f.to_string()))
             .collect();
         let mut found = skipped_fields();
