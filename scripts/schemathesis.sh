@@ -86,15 +86,20 @@ SESSION_ONLY='^/api/(auth/(me|logout|password)|dash/(agents/?$|agents/\{id\}/?$|
 status=0
 echo "== schemathesis, pass 1: the write key (SDK planes, OTLP, metrics)"
 "$ST" run "${COMMON[@]}" -H "Authorization: Api-Key $KEY" \
-    --exclude-path-regex "$SESSION_ONLY" || status=1
+    --exclude-path-regex "$SESSION_ONLY|^/api/dash/live/" || status=1
 
 echo "== schemathesis, pass 2: an admin session (dashboard API and session routes)"
 # `agent=` is generated: the examples phase uses the document's example (1, the demo agent),
 # other values are mostly a 404 or, absent, a 400 naming it (both listed).
 "$ST" run "${COMMON[@]}" \
     -H "Cookie: agentsight_session=$SESSION" -H "X-CSRF-Token: $CSRF" \
-    --exclude-path-regex '^/(v1/|api/(ingest|me|track|action_logs|buttons|conversation-feedbacks|attachments/$|feedbacks|actions|tickets|spans|traces|token-usage|agent/settings|metrics/(status|llm))|api/auth/(logout|password)/)' \
+    --exclude-path-regex '^/(v1/|api/(ingest|me|track|action_logs|buttons|conversation-feedbacks|attachments/$|feedbacks|actions|tickets|spans|traces|token-usage|agent/settings|metrics/(status|llm))|api/auth/(logout|password)/|api/dash/live/)' \
     || status=1
+
+echo "== schemathesis, pass 3: the live feed (an endless event stream: each call is read for 3 s)"
+"$ST" run "${COMMON[@]}" --request-timeout 3 --max-examples 3 \
+    -H "Cookie: agentsight_session=$SESSION" -H "X-CSRF-Token: $CSRF" \
+    --include-path /api/dash/live/ || status=1
 
 if grep -q "panicked" "$DIR/server.log"; then
     echo "schemathesis.sh: the server log has a panic:" >&2
