@@ -26,7 +26,14 @@ pub(crate) async fn escalation_list<S: Store>(
 }
 
 /// `GET /api/metrics/overview/?from&to&tz&filters…` for the key's agent.
-#[utoipa::path(get, path = "/api/metrics/overview/", tag = "metrics", security(("api_key" = []), ("session" = []), ("share" = [])), params(super::openapi::MetricsQuery), responses((status = 200, description = "The overview.", body = OverviewResponse)))]
+#[utoipa::path(
+    get,
+    path = "/api/metrics/overview/",
+    tag = "metrics",
+    security(("api_key" = []), ("session" = []), ("share" = [])),
+    params(super::openapi::MetricsQuery),
+    responses((status = 200, description = "The overview.", body = OverviewResponse)),
+)]
 pub(crate) async fn get_overview<S: Store>(
     State(st): State<AppState<S>>,
     key: OverviewAccess,
@@ -40,7 +47,14 @@ pub(crate) async fn get_overview<S: Store>(
 
 /// `GET /api/metrics/timeseries/?metric=…&interval=hour|day|week` plus the overview's range
 /// and filters.
-#[utoipa::path(get, path = "/api/metrics/timeseries/", tag = "metrics", security(("api_key" = []), ("session" = []), ("share" = [])), params(super::openapi::MetricsQuery, super::openapi::SeriesQuery), responses((status = 200, description = "The series.", body = TimeseriesResponse)))]
+#[utoipa::path(
+    get,
+    path = "/api/metrics/timeseries/",
+    tag = "metrics",
+    security(("api_key" = []), ("session" = []), ("share" = [])),
+    params(super::openapi::MetricsQuery, super::openapi::SeriesQuery),
+    responses((status = 200, description = "The series.", body = TimeseriesResponse)),
+)]
 pub(crate) async fn get_timeseries<S: Store>(
     State(st): State<AppState<S>>,
     key: OverviewAccess,
@@ -54,7 +68,16 @@ pub(crate) async fn get_timeseries<S: Store>(
 
 /// `GET /api/metrics/llm/?from&to&tz&filters…`: LLM tokens by kind, cost, calls and errors,
 /// by model and local day, for the key's agent (any key).
-#[utoipa::path(get, path = "/api/metrics/llm/", tag = "metrics", security(("api_key" = [])), params(super::openapi::MetricsQuery), responses((status = 200, description = "Tokens and cost.", body = agentsight_protocol::v01::LlmMetricsResponse)))]
+#[utoipa::path(
+    get,
+    path = "/api/metrics/llm/",
+    tag = "metrics",
+    security(("api_key" = [])),
+    params(super::openapi::MetricsQuery),
+    responses(
+        (status = 200, description = "Tokens and cost.", body = agentsight_protocol::v01::LlmMetricsResponse),
+    ),
+)]
 pub(crate) async fn get_llm<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -66,7 +89,14 @@ pub(crate) async fn get_llm<S: Store>(
 
 /// `GET /api/metrics/live/`: conversations active in the last 5 minutes, messages per minute
 /// over the last hour.
-#[utoipa::path(get, path = "/api/metrics/live/", tag = "metrics", security(("api_key" = []), ("session" = []), ("share" = [])), params(super::openapi::AgentQuery), responses((status = 200, description = "The last hour.", body = LiveResponse)))]
+#[utoipa::path(
+    get,
+    path = "/api/metrics/live/",
+    tag = "metrics",
+    security(("api_key" = []), ("session" = []), ("share" = [])),
+    params(super::openapi::AgentQuery),
+    responses((status = 200, description = "The last hour.", body = LiveResponse)),
+)]
 pub(crate) async fn get_live<S: Store>(
     State(st): State<AppState<S>>,
     key: OverviewAccess,
@@ -77,7 +107,13 @@ pub(crate) async fn get_live<S: Store>(
 
 /// `GET /api/metrics/status/` (any key): which engine answers metrics queries, and whether the
 /// in-memory index is loaded.
-#[utoipa::path(get, path = "/api/metrics/status/", tag = "metrics", security(("api_key" = [])), responses((status = 200, description = "The engine and its state.", body = EngineStatus)))]
+#[utoipa::path(
+    get,
+    path = "/api/metrics/status/",
+    tag = "metrics",
+    security(("api_key" = [])),
+    responses((status = 200, description = "The engine and its state.", body = EngineStatus)),
+)]
 pub(crate) async fn get_status<S: Store>(State(st): State<AppState<S>>, _key: ReadKey) -> Json<EngineStatus> {
     Json(st.events.engine_status().await)
 }
@@ -114,7 +150,13 @@ async fn settings<S: Store>(
 }
 
 /// `GET /api/agent/settings/`.
-#[utoipa::path(get, path = "/api/agent/settings/", tag = "metrics", security(("api_key" = [])), responses((status = 200, description = "The settings.", body = SettingsResponse)))]
+#[utoipa::path(
+    get,
+    path = "/api/agent/settings/",
+    tag = "metrics",
+    security(("api_key" = [])),
+    responses((status = 200, description = "The settings.", body = SettingsResponse)),
+)]
 pub(crate) async fn get_settings<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -124,7 +166,14 @@ pub(crate) async fn get_settings<S: Store>(
 
 /// `PATCH /api/agent/settings/` (write key). Applies to past data too: escalation is computed
 /// from the stored actions at query time.
-#[utoipa::path(patch, path = "/api/agent/settings/", tag = "metrics", security(("api_key" = [])), request_body = SettingsPayload, responses((status = 200, description = "The settings as changed.", body = SettingsResponse)))]
+#[utoipa::path(
+    patch,
+    path = "/api/agent/settings/",
+    tag = "metrics",
+    security(("api_key" = [])),
+    request_body = SettingsPayload,
+    responses((status = 200, description = "The settings as changed.", body = SettingsResponse)),
+)]
 pub(crate) async fn update_settings<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
