@@ -2,8 +2,9 @@
 # The whole test suite, from a fresh machine: lints, the web dashboard (typecheck, Vitest, build,
 # web/dist matches its sources), Rust unit/API/durability tests (nextest; the PostgreSQL and
 # ClickHouse stores against throwaway Debian servers, the ClickHouse store again against chdb, i.e.
-# current ClickHouse), a short run of each fuzz
-# target (scripts/fuzz.sh), the real AgentSight
+# current ClickHouse), the OpenAPI document and the dashboard's types generated from it match what
+# is committed, Schemathesis against the release binary (scripts/schemathesis.sh), a short run of
+# each fuzz target (scripts/fuzz.sh), the real AgentSight
 # SDKs 0.0.44 and 0.1.4 (with openai) from PyPI driving the release binary (pytest), also through
 # deploy/nginx.conf with TLS (Debian's nginx, installed when missing), then the dashboard end to end in
 # Debian's Chromium (playwright-core) against that binary.
@@ -60,6 +61,19 @@ fi
 
 step "release build (the binary the SDK suite and the benchmarks run)"
 cargo build --release --locked -p agentsight -p agentsight-loadgen
+
+step "OpenAPI: web/openapi.json is what the release binary prints, web/src/api/schema.ts what openapi-typescript makes of it"
+"$CARGO_TARGET_DIR/release/agentsight" openapi > web/openapi.json
+(cd web && npm run gen)
+if [ -n "$(git status --porcelain -- web/openapi.json web/src/api/schema.ts)" ]; then
+    git status --short -- web/openapi.json web/src/api/schema.ts >&2
+    echo "the OpenAPI document or the dashboard's generated types differ from what is committed: run" >&2
+    echo "  cargo run -p agentsight -- openapi > web/openapi.json && (cd web && npm run gen)  and commit both" >&2
+    exit 1
+fi
+
+step "Schemathesis against the release binary from its OpenAPI document (every operation, bounded examples)"
+scripts/schemathesis.sh --bin "$CARGO_TARGET_DIR/release/agentsight" --max-examples 15
 
 step "deploy/: the systemd units pass systemd-analyze verify (Debian's systemd)"
 scripts/check-deploy-units.sh "$CARGO_TARGET_DIR/release/agentsight"

@@ -10,6 +10,7 @@ fn double<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option
 }
 
 /// `POST /api/auth/login/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginPayload {
@@ -20,6 +21,7 @@ pub struct LoginPayload {
 }
 
 /// `POST /api/auth/setup/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetupPayload {
@@ -32,6 +34,7 @@ pub struct SetupPayload {
 }
 
 /// `POST /api/auth/password/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordPayload {
@@ -42,6 +45,7 @@ pub struct PasswordPayload {
 }
 
 /// A dashboard user.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UserResponse {
     /// Id.
@@ -57,6 +61,7 @@ pub struct UserResponse {
 }
 
 /// The answer of login, setup and `GET /api/auth/me/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = SessionResponse))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MeResponse {
     /// The user.
@@ -66,6 +71,7 @@ pub struct MeResponse {
 }
 
 /// `GET /api/auth/state/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthStateResponse {
     /// True while no admin exists.
@@ -73,6 +79,7 @@ pub struct AuthStateResponse {
 }
 
 /// An agent's white-label settings.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BrandingResponse {
     /// Shown instead of the agent's name.
@@ -84,6 +91,7 @@ pub struct BrandingResponse {
 }
 
 /// An agent as the dashboard sees it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentResponse {
     /// Id.
@@ -105,6 +113,7 @@ pub struct AgentResponse {
 }
 
 /// `POST /api/dash/agents/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAgentPayload {
@@ -113,6 +122,7 @@ pub struct CreateAgentPayload {
 }
 
 /// `branding` of `PATCH /api/dash/agents/{id}/`: each key optional, `null` clears it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrandingPayload {
@@ -128,6 +138,7 @@ pub struct BrandingPayload {
 }
 
 /// `PATCH /api/dash/agents/{id}/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchAgentPayload {
@@ -144,6 +155,7 @@ pub struct PatchAgentPayload {
 }
 
 /// What a removal removed: the answer of `DELETE /api/customers/{customer_id}/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErasedResponse {
     /// Conversations removed.
@@ -155,6 +167,7 @@ pub struct ErasedResponse {
 }
 
 /// One record of the audit log of removals (`GET /api/dash/erasures/`): no personal data.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErasureResponse {
     /// Id.
@@ -174,6 +187,7 @@ pub struct ErasureResponse {
 }
 
 /// An API key without its secret.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyResponse {
     /// Id.
@@ -192,6 +206,7 @@ pub struct KeyResponse {
 }
 
 /// `POST /api/dash/agents/{id}/keys/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyPayload {
@@ -200,6 +215,7 @@ pub struct CreateKeyPayload {
 }
 
 /// `POST /api/dash/users/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserPayload {
@@ -215,6 +231,7 @@ pub struct CreateUserPayload {
 }
 
 /// `PATCH /api/dash/users/{id}/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchUserPayload {
@@ -227,6 +244,7 @@ pub struct PatchUserPayload {
 }
 
 /// A share link.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShareResponse {
     /// Id.
@@ -252,6 +270,7 @@ pub struct ShareResponse {
 }
 
 /// `POST /api/dash/agents/{id}/shares/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSharePayload {
@@ -262,6 +281,7 @@ pub struct CreateSharePayload {
 }
 
 /// The agent a share link shows.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SharedAgent {
     /// Id.
@@ -273,6 +293,7 @@ pub struct SharedAgent {
 }
 
 /// `GET /api/share/info/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShareInfoResponse {
     /// The agent.
@@ -284,6 +305,7 @@ pub struct ShareInfoResponse {
 }
 
 /// The data of an `update` event of the live feed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LiveUpdate {
     /// The agent.

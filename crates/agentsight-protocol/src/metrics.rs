@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The agent the metrics are for.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentRef {
     /// Agent id.
@@ -13,6 +14,7 @@ pub struct AgentRef {
 }
 
 /// The range as applied.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RangeRef {
     /// First local day (inclusive), `YYYY-MM-DD`.
@@ -24,6 +26,7 @@ pub struct RangeRef {
 }
 
 /// Messages by sender.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BySender {
     /// End-user messages.
@@ -35,6 +38,7 @@ pub struct BySender {
 }
 
 /// Messages by local weekday and hour.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeakHours {
     /// `mon` … `sun`, the rows of `matrix`.
@@ -44,6 +48,7 @@ pub struct PeakHours {
 }
 
 /// One local day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DailyRow {
     /// `YYYY-MM-DD`.
@@ -55,6 +60,7 @@ pub struct DailyRow {
 }
 
 /// One tool.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolRow {
     /// Action name.
@@ -68,6 +74,7 @@ pub struct ToolRow {
 }
 
 /// Conversations by country.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CountryRow {
     /// ISO alpha-2, or null.
@@ -77,6 +84,7 @@ pub struct CountryRow {
 }
 
 /// Conversations by city.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CityRow {
     /// ISO alpha-2.
@@ -92,6 +100,7 @@ pub struct CityRow {
 }
 
 /// Conversations by device.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceRow {
     /// Device or null.
@@ -101,6 +110,7 @@ pub struct DeviceRow {
 }
 
 /// Conversations by source.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceRow {
     /// Source or null.
@@ -110,6 +120,7 @@ pub struct SourceRow {
 }
 
 /// Conversations by language.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LanguageRow {
     /// Language or null.
@@ -119,6 +130,7 @@ pub struct LanguageRow {
 }
 
 /// Human escalation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Escalation {
     /// Conversations in range with an escalation action (at any time).
@@ -128,6 +140,7 @@ pub struct Escalation {
 }
 
 /// Ratings (numeric `metadata.feedback`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ratings {
     /// Conversations whose effective feedback is a rating.
@@ -137,6 +150,7 @@ pub struct Ratings {
 }
 
 /// Feedback by effective sentiment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedbackSummary {
     /// Positive.
@@ -154,6 +168,7 @@ pub struct FeedbackSummary {
 }
 
 /// `GET /api/metrics/overview/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OverviewResponse {
     /// The agent.
@@ -203,10 +218,12 @@ pub struct OverviewResponse {
     /// With `compare=`: the same overview for the compared range (its own `range`; no
     /// `previous` of its own). Absent without `compare`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
     pub previous: Option<Box<OverviewResponse>>,
 }
 
 /// One point of a time series.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesPoint {
     /// Start of the bucket: local RFC 3339 with offset (hours) or `YYYY-MM-DD` (days, weeks,
@@ -217,6 +234,7 @@ pub struct SeriesPoint {
 }
 
 /// `GET /api/metrics/timeseries/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimeseriesResponse {
     /// The agent.
@@ -233,10 +251,12 @@ pub struct TimeseriesResponse {
     pub points: Vec<SeriesPoint>,
     /// With `compare=`: the same series for the compared range. Absent without `compare`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
     pub previous: Option<Box<TimeseriesResponse>>,
 }
 
 /// `GET /api/metrics/status/`: which engine answers metrics queries and its state.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineStatus {
     /// The engine, named by the backend (SQLite: `sqlite-index`, the in-memory index over the
@@ -261,6 +281,7 @@ pub struct EngineStatus {
 }
 
 /// Messages in one minute.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinuteCount {
     /// Start of the minute (UTC).
@@ -270,6 +291,7 @@ pub struct MinuteCount {
 }
 
 /// `GET /api/metrics/live/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveResponse {
     /// The agent.

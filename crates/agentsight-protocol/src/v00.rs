@@ -17,6 +17,31 @@ pub enum PkRef {
     Invalid(String),
 }
 
+/// The schema of a [`PkRef`] field as the server reads it: a positive integer, the same as text,
+/// or `"None"`, `""`, `"null"` and `null` for "absent". A value of any other shape is answered
+/// with a 400 naming the field; the schema lists what the SDKs send.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for PkRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Integer).format(Some(
+                utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64),
+            )))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("The pk as text, or `None`, `null` or empty for absent.")),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .description(Some("A primary key: an integer, the same as text, or absent (`null`, `\"None\"`)."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for PkRef {}
+
 /// Deserializes an optional [`PkRef`] leniently (see the type's docs).
 pub fn de_pk_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PkRef>, D::Error> {
     let v = Option::<Value>::deserialize(d)?;
@@ -42,6 +67,7 @@ pub fn de_pk_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PkRef>, D::Er
 }
 
 /// `POST /api/conversations/`: the conversation upsert (A2.1).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ConversationPayload {
     /// Event time (ISO 8601); absent means "when received".
@@ -69,6 +95,7 @@ pub struct ConversationPayload {
 }
 
 /// `POST /api/track/`: one message (A2.2).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct TrackPayload {
     /// Event time.
@@ -87,6 +114,7 @@ pub struct TrackPayload {
 }
 
 /// `POST /api/action_logs/`: one action / tool call (A2.3).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct ActionPayload {
     /// Event time.
@@ -105,6 +133,7 @@ pub struct ActionPayload {
     /// End time (ISO string).
     pub ended_at: Option<String>,
     /// Duration in milliseconds.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
     pub duration_ms: Option<serde_json::Number>,
     /// Tools used (object).
     pub tools_used: Option<Value>,
@@ -115,6 +144,7 @@ pub struct ActionPayload {
 }
 
 /// `POST /api/buttons/` (A2.4).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct ButtonPayload {
     /// Event time.
@@ -135,6 +165,7 @@ pub struct ButtonPayload {
 }
 
 /// One file of a base64 JSON attachment upload.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct AttachmentFilePayload {
     /// File name.
@@ -146,6 +177,7 @@ pub struct AttachmentFilePayload {
 }
 
 /// `POST /api/attachments/` as JSON (shapes a and b of A2.5).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct AttachmentsPayload {
     /// Event time.
@@ -169,6 +201,7 @@ pub struct AttachmentsPayload {
 }
 
 /// `POST /api/conversation-feedbacks/` (A2.10).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct FeedbackPayload {
     /// `positive` | `neutral` | `negative`.
@@ -185,6 +218,7 @@ pub struct FeedbackPayload {
 }
 
 /// `PATCH /api/conversations/{pk}/rename/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct RenamePayload {
     /// New name.
@@ -192,6 +226,7 @@ pub struct RenamePayload {
 }
 
 /// `POST /api/conversations/{pk}/mark/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct MarkPayload {
     /// Marked or not.
@@ -199,6 +234,7 @@ pub struct MarkPayload {
 }
 
 /// `PATCH /api/conversations/{pk}/update/`: any subset of the fields.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePayload {
@@ -219,6 +255,7 @@ pub struct UpdatePayload {
 }
 
 /// Geolocation of a conversation's IP address.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GeoLocationResponse {
     /// The address.
@@ -236,6 +273,7 @@ pub struct GeoLocationResponse {
 }
 
 /// A conversation as the read API returns it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ConversationResponse {
     /// Integer primary key.
@@ -257,6 +295,7 @@ pub struct ConversationResponse {
     /// Environment slug.
     pub environment: Option<String>,
     /// Metadata object.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, Value>))]
     pub metadata: Value,
     /// A real interaction (not only a widget view).
     pub is_used: bool,
@@ -281,6 +320,7 @@ pub struct ConversationResponse {
 }
 
 /// An action log as shown in a transcript.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ActionLogResponse {
     /// Action log id.
@@ -300,10 +340,12 @@ pub struct ActionLogResponse {
     /// Error message (`""` when none).
     pub error_message: String,
     /// Metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, Value>))]
     pub metadata: Value,
 }
 
 /// A button press as shown in a transcript.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ButtonResponse {
     /// Button id.
@@ -315,10 +357,12 @@ pub struct ButtonResponse {
     /// Value.
     pub value: String,
     /// Metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, Value>))]
     pub metadata: Value,
 }
 
 /// An attachment descriptor.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AttachmentResponse {
     /// Attachment id.
@@ -345,6 +389,7 @@ pub struct AttachmentResponse {
 }
 
 /// A message in a transcript (actions and buttons appear as synthetic messages).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MessageResponse {
     /// Message id.
@@ -360,6 +405,7 @@ pub struct MessageResponse {
     /// Set on action entries.
     pub action_name: Option<String>,
     /// Metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, Value>))]
     pub metadata: Value,
     /// Files linked to this message.
     pub attachments: Vec<AttachmentResponse>,
@@ -370,6 +416,7 @@ pub struct MessageResponse {
 }
 
 /// A feedback record.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FeedbackResponse {
     /// Feedback id.
@@ -385,12 +432,14 @@ pub struct FeedbackResponse {
     /// Comment.
     pub comment: Option<String>,
     /// Metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, Value>))]
     pub metadata: Value,
     /// When it was recorded.
     pub created_at: String,
 }
 
 /// `GET /api/conversations/{pk}/`: a conversation with its transcript.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ConversationDetailResponse {
     /// The conversation fields.
@@ -403,6 +452,7 @@ pub struct ConversationDetailResponse {
 }
 
 /// A group of attachments in `GET /api/conversations/{pk}/attachments/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AttachmentGroupResponse {
     /// Message id, null for standalone uploads.
@@ -416,6 +466,7 @@ pub struct AttachmentGroupResponse {
 }
 
 /// `GET /api/conversations/{pk}/attachments/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ConversationAttachmentsResponse {
     /// The client's id.
@@ -429,6 +480,7 @@ pub struct ConversationAttachmentsResponse {
 }
 
 /// The paginated envelope (DRF's four keys plus the three the hosted backend adds).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Page<T> {
     /// Total rows.

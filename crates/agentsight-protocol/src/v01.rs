@@ -11,6 +11,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 /// The SDK that sent a batch.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct SdkInfo {
     /// `agentsight-python`.
@@ -26,6 +27,7 @@ pub const MAX_BLOCKS_PER_BATCH: usize = 10_000;
 pub const MAX_SPANS_PER_BATCH: usize = 50_000;
 
 /// `POST /api/ingest/`: the envelope; blocks are kept raw until each is validated.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 pub struct IngestPayload<'a> {
     /// Which SDK sent it.
@@ -33,6 +35,7 @@ pub struct IngestPayload<'a> {
     pub sdk: Option<SdkInfo>,
     /// One block per conversation, at most [`MAX_BLOCKS_PER_BATCH`].
     #[serde(borrow, deserialize_with = "bounded::<_, _, MAX_BLOCKS_PER_BATCH>")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<BlockPayload>, max_items = 10_000))]
     pub conversations: Vec<&'a RawValue>,
 }
 
@@ -64,6 +67,7 @@ fn bounded<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>, const N: usize
 }
 
 /// One conversation's block of a batch. Unknown keys are refused (upstream does the same).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BlockPayload<'a> {
@@ -72,6 +76,7 @@ pub struct BlockPayload<'a> {
     /// The spans, sorted by start; each kept raw for the archive. At most
     /// [`MAX_SPANS_PER_BATCH`].
     #[serde(borrow, deserialize_with = "bounded::<_, _, MAX_SPANS_PER_BATCH>")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<SpanPayload>, max_items = 50_000))]
     pub spans: Vec<&'a RawValue>,
     /// Hoisted from the spans' attributes.
     pub customer_id: Option<String>,
@@ -92,6 +97,7 @@ pub struct BlockPayload<'a> {
 }
 
 /// One span as the exporter serializes it (B2). `otel` and anything else is only archived.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 pub struct SpanPayload {
     /// 16 hex digits.
@@ -122,6 +128,7 @@ pub struct SpanPayload {
 }
 
 /// A span event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 pub struct EventPayload {
     /// `agentsight.message`, `exception`, ….
@@ -134,6 +141,7 @@ pub struct EventPayload {
 }
 
 /// One rejected block of the 400 body (B6).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BlockRejection {
     /// The block's position in the request.
@@ -146,6 +154,7 @@ pub struct BlockRejection {
 }
 
 /// The 400 body of a refused ingest batch (B6).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct IngestRejection {
     /// A human-readable summary.
@@ -159,6 +168,7 @@ pub struct IngestRejection {
 
 /// An accepted batch: archived, durably (its projection into conversations, messages and usage
 /// follows; every read waits for it).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct IngestResponse {
     /// Spans stored now.
@@ -172,6 +182,7 @@ pub struct IngestResponse {
 }
 
 /// An environment of the agent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct EnvironmentResponse {
     /// Id.
@@ -189,6 +200,7 @@ pub struct EnvironmentResponse {
 }
 
 /// `GET /api/me/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MeResponse {
     /// The key's agent.
@@ -204,6 +216,7 @@ pub struct MeResponse {
 }
 
 /// An archived span (`GET /api/spans/`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SpanResponse {
     /// Row id (for `GET /api/spans/{id}/`).
@@ -246,16 +259,19 @@ pub struct SpanResponse {
 }
 
 /// A span in a trace tree.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TraceNode {
     /// The span.
     #[serde(flatten)]
     pub span: SpanResponse,
     /// Its children, oldest first.
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
     pub children: Vec<TraceNode>,
 }
 
 /// `GET /api/traces/{trace_id}/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TraceResponse {
     /// Trace id.
@@ -269,6 +285,7 @@ pub struct TraceResponse {
 }
 
 /// A token usage row (`GET /api/token-usage/`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TokenUsageResponse {
     /// Id.
@@ -328,6 +345,7 @@ pub struct TokenUsageResponse {
 }
 
 /// One group of `GET /api/token-usage/summary/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UsageGroupResponse {
     /// Model, conversation id or `YYYY-MM-DD` (UTC).
@@ -366,6 +384,7 @@ pub struct UsageGroupResponse {
 }
 
 /// `GET /api/token-usage/summary/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UsageSummaryResponse {
     /// `model` | `conversation` | `day`.
@@ -377,6 +396,7 @@ pub struct UsageSummaryResponse {
 }
 
 /// `POST /api/feedbacks/` (B5.4): one of three kinds.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackCreatePayload {
@@ -405,6 +425,7 @@ pub struct FeedbackCreatePayload {
 }
 
 /// `PATCH /api/feedbacks/{id}/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackPatchPayload {
@@ -419,6 +440,7 @@ pub struct FeedbackPatchPayload {
 }
 
 /// A feedback record of any kind.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FeedbackItemResponse {
     /// Id.
@@ -446,6 +468,7 @@ pub struct FeedbackItemResponse {
     /// Environment.
     pub environment: Option<String>,
     /// Metadata (0.0.x conversation feedback only; `{}` otherwise).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, Value>))]
     pub metadata: Value,
     /// Created.
     pub created_at: String,
@@ -454,6 +477,7 @@ pub struct FeedbackItemResponse {
 }
 
 /// `GET /api/feedbacks/`: the paging envelope plus `counts`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FeedbackPage {
     /// The envelope.
@@ -464,6 +488,7 @@ pub struct FeedbackPage {
 }
 
 /// `POST /api/actions/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionCreatePayload {
@@ -476,6 +501,7 @@ pub struct ActionCreatePayload {
 }
 
 /// `PATCH /api/actions/{id}/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionPatchPayload {
@@ -488,6 +514,7 @@ pub struct ActionPatchPayload {
 }
 
 /// An action definition.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ActionResponse {
     /// Id.
@@ -507,6 +534,7 @@ pub struct ActionResponse {
 }
 
 /// An action log in `GET /api/actions/{id}/logs/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ActionLogItemResponse {
     /// The log.
@@ -523,6 +551,7 @@ pub struct ActionLogItemResponse {
 }
 
 /// `PATCH /api/track/{pk}/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessagePatchPayload {
@@ -531,6 +560,7 @@ pub struct MessagePatchPayload {
 }
 
 /// `GET /api/track/{pk}/`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MessageDetailResponse {
     /// The message as in a transcript.
@@ -543,6 +573,7 @@ pub struct MessageDetailResponse {
 }
 
 /// Token counts, calls and cost of a set of LLM usage rows (`GET /api/metrics/llm/`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct LlmTotals {
     /// LLM calls.
@@ -576,6 +607,7 @@ pub struct LlmTotals {
 }
 
 /// One model.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LlmModelRow {
     /// Model id.
@@ -586,6 +618,7 @@ pub struct LlmModelRow {
 }
 
 /// One local day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LlmDayRow {
     /// `YYYY-MM-DD`.
@@ -596,6 +629,7 @@ pub struct LlmDayRow {
 }
 
 /// `GET /api/metrics/llm/`: token and cost metrics over the overview's range and filters.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LlmMetricsResponse {
     /// The agent.

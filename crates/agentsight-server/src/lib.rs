@@ -47,3 +47,4 @@ pub mod telemetry;
 
 pub use app::{App, AppState, Shared, StartError, Store};
 pub use config::Settings;
+pub use routes::openapi_document;

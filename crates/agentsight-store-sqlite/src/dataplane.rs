@@ -319,16 +319,21 @@ pub(crate) fn metadata_values(
     key: &str,
     limit: i64,
 ) -> StoreResult<Vec<String>> {
-    let path = format!("$.\"{}\"", key.replace('"', "\\\""));
+    // The key is compared as text (`json_each`), never written into a JSON path: a path cannot
+    // name every key (a backslash or a NUL in it made SQLite refuse the path: a 500). Each value
+    // is rendered as the JSON text `->` gives.
     let mut stmt = conn
         .prepare_cached(
-            "SELECT DISTINCT c.metadata -> ?2 FROM conversations c
+            "SELECT DISTINCT CASE j.type WHEN 'object' THEN j.value WHEN 'array' THEN j.value
+                 WHEN 'text' THEN json_quote(j.value) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+                 WHEN 'null' THEN 'null' ELSE CAST(j.value AS TEXT) END
+             FROM conversations c, json_each(c.metadata) j
              WHERE c.agent_id = ?1 AND c.is_deleted = 0 AND c.metadata IS NOT NULL AND json_valid(c.metadata)
-               AND json_type(c.metadata, ?2) IS NOT NULL
+               AND json_type(c.metadata) = 'object' AND j.key = ?2
              ORDER BY 1 LIMIT ?3",
         )
         .map_err(sqlerr)?;
-    stmt.query_map(params![agent_id, path, limit], |r| r.get(0))
+    stmt.query_map(params![agent_id, key, limit], |r| r.get(0))
         .map_err(sqlerr)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(sqlerr)

@@ -141,16 +141,14 @@ pub(crate) fn push_metadata_match(
     key: &str,
     value: &str,
 ) {
+    // The key is compared as text (`json_each`), never written into a JSON path: a path cannot
+    // name every key (a backslash or a NUL in it made SQLite refuse the path: a 500).
     clauses.push(
-        "(CASE json_type(c.metadata, ?) WHEN 'text' THEN json_extract(c.metadata, ?) \
-         WHEN 'integer' THEN CAST(json_extract(c.metadata, ?) AS TEXT) \
-         WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END) = ?"
+        "EXISTS (SELECT 1 FROM json_each(c.metadata) j WHERE j.key = ? AND (CASE j.type WHEN 'text' THEN j.value \
+         WHEN 'integer' THEN CAST(j.value AS TEXT) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END) = ?)"
             .to_string(),
     );
-    let path = format!("$.\"{}\"", key.replace('"', "\\\""));
-    for _ in 0..3 {
-        params.push(Value::Text(path.clone()));
-    }
+    params.push(Value::Text(key.to_string()));
     params.push(Value::Text(value.to_string()));
 }
 
@@ -255,8 +253,8 @@ pub fn build_list_filter(agent_id: i64, f: &ConversationFilter) -> (String, Vec<
     match (&f.metadata_key, &f.metadata_value) {
         (Some(k), Some(v)) => push_metadata_match(&mut clauses, &mut params, k, v),
         (Some(k), None) => {
-            clauses.push("json_type(c.metadata, ?) IS NOT NULL".into());
-            params.push(Value::Text(format!("$.\"{}\"", k.replace('"', "\\\""))));
+            clauses.push("EXISTS (SELECT 1 FROM json_each(c.metadata) j WHERE j.key = ?)".into());
+            params.push(Value::Text(k.clone()));
         }
         (None, Some(v)) => {
             clauses.push(
@@ -626,6 +624,8 @@ mod tests {
         assert!(!sql.contains("pro"));
         assert!(sql.contains("NOT (EXISTS (SELECT 1 FROM feedbacks"));
         assert!(params.contains(&Value::Text("%50\\%\\_off' OR 1=1 --%".into())));
-        assert!(params.contains(&Value::Text("$.\"plan\\\"x\"".into())));
+        // The key is bound as it is, never spelled into a JSON path.
+        assert!(params.contains(&Value::Text("plan\"x".into())));
+        assert!(!sql.contains("plan"));
     }
 }

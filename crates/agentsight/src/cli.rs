@@ -185,6 +185,10 @@ enum Command {
     /// its metrics journal); the audit log keeps when, which agent, `cli` and how much went, never the
     /// customer's id. Running it again removes nothing more.
     Erase(EraseArgs),
+    /// Print the OpenAPI 3.1 document of the HTTP API (the one `GET /api/openapi.json` serves),
+    /// generated from the server's types and handlers. `web/openapi.json` is this output; the
+    /// dashboard's TypeScript types are generated from it.
+    Openapi,
 }
 
 #[derive(Debug, Args)]
@@ -615,6 +619,7 @@ pub fn passed_listener() -> anyhow::Result<Option<std::net::TcpListener>> {
 pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(a) => serve(a, passed).await,
+        Command::Openapi => out(agentsight_server::openapi_document()),
         Command::Check(a) => {
             let dir = a.data.target()?.sqlite_only(
                 "check",

@@ -1,20 +1,19 @@
-// Wire types of the API the dashboard calls, written by hand after the Rust types they mirror:
-// `crates/agentsight-protocol/src/{metrics,v00}.rs` and `docs/dashboard-api.md`. (Generating
-// them with ts-rs was weighed and left out: see docs/dashboard.md, "API types".) A field renamed
-// on the server breaks the e2e suite, which compares what the page shows with the API's JSON.
+// Wire types of the API the dashboard calls: names for the schemas of the OpenAPI document the
+// server generates from its Rust types (`web/openapi.json`, printed by `agentsight openapi`),
+// turned into TypeScript by openapi-typescript (`npm run gen` writes `schema.ts`; `npm run build`
+// runs it). scripts/test.sh fails when either file differs from what the binary makes. Where the
+// dashboard reads a field more narrowly than the wire says (an enum the server writes as a
+// string), the narrowing is here, next to its schema.
+
+import type { components } from "./schema";
+
+type Schemas = components["schemas"];
 
 /** `{id, name}` of the agent a metrics response is for. */
-export interface AgentRef {
-  id: number;
-  name: string;
-}
+export type AgentRef = Schemas["AgentRef"];
 
 /** The range as the server applied it. */
-export interface RangeRef {
-  from: string;
-  to: string;
-  tz: string;
-}
+export type RangeRef = Schemas["RangeRef"];
 
 /** Conversations by one dimension value (null: unknown). */
 export interface DimensionRow {
@@ -22,301 +21,90 @@ export interface DimensionRow {
 }
 
 /** `GET /api/metrics/overview/` (crates/agentsight-protocol/src/metrics.rs `OverviewResponse`). */
-export interface OverviewResponse {
-  agent: AgentRef;
-  range: RangeRef;
-  filters: Record<string, unknown>;
-  total_messages: number;
-  messages_by_sender: { end_user: number; agent: number; system: number };
-  total_conversations: number;
-  unique_interactions: number;
-  unique_interaction_rate: number;
-  avg_bot_response_time_ms: number | null;
-  bot_responses: number;
-  avg_conversation_duration_ms: number | null;
-  peak_hours: { weekdays: string[]; matrix: number[][] };
-  daily: Array<{ date: string; messages: number; conversations: number }>;
-  tools: ToolRow[];
-  countries: Array<DimensionRow & { country: string | null }>;
-  cities: CityRow[];
-  devices: Array<DimensionRow & { device: string | null }>;
-  sources: Array<DimensionRow & { source: string | null }>;
-  languages: Array<DimensionRow & { language: string | null }>;
-  unique_users: number;
-  human_escalation: { conversations: number; rate: number };
-  feedback: FeedbackSummary;
-  /** With `compare=`: the same overview for the compared range (its own `range`). */
-  previous?: OverviewResponse;
-}
+export type OverviewResponse = Schemas["OverviewResponse"];
 
 /** One tool of the overview. */
-export interface ToolRow {
-  name: string;
-  calls: number;
-  avg_duration_ms: number | null;
-  errors: number;
-}
+export type ToolRow = Schemas["ToolRow"];
 
 /** One city of the overview. */
-export interface CityRow {
-  country: string | null;
-  city: string | null;
-  lat: number | null;
-  lon: number | null;
-  conversations: number;
-}
+export type CityRow = Schemas["CityRow"];
 
 /** Feedback by effective sentiment. */
-export interface FeedbackSummary {
-  positive: number;
-  neutral: number;
-  negative: number;
-  total: number;
-  satisfaction_rate: number | null;
-  ratings: { count: number; average: number | null };
-}
+export type FeedbackSummary = Schemas["FeedbackSummary"];
 
 /** `GET /api/metrics/timeseries/`. */
-export interface TimeseriesResponse {
-  agent: AgentRef;
-  range: RangeRef;
-  filters: Record<string, unknown>;
-  metric: string;
+export type TimeseriesResponse = Omit<Schemas["TimeseriesResponse"], "interval"> & {
   interval: "hour" | "day" | "week" | "month";
-  /** `start`: local RFC 3339 with offset (hours) or `YYYY-MM-DD` (days, weeks, months). */
-  points: Array<{ start: string; value: number | null }>;
-  /** With `compare=`: the same series for the compared range. */
-  previous?: TimeseriesResponse;
-}
+};
 
 /** `GET /api/metrics/live/`. */
-export interface LiveResponse {
-  agent: AgentRef;
-  now: string;
-  active_conversations: number;
-  messages_per_minute: Array<{ minute: string; messages: number }>;
-}
+export type LiveResponse = Schemas["LiveResponse"];
 
 /** Geolocation of a conversation. */
-export interface GeoLocation {
-  ip_address: string | null;
-  country: string | null;
-  region: string | null;
-  city: string | null;
-  latitude: number | null;
-  longitude: number | null;
-}
+export type GeoLocation = Schemas["GeoLocationResponse"];
 
 /** A conversation as the read API returns it. */
-export interface Conversation {
-  id: number;
-  conversation_id: string;
-  name: string | null;
-  customer_id: string | null;
-  customer_ip_address: string | null;
-  device: string | null;
-  source: string | null;
-  language: string | null;
-  environment: string | null;
-  metadata: Record<string, unknown>;
-  is_used: boolean;
-  is_marked: boolean;
-  is_deleted: boolean;
-  deleted_at: string | null;
-  started_at: string;
-  ended_at: string | null;
-  created_at: string;
-  updated_at: string;
-  message_count: number;
-  geo_location: GeoLocation | null;
-}
+export type Conversation = Schemas["ConversationResponse"];
 
 /** The paginated envelope of list endpoints. */
-export interface Page<T> {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: T[];
-  page_size: number;
-  total_pages: number;
-  current_page: number;
-}
+export type Page<T> = Omit<Schemas["Page_ConversationResponse"], "results"> & { results: T[] };
 
 /** A file of a message. */
-export interface Attachment {
-  id: number;
-  /** `image`, `audio`, `video`, `document`, ... (from the MIME type). */
-  kind: string;
-  filename: string;
-  mime_type: string;
-  size_bytes: number;
-  file_url: string;
-  message: number | null;
-  conversation: number;
-  sender: string | null;
-  timestamp: string;
-}
+export type Attachment = Schemas["AttachmentResponse"];
 
 /** A tool call. */
-export interface ActionLog {
-  id: number;
-  action_name: string;
-  started_at: string | null;
-  ended_at: string | null;
-  duration_ms: number | null;
-  tools_used: unknown;
-  response: string | null;
-  /** Empty when there was no error. */
-  error_message: string;
-  metadata: Record<string, unknown>;
-}
+export type ActionLog = Schemas["ActionLogResponse"];
 
 /** A button press. */
-export interface Button {
-  id: number;
-  button_event: string;
-  label: string;
-  value: string;
-  metadata: Record<string, unknown>;
-}
+export type Button = Schemas["ButtonResponse"];
 
 /** One entry of a transcript: a message, or an action / button as a synthetic entry. */
-export interface Message {
-  id: number;
-  conversation: number;
-  timestamp: string;
-  sender: string;
-  content: string;
-  action_name: string | null;
-  metadata: Record<string, unknown>;
-  attachments: Attachment[];
-  action_logs: ActionLog[];
-  button: Button | null;
-}
+export type Message = Schemas["MessageResponse"];
 
 /** A feedback record. */
-export interface Feedback {
-  id: number;
-  conversation: number;
-  conversation_id: string;
-  sentiment: string;
-  source: string;
-  comment: string | null;
-  metadata: Record<string, unknown>;
-  created_at: string;
-}
+export type Feedback = Schemas["FeedbackResponse"];
 
 /** `GET /api/conversations/{pk}/`: the conversation's fields with its transcript. */
-export interface ConversationDetail extends Conversation {
-  messages: Message[];
-  feedbacks: Feedback[];
-}
+export type ConversationDetail = Schemas["ConversationDetailResponse"];
 
 /** A dashboard user's role. */
 export type Role = "admin" | "viewer";
 
 /** The signed-in user (`agents`: a viewer's assigned agents; `[]` for an admin, who sees all). */
-export interface User {
-  id: number;
-  email: string;
-  role: Role;
-  agents: number[];
-  created_at?: string;
-}
+export type User = Omit<Schemas["UserResponse"], "role"> & { role: Role };
 
 /** `GET /api/auth/me/` and the login / setup answers. */
-export interface Session {
-  user: User;
-  csrf_token: string;
-}
+export type Session = Omit<Schemas["SessionResponse"], "user"> & { user: User };
 
 /** `GET /api/auth/state/`. */
-export interface AuthState {
-  needs_setup: boolean;
-  /** Whether this browser's cookie is a live session (then `me/` answers 200). */
-  signed_in: boolean;
-}
+export type AuthState = Schemas["AuthState"];
 
 /** White-label settings of an agent. */
-export interface Branding {
-  display_name: string | null;
-  logo_url: string | null;
-  accent_color: string | null;
-}
+export type Branding = Schemas["BrandingResponse"];
 
 /** An agent as the dashboard API returns it. */
-export interface Agent {
-  id: number;
-  name: string;
-  created_at: string;
-  environments: string[];
-  escalation_tools: string[];
-  escalation_tools_default: boolean;
-  branding: Branding;
-  /** Days a conversation is kept after its last event; null: kept for ever. */
-  retention_days: number | null;
-}
+export type Agent = Schemas["AgentResponse"];
 
 /** One record of the audit log of removals (no personal data). */
-export interface Erasure {
-  id: number;
-  at: string;
-  agent: number;
-  kind: "retention" | "erase";
-  /** `key:<id>`, `user:<id>`, `cli` or `retention`. */
-  actor: string;
-  conversations: number;
-  messages: number;
-}
+export type Erasure = Omit<Schemas["ErasureResponse"], "kind"> & { kind: "retention" | "erase" };
 
 /** An API key (the secret is never listed). */
-export interface ApiKey {
-  id: number;
-  prefix: string;
-  role: "write" | "read";
-  created_at: string;
-  revoked_at: string | null;
-}
+export type ApiKey = Omit<Schemas["KeyResponse"], "role" | "key"> & { role: "write" | "read" };
 
 /** A key just created: the only time its secret is shown. */
-export interface CreatedKey extends ApiKey {
-  key: string;
-}
+export type CreatedKey = ApiKey & { key: string };
 
 /** A dashboard user as the admin lists them. */
-export interface DashUser extends User {
-  created_at: string;
-}
+export type DashUser = User;
 
 /** A share link. */
-export interface Share {
-  id: number;
-  agent_id: number;
-  label: string | null;
-  token_prefix: string;
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-}
+export type Share = Omit<Schemas["ShareResponse"], "token" | "url">;
 
 /** A share link just created (the token and its URL are shown once). */
-export interface CreatedShare extends Share {
-  token: string;
-  url: string;
-}
+export type CreatedShare = Share & { token: string; url: string };
 
 /** `GET /api/share/info/`. */
-export interface ShareInfo {
-  agent: AgentRef & { environments: string[] };
-  branding: Branding;
-  expires_at: string | null;
-}
+export type ShareInfo = Schemas["ShareInfoResponse"];
 
 /** An SSE `update` event: data of the agent was committed. */
-export interface LiveUpdate {
-  agent_id: number;
-  at: string;
-  writes: number;
-  messages: number;
-  conversations: number;
-}
+export type LiveUpdate = Schemas["LiveUpdate"];

@@ -115,6 +115,16 @@ pub(crate) fn span_query(q: &Params) -> Result<(SpanFilter, PageRequest, bool), 
 
 /// `GET /api/spans/?payload=&filters…`: archived spans, oldest first (`ordering=-started_at`
 /// for newest first).
+#[utoipa::path(
+    get,
+    path = "/api/spans/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(super::openapi::PageQuery, super::openapi::SpanQuery),
+    responses(
+        (status = 200, description = "A page of archived spans.", body = wire::Page<v01::SpanResponse>),
+    ),
+)]
 pub(crate) async fn list_spans<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -129,6 +139,17 @@ pub(crate) async fn list_spans<S: Store>(
 }
 
 /// `GET /api/spans/{id}/?payload=true|false` (the row id, not the span id).
+#[utoipa::path(
+    get,
+    path = "/api/spans/{id}/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(
+        ("id" = i64, Path, description = "Span row id."),
+        ("payload" = Option<bool>, Query, description = "With the span as sent."),
+    ),
+    responses((status = 200, description = "The span.", body = v01::SpanResponse)),
+)]
 pub(crate) async fn get_span<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -143,6 +164,14 @@ pub(crate) async fn get_span<S: Store>(
 }
 
 /// `GET /api/traces/{trace_id}/`: the trace as a tree; a span whose parent is missing is a root.
+#[utoipa::path(
+    get,
+    path = "/api/traces/{trace_id}/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(("trace_id" = String, Path, description = "32 hex digits.")),
+    responses((status = 200, description = "The trace as a tree.", body = v01::TraceResponse)),
+)]
 pub(crate) async fn get_trace<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -268,6 +297,16 @@ pub(crate) fn summary_query(q: &Params) -> Result<(UsageFilter, UsageGroupBy, St
 }
 
 /// `GET /api/token-usage/` (paged, newest first).
+#[utoipa::path(
+    get,
+    path = "/api/token-usage/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(super::openapi::PageQuery, super::openapi::UsageQuery),
+    responses(
+        (status = 200, description = "A page of usage rows.", body = wire::Page<v01::TokenUsageResponse>),
+    ),
+)]
 pub(crate) async fn list_token_usage<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -288,6 +327,14 @@ pub(crate) async fn list_token_usage<S: Store>(
 }
 
 /// `GET /api/token-usage/summary/?group_by=model|conversation|day&currency=usd|eur&filters…`.
+#[utoipa::path(
+    get,
+    path = "/api/token-usage/summary/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(super::openapi::UsageQuery),
+    responses((status = 200, description = "Usage by group.", body = v01::UsageSummaryResponse)),
+)]
 pub(crate) async fn usage_summary<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,

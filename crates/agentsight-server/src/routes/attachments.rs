@@ -35,6 +35,16 @@ pub(crate) struct Upload {
 const MAX_FORM_FIELD_BYTES: usize = 64 * 1024;
 
 /// `POST /api/attachments/`: 201 with the stored descriptors.
+#[utoipa::path(
+    post,
+    path = "/api/attachments/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = [])),
+    request_body(
+        content((wire::AttachmentsPayload = "application/json"), (super::openapi::MultipartUpload = "multipart/form-data")),
+    ),
+    responses((status = 201, description = "Stored.", body = super::openapi::AttachmentsCreated)),
+)]
 pub(crate) async fn upload_attachments<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
@@ -249,6 +259,16 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
 }
 
 /// `GET /api/attachments/{id}/download/`: the bytes with the stored content type.
+#[utoipa::path(
+    get,
+    path = "/api/attachments/{id}/download/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = []), ("session" = [])),
+    params(("id" = i64, Path, description = "Attachment id."), super::openapi::AgentQuery),
+    responses(
+        (status = 200, description = "The file, with its stored content type.", content_type = "application/octet-stream", body = Vec<u8>),
+    ),
+)]
 pub(crate) async fn download_attachment<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadAccess,

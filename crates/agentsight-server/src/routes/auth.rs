@@ -64,6 +64,12 @@ async fn sign_in<S: Store>(
 /// `GET /api/auth/state/`: whether the first admin is still to be set up, and whether this
 /// request carries a live session (so the dashboard asks `me/` only then, instead of drawing a
 /// 401 on every visit while signed out).
+#[utoipa::path(
+    get,
+    path = "/api/auth/state/",
+    tag = "dashboard",
+    responses((status = 200, description = "The state.", body = super::openapi::AuthState)),
+)]
 pub(crate) async fn get_state<S: Store>(
     State(st): State<AppState<S>>,
     signed: Option<axum::Extension<std::sync::Arc<crate::auth::Signed>>>,
@@ -72,6 +78,16 @@ pub(crate) async fn get_state<S: Store>(
 }
 
 /// `POST /api/auth/setup/`: the first admin, with the one-time token of the setup link.
+#[utoipa::path(
+    post,
+    path = "/api/auth/setup/",
+    tag = "dashboard",
+    request_body = wire::SetupPayload,
+    responses(
+        (status = 201, description = "The first admin, signed in (`Set-Cookie`).", body = wire::MeResponse),
+        (status = 403, description = "The setup link is invalid, used or expired.", body = super::openapi::ErrorDetail),
+    ),
+)]
 pub(crate) async fn setup<S: Store>(
     State(st): State<AppState<S>>,
     req: Request,
@@ -122,6 +138,16 @@ pub(crate) async fn setup<S: Store>(
 }
 
 /// `POST /api/auth/login/`.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login/",
+    tag = "dashboard",
+    request_body = wire::LoginPayload,
+    responses(
+        (status = 200, description = "Signed in (`Set-Cookie`).", body = wire::MeResponse),
+        (status = 429, description = "Too many attempts (`Retry-After`).", body = super::openapi::ErrorDetail),
+    ),
+)]
 pub(crate) async fn login<S: Store>(
     State(st): State<AppState<S>>,
     req: Request,
@@ -150,6 +176,15 @@ pub(crate) async fn login<S: Store>(
 }
 
 /// `POST /api/auth/logout/`.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout/",
+    tag = "dashboard",
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Signed out; the cookie is cleared.", body = super::openapi::Empty),
+    ),
+)]
 pub(crate) async fn logout<S: Store>(
     State(st): State<AppState<S>>,
     SecureCookies(secure): SecureCookies,
@@ -162,6 +197,13 @@ pub(crate) async fn logout<S: Store>(
 }
 
 /// `GET /api/auth/me/`.
+#[utoipa::path(
+    get,
+    path = "/api/auth/me/",
+    tag = "dashboard",
+    security(("session" = [])),
+    responses((status = 200, description = "The user.", body = wire::MeResponse)),
+)]
 pub(crate) async fn me(User(s): User) -> Json<wire::MeResponse> {
     Json(wire::MeResponse {
         user: user_response(&s.session.user),
@@ -171,6 +213,17 @@ pub(crate) async fn me(User(s): User) -> Json<wire::MeResponse> {
 
 /// `POST /api/auth/password/`: a new password for yourself; your other sessions end. Guesses of
 /// the current password are throttled per user (each costs an argon2 verification).
+#[utoipa::path(
+    post,
+    path = "/api/auth/password/",
+    tag = "dashboard",
+    security(("session" = [], "csrf" = [])),
+    request_body = wire::PasswordPayload,
+    responses(
+        (status = 200, description = "Changed; other sessions end.", body = super::openapi::Empty),
+        (status = 429, description = "Too many checks of the current password (`Retry-After`).", body = super::openapi::ErrorDetail),
+    ),
+)]
 pub(crate) async fn change_password<S: Store>(
     State(st): State<AppState<S>>,
     User(s): User,

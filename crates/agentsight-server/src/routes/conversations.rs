@@ -265,6 +265,16 @@ pub(crate) fn full_param(q: &Params) -> Result<bool, ApiError> {
 
 /// `GET /api/conversations/`: the paginated, filtered list, newest first; with `full=true`
 /// each row carries its transcript.
+#[utoipa::path(
+    get,
+    path = "/api/conversations/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = []), ("session" = [])),
+    params(super::openapi::ConversationQuery),
+    responses(
+        (status = 200, description = "A page of conversations, newest first (with `full=true`, each with `messages` and `feedbacks`).", body = wire::Page<wire::ConversationResponse>),
+    ),
+)]
 pub(crate) async fn list_conversations<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadAccess,
@@ -291,6 +301,17 @@ pub(crate) async fn list_conversations<S: Store>(
 }
 
 /// `GET /api/conversations/lookup/?conversation_id=…`: the client's id → the conversation.
+#[utoipa::path(
+    get,
+    path = "/api/conversations/lookup/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = []), ("session" = [])),
+    params(
+        ("conversation_id" = String, Query, description = "The client's conversation id."),
+        super::openapi::AgentQuery,
+    ),
+    responses((status = 200, description = "The conversation.", body = wire::ConversationResponse)),
+)]
 pub(crate) async fn lookup_conversation<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadAccess,
@@ -311,6 +332,20 @@ pub(crate) async fn lookup_conversation<S: Store>(
 
 /// `GET /api/conversations/{pk}/`: the conversation with its transcript and feedback
 /// (`full=false`: the conversation's fields only).
+#[utoipa::path(
+    get,
+    path = "/api/conversations/{pk}/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = []), ("session" = [])),
+    params(
+        ("pk" = i64, Path, description = "Conversation pk."),
+        ("full" = Option<bool>, Query, description = "With the transcript (default true)."),
+        super::openapi::AgentQuery,
+    ),
+    responses(
+        (status = 200, description = "The conversation, with its transcript unless `full=false`.", body = super::openapi::ConversationOrDetail),
+    ),
+)]
 pub(crate) async fn get_conversation<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadAccess,
@@ -332,6 +367,16 @@ pub(crate) async fn get_conversation<S: Store>(
 }
 
 /// `GET /api/conversations/{pk}/attachments/`.
+#[utoipa::path(
+    get,
+    path = "/api/conversations/{pk}/attachments/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = []), ("session" = [])),
+    params(("pk" = i64, Path, description = "Conversation pk."), super::openapi::AgentQuery),
+    responses(
+        (status = 200, description = "The files, grouped by message.", body = wire::ConversationAttachmentsResponse),
+    ),
+)]
 pub(crate) async fn list_conversation_attachments<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadAccess,
@@ -356,6 +401,17 @@ async fn apply<S: Store>(
 }
 
 /// `PATCH /api/conversations/{pk}/rename/` `{"name"}`.
+#[utoipa::path(
+    patch,
+    path = "/api/conversations/{pk}/rename/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = []), ("session" = [], "csrf" = [])),
+    params(("pk" = i64, Path, description = "Conversation pk."), super::openapi::AgentQuery),
+    request_body = wire::RenamePayload,
+    responses(
+        (status = 200, description = "The conversation as changed.", body = wire::ConversationResponse),
+    ),
+)]
 pub(crate) async fn rename_conversation<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteAccess,
@@ -367,6 +423,17 @@ pub(crate) async fn rename_conversation<S: Store>(
 }
 
 /// `POST /api/conversations/{pk}/mark/` `{"is_marked"}`.
+#[utoipa::path(
+    post,
+    path = "/api/conversations/{pk}/mark/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = []), ("session" = [], "csrf" = [])),
+    params(("pk" = i64, Path, description = "Conversation pk."), super::openapi::AgentQuery),
+    request_body = wire::MarkPayload,
+    responses(
+        (status = 200, description = "The conversation as changed.", body = wire::ConversationResponse),
+    ),
+)]
 pub(crate) async fn mark_conversation<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteAccess,
@@ -377,6 +444,17 @@ pub(crate) async fn mark_conversation<S: Store>(
 }
 
 /// `PATCH /api/conversations/{pk}/update/` with any subset of the fields.
+#[utoipa::path(
+    patch,
+    path = "/api/conversations/{pk}/update/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = []), ("session" = [], "csrf" = [])),
+    params(("pk" = i64, Path, description = "Conversation pk."), super::openapi::AgentQuery),
+    request_body = wire::UpdatePayload,
+    responses(
+        (status = 200, description = "The conversation as changed.", body = wire::ConversationResponse),
+    ),
+)]
 pub(crate) async fn update_conversation<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteAccess,
@@ -388,6 +466,16 @@ pub(crate) async fn update_conversation<S: Store>(
 }
 
 /// `DELETE /api/conversations/{pk}/delete/`: soft delete; answers the row with `is_deleted`.
+#[utoipa::path(
+    delete,
+    path = "/api/conversations/{pk}/delete/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = []), ("session" = [], "csrf" = [])),
+    params(("pk" = i64, Path, description = "Conversation pk."), super::openapi::AgentQuery),
+    responses(
+        (status = 200, description = "The conversation, soft-deleted.", body = wire::ConversationResponse),
+    ),
+)]
 pub(crate) async fn delete_conversation<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteAccess,

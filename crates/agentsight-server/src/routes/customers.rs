@@ -23,6 +23,17 @@ pub(crate) fn actor(via: &Via) -> String {
 
 /// `DELETE /api/customers/{customer_id}/` with a write key (or an admin's session and
 /// `?agent=`): 200 with what was removed.
+#[utoipa::path(
+    delete,
+    path = "/api/customers/{customer_id}/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = []), ("session" = [], "csrf" = [])),
+    params(
+        ("customer_id" = String, Path, description = "The customer id."),
+        super::openapi::AgentQuery,
+    ),
+    responses((status = 200, description = "What was removed.", body = wire::ErasedResponse)),
+)]
 pub(crate) async fn erase_customer<S: Store>(
     State(st): State<AppState<S>>,
     access: WriteAccess,

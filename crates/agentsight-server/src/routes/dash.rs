@@ -82,6 +82,15 @@ async fn admin_agent<S: Store>(st: &AppState<S>, id: &str) -> Result<AgentRow, A
 }
 
 /// `GET /api/dash/agents/`: the agents the user may see.
+#[utoipa::path(
+    get,
+    path = "/api/dash/agents/",
+    tag = "dashboard",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The agents you may see, oldest first.", body = Vec<wire::AgentResponse>),
+    ),
+)]
 pub(crate) async fn list_agents<S: Store>(
     State(st): State<AppState<S>>,
     user: User,
@@ -94,6 +103,14 @@ pub(crate) async fn list_agents<S: Store>(
 }
 
 /// `GET /api/dash/agents/{id}/`.
+#[utoipa::path(
+    get,
+    path = "/api/dash/agents/{id}/",
+    tag = "dashboard",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "Agent id.")),
+    responses((status = 200, description = "The agent.", body = wire::AgentResponse)),
+)]
 pub(crate) async fn get_agent<S: Store>(
     State(st): State<AppState<S>>,
     user: User,
@@ -104,6 +121,14 @@ pub(crate) async fn get_agent<S: Store>(
 }
 
 /// `POST /api/dash/agents/` `{name}`.
+#[utoipa::path(
+    post,
+    path = "/api/dash/agents/",
+    tag = "dashboard",
+    security(("session" = [], "csrf" = [])),
+    request_body = wire::CreateAgentPayload,
+    responses((status = 201, description = "Created.", body = wire::AgentResponse)),
+)]
 pub(crate) async fn create_agent<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
@@ -133,6 +158,15 @@ fn branding_patch(p: &wire::BrandingPayload, e: &mut ValidationErrors) -> Brandi
 
 /// `PATCH /api/dash/agents/{id}/` `{name?, escalation_tools?, branding?, retention_days?}`:
 /// everything is checked before anything is written.
+#[utoipa::path(
+    patch,
+    path = "/api/dash/agents/{id}/",
+    tag = "dashboard",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = i64, Path, description = "Agent id.")),
+    request_body = wire::PatchAgentPayload,
+    responses((status = 200, description = "The agent as changed.", body = wire::AgentResponse)),
+)]
 pub(crate) async fn patch_agent<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
@@ -184,6 +218,19 @@ pub(crate) async fn patch_agent<S: Store>(
 }
 
 /// `GET /api/dash/agents/{id}/logo/`: to the agent's users and share links.
+#[utoipa::path(
+    get,
+    path = "/api/dash/agents/{id}/logo/",
+    tag = "dashboard",
+    security(("api_key" = []), ("session" = []), ("share" = [])),
+    params(
+        ("id" = i64, Path, description = "Agent id."),
+        ("share" = Option<String>, Query, description = "A share token (instead of the header)."),
+    ),
+    responses(
+        (status = 200, description = "The logo, with its stored content type.", content_type = "image/*", body = Vec<u8>),
+    ),
+)]
 pub(crate) async fn get_logo<S: Store>(
     State(st): State<AppState<S>>,
     Path(id): Path<String>,
@@ -219,6 +266,16 @@ fn key_response(k: &KeyRow, secret: Option<String>) -> wire::KeyResponse {
 }
 
 /// `GET /api/dash/agents/{id}/keys/`.
+#[utoipa::path(
+    get,
+    path = "/api/dash/agents/{id}/keys/",
+    tag = "dashboard",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "Agent id.")),
+    responses(
+        (status = 200, description = "The agent's keys, without secrets.", body = Vec<wire::KeyResponse>),
+    ),
+)]
 pub(crate) async fn list_keys<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
@@ -230,6 +287,17 @@ pub(crate) async fn list_keys<S: Store>(
 }
 
 /// `POST /api/dash/agents/{id}/keys/` `{role}`: the secret is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/dash/agents/{id}/keys/",
+    tag = "dashboard",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = i64, Path, description = "Agent id.")),
+    request_body = wire::CreateKeyPayload,
+    responses(
+        (status = 201, description = "The key, with its secret (only now).", body = wire::KeyResponse),
+    ),
+)]
 pub(crate) async fn create_key<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
@@ -248,6 +316,14 @@ pub(crate) async fn create_key<S: Store>(
 }
 
 /// `DELETE /api/dash/keys/{id}/`: revokes; the key stops working within a second.
+#[utoipa::path(
+    delete,
+    path = "/api/dash/keys/{id}/",
+    tag = "dashboard",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = i64, Path, description = "Key id.")),
+    responses((status = 200, description = "The key, revoked.", body = wire::KeyResponse)),
+)]
 pub(crate) async fn revoke_key<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
@@ -262,6 +338,13 @@ pub(crate) async fn revoke_key<S: Store>(
 }
 
 /// `GET /api/dash/users/`.
+#[utoipa::path(
+    get,
+    path = "/api/dash/users/",
+    tag = "dashboard",
+    security(("session" = [])),
+    responses((status = 200, description = "The users.", body = Vec<wire::UserResponse>)),
+)]
 pub(crate) async fn list_users<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
@@ -280,6 +363,14 @@ fn conflict_as_detail(e: StoreError) -> ApiError {
 }
 
 /// `POST /api/dash/users/` `{email, password, role, agents}`.
+#[utoipa::path(
+    post,
+    path = "/api/dash/users/",
+    tag = "dashboard",
+    security(("session" = [], "csrf" = [])),
+    request_body = wire::CreateUserPayload,
+    responses((status = 201, description = "Created.", body = wire::UserResponse)),
+)]
 pub(crate) async fn create_user<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
@@ -298,6 +389,15 @@ pub(crate) async fn create_user<S: Store>(
 }
 
 /// `PATCH /api/dash/users/{id}/` `{role?, agents?, password?}`.
+#[utoipa::path(
+    patch,
+    path = "/api/dash/users/{id}/",
+    tag = "dashboard",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = i64, Path, description = "User id.")),
+    request_body = wire::PatchUserPayload,
+    responses((status = 200, description = "The user as changed.", body = wire::UserResponse)),
+)]
 pub(crate) async fn patch_user<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
@@ -321,6 +421,14 @@ pub(crate) async fn patch_user<S: Store>(
 }
 
 /// `DELETE /api/dash/users/{id}/`.
+#[utoipa::path(
+    delete,
+    path = "/api/dash/users/{id}/",
+    tag = "dashboard",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = i64, Path, description = "User id.")),
+    responses((status = 200, description = "Deleted.", body = super::openapi::Empty)),
+)]
 pub(crate) async fn delete_user<S: Store>(
     State(st): State<AppState<S>>,
     Admin(me): Admin,
@@ -351,6 +459,14 @@ fn share_response(s: &ShareRow, token: Option<String>) -> wire::ShareResponse {
 }
 
 /// `GET /api/dash/agents/{id}/shares/`.
+#[utoipa::path(
+    get,
+    path = "/api/dash/agents/{id}/shares/",
+    tag = "dashboard",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "Agent id.")),
+    responses((status = 200, description = "The agent's share links.", body = Vec<wire::ShareResponse>)),
+)]
 pub(crate) async fn list_shares<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
@@ -361,6 +477,17 @@ pub(crate) async fn list_shares<S: Store>(
 }
 
 /// `POST /api/dash/agents/{id}/shares/` `{label?, expires_at?}`: the token is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/dash/agents/{id}/shares/",
+    tag = "dashboard",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = i64, Path, description = "Agent id.")),
+    request_body = wire::CreateSharePayload,
+    responses(
+        (status = 201, description = "The link, with its token (only now).", body = wire::ShareResponse),
+    ),
+)]
 pub(crate) async fn create_share<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
@@ -397,6 +524,14 @@ pub(crate) async fn create_share<S: Store>(
 }
 
 /// `DELETE /api/dash/shares/{id}/`: it stops working at once.
+#[utoipa::path(
+    delete,
+    path = "/api/dash/shares/{id}/",
+    tag = "dashboard",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = i64, Path, description = "Share link id.")),
+    responses((status = 200, description = "The link, revoked.", body = wire::ShareResponse)),
+)]
 pub(crate) async fn revoke_share<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,
@@ -407,6 +542,14 @@ pub(crate) async fn revoke_share<S: Store>(
 }
 
 /// `GET /api/share/info/` (share token): what the share page shows around the overview.
+#[utoipa::path(
+    get,
+    path = "/api/share/info/",
+    tag = "dashboard",
+    security(("share" = [])),
+    params(("share" = Option<String>, Query, description = "The share token (instead of the header).")),
+    responses((status = 200, description = "What the link shows.", body = wire::ShareInfoResponse)),
+)]
 pub(crate) async fn share_info<S: Store>(
     State(st): State<AppState<S>>,
     headers: axum::http::HeaderMap,
@@ -433,6 +576,16 @@ pub(crate) const MAX_ERASURES_LISTED: i64 = 200;
 
 /// `GET /api/dash/erasures/[?agent=ID]`: the audit log of removals (retention, erase), newest
 /// first (admins).
+#[utoipa::path(
+    get,
+    path = "/api/dash/erasures/",
+    tag = "dashboard",
+    security(("session" = [])),
+    params(super::openapi::AgentQuery),
+    responses(
+        (status = 200, description = "The audit log of removals, newest first.", body = Vec<wire::ErasureResponse>),
+    ),
+)]
 pub(crate) async fn list_erasures<S: Store>(
     State(st): State<AppState<S>>,
     _: Admin,

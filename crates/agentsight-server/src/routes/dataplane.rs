@@ -69,6 +69,14 @@ pub(crate) fn feedback_response(f: &FeedbackItem) -> v01::FeedbackItemResponse {
 }
 
 /// `POST /api/feedbacks/`: 201 for a new record; 200 when a message's vote was updated.
+#[utoipa::path(
+    post,
+    path = "/api/feedbacks/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    request_body = v01::FeedbackCreatePayload,
+    responses((status = 201, description = "Stored.", body = v01::FeedbackItemResponse)),
+)]
 pub(crate) async fn create_feedback<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
@@ -138,6 +146,14 @@ pub(crate) fn feedback_query(q: &Params) -> Result<(FeedbackFilter, PageRequest)
 }
 
 /// `GET /api/feedbacks/`: every kind, newest first, with `counts.all`.
+#[utoipa::path(
+    get,
+    path = "/api/feedbacks/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(super::openapi::PageQuery, super::openapi::FeedbackQuery),
+    responses((status = 200, description = "A page of feedback records.", body = v01::FeedbackPage)),
+)]
 pub(crate) async fn list_feedback<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -155,6 +171,14 @@ pub(crate) async fn list_feedback<S: Store>(
 }
 
 /// `GET /api/feedbacks/{id}/`.
+#[utoipa::path(
+    get,
+    path = "/api/feedbacks/{id}/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(("id" = i64, Path, description = "Feedback id.")),
+    responses((status = 200, description = "The record.", body = v01::FeedbackItemResponse)),
+)]
 pub(crate) async fn get_feedback<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -165,6 +189,15 @@ pub(crate) async fn get_feedback<S: Store>(
 }
 
 /// `PATCH /api/feedbacks/{id}/` with any of sentiment, comment, topic, reason.
+#[utoipa::path(
+    patch,
+    path = "/api/feedbacks/{id}/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(("id" = i64, Path, description = "Feedback id.")),
+    request_body = v01::FeedbackPatchPayload,
+    responses((status = 200, description = "The record as changed.", body = v01::FeedbackItemResponse)),
+)]
 pub(crate) async fn update_feedback<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
@@ -178,6 +211,14 @@ pub(crate) async fn update_feedback<S: Store>(
 }
 
 /// `DELETE /api/feedbacks/{id}/`: a hard delete, 204.
+#[utoipa::path(
+    delete,
+    path = "/api/feedbacks/{id}/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(("id" = i64, Path, description = "Feedback id.")),
+    responses((status = 204, description = "Deleted.")),
+)]
 pub(crate) async fn delete_feedback<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
@@ -203,6 +244,14 @@ fn action_response(a: &ActionRow) -> v01::ActionResponse {
 }
 
 /// `POST /api/actions/`: 201; a taken name is a 400 naming `name`.
+#[utoipa::path(
+    post,
+    path = "/api/actions/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    request_body = v01::ActionCreatePayload,
+    responses((status = 201, description = "Created.", body = v01::ActionResponse)),
+)]
 pub(crate) async fn create_action<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
@@ -232,6 +281,16 @@ pub(crate) fn action_query(q: &Params) -> Result<(ActionFilter, PageRequest), Va
 }
 
 /// `GET /api/actions/` (paged, by name).
+#[utoipa::path(
+    get,
+    path = "/api/actions/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(super::openapi::PageQuery, super::openapi::ActionQuery),
+    responses(
+        (status = 200, description = "A page of action definitions.", body = wire::Page<v01::ActionResponse>),
+    ),
+)]
 pub(crate) async fn list_actions<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -252,6 +311,14 @@ pub(crate) async fn list_actions<S: Store>(
 }
 
 /// `GET /api/actions/{id}/`.
+#[utoipa::path(
+    get,
+    path = "/api/actions/{id}/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(("id" = i64, Path, description = "Action id.")),
+    responses((status = 200, description = "The action.", body = v01::ActionResponse)),
+)]
 pub(crate) async fn get_action<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -262,6 +329,15 @@ pub(crate) async fn get_action<S: Store>(
 }
 
 /// `PATCH /api/actions/{id}/` with any of name, display_name, description.
+#[utoipa::path(
+    patch,
+    path = "/api/actions/{id}/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(("id" = i64, Path, description = "Action id.")),
+    request_body = v01::ActionPatchPayload,
+    responses((status = 200, description = "The action as changed.", body = v01::ActionResponse)),
+)]
 pub(crate) async fn update_action<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
@@ -283,6 +359,14 @@ pub(crate) async fn update_action<S: Store>(
 }
 
 /// `GET /api/actions/{id}/logs/`: a bare JSON array, newest first (at most 1,000).
+#[utoipa::path(
+    get,
+    path = "/api/actions/{id}/logs/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(("id" = i64, Path, description = "Action id.")),
+    responses((status = 200, description = "Its logs.", body = Vec<v01::ActionLogItemResponse>)),
+)]
 pub(crate) async fn action_logs<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -327,6 +411,14 @@ fn message_response(d: &MessageDetail) -> v01::MessageDetailResponse {
 }
 
 /// `GET /api/track/{pk}/`: one message with its files, action log and vote.
+#[utoipa::path(
+    get,
+    path = "/api/track/{pk}/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(("pk" = i64, Path, description = "Message pk.")),
+    responses((status = 200, description = "The message.", body = v01::MessageDetailResponse)),
+)]
 pub(crate) async fn get_message<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -337,6 +429,17 @@ pub(crate) async fn get_message<S: Store>(
 }
 
 /// `PATCH /api/track/{pk}/` `{"metadata": {…}}`: replaces the message's metadata.
+#[utoipa::path(
+    patch,
+    path = "/api/track/{pk}/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(("pk" = i64, Path, description = "Message pk.")),
+    request_body = v01::MessagePatchPayload,
+    responses(
+        (status = 200, description = "The message as changed.", body = v01::MessageDetailResponse),
+    ),
+)]
 pub(crate) async fn update_message<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
@@ -353,6 +456,15 @@ pub(crate) async fn update_message<S: Store>(
 }
 
 /// `GET /api/conversations/metadata-keys/`.
+#[utoipa::path(
+    get,
+    path = "/api/conversations/metadata-keys/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The conversation metadata keys.", body = super::openapi::MetadataKeys),
+    ),
+)]
 pub(crate) async fn metadata_keys<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -361,6 +473,15 @@ pub(crate) async fn metadata_keys<S: Store>(
 }
 
 /// `GET /api/conversations/message-metadata-keys/`.
+#[utoipa::path(
+    get,
+    path = "/api/conversations/message-metadata-keys/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The message metadata keys.", body = super::openapi::MetadataKeys),
+    ),
+)]
 pub(crate) async fn message_metadata_keys<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -369,6 +490,16 @@ pub(crate) async fn message_metadata_keys<S: Store>(
 }
 
 /// `GET /api/conversations/metadata-values/?key=…`: the distinct values (as JSON values).
+#[utoipa::path(
+    get,
+    path = "/api/conversations/metadata-values/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(("key" = String, Query, description = "The metadata key.")),
+    responses(
+        (status = 200, description = "Its distinct values.", body = super::openapi::MetadataValues),
+    ),
+)]
 pub(crate) async fn metadata_values<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -387,8 +518,32 @@ pub(crate) async fn metadata_values<S: Store>(
 
 /// Every `/api/tickets/…` route: tickets are not available to API keys (the upstream docs
 /// allow 403 or 404).
+#[utoipa::path(
+    method(get, post),
+    path = "/api/tickets/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    responses(
+        (status = 403, description = "Tickets are not available to API keys.", body = super::openapi::ErrorDetail),
+    ),
+)]
 pub(crate) async fn tickets_forbidden<S: Store>(State(_st): State<AppState<S>>, _key: ReadKey) -> ApiError {
     ApiError::Forbidden("Tickets are not available to API keys.")
+}
+
+/// Every path under `/api/tickets/`: as [`tickets_forbidden`].
+#[utoipa::path(
+    method(get, post, patch, delete),
+    path = "/api/tickets/{rest}",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(("rest" = String, Path, description = "Any path under tickets.")),
+    responses(
+        (status = 403, description = "Tickets are not available to API keys.", body = super::openapi::ErrorDetail),
+    ),
+)]
+pub(crate) async fn tickets_forbidden_rest<S: Store>(st: State<AppState<S>>, key: ReadKey) -> ApiError {
+    tickets_forbidden(st, key).await
 }
 
 /// An unknown message reference on an upload is "not found" for the 0.1.x client (B5.1).

@@ -222,6 +222,16 @@ async fn export<S: Store>(
 }
 
 /// `GET /api/dash/export/conversations.csv?agent=<id>&<list filters>`.
+#[utoipa::path(
+    get,
+    path = "/api/dash/export/conversations.csv",
+    tag = "dashboard",
+    security(("api_key" = []), ("session" = [])),
+    params(super::openapi::ConversationQuery),
+    responses(
+        (status = 200, description = "The conversations as CSV.", content_type = "text/csv", body = String),
+    ),
+)]
 pub(crate) async fn export_conversations<S: Store>(
     State(st): State<AppState<S>>,
     access: ReadAccess,
@@ -231,6 +241,16 @@ pub(crate) async fn export_conversations<S: Store>(
 }
 
 /// `GET /api/dash/export/messages.csv?agent=<id>&<list filters>`.
+#[utoipa::path(
+    get,
+    path = "/api/dash/export/messages.csv",
+    tag = "dashboard",
+    security(("api_key" = []), ("session" = [])),
+    params(super::openapi::ConversationQuery),
+    responses(
+        (status = 200, description = "Their messages as CSV.", content_type = "text/csv", body = String),
+    ),
+)]
 pub(crate) async fn export_messages<S: Store>(
     State(st): State<AppState<S>>,
     access: ReadAccess,

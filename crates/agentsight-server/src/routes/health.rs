@@ -9,12 +9,27 @@ use serde_json::{Value, json};
 use crate::app::{AppState, Store};
 
 /// 200 while the server runs.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    responses((status = 200, description = "The server runs.", body = super::openapi::Health)),
+)]
 pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// 200 `{"ready": true, "checks": {…}}` when the server can do its job, 503 with the same shape
 /// naming what is wrong otherwise (no credentials needed, as `/healthz`).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "meta",
+    responses(
+        (status = 200, description = "Ready.", body = super::openapi::Readiness),
+        (status = 503, description = "Not ready: the checks name what is wrong.", body = super::openapi::Readiness),
+    ),
+)]
 pub(crate) async fn readyz<S: Store>(State(st): State<AppState<S>>) -> (StatusCode, Json<Value>) {
     let engine = st.events.engine_status().await;
     let (ready, body) = crate::ready::readiness(

@@ -83,6 +83,16 @@ impl<S: Store> Feed<S> {
 }
 
 /// `GET /api/dash/live/?agent=<id>` (session) or `?share=<token>`.
+#[utoipa::path(
+    get,
+    path = "/api/dash/live/",
+    tag = "dashboard",
+    security(("api_key" = []), ("session" = []), ("share" = [])),
+    params(super::openapi::AgentQuery),
+    responses(
+        (status = 200, description = "Server-sent events: first `retry`, then `live` (a `LiveResponse`) now and every few seconds, `update` (a `LiveUpdate`) after committed writes, and keep-alive comments.", content_type = "text/event-stream", body = super::openapi::SseEvent),
+    ),
+)]
 pub(crate) async fn live_feed<S: Store>(
     State(st): State<AppState<S>>,
     OverviewAccess(access): OverviewAccess,

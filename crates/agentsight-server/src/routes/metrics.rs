@@ -29,6 +29,14 @@ pub(crate) async fn escalation_list<S: Store>(
 
 /// `GET /api/metrics/overview/?from&to&tz&filters…[&compare=previous|year]` for the key's
 /// agent; with `compare`, the compared range's overview as `previous`.
+#[utoipa::path(
+    get,
+    path = "/api/metrics/overview/",
+    tag = "metrics",
+    security(("api_key" = []), ("session" = []), ("share" = [])),
+    params(super::openapi::MetricsQuery, super::openapi::CompareQuery),
+    responses((status = 200, description = "The overview.", body = OverviewResponse)),
+)]
 pub(crate) async fn get_overview<S: Store>(
     State(st): State<AppState<S>>,
     key: OverviewAccess,
@@ -43,6 +51,14 @@ pub(crate) async fn get_overview<S: Store>(
 
 /// `GET /api/metrics/timeseries/?metric=…&interval=hour|day|week|month[&compare=…]` plus the
 /// overview's range and filters.
+#[utoipa::path(
+    get,
+    path = "/api/metrics/timeseries/",
+    tag = "metrics",
+    security(("api_key" = []), ("session" = []), ("share" = [])),
+    params(super::openapi::MetricsQuery, super::openapi::SeriesQuery, super::openapi::CompareQuery),
+    responses((status = 200, description = "The series.", body = TimeseriesResponse)),
+)]
 pub(crate) async fn get_timeseries<S: Store>(
     State(st): State<AppState<S>>,
     key: OverviewAccess,
@@ -60,6 +76,16 @@ pub(crate) async fn get_timeseries<S: Store>(
 
 /// `GET /api/metrics/llm/?from&to&tz&filters…`: LLM tokens by kind, cost, calls and errors,
 /// by model and local day, for the key's agent (any key).
+#[utoipa::path(
+    get,
+    path = "/api/metrics/llm/",
+    tag = "metrics",
+    security(("api_key" = [])),
+    params(super::openapi::MetricsQuery),
+    responses(
+        (status = 200, description = "Tokens and cost.", body = agentsight_protocol::v01::LlmMetricsResponse),
+    ),
+)]
 pub(crate) async fn get_llm<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -71,6 +97,14 @@ pub(crate) async fn get_llm<S: Store>(
 
 /// `GET /api/metrics/live/`: conversations active in the last 5 minutes, messages per minute
 /// over the last hour.
+#[utoipa::path(
+    get,
+    path = "/api/metrics/live/",
+    tag = "metrics",
+    security(("api_key" = []), ("session" = []), ("share" = [])),
+    params(super::openapi::AgentQuery),
+    responses((status = 200, description = "The last hour.", body = LiveResponse)),
+)]
 pub(crate) async fn get_live<S: Store>(
     State(st): State<AppState<S>>,
     key: OverviewAccess,
@@ -81,12 +115,19 @@ pub(crate) async fn get_live<S: Store>(
 
 /// `GET /api/metrics/status/` (any key): which engine answers metrics queries, and whether the
 /// in-memory index is loaded.
+#[utoipa::path(
+    get,
+    path = "/api/metrics/status/",
+    tag = "metrics",
+    security(("api_key" = [])),
+    responses((status = 200, description = "The engine and its state.", body = EngineStatus)),
+)]
 pub(crate) async fn get_status<S: Store>(State(st): State<AppState<S>>, _key: ReadKey) -> Json<EngineStatus> {
     Json(st.events.engine_status().await)
 }
 
 /// An agent's metric settings.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct SettingsResponse {
     agent_id: i64,
     agent_name: String,
@@ -95,9 +136,10 @@ pub(crate) struct SettingsResponse {
 }
 
 /// `PATCH /api/agent/settings/`: `{"escalation_tools": [..]}`, or `null` for the default list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SettingsPayload {
+    /// Action names counted as human escalation; `null` restores the default list.
     escalation_tools: Option<Vec<String>>,
 }
 
@@ -116,6 +158,13 @@ async fn settings<S: Store>(
 }
 
 /// `GET /api/agent/settings/`.
+#[utoipa::path(
+    get,
+    path = "/api/agent/settings/",
+    tag = "metrics",
+    security(("api_key" = [])),
+    responses((status = 200, description = "The settings.", body = SettingsResponse)),
+)]
 pub(crate) async fn get_settings<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -125,6 +174,14 @@ pub(crate) async fn get_settings<S: Store>(
 
 /// `PATCH /api/agent/settings/` (write key). Applies to past data too: escalation is computed
 /// from the stored actions at query time.
+#[utoipa::path(
+    patch,
+    path = "/api/agent/settings/",
+    tag = "metrics",
+    security(("api_key" = [])),
+    request_body = SettingsPayload,
+    responses((status = 200, description = "The settings as changed.", body = SettingsResponse)),
+)]
 pub(crate) async fn update_settings<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,

@@ -11,7 +11,9 @@ mod export;
 mod health;
 mod live;
 mod metrics;
+mod openapi;
 mod otlp;
+mod reference;
 pub(crate) mod spans;
 mod tracking;
 
@@ -22,6 +24,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::{AppState, Store};
 use crate::error::ApiError;
+
+pub use openapi::document_json as openapi_document;
 
 pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
     let upload_limit = state.settings.max_upload_body_bytes();
@@ -57,7 +61,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/actions/{id}/", get(dataplane::get_action::<S>).patch(dataplane::update_action::<S>))
         .route("/api/actions/{id}/logs/", get(dataplane::action_logs::<S>))
         .route("/api/tickets/", any(dataplane::tickets_forbidden::<S>))
-        .route("/api/tickets/{*rest}", any(dataplane::tickets_forbidden::<S>))
+        .route("/api/tickets/{*rest}", any(dataplane::tickets_forbidden_rest::<S>))
         .route("/api/action_logs/", post(tracking::track_action::<S>))
         .route("/api/buttons/", post(tracking::track_button::<S>))
         .route("/api/conversation-feedbacks/", post(tracking::create_feedback::<S>))
@@ -100,6 +104,8 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/dash/export/conversations.csv", get(export::export_conversations::<S>))
         .route("/api/dash/export/messages.csv", get(export::export_messages::<S>))
         .route("/api/share/info/", get(dash::share_info::<S>))
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/api/reference/", get(openapi::reference))
         .fallback_service(crate::assets::router())
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("Method not allowed on this path.".into())

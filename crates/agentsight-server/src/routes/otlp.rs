@@ -62,6 +62,27 @@ struct RpcStatus {
 }
 
 /// `POST /v1/traces`.
+#[utoipa::path(
+    post,
+    path = "/v1/traces",
+    tag = "otlp",
+    security(("api_key" = []), ("bearer" = [])),
+    params(("Content-Encoding" = Option<String>, Header, description = "`gzip` for a gzip body.")),
+    request_body(
+        content((Vec<u8> = "application/x-protobuf"), (Object = "application/json")),
+        description = "An `ExportTraceServiceRequest`, protobuf or OTLP/JSON.",
+    ),
+    responses(
+        (status = 200, description = "Accepted: `ExportTraceServiceResponse` (`{}` in JSON when all was taken).", content((super::openapi::OtlpResponse = "application/json"), (Vec<u8> = "application/x-protobuf"))),
+        (status = 400, description = "Bad request (`google.rpc.Status`).", content((super::openapi::OtlpStatus = "application/json"), (Vec<u8> = "application/x-protobuf"))),
+        (status = 401, description = "No key or an unknown one.", content((super::openapi::OtlpStatus = "application/json"), (Vec<u8> = "application/x-protobuf"))),
+        (status = 403, description = "A read key.", content((super::openapi::OtlpStatus = "application/json"), (Vec<u8> = "application/x-protobuf"))),
+        (status = 413, description = "Over the body limit.", content((super::openapi::OtlpStatus = "application/json"), (Vec<u8> = "application/x-protobuf"))),
+        (status = 415, description = "Neither protobuf nor JSON.", content((super::openapi::OtlpStatus = "application/json"), (Vec<u8> = "application/x-protobuf"))),
+        (status = 429, description = "Over the ingest rate.", content((super::openapi::OtlpStatus = "application/json"), (Vec<u8> = "application/x-protobuf"))),
+        (status = 503, description = "Busy or disk full.", content((super::openapi::OtlpStatus = "application/json"), (Vec<u8> = "application/x-protobuf"))),
+    ),
+)]
 pub(crate) async fn export_traces<S: Store>(
     State(st): State<AppState<S>>,
     key: Result<OtlpKey, ApiError>,

@@ -44,6 +44,13 @@ impl IngestLimiter {
 }
 
 /// `GET /api/me/`: the key's agent, role, environments and this server's capabilities.
+#[utoipa::path(
+    get,
+    path = "/api/me/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    responses((status = 200, description = "The key's agent.", body = wire::MeResponse)),
+)]
 pub(crate) async fn get_me<S: Store>(
     State(st): State<AppState<S>>,
     key: ReadKey,
@@ -73,6 +80,19 @@ pub(crate) async fn get_me<S: Store>(
 /// every read waits for it); 400 with the B6 body when any block is bad (nothing written); 429
 /// with `Retry-After` over the agent's rate; 413 when the JSON, decompressed, is over the body
 /// limit; 415 for an encoding other than gzip.
+#[utoipa::path(
+    post,
+    path = "/api/ingest/",
+    tag = "sdk-0.1.x",
+    security(("api_key" = [])),
+    params(("Content-Encoding" = Option<String>, Header, description = "`gzip` for a gzip body.")),
+    request_body = wire::IngestPayload,
+    responses(
+        (status = 201, description = "Archived.", body = wire::IngestResponse),
+        (status = 400, description = "Nothing was written: the bad blocks by index (B6), or the bad fields.", body = super::openapi::IngestBadRequest),
+        (status = 429, description = "Over the agent's ingest rate (`Retry-After`).", body = super::openapi::ErrorDetail),
+    ),
+)]
 pub(crate) async fn ingest_spans<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,

@@ -15,6 +15,17 @@ use crate::present;
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
 /// `POST /api/conversations/`: 201 when created, 200 when it existed; both carry `id`.
+#[utoipa::path(
+    post,
+    path = "/api/conversations/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = [])),
+    request_body = wire::ConversationPayload,
+    responses(
+        (status = 200, description = "The conversation existed (updated).", body = wire::ConversationResponse),
+        (status = 201, description = "Created.", body = wire::ConversationResponse),
+    ),
+)]
 pub(crate) async fn upsert_conversation<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
@@ -26,6 +37,14 @@ pub(crate) async fn upsert_conversation<S: Store>(
 }
 
 /// `POST /api/track/`: 201 with the message `id`.
+#[utoipa::path(
+    post,
+    path = "/api/track/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = [])),
+    request_body = wire::TrackPayload,
+    responses((status = 201, description = "Stored.", body = wire::MessageResponse)),
+)]
 pub(crate) async fn track_message<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
@@ -50,6 +69,14 @@ pub(crate) async fn track_message<S: Store>(
 }
 
 /// `POST /api/action_logs/`: 201 with the action log.
+#[utoipa::path(
+    post,
+    path = "/api/action_logs/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = [])),
+    request_body = wire::ActionPayload,
+    responses((status = 201, description = "Stored.", body = wire::ActionLogResponse)),
+)]
 pub(crate) async fn track_action<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
@@ -60,6 +87,14 @@ pub(crate) async fn track_action<S: Store>(
 }
 
 /// `POST /api/buttons/`: 201 with the button.
+#[utoipa::path(
+    post,
+    path = "/api/buttons/",
+    tag = "sdk-0.0.x",
+    security(("api_key" = [])),
+    request_body = wire::ButtonPayload,
+    responses((status = 201, description = "Stored.", body = wire::ButtonResponse)),
+)]
 pub(crate) async fn track_button<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,
@@ -79,6 +114,15 @@ pub(crate) async fn track_button<S: Store>(
 }
 
 /// `POST /api/conversation-feedbacks/`: 201 with the record (`source` is `customer`).
+#[utoipa::path(
+    post,
+    path = "/api/conversation-feedbacks/",
+    operation_id = "create_conversation_feedback",
+    tag = "sdk-0.0.x",
+    security(("api_key" = [])),
+    request_body = wire::FeedbackPayload,
+    responses((status = 201, description = "Stored.", body = wire::FeedbackResponse)),
+)]
 pub(crate) async fn create_feedback<S: Store>(
     State(st): State<AppState<S>>,
     key: WriteKey,

@@ -61,7 +61,7 @@ describe("toolDuration", () => {
 
 describe("attachments and senders", () => {
   it("previews images only", () => {
-    const a = { id: 1, kind: "image", filename: "x.png", mime_type: "image/png", size_bytes: 1, file_url: "", message: 1, conversation: 1, sender: null, timestamp: "" };
+    const a = { id: 1, type: "image", filename: "x.png", mime_type: "image/png", size_bytes: 1, file_url: "", message: 1, conversation: 1, sender: null, timestamp: "" };
     expect(isPreviewable(a)).toBe(true);
     expect(isPreviewable({ ...a, mime_type: "image/svg+xml" })).toBe(false);
     expect(isPreviewable({ ...a, mime_type: "application/pdf" })).toBe(false);
