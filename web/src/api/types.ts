@@ -316,3 +316,48 @@ export interface LiveUpdate {
   messages: number;
   conversations: number;
 }
+
+// --- LLM usage (`GET /api/metrics/llm/`, crates/agentsight-protocol/src/v01.rs `LlmMetricsResponse`).
+// Kept in one block apart from the rest so that it merges cleanly with generated types.
+
+/** Token counts, calls and cost of a set of LLM usage rows. Costs are exact decimal USD strings. */
+export interface LlmTotals {
+  calls: number;
+  errors: number;
+  unreported_calls: number;
+  unpriced_calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  embedding_tokens: number;
+  reasoning_tokens: number;
+  audio_input_tokens: number;
+  audio_output_tokens: number;
+  total_tokens: number;
+  cost_usd: string;
+}
+
+/** One of the most expensive conversations. */
+export interface LlmConversationRow {
+  conversation: number;
+  conversation_id: string;
+  cost_usd: string;
+  calls: number;
+  total_tokens: number;
+}
+
+/** `GET /api/metrics/llm/`. */
+export interface LlmMetricsResponse {
+  agent: AgentRef;
+  range: RangeRef;
+  filters: Record<string, unknown>;
+  /** The date of the server's price table (`YYYY-MM-DD`). */
+  price_table: string;
+  totals: LlmTotals;
+  by_model: Array<LlmTotals & { model: string }>;
+  daily: Array<LlmTotals & { date: string }>;
+  per_conversation: { conversations: number; average_cost_usd: string | null; p95_cost_usd: string | null };
+  /** Empty on a share page. */
+  top_conversations: LlmConversationRow[];
+}
