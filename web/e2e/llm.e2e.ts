@@ -281,9 +281,16 @@ describe("the LLM usage section", () => {
       const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       expect(overflow, `sideways overflow at ${width} px`).toBe(0);
       await sleep(600);
-      const section = p.locator('[data-section="llm"]');
-      await section.scrollIntoViewIfNeeded();
-      await section.screenshot({ path: join(screenshotDir(), `llm-${width}.png`) });
+      // The section alone, from the whole page (so the sticky top bar does not cover it).
+      await p.evaluate(() => window.scrollTo(0, 0));
+      const box = await p.locator('[data-section="llm"]').boundingBox();
+      if (!box) throw new Error("no LLM section");
+      const pad = 8;
+      await p.screenshot({
+        path: join(screenshotDir(), `llm-${width}.png`),
+        fullPage: true,
+        clip: { x: Math.max(0, box.x - pad), y: Math.max(0, box.y - pad), width: Math.min(width, box.width + 2 * pad), height: box.height + 2 * pad },
+      });
       expect(c.errors).toEqual([]);
       await c.ctx.close();
     }

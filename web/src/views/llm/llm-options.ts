@@ -61,7 +61,11 @@ export function costByModelOption(r: LlmMetricsResponse): ChartOption {
         return `${esc(d.model)}<br>Cost <b>${esc(formatUsd(d.cost_usd))}</b> (${esc(pricesNote(r.price_table))})<br>Calls ${formatExact(d.calls)}${d.unpriced_calls > 0 ? ` (${formatExact(d.unpriced_calls)} unpriced)` : ""}`;
       },
     },
-    xAxis: { type: "value", axisLabel: { color: MUTED, formatter: (v: number) => formatUsdNumber(v) } },
+    xAxis: {
+      type: "value",
+      splitNumber: 3,
+      axisLabel: { color: MUTED, hideOverlap: true, formatter: (v: number) => formatUsdNumber(v) },
+    },
     yAxis: {
       type: "category",
       data: rows.map((d) => d.model),
