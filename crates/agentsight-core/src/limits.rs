@@ -59,6 +59,9 @@ pub fn check_chars(value: &str, max: usize) -> Result<(), String> {
     }
 }
 
+/// The most expensive conversations `GET /api/metrics/llm/` lists (`top_conversations`).
+pub const LLM_TOP_CONVERSATIONS: usize = 10;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -646,6 +646,38 @@ pub struct LlmMetricsResponse {
     pub by_model: Vec<LlmModelRow>,
     /// By local day, zero-filled, oldest first.
     pub daily: Vec<LlmDayRow>,
+    /// Cost per conversation over the conversations with priced usage in range.
+    pub per_conversation: LlmPerConversation,
+    /// The most expensive conversations, most expensive first (empty on a share link).
+    pub top_conversations: Vec<LlmConversationRow>,
+}
+
+/// Cost per conversation (`GET /api/metrics/llm/`, docs/metrics.md).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LlmPerConversation {
+    /// Conversations with at least one priced usage row in range.
+    pub conversations: i64,
+    /// Their mean cost, USD, exact decimal rounded to 10⁻¹²; `null` without conversations.
+    pub average_cost_usd: Option<String>,
+    /// Their 95th percentile cost (nearest rank), USD, exact decimal; `null` without conversations.
+    pub p95_cost_usd: Option<String>,
+}
+
+/// One of the most expensive conversations.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LlmConversationRow {
+    /// The conversation's row id (its transcript: `GET /api/conversations/{pk}/`).
+    pub conversation: i64,
+    /// The client's conversation id.
+    pub conversation_id: String,
+    /// Cost of its priced calls in range, USD, exact decimal.
+    pub cost_usd: String,
+    /// Its LLM calls in range (priced or not).
+    pub calls: i64,
+    /// Its tokens in range (input + output + cache reads + cache writes + embedding).
+    pub total_tokens: i64,
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@
 use std::collections::HashMap;
 
 use agentsight_core::archive::{ArchivedBody, MAX_DECODED_BYTES};
+use agentsight_core::limits::LLM_TOP_CONVERSATIONS;
+use agentsight_core::metrics::llm::{self, ConversationUsage};
 use agentsight_core::metrics::query::{DimFilter, MetricsQuery, day_start};
 use agentsight_core::prices::{self, Pricing, TokenCounts};
 use agentsight_core::spans::{LlmCall, SpanEffect, SpanIngest, SpanRecord};
@@ -1303,6 +1305,40 @@ impl SpanReader for ClickHouseEventStore {
         let starts: Vec<i64> = days.iter().map(|d| day_start(q.tz, *d)).collect();
         let ends: Vec<i64> = days.iter().map(|d| day_start(q.tz, *d + chrono::Duration::days(1))).collect();
         let sql = w.sql();
+        // One fact per conversation; cost per conversation and the top ones are the core's.
+        let facts = client
+            .query(
+                &format!(
+                    "SELECT u.conversation_pk, count(u.cost_pico) > 0, coalesce(sum(u.cost_pico), 0)::bigint,
+                        coalesce(sum(u.calls), 0)::bigint,
+                        coalesce(sum(u.input_tokens + u.output_tokens + u.cache_read_tokens
+                            + u.cache_write_tokens + u.embedding_tokens), 0)::bigint
+                     {USAGE_FROM} WHERE {sql} GROUP BY u.conversation_pk"
+                ),
+                &refs(&w.params),
+            )
+            .await
+            .map_err(pgerr)?
+            .iter()
+            .map(|r| {
+                Ok(ConversationUsage {
+                    conversation_pk: r.try_get(0).map_err(pgerr)?,
+                    priced: r.try_get(1).map_err(pgerr)?,
+                    cost_pico: r.try_get(2).map_err(pgerr)?,
+                    calls: r.try_get(3).map_err(pgerr)?,
+                    total_tokens: r.try_get(4).map_err(pgerr)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let (per_conversation, top) = llm::conversation_costs(facts, LLM_TOP_CONVERSATIONS);
+        let pks: Vec<i64> = top.iter().map(|t| t.conversation_pk).collect();
+        let ids: HashMap<i64, String> = client
+            .query("SELECT id, conversation_id FROM event_conversations WHERE id = ANY($1)", &[&pks])
+            .await
+            .map_err(pgerr)?
+            .iter()
+            .map(|r| Ok((r.try_get(0).map_err(pgerr)?, r.try_get(1).map_err(pgerr)?)))
+            .collect::<StoreResult<_>>()?;
         let (pi, ps, pe) = (w.bind(Box::new(idx)), w.bind(Box::new(starts)), w.bind(Box::new(ends)));
         let rows = client
             .query(
@@ -1330,6 +1366,8 @@ impl SpanReader for ClickHouseEventStore {
             totals: prices::finish_totals(all, all_pico),
             by_model: models.into_iter().map(|(m, _)| m).collect(),
             daily,
+            per_conversation,
+            top_conversations: llm::top_rows(&top, |pk| ids.get(&pk).cloned()),
         })
     }
 

@@ -2,6 +2,8 @@
 //! by model and by local day. A usage row is in range when its `started_at` (its first call)
 //! is; filters restrict rows to those whose conversation matches.
 
+use agentsight_core::limits::LLM_TOP_CONVERSATIONS;
+use agentsight_core::metrics::llm::{self, ConversationUsage};
 use agentsight_core::metrics::query::{MetricsQuery, day_start};
 use agentsight_core::prices::{self, PRICE_TABLE_DATE};
 use agentsight_protocol::metrics::AgentRef;
@@ -109,6 +111,44 @@ pub(crate) fn llm(conn: &Connection, agent: AgentRef, q: &MetricsQuery) -> Store
             }
         }
     }
+    // One fact per conversation; cost per conversation and the top ones are the core's.
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT u.conversation_pk, count(u.cost_pico) > 0, coalesce(sum(u.cost_pico), 0), sum(u.calls),
+                sum(u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens + u.embedding_tokens)
+             {base} GROUP BY u.conversation_pk"
+        ))
+        .map_err(sqlerr)?;
+    let facts = stmt
+        .query_map(params_from_iter(p.iter()), |r| {
+            Ok(ConversationUsage {
+                conversation_pk: r.get(0)?,
+                priced: r.get(1)?,
+                cost_pico: r.get(2)?,
+                calls: r.get(3)?,
+                total_tokens: r.get(4)?,
+            })
+        })
+        .map_err(sqlerr)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sqlerr)?;
+    let (per_conversation, top) = llm::conversation_costs(facts, LLM_TOP_CONVERSATIONS);
+    let mut ids = std::collections::HashMap::new();
+    if !top.is_empty() {
+        let marks = vec!["?"; top.len()].join(", ");
+        let mut stmt = conn
+            .prepare(&format!("SELECT id, conversation_id FROM conversations WHERE id IN ({marks})"))
+            .map_err(sqlerr)?;
+        let rows = stmt
+            .query_map(params_from_iter(top.iter().map(|t| t.conversation_pk)), |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(sqlerr)?;
+        for row in rows {
+            let (pk, id) = row.map_err(sqlerr)?;
+            ids.insert(pk, id);
+        }
+    }
     Ok(LlmMetricsResponse {
         agent,
         range: q.range_ref(),
@@ -117,5 +157,7 @@ pub(crate) fn llm(conn: &Connection, agent: AgentRef, q: &MetricsQuery) -> Store
         totals: prices::finish_totals(all, all_pico),
         by_model: models.into_iter().map(|(m, _)| m).collect(),
         daily,
+        per_conversation,
+        top_conversations: llm::top_rows(&top, |pk| ids.get(&pk).cloned()),
     })
 }

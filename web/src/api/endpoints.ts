@@ -14,6 +14,7 @@ import type {
   DashUser,
   Erasure,
   LiveResponse,
+  LlmMetricsResponse,
   OverviewResponse,
   Page,
   Role,
@@ -55,6 +56,9 @@ export const getOverview = (agent: number | null, params: Params, signal?: Abort
 /** One metric by local hour, day or week. */
 export const getTimeseries = (agent: number | null, params: Params, signal?: AbortSignal) =>
   request<TimeseriesResponse>("/api/metrics/timeseries/", { query: withAgent(agent, params), signal });
+/** LLM tokens, cost per model, day and conversation (SDK 0.1.x usage). */
+export const getLlmMetrics = (agent: number | null, params: Params, signal?: AbortSignal) =>
+  request<LlmMetricsResponse>("/api/metrics/llm/", { query: withAgent(agent, params), signal });
 /** Conversations active in the last 5 minutes. */
 export const getLive = (agent: number | null, signal?: AbortSignal) =>
   request<LiveResponse>("/api/metrics/live/", { query: withAgent(agent), signal });

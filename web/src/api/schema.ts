@@ -824,7 +824,9 @@ export interface paths {
         };
         /**
          * `GET /api/metrics/llm/?from&to&tz&filters…`: LLM tokens by kind, cost, calls and errors,
-         *     by model and local day, for the key's agent (any key).
+         *     by model and local day, cost per conversation and the most expensive conversations, with
+         *     the overview's access (any key of the agent, a session that sees it, its share link). A share
+         *     link reads no conversations: its answer lists no top conversations.
          */
         get: operations["get_llm"];
         put?: never;
@@ -2124,6 +2126,28 @@ export interface components {
              */
             writes: number;
         };
+        /** @description One of the most expensive conversations. */
+        LlmConversationRow: {
+            /**
+             * Format: int64
+             * @description Its LLM calls in range (priced or not).
+             */
+            calls: number;
+            /**
+             * Format: int64
+             * @description The conversation's row id (its transcript: `GET /api/conversations/{pk}/`).
+             */
+            conversation: number;
+            /** @description The client's conversation id. */
+            conversation_id: string;
+            /** @description Cost of its priced calls in range, USD, exact decimal. */
+            cost_usd: string;
+            /**
+             * Format: int64
+             * @description Its tokens in range (input + output + cache reads + cache writes + embedding).
+             */
+            total_tokens: number;
+        };
         /** @description One local day. */
         LlmDayRow: components["schemas"]["LlmTotals"] & {
             /** @description `YYYY-MM-DD`. */
@@ -2141,10 +2165,14 @@ export interface components {
             filters: {
                 [key: string]: unknown;
             };
+            /** @description Cost per conversation over the conversations with priced usage in range. */
+            per_conversation: components["schemas"]["LlmPerConversation"];
             /** @description The price table date of the server. */
             price_table: string;
             /** @description The range. */
             range: components["schemas"]["RangeRef"];
+            /** @description The most expensive conversations, most expensive first (empty on a share link). */
+            top_conversations: components["schemas"]["LlmConversationRow"][];
             /** @description Everything in range. */
             totals: components["schemas"]["LlmTotals"];
         };
@@ -2152,6 +2180,18 @@ export interface components {
         LlmModelRow: components["schemas"]["LlmTotals"] & {
             /** @description Model id. */
             model: string;
+        };
+        /** @description Cost per conversation (`GET /api/metrics/llm/`, docs/metrics.md). */
+        LlmPerConversation: {
+            /** @description Their mean cost, USD, exact decimal rounded to 10⁻¹²; `null` without conversations. */
+            average_cost_usd: string | null;
+            /**
+             * Format: int64
+             * @description Conversations with at least one priced usage row in range.
+             */
+            conversations: number;
+            /** @description Their 95th percentile cost (nearest rank), USD, exact decimal; `null` without conversations. */
+            p95_cost_usd: string | null;
         };
         /** @description Token counts, calls and cost of a set of LLM usage rows (`GET /api/metrics/llm/`). */
         LlmTotals: {

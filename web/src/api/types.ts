@@ -108,3 +108,12 @@ export type ShareInfo = Schemas["ShareInfoResponse"];
 
 /** An SSE `update` event: data of the agent was committed. */
 export type LiveUpdate = Schemas["LiveUpdate"];
+
+/** Token counts, calls and cost of a set of LLM usage rows. Costs are exact decimal USD strings. */
+export type LlmTotals = Schemas["LlmTotals"];
+
+/** One of the most expensive conversations. */
+export type LlmConversationRow = Schemas["LlmConversationRow"];
+
+/** `GET /api/metrics/llm/` (`top_conversations` is empty on a share page). */
+export type LlmMetricsResponse = Schemas["LlmMetricsResponse"];

@@ -6,6 +6,7 @@ pub mod build;
 pub mod codec;
 pub mod feedback;
 pub mod index;
+pub mod llm;
 pub mod query;
 pub mod reference;
 pub mod series;

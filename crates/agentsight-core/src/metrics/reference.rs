@@ -401,3 +401,43 @@ pub fn overview_compared(
     o.previous = compared.map(|c| Box::new(overview(d, c, escalation, agent)));
     o
 }
+
+/// `per_conversation` and `top_conversations` of `GET /api/metrics/llm/`, straight from
+/// docs/metrics.md: over the conversations with a priced row, the mean is the whole pico-USD
+/// nearest to Σ/n (the larger on a tie), the 95th percentile the smallest cost that at least
+/// 95 % of them do not exceed, the top the first `top` of them sorted by cost, calls, pk.
+pub fn llm_conversation_costs(
+    rows: &[super::llm::ConversationUsage],
+    top: usize,
+) -> (agentsight_protocol::v01::LlmPerConversation, Vec<super::llm::ConversationUsage>) {
+    use crate::prices::pico_to_decimal;
+    let priced: Vec<_> = rows.iter().filter(|r| r.priced).copied().collect();
+    if priced.is_empty() {
+        return (Default::default(), Vec::new());
+    }
+    let n = priced.len() as i128;
+    let sum: i128 = priced.iter().map(|r| r.cost_pico as i128).sum();
+    // The nearest whole m: |m·n − Σ| smallest, the larger m on a tie.
+    let floor = sum.div_euclid(n);
+    let mean = if 2 * (sum - floor * n) >= n { floor + 1 } else { floor };
+    let p95 = priced
+        .iter()
+        .map(|r| r.cost_pico)
+        .filter(|&c| {
+            let at_most = priced.iter().filter(|o| o.cost_pico <= c).count() as i128;
+            100 * at_most >= 95 * n
+        })
+        .min()
+        .unwrap_or_default(); // never empty: the largest cost qualifies
+    let mut sorted = priced.clone();
+    sorted.sort_by_key(|r| (std::cmp::Reverse(r.cost_pico), std::cmp::Reverse(r.calls), r.conversation_pk));
+    sorted.truncate(top);
+    (
+        agentsight_protocol::v01::LlmPerConversation {
+            conversations: priced.len() as i64,
+            average_cost_usd: Some(pico_to_decimal(mean as i64)),
+            p95_cost_usd: Some(pico_to_decimal(p95)),
+        },
+        sorted,
+    )
+}

@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppState, Store};
-use crate::auth::OverviewAccess;
+use crate::auth::{OverviewAccess, Via};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ReadKey, WriteKey};
 
@@ -75,12 +75,14 @@ pub(crate) async fn get_timeseries<S: Store>(
 }
 
 /// `GET /api/metrics/llm/?from&to&tz&filters…`: LLM tokens by kind, cost, calls and errors,
-/// by model and local day, for the key's agent (any key).
+/// by model and local day, cost per conversation and the most expensive conversations, with
+/// the overview's access (any key of the agent, a session that sees it, its share link). A share
+/// link reads no conversations: its answer lists no top conversations.
 #[utoipa::path(
     get,
     path = "/api/metrics/llm/",
     tag = "metrics",
-    security(("api_key" = [])),
+    security(("api_key" = []), ("session" = []), ("share" = [])),
     params(super::openapi::MetricsQuery),
     responses(
         (status = 200, description = "Tokens and cost.", body = agentsight_protocol::v01::LlmMetricsResponse),
@@ -88,11 +90,15 @@ pub(crate) async fn get_timeseries<S: Store>(
 )]
 pub(crate) async fn get_llm<S: Store>(
     State(st): State<AppState<S>>,
-    key: ReadKey,
+    key: OverviewAccess,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<agentsight_protocol::v01::LlmMetricsResponse>, ApiError> {
-    let q = query::parse(&params, &key.0.scope.environments, now_micros())?;
-    Ok(Json(st.events.llm_metrics(key.agent_ref(), q).await?))
+    let q = query::parse(&params, &key.environments, now_micros())?;
+    let mut m = st.events.llm_metrics(key.agent_ref(), q).await?;
+    if matches!(key.via, Via::Share(..)) {
+        m.top_conversations.clear();
+    }
+    Ok(Json(m))
 }
 
 /// `GET /api/metrics/live/`: conversations active in the last 5 minutes, messages per minute

@@ -635,6 +635,7 @@ macro_rules! span_contract_tests {
             span_writer_ingest_resend_held_incomplete,
             span_writer_restate_costs,
             span_reader_lists_filters_and_sums,
+            span_reader_llm_cost_per_conversation,
             change_feed_reports_committed_writes);
     };
 }
@@ -677,6 +678,7 @@ macro_rules! contract_tests {
             span_writer_ingest_resend_held_incomplete,
             span_writer_restate_costs,
             span_reader_lists_filters_and_sums,
+            span_reader_llm_cost_per_conversation,
             data_plane_feedback_of_three_kinds,
             data_plane_actions_and_logs,
             data_plane_messages_and_metadata,

@@ -405,3 +405,114 @@ where
     let other = s.llm_metrics(agent, metrics_query("2026-08-17", "2026-08-17", "UTC", &[])).await.unwrap();
     assert_eq!(other.totals.calls, 0, "out of range");
 }
+
+/// `SpanReader::llm_metrics`' cost per conversation and most expensive conversations
+/// (docs/metrics.md): over the conversations with a priced usage row in range and filters,
+/// the mean (rounded to the pico-USD), the nearest-rank 95th percentile, the top ordered by
+/// cost, calls and pk; equal to the reference computed from the store's own usage rows.
+pub async fn span_reader_llm_cost_per_conversation<S>(s: S)
+where
+    S: SpanWriter + SpanReader + AgentStore,
+{
+    use agentsight_core::metrics::llm::ConversationUsage;
+    use agentsight_core::metrics::reference;
+
+    let a = scope(&s, "a").await;
+    let t = |id: &str, at: &str| turn_json(id, at, None);
+    let day1 = "2026-08-15T10:00:00+00:00";
+    let blocks = json!([
+        {"conversation_id": "c1", "environment": "production", "spans": [t("00000000000000a1", day1),
+            llm_json("00000000000000a2", "00000000000000a1", day1, "gpt-4o-mini", 80, 45),
+            llm_json("00000000000000a3", "00000000000000a1", day1, "gpt-4o-mini", 80, 45)]},
+        {"conversation_id": "c2", "environment": "production", "spans": [t("00000000000000b1", day1),
+            llm_json("00000000000000b2", "00000000000000b1", day1, "gpt-4o-mini", 80, 45)]},
+        // c2's cost, one call more (unpriced): before c2.
+        {"conversation_id": "c3", "environment": "production", "spans": [t("00000000000000c1", day1),
+            llm_json("00000000000000c2", "00000000000000c1", day1, "gpt-4o-mini", 80, 45),
+            llm_json("00000000000000c3", "00000000000000c1", day1, "mystery-1", 5, 5)]},
+        // Unpriced only: not a conversation with a known cost.
+        {"conversation_id": "c4", "environment": "production", "spans": [t("00000000000000d1", day1),
+            llm_json("00000000000000d2", "00000000000000d1", day1, "mystery-1", 500, 500)]},
+        {"conversation_id": "c5", "environment": "development", "spans": [
+            t("00000000000000e1", "2026-08-16T10:00:00+00:00"),
+            llm_json("00000000000000e2", "00000000000000e1", "2026-08-16T10:00:00+00:00", "gpt-4o-mini", 10, 10)]},
+        // Out of range.
+        {"conversation_id": "c6", "environment": "production", "spans": [
+            t("00000000000000f1", "2026-08-17T10:00:00+00:00"),
+            llm_json("00000000000000f2", "00000000000000f1", "2026-08-17T10:00:00+00:00", "gpt-4o-mini", 9000, 9000)]}
+    ]);
+    ingest(&s, &a, blocks, 1_000).await;
+    let agent = AgentRef { id: a.agent_id, name: "a".into() };
+    let cost =
+        |i, o| prices::cost_pico("gpt-4o-mini", &TokenCounts { input: i, output: o, ..Default::default() });
+    let (one, small) = (cost(80, 45).unwrap(), cost(10, 10).unwrap());
+
+    let m =
+        s.llm_metrics(agent.clone(), metrics_query("2026-08-15", "2026-08-16", "UTC", &[])).await.unwrap();
+    let per = &m.per_conversation;
+    assert_eq!(per.conversations, 4, "c1, c2, c3 and c5: {per:?}");
+    let sum = 4 * one as i128 + small as i128;
+    assert_eq!(per.average_cost_usd, Some(prices::pico_to_decimal(((2 * sum + 4) / 8) as i64)));
+    assert_eq!(per.p95_cost_usd, Some(prices::pico_to_decimal(2 * one)), "the 4th of 4 (⌈3.8⌉)");
+    let top: Vec<(&str, String, i64, i64)> = m
+        .top_conversations
+        .iter()
+        .map(|r| (r.conversation_id.as_str(), r.cost_usd.clone(), r.calls, r.total_tokens))
+        .collect();
+    let d = prices::pico_to_decimal;
+    assert_eq!(
+        top,
+        [("c1", d(2 * one), 2, 250), ("c3", d(one), 2, 135), ("c2", d(one), 1, 125), ("c5", d(small), 1, 20)]
+    );
+
+    // The same figures from the store's own usage rows, through the reference.
+    let (_, rows) = s
+        .list_token_usage(a.agent_id, UsageFilter::default(), PageRequest { page: 1, page_size: 100 })
+        .await
+        .unwrap();
+    let mut facts: std::collections::BTreeMap<i64, ConversationUsage> = Default::default();
+    for r in rows.iter().filter(|r| r.conversation_id != "c6") {
+        let f = facts.entry(r.conversation_pk).or_insert(ConversationUsage {
+            conversation_pk: r.conversation_pk,
+            priced: false,
+            cost_pico: 0,
+            calls: 0,
+            total_tokens: 0,
+        });
+        f.priced |= r.cost_pico.is_some();
+        f.cost_pico += r.cost_pico.unwrap_or(0);
+        f.calls += r.calls;
+        f.total_tokens += r.tokens.total();
+    }
+    let facts: Vec<_> = facts.into_values().collect();
+    let (ref_per, ref_top) = reference::llm_conversation_costs(&facts, 10);
+    assert_eq!(m.per_conversation, ref_per);
+    assert_eq!(
+        m.top_conversations.iter().map(|r| r.conversation).collect::<Vec<_>>(),
+        ref_top.iter().map(|r| r.conversation_pk).collect::<Vec<_>>()
+    );
+    let c1 = rows.iter().find(|r| r.conversation_id == "c1").unwrap().conversation_pk;
+    assert_eq!(m.top_conversations[0].conversation, c1, "the pk of the transcript");
+
+    // Filters and range as the rest.
+    let dev = s
+        .llm_metrics(
+            agent.clone(),
+            metrics_query("2026-08-15", "2026-08-16", "UTC", &[("environment", "development")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(dev.per_conversation.conversations, 1);
+    assert_eq!(dev.per_conversation.p95_cost_usd, Some(d(small)));
+    assert_eq!(dev.per_conversation.average_cost_usd, Some(d(small)));
+    assert_eq!(dev.top_conversations.iter().map(|r| r.conversation_id.as_str()).collect::<Vec<_>>(), ["c5"]);
+    let later =
+        s.llm_metrics(agent.clone(), metrics_query("2026-08-17", "2026-08-17", "UTC", &[])).await.unwrap();
+    assert_eq!(
+        later.top_conversations.iter().map(|r| r.conversation_id.as_str()).collect::<Vec<_>>(),
+        ["c6"]
+    );
+    let none = s.llm_metrics(agent, metrics_query("2026-08-18", "2026-08-18", "UTC", &[])).await.unwrap();
+    assert_eq!((none.per_conversation.conversations, none.per_conversation.p95_cost_usd), (0, None));
+    assert!(none.top_conversations.is_empty());
+}

@@ -371,6 +371,75 @@ async fn llm_metrics_sum_tokens_and_cost_by_model_and_local_day() {
     assert_eq!(r.status(), 400);
 }
 
+/// An LLM call of `model` with the given tokens.
+fn llm_of(id: &str, turn_id: &str, model: &str, input: i64, output: i64) -> Value {
+    span(
+        id,
+        "llm",
+        Some(turn_id),
+        "2026-08-15T10:00:01.200+00:00",
+        json!({"gen_ai.system": "openai", "gen_ai.request.model": model,
+            "gen_ai.usage.input_tokens": input, "gen_ai.usage.output_tokens": output}),
+        json!([]),
+    )
+}
+
+#[tokio::test]
+async fn llm_metrics_give_cost_per_conversation_and_the_top_ones_to_keys_sessions_and_shares() {
+    let app = spawn_app().await;
+    let t = |id: &str| turn(id, true, "2026-08-15T10:00:01+00:00", "2026-08-15T10:00:02+00:00");
+    let body = batch(json!([
+        {"conversation_id": "k7", "spans": [t("0000000000000071"),
+            llm_of("0000000000000072", "0000000000000071", "gpt-4o-mini", 80, 45),
+            llm_of("0000000000000073", "0000000000000071", "gpt-4o-mini", 80, 45)]},
+        {"conversation_id": "k8", "spans": [t("0000000000000081"),
+            llm_of("0000000000000082", "0000000000000081", "gpt-4o-mini", 80, 45)]},
+        // Unpriced only: its cost is unknown, so it is in neither the mean nor the top.
+        {"conversation_id": "k9", "spans": [t("0000000000000091"),
+            llm_of("0000000000000092", "0000000000000091", "mystery-1", 5, 5)]}]));
+    assert_eq!(ingest(&app, &body).await.status(), 201);
+    let range = "from=2026-08-15&to=2026-08-15";
+    let m = app.get_json(&format!("/api/metrics/llm/?{range}")).await;
+    assert_eq!(
+        m["per_conversation"],
+        json!({"conversations": 2, "average_cost_usd": "0.0000585", "p95_cost_usd": "0.000078"})
+    );
+    let k7 = lookup(&app, "k7").await["id"].as_i64().unwrap();
+    assert_eq!(
+        m["top_conversations"][0],
+        json!({"conversation": k7, "conversation_id": "k7", "cost_usd": "0.000078", "calls": 2, "total_tokens": 250})
+    );
+    let top: Vec<&str> = m["top_conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["conversation_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(top, ["k7", "k8"]);
+    let none = app.get_json("/api/metrics/llm/?from=2026-08-16&to=2026-08-16").await;
+    assert_eq!(
+        none["per_conversation"],
+        json!({"conversations": 0, "average_cost_usd": null, "p95_cost_usd": null})
+    );
+    assert_eq!(none["top_conversations"], json!([]));
+
+    // The dashboard reads it with a session, and a share link without the conversations.
+    let admin = app.admin().await;
+    let a = app.agent_a;
+    let by_session = app.dash_json(&admin, &format!("/api/metrics/llm/?agent={a}&{range}")).await;
+    assert_eq!(by_session, m);
+    let r = app
+        .dash_send(&admin, reqwest::Method::POST, &format!("/api/dash/agents/{a}/shares/"), json!({}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let r = app.share_get(&token, &format!("/api/metrics/llm/?{range}")).await;
+    assert_eq!(r.status(), 200);
+    let shared: Value = r.json().await.unwrap();
+    assert_eq!((&shared["per_conversation"], &shared["totals"]), (&m["per_conversation"], &m["totals"]));
+    assert_eq!(shared["top_conversations"], json!([]), "a share link reads no conversations");
+}
+
 #[tokio::test]
 async fn a_trace_is_found_by_its_own_id_even_when_another_shares_its_index_key() {
     let app = spawn_app().await;

@@ -33,6 +33,8 @@ import {
 } from "../../state/dashboard-state";
 import { browserTimeZone } from "../../state/dates";
 import { kpis } from "./kpis";
+import { LlmSection } from "../llm/llm-section";
+import { paths } from "../../router";
 
 /** What the page shows around the widgets. */
 export interface OverviewFrame {
@@ -107,6 +109,14 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
   let lastFetch = 0;
   const hosts = new Map<ChartId, ChartHost>();
   const live = new LiveStream(frame.agentId, { onUpdate: () => scheduleRefresh(), onChange: () => draw() });
+  const agentId = frame.agentId;
+  const llm = new LlmSection({
+    root,
+    agentId,
+    transcriptHref: agentId === null ? null : (pk) => paths.transcript(agentId, pk),
+    redraw: () => draw(),
+    title: frame.title,
+  });
 
   const go = (s: DashboardState) => {
     const q = dashboardSearch(s).toString();
@@ -121,6 +131,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
     const ac = new AbortController();
     abort = ac;
     lastFetch = Date.now();
+    void llm.load(params);
     if (!data) loading = true;
     draw();
     try {
@@ -389,6 +400,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
             body: o ? dimTable("language", groups(o.languages, "language"), total) : nothing,
           })}
         </div>
+        ${llm.view()}
         <p class="muted" style="font-size:0.8rem;margin-top:16px">
           Numbers follow the definitions in the project's docs/metrics.md. Times in ${data?.range.tz ?? state.tz ?? browserTimeZone()}.
           <a href=${SDK} target="_blank" rel="noopener">SDK documentation</a>
@@ -460,6 +472,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
     dispose() {
       abort?.abort();
       live.stop();
+      llm.dispose();
       window.clearTimeout(refreshTimer);
       for (const h of hosts.values()) h.dispose();
       hosts.clear();
