@@ -419,6 +419,17 @@ impl Collector for Snapshot {
 
 /// `GET /metrics`: 404 unless a token is configured; 401 without `Authorization: Bearer TOKEN`;
 /// else 200 with the text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    security(("prometheus" = [])),
+    responses(
+        (status = 200, description = "The Prometheus text format (docs/operations.md).", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 401, description = "No or a wrong bearer token."),
+        (status = 404, description = "Off: the server runs without `--prometheus-token`."),
+    ),
+)]
 pub(crate) async fn scrape<S: Store>(State(st): State<AppState<S>>, headers: HeaderMap) -> Response {
     let Some(token) = &st.settings.prometheus_token else {
         return ApiError::NotFound.into_response();

@@ -511,7 +511,7 @@ dashboard API. Generated from the server's types and handlers (docs/architecture
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(
-        health::healthz, health::readyz, openapi_json, reference,
+        health::healthz, health::readyz, crate::telemetry::scrape, openapi_json, reference,
         tracking::upsert_conversation, conversations::list_conversations,
         conversations::lookup_conversation, dataplane::metadata_keys, dataplane::metadata_values,
         dataplane::message_metadata_keys, conversations::get_conversation,
@@ -570,6 +570,17 @@ impl Modify for ErrorTable {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "`Authorization: Bearer <key>`: an agent's write key (OTLP exporters).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "prometheus",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`Authorization: Bearer <token>`: the token of `serve --prometheus-token`.",
                     ))
                     .build(),
             ),
@@ -893,7 +904,7 @@ mod tests {
     fn the_document_is_openapi_3_1_with_its_security_schemes() {
         let doc: serde_json::Value = serde_json::from_str(document_json()).unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
-        for s in ["api_key", "bearer", "session", "csrf", "share"] {
+        for s in ["api_key", "bearer", "prometheus", "session", "csrf", "share"] {
             assert!(doc["components"]["securitySchemes"][s].is_object(), "{s}");
         }
         // A key route answers the error table's bodies.
