@@ -10,7 +10,8 @@
 # Usage: crates/agentsight-loadgen/bench.sh [extra agentsight-loadgen args]
 #   e.g. bench.sh --connections 32 --duration 10s --json
 #        BENCH_SCENARIO=ingest bench.sh --connections 4 --duration 10s   (0.1.x span batches)
-# Environment: CARGO_TARGET_DIR (honoured), BENCH_KEEP_DATA=1 keeps the data dir,
+# Environment: CARGO_TARGET_DIR (honoured), BENCH_KEEP_DATA=1 keeps the data dir, BENCH_IO=0
+# leaves out the bytes written (by default the load generator reads the server's /proc/PID/io),
 # BENCH_SERVE_ARGS adds flags to `serve` (e.g. "--metrics-index=false"), BENCH_SCENARIO
 # picks the loadgen scenario (default both), BENCH_SERVER_BIN runs that server binary
 # instead of the one just built (for an A/B of two builds: copy each build's binary aside and
@@ -153,7 +154,10 @@ threads_after="$data_dir/threads.after"
 ticks_before="$(cpu_ticks)"
 thread_ticks >"$threads_before"
 status=0
-AGENTSIGHT_LOADGEN_KEY="$key" "$loadgen_bin" --url "$url" --scenario "${BENCH_SCENARIO:-both}" "$@" || status=$?
+# The bytes the server writes (its /proc/PID/io) per byte of request body, unless BENCH_IO=0.
+io_args=()
+[[ "${BENCH_IO:-1}" == "0" ]] || io_args=(--server-pid "$server_pid")
+AGENTSIGHT_LOADGEN_KEY="$key" "$loadgen_bin" --url "$url" --scenario "${BENCH_SCENARIO:-both}" "${io_args[@]}" "$@" || status=$?
 ticks_after="$(cpu_ticks)"
 thread_ticks >"$threads_after"
 hz="$(getconf CLK_TCK)"

@@ -40,6 +40,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// Pause after a failed connect, so a dead server is not hammered in a hot loop.
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
+/// Open loop: a request that starts this much after it was due counts as late.
+const LATE_AFTER: Duration = Duration::from_millis(10);
 /// How many error responses are kept verbatim for the report.
 const MAX_ERROR_SAMPLES: usize = 5;
 /// How much of an error body is kept.
@@ -122,6 +124,9 @@ pub struct Config {
     /// the run outlasts them: then they repeat and the server counts them as duplicates,
     /// which the report leaves out of spans/s).
     pub batches: Arc<Vec<Bytes>>,
+    /// Open loop: requests started per second over all workers (warmup included), each at its
+    /// due time; `None` is the closed loop (each worker sends as soon as its last answer came).
+    pub rate: Option<f64>,
 }
 
 /// Merged outcome of a scenario run.
@@ -143,6 +148,12 @@ pub struct Outcome {
     pub batches: u64,
     /// Ingest: batches sent again (warmup included) because the run outlasted them.
     pub batches_resent: u64,
+    /// Bytes of the request bodies answered with the expected status, warmup and drain
+    /// included (as sent: a gzipped batch counts its gzip bytes).
+    pub body_bytes: u64,
+    /// Open loop: requests that started more than 10 ms after they were due inside the window
+    /// (every connection was busy: the rate asked for was not reached).
+    pub late: u64,
 }
 
 impl Outcome {
@@ -158,6 +169,10 @@ struct Shared {
     path: String,
     /// Global message counter for track bodies (and the next batch for ingest).
     next_message: AtomicU64,
+    /// Open loop: the next request slot (due at `start + slot / rate`).
+    next_slot: AtomicU64,
+    /// When the run started (slot 0 is due then).
+    start: Instant,
     error_samples: Mutex<Vec<String>>,
     measure_start: Instant,
     end: Instant,
@@ -236,7 +251,7 @@ pub fn track_body(run_id: &str, n: u64, conversations: u64, timestamp: &str) -> 
 }
 
 /// Opens one keep-alive HTTP/1.1 connection and spawns its driver task.
-async fn connect(addr: SocketAddr) -> Result<(SendRequest<Full<Bytes>>, JoinHandle<()>)> {
+pub(crate) async fn connect(addr: SocketAddr) -> Result<(SendRequest<Full<Bytes>>, JoinHandle<()>)> {
     let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
     stream.set_nodelay(true).context("setting TCP_NODELAY")?;
     let (sender, connection) =
@@ -249,7 +264,7 @@ async fn connect(addr: SocketAddr) -> Result<(SendRequest<Full<Bytes>>, JoinHand
 }
 
 /// Sends one request and reads the whole response body.
-async fn exchange(
+pub(crate) async fn exchange(
     sender: &mut SendRequest<Full<Bytes>>,
     request: Request<Full<Bytes>>,
 ) -> Result<(StatusCode, Bytes), hyper::Error> {
@@ -267,6 +282,8 @@ struct WorkerStats {
     errors: BTreeMap<String, u64>,
     connections_opened: u64,
     spans_accepted: u64,
+    body_bytes: u64,
+    late: u64,
 }
 
 impl WorkerStats {
@@ -277,6 +294,8 @@ impl WorkerStats {
             errors: BTreeMap::new(),
             connections_opened: 0,
             spans_accepted: 0,
+            body_bytes: 0,
+            late: 0,
         })
     }
 
@@ -286,14 +305,14 @@ impl WorkerStats {
 }
 
 /// A latency histogram in microseconds with 3 significant digits.
-fn new_histogram() -> Result<Histogram<u64>> {
+pub(crate) fn new_histogram() -> Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).context("creating latency histogram")
 }
 
 /// One live connection of a worker.
-struct Conn {
-    sender: SendRequest<Full<Bytes>>,
-    driver: JoinHandle<()>,
+pub(crate) struct Conn {
+    pub(crate) sender: SendRequest<Full<Bytes>>,
+    pub(crate) driver: JoinHandle<()>,
 }
 
 impl Drop for Conn {
@@ -338,8 +357,26 @@ async fn worker(shared: Arc<Shared>) -> Result<WorkerStats> {
             }
         };
 
+        // Open loop: wait for this request's slot; it is timed from when it was due, so a
+        // request that had to wait for a free connection counts the wait.
+        let due = match shared.config.rate {
+            Some(rate) => {
+                let slot = shared.next_slot.fetch_add(1, Ordering::Relaxed);
+                let due = shared.start + Duration::from_secs_f64(slot as f64 / rate);
+                if due >= shared.end {
+                    break;
+                }
+                tokio::time::sleep_until(due).await;
+                if due >= shared.measure_start && Instant::now() > due + LATE_AFTER {
+                    stats.late += 1;
+                }
+                Some(due)
+            }
+            None => None,
+        };
         let request = shared.request()?;
-        let started = Instant::now();
+        let body_len = hyper::body::Body::size_hint(request.body()).exact().unwrap_or(0);
+        let started = due.unwrap_or_else(Instant::now);
         // A request still in flight when the window closes may finish within
         // the drain grace (so the server is not left writing to a closed
         // socket) but is never recorded.
@@ -349,6 +386,9 @@ async fn worker(shared: Arc<Shared>) -> Result<WorkerStats> {
         let counted = started >= shared.measure_start && finished <= shared.end;
         match result {
             Ok(Ok((status, body))) => {
+                if status == shared.config.kind.expected_status() {
+                    stats.body_bytes += body_len;
+                }
                 if !counted {
                     // Warmup or drain: keep the connection, record nothing.
                 } else if status == shared.config.kind.expected_status() {
@@ -396,6 +436,8 @@ pub async fn run(config: Config) -> Result<Outcome> {
     let shared = Arc::new(Shared {
         path: config.target.path(config.kind.api_path()),
         next_message: AtomicU64::new(0),
+        next_slot: AtomicU64::new(0),
+        start,
         error_samples: Mutex::new(Vec::new()),
         measure_start,
         end,
@@ -414,11 +456,15 @@ pub async fn run(config: Config) -> Result<Outcome> {
         spans_accepted: 0,
         batches: 0,
         batches_resent: 0,
+        body_bytes: 0,
+        late: 0,
     };
     for handle in workers {
         let stats = handle.await.context("worker task panicked")??;
         outcome.ok += stats.ok;
         outcome.spans_accepted += stats.spans_accepted;
+        outcome.body_bytes += stats.body_bytes;
+        outcome.late += stats.late;
         outcome.connections_opened += stats.connections_opened;
         outcome.latency_us.add(&stats.latency_us).context("merging latency histograms")?;
         for (kind, count) in stats.errors {

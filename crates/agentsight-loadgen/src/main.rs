@@ -18,6 +18,8 @@
 //! 2 bad arguments or setup failure.
 
 mod load;
+mod procio;
+mod reader;
 mod report;
 mod spans;
 mod target;
@@ -117,6 +119,32 @@ struct Args {
     #[arg(long, value_enum, default_value_t = IdOrder::Random)]
     ids: IdOrder,
 
+    /// Open loop: start this many requests per second over all connections (track: messages,
+    /// ingest: batches), each timed from when it was due; without it, the closed loop.
+    /// `--connections` bounds the requests in flight, so give enough of them.
+    #[arg(long)]
+    rate: Option<f64>,
+
+    /// Run a concurrent reader during each write scenario: every this long, `GET` each
+    /// `--read-path` in turn on one keep-alive connection, with the same key.
+    #[arg(long, value_parser = parse_duration)]
+    read_every: Option<Duration>,
+
+    /// A path the reader gets (repeatable; with its query string).
+    #[arg(long = "read-path", default_values_t = [String::from("/api/metrics/overview/"), String::from("/api/conversations/?page_size=1")])]
+    read_paths: Vec<String>,
+
+    /// The server's process id (on this machine): report the bytes it wrote during each
+    /// scenario (`/proc/PID/io` `write_bytes`, by thread too) per byte of request body sent.
+    #[arg(long)]
+    server_pid: Option<u32>,
+
+    /// With `--server-pid`: how long after the scenario's last answer the second reading is
+    /// taken (what the server writes once the load stops belongs to the load: the projection's
+    /// last group, the idle checkpoint).
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    io_settle: Duration,
+
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
     json: bool,
@@ -155,6 +183,22 @@ fn validate(args: &Args) -> Result<()> {
     }
     if args.scenario != Scenario::Healthz && args.key.as_deref().is_none_or(str::is_empty) {
         bail!("--key (or AGENTSIGHT_LOADGEN_KEY) is required for the track and ingest scenarios");
+    }
+    if let Some(rate) = args.rate
+        && !(rate.is_finite() && rate > 0.0 && rate <= 1_000_000.0)
+    {
+        bail!("--rate must be greater than 0 and at most 1000000 requests per second");
+    }
+    if let Some(every) = args.read_every
+        && (every < Duration::from_millis(1) || every > MAX_WARMUP)
+    {
+        bail!("--read-every must be between 1ms and {}s", MAX_WARMUP.as_secs());
+    }
+    if args.read_paths.iter().any(|p| !p.starts_with('/')) {
+        bail!("--read-path must start with /");
+    }
+    if args.io_settle > MAX_WARMUP {
+        bail!("--io-settle must be at most {}s", MAX_WARMUP.as_secs());
     }
     if args.batch_spans < 3 || args.batch_spans > 100_000 || args.batches == 0 || args.batches > 1_000_000 {
         bail!("--batch-spans must be 3..=100000 and --batches 1..=1000000");
@@ -216,6 +260,7 @@ async fn run(args: Args) -> Result<Report> {
             Vec::new()
         };
         let config = load::Config {
+            rate: args.rate,
             batches: std::sync::Arc::new(batches),
             kind,
             target: target.clone(),
@@ -226,11 +271,44 @@ async fn run(args: Args) -> Result<Report> {
             conversations: args.conversations,
             run_id: run_id.clone(),
         };
+        let io_before = match args.server_pid {
+            Some(pid) => Some(procio::read(std::path::Path::new("/proc"), pid)?),
+            None => None,
+        };
+        let reader = match (args.read_every, kind) {
+            (Some(every), Kind::Track | Kind::Ingest) => {
+                let measure_start = tokio::time::Instant::now() + args.warmup;
+                Some(tokio::spawn(reader::run(reader::ReaderConfig {
+                    target: target.clone(),
+                    key: args.key.clone().unwrap_or_default(),
+                    paths: args.read_paths.clone(),
+                    every,
+                    measure_start,
+                    end: measure_start + args.duration,
+                })))
+            }
+            _ => None,
+        };
         let outcome = load::run(config).await?;
+        let reader = match reader {
+            Some(h) => Some(h.await.context("reader task panicked")??),
+            None => None,
+        };
+        let io = match (args.server_pid, io_before) {
+            (Some(pid), Some(before)) => {
+                tokio::time::sleep(args.io_settle).await;
+                let after = procio::read(std::path::Path::new("/proc"), pid)?;
+                Some(procio::IoReport::between(pid, &before, &after, outcome.body_bytes))
+            }
+            _ => None,
+        };
         for sample in &outcome.error_samples {
             eprintln!("agentsight-loadgen: {} error: {sample}", kind.name());
         }
-        let scenario = ScenarioReport::new(kind, target.path(kind.api_path()), &outcome, args.duration);
+        let mut scenario = ScenarioReport::new(kind, target.path(kind.api_path()), &outcome, args.duration);
+        scenario.rate = args.rate;
+        scenario.reader = reader;
+        scenario.io = io;
         match kind {
             Kind::Track => report.track = Some(scenario),
             Kind::Healthz => report.healthz = Some(scenario),

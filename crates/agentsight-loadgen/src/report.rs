@@ -69,6 +69,17 @@ pub struct ScenarioReport {
     /// of a resend, so a run with resends understates spans/s and fails).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batches_resent: Option<u64>,
+    /// Open loop: the requests per second asked for (`--rate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Open loop: requests in the window that started more than 10 ms after they were due.
+    pub late: u64,
+    /// The concurrent reader's latencies (`--read-every`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader: Option<crate::reader::ReaderReport>,
+    /// The bytes the server wrote (`--server-pid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub io: Option<crate::procio::IoReport>,
 }
 
 impl ScenarioReport {
@@ -104,11 +115,16 @@ impl ScenarioReport {
             spans_per_sec: (kind == Kind::Ingest && secs > 0.0).then(|| outcome.spans_accepted as f64 / secs),
             batches: (kind == Kind::Ingest).then_some(outcome.batches),
             batches_resent: (kind == Kind::Ingest).then_some(outcome.batches_resent),
+            rate: None,
+            late: outcome.late,
+            reader: None,
+            io: None,
         }
     }
 
     /// Why this scenario fails the run, if it does.
     pub fn failure(&self) -> Option<String> {
+        let read_errors: u64 = self.reader.iter().flat_map(|r| r.paths.values()).map(|p| p.errors).sum();
         if self.ok == 0 {
             Some(format!("{}: no successful request in the measurement window", self.name))
         } else if let (Some(built), Some(resent @ 1..)) = (self.batches, self.batches_resent) {
@@ -124,6 +140,8 @@ impl ScenarioReport {
                 self.error_rate * 100.0,
                 MAX_ERROR_RATE * 100.0
             ))
+        } else if read_errors > 0 {
+            Some(format!("{}: {read_errors} concurrent reads failed", self.name))
         } else {
             None
         }
@@ -222,6 +240,41 @@ impl Report {
                 }
             }
             let _ = writeln!(out, "  connections  {} opened", s.connections_opened);
+            if let Some(rate) = s.rate {
+                let _ = writeln!(out, "  open loop    {rate:.1} req/s asked, {} started >10 ms late", s.late);
+            }
+            if let Some(r) = &s.reader {
+                let _ = writeln!(out, "  reader       every {:.0} ms", r.every_ms);
+                for (path, p) in &r.paths {
+                    match p.latency_ms {
+                        Some(l) => {
+                            let _ = writeln!(
+                                out,
+                                "    {path}: {} ok, {} errors, ms p50 {:.1}  p99 {:.1}  max {:.1}",
+                                p.ok, p.errors, l.p50, l.p99, l.max
+                            );
+                        }
+                        None => {
+                            let _ = writeln!(out, "    {path}: {} ok, {} errors", p.ok, p.errors);
+                        }
+                    }
+                }
+            }
+            if let Some(io) = &s.io {
+                let per = |x: Option<f64>| x.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}"));
+                let _ = writeln!(
+                    out,
+                    "  server io    {} bytes written ({} cancelled) for {} body bytes: {} per body byte ({} net)",
+                    io.write_bytes,
+                    io.cancelled_write_bytes,
+                    io.body_bytes,
+                    per(io.written_per_body_byte),
+                    per(io.net_written_per_body_byte)
+                );
+                for (name, bytes) in &io.by_thread {
+                    let _ = writeln!(out, "    {name}: {bytes} bytes");
+                }
+            }
         }
         if let Some(ratio) = self.ratio_track_over_healthz {
             let _ = writeln!(out);
@@ -257,6 +310,8 @@ mod tests {
             spans_accepted: 0,
             batches: 0,
             batches_resent: 0,
+            body_bytes: 0,
+            late: 0,
         }
     }
 
