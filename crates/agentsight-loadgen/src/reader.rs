@@ -2,8 +2,10 @@
 //! sends `GET` requests for each of a list of paths, one after the other, every
 //! `--read-every`, and records their latency (what a dashboard polling the
 //! server sees while ingest runs). Only requests started inside the measurement
-//! window are recorded; a request that starts late because the one before it was
-//! slow is timed from when it was due (no coordinated omission).
+//! window are recorded. Each read is timed from its start (the server's answer
+//! time); a round that comes due while the one before it is still reading is
+//! skipped and counted (`rounds_skipped`), so one slow answer is not charged
+//! again to every read queued behind it on the one connection.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -57,6 +59,8 @@ pub struct PathReport {
 pub struct ReaderReport {
     /// Time between rounds, in milliseconds.
     pub every_ms: f64,
+    /// Rounds that came due while the one before was still reading, and were skipped.
+    pub rounds_skipped: u64,
     /// By path as requested.
     pub paths: BTreeMap<String, PathReport>,
 }
@@ -75,12 +79,9 @@ pub async fn run(cfg: ReaderConfig) -> Result<ReaderReport> {
     }
     let mut conn: Option<crate::load::Conn> = None;
     let mut round = cfg.measure_start;
+    let mut rounds_skipped = 0u64;
     while round < cfg.end {
         tokio::time::sleep_until(round).await;
-        // The first read of a round is due at the round's start (so a round that begins late
-        // because a read before it was slow counts the wait); each next one when the read
-        // before it ended.
-        let mut due = round;
         for (path, st) in cfg.paths.iter().zip(stats.iter_mut()) {
             if Instant::now() >= cfg.end {
                 break;
@@ -91,7 +92,6 @@ pub async fn run(cfg: ReaderConfig) -> Result<ReaderReport> {
                     Ok((sender, driver)) => crate::load::Conn { sender, driver },
                     Err(_) => {
                         st.errors += 1;
-                        due = Instant::now();
                         continue;
                     }
                 },
@@ -103,12 +103,13 @@ pub async fn run(cfg: ReaderConfig) -> Result<ReaderReport> {
                 .header(USER_AGENT, concat!("agentsight-loadgen/", env!("CARGO_PKG_VERSION")))
                 .header(AUTHORIZATION, format!("Api-Key {}", cfg.key))
                 .body(Full::new(Bytes::new()))?;
-            let result = timeout_at(Instant::now() + READ_TIMEOUT, exchange(&mut live.sender, request)).await;
+            let started = Instant::now();
+            let result = timeout_at(started + READ_TIMEOUT, exchange(&mut live.sender, request)).await;
             let finished = Instant::now();
             match result {
                 Ok(Ok((StatusCode::OK, _))) => {
                     st.ok += 1;
-                    let us = u64::try_from(finished.duration_since(due).as_micros()).unwrap_or(u64::MAX);
+                    let us = u64::try_from(finished.duration_since(started).as_micros()).unwrap_or(u64::MAX);
                     st.latency_us.saturating_record(us.max(1));
                     conn = Some(live);
                 }
@@ -118,9 +119,13 @@ pub async fn run(cfg: ReaderConfig) -> Result<ReaderReport> {
                 }
                 _ => st.errors += 1,
             }
-            due = finished;
         }
         round += cfg.every;
+        let now = Instant::now();
+        while round < now && round < cfg.end {
+            round += cfg.every;
+            rounds_skipped += 1;
+        }
     }
     let ms = |us: u64| us as f64 / 1000.0;
     let paths = cfg
@@ -139,5 +144,5 @@ pub async fn run(cfg: ReaderConfig) -> Result<ReaderReport> {
             (p.clone(), PathReport { ok: s.ok, errors: s.errors, latency_ms })
         })
         .collect();
-    Ok(ReaderReport { every_ms: cfg.every.as_secs_f64() * 1000.0, paths })
+    Ok(ReaderReport { every_ms: cfg.every.as_secs_f64() * 1000.0, rounds_skipped, paths })
 }

@@ -244,7 +244,11 @@ impl Report {
                 let _ = writeln!(out, "  open loop    {rate:.1} req/s asked, {} started >10 ms late", s.late);
             }
             if let Some(r) = &s.reader {
-                let _ = writeln!(out, "  reader       every {:.0} ms", r.every_ms);
+                let _ = writeln!(
+                    out,
+                    "  reader       every {:.0} ms ({} rounds skipped: the one before was still reading)",
+                    r.every_ms, r.rounds_skipped
+                );
                 for (path, p) in &r.paths {
                     match p.latency_ms {
                         Some(l) => {
