@@ -75,11 +75,14 @@ CSRF="$(printf '%s' "$LOGIN" | "$VENV/bin/python" -c 'import json,sys; print(jso
 SESSION="$(awk '$6 == "agentsight_session" { print $7 }' "$DIR/cookies")"
 [ -n "$SESSION" ] && [ -n "$CSRF" ] || { echo "schemathesis.sh: sign-in failed: $LOGIN" >&2; exit 1; }
 
+# One worker: with two threads, Hypothesis's `ast.parse` of lambda sources races in CPython 3.11
+# ("SystemError: AST constructor recursion depth mismatch", then a KeyError in its cache), which
+# Schemathesis reports as a runtime error of a random operation: a flaky run, not a finding.
 COMMON=(
     "$BASE/api/openapi.json" --url "$BASE"
     --checks not_a_server_error,status_code_conformance,response_schema_conformance
     --phases examples,coverage,fuzzing
-    --max-examples "$MAX_EXAMPLES" --seed "$SEED" --workers 2
+    --max-examples "$MAX_EXAMPLES" --seed "$SEED" --workers 1
     --generation-database none --no-color
     --generation-with-security-parameters false
     --suppress-health-check all
