@@ -49,6 +49,11 @@ pub const MAX_FEEDBACK_OFFSET: i64 = 10_000;
 /// the SQL query; thousands exceed SQLite's expression depth).
 pub const MAX_METADATA_FILTER_PAIRS: usize = 20;
 
+/// Tokens of one kind one LLM call may report (`gen_ai.usage.*`, `agentsight.llm.*_tokens`):
+/// far above any model's window, and low enough that a call's cost in pico-USD cannot
+/// overflow (a 400 naming the attribute beyond it).
+pub const MAX_TOKENS_PER_CALL: i64 = 1_000_000_000;
+
 /// Checks a string against a character limit, with the DRF wording.
 pub fn check_chars(value: &str, max: usize) -> Result<(), String> {
     // Fast path: a byte length within the limit means the char count is within it too.

@@ -521,9 +521,9 @@ fn convert(r: &Resource, s: &Span) -> Result<Made, String> {
             // is the uncached part (B3), so the cached parts are taken out of it.
             let n = |v: &Option<Value>| v.as_ref().and_then(Value::as_i64).unwrap_or(0);
             let input = match &input {
-                Some(Value::Number(x)) if x.as_i64().is_some() => {
-                    Some(json!((n(&input) - n(&cache_read) - n(&cache_write)).max(0)))
-                }
+                Some(Value::Number(x)) if x.as_i64().is_some() => Some(json!(
+                    n(&input).saturating_sub(n(&cache_read)).saturating_sub(n(&cache_write)).max(0)
+                )),
                 other => other.clone(),
             };
             let put = |la: &mut Map<String, Value>, k: &str, v: Option<Value>| {

@@ -117,19 +117,21 @@ pub struct TokenCounts {
 impl TokenCounts {
     /// The billable total: input, output, cache reads and writes, embedding.
     pub fn total(&self) -> i64 {
-        self.input + self.output + self.cache_read + self.cache_write + self.embedding
+        [self.input, self.output, self.cache_read, self.cache_write, self.embedding]
+            .iter()
+            .fold(0i64, |sum, n| sum.saturating_add(*n))
     }
 
     /// Adds another call's counts.
     pub fn add(&mut self, o: &TokenCounts) {
-        self.input += o.input;
-        self.output += o.output;
-        self.cache_read += o.cache_read;
-        self.cache_write += o.cache_write;
-        self.embedding += o.embedding;
-        self.reasoning += o.reasoning;
-        self.audio_input += o.audio_input;
-        self.audio_output += o.audio_output;
+        self.input = self.input.saturating_add(o.input);
+        self.output = self.output.saturating_add(o.output);
+        self.cache_read = self.cache_read.saturating_add(o.cache_read);
+        self.cache_write = self.cache_write.saturating_add(o.cache_write);
+        self.embedding = self.embedding.saturating_add(o.embedding);
+        self.reasoning = self.reasoning.saturating_add(o.reasoning);
+        self.audio_input = self.audio_input.saturating_add(o.audio_input);
+        self.audio_output = self.audio_output.saturating_add(o.audio_output);
     }
 }
 
@@ -147,11 +149,15 @@ pub fn price_of(model: &str) -> Option<&'static ModelPrice> {
 pub fn cost_pico(model: &str, tokens: &TokenCounts) -> Option<i64> {
     let p = price_of(model)?;
     Some(
-        tokens.input.saturating_mul(p.input)
-            + tokens.output.saturating_mul(p.output)
-            + tokens.cache_read.saturating_mul(p.cache_read)
-            + tokens.cache_write.saturating_mul(p.cache_write)
-            + tokens.embedding.saturating_mul(p.embedding),
+        [
+            (tokens.input, p.input),
+            (tokens.output, p.output),
+            (tokens.cache_read, p.cache_read),
+            (tokens.cache_write, p.cache_write),
+            (tokens.embedding, p.embedding),
+        ]
+        .iter()
+        .fold(0i64, |sum, (n, price)| sum.saturating_add(n.saturating_mul(*price))),
     )
 }
 

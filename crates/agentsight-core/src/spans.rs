@@ -498,7 +498,17 @@ fn count_attr(e: &mut ValidationErrors, prefix: &str, a: &Map<String, Value>, k:
         None | Some(Value::Null) => 0,
         Some(Value::Number(n)) => {
             match n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)) {
-                Some(v) if v >= 0 => v,
+                Some(v) if (0..=limits::MAX_TOKENS_PER_CALL).contains(&v) => v,
+                Some(v) if v > 0 => {
+                    e.add(
+                        format!("{prefix}.attributes.{k}"),
+                        format!(
+                            "Ensure this value is less than or equal to {}.",
+                            limits::MAX_TOKENS_PER_CALL
+                        ),
+                    );
+                    0
+                }
                 _ => {
                     e.add(format!("{prefix}.attributes.{k}"), "Ensure this value is a non-negative integer.");
                     0
@@ -938,6 +948,28 @@ mod tests {
                 .0
                 .contains_key("s.attributes.gen_ai.usage.input_tokens")
         );
+        // A count beyond the limit is refused by name; at the limit every count is priced
+        // without overflow (a fuzzer found the sum of products overflowing).
+        l["attributes"]["gen_ai.usage.input_tokens"] = json!(i64::MAX);
+        let e = validate_span(&l.to_string(), "s").unwrap_err().0;
+        assert!(e["s.attributes.gen_ai.usage.input_tokens"][0].contains("less than or equal to 1000000000"));
+        l["attributes"]["gen_ai.usage.input_tokens"] = json!(u64::MAX);
+        assert!(validate_span(&l.to_string(), "s").is_err());
+        let max = limits::MAX_TOKENS_PER_CALL;
+        for k in [
+            attr::LLM_INPUT,
+            attr::LLM_OUTPUT,
+            attr::LLM_CACHE_READ,
+            attr::LLM_CACHE_WRITE,
+            attr::LLM_EMBEDDING,
+        ] {
+            l["attributes"][k] = json!(max);
+        }
+        l["attributes"]["gen_ai.request.model"] = json!("gpt-4.1-nano");
+        let SpanEffect::Llm(c) = validate_span(&l.to_string(), "s").unwrap().effect else {
+            panic!("not llm")
+        };
+        assert!(c.cost_pico.unwrap() > 0);
     }
 
     #[test]
