@@ -135,6 +135,18 @@ impl TokenCounts {
     }
 }
 
+/// SQL engines that cannot sum beyond 64 bits (SQLite's `sum` fails with "integer overflow")
+/// sum costs in two parts: `sum(cost_pico / COST_SPLIT)` and `sum(cost_pico % COST_SPLIT)`,
+/// joined by [`join_split_sum`]. A usage row's cost saturates at `i64::MAX`, so a key holder who
+/// sends absurd token counts can make its own totals saturate, never fail a read.
+pub const COST_SPLIT: i64 = 1_000_000;
+
+/// The exact sum of the two parts of [`COST_SPLIT`], saturated to `i64`.
+pub fn join_split_sum(high: i64, low: i64) -> i64 {
+    let s = i128::from(high) * i128::from(COST_SPLIT) + i128::from(low);
+    i64::try_from(s).unwrap_or(if s < 0 { i64::MIN } else { i64::MAX })
+}
+
 /// The price of a model id, if the table knows it.
 pub fn price_of(model: &str) -> Option<&'static ModelPrice> {
     let m = model.trim().to_ascii_lowercase();

@@ -130,7 +130,7 @@ fn add_usage(usage: &mut Vec<Usage>, pk: i64, s: &SpanRecord, c: &LlmCall, turn:
         u.errors += i64::from(c.error);
         u.tokens.add(&c.tokens);
         u.cost = match (u.cost, c.cost_pico) {
-            (Some(a), Some(b)) => Some(a + b),
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
             _ => None,
         };
         u.system = u.system.take().or_else(|| c.system.clone());
@@ -752,7 +752,7 @@ async fn upsert_usage(
             audio_input_tokens = t.audio_input_tokens + EXCLUDED.audio_input_tokens,
             audio_output_tokens = t.audio_output_tokens + EXCLUDED.audio_output_tokens,
             cost_pico = CASE WHEN t.cost_pico IS NULL OR EXCLUDED.cost_pico IS NULL THEN NULL
-                             ELSE t.cost_pico + EXCLUDED.cost_pico END,
+                             ELSE LEAST(t.cost_pico::numeric + EXCLUDED.cost_pico, 9223372036854775807)::bigint END,
             system = COALESCE(t.system, EXCLUDED.system),
             started_at = LEAST(t.started_at, EXCLUDED.started_at),
             ended_at = GREATEST(t.ended_at, EXCLUDED.ended_at),
@@ -1117,7 +1117,7 @@ const LLM_SUMS: &str = "coalesce(sum(u.calls), 0)::bigint, coalesce(sum(u.error_
     coalesce(sum(u.cache_read_tokens), 0)::bigint, coalesce(sum(u.cache_write_tokens), 0)::bigint,
     coalesce(sum(u.embedding_tokens), 0)::bigint, coalesce(sum(u.reasoning_tokens), 0)::bigint,
     coalesce(sum(u.audio_input_tokens), 0)::bigint, coalesce(sum(u.audio_output_tokens), 0)::bigint,
-    coalesce(sum(u.cost_pico), 0)::bigint";
+    LEAST(coalesce(sum(u.cost_pico), 0), 9223372036854775807)::bigint";
 
 /// Totals read from column `first` on, and their exact cost in pico-USD.
 fn llm_totals(r: &Row, first: usize) -> StoreResult<(LlmTotals, i64)> {
@@ -1289,7 +1289,7 @@ impl SpanReader for ClickHouseEventStore {
         let mut all_pico = 0i64;
         for (m, pico) in &models {
             prices::add_totals(&mut all, &m.totals);
-            all_pico += pico;
+            all_pico = all_pico.saturating_add(*pico);
         }
         // Local days: their bounds come from the time zone (DST-correct); SQL sums each day.
         let days: Vec<chrono::NaiveDate> =
@@ -1309,7 +1309,7 @@ impl SpanReader for ClickHouseEventStore {
         let facts = client
             .query(
                 &format!(
-                    "SELECT u.conversation_pk, count(u.cost_pico) > 0, coalesce(sum(u.cost_pico), 0)::bigint,
+                    "SELECT u.conversation_pk, count(u.cost_pico) > 0, LEAST(coalesce(sum(u.cost_pico), 0), 9223372036854775807)::bigint,
                         coalesce(sum(u.calls), 0)::bigint,
                         coalesce(sum(u.input_tokens + u.output_tokens + u.cache_read_tokens
                             + u.cache_write_tokens + u.embedding_tokens), 0)::bigint
@@ -1395,7 +1395,7 @@ impl SpanReader for ClickHouseEventStore {
                         sum(u.cache_read_tokens)::bigint, sum(u.cache_write_tokens)::bigint,
                         sum(u.embedding_tokens)::bigint, sum(u.reasoning_tokens)::bigint,
                         sum(u.audio_input_tokens)::bigint, sum(u.audio_output_tokens)::bigint,
-                        coalesce(sum(u.cost_pico), 0)::bigint, count(*) FILTER (WHERE u.cost_pico IS NULL)
+                        LEAST(coalesce(sum(u.cost_pico), 0), 9223372036854775807)::bigint, count(*) FILTER (WHERE u.cost_pico IS NULL)
                      {USAGE_FROM} WHERE {} GROUP BY 1 ORDER BY 13 DESC, ({key}) COLLATE \"C\"",
                     w.sql()
                 ),

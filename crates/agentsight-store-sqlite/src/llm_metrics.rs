@@ -19,7 +19,8 @@ use crate::sqlerr;
 const SUMS: &str = "sum(u.calls), sum(u.error_calls), sum(u.unreported_calls),
     sum(CASE WHEN u.cost_pico IS NULL THEN u.calls ELSE 0 END), sum(u.input_tokens), sum(u.output_tokens),
     sum(u.cache_read_tokens), sum(u.cache_write_tokens), sum(u.embedding_tokens), sum(u.reasoning_tokens),
-    sum(u.audio_input_tokens), sum(u.audio_output_tokens), coalesce(sum(u.cost_pico), 0)";
+    sum(u.audio_input_tokens), sum(u.audio_output_tokens),
+    coalesce(sum(u.cost_pico / 1000000), 0), coalesce(sum(u.cost_pico % 1000000), 0)";
 
 /// Totals and their exact cost in pico-USD.
 fn totals(r: &Row<'_>, first: usize) -> rusqlite::Result<(LlmTotals, i64)> {
@@ -40,7 +41,7 @@ fn totals(r: &Row<'_>, first: usize) -> rusqlite::Result<(LlmTotals, i64)> {
         total_tokens: 0,
         cost_usd: String::new(),
     };
-    let pico = g(12)?;
+    let pico = prices::join_split_sum(g(12)?, g(13)?);
     Ok((prices::finish_totals(t, pico), pico))
 }
 
@@ -71,7 +72,7 @@ pub(crate) fn llm(conn: &Connection, agent: AgentRef, q: &MetricsQuery) -> Store
     let mut all_pico = 0i64;
     for (m, pico) in &models {
         prices::add_totals(&mut all, &m.totals);
-        all_pico += pico;
+        all_pico = all_pico.saturating_add(*pico);
     }
     // Local days: their bounds come from the time zone (DST-correct); SQL sums each day.
     let days: Vec<chrono::NaiveDate> = (0..q.days()).map(|i| q.from + chrono::Duration::days(i)).collect();
@@ -114,8 +115,10 @@ pub(crate) fn llm(conn: &Connection, agent: AgentRef, q: &MetricsQuery) -> Store
     // One fact per conversation; cost per conversation and the top ones are the core's.
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT u.conversation_pk, count(u.cost_pico) > 0, coalesce(sum(u.cost_pico), 0), sum(u.calls),
-                sum(u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens + u.embedding_tokens)
+            "SELECT u.conversation_pk, count(u.cost_pico) > 0, coalesce(sum(u.cost_pico / 1000000), 0),
+                sum(u.calls),
+                sum(u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens + u.embedding_tokens),
+                coalesce(sum(u.cost_pico % 1000000), 0)
              {base} GROUP BY u.conversation_pk"
         ))
         .map_err(sqlerr)?;
@@ -124,7 +127,7 @@ pub(crate) fn llm(conn: &Connection, agent: AgentRef, q: &MetricsQuery) -> Store
             Ok(ConversationUsage {
                 conversation_pk: r.get(0)?,
                 priced: r.get(1)?,
-                cost_pico: r.get(2)?,
+                cost_pico: prices::join_split_sum(r.get(2)?, r.get(5)?),
                 calls: r.get(3)?,
                 total_tokens: r.get(4)?,
             })

@@ -509,8 +509,9 @@ pub(crate) fn usage_summary(
         "SELECT {key}, sum(u.calls), count(*), sum(u.error_calls), sum(u.input_tokens), sum(u.output_tokens),
             sum(u.cache_read_tokens), sum(u.cache_write_tokens), sum(u.embedding_tokens),
             sum(u.reasoning_tokens), sum(u.audio_input_tokens), sum(u.audio_output_tokens),
-            coalesce(sum(u.cost_pico), 0), sum(u.cost_pico IS NULL)
-         {} WHERE {} GROUP BY 1 ORDER BY 13 DESC, 1",
+            coalesce(sum(u.cost_pico / 1000000), 0), sum(u.cost_pico IS NULL),
+            coalesce(sum(u.cost_pico % 1000000), 0)
+         {} WHERE {} GROUP BY 1 ORDER BY 13 DESC, 15 DESC, 1",
         w.from(),
         w.sql()
     );
@@ -531,7 +532,7 @@ pub(crate) fn usage_summary(
                 audio_input: r.get(10)?,
                 audio_output: r.get(11)?,
             },
-            cost_pico: r.get(12)?,
+            cost_pico: agentsight_core::prices::join_split_sum(r.get(12)?, r.get(14)?),
             unpriced_rows: r.get(13)?,
         })
     })

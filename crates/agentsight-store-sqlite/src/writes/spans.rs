@@ -175,7 +175,7 @@ fn add_usage(
             audio_input_tokens = audio_input_tokens + excluded.audio_input_tokens,
             audio_output_tokens = audio_output_tokens + excluded.audio_output_tokens,
             cost_pico = CASE WHEN cost_pico IS NULL OR excluded.cost_pico IS NULL THEN NULL
-                             ELSE cost_pico + excluded.cost_pico END,
+                             ELSE min(cost_pico + excluded.cost_pico, 9223372036854775807) END,
             system = COALESCE(system, excluded.system),
             started_at = min(started_at, excluded.started_at), ended_at = max(ended_at, excluded.ended_at),
             updated_at = excluded.updated_at",

@@ -636,6 +636,7 @@ macro_rules! span_contract_tests {
             span_writer_restate_costs,
             span_reader_lists_filters_and_sums,
             span_reader_llm_cost_per_conversation,
+            span_reader_costs_saturate_instead_of_overflowing,
             change_feed_reports_committed_writes);
     };
 }
@@ -679,6 +680,7 @@ macro_rules! contract_tests {
             span_writer_restate_costs,
             span_reader_lists_filters_and_sums,
             span_reader_llm_cost_per_conversation,
+            span_reader_costs_saturate_instead_of_overflowing,
             data_plane_feedback_of_three_kinds,
             data_plane_actions_and_logs,
             data_plane_messages_and_metadata,

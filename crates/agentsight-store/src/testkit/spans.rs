@@ -480,7 +480,7 @@ where
             total_tokens: 0,
         });
         f.priced |= r.cost_pico.is_some();
-        f.cost_pico += r.cost_pico.unwrap_or(0);
+        f.cost_pico = f.cost_pico.saturating_add(r.cost_pico.unwrap_or(0));
         f.calls += r.calls;
         f.total_tokens += r.tokens.total();
     }
@@ -515,4 +515,55 @@ where
     let none = s.llm_metrics(agent, metrics_query("2026-08-18", "2026-08-18", "UTC", &[])).await.unwrap();
     assert_eq!((none.per_conversation.conversations, none.per_conversation.p95_cost_usd), (0, None));
     assert!(none.top_conversations.is_empty());
+}
+
+/// Costs that cannot be added in 64 bits saturate instead of failing: a key holder who sends
+/// many calls with the largest token counts allowed (`MAX_TOKENS_PER_CALL`) of the dearest model
+/// gets usage rows and totals of `i64::MAX` pico-USD, and every read answers (SQLite's `sum`
+/// fails on overflow, PostgreSQL's `bigint` addition too).
+pub async fn span_reader_costs_saturate_instead_of_overflowing<S>(s: S)
+where
+    S: SpanWriter + SpanReader + AgentStore,
+{
+    let a = scope(&s, "a").await;
+    let at = "2026-08-15T10:00:00+00:00";
+    let max = agentsight_core::limits::MAX_TOKENS_PER_CALL;
+    let one =
+        prices::cost_pico("claude-opus-4-1", &TokenCounts { input: max, output: max, ..Default::default() })
+            .unwrap();
+    let n = (i64::MAX / one + 2) as usize; // calls of one turn and model: one usage row beyond i64
+    let block = |cid: &str, base: u64| {
+        let turn = format!("{base:016x}");
+        let mut spans = vec![turn_json(&turn, at, None)];
+        spans.extend(
+            (1..=n as u64)
+                .map(|i| llm_json(&format!("{:016x}", base + i), &turn, at, "claude-opus-4-1", max, max)),
+        );
+        json!({"conversation_id": cid, "environment": "production", "spans": spans})
+    };
+    ingest(&s, &a, json!([block("big-1", 0x1000), block("big-2", 0x2000)]), 1_000).await;
+
+    let (_, rows) = s.list_token_usage(a.agent_id, UsageFilter::default(), PAGE).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!((r.calls, r.cost_pico), (n as i64, Some(i64::MAX)), "{}", r.conversation_id);
+    }
+    let sat = prices::pico_to_decimal(i64::MAX);
+    let m = s
+        .llm_metrics(
+            AgentRef { id: a.agent_id, name: "a".into() },
+            metrics_query("2026-08-15", "2026-08-15", "UTC", &[]),
+        )
+        .await
+        .unwrap();
+    assert_eq!((m.totals.calls, &m.totals.cost_usd), (2 * n as i64, &sat));
+    assert_eq!(m.by_model[0].totals.cost_usd, sat);
+    assert_eq!(m.daily[0].totals.cost_usd, sat);
+    assert_eq!(m.per_conversation.conversations, 2);
+    assert_eq!(m.per_conversation.p95_cost_usd, Some(sat.clone()));
+    assert!(m.top_conversations.iter().all(|c| c.cost_usd == sat));
+    for g in [UsageGroupBy::Model, UsageGroupBy::Conversation, UsageGroupBy::Day] {
+        let groups = s.usage_summary(a.agent_id, UsageFilter::default(), g).await.unwrap();
+        assert!(groups.iter().all(|g| g.cost_pico == i64::MAX), "{groups:?}");
+    }
 }
