@@ -1,5 +1,6 @@
 //! Normalization of conversation dimensions and enumerations, one small idempotent step each.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use crate::limits::{self, check_chars};
@@ -116,9 +117,59 @@ fn clip(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
+/// The text every backend stores for U+0000, which PostgreSQL's `text` and `jsonb` cannot hold:
+/// U+FFFD, the replacement character. Every text that arrives (JSON bodies, OTLP strings,
+/// multipart fields) has its NULs replaced before it is validated, so all backends store and
+/// count the same thing.
+pub const NUL_REPLACEMENT: char = '\u{FFFD}';
+
+/// `s` with every U+0000 replaced by [`NUL_REPLACEMENT`] (borrowed when there is none).
+pub fn nul_replaced(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') { Cow::Owned(s.replace('\0', "\u{FFFD}")) } else { Cow::Borrowed(s) }
+}
+
+/// JSON text with every escape `\u0000` rewritten as `\ufffd` (same length, so the text stays
+/// valid JSON wherever it was), borrowed when there is none. An escaped backslash followed by
+/// `u0000` is text, not an escape, and stays. Raw NULs cannot occur in valid JSON strings.
+pub fn json_nul_escapes_replaced(json: &[u8]) -> Cow<'_, [u8]> {
+    const NUL: &[u8] = b"u0000";
+    let mut out: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while let Some(off) = json[i..].iter().position(|&b| b == b'\\') {
+        let at = i + off;
+        if json.get(at + 1..at + 6) == Some(NUL) {
+            out.get_or_insert_with(|| json.to_vec())[at + 2..at + 6].copy_from_slice(b"fffd");
+            i = at + 6;
+        } else {
+            i = at + 2; // the escaped character, whatever it is (`\\` included)
+        }
+        if i >= json.len() {
+            break;
+        }
+    }
+    match out {
+        Some(v) => Cow::Owned(v),
+        None => Cow::Borrowed(json),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_escapes_are_replaced_and_escaped_backslashes_are_not() {
+        let r = |s: &str| String::from_utf8(json_nul_escapes_replaced(s.as_bytes()).into_owned()).unwrap();
+        assert_eq!(r(r#"{"a\u0000":"x\u0000y"}"#), r#"{"a\ufffd":"x\ufffdy"}"#);
+        assert_eq!(r(r#""\\u0000""#), r#""\\u0000""#, "an escaped backslash, then text");
+        assert_eq!(r(r#""\\\u0000""#), r#""\\\ufffd""#, "an escaped backslash, then an escape");
+        assert!(matches!(json_nul_escapes_replaced(br#"{"a":"\u00001\n"}"#), Cow::Owned(_)));
+        assert!(matches!(json_nul_escapes_replaced(br#"{"a":"\u0001\n\\"}"#), Cow::Borrowed(_)));
+        assert_eq!(r("\\"), "\\", "a trailing backslash");
+        let v: serde_json::Value = serde_json::from_str(&r(r#"{"k":"a\u0000b"}"#)).unwrap();
+        assert_eq!(v["k"], "a\u{FFFD}b");
+        assert_eq!(nul_replaced("a\0b"), "a\u{FFFD}b");
+    }
 
     #[test]
     fn dimensions_are_normalized_and_idempotent() {

@@ -282,7 +282,13 @@ pub fn map_request(
     // costs only its own spans.
     let mut good = Vec::with_capacity(blocks.len());
     for b in blocks {
+        // U+0000 (a protobuf string may hold it) becomes U+FFFD, as in every body.
         let text = b.text();
+        let text = match crate::normalize::json_nul_escapes_replaced(text.as_bytes()) {
+            std::borrow::Cow::Borrowed(_) => text,
+            // ASCII replaced by ASCII: still UTF-8 (lossy only to avoid a panic path).
+            std::borrow::Cow::Owned(v) => String::from_utf8_lossy(&v).into_owned(),
+        };
         let one = format!("{{\"conversations\":[{text}]}}");
         let checked =
             serde_json::from_str::<wire::IngestPayload<'_>>(&one).map_err(|e| e.to_string()).and_then(|p| {

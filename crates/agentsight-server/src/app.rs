@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 
 use crate::auth::LoginLimiter;
@@ -185,6 +185,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
     let router = routes::router(state.clone())
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::sessions::<S>))
         .layer(middleware::from_fn_with_state(state.clone(), crate::ready::track::<S>))
+        .layer(middleware::from_fn(refuse_nul_in_uri))
         .layer(middleware::from_fn(log_errors));
     // Requests are counted only when `GET /metrics` is served: off, it costs nothing.
     let router = if state.settings.prometheus_token.is_some() {
@@ -336,6 +337,30 @@ impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
         // Dropping the last handle of a store may join its writer after it drained its queue.
         tokio::task::spawn_blocking(move || drop(stores)).await.map_err(std::io::Error::other)?;
         Ok(drained)
+    }
+}
+
+/// A path or query holding U+0000 (`%00`) is refused with a 400 naming the parameter (or
+/// `path`): PostgreSQL cannot take it as a parameter, and no identifier or filter value needs it.
+/// (In bodies it is replaced by U+FFFD, `normalize::NUL_REPLACEMENT`, so no text is lost.)
+async fn refuse_nul_in_uri(req: Request, next: Next) -> Response {
+    let has_nul = |s: &str| s.as_bytes().windows(3).any(|w| w == b"%00");
+    let uri = req.uri();
+    let field = if has_nul(uri.path()) {
+        Some("path".to_string())
+    } else {
+        uri.query()
+            .and_then(|q| q.split('&').find(|p| has_nul(p)))
+            .map(|p| p.split('=').next().unwrap_or_default().replace("%00", "").to_string())
+    };
+    match field {
+        None => next.run(req).await,
+        Some(f) => {
+            let mut res = crate::error::ApiError::field(f, "The NUL character (U+0000) is not allowed.")
+                .into_response();
+            res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            res
+        }
     }
 }
 

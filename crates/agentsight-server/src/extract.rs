@@ -237,7 +237,8 @@ impl<S: Store, T: DeserializeOwned> FromRequest<AppState<S>> for ApiJson<T> {
         if bytes.is_empty() {
             return Err(ApiError::BadRequest("JSON parse error - the body is empty".into()));
         }
-        parse_json(&bytes).map(ApiJson)
+        // U+0000 becomes U+FFFD before anything reads the body (normalize::NUL_REPLACEMENT).
+        parse_json(&agentsight_core::normalize::json_nul_escapes_replaced(&bytes)).map(ApiJson)
     }
 }
 

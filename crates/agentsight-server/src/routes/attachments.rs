@@ -62,6 +62,7 @@ pub(crate) async fn upload_attachments<S: Store>(
         from_multipart(mp, st.settings.max_attachment_bytes, received).await?
     } else {
         let body = read_body(req, st.settings.max_upload_body_bytes()).await?;
+        let body = normalize::json_nul_escapes_replaced(&body);
         let p: wire::AttachmentsPayload = parse_json(&body)?;
         from_json(&p, st.settings.max_attachment_bytes, received)?
     };
@@ -188,7 +189,10 @@ pub(crate) async fn from_multipart(
                 text.extend_from_slice(&chunk);
             }
             match String::from_utf8(text) {
-                Ok(t) => fields.push((name, t)),
+                Ok(t) => {
+                    let t = normalize::nul_replaced(&t).into_owned();
+                    fields.push((name, t))
+                }
                 Err(_) => e.add(name, "Not valid UTF-8."),
             }
         }
@@ -229,7 +233,8 @@ pub(crate) async fn from_multipart(
     let sender = normalize::trimmed(get("sender")).and_then(|s| e.check("sender", normalize::sender(s)));
     let metadata = match normalize::trimmed(get("metadata")) {
         None => None,
-        Some(m) => match serde_json::from_str::<Value>(m) {
+        Some(m) => match serde_json::from_slice::<Value>(&normalize::json_nul_escapes_replaced(m.as_bytes()))
+        {
             Ok(v) => e.check("metadata", tracking::json_object(Some(&v))).flatten(),
             Err(_) => {
                 e.add("metadata", "Must be a JSON object encoded as a string.");

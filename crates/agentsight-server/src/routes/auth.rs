@@ -41,7 +41,7 @@ async fn strict_json<T: serde::de::DeserializeOwned>(req: Request) -> Result<T, 
         return Err(ApiError::UnsupportedMediaType("Send application/json.".into()));
     }
     let body = read_body(req, dashboard::MAX_AUTH_BODY_BYTES).await?;
-    parse_json(&body)
+    parse_json(&agentsight_core::normalize::json_nul_escapes_replaced(&body))
 }
 
 /// Starts a session for `user`: the answer carries the cookie and the CSRF token.

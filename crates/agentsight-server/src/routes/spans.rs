@@ -158,6 +158,16 @@ pub(crate) fn read_batch(
         let text = std::str::from_utf8(raw).map_err(|_| not_utf8())?;
         (Cow::Borrowed(text), ArchivedBody::of_plain(text))
     };
+    // U+0000 becomes U+FFFD (normalize::NUL_REPLACEMENT); the archive then holds the text as
+    // stored, not the client's body.
+    let (text, body) = match agentsight_core::normalize::json_nul_escapes_replaced(text.as_bytes()) {
+        Cow::Borrowed(_) => (text, body),
+        Cow::Owned(fixed) => {
+            let fixed = String::from_utf8(fixed).map_err(|_| not_utf8())?;
+            let body = ArchivedBody::of_plain(&fixed);
+            (Cow::Owned(fixed), body)
+        }
+    };
     let p: wire::IngestPayload<'_> = parse_json(text.as_bytes())?;
     Ok((agentsight_ingest::read_span_batch(enrich, scope, &text, &p, received)?, body))
 }

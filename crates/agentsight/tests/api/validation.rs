@@ -198,3 +198,39 @@ async fn too_many_metadata_filter_pairs_are_a_400_naming_metadata() {
         .await;
     assert_eq!(r.status(), 200, "exactly the limit is fine");
 }
+
+/// U+0000 in a body is stored as U+FFFD on every backend (PostgreSQL cannot hold it), in the
+/// 0.0.x bodies, the 0.1.x span batches and metadata keys alike; in a query or path it is a 400
+/// naming the parameter.
+#[tokio::test]
+async fn nul_characters_are_replaced_in_bodies_and_refused_in_queries() {
+    let app = spawn_app().await;
+    let r = app
+        .post_raw(
+            "/api/track/",
+            br#"{"conversation_id": "n\u00001", "sender": "end_user", "content": "a\u0000b \\u0000",
+                "metadata": {"k\u0000": "v\u0000"}}"#
+                .to_vec(),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 201);
+    let m: Value = r.json().await.unwrap();
+    assert_eq!(m["content"], "a\u{FFFD}b \\u0000", "an escaped backslash stays text");
+    assert_eq!(m["metadata"], json!({"k\u{FFFD}": "v\u{FFFD}"}));
+    let c = app.get_json("/api/conversations/lookup/?conversation_id=n%EF%BF%BD1").await;
+    assert!(c["id"].as_i64().is_some(), "{c}");
+
+    for path in [
+        "/api/conversations/?customer_id=a%00b",
+        "/api/metrics/overview/?from=2026-01-01&to=2026-01-02&customer_id=%00",
+        "/api/conversations/lookup/?conversation_id=n%001",
+    ] {
+        let r = app.get_as(&app.key, path).await;
+        assert_eq!(r.status().as_u16(), 400, "{path}");
+        let v: Value = r.json().await.unwrap();
+        let field = if path.contains("conversation_id") { "conversation_id" } else { "customer_id" };
+        assert!(v[field][0].as_str().unwrap().contains("U+0000"), "{path}: {v}");
+    }
+    let r = app.get_as(&app.key, "/api/conversations/a%00/").await;
+    assert_eq!(r.status().as_u16(), 400);
+}
