@@ -5,6 +5,8 @@
 #   VENV=$(scripts/setup-sdk-venv.sh)          # 0.0.44 (tests/sdk): agentsight, pytest, requests
 #   VENV=$(scripts/setup-sdk-venv.sh 0.1.4)    # 0.1.4 (tests/sdk01): the same plus openai and the
 #                                              # OpenTelemetry OTLP/HTTP exporter (test_otlp.py)
+#                                              # and the OpenAI instrumentation
+#                                              # (test_otlp_instrumentation.py)
 #   "$VENV/bin/python" -m pytest tests/sdk -q  # prints the venv path as its last line
 #
 # Each version has its own venv (both are `agentsight`, and 0.0.44 raises at import without a
@@ -16,7 +18,10 @@ set -euo pipefail
 SDK_VERSION="${1:-0.0.44}"
 case "$SDK_VERSION" in
     0.0.44) DEFAULT_VENV="$HOME/.cache/agentsight/venv-sdk00"; EXTRA=() ;;
-    0.1.4)  DEFAULT_VENV="$HOME/.cache/agentsight/venv-sdk01"; EXTRA=("openai==3.57.0" "opentelemetry-exporter-otlp-proto-http==1.45.2") ;;
+    0.1.4)  DEFAULT_VENV="$HOME/.cache/agentsight/venv-sdk01"; EXTRA=("openai==3.57.0" "opentelemetry-exporter-otlp-proto-http==1.45.2"
+            # test_otlp_instrumentation.py: the OpenAI instrumentation (it imports httpx; 2.4b0
+            # breaks with util-genai 1.2b0 and later, which renamed a module it imports)
+            "opentelemetry-instrumentation-openai-v2==2.4b0" "opentelemetry-util-genai==1.1b0" "httpx==0.29.0") ;;
     *) echo "setup-sdk-venv: unknown SDK version $SDK_VERSION (use 0.0.44 or 0.1.4)" >&2; exit 2 ;;
 esac
 VENV="${AGENTSIGHT_VENV_DIR:-$DEFAULT_VENV}"
