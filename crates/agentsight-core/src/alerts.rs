@@ -13,7 +13,7 @@ use sha2::Sha256;
 use crate::ValidationErrors;
 use crate::limits::{
     MAX_ALERT_WINDOW_HOURS, MAX_EMAIL_CHARS, MAX_NOTIFY_SECRET_CHARS, MAX_NOTIFY_URL_CHARS,
-    MAX_TARGET_NAME_CHARS, MAX_VOLUME_WINDOW_HOURS, MIN_NOTIFY_SECRET_CHARS, check_chars,
+    MAX_SMTP_FIELD_CHARS, MAX_TARGET_NAME_CHARS, MAX_VOLUME_WINDOW_HOURS, MIN_NOTIFY_SECRET_CHARS, check_chars,
 };
 use crate::time::Micros;
 use agentsight_protocol::metrics::OverviewResponse;
@@ -225,6 +225,44 @@ pub fn validate_target(
     e.into_result(())
 }
 
+/// Checks SMTP settings: a host name (no spaces, at most 255 characters), a port 1–65535,
+/// `starttls`, `tls` or `none`, an optional user name and password (at most 255 characters
+/// each) and a `From` address.
+pub fn validate_smtp(
+    host: &str,
+    port: i64,
+    security: &str,
+    username: Option<&str>,
+    password: Option<&str>,
+    from: &str,
+) -> Result<u16, ValidationErrors> {
+    let mut e = ValidationErrors::default();
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+        e.add("host", "Enter a host name or address.");
+    } else if let Err(m) = check_chars(host, MAX_SMTP_FIELD_CHARS) {
+        e.add("host", m);
+    }
+    let port = u16::try_from(port).ok().filter(|p| *p > 0);
+    if port.is_none() {
+        e.add("port", "Use a port from 1 to 65535.");
+    }
+    if !matches!(security, "starttls" | "tls" | "none") {
+        e.add("security", "Use \"starttls\", \"tls\" or \"none\".");
+    }
+    for (field, v) in [("username", username), ("password", password)] {
+        if let Some(Err(m)) = v.map(|v| check_chars(v, MAX_SMTP_FIELD_CHARS)) {
+            e.add(field, m);
+        }
+    }
+    if username.is_some_and(str::is_empty) {
+        e.add("username", "Leave it out (null) for no AUTH, or give a user name.");
+    }
+    if let Err(m) = email_address(from) {
+        e.add("from", m);
+    }
+    e.into_result(port.unwrap_or(0))
+}
+
 /// An `http://` or `https://` URL with a host, at most [`MAX_NOTIFY_URL_CHARS`].
 pub fn webhook_url(s: &str) -> Result<(), String> {
     check_chars(s, MAX_NOTIFY_URL_CHARS)?;
@@ -311,6 +349,13 @@ mod tests {
         assert!(validate_target("email", "On call", "ops@example.invalid", None).is_ok());
         assert!(validate_target("email", "x", "Ops <ops@example.invalid>", None).unwrap_err().0.contains_key("email"));
         assert!(validate_target("sms", "x", "1", None).unwrap_err().0.contains_key("kind"));
+    }
+
+    #[test]
+    fn smtp_settings() {
+        assert_eq!(validate_smtp("mail.example.invalid", 587, "starttls", Some("u"), Some("p"), "a@example.invalid").unwrap(), 587);
+        let e = validate_smtp("bad host", 0, "ssl", Some(""), None, "nope").unwrap_err();
+        assert_eq!(e.0.keys().collect::<Vec<_>>(), ["from", "host", "port", "security", "username"]);
     }
 
     /// The signature matches Python's `hmac.new(b"Jefe", b'1700000000.{"text":"hi"}', sha256)`.

@@ -62,8 +62,8 @@ pub struct Settings {
     /// A PEM file of CA certificates trusted, besides the system's, by SMTP (STARTTLS, TLS) and
     /// HTTPS webhooks: for a mail server or webhook with a private CA.
     pub notify_ca_file: Option<PathBuf>,
-    /// Accept any certificate from SMTP servers and webhooks (tests only: no authentication of
-    /// the peer at all).
+    /// Accept any certificate from the SMTP server (tests only: no authentication of the peer
+    /// at all). Webhooks always check theirs.
     pub notify_insecure_tls: bool,
 }
 

@@ -355,6 +355,25 @@ struct ServeArgs {
     #[arg(long, env = "AGENTSIGHT_RETENTION_INTERVAL", default_value_t = agentsight_server::config::DEFAULT_RETENTION_INTERVAL.as_secs(),
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     retention_interval: u64,
+    /// Seconds between evaluations of the alert rules (and retries of failed notification
+    /// sends); 0 never evaluates them. On several nodes sharing a PostgreSQL configuration
+    /// store one node at a time does it (a lease).
+    #[arg(long, env = "AGENTSIGHT_ALERT_INTERVAL", default_value_t = agentsight_server::config::DEFAULT_ALERT_INTERVAL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    alert_interval: u64,
+    /// Seconds before the first retry of a failed e-mail or webhook send; each next retry
+    /// waits twice as long (5 attempts in all).
+    #[arg(long, env = "AGENTSIGHT_NOTIFY_RETRY_BASE", default_value_t = agentsight_server::config::DEFAULT_NOTIFY_RETRY_BASE.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    notify_retry_base: u64,
+    /// A PEM file of CA certificates to trust, besides the system's, for SMTP (STARTTLS, TLS)
+    /// and HTTPS webhooks: a mail server or webhook with a private CA.
+    #[arg(long, env = "AGENTSIGHT_NOTIFY_CA_FILE", value_name = "PEM")]
+    notify_ca_file: Option<PathBuf>,
+    /// Accept any TLS certificate from the SMTP server. For tests only: the server is then not
+    /// authenticated at all. (Webhooks always check theirs: use --notify-ca-file.)
+    #[arg(long, env = "AGENTSIGHT_NOTIFY_INSECURE_TLS")]
+    notify_insecure_tls: bool,
     /// Serve `GET /metrics` (the Prometheus text format: requests, ingest outcomes, the
     /// store's queues, the metrics engine, memory) to scrapes that send `Authorization: Bearer
     /// TOKEN`; without it `/metrics` answers 404. 16 to 512 printable characters without
@@ -1092,6 +1111,10 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
         trusted_proxies: a.trusted_proxies.clone(),
         retention_interval: std::time::Duration::from_secs(a.retention_interval),
         prometheus_token: a.prometheus_token.clone(),
+        alert_interval: std::time::Duration::from_secs(a.alert_interval),
+        notify_retry_base: std::time::Duration::from_secs(a.notify_retry_base),
+        notify_ca_file: a.notify_ca_file.clone(),
+        notify_insecure_tls: a.notify_insecure_tls,
         ..Settings::new(&data_dir)
     };
     let located = target.describe();

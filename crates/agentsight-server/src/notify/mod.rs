@@ -89,7 +89,7 @@ pub(crate) struct TlsTrust {
 
 /// Sends e-mail and webhooks and keeps the sends log. One per server (in the app state).
 pub struct Notifier {
-    http: reqwest::Client,
+    http: webhook::HttpClient,
     tls: TlsTrust,
     retry_base: Duration,
     node: String,
@@ -109,26 +109,11 @@ impl Notifier {
     /// A notifier for these settings: reads `notify_ca_file` (an unreadable or invalid file is
     /// an error, said at start).
     pub fn new(settings: &Settings) -> Result<Notifier, String> {
-        // reqwest and lettre use rustls with ring; one provider for the process.
-        // (ring's provider lacks the post-quantum key exchange; aws-lc-rs would need cmake.)
-        #[allow(deprecated)]
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let ca_pem = match &settings.notify_ca_file {
             Some(p) => Some(std::fs::read(p).map_err(|e| format!("notify CA file {}: {e}", p.display()))?),
             None => None,
         };
-        let mut http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("agentsight/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = &ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("notify CA file: {e}"))?;
-            http = http.tls_certs_merge(certs);
-        }
-        if settings.notify_insecure_tls {
-            http = http.tls_danger_accept_invalid_certs(true);
-        }
-        let http = http.build().map_err(|e| format!("webhook client: {e}"))?;
+        let http = webhook::client(ca_pem.as_deref())?;
         let node = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
         Ok(Notifier {
             http,
@@ -272,6 +257,12 @@ impl Notifier {
         let secret = target.secret.unwrap_or_default();
         webhook::post(&self.http, &target.address, secret.as_bytes(), &p.body).await
     }
+}
+
+/// A webhook URL as shown and logged: its scheme and host only (a Slack webhook's path is its
+/// secret).
+pub fn shown_url(url: &str) -> String {
+    webhook::redact(url)
 }
 
 /// The wait before retry `attempts` (1 after the first failure): `base × 2^(attempts-1)`, in
