@@ -65,7 +65,7 @@ impl Cli {
 /// Where the stores are: a data dir (the embedded SQLite store), or PostgreSQL and ClickHouse
 /// (scale-out: `--postgres` and `--clickhouse`, both or neither).
 #[derive(Debug, Args, Clone)]
-struct DataDir {
+pub(crate) struct DataDir {
     /// Directory holding the database (`agentsight.db`), the span archive
     /// (`agentsight.archive.db`) and attachment files; created 0700, its files 0600
     /// [default: ./data]. Not with --postgres/--clickhouse.
@@ -102,7 +102,7 @@ struct DataDir {
 
 impl DataDir {
     /// The backends these flags name (see [`Target::of`]).
-    fn target(&self) -> anyhow::Result<Target> {
+    pub(crate) fn target(&self) -> anyhow::Result<Target> {
         Target::of(&Given {
             data_dir: self.data_dir.clone(),
             postgres: self.postgres.clone(),
@@ -141,6 +141,14 @@ enum Command {
     /// read-only).
     #[command(subcommand)]
     User(UserCommand),
+    /// Alert rules: list, create, delete, and their history (firing episodes). The server
+    /// evaluates them every --alert-interval and notifies every target.
+    #[command(subcommand)]
+    Alert(crate::notify_cli::AlertCommand),
+    /// Notification delivery: the SMTP server (set, show, clear, test), targets (webhooks,
+    /// e-mail addresses) and the sends log.
+    #[command(subcommand)]
+    Notify(crate::notify_cli::NotifyCommand),
     /// Fill an agent with realistic demo data ending now, through the same write path as the
     /// API. Writes without fsync (demo data need not survive a power loss).
     Demo(DemoArgs),
@@ -538,6 +546,22 @@ enum UserCommand {
     },
 }
 
+/// A secret (an SMTP password, a webhook's signing secret) from the first line of standard
+/// input, or prompted for twice (never echoed).
+pub(crate) fn read_secret(what: &str, from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).with_context(|| format!("reading the {what} from standard input"))?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = rpassword::prompt_password(format!("{what}: ")).with_context(|| format!("reading the {what}"))?;
+    let again = rpassword::prompt_password(format!("{what} (again): ")).with_context(|| format!("reading the {what}"))?;
+    if first != again {
+        bail!("the two differ");
+    }
+    Ok(first)
+}
+
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     if from_stdin {
         let mut line = String::new();
@@ -639,6 +663,8 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
     match cli.command {
         Command::Serve(a) => serve(a, passed).await,
         Command::Openapi => out(agentsight_server::openapi_document()),
+        Command::Alert(cmd) => crate::notify_cli::alert_command(cmd).await,
+        Command::Notify(cmd) => crate::notify_cli::notify_command(cmd).await,
         Command::Check(a) => {
             let dir = a.data.target()?.sqlite_only(
                 "check",
@@ -1033,7 +1059,7 @@ fn usd_per_million(micro: i64) -> String {
     }
 }
 
-fn out(line: &str) -> anyhow::Result<()> {
+pub(crate) fn out(line: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}")?;
     stdout.flush()?;
@@ -1059,7 +1085,7 @@ async fn create_agent_with_key(store: &impl ConfigStore, name: &str) -> anyhow::
     Ok((agent, key))
 }
 
-async fn find_agent(store: &impl ConfigStore, id_or_name: &str) -> anyhow::Result<AgentRow> {
+pub(crate) async fn find_agent(store: &impl ConfigStore, id_or_name: &str) -> anyhow::Result<AgentRow> {
     let agents = store.list_agents().await?;
     let by_id = id_or_name.parse::<i64>().ok();
     agents

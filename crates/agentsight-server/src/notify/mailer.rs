@@ -22,7 +22,13 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 pub(super) async fn send(smtp: &SmtpSettings, trust: &TlsTrust, email: &Email) -> Result<(), DeliveryError> {
     let message = build(smtp, email)?;
     let transport = transport(smtp, trust)?;
-    transport.send(message).await.map(drop).map_err(|e| DeliveryError::Transport(format!("SMTP {}:{}: {}", smtp.host, smtp.port, chain(&e))))
+    let fail = |e: &dyn std::fmt::Display| DeliveryError::Transport(format!("SMTP {}:{}: {e}", smtp.host, smtp.port));
+    // lettre's timeout covers each read and write; this bounds the whole conversation.
+    match tokio::time::timeout(SMTP_TIMEOUT + SMTP_TIMEOUT, transport.send(message)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(fail(&chain(&e))),
+        Err(_) => Err(fail(&format!("no answer within {} s", (SMTP_TIMEOUT + SMTP_TIMEOUT).as_secs()))),
+    }
 }
 
 fn bad(e: impl std::fmt::Display) -> DeliveryError {
