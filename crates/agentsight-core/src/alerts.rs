@@ -13,7 +13,8 @@ use sha2::Sha256;
 use crate::ValidationErrors;
 use crate::limits::{
     MAX_ALERT_WINDOW_HOURS, MAX_EMAIL_CHARS, MAX_NOTIFY_SECRET_CHARS, MAX_NOTIFY_URL_CHARS,
-    MAX_SMTP_FIELD_CHARS, MAX_TARGET_NAME_CHARS, MAX_VOLUME_WINDOW_HOURS, MIN_NOTIFY_SECRET_CHARS, check_chars,
+    MAX_SMTP_FIELD_CHARS, MAX_TARGET_NAME_CHARS, MAX_VOLUME_WINDOW_HOURS, MIN_NOTIFY_SECRET_CHARS,
+    check_chars,
 };
 use crate::time::Micros;
 use agentsight_protocol::metrics::OverviewResponse;
@@ -62,7 +63,10 @@ impl AlertKind {
                 return Err("\"unanswered_rate\" is not available yet: its metric is not built.".into());
             }
             other => {
-                return Err(format!("\"{other}\" is not a valid choice: use one of {}.", ALERT_KINDS.join(", ")));
+                return Err(format!(
+                    "\"{other}\" is not a valid choice: use one of {}.",
+                    ALERT_KINDS.join(", ")
+                ));
             }
         })
     }
@@ -103,8 +107,10 @@ pub fn validate_rule(kind: &str, threshold: f64, window_hours: i64) -> Result<Ru
     let kind = e.check("kind", AlertKind::parse(kind));
     if !threshold.is_finite() || threshold < 0.0 {
         e.add("threshold", "Must be a number of at least 0.");
-    } else if matches!(kind, Some(AlertKind::EscalationRate | AlertKind::ToolErrorRate | AlertKind::VolumeDrop))
-        && threshold > 1.0
+    } else if matches!(
+        kind,
+        Some(AlertKind::EscalationRate | AlertKind::ToolErrorRate | AlertKind::VolumeDrop)
+    ) && threshold > 1.0
     {
         e.add("threshold", "A rate is between 0 and 1.");
     }
@@ -212,7 +218,10 @@ pub fn validate_target(
                         e.add("secret", m);
                     }
                 }
-                _ => e.add("secret", format!("A signing secret of at least {MIN_NOTIFY_SECRET_CHARS} characters is required.")),
+                _ => e.add(
+                    "secret",
+                    format!("A signing secret of at least {MIN_NOTIFY_SECRET_CHARS} characters is required."),
+                ),
             }
         }
         "email" => {
@@ -343,17 +352,29 @@ mod tests {
 
     #[test]
     fn targets() {
-        assert!(validate_target("webhook", "Ops", "https://hooks.example.invalid/x", Some("0123456789abcdef")).is_ok());
+        assert!(
+            validate_target("webhook", "Ops", "https://hooks.example.invalid/x", Some("0123456789abcdef"))
+                .is_ok()
+        );
         let e = validate_target("webhook", " ", "ftp://x", Some("short")).unwrap_err();
         assert_eq!(e.0.keys().collect::<Vec<_>>(), ["name", "secret", "url"]);
         assert!(validate_target("email", "On call", "ops@example.invalid", None).is_ok());
-        assert!(validate_target("email", "x", "Ops <ops@example.invalid>", None).unwrap_err().0.contains_key("email"));
+        assert!(
+            validate_target("email", "x", "Ops <ops@example.invalid>", None)
+                .unwrap_err()
+                .0
+                .contains_key("email")
+        );
         assert!(validate_target("sms", "x", "1", None).unwrap_err().0.contains_key("kind"));
     }
 
     #[test]
     fn smtp_settings() {
-        assert_eq!(validate_smtp("mail.example.invalid", 587, "starttls", Some("u"), Some("p"), "a@example.invalid").unwrap(), 587);
+        assert_eq!(
+            validate_smtp("mail.example.invalid", 587, "starttls", Some("u"), Some("p"), "a@example.invalid")
+                .unwrap(),
+            587
+        );
         let e = validate_smtp("bad host", 0, "ssl", Some(""), None, "nope").unwrap_err();
         assert_eq!(e.0.keys().collect::<Vec<_>>(), ["from", "host", "port", "security", "username"]);
     }

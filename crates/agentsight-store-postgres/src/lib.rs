@@ -384,7 +384,10 @@ impl agentsight_store::NotifyStore for PostgresStore {
         write_tx!(self, |tx| notify::set_smtp_settings(&tx, s))
     }
 
-    async fn record_send(&self, s: agentsight_store::NewSend) -> StoreResult<Option<agentsight_store::SendRow>> {
+    async fn record_send(
+        &self,
+        s: agentsight_store::NewSend,
+    ) -> StoreResult<Option<agentsight_store::SendRow>> {
         write_tx!(self, |tx| notify::record_send(&tx, s))
     }
 

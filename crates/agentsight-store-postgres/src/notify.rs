@@ -4,8 +4,8 @@
 
 use agentsight_core::time::Micros;
 use agentsight_store::{
-    AlertEventRow, AlertRuleRow, NewAlertRule, NewNotifyTarget, NewSend, NotifyTargetRow, SendAttempt, SendRow,
-    SendStatus, SmtpSettings, StoreError, StoreResult,
+    AlertEventRow, AlertRuleRow, NewAlertRule, NewNotifyTarget, NewSend, NotifyTargetRow, SendAttempt,
+    SendRow, SendStatus, SmtpSettings, StoreError, StoreResult,
 };
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -89,14 +89,26 @@ async fn agent_exists(c: &impl GenericClient, agent_id: i64) -> StoreResult<()> 
 }
 
 pub(crate) async fn alert_rules(c: &impl GenericClient) -> StoreResult<Vec<AlertRuleRow>> {
-    rows(c, &format!("SELECT {RULE_COLS} FROM alert_rules ORDER BY id"), &[]).await?.iter().map(rule).collect()
+    rows(c, &format!("SELECT {RULE_COLS} FROM alert_rules ORDER BY id"), &[])
+        .await?
+        .iter()
+        .map(rule)
+        .collect()
 }
 
 pub(crate) async fn alert_rule(c: &impl GenericClient, id: i64) -> StoreResult<Option<AlertRuleRow>> {
-    opt(c, &format!("SELECT {RULE_COLS} FROM alert_rules WHERE id = $1"), &[&id]).await?.as_ref().map(rule).transpose()
+    opt(c, &format!("SELECT {RULE_COLS} FROM alert_rules WHERE id = $1"), &[&id])
+        .await?
+        .as_ref()
+        .map(rule)
+        .transpose()
 }
 
-pub(crate) async fn create_alert_rule(c: &impl GenericClient, r: NewAlertRule, now: Micros) -> StoreResult<AlertRuleRow> {
+pub(crate) async fn create_alert_rule(
+    c: &impl GenericClient,
+    r: NewAlertRule,
+    now: Micros,
+) -> StoreResult<AlertRuleRow> {
     agent_exists(c, r.agent_id).await?;
     let row = crate::sql::one(
         c,
@@ -195,7 +207,11 @@ pub(crate) async fn alert_events(
 }
 
 pub(crate) async fn notify_targets(c: &impl GenericClient) -> StoreResult<Vec<NotifyTargetRow>> {
-    rows(c, &format!("SELECT {TARGET_COLS} FROM notify_targets ORDER BY id"), &[]).await?.iter().map(target).collect()
+    rows(c, &format!("SELECT {TARGET_COLS} FROM notify_targets ORDER BY id"), &[])
+        .await?
+        .iter()
+        .map(target)
+        .collect()
 }
 
 pub(crate) async fn notify_target(c: &impl GenericClient, id: i64) -> StoreResult<Option<NotifyTargetRow>> {
@@ -267,18 +283,16 @@ pub(crate) async fn smtp_settings(c: &impl GenericClient) -> StoreResult<Option<
 pub(crate) async fn set_smtp_settings(c: &impl GenericClient, s: Option<SmtpSettings>) -> StoreResult<()> {
     match s {
         None => exec(c, "DELETE FROM smtp_settings", &[]).await?,
-        Some(s) => {
-            exec(
-                c,
-                "INSERT INTO smtp_settings (id, host, port, security, username, password, from_addr, updated_at)
+        Some(s) => exec(
+            c,
+            "INSERT INTO smtp_settings (id, host, port, security, username, password, from_addr, updated_at)
                  VALUES (1, $1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (id) DO UPDATE SET host = excluded.host, port = excluded.port,
                    security = excluded.security, username = excluded.username, password = excluded.password,
                    from_addr = excluded.from_addr, updated_at = excluded.updated_at",
-                &[&s.host, &i32::from(s.port), &s.security, &s.username, &s.password, &s.from, &s.updated_at],
-            )
-            .await?
-        }
+            &[&s.host, &i32::from(s.port), &s.security, &s.username, &s.password, &s.from, &s.updated_at],
+        )
+        .await?,
     };
     Ok(())
 }
@@ -310,7 +324,11 @@ pub(crate) async fn record_send(c: &impl GenericClient, s: NewSend) -> StoreResu
     .transpose()
 }
 
-pub(crate) async fn record_attempt(c: &impl GenericClient, id: i64, a: SendAttempt) -> StoreResult<Option<SendRow>> {
+pub(crate) async fn record_attempt(
+    c: &impl GenericClient,
+    id: i64,
+    a: SendAttempt,
+) -> StoreResult<Option<SendRow>> {
     opt(
         c,
         &format!(

@@ -112,8 +112,10 @@ impl NotifyStore for SqliteStore {
     }
 
     async fn alert_rule(&self, id: i64) -> StoreResult<Option<AlertRuleRow>> {
-        self.read_config(move |c| one(c, &format!("SELECT {RULE_COLS} FROM alert_rules WHERE id = ?1"), [id], rule))
-            .await
+        self.read_config(move |c| {
+            one(c, &format!("SELECT {RULE_COLS} FROM alert_rules WHERE id = ?1"), [id], rule)
+        })
+        .await
     }
 
     async fn create_alert_rule(&self, r: NewAlertRule, now: Micros) -> StoreResult<AlertRuleRow> {
@@ -174,7 +176,12 @@ impl NotifyStore for SqliteStore {
         .await
     }
 
-    async fn resolve_alert(&self, rule_id: i64, at: Micros, value: Option<f64>) -> StoreResult<Option<AlertEventRow>> {
+    async fn resolve_alert(
+        &self,
+        rule_id: i64,
+        at: Micros,
+        value: Option<f64>,
+    ) -> StoreResult<Option<AlertEventRow>> {
         self.write(Notify::Nothing, move |c| {
             one(
                 c,
@@ -204,8 +211,10 @@ impl NotifyStore for SqliteStore {
     }
 
     async fn notify_targets(&self) -> StoreResult<Vec<NotifyTargetRow>> {
-        self.read_config(|c| all(c, &format!("SELECT {TARGET_COLS} FROM notify_targets ORDER BY id"), [], target))
-            .await
+        self.read_config(|c| {
+            all(c, &format!("SELECT {TARGET_COLS} FROM notify_targets ORDER BY id"), [], target)
+        })
+        .await
     }
 
     async fn notify_target(&self, id: i64) -> StoreResult<Option<NotifyTargetRow>> {
@@ -230,7 +239,11 @@ impl NotifyStore for SqliteStore {
         .await
     }
 
-    async fn set_notify_target_enabled(&self, id: i64, enabled: bool) -> StoreResult<Option<NotifyTargetRow>> {
+    async fn set_notify_target_enabled(
+        &self,
+        id: i64,
+        enabled: bool,
+    ) -> StoreResult<Option<NotifyTargetRow>> {
         self.write(Notify::Nothing, move |c| {
             one(
                 c,

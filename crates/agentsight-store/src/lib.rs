@@ -755,8 +755,8 @@ pub trait StatsReader: Send + Sync {
 pub mod prelude {
     pub use crate::{
         AgentStore, BrandingStore, ChangeFeed, ConfigStore, DataPlane, Erasure, EventStore, ExportReader,
-        MetricsReader, NotifyStore, RetentionStore, ShareStore, SpanReader, SpanWriter, StatsReader, TrackingReader,
-        TrackingWriter, UserStore,
+        MetricsReader, NotifyStore, RetentionStore, ShareStore, SpanReader, SpanWriter, StatsReader,
+        TrackingReader, TrackingWriter, UserStore,
     };
 }
 
@@ -769,9 +769,8 @@ pub trait ConfigStore:
     AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + NotifyStore + Clone + 'static
 {
 }
-impl<
-    T: AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + NotifyStore + Clone + 'static,
-> ConfigStore for T
+impl<T: AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + NotifyStore + Clone + 'static>
+    ConfigStore for T
 {
 }
 

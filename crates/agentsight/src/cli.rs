@@ -551,11 +551,15 @@ enum UserCommand {
 pub(crate) fn read_secret(what: &str, from_stdin: bool) -> anyhow::Result<String> {
     if from_stdin {
         let mut line = String::new();
-        std::io::stdin().read_line(&mut line).with_context(|| format!("reading the {what} from standard input"))?;
+        std::io::stdin()
+            .read_line(&mut line)
+            .with_context(|| format!("reading the {what} from standard input"))?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_string());
     }
-    let first = rpassword::prompt_password(format!("{what}: ")).with_context(|| format!("reading the {what}"))?;
-    let again = rpassword::prompt_password(format!("{what} (again): ")).with_context(|| format!("reading the {what}"))?;
+    let first =
+        rpassword::prompt_password(format!("{what}: ")).with_context(|| format!("reading the {what}"))?;
+    let again = rpassword::prompt_password(format!("{what} (again): "))
+        .with_context(|| format!("reading the {what}"))?;
     if first != again {
         bail!("the two differ");
     }

@@ -190,7 +190,8 @@ pub async fn alert_command(cmd: AlertCommand) -> anyhow::Result<()> {
         AlertCommand::List { data } => with_config!(data.target()?, |store| {
             out("ID\tAGENT\tKIND\tTHRESHOLD\tWINDOW_HOURS\tENABLED\tSTATE")?;
             for r in store.alert_rules().await? {
-                let firing = store.alert_events(Some(r.id), 1).await?.first().is_some_and(|e| e.resolved_at.is_none());
+                let firing =
+                    store.alert_events(Some(r.id), 1).await?.first().is_some_and(|e| e.resolved_at.is_none());
                 out(&format!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     r.id,
@@ -220,7 +221,10 @@ pub async fn alert_command(cmd: AlertCommand) -> anyhow::Result<()> {
                         now_micros(),
                     )
                     .await?;
-                out(&format!("Created alert rule {} ({} of agent '{}' above {}).", r.id, r.kind, agent.name, r.threshold))
+                out(&format!(
+                    "Created alert rule {} ({} of agent '{}' above {}).",
+                    r.id, r.kind, agent.name, r.threshold
+                ))
             })
         }
         AlertCommand::Delete { id, data } => with_config!(data.target()?, |store| {
@@ -268,7 +272,15 @@ pub async fn notify_command(cmd: NotifyCommand) -> anyhow::Result<()> {
                 )),
             }
         }),
-        NotifyCommand::Smtp(SmtpCommand::Set { host, port, security, username, password_stdin, from, data }) => {
+        NotifyCommand::Smtp(SmtpCommand::Set {
+            host,
+            port,
+            security,
+            username,
+            password_stdin,
+            from,
+            data,
+        }) => {
             let password = match &username {
                 Some(_) => Some(read_secret("SMTP password", password_stdin)?),
                 None => None,

@@ -141,10 +141,8 @@ pub fn notice(
         NoticeState::Resolved => "RESOLVED",
         NoticeState::Test => "TEST",
     };
-    let subject = format!(
-        "[AgentSight] {word}: {label} of {agent_name} is {shown} (threshold {})",
-        rule.threshold
-    );
+    let subject =
+        format!("[AgentSight] {word}: {label} of {agent_name} is {shown} (threshold {})", rule.threshold);
     let mut lines = vec![
         format!("State: {}", state.as_str()),
         format!("Agent: {agent_name} (id {})", rule.agent_id),
@@ -253,13 +251,28 @@ pub async fn round<S: Store>(st: &Shared<S>, notifier: &Notifier, every: Duratio
             }
         };
         tracing::info!(rule = rule.id, agent = rule.agent_id, kind = %rule.kind, value = ?m.value, state = notice_state.as_str(), "alert");
-        let agent_name = st.config.agent(rule.agent_id).await?.map_or_else(|| format!("agent {}", rule.agent_id), |a| a.name);
-        let n = notice(&rule, &agent_name, notice_state, m.value, &m.range, Some(&event), notifier.public_url());
+        let agent_name = st
+            .config
+            .agent(rule.agent_id)
+            .await?
+            .map_or_else(|| format!("agent {}", rule.agent_id), |a| a.name);
+        let n =
+            notice(&rule, &agent_name, notice_state, m.value, &m.range, Some(&event), notifier.public_url());
         if targets.is_none() {
-            targets = Some(st.config.notify_targets().await?.into_iter().filter(|t| t.enabled).collect::<Vec<_>>());
+            targets =
+                Some(st.config.notify_targets().await?.into_iter().filter(|t| t.enabled).collect::<Vec<_>>());
         }
         let key = format!("alert:{}:{}", event.id, notice_state.as_str());
-        deliver(notifier, &st.config, targets.as_deref().unwrap_or(&[]), &n, "alert", Some(event.id), Some(&key)).await?;
+        deliver(
+            notifier,
+            &st.config,
+            targets.as_deref().unwrap_or(&[]),
+            &n,
+            "alert",
+            Some(event.id),
+            Some(&key),
+        )
+        .await?;
     }
     notifier.retry_due(&st.config).await?;
     Ok(())

@@ -22,7 +22,9 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 pub(super) async fn send(smtp: &SmtpSettings, trust: &TlsTrust, email: &Email) -> Result<(), DeliveryError> {
     let message = build(smtp, email)?;
     let transport = transport(smtp, trust)?;
-    let fail = |e: &dyn std::fmt::Display| DeliveryError::Transport(format!("SMTP {}:{}: {e}", smtp.host, smtp.port));
+    let fail = |e: &dyn std::fmt::Display| {
+        DeliveryError::Transport(format!("SMTP {}:{}: {e}", smtp.host, smtp.port))
+    };
     // lettre's timeout covers each read and write; this bounds the whole conversation.
     match tokio::time::timeout(SMTP_TIMEOUT + SMTP_TIMEOUT, transport.send(message)).await {
         Ok(Ok(_)) => Ok(()),
@@ -48,8 +50,11 @@ fn build(smtp: &SmtpSettings, email: &Email) -> Result<Message, DeliveryError> {
     } else {
         let mut mixed = MultiPart::mixed().multipart(body);
         for a in &email.attachments {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(&a.base64).map_err(|e| bad(format!("attachment {}: {e}", a.filename)))?;
-            let ct = ContentType::parse(&a.content_type).map_err(|e| bad(format!("attachment {}: {e}", a.filename)))?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&a.base64)
+                .map_err(|e| bad(format!("attachment {}: {e}", a.filename)))?;
+            let ct = ContentType::parse(&a.content_type)
+                .map_err(|e| bad(format!("attachment {}: {e}", a.filename)))?;
             mixed = mixed.singlepart(Attachment::new(a.filename.clone()).body(bytes, ct));
         }
         mixed
@@ -57,11 +62,16 @@ fn build(smtp: &SmtpSettings, email: &Email) -> Result<Message, DeliveryError> {
     builder.multipart(body).map_err(bad)
 }
 
-fn transport(smtp: &SmtpSettings, trust: &TlsTrust) -> Result<AsyncSmtpTransport<Tokio1Executor>, DeliveryError> {
+fn transport(
+    smtp: &SmtpSettings,
+    trust: &TlsTrust,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, DeliveryError> {
     let tls = || -> Result<TlsParameters, DeliveryError> {
         let mut p = TlsParameters::builder(smtp.host.clone());
         if let Some(pem) = &trust.ca_pem {
-            p = p.add_root_certificate(Certificate::from_pem(pem).map_err(|e| DeliveryError::Transport(format!("CA file: {e}")))?);
+            p = p.add_root_certificate(
+                Certificate::from_pem(pem).map_err(|e| DeliveryError::Transport(format!("CA file: {e}")))?,
+            );
         }
         p.dangerous_accept_invalid_certs(trust.insecure)
             .build_rustls()

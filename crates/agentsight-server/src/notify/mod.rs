@@ -155,7 +155,8 @@ impl Notifier {
         alert_event_id: Option<i64>,
         dedupe_key: Option<String>,
     ) -> StoreResult<Option<SendRow>> {
-        let payload = serde_json::to_string(&email).map_err(|e| StoreError::internal_from("email payload", e))?;
+        let payload =
+            serde_json::to_string(&email).map_err(|e| StoreError::internal_from("email payload", e))?;
         let new = NewSend {
             channel: "email".into(),
             source: source.into(),
@@ -201,7 +202,11 @@ impl Notifier {
         self.record_and_attempt(store, new).await
     }
 
-    async fn record_and_attempt<C: NotifyStore>(&self, store: &C, new: NewSend) -> StoreResult<Option<SendRow>> {
+    async fn record_and_attempt<C: NotifyStore>(
+        &self,
+        store: &C,
+        new: NewSend,
+    ) -> StoreResult<Option<SendRow>> {
         let Some(row) = store.record_send(new).await? else { return Ok(None) };
         self.attempt(store, row).await.map(Some)
     }
@@ -235,7 +240,12 @@ impl Notifier {
                     SendAttempt { at, status: SendStatus::Failed, error, next_attempt_at: None }
                 } else {
                     let wait = backoff(self.retry_base, attempts);
-                    SendAttempt { at, status: SendStatus::Retrying, error, next_attempt_at: Some(at.saturating_add(wait)) }
+                    SendAttempt {
+                        at,
+                        status: SendStatus::Retrying,
+                        error,
+                        next_attempt_at: Some(at.saturating_add(wait)),
+                    }
                 }
             }
         };
@@ -243,13 +253,15 @@ impl Notifier {
     }
 
     async fn attempt_email<C: NotifyStore>(&self, store: &C, row: &SendRow) -> Result<(), DeliveryError> {
-        let email: Email = serde_json::from_str(&row.payload).map_err(|e| DeliveryError::Message(e.to_string()))?;
+        let email: Email =
+            serde_json::from_str(&row.payload).map_err(|e| DeliveryError::Message(e.to_string()))?;
         let smtp = store.smtp_settings().await?.ok_or(DeliveryError::NoSmtp)?;
         mailer::send(&smtp, &self.tls, &email).await
     }
 
     async fn attempt_webhook<C: NotifyStore>(&self, store: &C, row: &SendRow) -> Result<(), DeliveryError> {
-        let p: WebhookPayload = serde_json::from_str(&row.payload).map_err(|e| DeliveryError::Message(e.to_string()))?;
+        let p: WebhookPayload =
+            serde_json::from_str(&row.payload).map_err(|e| DeliveryError::Message(e.to_string()))?;
         let target = match row.target_id {
             Some(id) => store.notify_target(id).await?.ok_or(DeliveryError::NoTarget)?,
             None => return Err(DeliveryError::NoTarget),

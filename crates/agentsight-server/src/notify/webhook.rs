@@ -38,7 +38,9 @@ pub(crate) fn client(extra_ca_pem: Option<&[u8]>) -> Result<HttpClient, String> 
     if let Some(pem) = extra_ca_pem {
         let mut n = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
-            roots.add(cert.map_err(|e| format!("notify CA file: {e}"))?).map_err(|e| format!("notify CA file: {e}"))?;
+            roots
+                .add(cert.map_err(|e| format!("notify CA file: {e}"))?)
+                .map_err(|e| format!("notify CA file: {e}"))?;
             n += 1;
         }
         if n == 0 {
@@ -119,7 +121,10 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     #[test]
     fn logged_urls_keep_only_the_host() {
-        assert_eq!(super::redact("https://hooks.example.invalid/services/T0/B0/secret?x=1"), "https://hooks.example.invalid/…");
+        assert_eq!(
+            super::redact("https://hooks.example.invalid/services/T0/B0/secret?x=1"),
+            "https://hooks.example.invalid/…"
+        );
         assert_eq!(super::redact("nonsense"), "…");
     }
 }

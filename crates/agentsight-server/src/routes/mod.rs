@@ -112,7 +112,10 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         )
         .route("/api/settings/alerts/rules/{id}/test/", post(settings::test_rule::<S>))
         .route("/api/settings/alerts/history/", get(settings::history::<S>))
-        .route("/api/settings/notify/targets/", get(settings::list_targets::<S>).post(settings::create_target::<S>))
+        .route(
+            "/api/settings/notify/targets/",
+            get(settings::list_targets::<S>).post(settings::create_target::<S>),
+        )
         .route(
             "/api/settings/notify/targets/{id}/",
             patch(settings::patch_target::<S>).delete(settings::delete_target::<S>),

@@ -7,7 +7,8 @@ use agentsight_core::time::{now_micros, to_iso};
 use agentsight_protocol::notify as wire;
 use agentsight_store::prelude::*;
 use agentsight_store::{
-    AlertEventRow, AlertRuleRow, NewAlertRule, NewNotifyTarget, NotifyTargetRow, SendRow, SmtpSettings, StoreError,
+    AlertEventRow, AlertRuleRow, NewAlertRule, NewNotifyTarget, NotifyTargetRow, SendRow, SmtpSettings,
+    StoreError,
 };
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -212,7 +213,8 @@ pub(crate) async fn test_rule<S: Store>(
 ) -> Result<Json<wire::AlertTestResponse>, ApiError> {
     let rule = st.config.alert_rule(parse_pk(&id)?).await?.ok_or(ApiError::NotFound)?;
     let m = measure(&st, &rule, now_micros()).await?;
-    let agent = st.config.agent(rule.agent_id).await?.map_or_else(|| format!("agent {}", rule.agent_id), |a| a.name);
+    let agent =
+        st.config.agent(rule.agent_id).await?.map_or_else(|| format!("agent {}", rule.agent_id), |a| a.name);
     let n = notice(&rule, &agent, NoticeState::Test, m.value, &m.range, None, st.notifier.public_url());
     let targets = enabled_targets(&st).await?;
     let sends = deliver(&st.notifier, &st.config, &targets, &n, "test", None, None).await?;
@@ -324,7 +326,8 @@ pub(crate) async fn patch_target<S: Store>(
     Path(id): Path<String>,
     ApiJson(p): ApiJson<wire::NotifyTargetPatch>,
 ) -> Result<Json<wire::NotifyTargetResponse>, ApiError> {
-    let t = st.config.set_notify_target_enabled(parse_pk(&id)?, p.enabled).await?.ok_or(ApiError::NotFound)?;
+    let t =
+        st.config.set_notify_target_enabled(parse_pk(&id)?, p.enabled).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(target_response(&t, None)))
 }
 
@@ -425,8 +428,12 @@ pub(crate) async fn put_smtp<S: Store>(
 
 /// Validated SMTP settings from a payload, the stored password kept when none is given (and a
 /// user name remains). Shared with the CLI.
-pub(crate) async fn smtp_settings<C: NotifyStore>(config: &C, p: wire::SmtpPayload) -> Result<SmtpSettings, ApiError> {
-    let port = validate_smtp(&p.host, p.port, &p.security, p.username.as_deref(), p.password.as_deref(), &p.from)?;
+pub(crate) async fn smtp_settings<C: NotifyStore>(
+    config: &C,
+    p: wire::SmtpPayload,
+) -> Result<SmtpSettings, ApiError> {
+    let port =
+        validate_smtp(&p.host, p.port, &p.security, p.username.as_deref(), p.password.as_deref(), &p.from)?;
     let password = match (&p.username, p.password) {
         (None, _) => None,
         (Some(_), Some(pw)) => Some(pw),
@@ -481,7 +488,11 @@ pub(crate) async fn test_smtp<S: Store>(
 }
 
 /// Sends the SMTP test mail to `to` (also `agentsight notify smtp test`).
-pub(crate) async fn test_mail<C: NotifyStore>(notifier: &Notifier, config: &C, to: String) -> Result<SendRow, ApiError> {
+pub(crate) async fn test_mail<C: NotifyStore>(
+    notifier: &Notifier,
+    config: &C,
+    to: String,
+) -> Result<SendRow, ApiError> {
     let email = Email {
         to,
         subject: "[AgentSight] Test mail".into(),

@@ -1,7 +1,9 @@
 //! Contract tests of [`NotifyStore`]: alert rules, episodes (one open per rule), targets, SMTP
 //! settings, the sends log with its deduplication and retries, and leases.
 
-use crate::{ConfigStore, NewAlertRule, NewNotifyTarget, NewSend, SendAttempt, SendStatus, SmtpSettings, StoreError};
+use crate::{
+    ConfigStore, NewAlertRule, NewNotifyTarget, NewSend, SendAttempt, SendStatus, SmtpSettings, StoreError,
+};
 
 fn rule(agent_id: i64, kind: &str) -> NewAlertRule {
     NewAlertRule { agent_id, kind: kind.into(), threshold: 0.25, window_hours: 24, enabled: true }
@@ -14,20 +16,27 @@ pub async fn alert_rules_and_episodes(s: impl ConfigStore) {
     let a = s.create_agent("a".into(), 1).await.unwrap();
     let r1 = s.create_alert_rule(rule(a.id, "escalation_rate"), 10).await.unwrap();
     let r2 = s.create_alert_rule(rule(a.id, "cost_per_day"), 11).await.unwrap();
-    assert_eq!((r1.kind.as_str(), r1.threshold, r1.window_hours, r1.enabled, r1.created_at), ("escalation_rate", 0.25, 24, true, 10));
+    assert_eq!(
+        (r1.kind.as_str(), r1.threshold, r1.window_hours, r1.enabled, r1.created_at),
+        ("escalation_rate", 0.25, 24, true, 10)
+    );
     assert_eq!(s.alert_rules().await.unwrap(), [r1.clone(), r2.clone()]);
     assert_eq!(s.alert_rule(r1.id).await.unwrap(), Some(r1.clone()));
     assert_eq!(s.alert_rule(9_999).await.unwrap(), None);
     let bad = s.create_alert_rule(rule(9_999, "escalation_rate"), 1).await;
     assert!(matches!(bad, Err(StoreError::UnknownReference { field: "agent", .. })), "{bad:?}");
-    let changed = NewAlertRule { threshold: 0.5, window_hours: 48, enabled: false, ..rule(a.id, "escalation_rate") };
+    let changed =
+        NewAlertRule { threshold: 0.5, window_hours: 48, enabled: false, ..rule(a.id, "escalation_rate") };
     let r1b = s.update_alert_rule(r1.id, changed).await.unwrap().unwrap();
     assert_eq!((r1b.threshold, r1b.window_hours, r1b.enabled, r1b.created_at), (0.5, 48, false, 10));
     assert_eq!(s.update_alert_rule(9_999, rule(a.id, "escalation_rate")).await.unwrap(), None);
 
     // Episodes and their deduplication.
     let e1 = s.open_alert(r1.id, 100, 0.75).await.unwrap().expect("opens");
-    assert_eq!((e1.rule_id, e1.agent_id, e1.kind.as_str(), e1.threshold), (r1.id, a.id, "escalation_rate", 0.5));
+    assert_eq!(
+        (e1.rule_id, e1.agent_id, e1.kind.as_str(), e1.threshold),
+        (r1.id, a.id, "escalation_rate", 0.5)
+    );
     assert_eq!((e1.fired_at, e1.fired_value, e1.resolved_at, e1.resolved_value), (100, 0.75, None, None));
     assert_eq!(s.open_alert(r1.id, 160, 0.8).await.unwrap(), None, "still firing: no second episode");
     assert_eq!(s.open_alert(9_999, 160, 0.8).await.unwrap(), None, "no such rule");
@@ -60,7 +69,8 @@ pub async fn notify_targets_and_smtp(s: impl ConfigStore) {
         enabled: true,
     };
     let t1 = s.create_notify_target(hook.clone(), 5).await.unwrap();
-    let mail = NewNotifyTarget { kind: "email".into(), address: "ops@example.invalid".into(), secret: None, ..hook };
+    let mail =
+        NewNotifyTarget { kind: "email".into(), address: "ops@example.invalid".into(), secret: None, ..hook };
     let t2 = s.create_notify_target(mail, 6).await.unwrap();
     assert_eq!((t1.kind.as_str(), t1.secret.as_deref(), t1.created_at), ("webhook", Some("sealed:abc"), 5));
     assert_eq!(s.notify_targets().await.unwrap(), [t1.clone(), t2.clone()]);
@@ -107,23 +117,59 @@ pub async fn sends_log_and_leases(s: impl ConfigStore) {
         created_at: at,
     };
     let a = s.record_send(new(Some("alert:4:fired:3"), 10)).await.unwrap().expect("recorded");
-    assert_eq!((a.status, a.attempts, a.created_at, a.last_error.as_deref()), (SendStatus::Pending, 0, 10, None));
+    assert_eq!(
+        (a.status, a.attempts, a.created_at, a.last_error.as_deref()),
+        (SendStatus::Pending, 0, 10, None)
+    );
     assert_eq!(s.record_send(new(Some("alert:4:fired:3"), 11)).await.unwrap(), None, "same key: once");
     let b = s.record_send(new(None, 12)).await.unwrap().unwrap();
     let c = s.record_send(new(None, 13)).await.unwrap().unwrap();
     assert!(s.record_send(new(None, 14)).await.unwrap().is_some(), "no key: no deduplication");
 
-    let failed = SendAttempt { at: 20, status: SendStatus::Retrying, error: Some("refused".into()), next_attempt_at: Some(50) };
+    let failed = SendAttempt {
+        at: 20,
+        status: SendStatus::Retrying,
+        error: Some("refused".into()),
+        next_attempt_at: Some(50),
+    };
     let a2 = s.record_attempt(a.id, failed.clone()).await.unwrap().unwrap();
-    assert_eq!((a2.status, a2.attempts, a2.last_error.as_deref(), a2.next_attempt_at, a2.last_attempt_at), (SendStatus::Retrying, 1, Some("refused"), Some(50), Some(20)));
+    assert_eq!(
+        (a2.status, a2.attempts, a2.last_error.as_deref(), a2.next_attempt_at, a2.last_attempt_at),
+        (SendStatus::Retrying, 1, Some("refused"), Some(50), Some(20))
+    );
     s.record_attempt(b.id, SendAttempt { next_attempt_at: Some(40), ..failed }).await.unwrap();
-    s.record_attempt(c.id, SendAttempt { at: 21, status: SendStatus::Sent, error: None, next_attempt_at: None }).await.unwrap();
-    assert_eq!(s.record_attempt(9_999, SendAttempt { at: 1, status: SendStatus::Sent, error: None, next_attempt_at: None }).await.unwrap(), None);
+    s.record_attempt(
+        c.id,
+        SendAttempt { at: 21, status: SendStatus::Sent, error: None, next_attempt_at: None },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.record_attempt(
+            9_999,
+            SendAttempt { at: 1, status: SendStatus::Sent, error: None, next_attempt_at: None }
+        )
+        .await
+        .unwrap(),
+        None
+    );
     let due = |v: Vec<crate::SendRow>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
     assert_eq!(due(s.due_sends(39, 10).await.unwrap()), Vec::<i64>::new());
     assert_eq!(due(s.due_sends(45, 10).await.unwrap()), [b.id]);
     assert_eq!(due(s.due_sends(50, 10).await.unwrap()), [b.id, a.id]);
-    let a3 = s.record_attempt(a.id, SendAttempt { at: 51, status: SendStatus::Failed, error: Some("gave up".into()), next_attempt_at: None }).await.unwrap().unwrap();
+    let a3 = s
+        .record_attempt(
+            a.id,
+            SendAttempt {
+                at: 51,
+                status: SendStatus::Failed,
+                error: Some("gave up".into()),
+                next_attempt_at: None,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((a3.status, a3.attempts), (SendStatus::Failed, 2));
     assert_eq!(due(s.due_sends(1_000, 10).await.unwrap()), [b.id]);
     let log = s.sends(2).await.unwrap();

@@ -40,7 +40,8 @@ impl Drop for Smtp {
 }
 
 fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl (Debian's) is needed");
+    let out =
+        Command::new("openssl").args(args).current_dir(dir).output().expect("openssl (Debian's) is needed");
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -58,12 +59,58 @@ fn start_smtp() -> Smtp {
     });
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("leaf.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
+    std::fs::write(
+        d.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    openssl(d, &[&["req", "-x509"][..], &ec, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=agentsight test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]].concat());
-    openssl(d, &[&["req"][..], &ec, &["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"]].concat());
-    openssl(d, &["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext"]);
+    openssl(
+        d,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=agentsight test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        d,
+        &[&["req"][..], &ec, &["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"]].concat(),
+    );
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+        ],
+    );
     let out = d.join("mail");
     std::fs::create_dir(&out).unwrap();
     let port = free_port();
@@ -110,7 +157,10 @@ async fn start_hook(fail_first: usize) -> Hook {
     let app = axum::Router::new().route(
         "/hook/secret-path",
         axum::routing::post(
-            |axum::extract::State((got, fail)): axum::extract::State<(Arc<Mutex<Vec<(Value, bool)>>>, Arc<Mutex<usize>>)>,
+            |axum::extract::State((got, fail)): axum::extract::State<(
+                Arc<Mutex<Vec<(Value, bool)>>>,
+                Arc<Mutex<usize>>,
+            )>,
              headers: HeaderMap,
              body: axum::body::Bytes| async move {
                 let ts = headers.get("x-agentsight-timestamp").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -158,7 +208,9 @@ async fn until<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut f:
 
 /// `Name: value` of a plain-text notice.
 fn line<'a>(text: &'a str, name: &str) -> &'a str {
-    text.lines().find_map(|l| l.strip_prefix(&format!("{name}: "))).unwrap_or_else(|| panic!("no {name} in {text}"))
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
 async fn set_up_delivery(app: &TestApp, admin: &Browser, smtp: &Smtp, hook: &Hook) -> (i64, i64) {
@@ -186,7 +238,10 @@ async fn set_up_delivery(app: &TestApp, admin: &Browser, smtp: &Smtp, hook: &Hoo
         .await;
     assert_eq!(r.status(), 201);
     let body = r.text().await.unwrap();
-    assert!(!body.contains(SECRET) && !body.contains("secret-path"), "neither the secret nor the URL's path: {body}");
+    assert!(
+        !body.contains(SECRET) && !body.contains("secret-path"),
+        "neither the secret nor the URL's path: {body}"
+    );
     let webhook: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(webhook["has_secret"], true);
     let r = app
@@ -209,7 +264,10 @@ async fn conversations(app: &TestApp, prefix: &str, plain: usize, escalated: usi
         let pk = app.conversation(&format!("{prefix}-{i}"), json!({"timestamp": now})).await;
         if i >= plain {
             let r = app
-                .post("/api/action_logs/", &json!({"conversation": pk, "action_name": "contact_human", "timestamp": now}))
+                .post(
+                    "/api/action_logs/",
+                    &json!({"conversation": pk, "action_name": "contact_human", "timestamp": now}),
+                )
                 .await;
             assert_eq!(r.status(), 201);
         }
@@ -266,7 +324,8 @@ async fn an_alert_fires_once_reaches_smtp_and_webhook_and_resolves() {
 
     // The webhook refused the first delivery; the retry came in a later round, while the rule
     // still fired, and no second episode or notice came of that round.
-    let got = until("the webhook's retried delivery", || async { Some(hook.got()).filter(|g| g.len() >= 2) }).await;
+    let got =
+        until("the webhook's retried delivery", || async { Some(hook.got()).filter(|g| g.len() >= 2) }).await;
     for (body, signed) in &got[..2] {
         assert!(signed, "signature checked: {body}");
         let a = &body["agentsight"];
@@ -277,7 +336,10 @@ async fn an_alert_fires_once_reaches_smtp_and_webhook_and_resolves() {
     let mail = until("the firing mail", || async { smtp.mails().into_iter().next() }).await;
     assert_eq!((mail["tls"].clone(), mail["auth_user"].clone()), (json!(true), json!(SMTP_USER)));
     assert_eq!(mail["rcpt_tos"], json!(["oncall@example.invalid"]));
-    assert!(mail["subject"].as_str().unwrap().starts_with("[AgentSight] FIRING: human escalation rate"), "{mail}");
+    assert!(
+        mail["subject"].as_str().unwrap().starts_with("[AgentSight] FIRING: human escalation rate"),
+        "{mail}"
+    );
     let text = mail["text"].as_str().unwrap();
     assert_eq!(line(text, "Value").parse::<f64>().unwrap(), rate);
     assert_eq!(line(text, "Threshold"), "0.3");
@@ -286,7 +348,10 @@ async fn an_alert_fires_once_reaches_smtp_and_webhook_and_resolves() {
     let sends = app.dash_json(&admin, "/api/settings/notify/sends/").await;
     let of = |target: i64| sends.as_array().unwrap().iter().find(|s| s["target"] == target).unwrap().clone();
     let (w, e) = (of(webhook_id), of(email_id));
-    assert_eq!((w["status"].clone(), w["attempts"].clone(), w["source"].clone()), (json!("sent"), json!(2), json!("alert")));
+    assert_eq!(
+        (w["status"].clone(), w["attempts"].clone(), w["source"].clone()),
+        (json!("sent"), json!(2), json!("alert"))
+    );
     assert!(w["last_error"].is_null() || w["last_error"].as_str().is_some());
     assert_eq!((e["status"].clone(), e["attempts"].clone()), (json!("sent"), json!(1)));
     assert_eq!(e["recipient"], "oncall@example.invalid");
@@ -338,24 +403,38 @@ async fn settings_are_validated_tested_and_show_failures() {
         let (app, admin) = (&app, &admin);
         async move { app.dash_send(admin, Method::POST, "/api/settings/alerts/rules/", body).await }
     };
-    let r = post(json!({"agent": app.agent_a, "kind": "escalation_rate", "threshold": 2, "window_hours": 30})).await;
+    let r =
+        post(json!({"agent": app.agent_a, "kind": "escalation_rate", "threshold": 2, "window_hours": 30}))
+            .await;
     assert_eq!(r.status(), 400);
     let e: Value = r.json().await.unwrap();
     assert!(e["threshold"].is_array() && e["window_hours"].is_array(), "{e}");
-    let r = post(json!({"agent": app.agent_a, "kind": "unanswered_rate", "threshold": 0.1, "window_hours": 24})).await;
+    let r =
+        post(json!({"agent": app.agent_a, "kind": "unanswered_rate", "threshold": 0.1, "window_hours": 24}))
+            .await;
     assert_eq!(r.status(), 400);
     assert!(r.json::<Value>().await.unwrap()["kind"][0].as_str().unwrap().contains("not available yet"));
     let r = post(json!({"agent": 9999, "kind": "cost_per_day", "threshold": 5, "window_hours": 24})).await;
     assert_eq!(r.status(), 400);
     assert!(r.json::<Value>().await.unwrap()["agent"].is_array());
     let r = app
-        .dash_send(&admin, Method::POST, "/api/settings/notify/targets/", json!({"kind": "webhook", "name": "", "url": "ftp://x", "secret": "short"}))
+        .dash_send(
+            &admin,
+            Method::POST,
+            "/api/settings/notify/targets/",
+            json!({"kind": "webhook", "name": "", "url": "ftp://x", "secret": "short"}),
+        )
         .await;
     assert_eq!(r.status(), 400);
     let e: Value = r.json().await.unwrap();
     assert!(e["name"].is_array() && e["url"].is_array() && e["secret"].is_array(), "{e}");
     let r = app
-        .dash_send(&admin, Method::PUT, "/api/settings/notify/smtp/", json!({"host": "a b", "port": 70000, "security": "ssl", "from": "x"}))
+        .dash_send(
+            &admin,
+            Method::PUT,
+            "/api/settings/notify/smtp/",
+            json!({"host": "a b", "port": 70000, "security": "ssl", "from": "x"}),
+        )
         .await;
     assert_eq!(r.status(), 400);
     let e: Value = r.json().await.unwrap();
@@ -365,7 +444,14 @@ async fn settings_are_validated_tested_and_show_failures() {
 
     // The webhook's test button: delivered now, signed.
     let (webhook_id, _) = set_up_delivery(&app, &admin, &smtp, &hook).await;
-    let r = app.dash_send(&admin, Method::POST, &format!("/api/settings/notify/targets/{webhook_id}/test/"), json!({})).await;
+    let r = app
+        .dash_send(
+            &admin,
+            Method::POST,
+            &format!("/api/settings/notify/targets/{webhook_id}/test/"),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let sent: Value = r.json().await.unwrap();
     assert_eq!((sent["status"].clone(), sent["source"].clone()), (json!("sent"), json!("test")));
@@ -374,25 +460,50 @@ async fn settings_are_validated_tested_and_show_failures() {
     assert!(got[0].1 && got[0].0["agentsight"]["state"] == "test");
 
     // SMTP's test button: delivered over STARTTLS with AUTH.
-    let r = app.dash_send(&admin, Method::POST, "/api/settings/notify/smtp/test/", json!({"to": "me@example.invalid"})).await;
+    let r = app
+        .dash_send(
+            &admin,
+            Method::POST,
+            "/api/settings/notify/smtp/test/",
+            json!({"to": "me@example.invalid"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "sent");
     let mail = smtp.mails().pop().unwrap();
-    assert_eq!((mail["subject"].clone(), mail["tls"].clone()), (json!("[AgentSight] Test mail"), json!(true)));
+    assert_eq!(
+        (mail["subject"].clone(), mail["tls"].clone()),
+        (json!("[AgentSight] Test mail"), json!(true))
+    );
 
     // A rule's test button: measured now, a test notice to every enabled target.
     conversations(&app, "t", 3, 1).await;
-    let r = post(json!({"agent": app.agent_a, "kind": "escalation_rate", "threshold": 0.5, "window_hours": 24})).await;
+    let r =
+        post(json!({"agent": app.agent_a, "kind": "escalation_rate", "threshold": 0.5, "window_hours": 24}))
+            .await;
     let rule: Value = r.json().await.unwrap();
-    let r = app.dash_send(&admin, Method::POST, &format!("/api/settings/alerts/rules/{}/test/", rule["id"]), json!({})).await;
+    let r = app
+        .dash_send(
+            &admin,
+            Method::POST,
+            &format!("/api/settings/alerts/rules/{}/test/", rule["id"]),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let t: Value = r.json().await.unwrap();
-    assert_eq!((t["value"].as_f64(), t["fires"].clone()), (Some(escalation_rate_today(&app).await), json!(false)));
+    assert_eq!(
+        (t["value"].as_f64(), t["fires"].clone()),
+        (Some(escalation_rate_today(&app).await), json!(false))
+    );
     assert_eq!(t["sends"].as_array().unwrap().len(), 2);
     let mail = smtp.mails().pop().unwrap();
     assert!(mail["subject"].as_str().unwrap().starts_with("[AgentSight] TEST"), "{mail}");
     assert_eq!(line(mail["text"].as_str().unwrap(), "Value"), "0.25");
-    assert!(app.dash_json(&admin, "/api/settings/alerts/history/").await.as_array().unwrap().is_empty(), "a test opens no episode");
+    assert!(
+        app.dash_json(&admin, "/api/settings/alerts/history/").await.as_array().unwrap().is_empty(),
+        "a test opens no episode"
+    );
 
     // A wrong password: the send fails, is to be retried, and the failure shows.
     let r = app
@@ -405,7 +516,14 @@ async fn settings_are_validated_tested_and_show_failures() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    let r = app.dash_send(&admin, Method::POST, "/api/settings/notify/smtp/test/", json!({"to": "me@example.invalid"})).await;
+    let r = app
+        .dash_send(
+            &admin,
+            Method::POST,
+            "/api/settings/notify/smtp/test/",
+            json!({"to": "me@example.invalid"}),
+        )
+        .await;
     let failed: Value = r.json().await.unwrap();
     assert_eq!((failed["status"].clone(), failed["attempts"].clone()), (json!("retrying"), json!(1)));
     assert!(failed["last_error"].as_str().unwrap().contains("535"), "the server's refusal: {failed}");
