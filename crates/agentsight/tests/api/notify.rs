@@ -141,26 +141,28 @@ impl Smtp {
     }
 }
 
+/// Each body a receiver got and whether its signature was right.
+type Received = Arc<Mutex<Vec<(Value, bool)>>>;
+/// The receiver's state: what it got, and how many requests it still refuses.
+type HookState = (Received, Arc<Mutex<usize>>);
+
 /// What the webhook receiver got: each body and whether its signature was right.
 #[derive(Clone, Default)]
 struct Hook {
     url: String,
-    got: Arc<Mutex<Vec<(Value, bool)>>>,
+    got: Received,
 }
 
 /// A webhook receiver that checks `X-AgentSight-Signature` (HMAC-SHA256 of
 /// `"{timestamp}.{body}"` with the secret) and answers 500 to its first `fail_first` requests.
 async fn start_hook(fail_first: usize) -> Hook {
     use axum::http::{HeaderMap, StatusCode};
-    let got: Arc<Mutex<Vec<(Value, bool)>>> = Arc::default();
+    let got: Received = Arc::default();
     let state = (got.clone(), Arc::new(Mutex::new(fail_first)));
     let app = axum::Router::new().route(
         "/hook/secret-path",
         axum::routing::post(
-            |axum::extract::State((got, fail)): axum::extract::State<(
-                Arc<Mutex<Vec<(Value, bool)>>>,
-                Arc<Mutex<usize>>,
-            )>,
+            |axum::extract::State((got, fail)): axum::extract::State<HookState>,
              headers: HeaderMap,
              body: axum::body::Bytes| async move {
                 let ts = headers.get("x-agentsight-timestamp").and_then(|v| v.to_str().ok()).unwrap_or("");
