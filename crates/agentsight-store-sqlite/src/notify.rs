@@ -349,10 +349,12 @@ impl NotifyStore for SqliteStore {
             all(
                 c,
                 &format!(
-                    "SELECT {SEND_COLS} FROM notify_sends WHERE status = 'retrying' AND next_attempt_at <= ?1
-                     ORDER BY next_attempt_at, id LIMIT ?2"
+                    "SELECT {SEND_COLS} FROM notify_sends
+                     WHERE (status = 'retrying' AND next_attempt_at <= ?1)
+                        OR (status = 'pending' AND created_at <= ?1 - ?3)
+                     ORDER BY coalesce(next_attempt_at, created_at), id LIMIT ?2"
                 ),
-                params![now, limit],
+                params![now, limit, agentsight_store::STALE_PENDING_MICROS],
                 send,
             )
         })

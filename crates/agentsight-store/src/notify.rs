@@ -12,6 +12,10 @@ use agentsight_core::time::Micros;
 
 use crate::StoreResult;
 
+/// A send still `Pending` this long after it was recorded is due again (every attempt is bounded
+/// well below it): 5 minutes.
+pub const STALE_PENDING_MICROS: Micros = 300_000_000;
+
 /// An alert rule as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertRuleRow {
@@ -303,8 +307,9 @@ pub trait NotifyStore: Send + Sync {
         id: i64,
         a: SendAttempt,
     ) -> impl Future<Output = StoreResult<Option<SendRow>>> + Send;
-    /// Sends `Retrying` whose `next_attempt_at` is at or before `now`, oldest first, at most
-    /// `limit`.
+    /// Sends `Retrying` whose `next_attempt_at` is at or before `now`, and sends still `Pending`
+    /// [`STALE_PENDING_MICROS`] after they were recorded (their first attempt never finished:
+    /// the node stopped), oldest first, at most `limit`.
     fn due_sends(&self, now: Micros, limit: i64) -> impl Future<Output = StoreResult<Vec<SendRow>>> + Send;
     /// The newest sends, newest first, at most `limit`.
     fn sends(&self, limit: i64) -> impl Future<Output = StoreResult<Vec<SendRow>>> + Send;

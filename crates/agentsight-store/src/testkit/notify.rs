@@ -172,6 +172,12 @@ pub async fn sends_log_and_leases(s: impl ConfigStore) {
         .unwrap();
     assert_eq!((a3.status, a3.attempts), (SendStatus::Failed, 2));
     assert_eq!(due(s.due_sends(1_000, 10).await.unwrap()), [b.id]);
+    // A send left pending (its node stopped mid-attempt) is due once it is stale.
+    let stale = s.record_send(new(None, 100)).await.unwrap().unwrap();
+    let later = 100 + crate::STALE_PENDING_MICROS;
+    assert!(!due(s.due_sends(later - 1, 10).await.unwrap()).contains(&stale.id));
+    let ids = due(s.due_sends(later, 10).await.unwrap());
+    assert!(ids.contains(&stale.id) && ids.contains(&b.id) && !ids.contains(&c.id), "{ids:?}");
     let log = s.sends(2).await.unwrap();
     assert_eq!(log.len(), 2);
     assert!(log[0].id > log[1].id && log[1].id > c.id - 1);
