@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Fails when a store trait method (a line `fn NAME(` in crates/agentsight-store/src/lib.rs or
-erasure.rs) has
+"""Fails when a store trait method (a line `fn NAME(` in crates/agentsight-store/src/lib.rs,
+erasure.rs or notify.rs) has
 no row in the "Store contract coverage" table of docs/architecture.md, when a row names a
 contract test function (outside parentheses) that crates/agentsight-store/src/testkit/ does not
 define, or when a row's Backends cell names PostgreSQL although none of its tests is in
@@ -12,7 +12,7 @@ import re
 import sys
 
 root = pathlib.Path(__file__).resolve().parent.parent
-lib = "".join((root / "crates/agentsight-store/src" / f).read_text() for f in ("lib.rs", "erasure.rs"))
+lib = "".join((root / "crates/agentsight-store/src" / f).read_text() for f in ("lib.rs", "erasure.rs", "notify.rs"))
 doc = (root / "docs/architecture.md").read_text()
 kit = "".join(p.read_text() for p in (root / "crates/agentsight-store/src/testkit").glob("*.rs"))
 

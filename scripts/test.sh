@@ -12,7 +12,8 @@
 #   ./scripts/test.sh
 #
 # Build caches go to $CARGO_TARGET_DIR (default ~/.cache/agentsight/target) and the SDK venv to
-# ~/.cache/agentsight/venv-sdk00 and venv-sdk01, so a second run is quick; a fresh machine builds everything.
+# ~/.cache/agentsight/venv-sdk00 and venv-sdk01 (aiosmtpd's, for the mail tests, to venv-aiosmtpd), so a
+# second run is quick; a fresh machine builds everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -112,6 +113,19 @@ trap 'scripts/postgres-test-server.sh stop "$PG_TEST_DIR" >/dev/null 2>&1 || tru
 CH_TEST_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 AGENTSIGHT_TEST_CLICKHOUSE="$(scripts/clickhouse-test-server.sh start "$CH_TEST_DIR" "$CH_TEST_PORT" 2)"
 export AGENTSIGHT_TEST_CLICKHOUSE
+
+step "aiosmtpd (PyPI) for the alert and mail delivery tests (a real SMTP receiver with STARTTLS and AUTH)"
+AIOSMTPD_VENV="$(scripts/setup-aiosmtpd-venv.sh | tail -n 1)"
+export AGENTSIGHT_AIOSMTPD_PYTHON="$AIOSMTPD_VENV/bin/python"
+"$AGENTSIGHT_AIOSMTPD_PYTHON" -c "import aiosmtpd" || { echo "aiosmtpd is missing from $AIOSMTPD_VENV" >&2; exit 1; }
+if ! command -v openssl >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "Debian's openssl is missing (the SMTP test makes its CA with it): sudo apt-get install -y openssl" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
 
 step "Rust tests: unit, store contract, metrics vs reference, API, CLI, SIGKILL durability, geolocation"
 if ! command -v cargo-nextest >/dev/null 2>&1; then

@@ -61,8 +61,8 @@ export class Server {
     return (lines[lines.length - 1] ?? "").trim();
   }
 
-  /** Starts the server and waits for /healthz. */
-  async start(): Promise<void> {
+  /** Starts the server (with `extra` flags of `serve`) and waits for /healthz. */
+  async start(extra: string[] = []): Promise<void> {
     const geo = process.env.AGENTSIGHT_GEO_DIR;
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();
@@ -70,6 +70,7 @@ export class Server {
       const log = openSync(this.logPath, "w");
       const args = ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", this.dataDir];
       if (geo) args.push("--geo-dir", geo);
+      args.push(...extra);
       this.proc = spawn(this.bin, args, { stdio: ["ignore", log, log] });
       this.base = `http://127.0.0.1:${port}`;
       const deadline = Date.now() + 30_000;

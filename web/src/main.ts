@@ -17,6 +17,7 @@ import { mountConversations } from "./views/conversations/conversations";
 import { mountOverview } from "./views/overview/overview";
 import { mountAgentSettings } from "./views/settings/agent-settings";
 import { mountSettings } from "./views/settings/settings";
+import { mountAlertsSettings } from "./views/settings/alerts";
 import { mountTranscript } from "./views/transcript/transcript";
 
 const root = document.getElementById("app") as HTMLElement;
@@ -169,12 +170,19 @@ async function route(): Promise<void> {
       }
       case "settings":
       case "agent-settings":
+      case "alerts-settings":
         brandFor(null);
         if (ctx.session?.user.role !== "admin") {
           mount(key, () => message("Admins only", "Settings are for admins. Ask one to change what you need."));
           return;
         }
-        mount(key, () => (r.name === "settings" ? mountSettings(root, ctx) : mountAgentSettings(root, ctx, r.agent)));
+        mount(key, () =>
+          r.name === "settings"
+            ? mountSettings(root, ctx)
+            : r.name === "alerts-settings"
+              ? mountAlertsSettings(root, ctx)
+              : mountAgentSettings(root, ctx, r.agent),
+        );
         return;
       default:
         mount(key, () => message("Not found", "There is no page at this address."));

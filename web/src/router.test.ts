@@ -7,6 +7,8 @@ describe("matchRoute", () => {
     expect(matchRoute("/login")).toEqual({ name: "login" });
     expect(matchRoute("/setup")).toEqual({ name: "setup" });
     expect(matchRoute("/agents")).toEqual({ name: "agents" });
+    expect(matchRoute("/settings/alerts")).toEqual({ name: "alerts-settings" });
+    expect(matchRoute("/settings/alerts/x")).toEqual({ name: "not-found" });
     expect(matchRoute("/agents/3")).toEqual({ name: "overview", agent: 3 });
     expect(matchRoute("/agents/3/")).toEqual({ name: "overview", agent: 3 });
     expect(matchRoute("/agents/3/conversations")).toEqual({ name: "conversations", agent: 3 });

@@ -11,6 +11,7 @@ export type Route =
   | { name: "transcript"; agent: number; pk: number }
   | { name: "settings" }
   | { name: "agent-settings"; agent: number }
+  | { name: "alerts-settings" }
   | { name: "share"; token: string }
   | { name: "not-found" };
 
@@ -29,6 +30,7 @@ export function matchRoute(pathname: string): Route {
   if (a === "share" && b && parts.length === 2 && /^[A-Za-z0-9_-]{8,128}$/.test(b)) return { name: "share", token: b };
   if (a === "settings") {
     if (parts.length === 1) return { name: "settings" };
+    if (b === "alerts" && parts.length === 2) return { name: "alerts-settings" };
     const agent = id(c);
     if (b === "agents" && agent !== null && parts.length === 3) return { name: "agent-settings", agent };
   }
@@ -62,6 +64,7 @@ export const paths = {
     `/agents/${agent}/conversations/${pk}${search ? `?${search}` : ""}`,
   settings: () => "/settings",
   agentSettings: (agent: number) => `/settings/agents/${agent}`,
+  alertsSettings: () => "/settings/alerts",
 };
 
 /** Stands for this app's origin when resolving `next` (any origin would do; it must not change). */

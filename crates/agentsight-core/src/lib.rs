@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod archive;
 pub mod dashboard;
 pub mod dataplane;

@@ -64,6 +64,31 @@ pub fn check_chars(value: &str, max: usize) -> Result<(), String> {
     }
 }
 
+/// Alert rules in all (`POST /api/settings/alerts/rules/` refuses more).
+pub const MAX_ALERT_RULES: usize = 200;
+/// An alert rule's window over whole UTC days, in hours (31 days).
+pub const MAX_ALERT_WINDOW_HOURS: u32 = 744;
+/// A `volume_drop` rule's window in hours (the last complete hours, compared with a week before).
+pub const MAX_VOLUME_WINDOW_HOURS: u32 = 24;
+/// Notification targets (webhooks and e-mail addresses) in all.
+pub const MAX_NOTIFY_TARGETS: usize = 50;
+/// A notification target's name.
+pub const MAX_TARGET_NAME_CHARS: usize = 100;
+/// A webhook URL.
+pub const MAX_NOTIFY_URL_CHARS: usize = 2_000;
+/// A webhook's signing secret at least.
+pub const MIN_NOTIFY_SECRET_CHARS: usize = 16;
+/// A webhook's signing secret at most.
+pub const MAX_NOTIFY_SECRET_CHARS: usize = 256;
+/// An e-mail address (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// An SMTP host name, user name or password.
+pub const MAX_SMTP_FIELD_CHARS: usize = 255;
+/// Sends and alert events listed at most (newest first).
+pub const MAX_NOTIFY_LISTED: i64 = 200;
+/// Attempts of one send before it is given up (the first and the retries).
+pub const MAX_SEND_ATTEMPTS: u32 = 5;
+
 /// The most expensive conversations `GET /api/metrics/llm/` lists (`top_conversations`).
 pub const LLM_TOP_CONVERSATIONS: usize = 10;
 

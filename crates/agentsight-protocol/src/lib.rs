@@ -7,6 +7,7 @@
 
 pub mod dashboard;
 pub mod metrics;
+pub mod notify;
 pub mod v00;
 pub mod v01;
 

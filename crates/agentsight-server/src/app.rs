@@ -83,6 +83,8 @@ pub struct Shared<S: Store> {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Requests and ingest outcomes counted for `GET /metrics`.
     pub telemetry: crate::telemetry::Telemetry,
+    /// E-mail and webhook delivery with its log and retries (alerts, reports).
+    pub notifier: crate::notify::Notifier,
 }
 
 /// Shared state of every handler: one pointer, cloned for each request.
@@ -204,6 +206,7 @@ pub async fn state<S: Store>(
     blobs: Arc<dyn BlobStore>,
     enrich: Enrichment,
 ) -> Result<(AppState<S>, Option<String>), StoreError> {
+    let notifier = crate::notify::Notifier::new(&settings).map_err(StoreError::internal)?;
     let ttl = i64::try_from(settings.setup_link_ttl.as_micros()).unwrap_or(i64::MAX);
     let setup_expiry = agentsight_core::time::now_micros().saturating_add(ttl);
     let Stores { config, events } = stores;
@@ -230,6 +233,7 @@ pub async fn state<S: Store>(
         write_health: crate::ready::WriteHealth::default(),
         stopping: tokio::sync::watch::Sender::new(false),
         telemetry: crate::telemetry::Telemetry::default(),
+        notifier,
     }));
     Ok((state, token.map(|t| t.secret)))
 }
@@ -256,6 +260,8 @@ impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
         blobs: Option<Arc<dyn BlobStore>>,
     ) -> Result<Self, StartError> {
         settings.validate().map_err(StartError::Settings)?;
+        // The notifier reads its CA file here, so a bad one is a settings error at start.
+        crate::notify::Notifier::new(&settings).map_err(StartError::Settings)?;
         settings.public_url = settings
             .public_url
             .as_deref()
@@ -292,6 +298,7 @@ impl<C: ConfigStore, E: EventStore> App<Stores<C, E>> {
             .map_err(StartError::Store)?;
         let stopping = state.stopping.clone();
         crate::erasure::spawn_retention(Arc::downgrade(&state.0), state.settings.retention_interval);
+        crate::notify::alerts::spawn(Arc::downgrade(&state.0), state.settings.alert_interval);
         Ok(App { listener, router: router(state), stores, setup_token, limits, stopping })
     }
 

@@ -54,6 +54,17 @@ pub struct Settings {
     pub retention_interval: Duration,
     /// The bearer token `GET /metrics` (Prometheus) requires; `None`: the route answers 404.
     pub prometheus_token: Option<ScrapeToken>,
+    /// How often alert rules are evaluated and failed sends retried (`crate::notify`); zero:
+    /// never.
+    pub alert_interval: Duration,
+    /// The first retry of a failed send waits this long, each next one twice as long.
+    pub notify_retry_base: Duration,
+    /// A PEM file of CA certificates trusted, besides the system's, by SMTP (STARTTLS, TLS) and
+    /// HTTPS webhooks: for a mail server or webhook with a private CA.
+    pub notify_ca_file: Option<PathBuf>,
+    /// Accept any certificate from the SMTP server (tests only: no authentication of the peer
+    /// at all). Webhooks always check theirs.
+    pub notify_insecure_tls: bool,
 }
 
 /// The secret a Prometheus scrape sends as `Authorization: Bearer …`, kept as its SHA-256 only
@@ -116,6 +127,11 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `retention_interval`: every five minutes.
 pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(300);
 
+/// Default `alert_interval`: every minute.
+pub const DEFAULT_ALERT_INTERVAL: Duration = Duration::from_secs(60);
+/// Default `notify_retry_base`: retries after 30 s, 1, 2 and 4 minutes.
+pub const DEFAULT_NOTIFY_RETRY_BASE: Duration = Duration::from_secs(30);
+
 /// Default ingest batches per second and agent (the SDK sends one batch every 5 s per process).
 pub const DEFAULT_INGEST_RATE: u32 = 200;
 /// Default burst of ingest batches.
@@ -146,6 +162,10 @@ impl Settings {
             ),
             retention_interval: DEFAULT_RETENTION_INTERVAL,
             prometheus_token: None,
+            alert_interval: DEFAULT_ALERT_INTERVAL,
+            notify_retry_base: DEFAULT_NOTIFY_RETRY_BASE,
+            notify_ca_file: None,
+            notify_insecure_tls: false,
         }
     }
 

@@ -38,6 +38,7 @@ pub mod error;
 pub mod extract;
 pub mod fuzzing;
 pub mod live;
+pub mod notify;
 mod present;
 pub mod proxy;
 pub mod ready;

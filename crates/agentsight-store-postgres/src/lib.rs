@@ -15,6 +15,7 @@
 mod agents;
 mod dashboard;
 mod migrate;
+mod notify;
 mod retention;
 
 use std::time::Duration;
@@ -289,6 +290,125 @@ impl agentsight_store::RetentionStore for PostgresStore {
         limit: i64,
     ) -> StoreResult<Vec<agentsight_store::ErasureRecord>> {
         read_conn!(self, |c| retention::erasures(&c, agent_id, limit))
+    }
+}
+
+impl agentsight_store::NotifyStore for PostgresStore {
+    async fn alert_rules(&self) -> StoreResult<Vec<agentsight_store::AlertRuleRow>> {
+        read_conn!(self, |c| notify::alert_rules(&c))
+    }
+
+    async fn alert_rule(&self, id: i64) -> StoreResult<Option<agentsight_store::AlertRuleRow>> {
+        read_conn!(self, |c| notify::alert_rule(&c, id))
+    }
+
+    async fn create_alert_rule(
+        &self,
+        r: agentsight_store::NewAlertRule,
+        now: Micros,
+    ) -> StoreResult<agentsight_store::AlertRuleRow> {
+        write_tx!(self, |tx| notify::create_alert_rule(&tx, r, now))
+    }
+
+    async fn update_alert_rule(
+        &self,
+        id: i64,
+        r: agentsight_store::NewAlertRule,
+    ) -> StoreResult<Option<agentsight_store::AlertRuleRow>> {
+        write_tx!(self, |tx| notify::update_alert_rule(&tx, id, r))
+    }
+
+    async fn delete_alert_rule(&self, id: i64) -> StoreResult<bool> {
+        write_tx!(self, |tx| notify::delete_alert_rule(&tx, id))
+    }
+
+    async fn open_alert(
+        &self,
+        rule_id: i64,
+        at: Micros,
+        value: f64,
+    ) -> StoreResult<Option<agentsight_store::AlertEventRow>> {
+        write_tx!(self, |tx| notify::open_alert(&tx, rule_id, at, value))
+    }
+
+    async fn resolve_alert(
+        &self,
+        rule_id: i64,
+        at: Micros,
+        value: Option<f64>,
+    ) -> StoreResult<Option<agentsight_store::AlertEventRow>> {
+        write_tx!(self, |tx| notify::resolve_alert(&tx, rule_id, at, value))
+    }
+
+    async fn alert_events(
+        &self,
+        rule_id: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<agentsight_store::AlertEventRow>> {
+        read_conn!(self, |c| notify::alert_events(&c, rule_id, limit))
+    }
+
+    async fn notify_targets(&self) -> StoreResult<Vec<agentsight_store::NotifyTargetRow>> {
+        read_conn!(self, |c| notify::notify_targets(&c))
+    }
+
+    async fn notify_target(&self, id: i64) -> StoreResult<Option<agentsight_store::NotifyTargetRow>> {
+        read_conn!(self, |c| notify::notify_target(&c, id))
+    }
+
+    async fn create_notify_target(
+        &self,
+        t: agentsight_store::NewNotifyTarget,
+        now: Micros,
+    ) -> StoreResult<agentsight_store::NotifyTargetRow> {
+        write_tx!(self, |tx| notify::create_notify_target(&tx, t, now))
+    }
+
+    async fn set_notify_target_enabled(
+        &self,
+        id: i64,
+        enabled: bool,
+    ) -> StoreResult<Option<agentsight_store::NotifyTargetRow>> {
+        write_tx!(self, |tx| notify::set_notify_target_enabled(&tx, id, enabled))
+    }
+
+    async fn delete_notify_target(&self, id: i64) -> StoreResult<bool> {
+        write_tx!(self, |tx| notify::delete_notify_target(&tx, id))
+    }
+
+    async fn smtp_settings(&self) -> StoreResult<Option<agentsight_store::SmtpSettings>> {
+        read_conn!(self, |c| notify::smtp_settings(&c))
+    }
+
+    async fn set_smtp_settings(&self, s: Option<agentsight_store::SmtpSettings>) -> StoreResult<()> {
+        write_tx!(self, |tx| notify::set_smtp_settings(&tx, s))
+    }
+
+    async fn record_send(
+        &self,
+        s: agentsight_store::NewSend,
+    ) -> StoreResult<Option<agentsight_store::SendRow>> {
+        write_tx!(self, |tx| notify::record_send(&tx, s))
+    }
+
+    async fn record_attempt(
+        &self,
+        id: i64,
+        a: agentsight_store::SendAttempt,
+    ) -> StoreResult<Option<agentsight_store::SendRow>> {
+        write_tx!(self, |tx| notify::record_attempt(&tx, id, a))
+    }
+
+    async fn due_sends(&self, now: Micros, limit: i64) -> StoreResult<Vec<agentsight_store::SendRow>> {
+        read_conn!(self, |c| notify::due_sends(&c, now, limit))
+    }
+
+    async fn sends(&self, limit: i64) -> StoreResult<Vec<agentsight_store::SendRow>> {
+        read_conn!(self, |c| notify::sends(&c, limit))
+    }
+
+    async fn take_lease(&self, name: String, holder: String, now: Micros, ttl: Micros) -> StoreResult<bool> {
+        write_tx!(self, |tx| notify::take_lease(&tx, name, holder, now, ttl))
     }
 }
 

@@ -15,6 +15,7 @@ mod index;
 mod llm_metrics;
 mod metrics;
 mod migrate;
+mod notify;
 mod reads;
 mod spans;
 mod traces;

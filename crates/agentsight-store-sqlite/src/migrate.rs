@@ -97,6 +97,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_language_case.sql"),
     include_str!("../migrations/0010_index_journal.sql"),
     include_str!("../migrations/0011_retention.sql"),
+    include_str!("../migrations/0012_alerts.sql"),
 ];
 
 /// The migration that moves the span chunks into the archive database (see [`copy_chunks`]).

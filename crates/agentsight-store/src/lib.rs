@@ -17,6 +17,7 @@
 
 pub mod blobs;
 mod erasure;
+mod notify;
 pub mod private;
 mod rows;
 pub mod stats;
@@ -41,6 +42,7 @@ pub use agentsight_protocol::metrics::{
 };
 pub use blobs::{BlobFuture, BlobStore};
 pub use erasure::*;
+pub use notify::*;
 pub use rows::*;
 pub use stats::{GroupSizes, GroupSizesSnapshot, ProjectionBacklog, QueueStats, StoreStats};
 
@@ -753,21 +755,22 @@ pub trait StatsReader: Send + Sync {
 pub mod prelude {
     pub use crate::{
         AgentStore, BrandingStore, ChangeFeed, ConfigStore, DataPlane, Erasure, EventStore, ExportReader,
-        MetricsReader, RetentionStore, ShareStore, SpanReader, SpanWriter, StatsReader, TrackingReader,
-        TrackingWriter, UserStore,
+        MetricsReader, NotifyStore, RetentionStore, ShareStore, SpanReader, SpanWriter, StatsReader,
+        TrackingReader, TrackingWriter, UserStore,
     };
 }
 
 /// The configuration store: what operators set up (agents, environments, keys, escalation
-/// names, users, sessions, share links, branding, retention and the audit log of removals).
+/// names, users, sessions, share links, branding, retention and the audit log of removals, alert
+/// rules and notification delivery).
 /// Small, read on every request, written rarely. Usable on its own: nothing in it refers to
 /// events.
 pub trait ConfigStore:
-    AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + Clone + 'static
+    AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + NotifyStore + Clone + 'static
 {
 }
-impl<T: AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + Clone + 'static> ConfigStore
-    for T
+impl<T: AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + NotifyStore + Clone + 'static>
+    ConfigStore for T
 {
 }
 

@@ -65,7 +65,7 @@ impl Cli {
 /// Where the stores are: a data dir (the embedded SQLite store), or PostgreSQL and ClickHouse
 /// (scale-out: `--postgres` and `--clickhouse`, both or neither).
 #[derive(Debug, Args, Clone)]
-struct DataDir {
+pub(crate) struct DataDir {
     /// Directory holding the database (`agentsight.db`), the span archive
     /// (`agentsight.archive.db`) and attachment files; created 0700, its files 0600
     /// [default: ./data]. Not with --postgres/--clickhouse.
@@ -102,7 +102,7 @@ struct DataDir {
 
 impl DataDir {
     /// The backends these flags name (see [`Target::of`]).
-    fn target(&self) -> anyhow::Result<Target> {
+    pub(crate) fn target(&self) -> anyhow::Result<Target> {
         Target::of(&Given {
             data_dir: self.data_dir.clone(),
             postgres: self.postgres.clone(),
@@ -141,6 +141,14 @@ enum Command {
     /// read-only).
     #[command(subcommand)]
     User(UserCommand),
+    /// Alert rules: list, create, delete, and their history (firing episodes). The server
+    /// evaluates them every --alert-interval and notifies every target.
+    #[command(subcommand)]
+    Alert(crate::notify_cli::AlertCommand),
+    /// Notification delivery: the SMTP server (set, show, clear, test), targets (webhooks,
+    /// e-mail addresses) and the sends log.
+    #[command(subcommand)]
+    Notify(crate::notify_cli::NotifyCommand),
     /// Fill an agent with realistic demo data ending now, through the same write path as the
     /// API. Writes without fsync (demo data need not survive a power loss).
     Demo(DemoArgs),
@@ -355,6 +363,25 @@ struct ServeArgs {
     #[arg(long, env = "AGENTSIGHT_RETENTION_INTERVAL", default_value_t = agentsight_server::config::DEFAULT_RETENTION_INTERVAL.as_secs(),
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     retention_interval: u64,
+    /// Seconds between evaluations of the alert rules (and retries of failed notification
+    /// sends); 0 never evaluates them. On several nodes sharing a PostgreSQL configuration
+    /// store one node at a time does it (a lease).
+    #[arg(long, env = "AGENTSIGHT_ALERT_INTERVAL", default_value_t = agentsight_server::config::DEFAULT_ALERT_INTERVAL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    alert_interval: u64,
+    /// Seconds before the first retry of a failed e-mail or webhook send; each next retry
+    /// waits twice as long (5 attempts in all).
+    #[arg(long, env = "AGENTSIGHT_NOTIFY_RETRY_BASE", default_value_t = agentsight_server::config::DEFAULT_NOTIFY_RETRY_BASE.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    notify_retry_base: u64,
+    /// A PEM file of CA certificates to trust, besides the system's, for SMTP (STARTTLS, TLS)
+    /// and HTTPS webhooks: a mail server or webhook with a private CA.
+    #[arg(long, env = "AGENTSIGHT_NOTIFY_CA_FILE", value_name = "PEM")]
+    notify_ca_file: Option<PathBuf>,
+    /// Accept any TLS certificate from the SMTP server. For tests only: the server is then not
+    /// authenticated at all. (Webhooks always check theirs: use --notify-ca-file.)
+    #[arg(long, env = "AGENTSIGHT_NOTIFY_INSECURE_TLS")]
+    notify_insecure_tls: bool,
     /// Serve `GET /metrics` (the Prometheus text format: requests, ingest outcomes, the
     /// store's queues, the metrics engine, memory) to scrapes that send `Authorization: Bearer
     /// TOKEN`; without it `/metrics` answers 404. 16 to 512 printable characters without
@@ -519,6 +546,26 @@ enum UserCommand {
     },
 }
 
+/// A secret (an SMTP password, a webhook's signing secret) from the first line of standard
+/// input, or prompted for twice (never echoed).
+pub(crate) fn read_secret(what: &str, from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .with_context(|| format!("reading the {what} from standard input"))?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first =
+        rpassword::prompt_password(format!("{what}: ")).with_context(|| format!("reading the {what}"))?;
+    let again = rpassword::prompt_password(format!("{what} (again): "))
+        .with_context(|| format!("reading the {what}"))?;
+    if first != again {
+        bail!("the two differ");
+    }
+    Ok(first)
+}
+
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     if from_stdin {
         let mut line = String::new();
@@ -620,6 +667,8 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
     match cli.command {
         Command::Serve(a) => serve(a, passed).await,
         Command::Openapi => out(agentsight_server::openapi_document()),
+        Command::Alert(cmd) => crate::notify_cli::alert_command(cmd).await,
+        Command::Notify(cmd) => crate::notify_cli::notify_command(cmd).await,
         Command::Check(a) => {
             let dir = a.data.target()?.sqlite_only(
                 "check",
@@ -1014,7 +1063,7 @@ fn usd_per_million(micro: i64) -> String {
     }
 }
 
-fn out(line: &str) -> anyhow::Result<()> {
+pub(crate) fn out(line: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}")?;
     stdout.flush()?;
@@ -1040,7 +1089,7 @@ async fn create_agent_with_key(store: &impl ConfigStore, name: &str) -> anyhow::
     Ok((agent, key))
 }
 
-async fn find_agent(store: &impl ConfigStore, id_or_name: &str) -> anyhow::Result<AgentRow> {
+pub(crate) async fn find_agent(store: &impl ConfigStore, id_or_name: &str) -> anyhow::Result<AgentRow> {
     let agents = store.list_agents().await?;
     let by_id = id_or_name.parse::<i64>().ok();
     agents
@@ -1092,6 +1141,10 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
         trusted_proxies: a.trusted_proxies.clone(),
         retention_interval: std::time::Duration::from_secs(a.retention_interval),
         prometheus_token: a.prometheus_token.clone(),
+        alert_interval: std::time::Duration::from_secs(a.alert_interval),
+        notify_retry_base: std::time::Duration::from_secs(a.notify_retry_base),
+        notify_ca_file: a.notify_ca_file.clone(),
+        notify_insecure_tls: a.notify_insecure_tls,
         ..Settings::new(&data_dir)
     };
     let located = target.describe();

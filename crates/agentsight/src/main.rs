@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod demo;
 mod migrate;
+mod notify_cli;
 
 use clap::Parser;
 

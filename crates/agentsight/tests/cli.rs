@@ -963,3 +963,106 @@ async fn erase_from_the_cli_while_the_server_runs_is_reflected_in_its_metrics() 
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 }
+
+/// `agentsight alert …` and `agentsight notify …`: rules, targets and SMTP settings are stored
+/// and listed; secrets are read from standard input and never printed; bad input is refused
+/// naming the field.
+#[test]
+fn alerts_and_notification_settings_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    common::cli(dir.path(), &["agent", "create", "bot"]);
+    let made = common::cli(
+        dir.path(),
+        &[
+            "alert",
+            "create",
+            "--agent",
+            "bot",
+            "--kind",
+            "tool_error_rate",
+            "--threshold",
+            "0.2",
+            "--window-hours",
+            "48",
+        ],
+    );
+    assert!(made.contains("Created alert rule 1 (tool_error_rate of agent 'bot' above 0.2)"), "{made}");
+    let list = common::cli(dir.path(), &["alert", "list"]);
+    assert!(list.contains("1\t1\ttool_error_rate\t0.2\t48\ttrue\tok"), "{list}");
+    let bad = std::process::Command::new(common::BIN)
+        .args([
+            "alert",
+            "create",
+            "--agent",
+            "bot",
+            "--kind",
+            "volume_drop",
+            "--threshold",
+            "0.5",
+            "--window-hours",
+            "30",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("window_hours"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    let secret = "a-signing-secret-of-the-hook";
+    let add = cli_with_stdin(
+        dir.path(),
+        &[
+            "notify",
+            "target",
+            "add-webhook",
+            "--name",
+            "ops",
+            "--url",
+            "https://hooks.example.invalid/p/secret-path",
+            "--secret-stdin",
+        ],
+        &format!("{secret}\n"),
+    );
+    assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
+    common::cli(
+        dir.path(),
+        &["notify", "target", "add-email", "--name", "on call", "--email", "oncall@example.invalid"],
+    );
+    let targets = common::cli(dir.path(), &["notify", "target", "list"]);
+    assert!(targets.contains("webhook\tops\thttps://hooks.example.invalid/…"), "{targets}");
+    assert!(targets.contains("email\ton call\toncall@example.invalid"), "{targets}");
+    assert!(!targets.contains("secret-path") && !targets.contains(secret), "{targets}");
+
+    let set = cli_with_stdin(
+        dir.path(),
+        &[
+            "notify",
+            "smtp",
+            "set",
+            "--host",
+            "mail.example.invalid",
+            "--username",
+            "u",
+            "--password-stdin",
+            "--from",
+            "a@example.invalid",
+        ],
+        "the-smtp-password\n",
+    );
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let shown = common::cli(dir.path(), &["notify", "smtp", "show"]);
+    assert!(
+        shown.contains("host: mail.example.invalid")
+            && shown.contains("port: 587")
+            && shown.contains("password: (set)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("the-smtp-password"), "{shown}");
+    common::cli(dir.path(), &["alert", "delete", "1"]);
+    assert!(!common::cli(dir.path(), &["alert", "list"]).contains("tool_error_rate"));
+}

@@ -931,6 +931,185 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/settings/alerts/history/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/settings/alerts/history/[?rule=ID]`: firing episodes, newest first. */
+        get: operations["history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/alerts/rules/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/settings/alerts/rules/`. */
+        get: operations["list_rules"];
+        put?: never;
+        /** `POST /api/settings/alerts/rules/`. */
+        post: operations["create_rule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/alerts/rules/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** `PUT /api/settings/alerts/rules/{id}/`: replaces the rule's fields. */
+        put: operations["update_rule"];
+        post?: never;
+        /** `DELETE /api/settings/alerts/rules/{id}/`: the rule and its history. */
+        delete: operations["delete_rule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/alerts/rules/{id}/test/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /api/settings/alerts/rules/{id}/test/`: measures the rule now and sends a test notice
+         *     to every enabled target (no episode is opened).
+         */
+        post: operations["test_rule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/notify/sends/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/settings/notify/sends/`: the sends log, newest first. */
+        get: operations["list_sends"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/notify/smtp/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/settings/notify/smtp/`: the SMTP settings without the password. */
+        get: operations["get_smtp"];
+        /** `PUT /api/settings/notify/smtp/`: sets the SMTP settings (a password left out is kept). */
+        put: operations["put_smtp"];
+        post?: never;
+        /** `DELETE /api/settings/notify/smtp/`. */
+        delete: operations["delete_smtp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/notify/smtp/test/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /api/settings/notify/smtp/test/` `{to}`: sends a test mail now. */
+        post: operations["test_smtp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/notify/targets/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/settings/notify/targets/`. */
+        get: operations["list_targets"];
+        put?: never;
+        /** `POST /api/settings/notify/targets/`. */
+        post: operations["create_target"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/notify/targets/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** `DELETE /api/settings/notify/targets/{id}/` (its sends stay in the log). */
+        delete: operations["delete_target"];
+        options?: never;
+        head?: never;
+        /** `PATCH /api/settings/notify/targets/{id}/` `{enabled}`. */
+        patch: operations["patch_target"];
+        trace?: never;
+    };
+    "/api/settings/notify/targets/{id}/test/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /api/settings/notify/targets/{id}/test/`: sends a test message to this target now. */
+        post: operations["test_target"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/share/info/": {
         parameters: {
             query?: never;
@@ -1341,6 +1520,121 @@ export interface components {
              * @description Days a conversation is kept after its last event; `null`: kept for ever.
              */
             retention_days: number | null;
+        };
+        /** @description One firing episode (the alert history). */
+        AlertEventResponse: {
+            /**
+             * Format: int64
+             * @description The agent.
+             */
+            agent: number;
+            /** @description When it fired. */
+            fired_at: string;
+            /**
+             * Format: double
+             * @description The value that fired it.
+             */
+            fired_value: number;
+            /**
+             * Format: int64
+             * @description Id.
+             */
+            id: number;
+            /** @description The rule's kind when it fired. */
+            kind: string;
+            /** @description When it resolved; null while firing. */
+            resolved_at: string | null;
+            /**
+             * Format: double
+             * @description The value when it resolved; null while firing or when there was nothing to measure.
+             */
+            resolved_value: number | null;
+            /**
+             * Format: int64
+             * @description The rule.
+             */
+            rule: number;
+            /** @description `firing` or `resolved`. */
+            state: string;
+            /**
+             * Format: double
+             * @description The rule's threshold when it fired.
+             */
+            threshold: number;
+        };
+        /** @description `POST /api/settings/alerts/rules/` and `PUT /api/settings/alerts/rules/{id}/`. */
+        AlertRulePayload: {
+            /**
+             * Format: int64
+             * @description The agent watched.
+             */
+            agent: number;
+            /** @description Evaluated only when enabled (default true). */
+            enabled?: boolean | null;
+            /**
+             * @description `escalation_rate`, `avg_response_time`, `tool_error_rate`, `cost_per_day` or
+             *     `volume_drop` (`unanswered_rate` is refused until its metric exists).
+             */
+            kind: string;
+            /**
+             * Format: double
+             * @description Fires when the value is above this (rates 0–1, milliseconds, USD per day).
+             */
+            threshold: number;
+            /**
+             * Format: int64
+             * @description The window in hours: a multiple of 24 up to 744 (whole UTC days, today included), or
+             *     1–24 for `volume_drop` (the last complete hours against the same hours a week before).
+             */
+            window_hours: number;
+        };
+        /** @description An alert rule. */
+        AlertRuleResponse: {
+            /**
+             * Format: int64
+             * @description The agent.
+             */
+            agent: number;
+            /** @description Created (RFC 3339). */
+            created_at: string;
+            /** @description Enabled. */
+            enabled: boolean;
+            /**
+             * Format: int64
+             * @description Id.
+             */
+            id: number;
+            /** @description The kind. */
+            kind: string;
+            /** @description `firing` while an episode is open, else `ok`. */
+            state: string;
+            /**
+             * Format: double
+             * @description Threshold.
+             */
+            threshold: number;
+            /**
+             * Format: int32
+             * @description Window in hours.
+             */
+            window_hours: number;
+        };
+        /**
+         * @description `POST /api/settings/alerts/rules/{id}/test/`: the rule measured now and the test notices
+         *     sent to every enabled target.
+         */
+        AlertTestResponse: {
+            /** @description Whether the rule would fire now. */
+            fires: boolean;
+            /** @description The range measured. */
+            range: string;
+            /** @description The sends, one per enabled target, with their first attempt's outcome. */
+            sends: components["schemas"]["SendResponse"][];
+            /**
+             * Format: double
+             * @description The value now; null when there is nothing to measure.
+             */
+            value: number | null;
         };
         /** @description One file of a base64 JSON attachment upload. */
         AttachmentFilePayload: {
@@ -2394,6 +2688,59 @@ export interface components {
             /** @description Event time. */
             timestamp?: string | null;
         };
+        /** @description `PATCH /api/settings/notify/targets/{id}/`. */
+        NotifyTargetPatch: {
+            /** @description Receives alerts. */
+            enabled: boolean;
+        };
+        /**
+         * @description `POST /api/settings/notify/targets/`: a webhook (`url`, `secret`) or an e-mail address
+         *     (`email`).
+         */
+        NotifyTargetPayload: {
+            /** @description The e-mail address. */
+            email?: string | null;
+            /** @description Receives alerts (default true). */
+            enabled?: boolean | null;
+            /** @description `webhook` or `email`. */
+            kind: string;
+            /** @description A name for people. */
+            name: string;
+            /** @description The webhook's signing secret, 16 to 256 characters (write-only). */
+            secret?: string | null;
+            /** @description The webhook's `http(s)://` URL. */
+            url?: string | null;
+        };
+        /** @description A notification target. */
+        NotifyTargetResponse: {
+            /**
+             * @description The e-mail address, or the webhook URL's scheme and host only (its path may be a
+             *     secret).
+             */
+            address: string;
+            /** @description Created. */
+            created_at: string;
+            /** @description Receives alerts. */
+            enabled: boolean;
+            /** @description A signing secret is stored (it is never shown). */
+            has_secret: boolean;
+            /**
+             * Format: int64
+             * @description Id.
+             */
+            id: number;
+            /** @description `webhook` or `email`. */
+            kind: string;
+            /** @description The latest send's error, when it failed. */
+            last_error: string | null;
+            /**
+             * @description The outcome of its latest send (`sent`, `retrying`, `failed`, `pending`); null before
+             *     the first.
+             */
+            last_status: string | null;
+            /** @description Name. */
+            name: string;
+        };
         /** @description The OTLP/HTTP answer in JSON (`ExportTraceServiceResponse`); in protobuf, the same message. */
         OtlpResponse: {
             /** @description Present when some spans were refused. */
@@ -2967,6 +3314,47 @@ export interface components {
             /** @description `0.1.4`. */
             version?: string | null;
         };
+        /** @description One send of the log. */
+        SendResponse: {
+            /**
+             * Format: int64
+             * @description The alert episode it tells of.
+             */
+            alert_event: number | null;
+            /**
+             * Format: int32
+             * @description Attempts made.
+             */
+            attempts: number;
+            /** @description `email` or `webhook`. */
+            channel: string;
+            /** @description Recorded. */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description Id.
+             */
+            id: number;
+            /** @description The last attempt. */
+            last_attempt_at: string | null;
+            /** @description The last attempt's error. */
+            last_error: string | null;
+            /** @description When it is tried again (`retrying`). */
+            next_attempt_at: string | null;
+            /** @description To whom (an address; a webhook's name and host). */
+            recipient: string;
+            /** @description `alert`, `test`, `report`, … */
+            source: string;
+            /** @description `pending`, `sent`, `retrying` or `failed`. */
+            status: string;
+            /** @description What (the subject). */
+            subject: string;
+            /**
+             * Format: int64
+             * @description The target, if it went to one.
+             */
+            target: number | null;
+        };
         /** @description One point of a time series. */
         SeriesPoint: {
             /**
@@ -3056,6 +3444,51 @@ export interface components {
             id: number;
             /** @description Name. */
             name: string;
+        };
+        /** @description `PUT /api/settings/notify/smtp/`. */
+        SmtpPayload: {
+            /** @description The `From` address. */
+            from: string;
+            /** @description Host name (the name its certificate must show). */
+            host: string;
+            /** @description Password (write-only); absent or null keeps the stored one. */
+            password?: string | null;
+            /**
+             * Format: int64
+             * @description Port (587 for STARTTLS, 465 for TLS).
+             */
+            port: number;
+            /** @description `starttls`, `tls` or `none`. */
+            security: string;
+            /** @description User name for AUTH; null: no AUTH. */
+            username?: string | null;
+        };
+        /** @description The SMTP settings as shown (never the password). */
+        SmtpResponse: {
+            /** @description False when no SMTP server is set (the other fields are then null or false). */
+            configured: boolean;
+            /** @description The `From` address. */
+            from: string | null;
+            /** @description Host. */
+            host: string | null;
+            /** @description A password is stored. */
+            password_set: boolean;
+            /**
+             * Format: int32
+             * @description Port.
+             */
+            port: number | null;
+            /** @description `starttls`, `tls` or `none`. */
+            security: string | null;
+            /** @description Last changed. */
+            updated_at: string | null;
+            /** @description User name. */
+            username: string | null;
+        };
+        /** @description `POST /api/settings/notify/smtp/test/`. */
+        SmtpTestPayload: {
+            /** @description Where the test mail goes. */
+            to: string;
         };
         /** @description Conversations by source. */
         SourceRow: {
@@ -8504,6 +8937,1109 @@ export interface operations {
                 };
                 content: {
                     "text/html": string;
+                };
+            };
+        };
+    };
+    history: {
+        parameters: {
+            query?: {
+                /** @description Only this rule's episodes. */
+                rule?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Episodes, newest first (at most 200). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertEventResponse"][];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    list_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every alert rule, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleResponse"][];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    create_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRulePayload"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleResponse"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body is over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    update_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Rule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRulePayload"];
+            };
+        };
+        responses: {
+            /** @description The rule. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleResponse"];
+                };
+            };
+        };
+    };
+    delete_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Rule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Empty"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    test_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Rule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The value now and the sends. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertTestResponse"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body is over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    list_sends: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The newest 200 sends, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendResponse"][];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    get_smtp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The SMTP settings (`configured: false` when none). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmtpResponse"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    put_smtp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmtpPayload"];
+            };
+        };
+        responses: {
+            /** @description The SMTP settings. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmtpResponse"];
+                };
+            };
+        };
+    };
+    delete_smtp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cleared. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmtpResponse"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    test_smtp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmtpTestPayload"];
+            };
+        };
+        responses: {
+            /** @description The send, with its first attempt's outcome. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendResponse"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body is over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    list_targets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every target, oldest first, with its latest send's outcome. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotifyTargetResponse"][];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    create_target: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotifyTargetPayload"];
+            };
+        };
+        responses: {
+            /** @description Created (the secret is not shown). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotifyTargetResponse"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body is over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    delete_target: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Target id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Empty"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    patch_target: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Target id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotifyTargetPatch"];
+            };
+        };
+        responses: {
+            /** @description The target. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotifyTargetResponse"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body is over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    test_target: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Target id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The send, with its first attempt's outcome. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendResponse"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body is over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
         };

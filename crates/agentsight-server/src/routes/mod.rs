@@ -14,12 +14,13 @@ mod metrics;
 mod openapi;
 mod otlp;
 mod reference;
+mod settings;
 pub(crate) mod spans;
 mod tracking;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, delete, get, patch, post};
+use axum::routing::{any, delete, get, patch, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::{AppState, Store};
@@ -104,6 +105,28 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/dash/export/conversations.csv", get(export::export_conversations::<S>))
         .route("/api/dash/export/messages.csv", get(export::export_messages::<S>))
         .route("/api/share/info/", get(dash::share_info::<S>))
+        .route("/api/settings/alerts/rules/", get(settings::list_rules::<S>).post(settings::create_rule::<S>))
+        .route(
+            "/api/settings/alerts/rules/{id}/",
+            put(settings::update_rule::<S>).delete(settings::delete_rule::<S>),
+        )
+        .route("/api/settings/alerts/rules/{id}/test/", post(settings::test_rule::<S>))
+        .route("/api/settings/alerts/history/", get(settings::history::<S>))
+        .route(
+            "/api/settings/notify/targets/",
+            get(settings::list_targets::<S>).post(settings::create_target::<S>),
+        )
+        .route(
+            "/api/settings/notify/targets/{id}/",
+            patch(settings::patch_target::<S>).delete(settings::delete_target::<S>),
+        )
+        .route("/api/settings/notify/targets/{id}/test/", post(settings::test_target::<S>))
+        .route(
+            "/api/settings/notify/smtp/",
+            get(settings::get_smtp::<S>).put(settings::put_smtp::<S>).delete(settings::delete_smtp::<S>),
+        )
+        .route("/api/settings/notify/smtp/test/", post(settings::test_smtp::<S>))
+        .route("/api/settings/notify/sends/", get(settings::list_sends::<S>))
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/api/reference/", get(openapi::reference))
         .fallback_service(crate::assets::router())

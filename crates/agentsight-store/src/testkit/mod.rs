@@ -12,6 +12,7 @@ mod composed;
 mod dataplane;
 mod erasure;
 mod metrics;
+mod notify;
 mod property;
 mod resend;
 mod spans;
@@ -20,6 +21,7 @@ pub use composed::*;
 pub use dataplane::*;
 pub use erasure::*;
 pub use metrics::*;
+pub use notify::*;
 pub use property::*;
 pub use resend::*;
 pub use spans::*;
@@ -567,7 +569,10 @@ macro_rules! config_contract_tests {
             users_sessions_and_the_last_admin,
             shares_branding_and_renames,
             admin_environments_and_escalation,
-            retention_settings_and_audit_log);
+            retention_settings_and_audit_log,
+            alert_rules_and_episodes,
+            notify_targets_and_smtp,
+            sends_log_and_leases);
     };
 }
 

@@ -11,6 +11,7 @@ mod erasure;
 mod helpers;
 mod isolation;
 mod metrics;
+mod notify;
 mod openapi;
 mod otlp;
 mod prometheus;

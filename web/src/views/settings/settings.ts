@@ -161,6 +161,7 @@ export function mountSettings(root: HTMLElement, ctx: AppContext): View {
     return html`${topbar(ctx, null, "settings")}
       <main id="main" tabindex="-1">
         <h1>Settings</h1>
+        <p><a class="btn" href=${paths.alertsSettings()} data-link="alerts">Alerts and notifications</a></p>
         <section class="card" aria-labelledby="h-agents">
           <h2 id="h-agents">Agents</h2>
           <div class="table-wrap"><table class="list" data-table="settings-agents">
