@@ -16,6 +16,7 @@ mod llm_metrics;
 mod metrics;
 mod migrate;
 mod reads;
+mod reports;
 mod spans;
 mod traces;
 pub mod upgrade;

@@ -18,6 +18,7 @@
 pub mod blobs;
 mod erasure;
 pub mod private;
+mod reports;
 mod rows;
 pub mod stats;
 #[cfg(feature = "testkit")]
@@ -41,6 +42,7 @@ pub use agentsight_protocol::metrics::{
 };
 pub use blobs::{BlobFuture, BlobStore};
 pub use erasure::*;
+pub use reports::*;
 pub use rows::*;
 pub use stats::{GroupSizes, GroupSizesSnapshot, ProjectionBacklog, QueueStats, StoreStats};
 
@@ -753,21 +755,23 @@ pub trait StatsReader: Send + Sync {
 pub mod prelude {
     pub use crate::{
         AgentStore, BrandingStore, ChangeFeed, ConfigStore, DataPlane, Erasure, EventStore, ExportReader,
-        MetricsReader, RetentionStore, ShareStore, SpanReader, SpanWriter, StatsReader, TrackingReader,
-        TrackingWriter, UserStore,
+        MetricsReader, ReportStore, RetentionStore, ShareStore, SpanReader, SpanWriter, StatsReader,
+        TrackingReader, TrackingWriter, UserStore,
     };
 }
 
 /// The configuration store: what operators set up (agents, environments, keys, escalation
-/// names, users, sessions, share links, branding, retention and the audit log of removals).
+/// names, users, sessions, share links, branding, retention and the audit log of removals,
+/// report schedules and their sends).
 /// Small, read on every request, written rarely. Usable on its own: nothing in it refers to
 /// events.
 pub trait ConfigStore:
-    AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + Clone + 'static
+    AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + ReportStore + Clone + 'static
 {
 }
-impl<T: AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + Clone + 'static> ConfigStore
-    for T
+impl<
+    T: AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + ReportStore + Clone + 'static,
+> ConfigStore for T
 {
 }
 

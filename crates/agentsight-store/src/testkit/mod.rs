@@ -13,6 +13,7 @@ mod dataplane;
 mod erasure;
 mod metrics;
 mod property;
+mod reports;
 mod resend;
 mod spans;
 
@@ -21,6 +22,7 @@ pub use dataplane::*;
 pub use erasure::*;
 pub use metrics::*;
 pub use property::*;
+pub use reports::*;
 pub use resend::*;
 pub use spans::*;
 
@@ -567,7 +569,8 @@ macro_rules! config_contract_tests {
             users_sessions_and_the_last_admin,
             shares_branding_and_renames,
             admin_environments_and_escalation,
-            retention_settings_and_audit_log);
+            retention_settings_and_audit_log,
+            report_schedules_and_sends);
     };
 }
 
