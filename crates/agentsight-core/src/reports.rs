@@ -67,7 +67,9 @@ pub fn parse_weekday(s: &str) -> Result<Weekday, String> {
         .iter()
         .position(|n| *n == t || (t.len() == 3 && n.starts_with(&t)))
         .and_then(|i| weekday_from_number(i as u32 + 1))
-        .ok_or_else(|| format!("'{}' is not a weekday (monday … sunday)", t.chars().take(20).collect::<String>()))
+        .ok_or_else(|| {
+            format!("'{}' is not a weekday (monday … sunday)", t.chars().take(20).collect::<String>())
+        })
 }
 
 /// The lower-case English name of a weekday.
@@ -284,7 +286,13 @@ pub enum SendState {
 /// what the store holds for that send's period — says it went out, is being sent (taken less
 /// than [`REPORT_SEND_LEASE_MICROS`] ago), or failed [`REPORT_MAX_ATTEMPTS`] times. A send
 /// taken longer ago than the lease is owed again: its sender stopped midway (a restart).
-pub fn due(t: &Timing, enabled: bool, active_since: Micros, now: Micros, recorded: Option<&SendState>) -> Option<ScheduledSend> {
+pub fn due(
+    t: &Timing,
+    enabled: bool,
+    active_since: Micros,
+    now: Micros,
+    recorded: Option<&SendState>,
+) -> Option<ScheduledSend> {
     if !enabled {
         return None;
     }
@@ -362,7 +370,10 @@ pub fn validate_schedule(
         let d = match f.day_of_month {
             Some(d) if (1..=31).contains(&d) => d as u32,
             Some(_) => {
-                e.add("day_of_month", "Ensure this value is between 1 and 31 (the month's last day when shorter).");
+                e.add(
+                    "day_of_month",
+                    "Ensure this value is between 1 and 31 (the month's last day when shorter).",
+                );
                 1
             }
             None => match base.map(|b| b.timing.cadence) {
@@ -385,7 +396,10 @@ pub fn validate_schedule(
     };
     let tz = match f.time_zone {
         Some(z) => e
-            .check("time_zone", z.trim().parse::<Tz>().map_err(|_| format!("unknown time zone '{}'", trunc(z))))
+            .check(
+                "time_zone",
+                z.trim().parse::<Tz>().map_err(|_| format!("unknown time zone '{}'", trunc(z))),
+            )
             .unwrap_or(Tz::UTC),
         None => base.map(|b| b.timing.tz).unwrap_or(Tz::UTC),
     };
@@ -485,7 +499,12 @@ fn trim_num(s: String) -> String {
 
 /// The change from `previous` to `current` by the dashboard's rules (`kpiChange` of
 /// `web/src/views/overview/kpis.ts`).
-pub fn kpi_change(current: Option<f64>, previous: Option<f64>, kind: ChangeKind, better: Better) -> KpiChange {
+pub fn kpi_change(
+    current: Option<f64>,
+    previous: Option<f64>,
+    kind: ChangeKind,
+    better: Better,
+) -> KpiChange {
     let none = |text: &str| KpiChange { direction: "none", text: text.into(), verdict: "neutral" };
     let (c, p) = match (current, previous) {
         (None, None) => return none("no data"),
@@ -526,7 +545,7 @@ pub fn format_count(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -577,14 +596,70 @@ pub fn kpis(
     type Get = fn(&O) -> Option<f64>;
     let count = |v: Option<f64>| v.map(|x| format_count(x as u64)).unwrap_or_else(|| "–".into());
     let rows: [(&'static str, &'static str, Get, ChangeKind, Better, u8); 8] = [
-        ("total_messages", "Total messages", |o| Some(o.total_messages as f64), ChangeKind::Relative, Better::Up, 0),
-        ("total_conversations", "Total conversations", |o| Some(o.total_conversations as f64), ChangeKind::Relative, Better::Up, 0),
-        ("unique_users", "Unique users", |o| Some(o.unique_users as f64), ChangeKind::Relative, Better::Up, 0),
-        ("unique_interactions", "Unique interactions", |o| Some(o.unique_interactions as f64), ChangeKind::Relative, Better::Up, 0),
-        ("avg_bot_response_time_ms", "Avg bot response time", |o| o.avg_bot_response_time_ms, ChangeKind::Relative, Better::Down, 1),
-        ("avg_conversation_duration_ms", "Avg conversation duration", |o| o.avg_conversation_duration_ms, ChangeKind::Relative, Better::Neither, 1),
-        ("human_escalation_rate", "Human escalation rate", |o| Some(o.human_escalation.rate), ChangeKind::Points, Better::Down, 2),
-        ("satisfaction_rate", "Satisfaction", |o| o.feedback.satisfaction_rate, ChangeKind::Points, Better::Up, 2),
+        (
+            "total_messages",
+            "Total messages",
+            |o| Some(o.total_messages as f64),
+            ChangeKind::Relative,
+            Better::Up,
+            0,
+        ),
+        (
+            "total_conversations",
+            "Total conversations",
+            |o| Some(o.total_conversations as f64),
+            ChangeKind::Relative,
+            Better::Up,
+            0,
+        ),
+        (
+            "unique_users",
+            "Unique users",
+            |o| Some(o.unique_users as f64),
+            ChangeKind::Relative,
+            Better::Up,
+            0,
+        ),
+        (
+            "unique_interactions",
+            "Unique interactions",
+            |o| Some(o.unique_interactions as f64),
+            ChangeKind::Relative,
+            Better::Up,
+            0,
+        ),
+        (
+            "avg_bot_response_time_ms",
+            "Avg bot response time",
+            |o| o.avg_bot_response_time_ms,
+            ChangeKind::Relative,
+            Better::Down,
+            1,
+        ),
+        (
+            "avg_conversation_duration_ms",
+            "Avg conversation duration",
+            |o| o.avg_conversation_duration_ms,
+            ChangeKind::Relative,
+            Better::Neither,
+            1,
+        ),
+        (
+            "human_escalation_rate",
+            "Human escalation rate",
+            |o| Some(o.human_escalation.rate),
+            ChangeKind::Points,
+            Better::Down,
+            2,
+        ),
+        (
+            "satisfaction_rate",
+            "Satisfaction",
+            |o| o.feedback.satisfaction_rate,
+            ChangeKind::Points,
+            Better::Up,
+            2,
+        ),
     ];
     rows.iter()
         .map(|(id, label, get, kind, better, fmt)| {
@@ -678,9 +753,15 @@ mod tests {
         let weekly = Cadence::Weekly(Weekday::Mon);
         // Monday 7 December: the week of 30 Nov – 6 Dec. A Wednesday send too.
         assert_eq!(ReportPeriod::reported_on(weekly, day("2026-12-07")).key, "2026-W49");
-        assert_eq!(ReportPeriod::reported_on(Cadence::Weekly(Weekday::Wed), day("2026-12-09")).key, "2026-W49");
+        assert_eq!(
+            ReportPeriod::reported_on(Cadence::Weekly(Weekday::Wed), day("2026-12-09")).key,
+            "2026-W49"
+        );
         // A Sunday send reports the week before, not the one it ends.
-        assert_eq!(ReportPeriod::reported_on(Cadence::Weekly(Weekday::Sun), day("2026-12-13")).key, "2026-W49");
+        assert_eq!(
+            ReportPeriod::reported_on(Cadence::Weekly(Weekday::Sun), day("2026-12-13")).key,
+            "2026-W49"
+        );
         // Across the year: Monday 4 January 2027 reports week 53 of 2026.
         assert_eq!(ReportPeriod::reported_on(weekly, day("2027-01-04")).key, "2026-W53");
         assert_eq!(ReportPeriod::reported_on(Cadence::Monthly(1), day("2027-01-01")).key, "2026-12");
@@ -810,13 +891,17 @@ mod tests {
         let fields: Vec<&str> = e.0.keys().map(|k| k.as_str()).collect();
         assert_eq!(fields, ["cadence", "hour", "recipients[0]", "time_zone"]);
         let many: Vec<String> = (0..=MAX_REPORT_RECIPIENTS).map(|i| format!("u{i}@example.com")).collect();
-        let e = validate_schedule(&ScheduleFields { recipients: Some(&many), ..Default::default() }, None).unwrap_err();
+        let e = validate_schedule(&ScheduleFields { recipients: Some(&many), ..Default::default() }, None)
+            .unwrap_err();
         assert!(e.0.contains_key("recipients"));
-        assert!(validate_schedule(&ScheduleFields::default(), None).unwrap_err().0.contains_key("recipients"));
+        assert!(
+            validate_schedule(&ScheduleFields::default(), None).unwrap_err().0.contains_key("recipients")
+        );
         // A change keeps what it does not name.
         let c = validate_schedule(&ScheduleFields { hour: Some(9), ..Default::default() }, Some(&s)).unwrap();
         assert_eq!((c.timing.cadence, c.timing.hour, c.recipients.len()), (Cadence::Monthly(31), 9, 2));
-        let e = validate_schedule(&ScheduleFields { weekday: Some("mon"), ..Default::default() }, Some(&s)).unwrap_err();
+        let e = validate_schedule(&ScheduleFields { weekday: Some("mon"), ..Default::default() }, Some(&s))
+            .unwrap_err();
         assert!(e.0.contains_key("weekday"));
     }
 

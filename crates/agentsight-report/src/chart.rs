@@ -27,11 +27,8 @@ fn fontdb() -> Arc<resvg::usvg::fontdb::Database> {
 
 /// Rasterizes an SVG document to PNG at twice its size, on white.
 pub fn svg_to_png(svg: &str) -> Result<Vec<u8>, String> {
-    let opt = resvg::usvg::Options {
-        font_family: "DejaVu Sans".into(),
-        fontdb: fontdb(),
-        ..Default::default()
-    };
+    let opt =
+        resvg::usvg::Options { font_family: "DejaVu Sans".into(), fontdb: fontdb(), ..Default::default() };
     let tree = resvg::usvg::Tree::from_str(svg, &opt).map_err(|e| e.to_string())?;
     let size = tree.size();
     let (w, h) = ((size.width() * SCALE).ceil() as u32, (size.height() * SCALE).ceil() as u32);
@@ -96,7 +93,10 @@ pub fn daily_svg(daily: &[DailyRow], accent: &str) -> String {
         let x0 = left + slot * i as f32 + (slot - 2.0 * bar) / 2.0;
         for (k, (v, fill)) in [(d.messages, accent), (d.conversations, "#9aa3ad")].into_iter().enumerate() {
             let (yt, x) = (y(v), x0 + bar * k as f32);
-            s += &format!(r##"<rect x="{x}" y="{yt}" width="{bar}" height="{}" fill="{fill}"/>"##, top + ph - yt);
+            s += &format!(
+                r##"<rect x="{x}" y="{yt}" width="{bar}" height="{}" fill="{fill}"/>"##,
+                top + ph - yt
+            );
         }
         let date = NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").ok();
         let label = match date {
@@ -156,7 +156,11 @@ mod tests {
     #[test]
     fn the_daily_chart_is_a_png_of_twice_its_size_with_text_drawn() {
         let daily: Vec<DailyRow> = (1..=7)
-            .map(|d| DailyRow { date: format!("2026-11-{:02}", 29 + d - 29 + 23), messages: d * 10, conversations: d })
+            .map(|d| DailyRow {
+                date: format!("2026-11-{:02}", 29 + d - 29 + 23),
+                messages: d * 10,
+                conversations: d,
+            })
             .collect();
         let png = daily_png(&daily, "#1f77b4").unwrap();
         assert_eq!(&png[1..4], b"PNG");

@@ -8,7 +8,9 @@ use agentsight_core::metrics::DEFAULT_ESCALATION_TOOLS;
 use agentsight_core::metrics::query::Compare;
 use agentsight_core::reports::{Cadence, ReportPeriod};
 use agentsight_core::time::Micros;
-use agentsight_store::{AgentRef, Branding, ConfigStore, MetricsReader, OverviewResponse, StoreError, overview_compared};
+use agentsight_store::{
+    AgentRef, Branding, ConfigStore, MetricsReader, OverviewResponse, StoreError, overview_compared,
+};
 use chrono_tz::Tz;
 
 /// Why a report could not be made.

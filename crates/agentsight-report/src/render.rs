@@ -121,7 +121,7 @@ fn top_table(t: &TopList, accent: &str) -> String {
     for (label, n) in &t.rows {
         let pct = (*n as f64 / max as f64 * 100.0).round().max(1.0);
         s += &format!(
-            r#"<tr data-name="{l}" data-count="{n}"><td style="padding:4px 8px 4px 0;width:35%;color:#111827;">{l}</td><td style="padding:4px 0;"><div style="background:{accent};height:10px;width:{pct}%;border-radius:2px;"></div></td><td style="padding:4px 0 4px 8px;text-align:right;white-space:nowrap;color:#111827;">{c} {u}</td></tr>"#,
+            r#"<tr data-name="{l}" data-count="{n}"><td style="padding:4px 8px 4px 0;width:35%;color:#111827;">{l}</td><td style="padding:4px 0;width:45%;"><div style="background:{accent};height:10px;width:{pct}%;border-radius:2px;"></div></td><td style="padding:4px 0 4px 8px;text-align:right;white-space:nowrap;color:#111827;">{c} {u}</td></tr>"#,
             l = esc(label),
             c = format_count(*n),
             u = t.unit,
@@ -164,8 +164,15 @@ pub fn render(d: &ReportData, message_id: &str) -> Result<OutgoingMail, ReportEr
     let logo_html = match logo {
         Some((mime, bytes)) => {
             let ext = if mime == "image/jpeg" { "jpg" } else { "png" };
-            inline.push(MailPart { id: LOGO_CID.into(), filename: format!("logo.{ext}"), mime_type: mime, bytes });
-            format!(r#"<img src="cid:{LOGO_CID}" alt="" height="32" style="height:32px;vertical-align:middle;margin-right:10px;border:0;">"#)
+            inline.push(MailPart {
+                id: LOGO_CID.into(),
+                filename: format!("logo.{ext}"),
+                mime_type: mime,
+                bytes,
+            });
+            format!(
+                r#"<img src="cid:{LOGO_CID}" alt="" height="32" style="height:32px;vertical-align:middle;margin-right:10px;border:0;">"#
+            )
         }
         None => String::new(),
     };
@@ -253,7 +260,14 @@ pub fn render(d: &ReportData, message_id: &str) -> Result<OutgoingMail, ReportEr
     if let Some(url) = &d.dashboard_url {
         text += &format!("\nThe live dashboard: {url}\n");
     }
-    Ok(OutgoingMail { subject, html, text, inline, attachments: Vec::new(), message_id: message_id.to_string() })
+    Ok(OutgoingMail {
+        subject,
+        html,
+        text,
+        inline,
+        attachments: Vec::new(),
+        message_id: message_id.to_string(),
+    })
 }
 
 /// The HTML with every `cid:` image replaced by a `data:` URL, for a browser (the settings

@@ -61,8 +61,18 @@ pub async fn render_schedule<C: ConfigStore, E: MetricsReader>(
     };
     let key = period.key.clone();
     let t = &s.settings.timing;
-    let data = gather(config, events, s.agent_id, t.cadence, period, t.tz, share.as_ref(), opts.public_url.as_deref(), now)
-        .await?;
+    let data = gather(
+        config,
+        events,
+        s.agent_id,
+        t.cadence,
+        period,
+        t.tz,
+        share.as_ref(),
+        opts.public_url.as_deref(),
+        now,
+    )
+    .await?;
     render(&data, &message_id(s.id, &key, &opts.message_id_domain))
 }
 

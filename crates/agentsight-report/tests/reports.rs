@@ -7,16 +7,20 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
 use agentsight_core::dashboard::{self, Logo};
 use agentsight_core::limits::REPORT_SEND_LEASE_MICROS;
 use agentsight_core::metrics::query::Compare;
 use agentsight_core::reports::{Cadence, ReportPeriod, ScheduleSettings, Timing, parse_weekday};
-use agentsight_core::tracking::{ConversationFields, ConversationRef, ConversationUpsert, Location, NewAction, NewMessage};
+use agentsight_core::tracking::{
+    ConversationFields, ConversationRef, ConversationUpsert, Location, NewAction, NewMessage,
+};
 use agentsight_report::{RunOptions, send_due_reports};
 use agentsight_store::prelude::*;
-use agentsight_store::{AgentRef, BrandingPatch, NewReportSchedule, NewShare, OverviewResponse, overview_compared};
+use agentsight_store::{
+    AgentRef, BrandingPatch, NewReportSchedule, NewShare, OverviewResponse, overview_compared,
+};
 use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
@@ -54,7 +58,13 @@ async fn fill(s: &SqliteStore) -> (i64, i64, String) {
         fields: ConversationFields {
             customer_id: Some(format!("cust-{id}")),
             source: Some(source.into()),
-            location: country.map(|c| Location { country: c.into(), region: None, city: None, latitude: None, longitude: None }),
+            location: country.map(|c| Location {
+                country: c.into(),
+                region: None,
+                city: None,
+                latitude: None,
+                longitude: None,
+            }),
             ..Default::default()
         },
         is_used: true,
@@ -123,7 +133,11 @@ async fn fill(s: &SqliteStore) -> (i64, i64, String) {
         .create_report_schedule(NewReportSchedule {
             agent_id: a.id,
             settings: ScheduleSettings {
-                timing: Timing { cadence: Cadence::Weekly(parse_weekday("monday").unwrap()), hour: 8, tz: TZ },
+                timing: Timing {
+                    cadence: Cadence::Weekly(parse_weekday("monday").unwrap()),
+                    hour: 8,
+                    tz: TZ,
+                },
                 recipients: vec!["client@example.com".into(), "boss@example.com".into()],
                 enabled: true,
             },
@@ -137,7 +151,10 @@ async fn fill(s: &SqliteStore) -> (i64, i64, String) {
 }
 
 fn opts() -> RunOptions {
-    RunOptions { public_url: Some("https://stats.example.com".into()), message_id_domain: "stats.example.com".into() }
+    RunOptions {
+        public_url: Some("https://stats.example.com".into()),
+        message_id_domain: "stats.example.com".into(),
+    }
 }
 
 /// What the metrics API answers for the week (the handler calls this same function).
@@ -185,7 +202,8 @@ async fn the_received_report_carries_the_apis_numbers() {
     let html = m.body_html(0).unwrap().to_string();
     let text = m.body_text(0).unwrap().to_string();
     // The chart and the (rasterized SVG) logo travel as inline PNGs the HTML refers to.
-    let images: Vec<_> = m.attachments().map(|a| (a.content_id().unwrap().to_string(), a.contents().to_vec())).collect();
+    let images: Vec<_> =
+        m.attachments().map(|a| (a.content_id().unwrap().to_string(), a.contents().to_vec())).collect();
     assert_eq!(images.len(), 2);
     for (cid, bytes) in &images {
         assert!(html.contains(&format!("cid:{cid}")), "{cid}");
@@ -214,17 +232,44 @@ async fn the_received_report_carries_the_apis_numbers() {
         assert_eq!(num(attr(&html, id, "data-value")), now, "{id}");
         assert_eq!(num(attr(&html, id, "data-previous")), before, "{id}");
     }
-    assert!(text.contains(&format!("Total messages: {} (▲ 400%; before: {})", o.total_messages, p.total_messages)), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Total messages: {} (▲ 400%; before: {})",
+            o.total_messages, p.total_messages
+        )),
+        "{text}"
+    );
     assert!(text.contains("Human escalation rate: 20% (▲ 20 pts; before: 0%)"), "{text}");
     // The top lists are the overview's, in its order.
     for (list, rows) in [
-        ("Top countries", o.countries.iter().map(|r| (r.country.clone().unwrap_or("unknown".into()), r.conversations)).collect::<Vec<_>>()),
-        ("Top sources", o.sources.iter().map(|r| (r.source.clone().unwrap_or("unknown".into()), r.conversations)).collect()),
+        (
+            "Top countries",
+            o.countries
+                .iter()
+                .map(|r| (r.country.clone().unwrap_or("unknown".into()), r.conversations))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "Top sources",
+            o.sources
+                .iter()
+                .map(|r| (r.source.clone().unwrap_or("unknown".into()), r.conversations))
+                .collect(),
+        ),
         ("Top tools", o.tools.iter().map(|r| (r.name.clone(), r.calls)).collect()),
     ] {
         let section = &text[text.find(list).unwrap()..];
-        let lines: Vec<_> = section.lines().skip(1).take_while(|l| l.starts_with("  ")).map(|l| l.trim().to_string()).collect();
-        let want: Vec<_> = rows.iter().take(5).map(|(n, c)| format!("{n}: {c} {}", if list == "Top tools" { "calls" } else { "conversations" })).collect();
+        let lines: Vec<_> = section
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .map(|l| l.trim().to_string())
+            .collect();
+        let want: Vec<_> = rows
+            .iter()
+            .take(5)
+            .map(|(n, c)| format!("{n}: {c} {}", if list == "Top tools" { "calls" } else { "conversations" }))
+            .collect();
         assert_eq!(lines, want, "{list}");
     }
     assert!(text.contains("  HR: 2 conversations") && text.contains("  lookup_order: 2 calls"));
@@ -275,7 +320,7 @@ fn run_until<F: Future>(f: F, ready: impl Fn() -> bool) {
     while !ready() {
         // The store's futures wait on its threads: give them a moment through the runtime.
         rt.block_on(async { tokio::task::yield_now().await });
-        if let Poll::Ready(_) = f.as_mut().poll(&mut cx) {
+        if f.as_mut().poll(&mut cx).is_ready() {
             panic!("the send finished before the stop");
         }
         std::thread::sleep(std::time::Duration::from_millis(1));

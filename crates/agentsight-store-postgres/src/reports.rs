@@ -52,7 +52,8 @@ fn recipients_json(s: &ScheduleSettings) -> StoreResult<String> {
 }
 
 pub(crate) async fn create(c: &impl GenericClient, s: &NewReportSchedule) -> StoreResult<ReportScheduleRow> {
-    let exists: bool = get(&one(c, "SELECT EXISTS (SELECT 1 FROM agents WHERE id = $1)", &[&s.agent_id]).await?, 0)?;
+    let exists: bool =
+        get(&one(c, "SELECT EXISTS (SELECT 1 FROM agents WHERE id = $1)", &[&s.agent_id]).await?, 0)?;
     if !exists {
         return Err(StoreError::UnknownReference { field: "agent", value: s.agent_id.to_string() });
     }
@@ -81,7 +82,10 @@ pub(crate) async fn create(c: &impl GenericClient, s: &NewReportSchedule) -> Sto
     schedule(&r)
 }
 
-pub(crate) async fn list(c: &impl GenericClient, agent_id: Option<i64>) -> StoreResult<Vec<ReportScheduleRow>> {
+pub(crate) async fn list(
+    c: &impl GenericClient,
+    agent_id: Option<i64>,
+) -> StoreResult<Vec<ReportScheduleRow>> {
     rows(
         c,
         &format!(
@@ -146,7 +150,11 @@ pub(crate) async fn send_of(
     .transpose()
 }
 
-pub(crate) async fn sends(c: &impl GenericClient, schedule_id: i64, limit: i64) -> StoreResult<Vec<ReportSendRow>> {
+pub(crate) async fn sends(
+    c: &impl GenericClient,
+    schedule_id: i64,
+    limit: i64,
+) -> StoreResult<Vec<ReportSendRow>> {
     rows(
         c,
         &format!(
@@ -169,8 +177,10 @@ pub(crate) async fn claim(
     stale_before: Micros,
     max_attempts: u32,
 ) -> StoreResult<Option<u32>> {
-    let exists: bool =
-        get(&one(c, "SELECT EXISTS (SELECT 1 FROM report_schedules WHERE id = $1)", &[&schedule_id]).await?, 0)?;
+    let exists: bool = get(
+        &one(c, "SELECT EXISTS (SELECT 1 FROM report_schedules WHERE id = $1)", &[&schedule_id]).await?,
+        0,
+    )?;
     if !exists {
         return Err(StoreError::UnknownReference { field: "schedule", value: schedule_id.to_string() });
     }

@@ -19,15 +19,17 @@ fn schedule(r: &Row<'_>) -> rusqlite::Result<StoreResult<ReportScheduleRow>> {
         (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
     let (id, agent_id, share_id, share_token, active_since, created_at, updated_at) =
         (r.get(0)?, r.get(1)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?);
-    Ok(settings_from_parts(&cadence, day, hour, &tz, &recipients, enabled).map(|settings| ReportScheduleRow {
-        id,
-        agent_id,
-        settings,
-        share_id,
-        share_token,
-        active_since,
-        created_at,
-        updated_at,
+    Ok(settings_from_parts(&cadence, day, hour, &tz, &recipients, enabled).map(|settings| {
+        ReportScheduleRow {
+            id,
+            agent_id,
+            settings,
+            share_id,
+            share_token,
+            active_since,
+            created_at,
+            updated_at,
+        }
     }))
 }
 
@@ -148,7 +150,9 @@ impl ReportStore for SqliteStore {
     async fn report_send(&self, schedule_id: i64, period_key: String) -> StoreResult<Option<ReportSendRow>> {
         self.read_config(move |conn| {
             conn.query_row(
-                &format!("SELECT {SEND_COLUMNS} FROM report_sends WHERE schedule_id = ?1 AND period_key = ?2"),
+                &format!(
+                    "SELECT {SEND_COLUMNS} FROM report_sends WHERE schedule_id = ?1 AND period_key = ?2"
+                ),
                 params![schedule_id, period_key],
                 send,
             )

@@ -769,9 +769,8 @@ pub trait ConfigStore:
     AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + ReportStore + Clone + 'static
 {
 }
-impl<
-    T: AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + ReportStore + Clone + 'static,
-> ConfigStore for T
+impl<T: AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + ReportStore + Clone + 'static>
+    ConfigStore for T
 {
 }
 

@@ -78,7 +78,8 @@ pub fn settings_from_parts(
     enabled: bool,
 ) -> StoreResult<ScheduleSettings> {
     let bad = |what: &str| StoreError::internal(format!("stored report schedule has a bad {what}"));
-    let cadence = Cadence::from_parts(cadence, u32::try_from(day).map_err(|_| bad("day"))?).ok_or(bad("cadence"))?;
+    let cadence =
+        Cadence::from_parts(cadence, u32::try_from(day).map_err(|_| bad("day"))?).ok_or(bad("cadence"))?;
     let hour = u32::try_from(hour).ok().filter(|h| *h < 24).ok_or(bad("hour"))?;
     let tz = tz.parse().map_err(|_| bad("time zone"))?;
     let recipients: Vec<String> = serde_json::from_str(recipients_json).map_err(|_| bad("recipient list"))?;
@@ -116,7 +117,8 @@ pub trait ReportStore: Send + Sync {
         agent_id: Option<i64>,
     ) -> impl Future<Output = StoreResult<Vec<ReportScheduleRow>>> + Send;
     /// One schedule.
-    fn report_schedule(&self, id: i64) -> impl Future<Output = StoreResult<Option<ReportScheduleRow>>> + Send;
+    fn report_schedule(&self, id: i64)
+    -> impl Future<Output = StoreResult<Option<ReportScheduleRow>>> + Send;
     /// Replaces a schedule's settings and `active_since`; `None` when there is no such schedule.
     fn update_report_schedule(
         &self,

@@ -7,7 +7,11 @@ use crate::{ConfigStore, NewReportSchedule, StoreError};
 
 fn settings(recipients: &[&str]) -> ScheduleSettings {
     ScheduleSettings {
-        timing: Timing { cadence: Cadence::Weekly(parse_weekday("monday").unwrap()), hour: 8, tz: "Europe/Zagreb".parse().unwrap() },
+        timing: Timing {
+            cadence: Cadence::Weekly(parse_weekday("monday").unwrap()),
+            hour: 8,
+            tz: "Europe/Zagreb".parse().unwrap(),
+        },
         recipients: recipients.iter().map(|r| r.to_string()).collect(),
         enabled: true,
     }
@@ -64,7 +68,10 @@ pub async fn report_schedules_and_sends(s: impl ConfigStore) {
     assert_eq!(s.claim_report_send(first.id, key(), 2_000, 1_000, 3).await.unwrap(), Some(2));
     assert!(s.finish_report_send(first.id, key(), 2_001, Some("smtp: 451".into())).await.unwrap());
     let r = s.report_send(first.id, key()).await.unwrap().unwrap();
-    assert_eq!((r.state, r.error.as_deref()), (SendState::Failed { claimed_at: 2_000, attempts: 2 }, Some("smtp: 451")));
+    assert_eq!(
+        (r.state, r.error.as_deref()),
+        (SendState::Failed { claimed_at: 2_000, attempts: 2 }, Some("smtp: 451"))
+    );
     // Retried after the lease: attempt 3 is sent.
     assert_eq!(s.claim_report_send(first.id, key(), 2_500, 1_999, 3).await.unwrap(), None, "not stale yet");
     assert_eq!(s.claim_report_send(first.id, key(), 3_000, 2_000, 3).await.unwrap(), Some(3));
