@@ -56,6 +56,8 @@ pub const MAX_TOKENS_PER_CALL: i64 = 1_000_000_000;
 
 /// E-mail addresses one scheduled report goes to.
 pub const MAX_REPORT_RECIPIENTS: usize = 20;
+/// Recorded sends of one report schedule the settings list (newest first).
+pub const MAX_REPORT_SENDS_LISTED: i64 = 50;
 /// How long a report send taken by a sender stays its own: a send taken longer ago and not
 /// recorded as sent (its sender stopped midway) is owed again (10 minutes).
 pub const REPORT_SEND_LEASE_MICROS: i64 = 10 * 60 * 1_000_000;

@@ -16,6 +16,7 @@ mod otlp;
 mod prometheus;
 mod proxy;
 mod ready;
+mod reports;
 mod shutdown;
 mod spans;
 mod tracking;
