@@ -271,7 +271,7 @@ export function clientReports(ctx: AppContext, agent: number, redraw: () => void
           <div class="field"><label for="r-hour">Hour</label>
             <input id="r-hour" name="hour" type="number" min="0" max="23" step="1" value="8" required /></div>
           <div class="field"><label for="r-tz">Time zone</label>
-            <input id="r-tz" name="time_zone" type="text" list="r-tz-list" .value=${tz} required />
+            <input id="r-tz" name="time_zone" type="text" list="r-tz-list" value=${tz} required />
             <datalist id="r-tz-list">${zones.map((z) => html`<option value=${z}></option>`)}</datalist></div>
         </div>
         <div class="field"><label for="r-to">Recipients (up to ${MAX_RECIPIENTS}, separated by commas or lines)</label>

@@ -401,7 +401,7 @@ import{a as e,c as t,d as n,f as r,g as i,h as a,i as o,l as s,m as c,n as l,o a
           <div class="field"><label for="r-hour">Hour</label>
             <input id="r-hour" name="hour" type="number" min="0" max="23" step="1" value="8" required /></div>
           <div class="field"><label for="r-tz">Time zone</label>
-            <input id="r-tz" name="time_zone" type="text" list="r-tz-list" .value=${l} required />
+            <input id="r-tz" name="time_zone" type="text" list="r-tz-list" value=${l} required />
             <datalist id="r-tz-list">${e.map(e=>T`<option value=${e}></option>`)}</datalist></div>
         </div>
         <div class="field"><label for="r-to">Recipients (up to ${20}, separated by commas or lines)</label>
