@@ -14,7 +14,10 @@ use agentsight_core::reports::{
 };
 use agentsight_core::time::{Micros, now_micros, to_iso};
 use agentsight_protocol::dashboard as wire;
-use agentsight_report::run::{RunOptions, render_schedule};
+use agentsight_report::gather::ShareLink;
+use agentsight_report::render::html_with_data_urls;
+use agentsight_report::run::message_id;
+use agentsight_report::{ReportError, gather, render};
 use agentsight_store::prelude::*;
 use agentsight_store::{NewReportSchedule, NewShare, ReportScheduleRow, ReportSendRow};
 use axum::Json;
@@ -239,6 +242,18 @@ pub(crate) async fn delete_report<S: Store>(
     Ok(Json(json!({})))
 }
 
+fn report_error(e: ReportError) -> ApiError {
+    match e {
+        ReportError::Store(e) => ApiError::from(e),
+        ReportError::Period(m) => {
+            let mut v = ValidationErrors::default();
+            v.add("period", m);
+            ApiError::Fields(v)
+        }
+        other => ApiError::internal_from("rendering a report", other),
+    }
+}
+
 fn send_response(s: &ReportSendRow) -> wire::ReportSendResponse {
     let (state, attempted_at, attempts) = match &s.state {
         SendState::Sending { claimed_at, attempts } => ("sending", Some(*claimed_at), Some(*attempts)),
@@ -302,33 +317,47 @@ pub(crate) async fn preview_report<S: Store>(
     let now = now_micros();
     let tz = row.settings.timing.tz;
     let period = match q.get("period").map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        Some(key) => {
-            let mut e = ValidationErrors::default();
-            let p = e.check("period", ReportPeriod::parse(key));
-            e.into_result(())?;
-            p.ok_or_else(|| ApiError::internal("period"))?
-        }
+        Some(key) => ReportPeriod::parse(key).map_err(|m| report_error(ReportError::Period(m)))?,
         None => last_send(&row.settings.timing, now).period,
     };
-    let opts = RunOptions { public_url: st.settings.public_url.clone(), message_id_domain: String::new() };
     let (key, from, to) = (period.key.clone(), period.from.to_string(), period.to.to_string());
-    let mail =
-        render_schedule(&st.config, &st.events, &row, period, &opts, now).await.map_err(|e| match e {
-            agentsight_report::ReportError::Store(e) => ApiError::from(e),
-            agentsight_report::ReportError::Period(m) => {
-                let mut v = ValidationErrors::default();
-                v.add("period", m);
-                ApiError::Fields(v)
-            }
-            other => ApiError::internal_from("rendering a report", other),
-        })?;
+    let share = match (row.share_id, &row.share_token) {
+        (Some(id), Some(token)) => Some(ShareLink { id, token: token.clone() }),
+        _ => None,
+    };
+    let t = row.settings.timing;
+    let data = gather(
+        &st.config,
+        &st.events,
+        row.agent_id,
+        t.cadence,
+        period,
+        tz,
+        share.as_ref(),
+        st.settings.public_url.as_deref(),
+        now,
+    )
+    .await
+    .map_err(report_error)?;
+    let mid = message_id(row.id, &key, "");
+    // Drawing the chart and encoding the images is CPU work: off the request threads.
+    let (mail, html) = st
+        .cpu
+        .run(move || {
+            render(&data, &mid).map(|m| {
+                let html = html_with_data_urls(&m);
+                (m, html)
+            })
+        })
+        .await?
+        .map_err(report_error)?;
     Ok(Json(wire::ReportPreviewResponse {
         period: key,
         from,
         to,
         time_zone: tz.name().to_string(),
         subject: mail.subject.clone(),
-        html: agentsight_report::render::html_with_data_urls(&mail),
+        html,
         text: mail.text,
     }))
 }
