@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod normalize;
 pub mod otlp;
 pub mod prices;
+pub mod reports;
 pub mod spans;
 pub mod time;
 pub mod tracking;

@@ -54,6 +54,16 @@ pub const MAX_METADATA_FILTER_PAIRS: usize = 20;
 /// overflow (a 400 naming the attribute beyond it).
 pub const MAX_TOKENS_PER_CALL: i64 = 1_000_000_000;
 
+/// E-mail addresses one scheduled report goes to.
+pub const MAX_REPORT_RECIPIENTS: usize = 20;
+/// Recorded sends of one report schedule the settings list (newest first).
+pub const MAX_REPORT_SENDS_LISTED: i64 = 50;
+/// How long a report send taken by a sender stays its own: a send taken longer ago and not
+/// recorded as sent (its sender stopped midway) is owed again (10 minutes).
+pub const REPORT_SEND_LEASE_MICROS: i64 = 10 * 60 * 1_000_000;
+/// Attempts at one report send before it is given up (each after the lease of the one before).
+pub const REPORT_MAX_ATTEMPTS: u32 = 5;
+
 /// Checks a string against a character limit, with the DRF wording.
 pub fn check_chars(value: &str, max: usize) -> Result<(), String> {
     // Fast path: a byte length within the limit means the char count is within it too.

@@ -269,6 +269,105 @@ pub struct ShareResponse {
     pub url: Option<String>,
 }
 
+/// `POST /api/dash/agents/{id}/reports/` (every field) and `PATCH /api/dash/reports/{id}/`
+/// (the fields it changes): a scheduled client report (`docs/reports.md`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSchedulePayload {
+    /// `weekly` (default) or `monthly`.
+    pub cadence: Option<String>,
+    /// Weekly: `monday` … `sunday` (default `monday`).
+    pub weekday: Option<String>,
+    /// Monthly: 1–31, the month's last day when it is shorter (default 1).
+    pub day_of_month: Option<i64>,
+    /// The local hour of the send, 0–23 (default 8).
+    pub hour: Option<i64>,
+    /// IANA time zone of the hour and of the reported days (default `UTC`).
+    pub time_zone: Option<String>,
+    /// 1 to 20 e-mail addresses (required on create).
+    pub recipients: Option<Vec<String>>,
+    /// On or off (default on).
+    pub enabled: Option<bool>,
+}
+
+/// A report schedule.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportScheduleResponse {
+    /// Id.
+    pub id: i64,
+    /// The agent it reports on.
+    pub agent_id: i64,
+    /// `weekly` or `monthly`.
+    pub cadence: String,
+    /// Weekly: the weekday (`monday` … `sunday`).
+    pub weekday: Option<String>,
+    /// Monthly: the day of the month.
+    pub day_of_month: Option<u32>,
+    /// Local hour of the send.
+    pub hour: u32,
+    /// IANA time zone.
+    pub time_zone: String,
+    /// Addresses.
+    pub recipients: Vec<String>,
+    /// On or off.
+    pub enabled: bool,
+    /// The share link the mails link to.
+    pub share_id: Option<i64>,
+    /// `/share/<token>` while that link works (revoked or expired: `null`, and the mails
+    /// carry no link).
+    pub share_url: Option<String>,
+    /// The next scheduled send (ISO 8601, UTC), whether or not it is on.
+    pub next_send_at: String,
+    /// The period that send reports (`2026-W49`, `2026-11`).
+    pub next_period: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// One recorded send of a schedule (`GET /api/dash/reports/{id}/sends/`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportSendResponse {
+    /// The period's key (`2026-W49`, `2026-11`).
+    pub period: String,
+    /// The reported days, as the mail names them.
+    pub period_label: String,
+    /// `sending`, `sent` or `failed`.
+    pub state: String,
+    /// When the mailer accepted it.
+    pub sent_at: Option<String>,
+    /// When the last attempt was taken (sending or failed).
+    pub attempted_at: Option<String>,
+    /// Attempts so far (sending or failed).
+    pub attempts: Option<u32>,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+}
+
+/// `POST /api/dash/reports/{id}/preview/`: the report of one period as the mail would show it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportPreviewResponse {
+    /// The period's key.
+    pub period: String,
+    /// Its first day.
+    pub from: String,
+    /// Its last day.
+    pub to: String,
+    /// The zone of its days.
+    pub time_zone: String,
+    /// The mail's subject.
+    pub subject: String,
+    /// The HTML body with its images inline as `data:` URIs (for an `iframe` `srcdoc`).
+    pub html: String,
+    /// The plain-text alternative.
+    pub text: String,
+}
+
 /// `POST /api/dash/agents/{id}/shares/`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]

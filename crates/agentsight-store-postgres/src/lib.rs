@@ -16,6 +16,7 @@ mod agents;
 mod dashboard;
 mod migrate;
 mod notify;
+mod reports;
 mod retention;
 
 use std::time::Duration;
@@ -565,6 +566,77 @@ impl BrandingStore for PostgresStore {
 
     async fn logo(&self, agent_id: i64) -> StoreResult<Option<Logo>> {
         read_conn!(self, |c| dashboard::logo(&c, agent_id))
+    }
+}
+
+impl agentsight_store::ReportStore for PostgresStore {
+    async fn create_report_schedule(
+        &self,
+        s: agentsight_store::NewReportSchedule,
+    ) -> StoreResult<agentsight_store::ReportScheduleRow> {
+        write_tx!(self, |tx| reports::create(&tx, &s))
+    }
+
+    async fn report_schedules(
+        &self,
+        agent_id: Option<i64>,
+    ) -> StoreResult<Vec<agentsight_store::ReportScheduleRow>> {
+        read_conn!(self, |c| reports::list(&c, agent_id))
+    }
+
+    async fn report_schedule(&self, id: i64) -> StoreResult<Option<agentsight_store::ReportScheduleRow>> {
+        read_conn!(self, |c| reports::get_one(&c, id))
+    }
+
+    async fn update_report_schedule(
+        &self,
+        id: i64,
+        settings: agentsight_core::reports::ScheduleSettings,
+        active_since: Micros,
+        now: Micros,
+    ) -> StoreResult<Option<agentsight_store::ReportScheduleRow>> {
+        write_tx!(self, |tx| reports::update(&tx, id, &settings, active_since, now))
+    }
+
+    async fn delete_report_schedule(&self, id: i64) -> StoreResult<bool> {
+        write_tx!(self, |tx| reports::delete(&tx, id))
+    }
+
+    async fn report_send(
+        &self,
+        schedule_id: i64,
+        period_key: String,
+    ) -> StoreResult<Option<agentsight_store::ReportSendRow>> {
+        read_conn!(self, |c| reports::send_of(&c, schedule_id, &period_key))
+    }
+
+    async fn report_sends(
+        &self,
+        schedule_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<agentsight_store::ReportSendRow>> {
+        read_conn!(self, |c| reports::sends(&c, schedule_id, limit))
+    }
+
+    async fn claim_report_send(
+        &self,
+        schedule_id: i64,
+        period_key: String,
+        now: Micros,
+        stale_before: Micros,
+        max_attempts: u32,
+    ) -> StoreResult<Option<u32>> {
+        write_tx!(self, |tx| reports::claim(&tx, schedule_id, &period_key, now, stale_before, max_attempts))
+    }
+
+    async fn finish_report_send(
+        &self,
+        schedule_id: i64,
+        period_key: String,
+        now: Micros,
+        error: Option<String>,
+    ) -> StoreResult<bool> {
+        write_tx!(self, |tx| reports::finish(&tx, schedule_id, &period_key, now, error.as_deref()))
     }
 }
 

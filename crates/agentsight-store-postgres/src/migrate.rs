@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_config.sql"),
     include_str!("../migrations/0002_retention.sql"),
     include_str!("../migrations/0003_alerts.sql"),
+    include_str!("../migrations/0004_reports.sql"),
 ];
 
 /// The schema version this build writes.

@@ -17,6 +17,7 @@ mod metrics;
 mod migrate;
 mod notify;
 mod reads;
+mod reports;
 mod spans;
 mod traces;
 pub mod upgrade;

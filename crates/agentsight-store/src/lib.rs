@@ -19,6 +19,7 @@ pub mod blobs;
 mod erasure;
 mod notify;
 pub mod private;
+mod reports;
 mod rows;
 pub mod stats;
 #[cfg(feature = "testkit")]
@@ -43,6 +44,7 @@ pub use agentsight_protocol::metrics::{
 pub use blobs::{BlobFuture, BlobStore};
 pub use erasure::*;
 pub use notify::*;
+pub use reports::*;
 pub use rows::*;
 pub use stats::{GroupSizes, GroupSizesSnapshot, ProjectionBacklog, QueueStats, StoreStats};
 
@@ -755,22 +757,39 @@ pub trait StatsReader: Send + Sync {
 pub mod prelude {
     pub use crate::{
         AgentStore, BrandingStore, ChangeFeed, ConfigStore, DataPlane, Erasure, EventStore, ExportReader,
-        MetricsReader, NotifyStore, RetentionStore, ShareStore, SpanReader, SpanWriter, StatsReader,
-        TrackingReader, TrackingWriter, UserStore,
+        MetricsReader, NotifyStore, ReportStore, RetentionStore, ShareStore, SpanReader, SpanWriter,
+        StatsReader, TrackingReader, TrackingWriter, UserStore,
     };
 }
 
 /// The configuration store: what operators set up (agents, environments, keys, escalation
 /// names, users, sessions, share links, branding, retention and the audit log of removals, alert
-/// rules and notification delivery).
+/// rules and notification delivery, report schedules and their sends).
 /// Small, read on every request, written rarely. Usable on its own: nothing in it refers to
 /// events.
 pub trait ConfigStore:
-    AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + NotifyStore + Clone + 'static
+    AgentStore
+    + UserStore
+    + ShareStore
+    + BrandingStore
+    + RetentionStore
+    + NotifyStore
+    + ReportStore
+    + Clone
+    + 'static
 {
 }
-impl<T: AgentStore + UserStore + ShareStore + BrandingStore + RetentionStore + NotifyStore + Clone + 'static>
-    ConfigStore for T
+impl<
+    T: AgentStore
+        + UserStore
+        + ShareStore
+        + BrandingStore
+        + RetentionStore
+        + NotifyStore
+        + ReportStore
+        + Clone
+        + 'static,
+> ConfigStore for T
 {
 }
 

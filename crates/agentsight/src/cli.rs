@@ -193,6 +193,9 @@ enum Command {
     /// its metrics journal); the audit log keeps when, which agent, `cli` and how much went, never the
     /// customer's id. Running it again removes nothing more.
     Erase(EraseArgs),
+    /// Scheduled client reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Print the OpenAPI 3.1 document of the HTTP API (the one `GET /api/openapi.json` serves),
     /// generated from the server's types and handlers. `web/openapi.json` is this output; the
     /// dashboard's TypeScript types are generated from it.
@@ -472,6 +475,34 @@ struct EraseArgs {
     attachments_dir: Option<PathBuf>,
     #[command(flatten)]
     data: DataDir,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Render an agent's report of one period into a directory, as the client would receive
+    /// it (nothing is sent or recorded): report.eml (the whole message), report.html (images
+    /// as cid:), report-preview.html (images inline, for a browser), report.txt and the PNG
+    /// images. The zone and the share link are those of the agent's first report schedule,
+    /// else --tz and no link.
+    Preview {
+        /// Agent id or name.
+        #[arg(long)]
+        agent: String,
+        /// The period: an ISO week (2026-W48) or a month (2026-11).
+        #[arg(long)]
+        period: String,
+        /// The zone of the days when the agent has no schedule (IANA name).
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// The server's public address, for the dashboard link (as `serve --public-url`).
+        #[arg(long, env = "AGENTSIGHT_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Where the files go (created when missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -799,6 +830,72 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
                     erased.attachment_keys.len(),
                     agent.name
                 ))
+            })
+        }
+        Command::Report(ReportCommand::Preview { agent, period, tz, public_url, out: dir, data }) => {
+            let period = agentsight_core::reports::ReportPeriod::parse(&period)
+                .map_err(|e| anyhow::anyhow!("invalid --period: {e}"))?;
+            let tz: chrono_tz::Tz =
+                tz.parse().map_err(|_| anyhow::anyhow!("invalid --tz: unknown time zone '{tz}'"))?;
+            with_stores!(data.target()?, |stores| {
+                let agent = find_agent(&stores.config, &agent).await?;
+                let schedule = stores.config.report_schedules(Some(agent.id)).await?.into_iter().next();
+                let cadence = match (&schedule, period.key.contains('W')) {
+                    (Some(s), _)
+                        if (s.settings.timing.cadence.kind() == "weekly") == period.key.contains('W') =>
+                    {
+                        s.settings.timing.cadence
+                    }
+                    (_, true) => agentsight_core::reports::Cadence::Weekly(chrono::Weekday::Mon),
+                    (_, false) => agentsight_core::reports::Cadence::Monthly(1),
+                };
+                let tz = schedule.as_ref().map(|s| s.settings.timing.tz).unwrap_or(tz);
+                let share = schedule.as_ref().and_then(|s| {
+                    Some(agentsight_report::gather::ShareLink {
+                        id: s.share_id?,
+                        token: s.share_token.clone()?,
+                    })
+                });
+                let key = period.key.clone();
+                let data = agentsight_report::gather(
+                    &stores.config,
+                    &stores.events,
+                    agent.id,
+                    cadence,
+                    period,
+                    tz,
+                    share.as_ref(),
+                    public_url.as_deref(),
+                    agentsight_core::time::now_micros(),
+                )
+                .await?;
+                let mid = agentsight_report::run::message_id(
+                    schedule.as_ref().map_or(0, |s| s.id),
+                    &key,
+                    "preview.invalid",
+                );
+                let mail = agentsight_report::render(&data, &mid)?;
+                std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
+                let write = |name: &str, bytes: &[u8]| {
+                    let p = dir.join(name);
+                    std::fs::write(&p, bytes).with_context(|| format!("{}", p.display()))
+                };
+                write("report.html", mail.html.as_bytes())?;
+                write(
+                    "report-preview.html",
+                    agentsight_report::render::html_with_data_urls(&mail).as_bytes(),
+                )?;
+                write("report.txt", mail.text.as_bytes())?;
+                for p in &mail.inline {
+                    write(&p.filename, &p.bytes)?;
+                }
+                let to: Vec<lettre::message::Mailbox> = match &schedule {
+                    Some(s) => s.settings.recipients.iter().filter_map(|r| r.parse().ok()).collect(),
+                    None => vec!["client@example.invalid".parse()?],
+                };
+                let msg = agentsight_report::mail::message(&mail, "reports@example.invalid".parse()?, &to)?;
+                write("report.eml", &msg.formatted())?;
+                out(&format!("Wrote the report of {key} for agent '{}' into {}", agent.name, dir.display()))
             })
         }
         Command::Agent(AgentCommand::List { data }) => {

@@ -17,6 +17,10 @@ import type {
   LlmMetricsResponse,
   OverviewResponse,
   Page,
+  ReportPreview,
+  ReportSchedule,
+  ReportSchedulePayload,
+  ReportSend,
   Role,
   Session,
   Share,
@@ -153,6 +157,29 @@ export const createShare = (agent: number, body: { expires_at: string | null; la
   request<CreatedShare>(`/api/dash/agents/${agent}/shares/`, { method: "POST", body });
 /** Revokes a share link. */
 export const revokeShare = (id: number) => request<Share>(`/api/dash/shares/${id}/`, { method: "DELETE" });
+// --- scheduled client reports (admin)
+
+/** An agent's report schedules. */
+export const listReports = (agent: number, signal?: AbortSignal) =>
+  request<ReportSchedule[]>(`/api/dash/agents/${agent}/reports/`, { signal });
+/** Creates a report schedule (with the share link its mails carry). */
+export const createReport = (agent: number, body: ReportSchedulePayload) =>
+  request<ReportSchedule>(`/api/dash/agents/${agent}/reports/`, { method: "POST", body });
+/** Changes the fields given. */
+export const updateReport = (id: number, body: ReportSchedulePayload) =>
+  request<ReportSchedule>(`/api/dash/reports/${id}/`, { method: "PATCH", body });
+/** Deletes a schedule (its share link is revoked when no other schedule uses it). */
+export const deleteReport = (id: number) => request<unknown>(`/api/dash/reports/${id}/`, { method: "DELETE" });
+/** The recorded sends, newest first. */
+export const listReportSends = (id: number, signal?: AbortSignal) =>
+  request<ReportSend[]>(`/api/dash/reports/${id}/sends/`, { signal });
+/** Renders the report of a period (default the latest full one); nothing is sent. */
+export const previewReport = (id: number, period?: string) =>
+  request<ReportPreview>(`/api/dash/reports/${id}/preview/`, {
+    method: "POST",
+    query: period ? { period } : {},
+  });
+
 /** What a share token shows (agent, branding). */
 export const getShareInfo = (signal?: AbortSignal) => request<ShareInfo>("/api/share/info/", { signal });
 

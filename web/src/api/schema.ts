@@ -560,6 +560,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dash/agents/{id}/reports/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/dash/agents/{id}/reports/`. */
+        get: operations["list_reports"];
+        put?: never;
+        /**
+         * `POST /api/dash/agents/{id}/reports/`: a schedule, with the share link its mails carry (a
+         *     live link of the agent's other schedules, else a new one labelled "Client reports").
+         */
+        post: operations["create_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/dash/agents/{id}/shares/": {
         parameters: {
             query?: never;
@@ -658,6 +679,65 @@ export interface paths {
         };
         /** `GET /api/dash/live/?agent=<id>` (session) or `?share=<token>`. */
         get: operations["live_feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dash/reports/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * `DELETE /api/dash/reports/{id}/`: the schedule and the record of its sends; its share link
+         *     is revoked when no other schedule uses it.
+         */
+        delete: operations["delete_report"];
+        options?: never;
+        head?: never;
+        /** `PATCH /api/dash/reports/{id}/`: the fields given change, the others stay. */
+        patch: operations["update_report"];
+        trace?: never;
+    };
+    "/api/dash/reports/{id}/preview/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /api/dash/reports/{id}/preview/[?period=2026-W49]`: the mail of one period (by
+         *     default the one the latest scheduled send reported), rendered as it would be sent; nothing
+         *     is sent or recorded.
+         */
+        post: operations["preview_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dash/reports/{id}/sends/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/dash/reports/{id}/sends/`: the newest recorded sends first (at most 50). */
+        get: operations["list_report_sends"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3306,6 +3386,120 @@ export interface components {
         RenamePayload: {
             /** @description New name. */
             name: string;
+        };
+        /** @description `POST /api/dash/reports/{id}/preview/`: the report of one period as the mail would show it. */
+        ReportPreviewResponse: {
+            /** @description Its first day. */
+            from: string;
+            /** @description The HTML body with its images inline as `data:` URIs (for an `iframe` `srcdoc`). */
+            html: string;
+            /** @description The period's key. */
+            period: string;
+            /** @description The mail's subject. */
+            subject: string;
+            /** @description The plain-text alternative. */
+            text: string;
+            /** @description The zone of its days. */
+            time_zone: string;
+            /** @description Its last day. */
+            to: string;
+        };
+        /**
+         * @description `POST /api/dash/agents/{id}/reports/` (every field) and `PATCH /api/dash/reports/{id}/`
+         *     (the fields it changes): a scheduled client report (`docs/reports.md`).
+         */
+        ReportSchedulePayload: {
+            /** @description `weekly` (default) or `monthly`. */
+            cadence?: string | null;
+            /**
+             * Format: int64
+             * @description Monthly: 1–31, the month's last day when it is shorter (default 1).
+             */
+            day_of_month?: number | null;
+            /** @description On or off (default on). */
+            enabled?: boolean | null;
+            /**
+             * Format: int64
+             * @description The local hour of the send, 0–23 (default 8).
+             */
+            hour?: number | null;
+            /** @description 1 to 20 e-mail addresses (required on create). */
+            recipients?: string[] | null;
+            /** @description IANA time zone of the hour and of the reported days (default `UTC`). */
+            time_zone?: string | null;
+            /** @description Weekly: `monday` … `sunday` (default `monday`). */
+            weekday?: string | null;
+        };
+        /** @description A report schedule. */
+        ReportScheduleResponse: {
+            /**
+             * Format: int64
+             * @description The agent it reports on.
+             */
+            agent_id: number;
+            /** @description `weekly` or `monthly`. */
+            cadence: string;
+            /** @description Creation time. */
+            created_at: string;
+            /**
+             * Format: int32
+             * @description Monthly: the day of the month.
+             */
+            day_of_month: number | null;
+            /** @description On or off. */
+            enabled: boolean;
+            /**
+             * Format: int32
+             * @description Local hour of the send.
+             */
+            hour: number;
+            /**
+             * Format: int64
+             * @description Id.
+             */
+            id: number;
+            /** @description The period that send reports (`2026-W49`, `2026-11`). */
+            next_period: string;
+            /** @description The next scheduled send (ISO 8601, UTC), whether or not it is on. */
+            next_send_at: string;
+            /** @description Addresses. */
+            recipients: string[];
+            /**
+             * Format: int64
+             * @description The share link the mails link to.
+             */
+            share_id: number | null;
+            /**
+             * @description `/share/<token>` while that link works (revoked or expired: `null`, and the mails
+             *     carry no link).
+             */
+            share_url: string | null;
+            /** @description IANA time zone. */
+            time_zone: string;
+            /** @description Last change. */
+            updated_at: string;
+            /** @description Weekly: the weekday (`monday` … `sunday`). */
+            weekday: string | null;
+        };
+        /** @description One recorded send of a schedule (`GET /api/dash/reports/{id}/sends/`). */
+        ReportSendResponse: {
+            /** @description When the last attempt was taken (sending or failed). */
+            attempted_at: string | null;
+            /**
+             * Format: int32
+             * @description Attempts so far (sending or failed).
+             */
+            attempts: number | null;
+            /** @description Why the last attempt failed. */
+            error: string | null;
+            /** @description The period's key (`2026-W49`, `2026-11`). */
+            period: string;
+            /** @description The reported days, as the mail names them. */
+            period_label: string;
+            /** @description When the mailer accepted it. */
+            sent_at: string | null;
+            /** @description `sending`, `sent` or `failed`. */
+            state: string;
         };
         /** @description The SDK that sent a batch. */
         SdkInfo: {
@@ -6898,6 +7092,162 @@ export interface operations {
             };
         };
     };
+    list_reports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Agent id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agent's report schedules, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportScheduleResponse"][];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    create_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Agent id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportSchedulePayload"];
+            };
+        };
+        responses: {
+            /** @description The schedule. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportScheduleResponse"];
+                };
+            };
+            /** @description The bad fields, each named (`recipients[1]`, `hour`, …). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body is over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
     list_shares: {
         parameters: {
             query?: never;
@@ -7489,6 +7839,315 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": components["schemas"]["SseEvent"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    delete_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Report schedule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted (`{}`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    update_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Report schedule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportSchedulePayload"];
+            };
+        };
+        responses: {
+            /** @description The schedule. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportScheduleResponse"];
+                };
+            };
+            /** @description The bad fields, each named. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body is over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    preview_report: {
+        parameters: {
+            query?: {
+                /** @description `2026-W49` or `2026-11`; default the latest full period. */
+                period?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Report schedule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rendered report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportPreviewResponse"];
+                };
+            };
+            /** @description `period` is not a period key. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body is over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    list_report_sends: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Report schedule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The recorded sends, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportSendResponse"][];
                 };
             };
             /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */

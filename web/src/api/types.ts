@@ -117,3 +117,15 @@ export type LlmConversationRow = Schemas["LlmConversationRow"];
 
 /** `GET /api/metrics/llm/` (`top_conversations` is empty on a share page). */
 export type LlmMetricsResponse = Schemas["LlmMetricsResponse"];
+
+/** A scheduled client report (`docs/reports.md`). */
+export type ReportSchedule = Schemas["ReportScheduleResponse"];
+
+/** The fields of a report schedule to create (all) or change (those given). */
+export type ReportSchedulePayload = Schemas["ReportSchedulePayload"];
+
+/** One recorded send of a report schedule. */
+export type ReportSend = Schemas["ReportSendResponse"];
+
+/** A report rendered for the settings page (`html` with its images as `data:` URIs). */
+export type ReportPreview = Schemas["ReportPreviewResponse"];

@@ -14,6 +14,7 @@ mod metrics;
 mod openapi;
 mod otlp;
 mod reference;
+mod reports;
 mod settings;
 pub(crate) mod spans;
 mod tracking;
@@ -98,6 +99,16 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/dash/keys/{id}/", delete(dash::revoke_key::<S>))
         .route("/api/dash/agents/{id}/shares/", get(dash::list_shares::<S>).post(dash::create_share::<S>))
         .route("/api/dash/shares/{id}/", delete(dash::revoke_share::<S>))
+        .route(
+            "/api/dash/agents/{id}/reports/",
+            get(reports::list_reports::<S>).post(reports::create_report::<S>),
+        )
+        .route(
+            "/api/dash/reports/{id}/",
+            patch(reports::update_report::<S>).delete(reports::delete_report::<S>),
+        )
+        .route("/api/dash/reports/{id}/sends/", get(reports::list_report_sends::<S>))
+        .route("/api/dash/reports/{id}/preview/", post(reports::preview_report::<S>))
         .route("/api/dash/users/", get(dash::list_users::<S>).post(dash::create_user::<S>))
         .route("/api/dash/erasures/", get(dash::list_erasures::<S>))
         .route("/api/dash/users/{id}/", patch(dash::patch_user::<S>).delete(dash::delete_user::<S>))

@@ -14,6 +14,7 @@ mod erasure;
 mod metrics;
 mod notify;
 mod property;
+mod reports;
 mod resend;
 mod spans;
 
@@ -23,6 +24,7 @@ pub use erasure::*;
 pub use metrics::*;
 pub use notify::*;
 pub use property::*;
+pub use reports::*;
 pub use resend::*;
 pub use spans::*;
 
@@ -572,7 +574,8 @@ macro_rules! config_contract_tests {
             retention_settings_and_audit_log,
             alert_rules_and_episodes,
             notify_targets_and_smtp,
-            sends_log_and_leases);
+            sends_log_and_leases,
+            report_schedules_and_sends);
     };
 }
 

@@ -17,6 +17,7 @@ mod otlp;
 mod prometheus;
 mod proxy;
 mod ready;
+mod reports;
 mod shutdown;
 mod spans;
 mod tracking;

@@ -1,6 +1,7 @@
 // One agent's settings (admin): name, escalation tool names, white-label (display name, logo,
 // accent colour), API keys (create — shown once — and revoke), share links (create with an
-// optional expiry, revoke), retention and the audit log of removals.
+// optional expiry, revoke), client reports (./client-reports.ts), retention and the audit log of
+// removals.
 
 import { html, nothing, render, type TemplateResult } from "lit-html";
 import { ApiError } from "../../api/client";
@@ -21,6 +22,7 @@ import { agentTitle, topbar } from "../../components/shell";
 import type { AppContext, View } from "../../context";
 import { paths } from "../../router";
 import { browserTimeZone, formatInstant } from "../../state/dates";
+import { clientReports } from "./client-reports";
 
 const msg = (e: unknown) => (e instanceof ApiError || e instanceof Error ? e.message : String(e));
 /** The largest logo the server takes (decoded). */
@@ -67,6 +69,7 @@ export function mountAgentSettings(root: HTMLElement, ctx: AppContext, id: numbe
   const errors: Record<string, string | null> = {};
   const agent = (): Agent | undefined => ctx.agents.find((a) => a.id === id);
   const tz = browserTimeZone();
+  const reports = clientReports(ctx, id, () => draw());
 
   async function loadLists(): Promise<void> {
     try {
@@ -353,6 +356,8 @@ export function mountAgentSettings(root: HTMLElement, ctx: AppContext, id: numbe
           </form>
           ${err("shares")}
         </section>
+
+        ${reports.view()}
       </main>`;
   }
 
@@ -362,6 +367,7 @@ export function mountAgentSettings(root: HTMLElement, ctx: AppContext, id: numbe
   }
   draw();
   void loadLists();
+  void reports.load();
   return { update: draw, dispose: () => undefined };
 }
 
