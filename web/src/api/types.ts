@@ -117,3 +117,9 @@ export type LlmConversationRow = Schemas["LlmConversationRow"];
 
 /** `GET /api/metrics/llm/` (`top_conversations` is empty on a share page). */
 export type LlmMetricsResponse = Schemas["LlmMetricsResponse"];
+
+/** `GET /api/metrics/failures/`: where the bot fails (`first_questions.top` is empty on a share page). */
+export type FailuresResponse = Schemas["FailuresResponse"];
+
+/** One tool's errors. */
+export type ToolErrorRow = Schemas["ToolErrorRow"];
