@@ -805,8 +805,10 @@ impl ClickHouseEventStore {
         let ch = &self.inner.ch;
         let convs = sql.t("conversations");
         let within = format!("SELECT conversation_pk FROM {convs} WHERE {}", sql.current(true));
-        let q_convs = format!("SELECT conversation_pk, conversation_id FROM {convs} WHERE {}", sql.current(true));
-        let (q_talk, q_actions, q_tools) = (sql.talk(&within), sql.failure_actions(&within, escalation), sql.tools());
+        let q_convs =
+            format!("SELECT conversation_pk, conversation_id FROM {convs} WHERE {}", sql.current(true));
+        let (q_talk, q_actions, q_tools) =
+            (sql.talk(&within), sql.failure_actions(&within, escalation), sql.tools());
         let (ids, talk, actions, tools) = tokio::try_join!(
             ch.rows::<ConvId>(&q_convs),
             ch.rows::<TalkRow>(&q_talk),
@@ -827,7 +829,8 @@ impl ClickHouseEventStore {
                 trail(pk, c.conversation_id, talk.remove(&pk), actions.remove(&pk))
             })
             .collect();
-        let tools = tools.into_iter().map(|t| ToolCalls { name: t.name, calls: t.calls, errors: t.errors }).collect();
+        let tools =
+            tools.into_iter().map(|t| ToolCalls { name: t.name, calls: t.calls, errors: t.errors }).collect();
         Ok(FailureFacts { trails, tools })
     }
 
@@ -866,7 +869,13 @@ impl ClickHouseEventStore {
             queries.push((b, last(0, &extra)));
         }
         if let Some(b) = f.tool_error {
-            queries.push((b, format!("SELECT DISTINCT conversation_pk FROM {actions} WHERE agent_id = {a} AND {}", failed_cond())));
+            queries.push((
+                b,
+                format!(
+                    "SELECT DISTINCT conversation_pk FROM {actions} WHERE agent_id = {a} AND {}",
+                    failed_cond()
+                ),
+            ));
         }
         if let Some(name) = &f.tool_error_name {
             queries.push((

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use agentsight_protocol::metrics::{
-    AgentRef, EscalationTurns, FailureCount, FailuresResponse, FirstQuestionRow, FirstQuestions, ToolErrorRow,
-    ToolErrors, TurnsRow,
+    AgentRef, EscalationTurns, FailureCount, FailuresResponse, FirstQuestionRow, FirstQuestions,
+    ToolErrorRow, ToolErrors, TurnsRow,
 };
 use regex::{Captures, Regex};
 
@@ -238,7 +238,9 @@ pub fn parse_idle_minutes(v: Option<&str>) -> Result<i64, String> {
         None => Ok(FAILURE_IDLE_DEFAULT_MINUTES),
         Some(s) => match s.parse::<i64>() {
             Ok(n) if (1..=FAILURE_IDLE_MAX_MINUTES).contains(&n) => Ok(n),
-            _ => Err(format!("Ensure this value is a whole number of minutes from 1 to {FAILURE_IDLE_MAX_MINUTES}.")),
+            _ => Err(format!(
+                "Ensure this value is a whole number of minutes from 1 to {FAILURE_IDLE_MAX_MINUTES}."
+            )),
         },
     }
 }
@@ -261,7 +263,10 @@ pub fn parse_params(q: &HashMap<String, String>, now: Micros) -> Result<FailureP
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=FIRST_QUESTIONS_MAX_TOP).contains(&n) => n,
             _ => {
-                e.add("top", format!("Ensure this value is a whole number from 1 to {FIRST_QUESTIONS_MAX_TOP}."));
+                e.add(
+                    "top",
+                    format!("Ensure this value is a whole number from 1 to {FIRST_QUESTIONS_MAX_TOP}."),
+                );
                 0
             }
         },
@@ -433,7 +438,10 @@ mod tests {
         assert_eq!(n("Where is my order #A-1234?!").as_deref(), Some("where is my order <id>"));
         assert_eq!(n("where is my order a-99").as_deref(), Some("where is my order <id>"));
         assert_eq!(n("  HELLO,   world!! ").as_deref(), Some("hello world"));
-        assert_eq!(n("Mail me at Ana.K+x@example.co.uk please").as_deref(), Some("mail me at <email> please"));
+        assert_eq!(
+            n("Mail me at Ana.K+x@example.co.uk please").as_deref(),
+            Some("mail me at <email> please")
+        );
         assert_eq!(
             n("see https://x.example/a?b=1 or www.example.com").as_deref(),
             Some("see <url> or <url>")
@@ -466,7 +474,12 @@ mod tests {
         // Same time: arrival decides (the reply came after).
         let a = t(vec![e(10, 2, Step::Agent), e(10, 1, Step::User)]);
         assert_eq!(a.outcome(100), Outcome::Abandoned);
-        let esc = t(vec![e(5, 1, Step::User), e(6, 2, Step::User), e(7, 3, Step::Escalation), e(8, 4, Step::Agent)]);
+        let esc = t(vec![
+            e(5, 1, Step::User),
+            e(6, 2, Step::User),
+            e(7, 3, Step::Escalation),
+            e(8, 4, Step::Agent),
+        ]);
         assert_eq!(esc.escalation_turns, Some(2));
         assert_eq!(esc.outcome(100), Outcome::Escalated);
         assert_eq!(t(vec![e(1, 1, Step::Agent)]).outcome(100), Outcome::Silent);
@@ -478,7 +491,12 @@ mod tests {
         let facts = FailureFacts {
             trails: vec![
                 ConversationTrail::from_entries(1, "a".into(), vec![e(0, 1, Step::User)], vec!["x".into()]),
-                ConversationTrail::from_entries(2, "b".into(), vec![e(0, 2, Step::User), e(1, 3, Step::Agent)], vec![]),
+                ConversationTrail::from_entries(
+                    2,
+                    "b".into(),
+                    vec![e(0, 2, Step::User), e(1, 3, Step::Agent)],
+                    vec![],
+                ),
                 ConversationTrail::from_entries(3, "c".into(), vec![e(50 * MINUTE, 4, Step::User)], vec![]),
                 ConversationTrail::from_entries(4, "d".into(), vec![], vec![]),
             ],

@@ -471,8 +471,12 @@ pub fn failures(
         let talk: Vec<(&RefEntry, bool, &str)> = mine
             .iter()
             .filter_map(|e| match &e.kind {
-                EntryKind::Message { sender, content } if sender == "end_user" => Some((*e, true, content.as_str())),
-                EntryKind::Message { sender, content } if sender == "agent" => Some((*e, false, content.as_str())),
+                EntryKind::Message { sender, content } if sender == "end_user" => {
+                    Some((*e, true, content.as_str()))
+                }
+                EntryKind::Message { sender, content } if sender == "agent" => {
+                    Some((*e, false, content.as_str()))
+                }
                 _ => None,
             })
             .collect();
@@ -481,7 +485,8 @@ pub fn failures(
             .find(|e| matches!(&e.kind, EntryKind::Action { name, .. } if escalation.contains(name)));
         if let Some(x) = first_escalation {
             escalated += 1;
-            let before = talk.iter().filter(|(e, user, _)| *user && (e.ts, e.id) < (x.ts, x.id)).count() as u32;
+            let before =
+                talk.iter().filter(|(e, user, _)| *user && (e.ts, e.id) < (x.ts, x.id)).count() as u32;
             by_turns[before.min(ESCALATION_TURNS_CAP) as usize] += 1;
         }
         let failed: std::collections::BTreeSet<&str> = mine
@@ -553,7 +558,10 @@ pub fn failures(
             }
         })
         .collect();
-    top.sort_by(|a, b| (std::cmp::Reverse(a.conversations), &a.question).cmp(&(std::cmp::Reverse(b.conversations), &b.question)));
+    top.sort_by(|a, b| {
+        (std::cmp::Reverse(a.conversations), &a.question)
+            .cmp(&(std::cmp::Reverse(b.conversations), &b.question))
+    });
     top.truncate(p.top);
     let total = convs.len() as u64;
     FailuresResponse {
@@ -580,7 +588,11 @@ pub fn failures(
             by_turns: by_turns
                 .into_iter()
                 .enumerate()
-                .map(|(i, n)| TurnsRow { turns: i as u32, or_more: i as u32 == ESCALATION_TURNS_CAP, conversations: n })
+                .map(|(i, n)| TurnsRow {
+                    turns: i as u32,
+                    or_more: i as u32 == ESCALATION_TURNS_CAP,
+                    conversations: n,
+                })
                 .collect(),
         },
         first_questions: FirstQuestions { conversations: engaged, distinct, top },

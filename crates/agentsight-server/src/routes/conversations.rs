@@ -169,7 +169,10 @@ pub(crate) fn parse_list_query(q: &Params) -> Result<(ConversationFilter, PageRe
         unanswered: parse_bool(&mut e, q, "unanswered"),
         abandoned: parse_bool(&mut e, q, "abandoned"),
         idle_cutoff: {
-            let idle = e.check("idle_minutes", failures::parse_idle_minutes(q.get("idle_minutes").map(String::as_str)));
+            let idle = e.check(
+                "idle_minutes",
+                failures::parse_idle_minutes(q.get("idle_minutes").map(String::as_str)),
+            );
             now_micros().saturating_sub(idle.unwrap_or(0).saturating_mul(60_000_000))
         },
         tool_error: parse_bool(&mut e, q, "tool_error"),

@@ -3,10 +3,13 @@
 use agentsight_store::prelude::*;
 use std::collections::HashMap;
 
-use agentsight_core::metrics::{DEFAULT_ESCALATION_TOOLS, failures, query, series, validate_escalation_tools};
+use agentsight_core::metrics::{
+    DEFAULT_ESCALATION_TOOLS, failures, query, series, validate_escalation_tools,
+};
 use agentsight_core::time::now_micros;
 use agentsight_store::{
-    EngineStatus, FailuresResponse, LiveResponse, OverviewResponse, TimeseriesResponse, overview_compared, timeseries_compared,
+    EngineStatus, FailuresResponse, LiveResponse, OverviewResponse, TimeseriesResponse, overview_compared,
+    timeseries_compared,
 };
 use axum::Json;
 use axum::extract::{Query, State};

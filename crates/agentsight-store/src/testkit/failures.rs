@@ -52,10 +52,16 @@ fn assert_same(what: &str, got: &FailuresResponse, want: &FailuresResponse) {
 }
 
 /// The pks a list filter returns among the conversations that started in `q`'s range.
-async fn listed<S: TrackingReader>(s: &S, agent: i64, q: &MetricsQuery, f: ConversationFilter) -> BTreeSet<i64> {
+async fn listed<S: TrackingReader>(
+    s: &S,
+    agent: i64,
+    q: &MetricsQuery,
+    f: ConversationFilter,
+) -> BTreeSet<i64> {
     let (start, end) = q.instants();
     let f = ConversationFilter { started_at_after: Some(start), started_at_before: Some(end - 1), ..f };
-    let (_, rows) = s.list_conversations(agent, f, PageRequest { page: 1, page_size: 100 }).await.expect("list");
+    let (_, rows) =
+        s.list_conversations(agent, f, PageRequest { page: 1, page_size: 100 }).await.expect("list");
     rows.into_iter().map(|r| r.id).collect()
 }
 
@@ -97,7 +103,8 @@ where
     S: TrackingWriter + MetricsReader + TrackingReader,
 {
     let agent = AgentRef { id: h.agent, name: "a".into() };
-    let ids: HashMap<i64, String> = (0..64).filter_map(|i| h.pk(&format!("c{i}")).map(|pk| (pk, format!("c{i}")))).collect();
+    let ids: HashMap<i64, String> =
+        (0..64).filter_map(|i| h.pk(&format!("c{i}")).map(|pk| (pk, format!("c{i}")))).collect();
     let w = want(&h.data, q, &p, &agent, &ids);
     let got = crate::failures(s, agent.clone(), q.clone(), p, escalation()).await.expect("failures");
     assert_same("the store", &got, &w);
@@ -108,11 +115,8 @@ where
     let none = BTreeSet::new();
     let exp = |k: &str| sets.get(k).unwrap_or(&none).clone();
     let cutoff = p.now - p.idle_minutes * MINUTE;
-    let base = ConversationFilter {
-        idle_cutoff: cutoff,
-        escalation_tools: escalation(),
-        ..Default::default()
-    };
+    let base =
+        ConversationFilter { idle_cutoff: cutoff, escalation_tools: escalation(), ..Default::default() };
     let all = exp("in_range");
     for (name, f) in [
         ("unanswered", ConversationFilter { unanswered: Some(true), ..base.clone() }),
@@ -131,14 +135,21 @@ where
     }
     for t in ["lookup", "ticket", "token_usage"] {
         let f = ConversationFilter { tool_error_name: Some(t.into()), ..base.clone() };
-        assert_eq!(listed(s, h.agent, q, f).await, exp(&format!("tool_error_name={t}")), "tool_error_name={t}");
+        assert_eq!(
+            listed(s, h.agent, q, f).await,
+            exp(&format!("tool_error_name={t}")),
+            "tool_error_name={t}"
+        );
     }
     for k in 0..=3u32 {
-        let f = ConversationFilter { escalation_turns_min: Some(k), escalation_turns_max: Some(k), ..base.clone() };
+        let f = ConversationFilter {
+            escalation_turns_min: Some(k),
+            escalation_turns_max: Some(k),
+            ..base.clone()
+        };
         assert_eq!(listed(s, h.agent, q, f).await, exp(&format!("turns={k}")), "escalation turns = {k}");
     }
-    let at_least_two: BTreeSet<i64> =
-        (2..=10).flat_map(|k| exp(&format!("turns={k}"))).collect();
+    let at_least_two: BTreeSet<i64> = (2..=10).flat_map(|k| exp(&format!("turns={k}"))).collect();
     let f = ConversationFilter { escalation_turns_min: Some(2), ..base.clone() };
     assert_eq!(listed(s, h.agent, q, f).await, at_least_two, "escalation turns >= 2");
 }
@@ -157,7 +168,10 @@ where
     let t0 = BASE;
     let mut pk = Vec::new();
     for i in 0..7 {
-        pk.push(h.conversation(Conv { id: format!("c{i}"), started: t0 + i * MINUTE, ..Default::default() }).await);
+        pk.push(
+            h.conversation(Conv { id: format!("c{i}"), started: t0 + i * MINUTE, ..Default::default() })
+                .await,
+        );
     }
     // c0: unanswered.
     h.message_text(pk[0], "end_user", t0 + HOUR, "Where is my order #A-1234?").await;
@@ -197,7 +211,10 @@ where
     assert_eq!(got.abandoned.conversations, 1, "c1 only (c4 escalated)");
     assert_eq!((got.tool_errors.calls, got.tool_errors.errors, got.tool_errors.conversations), (4, 1, 2));
     let lookup = &got.tool_errors.tools[0];
-    assert_eq!((lookup.name.as_str(), lookup.calls, lookup.errors, lookup.conversations), ("lookup", 2, 1, 2));
+    assert_eq!(
+        (lookup.name.as_str(), lookup.calls, lookup.errors, lookup.conversations),
+        ("lookup", 2, 1, 2)
+    );
     assert_eq!(got.tool_errors.tools.len(), 1, "token_usage is no tool");
     assert_eq!(got.escalations.conversations, 2);
     assert_eq!(got.escalations.by_turns[0].conversations, 1);
@@ -261,7 +278,9 @@ where
 {
     let config = Config {
         cases: FAILURE_PROPERTY_CASES,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/failures.proptest-regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/failures.proptest-regressions",
+        ))),
         ..Config::default()
     };
     let mut runner = TestRunner::new(config);
@@ -273,12 +292,17 @@ where
             let mut h = RefWriter::new(&store, agent);
             let mut pks = Vec::new();
             for (i, off) in starts.into_iter().enumerate() {
-                pks.push(h.conversation(Conv { id: format!("c{i}"), started: BASE + off, ..Default::default() }).await);
+                pks.push(
+                    h.conversation(Conv { id: format!("c{i}"), started: BASE + off, ..Default::default() })
+                        .await,
+                );
             }
             for op in ops {
                 match op {
                     Op::Msg(c, s, ts, text) => h.message_text(pks[c], s, ts, text).await,
-                    Op::Act(c, name, ts, err) => h.action(pks[c], name, ts, None, None, err.then_some("failed")).await,
+                    Op::Act(c, name, ts, err) => {
+                        h.action(pks[c], name, ts, None, None, err.then_some("failed")).await
+                    }
                     Op::Del(c) => h.delete(pks[c]).await,
                 }
             }

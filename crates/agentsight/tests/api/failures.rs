@@ -39,7 +39,10 @@ async fn failures_are_counted_and_each_opens_its_conversations() {
 
     let range = "from=2026-05-01&to=2026-05-01";
     let f = app.get_json(&format!("/api/metrics/failures/?{range}")).await;
-    assert_eq!((f["conversations"].as_u64(), f["engaged"].as_u64(), f["settled"].as_u64()), (Some(4), Some(4), Some(4)));
+    assert_eq!(
+        (f["conversations"].as_u64(), f["engaged"].as_u64(), f["settled"].as_u64()),
+        (Some(4), Some(4), Some(4))
+    );
     assert_eq!(f["unanswered"], json!({"conversations": 2, "rate": 0.5}));
     assert_eq!(f["abandoned"], json!({"conversations": 1, "rate": 0.25}));
     assert_eq!(f["idle_minutes"], 30);
@@ -54,8 +57,12 @@ async fn failures_are_counted_and_each_opens_its_conversations() {
 
     // Each number opens exactly its conversations.
     let ids = |v: &Value| -> Vec<String> {
-        let mut ids: Vec<String> =
-            v["results"].as_array().unwrap().iter().map(|c| c["conversation_id"].as_str().unwrap().to_string()).collect();
+        let mut ids: Vec<String> = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["conversation_id"].as_str().unwrap().to_string())
+            .collect();
         ids.sort();
         ids
     };
@@ -90,7 +97,8 @@ async fn failures_are_counted_and_each_opens_its_conversations() {
         let body: Value = r.json().await.unwrap();
         assert!(body.get(field).is_some(), "{path}: {body}");
     }
-    let both: Value = app.get_as(&app.key, "/api/metrics/failures/?tz=Mars/Olympus&top=0").await.json().await.unwrap();
+    let both: Value =
+        app.get_as(&app.key, "/api/metrics/failures/?tz=Mars/Olympus&top=0").await.json().await.unwrap();
     assert!(both.get("tz").is_some(), "every bad field is named: {both}");
 
     // A share link sees the counts, not the questions.

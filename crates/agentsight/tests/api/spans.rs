@@ -653,7 +653,10 @@ async fn a_tool_span_with_status_error_is_a_tool_error() {
     assert_eq!(ingest(&app, &body).await.status(), 201);
     let range = "from=2026-08-15&to=2026-08-15";
     let o = app.get_json(&format!("/api/metrics/overview/?{range}")).await;
-    assert_eq!((&o["tools"][0]["name"], &o["tools"][0]["calls"], &o["tools"][0]["errors"]), (&json!("lookup"), &json!(2), &json!(1)));
+    assert_eq!(
+        (&o["tools"][0]["name"], &o["tools"][0]["calls"], &o["tools"][0]["errors"]),
+        (&json!("lookup"), &json!(2), &json!(1))
+    );
     let f = app.get_json(&format!("/api/metrics/failures/?{range}")).await;
     assert_eq!(f["tool_errors"]["conversations"], 1);
     assert_eq!(f["tool_errors"]["tools"][0]["error_rate"], 0.5);
