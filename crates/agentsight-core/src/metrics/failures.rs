@@ -378,18 +378,19 @@ pub fn build(facts: &FailureFacts, q: &MetricsQuery, p: &FailureParams, agent: A
 /// A private-use character that marks a placeholder while punctuation is stripped.
 const MARK: char = '\u{E000}';
 
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+").expect("a valid pattern")
-});
-static URL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:https?://|www\.)\S+").expect("a valid pattern"));
-static UUID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b").expect("a valid pattern")
-});
-static WORD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[\p{L}\p{N}]+(?:[-_][\p{L}\p{N}]+)*").expect("a valid pattern"));
-static NUMBER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\p{Nd}+(?:[.,]\p{Nd}+)*").expect("a valid pattern"));
+/// Compiles one of the constant patterns below (each is compiled by the unit tests).
+#[allow(clippy::expect_used)] // a constant pattern: it compiles, or no test passes
+fn pattern(p: &str) -> Regex {
+    Regex::new(p).expect("a valid pattern")
+}
+
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| pattern(r"[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+"));
+static URL: LazyLock<Regex> = LazyLock::new(|| pattern(r"(?:https?://|www\.)\S+"));
+static UUID: LazyLock<Regex> =
+    LazyLock::new(|| pattern(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"));
+static WORD: LazyLock<Regex> = LazyLock::new(|| pattern(r"[\p{L}\p{N}]+(?:[-_][\p{L}\p{N}]+)*"));
+static NUMBER: LazyLock<Regex> = LazyLock::new(|| pattern(r"\p{Nd}+(?:[.,]\p{Nd}+)*"));
 
 /// A first question as it is grouped (`docs/metrics.md`, *Normalized question*): lower-cased;
 /// e-mail addresses, URLs, UUIDs, words mixing letters and digits, and numbers masked as

@@ -548,14 +548,11 @@ pub fn failures(
     let distinct = questions.len() as u64;
     let mut top: Vec<FirstQuestionRow> = questions
         .into_iter()
-        .map(|(question, list)| {
-            let sample = list.iter().min_by_key(|c| c.pk).expect("a group has a conversation");
-            FirstQuestionRow {
-                question,
-                conversations: list.len() as u64,
-                sample_conversation: sample.pk,
-                sample_conversation_id: String::new(),
-            }
+        .map(|(question, list)| FirstQuestionRow {
+            question,
+            conversations: list.len() as u64,
+            sample_conversation: list.iter().map(|c| c.pk).min().unwrap_or_default(),
+            sample_conversation_id: String::new(),
         })
         .collect();
     top.sort_by(|a, b| {

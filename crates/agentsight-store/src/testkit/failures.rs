@@ -241,7 +241,10 @@ enum Op {
     Del(usize),
 }
 
-fn arb_case() -> impl Strategy<Value = (Vec<i64>, Vec<Op>, i64, i64, Vec<(&'static str, &'static str)>)> {
+/// A case: conversation starts, operations, `now` (after the base), idle minutes, filters.
+type Case = (Vec<i64>, Vec<Op>, i64, i64, Vec<(&'static str, &'static str)>);
+
+fn arb_case() -> impl Strategy<Value = Case> {
     prop::collection::vec(0..(72 * HOUR), 1..8).prop_flat_map(|starts| {
         let n = starts.len();
         let t = 0..(80 * HOUR);
