@@ -102,6 +102,23 @@ pub const MAX_SEND_ATTEMPTS: u32 = 5;
 /// The most expensive conversations `GET /api/metrics/llm/` lists (`top_conversations`).
 pub const LLM_TOP_CONVERSATIONS: usize = 10;
 
+/// `idle_minutes` of `GET /api/metrics/failures/` and of the conversation list's
+/// `unanswered=` / `abandoned=` filters when not given: a conversation quiet for less is still
+/// live (neither unanswered nor abandoned).
+pub const FAILURE_IDLE_DEFAULT_MINUTES: i64 = 30;
+/// The largest `idle_minutes` (7 days); the smallest is 1.
+pub const FAILURE_IDLE_MAX_MINUTES: i64 = 7 * 24 * 60;
+/// `top` of `GET /api/metrics/failures/` (most frequent first questions) when not given.
+pub const FIRST_QUESTIONS_DEFAULT_TOP: usize = 20;
+/// The largest `top`; the smallest is 1.
+pub const FIRST_QUESTIONS_MAX_TOP: usize = 100;
+/// A normalized first question is cut to this many characters.
+pub const FIRST_QUESTION_MAX_CHARS: usize = 200;
+/// `escalation_turns_min` / `_max` of the conversation list, at most.
+pub const MAX_ESCALATION_TURNS_FILTER: u32 = 100_000;
+/// The last row of `escalations.by_turns` counts this many turns or more.
+pub const ESCALATION_TURNS_CAP: u32 = 10;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,4 +135,9 @@ mod tests {
     const _: () = assert!(MAX_COMMENT_CHARS < MAX_CONTENT_CHARS);
     const _: () = assert!(MAX_JSON_BYTES < DEFAULT_MAX_BODY_BYTES);
     const _: () = assert!(MAX_PAGE_SIZE > 0 && MAX_FILES_PER_UPLOAD > 0);
+    const _: () = assert!(
+        FAILURE_IDLE_DEFAULT_MINUTES >= 1 && FAILURE_IDLE_DEFAULT_MINUTES <= FAILURE_IDLE_MAX_MINUTES
+    );
+    const _: () =
+        assert!(FIRST_QUESTIONS_DEFAULT_TOP >= 1 && FIRST_QUESTIONS_DEFAULT_TOP <= FIRST_QUESTIONS_MAX_TOP);
 }

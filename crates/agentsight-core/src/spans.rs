@@ -686,7 +686,11 @@ pub fn validate_span(raw: &str, prefix: &str) -> Result<SpanRecord, ValidationEr
                 duration_ms: s.duration_ms.filter(|d| d.is_finite() && *d >= 0.0).map(|d| d.round() as i64),
                 tools_used,
                 response: text(attr::TOOL_RESPONSE),
-                error: text(attr::TOOL_ERROR).filter(|t| !t.is_empty()),
+                // A failed tool is one with an error text or with the span status `error`
+                // (docs/metrics.md: tool errors): the latter without a text gets this one.
+                error: text(attr::TOOL_ERROR)
+                    .filter(|t| !t.is_empty())
+                    .or_else(|| (status == "error").then(|| TOOL_STATUS_ERROR.to_string())),
                 metadata: metadata().unwrap_or_else(|| "{}".into()),
             })
         }
@@ -749,6 +753,10 @@ pub fn validate_span(raw: &str, prefix: &str) -> Result<SpanRecord, ValidationEr
     };
     e.into_result(rec)
 }
+
+/// The `error_msg` of a tool span whose status is `error` and that carries no
+/// `agentsight.tool.error` text.
+pub const TOOL_STATUS_ERROR: &str = "span status: error";
 
 #[cfg(test)]
 mod tests {

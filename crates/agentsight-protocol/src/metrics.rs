@@ -303,3 +303,127 @@ pub struct LiveResponse {
     /// Messages per minute over the last 60 minutes, oldest first.
     pub messages_per_minute: Vec<MinuteCount>,
 }
+
+/// A count of conversations and its share of the settled ones.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailureCount {
+    /// Conversations.
+    pub conversations: u64,
+    /// `conversations / settled`; `null` when no conversation is settled.
+    pub rate: Option<f64>,
+}
+
+/// Errors of one tool (action name).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolErrorRow {
+    /// Action name.
+    pub name: String,
+    /// Calls in range.
+    pub calls: u64,
+    /// Calls in range with a non-empty `error_msg`.
+    pub errors: u64,
+    /// `errors / calls`; `null` without calls in range.
+    pub error_rate: Option<f64>,
+    /// Conversations in range with an error of this tool (at any time).
+    pub conversations: u64,
+}
+
+/// Tool errors.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolErrors {
+    /// Tool calls in range (`token_usage` left out).
+    pub calls: u64,
+    /// Those with a non-empty `error_msg`.
+    pub errors: u64,
+    /// Conversations in range with a tool error (at any time).
+    pub conversations: u64,
+    /// Per tool with an error, most errors first.
+    pub tools: Vec<ToolErrorRow>,
+}
+
+/// Escalated conversations with this many user messages before the escalation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnsRow {
+    /// User messages before the first escalation action.
+    pub turns: u32,
+    /// True on the last row: `turns` or more.
+    pub or_more: bool,
+    /// Conversations.
+    pub conversations: u64,
+}
+
+/// Human escalations and when they happened.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EscalationTurns {
+    /// Escalated conversations in range (the overview's `human_escalation.conversations`).
+    pub conversations: u64,
+    /// `conversations / total conversations` (0 when none).
+    pub rate: f64,
+    /// By turns before escalating, 0 to 9 and then 10 or more.
+    pub by_turns: Vec<TurnsRow>,
+}
+
+/// One normalized first question.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirstQuestionRow {
+    /// The normalized text.
+    pub question: String,
+    /// Conversations that opened with it.
+    pub conversations: u64,
+    /// The pk of one of them (the smallest).
+    pub sample_conversation: i64,
+    /// Its client id.
+    pub sample_conversation_id: String,
+}
+
+/// The most frequent first questions.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FirstQuestions {
+    /// Conversations with a user message.
+    pub conversations: u64,
+    /// Distinct normalized first questions.
+    pub distinct: u64,
+    /// The most frequent (empty on a share link).
+    pub top: Vec<FirstQuestionRow>,
+}
+
+/// `GET /api/metrics/failures/`: where the bot fails (`docs/metrics.md`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailuresResponse {
+    /// The agent.
+    pub agent: AgentRef,
+    /// The range as applied.
+    pub range: RangeRef,
+    /// The filters as applied.
+    pub filters: serde_json::Map<String, serde_json::Value>,
+    /// The instant liveness was measured against.
+    pub now: String,
+    /// The idle time as applied.
+    pub idle_minutes: i64,
+    /// Conversations in range.
+    pub conversations: u64,
+    /// With at least one user message.
+    pub engaged: u64,
+    /// Engaged and still live.
+    pub awaiting: u64,
+    /// Engaged and quiet for `idle_minutes`.
+    pub settled: u64,
+    /// The last user message got no bot reply.
+    pub unanswered: FailureCount,
+    /// The user never came back after the bot's reply.
+    pub abandoned: FailureCount,
+    /// Tool errors.
+    pub tool_errors: ToolErrors,
+    /// Escalations by turn.
+    pub escalations: EscalationTurns,
+    /// The most frequent first questions.
+    pub first_questions: FirstQuestions,
+}

@@ -34,6 +34,9 @@
 
 use agentsight_core::metrics::TOKEN_USAGE_ACTION;
 use agentsight_core::metrics::build::OverviewParts;
+use agentsight_core::metrics::failures::{
+    ConversationTrail, FailureFacts, Step, ToolCalls, TrailEntry, normalize_question,
+};
 use agentsight_core::metrics::feedback::{self, Sentiment};
 use agentsight_core::metrics::query::{DimFilter, MetricsQuery};
 use agentsight_core::metrics::reference::metadata_text;
@@ -614,6 +617,15 @@ impl MetricsReader for ClickHouseEventStore {
         Ok(agentsight_core::metrics::series::response(agent, &q, metric, interval, &buckets, &counts, &sums))
     }
 
+    async fn failure_facts(
+        &self,
+        agent_id: i64,
+        q: MetricsQuery,
+        escalation: Vec<String>,
+    ) -> StoreResult<FailureFacts> {
+        self.failure_facts_of(agent_id, &q, &escalation).await
+    }
+
     async fn live(&self, agent: AgentRef, now: Micros) -> StoreResult<LiveResponse> {
         const MINUTE: i64 = 60_000_000;
         let first = (now / MINUTE - 59) * MINUTE;
@@ -660,5 +672,250 @@ impl MetricsReader for ClickHouseEventStore {
             fault,
             details: [("overview_queries".to_string(), OVERVIEW_QUERIES as i64)].into(),
         }
+    }
+}
+
+// ---- Where the bot fails (`docs/metrics.md`): the facts, and the list's failure filters ----
+//
+// Per conversation in range, ClickHouse sorts its user and bot messages by (time, id) and
+// returns only what a trail needs: the last one's time and sender, the user messages' times
+// and ids (for the turns before an escalation), the first user message's text; and from the
+// actions, the first escalation's (time, id) and the names of failed tools. The trail is then
+// folded by `agentsight_core::metrics::failures`, as on every backend.
+
+#[derive(Deserialize)]
+struct TalkRow {
+    conversation_pk: i64,
+    last_ts: i64,
+    last_user: u8,
+    uts: Vec<i64>,
+    uids: Vec<i64>,
+    first_text: String,
+}
+
+#[derive(Deserialize)]
+struct ActionRow {
+    conversation_pk: i64,
+    escalated: u8,
+    e_ts: i64,
+    e_id: i64,
+    failed: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ConvId {
+    conversation_pk: i64,
+    conversation_id: String,
+}
+
+#[derive(Deserialize)]
+struct PkRow {
+    conversation_pk: i64,
+}
+
+/// `action_name IN (…)` of the escalation names, or `0` when there are none.
+fn escalation_cond(escalation: &[String]) -> String {
+    if escalation.is_empty() {
+        "0".into()
+    } else {
+        format!("action_name IN ({})", escalation.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", "))
+    }
+}
+
+/// A failed tool call (not `token_usage`).
+fn failed_cond() -> String {
+    format!("ifNull(error_msg, '') != '' AND action_name != {}", quote(TOKEN_USAGE_ACTION))
+}
+
+impl Sql {
+    /// Per conversation (of `within`, a pk subquery): its user and bot messages sorted.
+    fn talk(&self, within: &str) -> String {
+        format!(
+            "SELECT conversation_pk, toInt64(tupleElement(m[length(m)], 1)) AS last_ts,
+                toUInt8(tupleElement(m[length(m)], 3)) AS last_user,
+                arrayFilter(x -> x.3 = 1, m) AS us, arrayMap(x -> x.1, us) AS uts, arrayMap(x -> x.2, us) AS uids,
+                if(length(us) > 0, tupleElement(us[1], 4), '') AS first_text
+             FROM (SELECT conversation_pk,
+                    arraySort(groupArray((ts, id, toUInt8(sender = 'end_user'), content))) AS m
+                FROM {messages} WHERE agent_id = {a} AND kind = 0 AND sender IN ('end_user', 'agent')
+                    AND conversation_pk IN ({within})
+                GROUP BY conversation_pk) {settings}",
+            messages = self.t("messages"),
+            a = self.agent,
+            settings = Self::SHARD_LOCAL_GROUPS,
+        )
+    }
+
+    /// Per conversation (of `within`) with an escalation or a failed tool: the first
+    /// escalation's (time, id) and the failed tool names.
+    fn failure_actions(&self, within: &str, escalation: &[String]) -> String {
+        let esc = escalation_cond(escalation);
+        format!(
+            "SELECT conversation_pk, toUInt8(length(es) > 0) AS escalated,
+                toInt64(if(length(es) > 0, tupleElement(es[1], 1), 0)) AS e_ts,
+                toInt64(if(length(es) > 0, tupleElement(es[1], 2), 0)) AS e_id, failed
+             FROM (SELECT conversation_pk, arraySort(groupArrayIf((ts, message_id), {esc})) AS es,
+                    groupUniqArrayIf(action_name, {failed}) AS failed
+                FROM {actions} WHERE agent_id = {a} AND conversation_pk IN ({within})
+                    AND (({esc}) OR ({failed}))
+                GROUP BY conversation_pk) {settings}",
+            failed = failed_cond(),
+            actions = self.t("action_logs"),
+            a = self.agent,
+            settings = Self::SHARD_LOCAL_GROUPS,
+        )
+    }
+}
+
+/// The trail of one conversation from what ClickHouse returned of it.
+fn trail(pk: i64, id: String, talk: Option<TalkRow>, actions: Option<ActionRow>) -> ConversationTrail {
+    let mut entries = Vec::new();
+    let mut first_text = None;
+    if let Some(t) = talk {
+        entries.extend(t.uts.iter().zip(&t.uids).map(|(&ts, &id)| TrailEntry { ts, id, step: Step::User }));
+        if t.last_user == 0 {
+            // After every user message (it is the last of them all).
+            entries.push(TrailEntry { ts: t.last_ts, id: i64::MAX, step: Step::Agent });
+        }
+        first_text = Some(t.first_text);
+    }
+    let mut failed = Vec::new();
+    if let Some(a) = actions {
+        if a.escalated == 1 {
+            entries.push(TrailEntry { ts: a.e_ts, id: a.e_id, step: Step::Escalation });
+        }
+        failed = a.failed;
+    }
+    let mut t = ConversationTrail::from_entries(pk, id, entries, failed);
+    if t.engaged {
+        t.first_question = first_text.as_deref().and_then(normalize_question);
+    }
+    t
+}
+
+impl ClickHouseEventStore {
+    /// [`MetricsReader::failure_facts`] (four queries at once).
+    async fn failure_facts_of(
+        &self,
+        agent: i64,
+        q: &MetricsQuery,
+        escalation: &[String],
+    ) -> StoreResult<FailureFacts> {
+        let sql = self.sql(agent, q);
+        let ch = &self.inner.ch;
+        let convs = sql.t("conversations");
+        let within = format!("SELECT conversation_pk FROM {convs} WHERE {}", sql.current(true));
+        let q_convs =
+            format!("SELECT conversation_pk, conversation_id FROM {convs} WHERE {}", sql.current(true));
+        let (q_talk, q_actions, q_tools) =
+            (sql.talk(&within), sql.failure_actions(&within, escalation), sql.tools());
+        let (ids, talk, actions, tools) = tokio::try_join!(
+            ch.rows::<ConvId>(&q_convs),
+            ch.rows::<TalkRow>(&q_talk),
+            ch.rows::<ActionRow>(&q_actions),
+            ch.rows::<Tool>(&q_tools),
+        )?;
+        let mut talk: std::collections::HashMap<i64, TalkRow> =
+            talk.into_iter().map(|t| (t.conversation_pk, t)).collect();
+        let mut actions: std::collections::HashMap<i64, ActionRow> =
+            actions.into_iter().map(|a| (a.conversation_pk, a)).collect();
+        let mut ids = ids;
+        ids.sort_by_key(|c| c.conversation_pk);
+        ids.dedup_by_key(|c| c.conversation_pk);
+        let trails = ids
+            .into_iter()
+            .map(|c| {
+                let pk = c.conversation_pk;
+                trail(pk, c.conversation_id, talk.remove(&pk), actions.remove(&pk))
+            })
+            .collect();
+        let tools =
+            tools.into_iter().map(|t| ToolCalls { name: t.name, calls: t.calls, errors: t.errors }).collect();
+        Ok(FailureFacts { trails, tools })
+    }
+
+    /// The agent's conversation pks that pass one failure filter of the list (positive form;
+    /// the caller negates). `None` when `f` sets none of them.
+    pub(crate) async fn failure_filter_pks(
+        &self,
+        agent_id: i64,
+        f: &agentsight_store::ConversationFilter,
+    ) -> StoreResult<Vec<(bool, Vec<i64>)>> {
+        let db = self.inner.ch.database();
+        let (messages, actions) = (format!("{db}.messages"), format!("{db}.action_logs"));
+        let a = agent_id;
+        let esc = escalation_cond(&f.escalation_tools);
+        let cutoff = f.idle_cutoff;
+        let last = |user: u8, extra: &str| {
+            format!(
+                "SELECT conversation_pk FROM (SELECT conversation_pk,
+                    arraySort(groupArray((ts, id, toUInt8(sender = 'end_user')))) AS m
+                    FROM {messages} WHERE agent_id = {a} AND kind = 0 AND sender IN ('end_user', 'agent')
+                    GROUP BY conversation_pk)
+                 WHERE tupleElement(m[length(m)], 3) = {user} AND tupleElement(m[length(m)], 1) <= {cutoff}{extra}
+                 {}",
+                Sql::SHARD_LOCAL_GROUPS
+            )
+        };
+        let mut queries: Vec<(bool, String)> = Vec::new();
+        if let Some(b) = f.unanswered {
+            queries.push((b, last(1, "")));
+        }
+        if let Some(b) = f.abandoned {
+            let extra = format!(
+                " AND arrayExists(x -> x.3 = 1, m) AND conversation_pk NOT IN \
+                 (SELECT conversation_pk FROM {actions} WHERE agent_id = {a} AND {esc})"
+            );
+            queries.push((b, last(0, &extra)));
+        }
+        if let Some(b) = f.tool_error {
+            queries.push((
+                b,
+                format!(
+                    "SELECT DISTINCT conversation_pk FROM {actions} WHERE agent_id = {a} AND {}",
+                    failed_cond()
+                ),
+            ));
+        }
+        if let Some(name) = &f.tool_error_name {
+            queries.push((
+                true,
+                format!(
+                    "SELECT DISTINCT conversation_pk FROM {actions} WHERE agent_id = {a} AND action_name = {} AND {}",
+                    quote(name),
+                    failed_cond()
+                ),
+            ));
+        }
+        if f.escalation_turns_min.is_some() || f.escalation_turns_max.is_some() {
+            let mut bounds = Vec::new();
+            if let Some(min) = f.escalation_turns_min {
+                bounds.push(format!("turns >= {min}"));
+            }
+            if let Some(max) = f.escalation_turns_max {
+                bounds.push(format!("turns <= {max}"));
+            }
+            queries.push((
+                true,
+                format!(
+                    "SELECT conversation_pk FROM (SELECT conversation_pk,
+                        toInt64(countIf(has_u = 1 AND (uts < e_ts OR (uts = e_ts AND uid < e_id)))) AS turns
+                     FROM (SELECT conversation_pk, tupleElement(es[1], 1) AS e_ts, tupleElement(es[1], 2) AS e_id
+                        FROM (SELECT conversation_pk, arraySort(groupArray((ts, message_id))) AS es
+                            FROM {actions} WHERE agent_id = {a} AND {esc} GROUP BY conversation_pk))
+                     ALL LEFT JOIN (SELECT conversation_pk, ts AS uts, id AS uid, toUInt8(1) AS has_u
+                        FROM {messages} WHERE agent_id = {a} AND kind = 0 AND sender = 'end_user')
+                     USING conversation_pk GROUP BY conversation_pk)
+                     WHERE {}",
+                    bounds.join(" AND ")
+                ),
+            ));
+        }
+        let mut out = Vec::new();
+        for (positive, sql) in queries {
+            let rows: Vec<PkRow> = self.inner.ch.rows(&sql).await?;
+            out.push((positive, rows.into_iter().map(|r| r.conversation_pk).collect()));
+        }
+        Ok(out)
     }
 }

@@ -505,6 +505,10 @@ impl ClickHouseEventStore {
                 on_events.push((escalated, "action_logs", format!("action_name IN ({names})")));
             }
         }
+        for (positive, pks) in self.failure_filter_pks(agent_id, f).await? {
+            let p = bind(&mut params, Box::new(pks));
+            clauses.push(if positive { format!("id = ANY({p})") } else { format!("NOT (id = ANY({p}))") });
+        }
         for (positive, table, cond) in on_events {
             let pks = self.pks_where(agent_id, table, &cond).await?;
             let p = bind(&mut params, Box::new(pks));

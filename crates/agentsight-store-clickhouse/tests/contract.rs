@@ -192,6 +192,12 @@ mod single_server {
     fn metrics_agree_with_reference() {
         agentsight_store::testkit::metrics_agree_with_reference_alone(fresh_fast);
     }
+
+    /// The failure metrics and the list's failure filters against the reference.
+    #[test]
+    fn failures_agree_with_reference() {
+        agentsight_store::testkit::failures_agree_with_reference(fresh_fast);
+    }
 }
 
 mod cluster {
@@ -214,6 +220,12 @@ mod cluster {
     #[test]
     fn metrics_agree_with_reference() {
         agentsight_store::testkit::metrics_agree_with_reference_alone(fresh_fast);
+    }
+
+    /// The failure metrics and the list's failure filters against the reference.
+    #[test]
+    fn failures_agree_with_reference() {
+        agentsight_store::testkit::failures_agree_with_reference(fresh_fast);
     }
 }
 

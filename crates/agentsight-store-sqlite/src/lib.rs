@@ -11,6 +11,7 @@ mod dashboard;
 mod dataplane;
 mod deltas;
 mod erasure;
+mod failures;
 mod index;
 mod llm_metrics;
 mod metrics;
@@ -1095,6 +1096,15 @@ impl MetricsReader for SqliteStore {
 
     async fn live(&self, agent: AgentRef, now: Micros) -> StoreResult<LiveResponse> {
         self.read(move |conn| metrics::live(conn, agent, now)).await
+    }
+
+    async fn failure_facts(
+        &self,
+        agent_id: i64,
+        q: MetricsQuery,
+        escalation: Vec<String>,
+    ) -> StoreResult<agentsight_core::metrics::failures::FailureFacts> {
+        self.read(move |conn| failures::facts(conn, agent_id, &q, &escalation)).await
     }
 
     async fn engine_status(&self) -> EngineStatus {

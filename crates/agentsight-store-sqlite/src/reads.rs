@@ -266,6 +266,7 @@ pub fn build_list_filter(agent_id: i64, f: &ConversationFilter) -> (String, Vec<
         }
         (None, None) => {}
     }
+    crate::failures::push_filters(f, &mut clauses, &mut params);
     if let Some(t) = &f.search {
         clauses.push(
             "(c.conversation_id LIKE ? ESCAPE '\\' OR c.name LIKE ? ESCAPE '\\' OR c.customer_id LIKE ? ESCAPE '\\')".into(),

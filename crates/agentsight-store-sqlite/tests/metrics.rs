@@ -471,3 +471,10 @@ async fn after_an_unclean_stop_the_snapshot_and_the_journal_give_the_same_number
     assert!(!st.from_snapshot && st.full_loads == 1, "{st:?}");
     assert_eq!(got.human_escalation.conversations, 1);
 }
+
+/// The failure metrics and the list's failure filters (`docs/metrics.md`, *Where the bot
+/// fails*) against the reference, on random datasets.
+#[test]
+fn failures_agree_with_the_reference() {
+    testkit::failures_agree_with_reference(|| fresh(true));
+}

@@ -31,6 +31,7 @@ use std::future::Future;
 use agentsight_core::dashboard::Logo;
 use agentsight_core::dataplane::{ActionDef, FeedbackChange, NewVote};
 use agentsight_core::keys::Role;
+use agentsight_core::metrics::failures::{FailureFacts, FailureParams};
 use agentsight_core::metrics::query::MetricsQuery;
 use agentsight_core::metrics::series::{Interval, SeriesMetric};
 use agentsight_core::spans::SpanIngest;
@@ -39,7 +40,7 @@ use agentsight_core::tracking::{
     ConversationPatch, ConversationRef, ConversationUpsert, NewAction, NewButton, NewFeedback, NewMessage,
 };
 pub use agentsight_protocol::metrics::{
-    AgentRef, EngineStatus, LiveResponse, OverviewResponse, TimeseriesResponse,
+    AgentRef, EngineStatus, FailuresResponse, LiveResponse, OverviewResponse, TimeseriesResponse,
 };
 pub use blobs::{BlobFuture, BlobStore};
 pub use erasure::*;
@@ -500,6 +501,31 @@ pub trait MetricsReader: Send + Sync {
     fn live(&self, agent: AgentRef, now: Micros) -> impl Future<Output = StoreResult<LiveResponse>> + Send;
     /// Which engine answers and its state (for operators and benchmarks).
     fn engine_status(&self) -> impl Future<Output = EngineStatus> + Send;
+    /// The facts of the failure metrics of `agent_id` for `q` (`docs/metrics.md`, *Where the
+    /// bot fails*): one trail per conversation in range that matches the filters (its
+    /// messages and actions at any time, with the `escalation` action names as escalations, its
+    /// first question normalized), and the tool calls in range by name.
+    /// [`failures`] and an alert evaluator compute from these
+    /// (`agentsight_core::metrics::failures`).
+    fn failure_facts(
+        &self,
+        agent_id: i64,
+        q: MetricsQuery,
+        escalation: Vec<String>,
+    ) -> impl Future<Output = StoreResult<FailureFacts>> + Send;
+}
+
+/// `GET /api/metrics/failures/` of `q`: the store's [`MetricsReader::failure_facts`] put in
+/// the answer by `agentsight_core::metrics::failures::build`, on every backend alike.
+pub async fn failures<S: MetricsReader + ?Sized>(
+    s: &S,
+    agent: AgentRef,
+    q: MetricsQuery,
+    params: FailureParams,
+    escalation: Vec<String>,
+) -> StoreResult<FailuresResponse> {
+    let facts = s.failure_facts(agent.id, q.clone(), escalation).await?;
+    Ok(agentsight_core::metrics::failures::build(&facts, &q, &params, agent))
 }
 
 /// The overview of `q` and, when `compared` is given (`compare=`, see

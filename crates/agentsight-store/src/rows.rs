@@ -340,12 +340,28 @@ pub struct ConversationFilter {
     pub unknown: Vec<Dimension>,
     /// Has (or has not) an action named in `escalation_tools`.
     pub escalated: Option<bool>,
-    /// The agent's escalation tool names, for `escalated`.
+    /// The agent's escalation tool names, for `escalated` and `escalation_turns_*`.
     pub escalation_tools: Vec<String>,
     /// `customer_id` contains (ASCII case-insensitive).
     pub customer_id_contains: Option<String>,
     /// Has (or has no) action logs.
     pub has_action: Option<bool>,
+    /// Is (or is not) unanswered at `idle_cutoff` (`docs/metrics.md`, *Where the bot fails*):
+    /// its last user or bot message is a user message dated at or before the cutoff.
+    pub unanswered: Option<bool>,
+    /// Is (or is not) abandoned at `idle_cutoff`: it has a user message, its last user or bot
+    /// message is a bot message dated at or before the cutoff, and it did not escalate.
+    pub abandoned: Option<bool>,
+    /// Now minus the idle time, for `unanswered` and `abandoned`.
+    pub idle_cutoff: Micros,
+    /// Has (or has no) action (not `token_usage`) with a non-empty `error_msg`.
+    pub tool_error: Option<bool>,
+    /// Has an action of this name with a non-empty `error_msg`.
+    pub tool_error_name: Option<String>,
+    /// Escalated with at least this many user messages before its first escalation action.
+    pub escalation_turns_min: Option<u32>,
+    /// Escalated with at most this many user messages before its first escalation action.
+    pub escalation_turns_max: Option<u32>,
     /// `metadata` has this top-level key.
     pub metadata_key: Option<String>,
     /// Some top-level metadata value (or, with `metadata_key`, that key's value) equals this

@@ -13,6 +13,7 @@ import type {
   CreatedShare,
   DashUser,
   Erasure,
+  FailuresResponse,
   LiveResponse,
   LlmMetricsResponse,
   OverviewResponse,
@@ -63,6 +64,9 @@ export const getTimeseries = (agent: number | null, params: Params, signal?: Abo
 /** LLM tokens, cost per model, day and conversation (SDK 0.1.x usage). */
 export const getLlmMetrics = (agent: number | null, params: Params, signal?: AbortSignal) =>
   request<LlmMetricsResponse>("/api/metrics/llm/", { query: withAgent(agent, params), signal });
+/** Where the bot fails: unanswered, abandoned, tool errors, escalations by turn, first questions. */
+export const getFailures = (agent: number | null, params: Params, signal?: AbortSignal) =>
+  request<FailuresResponse>("/api/metrics/failures/", { query: withAgent(agent, params), signal });
 /** Conversations active in the last 5 minutes. */
 export const getLive = (agent: number | null, signal?: AbortSignal) =>
   request<LiveResponse>("/api/metrics/live/", { query: withAgent(agent), signal });

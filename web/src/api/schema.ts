@@ -875,6 +875,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/metrics/failures/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /api/metrics/failures/?from&to&tz&filters…[&idle_minutes=30][&top=20]`: where the bot
+         *     fails — unanswered and abandoned conversations, tool errors by tool, escalations by turn,
+         *     the most frequent first questions (`docs/metrics.md`), with the overview's access. A share
+         *     link reads no conversations: its answer lists no first questions (their counts stay).
+         */
+        get: operations["get_failures"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/metrics/live/": {
         parameters: {
             query?: never;
@@ -2210,6 +2232,21 @@ export interface components {
              */
             rate: number;
         };
+        /** @description Human escalations and when they happened. */
+        EscalationTurns: {
+            /** @description By turns before escalating, 0 to 9 and then 10 or more. */
+            by_turns: components["schemas"]["TurnsRow"][];
+            /**
+             * Format: int64
+             * @description Escalated conversations in range (the overview's `human_escalation.conversations`).
+             */
+            conversations: number;
+            /**
+             * Format: double
+             * @description `conversations / total conversations` (0 when none).
+             */
+            rate: number;
+        };
         /** @description A span event. */
         EventPayload: {
             /** @description Attributes. */
@@ -2220,6 +2257,67 @@ export interface components {
             name: string;
             /** @description ISO time. */
             timestamp?: string | null;
+        };
+        /** @description A count of conversations and its share of the settled ones. */
+        FailureCount: {
+            /**
+             * Format: int64
+             * @description Conversations.
+             */
+            conversations: number;
+            /**
+             * Format: double
+             * @description `conversations / settled`; `null` when no conversation is settled.
+             */
+            rate: number | null;
+        };
+        /** @description `GET /api/metrics/failures/`: where the bot fails (`docs/metrics.md`). */
+        FailuresResponse: {
+            /** @description The user never came back after the bot's reply. */
+            abandoned: components["schemas"]["FailureCount"];
+            /** @description The agent. */
+            agent: components["schemas"]["AgentRef"];
+            /**
+             * Format: int64
+             * @description Engaged and still live.
+             */
+            awaiting: number;
+            /**
+             * Format: int64
+             * @description Conversations in range.
+             */
+            conversations: number;
+            /**
+             * Format: int64
+             * @description With at least one user message.
+             */
+            engaged: number;
+            /** @description Escalations by turn. */
+            escalations: components["schemas"]["EscalationTurns"];
+            /** @description The filters as applied. */
+            filters: {
+                [key: string]: unknown;
+            };
+            /** @description The most frequent first questions. */
+            first_questions: components["schemas"]["FirstQuestions"];
+            /**
+             * Format: int64
+             * @description The idle time as applied.
+             */
+            idle_minutes: number;
+            /** @description The instant liveness was measured against. */
+            now: string;
+            /** @description The range as applied. */
+            range: components["schemas"]["RangeRef"];
+            /**
+             * Format: int64
+             * @description Engaged and quiet for `idle_minutes`.
+             */
+            settled: number;
+            /** @description Tool errors. */
+            tool_errors: components["schemas"]["ToolErrors"];
+            /** @description The last user message got no bot reply. */
+            unanswered: components["schemas"]["FailureCount"];
         };
         /** @description `POST /api/feedbacks/` (B5.4): one of three kinds. */
         FeedbackCreatePayload: {
@@ -2383,6 +2481,38 @@ export interface components {
          */
         FieldErrors: {
             [key: string]: string[];
+        };
+        /** @description One normalized first question. */
+        FirstQuestionRow: {
+            /**
+             * Format: int64
+             * @description Conversations that opened with it.
+             */
+            conversations: number;
+            /** @description The normalized text. */
+            question: string;
+            /**
+             * Format: int64
+             * @description The pk of one of them (the smallest).
+             */
+            sample_conversation: number;
+            /** @description Its client id. */
+            sample_conversation_id: string;
+        };
+        /** @description The most frequent first questions. */
+        FirstQuestions: {
+            /**
+             * Format: int64
+             * @description Conversations with a user message.
+             */
+            conversations: number;
+            /**
+             * Format: int64
+             * @description Distinct normalized first questions.
+             */
+            distinct: number;
+            /** @description The most frequent (empty on a share link). */
+            top: components["schemas"]["FirstQuestionRow"][];
         };
         /** @description Geolocation of a conversation's IP address. */
         GeoLocationResponse: {
@@ -3901,6 +4031,51 @@ export interface components {
              */
             unreported_calls: number;
         };
+        /** @description Errors of one tool (action name). */
+        ToolErrorRow: {
+            /**
+             * Format: int64
+             * @description Calls in range.
+             */
+            calls: number;
+            /**
+             * Format: int64
+             * @description Conversations in range with an error of this tool (at any time).
+             */
+            conversations: number;
+            /**
+             * Format: double
+             * @description `errors / calls`; `null` without calls in range.
+             */
+            error_rate: number | null;
+            /**
+             * Format: int64
+             * @description Calls in range with a non-empty `error_msg`.
+             */
+            errors: number;
+            /** @description Action name. */
+            name: string;
+        };
+        /** @description Tool errors. */
+        ToolErrors: {
+            /**
+             * Format: int64
+             * @description Tool calls in range (`token_usage` left out).
+             */
+            calls: number;
+            /**
+             * Format: int64
+             * @description Conversations in range with a tool error (at any time).
+             */
+            conversations: number;
+            /**
+             * Format: int64
+             * @description Those with a non-empty `error_msg`.
+             */
+            errors: number;
+            /** @description Per tool with an error, most errors first. */
+            tools: components["schemas"]["ToolErrorRow"][];
+        };
         /** @description One tool. */
         ToolRow: {
             /**
@@ -3950,6 +4125,21 @@ export interface components {
             sender: string;
             /** @description Event time. */
             timestamp?: string | null;
+        };
+        /** @description Escalated conversations with this many user messages before the escalation. */
+        TurnsRow: {
+            /**
+             * Format: int64
+             * @description Conversations.
+             */
+            conversations: number;
+            /** @description True on the last row: `turns` or more. */
+            or_more: boolean;
+            /**
+             * Format: int32
+             * @description User messages before the first escalation action.
+             */
+            turns: number;
         };
         /** @description `PATCH /api/conversations/{pk}/update/`: any subset of the fields. */
         UpdatePayload: {
@@ -5527,6 +5717,23 @@ export interface operations {
                 escalated?: boolean;
                 /** @description Has an action. */
                 has_action?: boolean;
+                /** @description Unanswered: the last user message got no bot reply (quiet for `idle_minutes`). */
+                unanswered?: boolean;
+                /**
+                 * @description Abandoned: the user never came back after the bot's reply (quiet for `idle_minutes`,
+                 *     not escalated).
+                 */
+                abandoned?: boolean;
+                /** @description The idle time of `unanswered` and `abandoned` (1 to 10,080 minutes; default 30). */
+                idle_minutes?: number;
+                /** @description Has a tool (action) call with an error. */
+                tool_error?: boolean;
+                /** @description Has a call of this tool with an error. */
+                tool_error_name?: string;
+                /** @description Escalated with at least this many user messages before (0 to 100,000). */
+                escalation_turns_min?: number;
+                /** @description Escalated with at most this many user messages before (0 to 100,000). */
+                escalation_turns_max?: number;
                 /** @description Started at or after (ISO 8601, or a UTC day). */
                 started_at_after?: string;
                 /** @description Started at or before. */
@@ -7540,6 +7747,23 @@ export interface operations {
                 escalated?: boolean;
                 /** @description Has an action. */
                 has_action?: boolean;
+                /** @description Unanswered: the last user message got no bot reply (quiet for `idle_minutes`). */
+                unanswered?: boolean;
+                /**
+                 * @description Abandoned: the user never came back after the bot's reply (quiet for `idle_minutes`,
+                 *     not escalated).
+                 */
+                abandoned?: boolean;
+                /** @description The idle time of `unanswered` and `abandoned` (1 to 10,080 minutes; default 30). */
+                idle_minutes?: number;
+                /** @description Has a tool (action) call with an error. */
+                tool_error?: boolean;
+                /** @description Has a call of this tool with an error. */
+                tool_error_name?: string;
+                /** @description Escalated with at least this many user messages before (0 to 100,000). */
+                escalation_turns_min?: number;
+                /** @description Escalated with at most this many user messages before (0 to 100,000). */
+                escalation_turns_max?: number;
                 /** @description Started at or after (ISO 8601, or a UTC day). */
                 started_at_after?: string;
                 /** @description Started at or before. */
@@ -7676,6 +7900,23 @@ export interface operations {
                 escalated?: boolean;
                 /** @description Has an action. */
                 has_action?: boolean;
+                /** @description Unanswered: the last user message got no bot reply (quiet for `idle_minutes`). */
+                unanswered?: boolean;
+                /**
+                 * @description Abandoned: the user never came back after the bot's reply (quiet for `idle_minutes`,
+                 *     not escalated).
+                 */
+                abandoned?: boolean;
+                /** @description The idle time of `unanswered` and `abandoned` (1 to 10,080 minutes; default 30). */
+                idle_minutes?: number;
+                /** @description Has a tool (action) call with an error. */
+                tool_error?: boolean;
+                /** @description Has a call of this tool with an error. */
+                tool_error_name?: string;
+                /** @description Escalated with at least this many user messages before (0 to 100,000). */
+                escalation_turns_min?: number;
+                /** @description Escalated with at most this many user messages before (0 to 100,000). */
+                escalation_turns_max?: number;
                 /** @description Started at or after (ISO 8601, or a UTC day). */
                 started_at_after?: string;
                 /** @description Started at or before. */
@@ -9097,6 +9338,101 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MeResponse"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    get_failures: {
+        parameters: {
+            query?: {
+                /** @description The agent (required with a session). */
+                agent?: number;
+                /** @description First local day, `YYYY-MM-DD` (default: 29 days before `to`). */
+                from?: string;
+                /** @description Last local day, `YYYY-MM-DD` (default: today). */
+                to?: string;
+                /** @description IANA time zone of the days (default `UTC`). */
+                tz?: string;
+                /** @description Environment slug, or `unknown`. */
+                environment?: string;
+                /** @description Source, or `unknown`. */
+                source?: string;
+                /** @description `desktop` | `tablet` | `mobile` | `unknown`. */
+                device?: string;
+                /** @description Language tag, or `unknown`. */
+                language?: string;
+                /** @description ISO 3166-1 alpha-2, or `unknown`. */
+                country?: string;
+                /** @description Customer id, or `unknown`. */
+                customer_id?: string;
+                /** @description `key:value` of the conversation metadata. */
+                metadata?: string;
+                /**
+                 * @description Minutes a conversation must have been quiet to count as unanswered or abandoned
+                 *     (1 to 10,080; default 30).
+                 */
+                idle_minutes?: number;
+                /** @description How many first questions to list (1 to 100; default 20). */
+                top?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Where the bot fails. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailuresResponse"];
                 };
             };
             /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */

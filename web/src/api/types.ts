@@ -129,3 +129,9 @@ export type ReportSend = Schemas["ReportSendResponse"];
 
 /** A report rendered for the settings page (`html` with its images as `data:` URIs). */
 export type ReportPreview = Schemas["ReportPreviewResponse"];
+
+/** `GET /api/metrics/failures/`: where the bot fails (`first_questions.top` is empty on a share page). */
+export type FailuresResponse = Schemas["FailuresResponse"];
+
+/** One tool's errors. */
+export type ToolErrorRow = Schemas["ToolErrorRow"];

@@ -2,6 +2,7 @@
 // filters (overview and conversations) and the conversation list's own search and paging.
 // Pure: parse URLSearchParams -> state, state -> canonical URLSearchParams, state -> API query.
 
+import { type OutcomeFilter, outcomeApiParams, parseOutcome, writeOutcome } from "./outcome";
 import { type DayRange, type RangePreset, RANGE_PRESETS, isDay, isTimeZone, presetRange } from "./dates";
 
 /** Conversation dimensions the dashboard filters on (the metrics API's filter names). */
@@ -58,6 +59,8 @@ export interface ListState {
   escalated: boolean | null;
   /** Only marked conversations. */
   marked: boolean;
+  /** Only conversations where the bot failed this way (`outcome=`, src/state/outcome.ts). */
+  outcome?: OutcomeFilter | null;
   /** Page, from 1. */
   page: number;
 }
@@ -116,7 +119,14 @@ export function parseList(params: URLSearchParams): ListState {
     escalated: esc === "1" ? true : esc === "0" ? false : null,
     marked: params.get("marked") === "1",
     page: Number.isFinite(page) && page >= 1 && page <= 100_000 ? page : 1,
+    ...outcomeOf(params),
   };
+}
+
+/** `{ outcome }` when the query string names one (left out otherwise). */
+function outcomeOf(params: URLSearchParams): { outcome?: OutcomeFilter } {
+  const o = parseOutcome(params);
+  return o ? { outcome: o } : {};
 }
 
 /** The canonical query string of a state (defaults left out, a fixed key order). */
@@ -141,6 +151,7 @@ export function dashboardSearch(s: DashboardState, list?: ListState): URLSearchP
     if (list.hasFeedback) p.set("feedback", "1");
     if (list.escalated !== null) p.set("escalated", list.escalated ? "1" : "0");
     if (list.marked) p.set("marked", "1");
+    writeOutcome(p, list.outcome);
     if (list.page > 1) p.set("page", String(list.page));
   }
   return p;
@@ -229,6 +240,7 @@ export function listParams(s: DashboardState, l: ListState, now: Date, browserTz
   if (l.hasFeedback) out.has_feedback = "true";
   if (l.escalated !== null) out.escalated = String(l.escalated);
   if (l.marked) out.is_marked = "true";
+  Object.assign(out, outcomeApiParams(l.outcome));
   out.page = String(l.page);
   out.page_size = String(PAGE_SIZE);
   return out;

@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod codec;
+pub mod failures;
 pub mod feedback;
 pub mod index;
 pub mod llm;

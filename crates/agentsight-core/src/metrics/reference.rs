@@ -54,6 +54,8 @@ pub enum EntryKind {
     Message {
         /// `end_user` | `agent` | `system`.
         sender: String,
+        /// Its text.
+        content: String,
     },
     /// An action.
     Action {
@@ -172,7 +174,7 @@ pub fn overview(d: &Dataset, q: &MetricsQuery, escalation: &[String], agent: Age
         .entries
         .iter()
         .filter_map(|e| match &e.kind {
-            EntryKind::Message { sender } => Some((e, sender.as_str())),
+            EntryKind::Message { sender, .. } => Some((e, sender.as_str())),
             _ => None,
         })
         .filter(|(e, _)| in_range(e.ts) && conv_ok(e.conversation_pk))
@@ -209,7 +211,7 @@ pub fn overview(d: &Dataset, q: &MetricsQuery, escalation: &[String], agent: Age
     // Responses: per conversation, messages by event time then arrival.
     let mut per_conv: HashMap<i64, Vec<(&RefEntry, &str)>> = HashMap::new();
     for e in &d.entries {
-        if let EntryKind::Message { sender } = &e.kind {
+        if let EntryKind::Message { sender, .. } = &e.kind {
             per_conv.entry(e.conversation_pk).or_default().push((e, sender.as_str()));
         }
     }
@@ -440,4 +442,156 @@ pub fn llm_conversation_costs(
         },
         sorted,
     )
+}
+
+/// `GET /api/metrics/failures/` straight from docs/metrics.md (*Where the bot fails*), with
+/// liveness measured at `now`.
+pub fn failures(
+    d: &Dataset,
+    q: &MetricsQuery,
+    escalation: &[String],
+    p: &super::failures::FailureParams,
+    agent: AgentRef,
+) -> FailuresResponse {
+    use crate::limits::ESCALATION_TURNS_CAP;
+    let (start, end) = q.instants();
+    let in_range = |t: Micros| t >= start && t < end;
+    let cutoff = p.now - p.idle_minutes * 60_000_000;
+    let convs: Vec<&RefConversation> =
+        d.conversations.iter().filter(|c| in_range(c.started_at) && matches(q, c)).collect();
+    let (mut engaged, mut awaiting, mut unanswered, mut abandoned) = (0u64, 0u64, 0u64, 0u64);
+    let mut escalated = 0u64;
+    let mut by_turns = vec![0u64; ESCALATION_TURNS_CAP as usize + 1];
+    let mut tool_convs: BTreeMap<String, u64> = BTreeMap::new();
+    let mut with_tool_error = 0u64;
+    let mut questions: BTreeMap<String, Vec<&RefConversation>> = BTreeMap::new();
+    for c in &convs {
+        let mut mine: Vec<&RefEntry> = d.entries.iter().filter(|e| e.conversation_pk == c.pk).collect();
+        mine.sort_by_key(|e| (e.ts, e.id));
+        let talk: Vec<(&RefEntry, bool, &str)> = mine
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EntryKind::Message { sender, content } if sender == "end_user" => {
+                    Some((*e, true, content.as_str()))
+                }
+                EntryKind::Message { sender, content } if sender == "agent" => {
+                    Some((*e, false, content.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        let first_escalation = mine
+            .iter()
+            .find(|e| matches!(&e.kind, EntryKind::Action { name, .. } if escalation.contains(name)));
+        if let Some(x) = first_escalation {
+            escalated += 1;
+            let before =
+                talk.iter().filter(|(e, user, _)| *user && (e.ts, e.id) < (x.ts, x.id)).count() as u32;
+            by_turns[before.min(ESCALATION_TURNS_CAP) as usize] += 1;
+        }
+        let failed: std::collections::BTreeSet<&str> = mine
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EntryKind::Action { name, error, .. }
+                    if name != TOKEN_USAGE_ACTION && error.as_deref().is_some_and(|m| !m.is_empty()) =>
+                {
+                    Some(name.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        with_tool_error += u64::from(!failed.is_empty());
+        for name in failed {
+            *tool_convs.entry(name.to_string()).or_default() += 1;
+        }
+        let Some(first_user) = talk.iter().find(|(_, user, _)| *user) else { continue };
+        engaged += 1;
+        if let Some(question) = super::failures::normalize_question(first_user.2) {
+            questions.entry(question).or_default().push(c);
+        }
+        let (last, last_is_user, _) = talk[talk.len() - 1];
+        if last.ts > cutoff {
+            awaiting += 1;
+        } else if last_is_user {
+            unanswered += 1;
+        } else if first_escalation.is_none() {
+            abandoned += 1;
+        }
+    }
+    let settled = engaged - awaiting;
+    let share = |n: u64| (settled > 0).then(|| n as f64 / settled as f64);
+
+    let o = overview(d, q, escalation, agent.clone());
+    let mut names: std::collections::BTreeSet<String> = tool_convs.keys().cloned().collect();
+    names.extend(o.tools.iter().filter(|t| t.errors > 0).map(|t| t.name.clone()));
+    let mut tools: Vec<ToolErrorRow> = names
+        .into_iter()
+        .map(|name| {
+            let row = o.tools.iter().find(|t| t.name == name);
+            let (calls, errors) = row.map(|t| (t.calls, t.errors)).unwrap_or((0, 0));
+            ToolErrorRow {
+                conversations: tool_convs.get(&name).copied().unwrap_or(0),
+                name,
+                calls,
+                errors,
+                error_rate: (calls > 0).then(|| errors as f64 / calls as f64),
+            }
+        })
+        .collect();
+    tools.sort_by(|a, b| {
+        (std::cmp::Reverse(a.errors), std::cmp::Reverse(a.conversations), &a.name).cmp(&(
+            std::cmp::Reverse(b.errors),
+            std::cmp::Reverse(b.conversations),
+            &b.name,
+        ))
+    });
+    let distinct = questions.len() as u64;
+    let mut top: Vec<FirstQuestionRow> = questions
+        .into_iter()
+        .map(|(question, list)| FirstQuestionRow {
+            question,
+            conversations: list.len() as u64,
+            sample_conversation: list.iter().map(|c| c.pk).min().unwrap_or_default(),
+            sample_conversation_id: String::new(),
+        })
+        .collect();
+    top.sort_by(|a, b| {
+        (std::cmp::Reverse(a.conversations), &a.question)
+            .cmp(&(std::cmp::Reverse(b.conversations), &b.question))
+    });
+    top.truncate(p.top);
+    let total = convs.len() as u64;
+    FailuresResponse {
+        agent,
+        range: q.range_ref(),
+        filters: q.filters.to_json(),
+        now: crate::time::to_iso(p.now),
+        idle_minutes: p.idle_minutes,
+        conversations: total,
+        engaged,
+        awaiting,
+        settled,
+        unanswered: FailureCount { conversations: unanswered, rate: share(unanswered) },
+        abandoned: FailureCount { conversations: abandoned, rate: share(abandoned) },
+        tool_errors: ToolErrors {
+            calls: o.tools.iter().map(|t| t.calls).sum(),
+            errors: o.tools.iter().map(|t| t.errors).sum(),
+            conversations: with_tool_error,
+            tools,
+        },
+        escalations: EscalationTurns {
+            conversations: escalated,
+            rate: if total == 0 { 0.0 } else { escalated as f64 / total as f64 },
+            by_turns: by_turns
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| TurnsRow {
+                    turns: i as u32,
+                    or_more: i as u32 == ESCALATION_TURNS_CAP,
+                    conversations: n,
+                })
+                .collect(),
+        },
+        first_questions: FirstQuestions { conversations: engaged, distinct, top },
+    }
 }

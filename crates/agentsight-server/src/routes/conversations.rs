@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use agentsight_core::ValidationErrors;
 use agentsight_core::limits::{MAX_METADATA_FILTER_PAIRS, MAX_PAGE_SIZE};
+use agentsight_core::metrics::failures;
 use agentsight_core::metrics::query::{UNKNOWN, local_day_bounds};
 use agentsight_core::normalize;
 use agentsight_core::time::{self, now_micros};
@@ -165,6 +166,25 @@ pub(crate) fn parse_list_query(q: &Params) -> Result<(ConversationFilter, PageRe
         escalation_tools: vec![],
         customer_id_contains: text("customer_id__icontains"),
         has_action: parse_bool(&mut e, q, "has_action"),
+        unanswered: parse_bool(&mut e, q, "unanswered"),
+        abandoned: parse_bool(&mut e, q, "abandoned"),
+        idle_cutoff: {
+            let idle = e.check(
+                "idle_minutes",
+                failures::parse_idle_minutes(q.get("idle_minutes").map(String::as_str)),
+            );
+            now_micros().saturating_sub(idle.unwrap_or(0).saturating_mul(60_000_000))
+        },
+        tool_error: parse_bool(&mut e, q, "tool_error"),
+        tool_error_name: text("tool_error_name"),
+        escalation_turns_min: q
+            .get("escalation_turns_min")
+            .filter(|s| !s.trim().is_empty())
+            .and_then(|v| e.check("escalation_turns_min", failures::parse_turns(v))),
+        escalation_turns_max: q
+            .get("escalation_turns_max")
+            .filter(|s| !s.trim().is_empty())
+            .and_then(|v| e.check("escalation_turns_max", failures::parse_turns(v))),
         metadata_key: text("metadata_key"),
         metadata_value: text("metadata_value"),
         search: text("search"),

@@ -3,10 +3,13 @@
 use agentsight_store::prelude::*;
 use std::collections::HashMap;
 
-use agentsight_core::metrics::{DEFAULT_ESCALATION_TOOLS, query, series, validate_escalation_tools};
+use agentsight_core::metrics::{
+    DEFAULT_ESCALATION_TOOLS, failures, query, series, validate_escalation_tools,
+};
 use agentsight_core::time::now_micros;
 use agentsight_store::{
-    EngineStatus, LiveResponse, OverviewResponse, TimeseriesResponse, overview_compared, timeseries_compared,
+    EngineStatus, FailuresResponse, LiveResponse, OverviewResponse, TimeseriesResponse, overview_compared,
+    timeseries_compared,
 };
 use axum::Json;
 use axum::extract::{Query, State};
@@ -99,6 +102,42 @@ pub(crate) async fn get_llm<S: Store>(
         m.top_conversations.clear();
     }
     Ok(Json(m))
+}
+
+/// `GET /api/metrics/failures/?from&to&tz&filters…[&idle_minutes=30][&top=20]`: where the bot
+/// fails — unanswered and abandoned conversations, tool errors by tool, escalations by turn,
+/// the most frequent first questions (`docs/metrics.md`), with the overview's access. A share
+/// link reads no conversations: its answer lists no first questions (their counts stay).
+#[utoipa::path(
+    get,
+    path = "/api/metrics/failures/",
+    tag = "metrics",
+    security(("api_key" = []), ("session" = []), ("share" = [])),
+    params(super::openapi::MetricsQuery, super::openapi::FailuresQuery),
+    responses((status = 200, description = "Where the bot fails.", body = FailuresResponse)),
+)]
+pub(crate) async fn get_failures<S: Store>(
+    State(st): State<AppState<S>>,
+    key: OverviewAccess,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<FailuresResponse>, ApiError> {
+    let now = now_micros();
+    let q = query::parse(&params, &key.environments, now);
+    let p = failures::parse_params(&params, now);
+    let (q, p) = match (q, p) {
+        (Ok(q), Ok(p)) => (q, p),
+        (q, p) => {
+            let mut e = q.err().unwrap_or_default();
+            e.0.extend(p.err().unwrap_or_default().0);
+            return Err(e.into());
+        }
+    };
+    let (escalation, _) = escalation_list(&st, key.agent_id()).await?;
+    let mut f = agentsight_store::failures(&st.events, key.agent_ref(), q, p, escalation).await?;
+    if matches!(key.via, Via::Share(..)) {
+        f.first_questions.top.clear();
+    }
+    Ok(Json(f))
 }
 
 /// `GET /api/metrics/live/`: conversations active in the last 5 minutes, messages per minute

@@ -85,6 +85,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/metrics/live/", get(metrics::get_live::<S>))
         .route("/api/metrics/status/", get(metrics::get_status::<S>))
         .route("/api/metrics/llm/", get(metrics::get_llm::<S>))
+        .route("/api/metrics/failures/", get(metrics::get_failures::<S>))
         .route("/api/agent/settings/", get(metrics::get_settings::<S>).patch(metrics::update_settings::<S>))
         .route("/api/auth/state/", get(auth::get_state::<S>))
         .route("/api/auth/setup/", post(auth::setup::<S>))

@@ -233,6 +233,18 @@ pub(crate) struct MetricsQuery {
     metadata: Option<String>,
 }
 
+/// The failure metrics' parameters, besides the overview's range and filters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct FailuresQuery {
+    /// Minutes a conversation must have been quiet to count as unanswered or abandoned
+    /// (1 to 10,080; default 30).
+    idle_minutes: Option<i64>,
+    /// How many first questions to list (1 to 100; default 20).
+    top: Option<i64>,
+}
+
 /// The time series' metric and bucket, besides the overview's range and filters.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -320,6 +332,21 @@ pub(crate) struct ConversationQuery {
     escalated: Option<bool>,
     /// Has an action.
     has_action: Option<bool>,
+    /// Unanswered: the last user message got no bot reply (quiet for `idle_minutes`).
+    unanswered: Option<bool>,
+    /// Abandoned: the user never came back after the bot's reply (quiet for `idle_minutes`,
+    /// not escalated).
+    abandoned: Option<bool>,
+    /// The idle time of `unanswered` and `abandoned` (1 to 10,080 minutes; default 30).
+    idle_minutes: Option<i64>,
+    /// Has a tool (action) call with an error.
+    tool_error: Option<bool>,
+    /// Has a call of this tool with an error.
+    tool_error_name: Option<String>,
+    /// Escalated with at least this many user messages before (0 to 100,000).
+    escalation_turns_min: Option<i64>,
+    /// Escalated with at most this many user messages before (0 to 100,000).
+    escalation_turns_max: Option<i64>,
     /// Started at or after (ISO 8601, or a UTC day).
     started_at_after: Option<String>,
     /// Started at or before.
@@ -528,7 +555,7 @@ dashboard API. Generated from the server's types and handlers (docs/architecture
         spans::ingest_spans, otlp::export_traces, archive::list_spans, archive::get_span,
         archive::get_trace, archive::list_token_usage, archive::usage_summary,
         metrics::get_overview, metrics::get_timeseries, metrics::get_live, metrics::get_status,
-        metrics::get_llm, metrics::get_settings, metrics::update_settings, auth::get_state,
+        metrics::get_llm, metrics::get_failures, metrics::get_settings, metrics::update_settings, auth::get_state,
         auth::setup, auth::login, auth::logout, auth::me, auth::change_password,
         dash::list_agents, dash::create_agent, dash::get_agent, dash::patch_agent, dash::get_logo,
         dash::list_keys, dash::create_key, dash::revoke_key, dash::list_shares, dash::create_share,

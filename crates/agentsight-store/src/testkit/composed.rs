@@ -332,6 +332,14 @@ impl<C: Send + Sync, E: MetricsReader> MetricsReader for Composed<C, E> {
     async fn engine_status(&self) -> EngineStatus {
         self.events.engine_status().await
     }
+    async fn failure_facts(
+        &self,
+        agent_id: i64,
+        q: MetricsQuery,
+        escalation: Vec<String>,
+    ) -> StoreResult<agentsight_core::metrics::failures::FailureFacts> {
+        self.events.failure_facts(agent_id, q, escalation).await
+    }
 }
 
 impl<C: Send + Sync, E: crate::Erasure> crate::Erasure for Composed<C, E> {

@@ -11,6 +11,7 @@
 mod composed;
 mod dataplane;
 mod erasure;
+mod failures;
 mod metrics;
 mod notify;
 mod property;
@@ -21,6 +22,7 @@ mod spans;
 pub use composed::*;
 pub use dataplane::*;
 pub use erasure::*;
+pub use failures::*;
 pub use metrics::*;
 pub use notify::*;
 pub use property::*;
@@ -661,11 +663,17 @@ macro_rules! metrics_contract_tests {
     ($make:path) => {
         $crate::contract_tests!(@each $make;
             metrics_reader_overview_series_live_status,
-            metrics_edges_filters_zones_and_empty_ranges);
+            metrics_edges_filters_zones_and_empty_ranges,
+            failure_metrics_and_list_filters);
 
         #[test]
         fn metrics_agree_with_reference() {
             $crate::testkit::metrics_agree_with_reference_alone($make);
+        }
+
+        #[test]
+        fn failures_agree_with_reference() {
+            $crate::testkit::failures_agree_with_reference($make);
         }
     };
 }
@@ -694,6 +702,7 @@ macro_rules! contract_tests {
             data_plane_messages_and_metadata,
             metrics_reader_overview_series_live_status,
             metrics_edges_filters_zones_and_empty_ranges,
+            failure_metrics_and_list_filters,
             export_reader_pages_cover_every_row_once,
             erasure_of_a_customer_removes_everything_of_theirs,
             retention_cutoff_at_the_boundary,

@@ -186,13 +186,18 @@ impl<D: std::ops::Deref<Target: TrackingWriter>> RefWriter<D> {
 
     /// A message of `sender` at `ts`.
     pub async fn message(&mut self, pk: i64, sender: &str, ts: Micros) {
+        self.message_text(pk, sender, ts, "x").await
+    }
+
+    /// A message of `sender` at `ts` saying `content`.
+    pub async fn message_text(&mut self, pk: i64, sender: &str, ts: Micros, content: &str) {
         let m = self
             .store
             .insert_message(NewMessage {
                 agent_id: self.agent,
                 conversation: ConversationRef::Pk(pk),
                 sender: sender.into(),
-                content: "x".into(),
+                content: content.into(),
                 metadata: "{}".into(),
                 event_time: ts,
                 received_at: ts,
@@ -204,7 +209,7 @@ impl<D: std::ops::Deref<Target: TrackingWriter>> RefWriter<D> {
             id: m.id,
             conversation_pk: pk,
             ts,
-            kind: EntryKind::Message { sender: sender.into() },
+            kind: EntryKind::Message { sender: sender.into(), content: content.into() },
         });
     }
 
@@ -300,7 +305,7 @@ impl<D: std::ops::Deref<Target: TrackingWriter>> RefWriter<D> {
     }
 }
 
-fn parse(params: &[(&str, &str)]) -> MetricsQuery {
+pub(crate) fn parse(params: &[(&str, &str)]) -> MetricsQuery {
     let map: HashMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     query::parse(&map, &["production".to_string(), "development".to_string()], 0).expect("a metrics query")
 }

@@ -8,6 +8,7 @@ mod connections;
 mod dashboard;
 mod dataplane;
 mod erasure;
+mod failures;
 mod helpers;
 mod isolation;
 mod metrics;

@@ -635,3 +635,32 @@ async fn a_repeated_block_rewrites_the_fields_another_write_changed_since() {
     let spans = app.get_json("/api/spans/?conversation_id=w1").await;
     assert_eq!(spans["count"], 3);
 }
+
+/// A tool span with the status `error` is a failed tool call even without an
+/// `agentsight.tool.error` text (docs/metrics.md, *Where the bot fails*): it counts in the
+/// overview's tool errors, the failure metrics and the list's `tool_error` filters.
+#[tokio::test]
+async fn a_tool_span_with_status_error_is_a_tool_error() {
+    let app = spawn_app().await;
+    let mut failed = tool("00000000000000a2", "00000000000000a1");
+    failed["status"] = json!("error");
+    let mut worked = tool("00000000000000b2", "00000000000000b1");
+    worked["status"] = json!("ok");
+    let t = |id: &str| turn(id, true, "2026-08-15T10:00:01+00:00", "2026-08-15T10:00:02+00:00");
+    let body = batch(json!([
+        {"conversation_id": "f1", "spans": [t("00000000000000a1"), failed]},
+        {"conversation_id": "f2", "spans": [t("00000000000000b1"), worked]}]));
+    assert_eq!(ingest(&app, &body).await.status(), 201);
+    let range = "from=2026-08-15&to=2026-08-15";
+    let o = app.get_json(&format!("/api/metrics/overview/?{range}")).await;
+    assert_eq!(
+        (&o["tools"][0]["name"], &o["tools"][0]["calls"], &o["tools"][0]["errors"]),
+        (&json!("lookup"), &json!(2), &json!(1))
+    );
+    let f = app.get_json(&format!("/api/metrics/failures/?{range}")).await;
+    assert_eq!(f["tool_errors"]["conversations"], 1);
+    assert_eq!(f["tool_errors"]["tools"][0]["error_rate"], 0.5);
+    let l = app.get_json(&format!("/api/conversations/?{range}&tool_error_name=lookup")).await;
+    assert_eq!(l["count"], 1);
+    assert_eq!(l["results"][0]["conversation_id"], "f1");
+}

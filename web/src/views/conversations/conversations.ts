@@ -22,6 +22,7 @@ import {
   parseList,
 } from "../../state/dashboard-state";
 import { browserTimeZone, formatInstant } from "../../state/dates";
+import { OUTCOMES, type OutcomeKind, describeOutcome } from "../../state/outcome";
 
 /** Mounts the list. */
 export function mountConversations(root: HTMLElement, ctx: AppContext, agent: Agent): View {
@@ -95,7 +96,7 @@ export function mountConversations(root: HTMLElement, ctx: AppContext, agent: Ag
   function view(): TemplateResult {
     const params = listParams(state, list, new Date(), browserTimeZone());
     const empty = html`<span>No conversations match. ${
-      list.q || list.hasFeedback || list.marked || list.escalated !== null || Object.keys(state.filters).length
+      list.q || list.hasFeedback || list.marked || list.escalated !== null || list.outcome || Object.keys(state.filters).length
         ? "Loosen the search or the filters, or pick a wider range."
         : html`Send some with the SDK: <code>tracker.get_or_create_conversation("c-1")</code>, then
             <code>track_human_message</code> and <code>send_tracked_data()</code>.`
@@ -128,6 +129,21 @@ export function mountConversations(root: HTMLElement, ctx: AppContext, agent: Ag
               <option value="0" ?selected=${list.escalated === false}>Not escalated</option>
             </select>
           </span>
+          <span class="group">
+            <label for="outcome">Where the bot failed</label>
+            <select id="outcome" data-control="outcome" @change=${(e: Event) => {
+              const v = (e.target as HTMLSelectElement).value as OutcomeKind | "";
+              go(state, { ...list, outcome: v === "" ? null : { kind: v, idle: null, tool: null, turns: null }, page: 1 });
+            }}>
+              <option value="" ?selected=${!list.outcome}>Any</option>
+              ${OUTCOMES.map((o) => html`<option value=${o.value} ?selected=${list.outcome?.kind === o.value}>${o.label}</option>`)}
+            </select>
+          </span>
+          ${list.outcome && (list.outcome.idle !== null || list.outcome.tool !== null || list.outcome.turns !== null)
+            ? html`<span class="outcome-chip badge" data-outcome-chip>${describeOutcome(list.outcome)}
+                <button class="btn small" type="button" aria-label="Clear the failure filter"
+                  @click=${() => go(state, { ...list, outcome: null, page: 1 })}>×</button></span>`
+            : nothing}
           <span class="spacer"></span>
           <span class="group">
             <a class="btn" href=${exportUrl("conversations", agent.id, params)} download data-export="conversations">Export conversations (CSV)</a>

@@ -33,6 +33,7 @@ import {
 } from "../../state/dashboard-state";
 import { browserTimeZone } from "../../state/dates";
 import { kpis } from "./kpis";
+import { FailuresSection } from "../failures/failures-section";
 import { LlmSection } from "../llm/llm-section";
 import { paths } from "../../router";
 
@@ -118,6 +119,14 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
     title: frame.title,
   });
 
+  const failures = new FailuresSection({
+    agentId,
+    listHref: agentId === null ? null : (search) => paths.conversations(agentId, search),
+    transcriptHref: agentId === null ? null : (pk) => paths.transcript(agentId, pk),
+    state: () => state,
+    redraw: () => draw(),
+  });
+
   const go = (s: DashboardState) => {
     const q = dashboardSearch(s).toString();
     ctx.navigate(frame.path + (q ? `?${q}` : ""));
@@ -132,6 +141,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
     abort = ac;
     lastFetch = Date.now();
     void llm.load(params);
+    void failures.load(params);
     if (!data) loading = true;
     draw();
     try {
@@ -400,6 +410,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
             body: o ? dimTable("language", groups(o.languages, "language"), total) : nothing,
           })}
         </div>
+        ${failures.view()}
         ${llm.view()}
         <p class="muted" style="font-size:0.8rem;margin-top:16px">
           Numbers follow the definitions in the project's docs/metrics.md. Times in ${data?.range.tz ?? state.tz ?? browserTimeZone()}.
@@ -473,6 +484,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
       abort?.abort();
       live.stop();
       llm.dispose();
+      failures.dispose();
       window.clearTimeout(refreshTimer);
       for (const h of hosts.values()) h.dispose();
       hosts.clear();
