@@ -67,6 +67,10 @@ pub fn check_chars(value: &str, max: usize) -> Result<(), String> {
 /// The most expensive conversations `GET /api/metrics/llm/` lists (`top_conversations`).
 pub const LLM_TOP_CONVERSATIONS: usize = 10;
 
+/// The weekly retention cohorts `GET /api/metrics/users/` lists at most (`cohorts`): the
+/// range's latest weeks, so the table stays at most 52 × 52 / 2 cells.
+pub const USER_COHORT_WEEKS: usize = 52;
+
 #[cfg(test)]
 mod tests {
     use super::*;
