@@ -228,7 +228,7 @@ impl NamedUsers {
         NamedUsers::default()
     }
 
-    /// The id of `customer`, noting `first_seen` (the earliest given wins).
+    /// The id of `customer`, noting `first_seen` (the earliest given wins; `i64::MAX` for none).
     pub fn id(&mut self, customer: &str, first_seen: crate::time::Micros) -> u32 {
         if let Some(&id) = self.ids.get(customer) {
             let f = &mut self.first_seen[id as usize];
@@ -245,8 +245,11 @@ impl NamedUsers {
     pub fn finish(self, b: UsersBuilder<'_>, agent: AgentRef) -> UsersResponse {
         let q = b.q;
         let first = self.first_seen;
-        b.finish(agent, |u| {
-            first.get(u as usize).map_or(i64::MIN, |&t| (q.local_date(t) - q.from).num_days())
+        // An unknown first seen (`i64::MAX`: the store found none) leaves the user's first
+        // active day to stand in for it.
+        b.finish(agent, |u| match first.get(u as usize) {
+            Some(&t) if t != i64::MAX => (q.local_date(t) - q.from).num_days(),
+            _ => i64::MAX,
         })
     }
 }
