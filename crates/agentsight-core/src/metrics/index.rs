@@ -11,6 +11,9 @@
 //! - per (15-minute bucket, conversation): message counts by sender and the bot responses
 //!   (count, sum of µs) — exact, because every response time is fixed at ingest;
 //! - per (15-minute bucket, conversation, action name): calls, errors, known durations.
+//! - per customer: its conversations and the earliest start of its live ones ("first seen" of
+//!   the users metrics, whatever the range and filters), derived from the conversations and
+//!   rebuilt when a snapshot is read.
 //!
 //! Why 15 minutes is exact: every time zone offset in use is a whole number of quarter hours
 //! and changes at a quarter-hour instant, so all instants of a bucket share their local date,
