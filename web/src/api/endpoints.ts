@@ -15,6 +15,7 @@ import type {
   Erasure,
   LiveResponse,
   LlmMetricsResponse,
+  UsersResponse,
   OverviewResponse,
   Page,
   Role,
@@ -59,6 +60,10 @@ export const getTimeseries = (agent: number | null, params: Params, signal?: Abo
 /** LLM tokens, cost per model, day and conversation (SDK 0.1.x usage). */
 export const getLlmMetrics = (agent: number | null, params: Params, signal?: AbortSignal) =>
   request<LlmMetricsResponse>("/api/metrics/llm/", { query: withAgent(agent, params), signal });
+
+/** Users over time; `params.interval` is `day` or `week`. */
+export const getUsers = (agent: number | null, params: Params, signal?: AbortSignal) =>
+  request<UsersResponse>("/api/metrics/users/", { query: withAgent(agent, params), signal });
 /** Conversations active in the last 5 minutes. */
 export const getLive = (agent: number | null, signal?: AbortSignal) =>
   request<LiveResponse>("/api/metrics/live/", { query: withAgent(agent), signal });

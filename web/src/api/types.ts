@@ -117,3 +117,9 @@ export type LlmConversationRow = Schemas["LlmConversationRow"];
 
 /** `GET /api/metrics/llm/` (`top_conversations` is empty on a share page). */
 export type LlmMetricsResponse = Schemas["LlmMetricsResponse"];
+
+/** `GET /api/metrics/users/`: new vs returning users, active users, weekly retention cohorts. */
+export type UsersResponse = Schemas["UsersResponse"];
+
+/** One row of the weekly retention table. */
+export type CohortRow = Schemas["CohortRow"];

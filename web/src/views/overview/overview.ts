@@ -34,6 +34,7 @@ import {
 import { browserTimeZone } from "../../state/dates";
 import { kpis } from "./kpis";
 import { LlmSection } from "../llm/llm-section";
+import { UsersSection } from "../users/users-section";
 import { paths } from "../../router";
 
 /** What the page shows around the widgets. */
@@ -117,6 +118,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
     redraw: () => draw(),
     title: frame.title,
   });
+  const users = new UsersSection({ root, agentId, redraw: () => draw(), title: frame.title });
 
   const go = (s: DashboardState) => {
     const q = dashboardSearch(s).toString();
@@ -132,6 +134,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
     abort = ac;
     lastFetch = Date.now();
     void llm.load(params);
+    void users.load(params);
     if (!data) loading = true;
     draw();
     try {
@@ -400,6 +403,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
             body: o ? dimTable("language", groups(o.languages, "language"), total) : nothing,
           })}
         </div>
+        ${users.view()}
         ${llm.view()}
         <p class="muted" style="font-size:0.8rem;margin-top:16px">
           Numbers follow the definitions in the project's docs/metrics.md. Times in ${data?.range.tz ?? state.tz ?? browserTimeZone()}.
@@ -473,6 +477,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
       abort?.abort();
       live.stop();
       llm.dispose();
+      users.dispose();
       window.clearTimeout(refreshTimer);
       for (const h of hosts.values()) h.dispose();
       hosts.clear();
