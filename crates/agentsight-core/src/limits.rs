@@ -118,6 +118,9 @@ pub const FIRST_QUESTION_MAX_CHARS: usize = 200;
 pub const MAX_ESCALATION_TURNS_FILTER: u32 = 100_000;
 /// The last row of `escalations.by_turns` counts this many turns or more.
 pub const ESCALATION_TURNS_CAP: u32 = 10;
+/// The weekly retention cohorts `GET /api/metrics/users/` lists at most (`cohorts`): the
+/// range's latest weeks, so the table stays at most 52 × 52 / 2 cells.
+pub const USER_COHORT_WEEKS: usize = 52;
 
 #[cfg(test)]
 mod tests {

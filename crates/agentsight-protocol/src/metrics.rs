@@ -427,3 +427,86 @@ pub struct FailuresResponse {
     /// The most frequent first questions.
     pub first_questions: FirstQuestions,
 }
+
+/// Users of the whole range (`docs/metrics.md`, *Users over time*).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsersTotals {
+    /// Users active in the range (the overview's `unique_users`).
+    pub users: u64,
+    /// Of them, those first seen in the range.
+    pub new_users: u64,
+    /// Of them, those first seen before it.
+    pub returning_users: u64,
+}
+
+/// New and returning users of one period.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewReturningPoint {
+    /// The period's first local day, `YYYY-MM-DD`.
+    pub start: String,
+    /// Users active in the period.
+    pub active: u64,
+    /// Of them, those whose first conversation ever is in the period.
+    pub new: u64,
+    /// The others: first seen before the period.
+    pub returning: u64,
+}
+
+/// Active users of one period.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActiveUsersPoint {
+    /// The period's first local day, `YYYY-MM-DD`.
+    pub start: String,
+    /// Distinct users with a conversation in the period.
+    pub users: u64,
+}
+
+/// Active users per local day, ISO week and calendar month.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActiveUsers {
+    /// Per local day (DAU).
+    pub daily: Vec<ActiveUsersPoint>,
+    /// Per ISO week, Monday first, clipped to the range (WAU).
+    pub weekly: Vec<ActiveUsersPoint>,
+    /// Per calendar month, clipped to the range (MAU).
+    pub monthly: Vec<ActiveUsersPoint>,
+}
+
+/// One row of the weekly retention table.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CohortRow {
+    /// The cohort's week: its first local day in the range, `YYYY-MM-DD`.
+    pub week: String,
+    /// Users first seen that week (and active in it).
+    pub users: u64,
+    /// `retained[k]`: how many of them are active in the k-th week after it (`retained[0]` is
+    /// `users`), up to the range's last week.
+    pub retained: Vec<u64>,
+}
+
+/// `GET /api/metrics/users/`: users over time.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsersResponse {
+    /// The agent.
+    pub agent: AgentRef,
+    /// The range.
+    pub range: RangeRef,
+    /// Filters as applied.
+    pub filters: serde_json::Map<String, serde_json::Value>,
+    /// `day` | `week`: the grain of `new_returning`.
+    pub interval: String,
+    /// The whole range.
+    pub totals: UsersTotals,
+    /// New and returning users per period of `interval`, oldest first.
+    pub new_returning: Vec<NewReturningPoint>,
+    /// Active users per day, week and month.
+    pub active: ActiveUsers,
+    /// The weekly retention cohorts, oldest first (the range's last 52 weeks at most).
+    pub cohorts: Vec<CohortRow>,
+}

@@ -41,10 +41,12 @@ use agentsight_core::metrics::feedback::{self, Sentiment};
 use agentsight_core::metrics::query::{DimFilter, MetricsQuery};
 use agentsight_core::metrics::reference::metadata_text;
 use agentsight_core::metrics::series::{Buckets, Interval, SeriesMetric};
+use agentsight_core::metrics::users::{NamedUsers, UsersBuilder};
 use agentsight_core::time::{Micros, to_iso};
 use agentsight_protocol::metrics::{MinuteCount, ToolRow};
 use agentsight_store::{
     AgentRef, EngineStatus, LiveResponse, MetricsReader, OverviewResponse, StoreResult, TimeseriesResponse,
+    UsersResponse,
 };
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
@@ -419,6 +421,52 @@ impl Sql {
     }
 }
 
+impl Sql {
+    /// Users over time, 1 of 2: the distinct (customer, local day of `started_at`) of the
+    /// current conversations in range that match the filters.
+    fn user_days(&self) -> String {
+        format!(
+            "SELECT assumeNotNull(customer_id) AS c, {day} AS d FROM {convs}
+             WHERE {current} AND ifNull(customer_id, '') != '' GROUP BY c, d",
+            day = self.local_date("started_at"),
+            convs = self.t("conversations"),
+            current = self.current(true),
+        )
+    }
+
+    /// Users over time, 2 of 2: first seen (`min(started_at)`) of the customers that may be
+    /// active in range, over every current, live conversation of the agent whatever the
+    /// filters. The candidates (any version in range and matching: a superset) are gathered
+    /// once by the initiator (`GLOBAL IN`): on a cluster a customer's conversations may sit on
+    /// several shards, and the outer `GROUP BY` merges their minima.
+    fn user_first_seen(&self) -> String {
+        let (a, convs) = (self.agent, self.t("conversations"));
+        format!(
+            "SELECT assumeNotNull(customer_id) AS c, min(started_at) AS f FROM {convs}
+             WHERE agent_id = {a} AND (conversation_pk, version) IN (SELECT conversation_pk, max(version)
+                FROM {convs} WHERE agent_id = {a} GROUP BY conversation_pk)
+             AND is_deleted = 0 AND ifNull(customer_id, '') != ''
+             AND customer_id GLOBAL IN (SELECT customer_id FROM {convs}
+                WHERE agent_id = {a}{range}{filters} AND ifNull(customer_id, '') != '')
+             GROUP BY c",
+            range = self.started_in_range(),
+            filters = self.filters,
+        )
+    }
+}
+
+#[derive(Deserialize)]
+struct UserDay {
+    c: String,
+    d: String,
+}
+
+#[derive(Deserialize)]
+struct FirstSeen {
+    c: String,
+    f: i64,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct ConvTotals {
@@ -624,6 +672,29 @@ impl MetricsReader for ClickHouseEventStore {
         escalation: Vec<String>,
     ) -> StoreResult<FailureFacts> {
         self.failure_facts_of(agent_id, &q, &escalation).await
+    }
+
+    async fn users(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+        interval: Interval,
+    ) -> StoreResult<UsersResponse> {
+        let sql = self.sql(agent.id, &q);
+        let (q_days, q_first) = (sql.user_days(), sql.user_first_seen());
+        let ch = &self.inner.ch;
+        let (days, firsts) = tokio::try_join!(ch.rows::<UserDay>(&q_days), ch.rows::<FirstSeen>(&q_first))?;
+        let mut named = NamedUsers::new();
+        for f in &firsts {
+            named.id(&f.c, f.f);
+        }
+        let mut b = UsersBuilder::new(&q, interval);
+        for r in &days {
+            if let Ok(day) = u32::try_from((date(&r.d)? - q.from).num_days()) {
+                b.add(named.id(&r.c, i64::MAX), day);
+            }
+        }
+        Ok(named.finish(b, agent))
     }
 
     async fn live(&self, agent: AgentRef, now: Micros) -> StoreResult<LiveResponse> {

@@ -51,7 +51,7 @@ use agentsight_store::{
     ExportReader, FeedbackRow, KeyRow, LiveResponse, MessageRow, MetricsReader, NewShare, NewUser,
     OverviewResponse, PageRequest, Principal, SessionRow, ShareRow, ShareStore, StorageFailure, StoreError,
     StoreResult, TimeseriesResponse, TrackingReader, TrackingWriter, Transcript, Upserted, UserPatch,
-    UserRow, UserStore,
+    UserRow, UserStore, UsersResponse,
 };
 use agentsight_store::{
     ArchivedBatch, EnvironmentRow, IngestOutcome, IngestReceipt, Restated, SpanFilter, SpanReader, SpanRow,
@@ -533,6 +533,24 @@ impl SqliteStore {
             agent.id,
             move |ix: &AgentIndex| ix.timeseries(&qq, metric, interval, a.clone()),
             move |conn: &Connection| metrics::timeseries(conn, agent.clone(), &q, metric, interval),
+        )
+        .await
+    }
+
+    /// Users over time through a chosen plan.
+    pub async fn users_with(
+        &self,
+        plan: MetricsPlan,
+        agent: AgentRef,
+        q: MetricsQuery,
+        interval: Interval,
+    ) -> StoreResult<UsersResponse> {
+        let (a, qq) = (agent.clone(), q.clone());
+        self.planned(
+            plan,
+            agent.id,
+            move |ix: &AgentIndex| ix.users(&qq, interval, a.clone()),
+            move |conn: &Connection| metrics::users(conn, agent.clone(), &q, interval),
         )
         .await
     }
@@ -1092,6 +1110,15 @@ impl MetricsReader for SqliteStore {
         interval: Interval,
     ) -> StoreResult<TimeseriesResponse> {
         self.timeseries_with(MetricsPlan::Auto, agent, q, metric, interval).await
+    }
+
+    async fn users(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+        interval: Interval,
+    ) -> StoreResult<UsersResponse> {
+        self.users_with(MetricsPlan::Auto, agent, q, interval).await
     }
 
     async fn live(&self, agent: AgentRef, now: Micros) -> StoreResult<LiveResponse> {

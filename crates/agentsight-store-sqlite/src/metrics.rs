@@ -6,9 +6,10 @@ use agentsight_core::metrics::build::{ConversationFact, OverviewBuilder};
 use agentsight_core::metrics::feedback;
 use agentsight_core::metrics::query::{DimFilter, MetricsQuery};
 use agentsight_core::metrics::series::{Buckets, Interval, SeriesMetric};
+use agentsight_core::metrics::users::{NamedUsers, UsersBuilder, day_of};
 use agentsight_core::time::to_iso;
 use agentsight_protocol::metrics::{
-    AgentRef, LiveResponse, MinuteCount, OverviewResponse, TimeseriesResponse, ToolRow,
+    AgentRef, LiveResponse, MinuteCount, OverviewResponse, TimeseriesResponse, ToolRow, UsersResponse,
 };
 use agentsight_store::StoreResult;
 use rusqlite::types::Value;
@@ -269,6 +270,55 @@ pub(crate) fn timeseries(
         )?,
     }
     Ok(agentsight_core::metrics::series::response(agent, q, metric, interval, &buckets, &counts, &sums))
+}
+
+/// Users over time from raw rows: the users of the conversations in range that match, then
+/// each one's first seen over all the agent's live conversations (`conversations_agent_customer`).
+pub(crate) fn users(
+    conn: &Connection,
+    agent: AgentRef,
+    q: &MetricsQuery,
+    interval: Interval,
+) -> StoreResult<UsersResponse> {
+    let (start, end) = q.instants();
+    let (fsql, fparams) = filter_sql(q);
+    let params = with(vec![Value::Integer(agent.id), Value::Integer(start), Value::Integer(end)], &fparams);
+    let mut facts: Vec<(String, i64)> = Vec::new();
+    each_row(
+        conn,
+        &format!(
+            "SELECT c.customer_id, c.started_at FROM conversations c
+             WHERE c.agent_id = ?1 AND c.started_at >= ?2 AND c.started_at < ?3
+                AND c.customer_id IS NOT NULL AND c.customer_id <> ''{fsql}"
+        ),
+        &params,
+        |r| {
+            facts.push((r.get(0)?, r.get(1)?));
+            Ok(())
+        },
+    )?;
+    let mut named = NamedUsers::new();
+    let mut first = conn
+        .prepare_cached(
+            "SELECT min(started_at) FROM conversations
+             WHERE agent_id = ?1 AND customer_id = ?2 AND is_deleted = 0",
+        )
+        .map_err(sqlerr)?;
+    let mut seen = std::collections::HashSet::new();
+    for (customer, _) in &facts {
+        if seen.insert(customer.as_str()) {
+            let at: Option<i64> =
+                first.query_row(rusqlite::params![agent.id, customer], |r| r.get(0)).map_err(sqlerr)?;
+            named.id(customer, at.unwrap_or(i64::MAX));
+        }
+    }
+    let mut b = UsersBuilder::new(q, interval);
+    for (customer, ts) in &facts {
+        if let Some(day) = day_of(q, *ts) {
+            b.add(named.id(customer, *ts), day);
+        }
+    }
+    Ok(named.finish(b, agent))
 }
 
 /// Live activity: conversations with any entry in the last 5 minutes, messages per minute.

@@ -27,5 +27,6 @@ mod with_the_metrics_index {
 
     agentsight_store::contract_tests!(@each fresh_indexed;
         erasure_of_a_customer_removes_everything_of_theirs,
-        retention_cutoff_at_the_boundary);
+        retention_cutoff_at_the_boundary,
+        metrics_reader_users_over_time);
 }

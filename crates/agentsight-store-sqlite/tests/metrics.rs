@@ -296,6 +296,22 @@ fn the_store_agrees_with_the_reference_with_the_metrics_index() {
                     .unwrap();
                 testkit::assert_same(&format!("{plan:?}"), &got, e.want);
             }
+            // Users over time, each plan against the reference, over the case's range and
+            // ranges whose users may have been first seen before them.
+            let mut ranges = vec![e.query.clone()];
+            for (from, to) in testkit::USERS_RANGES {
+                let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+                ranges.push(MetricsQuery { from: day(from), to: day(to), ..e.query.clone() });
+            }
+            for q in &ranges {
+                for interval in [Interval::Day, Interval::Week] {
+                    let want = reference::users(e.data, q, interval, e.agent.clone());
+                    for plan in [MetricsPlan::Raw, MetricsPlan::Index] {
+                        let got = store.users_with(plan, e.agent.clone(), q.clone(), interval).await.unwrap();
+                        assert_eq!(got, want, "users by {} through {plan:?}", interval.name());
+                    }
+                }
+            }
             for metric in SeriesMetric::ALL {
                 for interval in [Interval::Hour, Interval::Day, Interval::Week, Interval::Month] {
                     let series = |plan| {

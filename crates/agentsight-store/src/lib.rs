@@ -41,6 +41,7 @@ use agentsight_core::tracking::{
 };
 pub use agentsight_protocol::metrics::{
     AgentRef, EngineStatus, FailuresResponse, LiveResponse, OverviewResponse, TimeseriesResponse,
+    UsersResponse,
 };
 pub use blobs::{BlobFuture, BlobStore};
 pub use erasure::*;
@@ -496,6 +497,15 @@ pub trait MetricsReader: Send + Sync {
         metric: SeriesMetric,
         interval: Interval,
     ) -> impl Future<Output = StoreResult<TimeseriesResponse>> + Send;
+    /// Users over time of `q`: new vs returning by `interval` (day or week), active users by
+    /// day, week and month, and the weekly retention cohorts (`docs/metrics.md`, *Users over
+    /// time*). A user's first seen is over all the agent's live conversations, whatever `q`.
+    fn users(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+        interval: Interval,
+    ) -> impl Future<Output = StoreResult<UsersResponse>> + Send;
     /// Activity right now: conversations active in the last 5 minutes, messages per minute
     /// over the last hour.
     fn live(&self, agent: AgentRef, now: Micros) -> impl Future<Output = StoreResult<LiveResponse>> + Send;

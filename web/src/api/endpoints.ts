@@ -16,6 +16,7 @@ import type {
   FailuresResponse,
   LiveResponse,
   LlmMetricsResponse,
+  UsersResponse,
   OverviewResponse,
   Page,
   ReportPreview,
@@ -67,6 +68,10 @@ export const getLlmMetrics = (agent: number | null, params: Params, signal?: Abo
 /** Where the bot fails: unanswered, abandoned, tool errors, escalations by turn, first questions. */
 export const getFailures = (agent: number | null, params: Params, signal?: AbortSignal) =>
   request<FailuresResponse>("/api/metrics/failures/", { query: withAgent(agent, params), signal });
+
+/** Users over time; `params.interval` is `day` or `week`. */
+export const getUsers = (agent: number | null, params: Params, signal?: AbortSignal) =>
+  request<UsersResponse>("/api/metrics/users/", { query: withAgent(agent, params), signal });
 /** Conversations active in the last 5 minutes. */
 export const getLive = (agent: number | null, signal?: AbortSignal) =>
   request<LiveResponse>("/api/metrics/live/", { query: withAgent(agent), signal });

@@ -999,6 +999,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/metrics/users/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /api/metrics/users/?interval=day|week` plus the overview's range and filters: new vs
+         *     returning users, active users by day, week and month, and the weekly retention cohorts
+         *     (`docs/metrics.md`, *Users over time*), with the overview's access.
+         */
+        get: operations["get_users"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.json": {
         parameters: {
             query?: never;
@@ -1588,6 +1609,25 @@ export interface components {
             /** @description Changed. */
             updated_at: string;
         };
+        /** @description Active users per local day, ISO week and calendar month. */
+        ActiveUsers: {
+            /** @description Per local day (DAU). */
+            daily: components["schemas"]["ActiveUsersPoint"][];
+            /** @description Per calendar month, clipped to the range (MAU). */
+            monthly: components["schemas"]["ActiveUsersPoint"][];
+            /** @description Per ISO week, Monday first, clipped to the range (WAU). */
+            weekly: components["schemas"]["ActiveUsersPoint"][];
+        };
+        /** @description Active users of one period. */
+        ActiveUsersPoint: {
+            /** @description The period's first local day, `YYYY-MM-DD`. */
+            start: string;
+            /**
+             * Format: int64
+             * @description Distinct users with a conversation in the period.
+             */
+            users: number;
+        };
         /** @description The agent the metrics are for. */
         AgentRef: {
             /**
@@ -1957,6 +1997,21 @@ export interface components {
              * @description Longitude.
              */
             lon: number | null;
+        };
+        /** @description One row of the weekly retention table. */
+        CohortRow: {
+            /**
+             * @description `retained[k]`: how many of them are active in the k-th week after it (`retained[0]` is
+             *     `users`), up to the range's last week.
+             */
+            retained: number[];
+            /**
+             * Format: int64
+             * @description Users first seen that week (and active in it).
+             */
+            users: number;
+            /** @description The cohort's week: its first local day in the range, `YYYY-MM-DD`. */
+            week: string;
         };
         /** @description `GET /api/conversations/{pk}/attachments/`. */
         ConversationAttachmentsResponse: {
@@ -2897,6 +2952,26 @@ export interface components {
             sender?: string | null;
             /** @description Event time. */
             timestamp?: string | null;
+        };
+        /** @description New and returning users of one period. */
+        NewReturningPoint: {
+            /**
+             * Format: int64
+             * @description Users active in the period.
+             */
+            active: number;
+            /**
+             * Format: int64
+             * @description Of them, those whose first conversation ever is in the period.
+             */
+            new: number;
+            /**
+             * Format: int64
+             * @description The others: first seen before the period.
+             */
+            returning: number;
+            /** @description The period's first local day, `YYYY-MM-DD`. */
+            start: string;
         };
         /** @description `PATCH /api/settings/notify/targets/{id}/`. */
         NotifyTargetPatch: {
@@ -4262,6 +4337,45 @@ export interface components {
             id: number;
             /** @description `admin` or `viewer`. */
             role: string;
+        };
+        /** @description `GET /api/metrics/users/`: users over time. */
+        UsersResponse: {
+            /** @description Active users per day, week and month. */
+            active: components["schemas"]["ActiveUsers"];
+            /** @description The agent. */
+            agent: components["schemas"]["AgentRef"];
+            /** @description The weekly retention cohorts, oldest first (the range's last 52 weeks at most). */
+            cohorts: components["schemas"]["CohortRow"][];
+            /** @description Filters as applied. */
+            filters: {
+                [key: string]: unknown;
+            };
+            /** @description `day` | `week`: the grain of `new_returning`. */
+            interval: string;
+            /** @description New and returning users per period of `interval`, oldest first. */
+            new_returning: components["schemas"]["NewReturningPoint"][];
+            /** @description The range. */
+            range: components["schemas"]["RangeRef"];
+            /** @description The whole range. */
+            totals: components["schemas"]["UsersTotals"];
+        };
+        /** @description Users of the whole range (`docs/metrics.md`, *Users over time*). */
+        UsersTotals: {
+            /**
+             * Format: int64
+             * @description Of them, those first seen in the range.
+             */
+            new_users: number;
+            /**
+             * Format: int64
+             * @description Of them, those first seen before it.
+             */
+            returning_users: number;
+            /**
+             * Format: int64
+             * @description Users active in the range (the overview's `unique_users`).
+             */
+            users: number;
         };
     };
     responses: never;
@@ -9847,6 +9961,96 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TimeseriesResponse"];
+                };
+            };
+            /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    get_users: {
+        parameters: {
+            query?: {
+                /** @description The agent (required with a session). */
+                agent?: number;
+                /** @description First local day, `YYYY-MM-DD` (default: 29 days before `to`). */
+                from?: string;
+                /** @description Last local day, `YYYY-MM-DD` (default: today). */
+                to?: string;
+                /** @description IANA time zone of the days (default `UTC`). */
+                tz?: string;
+                /** @description Environment slug, or `unknown`. */
+                environment?: string;
+                /** @description Source, or `unknown`. */
+                source?: string;
+                /** @description `desktop` | `tablet` | `mobile` | `unknown`. */
+                device?: string;
+                /** @description Language tag, or `unknown`. */
+                language?: string;
+                /** @description ISO 3166-1 alpha-2, or `unknown`. */
+                country?: string;
+                /** @description Customer id, or `unknown`. */
+                customer_id?: string;
+                /** @description `key:value` of the conversation metadata. */
+                metadata?: string;
+                /** @description `day` (default) | `week`: the periods of `new_returning`. */
+                interval?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Users over time. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsersResponse"];
                 };
             };
             /** @description Bad input: `{"field": ["…"]}` naming every bad field or query parameter, or `{"detail": "…"}`. */

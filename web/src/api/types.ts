@@ -135,3 +135,9 @@ export type FailuresResponse = Schemas["FailuresResponse"];
 
 /** One tool's errors. */
 export type ToolErrorRow = Schemas["ToolErrorRow"];
+
+/** `GET /api/metrics/users/`: new vs returning users, active users, weekly retention cohorts. */
+export type UsersResponse = Schemas["UsersResponse"];
+
+/** One row of the weekly retention table. */
+export type CohortRow = Schemas["CohortRow"];

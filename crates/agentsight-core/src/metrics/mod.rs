@@ -11,6 +11,7 @@ pub mod llm;
 pub mod query;
 pub mod reference;
 pub mod series;
+pub mod users;
 
 /// Action names counted as a human escalation unless an agent sets its own list.
 pub const DEFAULT_ESCALATION_TOOLS: [&str; 4] =

@@ -595,3 +595,124 @@ pub fn failures(
         first_questions: FirstQuestions { conversations: engaged, distinct, top },
     }
 }
+
+/// `GET /api/metrics/users/` straight from docs/metrics.md (*Users over time*): sets of
+/// customer ids per local day, ISO week and calendar month of the range, and each user's first
+/// day over every conversation of the agent that is not deleted, whatever the filters.
+pub fn users(
+    d: &Dataset,
+    q: &MetricsQuery,
+    interval: super::series::Interval,
+    agent: AgentRef,
+) -> UsersResponse {
+    use super::series::Interval;
+    use chrono::{Datelike, Duration, NaiveDate};
+    let (start, end) = q.instants();
+    let user_of = |c: &RefConversation| c.customer_id.clone().filter(|u| !u.is_empty());
+    // First seen: the earliest start over every live conversation of the user.
+    let mut first: HashMap<String, Micros> = HashMap::new();
+    for c in d.conversations.iter().filter(|c| !c.is_deleted) {
+        if let Some(u) = user_of(c) {
+            let f = first.entry(u).or_insert(c.started_at);
+            *f = (*f).min(c.started_at);
+        }
+    }
+    let first_day = |u: &str| q.local_date(first[u]);
+    // Activity: (user, local date) of the conversations in range that match.
+    let activity: Vec<(String, NaiveDate)> = d
+        .conversations
+        .iter()
+        .filter(|c| c.started_at >= start && c.started_at < end && matches(q, c))
+        .filter_map(|c| user_of(c).map(|u| (u, q.local_date(c.started_at))))
+        .collect();
+    // A period: its first day in the range, for a grain.
+    let period = |date: NaiveDate, grain: Interval| -> NaiveDate {
+        let p = match grain {
+            Interval::Week => date - Duration::days(i64::from(date.weekday().num_days_from_monday())),
+            Interval::Month => NaiveDate::from_ymd_opt(date.year(), date.month(), 1).unwrap_or(date),
+            _ => date,
+        };
+        p.max(q.from)
+    };
+    let periods = |grain: Interval| -> Vec<NaiveDate> {
+        let mut v: Vec<NaiveDate> =
+            (0..q.days()).map(|i| period(q.from + Duration::days(i), grain)).collect();
+        v.dedup();
+        v
+    };
+    let active = |grain: Interval| -> BTreeMap<NaiveDate, HashSet<&str>> {
+        let mut m: BTreeMap<NaiveDate, HashSet<&str>> = BTreeMap::new();
+        for (u, date) in &activity {
+            m.entry(period(*date, grain)).or_default().insert(u.as_str());
+        }
+        m
+    };
+    let label = |d: &NaiveDate| d.format("%Y-%m-%d").to_string();
+    let points = |grain: Interval| -> Vec<ActiveUsersPoint> {
+        let a = active(grain);
+        periods(grain)
+            .iter()
+            .map(|p| ActiveUsersPoint { start: label(p), users: a.get(p).map_or(0, |s| s.len() as u64) })
+            .collect()
+    };
+
+    let all: HashSet<&str> = activity.iter().map(|(u, _)| u.as_str()).collect();
+    let new_users = all.iter().filter(|u| first_day(u) >= q.from).count() as u64;
+    let grain = if interval == Interval::Week { Interval::Week } else { Interval::Day };
+    let by_grain = active(grain);
+    let new_returning = periods(grain)
+        .iter()
+        .map(|p| {
+            let users = by_grain.get(p).cloned().unwrap_or_default();
+            // New in the period: first day in it (never after it, being active in it).
+            let new = users.iter().filter(|u| first_day(u) >= *p).count() as u64;
+            NewReturningPoint {
+                start: label(p),
+                active: users.len() as u64,
+                new,
+                returning: users.len() as u64 - new,
+            }
+        })
+        .collect();
+
+    let weeks = periods(Interval::Week);
+    let by_week = active(Interval::Week);
+    let shown = weeks.len().saturating_sub(crate::limits::USER_COHORT_WEEKS);
+    let cohorts = (shown..weeks.len())
+        .map(|w| {
+            let week = weeks[w];
+            // Its new users: active in the week, first seen in it (not before it).
+            let cohort: Vec<&str> = by_week
+                .get(&week)
+                .map(|s| s.iter().copied().filter(|u| first_day(u) >= week).collect())
+                .unwrap_or_default();
+            let retained = weeks[w..]
+                .iter()
+                .map(|later| {
+                    let there = by_week.get(later);
+                    cohort.iter().filter(|u| there.is_some_and(|s| s.contains(*u))).count() as u64
+                })
+                .collect();
+            CohortRow { week: label(&week), users: cohort.len() as u64, retained }
+        })
+        .collect();
+
+    UsersResponse {
+        agent,
+        range: q.range_ref(),
+        filters: q.filters.to_json(),
+        interval: grain.name().to_string(),
+        totals: UsersTotals {
+            users: all.len() as u64,
+            new_users,
+            returning_users: all.len() as u64 - new_users,
+        },
+        new_returning,
+        active: ActiveUsers {
+            daily: points(Interval::Day),
+            weekly: points(Interval::Week),
+            monthly: points(Interval::Month),
+        },
+        cohorts,
+    }
+}

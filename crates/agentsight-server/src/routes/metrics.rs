@@ -4,12 +4,12 @@ use agentsight_store::prelude::*;
 use std::collections::HashMap;
 
 use agentsight_core::metrics::{
-    DEFAULT_ESCALATION_TOOLS, failures, query, series, validate_escalation_tools,
+    DEFAULT_ESCALATION_TOOLS, failures, query, series, users, validate_escalation_tools,
 };
 use agentsight_core::time::now_micros;
 use agentsight_store::{
-    EngineStatus, FailuresResponse, LiveResponse, OverviewResponse, TimeseriesResponse, overview_compared,
-    timeseries_compared,
+    EngineStatus, FailuresResponse, LiveResponse, OverviewResponse, TimeseriesResponse, UsersResponse,
+    overview_compared, timeseries_compared,
 };
 use axum::Json;
 use axum::extract::{Query, State};
@@ -75,6 +75,27 @@ pub(crate) async fn get_timeseries<S: Store>(
     }
     let agent = key.agent_ref();
     Ok(Json(timeseries_compared(&st.events, agent, q, compared, metric, interval).await?))
+}
+
+/// `GET /api/metrics/users/?interval=day|week` plus the overview's range and filters: new vs
+/// returning users, active users by day, week and month, and the weekly retention cohorts
+/// (`docs/metrics.md`, *Users over time*), with the overview's access.
+#[utoipa::path(
+    get,
+    path = "/api/metrics/users/",
+    tag = "metrics",
+    security(("api_key" = []), ("session" = []), ("share" = [])),
+    params(super::openapi::MetricsQuery, super::openapi::UsersQuery),
+    responses((status = 200, description = "Users over time.", body = UsersResponse)),
+)]
+pub(crate) async fn get_users<S: Store>(
+    State(st): State<AppState<S>>,
+    key: OverviewAccess,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<UsersResponse>, ApiError> {
+    let q = query::parse(&params, &key.environments, now_micros())?;
+    let interval = users::parse_interval(&params)?;
+    Ok(Json(st.events.users(key.agent_ref(), q, interval).await?))
 }
 
 /// `GET /api/metrics/llm/?from&to&tz&filters…`: LLM tokens by kind, cost, calls and errors,

@@ -82,6 +82,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/token-usage/summary/", get(archive::usage_summary::<S>))
         .route("/api/metrics/overview/", get(metrics::get_overview::<S>))
         .route("/api/metrics/timeseries/", get(metrics::get_timeseries::<S>))
+        .route("/api/metrics/users/", get(metrics::get_users::<S>))
         .route("/api/metrics/live/", get(metrics::get_live::<S>))
         .route("/api/metrics/status/", get(metrics::get_status::<S>))
         .route("/api/metrics/llm/", get(metrics::get_llm::<S>))

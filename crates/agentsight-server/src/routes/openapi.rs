@@ -256,6 +256,15 @@ pub(crate) struct SeriesQuery {
     interval: Option<String>,
 }
 
+/// The grain of users over time, besides the overview's range and filters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct UsersQuery {
+    /// `day` (default) | `week`: the periods of `new_returning`.
+    interval: Option<String>,
+}
+
 /// The compared range of the overview and the time series (`docs/metrics.md`).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -554,7 +563,7 @@ dashboard API. Generated from the server's types and handlers (docs/architecture
         attachments::upload_attachments, attachments::download_attachment, spans::get_me,
         spans::ingest_spans, otlp::export_traces, archive::list_spans, archive::get_span,
         archive::get_trace, archive::list_token_usage, archive::usage_summary,
-        metrics::get_overview, metrics::get_timeseries, metrics::get_live, metrics::get_status,
+        metrics::get_overview, metrics::get_timeseries, metrics::get_users, metrics::get_live, metrics::get_status,
         metrics::get_llm, metrics::get_failures, metrics::get_settings, metrics::update_settings, auth::get_state,
         auth::setup, auth::login, auth::logout, auth::me, auth::change_password,
         dash::list_agents, dash::create_agent, dash::get_agent, dash::patch_agent, dash::get_logo,

@@ -23,7 +23,7 @@ use crate::{
     ActionLogRow, AgentRef, AgentRow, AgentStore, AttachmentRow, AttachmentsInsert, ButtonRow, ChangeFeed,
     ChangeListener, ConversationFilter, ConversationRow, EngineStatus, EnvironmentRow, FeedbackRow, KeyRow,
     LiveResponse, MessageRow, MetricsReader, OverviewResponse, PageRequest, Principal, StoreResult,
-    TimeseriesResponse, TrackingReader, TrackingWriter, Transcript, Upserted,
+    TimeseriesResponse, TrackingReader, TrackingWriter, Transcript, Upserted, UsersResponse,
 };
 use crate::{
     IngestReceipt, Restated, SpanFilter, SpanReader, SpanRow, SpanWriter, TokenUsageRow, UsageFilter,
@@ -325,6 +325,14 @@ impl<C: Send + Sync, E: MetricsReader> MetricsReader for Composed<C, E> {
         interval: Interval,
     ) -> StoreResult<TimeseriesResponse> {
         self.events.timeseries(agent, q, metric, interval).await
+    }
+    async fn users(
+        &self,
+        agent: AgentRef,
+        q: MetricsQuery,
+        interval: Interval,
+    ) -> StoreResult<UsersResponse> {
+        self.events.users(agent, q, interval).await
     }
     async fn live(&self, agent: AgentRef, now: Micros) -> StoreResult<LiveResponse> {
         self.events.live(agent, now).await

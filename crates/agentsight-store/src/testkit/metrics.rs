@@ -229,3 +229,113 @@ where
     assert_eq!(tr.buttons.iter().map(|x| x.id).collect::<Vec<_>>(), [btn.id]);
     assert_eq!(tr.conversation.message_count, 0, "a button is not a message");
 }
+
+/// `MetricsReader::users` on a hand-computed fixture (UTC, Monday 4 May to Sunday 17 May
+/// 2026): a user first seen before the range is returning, whatever the filters (`source`
+/// chooses her activity, not her first day); a soft-deleted conversation is no one's first;
+/// a customer first seen with another agent is new here; conversations without a customer or
+/// with an empty one belong to no user; the weekly cohorts, active users by day, week and month,
+/// and every answer equal to the reference's.
+pub async fn metrics_reader_users_over_time<S>(s: S)
+where
+    S: MetricsReader + TrackingWriter + AgentStore,
+{
+    use super::property::{Conv, RefWriter};
+    let a = s.create_agent("a".into(), 0).await.expect("create agent").id;
+    let b = s.create_agent("b".into(), 0).await.expect("create agent").id;
+    let mut other = RefWriter::new(&s, b);
+    other
+        .conversation(Conv {
+            id: "e0".into(),
+            started: t("2026-04-01T09:00:00Z"),
+            customer: Some("erin".into()),
+            ..Default::default()
+        })
+        .await;
+    let mut h = RefWriter::new(&s, a);
+    let conv = |id: &str, at: &str, customer: Option<&str>, source: &str| Conv {
+        id: id.into(),
+        started: t(at),
+        is_used: true,
+        customer: customer.map(str::to_string),
+        source: Some(source.into()),
+        ..Default::default()
+    };
+    for c in [
+        conv("a0", "2026-04-20T12:00:00Z", Some("alice"), "web"),
+        conv("a1", "2026-05-05T12:00:00Z", Some("alice"), "whatsapp"),
+        conv("b0", "2026-05-04T10:00:00Z", Some("bob"), "web"),
+        conv("b1", "2026-05-04T15:00:00Z", Some("bob"), "web"),
+        conv("b2", "2026-05-12T08:00:00Z", Some("bob"), "web"),
+        conv("c0", "2026-05-06T08:00:00Z", Some("carol"), "web"),
+        conv("c1", "2026-05-13T08:00:00Z", Some("carol"), "web"),
+        conv("e1", "2026-05-07T23:59:59Z", Some("erin"), "web"),
+        conv("n0", "2026-05-08T10:00:00Z", None, "web"),
+        conv("n1", "2026-05-08T11:00:00Z", Some(""), "web"),
+        conv("late", "2026-05-18T00:00:00Z", Some("zed"), "web"),
+    ] {
+        h.conversation(c).await;
+    }
+    let c0 = h.pk("c0").expect("c0");
+    h.delete(c0).await;
+    let agent = AgentRef { id: a, name: "a".into() };
+    let range = [("from", "2026-05-04"), ("to", "2026-05-17")];
+    let by_day = s.users(agent.clone(), q(&range), Interval::Day).await.unwrap();
+    assert_eq!(by_day.interval, "day");
+    let t3 = |x: &crate::UsersResponse| (x.totals.users, x.totals.new_users, x.totals.returning_users);
+    assert_eq!(t3(&by_day), (4, 3, 1), "alice returning; bob, erin and carol new");
+    let days: Vec<(&str, u64, u64, u64)> = by_day
+        .new_returning
+        .iter()
+        .filter(|p| p.active > 0)
+        .map(|p| (p.start.as_str(), p.active, p.new, p.returning))
+        .collect();
+    assert_eq!(
+        days,
+        [
+            ("2026-05-04", 1, 1, 0),
+            ("2026-05-05", 1, 0, 1),
+            ("2026-05-07", 1, 1, 0),
+            ("2026-05-12", 1, 0, 1),
+            ("2026-05-13", 1, 1, 0)
+        ]
+    );
+    assert_eq!(by_day.new_returning.len(), 14);
+    assert_eq!(by_day.active.daily.iter().map(|p| p.users).sum::<u64>(), 5);
+    assert_eq!(
+        by_day.active.weekly.iter().map(|p| (p.start.as_str(), p.users)).collect::<Vec<_>>(),
+        [("2026-05-04", 3), ("2026-05-11", 2)]
+    );
+    assert_eq!(
+        by_day.active.monthly.iter().map(|p| (p.start.as_str(), p.users)).collect::<Vec<_>>(),
+        [("2026-05-04", 4)]
+    );
+    let cohorts: Vec<(&str, u64, Vec<u64>)> =
+        by_day.cohorts.iter().map(|c| (c.week.as_str(), c.users, c.retained.clone())).collect();
+    assert_eq!(cohorts, [("2026-05-04", 2, vec![2, 1]), ("2026-05-11", 1, vec![1])]);
+    let by_week = s.users(agent.clone(), q(&range), Interval::Week).await.unwrap();
+    let weeks: Vec<(u64, u64, u64)> =
+        by_week.new_returning.iter().map(|p| (p.active, p.new, p.returning)).collect();
+    assert_eq!(weeks, [(3, 2, 1), (2, 1, 1)]);
+    let whatsapp = s
+        .users(agent.clone(), q(&[range[0], range[1], ("source", "whatsapp")]), Interval::Day)
+        .await
+        .unwrap();
+    assert_eq!(t3(&whatsapp), (1, 0, 1), "alice first wrote on the web: returning on WhatsApp");
+    // Every answer is the reference's.
+    for (params, interval) in [
+        (range.to_vec(), Interval::Day),
+        (range.to_vec(), Interval::Week),
+        (vec![range[0], range[1], ("source", "whatsapp")], Interval::Day),
+        (vec![("from", "2026-05-06"), ("to", "2026-05-13"), ("tz", "America/New_York")], Interval::Week),
+    ] {
+        let q = q(&params);
+        let want = agentsight_core::metrics::reference::users(&h.data, &q, interval, agent.clone());
+        assert_eq!(
+            s.users(agent.clone(), q, interval).await.unwrap(),
+            want,
+            "{params:?} by {}",
+            interval.name()
+        );
+    }
+}

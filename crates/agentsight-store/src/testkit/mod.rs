@@ -654,7 +654,8 @@ macro_rules! span_contract_tests {
 /// Instantiates the contract tests of [`MetricsReader`](crate::MetricsReader) for an event
 /// store that implements it with [`TrackingWriter`] and [`SpanWriter`](crate::SpanWriter) (and
 /// an [`AgentStore`], see [`Composed`]), run apart from the other event traits' macros: `metrics_contract_tests!(async_fn_making_a_fresh_store)` runs
-/// [`metrics_reader_overview_series_live_status`], [`metrics_edges_filters_zones_and_empty_ranges`]
+/// [`metrics_reader_overview_series_live_status`], [`metrics_reader_users_over_time`],
+/// [`metrics_edges_filters_zones_and_empty_ranges`]
 /// and the property [`metrics_agree_with_reference`] (a fresh store for each case). A backend
 /// that runs [`contract_tests!`](crate::contract_tests) runs the first two there, and its own
 /// property test.
@@ -663,6 +664,7 @@ macro_rules! metrics_contract_tests {
     ($make:path) => {
         $crate::contract_tests!(@each $make;
             metrics_reader_overview_series_live_status,
+            metrics_reader_users_over_time,
             metrics_edges_filters_zones_and_empty_ranges,
             failure_metrics_and_list_filters);
 
@@ -701,6 +703,7 @@ macro_rules! contract_tests {
             data_plane_actions_and_logs,
             data_plane_messages_and_metadata,
             metrics_reader_overview_series_live_status,
+            metrics_reader_users_over_time,
             metrics_edges_filters_zones_and_empty_ranges,
             failure_metrics_and_list_filters,
             export_reader_pages_cover_every_row_once,

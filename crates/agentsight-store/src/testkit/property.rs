@@ -39,6 +39,39 @@ pub struct Expected<'a> {
     pub escalation: &'a [String],
     /// The reference's overview.
     pub want: &'a OverviewResponse,
+    /// What was written (the reference's copy), for checks of other answers.
+    pub data: &'a Dataset,
+}
+
+/// The query ranges the users-over-time checks use besides the case's own (`from`, `to`): two
+/// days whose users may have been first seen before them, and one day.
+pub const USERS_RANGES: [(&str, &str); 2] = [("2026-03-09", "2026-03-10"), ("2026-03-08", "2026-03-08")];
+
+/// `params` with its range replaced by `from`..`to`.
+pub fn with_range<'p>(params: &[(&'p str, &'p str)], from: &'p str, to: &'p str) -> Vec<(&'p str, &'p str)> {
+    let mut p: Vec<(&str, &str)> =
+        params.iter().filter(|(k, _)| *k != "from" && *k != "to").copied().collect();
+    p.push(("from", from));
+    p.push(("to", to));
+    p
+}
+
+/// Checks [`MetricsReader::users`] for `params` by day and by week against the reference, and
+/// its totals against the reference overview's `unique_users`.
+pub async fn check_users<S: MetricsReader>(
+    store: &S,
+    data: &Dataset,
+    agent: &AgentRef,
+    params: &[(&str, &str)],
+) {
+    let q = parse(params);
+    for interval in [Interval::Day, Interval::Week] {
+        let want = reference::users(data, &q, interval, agent.clone());
+        let got = store.users(agent.clone(), q.clone(), interval).await.expect("users");
+        assert_eq!(got, want, "users over time by {} for {params:?}", interval.name());
+        let o = reference::overview(data, &q, &[], agent.clone());
+        assert_eq!(got.totals.users, o.unique_users, "users of the range are the overview's unique users");
+    }
 }
 
 /// Writes a dataset through a store and keeps the reference's copy of it, with the store's ids:
@@ -601,6 +634,10 @@ where
             let got = store.overview(agent.clone(), q.clone(), escalation.clone()).await.expect("overview");
             assert_same("the store", &got, &want);
             check_series(&store, &agent, &q, &want).await;
+            check_users(&store, &h.data, &agent, &params).await;
+            for (from, to) in USERS_RANGES {
+                check_users(&store, &h.data, &agent, &with_range(&params, from, to)).await;
+            }
             // The comparisons: the previous two days (with data), and a year back from 2027
             // (the data's dates), the filters and zone of the case kept.
             for (mode, from, to) in
@@ -611,7 +648,8 @@ where
                 cp[1] = ("to", to);
                 check_compared(&store, &h.data, &agent, &escalation, &cp, mode).await;
             }
-            extra(&store, Expected { agent, query: &q, escalation: &escalation, want: &want }).await;
+            extra(&store, Expected { agent, query: &q, escalation: &escalation, want: &want, data: &h.data })
+                .await;
         });
         Ok(())
     });

@@ -467,6 +467,7 @@ async fn a_viewer_sees_only_their_agents_and_changes_nothing() {
     for path in [
         format!("/api/metrics/overview/?agent={b}"),
         format!("/api/metrics/timeseries/?agent={b}&metric=messages"),
+        format!("/api/metrics/users/?agent={b}"),
         format!("/api/metrics/live/?agent={b}"),
         format!("/api/conversations/?agent={b}"),
         format!("/api/conversations/{theirs}/?agent={b}"),
@@ -718,6 +719,7 @@ async fn a_share_link_reads_the_overview_without_an_account_and_changes_nothing(
     let o: Value = o.json().await.unwrap();
     assert_eq!((o["agent"]["id"].as_i64(), o["total_messages"].as_i64()), (Some(a), Some(1)));
     assert_eq!(app.share_get(&token, "/api/metrics/timeseries/?metric=messages").await.status(), 200);
+    assert_eq!(app.share_get(&token, "/api/metrics/users/?interval=week").await.status(), 200);
     assert_eq!(app.share_get(&token, "/api/metrics/live/").await.status(), 200);
     assert_eq!(
         app.share_get(&token, &format!("/api/metrics/overview/?agent={}", app.agent_b)).await.status(),

@@ -295,3 +295,44 @@ async fn compare_adds_the_previous_range_and_bad_modes_name_compare() {
         );
     }
 }
+
+#[tokio::test]
+async fn users_over_time_new_returning_active_and_cohorts() {
+    let app = spawn_app().await;
+    for (id, customer, at) in [
+        ("u0", "ann", "2026-04-27T10:00:00Z"), // before the range: ann returns
+        ("u1", "ann", "2026-05-05T10:00:00Z"),
+        ("u2", "ben", "2026-05-04T10:00:00Z"),
+        ("u3", "ben", "2026-05-12T10:00:00Z"),
+        ("u4", "", "2026-05-12T11:00:00Z"),
+    ] {
+        app.conversation(id, json!({"customer_id": customer, "timestamp": at})).await;
+    }
+    let base = "from=2026-05-04&to=2026-05-17";
+    let u: Value = app.get_json(&format!("/api/metrics/users/?{base}")).await;
+    assert_eq!(u["interval"], "day");
+    assert_eq!(u["totals"], json!({"users": 2, "new_users": 1, "returning_users": 1}));
+    assert_eq!(u["new_returning"].as_array().unwrap().len(), 14);
+    assert_eq!(u["new_returning"][0], json!({"start": "2026-05-04", "active": 1, "new": 1, "returning": 0}));
+    assert_eq!(u["new_returning"][1], json!({"start": "2026-05-05", "active": 1, "new": 0, "returning": 1}));
+    assert_eq!(
+        u["active"]["weekly"],
+        json!([{"start": "2026-05-04", "users": 2}, {"start": "2026-05-11", "users": 1}])
+    );
+    assert_eq!(u["active"]["monthly"], json!([{"start": "2026-05-04", "users": 2}]));
+    assert_eq!(
+        u["cohorts"],
+        json!([{"week": "2026-05-04", "users": 1, "retained": [1, 1]}, {"week": "2026-05-11", "users": 0, "retained": [0]}])
+    );
+    let w: Value = app.get_json(&format!("/api/metrics/users/?{base}&interval=week")).await;
+    assert_eq!(w["new_returning"][1], json!({"start": "2026-05-11", "active": 1, "new": 0, "returning": 1}));
+    let overview: Value = app.get_json(&format!("/api/metrics/overview/?{base}")).await;
+    assert_eq!(overview["unique_users"], u["totals"]["users"]);
+    for bad in ["interval=hour", "interval=month", "tz=Mars/Olympus", "from=2026-13-01"] {
+        let r = app.get_as(&app.key, &format!("/api/metrics/users/?{bad}")).await;
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        let field = bad.split('=').next().unwrap();
+        assert!(body.get(field).is_some(), "{bad}: {body}");
+    }
+}

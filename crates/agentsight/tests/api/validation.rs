@@ -144,6 +144,8 @@ async fn dates_outside_1970_to_9999_are_400s_naming_the_field_on_every_endpoint(
             ("/api/metrics/overview/", "to"),
             ("/api/metrics/timeseries/", "from"),
             ("/api/metrics/timeseries/", "to"),
+            ("/api/metrics/users/", "from"),
+            ("/api/metrics/users/", "to"),
             ("/api/metrics/llm/", "from"),
             ("/api/metrics/llm/", "to"),
             ("/api/conversations/", "from"),
@@ -168,6 +170,7 @@ async fn dates_outside_1970_to_9999_are_400s_naming_the_field_on_every_endpoint(
             "/api/metrics/overview/?",
             "/api/metrics/timeseries/?metric=messages&",
             "/api/metrics/llm/?",
+            "/api/metrics/users/?interval=week&",
             "/api/conversations/?",
         ] {
             assert_eq!(app.get_as(&app.key, &format!("{path}{q}")).await.status(), 200, "{path}{q}");

@@ -35,6 +35,7 @@ import { browserTimeZone } from "../../state/dates";
 import { kpis } from "./kpis";
 import { FailuresSection } from "../failures/failures-section";
 import { LlmSection } from "../llm/llm-section";
+import { UsersSection } from "../users/users-section";
 import { paths } from "../../router";
 
 /** What the page shows around the widgets. */
@@ -118,6 +119,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
     redraw: () => draw(),
     title: frame.title,
   });
+  const users = new UsersSection({ root, agentId, redraw: () => draw(), title: frame.title });
 
   const failures = new FailuresSection({
     agentId,
@@ -142,6 +144,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
     lastFetch = Date.now();
     void llm.load(params);
     void failures.load(params);
+    void users.load(params);
     if (!data) loading = true;
     draw();
     try {
@@ -411,6 +414,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
           })}
         </div>
         ${failures.view()}
+        ${users.view()}
         ${llm.view()}
         <p class="muted" style="font-size:0.8rem;margin-top:16px">
           Numbers follow the definitions in the project's docs/metrics.md. Times in ${data?.range.tz ?? state.tz ?? browserTimeZone()}.
@@ -485,6 +489,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
       live.stop();
       llm.dispose();
       failures.dispose();
+      users.dispose();
       window.clearTimeout(refreshTimer);
       for (const h of hosts.values()) h.dispose();
       hosts.clear();
