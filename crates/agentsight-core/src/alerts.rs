@@ -33,11 +33,21 @@ pub enum AlertKind {
     /// How far messages of the last complete hours fell below the same hours a week earlier:
     /// `1 - now / week_before` (0–1; none when the week before had no messages).
     VolumeDrop,
+    /// Settled conversations whose last user message got no bot reply / settled conversations
+    /// (0–1; `docs/metrics.md`, *Where the bot fails*, with the default idle time), over whole
+    /// UTC days.
+    UnansweredRate,
 }
 
-/// Rule kinds named in the API; `unanswered_rate` is reserved until its metric exists.
-pub const ALERT_KINDS: [&str; 5] =
-    ["escalation_rate", "avg_response_time", "tool_error_rate", "cost_per_day", "volume_drop"];
+/// Rule kinds named in the API.
+pub const ALERT_KINDS: [&str; 6] = [
+    "escalation_rate",
+    "avg_response_time",
+    "tool_error_rate",
+    "cost_per_day",
+    "volume_drop",
+    "unanswered_rate",
+];
 
 impl AlertKind {
     /// The API name.
@@ -48,6 +58,7 @@ impl AlertKind {
             AlertKind::ToolErrorRate => "tool_error_rate",
             AlertKind::CostPerDay => "cost_per_day",
             AlertKind::VolumeDrop => "volume_drop",
+            AlertKind::UnansweredRate => "unanswered_rate",
         }
     }
 
@@ -59,9 +70,7 @@ impl AlertKind {
             "tool_error_rate" => AlertKind::ToolErrorRate,
             "cost_per_day" => AlertKind::CostPerDay,
             "volume_drop" => AlertKind::VolumeDrop,
-            "unanswered_rate" => {
-                return Err("\"unanswered_rate\" is not available yet: its metric is not built.".into());
-            }
+            "unanswered_rate" => AlertKind::UnansweredRate,
             other => {
                 return Err(format!(
                     "\"{other}\" is not a valid choice: use one of {}.",
@@ -79,6 +88,7 @@ impl AlertKind {
             AlertKind::ToolErrorRate => "tool error rate",
             AlertKind::CostPerDay => "LLM cost per day (USD)",
             AlertKind::VolumeDrop => "message volume drop against the same hours last week",
+            AlertKind::UnansweredRate => "unanswered rate",
         }
     }
 
@@ -109,7 +119,12 @@ pub fn validate_rule(kind: &str, threshold: f64, window_hours: i64) -> Result<Ru
         e.add("threshold", "Must be a number of at least 0.");
     } else if matches!(
         kind,
-        Some(AlertKind::EscalationRate | AlertKind::ToolErrorRate | AlertKind::VolumeDrop)
+        Some(
+            AlertKind::EscalationRate
+                | AlertKind::ToolErrorRate
+                | AlertKind::VolumeDrop
+                | AlertKind::UnansweredRate
+        )
     ) && threshold > 1.0
     {
         e.add("threshold", "A rate is between 0 and 1.");
@@ -171,7 +186,7 @@ pub fn value_from_overview(kind: AlertKind, o: &OverviewResponse) -> Option<f64>
             let errors: u64 = o.tools.iter().map(|t| t.errors).sum();
             (calls > 0).then(|| errors as f64 / calls as f64)
         }
-        AlertKind::CostPerDay | AlertKind::VolumeDrop => None,
+        AlertKind::CostPerDay | AlertKind::VolumeDrop | AlertKind::UnansweredRate => None,
     }
 }
 
@@ -322,8 +337,9 @@ mod tests {
         assert!(e.0.contains_key("threshold") && e.0.contains_key("window_hours"), "{e:?}");
         assert!(validate_rule("volume_drop", 0.5, 3).is_ok());
         assert!(validate_rule("volume_drop", 0.5, 25).unwrap_err().0.contains_key("window_hours"));
-        let e = validate_rule("unanswered_rate", 0.1, 24).unwrap_err();
-        assert!(e.0["kind"][0].contains("not available yet"), "{e:?}");
+        let r = validate_rule("unanswered_rate", 0.1, 24).unwrap();
+        assert_eq!(r.kind, AlertKind::UnansweredRate);
+        assert!(validate_rule("unanswered_rate", 1.1, 12).unwrap_err().0.len() == 2);
         assert!(validate_rule("nope", f64::NAN, 24).unwrap_err().0.contains_key("threshold"));
         assert!(validate_rule("cost_per_day", 12.5, 24).is_ok());
     }

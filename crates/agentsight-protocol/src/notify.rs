@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 pub struct AlertRulePayload {
     /// The agent watched.
     pub agent: i64,
-    /// `escalation_rate`, `avg_response_time`, `tool_error_rate`, `cost_per_day` or
-    /// `volume_drop` (`unanswered_rate` is refused until its metric exists).
+    /// `escalation_rate`, `avg_response_time`, `tool_error_rate`, `cost_per_day`,
+    /// `volume_drop` or `unanswered_rate`.
     pub kind: String,
     /// Fires when the value is above this (rates 0–1, milliseconds, USD per day).
     pub threshold: f64,

@@ -1714,8 +1714,8 @@ export interface components {
             /** @description Evaluated only when enabled (default true). */
             enabled?: boolean | null;
             /**
-             * @description `escalation_rate`, `avg_response_time`, `tool_error_rate`, `cost_per_day` or
-             *     `volume_drop` (`unanswered_rate` is refused until its metric exists).
+             * @description `escalation_rate`, `avg_response_time`, `tool_error_rate`, `cost_per_day`,
+             *     `volume_drop` or `unanswered_rate`.
              */
             kind: string;
             /**

@@ -97,8 +97,19 @@ pub async fn measure<S: Store>(st: &Shared<S>, rule: &AlertRuleRow, now: Micros)
             Some(list) => list,
             None => DEFAULT_ESCALATION_TOOLS.iter().map(|s| s.to_string()).collect(),
         };
-        let o = st.events.overview(agent, q, escalation).await?;
-        alerts::value_from_overview(kind, &o)
+        if kind == AlertKind::UnansweredRate {
+            // As `GET /api/metrics/failures/` answers for the same days with the default idle time.
+            let facts = st.events.failure_facts(agent.id, q, escalation).await?;
+            agentsight_core::metrics::failures::FailureCounts::of(
+                &facts,
+                now,
+                agentsight_core::limits::FAILURE_IDLE_DEFAULT_MINUTES,
+            )
+            .unanswered_rate()
+        } else {
+            let o = st.events.overview(agent, q, escalation).await?;
+            alerts::value_from_overview(kind, &o)
+        }
     };
     Ok(Measurement { value, range })
 }

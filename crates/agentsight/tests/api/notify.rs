@@ -412,10 +412,10 @@ async fn settings_are_validated_tested_and_show_failures() {
     let e: Value = r.json().await.unwrap();
     assert!(e["threshold"].is_array() && e["window_hours"].is_array(), "{e}");
     let r =
-        post(json!({"agent": app.agent_a, "kind": "unanswered_rate", "threshold": 0.1, "window_hours": 24}))
+        post(json!({"agent": app.agent_a, "kind": "unanswered_rate", "threshold": 1.5, "window_hours": 24}))
             .await;
     assert_eq!(r.status(), 400);
-    assert!(r.json::<Value>().await.unwrap()["kind"][0].as_str().unwrap().contains("not available yet"));
+    assert!(r.json::<Value>().await.unwrap()["threshold"][0].as_str().unwrap().contains("between 0 and 1"));
     let r = post(json!({"agent": 9999, "kind": "cost_per_day", "threshold": 5, "window_hours": 24})).await;
     assert_eq!(r.status(), 400);
     assert!(r.json::<Value>().await.unwrap()["agent"].is_array());
@@ -543,4 +543,44 @@ async fn settings_are_validated_tested_and_show_failures() {
         )
         .await;
     assert_eq!(r.json::<Value>().await.unwrap()["password_set"], true);
+}
+
+/// An `unanswered_rate` rule measures what `GET /api/metrics/failures/` answers for its days
+/// (default idle time): one unanswered and one answered settled conversation, and one still
+/// live that counts for neither, make 0.5.
+#[tokio::test]
+async fn an_unanswered_rate_rule_measures_the_failures_metric() {
+    let app = spawn_app_with(|s| s.alert_interval = Duration::ZERO).await;
+    let admin = app.admin().await;
+    let now = chrono::Utc::now();
+    let at = |mins: i64| (now - chrono::Duration::minutes(mins)).to_rfc3339();
+    for (id, start) in [("un-1", 120), ("un-2", 120), ("un-3", 1)] {
+        app.conversation(id, json!({"timestamp": at(start)})).await;
+        app.message(id, "end_user", "where is my order?", &at(start)).await;
+    }
+    app.message("un-2", "agent", "It ships tomorrow.", &at(119)).await;
+    let r = app
+        .dash_send(
+            &admin,
+            Method::POST,
+            "/api/settings/alerts/rules/",
+            json!({"agent": app.agent_a, "kind": "unanswered_rate", "threshold": 0.4, "window_hours": 48}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let rule: Value = r.json().await.unwrap();
+    let r = app
+        .dash_send(
+            &admin,
+            Method::POST,
+            &format!("/api/settings/alerts/rules/{}/test/", rule["id"]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    let (from, to) = ((now - chrono::Duration::days(1)).format("%Y-%m-%d"), now.format("%Y-%m-%d"));
+    let f = app.get_json(&format!("/api/metrics/failures/?from={from}&to={to}&tz=UTC")).await;
+    assert_eq!(f["unanswered"]["rate"].as_f64(), Some(0.5), "{f}");
+    assert_eq!((t["value"].as_f64(), t["fires"].clone()), (Some(0.5), json!(true)), "{t}");
 }

@@ -40,6 +40,7 @@ export const KINDS: { kind: string; label: string; unit: string; hours: string }
   { kind: "tool_error_rate", label: "Tool error rate", unit: "rate 0–1", hours: "24, 48, … (UTC days)" },
   { kind: "cost_per_day", label: "LLM cost per day", unit: "USD", hours: "24, 48, … (UTC days)" },
   { kind: "volume_drop", label: "Message volume drop vs. same hours last week", unit: "fraction 0–1", hours: "1–24 (last complete hours)" },
+  { kind: "unanswered_rate", label: "Unanswered rate", unit: "rate 0–1", hours: "24, 48, … (UTC days)" },
 ];
 
 /** The label of a rule kind. */
