@@ -38,7 +38,9 @@ async fn the_reference_page_is_served_from_the_same_document() {
 /// Found by Schemathesis (`scripts/schemathesis.sh --max-examples 500`): a metadata key with a
 /// backslash or a NUL was written into a SQLite JSON path, which SQLite refused: 500 on
 /// `metadata-values/` and on the list filters `metadata_key=` and `metadata=key:value`. Every
-/// key is a key: matched as text, answered 200.
+/// key is a key: matched as text, answered 200. A NUL is stored as U+FFFD
+/// (docs/sdk-protocol.md §1), so that key is asked for with U+FFFD; `%00` in a query is a 400
+/// naming the parameter.
 #[tokio::test]
 async fn metadata_keys_with_backslashes_quotes_or_nul_are_matched_not_refused() {
     let app = spawn_app().await;
@@ -46,7 +48,7 @@ async fn metadata_keys_with_backslashes_quotes_or_nul_are_matched_not_refused() 
     app.conversation("c-odd-keys", serde_json::json!({ "metadata": metadata })).await;
     app.conversation("c-other", serde_json::json!({ "metadata": {"plain": 8} })).await;
     for (key, value, raw) in
-        [("%5C", "back", "\"back\""), ("a%22b", "quote", "\"quote\""), ("n%00l", "nul", "\"nul\"")]
+        [("%5C", "back", "\"back\""), ("a%22b", "quote", "\"quote\""), ("n%EF%BF%BDl", "nul", "\"nul\"")]
     {
         let v = app.get_json(&format!("/api/conversations/metadata-values/?key={key}")).await;
         assert_eq!(v["values"], serde_json::json!([value]), "key {key}: {v} ({raw})");
@@ -58,6 +60,9 @@ async fn metadata_keys_with_backslashes_quotes_or_nul_are_matched_not_refused() 
             app.get_json(&format!("/api/conversations/?metadata_key={key}&metadata_value={value}")).await;
         assert_eq!(list["count"], 1, "metadata_key={key}&metadata_value={value}");
     }
+    let r = app.get_as(&app.key, "/api/conversations/metadata-values/?key=n%00l").await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.json::<serde_json::Value>().await.unwrap()["key"].is_array());
     // Values of other JSON types keep their JSON form.
     let v = app.get_json("/api/conversations/metadata-values/?key=plain").await;
     assert_eq!(v["values"], serde_json::json!([7, 8]));
