@@ -123,7 +123,7 @@ export class FailuresSection {
           size: "w4",
           state: te.tools.length === 0 ? "empty" : "ready",
           empty: html`<span>No tool call failed in this range.</span>`,
-          body: html`<table class="mini-table" data-table="tool-errors">
+          body: html`<div class="table-wrap"><table class="mini-table" data-table="tool-errors">
             <thead><tr><th scope="col">Tool</th><th class="num" scope="col">Errors</th><th class="num" scope="col">Rate</th><th class="num" scope="col">Conversations</th></tr></thead>
             <tbody>
               ${te.tools.map(
@@ -135,7 +135,7 @@ export class FailuresSection {
                 </tr>`,
               )}
             </tbody>
-          </table>`,
+          </table></div>`,
         })}
         ${widget({
           id: "failures-escalations",
@@ -144,7 +144,7 @@ export class FailuresSection {
           size: "w4",
           state: esc.conversations === 0 ? "empty" : "ready",
           empty: html`<span>No conversation escalated to a human in this range (the agent's escalation actions, Settings).</span>`,
-          body: html`<table class="mini-table turns" data-table="escalation-turns">
+          body: html`<div class="table-wrap"><table class="mini-table turns" data-table="escalation-turns">
             <thead><tr><th scope="col">User messages before</th><th scope="col">Conversations</th></tr></thead>
             <tbody>
               ${esc.by_turns.map(
@@ -157,7 +157,7 @@ export class FailuresSection {
                 </tr>`,
               )}
             </tbody>
-          </table>`,
+          </table></div>`,
         })}
         ${widget({
           id: "failures-questions",
@@ -177,7 +177,7 @@ export class FailuresSection {
       return html`<p class="muted" data-questions-note>${this.o.transcriptHref ? "No first question has any words left once normalized." : "Questions are not shown on a shared link: they are what end users typed."}</p>`;
     }
     const t = this.o.transcriptHref;
-    return html`<table class="mini-table" data-table="first-questions">
+    return html`<div class="table-wrap"><table class="mini-table" data-table="first-questions">
       <thead><tr><th scope="col">First question (normalized)</th><th class="num" scope="col">Conversations</th><th scope="col">Example</th></tr></thead>
       <tbody>
         ${r.first_questions.top.map(
@@ -188,7 +188,7 @@ export class FailuresSection {
           </tr>`,
         )}
       </tbody>
-    </table>`;
+    </table></div>`;
   }
 
   /** Stops fetching. */
