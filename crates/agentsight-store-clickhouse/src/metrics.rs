@@ -973,9 +973,9 @@ impl ClickHouseEventStore {
                         toInt64(countIf(has_u = 1 AND (uts < e_ts OR (uts = e_ts AND uid < e_id)))) AS turns
                      FROM (SELECT conversation_pk, tupleElement(es[1], 1) AS e_ts, tupleElement(es[1], 2) AS e_id
                         FROM (SELECT conversation_pk, arraySort(groupArray((ts, message_id))) AS es
-                            FROM {actions} WHERE agent_id = {a} AND {esc} GROUP BY conversation_pk))
+                            FROM {actions} WHERE agent_id = {a} AND {esc} GROUP BY conversation_pk)) AS firsts
                      ALL LEFT JOIN (SELECT conversation_pk, ts AS uts, id AS uid, toUInt8(1) AS has_u
-                        FROM {messages} WHERE agent_id = {a} AND kind = 0 AND sender = 'end_user')
+                        FROM {messages} WHERE agent_id = {a} AND kind = 0 AND sender = 'end_user') AS turns_in
                      USING conversation_pk GROUP BY conversation_pk)
                      WHERE {}",
                     bounds.join(" AND ")
