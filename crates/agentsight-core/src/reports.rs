@@ -14,7 +14,7 @@ use chrono::{DateTime, Datelike, Duration, IsoWeek, NaiveDate, NaiveTime, TimeZo
 use chrono_tz::Tz;
 
 use crate::error::ValidationErrors;
-use crate::limits::{MAX_REPORT_RECIPIENTS, REPORT_MAX_ATTEMPTS, REPORT_SEND_LEASE_MICROS};
+use crate::limits::{MAX_REPORT_RECIPIENTS, REPORT_MAX_ATTEMPTS};
 use crate::metrics::query::{Filters, MetricsQuery};
 use crate::time::Micros;
 
@@ -284,14 +284,16 @@ pub enum SendState {
 /// The send a schedule owes at `now`, if any: the latest scheduled send at or before `now`
 /// (not one from before the schedule took its timing, `active_since`), unless `recorded` —
 /// what the store holds for that send's period — says it went out, is being sent (taken less
-/// than [`REPORT_SEND_LEASE_MICROS`] ago), or failed [`REPORT_MAX_ATTEMPTS`] times. A send
-/// taken longer ago than the lease is owed again: its sender stopped midway (a restart).
+/// than `lease` ago: [`crate::limits::REPORT_SEND_LEASE_MICROS`] by default), or failed
+/// [`REPORT_MAX_ATTEMPTS`] times. A send taken longer ago than the lease is owed again: its
+/// sender stopped midway (a restart).
 pub fn due(
     t: &Timing,
     enabled: bool,
     active_since: Micros,
     now: Micros,
     recorded: Option<&SendState>,
+    lease: Micros,
 ) -> Option<ScheduledSend> {
     if !enabled {
         return None;
@@ -304,7 +306,7 @@ pub fn due(
         None => Some(s),
         Some(SendState::Sent) => None,
         Some(SendState::Sending { claimed_at, attempts } | SendState::Failed { claimed_at, attempts }) => {
-            (*claimed_at <= now - REPORT_SEND_LEASE_MICROS && *attempts < REPORT_MAX_ATTEMPTS).then_some(s)
+            (*claimed_at <= now.saturating_sub(lease) && *attempts < REPORT_MAX_ATTEMPTS).then_some(s)
         }
     }
 }
@@ -720,6 +722,7 @@ pub struct OutgoingMail {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::limits::REPORT_SEND_LEASE_MICROS;
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -813,28 +816,31 @@ mod tests {
     fn after_downtime_the_missed_send_is_due_once_and_only_the_latest() {
         let tz = Tz::UTC;
         let t = Timing { cadence: Cadence::Weekly(Weekday::Mon), hour: 8, tz };
+        const L: Micros = REPORT_SEND_LEASE_MICROS;
         let created = at(tz, "2026-11-01 10:00");
         // Down from Sunday 29 Nov to Thursday 17 Dec: three Mondays missed; on start only the
         // latest is due.
         let start = at(tz, "2026-12-17 09:00");
-        let d = due(&t, true, created, start, None).unwrap();
+        let d = due(&t, true, created, start, None, L).unwrap();
         assert_eq!(d.period.key, "2026-W50");
         // Once it went out (or is being sent), it is not due again, however often we ask.
-        assert_eq!(due(&t, true, created, start + H, Some(&SendState::Sent)), None);
+        assert_eq!(due(&t, true, created, start + H, Some(&SendState::Sent), L), None);
         let taken = SendState::Sending { claimed_at: start, attempts: 1 };
-        assert_eq!(due(&t, true, created, start + 60_000_000, Some(&taken)), None);
+        assert_eq!(due(&t, true, created, start + 60_000_000, Some(&taken), L), None);
         // A sender that stopped midway: owed again once the lease has passed.
         assert_eq!(
-            due(&t, true, created, start + REPORT_SEND_LEASE_MICROS, Some(&taken)).map(|d| d.period.key),
+            due(&t, true, created, start + REPORT_SEND_LEASE_MICROS, Some(&taken), L).map(|d| d.period.key),
             Some("2026-W50".into())
         );
+        // A shorter lease (`serve --notify-stale-after`) takes it up sooner.
+        assert!(due(&t, true, created, start + 60_000_000, Some(&taken), 60_000_000).is_some());
         // Failures are retried after the lease, up to the limit.
         let failed = SendState::Failed { claimed_at: start, attempts: REPORT_MAX_ATTEMPTS };
-        assert_eq!(due(&t, true, created, start + 10 * H, Some(&failed)), None);
+        assert_eq!(due(&t, true, created, start + 10 * H, Some(&failed), L), None);
         // Disabled: nothing. Created after the last send time: nothing until the next.
-        assert_eq!(due(&t, false, created, start, None), None);
-        assert_eq!(due(&t, true, at(tz, "2026-12-15 00:00"), start, None), None);
-        assert!(due(&t, true, at(tz, "2026-12-15 00:00"), at(tz, "2026-12-21 08:00"), None).is_some());
+        assert_eq!(due(&t, false, created, start, None, L), None);
+        assert_eq!(due(&t, true, at(tz, "2026-12-15 00:00"), start, None, L), None);
+        assert!(due(&t, true, at(tz, "2026-12-15 00:00"), at(tz, "2026-12-21 08:00"), None, L).is_some());
     }
 
     proptest::proptest! {

@@ -348,6 +348,16 @@ pub struct ReportSendResponse {
     pub error: Option<String>,
 }
 
+/// `POST /api/dash/reports/{id}/test/`: where the test goes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportTestPayload {
+    /// One address; without it, the schedule's recipients.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
 /// `POST /api/dash/reports/{id}/preview/`: the report of one period as the mail would show it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]

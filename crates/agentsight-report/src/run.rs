@@ -5,9 +5,12 @@
 //! missed while the server was down goes out then, once) and every minute or so.
 //!
 //! A sender that stops midway (a restart) leaves its send taken; it is owed again once the
-//! lease (`limits::REPORT_SEND_LEASE_MICROS`) has passed, and goes out with the same
-//! `Message-ID`. So a report goes out once unless the process stops between the mailer's
-//! acceptance and the record of it, and then the repeat has the same `Message-ID`.
+//! lease ([`RunOptions::lease`]) has passed, and goes out with the same `Message-ID`. The
+//! server's mailer records each recipient's mail in its sends log under a dedupe key of the
+//! `Message-ID` and the address before the first attempt, so a send taken up again hands over
+//! only what was not handed over before, and the log's own retries deliver the rest: a report
+//! arrives once, unless the process stops between the SMTP server's acceptance and the record
+//! of it, and then the repeat has the same `Message-ID`.
 
 use std::future::Future;
 
@@ -20,13 +23,21 @@ use crate::gather::{ShareLink, gather};
 use crate::render::render;
 
 /// What sending needs besides the stores.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// The server's public address (`serve --public-url`), for the dashboard link; without it
     /// the mails have no link.
     pub public_url: Option<String>,
     /// The domain of the `Message-ID`s (the sender's domain).
     pub message_id_domain: String,
+    /// How long a taken send stays its sender's (see the module's note).
+    pub lease: Micros,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions { public_url: None, message_id_domain: String::new(), lease: REPORT_SEND_LEASE_MICROS }
+    }
 }
 
 /// What became of one due send.
@@ -99,10 +110,12 @@ where
         let t = s.settings.timing;
         let key = agentsight_core::reports::last_send(&t, now).period.key;
         let recorded = config.report_send(s.id, key).await?.map(|r| r.state);
-        let Some(d) = due(&t, s.settings.enabled, s.active_since, now, recorded.as_ref()) else { continue };
+        let Some(d) = due(&t, s.settings.enabled, s.active_since, now, recorded.as_ref(), opts.lease) else {
+            continue;
+        };
         let key = d.period.key.clone();
         let taken = config
-            .claim_report_send(s.id, key.clone(), now, now - REPORT_SEND_LEASE_MICROS, REPORT_MAX_ATTEMPTS)
+            .claim_report_send(s.id, key.clone(), now, now.saturating_sub(opts.lease), REPORT_MAX_ATTEMPTS)
             .await?;
         let Some(attempt) = taken else { continue };
         tracing::info!(schedule = s.id, agent = s.agent_id, period = %key, attempt, "sending a scheduled report");

@@ -54,11 +54,14 @@ pub struct Settings {
     pub retention_interval: Duration,
     /// The bearer token `GET /metrics` (Prometheus) requires; `None`: the route answers 404.
     pub prometheus_token: Option<ScrapeToken>,
-    /// How often alert rules are evaluated and failed sends retried (`crate::notify`); zero:
-    /// never.
+    /// How often alert rules are evaluated, scheduled reports due are sent and failed sends
+    /// retried (`crate::notify`); zero: never.
     pub alert_interval: Duration,
     /// The first retry of a failed send waits this long, each next one twice as long.
     pub notify_retry_base: Duration,
+    /// A send whose first attempt never finished, or a scheduled report whose sending never
+    /// finished (the node stopped), is taken up again after this long.
+    pub notify_stale_after: Duration,
     /// A PEM file of CA certificates trusted, besides the system's, by SMTP (STARTTLS, TLS) and
     /// HTTPS webhooks: for a mail server or webhook with a private CA.
     pub notify_ca_file: Option<PathBuf>,
@@ -131,6 +134,9 @@ pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(300);
 pub const DEFAULT_ALERT_INTERVAL: Duration = Duration::from_secs(60);
 /// Default `notify_retry_base`: retries after 30 s, 1, 2 and 4 minutes.
 pub const DEFAULT_NOTIFY_RETRY_BASE: Duration = Duration::from_secs(30);
+/// Default `notify_stale_after`: 5 minutes, well above what one attempt may take (an SMTP
+/// conversation is bounded at 60 s).
+pub const DEFAULT_NOTIFY_STALE_AFTER: Duration = Duration::from_secs(300);
 
 /// Default ingest batches per second and agent (the SDK sends one batch every 5 s per process).
 pub const DEFAULT_INGEST_RATE: u32 = 200;
@@ -164,6 +170,7 @@ impl Settings {
             prometheus_token: None,
             alert_interval: DEFAULT_ALERT_INTERVAL,
             notify_retry_base: DEFAULT_NOTIFY_RETRY_BASE,
+            notify_stale_after: DEFAULT_NOTIFY_STALE_AFTER,
             notify_ca_file: None,
             notify_insecure_tls: false,
         }

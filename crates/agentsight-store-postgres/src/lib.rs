@@ -400,8 +400,13 @@ impl agentsight_store::NotifyStore for PostgresStore {
         write_tx!(self, |tx| notify::record_attempt(&tx, id, a))
     }
 
-    async fn due_sends(&self, now: Micros, limit: i64) -> StoreResult<Vec<agentsight_store::SendRow>> {
-        read_conn!(self, |c| notify::due_sends(&c, now, limit))
+    async fn due_sends(
+        &self,
+        now: Micros,
+        stale_before: Micros,
+        limit: i64,
+    ) -> StoreResult<Vec<agentsight_store::SendRow>> {
+        read_conn!(self, |c| notify::due_sends(&c, now, stale_before, limit))
     }
 
     async fn sends(&self, limit: i64) -> StoreResult<Vec<agentsight_store::SendRow>> {

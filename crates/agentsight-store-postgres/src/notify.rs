@@ -344,16 +344,21 @@ pub(crate) async fn record_attempt(
     .transpose()
 }
 
-pub(crate) async fn due_sends(c: &impl GenericClient, now: Micros, limit: i64) -> StoreResult<Vec<SendRow>> {
+pub(crate) async fn due_sends(
+    c: &impl GenericClient,
+    now: Micros,
+    stale_before: Micros,
+    limit: i64,
+) -> StoreResult<Vec<SendRow>> {
     rows(
         c,
         &format!(
             "SELECT {SEND_COLS} FROM notify_sends
              WHERE (status = 'retrying' AND next_attempt_at <= $1)
-                OR (status = 'pending' AND created_at <= $1 - $3)
+                OR (status = 'pending' AND created_at <= $3)
              ORDER BY coalesce(next_attempt_at, created_at), id LIMIT $2"
         ),
-        &[&now, &limit, &agentsight_store::STALE_PENDING_MICROS],
+        &[&now, &limit, &stale_before],
     )
     .await?
     .iter()

@@ -344,17 +344,17 @@ impl NotifyStore for SqliteStore {
         .await
     }
 
-    async fn due_sends(&self, now: Micros, limit: i64) -> StoreResult<Vec<SendRow>> {
+    async fn due_sends(&self, now: Micros, stale_before: Micros, limit: i64) -> StoreResult<Vec<SendRow>> {
         self.read_config(move |c| {
             all(
                 c,
                 &format!(
                     "SELECT {SEND_COLS} FROM notify_sends
                      WHERE (status = 'retrying' AND next_attempt_at <= ?1)
-                        OR (status = 'pending' AND created_at <= ?1 - ?3)
+                        OR (status = 'pending' AND created_at <= ?3)
                      ORDER BY coalesce(next_attempt_at, created_at), id LIMIT ?2"
                 ),
-                params![now, limit, agentsight_store::STALE_PENDING_MICROS],
+                params![now, limit, stale_before],
                 send,
             )
         })

@@ -12,8 +12,8 @@ use agentsight_core::time::Micros;
 
 use crate::StoreResult;
 
-/// A send still `Pending` this long after it was recorded is due again (every attempt is bounded
-/// well below it): 5 minutes.
+/// By default a send still `Pending` this long after it was recorded is due again (every
+/// attempt is bounded well below it): 5 minutes (`serve --notify-stale-after`).
 pub const STALE_PENDING_MICROS: Micros = 300_000_000;
 
 /// An alert rule as stored.
@@ -308,9 +308,15 @@ pub trait NotifyStore: Send + Sync {
         a: SendAttempt,
     ) -> impl Future<Output = StoreResult<Option<SendRow>>> + Send;
     /// Sends `Retrying` whose `next_attempt_at` is at or before `now`, and sends still `Pending`
-    /// [`STALE_PENDING_MICROS`] after they were recorded (their first attempt never finished:
-    /// the node stopped), oldest first, at most `limit`.
-    fn due_sends(&self, now: Micros, limit: i64) -> impl Future<Output = StoreResult<Vec<SendRow>>> + Send;
+    /// that were recorded at or before `stale_before` (their first attempt never finished: the
+    /// node stopped; [`STALE_PENDING_MICROS`] before `now` by default), oldest first, at most
+    /// `limit`.
+    fn due_sends(
+        &self,
+        now: Micros,
+        stale_before: Micros,
+        limit: i64,
+    ) -> impl Future<Output = StoreResult<Vec<SendRow>>> + Send;
     /// The newest sends, newest first, at most `limit`.
     fn sends(&self, limit: i64) -> impl Future<Output = StoreResult<Vec<SendRow>>> + Send;
     /// Takes or keeps the named lease for `holder` until `now + ttl`: true when `holder` holds

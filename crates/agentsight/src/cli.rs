@@ -366,9 +366,10 @@ struct ServeArgs {
     #[arg(long, env = "AGENTSIGHT_RETENTION_INTERVAL", default_value_t = agentsight_server::config::DEFAULT_RETENTION_INTERVAL.as_secs(),
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     retention_interval: u64,
-    /// Seconds between evaluations of the alert rules (and retries of failed notification
-    /// sends); 0 never evaluates them. On several nodes sharing a PostgreSQL configuration
-    /// store one node at a time does it (a lease).
+    /// Seconds between rounds of the alert rules, the scheduled client reports that are due and
+    /// the retries of failed notification sends (the first round at start: a report missed
+    /// while the server was down goes out then, once); 0 never runs them. On several nodes
+    /// sharing a PostgreSQL configuration store one node at a time does it (a lease).
     #[arg(long, env = "AGENTSIGHT_ALERT_INTERVAL", default_value_t = agentsight_server::config::DEFAULT_ALERT_INTERVAL.as_secs(),
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     alert_interval: u64,
@@ -377,6 +378,12 @@ struct ServeArgs {
     #[arg(long, env = "AGENTSIGHT_NOTIFY_RETRY_BASE", default_value_t = agentsight_server::config::DEFAULT_NOTIFY_RETRY_BASE.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     notify_retry_base: u64,
+    /// Seconds after which a send whose first attempt never finished, or a scheduled report
+    /// whose sending never finished (its node stopped), is taken up again by the node doing
+    /// the rounds. Keep it well above 60 s, the longest one SMTP conversation may take.
+    #[arg(long, env = "AGENTSIGHT_NOTIFY_STALE_AFTER", default_value_t = agentsight_server::config::DEFAULT_NOTIFY_STALE_AFTER.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    notify_stale_after: u64,
     /// A PEM file of CA certificates to trust, besides the system's, for SMTP (STARTTLS, TLS)
     /// and HTTPS webhooks: a mail server or webhook with a private CA.
     #[arg(long, env = "AGENTSIGHT_NOTIFY_CA_FILE", value_name = "PEM")]
@@ -889,11 +896,13 @@ pub async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Res
                 for p in &mail.inline {
                     write(&p.filename, &p.bytes)?;
                 }
-                let to: Vec<lettre::message::Mailbox> = match &schedule {
-                    Some(s) => s.settings.recipients.iter().filter_map(|r| r.parse().ok()).collect(),
-                    None => vec!["client@example.invalid".parse()?],
-                };
-                let msg = agentsight_report::mail::message(&mail, "reports@example.invalid".parse()?, &to)?;
+                // As each recipient receives it (one message each), here to the first.
+                let to = schedule
+                    .as_ref()
+                    .and_then(|s| s.settings.recipients.first().cloned())
+                    .unwrap_or_else(|| "client@example.invalid".into());
+                let email = agentsight_server::notify::Email::from_report(&mail, to);
+                let msg = agentsight_server::notify::message("reports@example.invalid", &email)?;
                 write("report.eml", &msg.formatted())?;
                 out(&format!("Wrote the report of {key} for agent '{}' into {}", agent.name, dir.display()))
             })
@@ -1240,6 +1249,7 @@ async fn serve(a: ServeArgs, passed: Option<std::net::TcpListener>) -> anyhow::R
         prometheus_token: a.prometheus_token.clone(),
         alert_interval: std::time::Duration::from_secs(a.alert_interval),
         notify_retry_base: std::time::Duration::from_secs(a.notify_retry_base),
+        notify_stale_after: std::time::Duration::from_secs(a.notify_stale_after),
         notify_ca_file: a.notify_ca_file.clone(),
         notify_insecure_tls: a.notify_insecure_tls,
         ..Settings::new(&data_dir)

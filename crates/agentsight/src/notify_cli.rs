@@ -316,13 +316,7 @@ pub async fn notify_command(cmd: NotifyCommand) -> anyhow::Result<()> {
                 if store.smtp_settings().await?.is_none() {
                     bail!("SMTP is not set up: agentsight notify smtp set …");
                 }
-                let email = agentsight_server::notify::Email {
-                    to: to.clone(),
-                    subject: "[AgentSight] Test mail".into(),
-                    text: "This is a test of AgentSight's SMTP settings.\n".into(),
-                    html: None,
-                    attachments: vec![],
-                };
+                let email = agentsight_server::notify::Email::smtp_test(to.clone());
                 let sent = notifier
                     .send_email(&store, email, "test", None, None, None)
                     .await?

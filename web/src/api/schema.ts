@@ -746,6 +746,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dash/reports/{id}/test/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /api/dash/reports/{id}/test/[?period=2026-W49]` `{"to": …}`: sends the mail of one
+         *     period (as the preview) now, to `to` or, without it, to the schedule's recipients, its
+         *     subject marked `[Test]`. The sends are in the log (`source` `test`) with their first
+         *     attempt's outcome; the schedule's own sends are not touched.
+         */
+        post: operations["test_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/dash/shares/{id}/": {
         parameters: {
             query?: never;
@@ -3705,6 +3727,11 @@ export interface components {
             sent_at: string | null;
             /** @description `sending`, `sent` or `failed`. */
             state: string;
+        };
+        /** @description `POST /api/dash/reports/{id}/test/`: where the test goes. */
+        ReportTestPayload: {
+            /** @description One address; without it, the schedule's recipients. */
+            to?: string | null;
         };
         /** @description The SDK that sent a batch. */
         SdkInfo: {
@@ -8534,6 +8561,97 @@ export interface operations {
             };
             /** @description Nothing of this agent's there (another agent's object is the same 404). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The store cannot take the request now, or its disk is full (`Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    test_report: {
+        parameters: {
+            query?: {
+                /** @description `2026-W49` or `2026-11`; default the latest full period. */
+                period?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Report schedule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportTestPayload"];
+            };
+        };
+        responses: {
+            /** @description One send per address, with its first attempt's outcome. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendResponse"][];
+                };
+            };
+            /** @description `to` is not an address, `period` is not a period key, or SMTP is not set up. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credentials, an unknown key, an expired session or share link (`WWW-Authenticate: Api-Key`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Credentials that may not do this (a read key writing, a viewer changing, a share link outside the overview, a missing CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing of this agent's there (another agent's object is the same 404). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body is over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2,7 +2,8 @@
 //! each enabled rule through the event store's metrics readers, opens a firing episode when
 //! the value is above the threshold and none is open, resolves the open one when it no longer
 //! is, and notifies every enabled target of each change (once: the sends carry a dedupe key of
-//! the episode, the change and the target). Then it retries failed sends that are due.
+//! the episode, the change and the target). Then it sends the scheduled reports that are due
+//! ([`super::reports`]) and retries failed sends that are due.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -209,13 +210,7 @@ pub async fn deliver<C: NotifyStore>(
     for t in targets {
         let dedupe = key.map(|k| format!("{k}:target:{}", t.id));
         let sent = if t.kind == "email" {
-            let email = Email {
-                to: t.address.clone(),
-                subject: n.subject.clone(),
-                text: n.text.clone(),
-                html: None,
-                attachments: vec![],
-            };
+            let email = Email::simple(t.address.clone(), n.subject.clone(), n.text.clone(), None);
             notifier.send_email(store, email, source, Some(t.id), event_id, dedupe).await?
         } else {
             notifier.send_webhook(store, t, n.body.clone(), &n.subject, source, event_id, dedupe).await?
@@ -226,8 +221,8 @@ pub async fn deliver<C: NotifyStore>(
 }
 
 /// One round: when this node holds the lease, every enabled rule is measured and its episode
-/// opened or resolved (each change notified), disabled rules' open episodes are resolved, and
-/// due retries are tried.
+/// opened or resolved (each change notified), disabled rules' open episodes are resolved, the
+/// scheduled reports due are sent, and due retries are tried.
 pub async fn round<S: Store>(st: &Shared<S>, notifier: &Notifier, every: Duration) -> StoreResult<()> {
     // The lease outlives a round by two more, so a live holder keeps it and a dead one's
     // passes to another node within three intervals.
@@ -284,6 +279,17 @@ pub async fn round<S: Store>(st: &Shared<S>, notifier: &Notifier, every: Duratio
             Some(&key),
         )
         .await?;
+    }
+    // Reports after the rules: a failing report (a store error) must not hold back the retries.
+    match super::reports::send_due(st, notifier).await {
+        Ok(sent) => {
+            for o in sent.iter().filter(|o| o.result.is_err()) {
+                tracing::warn!(schedule = o.schedule_id, period = %o.period_key, "a scheduled report was not handed over; it is tried again after the lease");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %agentsight_store::chain(&e), "scheduled reports not sent this round")
+        }
     }
     notifier.retry_due(&st.config).await?;
     Ok(())

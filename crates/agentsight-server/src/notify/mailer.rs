@@ -20,7 +20,7 @@ use super::{DeliveryError, Email, TlsTrust};
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(super) async fn send(smtp: &SmtpSettings, trust: &TlsTrust, email: &Email) -> Result<(), DeliveryError> {
-    let message = build(smtp, email)?;
+    let message = build(&smtp.from, email)?;
     let transport = transport(smtp, trust)?;
     let fail = |e: &dyn std::fmt::Display| {
         DeliveryError::Transport(format!("SMTP {}:{}: {e}", smtp.host, smtp.port))
@@ -37,11 +37,31 @@ fn bad(e: impl std::fmt::Display) -> DeliveryError {
     DeliveryError::Message(e.to_string())
 }
 
-fn build(smtp: &SmtpSettings, email: &Email) -> Result<Message, DeliveryError> {
-    let from: Mailbox = smtp.from.parse().map_err(|e| bad(format!("from address: {e}")))?;
+pub(super) fn build(from: &str, email: &Email) -> Result<Message, DeliveryError> {
+    let from: Mailbox = from.parse().map_err(|e| bad(format!("from address: {e}")))?;
     let to: Mailbox = email.to.parse().map_err(|e| bad(format!("to address: {e}")))?;
-    let builder = Message::builder().from(from).to(to).subject(email.subject.clone());
+    let mut builder = Message::builder().from(from).to(to).subject(email.subject.clone());
+    if let Some(id) = &email.message_id {
+        builder = builder.message_id(Some(format!("<{id}>")));
+    }
+    let part = |a: &super::MailAttachment| -> Result<(Vec<u8>, ContentType), DeliveryError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&a.base64)
+            .map_err(|e| bad(format!("attachment {}: {e}", a.filename)))?;
+        let ct = ContentType::parse(&a.content_type)
+            .map_err(|e| bad(format!("attachment {}: {e}", a.filename)))?;
+        Ok((bytes, ct))
+    };
     let body = match &email.html {
+        Some(html) if !email.inline.is_empty() => {
+            // The HTML with the images it refers to as cid:, after its plain-text alternative.
+            let mut related = MultiPart::related().singlepart(SinglePart::html(html.clone()));
+            for p in &email.inline {
+                let (bytes, ct) = part(p)?;
+                related = related.singlepart(Attachment::new_inline(p.filename.clone()).body(bytes, ct));
+            }
+            MultiPart::alternative().singlepart(SinglePart::plain(email.text.clone())).multipart(related)
+        }
         Some(html) => MultiPart::alternative_plain_html(email.text.clone(), html.clone()),
         None => MultiPart::mixed().singlepart(SinglePart::plain(email.text.clone())),
     };
@@ -50,11 +70,7 @@ fn build(smtp: &SmtpSettings, email: &Email) -> Result<Message, DeliveryError> {
     } else {
         let mut mixed = MultiPart::mixed().multipart(body);
         for a in &email.attachments {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(&a.base64)
-                .map_err(|e| bad(format!("attachment {}: {e}", a.filename)))?;
-            let ct = ContentType::parse(&a.content_type)
-                .map_err(|e| bad(format!("attachment {}: {e}", a.filename)))?;
+            let (bytes, ct) = part(a)?;
             mixed = mixed.singlepart(Attachment::new(a.filename.clone()).body(bytes, ct));
         }
         mixed

@@ -1,6 +1,6 @@
 //! Delivery of notifications: e-mail over SMTP and signed webhooks, every send recorded in the
 //! configuration store's log (`NotifyStore`) and retried with backoff; and the alert evaluator
-//! ([`alerts`]). Reusable by any sender (alerts, scheduled reports): build an [`Email`] or a
+//! ([`alerts`]) and the scheduled client reports ([`reports`]). Reusable by any sender (alerts, scheduled reports): build an [`Email`] or a
 //! webhook body and call [`Notifier::send_email`] / [`Notifier::send_webhook`].
 //!
 //! Once per cluster: a send with a `dedupe_key` is recorded at most once across every node
@@ -10,15 +10,18 @@
 
 pub mod alerts;
 mod mailer;
+pub mod reports;
 mod webhook;
 
 use std::time::Duration;
 
 use agentsight_core::limits::MAX_SEND_ATTEMPTS;
+use agentsight_core::reports::{MailPart, OutgoingMail};
 use agentsight_core::time::{Micros, now_micros};
 use agentsight_store::{
     NewSend, NotifyStore, NotifyTargetRow, SendAttempt, SendRow, SendStatus, StoreError, StoreResult,
 };
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
@@ -38,6 +41,63 @@ pub struct Email {
     /// Files attached.
     #[serde(default)]
     pub attachments: Vec<MailAttachment>,
+    /// Images the HTML refers to as `cid:<filename>` (sent as `multipart/related`).
+    #[serde(default)]
+    pub inline: Vec<MailAttachment>,
+    /// The `Message-ID` (without angle brackets); `None`: lettre makes one per attempt. A
+    /// report's is the same at every attempt, so a receiver can tell a repeat.
+    #[serde(default)]
+    pub message_id: Option<String>,
+}
+
+impl Email {
+    /// A plain (optionally HTML) e-mail with no attachments.
+    pub fn simple(
+        to: impl Into<String>,
+        subject: impl Into<String>,
+        text: impl Into<String>,
+        html: Option<String>,
+    ) -> Email {
+        Email {
+            to: to.into(),
+            subject: subject.into(),
+            text: text.into(),
+            html,
+            attachments: vec![],
+            inline: vec![],
+            message_id: None,
+        }
+    }
+
+    /// The test mail of the SMTP settings (the settings page's and `agentsight notify smtp test`).
+    pub fn smtp_test(to: impl Into<String>) -> Email {
+        Email::simple(to, "[AgentSight] Test mail", "This is a test of AgentSight's SMTP settings.\n", None)
+    }
+
+    /// A rendered report to one recipient: its inline images keep their `Content-ID`s (as the
+    /// `filename` of each inline part), its `Message-ID` is the report's.
+    pub fn from_report(mail: &OutgoingMail, to: impl Into<String>) -> Email {
+        let part = |p: &MailPart, name: &str| MailAttachment {
+            filename: name.to_string(),
+            content_type: p.mime_type.clone(),
+            base64: base64::engine::general_purpose::STANDARD.encode(&p.bytes),
+        };
+        Email {
+            to: to.into(),
+            subject: mail.subject.clone(),
+            text: mail.text.clone(),
+            html: Some(mail.html.clone()),
+            attachments: mail.attachments.iter().map(|p| part(p, &p.filename)).collect(),
+            inline: mail.inline.iter().map(|p| part(p, &p.id)).collect(),
+            message_id: Some(mail.message_id.clone()),
+        }
+    }
+}
+
+/// The message as it goes out (`from` and the other headers included): what a mailer would
+/// send, e.g. to write an `.eml` file.
+pub fn message(from: &str, email: &Email) -> Result<lettre::Message, DeliveryError> {
+    mailer::build(from, email)
 }
 
 /// A file attached to an [`Email`].
@@ -92,6 +152,7 @@ pub struct Notifier {
     http: webhook::HttpClient,
     tls: TlsTrust,
     retry_base: Duration,
+    stale_after: Duration,
     node: String,
     public_url: Option<String>,
 }
@@ -119,6 +180,7 @@ impl Notifier {
             http,
             tls: TlsTrust { ca_pem, insecure: settings.notify_insecure_tls },
             retry_base: settings.notify_retry_base,
+            stale_after: settings.notify_stale_after,
             node,
             public_url: settings.public_url.clone(),
         })
@@ -127,6 +189,11 @@ impl Notifier {
     /// This process's name as a lease holder.
     pub fn node(&self) -> &str {
         &self.node
+    }
+
+    /// How long a send or a report's sending, taken and not finished, stays its node's.
+    pub fn stale_micros(&self) -> Micros {
+        i64::try_from(self.stale_after.as_micros()).unwrap_or(i64::MAX)
     }
 
     /// The server's public URL, for links in messages.
@@ -213,7 +280,8 @@ impl Notifier {
 
     /// Tries the sends whose retry is due (the lease holder calls it each round).
     pub async fn retry_due<C: NotifyStore>(&self, store: &C) -> StoreResult<usize> {
-        let due = store.due_sends(now_micros(), 50).await?;
+        let now = now_micros();
+        let due = store.due_sends(now, now.saturating_sub(self.stale_micros()), 50).await?;
         let n = due.len();
         for row in due {
             self.attempt(store, row).await?;

@@ -111,6 +111,7 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         )
         .route("/api/dash/reports/{id}/sends/", get(reports::list_report_sends::<S>))
         .route("/api/dash/reports/{id}/preview/", post(reports::preview_report::<S>))
+        .route("/api/dash/reports/{id}/test/", post(reports::test_report::<S>))
         .route("/api/dash/users/", get(dash::list_users::<S>).post(dash::create_user::<S>))
         .route("/api/dash/erasures/", get(dash::list_erasures::<S>))
         .route("/api/dash/users/{id}/", patch(dash::patch_user::<S>).delete(dash::delete_user::<S>))

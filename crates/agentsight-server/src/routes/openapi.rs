@@ -576,7 +576,7 @@ dashboard API. Generated from the server's types and handlers (docs/architecture
         settings::delete_target, settings::test_target, settings::get_smtp, settings::put_smtp,
         settings::delete_smtp, settings::test_smtp, settings::list_sends,
         reports::list_reports, reports::create_report, reports::update_report, reports::delete_report,
-        reports::list_report_sends, reports::preview_report,
+        reports::list_report_sends, reports::preview_report, reports::test_report,
     ),
     components(schemas(ErrorDetail, FieldErrors, BadRequest, agentsight_protocol::dashboard::LiveUpdate)),
     modifiers(&ErrorTable),

@@ -9,7 +9,7 @@ use agentsight_core::ValidationErrors;
 use agentsight_core::dashboard::{self, share_is_live};
 use agentsight_core::limits::MAX_REPORT_SENDS_LISTED;
 use agentsight_core::reports::{
-    Cadence, ReportPeriod, ScheduleFields, ScheduleSettings, SendState, last_send, next_send,
+    Cadence, OutgoingMail, ReportPeriod, ScheduleFields, ScheduleSettings, SendState, last_send, next_send,
     validate_schedule, weekday_name,
 };
 use agentsight_core::time::{Micros, now_micros, to_iso};
@@ -30,6 +30,7 @@ use crate::app::{AppState, Store};
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::notify::Email;
 
 /// The label of the share link a schedule makes for its mails.
 const SHARE_LABEL: &str = "Client reports";
@@ -314,50 +315,106 @@ pub(crate) async fn preview_report<S: Store>(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<wire::ReportPreviewResponse>, ApiError> {
     let row = schedule(&st, &id).await?;
+    let (period, mail) = rendered(&st, &row, q.get("period").map(String::as_str), None).await?;
+    Ok(Json(wire::ReportPreviewResponse {
+        period: period.key.clone(),
+        from: period.from.to_string(),
+        to: period.to.to_string(),
+        time_zone: row.settings.timing.tz.name().to_string(),
+        subject: mail.subject.clone(),
+        html: html_with_data_urls(&mail),
+        text: mail.text,
+    }))
+}
+
+/// A schedule's mail of `period` (a period key; `None` or blank: the one the latest scheduled
+/// send reported), rendered off the request threads. `domain`: that of the `Message-ID`.
+async fn rendered<S: Store>(
+    st: &AppState<S>,
+    row: &ReportScheduleRow,
+    period: Option<&str>,
+    domain: Option<String>,
+) -> Result<(ReportPeriod, OutgoingMail), ApiError> {
     let now = now_micros();
-    let tz = row.settings.timing.tz;
-    let period = match q.get("period").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    let t = row.settings.timing;
+    let period = match period.map(str::trim).filter(|s| !s.is_empty()) {
         Some(key) => ReportPeriod::parse(key).map_err(|m| report_error(ReportError::Period(m)))?,
-        None => last_send(&row.settings.timing, now).period,
+        None => last_send(&t, now).period,
     };
-    let (key, from, to) = (period.key.clone(), period.from.to_string(), period.to.to_string());
     let share = match (row.share_id, &row.share_token) {
         (Some(id), Some(token)) => Some(ShareLink { id, token: token.clone() }),
         _ => None,
     };
-    let t = row.settings.timing;
     let data = gather(
         &st.config,
         &st.events,
         row.agent_id,
         t.cadence,
-        period,
-        tz,
+        period.clone(),
+        t.tz,
         share.as_ref(),
         st.settings.public_url.as_deref(),
         now,
     )
     .await
     .map_err(report_error)?;
-    let mid = message_id(row.id, &key, "");
+    let mid = message_id(row.id, &period.key, domain.as_deref().unwrap_or(""));
     // Drawing the chart and encoding the images is CPU work: off the request threads.
-    let (mail, html) = st
-        .cpu
-        .run(move || {
-            render(&data, &mid).map(|m| {
-                let html = html_with_data_urls(&m);
-                (m, html)
-            })
-        })
-        .await?
-        .map_err(report_error)?;
-    Ok(Json(wire::ReportPreviewResponse {
-        period: key,
-        from,
-        to,
-        time_zone: tz.name().to_string(),
-        subject: mail.subject.clone(),
-        html,
-        text: mail.text,
-    }))
+    let mail = st.cpu.run(move || render(&data, &mid)).await?.map_err(report_error)?;
+    Ok((period, mail))
+}
+
+/// `POST /api/dash/reports/{id}/test/[?period=2026-W49]` `{"to": …}`: sends the mail of one
+/// period (as the preview) now, to `to` or, without it, to the schedule's recipients, its
+/// subject marked `[Test]`. The sends are in the log (`source` `test`) with their first
+/// attempt's outcome; the schedule's own sends are not touched.
+#[utoipa::path(
+    post,
+    path = "/api/dash/reports/{id}/test/",
+    tag = "dashboard",
+    security(("session" = [], "csrf" = [])),
+    params(
+        ("id" = i64, Path, description = "Report schedule id."),
+        ("period" = Option<String>, Query, description = "`2026-W49` or `2026-11`; default the latest full period."),
+    ),
+    request_body = wire::ReportTestPayload,
+    responses(
+        (status = 200, description = "One send per address, with its first attempt's outcome.", body = Vec<agentsight_protocol::notify::SendResponse>),
+        (status = 400, description = "`to` is not an address, `period` is not a period key, or SMTP is not set up."),
+    ),
+)]
+pub(crate) async fn test_report<S: Store>(
+    State(st): State<AppState<S>>,
+    _: Admin,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    ApiJson(p): ApiJson<wire::ReportTestPayload>,
+) -> Result<Json<Vec<agentsight_protocol::notify::SendResponse>>, ApiError> {
+    let row = schedule(&st, &id).await?;
+    let to = match p.to.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(to) => {
+            agentsight_core::alerts::email_address(to).map_err(|m| ApiError::field("to", m))?;
+            vec![to.to_string()]
+        }
+        None => row.settings.recipients.clone(),
+    };
+    let Some(smtp) = st.config.smtp_settings().await? else {
+        return Err(ApiError::BadRequest("SMTP is not set up: PUT /api/settings/notify/smtp/ first.".into()));
+    };
+    let domain = crate::notify::reports::sender_domain(&smtp.from);
+    let (_, mail) = rendered(&st, &row, q.get("period").map(String::as_str), Some(domain)).await?;
+    let mut out = Vec::new();
+    for addr in to {
+        let mut email = Email::from_report(&mail, addr);
+        email.subject = format!("[Test] {}", email.subject);
+        // Not the scheduled send's Message-ID: a mail program may hide a second message with it.
+        email.message_id = None;
+        let sent = st
+            .notifier
+            .send_email(&st.config, email, "test", None, None, None)
+            .await?
+            .ok_or_else(|| ApiError::internal("a send without a dedupe key was not recorded"))?;
+        out.push(super::settings::send_response(&sent));
+    }
+    Ok(Json(out))
 }

@@ -369,7 +369,7 @@ pub(crate) async fn test_target<S: Store>(
     let subject = "[AgentSight] Test notification".to_string();
     let text = format!("This is a test of the notification target \"{}\" of AgentSight.\n", t.name);
     let sent = if t.kind == "email" {
-        let email = Email { to: t.address.clone(), subject, text, html: None, attachments: vec![] };
+        let email = Email::simple(t.address.clone(), subject, text, None);
         st.notifier.send_email(&st.config, email, "test", Some(t.id), None, None).await?
     } else {
         let body = json!({"text": text.trim_end(), "agentsight": {"state": "test", "target": t.id}});
@@ -493,13 +493,7 @@ pub(crate) async fn test_mail<C: NotifyStore>(
     config: &C,
     to: String,
 ) -> Result<SendRow, ApiError> {
-    let email = Email {
-        to,
-        subject: "[AgentSight] Test mail".into(),
-        text: "This is a test of AgentSight's SMTP settings.\n".into(),
-        html: None,
-        attachments: vec![],
-    };
+    let email = Email::smtp_test(to);
     notifier
         .send_email(config, email, "test", None, None, None)
         .await?

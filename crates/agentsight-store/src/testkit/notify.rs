@@ -154,9 +154,9 @@ pub async fn sends_log_and_leases(s: impl ConfigStore) {
         None
     );
     let due = |v: Vec<crate::SendRow>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
-    assert_eq!(due(s.due_sends(39, 10).await.unwrap()), Vec::<i64>::new());
-    assert_eq!(due(s.due_sends(45, 10).await.unwrap()), [b.id]);
-    assert_eq!(due(s.due_sends(50, 10).await.unwrap()), [b.id, a.id]);
+    assert_eq!(due(s.due_sends(39, 39 - crate::STALE_PENDING_MICROS, 10).await.unwrap()), Vec::<i64>::new());
+    assert_eq!(due(s.due_sends(45, 45 - crate::STALE_PENDING_MICROS, 10).await.unwrap()), [b.id]);
+    assert_eq!(due(s.due_sends(50, 50 - crate::STALE_PENDING_MICROS, 10).await.unwrap()), [b.id, a.id]);
     let a3 = s
         .record_attempt(
             a.id,
@@ -171,12 +171,14 @@ pub async fn sends_log_and_leases(s: impl ConfigStore) {
         .unwrap()
         .unwrap();
     assert_eq!((a3.status, a3.attempts), (SendStatus::Failed, 2));
-    assert_eq!(due(s.due_sends(1_000, 10).await.unwrap()), [b.id]);
+    assert_eq!(due(s.due_sends(1_000, 1_000 - crate::STALE_PENDING_MICROS, 10).await.unwrap()), [b.id]);
     // A send left pending (its node stopped mid-attempt) is due once it is stale.
     let stale = s.record_send(new(None, 100)).await.unwrap().unwrap();
     let later = 100 + crate::STALE_PENDING_MICROS;
-    assert!(!due(s.due_sends(later - 1, 10).await.unwrap()).contains(&stale.id));
-    let ids = due(s.due_sends(later, 10).await.unwrap());
+    assert!(!due(s.due_sends(later - 1, 99, 10).await.unwrap()).contains(&stale.id));
+    let ids = due(s.due_sends(later, 100, 10).await.unwrap());
+    // How stale is stale is the caller's (`serve --notify-stale-after`).
+    assert!(due(s.due_sends(200, 100, 10).await.unwrap()).contains(&stale.id));
     assert!(ids.contains(&stale.id) && ids.contains(&b.id) && !ids.contains(&c.id), "{ids:?}");
     let log = s.sends(2).await.unwrap();
     assert_eq!(log.len(), 2);

@@ -4,6 +4,8 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod assets;
+#[path = "../common/mod.rs"]
+mod common;
 mod connections;
 mod dashboard;
 mod dataplane;

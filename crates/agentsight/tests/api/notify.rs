@@ -51,6 +51,12 @@ fn free_port() -> u16 {
 
 /// Starts aiosmtpd with STARTTLS (a leaf for 127.0.0.1 signed by a throwaway CA) and AUTH.
 fn start_smtp() -> Smtp {
+    start_smtp_with(false)
+}
+
+/// [`start_smtp`]; with `stall`, its first RCPT TO is never answered (`out/stalled` is written
+/// then): a sender killed there has delivered nothing.
+fn start_smtp_with(stall: bool) -> Smtp {
     let python = std::env::var("AGENTSIGHT_AIOSMTPD_PYTHON").unwrap_or_else(|_| {
         panic!(
             "AGENTSIGHT_AIOSMTPD_PYTHON is not set: run scripts/setup-aiosmtpd-venv.sh and set it to \
@@ -118,6 +124,7 @@ fn start_smtp() -> Smtp {
     let mut child = Command::new(&python)
         .args([script, &port.to_string(), "leaf.pem", "leaf.key", SMTP_USER, SMTP_PASSWORD])
         .arg(&out)
+        .args(stall.then_some("stall"))
         .current_dir(d)
         .stdout(Stdio::piped())
         .spawn()
@@ -129,6 +136,11 @@ fn start_smtp() -> Smtp {
 }
 
 impl Smtp {
+    /// The raw message of `mails()[i]`.
+    fn raw(&self, i: usize) -> Vec<u8> {
+        std::fs::read(self.out.join(format!("{:04}.eml", i + 1))).unwrap()
+    }
+
     /// The messages received so far, in order.
     fn mails(&self) -> Vec<Value> {
         let mut files: Vec<_> = std::fs::read_dir(&self.out)
@@ -583,4 +595,272 @@ async fn an_unanswered_rate_rule_measures_the_failures_metric() {
     let f = app.get_json(&format!("/api/metrics/failures/?from={from}&to={to}&tz=UTC")).await;
     assert_eq!(f["unanswered"]["rate"].as_f64(), Some(0.5), "{f}");
     assert_eq!((t["value"].as_f64(), t["fires"].clone()), (Some(0.5), json!(true)), "{t}");
+}
+
+/// A KPI's `data-value` in a report's HTML, as a number (`null`: none).
+fn kpi(html: &str, id: &str) -> Option<f64> {
+    let cell = &html[html.find(&format!(r#"data-kpi="{id}""#)).unwrap_or_else(|| panic!("no KPI {id}"))..];
+    let from = cell.find(r#"data-value=""#).unwrap() + r#"data-value=""#.len();
+    let v = &cell[from..from + cell[from..].find('"').unwrap()];
+    if v == "null" { None } else { Some(v.parse().unwrap()) }
+}
+
+/// Sets the SMTP settings (aiosmtpd's) through the settings API.
+async fn set_smtp(app: &TestApp, admin: &Browser, smtp: &Smtp, from: &str) {
+    let r = app
+        .dash_send(
+            admin,
+            Method::PUT,
+            "/api/settings/notify/smtp/",
+            json!({"host": "127.0.0.1", "port": smtp.port, "security": "starttls", "username": SMTP_USER,
+                   "password": SMTP_PASSWORD, "from": from}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+/// A weekly schedule made in the settings sends nothing for the weeks before it; made older
+/// (as if it had been there for a while) the server's round sends the latest week's report to
+/// each recipient once — one mail each, however many rounds pass — with its images inline and
+/// the overview API's numbers; the send is in the schedule's record and each mail in the sends
+/// log. "Send test" mails the same report now to one address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_report_reaches_each_recipient_once_and_send_test_mails_it_now() {
+    use agentsight_store::prelude::*;
+
+    let smtp = start_smtp();
+    let ca = smtp.ca.clone();
+    let app = spawn_app_with(move |s| {
+        s.alert_interval = Duration::from_millis(200);
+        s.notify_retry_base = Duration::from_millis(200);
+        s.notify_ca_file = Some(ca);
+    })
+    .await;
+    let admin = app.admin().await;
+    set_smtp(&app, &admin, &smtp, "reports@stats.example.com").await;
+    // Conversations over the last three weeks, so the latest full week has some.
+    let now = chrono::Utc::now();
+    for d in [3_i64, 6, 8, 9, 11, 13, 16] {
+        let t = (now - chrono::Duration::days(d)).to_rfc3339();
+        let cid = format!("rep-{d}");
+        app.conversation(&cid, json!({"timestamp": t})).await;
+        app.message(&cid, "end_user", "hello", &t).await;
+    }
+    let a = app.agent_a;
+    let r = app
+        .dash_send(
+            &admin,
+            Method::POST,
+            &format!("/api/dash/agents/{a}/reports/"),
+            json!({"cadence": "weekly", "weekday": "monday", "hour": 0, "time_zone": "UTC",
+                   "recipients": ["client@example.com", "boss@example.com"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    // Made now: the week before it is not owed.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(smtp.mails().is_empty(), "{:?}", smtp.mails());
+
+    // As if made ten days ago: the latest week is owed and goes out at the next round.
+    let row = app.store.report_schedule(id).await.unwrap().unwrap();
+    let ten_days_ago = (now - chrono::Duration::days(10)).timestamp_micros();
+    app.store
+        .update_report_schedule(id, row.settings.clone(), ten_days_ago, now.timestamp_micros())
+        .await
+        .unwrap()
+        .unwrap();
+    until("two report mails", || async { (smtp.mails().len() >= 2).then_some(()) }).await;
+    // Rounds go on every 200 ms: nothing more.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+
+    let preview: Value = app
+        .dash_send(&admin, Method::POST, &format!("/api/dash/reports/{id}/preview/"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let period = preview["period"].as_str().unwrap().to_string();
+    let (from, to) = (preview["from"].as_str().unwrap(), preview["to"].as_str().unwrap());
+    let o = app.get_json(&format!("/api/metrics/overview/?from={from}&to={to}&tz=UTC")).await;
+    assert!(o["total_conversations"].as_i64().unwrap() > 0, "{o}");
+    let mut to_addrs = Vec::new();
+    for (i, m) in mails.iter().enumerate() {
+        to_addrs.push(m["rcpt_tos"][0].as_str().unwrap().to_string());
+        assert_eq!(m["rcpt_tos"].as_array().unwrap().len(), 1, "one mail per recipient: {m}");
+        assert_eq!((m["tls"].clone(), m["auth_user"].clone()), (json!(true), json!(SMTP_USER)));
+        assert_eq!(m["subject"], preview["subject"], "{m}");
+        assert_eq!(m["message_id"], format!("<report-{id}-{period}@stats.example.com>"));
+        // As a mail program reads it: the HTML refers to inline PNGs by cid.
+        let raw = smtp.raw(i);
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let html = parsed.body_html(0).unwrap().to_string();
+        let inline = m["inline"].as_array().unwrap();
+        assert!(!inline.is_empty(), "the chart travels inline: {m}");
+        for p in inline {
+            assert_eq!(p["content_type"], "image/png");
+            assert!(p["size"].as_i64().unwrap() > 100);
+            let cid = p["content_id"].as_str().unwrap().trim_matches(['<', '>']);
+            assert!(html.contains(&format!("cid:{cid}")), "{cid}");
+        }
+        // The numbers are the overview API's for the reported week.
+        for k in ["total_conversations", "total_messages", "unique_users"] {
+            assert_eq!(kpi(&html, k), o[k].as_f64(), "{k}");
+        }
+        assert!(
+            m["text"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("Total conversations: {}", o["total_conversations"]))
+        );
+    }
+    to_addrs.sort();
+    assert_eq!(to_addrs, ["boss@example.com", "client@example.com"]);
+
+    // The schedule's record and the sends log say so.
+    let sends: Value = app.dash_json(&admin, &format!("/api/dash/reports/{id}/sends/")).await;
+    assert_eq!(
+        (sends[0]["period"].as_str(), sends[0]["state"].as_str()),
+        (Some(period.as_str()), Some("sent")),
+        "{sends}"
+    );
+    let log: Value = app.dash_json(&admin, "/api/settings/notify/sends/").await;
+    let reports: Vec<_> = log.as_array().unwrap().iter().filter(|s| s["source"] == "report").collect();
+    assert_eq!(reports.len(), 2, "{log}");
+    assert!(reports.iter().all(|s| s["status"] == "sent" && s["attempts"] == 1), "{log}");
+
+    // Send test: now, to one address, marked, with a Message-ID of its own.
+    let r = app
+        .dash_send(
+            &admin,
+            Method::POST,
+            &format!("/api/dash/reports/{id}/test/"),
+            json!({"to": "ops@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let sent: Value = r.json().await.unwrap();
+    assert_eq!(
+        (sent[0]["status"].as_str(), sent[0]["source"].as_str()),
+        (Some("sent"), Some("test")),
+        "{sent}"
+    );
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 3);
+    assert_eq!(mails[2]["rcpt_tos"], json!(["ops@example.com"]));
+    assert_eq!(mails[2]["subject"], format!("[Test] {}", preview["subject"].as_str().unwrap()));
+    assert_ne!(mails[2]["message_id"], mails[0]["message_id"]);
+    let r = app
+        .dash_send(
+            &admin,
+            Method::POST,
+            &format!("/api/dash/reports/{id}/test/"),
+            json!({"to": "not an address"}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().await.unwrap()["to"].is_array());
+    let r = app
+        .dash_send(&admin, Method::POST, &format!("/api/dash/reports/{id}/test/?period=2026-W99"), json!({}))
+        .await;
+    assert_eq!(r.status(), 400);
+    // The scheduled send was not touched.
+    let again: Value = app.dash_json(&admin, &format!("/api/dash/reports/{id}/sends/")).await;
+    assert_eq!(again, sends);
+}
+
+/// The server is killed (SIGKILL) in the middle of a scheduled send — the SMTP server has the
+/// connection and never answers RCPT TO — and started again: the report arrives once, with its
+/// `Message-ID`, and the record says sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_the_middle_of_a_scheduled_send_delivers_the_report_once() {
+    use agentsight_core::reports::{Cadence, ScheduleSettings, Timing};
+    use agentsight_store::NewReportSchedule;
+    use agentsight_store::prelude::*;
+
+    let smtp = start_smtp_with(true);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    crate::common::cli(data, &["demo", "--days", "20", "--conversations", "40"]);
+    let set = Command::new(crate::common::BIN)
+        .args(["notify", "smtp", "set", "--host", "127.0.0.1", "--port", &smtp.port.to_string()])
+        .args(["--security", "starttls", "--username", SMTP_USER, "--password-stdin"])
+        .args(["--from", "reports@stats.example.com", "--data-dir"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut set = set;
+        set.stdin.take().unwrap().write_all(SMTP_PASSWORD.as_bytes()).unwrap();
+        assert!(set.wait().unwrap().success());
+    }
+    // A weekly schedule made three weeks ago (the store, as the API cannot date it back).
+    let id = {
+        let store = agentsight_store_sqlite::SqliteStore::open(agentsight_store_sqlite::SqliteOptions::new(
+            data.join("agentsight.db"),
+        ))
+        .unwrap();
+        let agent = store.list_agents().await.unwrap()[0].id;
+        let settings = ScheduleSettings {
+            timing: Timing { cadence: Cadence::Weekly(chrono::Weekday::Mon), hour: 0, tz: chrono_tz::UTC },
+            recipients: vec!["client@example.com".into()],
+            enabled: true,
+        };
+        let then = (chrono::Utc::now() - chrono::Duration::days(21)).timestamp_micros();
+        store
+            .create_report_schedule(NewReportSchedule {
+                agent_id: agent,
+                settings,
+                share_id: None,
+                share_token: None,
+                now: then,
+            })
+            .await
+            .unwrap()
+            .id
+    };
+    let ca = smtp.ca.to_str().unwrap().to_string();
+    let args = [
+        "--alert-interval",
+        "1",
+        "--notify-stale-after",
+        "3",
+        "--notify-retry-base",
+        "1",
+        "--notify-ca-file",
+        &ca,
+    ];
+    let mut first = crate::common::serve_with(data, &args);
+    until("the send to reach RCPT TO", || async { smtp.out.join("stalled").exists().then_some(()) }).await;
+    first.child.kill().unwrap(); // SIGKILL, mid-send
+    first.child.wait().unwrap();
+    assert!(smtp.mails().is_empty());
+
+    let mut second = crate::common::serve_with(data, &args);
+    until("the report", || async { (!smtp.mails().is_empty()).then_some(()) }).await;
+    // Rounds go on every second, past another lease: nothing more.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mails = smtp.mails();
+    second.child.kill().unwrap();
+    second.child.wait().unwrap();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mid = mails[0]["message_id"].as_str().unwrap();
+    assert!(mid.starts_with(&format!("<report-{id}-")) && mid.ends_with("@stats.example.com>"), "{mid}");
+    assert_eq!(mails[0]["rcpt_tos"], json!(["client@example.com"]));
+
+    let store = agentsight_store_sqlite::SqliteStore::open(agentsight_store_sqlite::SqliteOptions::new(
+        data.join("agentsight.db"),
+    ))
+    .unwrap();
+    let sends = store.report_sends(id, 10).await.unwrap();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].state, agentsight_core::reports::SendState::Sent, "{sends:?}");
+    let log = store.sends(10).await.unwrap();
+    assert_eq!(log.len(), 1, "one mail recorded, attempted again after the restart: {log:?}");
+    assert_eq!((log[0].status, log[0].attempts), (agentsight_store::SendStatus::Sent, 1), "{log:?}");
 }
