@@ -3,8 +3,8 @@
 // calls with a key / session / share token, and Debian's Chromium driven by playwright-core.
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
@@ -30,6 +30,44 @@ export function freePort(): Promise<number> {
       s.close(() => res(port));
     });
   });
+}
+
+/** A real SMTP receiver: aiosmtpd (AGENTSIGHT_AIOSMTPD_PYTHON, the venv scripts/test.sh makes)
+ * on a free loopback port, plain SMTP, every message kept in a maildir. */
+export class SmtpReceiver {
+  port = 0;
+  readonly dir = mkdtempSync(join(tmpdir(), "agentsight-e2e-mail-"));
+  private proc: ChildProcess | null = null;
+
+  async start(): Promise<void> {
+    const python = need("AGENTSIGHT_AIOSMTPD_PYTHON");
+    this.port = await freePort();
+    const maildir = join(this.dir, "mail");
+    this.proc = spawn(python, ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${this.port}`, "-c", "aiosmtpd.handlers.Mailbox", maildir], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    await until("aiosmtpd to accept connections", () =>
+      new Promise<boolean>((res) => {
+        const c = connect(this.port, "127.0.0.1", () => {
+          c.end();
+          res(true);
+        });
+        c.on("error", () => res(false));
+      }),
+    );
+  }
+
+  /** The raw messages received so far (in no particular order). */
+  messages(): string[] {
+    const fresh = join(this.dir, "mail", "new");
+    if (!existsSync(fresh)) return [];
+    return readdirSync(fresh).map((f) => readFileSync(join(fresh, f), "utf8"));
+  }
+
+  stop(): void {
+    this.proc?.kill("SIGKILL");
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }
 
 /** A running `agentsight serve`. */

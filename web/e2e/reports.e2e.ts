@@ -1,11 +1,12 @@
 // Client reports in the settings, end to end: the real binary (AGENTSIGHT_BIN) with `demo` data,
-// Debian's Chromium. An admin schedules a report on the agent's settings page and previews it:
-// the preview (in a sandboxed iframe) shows the overview API's numbers and its chart image loads.
+// Debian's Chromium, a real SMTP receiver (aiosmtpd). An admin schedules a report on the agent's
+// settings page and previews it: the preview (in a sandboxed iframe) shows the overview API's
+// numbers and its chart image loads; "Send test" delivers it to the receiver, chart inline.
 
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { Server, context, launch, screenshotDir } from "./harness";
+import { Server, SmtpReceiver, context, launch, screenshotDir, until } from "./harness";
 
 const TZ = "Europe/Zagreb";
 const ADMIN = { email: "admin@example.com", password: "admin-password-1" };
@@ -15,11 +16,15 @@ let browser: Browser;
 let admin: { ctx: BrowserContext; errors: string[] };
 let page: Page;
 let agentId = 0;
+let smtp: SmtpReceiver;
 
 beforeAll(async () => {
   server = new Server();
   server.cli(["user", "create", ADMIN.email, "--role", "admin", "--password-stdin"], `${ADMIN.password}\n`);
   server.cli(["demo", "--agent", "acme-demo", "--conversations", "200", "--days", "21"]);
+  smtp = new SmtpReceiver();
+  await smtp.start();
+  server.cli(["notify", "smtp", "set", "--host", "127.0.0.1", "--port", String(smtp.port), "--security", "none", "--from", "reports@example.com"]);
   await server.start();
   const s = await server.login(ADMIN.email, ADMIN.password);
   const agents = await server.api("GET", "/api/dash/agents/", { session: s });
@@ -32,10 +37,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.stop();
+  smtp?.stop();
 });
 
 describe("client reports in the settings", () => {
-  it("schedules a report, names a bad field, and previews it with the overview's numbers", async () => {
+  it("schedules a report, names a bad field, previews it with the overview's numbers and mails a test", async () => {
     await page.goto(`${server.base}/login`);
     await page.fill("#email", ADMIN.email);
     await page.fill("#password", ADMIN.password);
@@ -80,6 +86,21 @@ describe("client reports in the settings", () => {
     const img = frame.locator('img[src^="data:image/png"]').first();
     await expect.poll(() => img.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
 
+    // Send test: the latest report, now, to one address, as a real mail with the chart inline.
+    await row.locator('button:text-is("Send test")').click();
+    await page.fill('[data-form="report-test"] input[name="to"]', "ops@example.com");
+    await page.click('[data-form="report-test"] button[type="submit"]');
+    await expect.poll(() => page.locator("[data-report-test-outcome]").innerText(), { timeout: 20_000 }).toBe(
+      "Test report sent to ops@example.com.",
+    );
+    const mail = await until("the test mail at the SMTP receiver", async () => smtp.messages()[0]);
+    expect(mail).toMatch(/^X-RcptTo: ops@example\.com$/m);
+    // (The subject is RFC 2047-encoded in the raw mail; the sends log has it as sent.)
+    const log = await server.api("GET", "/api/settings/notify/sends/", { session: s });
+    expect(log.json[0]).toMatchObject({ source: "test", recipient: "ops@example.com", status: "sent", subject: `[Test] ${p.json.subject}` });
+    expect(mail).toMatch(/Content-Type: multipart\/related/);
+    expect(mail).toMatch(/Content-Type: image\/png/);
+    expect(mail).toMatch(/cid:/);
     await page.locator("section:has(#h-reports)").screenshot({ path: join(screenshotDir(), "reports-settings-1440.png") });
 
     // Turned off, then deleted.

@@ -29,6 +29,7 @@ import type {
   ShareInfo,
   TimeseriesResponse,
 } from "./types";
+import type { Send } from "./notify";
 
 type Params = Record<string, string>;
 
@@ -188,6 +189,11 @@ export const previewReport = (id: number, period?: string) =>
     method: "POST",
     query: period ? { period } : {},
   });
+
+/** Sends the report of the latest full period now to `to` (or, without it, to the schedule's
+ * recipients), marked as a test: one send of the log per address, with its first attempt. */
+export const testReport = (id: number, to?: string) =>
+  request<Send[]>(`/api/dash/reports/${id}/test/`, { method: "POST", body: to ? { to } : {} });
 
 /** What a share token shows (agent, branding). */
 export const getShareInfo = (signal?: AbortSignal) => request<ShareInfo>("/api/share/info/", { signal });

@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { ReportSend } from "../../api/types";
-import { formProblems, parseRecipients, schedulePayload, scheduleSummary, sendOutcome, type ScheduleForm } from "./client-reports";
+import type { Send } from "../../api/notify";
+import {
+  formProblems,
+  parseRecipients,
+  schedulePayload,
+  scheduleSummary,
+  sendOutcome,
+  testOutcome,
+  type ScheduleForm,
+} from "./client-reports";
 
 const form = (over: Partial<ScheduleForm> = {}): ScheduleForm => ({
   cadence: "weekly",
@@ -77,5 +86,23 @@ describe("sendOutcome", () => {
     expect(sendOutcome(send({ state: "failed", attempts: 3 }))).toEqual({ text: "failed (3 attempts)", tone: "bad" });
     expect(sendOutcome(send({ state: "failed", attempts: 1 }))).toEqual({ text: "failed", tone: "bad" });
     expect(sendOutcome(send({ state: "sending", attempts: 1 }))).toEqual({ text: "sending", tone: "warn" });
+  });
+});
+
+describe("testOutcome", () => {
+  const send = (recipient: string, status: string, last_error: string | null = null): Send =>
+    ({ id: 1, channel: "email", source: "test", recipient, subject: "s", status, attempts: 1, last_error,
+       created_at: "2026-12-07T10:00:00Z" }) as Send;
+  it("names every address a test went to", () => {
+    expect(testOutcome([send("a@x.com", "sent"), send("b@x.com", "sent")])).toEqual({
+      text: "Test report sent to a@x.com, b@x.com.",
+      ok: true,
+    });
+  });
+  it("names each failure with its error", () => {
+    const o = testOutcome([send("a@x.com", "sent"), send("b@x.com", "retrying", "SMTP 127.0.0.1:25: refused")]);
+    expect(o.ok).toBe(false);
+    expect(o.text).toBe("Test report not delivered to b@x.com: retrying (SMTP 127.0.0.1:25: refused)");
+    expect(testOutcome([]).ok).toBe(false);
   });
 });

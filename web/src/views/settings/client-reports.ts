@@ -1,7 +1,7 @@
 // The "Client reports" section of an agent's settings (admin): its scheduled report mails
 // (weekly or monthly, at a local hour, to a list of addresses), turned on or off, deleted,
-// previewed as the client would receive them, and the record of their sends with failures
-// shown. The server validates and renders (docs/reports.md); these helpers only shape the form.
+// previewed as the client would receive them, sent now as a test, and the record of their
+// sends with failures shown. The server validates and renders (docs/reports.md); these helpers only shape the form.
 
 import { html, nothing, type TemplateResult } from "lit-html";
 import { ApiError } from "../../api/client";
@@ -11,8 +11,10 @@ import {
   listReportSends,
   listReports,
   previewReport,
+  testReport,
   updateReport,
 } from "../../api/endpoints";
+import type { Send } from "../../api/notify";
 import type { ReportPreview, ReportSchedule, ReportSchedulePayload, ReportSend } from "../../api/types";
 import type { AppContext } from "../../context";
 import { browserTimeZone, formatInstant } from "../../state/dates";
@@ -97,6 +99,15 @@ export function sendOutcome(s: ReportSend): { text: string; tone: "ok" | "warn" 
   return { text: `sending${tries}`, tone: "warn" };
 }
 
+/** What became of a test send, as one line: every address it went to, or the failures. */
+export function testOutcome(sends: Send[]): { text: string; ok: boolean } {
+  const bad = sends.filter((s) => s.status !== "sent");
+  if (sends.length === 0) return { text: "The schedule has no recipients.", ok: false };
+  if (bad.length === 0) return { text: `Test report sent to ${sends.map((s) => s.recipient).join(", ")}.`, ok: true };
+  const why = bad.map((s) => `${s.recipient}: ${s.status}${s.last_error ? ` (${s.last_error})` : ""}`).join("; ");
+  return { text: `Test report not delivered to ${why}`, ok: false };
+}
+
 /** The time zones the browser knows, for the form's suggestions. */
 function timeZones(): string[] {
   const intl = Intl as unknown as { supportedValuesOf?: (k: string) => string[] };
@@ -112,6 +123,9 @@ export function clientReports(ctx: AppContext, agent: number, redraw: () => void
   let schedules: ReportSchedule[] | null = null;
   const sends = new Map<number, ReportSend[]>();
   let preview: { id: number; report: ReportPreview } | null = null;
+  /** The schedule whose "Send test" form is open. */
+  let testing: number | null = null;
+  let testLine: { id: number; text: string; ok: boolean } | null = null;
   let cadence = "weekly";
   let error: string | null = null;
   let formError: string | null = null;
@@ -193,6 +207,28 @@ export function clientReports(ctx: AppContext, agent: number, redraw: () => void
     redraw();
   }
 
+  async function sendTest(e: Event, s: ReportSchedule): Promise<void> {
+    e.preventDefault();
+    const to = ((e.target as HTMLFormElement).elements.namedItem("to") as HTMLInputElement).value.trim();
+    try {
+      const o = testOutcome(await testReport(s.id, to || undefined));
+      testLine = { id: s.id, ...o };
+      ctx.toast(o.text, o.ok ? "ok" : "error");
+    } catch (err) {
+      testLine = { id: s.id, text: msg(err), ok: false };
+    }
+    redraw();
+  }
+
+  function testForm(s: ReportSchedule): TemplateResult {
+    return html`<form class="row" data-form="report-test" style="margin:6px 0" @submit=${(e: Event) => void sendTest(e, s)}>
+      <div class="field"><label for="rt-${s.id}">Send the latest report now to</label>
+        <input id="rt-${s.id}" name="to" type="email" placeholder=${s.recipients.join(", ")} /></div>
+      <button class="btn small primary" type="submit">Send</button>
+      <button class="btn small" type="button" @click=${() => { testing = null; redraw(); }}>Cancel</button>
+    </form>`;
+  }
+
   function sendsTable(list: ReportSend[]): TemplateResult {
     if (list.length === 0) return html`<p class="muted" style="margin:4px 0 0">Nothing sent yet.</p>`;
     return html`<table class="list" data-table="report-sends" style="margin-top:6px">
@@ -223,11 +259,17 @@ export function clientReports(ctx: AppContext, agent: number, redraw: () => void
           ${s.share_url ? nothing : html` <span class="badge warn">no dashboard link</span>`}</td>
         <td style="white-space:nowrap">
           <button class="btn small" @click=${() => void showPreview(s)}>Preview</button>
+          <button class="btn small" @click=${() => { testing = testing === s.id ? null : s.id; testLine = null; redraw(); }}>Send test</button>
           <button class="btn small" @click=${() => void toggle(s)}>${s.enabled ? "Turn off" : "Turn on"}</button>
           <button class="btn small danger" @click=${() => void remove(s)}>Delete</button>
         </td>
       </tr>
-      <tr data-report-sends=${s.id}><td colspan="4">${sendsTable(list)}</td></tr>`;
+      <tr data-report-sends=${s.id}><td colspan="4">
+        ${testing === s.id ? testForm(s) : nothing}
+        ${testLine?.id === s.id
+          ? html`<div data-report-test-outcome class=${testLine.ok ? "muted" : "form-error"} role="status">${testLine.text}</div>`
+          : nothing}
+        ${sendsTable(list)}</td></tr>`;
   }
 
   function view(): TemplateResult {
