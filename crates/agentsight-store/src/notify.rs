@@ -119,7 +119,7 @@ pub struct SmtpSettings {
     pub security: String,
     /// User name for AUTH, if any.
     pub username: Option<String>,
-    /// Password as stored (sealed by the server when it has a key).
+    /// Password as stored (in clear: the API, the CLI and the logs never show it).
     pub password: Option<String>,
     /// The `From` address.
     pub from: String,
