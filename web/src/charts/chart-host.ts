@@ -46,6 +46,47 @@ export class ChartHost {
   }
 }
 
+/** The charts of one view, by id: each drawn in the element `[data-chart="<id>"]` under `root`,
+ * its instance kept while that element lives and made again when a render replaced it. */
+export class ChartHosts<Id extends string = string> {
+  private readonly hosts = new Map<Id, ChartHost>();
+
+  constructor(
+    private readonly root: () => ParentNode,
+    private readonly onFilter: ((filter: ItemFilter) => void) | null = null,
+  ) {}
+
+  /** The chart of `id`, or null when its element is not on the page. */
+  get(id: Id): ChartHost | null {
+    const el = this.root().querySelector<HTMLElement>(`[data-chart="${id}"]`);
+    let h = this.hosts.get(id) ?? null;
+    if (!el) return null;
+    if (h && h.el !== el) {
+      h.dispose();
+      h = null;
+    }
+    if (!h) {
+      h = new ChartHost(el);
+      h.onFilter(this.onFilter);
+      this.hosts.set(id, h);
+    }
+    return h;
+  }
+
+  /** Downloads chart `id` (when it is drawn) as a PNG named `filename`, every run of characters
+   * other than letters, digits, `.`, `-` and `_` made `_`. */
+  download(id: Id, filename: string): void {
+    const h = this.hosts.get(id);
+    if (h) downloadDataUrl(h.png(), filename.replace(/[^\w.-]+/g, "_"));
+  }
+
+  /** Frees every chart. */
+  dispose(): void {
+    for (const h of this.hosts.values()) h.dispose();
+    this.hosts.clear();
+  }
+}
+
 /** Registers the world map once (the geometry chunk is loaded on first use). */
 let worldReady: Promise<void> | null = null;
 export function ensureWorldMap(): Promise<void> {

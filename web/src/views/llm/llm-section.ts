@@ -7,7 +7,7 @@ import { html, nothing, type TemplateResult } from "lit-html";
 import { ApiError, isAbort } from "../../api/client";
 import { getLlmMetrics } from "../../api/endpoints";
 import type { LlmMetricsResponse } from "../../api/types";
-import { ChartHost, downloadDataUrl } from "../../charts/chart-host";
+import { ChartHosts } from "../../charts/chart-host";
 import { type WidgetState, widget } from "../../components/widget";
 import { formatCount, formatExact } from "../../format";
 import { costDailyIsEmpty, formatUsd, llmIsEmpty, pricesNote, tokenKinds } from "./llm-format";
@@ -45,7 +45,7 @@ export class LlmSection {
   private loading = true;
   private error: string | null = null;
   private abort: AbortController | null = null;
-  private readonly hosts = new Map<ChartId, ChartHost>();
+  private readonly hosts = new ChartHosts<ChartId>(() => this.o.root);
   private lastParams: Record<string, string> = {};
 
   constructor(private readonly o: LlmSectionOptions) {}
@@ -79,9 +79,8 @@ export class LlmSection {
 
   private png(id: ChartId, name: string): () => void {
     return () => {
-      const h = this.hosts.get(id);
       const r = this.data;
-      if (h && r) downloadDataUrl(h.png(), `${this.o.title}-${name}-${r.range.from}-${r.range.to}.png`.replace(/[^\w.-]+/g, "_"));
+      if (r) this.hosts.download(id, `${this.o.title}-${name}-${r.range.from}-${r.range.to}.png`);
     };
   }
 
@@ -233,19 +232,8 @@ export class LlmSection {
     </table>`;
   }
 
-  private host(id: ChartId): ChartHost | null {
-    let h = this.hosts.get(id) ?? null;
-    const el = this.o.root.querySelector<HTMLElement>(`[data-chart="${id}"]`);
-    if (!el) return null;
-    if (h && h.el !== el) {
-      h.dispose();
-      h = null;
-    }
-    if (!h) {
-      h = new ChartHost(el);
-      this.hosts.set(id, h);
-    }
-    return h;
+  private host(id: ChartId) {
+    return this.hosts.get(id);
   }
 
   /** Draws the charts (after the template is rendered). */
@@ -259,7 +247,6 @@ export class LlmSection {
   /** Stops fetching and frees the charts. */
   dispose(): void {
     this.abort?.abort();
-    for (const h of this.hosts.values()) h.dispose();
-    this.hosts.clear();
+    this.hosts.dispose();
   }
 }

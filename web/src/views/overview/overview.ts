@@ -6,7 +6,7 @@ import { ApiError, isAbort } from "../../api/client";
 import { getOverview, getTimeseries } from "../../api/endpoints";
 import type { Agent, OverviewResponse } from "../../api/types";
 import { barOption, breakdownIsEmpty, groups, pieOption, type Group } from "../../charts/breakdown-option";
-import { ChartHost, downloadDataUrl, ensureWorldMap } from "../../charts/chart-host";
+import { ChartHosts, ensureWorldMap } from "../../charts/chart-host";
 import type { ItemFilter } from "../../charts/common";
 import { type DailyRow, dailyIsEmpty, dailyOption, seriesRows } from "../../charts/daily-option";
 import { type Grain, grainFor, grainTitle } from "../../charts/grain";
@@ -109,7 +109,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
   let abort: AbortController | null = null;
   let refreshTimer: number | undefined;
   let lastFetch = 0;
-  const hosts = new Map<ChartId, ChartHost>();
+  const hosts = new ChartHosts<ChartId>(() => root, (f) => onFilter(f));
   const live = new LiveStream(frame.agentId, { onUpdate: () => scheduleRefresh(), onChange: () => draw() });
   const agentId = frame.agentId;
   const llm = new LlmSection({
@@ -201,8 +201,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
 
   function png(id: ChartId, title: string) {
     return () => {
-      const h = hosts.get(id);
-      if (h) downloadDataUrl(h.png(), `${frame.title}-${title}-${data?.range.from ?? ""}-${data?.range.to ?? ""}.png`.replace(/[^\w.-]+/g, "_"));
+      hosts.download(id, `${frame.title}-${title}-${data?.range.from ?? ""}-${data?.range.to ?? ""}.png`);
     };
   }
 
@@ -428,21 +427,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
     render(view(), root);
   }
 
-  function host(id: ChartId): ChartHost | null {
-    let h = hosts.get(id) ?? null;
-    const el = root.querySelector<HTMLElement>(`[data-chart="${id}"]`);
-    if (!el) return null;
-    if (h && h.el !== el) {
-      h.dispose();
-      h = null;
-    }
-    if (!h) {
-      h = new ChartHost(el);
-      h.onFilter(onFilter);
-      hosts.set(id, h);
-    }
-    return h;
-  }
+  const host = (id: ChartId) => hosts.get(id);
 
   async function paint(): Promise<void> {
     const o = data;
@@ -491,8 +476,7 @@ export function mountOverview(root: HTMLElement, ctx: AppContext, frame: Overvie
       failures.dispose();
       users.dispose();
       window.clearTimeout(refreshTimer);
-      for (const h of hosts.values()) h.dispose();
-      hosts.clear();
+      hosts.dispose();
     },
   };
 }
