@@ -8,7 +8,7 @@ import { type Server as HttpServer, createServer } from "node:http";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Server, context, launch, screenshotDir, sdk, today } from "./harness";
+import { Server, context, launch, openAs, screenshotDir, sdk, today } from "./harness";
 
 const ADMIN = { email: "admin@example.com", password: "admin-password-1" };
 const SECRET = "e2e-webhook-signing-secret";
@@ -68,10 +68,7 @@ afterAll(async () => {
 
 describe("alerts", () => {
   it("a rule made in settings fires on SDK data, shows in the history and reaches the webhook signed", async () => {
-    await page.goto(`${server.base}/settings/alerts`);
-    await page.fill("#email", ADMIN.email);
-    await page.fill("#password", ADMIN.password);
-    await page.click('button[type="submit"]');
+    await openAs(page, server, ADMIN, "/settings/alerts");
     await page.waitForSelector('form[data-form="new-target"]');
 
     // A webhook target, then the rule, both through the page's forms.

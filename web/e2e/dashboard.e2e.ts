@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatCount, formatDuration, formatPercent } from "../src/format";
 import { kpis } from "../src/views/overview/kpis";
-import { Server, context, launch, minusDays, screenshotDir, sdk, sleep, today, until } from "./harness";
+import { Server, context, launch, minusDays, screenshotDir, sdk, sidewaysOverflow, signIn, sleep, today, until } from "./harness";
 import { LIVE_SCENARIO, MAIN_SCENARIO, WRITE_SCENARIO } from "./data";
 
 const TZ = "Europe/Zagreb";
@@ -66,12 +66,6 @@ async function expectKpis(p: Page, o: any): Promise<void> {
   }
   const rate = await p.locator('[data-kpi="unique_interactions"] .note').innerText();
   expect(rate).toContain(formatPercent(o.unique_interaction_rate));
-}
-
-async function signIn(p: Page, who: { email: string; password: string }): Promise<void> {
-  await p.fill("#email", who.email);
-  await p.fill("#password", who.password);
-  await p.click('button[type="submit"]');
 }
 
 async function shoot(p: Page, name: string): Promise<void> {
@@ -547,8 +541,7 @@ describe("the dashboard", () => {
       await p.waitForSelector('[data-kpi="total_messages"] .change');
       await p.waitForSelector('[data-chart="daily"][data-rendered="1"]');
       await sleep(600);
-      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      expect(overflow).toBe(0);
+      expect(await sidewaysOverflow(p)).toBe(0);
       const box = await p.evaluate(() => {
         const a = document.querySelector(".controls")!.getBoundingClientRect();
         const b = document.querySelector('[data-widget="daily"]')!.getBoundingClientRect();

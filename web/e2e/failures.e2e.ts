@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Server, context, launch, minusDays, screenshotDir, sleep, today } from "./harness";
+import { Server, context, launch, minusDays, openAs, screenshotDir, sidewaysOverflow, sleep, today } from "./harness";
 
 const TZ = "Europe/Zagreb";
 const ADMIN = { email: "admin@example.com", password: "admin-password-1" };
@@ -156,11 +156,7 @@ describe("where the bot fails", () => {
 
     const c = await context(browser, 1440, TZ);
     const p = await c.ctx.newPage();
-    await p.goto(`${server.base}/login?next=/agents/${agentId}`);
-    await p.fill("#email", ADMIN.email);
-    await p.fill("#password", ADMIN.password);
-    await p.click('button[type="submit"]');
-    await p.waitForURL(new RegExp(`/agents/${agentId}$`));
+    await openAs(p, server, ADMIN, `/agents/${agentId}`);
     await sectionLoaded(p);
     expect(await figure(p, "unanswered")).toBe(f.unanswered.conversations);
     expect(await figure(p, "abandoned")).toBe(f.abandoned.conversations);
@@ -230,8 +226,7 @@ describe("where the bot fails", () => {
       const p = await c.ctx.newPage();
       await p.goto(`${server.base}/agents/${agentId}`);
       await sectionLoaded(p);
-      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      expect(overflow, `sideways overflow at ${width} px`).toBe(0);
+      expect(await sidewaysOverflow(p), `sideways overflow at ${width} px`).toBe(0);
       await sleep(400);
       await p.evaluate(() => window.scrollTo(0, 0));
       const box = await p.locator('[data-section="failures"]').boundingBox();

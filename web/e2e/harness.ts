@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type Browser, type BrowserContext, chromium } from "playwright-core";
+import { type Browser, type BrowserContext, type Page, chromium } from "playwright-core";
 
 /** The repository root. */
 export const REPO = resolve(import.meta.dirname, "../..");
@@ -287,6 +287,25 @@ export function screenshotDir(): string {
   const dir = process.env.UPDATE_SCREENSHOTS === "1" ? join(REPO, "docs", "screenshots") : join(REPO, "web", "e2e-artifacts");
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/** Fills the sign-in form on the page shown and submits it. */
+export async function signIn(p: Page, who: { email: string; password: string }): Promise<void> {
+  await p.fill("#email", who.email);
+  await p.fill("#password", who.password);
+  await p.click('button[type="submit"]');
+}
+
+/** Opens `path` signed in as `who`: the sign-in page with `next=path`, the form, then `path`. */
+export async function openAs(p: Page, server: Server, who: { email: string; password: string }, path: string): Promise<void> {
+  await p.goto(`${server.base}/login?next=${encodeURIComponent(path)}`);
+  await signIn(p, who);
+  await p.waitForURL((u) => u.pathname === path);
+}
+
+/** How many pixels the page overflows sideways (0 when it fits its width). */
+export function sidewaysOverflow(p: Page): Promise<number> {
+  return p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
 }
 
 /** Waits. */

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatUsd, pricesNote, tokenKinds } from "../src/views/llm/llm-format";
-import { Server, context, launch, minusDays, screenshotDir, sleep, today } from "./harness";
+import { Server, context, launch, minusDays, openAs, screenshotDir, sidewaysOverflow, sleep, today } from "./harness";
 
 const TZ = "Europe/Zagreb";
 const ADMIN = { email: "admin@example.com", password: "admin-password-1" };
@@ -225,11 +225,7 @@ describe("the LLM usage section", () => {
     expect(m.totals.unpriced_calls).toBe(1);
     const c = await context(browser, 1440, TZ);
     const p = await c.ctx.newPage();
-    await p.goto(`${server.base}/login?next=/agents/${agentId}`);
-    await p.fill("#email", ADMIN.email);
-    await p.fill("#password", ADMIN.password);
-    await p.click('button[type="submit"]');
-    await p.waitForURL(new RegExp(`/agents/${agentId}$`));
+    await openAs(p, server, ADMIN, `/agents/${agentId}`);
     await sectionLoaded(p);
     await expectSection(p, m, false);
     // The most expensive conversation's link opens its transcript.
@@ -278,8 +274,7 @@ describe("the LLM usage section", () => {
       await sectionLoaded(p);
       await p.waitForSelector('[data-chart="llm-daily"][data-rendered="1"]');
       await p.waitForSelector('[data-chart="llm-models"][data-rendered="1"]');
-      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      expect(overflow, `sideways overflow at ${width} px`).toBe(0);
+      expect(await sidewaysOverflow(p), `sideways overflow at ${width} px`).toBe(0);
       await sleep(600);
       // The section alone, from the whole page (so the sticky top bar does not cover it).
       await p.evaluate(() => window.scrollTo(0, 0));

@@ -6,7 +6,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { Server, SmtpReceiver, context, launch, screenshotDir, until } from "./harness";
+import { Server, SmtpReceiver, context, launch, openAs, screenshotDir, until } from "./harness";
 
 const TZ = "Europe/Zagreb";
 const ADMIN = { email: "admin@example.com", password: "admin-password-1" };
@@ -42,12 +42,7 @@ afterAll(async () => {
 
 describe("client reports in the settings", () => {
   it("schedules a report, names a bad field, previews it with the overview's numbers and mails a test", async () => {
-    await page.goto(`${server.base}/login`);
-    await page.fill("#email", ADMIN.email);
-    await page.fill("#password", ADMIN.password);
-    await page.click('button[type="submit"]');
-    await page.waitForURL(/\/agents(\/\d+)?$/);
-    await page.goto(`${server.base}/settings/agents/${agentId}`);
+    await openAs(page, server, ADMIN, `/settings/agents/${agentId}`);
     await page.waitForSelector("#h-reports");
     await expect.poll(() => page.locator('section:has(#h-reports)').innerText()).toContain("No reports scheduled.");
 

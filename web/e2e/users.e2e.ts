@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cohortShare, percentLabel, usersInterval } from "../src/views/users/users-format";
-import { Server, context, launch, minusDays, screenshotDir, sleep, today } from "./harness";
+import { Server, context, launch, minusDays, screenshotDir, sidewaysOverflow, sleep, today } from "./harness";
 
 const TZ = "Europe/Zagreb";
 const ADMIN = { email: "admin@example.com", password: "admin-password-1" };
@@ -136,8 +136,7 @@ describe("the Users section", () => {
       const { p, close, errors } = await login(width);
       await p.waitForSelector('[data-chart="users-new-returning"][data-rendered="1"]');
       await p.waitForSelector('[data-chart="users-active"][data-rendered="1"]');
-      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      expect(overflow, `sideways overflow at ${width} px`).toBe(0);
+      expect(await sidewaysOverflow(p), `sideways overflow at ${width} px`).toBe(0);
       await sleep(600);
       await p.evaluate(() => window.scrollTo(0, 0));
       const box = await p.locator('[data-section="users"]').boundingBox();
