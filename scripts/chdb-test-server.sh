@@ -8,13 +8,12 @@
 #   URL=$(scripts/chdb-test-server.sh start DIR PORT)   # prints http://127.0.0.1:PORT/?database=agentsight_test
 #   scripts/chdb-test-server.sh stop DIR
 #
-# The venv is ~/.cache/agentsight/venv-chdb (or $AGENTSIGHT_CHDB_VENV), made once; chdb is
-# fetched by name with pip's configured index.
+# The venv is ~/.cache/agentsight/venv-chdb (or $AGENTSIGHT_CHDB_VENV), made once by
+# scripts/setup-pinned-venv.sh; chdb is fetched by name with pip's configured index.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CHDB_VERSION="4.4.0"   # ClickHouse 26.9
-VENV="${AGENTSIGHT_CHDB_VENV:-$HOME/.cache/agentsight/venv-chdb}"
 
 cmd="${1:-}"
 dir="${2:-}"
@@ -26,10 +25,7 @@ fi
 case "$cmd" in
 start)
     port="${3:?usage: $0 start DIR PORT}"
-    if ! "$VENV/bin/python" -c "import sys; from importlib import metadata; sys.exit(metadata.version('chdb') != '$CHDB_VERSION')" 2>/dev/null; then
-        python3 -m venv "$VENV" >&2
-        "$VENV/bin/pip" install -q --disable-pip-version-check "chdb==$CHDB_VERSION" >&2
-    fi
+    VENV="$(scripts/setup-pinned-venv.sh chdb "$CHDB_VERSION" | tail -n 1)"
     mkdir -p "$dir/data"
     "$VENV/bin/python" scripts/chdb-http.py "$port" "$dir/data" >"$dir/url" 2>"$dir/log" &
     echo $! >"$dir/pid"

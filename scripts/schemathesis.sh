@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$BIN" ] || { echo "schemathesis.sh: no binary at $BIN (cargo build --release -p agentsight)" >&2; exit 2; }
 
-VENV="$(scripts/setup-schemathesis-venv.sh | tail -n 1)"
+VENV="$(scripts/setup-pinned-venv.sh schemathesis 4.32.5 | tail -n 1)"
 ST="$VENV/bin/schemathesis"
 DIR="$(mktemp -d)"
 SERVER_PID=""

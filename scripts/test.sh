@@ -115,7 +115,7 @@ AGENTSIGHT_TEST_CLICKHOUSE="$(scripts/clickhouse-test-server.sh start "$CH_TEST_
 export AGENTSIGHT_TEST_CLICKHOUSE
 
 step "aiosmtpd (PyPI) for the alert and mail delivery tests (a real SMTP receiver with STARTTLS and AUTH)"
-AIOSMTPD_VENV="$(scripts/setup-aiosmtpd-venv.sh | tail -n 1)"
+AIOSMTPD_VENV="$(scripts/setup-pinned-venv.sh aiosmtpd 1.4.6 | tail -n 1)"
 export AGENTSIGHT_AIOSMTPD_PYTHON="$AIOSMTPD_VENV/bin/python"
 "$AGENTSIGHT_AIOSMTPD_PYTHON" -c "import aiosmtpd" || { echo "aiosmtpd is missing from $AIOSMTPD_VENV" >&2; exit 1; }
 if ! command -v openssl >/dev/null 2>&1; then

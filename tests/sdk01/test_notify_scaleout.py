@@ -87,7 +87,7 @@ class Smtp:
     def __init__(self, dir: Path) -> None:
         python = os.environ.get("AGENTSIGHT_AIOSMTPD_PYTHON", "").strip()
         if not python:
-            pytest.fail("AGENTSIGHT_AIOSMTPD_PYTHON is not set: run scripts/setup-aiosmtpd-venv.sh and set it to "
+            pytest.fail("AGENTSIGHT_AIOSMTPD_PYTHON is not set: run scripts/setup-pinned-venv.sh aiosmtpd 1.4.6 and set it to "
                         "<venv>/bin/python (scripts/test.sh does both)")
         self.port = h.free_port()
         self.maildir = dir / "mail"

@@ -2,7 +2,7 @@
 //! made here by openssl, AUTH) and an HTTP receiver that checks the webhook signature. The
 //! messages received are parsed and their numbers compared with the metrics API's.
 //!
-//! Needs `AGENTSIGHT_AIOSMTPD_PYTHON`, the python of the venv `scripts/setup-aiosmtpd-venv.sh`
+//! Needs `AGENTSIGHT_AIOSMTPD_PYTHON`, the python of the venv `scripts/setup-pinned-venv.sh aiosmtpd 1.4.6`
 //! makes (scripts/test.sh sets it); without it these tests fail, they do not skip.
 
 use std::io::BufRead;
@@ -59,7 +59,7 @@ fn start_smtp() -> Smtp {
 fn start_smtp_with(stall: bool) -> Smtp {
     let python = std::env::var("AGENTSIGHT_AIOSMTPD_PYTHON").unwrap_or_else(|_| {
         panic!(
-            "AGENTSIGHT_AIOSMTPD_PYTHON is not set: run scripts/setup-aiosmtpd-venv.sh and set it to \
+            "AGENTSIGHT_AIOSMTPD_PYTHON is not set: run scripts/setup-pinned-venv.sh aiosmtpd 1.4.6 and set it to \
              <venv>/bin/python"
         )
     });
