@@ -1,10 +1,12 @@
 //! The facts of the failure metrics (`docs/metrics.md`, *Where the bot fails*) over raw rows,
 //! and the conversation list's failure filters. Exact by construction: every entry of the
-//! conversations in range is read (by `messages (conversation_pk, ts, kind)`) and folded by
+//! conversations in range is read (by the covering index `messages (conversation_pk, ts, kind,
+//! sender)`; the escalations and failed calls among the actions by `action_logs
+//! (conversation_pk)`) and folded by
 //! `agentsight_core::metrics::failures`, the same code every backend uses; the SQL filters of
 //! the list state the same rules row by row.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use agentsight_core::metrics::TOKEN_USAGE_ACTION;
 use agentsight_core::metrics::failures::{
@@ -48,43 +50,64 @@ pub(crate) fn facts(
     drop(rows);
     drop(stmt);
 
-    // Their entries: messages by sender, actions by name and error.
-    let mut entries: HashMap<i64, Vec<TrailEntry>> = HashMap::new();
+    // The actions that are more than an entry: escalations, and failed calls (by name). Any
+    // other action is an entry and nothing more.
+    let mut escalations: HashSet<i64> = HashSet::new();
     let mut failed: HashMap<i64, Vec<String>> = HashMap::new();
+    // Plain `?` after the range's: numbered after them.
+    let mut aparams = params.clone();
+    aparams.extend(escalation.iter().map(|n| Value::Text(n.clone())));
+    let names = match escalation.len() {
+        0 => "0".to_string(),
+        n => format!("a.action_name IN ({})", vec!["?"; n].join(", ")),
+    };
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT m.conversation_pk, m.ts, m.id, m.kind, m.sender, a.action_name,
-                coalesce(a.error_msg, '') <> ''
-             FROM messages m LEFT JOIN action_logs a ON m.kind = 1 AND a.message_id = m.id
+            "SELECT a.conversation_pk, a.message_id, a.action_name,
+                coalesce(a.error_msg, '') <> '' AND a.action_name <> '{TOKEN_USAGE_ACTION}'
+             FROM action_logs a
+             WHERE a.conversation_pk IN ({in_range}) AND a.message_id IS NOT NULL
+               AND ({names} OR (coalesce(a.error_msg, '') <> '' AND a.action_name <> '{TOKEN_USAGE_ACTION}'))"
+        ))
+        .map_err(sqlerr)?;
+    let mut rows = stmt.query(params_from_iter(aparams.iter())).map_err(sqlerr)?;
+    while let Some(r) = rows.next().map_err(sqlerr)? {
+        let pk: i64 = r.get(0).map_err(sqlerr)?;
+        let name: String = r.get(2).map_err(sqlerr)?;
+        if escalation.contains(&name) {
+            escalations.insert(r.get(1).map_err(sqlerr)?);
+        }
+        if r.get::<_, bool>(3).map_err(sqlerr)? {
+            failed.entry(pk).or_default().push(name);
+        }
+    }
+    drop(rows);
+    drop(stmt);
+
+    // Their entries: messages by sender, action messages as escalations or others.
+    let mut entries: HashMap<i64, Vec<TrailEntry>> = HashMap::new();
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT m.conversation_pk, m.ts, m.id, m.kind, m.sender FROM messages m
              WHERE m.conversation_pk IN ({in_range}) AND m.kind IN (0, 1)"
         ))
         .map_err(sqlerr)?;
     let mut rows = stmt.query(params_from_iter(params.iter())).map_err(sqlerr)?;
     while let Some(r) = rows.next().map_err(sqlerr)? {
         let pk: i64 = r.get(0).map_err(sqlerr)?;
-        let kind: i64 = r.get(3).map_err(sqlerr)?;
-        let step = if kind == 0 {
+        let id: i64 = r.get(2).map_err(sqlerr)?;
+        let step = if r.get::<_, i64>(3).map_err(sqlerr)? == 0 {
             match r.get_ref(4).map_err(sqlerr)?.as_str().unwrap_or("") {
                 "end_user" => Step::User,
                 "agent" => Step::Agent,
                 _ => Step::Other,
             }
+        } else if escalations.contains(&id) {
+            Step::Escalation
         } else {
-            let name: Option<String> = r.get(5).map_err(sqlerr)?;
-            let error: Option<bool> = r.get(6).map_err(sqlerr)?;
-            match name {
-                Some(name) => {
-                    let step = if escalation.contains(&name) { Step::Escalation } else { Step::Other };
-                    if error == Some(true) && name != TOKEN_USAGE_ACTION {
-                        failed.entry(pk).or_default().push(name);
-                    }
-                    step
-                }
-                None => Step::Other,
-            }
+            Step::Other
         };
-        let e = TrailEntry { ts: r.get(1).map_err(sqlerr)?, id: r.get(2).map_err(sqlerr)?, step };
-        entries.entry(pk).or_default().push(e);
+        entries.entry(pk).or_default().push(TrailEntry { ts: r.get(1).map_err(sqlerr)?, id, step });
     }
     drop(rows);
     drop(stmt);

@@ -99,6 +99,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_retention.sql"),
     include_str!("../migrations/0012_alerts.sql"),
     include_str!("../migrations/0013_reports.sql"),
+    include_str!("../migrations/0014_messages_by_sender.sql"),
 ];
 
 /// The migration that moves the span chunks into the archive database (see [`copy_chunks`]).

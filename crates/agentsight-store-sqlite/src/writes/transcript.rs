@@ -191,9 +191,12 @@ fn resent_action(cx: &mut MainContext, pk: i64, a: &NewAction) -> StoreResult<Op
     .map_err(sqlerr)
 }
 
+// An action's entry is always stored with sender `agent` and a button's with `end_user`
+// (`insert_action`, `insert_button`): naming it seeks the whole of `messages_conversation`
+// (conversation_pk, ts, kind, sender), whose entries are then in `id` order.
 const RESENT_ACTION_SQL: &str =
     "SELECT a.id, a.message_id FROM messages m JOIN action_logs a ON a.message_id = m.id
-     WHERE m.conversation_pk = ?1 AND m.ts = ?2 AND m.kind = 1 AND a.action_name = ?3 AND a.metadata = ?4
+     WHERE m.conversation_pk = ?1 AND m.ts = ?2 AND m.kind = 1 AND m.sender = 'agent' AND a.action_name = ?3 AND a.metadata = ?4
        AND a.started_at IS ?5 AND a.ended_at IS ?6 AND a.duration_ms IS ?7 AND a.tools_used IS ?8
        AND a.response IS ?9 AND a.error_msg IS ?10
      ORDER BY m.id LIMIT 1";
@@ -223,7 +226,7 @@ fn resent_button(cx: &mut MainContext, pk: i64, b: &NewButton) -> StoreResult<Op
 
 const RESENT_BUTTON_SQL: &str =
     "SELECT b.id, b.message_id FROM messages m JOIN buttons b ON b.message_id = m.id
-     WHERE m.conversation_pk = ?1 AND m.ts = ?2 AND m.kind = 2 AND b.button_event = ?3 AND b.label = ?4
+     WHERE m.conversation_pk = ?1 AND m.ts = ?2 AND m.kind = 2 AND m.sender = 'end_user' AND b.button_event = ?3 AND b.label = ?4
        AND b.value = ?5 AND b.metadata = ?6
      ORDER BY m.id LIMIT 1";
 
@@ -449,7 +452,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join("; ");
             assert!(
-                plan.contains("INDEX messages_conversation (conversation_pk=? AND ts=? AND kind=?)"),
+                plan.contains("INDEX messages_conversation (conversation_pk=? AND ts=? AND kind=?"),
                 "{plan}"
             );
             assert!(!plan.contains("SCAN") && !plan.contains("TEMP B-TREE"), "{plan}");
