@@ -105,6 +105,20 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
                               "--password-stdin", "--data-dir", str(data_dir)], input="correct horse battery\n",
                              capture_output=True, text=True, timeout=60, env=so._env())
         assert res.returncode == 0, res.stderr
+        # Settings that go with the box: a retention, an alert rule, a webhook, SMTP.
+        so._cli(binary, "agent", "retention", AGENT, "--days", "400", "--data-dir", str(data_dir))
+        so._cli(binary, "alert", "create", "--agent", AGENT, "--kind", "cost_per_day", "--threshold", "2.5",
+                "--window-hours", "48", "--data-dir", str(data_dir))
+        res = subprocess.run([str(binary), "notify", "target", "add-webhook", "--name", "ops", "--url",
+                              "https://hooks.example.com/services/T0/B0/x", "--secret-stdin", "--data-dir", str(data_dir)],
+                             input="a-webhook-signing-secret-0123\n", capture_output=True, text=True, timeout=60,
+                             env=so._env())
+        assert res.returncode == 0, res.stderr
+        res = subprocess.run([str(binary), "notify", "smtp", "set", "--host", "smtp.example.com", "--port", "587",
+                              "--security", "starttls", "--username", "mailer", "--password-stdin", "--from",
+                              "reports@example.com", "--data-dir", str(data_dir)],
+                             input="smtp-password-123\n", capture_output=True, text=True, timeout=60, env=so._env())
+        assert res.returncode == 0, res.stderr
 
         lite = so.Node(binary, ["--data-dir", str(data_dir)], tmp_path / "sqlite.log")
         nodes.append(lite)
@@ -138,6 +152,17 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
         nodes.remove(lite)
 
         db = sqlite3.connect(data_dir / "agentsight.db")
+        # A report schedule and the record of a week it sent (arranged in the file: the single
+        # box's API would need a session): after the copy that week is not sent again.
+        agent_id = db.execute("SELECT id FROM agents WHERE name = ?", (AGENT,)).fetchone()[0]
+        db.execute("INSERT INTO report_schedules (id, agent_id, cadence, day, hour, time_zone, recipients, enabled, "
+                   "active_since, created_at, updated_at) VALUES (7, ?, 'weekly', 1, 8, 'Europe/Zagreb', "
+                   "'[\"client@example.com\"]', 1, 1, 1, 1)", (agent_id,))
+        db.execute("INSERT INTO report_sends (schedule_id, period_key, state, attempts, claimed_at, sent_at) "
+                   "VALUES (7, '2026-W49', 'sent', 1, 5, 6)")
+        db.commit()
+        settings_rows = {t: db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                         for t in ("alert_rules", "notify_targets", "smtp_settings", "report_schedules", "report_sends")}
         source = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                   for t in ("conversations", "messages", "action_logs", "buttons", "feedbacks", "attachments",
                             "token_usage", "api_keys")}
@@ -180,6 +205,19 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
         so._cli(binary, "agent", "create", "other", "--data-dir", str(other))
         refused = _migrate(binary, other, backends)
         assert refused.returncode != 0 and "holds a copy of another data dir" in refused.stderr, refused.stderr
+
+        # The settings came along, field for field (booleans as booleans).
+        for table, rows in settings_rows.items():
+            got = subprocess.run(["psql", "-X", "-A", "-t", "-F", "\t", backends.postgres, "-c",
+                                  f"SELECT * FROM {table} ORDER BY 1"], capture_output=True, text=True, timeout=30)
+            assert got.returncode == 0, got.stderr
+            lines = [l for l in got.stdout.splitlines() if l]
+            assert len(lines) == len(rows) == 1, (table, lines, rows)
+            want_cells = ["" if v is None else str(v) for v in rows[0]]
+            got_cells = lines[0].split("\t")
+            for i, (w, g) in enumerate(zip(want_cells, got_cells)):
+                assert g == w or (g, w) in (("t", "1"), ("f", "0")), (table, i, g, w)
+        assert "400" in so._cli(binary, "agent", "retention", AGENT, *backends.flags())
 
         # Nothing duplicated: the cluster holds what the box held.
         ch = backends.shards[0] + f"?database={backends.name}"

@@ -32,6 +32,12 @@ const POSTGRES_TABLES: &[&str] = &[
     "event_votes",
     "event_actions",
     "event_token_usage",
+    "alert_rules",
+    "alert_events",
+    "notify_targets",
+    "smtp_settings",
+    "report_schedules",
+    "report_sends",
 ];
 
 /// The ClickHouse tables the copy writes, with the column that names a row.
@@ -45,6 +51,10 @@ const CLICKHOUSE_TABLES: &[(&str, &str)] = &[
 
 /// Sequences and identities moved above the copied ids when the copy ends.
 const SEQUENCED: &[&str] = &[
+    "alert_rules",
+    "alert_events",
+    "notify_targets",
+    "report_schedules",
     "agents",
     "environments",
     "api_keys",

@@ -9,8 +9,12 @@
 //! (a rename, a mark, a deletion, a new vote on an old message) are not: stop the server, run
 //! `migrate` a last time, then start the scale-out nodes.
 //!
-//! What is copied, in order: the configuration (agents, environments, keys, users and their
-//! agents, share links, branding; sessions are not: users sign in again), then per agent the
+//! What is copied, in order: the configuration (agents with their retention, environments, keys,
+//! users and their agents, share links, branding, alert rules and their history, notification
+//! targets, the SMTP settings, report schedules and the record of their sends, so a period
+//! sent from the single box is not sent again; sessions are not: users sign in again; nor is
+//! the sends log: its history stays in the data dir and its pending retries are dropped), then
+//! per agent the
 //! conversations, messages (with the transcript entries of actions and buttons), action logs,
 //! buttons, conversation feedback, votes, action definitions, token usage and attachments
 //! (their bytes into PostgreSQL). Not copied: the span rows of 0.1.x (the span listing and
@@ -126,17 +130,30 @@ const STEPS: &[Step] = &[
 
 /// The configuration tables, copied whole (small) in this order: (table, columns).
 const CONFIG: &[(&str, &str)] = &[
-    ("agents", "id, name, created_at, escalation_tools"),
+    ("agents", "id, name, created_at, escalation_tools, retention_days"),
     ("environments", "id, agent_id, slug, name, is_production, created_at"),
     ("api_keys", "id, agent_id, prefix, hash, role, created_at, revoked_at"),
     ("users", "id, email, password_hash, role, created_at"),
     ("user_agents", "user_id, agent_id"),
     ("shares", "id, agent_id, label, token_prefix, token_hash, created_at, expires_at, revoked_at"),
     ("agent_branding", "agent_id, display_name, accent_color, logo_mime, logo, logo_version"),
+    ("alert_rules", "id, agent_id, kind, threshold, window_hours, enabled, created_at"),
+    (
+        "alert_events",
+        "id, rule_id, agent_id, kind, threshold, fired_at, fired_value, resolved_at, resolved_value",
+    ),
+    ("notify_targets", "id, kind, name, address, secret, enabled, created_at"),
+    ("smtp_settings", "id, host, port, security, username, password, from_addr, updated_at"),
+    (
+        "report_schedules",
+        "id, agent_id, cadence, day, hour, time_zone, recipients, enabled, share_id, share_token, active_since, \
+         created_at, updated_at",
+    ),
+    ("report_sends", "schedule_id, period_key, state, attempts, claimed_at, sent_at, error"),
 ];
 
 /// SQLite integers that are booleans in PostgreSQL.
-const BOOLEANS: &[&str] = &["is_used", "is_marked", "is_deleted", "is_production", "incomplete"];
+const BOOLEANS: &[&str] = &["is_used", "is_marked", "is_deleted", "is_production", "incomplete", "enabled"];
 
 /// What a run did.
 #[derive(Debug, Default)]
