@@ -110,7 +110,7 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
         so._cli(binary, "alert", "create", "--agent", AGENT, "--kind", "cost_per_day", "--threshold", "2.5",
                 "--window-hours", "48", "--data-dir", str(data_dir))
         res = subprocess.run([str(binary), "notify", "target", "add-webhook", "--name", "ops", "--url",
-                              "https://hooks.example.com/services/T0/B0/x", "--secret-stdin", "--data-dir", str(data_dir)],
+                              "https://hooks.example.com/services/team/hook/x", "--secret-stdin", "--data-dir", str(data_dir)],
                              input="a-webhook-signing-secret-0123\n", capture_output=True, text=True, timeout=60,
                              env=so._env())
         assert res.returncode == 0, res.stderr
