@@ -40,10 +40,12 @@ fn bad(e: impl std::fmt::Display) -> DeliveryError {
 pub(super) fn build(from: &str, email: &Email) -> Result<Message, DeliveryError> {
     let from: Mailbox = from.parse().map_err(|e| bad(format!("from address: {e}")))?;
     let to: Mailbox = email.to.parse().map_err(|e| bad(format!("to address: {e}")))?;
-    let mut builder = Message::builder().from(from).to(to).subject(email.subject.clone());
-    if let Some(id) = &email.message_id {
-        builder = builder.message_id(Some(format!("<{id}>")));
-    }
+    // Without one of its own, a random id in the sender's domain (lettre's would name this host).
+    let id = match &email.message_id {
+        Some(id) => format!("<{id}>"),
+        None => format!("<{:032x}@{}>", rand::random::<u128>(), from.email.domain()),
+    };
+    let builder = Message::builder().from(from).to(to).subject(email.subject.clone()).message_id(Some(id));
     let part = |a: &super::MailAttachment| -> Result<(Vec<u8>, ContentType), DeliveryError> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&a.base64)
