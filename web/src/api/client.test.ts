@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, errorMessage, queryString } from "./client";
+import { ApiError, LatestFetch, errorMessage, queryString } from "./client";
 
 describe("errorMessage", () => {
   it("prefers detail", () => {
@@ -28,5 +28,30 @@ describe("queryString", () => {
   it("skips empty values and encodes the rest", () => {
     expect(queryString({ agent: 1, q: "a b", x: "", y: null, z: undefined, f: false })).toBe("?agent=1&q=a+b&f=false");
     expect(queryString({})).toBe("");
+  });
+});
+
+describe("LatestFetch", () => {
+  it("keeps the newest answer: an older fetch that ends later is dropped", async () => {
+    const f = new LatestFetch<string>();
+    let endOld: (v: string) => void = () => {};
+    let oldSignal: AbortSignal | null = null;
+    const old = f.run((signal) => {
+      oldSignal = signal;
+      return new Promise<string>((res) => (endOld = res));
+    });
+    expect(f.loading).toBe(true);
+    expect(await f.run(async () => "new")).toBe(true);
+    expect(oldSignal!.aborted).toBe(true);
+    endOld("old");
+    expect(await old).toBe(false);
+    expect([f.data, f.error, f.loading]).toEqual(["new", null, false]);
+  });
+
+  it("shows a failure and clears the data", async () => {
+    const f = new LatestFetch<string>();
+    await f.run(async () => "x");
+    expect(await f.run(async () => Promise.reject(new Error("boom")))).toBe(true);
+    expect([f.data, f.error]).toEqual([null, "Error: boom"]);
   });
 });

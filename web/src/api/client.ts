@@ -132,3 +132,36 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
 export function isAbort(e: unknown): boolean {
   return e instanceof DOMException && e.name === "AbortError";
 }
+
+/** What a view shows of one resource, fetched again for new parameters: a newer fetch aborts the
+ * older one, whose answer is dropped. `loading` holds until the first answer. */
+export class LatestFetch<T> {
+  data: T | null = null;
+  error: string | null = null;
+  loading = true;
+  private abort: AbortController | null = null;
+
+  /** Fetches with `get`; false when a newer fetch (or `stop`) superseded this one. */
+  async run(get: (signal: AbortSignal) => Promise<T>): Promise<boolean> {
+    this.abort?.abort();
+    const ac = new AbortController();
+    this.abort = ac;
+    try {
+      const r = await get(ac.signal);
+      if (ac.signal.aborted) return false;
+      this.data = r;
+      this.error = null;
+    } catch (e) {
+      if (isAbort(e) || ac.signal.aborted) return false;
+      this.error = e instanceof ApiError ? e.message : String(e);
+      this.data = null;
+    }
+    this.loading = false;
+    return true;
+  }
+
+  /** Aborts the fetch in flight. */
+  stop(): void {
+    this.abort?.abort();
+  }
+}

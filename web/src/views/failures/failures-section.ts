@@ -4,7 +4,7 @@
 // conversations it counted (not on a share page, which reads no conversations). Owns its fetch.
 
 import { html, nothing, type TemplateResult } from "lit-html";
-import { ApiError, isAbort } from "../../api/client";
+import { LatestFetch } from "../../api/client";
 import { getFailures } from "../../api/endpoints";
 import type { FailuresResponse } from "../../api/types";
 import { type WidgetState, widget } from "../../components/widget";
@@ -33,10 +33,16 @@ const EMPTY = html`<span>No conversations in this range. Unanswered and abandone
 
 /** The section of one overview. */
 export class FailuresSection {
-  private data: FailuresResponse | null = null;
-  private loading = true;
-  private error: string | null = null;
-  private abort: AbortController | null = null;
+  private readonly fetched = new LatestFetch<FailuresResponse>();
+  private get data() {
+    return this.fetched.data;
+  }
+  private get error() {
+    return this.fetched.error;
+  }
+  private get loading() {
+    return this.fetched.loading;
+  }
   private lastParams: Record<string, string> = {};
 
   constructor(private readonly o: FailuresSectionOptions) {}
@@ -47,20 +53,7 @@ export class FailuresSection {
     const idle = new URLSearchParams(location.search).get("idle");
     const asked = idle && /^\d+$/.test(idle) ? { ...rest, idle_minutes: idle } : rest;
     this.lastParams = params;
-    this.abort?.abort();
-    const ac = new AbortController();
-    this.abort = ac;
-    try {
-      const r = await getFailures(this.o.agentId, asked, ac.signal);
-      if (ac.signal.aborted) return;
-      this.data = r;
-      this.error = null;
-    } catch (e) {
-      if (isAbort(e)) return;
-      this.error = e instanceof ApiError ? e.message : String(e);
-      this.data = null;
-    }
-    this.loading = false;
+    if (!(await this.fetched.run((signal) => getFailures(this.o.agentId, asked, signal)))) return;
     this.o.redraw();
   }
 
@@ -193,6 +186,6 @@ export class FailuresSection {
 
   /** Stops fetching. */
   dispose(): void {
-    this.abort?.abort();
+    this.fetched.stop();
   }
 }

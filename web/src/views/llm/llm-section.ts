@@ -4,7 +4,7 @@
 // table it was computed with. Owns its fetch and its charts; the overview only places it.
 
 import { html, nothing, type TemplateResult } from "lit-html";
-import { ApiError, isAbort } from "../../api/client";
+import { LatestFetch } from "../../api/client";
 import { getLlmMetrics } from "../../api/endpoints";
 import type { LlmMetricsResponse } from "../../api/types";
 import { ChartHosts } from "../../charts/chart-host";
@@ -41,10 +41,16 @@ function cost(decimal: string | null, priceTable: string, attr: string): Templat
 
 /** The LLM usage section of one overview. */
 export class LlmSection {
-  private data: LlmMetricsResponse | null = null;
-  private loading = true;
-  private error: string | null = null;
-  private abort: AbortController | null = null;
+  private readonly fetched = new LatestFetch<LlmMetricsResponse>();
+  private get data() {
+    return this.fetched.data;
+  }
+  private get error() {
+    return this.fetched.error;
+  }
+  private get loading() {
+    return this.fetched.loading;
+  }
   private readonly hosts = new ChartHosts<ChartId>(() => this.o.root);
   private lastParams: Record<string, string> = {};
 
@@ -53,20 +59,7 @@ export class LlmSection {
   /** Fetches for the overview's query parameters (a newer call aborts an older one). */
   async load(params: Record<string, string>): Promise<void> {
     this.lastParams = params;
-    this.abort?.abort();
-    const ac = new AbortController();
-    this.abort = ac;
-    try {
-      const r = await getLlmMetrics(this.o.agentId, params, ac.signal);
-      if (ac.signal.aborted) return;
-      this.data = r;
-      this.error = null;
-    } catch (e) {
-      if (isAbort(e)) return;
-      this.error = e instanceof ApiError ? e.message : String(e);
-      this.data = null;
-    }
-    this.loading = false;
+    if (!(await this.fetched.run((signal) => getLlmMetrics(this.o.agentId, params, signal)))) return;
     this.o.redraw();
     this.paint();
   }
@@ -246,7 +239,7 @@ export class LlmSection {
 
   /** Stops fetching and frees the charts. */
   dispose(): void {
-    this.abort?.abort();
+    this.fetched.stop();
     this.hosts.dispose();
   }
 }

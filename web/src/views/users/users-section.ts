@@ -4,7 +4,7 @@
 // overview only places it.
 
 import { html, nothing, type TemplateResult } from "lit-html";
-import { ApiError, isAbort } from "../../api/client";
+import { LatestFetch } from "../../api/client";
 import { getUsers } from "../../api/endpoints";
 import type { UsersResponse } from "../../api/types";
 import { ChartHosts } from "../../charts/chart-host";
@@ -42,10 +42,16 @@ type ChartId = "users-new-returning" | "users-active";
 
 /** The Users section of one overview. */
 export class UsersSection {
-  private data: UsersResponse | null = null;
-  private loading = true;
-  private error: string | null = null;
-  private abort: AbortController | null = null;
+  private readonly fetched = new LatestFetch<UsersResponse>();
+  private get data() {
+    return this.fetched.data;
+  }
+  private get error() {
+    return this.fetched.error;
+  }
+  private get loading() {
+    return this.fetched.loading;
+  }
   private readonly hosts = new ChartHosts<ChartId>(() => this.o.root);
   private lastParams: Record<string, string> = {};
 
@@ -54,21 +60,8 @@ export class UsersSection {
   /** Fetches for the overview's query parameters (a newer call aborts an older one). */
   async load(params: Record<string, string>): Promise<void> {
     this.lastParams = params;
-    this.abort?.abort();
-    const ac = new AbortController();
-    this.abort = ac;
-    try {
-      const interval = usersInterval(params as { from: string; to: string });
-      const r = await getUsers(this.o.agentId, { ...params, interval }, ac.signal);
-      if (ac.signal.aborted) return;
-      this.data = r;
-      this.error = null;
-    } catch (e) {
-      if (isAbort(e)) return;
-      this.error = e instanceof ApiError ? e.message : String(e);
-      this.data = null;
-    }
-    this.loading = false;
+    const interval = usersInterval(params as { from: string; to: string });
+    if (!(await this.fetched.run((signal) => getUsers(this.o.agentId, { ...params, interval }, signal)))) return;
     this.o.redraw();
     this.paint();
   }
@@ -191,7 +184,7 @@ export class UsersSection {
 
   /** Stops fetching and frees the charts. */
   dispose(): void {
-    this.abort?.abort();
+    this.fetched.stop();
     this.hosts.dispose();
   }
 }
