@@ -9,13 +9,24 @@
 //! stopped between the two left the chunk's rows without the mark, so the first ClickHouse
 //! chunk of a (step, agent) in a run is first compared with what the table already holds
 //! ([`ClickHouseEventStore::import_clickhouse`] with `skip_existing`) and only missing rows go in.
+//!
+//! Spans (0.1.x) are copied as the scale-out span plane keeps them: the row with its text into
+//! ClickHouse's `spans`, then its key row into `event_spans` (state, and what a child arriving
+//! later needs of a turn: [`ClickHouseEventStore::import_span_key`]) with the mark, as a span
+//! batch does: ClickHouse first, the key after. A row a stopped run left without its key is
+//! invisible to span reads until the next run writes the key (and does not insert the row
+//! again). A span held when it was copied may be released on the box later: each run brings
+//! the state of the copied held spans up to date ([`ClickHouseEventStore::import_held_spans`],
+//! [`ClickHouseEventStore::import_span_states`]); nothing else of a span changes once stored.
 
 use std::collections::HashSet;
 
+use agentsight_core::spans::SpanEffect;
 use agentsight_store::{StoreError, StoreResult};
 use agentsight_store_postgres::pgerr;
 use serde_json::Value;
 
+use crate::spans::effect_code;
 use crate::{ClickHouseEventStore, ID_BLOCK};
 
 /// The PostgreSQL tables the copy writes (configuration and the event store's own).
@@ -32,6 +43,7 @@ const POSTGRES_TABLES: &[&str] = &[
     "event_votes",
     "event_actions",
     "event_token_usage",
+    "event_spans",
     "alert_rules",
     "alert_events",
     "notify_targets",
@@ -47,6 +59,7 @@ const CLICKHOUSE_TABLES: &[(&str, &str)] = &[
     ("action_logs", "id"),
     ("buttons", "id"),
     ("feedbacks", "id"),
+    ("spans", "id"),
 ];
 
 /// Sequences and identities moved above the copied ids when the copy ends.
@@ -64,6 +77,7 @@ const SEQUENCED: &[&str] = &[
     "event_attachments",
     "event_actions",
     "event_token_usage",
+    "event_spans",
 ];
 
 fn column_name(c: &str) -> StoreResult<&str> {
@@ -164,6 +178,25 @@ impl ClickHouseEventStore {
         self.import_postgres("agents", &[], step, agent_id, high_water).await.map(drop)
     }
 
+    /// The largest id `table` (a ClickHouse table of the copy) holds for `agent_id` (0 if none):
+    /// a chunk starting at or below it may hold rows a stopped run inserted without its mark,
+    /// whatever the chunks of that run were.
+    pub async fn import_clickhouse_max_id(&self, table: &str, agent_id: i64) -> StoreResult<i64> {
+        let &(_, id_col) = CLICKHOUSE_TABLES.iter().find(|(t, _)| *t == table).ok_or_else(|| {
+            StoreError::internal(format!("import: not a ClickHouse table of the copy: {table}"))
+        })?;
+        #[derive(serde::Deserialize)]
+        struct Max {
+            id: i64,
+        }
+        let got: Vec<Max> = self
+            .inner
+            .ch
+            .rows(&format!("SELECT toInt64(max({id_col})) AS id FROM {table} WHERE agent_id = {agent_id}"))
+            .await?;
+        Ok(got.first().map_or(0, |m| m.id))
+    }
+
     /// Inserts `rows` into the ClickHouse table `table` as given. With `skip_existing`, rows
     /// whose id the table already holds for `agent_id` are left out (a chunk a stopped run
     /// inserted without recording it). Answers the rows inserted.
@@ -216,6 +249,53 @@ impl ClickHouseEventStore {
         Ok(n)
     }
 
+    /// The columns of a copied span's `event_spans` row that come from its text, as a span
+    /// batch writes them (`spans.rs`): `effect` (what it projects into) and, for a turn, its
+    /// `trace_id`, `turn_complete` and `turn_reason`. A text that no longer validates (it did
+    /// when the box stored it) projects into nothing.
+    pub fn import_span_key(text: &str) -> Value {
+        let (effect, trace, complete, reason) = match agentsight_core::spans::validate_span(text, "span") {
+            Ok(s) => match &s.effect {
+                SpanEffect::Turn(t) => (
+                    effect_code(&s.effect),
+                    Some(s.trace_id.clone()),
+                    Some(t.complete),
+                    t.incomplete_reason.clone(),
+                ),
+                e => (effect_code(e), None, None, None),
+            },
+            Err(_) => (effect_code(&SpanEffect::None), None, None, None),
+        };
+        serde_json::json!({"effect": effect, "trace_id": trace, "turn_complete": complete, "turn_reason": reason})
+    }
+
+    /// The ids of `agent_id`'s spans held (waiting for their turn) in `event_spans`.
+    pub async fn import_held_spans(&self, agent_id: i64) -> StoreResult<Vec<i64>> {
+        let c = self.client().await?;
+        let rows = c
+            .query("SELECT id FROM event_spans WHERE agent_id = $1 AND state = 0 ORDER BY id", &[&agent_id])
+            .await
+            .map_err(pgerr)?;
+        rows.iter().map(|r| r.try_get(0).map_err(pgerr)).collect()
+    }
+
+    /// Sets the state of `agent_id`'s spans `ids` to `states` (a held span the box released
+    /// after it was copied). Answers the rows changed.
+    pub async fn import_span_states(&self, agent_id: i64, ids: &[i64], states: &[i16]) -> StoreResult<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE event_spans s SET state = r.state
+             FROM unnest($2::bigint[], $3::smallint[]) AS r(id, state)
+             WHERE s.agent_id = $1 AND s.id = r.id AND s.state <> r.state",
+            &[&agent_id, &ids, &states],
+        )
+        .await
+        .map_err(|e| pgerr(e).context("updating the state of copied spans"))
+    }
+
     /// The ClickHouse `conversations` row (version 1, with the metric columns decoded from
     /// its metadata) of a registry row given as a JSON object in `event_conversations`' form.
     pub fn import_conversation_row(pg_row: &Value) -> Value {
@@ -236,9 +316,10 @@ impl ClickHouseEventStore {
     }
 
     /// Ends a copy: every id allocator moves above the ids copied (the event id blocks above
-    /// `max_event_id`, the largest message, action log, button, feedback or vote id), so new
-    /// rows never take a copied id.
-    pub async fn import_finish(&self, max_event_id: i64) -> StoreResult<()> {
+    /// `max_event_id`, the largest message, action log, button, feedback or vote id; span batch
+    /// ids above `max_span_batch`, the largest batch id of a copied span), so new rows never
+    /// take a copied id.
+    pub async fn import_finish(&self, max_event_id: i64, max_span_batch: i64) -> StoreResult<()> {
         let c = self.client().await?;
         for t in SEQUENCED {
             c.execute(
@@ -259,6 +340,61 @@ impl ClickHouseEventStore {
         )
         .await
         .map_err(pgerr)?;
+        c.execute(
+            "SELECT setval('event_span_batches', greatest($1, (SELECT last_value FROM event_span_batches)))",
+            &[&max_span_batch],
+        )
+        .await
+        .map_err(pgerr)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn span(kind: &str, attrs: Value) -> String {
+        let mut a = json!({"agentsight.span.kind": kind, "agentsight.turn.id": "00000000000000a1"});
+        if let (Value::Object(a), Value::Object(more)) = (&mut a, attrs) {
+            a.extend(more);
+        }
+        json!({"span_id": "00000000000000a1", "trace_id": "0123456789ABCDEF0123456789abcdef", "kind": kind,
+            "name": kind, "started_at": "2026-08-15T10:00:00Z", "ended_at": "2026-08-15T10:00:01Z",
+            "status": "ok", "attributes": a, "events": []})
+        .to_string()
+    }
+
+    /// A copied span's key columns are what a span batch writes for it: a turn keeps its trace
+    /// (as validated: lower case) and completeness for the children that arrive after it; the
+    /// others only what they project into; a text that no longer validates projects into nothing.
+    #[test]
+    fn span_keys_are_what_a_batch_writes() {
+        let incomplete = span(
+            "turn",
+            json!({"agentsight.turn.complete": false, "agentsight.turn.incomplete_reason": "abandoned"}),
+        );
+        assert_eq!(
+            ClickHouseEventStore::import_span_key(&incomplete),
+            json!({"effect": 1, "trace_id": "0123456789abcdef0123456789abcdef", "turn_complete": false,
+                "turn_reason": "abandoned"})
+        );
+        assert_eq!(ClickHouseEventStore::import_span_key(&span("turn", json!({})))["turn_complete"], true);
+        for (kind, attrs, effect) in [
+            ("tool", json!({"agentsight.tool.name": "lookup"}), 2),
+            ("llm", json!({"gen_ai.request.model": "gpt-4o-mini"}), 3),
+            ("button", json!({}), 4),
+            ("custom", json!({}), 0),
+        ] {
+            assert_eq!(
+                ClickHouseEventStore::import_span_key(&span(kind, attrs)),
+                json!({"effect": effect, "trace_id": null, "turn_complete": null, "turn_reason": null}),
+                "{kind}"
+            );
+        }
+        assert_eq!(ClickHouseEventStore::import_span_key("{\"span_id\": 3}")["effect"], 0);
     }
 }

@@ -64,7 +64,7 @@ pub(crate) const SPANS: Table = Table {
 };
 
 /// What a span projects into, as `event_spans.effect` keeps it.
-fn effect_code(e: &SpanEffect) -> i16 {
+pub(crate) fn effect_code(e: &SpanEffect) -> i16 {
     match e {
         SpanEffect::None => 0,
         SpanEffect::Turn(_) => 1,

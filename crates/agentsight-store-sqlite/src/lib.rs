@@ -60,6 +60,9 @@ use agentsight_store::{
 use agentsight_store::{Change, ChangeFeed, ChangeListener};
 pub use check::{DatabaseReport, check_databases};
 pub use migrate::SCHEMA_VERSION;
+
+/// The span archive's schema version this build writes (its own `user_version`).
+pub const ARCHIVE_SCHEMA_VERSION: usize = archive::SCHEMA_VERSION;
 pub use reads::build_list_filter;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;

@@ -213,6 +213,10 @@ struct MigrateArgs {
     /// recorded, as a run killed at the worst moment.
     #[arg(long, hide = true)]
     stop_after_chunks: Option<u64>,
+    /// Test hook: count only the chunks of this step (`messages`, `spans`, …) towards
+    /// --stop-after-chunks.
+    #[arg(long, hide = true, requires = "stop_after_chunks")]
+    stop_in_step: Option<String>,
     #[command(flatten)]
     data: DataDir,
 }
@@ -1077,6 +1081,7 @@ async fn migrate(a: MigrateArgs) -> anyhow::Result<()> {
         data_dir: dir.clone(),
         chunk_rows: usize::try_from(a.chunk_rows).unwrap_or(crate::migrate::DEFAULT_CHUNK_ROWS),
         stop_after_chunks: a.stop_after_chunks,
+        stop_in_step: a.stop_in_step,
     };
     let mut shown = |step: &str, agent: i64, done: u64, total: u64| {
         let msg = if agent == 0 { step.to_string() } else { format!("agent {agent} {step}") };
