@@ -135,15 +135,14 @@ impl Batcher {
         })?;
         match answer.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(shared(table, e)),
+            Ok(Err(e)) => Err(shared(format!("batched insert into {table}"), e)),
             Err(_) => Err(StoreError::internal(format!("the batcher of {table} stopped"))),
         }
     }
 }
 
 /// The batch's error for one of its callers: the same kind, the shared error as the source.
-fn shared(table: &str, e: Arc<StoreError>) -> StoreError {
-    let context = format!("batched insert into {table}");
+pub(crate) fn shared(context: String, e: Arc<StoreError>) -> StoreError {
     match &*e {
         StoreError::Unavailable { .. } => StoreError::unavailable_from(context, e),
         StoreError::Storage { kind, .. } => StoreError::storage(*kind, context, e),

@@ -94,6 +94,10 @@ pub fn int_list(xs: &[i64]) -> String {
     xs.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
+/// How long an idle connection to ClickHouse is kept for reuse: under the server's default
+/// `keep_alive_timeout` of 3 s (see [`Http::new`]).
+pub const POOL_IDLE: Duration = Duration::from_secs(2);
+
 /// One ClickHouse server (one node of a cluster) reached over HTTP.
 #[derive(Clone, Debug)]
 pub struct Http {
@@ -115,6 +119,11 @@ impl Http {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
+            // Below ClickHouse's `keep_alive_timeout` (3 s by default): a connection the server
+            // may already have closed is never reused, so a request cannot meet the close
+            // ("connection closed before message completed", seen under load at reqwest's
+            // default of 90 s).
+            .pool_idle_timeout(POOL_IDLE)
             .build()
             .map_err(|e| StoreError::internal_from("HTTP client", e))?;
         Ok(Http { client, url })
@@ -171,7 +180,10 @@ impl Http {
     /// Runs a query and decodes its rows (`FORMAT JSONEachRow` is appended).
     pub async fn rows<T: DeserializeOwned>(&self, sql: &str) -> StoreResult<Vec<T>> {
         let doing = first_words(sql);
+        let started = std::time::Instant::now();
         let text = self.post(&[], format!("{sql}\nFORMAT JSONEachRow").into_bytes(), doing).await?;
+        // `AGENTSIGHT_LOG=info,agentsight_store_clickhouse=debug` shows every query with its time.
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, bytes = text.len(), %sql, "clickhouse query");
         text.lines()
             .filter(|l| !l.is_empty())
             .map(|l| {

@@ -165,6 +165,8 @@ struct Inner {
     /// (`erasure.rs`).
     servers: Vec<http::Http>,
     batcher: batch::Batcher,
+    /// The batching claimer of 0.0.x re-sends (`resend.rs`).
+    claims: resend::Claimer,
     /// The next id and the end of the block (exclusive).
     ids: tokio::sync::Mutex<(i64, i64)>,
     cache: Mutex<Cache>,
@@ -212,6 +214,7 @@ impl ClickHouseEventStore {
             schema::Layout::Cluster { hosts, .. } => hosts.clone(),
         };
         let batcher = batch::Batcher::start(entry.clone(), schema::TABLES, ch.batch);
+        let claims = resend::Claimer::start(pool.clone());
         let dp = dataplane::State::new(&entry, ch.cluster.is_some());
         let (feed, feed_start) = feed::Feed::new(&pool, &pg).await?;
         let store = ClickHouseEventStore {
@@ -220,6 +223,7 @@ impl ClickHouseEventStore {
                 ch: entry,
                 servers,
                 batcher,
+                claims,
                 ids: tokio::sync::Mutex::new((0, 0)),
                 cache: Mutex::new(Cache::default()),
                 listeners: RwLock::new(Vec::new()),

@@ -294,6 +294,43 @@ async fn two_nodes_racing_create_one_conversation() {
     assert_eq!(t.conversation.message_count, 8);
 }
 
+/// Re-sends racing on two nodes: 40 timed messages, each sent three times at once through
+/// alternating nodes (so re-sends meet in one claim batch and across nodes), are stored once
+/// each, and every call of an item is answered with the same id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_racing_resends_store_each_item_once() {
+    let f = Fresh::new().await;
+    let one = compose(&f, f.cluster()).await;
+    let two = ClickHouseEventStore::connect(f.pg(), f.cluster()).await.unwrap();
+    let agent = one.create_agent("a".into(), 1).await.unwrap().id;
+    let pk = one.events.upsert_conversation(upsert(agent, "c", 1)).await.unwrap().row.id;
+    let mut tasks = Vec::new();
+    for item in 0..40i64 {
+        for copy in 0..3i64 {
+            let node = if (item + copy) % 2 == 0 { one.events.clone() } else { two.clone() };
+            tasks.push(tokio::spawn(async move {
+                // Client time `item`, received later (a re-send's receipt time differs).
+                let m = NewMessage {
+                    received_at: 1_000_000_000 + copy,
+                    ..message(agent, ConversationRef::Pk(pk), item + 10)
+                };
+                (item, node.insert_message(m).await.unwrap().id)
+            }));
+        }
+    }
+    let mut ids: std::collections::HashMap<i64, std::collections::BTreeSet<i64>> = Default::default();
+    for t in tasks {
+        let (item, id) = t.await.unwrap();
+        ids.entry(item).or_default().insert(id);
+    }
+    assert!(ids.values().all(|s| s.len() == 1), "one id per item: {ids:?}");
+    let t = two.transcript(agent, pk).await.unwrap().unwrap();
+    assert_eq!(t.messages.len(), 40);
+    let stored: std::collections::BTreeSet<i64> = t.messages.iter().map(|m| m.id).collect();
+    let answered: std::collections::BTreeSet<i64> = ids.values().flatten().copied().collect();
+    assert_eq!(stored, answered);
+}
+
 /// Concurrent inserts join few ClickHouse inserts: 100 messages with a batch cap of 25 rows
 /// (and an interval too long to matter) make exactly 4 inserts, and all 100 rows are there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,7 +360,8 @@ async fn concurrent_inserts_are_batched() {
 }
 
 /// When ClickHouse refuses an insert, every caller whose rows were in it gets the error, with
-/// ClickHouse's exception kept as the source.
+/// ClickHouse's exception kept as the source; the re-send claims of the timed ones among them
+/// are dropped (a re-send then stores the item).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_insert_reaches_every_caller() {
     let f = Fresh::new().await;
@@ -336,7 +374,12 @@ async fn a_failed_insert_reaches_every_caller() {
     let tasks: Vec<_> = (0..10)
         .map(|i| {
             let node = node.clone();
-            tokio::spawn(async move { node.insert_message(message(agent, ConversationRef::Pk(pk), i)).await })
+            // Odd ones timed by their client (re-sendable: claimed before they are written).
+            let m = NewMessage {
+                received_at: i + (i % 2) * 1_000_000,
+                ..message(agent, ConversationRef::Pk(pk), i)
+            };
+            tokio::spawn(async move { node.insert_message(m).await })
         })
         .collect();
     for t in tasks {
@@ -349,6 +392,14 @@ async fn a_failed_insert_reaches_every_caller() {
         }
     }
     assert_eq!(node.inserts("messages"), 0);
+    let (client, conn) = tokio_postgres::connect(&f.pg_url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let claims: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {}.event_resends", f.schema), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(claims, 0, "the failed writes' claims are dropped");
 }
 
 /// Nodes starting at once: every one connects, the migrations are recorded once, the tables
