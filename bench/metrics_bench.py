@@ -7,6 +7,14 @@ same numbers, and reports the ratio. It also reports the server's resident memor
     python bench/metrics_bench.py --url http://127.0.0.1:18601 --key ags_... \\
         --db /tmp/m1m/agentsight.db --pid 12345 [--runs 20] [--duckdb] [--duckdb-runs 5]
 
+With `--vs-url` and `--vs-key` (and `--vs-pid`), a second server holding the same data — the
+scale-out nodes on PostgreSQL and ClickHouse after `agentsight migrate`, say — is timed in the
+same run: for each case the two servers are asked in turn, run by run, both answers must be
+equal (any difference is printed and fails the run), and the ratio of the medians is reported.
+
+    python bench/metrics_bench.py --url http://127.0.0.1:25601 --key ags_... --db box/agentsight.db \
+        --vs-url http://127.0.0.1:25602 --vs-key ags_... --vs-name clickhouse --runs 10
+
 Only loopback URLs are accepted. Needs the standard library, and `duckdb` for `--duckdb`
 (`bench/run-metrics-bench.sh` makes a venv with it).
 """
@@ -381,6 +389,82 @@ def diff(ours: dict, duck: dict) -> list[str]:
 # ------------------------------------------------------------------------------ main
 
 
+def comparable(body: dict) -> dict:
+    """An overview without what names the engine or the moment it answered."""
+    return {k: v for k, v in body.items() if k not in ("engine", "generated_at", "computed_at")}
+
+
+def equal(a, b) -> bool:
+    """Equal, but floats to 1e-9 relative (averages summed in another order differ in the last digit)."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def versus(args) -> None:
+    """Times every case on both servers in turn, run by run, and requires equal answers."""
+    a, b = Server(args.url, args.key), Server(args.vs_url, args.vs_key)
+    print(f"first: {a.wait_ready()}", flush=True)
+    probe = a.get("/api/metrics/overview/")
+    values = pick_values(args.db, probe["agent"]["id"])
+    print(f"filter values: {values}", flush=True)
+    rows, differing = [], []
+    for name, params in cases(values, args.days):
+        if args.cases and args.cases not in name:
+            continue
+        ta, tb, ba, bb = [], [], None, None
+        for _ in range(args.runs):
+            for srv, times, which in ((a, ta, "a"), (b, tb, "b")):
+                t = time.perf_counter()
+                body = srv.get("/api/metrics/overview/", params)
+                times.append((time.perf_counter() - t) * 1000)
+                if which == "a":
+                    ba = body
+                else:
+                    bb = body
+        same = equal(comparable(ba), comparable(bb))
+        if not same:
+            differing.append(name)
+            keys = sorted(k for k in comparable(ba) if not equal(comparable(ba).get(k), comparable(bb).get(k)))
+            print(f"  DIFFERS in {keys}", flush=True)
+        r = {
+            "case": name,
+            "messages": ba["total_messages"],
+            "conversations": ba["total_conversations"],
+            "first_median_ms": round(statistics.median(ta), 1),
+            "first_p95_ms": round(pct(ta, 0.95), 1),
+            f"{args.vs_name}_median_ms": round(statistics.median(tb), 1),
+            f"{args.vs_name}_p95_ms": round(pct(tb, 0.95), 1),
+            "ratio": round(statistics.median(tb) / max(statistics.median(ta), 0.001), 1),
+            "same": same,
+        }
+        rows.append(r)
+        print(f"{name:42} first {r['first_median_ms']:8.1f} / {r['first_p95_ms']:8.1f} ms   "
+              f"{args.vs_name} {r[f'{args.vs_name}_median_ms']:8.1f} / {r[f'{args.vs_name}_p95_ms']:8.1f} ms   "
+              f"x{r['ratio']}  ({r['messages']} messages){'' if same else '  DIFFERS'}", flush=True)
+    mem = {"first": rss_mb(args.pid), args.vs_name: [rss_mb(p) for p in args.vs_pid]}
+    summary = {
+        "cases": len(rows),
+        "memory_mb": mem,
+        "first_median_of_medians_ms": round(statistics.median(r["first_median_ms"] for r in rows), 1),
+        f"{args.vs_name}_median_of_medians_ms": round(
+            statistics.median(r[f"{args.vs_name}_median_ms"] for r in rows), 1),
+        f"{args.vs_name}_worst_median_ms": max(r[f"{args.vs_name}_median_ms"] for r in rows),
+        f"{args.vs_name}_worst_p95_ms": max(r[f"{args.vs_name}_p95_ms"] for r in rows),
+        "ratio_median": round(statistics.median(r["ratio"] for r in rows), 1),
+        "differing": differing,
+    }
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "cases": rows}, indent=2))
+    if differing:
+        sys.exit(1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
@@ -393,7 +477,15 @@ def main() -> None:
     ap.add_argument("--duckdb-runs", type=int, default=5)
     ap.add_argument("--csv-dir", type=Path, default=Path.home() / ".cache/agentsight/bench-csv")
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--vs-url", help="a second server with the same data, timed in turn with the first")
+    ap.add_argument("--vs-key")
+    ap.add_argument("--vs-pid", type=int, action="append", default=[],
+                    help="its processes, for their resident memory (repeat: the node, ClickHouse, ...)")
+    ap.add_argument("--vs-name", default="second")
+    ap.add_argument("--cases", help="only the cases whose name contains this")
     args = ap.parse_args()
+    if args.vs_url:
+        return versus(args)
 
     server = Server(args.url, args.key)
     t0 = time.time()
