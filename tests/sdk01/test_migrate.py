@@ -8,8 +8,11 @@ server answered before, ids included (the SDK holds conversation pks and message
 attachment downloads byte for byte; the old write key sends again, and the new rows take ids
 above the copied ones. The first run is stopped midway by the hidden test hook
 `--stop-after-chunks` at the worst moment (a ClickHouse chunk inserted, its high-water mark not
-recorded); the second run resumes and finishes; a third copies nothing. Row counts in ClickHouse
-and PostgreSQL equal the source's: nothing is duplicated.
+recorded); a second run, resuming with smaller chunks, is stopped the same way in the span step
+(0.1.x span rows from the box's span archive); the third resumes and finishes; a fourth copies
+nothing. Row counts in ClickHouse and PostgreSQL equal the source's: nothing is duplicated. The
+0.1.x conversations' span listings (payloads and states included), single spans and traces read
+through each node equal the box's, span ids included.
 
 Needs AGENTSIGHT_TEST_POSTGRES and AGENTSIGHT_TEST_CLICKHOUSE (scripts/test.sh starts throwaway
 servers and sets them) and fails without them.
@@ -50,6 +53,29 @@ emit({"ok": True})
 """
 
 
+def _held_batch(cid: str, at: dt.datetime) -> dict:
+    """A 0.1.x batch (as the SDK would send it) whose spans are stored in all three states: an
+    incomplete turn (projected: no message) with its tool (archived only), a span of a kind
+    the server does not know (archived only), and a tool of a turn that never arrives (held)."""
+    trace = uuid.uuid4().hex
+
+    def span(span_id: str, kind: str, turn: str, secs: int, **attrs) -> dict:
+        t = (at + dt.timedelta(seconds=secs)).isoformat().replace("+00:00", "Z")
+        return {"span_id": span_id, "trace_id": trace, "kind": kind, "name": f"{kind}-{span_id[-2:]}",
+                "parent_span_id": None if kind == "turn" else turn, "started_at": t, "ended_at": t,
+                "status": "ok", "events": [],
+                "attributes": {"agentsight.span.kind": kind, "agentsight.turn.id": turn, **attrs}}
+
+    t1, t2 = "00000000000000a1", "00000000000000a2"
+    spans = [span(t1, "turn", t1, 0, **{"agentsight.turn.complete": False,
+                                        "agentsight.turn.incomplete_reason": "abandoned"}),
+             span("00000000000000b1", "tool", t1, 1, **{"agentsight.tool.name": "lookup"}),
+             span("00000000000000b2", "custom", t1, 2),
+             span("00000000000000b3", "tool", t2, 3, **{"agentsight.tool.name": "lookup"})]
+    return {"sdk": {"name": "agentsight-python", "version": "0.1.4"},
+            "conversations": [{"conversation_id": cid, "spans": spans}]}
+
+
 def _migrate(binary, data_dir, backends, *extra) -> subprocess.CompletedProcess:
     return subprocess.run([str(binary), "migrate", "--data-dir", str(data_dir), *backends.flags(), *extra],
                           capture_output=True, text=True, timeout=600, env=so._env())
@@ -83,6 +109,38 @@ def _state(node: so.Node, key: str, day: dt.date) -> dict:
     return {"overviews": so.overviews(node, key, day), "listing": page, "transcripts": _all_transcripts(node, key),
             "usage": node.get(key, "/api/token-usage/", {"page_size": 100}),
             "llm": node.get(key, "/api/metrics/llm/", {**span, "tz": "Asia/Kolkata"})}
+
+
+def _spans(node: so.Node, key: str, cids: list[str]) -> dict:
+    """Per conversation: its span listing (with payloads), each of its spans by row id and each
+    of its traces; and the agent's newest spans."""
+    newest = node.get(key, "/api/spans/", {"page_size": 100, "ordering": "-started_at"})
+    # `next` and `previous` are URLs on the node that answered.
+    out = {"newest": {k: v for k, v in newest.items() if k not in ("next", "previous")}}
+    for cid in cids:
+        listing = node.get(key, "/api/spans/", {"conversation_id": cid, "payload": "true", "page_size": 100})
+        assert 0 < listing["count"] <= 100, (cid, listing["count"])
+        out[cid] = {
+            "listing": listing,
+            "by_pk": node.get(key, "/api/spans/", {"conversation": listing["results"][0]["conversation"],
+                                                   "page_size": 100, "ordering": "-started_at"}),
+            "spans": {r["id"]: node.get(key, f"/api/spans/{r['id']}/", {"payload": "true"})
+                      for r in listing["results"]},
+            "traces": {t: node.get(key, f"/api/traces/{t}/")
+                       for t in sorted({r["trace_id"] for r in listing["results"]})},
+        }
+    return out
+
+
+def _progress_at_start(stderr: str, step: str) -> list[tuple[int, int]]:
+    """Per agent, the (done, total) of `step` a run reported first (plain progress lines)."""
+    seen: dict[str, tuple[int, int]] = {}
+    for line in stderr.splitlines():
+        head, _, count = line.rpartition(": ")
+        if line.startswith("migrate: agent ") and head.endswith(f" {step}") and head not in seen:
+            done, total = count.split("/")
+            seen[head] = (int(done), int(total))
+    return list(seen.values())
 
 
 def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
@@ -139,6 +197,9 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
         assert r["errors"] == 0, r
         h.SdkRunner(endpoint, work, c01.sdk_python01()).run(LLM01, key=key, params={"cid": f"{tag}-llm"}, env=env)
         c01.wait_for(lambda: lite.get(key, "/api/token-usage/", {"page_size": 100})["results"], what="a usage row")
+        r = requests.post(f"{lite.base_url}/api/ingest/", json=_held_batch(f"{tag}-held", start),
+                          headers={"Authorization": f"Api-Key {key}"}, timeout=30)
+        assert r.status_code == 201, f"{r.status_code} {r.text}"
 
         today = dt.datetime.now(dt.timezone.utc).date()
         want = {AGENT: (key, _state(lite, key, start.date())), "demo": (demo_key, _state(lite, demo_key, today))}
@@ -148,6 +209,10 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
         atts = {a["filename"]: a["id"] for g in lite.get(key, f"/api/conversations/{pk}/attachments/")["messages"]
                 for a in g["attachments"]}
         assert set(atts) == {"big.bin", "notes.txt"}, atts
+        span_cids = [cid for cid, _, _ in so.conversations01(tag)] + [f"{tag}-llm", f"{tag}-held"]
+        want_spans = _spans(lite, key, span_cids)
+        states = {r["projection"] for cid in span_cids for r in want_spans[cid]["listing"]["results"]}
+        assert states == {"projected", "held", "archived"}, states
         lite.stop()
         nodes.remove(lite)
 
@@ -169,6 +234,11 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
         max_message_id = db.execute("SELECT max(id) FROM messages").fetchone()[0]
         db.close()
         assert source["messages"] > 500 and source["attachments"] == 2 and source["token_usage"] == 1, source
+        archive = sqlite3.connect(data_dir / "agentsight.archive.db")
+        span_states = dict(archive.execute("SELECT state, count(*) FROM spans GROUP BY 1").fetchall())
+        archive.close()
+        source["spans"] = sum(span_states.values())
+        assert source["spans"] > 12 and set(span_states) == {0, 1, 2}, span_states
 
         # A run stopped midway (after a ClickHouse chunk went in, before it was recorded).
         stopped = _migrate(binary, data_dir, backends, "--chunk-rows", "100", "--stop-after-chunks", "7")
@@ -191,11 +261,22 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
         holder.wait(timeout=30)
         assert busy.returncode != 0 and "another `agentsight migrate` is copying" in busy.stderr, busy.stderr
 
-        # The rerun resumes and finishes; a third run copies nothing.
+        # A rerun with smaller chunks resumes (the first run's chunks stay, and the chunk it
+        # inserted without its mark is not inserted again) and is stopped in the span step.
+        spans_stopped = _migrate(binary, data_dir, backends, "--chunk-rows", "10", "--stop-in-step", "spans",
+                                 "--stop-after-chunks", "2")
+        assert spans_stopped.returncode != 0, spans_stopped.stdout
+        assert "stopped by --stop-after-chunks" in spans_stopped.stderr, spans_stopped.stderr
+        resumed = _progress_at_start(spans_stopped.stderr, "messages")
+        assert any(0 < d < t for d, t in resumed), resumed
+        assert _progress_at_start(spans_stopped.stderr, "spans")[0] == (0, source["spans"]), spans_stopped.stderr
+
+        # The next run resumes and finishes; a fourth copies nothing.
         done = _migrate(binary, data_dir, backends, "--chunk-rows", "100")
         assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
         copied = _copied(done.stdout)
-        assert 0 < copied["messages"] < source["messages"], copied  # resumed: the first run's chunks stay
+        assert copied["messages"] == 0, copied
+        assert 0 < copied["spans"] < source["spans"], copied  # resumed: the first span chunk was recorded
         again = _migrate(binary, data_dir, backends)
         assert again.returncode == 0, f"{again.stdout}\n{again.stderr}"
         assert set(_copied(again.stdout).values()) == {0}, again.stdout
@@ -226,6 +307,14 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
             assert n == source[table], f"ClickHouse {table}: {n} rows, the box had {source[table]}"
         n = int(so._ch(ch, "SELECT count() FROM conversations").strip())
         assert n == source["conversations"], f"ClickHouse conversations: {n}, the box had {source['conversations']}"
+        n = int(so._ch(ch, "SELECT count() FROM spans").strip())
+        assert n == source["spans"], f"ClickHouse spans: {n}, the box had {source['spans']}"
+        got = subprocess.run(["psql", "-X", "-A", "-t", "-F", "\t", backends.postgres, "-c",
+                              "SELECT state, count(*) FROM event_spans GROUP BY 1 ORDER BY 1"],
+                             capture_output=True, text=True, timeout=30)
+        assert got.returncode == 0, got.stderr
+        pg_states = {int(a): int(b) for a, b in (l.split("\t") for l in got.stdout.splitlines() if l)}
+        assert pg_states == span_states, f"event_spans by state: {pg_states}, the box had {span_states}"
 
         for name in ("a", "b"):
             nodes.append(so.Node(binary, backends.flags(), tmp_path / f"node-{name}.log"))
@@ -241,6 +330,9 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
                 assert got["llm"] == state["llm"], f"{node.base_url} {agent}: LLM metrics"
                 for cid, t in state["transcripts"].items():
                     assert got["transcripts"][cid] == t, f"{node.base_url} {agent}: transcript of {cid}"
+            got_spans = _spans(node, key, span_cids)
+            for what, value in want_spans.items():
+                assert got_spans[what] == value, f"{node.base_url}: spans of {what}"
         # The attachments, by their old ids, byte for byte.
         want_bytes = {"big.bin": random.Random(1).randbytes(big), "notes.txt": random.Random(2).randbytes(1000)}
         for name, att_id in atts.items():

@@ -6,9 +6,11 @@
 //! id of a chunk as the step's high-water mark (`event_import_progress`). A PostgreSQL chunk
 //! and its mark commit in one transaction (and skip rows already there), so nothing is copied
 //! twice. ClickHouse has no transaction: a chunk is inserted, then its mark committed; a run
-//! stopped between the two left the chunk's rows without the mark, so the first ClickHouse
-//! chunk of a (step, agent) in a run is first compared with what the table already holds
-//! ([`ClickHouseEventStore::import_clickhouse`] with `skip_existing`) and only missing rows go in.
+//! stopped between the two left the chunk's rows without the mark, so every ClickHouse chunk
+//! that starts at or below the largest id the table holds for the agent (read once per (step,
+//! agent) in a run: [`ClickHouseEventStore::import_clickhouse_max_id`]) is first compared with
+//! what the table already holds ([`ClickHouseEventStore::import_clickhouse`] with
+//! `skip_existing`) and only missing rows go in, whatever the size of the stopped run's chunks.
 //!
 //! Spans (0.1.x) are copied as the scale-out span plane keeps them: the row with its text into
 //! ClickHouse's `spans`, then its key row into `event_spans` (state, and what a child arriving

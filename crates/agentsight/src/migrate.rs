@@ -532,7 +532,13 @@ pub async fn run(
             )?;
             progress(step.name, agent, done as u64, total as u64);
             let limit = if step.sink == Sink::Attachments { ATTACHMENT_CHUNK } else { chunk };
-            let mut first = true;
+            // Rows up to here may be in ClickHouse without their mark (a stopped run's chunk,
+            // of whatever size that run's chunks were).
+            let inserted_up_to = match step.sink {
+                Sink::ClickHouse(table) => events.import_clickhouse_max_id(table, agent).await?,
+                Sink::Conversations => events.import_clickhouse_max_id("conversations", agent).await?,
+                Sink::Postgres(_) | Sink::Attachments => 0,
+            };
             loop {
                 let mut rows = src.rows(
                     &format!(
@@ -545,19 +551,20 @@ pub async fn run(
                 )?;
                 let Some(last) = rows.last().map(|r| id_of(r, "id")) else { break };
                 let n = rows.len() as i64;
+                let check = rows.first().is_some_and(|r| id_of(r, "id") <= inserted_up_to);
                 match step.sink {
                     Sink::Postgres(table) => {
                         copied += events.import_postgres(table, &rows, step.name, agent, last).await?;
                     }
                     Sink::ClickHouse(table) => {
-                        copied += events.import_clickhouse(table, agent, &rows, first).await? as u64;
+                        copied += events.import_clickhouse(table, agent, &rows, check).await? as u64;
                         stop_hook(&mut chunks_in, &opts, step.name)?;
                         events.import_mark(step.name, agent, last).await?;
                     }
                     Sink::Conversations => {
                         let ch: Vec<Value> =
                             rows.iter().map(ClickHouseEventStore::import_conversation_row).collect();
-                        events.import_clickhouse("conversations", agent, &ch, first).await?;
+                        events.import_clickhouse("conversations", agent, &ch, check).await?;
                         stop_hook(&mut chunks_in, &opts, step.name)?;
                         for r in &mut rows {
                             r["version"] = 1.into();
@@ -588,7 +595,6 @@ pub async fn run(
                             .await?;
                     }
                 }
-                first = false;
                 hw = last;
                 done += n;
                 progress(step.name, agent, done as u64, total as u64);
