@@ -307,6 +307,10 @@ def test_migrate_a_single_box_into_the_cluster_resumably(tmp_path):
             assert n == source[table], f"ClickHouse {table}: {n} rows, the box had {source[table]}"
         n = int(so._ch(ch, "SELECT count() FROM conversations").strip())
         assert n == source["conversations"], f"ClickHouse conversations: {n}, the box had {source['conversations']}"
+        # Every copied message can be found by id (reads by id look its conversation up there).
+        n = int(so._ch(ch, "SELECT count() FROM messages WHERE (agent_id, id, conversation_pk) GLOBAL NOT IN "
+                           "(SELECT agent_id, id, conversation_pk FROM message_ids)").strip())
+        assert n == 0, f"{n} copied messages have no message_ids row"
         n = int(so._ch(ch, "SELECT count() FROM spans").strip())
         assert n == source["spans"], f"ClickHouse spans: {n}, the box had {source['spans']}"
         got = subprocess.run(["psql", "-X", "-A", "-t", "-F", "\t", backends.postgres, "-c",

@@ -235,6 +235,11 @@ impl ClickHouseEventStore {
             HashSet::new()
         };
         let mut buf = Vec::new();
+        // A message's id and conversation also go to `message_ids` (reads by id find the
+        // conversation there), first: a run stopped between the two inserts leaves an id row
+        // the next run writes again (harmless, it is read with `LIMIT 1`), never a message
+        // without one.
+        let mut id_rows = Vec::new();
         let mut n = 0;
         for r in rows {
             if id_of(r).is_some_and(|id| there.contains(&id)) {
@@ -243,7 +248,22 @@ impl ClickHouseEventStore {
             serde_json::to_writer(&mut buf, r)
                 .map_err(|e| StoreError::internal_from("import: encoding", e))?;
             buf.push(b'\n');
+            if table == "messages" {
+                let ids = serde_json::json!({
+                    "agent_id": r["agent_id"], "id": r["id"], "conversation_pk": r["conversation_pk"]
+                });
+                serde_json::to_writer(&mut id_rows, &ids)
+                    .map_err(|e| StoreError::internal_from("import: encoding", e))?;
+                id_rows.push(b'\n');
+            }
             n += 1;
+        }
+        if !id_rows.is_empty() {
+            self.inner
+                .ch
+                .insert("message_ids", id_rows)
+                .await
+                .map_err(|e| e.context("copying message_ids"))?;
         }
         if n > 0 {
             self.inner.ch.insert(table, buf).await.map_err(|e| e.context(format!("copying {table}")))?;
