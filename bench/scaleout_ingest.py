@@ -68,7 +68,8 @@ def wait_up(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise SystemExit(f"the node on {port} did not answer within {timeout} s")
 
 
-def one_run(a, name: str, binary: str, round_no: int, log_dir: Path) -> dict:
+def one_run(a, name: str, spec: str, round_no: int, log_dir: Path) -> dict:
+    binary, *extra = spec.split()
     agent = f"bench-{name}-{round_no}-{int(time.time())}"
     out = subprocess.run([binary, "agent", "create", agent, *store_flags(a)], capture_output=True, text=True,
                          check=True)
@@ -79,7 +80,7 @@ def one_run(a, name: str, binary: str, round_no: int, log_dir: Path) -> dict:
         log = open(log_dir / f"{name}-{round_no}-node{i}.log", "w")
         proc = subprocess.Popen([binary, "serve", *store_flags(a), "--listen", f"127.0.0.1:{port}",
                                  "--max-connections", str(a.connections + 64),
-                                 *(["--geo-dir", a.geo_dir] if a.geo_dir else [])],
+                                 *(["--geo-dir", a.geo_dir] if a.geo_dir else []), *extra],
                                 stdout=log, stderr=subprocess.STDOUT)
         nodes.append((port, proc))
     try:
@@ -89,7 +90,8 @@ def one_run(a, name: str, binary: str, round_no: int, log_dir: Path) -> dict:
         gens = [
             subprocess.Popen([a.loadgen, "--url", f"http://127.0.0.1:{port}", "--scenario", "track",
                               "--connections", str(a.connections), "--conversations", str(a.conversations),
-                              "--duration", a.duration, "--warmup", a.warmup, "--json"],
+                              "--duration", a.duration, "--warmup", a.warmup, "--json",
+                              *(["--rate", str(a.rate)] if a.rate else [])],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             for port, _ in nodes
         ]
@@ -107,6 +109,7 @@ def one_run(a, name: str, binary: str, round_no: int, log_dir: Path) -> dict:
         "msgs_per_s": round(sum(r["req_per_sec"] for r in reports), 1),
         "per_node": [r["req_per_sec"] for r in reports],
         "errors": sum(r["errors"] for r in reports),
+        "late": sum(r.get("late", 0) for r in reports),
         "error_kinds": [r["errors_by_kind"] for r in reports],
         "p50_ms": max(r["latency_ms"]["p50"] for r in reports),
         "p99_ms": max(r["latency_ms"]["p99"] for r in reports),
@@ -117,7 +120,9 @@ def one_run(a, name: str, binary: str, round_no: int, log_dir: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--loadgen", required=True)
-    ap.add_argument("--build", action="append", required=True, help="NAME=PATH of an agentsight binary")
+    ap.add_argument("--build", action="append", required=True,
+                    help="NAME=PATH of an agentsight binary, optionally followed by flags for its `serve`: "
+                         "'slow=target/release/agentsight --clickhouse-batch-ms 200'")
     ap.add_argument("--postgres", required=True)
     ap.add_argument("--clickhouse", required=True)
     ap.add_argument("--cluster")
@@ -127,6 +132,8 @@ def main() -> None:
     ap.add_argument("--duration", default="20s")
     ap.add_argument("--warmup", default="3s")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rate", type=int, help="per node: an open loop at this many messages a second "
+                    "(--connections then only bounds the requests in flight)")
     ap.add_argument("--geo-dir", help="the nodes' geolocation files (their memory counts in the RSS)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
@@ -139,7 +146,7 @@ def main() -> None:
             run = one_run(a, name, path, r, log_dir)
             runs.append(run)
             print(f"round {r} {name:10} {run['msgs_per_s']:9.1f} msgs/s  p50 {run['p50_ms']:7.1f} ms  "
-                  f"p99 {run['p99_ms']:7.1f} ms  errors {run['errors']}  node peak RSS {run['node_peak_rss_mb']} MB  "
+                  f"p99 {run['p99_ms']:7.1f} ms  errors {run['errors']}  late {run['late']}  node peak RSS {run['node_peak_rss_mb']} MB  "
                   f"load {run['load_1min']}", flush=True)
     if a.json:
         a.json.write_text(json.dumps(runs, indent=2))

@@ -17,7 +17,7 @@ use agentsight_core::tracking::Enrichment;
 use agentsight_server::Settings;
 use agentsight_server::app::Stores;
 use agentsight_store::{StorageFailure, StoreError};
-use agentsight_store_clickhouse::{ClickHouseEventStore, ClickHouseOptions};
+use agentsight_store_clickhouse::{BatchOptions, ClickHouseEventStore, ClickHouseOptions};
 use agentsight_store_postgres::{PostgresOptions, PostgresStore};
 use agentsight_store_sqlite::{SqliteOptions, SqliteStore};
 
@@ -37,6 +37,8 @@ pub struct Given {
     pub cluster: Option<String>,
     /// `--clickhouse-shard` (repeated) / `AGENTSIGHT_CLICKHOUSE_SHARDS` (comma-separated).
     pub shards: Vec<String>,
+    /// `--clickhouse-batch-ms` / `AGENTSIGHT_CLICKHOUSE_BATCH_MS`.
+    pub batch_ms: Option<u64>,
 }
 
 /// The scale-out backends: PostgreSQL and ClickHouse.
@@ -51,6 +53,8 @@ pub struct ScaleOut {
     /// The HTTP URL of every node of the cluster, when they do not all listen on the port of
     /// `clickhouse`.
     pub shards: Vec<String>,
+    /// How long a batch of rows waits for more before its insert (default: the store's).
+    pub batch_ms: Option<u64>,
 }
 
 /// Which backends a command runs on.
@@ -73,9 +77,10 @@ impl Target {
         let set = |o: &Option<String>| o.as_deref().is_some_and(|s| !s.trim().is_empty());
         match (set(&g.postgres), set(&g.clickhouse)) {
             (false, false) => {
-                if g.cluster.is_some() || !g.shards.is_empty() {
+                if g.cluster.is_some() || !g.shards.is_empty() || g.batch_ms.is_some() {
                     anyhow::bail!(
-                        "--clickhouse-cluster and --clickhouse-shard need --clickhouse (and --postgres)"
+                        "--clickhouse-cluster, --clickhouse-shard and --clickhouse-batch-ms need --clickhouse \
+                         (and --postgres)"
                     );
                 }
                 Ok(Target::Sqlite(g.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))))
@@ -111,6 +116,7 @@ impl Target {
                     clickhouse: g.clickhouse.clone().unwrap_or_default(),
                     cluster: g.cluster.clone(),
                     shards: g.shards.clone(),
+                    batch_ms: g.batch_ms,
                 }))
             }
         }
@@ -149,6 +155,12 @@ impl ScaleOut {
         let mut o = ClickHouseOptions::new(&self.clickhouse);
         if let Some(c) = &self.cluster {
             o = o.cluster(c).shard_urls(self.shards.clone());
+        }
+        if let Some(ms) = self.batch_ms {
+            o = o.batch(BatchOptions {
+                interval: std::time::Duration::from_millis(ms),
+                ..BatchOptions::default()
+            });
         }
         o
     }
@@ -353,6 +365,12 @@ mod tests {
         assert!(Target::of(&g).unwrap_err().to_string().contains("needs --clickhouse-cluster"));
         let g = Given { cluster: Some("c".into()), ..Given::default() };
         assert!(Target::of(&g).unwrap_err().to_string().contains("need --clickhouse"));
+        let g = Given { batch_ms: Some(200), ..Given::default() };
+        assert!(Target::of(&g).unwrap_err().to_string().contains("--clickhouse-batch-ms need --clickhouse"));
+        let mut g = given(Some("postgres://a@h/db"), Some("http://h:8123/"));
+        g.batch_ms = Some(200);
+        let Ok(Target::ScaleOut(so)) = Target::of(&g) else { panic!("scale-out") };
+        assert_eq!(so.batch_ms, Some(200));
         let mut g = given(Some("postgres://a@h/db"), Some("http://h:8123/"));
         g.cluster = Some("agentsight".into());
         let t = Target::of(&g).unwrap();
