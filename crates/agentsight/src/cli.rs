@@ -185,10 +185,11 @@ enum Command {
     /// Copy a single box (the data dir of --data-dir) into the scale-out deployment of
     /// --postgres and --clickhouse [--clickhouse-cluster NAME]: agents, environments, keys
     /// (their stored hashes: the keys keep working), users, share links, branding, then every
-    /// agent's conversations, messages, actions, buttons, feedback, votes, token usage and
-    /// attachments, with their ids (ids the SDK holds stay valid). Not copied: sign-in
-    /// sessions, and the 0.1.x span rows (what they were projected into is). The target must
-    /// be new (no agents) before the first run. Reads one snapshot of the data dir (it may be
+    /// agent's conversations, messages, actions, buttons, feedback, votes, token usage,
+    /// attachments and 0.1.x span rows, with their ids (ids the SDK holds stay valid), plus
+    /// alert rules, notification targets, SMTP settings and report schedules. Not copied:
+    /// sign-in sessions and the notification sends log. The target must be new (no agents)
+    /// before the first run. Reads one snapshot of the data dir (it may be
     /// served meanwhile; rows added later are copied by the next run, changes to rows already
     /// copied are not: stop the server for the last run). Resumes where a stopped run ended;
     /// a repeated run copies nothing twice. Shows progress on a terminal, plain lines otherwise.
